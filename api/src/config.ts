@@ -1,0 +1,77 @@
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { envValue, parseEnv } from '@tribune/ingest';
+import { isRedisUrl } from '@tribune/transcoder';
+import { z } from 'zod';
+
+const defaultDataDir = path.join(os.homedir(), '.local', 'share', 'tribune');
+const defaultPlayerDir = fileURLToPath(new URL('../../player/dist', import.meta.url));
+const redisUrl = z.string().refine(isRedisUrl, 'expected redis://host:port, rediss://… or unix:///path.sock');
+
+const apiSchema = z.object({
+	/** HTTP port of the API, WebSocket signaling, LL-HLS origin and player. */
+	PORT: envValue.port().default(8080),
+	/** Address the HTTP server binds. */
+	HOST: z.string().min(1).default('0.0.0.0'),
+	REDIS_URL: redisUrl,
+	/** Built player (vite build output) served at /. */
+	PLAYER_DIR: z.string().min(1).default(defaultPlayerDir),
+	TRIBUNE_DATA_DIR: z.string().min(1).default(defaultDataDir),
+	LOG_LEVEL: envValue.logLevel().default('info'),
+});
+
+const launcherSchema = z.object({
+	/** Unset: the launcher runs a private redis-server (unix socket under the data dir) and stops it on exit. */
+	REDIS_URL: redisUrl.optional(),
+	/** Transcoder processes the launcher runs. */
+	TRANSCODER_PROCESSES: envValue.positiveInt().max(16, 'expected at most 16').default(1),
+	/** redis-server binary for the private Redis. */
+	REDIS_SERVER_PATH: z.string().min(1).default('redis-server'),
+	TRIBUNE_DATA_DIR: z.string().min(1).default(defaultDataDir),
+	LOG_LEVEL: envValue.logLevel().default('info'),
+});
+
+export type LogLevel = z.output<typeof apiSchema>['LOG_LEVEL'];
+
+/** The API process's configuration. */
+export interface ApiConfig {
+	port: number;
+	host: string;
+	redisUrl: string;
+	playerDir: string;
+	dataDir: string;
+	logLevel: LogLevel;
+}
+
+/** The one-machine launcher's configuration (`npm start`). */
+export interface LauncherConfig {
+	redisUrl: string | undefined;
+	transcoderProcesses: number;
+	redisServerPath: string;
+	dataDir: string;
+	logLevel: LogLevel;
+}
+
+export function loadApiConfig(env: Record<string, string | undefined>): Readonly<ApiConfig> {
+	const c = parseEnv(apiSchema, env, 'api');
+	return Object.freeze({
+		port: c.PORT,
+		host: c.HOST,
+		redisUrl: c.REDIS_URL,
+		playerDir: path.resolve(c.PLAYER_DIR),
+		dataDir: path.resolve(c.TRIBUNE_DATA_DIR),
+		logLevel: c.LOG_LEVEL,
+	});
+}
+
+export function loadLauncherConfig(env: Record<string, string | undefined>): Readonly<LauncherConfig> {
+	const c = parseEnv(launcherSchema, env, 'launcher');
+	return Object.freeze({
+		redisUrl: c.REDIS_URL,
+		transcoderProcesses: c.TRANSCODER_PROCESSES,
+		redisServerPath: c.REDIS_SERVER_PATH,
+		dataDir: path.resolve(c.TRIBUNE_DATA_DIR),
+		logLevel: c.LOG_LEVEL,
+	});
+}

@@ -1,0 +1,76 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import express, { type ErrorRequestHandler, type Express } from 'express';
+import type { Logger } from 'pino';
+import { errorBody, TribuneError } from './errors.js';
+import type { ApiMetrics } from './metrics.js';
+
+/** What /healthz reports; `ok` is false when this node cannot serve (Redis down, no mediasoup worker). */
+export interface Health {
+	ok: boolean;
+	redis: 'up' | 'down';
+	mediasoupWorkers: number;
+	transcoders: number;
+}
+
+export interface AppDeps {
+	logger: Logger;
+	metrics: ApiMetrics;
+	health: () => Promise<Health>;
+	/** Built player; served at / with index.html for the app's own routes. */
+	playerDir: string;
+}
+
+/** Builds the HTTP app: health, metrics, the player, and JSON errors for everything else. */
+export function createApp(deps: AppDeps): Express {
+	const app = express();
+	app.disable('x-powered-by');
+	app.set('trust proxy', 'loopback');
+
+	app.get('/healthz', async (_req, res) => {
+		const health = await deps.health();
+		res.status(health.ok ? 200 : 503).set('Cache-Control', 'no-store').json(health);
+	});
+
+	app.get('/metrics', async (_req, res) => {
+		res.set('Content-Type', deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+	});
+
+	app.use('/api', (_req, _res, next) => next(new TribuneError('not_found', 'no such API route')));
+
+	const indexHtml = path.join(deps.playerDir, 'index.html');
+	if (fs.existsSync(indexHtml)) {
+		// Hashed assets never change; index.html must be revalidated so a deploy reaches everyone.
+		app.use('/assets', express.static(path.join(deps.playerDir, 'assets'), { immutable: true, maxAge: '1y', fallthrough: false }));
+		app.use(express.static(deps.playerDir, { index: false, maxAge: 0 }));
+		app.get(/^\/(?!api\/|hls\/|ws$).*/, (_req, res) => res.set('Cache-Control', 'no-cache').sendFile(indexHtml));
+	} else {
+		deps.logger.warn({ playerDir: deps.playerDir }, 'player is not built (npm run build); serving the API only');
+	}
+
+	app.use((_req, _res, next) => next(new TribuneError('not_found', 'not found')));
+
+	const onError: ErrorRequestHandler = (error: unknown, req, res, _next) => {
+		const known = error instanceof TribuneError ? error : fromHttpError(error);
+		if (!known) deps.logger.error({ err: error, method: req.method, path: req.path }, 'unhandled request error');
+		const reply = known ?? new TribuneError('internal', 'internal error');
+		if (res.headersSent) {
+			res.end();
+			return;
+		}
+		res.status(reply.status).set('Cache-Control', 'no-store').json(errorBody(reply.code, reply.message));
+	};
+	app.use(onError);
+	return app;
+}
+
+/** Maps errors thrown by Express and its middleware (body-parser, serve-static) that carry an HTTP status. */
+function fromHttpError(error: unknown): TribuneError | undefined {
+	if (typeof error !== 'object' || error === null) return undefined;
+	const status = (error as { status?: unknown }).status;
+	if (typeof status !== 'number') return undefined;
+	if (status === 404) return new TribuneError('not_found', 'not found');
+	if (status === 413) return new TribuneError('payload_too_large', 'request body too large');
+	if (status >= 400 && status < 500) return new TribuneError('bad_request', 'malformed request');
+	return undefined;
+}

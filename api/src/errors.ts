@@ -1,0 +1,36 @@
+/**
+ * Tribune's error catalogue: one stable code per failure a client can see, and its HTTP status. WebSocket error
+ * replies carry the same codes.
+ */
+export const errorCatalogue = {
+	bad_request: 400,
+	unauthorized: 401,
+	forbidden: 403,
+	not_found: 404,
+	method_not_allowed: 405,
+	payload_too_large: 413,
+	rate_limited: 429,
+	internal: 500,
+	unavailable: 503,
+} as const;
+
+export type ErrorCode = keyof typeof errorCatalogue;
+
+export class TribuneError extends Error {
+	override readonly name = 'TribuneError';
+	readonly code: ErrorCode;
+
+	constructor(code: ErrorCode, message: string) {
+		super(message);
+		this.code = code;
+	}
+
+	get status(): number {
+		return errorCatalogue[this.code];
+	}
+}
+
+/** The JSON body of every error response: `{ "error": { "code": "not_found", "message": "…" } }`. */
+export function errorBody(code: ErrorCode, message: string): { error: { code: ErrorCode; message: string } } {
+	return { error: { code, message } };
+}

@@ -1,0 +1,83 @@
+import http from 'node:http';
+import { loadIngestConfig, WorkerPool } from '@tribune/ingest';
+import { connectRedis, createLogger, TranscoderPresence } from '@tribune/transcoder';
+import { loadApiConfig } from './config.js';
+import { createApp, type Health } from './createApp.js';
+import { createApiMetrics } from './metrics.js';
+
+/** Redis key prefix shared by every Tribune process on one Redis. */
+const redisPrefix = 'tribune';
+
+/**
+ * An API node: REST, WebSocket signaling, the LL-HLS origin and the player over one HTTP port, with the stage's
+ * mediasoup workers in the same process so signaling reaches the SFU without a hop.
+ */
+async function main(): Promise<void> {
+	const config = loadApiConfig(process.env);
+	const ingestConfig = loadIngestConfig(process.env);
+	const logger = createLogger('api', config.logLevel);
+	const metrics = createApiMetrics();
+	const redis = connectRedis(config.redisUrl, 'tribune-api');
+	redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
+	const workers = await WorkerPool.create(ingestConfig, logger.child({ module: 'ingest' }));
+
+	const health = async (): Promise<Health> => {
+		const [redisUp, transcoders] = await Promise.all([
+			withTimeout(redis.ping(), 1000).then(() => true, () => false),
+			withTimeout(TranscoderPresence.list(redis, redisPrefix), 1000).then((list) => list.length, () => 0),
+		]);
+		const mediasoupWorkers = workers.pids.length;
+		metrics.mediasoupWorkers.set(mediasoupWorkers);
+		metrics.transcoders.set(transcoders);
+		return { ok: redisUp && mediasoupWorkers > 0, redis: redisUp ? 'up' : 'down', mediasoupWorkers, transcoders };
+	};
+
+	const app = createApp({ logger, metrics, health, playerDir: config.playerDir });
+	const server = http.createServer(app);
+	// Blocking playlist requests are held for up to ~3 target durations; keep-alive must outlive them.
+	server.keepAliveTimeout = 65_000;
+	server.headersTimeout = 66_000;
+	server.maxHeadersCount = 100;
+	await new Promise<void>((resolve, reject) => {
+		server.once('error', reject);
+		server.listen(config.port, config.host, resolve);
+	});
+	logger.info({ port: config.port, host: config.host, mediasoupWorkers: workers.pids.length }, 'api ready');
+
+	let stopping = false;
+	const stop = (reason: string): void => {
+		if (stopping) return;
+		stopping = true;
+		logger.info({ reason }, 'api stopping');
+		server.close();
+		server.closeAllConnections();
+		workers.close();
+		redis.disconnect();
+		// Give pino a tick to flush.
+		setImmediate(() => process.exit(0));
+	};
+	process.on('SIGTERM', () => stop('SIGTERM'));
+	process.on('SIGINT', () => stop('SIGINT'));
+	process.on('disconnect', () => stop('launcher gone'));
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+	return new Promise<T>((resolve, reject) => {
+		const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+		promise.then(
+			(value) => {
+				clearTimeout(timer);
+				resolve(value);
+			},
+			(error: unknown) => {
+				clearTimeout(timer);
+				reject(error instanceof Error ? error : new Error(String(error)));
+			},
+		);
+	});
+}
+
+main().catch((error: unknown) => {
+	process.stderr.write(`api: ${error instanceof Error ? error.message : String(error)}\n`);
+	process.exit(1);
+});

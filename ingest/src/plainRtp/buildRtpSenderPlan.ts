@@ -1,0 +1,97 @@
+import type { types } from 'mediasoup';
+
+/** Where one RTP stream goes: a comedia PlainTransport's RTP and RTCP ports (rtcpMux off). */
+export interface RtpTarget {
+	host: string;
+	rtpPort: number;
+	rtcpPort: number;
+	ssrc: number;
+	payloadType: number;
+}
+
+export interface RtpSenderSpec {
+	/** Opus audio from a file (looped) or a sine tone. */
+	audio?: RtpTarget & { source: { file: string } | { toneHz: number } };
+	/** A test-pattern camera. */
+	video?: RtpTarget & { codec: 'VP8' | 'H264'; width: number; height: number; fps: number };
+	/** Stop after this many seconds. Default: run until killed. */
+	durationS?: number;
+}
+
+export interface RtpSenderPlan {
+	/** ffmpeg's argv (without the program name). */
+	args: string[];
+	/** What to pass to `transport.produce()` for each stream. */
+	audioRtpParameters?: types.RtpParameters;
+	videoRtpParameters?: types.RtpParameters;
+}
+
+/**
+ * Plans an ffmpeg process that sends a synthetic speaker (Opus voice or tone, optional VP8/H264 test pattern) as
+ * RTP into mediasoup PlainTransports, and the producer parameters that match its streams. Used by the demo's
+ * synthetic speakers and by tests; every value is typed, nothing is a shell string.
+ */
+export function buildRtpSenderPlan(spec: RtpSenderSpec): RtpSenderPlan {
+	if (!spec.audio && !spec.video) throw new Error('buildRtpSenderPlan: nothing to send');
+	// -re: read inputs at their native rate, so a file plays out in real time like a live microphone.
+	const args = ['-hide_banner', '-nostats', '-loglevel', 'warning', '-nostdin'];
+	const plan: RtpSenderPlan = { args };
+	let inputIndex = 0;
+	const { video, audio } = spec;
+	if (video) {
+		args.push('-re', '-f', 'lavfi', '-i', `testsrc2=size=${checkedInt(video.width)}x${checkedInt(video.height)}:rate=${checkedInt(video.fps)}`);
+	}
+	if (audio) {
+		if ('file' in audio.source) args.push('-re', '-stream_loop', '-1', '-i', audio.source.file);
+		else args.push('-re', '-f', 'lavfi', '-i', `sine=frequency=${checkedInt(audio.source.toneHz)}:sample_rate=48000`);
+	}
+	if (spec.durationS !== undefined) args.push('-t', String(spec.durationS));
+	if (video) {
+		args.push('-map', `${inputIndex++}:v:0`, '-pix_fmt', 'yuv420p');
+		// One keyframe a second: a consumer that joins or asks for a keyframe (ffmpeg ignores PLI) waits at most 1 s.
+		const gop = String(checkedInt(video.fps));
+		if (video.codec === 'VP8') {
+			args.push('-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '600k', '-g', gop, '-keyint_min', gop);
+		} else {
+			args.push('-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-profile:v', 'baseline', '-level', '3.1', '-b:v', '600k', '-g', gop, '-bsf:v', 'h264_mp4toannexb');
+		}
+		args.push(...rtpOutput(video));
+		plan.videoRtpParameters = {
+			codecs: [
+				video.codec === 'VP8'
+					? { mimeType: 'video/VP8', payloadType: video.payloadType, clockRate: 90000 }
+					: {
+							mimeType: 'video/H264',
+							payloadType: video.payloadType,
+							clockRate: 90000,
+							parameters: { 'packetization-mode': 1, 'profile-level-id': '42e01f', 'level-asymmetry-allowed': 1 },
+						},
+			],
+			encodings: [{ ssrc: video.ssrc }],
+		};
+	}
+	if (audio) {
+		args.push('-map', `${inputIndex++}:a:0`, '-c:a', 'libopus', '-ac', '2', '-ar', '48000', '-b:a', '64k', '-application', 'voip');
+		args.push(...rtpOutput(audio));
+		plan.audioRtpParameters = {
+			codecs: [{ mimeType: 'audio/opus', payloadType: audio.payloadType, clockRate: 48000, channels: 2, parameters: { 'sprop-stereo': 1 } }],
+			encodings: [{ ssrc: audio.ssrc }],
+		};
+	}
+	return plan;
+}
+
+function rtpOutput(target: RtpTarget): string[] {
+	// The rtp muxer sends RTCP sender reports to rtcpport; mediasoup's comedia transport learns both addresses.
+	return [
+		'-ssrc', String(checkedInt(target.ssrc)),
+		'-payload_type', String(checkedInt(target.payloadType)),
+		'-f', 'rtp',
+		`rtp://${target.host.includes(':') ? `[${target.host}]` : target.host}:${checkedInt(target.rtpPort)}?rtcpport=${checkedInt(target.rtcpPort)}&pkt_size=1200`,
+	];
+}
+
+function checkedInt(value: number): number {
+	if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`buildRtpSenderPlan: ${value} is not a non-negative integer`);
+	return value;
+}
