@@ -105,7 +105,7 @@ async function stopStale(pidFile: string, logger: Logger): Promise<void> {
 		return;
 	}
 	if (!Number.isInteger(pid) || pid <= 1) return;
-	let cmdline = '';
+	let cmdline: string;
 	try {
 		cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
 	} catch {

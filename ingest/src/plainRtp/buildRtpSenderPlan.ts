@@ -36,7 +36,6 @@ export function buildRtpSenderPlan(spec: RtpSenderSpec): RtpSenderPlan {
 	// -re: read inputs at their native rate, so a file plays out in real time like a live microphone.
 	const args = ['-hide_banner', '-nostats', '-loglevel', 'warning', '-nostdin'];
 	const plan: RtpSenderPlan = { args };
-	let inputIndex = 0;
 	const { video, audio } = spec;
 	if (video) {
 		args.push('-re', '-f', 'lavfi', '-i', `testsrc2=size=${checkedInt(video.width)}x${checkedInt(video.height)}:rate=${checkedInt(video.fps)}`);
@@ -47,7 +46,7 @@ export function buildRtpSenderPlan(spec: RtpSenderSpec): RtpSenderPlan {
 	}
 	if (spec.durationS !== undefined) args.push('-t', String(spec.durationS));
 	if (video) {
-		args.push('-map', `${inputIndex++}:v:0`, '-pix_fmt', 'yuv420p');
+		args.push('-map', '0:v:0', '-pix_fmt', 'yuv420p');
 		// One keyframe a second: a consumer that joins or asks for a keyframe (ffmpeg ignores PLI) waits at most 1 s.
 		const gop = String(checkedInt(video.fps));
 		if (video.codec === 'VP8') {
@@ -71,7 +70,7 @@ export function buildRtpSenderPlan(spec: RtpSenderSpec): RtpSenderPlan {
 		};
 	}
 	if (audio) {
-		args.push('-map', `${inputIndex++}:a:0`, '-c:a', 'libopus', '-ac', '2', '-ar', '48000', '-b:a', '64k', '-application', 'voip');
+		args.push('-map', `${video ? 1 : 0}:a:0`, '-c:a', 'libopus', '-ac', '2', '-ar', '48000', '-b:a', '64k', '-application', 'voip');
 		args.push(...rtpOutput(audio));
 		plan.audioRtpParameters = {
 			codecs: [{ mimeType: 'audio/opus', payloadType: audio.payloadType, clockRate: 48000, channels: 2, parameters: { 'sprop-stereo': 1 } }],
