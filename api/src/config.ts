@@ -2,19 +2,18 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { envValue, parseEnv } from '@tribune/ingest';
-import { isRedisUrl } from '@tribune/transcoder';
+import { redisUrlEnv } from '@tribune/transcoder';
 import { z } from 'zod';
 
 const defaultDataDir = path.join(os.homedir(), '.local', 'share', 'tribune');
 const defaultPlayerDir = fileURLToPath(new URL('../../player/dist', import.meta.url));
-const redisUrl = z.string().refine(isRedisUrl, 'expected redis://host:port, rediss://… or unix:///path.sock');
 
 const apiSchema = z.object({
 	/** HTTP port of the API, WebSocket signaling, LL-HLS origin and player. */
 	PORT: envValue.port().default(8080),
 	/** Address the HTTP server binds. */
 	HOST: z.string().min(1).default('0.0.0.0'),
-	REDIS_URL: redisUrl,
+	REDIS_URL: redisUrlEnv(),
 	/** Built player (vite build output) served at /. */
 	PLAYER_DIR: z.string().min(1).default(defaultPlayerDir),
 	TRIBUNE_DATA_DIR: z.string().min(1).default(defaultDataDir),
@@ -23,7 +22,7 @@ const apiSchema = z.object({
 
 const launcherSchema = z.object({
 	/** Unset: the launcher runs a private redis-server (unix socket under the data dir) and stops it on exit. */
-	REDIS_URL: redisUrl.optional(),
+	REDIS_URL: redisUrlEnv().optional(),
 	/** Transcoder processes the launcher runs. */
 	TRANSCODER_PROCESSES: envValue.positiveInt().max(16, 'expected at most 16').default(1),
 	/** redis-server binary for the private Redis. */

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { loadIngestConfig, WorkerPool } from '@tribune/ingest';
+import { ConfigError, exitCodes, loadIngestConfig, WorkerPool } from '@tribune/ingest';
 import { connectRedis, createLogger, TranscoderPresence } from '@tribune/transcoder';
 import { loadApiConfig } from './config.js';
 import { createApp, type Health } from './createApp.js';
@@ -79,5 +79,5 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 
 main().catch((error: unknown) => {
 	process.stderr.write(`api: ${error instanceof Error ? error.message : String(error)}\n`);
-	process.exit(1);
+	process.exit(error instanceof ConfigError ? exitCodes.config : 1);
 });

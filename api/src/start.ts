@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createLogger } from '@tribune/transcoder';
-import { loadLauncherConfig } from './config.js';
+import { ConfigError, exitCodes, loadIngestConfig } from '@tribune/ingest';
+import { createLogger, loadTranscoderConfig } from '@tribune/transcoder';
+import { loadApiConfig, loadLauncherConfig } from './config.js';
 import { EmbeddedRedis } from './launcher/EmbeddedRedis.js';
 import { Supervisor } from './launcher/Supervisor.js';
 
@@ -12,34 +13,51 @@ import { Supervisor } from './launcher/Supervisor.js';
  */
 async function main(): Promise<void> {
 	const config = loadLauncherConfig(process.env);
+	// Check every child's configuration before starting anything: a bad value stops here, with its name, instead of
+	// sending a child into a restart loop. The Redis URL is only known once the private Redis runs.
+	const childEnv = { ...process.env, REDIS_URL: config.redisUrl ?? 'unix:///not-yet-started.sock' };
+	const problems = [loadApiConfig, loadIngestConfig, loadTranscoderConfig].flatMap((load) => {
+		try {
+			load(childEnv);
+			return [];
+		} catch (error) {
+			if (error instanceof ConfigError) return [error.message];
+			throw error;
+		}
+	});
+	if (problems.length > 0) throw new ConfigError(problems.join('\n'));
 	const logger = createLogger('launcher', config.logLevel);
 	const redis = config.redisUrl === undefined
 		? await EmbeddedRedis.start({ dir: path.join(config.dataDir, 'redis'), serverPath: config.redisServerPath, logger })
 		: undefined;
+	let stopping = false;
+	const stop = async (reason: string, exitCode = 0): Promise<void> => {
+		if (stopping) return;
+		stopping = true;
+		logger.info({ reason }, 'stopping Tribune');
+		await supervisor.stop();
+		await redis?.stop();
+		logger.info('Tribune stopped');
+		process.exit(exitCode);
+	};
 	const env: NodeJS.ProcessEnv = { ...process.env, REDIS_URL: config.redisUrl ?? redis!.url, TRIBUNE_DATA_DIR: config.dataDir };
 
-	const supervisor = new Supervisor(logger);
+	const supervisor = new Supervisor({
+		logger,
+		noRestartExitCodes: [exitCodes.config],
+		onFatal: (name) => void stop(`${name} could not start`, exitCodes.config),
+	});
 	supervisor.start({ name: 'api', script: fileURLToPath(new URL('./main.js', import.meta.url)), env });
 	const transcoderMain = fileURLToPath(new URL('./main.js', import.meta.resolve('@tribune/transcoder')));
 	for (let i = 1; i <= config.transcoderProcesses; i++) {
 		supervisor.start({ name: `transcoder-${i}`, script: transcoderMain, env });
 	}
 
-	let stopping = false;
-	const stop = async (signal: string): Promise<void> => {
-		if (stopping) return;
-		stopping = true;
-		logger.info({ signal }, 'stopping Tribune');
-		await supervisor.stop();
-		await redis?.stop();
-		logger.info('Tribune stopped');
-		process.exit(0);
-	};
 	process.on('SIGINT', () => void stop('SIGINT'));
 	process.on('SIGTERM', () => void stop('SIGTERM'));
 }
 
 main().catch((error: unknown) => {
 	process.stderr.write(`tribune: ${error instanceof Error ? error.message : String(error)}\n`);
-	process.exit(1);
+	process.exit(error instanceof ConfigError ? exitCodes.config : 1);
 });

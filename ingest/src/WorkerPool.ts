@@ -61,13 +61,21 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
 		return this.#slots.flatMap((slot) => (slot ? [slot.worker.pid] : []));
 	}
 
+	/** Routers per live worker, for placement decisions, metrics and tests. */
+	get load(): { pid: number; routers: number }[] {
+		return this.#slots.flatMap((slot) => (slot ? [{ pid: slot.worker.pid, routers: slot.routers.size }] : []));
+	}
+
 	/** Creates a router with Tribune's codecs on the worker that carries the fewest routers. */
 	async createRouter<A extends types.AppData>(appData: A): Promise<types.Router<A>> {
 		this.#assertOpen();
 		const slot = this.#leastLoaded();
 		const router = await slot.worker.createRouter<A>({ mediaCodecs: routerMediaCodecs, appData });
 		slot.routers.add(router);
-		router.observer.once('close', () => slot.routers.delete(router));
+		// A dying worker closes its routers before it emits 'died'; keep them so `workerdied` can name them.
+		router.observer.once('close', () => {
+			if (!slot.worker.died) slot.routers.delete(router);
+		});
 		return router;
 	}
 

@@ -1,5 +1,5 @@
 export { loadIngestConfig, type IngestConfig } from './config.js';
-export { parseEnv, envValue, ConfigError } from './parseEnv.js';
+export { parseEnv, envValue, ConfigError, exitCodes } from './parseEnv.js';
 export { TypedEmitter, type EventMap } from './TypedEmitter.js';
 export { WorkerPool, type WorkerPoolEvents } from './WorkerPool.js';
 export { routerMediaCodecs } from './mediaCodecs.js';

@@ -28,6 +28,9 @@ export function parseEnv<S extends z.ZodObject>(
 	return Object.freeze(result.data);
 }
 
+/** Process exit codes Tribune's processes share; the launcher does not restart a child that exits with `config`. */
+export const exitCodes = { config: 78 } as const; // 78: EX_CONFIG in sysexits.h
+
 /** Thrown at startup when configuration is invalid; the message is meant for the operator. */
 export class ConfigError extends Error {
 	override readonly name = 'ConfigError';

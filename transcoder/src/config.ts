@@ -4,9 +4,14 @@ import { envValue, parseEnv } from '@tribune/ingest';
 import { z } from 'zod';
 import { isRedisUrl } from './redisConnection.js';
 
+const redisUrlForms = 'expected redis://host:port, rediss://… or unix:///path.sock';
+
+/** REDIS_URL as every Tribune process reads it. */
+export const redisUrlEnv = () => z.string({ message: `required: ${redisUrlForms}` }).refine(isRedisUrl, redisUrlForms);
+
 const schema = z.object({
 	/** Redis shared with the API; BullMQ's queues live there. Required: the launcher sets it for its private Redis. */
-	REDIS_URL: z.string({ message: 'required: redis://host:port, rediss://… or unix:///path.sock' }).refine(isRedisUrl, 'expected redis://host:port, rediss://… or unix:///path.sock'),
+	REDIS_URL: redisUrlEnv(),
 	/** Where the packager writes segments and replays. */
 	TRIBUNE_DATA_DIR: z.string().min(1).default(path.join(os.homedir(), '.local', 'share', 'tribune')),
 	/** ffmpeg and ffprobe binaries. */

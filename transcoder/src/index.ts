@@ -1,4 +1,4 @@
-export { loadTranscoderConfig, type TranscoderConfig } from './config.js';
+export { loadTranscoderConfig, redisUrlEnv, type TranscoderConfig } from './config.js';
 export { createLogger } from './logger.js';
 export { connectRedis, isRedisUrl, redisOptionsFromUrl } from './redisConnection.js';
 export { TranscoderPresence, presenceTiming, type TranscoderInfo } from './TranscoderPresence.js';

@@ -1,3 +1,4 @@
+import { ConfigError, exitCodes } from '@tribune/ingest';
 import { loadTranscoderConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { connectRedis } from './redisConnection.js';
@@ -33,5 +34,5 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
 	process.stderr.write(`transcoder: ${error instanceof Error ? error.message : String(error)}\n`);
-	process.exit(1);
+	process.exit(error instanceof ConfigError ? exitCodes.config : 1);
 });

@@ -17,7 +17,7 @@ const timing = { readyMs: 10_000, stopMs: 10_000, pollMs: 50 };
 
 /**
  * A private redis-server for one-machine installs: reachable only through a unix socket with mode 0700 (no TCP
- * port), append-only persistence so acknowledged state survives restarts, started before and stopped after every
+ * port), logging to `redis.log` beside it, append-only persistence so acknowledged state survives restarts, started before and stopped after every
  * other Tribune process. Its own process group keeps a terminal's Ctrl-C from stopping it before its clients.
  */
 export class EmbeddedRedis {
@@ -56,9 +56,10 @@ export class EmbeddedRedis {
 				'--appendfsync', 'everysec',
 				'--save', '',
 				'--loglevel', 'warning',
-				'--logfile', '',
+				// Its startup banner and kernel-tuning warnings go to a file, not into Tribune's JSON log stream.
+				'--logfile', path.join(dir, 'redis.log'),
 			],
-			{ detached: true, stdio: ['ignore', 'inherit', 'inherit'] },
+			{ detached: true, stdio: ['ignore', 'ignore', 'inherit'] },
 		);
 		const redis = new EmbeddedRedis(child, socketPath, options.logger);
 		const spawnError = new Promise<never>((_, reject) => child.once('error', reject));

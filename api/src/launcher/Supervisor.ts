@@ -28,11 +28,19 @@ interface Managed {
  */
 export class Supervisor {
 	readonly #logger: Logger;
+	readonly #onFatal: (name: string, code: number) => void;
+	readonly #noRestartExitCodes: readonly number[];
 	readonly #managed = new Map<string, Managed>();
 	#stopping = false;
 
-	constructor(logger: Logger) {
-		this.#logger = logger;
+	/**
+	 * @param options.noRestartExitCodes Exit codes that mean a child cannot start (e.g. invalid configuration):
+	 * restarting it would only fail again, so `onFatal` is called instead.
+	 */
+	constructor(options: { logger: Logger; noRestartExitCodes: readonly number[]; onFatal: (name: string, code: number) => void }) {
+		this.#logger = options.logger;
+		this.#onFatal = options.onFatal;
+		this.#noRestartExitCodes = options.noRestartExitCodes;
 	}
 
 	/** Process ids of the running children, by name. */
@@ -78,6 +86,11 @@ export class Supervisor {
 		child.once('error', (error) => this.#logger.error({ err: error, child: spec.name }, 'child process error'));
 		child.once('exit', (code, signal) => {
 			if (this.#stopping) return;
+			if (code !== null && this.#noRestartExitCodes.includes(code)) {
+				this.#logger.error({ child: spec.name, code }, 'child cannot start; not restarting it');
+				this.#onFatal(spec.name, code);
+				return;
+			}
 			if (Date.now() - managed.startedAt > restartTiming.stableMs) managed.crashes = 0;
 			managed.crashes++;
 			const delayMs = Math.min(restartTiming.initialMs * 2 ** (managed.crashes - 1), restartTiming.maxMs);

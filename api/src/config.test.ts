@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest';
+import { loadApiConfig, loadLauncherConfig } from './config.js';
+
+describe('loadApiConfig()', () => {
+	it('serves on port 8080 of every interface by default', () => {
+		expect(loadApiConfig({ REDIS_URL: 'redis://127.0.0.1:6379' })).toMatchObject({ port: 8080, host: '0.0.0.0', logLevel: 'info' });
+	});
+
+	it('requires REDIS_URL and says which forms it takes', () => {
+		expect(() => loadApiConfig({})).toThrow(/REDIS_URL=\(unset\): required: redis:\/\/host:port/);
+	});
+
+	it('names an invalid PORT and LOG_LEVEL', () => {
+		expect(() => loadApiConfig({ REDIS_URL: 'redis://h', PORT: '0', LOG_LEVEL: 'loud' })).toThrow(/PORT="0"[\s\S]*LOG_LEVEL="loud"/);
+	});
+});
+
+describe('loadLauncherConfig()', () => {
+	it('runs a private Redis and one transcoder unless told otherwise', () => {
+		expect(loadLauncherConfig({})).toMatchObject({ redisUrl: undefined, transcoderProcesses: 1, redisServerPath: 'redis-server' });
+	});
+
+	it('rejects a transcoder count of zero', () => {
+		expect(() => loadLauncherConfig({ TRANSCODER_PROCESSES: '0' })).toThrow(/TRANSCODER_PROCESSES="0"/);
+	});
+});
