@@ -1,14 +1,19 @@
+import { defaultServerConditions } from 'vite';
 import { defineConfig } from 'vitest/config';
 
 // Workspace sources import each other through the `tribune-source` export condition, so tests run against
-// src/ without a build.
-const resolve = { conditions: ['tribune-source'] };
+// src/ without a build. Tests run in Vite's server (SSR) environment, whose conditions are set apart from the
+// browser's.
+const conditions = ['tribune-source', ...defaultServerConditions];
+const resolve = { conditions };
+const ssr = { resolve: { conditions, externalConditions: conditions } };
 
 export default defineConfig({
 	test: {
 		projects: [
 			{
 				resolve,
+				ssr,
 				test: {
 					name: 'unit',
 					include: ['{api,ingest,transcoder,player}/src/**/*.test.ts'],
@@ -17,6 +22,7 @@ export default defineConfig({
 			},
 			{
 				resolve,
+				ssr,
 				test: {
 					name: 'integration',
 					include: ['{api,ingest,transcoder,player}/test/**/*.test.ts'],

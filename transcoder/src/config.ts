@@ -4,10 +4,10 @@ import { envValue, parseEnv } from '@tribune/ingest';
 import { z } from 'zod';
 import { isRedisUrl } from './redisConnection.js';
 
-const redisUrlForms = 'expected redis://host:port, rediss://… or unix:///path.sock';
+const redisUrlForms = 'redis://host:port, rediss://… or unix:///path.sock';
 
 /** REDIS_URL as every Tribune process reads it. */
-export const redisUrlEnv = () => z.string({ message: `required: ${redisUrlForms}` }).refine(isRedisUrl, redisUrlForms);
+export const redisUrlEnv = () => z.string({ message: `required: ${redisUrlForms}` }).refine(isRedisUrl, `expected ${redisUrlForms}`);
 
 const schema = z.object({
 	/** Redis shared with the API; BullMQ's queues live there. Required: the launcher sets it for its private Redis. */
