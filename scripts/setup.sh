@@ -19,11 +19,11 @@ else die "installing Debian packages needs root or passwordless sudo"; fi
 node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' \
   || die "Node.js >= 20.19 is required (found $(node --version 2>/dev/null || echo none))"
 
-# Debian packages. Runtime: ffmpeg/ffprobe (composite and encode), redis-server (the private Redis), chromium (tests
+# Debian packages. Runtime: ffmpeg/ffprobe (composite and encode) and a font for its names, redis-server (the private Redis), chromium (tests
 # and benches), espeak-ng and sox (synthetic speech), nginx (CDN edge config). Build: the mediasoup worker's compiler,
 # ninja, pkg-config, Python venv (for meson >= 1.1) and the C/C++ libraries it links.
 packages=(
-  ffmpeg redis-server chromium espeak-ng sox nginx
+  ffmpeg fonts-dejavu-core redis-server chromium espeak-ng sox nginx
   build-essential ninja-build pkg-config python3-venv
   libssl-dev libuv1-dev libsrtp2-dev libusrsctp-dev libabsl-dev nlohmann-json3-dev
 )

@@ -2,3 +2,4 @@ export { loadTranscoderConfig, redisUrlEnv, type TranscoderConfig } from './conf
 export { createLogger } from './logger.js';
 export { connectRedis, isRedisUrl, redisOptionsFromUrl } from './redisConnection.js';
 export { TranscoderPresence, presenceTiming, type TranscoderInfo } from './TranscoderPresence.js';
+export * from './broadcast/index.js';

@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import { buildFfmpegPlan, displayName, type PlanIo } from './buildFfmpegPlan.js';
+import { computeLayout } from './computeLayout.js';
+import { defaultLadder, defaultLatency } from './ladder.js';
+
+const hostile = `Eve'; [out] , drawtext=text=%{localtime}:x=0 \\ \n rm -rf / $(reboot) \`id\` "q"`;
+
+function io(overrides: Partial<PlanIo> = {}): PlanIo {
+	return {
+		composite: true,
+		sdpPath: '/tmp/tribune/job-1/stage.sdp',
+		streams: new Map([
+			['ada', { audio: 0, video: 1 }],
+			['eve', { audio: 2 }],
+		]),
+		workDir: '/tmp/tribune/job-1',
+		fontFile: '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf',
+		outputs: { '720p': 'unix:/tmp/tribune/job-1/720p.sock', '360p': 'unix:/tmp/tribune/job-1/360p.sock', audio: 'unix:/tmp/tribune/job-1/audio.sock' },
+		...overrides,
+	};
+}
+
+const layout = computeLayout(
+	{
+		speakers: [
+			{ id: 'ada', name: 'Ada Lovelace', video: true, muted: false },
+			{ id: 'eve', name: hostile, video: false, muted: true },
+		],
+		pinned: ['ada'],
+		activeSpeakerId: 'ada',
+	},
+	{ width: 1280, height: 720 },
+);
+
+describe('buildFfmpegPlan()', () => {
+	it('composites a pinned camera and an initials tile, mixes panned audio, and encodes the whole ladder (golden)', () => {
+		const plan = buildFfmpegPlan(layout, defaultLadder, defaultLatency, io());
+		expect(plan.filterGraph.split(';')).toEqual([
+			'color=c=0x15171c:s=1280x720:r=25,format=yuv420p[bg]',
+			// Pinned row: 432 px tall, one 710×400 tile centred. Grid below: one 482×272 tile.
+			'[0:1]scale=710:400:force_original_aspect_ratio=decrease,pad=710:400:-1:-1:color=0x262a33,setsar=1,fps=25[v0]',
+			'[bg][v0]overlay=x=284:y=16:eof_action=repeat[c0]',
+			'[c0]drawbox=x=398:y=432:w=482:h=272:color=0x262a33:t=fill,drawtext=fontfile=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:textfile=/tmp/tribune/job-1/initials-1.txt:reload=1:expansion=none:fontsize=91:fontcolor=white:x=398+(482-tw)/2:y=432+(272-th)/2[c1]',
+			expect.stringMatching(/^\[c1\]drawtext=fontfile=\S+:textfile=\/tmp\/tribune\/job-1\/name-0\.txt:reload=1:expansion=none:fontsize=28:fontcolor=white:box=1:boxcolor=black@0\.55:boxborderw=9:x=312:y=360,drawtext=\S+name-1\.txt\S+,drawbox@active=x=284:y=16:w=710:h=400:color=0x6ee7a8:t=6,split=2\[vs_720p\]\[vs_360p\]$/),
+			'[vs_720p]null[vo_720p]',
+			'[vs_360p]scale=640:360[vo_360p]',
+			'[0:0]aresample=48000:async=1000,aformat=sample_fmts=fltp:channel_layouts=mono,speechnorm=e=6.25:r=0.00001:l=1,pan=stereo|c0=0.7071*c0|c1=0.7071*c0,volume@mute0=1[a0]',
+			'[0:2]aresample=48000:async=1000,aformat=sample_fmts=fltp:channel_layouts=mono,speechnorm=e=6.25:r=0.00001:l=1,pan=stereo|c0=0.7071*c0|c1=0.7071*c0,volume@mute1=0[a1]',
+			'[a0][a1]amix=inputs=2:normalize=0:dropout_transition=0,alimiter=limit=0.89:level=disabled,asplit=3[ao_720p][ao_360p][ao_audio]',
+		]);
+		const args = plan.args.join(' ');
+		expect(args).toContain('-f sdp -i /tmp/tribune/job-1/stage.sdp');
+		expect(args).toContain('-map [vo_720p] -c:v libx264 -preset veryfast -tune zerolatency -profile:v main -pix_fmt yuv420p -bf 0 -g 25 -keyint_min 25 -sc_threshold 0 -b:v 2500k -maxrate 2500k -bufsize 1250k');
+		expect(args).toContain('-map [ao_audio] -c:a aac -b:a 64k -ar 48000 -ac 2 -f mp4 -movflags +empty_moov+default_base_moof+skip_trailer -frag_duration 200000 -flush_packets 1 unix:/tmp/tribune/job-1/audio.sock');
+		expect(plan.renditions.map((r) => r.name)).toEqual(['720p', '360p', 'audio']);
+	});
+
+	it('keeps hostile names out of the argv and the filter graph, handing them to drawtext as file content', () => {
+		const plan = buildFfmpegPlan(layout, defaultLadder, defaultLatency, io());
+		for (const fragment of ['Eve', 'rm -rf', '%{localtime}', '$(reboot)', 'Ada Lovelace']) {
+			expect(plan.args.some((a) => a.includes(fragment))).toBe(false);
+		}
+		expect(plan.textFiles).toContainEqual({ path: '/tmp/tribune/job-1/name-0.txt', content: 'Ada Lovelace' });
+		const eve = plan.textFiles.find((f) => f.path.endsWith('name-1.txt'))!;
+		expect(eve.content).not.toMatch(/\n/);
+		expect(eve.content.endsWith(' (muted)')).toBe(true);
+		expect(plan.textFiles).toContainEqual({ path: '/tmp/tribune/job-1/initials-1.txt', content: 'EQ' });
+	});
+
+	it('encodes only the audio rendition for an audio-only space, panning speakers apart', () => {
+		const audioLayout = computeLayout(
+			{ speakers: [{ id: 'ada', name: 'Ada', video: false, muted: false }, { id: 'eve', name: 'Eve', video: false, muted: false }], pinned: [] },
+			{ width: 1280, height: 720 },
+		);
+		const plan = buildFfmpegPlan(audioLayout, defaultLadder, defaultLatency, io({ composite: false }));
+		expect(plan.renditions.map((r) => r.name)).toEqual(['audio']);
+		expect(plan.filterGraph).not.toMatch(/color=|drawtext|libx264/);
+		expect(plan.args).not.toContain('libx264');
+		expect(plan.textFiles).toEqual([]);
+		// Ada on the left is louder in the left channel; Eve mirrors her.
+		expect(plan.filterGraph).toContain('[0:0]aresample=48000:async=1000,aformat=sample_fmts=fltp:channel_layouts=mono,speechnorm=e=6.25:r=0.00001:l=1,pan=stereo|c0=0.8874*c0|c1=0.4610*c0');
+		expect(plan.filterGraph).toContain('[0:2]aresample=48000:async=1000,aformat=sample_fmts=fltp:channel_layouts=mono,speechnorm=e=6.25:r=0.00001:l=1,pan=stereo|c0=0.4610*c0|c1=0.8874*c0');
+	});
+
+	it('fills an empty stage with silence so the broadcast timeline keeps going', () => {
+		const empty = computeLayout({ speakers: [], pinned: [] }, { width: 1280, height: 720 });
+		const plan = buildFfmpegPlan(empty, defaultLadder, defaultLatency, io({ composite: false, streams: new Map() }));
+		expect(plan.filterGraph).toBe('anullsrc=r=48000:cl=stereo,alimiter=limit=0.89:level=disabled,asplit=1[ao_audio]');
+	});
+
+	it('binds the live control sockets on loopback when a control port is given', () => {
+		const plan = buildFfmpegPlan(layout, defaultLadder, defaultLatency, io({ controlPort: 5555 }));
+		expect(plan.filterGraph).toContain(',zmq=bind_address=tcp\\\\://127.0.0.1\\\\:5555,');
+		expect(plan.filterGraph).toContain(',azmq=bind_address=tcp\\\\://127.0.0.1\\\\:5556,');
+	});
+
+	it('refuses paths that would need filter escaping, missing outputs and impossible timing', () => {
+		expect(() => buildFfmpegPlan(layout, defaultLadder, defaultLatency, io({ workDir: "/tmp/it's" }))).toThrow(/workDir/);
+		expect(() => buildFfmpegPlan(layout, defaultLadder, defaultLatency, io({ fontFile: '/fonts/a:b.ttf' }))).toThrow(/fontFile/);
+		expect(() => buildFfmpegPlan(layout, defaultLadder, defaultLatency, io({ outputs: { audio: 'x' } }))).toThrow(/no output for rendition 720p/);
+		expect(() => buildFfmpegPlan(layout, defaultLadder, { fps: 30, partTargetMs: 200, segmentTargetMs: 1010 }, io())).toThrow(/whole number of frames/);
+		expect(() => buildFfmpegPlan(layout, defaultLadder, { fps: 25, partTargetMs: 100, segmentTargetMs: 1000 }, io())).toThrow(/partTargetMs/);
+		expect(() => buildFfmpegPlan(layout, [{ name: 'A B', audioKbps: 64 }], defaultLatency, io())).toThrow(/must match/);
+	});
+});
+
+describe('displayName()', () => {
+	it('flattens control characters and line breaks and shortens long names', () => {
+		expect(displayName('  Ada\n\tLovelace\u0007 ', false)).toBe('Ada Lovelace');
+		expect(displayName('x'.repeat(40), false)).toBe(`${'x'.repeat(31)}…`);
+		expect(displayName('\n\n', true)).toBe('Speaker (muted)');
+	});
+});

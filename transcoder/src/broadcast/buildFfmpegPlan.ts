@@ -1,0 +1,196 @@
+import path from 'node:path';
+import type { Layout, Tile } from './computeLayout.js';
+import { validateLadder, type LatencyProfile, type Rendition } from './ladder.js';
+
+/** Where the stage comes from and where the renditions go. */
+export interface PlanIo {
+	/** Draw the video composite (video spaces, even when no camera is on); false: audio renditions only. */
+	composite: boolean;
+	/** SDP file describing every consumed stream (see `buildConsumerSdp`); its m= lines are ffmpeg's stream indices. */
+	sdpPath: string;
+	/** Each speaker's stream indices in the SDP input. A speaker without audio here is left out of the mix. */
+	streams: ReadonlyMap<string, { audio?: number; video?: number }>;
+	/** Directory for the text files drawtext reads (names, initials). Tribune-made path: `[A-Za-z0-9_./-]` only. */
+	workDir: string;
+	/** TrueType font for names and initials. Same character rule as workDir. */
+	fontFile: string;
+	/** Output URL per rendition name (a pipe, file or `unix:` socket the packager reads fMP4 from). */
+	outputs: Readonly<Record<string, string>>;
+	/** TCP port on 127.0.0.1 where ffmpeg takes live filter commands (zmq/azmq). Absent: none. */
+	controlPort?: number;
+}
+
+/** A text file drawtext reads; the runner writes these before starting ffmpeg. */
+export interface TextFile {
+	path: string;
+	content: string;
+}
+
+export interface FfmpegPlan {
+	/** ffmpeg's argv (without the program name). */
+	args: string[];
+	/** The -filter_complex graph, also inside `args`; kept apart for tests and logs. */
+	filterGraph: string;
+	textFiles: TextFile[];
+	/** The renditions the plan encodes: an audio-only stage drops the video ones. */
+	renditions: Rendition[];
+}
+
+const colours = { background: '0x15171c', tile: '0x262a33', text: 'white', label: 'black@0.55', active: '0x6ee7a8' };
+
+/**
+ * Plans the broadcast encode of one stage: every speaker's audio normalised, panned to their tile's position and
+ * mixed; for video spaces the composite (pinned row, grid, names, initials for speakers without video, active
+ * speaker highlight) encoded once per video rendition; each rendition written as fragmented MP4 whose fragments are
+ * LL-HLS parts. Pure: returns argv arrays, never a shell string, and keeps user text (names) out of the filter graph
+ * by handing it to drawtext through files (`textfile`, `expansion=none`).
+ */
+export function buildFfmpegPlan(layout: Layout, ladder: readonly Rendition[], latency: LatencyProfile, io: PlanIo): FfmpegPlan {
+	validateLadder(ladder, latency);
+	assertSafePath(io.workDir, 'workDir');
+	assertSafePath(io.fontFile, 'fontFile');
+	const renditions = ladder.filter((r) => io.composite || !r.video);
+	if (renditions.length === 0) throw new RangeError('buildFfmpegPlan: no rendition fits an audio-only stage');
+	for (const r of renditions) if (!io.outputs[r.name]) throw new Error(`buildFfmpegPlan: no output for rendition ${r.name}`);
+
+	const textFiles: TextFile[] = [];
+	const chains: string[] = [];
+	const videoRenditions = renditions.filter((r) => r.video);
+	if (videoRenditions.length > 0) chains.push(...videoChains(layout, latency, io, textFiles, videoRenditions));
+	chains.push(...audioChains(layout, io, renditions));
+	const filterGraph = chains.join(';');
+
+	const gop = String((latency.segmentTargetMs * latency.fps) / 1000);
+	const args = [
+		'-hide_banner', '-nostdin', '-nostats', '-loglevel', 'warning',
+		// Live RTP: start fast and do not buffer; the SDP lists only local udp/rtp sockets.
+		'-protocol_whitelist', 'file,udp,rtp',
+		'-fflags', '+nobuffer+genpts', '-flags', 'low_delay', '-analyzeduration', '500000', '-probesize', '500000',
+		'-f', 'sdp', '-i', io.sdpPath,
+		'-filter_complex', filterGraph,
+	];
+	for (const r of renditions) args.push(...outputArgs(r, latency, gop, io.outputs[r.name]!));
+	return { args, filterGraph, textFiles, renditions };
+}
+
+function videoChains(layout: Layout, latency: LatencyProfile, io: PlanIo, textFiles: TextFile[], renditions: Rendition[]): string[] {
+	const { width, height, tiles } = layout;
+	const chains: string[] = [];
+	let canvas = 'bg';
+	chains.push(`color=c=${colours.background}:s=${width}x${height}:r=${latency.fps},format=yuv420p[${canvas}]`);
+	for (const [i, tile] of tiles.entries()) {
+		const stream = io.streams.get(tile.speakerId)?.video;
+		const next = `c${i}`;
+		if (tile.video && stream !== undefined) {
+			// Fit the camera in the tile without distortion; letterbox the rest.
+			chains.push(
+				`[0:${stream}]scale=${tile.width}:${tile.height}:force_original_aspect_ratio=decrease,pad=${tile.width}:${tile.height}:-1:-1:color=${colours.tile},setsar=1,fps=${latency.fps}[v${i}]`,
+				`[${canvas}][v${i}]overlay=x=${tile.x}:y=${tile.y}:eof_action=repeat[${next}]`,
+			);
+		} else {
+			const initials = textFile(io.workDir, `initials-${i}.txt`, tile.initials, textFiles);
+			chains.push(
+				`[${canvas}]drawbox=x=${tile.x}:y=${tile.y}:w=${tile.width}:h=${tile.height}:color=${colours.tile}:t=fill,` +
+					`${drawtext(io.fontFile, initials, Math.round(tile.height / 3))}:x=${tile.x}+(${tile.width}-tw)/2:y=${tile.y}+(${tile.height}-th)/2[${next}]`,
+			);
+		}
+		canvas = next;
+	}
+	const labels = tiles.map((tile, i) => nameLabel(tile, textFile(io.workDir, `name-${i}.txt`, displayName(tile.name, tile.muted), textFiles), io.fontFile));
+	const active = tiles.find((t) => t.active);
+	// A named drawbox the control socket can move when the active speaker changes; parked off-canvas when nobody talks.
+	const highlight = active
+		? `drawbox@active=x=${active.x}:y=${active.y}:w=${active.width}:h=${active.height}:color=${colours.active}:t=6`
+		: `drawbox@active=x=-100:y=-100:w=2:h=2:color=${colours.active}:t=6`;
+	const control = io.controlPort !== undefined ? [`zmq=bind_address=tcp\\\\://127.0.0.1\\\\:${io.controlPort}`] : [];
+	const outs = renditions.map((r) => `[vo_${r.name}]`).join('');
+	chains.push(`[${canvas}]${[...labels, highlight, ...control, `split=${renditions.length}`].join(',')}${outs.replace(/vo_/g, 'vs_')}`);
+	for (const r of renditions) {
+		const { width: w, height: h } = r.video!;
+		chains.push(w === width && h === height ? `[vs_${r.name}]null[vo_${r.name}]` : `[vs_${r.name}]scale=${w}:${h}[vo_${r.name}]`);
+	}
+	return chains;
+}
+
+function audioChains(layout: Layout, io: PlanIo, renditions: Rendition[]): string[] {
+	const chains: string[] = [];
+	const mixed: string[] = [];
+	for (const [i, tile] of layout.tiles.entries()) {
+		const stream = io.streams.get(tile.speakerId)?.audio;
+		if (stream === undefined) continue;
+		// Constant-power pan law: equal loudness anywhere in the stereo field.
+		const angle = ((tile.pan + 1) * Math.PI) / 4;
+		const [left, right] = [Math.cos(angle), Math.sin(angle)].map((g) => g.toFixed(4));
+		chains.push(
+			`[0:${stream}]aresample=48000:async=1000,aformat=sample_fmts=fltp:channel_layouts=mono,` +
+				// speechnorm levels each voice with no look-ahead (loudnorm and dynaudnorm buffer seconds).
+				`speechnorm=e=6.25:r=0.00001:l=1,pan=stereo|c0=${left}*c0|c1=${right}*c0,volume@mute${i}=${tile.muted ? 0 : 1}[a${i}]`,
+		);
+		mixed.push(`[a${i}]`);
+	}
+	const splits = renditions.map((r) => `[ao_${r.name}]`).join('');
+	const control = io.controlPort !== undefined ? `,azmq=bind_address=tcp\\\\://127.0.0.1\\\\:${io.controlPort + 1}` : '';
+	const limiter = `alimiter=limit=0.89:level=disabled${control},asplit=${renditions.length}${splits}`;
+	if (mixed.length === 0) {
+		// Nobody on stage yet: silence keeps the timeline (and the listeners' players) going.
+		chains.push(`anullsrc=r=48000:cl=stereo,${limiter}`);
+	} else {
+		chains.push(`${mixed.join('')}amix=inputs=${mixed.length}:normalize=0:dropout_transition=0,${limiter}`);
+	}
+	return chains;
+}
+
+function outputArgs(r: Rendition, latency: LatencyProfile, gop: string, output: string): string[] {
+	const args: string[] = [];
+	if (r.video) {
+		const kbps = r.video.kbps;
+		args.push(
+			'-map', `[vo_${r.name}]`,
+			// zerolatency + no B-frames: a frame leaves the encoder as soon as it is coded. A fixed GOP of one segment with
+			// scene-cut detection off puts a keyframe exactly at every segment start (RFC 8216bis 4.4.4.9 INDEPENDENT).
+			'-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-profile:v', 'main', '-pix_fmt', 'yuv420p',
+			'-bf', '0', '-g', gop, '-keyint_min', gop, '-sc_threshold', '0',
+			'-b:v', `${kbps}k`, '-maxrate', `${kbps}k`, '-bufsize', `${Math.round(kbps / 2)}k`,
+		);
+	}
+	args.push(
+		'-map', `[ao_${r.name}]`, '-c:a', 'aac', '-b:a', `${r.audioKbps}k`, '-ar', '48000', '-ac', '2',
+		// Fragmented MP4 for the packager: the moov up front (init section), one moof+mdat per part.
+		'-f', 'mp4', '-movflags', '+empty_moov+default_base_moof+skip_trailer', '-frag_duration', String(latency.partTargetMs * 1000),
+		'-flush_packets', '1', output,
+	);
+	return args;
+}
+
+function nameLabel(tile: Tile, file: string, fontFile: string): string {
+	const size = Math.max(12, Math.min(28, Math.round(tile.height / 10)));
+	return `${drawtext(fontFile, file, size)}:box=1:boxcolor=${colours.label}:boxborderw=${Math.round(size / 3)}:x=${tile.x + size}:y=${tile.y + tile.height - size * 2}`;
+}
+
+function drawtext(fontFile: string, textFilePath: string, size: number): string {
+	// reload=1: a renamed-in file changes the text on the next frame without restarting ffmpeg.
+	return `drawtext=fontfile=${fontFile}:textfile=${textFilePath}:reload=1:expansion=none:fontsize=${size}:fontcolor=${colours.text}`;
+}
+
+function textFile(workDir: string, name: string, content: string, files: TextFile[]): string {
+	const file = path.posix.join(workDir, name);
+	files.push({ path: file, content });
+	return file;
+}
+
+/**
+ * A name as drawn: control characters and line breaks removed, at most 32 characters (with an ellipsis), and a
+ * muted marker. Whatever the characters, it only ever reaches ffmpeg as file content.
+ */
+export function displayName(name: string, muted: boolean): string {
+	// eslint-disable-next-line no-control-regex
+	const clean = name.normalize('NFC').replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ').replace(/\s+/g, ' ').trim() || 'Speaker';
+	const chars = [...clean];
+	const short = chars.length > 32 ? `${chars.slice(0, 31).join('')}…` : clean;
+	return muted ? `${short} (muted)` : short;
+}
+
+function assertSafePath(value: string, what: string): void {
+	// Tribune makes these paths itself; anything else would need filter escaping, so refuse it.
+	if (!/^[A-Za-z0-9_./-]+$/.test(value) || value.includes('..')) throw new Error(`buildFfmpegPlan: ${what} ${JSON.stringify(value)} has characters ffmpeg filters would need escaped`);
+}
