@@ -7,7 +7,7 @@ import { allocateUdpPortPair, buildConsumerSdp, buildRtpSenderPlan, loadIngestCo
 import type { types } from 'mediasoup';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildFfmpegPlan, computeLayout, defaultLadder, defaultLatency } from '../src/index.js';
+import { buildFfmpegPlan, computeLayout, defaultLadder, defaultLatency, FfmpegError, runFfmpeg, type FfmpegStats } from '../src/index.js';
 
 const execFileAsync = promisify(execFile);
 const ip = '127.0.0.1';
@@ -108,11 +108,9 @@ describe('buildFfmpegPlan() run by real ffmpeg on a live stage', () => {
 		});
 		for (const file of plan.textFiles) fs.writeFileSync(file.path, file.content);
 
-		const encoder = spawn('ffmpeg', plan.args, { stdio: ['ignore', 'ignore', 'pipe'] });
-		processes.push(encoder);
-		let stderr = '';
-		encoder.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
-		const exited = new Promise<number | null>((resolve) => encoder.once('exit', resolve));
+		const stop = new AbortController();
+		const progress: FfmpegStats[] = [];
+		const run = runFfmpeg({ plan, signal: stop.signal, logger: pino({ level: 'silent' }), onProgress: (stats) => progress.push(stats) });
 
 		for (const s of streams) await waitForBound('/proc/net/udp', s.rtpPort, 10_000);
 		for (const consumer of consumers) await consumer.resume();
@@ -121,9 +119,13 @@ describe('buildFfmpegPlan() run by real ffmpeg on a live stage', () => {
 		await waitForBound('/proc/net/tcp', controlPort, 10_000);
 
 		await new Promise((resolve) => setTimeout(resolve, 5000));
-		encoder.kill('SIGINT');
-		const code = await Promise.race([exited, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`encoder did not stop: ${stderr}`)), 10_000))]);
-		expect(code, stderr).toBe(255); // ffmpeg's exit code after SIGINT
+		stop.abort();
+		await run;
+		// Once-a-second stats reached the job: frames and media time advance at about real time.
+		expect(progress.length).toBeGreaterThanOrEqual(2);
+		expect(progress.at(-1)!.frame).toBeGreaterThan(25);
+		expect(progress.at(-1)!.timeS).toBeGreaterThan(progress[0]!.timeS);
+		for (const file of plan.textFiles) expect(fs.readFileSync(file.path, 'utf8')).toBe(file.content);
 
 		const hd = await probe(outputs['720p']!);
 		expect(hd.streams).toEqual([
@@ -145,5 +147,27 @@ describe('buildFfmpegPlan() run by real ffmpeg on a live stage', () => {
 		expect(r!, `rgb(${r}, ${g}, ${b})`).toBeLessThan(g! - 40);
 		const audio = await probe(outputs.audio!);
 		expect(audio.streams).toEqual([expect.objectContaining({ codec_type: 'audio', codec_name: 'aac', channels: 2 })]);
+	});
+
+	it('kills an ffmpeg that receives nothing and fails the run as retryable', async () => {
+		const ports = await allocateUdpPortPair({ host: ip });
+		const sdpPath = path.join(dir, 'silent.sdp');
+		fs.writeFileSync(sdpPath, buildConsumerSdp(ip, [{ kind: 'audio', rtpPort: ports.rtpPort, rtpParameters: { codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2 }] } }]));
+		const layout = computeLayout({ speakers: [{ id: 'mute', name: 'Mute', video: false, muted: false }], pinned: [] }, { width: 1280, height: 720 });
+		const plan = buildFfmpegPlan(layout, defaultLadder, defaultLatency, {
+			composite: false,
+			sdpPath,
+			streams: new Map([['mute', { audio: 0 }]]),
+			workDir: dir,
+			fontFile: '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf',
+			outputs: { audio: path.join(dir, 'silent.mp4') },
+		});
+		const started = Date.now();
+		const error = await runFfmpeg({ plan, stallTimeoutMs: 1500, logger: pino({ level: 'silent' }) }).catch((e: unknown) => e);
+		ports.release();
+		expect(error).toBeInstanceOf(FfmpegError);
+		expect((error as FfmpegError).retryable).toBe(true);
+		expect((error as FfmpegError).message).toMatch(/stalled: no progress for 1500 ms/);
+		expect(Date.now() - started).toBeLessThan(10_000);
 	});
 });

@@ -49,7 +49,12 @@ describe('buildFfmpegPlan()', () => {
 			'[a0][a1]amix=inputs=2:normalize=0:dropout_transition=0,alimiter=limit=0.89:level=disabled,asplit=3[ao_720p][ao_360p][ao_audio]',
 		]);
 		const args = plan.args.join(' ');
-		expect(args).toContain('-f sdp -i /tmp/tribune/job-1/stage.sdp');
+		expect(args).toMatch(/^-hide_banner -nostdin .* -protocol_whitelist file,udp,rtp .* -f sdp -i \/tmp\/tribune\/job-1\/stage\.sdp -filter_complex /);
+		expect(plan.outputs.map((o) => [o.rendition, o.url])).toEqual([
+			['720p', 'unix:/tmp/tribune/job-1/720p.sock'],
+			['360p', 'unix:/tmp/tribune/job-1/360p.sock'],
+			['audio', 'unix:/tmp/tribune/job-1/audio.sock'],
+		]);
 		expect(args).toContain('-map [vo_720p] -c:v libx264 -preset veryfast -tune zerolatency -profile:v main -pix_fmt yuv420p -bf 0 -g 25 -keyint_min 25 -sc_threshold 0 -b:v 2500k -maxrate 2500k -bufsize 1250k');
 		expect(args).toContain('-map [ao_audio] -c:a aac -b:a 64k -ar 48000 -ac 2 -f mp4 -movflags +empty_moov+default_base_moof+skip_trailer -frag_duration 200000 -flush_packets 1 unix:/tmp/tribune/job-1/audio.sock');
 		expect(plan.renditions.map((r) => r.name)).toEqual(['720p', '360p', 'audio']);

@@ -26,11 +26,21 @@ export interface TextFile {
 	content: string;
 }
 
+/** One ffmpeg output: a rendition's fMP4 stream. */
+export interface PlanOutput {
+	rendition: string;
+	url: string;
+	options: string[];
+}
+
 export interface FfmpegPlan {
-	/** ffmpeg's argv (without the program name). */
-	args: string[];
-	/** The -filter_complex graph, also inside `args`; kept apart for tests and logs. */
+	/** The SDP input and its options (ffmpeg's global options lead them). */
+	input: { url: string; options: string[] };
+	/** The -filter_complex graph. */
 	filterGraph: string;
+	outputs: PlanOutput[];
+	/** The whole argv (without the program name), in the order fluent-ffmpeg writes it. */
+	args: string[];
 	textFiles: TextFile[];
 	/** The renditions the plan encodes: an audio-only stage drops the video ones. */
 	renditions: Rendition[];
@@ -61,16 +71,16 @@ export function buildFfmpegPlan(layout: Layout, ladder: readonly Rendition[], la
 	const filterGraph = chains.join(';');
 
 	const gop = String((latency.segmentTargetMs * latency.fps) / 1000);
-	const args = [
-		'-hide_banner', '-nostdin', '-nostats', '-loglevel', 'warning',
+	const inputOptions = [
+		// Info level for the once-a-second stats line the runner reads for progress and stall detection.
+		'-hide_banner', '-nostdin', '-loglevel', 'info', '-stats_period', '1',
 		// Live RTP: start fast and do not buffer; the SDP lists only local udp/rtp sockets.
-		'-protocol_whitelist', 'file,udp,rtp',
-		'-fflags', '+nobuffer+genpts', '-flags', 'low_delay', '-analyzeduration', '500000', '-probesize', '500000',
-		'-f', 'sdp', '-i', io.sdpPath,
-		'-filter_complex', filterGraph,
+		'-protocol_whitelist', 'file,udp,rtp', '-fflags', '+nobuffer+genpts', '-flags', 'low_delay',
+		'-analyzeduration', '500000', '-probesize', '500000', '-f', 'sdp',
 	];
-	for (const r of renditions) args.push(...outputArgs(r, latency, gop, io.outputs[r.name]!));
-	return { args, filterGraph, textFiles, renditions };
+	const outputs = renditions.map((r): PlanOutput => ({ rendition: r.name, url: io.outputs[r.name]!, options: outputOptions(r, latency, gop) }));
+	const args = [...inputOptions, '-i', io.sdpPath, '-filter_complex', filterGraph, ...outputs.flatMap((o) => [...o.options, o.url])];
+	return { input: { url: io.sdpPath, options: inputOptions }, filterGraph, outputs, args, textFiles, renditions };
 }
 
 function videoChains(layout: Layout, latency: LatencyProfile, io: PlanIo, textFiles: TextFile[], renditions: Rendition[]): string[] {
@@ -140,7 +150,7 @@ function audioChains(layout: Layout, io: PlanIo, renditions: Rendition[]): strin
 	return chains;
 }
 
-function outputArgs(r: Rendition, latency: LatencyProfile, gop: string, output: string): string[] {
+function outputOptions(r: Rendition, latency: LatencyProfile, gop: string): string[] {
 	const args: string[] = [];
 	if (r.video) {
 		const kbps = r.video.kbps;
@@ -157,7 +167,7 @@ function outputArgs(r: Rendition, latency: LatencyProfile, gop: string, output: 
 		'-map', `[ao_${r.name}]`, '-c:a', 'aac', '-b:a', `${r.audioKbps}k`, '-ar', '48000', '-ac', '2',
 		// Fragmented MP4 for the packager: the moov up front (init section), one moof+mdat per part.
 		'-f', 'mp4', '-movflags', '+empty_moov+default_base_moof+skip_trailer', '-frag_duration', String(latency.partTargetMs * 1000),
-		'-flush_packets', '1', output,
+		'-flush_packets', '1',
 	);
 	return args;
 }

@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { classifyFfmpegExit, parseFfmpegStats } from './ffmpegOutput.js';
+
+describe('parseFfmpegStats()', () => {
+	it('reads a video encode stats line', () => {
+		expect(parseFfmpegStats('frame=  250 fps= 25 q=23.0 q=21.0 size=    1024kB time=00:00:10.00 bitrate= 838.9kbits/s speed=1.01x')).toEqual({
+			frame: 250, fps: 25, timeS: 10, bitrateKbps: 838.9, speed: 1.01,
+		});
+	});
+
+	it('reads an audio-only stats line', () => {
+		expect(parseFfmpegStats('size=      96kB time=01:02:03.50 bitrate=  64.1kbits/s speed=   1x')).toEqual({ timeS: 3723.5, bitrateKbps: 64.1, speed: 1 });
+	});
+
+	it('tolerates N/A values at the start of an encode', () => {
+		expect(parseFfmpegStats('frame=    0 fps=0.0 q=0.0 size=       0kB time=-00:00:00.04 bitrate=N/A speed=N/A')).toEqual({ frame: 0, fps: 0, timeS: -0.04 });
+	});
+
+	it('ignores other lines', () => {
+		expect(parseFfmpegStats('Stream mapping:')).toBeUndefined();
+		expect(parseFfmpegStats('[mp4 @ 0x5555] time=00:00:01.00 in a warning')).toBeUndefined();
+	});
+});
+
+describe('classifyFfmpegExit()', () => {
+	it.each([
+		["[AVFilterGraph @ 0x55] No such filter: 'speechnorm'", 'ffmpeg lacks a filter'],
+		["Unknown encoder 'libfdk_aac'", 'ffmpeg lacks an encoder'],
+		["Unrecognized option 'stats_period'.", 'ffmpeg rejected an option'],
+		['Error initializing complex filters.', 'the filter graph is invalid'],
+		["Output with label 'vo_720p' does not exist in any defined filter graph, or was already used elsewhere.", 'does not match the streams'],
+		["Protocol 'http' not on whitelist 'file,udp,rtp'!", 'protocol is not allowed'],
+		['[Parsed_drawtext_3 @ 0x1] Cannot load font from file: /nope.ttf', 'font file'],
+		['/var/lib/tribune/720p.mp4: Permission denied', 'permission denied'],
+	])('%j is unrecoverable', (line, reason) => {
+		const failure = classifyFfmpegExit({ code: 1, signal: null }, ['ffmpeg version 5.1', line, 'Conversion failed!']);
+		expect(failure.retryable).toBe(false);
+		expect(failure.reason).toContain(reason);
+	});
+
+	it('retries a process killed by a signal (OOM killer, crash)', () => {
+		expect(classifyFfmpegExit({ code: null, signal: 'SIGSEGV' }, [])).toEqual({ retryable: true, reason: 'ffmpeg was killed by SIGSEGV' });
+	});
+
+	it('retries a broken output pipe and names the last error line, not a stats line', () => {
+		const failure = classifyFfmpegExit({ code: 1, signal: null }, [
+			'av_interleaved_write_frame(): Broken pipe',
+			'frame=  250 fps= 25 q=23.0 size=    1024kB time=00:00:10.00 bitrate= 838.9kbits/s speed=1x',
+		]);
+		expect(failure).toEqual({ retryable: true, reason: 'ffmpeg exited with code 1: av_interleaved_write_frame(): Broken pipe' });
+	});
+});

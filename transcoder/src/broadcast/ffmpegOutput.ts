@@ -1,0 +1,71 @@
+/** What ffmpeg's once-a-second stats line says about a running encode. */
+export interface FfmpegStats {
+	/** Video frames written so far (absent for audio-only encodes). */
+	frame?: number;
+	fps?: number;
+	/** Media time written, seconds. */
+	timeS: number;
+	bitrateKbps?: number;
+	/** Encode speed relative to real time (1 = keeping up with a live source). */
+	speed?: number;
+}
+
+/**
+ * Parses a stats line (`frame=  250 fps= 25 q=23.0 size= 1024kB time=00:00:10.00 bitrate= 838.9kbits/s speed=1x`).
+ * Returns undefined for any other line.
+ */
+export function parseFfmpegStats(line: string): FfmpegStats | undefined {
+	const time = /time=\s*(-?)(\d+):(\d{2}):(\d{2}(?:\.\d+)?)/.exec(line);
+	if (!time || !/(?:^|\s)size=/.test(line)) return undefined;
+	const timeS = (time[1] ? -1 : 1) * (Number(time[2]) * 3600 + Number(time[3]) * 60 + Number(time[4]));
+	const stats: FfmpegStats = { timeS };
+	const number = (pattern: RegExp): number | undefined => {
+		const match = pattern.exec(line);
+		return match ? Number(match[1]) : undefined;
+	};
+	const frame = number(/frame=\s*(\d+)/);
+	const fps = number(/fps=\s*(\d+(?:\.\d+)?)/);
+	const bitrate = number(/bitrate=\s*(\d+(?:\.\d+)?)kbits\/s/);
+	const speed = number(/speed=\s*(\d+(?:\.\d+)?)x/);
+	if (frame !== undefined) stats.frame = frame;
+	if (fps !== undefined) stats.fps = fps;
+	if (bitrate !== undefined) stats.bitrateKbps = bitrate;
+	if (speed !== undefined) stats.speed = speed;
+	return stats;
+}
+
+/** Why an ffmpeg process ended badly, and whether running it again can help. */
+export interface FfmpegFailure {
+	retryable: boolean;
+	reason: string;
+}
+
+/**
+ * Patterns in ffmpeg's stderr that mean the same command will fail again: the plan or the machine is wrong, not the
+ * moment. Everything else (crashes, kills, broken pipes, network trouble, stalls) is worth a retry.
+ */
+const unrecoverable: [RegExp, string][] = [
+	[/No such filter: '([^']*)'/, 'ffmpeg lacks a filter the plan uses'],
+	[/Unknown encoder '([^']*)'/, 'ffmpeg lacks an encoder the plan uses'],
+	[/Unrecognized option '([^']*)'|Option not found/, 'ffmpeg rejected an option'],
+	[/Error (?:initializing|reinitializing) (?:complex )?filters?|Invalid argument.*filter|Error parsing (?:a )?filter/i, 'the filter graph is invalid'],
+	[/Cannot find a matching stream for unlabeled input pad|Output with label '[^']*' does not exist/, 'the filter graph does not match the streams'],
+	[/Protocol not found|Protocol '([^']*)' not on whitelist/, 'an input or output protocol is not allowed'],
+	[/Cannot load font|Could not load font/i, 'the font file cannot be loaded'],
+	[/Permission denied/, 'permission denied on an input or output'],
+];
+
+/**
+ * Classifies an ended ffmpeg process from its exit and the tail of its stderr. Pure, so every known failure is
+ * covered by a test; the job turns unrecoverable ones into BullMQ's UnrecoverableError.
+ */
+export function classifyFfmpegExit(exit: { code: number | null; signal: string | null }, stderrLines: readonly string[]): FfmpegFailure {
+	for (const line of stderrLines) {
+		for (const [pattern, reason] of unrecoverable) {
+			if (pattern.test(line)) return { retryable: false, reason: `${reason}: ${line.trim().slice(0, 300)}` };
+		}
+	}
+	if (exit.signal) return { retryable: true, reason: `ffmpeg was killed by ${exit.signal}` };
+	const last = [...stderrLines].reverse().find((line) => line.trim() !== '' && !parseFfmpegStats(line));
+	return { retryable: true, reason: `ffmpeg exited with code ${exit.code ?? 'unknown'}${last ? `: ${last.trim().slice(0, 300)}` : ''}` };
+}
