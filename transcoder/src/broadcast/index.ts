@@ -3,3 +3,6 @@ export { computeLayout, initialsOf, type Layout, type LayoutOptions, type Rect, 
 export { defaultLadder, defaultLatency, validateLadder, type LatencyProfile, type Rendition } from './ladder.js';
 export { classifyFfmpegExit, parseFfmpegStats, type FfmpegFailure, type FfmpegStats } from './ffmpegOutput.js';
 export { FfmpegError, runFfmpeg, type RunFfmpegOptions } from './runFfmpeg.js';
+export { broadcastJobDataSchema, broadcastJobId, broadcastProgressSchema, broadcastQueueName, type BroadcastJobData, type BroadcastProgress } from './broadcastJob.js';
+export { BroadcastQueue, type BroadcastState } from './BroadcastQueue.js';
+export { BroadcastWorker, type BroadcastRunner, type BroadcastWorkerOptions } from './BroadcastWorker.js';
