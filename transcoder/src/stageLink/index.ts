@@ -1,0 +1,16 @@
+export { StageLinkClient, StageLinkError } from './StageLinkClient.js';
+export {
+	stageLinkKeys,
+	stageLinkLeaseMs,
+	stageLinkMethods,
+	stageLinkReplySchema,
+	stageLinkRequestSchema,
+	stageLinkSnapshotSchema,
+	type StageLinkMethod,
+	type StageLinkParams,
+	type StageLinkReply,
+	type StageLinkRequest,
+	type StageLinkResult,
+	type StageLinkSnapshot,
+	type StageLinkSpeaker,
+} from './stageLinkProtocol.js';
