@@ -6,7 +6,10 @@ import { validateLadder, type LatencyProfile, type Rendition } from './ladder.js
 export interface PlanIo {
 	/** Draw the video composite (video spaces, even when no camera is on); false: audio renditions only. */
 	composite: boolean;
-	/** SDP file describing every consumed stream (see `buildConsumerSdp`); its m= lines are ffmpeg's stream indices. */
+	/**
+	 * SDP file describing every consumed stream (see `buildConsumerSdp`); its m= lines are ffmpeg's stream indices.
+	 * Unused when `streams` is empty: an empty stage is broadcast as silence (and the canvas) from lavfi.
+	 */
 	sdpPath: string;
 	/** Each speaker's stream indices in the SDP input. A speaker without audio here is left out of the mix. */
 	streams: ReadonlyMap<string, { audio?: number; video?: number }>;
@@ -71,23 +74,28 @@ export function buildFfmpegPlan(layout: Layout, ladder: readonly Rendition[], la
 	const filterGraph = chains.join(';');
 
 	const gop = String((latency.segmentTargetMs * latency.fps) / 1000);
-	const inputOptions = [
-		// Info level for the once-a-second stats line the runner reads for progress and stall detection.
-		'-hide_banner', '-nostdin', '-loglevel', 'info', '-stats_period', '1',
-		// Live RTP: start fast and do not buffer; the SDP lists only local udp/rtp sockets.
-		'-protocol_whitelist', 'file,udp,rtp', '-fflags', '+nobuffer+genpts', '-flags', 'low_delay',
-		'-analyzeduration', '500000', '-probesize', '500000', '-f', 'sdp',
-	];
+	// Info level for the once-a-second stats line the runner reads for progress and stall detection.
+	const globalOptions = ['-hide_banner', '-nostdin', '-loglevel', 'info', '-stats_period', '1'];
+	const input = io.streams.size > 0
+		? {
+				url: io.sdpPath,
+				// Live RTP: start fast and do not buffer; the SDP lists only local udp/rtp sockets.
+				options: [...globalOptions, '-protocol_whitelist', 'file,udp,rtp', '-fflags', '+nobuffer+genpts', '-flags', 'low_delay', '-analyzeduration', '500000', '-probesize', '500000', '-f', 'sdp'],
+			}
+		: // An empty stage: silence read at real time (-re) keeps the broadcast's clock.
+			{ url: 'anullsrc=r=48000:cl=stereo', options: [...globalOptions, '-re', '-f', 'lavfi'] };
 	const outputs = renditions.map((r): PlanOutput => ({ rendition: r.name, url: io.outputs[r.name]!, options: outputOptions(r, latency, gop) }));
-	const args = [...inputOptions, '-i', io.sdpPath, '-filter_complex', filterGraph, ...outputs.flatMap((o) => [...o.options, o.url])];
-	return { input: { url: io.sdpPath, options: inputOptions }, filterGraph, outputs, args, textFiles, renditions };
+	const args = [...input.options, '-i', input.url, '-filter_complex', filterGraph, ...outputs.flatMap((o) => [...o.options, o.url])];
+	return { input, filterGraph, outputs, args, textFiles, renditions };
 }
 
 function videoChains(layout: Layout, latency: LatencyProfile, io: PlanIo, textFiles: TextFile[], renditions: Rendition[]): string[] {
 	const { width, height, tiles } = layout;
 	const chains: string[] = [];
 	let canvas = 'bg';
-	chains.push(`color=c=${colours.background}:s=${width}x${height}:r=${latency.fps},format=yuv420p[${canvas}]`);
+	// realtime: the canvas is a generated source; without it ffmpeg would draw it as fast as it can when no camera
+	// overlay holds it to the live inputs' pace.
+	chains.push(`color=c=${colours.background}:s=${width}x${height}:r=${latency.fps},realtime,format=yuv420p[${canvas}]`);
 	for (const [i, tile] of tiles.entries()) {
 		const stream = io.streams.get(tile.speakerId)?.video;
 		const next = `c${i}`;
@@ -141,9 +149,12 @@ function audioChains(layout: Layout, io: PlanIo, renditions: Rendition[]): strin
 	const splits = renditions.map((r) => `[ao_${r.name}]`).join('');
 	const control = io.controlPort !== undefined ? `,azmq=bind_address=tcp\\\\://127.0.0.1\\\\:${io.controlPort + 1}` : '';
 	const limiter = `alimiter=limit=0.89:level=disabled${control},asplit=${renditions.length}${splits}`;
-	if (mixed.length === 0) {
-		// Nobody on stage yet: silence keeps the timeline (and the listeners' players) going.
-		chains.push(`anullsrc=r=48000:cl=stereo,${limiter}`);
+	if (io.streams.size === 0) {
+		// Nobody on stage: the silent lavfi input keeps the timeline (and the listeners' players) going.
+		chains.push(`[0:a]${limiter}`);
+	} else if (mixed.length === 0) {
+		// Speakers on camera but none with a microphone: generated silence, held to real time.
+		chains.push(`anullsrc=r=48000:cl=stereo,arealtime,${limiter}`);
 	} else {
 		chains.push(`${mixed.join('')}amix=inputs=${mixed.length}:normalize=0:dropout_transition=0,${limiter}`);
 	}
