@@ -6,3 +6,4 @@ export { routerMediaCodecs } from './mediaCodecs.js';
 export { allocateUdpPortPair, type UdpPortPair } from './plainRtp/allocateUdpPortPair.js';
 export { buildConsumerSdp, type SdpStream } from './plainRtp/buildConsumerSdp.js';
 export { buildRtpSenderPlan, type RtpSenderPlan, type RtpSenderSpec, type RtpTarget } from './plainRtp/buildRtpSenderPlan.js';
+export { waitForUdpPortsBound } from './plainRtp/waitForUdpPortsBound.js';

@@ -6,3 +6,4 @@ export { FfmpegError, runFfmpeg, type RunFfmpegOptions } from './runFfmpeg.js';
 export { broadcastJobDataSchema, broadcastJobId, broadcastProgressSchema, broadcastQueueName, type BroadcastJobData, type BroadcastProgress } from './broadcastJob.js';
 export { BroadcastQueue, type BroadcastState } from './BroadcastQueue.js';
 export { BroadcastWorker, type BroadcastRunner, type BroadcastWorkerOptions } from './BroadcastWorker.js';
+export { runStageBroadcast, type StageBroadcastOptions } from './runStageBroadcast.js';

@@ -1,0 +1,124 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { buildRtpSenderPlan, loadIngestConfig, WorkerPool } from '@tribune/ingest';
+import { connectRedis, runStageBroadcast, StageLinkClient, type BroadcastProgress, type StageLinkSnapshot } from '@tribune/transcoder';
+import type { types } from 'mediasoup';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { StageLinkServer } from '../src/stageLink/StageLinkServer.js';
+
+const execFileAsync = promisify(execFile);
+const ip = '127.0.0.1';
+const logger = pino({ level: 'silent' });
+
+describe('runStageBroadcast(): the broadcast follows the stage', () => {
+	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tribune-stage-broadcast-'));
+	const processes: ChildProcess[] = [];
+	let pool: WorkerPool;
+	let router: types.Router;
+
+	beforeAll(async () => {
+		pool = await WorkerPool.create(loadIngestConfig({ MEDIASOUP_NUM_WORKERS: '1' }), logger);
+		router = await pool.createRouter({ spaceId: 'space-live' });
+	});
+
+	afterAll(() => {
+		for (const child of processes) child.kill('SIGKILL');
+		pool?.close();
+		fs.rmSync(dir, { recursive: true, force: true });
+	});
+
+	/** A synthetic speaker sending a tone (and a test pattern) into the router; returns its producer ids. */
+	async function speaker(toneHz: number, ssrc: number, video: boolean): Promise<{ audio: string; video?: string }> {
+		const options = { listenIp: ip, rtcpMux: false, comedia: true };
+		const audioIn = await router.createPlainTransport(options);
+		const videoIn = video ? await router.createPlainTransport(options) : undefined;
+		const plan = buildRtpSenderPlan({
+			audio: { host: ip, rtpPort: audioIn.tuple.localPort, rtcpPort: audioIn.rtcpTuple!.localPort, ssrc, payloadType: 100, source: { toneHz } },
+			...(videoIn && { video: { host: ip, rtpPort: videoIn.tuple.localPort, rtcpPort: videoIn.rtcpTuple!.localPort, ssrc: ssrc + 1, payloadType: 101, codec: 'VP8' as const, width: 320, height: 240, fps: 25 } }),
+			durationS: 120,
+		});
+		const audio = await audioIn.produce({ kind: 'audio', rtpParameters: plan.audioRtpParameters! });
+		const videoProducer = videoIn && (await videoIn.produce({ kind: 'video', rtpParameters: plan.videoRtpParameters! }));
+		processes.push(spawn('ffmpeg', plan.args, { stdio: 'ignore' }));
+		return { audio: audio.id, ...(videoProducer && { video: videoProducer.id }) };
+	}
+
+	it('restarts ffmpeg when a speaker joins, relabels without a restart when the active speaker changes, and releases everything at the end', async () => {
+		const redis = connectRedis(inject('redisUrl'), 'test');
+		const prefix = `test-${randomUUID()}`;
+		const server = await StageLinkServer.start({ redis, prefix, node: 'node-1', host: { routerFor: (id) => (id === 'space-live' ? router : undefined) }, logger });
+		const client = await StageLinkClient.create(redis, prefix);
+		const ada = await speaker(440, 100, true);
+		const eve = await speaker(660, 200, false);
+		const snapshot = (version: number, speakers: StageLinkSnapshot['speakers'], activeSpeakerId?: string): StageLinkSnapshot => ({
+			spaceId: 'space-live', node: 'node-1', version, speakers, pinned: [], ...(activeSpeakerId && { activeSpeakerId }),
+		});
+		const adaOnStage = { peerId: 'ada', name: 'Ada Lovelace', audioProducerId: ada.audio, videoProducerId: ada.video!, muted: false };
+		const eveOnStage = { peerId: 'eve', name: 'Eve', audioProducerId: eve.audio, muted: false };
+		await server.publishSnapshot(snapshot(1, [adaOnStage]));
+
+		const progress: BroadcastProgress['state'][] = [];
+		let restarts = 0;
+		const opened: number[] = [];
+		const stop = new AbortController();
+		const workDir = path.join(dir, 'job');
+		const broadcast = runStageBroadcast({
+			spaceId: 'space-live',
+			composite: true,
+			link: client,
+			sessionId: 'job-1',
+			ladder: [{ name: '360p', video: { width: 640, height: 360, kbps: 600 }, audioKbps: 64 }, { name: 'audio', audioKbps: 64 }],
+			latency: { fps: 25, partTargetMs: 200, segmentTargetMs: 1000 },
+			canvas: { width: 640, height: 360 },
+			workDir,
+			fontFile: '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf',
+			openOutputs: async (run, renditions) => {
+				opened.push(run);
+				return Object.fromEntries(renditions.map((r) => [r.name, path.join(dir, `run-${run}-${r.name}.mp4`)]));
+			},
+			signal: stop.signal,
+			logger,
+			reportProgress: async (p) => {
+				progress.push(p.state);
+				restarts = p.restarts;
+			},
+		});
+
+		await expect.poll(() => progress.includes('live'), { timeout: 15_000 }).toBe(true);
+		expect(server.sessions).toEqual({ 'job-1': 2 });
+
+		// Eve joins: a new run with her audio, the first run's files complete.
+		await server.publishSnapshot(snapshot(2, [adaOnStage, eveOnStage]));
+		await expect.poll(() => opened, { timeout: 15_000 }).toEqual([0, 1]);
+		await expect.poll(() => server.sessions['job-1'], { timeout: 15_000 }).toBe(3);
+		expect(restarts).toBe(1);
+
+		// Eve talks: only her label changes.
+		const liveCount = progress.filter((s) => s === 'live').length;
+		await expect.poll(() => progress.filter((s) => s === 'live').length, { timeout: 15_000 }).toBeGreaterThan(liveCount + 1);
+		await server.publishSnapshot(snapshot(3, [adaOnStage, eveOnStage], 'eve'));
+		const eveLabel = path.join(workDir, 'name-1.txt');
+		await expect.poll(() => fs.readFileSync(eveLabel, 'utf8'), { timeout: 5000 }).toBe('● Eve');
+		await new Promise((resolve) => setTimeout(resolve, 1000));
+		expect(opened).toEqual([0, 1]);
+
+		stop.abort();
+		await broadcast;
+		expect(progress.at(-1)).toBe('stopping');
+		expect(server.sessions).toEqual({});
+
+		const probe = async (file: string) => (await execFileAsync('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_type,width', '-of', 'csv=p=0', file])).stdout.trim().split('\n').sort();
+		expect(await probe(path.join(dir, 'run-0-360p.mp4'))).toEqual(['audio', 'video,640']);
+		expect(await probe(path.join(dir, 'run-1-360p.mp4'))).toEqual(['audio', 'video,640']);
+		expect(await probe(path.join(dir, 'run-1-audio.mp4'))).toEqual(['audio']);
+
+		await client.close();
+		server.close();
+		redis.disconnect();
+	});
+});

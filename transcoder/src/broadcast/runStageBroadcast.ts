@@ -1,0 +1,249 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { allocateUdpPortPair, buildConsumerSdp, waitForUdpPortsBound, type SdpStream } from '@tribune/ingest';
+import { UnrecoverableError } from 'bullmq';
+import type { types } from 'mediasoup';
+import type { Logger } from 'pino';
+import { StageLinkError, type StageLinkClient } from '../stageLink/StageLinkClient.js';
+import type { StageLinkSnapshot } from '../stageLink/stageLinkProtocol.js';
+import { stageLinkLeaseMs } from '../stageLink/stageLinkProtocol.js';
+import type { BroadcastProgress } from './broadcastJob.js';
+import { buildFfmpegPlan, displayName, type FfmpegPlan } from './buildFfmpegPlan.js';
+import { computeLayout, type Layout } from './computeLayout.js';
+import type { LatencyProfile, Rendition } from './ladder.js';
+import { FfmpegError, runFfmpeg } from './runFfmpeg.js';
+
+export interface StageBroadcastOptions {
+	spaceId: string;
+	composite: boolean;
+	link: StageLinkClient;
+	/** Names this broadcast's consumers on the hosting node (the BullMQ job id). */
+	sessionId: string;
+	ladder: readonly Rendition[];
+	latency: LatencyProfile;
+	canvas: { width: number; height: number };
+	/** Per-job directory for the SDP and drawtext files; Tribune-made, `[A-Za-z0-9_./-]`. */
+	workDir: string;
+	fontFile: string;
+	ffmpegPath?: string;
+	stallTimeoutMs?: number;
+	/**
+	 * Before every ffmpeg run: where each rendition's fMP4 goes. From the second run on, the packager behind it marks
+	 * a discontinuity, so the listeners' timeline continues across restarts.
+	 */
+	openOutputs: (run: number, renditions: readonly Rendition[]) => Promise<Readonly<Record<string, string>>>;
+	/** Aborted when the space ends. */
+	signal: AbortSignal;
+	logger: Logger;
+	reportProgress: (progress: Omit<BroadcastProgress, 'transcoder' | 'updatedAt'>) => Promise<void>;
+	/** Address the hosting node sends RTP to; this machine's. Default 127.0.0.1. */
+	ip?: string;
+}
+
+/** Restart backoff after a failed ffmpeg run; reset by a run that lasted `stableMs`. */
+const backoff = { initialMs: 250, maxMs: 5000, stableMs: 30_000 };
+/** Stage changes this close together restart ffmpeg once. */
+const settleMs = 150;
+
+/**
+ * Broadcasts one space's stage until `signal` aborts: consumes every speaker through the stage link, runs the
+ * ffmpeg plan for the current layout, and runs it again when the stage changes in a way the running graph cannot
+ * follow (a speaker joins or leaves, mutes or unmutes, turns the camera on or off, pins change). Name and
+ * active-speaker changes only rewrite drawtext files. A crashed or stalled ffmpeg is restarted with backoff;
+ * an unrecoverable one fails the job.
+ */
+export async function runStageBroadcast(options: StageBroadcastOptions): Promise<void> {
+	const { link, logger, signal } = options;
+	await fs.mkdir(options.workDir, { recursive: true });
+	let latest = await link.snapshot(options.spaceId);
+	let runAbort: AbortController | undefined;
+	let runningKey: string | undefined;
+	let settleTimer: NodeJS.Timeout | undefined;
+	let wake: (() => void) | undefined;
+	let labelFiles: { path: string; tile: number }[] = [];
+	let runningLayout: Layout | undefined;
+
+	const unwatch = await link.watch(options.spaceId, (snapshot) => {
+		latest = snapshot;
+		wake?.();
+		if (runningKey === undefined) return;
+		if (restartKey(snapshot) !== runningKey) {
+			clearTimeout(settleTimer);
+			settleTimer = setTimeout(() => runAbort?.abort(), settleMs);
+		} else if (runningLayout) {
+			void writeLabels(runningLayout, snapshot, labelFiles).catch((error: unknown) => logger.warn({ err: error }, 'could not update labels'));
+		}
+	});
+	const renew = setInterval(() => {
+		const node = latest?.node;
+		if (node) link.call(node, 'renew', { sessionId: options.sessionId }).catch(() => {});
+	}, stageLinkLeaseMs / 3);
+	const onAbort = (): void => {
+		runAbort?.abort();
+		wake?.();
+	};
+	signal.addEventListener('abort', onAbort, { once: true });
+
+	let run = 0;
+	let restarts = 0;
+	let failures = 0;
+	try {
+		while (!signal.aborted) {
+			if (!latest) {
+				// The space is live but its node has not published the stage yet.
+				await new Promise<void>((resolve) => (wake = resolve));
+				continue;
+			}
+			const snapshot = latest;
+			runAbort = new AbortController();
+			runningKey = restartKey(snapshot);
+			const startedAt = Date.now();
+			await options.reportProgress({ state: run === 0 ? 'starting' : 'restarting', speakers: snapshot.speakers.length, restarts });
+			try {
+				const result = await runOnce(options, snapshot, run, runAbort.signal, (layout, files) => {
+					runningLayout = layout;
+					labelFiles = files;
+				}, (stats) => void options.reportProgress({ state: 'live', speakers: snapshot.speakers.length, restarts, ...stats }).catch(() => {}));
+				if (result === 'restart') restarts++;
+				failures = 0;
+			} catch (error) {
+				if (signal.aborted) break;
+				if (error instanceof FfmpegError && !error.retryable) throw new UnrecoverableError(error.message);
+				if (!(error instanceof FfmpegError || error instanceof StageLinkError)) throw error;
+				if (Date.now() - startedAt > backoff.stableMs) failures = 0;
+				failures++;
+				restarts++;
+				const delayMs = Math.min(backoff.initialMs * 2 ** (failures - 1), backoff.maxMs);
+				logger.warn({ err: error, delayMs, restarts }, 'broadcast run failed; restarting');
+				await sleep(delayMs, signal);
+			} finally {
+				runningKey = undefined;
+				runningLayout = undefined;
+			}
+			run++;
+		}
+	} finally {
+		signal.removeEventListener('abort', onAbort);
+		clearTimeout(settleTimer);
+		clearInterval(renew);
+		await unwatch();
+		const node = latest?.node;
+		if (node) await link.call(node, 'release', { sessionId: options.sessionId }).catch(() => {});
+		await options.reportProgress({ state: 'stopping', speakers: 0, restarts }).catch(() => {});
+	}
+}
+
+/** One ffmpeg run for one snapshot. Resolves 'restart' when the stage changed under it, 'ended' when aborted. */
+async function runOnce(
+	options: StageBroadcastOptions,
+	snapshot: StageLinkSnapshot,
+	run: number,
+	signal: AbortSignal,
+	onLayout: (layout: Layout, labels: { path: string; tile: number }[]) => void,
+	onStats: (stats: { fps?: number; speed?: number; bitrateKbps?: number }) => void,
+): Promise<'restart' | 'ended'> {
+	const { link, sessionId } = options;
+	const ip = options.ip ?? '127.0.0.1';
+	const streams: SdpStream[] = [];
+	const byPeer = new Map<string, { audio?: number; video?: number }>();
+	const consumerIds: string[] = [];
+	const releases: (() => void)[] = [];
+	try {
+		for (const speaker of snapshot.speakers) {
+			const wanted: ['audio' | 'video', string | undefined][] = [
+				['audio', speaker.muted ? undefined : speaker.audioProducerId],
+				['video', options.composite ? speaker.videoProducerId : undefined],
+			];
+			for (const [kind, producerId] of wanted) {
+				if (!producerId) continue;
+				const ports = await allocateUdpPortPair({ host: ip });
+				releases.push(ports.release);
+				const consumer = await link.call(snapshot.node, 'consume', { sessionId, spaceId: options.spaceId, producerId, ip, rtpPort: ports.rtpPort, rtcpPort: ports.rtcpPort });
+				consumerIds.push(consumer.consumerId);
+				byPeer.set(speaker.peerId, { ...byPeer.get(speaker.peerId), [kind]: streams.length });
+				streams.push({ kind: consumer.kind, rtpParameters: consumer.rtpParameters as types.RtpParameters, rtpPort: ports.rtpPort });
+			}
+		}
+		const layout = computeLayout(
+			{
+				speakers: snapshot.speakers.map((s) => ({ id: s.peerId, name: s.name, video: options.composite && byPeer.get(s.peerId)?.video !== undefined, muted: s.muted })),
+				pinned: snapshot.pinned,
+			},
+			options.canvas,
+		);
+		const sdpPath = path.join(options.workDir, `stage-${run}.sdp`);
+		await fs.writeFile(sdpPath, buildConsumerSdp(ip, streams));
+		const renditions = options.ladder.filter((r) => options.composite || !r.video);
+		const outputs = await options.openOutputs(run, renditions);
+		const plan = buildFfmpegPlan(layout, options.ladder, options.latency, {
+			composite: options.composite,
+			sdpPath,
+			streams: byPeer,
+			workDir: options.workDir,
+			fontFile: options.fontFile,
+			outputs,
+		});
+		const labels = labelFilesOf(plan);
+		onLayout(layout, labels);
+		const running = runFfmpeg({
+			plan,
+			signal,
+			logger: options.logger,
+			onProgress: onStats,
+			...(options.ffmpegPath !== undefined && { ffmpegPath: options.ffmpegPath }),
+			...(options.stallTimeoutMs !== undefined && { stallTimeoutMs: options.stallTimeoutMs }),
+		});
+		// Resume only once ffmpeg listens, so the first packets (and the keyframe asked for) are not lost.
+		const resumed = waitForUdpPortsBound(streams.map((s) => s.rtpPort), 10_000, signal)
+			.then(() => (consumerIds.length > 0 ? link.call(snapshot.node, 'resume', { sessionId, consumerIds }) : undefined))
+			.then(() => writeLabels(layout, snapshot, labels));
+		await Promise.all([running, resumed.catch((error: unknown) => (signal.aborted ? undefined : Promise.reject(error)))]);
+		return options.signal.aborted ? 'ended' : 'restart';
+	} finally {
+		for (const release of releases) release();
+		if (consumerIds.length > 0) await link.call(snapshot.node, 'closeConsumers', { sessionId, consumerIds }).catch(() => {});
+	}
+}
+
+/** What forces a new ffmpeg run: who is on stage in which order, which of their streams flow, and pins. */
+function restartKey(snapshot: StageLinkSnapshot): string {
+	return JSON.stringify([
+		snapshot.node,
+		snapshot.pinned,
+		snapshot.speakers.map((s) => [s.peerId, s.muted ? null : (s.audioProducerId ?? null), s.videoProducerId ?? null]),
+	]);
+}
+
+function labelFilesOf(plan: FfmpegPlan): { path: string; tile: number }[] {
+	return plan.textFiles.flatMap((file) => {
+		const match = /name-(\d+)\.txt$/.exec(file.path);
+		return match ? [{ path: file.path, tile: Number(match[1]) }] : [];
+	});
+}
+
+/** Rewrites the name labels (names, muted marks, the speaking dot) in place; drawtext reloads them every frame. */
+async function writeLabels(layout: Layout, snapshot: StageLinkSnapshot, files: { path: string; tile: number }[]): Promise<void> {
+	const names = new Map(snapshot.speakers.map((s) => [s.peerId, s]));
+	await Promise.all(
+		files.map(async ({ path: file, tile }) => {
+			const speakerId = layout.tiles[tile]?.speakerId;
+			const speaker = speakerId === undefined ? undefined : names.get(speakerId);
+			if (!speaker) return;
+			const label = `${speaker.peerId === snapshot.activeSpeakerId ? '● ' : ''}${displayName(speaker.name, speaker.muted)}`;
+			// Atomic replace: drawtext never reads a half-written file.
+			const temp = `${file}.tmp`;
+			await fs.writeFile(temp, label, 'utf8');
+			await fs.rename(temp, file);
+		}),
+	);
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+	return new Promise((resolve) => {
+		const timer = setTimeout(resolve, ms);
+		signal.addEventListener('abort', () => {
+			clearTimeout(timer);
+			resolve();
+		}, { once: true });
+	});
+}
