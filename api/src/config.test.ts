@@ -15,6 +15,18 @@ describe('loadApiConfig()', () => {
 	});
 });
 
+describe('loadApiConfig(): spaces', () => {
+	it('generates the token secret unless one is set, and keeps synthetic speakers off by default', () => {
+		expect(loadApiConfig({ REDIS_URL: 'redis://h' })).toMatchObject({ tokenSecret: undefined, tokenTtlS: 43200, maxSpeakersLimit: 25, syntheticSpeakers: false });
+	});
+
+	it('rejects a token secret shorter than 32 characters without echoing it', () => {
+		const load = () => loadApiConfig({ REDIS_URL: 'redis://h', TRIBUNE_TOKEN_SECRET: 'short-secret' });
+		expect(load).toThrow(/TRIBUNE_TOKEN_SECRET=\(hidden\): expected at least 32/);
+		expect(load).not.toThrow(/short-secret/);
+	});
+});
+
 describe('loadLauncherConfig()', () => {
 	it('runs a private Redis and one transcoder unless told otherwise', () => {
 		expect(loadLauncherConfig({})).toMatchObject({ redisUrl: undefined, transcoderProcesses: 1, redisServerPath: 'redis-server' });

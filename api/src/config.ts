@@ -18,6 +18,14 @@ const apiSchema = z.object({
 	PLAYER_DIR: z.string().min(1).default(defaultPlayerDir),
 	TRIBUNE_DATA_DIR: z.string().min(1).default(defaultDataDir),
 	LOG_LEVEL: envValue.logLevel().default('info'),
+	/** HS256 key for participant tokens, at least 32 bytes. Unset: generated once into <data dir>/token-secret (0600). */
+	TRIBUNE_TOKEN_SECRET: z.string().min(32, 'expected at least 32 characters').optional(),
+	/** Lifetime of participant tokens, in seconds. */
+	TOKEN_TTL_S: envValue.positiveInt().max(30 * 24 * 3600, 'expected at most 30 days').default(12 * 3600),
+	/** The largest stage (host, co-hosts, speakers) a host may set for a space; new spaces default to 13. */
+	SPACE_MAX_SPEAKERS_LIMIT: envValue.positiveInt().max(100, 'expected at most 100').default(25),
+	/** Lets hosts put synthetic (espeak-ng + ffmpeg) speakers on stage over REST; for demos and tests. */
+	SYNTHETIC_SPEAKERS: envValue.boolean().default(false),
 });
 
 const launcherSchema = z.object({
@@ -41,6 +49,11 @@ export interface ApiConfig {
 	playerDir: string;
 	dataDir: string;
 	logLevel: LogLevel;
+	/** Unset: generated and kept under dataDir. */
+	tokenSecret: string | undefined;
+	tokenTtlS: number;
+	maxSpeakersLimit: number;
+	syntheticSpeakers: boolean;
 }
 
 /** The one-machine launcher's configuration (`npm start`). */
@@ -61,6 +74,10 @@ export function loadApiConfig(env: Record<string, string | undefined>): Readonly
 		playerDir: path.resolve(c.PLAYER_DIR),
 		dataDir: path.resolve(c.TRIBUNE_DATA_DIR),
 		logLevel: c.LOG_LEVEL,
+		tokenSecret: c.TRIBUNE_TOKEN_SECRET,
+		tokenTtlS: c.TOKEN_TTL_S,
+		maxSpeakersLimit: c.SPACE_MAX_SPEAKERS_LIMIT,
+		syntheticSpeakers: c.SYNTHETIC_SPEAKERS,
 	});
 }
 

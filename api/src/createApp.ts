@@ -4,6 +4,7 @@ import express, { type ErrorRequestHandler, type Express } from 'express';
 import type { Logger } from 'pino';
 import { errorBody, TribuneError } from './errors.js';
 import type { ApiMetrics } from './metrics.js';
+import { spacesRouter, type SpacesRouterDeps } from './spaces/spacesRouter.js';
 
 /** What /healthz reports; `ok` is false when this node cannot serve (Redis down, no mediasoup worker). */
 export interface Health {
@@ -19,6 +20,8 @@ export interface AppDeps {
 	health: () => Promise<Health>;
 	/** Built player; served at / with index.html for the app's own routes. */
 	playerDir: string;
+	/** Spaces REST (/api/spaces); absent in apps built without the stage. */
+	spaces?: SpacesRouterDeps;
 }
 
 /** Builds the HTTP app: health, metrics, the player, and JSON errors for everything else. */
@@ -36,6 +39,7 @@ export function createApp(deps: AppDeps): Express {
 		res.set('Content-Type', deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
 	});
 
+	if (deps.spaces) app.use('/api/spaces', spacesRouter(deps.spaces));
 	app.use('/api', (_req, _res, next) => next(new TribuneError('not_found', 'no such API route')));
 
 	const indexHtml = path.join(deps.playerDir, 'index.html');

@@ -6,9 +6,19 @@ export const errorCatalogue = {
 	bad_request: 400,
 	unauthorized: 401,
 	forbidden: 403,
+	/** Banned from this space. */
+	banned: 403,
 	not_found: 404,
 	method_not_allowed: 405,
 	payload_too_large: 413,
+	/** The space has no room for this: the stage or the co-host seats are full. */
+	stage_full: 409,
+	/** The request conflicts with the current state (no raised hand to approve, already pinned, …). */
+	conflict: 409,
+	/** The space has ended. */
+	space_ended: 410,
+	/** A WebSocket message whose name is not in the protocol. */
+	unknown_message: 400,
 	rate_limited: 429,
 	internal: 500,
 	unavailable: 503,

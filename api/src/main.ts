@@ -1,9 +1,12 @@
 import http from 'node:http';
+import path from 'node:path';
 import { ConfigError, exitCodes, loadIngestConfig, WorkerPool } from '@tribune/ingest';
 import { connectRedis, createLogger, TranscoderPresence } from '@tribune/transcoder';
 import { loadApiConfig } from './config.js';
 import { createApp, type Health } from './createApp.js';
 import { createApiMetrics } from './metrics.js';
+import { loadTokenSecret } from './auth/loadTokenSecret.js';
+import { createSpaces } from './spaces/createSpaces.js';
 
 /** Redis key prefix shared by every Tribune process on one Redis. */
 const redisPrefix = 'tribune';
@@ -20,6 +23,17 @@ async function main(): Promise<void> {
 	const redis = connectRedis(config.redisUrl, 'tribune-api');
 	redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
 	const workers = await WorkerPool.create(ingestConfig, logger.child({ module: 'ingest' }));
+	const spaces = createSpaces({
+		redis,
+		redisPrefix,
+		tokenKey: loadTokenSecret(config.tokenSecret, config.dataDir),
+		tokenTtlS: config.tokenTtlS,
+		maxSpeakersLimit: config.maxSpeakersLimit,
+		workers,
+		ingest: ingestConfig,
+		logger,
+		syntheticSpeakerDir: config.syntheticSpeakers ? path.join(config.dataDir, 'synthetic-speakers') : undefined,
+	});
 
 	const health = async (): Promise<Health> => {
 		const [redisUp, transcoders] = await Promise.all([
@@ -32,8 +46,9 @@ async function main(): Promise<void> {
 		return { ok: redisUp && mediasoupWorkers > 0, redis: redisUp ? 'up' : 'down', mediasoupWorkers, transcoders };
 	};
 
-	const app = createApp({ logger, metrics, health, playerDir: config.playerDir });
+	const app = createApp({ logger, metrics, health, playerDir: config.playerDir, spaces: { service: spaces.service, synthetic: spaces.synthetic } });
 	const server = http.createServer(app);
+	spaces.signaling.attach(server);
 	// Blocking playlist requests are held for up to ~3 target durations; keep-alive must outlive them.
 	server.keepAliveTimeout = 65_000;
 	server.headersTimeout = 66_000;
@@ -51,6 +66,7 @@ async function main(): Promise<void> {
 		logger.info({ reason }, 'api stopping');
 		server.close();
 		server.closeAllConnections();
+		spaces.close();
 		workers.close();
 		redis.disconnect();
 		// Give pino a tick to flush.

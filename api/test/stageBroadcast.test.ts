@@ -32,8 +32,8 @@ describe('runStageBroadcast(): the broadcast follows the stage', () => {
 		fs.rmSync(dir, { recursive: true, force: true });
 	});
 
-	/** A synthetic speaker sending a tone (and a test pattern) into the router; returns its producer ids. */
-	async function speaker(toneHz: number, ssrc: number, video: boolean): Promise<{ audio: string; video?: string }> {
+	/** A synthetic speaker sending a tone (and a test pattern) into the router; returns its producers. */
+	async function speaker(toneHz: number, ssrc: number, video: boolean): Promise<{ audio: types.Producer; video?: types.Producer }> {
 		const options = { listenIp: ip, rtcpMux: false, comedia: true };
 		const audioIn = await router.createPlainTransport(options);
 		const videoIn = video ? await router.createPlainTransport(options) : undefined;
@@ -45,10 +45,10 @@ describe('runStageBroadcast(): the broadcast follows the stage', () => {
 		const audio = await audioIn.produce({ kind: 'audio', rtpParameters: plan.audioRtpParameters! });
 		const videoProducer = videoIn && (await videoIn.produce({ kind: 'video', rtpParameters: plan.videoRtpParameters! }));
 		processes.push(spawn('ffmpeg', plan.args, { stdio: 'ignore' }));
-		return { audio: audio.id, ...(videoProducer && { video: videoProducer.id }) };
+		return { audio, ...(videoProducer && { video: videoProducer }) };
 	}
 
-	it('restarts ffmpeg when a speaker joins, relabels without a restart when the active speaker changes, and releases everything at the end', async () => {
+	it('restarts ffmpeg when a speaker joins, follows mutes and the active speaker without a restart, and releases everything at the end', async () => {
 		const redis = connectRedis(inject('redisUrl'), 'test');
 		const prefix = `test-${randomUUID()}`;
 		const server = await StageLinkServer.start({ redis, prefix, node: 'node-1', host: { routerFor: (id) => (id === 'space-live' ? router : undefined) }, logger });
@@ -58,12 +58,13 @@ describe('runStageBroadcast(): the broadcast follows the stage', () => {
 		const snapshot = (version: number, speakers: StageLinkSnapshot['speakers'], activeSpeakerId?: string): StageLinkSnapshot => ({
 			spaceId: 'space-live', node: 'node-1', version, speakers, pinned: [], ...(activeSpeakerId && { activeSpeakerId }),
 		});
-		const adaOnStage = { peerId: 'ada', name: 'Ada Lovelace', audioProducerId: ada.audio, videoProducerId: ada.video!, muted: false };
-		const eveOnStage = { peerId: 'eve', name: 'Eve', audioProducerId: eve.audio, muted: false };
+		const adaOnStage = { peerId: 'ada', name: 'Ada Lovelace', audioProducerId: ada.audio.id, videoProducerId: ada.video!.id, muted: false };
+		const eveOnStage = { peerId: 'eve', name: 'Eve', audioProducerId: eve.audio.id, muted: false };
 		await server.publishSnapshot(snapshot(1, [adaOnStage]));
 
 		const progress: BroadcastProgress['state'][] = [];
 		let restarts = 0;
+		const speeds: number[] = [];
 		const opened: number[] = [];
 		const stop = new AbortController();
 		const workDir = path.join(dir, 'job');
@@ -86,6 +87,7 @@ describe('runStageBroadcast(): the broadcast follows the stage', () => {
 			reportProgress: async (p) => {
 				progress.push(p.state);
 				restarts = p.restarts;
+				if (p.speed !== undefined) speeds.push(p.speed);
 			},
 		});
 
@@ -106,6 +108,20 @@ describe('runStageBroadcast(): the broadcast follows the stage', () => {
 		await expect.poll(() => fs.readFileSync(eveLabel, 'utf8'), { timeout: 5000 }).toBe('● Eve');
 		await new Promise((resolve) => setTimeout(resolve, 1000));
 		expect(opened).toEqual([0, 1]);
+
+		// Eve is muted: her producer pauses at the server. The broadcast keeps going on silence, without a restart.
+		await eve.audio.pause();
+		await server.publishSnapshot(snapshot(4, [adaOnStage, { ...eveOnStage, muted: true }], 'ada'));
+		await expect.poll(() => fs.readFileSync(eveLabel, 'utf8'), { timeout: 5000 }).toBe('Eve (muted)');
+		// The encode keeps real-time speed through the mute (a mix waiting on a silent input would drop towards 0).
+		const beforeMute = speeds.length;
+		await expect.poll(() => speeds.length, { timeout: 15_000 }).toBeGreaterThanOrEqual(beforeMute + 4);
+		expect(Math.min(...speeds.slice(beforeMute + 1))).toBeGreaterThan(0.8);
+		await eve.audio.resume();
+		await server.publishSnapshot(snapshot(5, [adaOnStage, eveOnStage], 'eve'));
+		await expect.poll(() => fs.readFileSync(eveLabel, 'utf8'), { timeout: 5000 }).toBe('● Eve');
+		expect(opened).toEqual([0, 1]);
+		expect(restarts).toBe(1);
 
 		stop.abort();
 		await broadcast;

@@ -21,7 +21,9 @@ export function parseEnv<S extends z.ZodObject>(
 		const lines = result.error.issues.map((issue) => {
 			const name = issue.path.join('.') || '(env)';
 			const given = typeof issue.path[0] === 'string' ? cleaned[issue.path[0]] : undefined;
-			return `  ${name}=${given === undefined ? '(unset)' : JSON.stringify(given)}: ${issue.message}`;
+			// Secrets are never echoed, even wrong ones: the message lands in logs.
+			const shown = given === undefined ? '(unset)' : /SECRET|PASSWORD/.test(name) ? '(hidden)' : JSON.stringify(given);
+			return `  ${name}=${shown}: ${issue.message}`;
 		});
 		throw new ConfigError(`invalid ${component} configuration:\n${lines.join('\n')}`);
 	}

@@ -11,6 +11,7 @@ import type { BroadcastProgress } from './broadcastJob.js';
 import { buildFfmpegPlan, displayName, type FfmpegPlan } from './buildFfmpegPlan.js';
 import { computeLayout, type Layout } from './computeLayout.js';
 import type { LatencyProfile, Rendition } from './ladder.js';
+import { OpusGapFiller } from './OpusGapFiller.js';
 import { FfmpegError, runFfmpeg } from './runFfmpeg.js';
 
 export interface StageBroadcastOptions {
@@ -42,15 +43,18 @@ export interface StageBroadcastOptions {
 
 /** Restart backoff after a failed ffmpeg run; reset by a run that lasted `stableMs`. */
 const backoff = { initialMs: 250, maxMs: 5000, stableMs: 30_000 };
+/** Payload type of Opus in the SDP ffmpeg reads; the gap filler writes it on every packet it forwards. */
+const opusPayloadType = 100;
 /** Stage changes this close together restart ffmpeg once. */
 const settleMs = 150;
 
 /**
  * Broadcasts one space's stage until `signal` aborts: consumes every speaker through the stage link, runs the
  * ffmpeg plan for the current layout, and runs it again when the stage changes in a way the running graph cannot
- * follow (a speaker joins or leaves, mutes or unmutes, turns the camera on or off, pins change). Name and
- * active-speaker changes only rewrite drawtext files. A crashed or stalled ffmpeg is restarted with backoff;
- * an unrecoverable one fails the job.
+ * follow (a speaker joins or leaves, turns the camera on or off, pins change). Mutes, names and the active speaker
+ * only rewrite drawtext files: every speaker's audio passes an OpusGapFiller, so a paused producer becomes silence
+ * instead of a stalled mix. A crashed or stalled ffmpeg is restarted with backoff; an unrecoverable one fails the
+ * job.
  */
 export async function runStageBroadcast(options: StageBroadcastOptions): Promise<void> {
 	const { link, logger, signal } = options;
@@ -151,22 +155,37 @@ async function runOnce(
 	try {
 		for (const speaker of snapshot.speakers) {
 			const wanted: ['audio' | 'video', string | undefined][] = [
-				['audio', speaker.muted ? undefined : speaker.audioProducerId],
+				['audio', speaker.audioProducerId],
 				['video', options.composite ? speaker.videoProducerId : undefined],
 			];
 			for (const [kind, producerId] of wanted) {
 				if (!producerId) continue;
 				const ports = await allocateUdpPortPair({ host: ip });
 				releases.push(ports.release);
-				const consumer = await link.call(snapshot.node, 'consume', { sessionId, spaceId: options.spaceId, producerId, ip, rtpPort: ports.rtpPort, rtcpPort: ports.rtcpPort });
+				// Audio goes through a gap filler on its way to ffmpeg; video straight to ffmpeg's port pair.
+				let via = { rtpPort: ports.rtpPort, rtcpPort: ports.rtcpPort };
+				if (kind === 'audio') {
+					const filler = await OpusGapFiller.open({ host: ip, target: { host: ip, rtpPort: ports.rtpPort }, payloadType: opusPayloadType });
+					releases.push(() => filler.close());
+					via = { rtpPort: filler.rtpPort, rtcpPort: filler.rtcpPort };
+				}
+				const consumer = await link.call(snapshot.node, 'consume', { sessionId, spaceId: options.spaceId, producerId, ip, ...via });
 				consumerIds.push(consumer.consumerId);
 				byPeer.set(speaker.peerId, { ...byPeer.get(speaker.peerId), [kind]: streams.length });
-				streams.push({ kind: consumer.kind, rtpParameters: consumer.rtpParameters as types.RtpParameters, rtpPort: ports.rtpPort });
+				const rtpParameters = consumer.rtpParameters as types.RtpParameters;
+				const codec = rtpParameters.codecs[0];
+				streams.push({
+					kind: consumer.kind,
+					// The gap filler re-stamps audio with its own payload type; say so to ffmpeg.
+					rtpParameters: kind === 'audio' && codec ? { ...rtpParameters, codecs: [{ ...codec, payloadType: opusPayloadType }] } : rtpParameters,
+					rtpPort: ports.rtpPort,
+				});
 			}
 		}
 		const layout = computeLayout(
 			{
-				speakers: snapshot.speakers.map((s) => ({ id: s.peerId, name: s.name, video: options.composite && byPeer.get(s.peerId)?.video !== undefined, muted: s.muted })),
+				// Mutes are not part of the plan (the gap filler turns them into silence); labels show them.
+				speakers: snapshot.speakers.map((s) => ({ id: s.peerId, name: s.name, video: options.composite && byPeer.get(s.peerId)?.video !== undefined, muted: false })),
 				pinned: snapshot.pinned,
 			},
 			options.canvas,
@@ -210,7 +229,7 @@ function restartKey(snapshot: StageLinkSnapshot): string {
 	return JSON.stringify([
 		snapshot.node,
 		snapshot.pinned,
-		snapshot.speakers.map((s) => [s.peerId, s.muted ? null : (s.audioProducerId ?? null), s.videoProducerId ?? null]),
+		snapshot.speakers.map((s) => [s.peerId, s.audioProducerId ?? null, s.videoProducerId ?? null]),
 	]);
 }
 

@@ -1,0 +1,76 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * `npm run demo`: starts Tribune (the normal launcher, with synthetic speakers allowed), creates a live space with
+ * three synthetic speakers, and prints its link. Ctrl-C stops everything.
+ */
+const port = Number(process.env.PORT ?? 8080);
+const base = `http://127.0.0.1:${port}`;
+
+const speakers = [
+	{ displayName: 'Ada (synthetic)', text: 'Welcome to Tribune. I am Ada, one of three synthetic speakers on this stage. Everything you hear is sent live through the stage, then to every listener.' },
+	{ displayName: 'Brian (synthetic)', text: 'Hello, I am Brian. Raise your hand from the listener view, and the host can bring you up on stage to speak with us.' },
+	{ displayName: 'Chen (synthetic)', text: 'And I am Chen. We loop our lines so that there is always something to hear while you try the space.' },
+];
+
+async function request(path: string, body: unknown, token?: string): Promise<Record<string, unknown>> {
+	const res = await fetch(`${base}${path}`, {
+		method: 'POST',
+		headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+		body: JSON.stringify(body),
+	});
+	const json = (await res.json()) as Record<string, unknown>;
+	if (!res.ok) throw new Error(`${path}: ${res.status} ${JSON.stringify(json)}`);
+	return json;
+}
+
+async function waitForHealthy(timeoutMs: number): Promise<void> {
+	const deadline = Date.now() + timeoutMs;
+	while (Date.now() < deadline) {
+		const ok = await fetch(`${base}/healthz`).then((r) => r.ok, () => false);
+		if (ok) return;
+		await new Promise((r) => setTimeout(r, 300));
+	}
+	throw new Error(`Tribune did not become healthy on ${base} within ${timeoutMs / 1000} s`);
+}
+
+async function main(): Promise<void> {
+	const launcher = spawn(process.execPath, [fileURLToPath(new URL('./start.js', import.meta.url))], {
+		env: { ...process.env, SYNTHETIC_SPEAKERS: 'true', LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', PORT: String(port) },
+		stdio: ['ignore', 'inherit', 'inherit'],
+	});
+	const stop = (): void => {
+		launcher.kill('SIGTERM');
+	};
+	process.on('SIGINT', stop);
+	process.on('SIGTERM', stop);
+	launcher.once('exit', (code) => process.exit(code ?? 0));
+	try {
+		await waitForHealthy(60_000);
+		const created = await request('/api/spaces', {
+			title: 'Tribune demo stage',
+			description: 'A live space with three synthetic speakers.',
+			hostName: 'Demo host',
+		});
+		const space = created.space as { id: string };
+		const hostToken = created.token as string;
+		await request(`/api/spaces/${space.id}/start`, {}, hostToken);
+		for (const speaker of speakers) await request(`/api/spaces/${space.id}/synthetic-speakers`, { ...speaker, video: false }, hostToken);
+		const lines = [
+			'',
+			'Tribune demo is live.',
+			`  Listen:      http://localhost:${port}/s/${space.id}`,
+			`  Space API:   http://localhost:${port}/api/spaces/${space.id}`,
+			`  Host token:  ${hostToken}`,
+			'Ctrl-C stops it.',
+			'',
+		];
+		process.stdout.write(lines.join('\n'));
+	} catch (error) {
+		process.stderr.write(`demo: ${error instanceof Error ? error.message : String(error)}\n`);
+		stop();
+	}
+}
+
+void main();

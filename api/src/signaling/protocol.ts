@@ -1,0 +1,190 @@
+/**
+ * Tribune's signaling protocol, shared by the API (which validates every incoming message with the schemas here)
+ * and the player (which imports the types). No Node imports: the player bundles this file.
+ *
+ * Wire format, one JSON object per WebSocket text message:
+ *   client → server  request  { "id": 7, "name": "raiseHand", "data": {} }
+ *   server → client  reply    { "id": 7, "ok": true, "data": {…} }
+ *                             { "id": 7, "ok": false, "error": { "code": "forbidden", "message": "…" } }
+ *                             (id is null when the request was too broken to read one)
+ *   server → client  event    { "event": "handQueueChanged", "data": {…} }
+ *
+ * The client connects to `/ws?token=<participant token>`.
+ */
+import { z } from 'zod';
+
+/** Largest text message the server reads; larger ones get a `payload_too_large` reply. */
+export const maxMessageBytes = 64 * 1024;
+
+export const reactionKinds = ['clap', 'laugh', 'heart', 'hundred', 'fire', 'thinking'] as const;
+export type ReactionKind = (typeof reactionKinds)[number];
+
+export type WireRole = 'host' | 'cohost' | 'speaker' | 'listener';
+export type WireMute = 'none' | 'self' | 'moderator';
+export type WireSpaceState = 'created' | 'live' | 'ended';
+
+/** A participant as others see them. */
+export interface ParticipantInfo {
+	id: string;
+	displayName: string;
+	role: WireRole;
+	mute: WireMute;
+}
+
+export interface SpaceInfo {
+	id: string;
+	title: string;
+	description: string;
+	state: WireSpaceState;
+	hostId: string;
+	settings: { captionMode: 'off' | 'sidecar' | 'burned-in'; recording: boolean; video: boolean; maxSpeakers: number };
+	createdAt: number;
+	startedAt: number | null;
+	endedAt: number | null;
+}
+
+/** mediasoup parameter objects travel as plain JSON; mediasoup itself validates their contents. */
+export type MediaJson = Record<string, unknown>;
+
+const id = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'expected an id');
+const empty = z.strictObject({});
+const target = z.strictObject({ participantId: id });
+/** A bounded JSON object for mediasoup parameters (the message size limit bounds it further). */
+const mediaJson = z.record(z.string().max(64), z.unknown()).refine((o) => Object.keys(o).length <= 32, 'too many keys');
+
+/** Every request: its name, the schema of its data, and (as a type) its reply. */
+export const requestSchemas = {
+	getState: empty,
+	/** A fresh token with the current role, before the old one expires. */
+	renewToken: empty,
+	raiseHand: empty,
+	lowerHand: empty,
+	approveHand: target,
+	denyHand: target,
+	leaveStage: empty,
+	demote: target,
+	setCoHost: z.strictObject({ participantId: id, cohost: z.boolean() }),
+	mute: target,
+	unmute: target,
+	remove: z.strictObject({ participantId: id, ban: z.boolean() }),
+	pin: target,
+	unpin: target,
+	reorderPins: z.strictObject({ participantIds: z.array(id).max(64) }),
+	react: z.strictObject({ reaction: z.enum(reactionKinds) }),
+	startSpace: empty,
+	endSpace: empty,
+	getRouterRtpCapabilities: empty,
+	createTransport: z.strictObject({ direction: z.enum(['send', 'recv']) }),
+	connectTransport: z.strictObject({ transportId: id, dtlsParameters: mediaJson }),
+	produce: z.strictObject({ transportId: id, kind: z.enum(['audio', 'video']), rtpParameters: mediaJson }),
+	closeProducer: z.strictObject({ producerId: id }),
+	/** Tells the server what this client can receive; it then sends a `newConsumer` event per stage producer. */
+	setRtpCapabilities: z.strictObject({ rtpCapabilities: mediaJson }),
+	resumeConsumer: z.strictObject({ consumerId: id }),
+} as const;
+
+export type RequestName = keyof typeof requestSchemas;
+export const requestNames = Object.keys(requestSchemas) as RequestName[];
+export type RequestData<N extends RequestName> = z.output<(typeof requestSchemas)[N]>;
+
+export interface StateData {
+	space: SpaceInfo;
+	you: ParticipantInfo;
+	stage: ParticipantInfo[];
+	pinned: string[];
+	handQueue: ParticipantInfo[];
+	handRaised: boolean;
+	listenerCount: number;
+	activeSpeaker: string | null;
+}
+
+export interface TransportData {
+	id: string;
+	iceParameters: MediaJson;
+	iceCandidates: MediaJson[];
+	dtlsParameters: MediaJson;
+}
+
+type Ok = Record<string, never>;
+
+/** The reply data of each request. */
+export interface ReplyData {
+	getState: StateData;
+	renewToken: { token: string };
+	raiseHand: Ok;
+	lowerHand: Ok;
+	approveHand: { participant: ParticipantInfo };
+	denyHand: Ok;
+	leaveStage: { participant: ParticipantInfo };
+	demote: { participant: ParticipantInfo };
+	setCoHost: { participant: ParticipantInfo };
+	mute: { participant: ParticipantInfo };
+	unmute: { participant: ParticipantInfo };
+	remove: Ok;
+	pin: { pinned: string[] };
+	unpin: { pinned: string[] };
+	reorderPins: { pinned: string[] };
+	react: Ok;
+	startSpace: { space: SpaceInfo };
+	endSpace: { space: SpaceInfo };
+	getRouterRtpCapabilities: { rtpCapabilities: MediaJson };
+	createTransport: TransportData;
+	connectTransport: Ok;
+	produce: { producerId: string };
+	closeProducer: Ok;
+	setRtpCapabilities: Ok;
+	resumeConsumer: Ok;
+}
+
+/** Every server event and its data. */
+export interface EventData {
+	/** Batched: everyone who connected since the last batch. */
+	participantsJoined: { participants: ParticipantInfo[] };
+	/** Batched: everyone who disconnected since the last batch. */
+	participantsLeft: { participantIds: string[] };
+	roleChanged: { participant: ParticipantInfo; previousRole: WireRole };
+	/** To one participant: their new token after a role change. Use it for reconnects. */
+	tokenRenewed: { token: string; role: WireRole };
+	/** To hosts and co-hosts: the raised hands, first raised first. */
+	handQueueChanged: { queue: ParticipantInfo[]; raised: string | null; lowered: string | null };
+	/** To the hand's owner. */
+	handChanged: { raised: boolean };
+	muteChanged: { participantId: string; mute: WireMute };
+	pinnedChanged: { participantIds: string[] };
+	activeSpeaker: { participantId: string | null };
+	/** To those on stage: speaking loudness, in dBov (-127 silent … 0 loudest); empty when everyone is silent. */
+	audioLevels: { levels: { participantId: string; volumeDb: number }[] };
+	listenerCount: { count: number };
+	reaction: { participantId: string; reaction: ReactionKind };
+	spaceState: { space: SpaceInfo };
+	/** Removed by a host or co-host; the server closes the connection next. */
+	removed: { banned: boolean };
+	newConsumer: { consumerId: string; producerId: string; participantId: string; kind: 'audio' | 'video'; rtpParameters: MediaJson };
+	consumerClosed: { consumerId: string };
+	/** The media server for this space was replaced: recreate transports, producers and consumers. */
+	stageReset: Record<string, never>;
+}
+
+export type EventName = keyof EventData;
+
+export interface RequestMessage<N extends RequestName = RequestName> {
+	id: number;
+	name: N;
+	data: RequestData<N>;
+}
+
+export type ReplyMessage<N extends RequestName = RequestName> =
+	| { id: number; ok: true; data: ReplyData[N] }
+	| { id: number | null; ok: false; error: { code: string; message: string } };
+
+export interface EventMessage<N extends EventName = EventName> {
+	event: N;
+	data: EventData[N];
+}
+
+/** The envelope of a request, before its data is checked against the request's own schema. */
+export const requestEnvelope = z.strictObject({
+	id: z.number().int().min(0).max(2 ** 31 - 1),
+	name: z.string().max(64),
+	data: z.unknown(),
+});

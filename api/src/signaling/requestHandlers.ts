@@ -1,0 +1,197 @@
+import { StageError, type Stage, type StagePeer, type StageRegistry } from '@tribune/ingest';
+import { TribuneError, type ErrorCode } from '../errors.js';
+import { asParticipantId, type Participant } from '../spaces/Space.js';
+import type { SpaceService } from '../spaces/SpaceService.js';
+import { publishGrantsFor } from '../stage/publishGrantsFor.js';
+import type { ClientConnection } from './ClientConnection.js';
+import type { ReplyData, RequestData, RequestName } from './protocol.js';
+import type { SpaceRoom } from './SpaceRoom.js';
+import { participantInfo, spaceInfo } from './toWire.js';
+
+export interface HandlerContext {
+	service: SpaceService;
+	stages: StageRegistry;
+	room: SpaceRoom;
+	connection: ClientConnection;
+}
+
+type Handlers = { [N in RequestName]: (ctx: HandlerContext, data: RequestData<N>) => Promise<ReplyData[N]> };
+
+const ok = {} as Record<string, never>;
+
+// mediasoup's parameter types, by way of the stage (the API does not depend on mediasoup itself).
+type DtlsParameters = Parameters<StagePeer['connectTransport']>[1];
+type RtpParameters = Parameters<StagePeer['produce']>[2];
+type RtpCapabilities = Parameters<StagePeer['setRtpCapabilities']>[0];
+
+/**
+ * One handler per request. Each begins with the grant check (in SpaceService, or `require()` here for media), so a
+ * request a role may not make fails before it touches anything.
+ */
+export const requestHandlers: Handlers = {
+	async getState({ service, stages, room, connection }) {
+		const view = await service.view(connection.actor);
+		return {
+			space: spaceInfo(view.space),
+			you: participantInfo(view.you),
+			stage: view.stage.map(participantInfo),
+			pinned: view.pinned,
+			handQueue: view.handQueue.map(participantInfo),
+			handRaised: view.handRaised,
+			listenerCount: room.listenerCount,
+			activeSpeaker: (await stages.find(room.spaceId))?.activeSpeaker ?? null,
+		};
+	},
+	async renewToken({ service, connection }) {
+		return { token: await service.renewToken(connection.actor) };
+	},
+	async raiseHand({ service, connection }) {
+		await service.raiseHand(connection.actor);
+		return ok;
+	},
+	async lowerHand({ service, connection }) {
+		await service.lowerHand(connection.actor);
+		return ok;
+	},
+	async approveHand({ service, connection }, { participantId }) {
+		return { participant: participantInfo(await service.approveHand(connection.actor, asParticipantId(participantId))) };
+	},
+	async denyHand({ service, connection }, { participantId }) {
+		await service.denyHand(connection.actor, asParticipantId(participantId));
+		return ok;
+	},
+	async leaveStage({ service, connection }) {
+		return { participant: participantInfo(await service.leaveStage(connection.actor)) };
+	},
+	async demote({ service, connection }, { participantId }) {
+		return { participant: participantInfo(await service.demote(connection.actor, asParticipantId(participantId))) };
+	},
+	async setCoHost({ service, connection }, { participantId, cohost }) {
+		return { participant: participantInfo(await service.setCoHost(connection.actor, asParticipantId(participantId), cohost)) };
+	},
+	async mute(ctx, { participantId }) {
+		const participant = await ctx.service.mute(ctx.connection.actor, asParticipantId(participantId));
+		await applyMute(ctx, participant);
+		return { participant: participantInfo(participant) };
+	},
+	async unmute(ctx, { participantId }) {
+		const participant = await ctx.service.unmute(ctx.connection.actor, asParticipantId(participantId));
+		await applyMute(ctx, participant);
+		return { participant: participantInfo(participant) };
+	},
+	async remove({ service, connection }, { participantId, ban }) {
+		await service.remove(connection.actor, asParticipantId(participantId), ban);
+		return ok;
+	},
+	async pin({ service, connection }, { participantId }) {
+		return { pinned: await service.pin(connection.actor, asParticipantId(participantId)) };
+	},
+	async unpin({ service, connection }, { participantId }) {
+		return { pinned: await service.unpin(connection.actor, asParticipantId(participantId)) };
+	},
+	async reorderPins({ service, connection }, { participantIds }) {
+		return { pinned: await service.reorderPins(connection.actor, participantIds.map(asParticipantId)) };
+	},
+	async react({ service, connection }, { reaction }) {
+		await service.react(connection.actor, reaction);
+		return ok;
+	},
+	async startSpace({ service, connection }) {
+		return { space: spaceInfo(await service.start(connection.actor)) };
+	},
+	async endSpace({ service, connection }) {
+		return { space: spaceInfo(await service.end(connection.actor)) };
+	},
+	async getRouterRtpCapabilities(ctx) {
+		const stage = await stageFor(ctx);
+		return { rtpCapabilities: stage.rtpCapabilities as unknown as Record<string, unknown> };
+	},
+	async createTransport(ctx, { direction }) {
+		const peer = await peerFor(ctx);
+		const t = await peer.createWebRtcTransport(direction);
+		return {
+			id: t.id,
+			iceParameters: t.iceParameters as unknown as Record<string, unknown>,
+			iceCandidates: t.iceCandidates as unknown as Record<string, unknown>[],
+			dtlsParameters: t.dtlsParameters as unknown as Record<string, unknown>,
+		};
+	},
+	async connectTransport(ctx, { transportId, dtlsParameters }) {
+		await (await peerFor(ctx)).connectTransport(transportId, dtlsParameters as unknown as DtlsParameters);
+		return ok;
+	},
+	async produce(ctx, { transportId, kind, rtpParameters }) {
+		await ctx.service.require(ctx.connection.actor, kind === 'audio' ? 'publish_audio' : 'publish_video');
+		const producer = await (await peerFor(ctx)).produce(transportId, kind, rtpParameters as unknown as RtpParameters);
+		return { producerId: producer.id };
+	},
+	async closeProducer(ctx, { producerId }) {
+		(await peerFor(ctx)).closeProducer(producerId);
+		return ok;
+	},
+	async setRtpCapabilities(ctx, { rtpCapabilities }) {
+		await (await peerFor(ctx)).setRtpCapabilities(rtpCapabilities as unknown as RtpCapabilities);
+		return ok;
+	},
+	async resumeConsumer(ctx, { consumerId }) {
+		await (await peerFor(ctx)).resumeConsumer(consumerId);
+		return ok;
+	},
+};
+
+/**
+ * Pauses or resumes the participant's audio at the server before the reply goes out, so "muted" in a reply means
+ * no audio leaves the SFU. (The muteChanged event does the same for peers whose mute came from elsewhere.)
+ */
+async function applyMute({ stages, room }: HandlerContext, participant: Participant): Promise<void> {
+	await stages.get(room.spaceId)?.getPeer(participant.id)?.setAudioMuted(participant.mute !== 'none');
+}
+
+/** The space's stage, for someone on it while the space is live. */
+async function stageFor({ service, stages, connection }: HandlerContext): Promise<Stage> {
+	await service.require(connection.actor, 'publish_audio');
+	const space = await service.getSpace(connection.actor.spaceId);
+	if (space.state !== 'live') throw new TribuneError('conflict', 'the space is not live');
+	return stages.open(space.id);
+}
+
+/** The connection's peer on the stage, added with its role's grants the first time. */
+async function peerFor(ctx: HandlerContext): Promise<StagePeer> {
+	const { connection, service } = ctx;
+	if (connection.peer && !connection.peer.closed) return connection.peer;
+	const stage = await stageFor(ctx);
+	const id = connection.actor.participantId;
+	// A peer left by an older connection of the same participant is replaced.
+	stage.getPeer(id)?.close();
+	const [me, space] = await Promise.all([service.require(connection.actor, 'publish_audio'), service.getSpace(connection.actor.spaceId)]);
+	const peer = stage.addPeer(id, publishGrantsFor(me.role, space.settings));
+	peer.on('newconsumer', (info) => connection.send('newConsumer', { ...info, rtpParameters: info.rtpParameters as unknown as Record<string, unknown> }));
+	peer.on('consumerclosed', (consumerId) => connection.send('consumerClosed', { consumerId }));
+	if (connection.closed) {
+		peer.close();
+		throw new TribuneError('conflict', 'connection closed');
+	}
+	connection.peer = peer;
+	// The role or mute may have changed while the peer was being added; apply what the store says now.
+	const now = await service.require(connection.actor, 'publish_audio').catch(() => undefined);
+	if (!now) {
+		peer.close();
+		connection.peer = undefined;
+		throw new TribuneError('forbidden', 'no longer on stage');
+	}
+	peer.setGrants(publishGrantsFor(now.role, space.settings));
+	if (now.mute !== 'none') await peer.setAudioMuted(true);
+	return peer;
+}
+
+/** Maps what a handler threw to a stable code; unknown errors become `internal` (and the caller logs them). */
+export function classifyError(error: unknown): { code: ErrorCode; message: string; unexpected: boolean } {
+	if (error instanceof TribuneError) return { code: error.code, message: error.message, unexpected: false };
+	if (error instanceof StageError) return { code: error.code, message: error.message, unexpected: false };
+	if (error instanceof Error) {
+		// mediasoup validates the client's media parameters and throws these for bad ones.
+		if (error.name === 'TypeError' || error.name === 'UnsupportedError') return { code: 'bad_request', message: 'invalid media parameters', unexpected: false };
+		if (error.name === 'InvalidStateError') return { code: 'conflict', message: 'media object closed', unexpected: false };
+	}
+	return { code: 'internal', message: 'internal error', unexpected: true };
+}

@@ -1,0 +1,87 @@
+import { randomBytes } from 'node:crypto';
+
+declare const brand: unique symbol;
+/** A string that the type system keeps apart from other strings of the same shape. */
+export type Brand<T, B extends string> = T & { readonly [brand]: B };
+
+export type SpaceId = Brand<string, 'SpaceId'>;
+export type ParticipantId = Brand<string, 'ParticipantId'>;
+
+/** Space lifecycle: scheduled (created) → live → ended. `ended` is final. */
+export type SpaceState = 'created' | 'live' | 'ended';
+
+/** Roles, highest first. The stage is the host, the co-hosts and the speakers. */
+export type Role = 'host' | 'cohost' | 'speaker' | 'listener';
+export const roles: readonly Role[] = ['host', 'cohost', 'speaker', 'listener'];
+export const stageRoles: readonly Role[] = ['host', 'cohost', 'speaker'];
+
+/**
+ * Who paused a speaker's microphone at the server. `self`: the speaker, who may unmute; `moderator`: a host or
+ * co-host, and only a host or co-host may unmute.
+ */
+export type MuteState = 'none' | 'self' | 'moderator';
+
+export type CaptionMode = 'off' | 'sidecar' | 'burned-in';
+
+export interface SpaceSettings {
+	captionMode: CaptionMode;
+	recording: boolean;
+	video: boolean;
+	/** People on stage at once, host and co-hosts included. */
+	maxSpeakers: number;
+}
+
+export interface Space {
+	id: SpaceId;
+	title: string;
+	description: string;
+	state: SpaceState;
+	hostId: ParticipantId;
+	settings: SpaceSettings;
+	/** Epoch ms. */
+	createdAt: number;
+	startedAt: number | null;
+	endedAt: number | null;
+}
+
+export interface Participant {
+	id: ParticipantId;
+	displayName: string;
+	role: Role;
+	mute: MuteState;
+	/** Epoch ms. */
+	joinedAt: number;
+}
+
+/** At most this many co-hosts besides the host. */
+export const maxCoHosts = 2;
+
+/** Defaults for a new space's settings. */
+export const defaultSpaceSettings: Readonly<SpaceSettings> = Object.freeze({
+	captionMode: 'off',
+	recording: false,
+	video: false,
+	maxSpeakers: 13,
+});
+
+export function isOnStage(role: Role): boolean {
+	return role !== 'listener';
+}
+
+/** Rank for moderation: an actor may only act on someone of lower rank (a co-host cannot remove the host). */
+export function roleRank(role: Role): number {
+	return { host: 3, cohost: 2, speaker: 1, listener: 0 }[role];
+}
+
+/** 128 random bits, URL-safe: unguessable, so a space id doubles as its share link's secret part. */
+export function newSpaceId(): SpaceId {
+	return randomBytes(16).toString('base64url') as SpaceId;
+}
+
+export function newParticipantId(): ParticipantId {
+	return randomBytes(12).toString('base64url') as ParticipantId;
+}
+
+/** Ids arrive as strings from tokens and messages; this is the one place that brands them after validation. */
+export const asSpaceId = (id: string): SpaceId => id as SpaceId;
+export const asParticipantId = (id: string): ParticipantId => id as ParticipantId;

@@ -1,0 +1,389 @@
+import { describe, expect, it } from 'vitest';
+import { TokenIssuer } from '../auth/TokenIssuer.js';
+import { MemorySpaceStore } from './MemorySpaceStore.js';
+import type { ParticipantId } from './Space.js';
+import { SpaceService, type Actor, type SpaceServiceEvents } from './SpaceService.js';
+
+const tokens = new TokenIssuer(new TextEncoder().encode('t'.repeat(32)), 3600);
+
+/** A live space with a host, and helpers to add people in each role. */
+async function liveSpace(settings: { maxSpeakers?: number } = {}) {
+	const store = new MemorySpaceStore();
+	const service = new SpaceService({ store, tokens, maxSpeakersLimit: 50 });
+	const events: { name: keyof SpaceServiceEvents; data: unknown }[] = [];
+	for (const name of ['spaceState', 'roleChanged', 'handQueueChanged', 'muteChanged', 'pinnedChanged', 'participantRemoved', 'reaction'] as const) {
+		service.on(name, (data: unknown) => events.push({ name, data }));
+	}
+	const created = await service.createSpace({ title: 'T', description: '', hostName: 'Hana', settings });
+	const spaceId = created.space.id;
+	const host: Actor = { spaceId, participantId: created.host.id };
+	await service.start(host);
+	const listener = async (name = 'L'): Promise<Actor> => ({ spaceId, participantId: (await service.join(spaceId, name)).participant.id });
+	const speaker = async (name = 'S'): Promise<Actor> => {
+		const a = await listener(name);
+		await service.raiseHand(a);
+		await service.approveHand(host, a.participantId);
+		return a;
+	};
+	const cohost = async (name = 'C'): Promise<Actor> => {
+		const a = await speaker(name);
+		await service.setCoHost(host, a.participantId, true);
+		return a;
+	};
+	const role = async (a: Actor) => (await store.getParticipant(spaceId, a.participantId))?.role;
+	return { store, service, spaceId, host, listener, speaker, cohost, role, events, hostToken: created.token };
+}
+
+describe('SpaceService: lifecycle', () => {
+	it('creates a scheduled space whose host token verifies as the host', async () => {
+		const store = new MemorySpaceStore();
+		const service = new SpaceService({ store, tokens, maxSpeakersLimit: 50 });
+		const { space, host, token } = await service.createSpace({ title: 'Hi', description: 'd', hostName: 'H', settings: { video: true } });
+		expect(space).toMatchObject({ state: 'created', hostId: host.id, settings: { maxSpeakers: 13, video: true, captionMode: 'off', recording: false } });
+		expect(await tokens.verify(token)).toMatchObject({ spaceId: space.id, participantId: host.id, role: 'host' });
+	});
+
+	it('refuses a stage larger than the configured limit', async () => {
+		const service = new SpaceService({ store: new MemorySpaceStore(), tokens, maxSpeakersLimit: 20 });
+		await expect(service.createSpace({ title: 'x', description: '', hostName: 'H', settings: { maxSpeakers: 21 } })).rejects.toMatchObject({ code: 'bad_request' });
+	});
+
+	it('goes created → live → ended, and not back', async () => {
+		const s = await liveSpace();
+		expect((await s.service.getSpace(s.spaceId)).state).toBe('live');
+		await expect(s.service.start(s.host)).rejects.toMatchObject({ code: 'conflict' });
+		expect((await s.service.end(s.host)).state).toBe('ended');
+		await expect(s.service.end(s.host)).rejects.toMatchObject({ code: 'space_ended' });
+		await expect(s.service.start(s.host)).rejects.toMatchObject({ code: 'conflict' });
+		expect(s.events.filter((e) => e.name === 'spaceState')).toHaveLength(2);
+	});
+
+	it('end() by a co-host, a speaker or a listener is rejected', async () => {
+		const s = await liveSpace();
+		for (const a of [await s.cohost(), await s.speaker(), await s.listener()]) {
+			await expect(s.service.end(a)).rejects.toMatchObject({ code: 'forbidden' });
+		}
+		expect((await s.service.getSpace(s.spaceId)).state).toBe('live');
+	});
+
+	it('join() of an ended space is rejected', async () => {
+		const s = await liveSpace();
+		await s.service.end(s.host);
+		await expect(s.service.join(s.spaceId, 'late')).rejects.toMatchObject({ code: 'space_ended' });
+	});
+
+	it('join() with a previous token finds the same participant with their current role', async () => {
+		const s = await liveSpace();
+		const first = await s.service.join(s.spaceId, 'L');
+		await s.service.raiseHand({ spaceId: s.spaceId, participantId: first.participant.id });
+		await s.service.approveHand(s.host, first.participant.id);
+		const again = await s.service.join(s.spaceId, 'L', first.token);
+		expect(again.participant).toMatchObject({ id: first.participant.id, role: 'speaker' });
+		expect((await tokens.verify(again.token)).role).toBe('speaker');
+	});
+});
+
+describe('SpaceService: request to speak', () => {
+	it('approves raised hands into speakers, first raised first in the queue, with a new token', async () => {
+		const s = await liveSpace();
+		const [a, b] = [await s.listener('A'), await s.listener('B')];
+		await s.service.raiseHand(b);
+		await s.service.raiseHand(a);
+		await s.service.raiseHand(b);
+		expect((await s.service.view(s.host)).handQueue.map((p) => p.id)).toEqual([b.participantId, a.participantId]);
+		await s.service.approveHand(s.host, a.participantId);
+		expect(await s.role(a)).toBe('speaker');
+		expect((await s.service.view(s.host)).handQueue.map((p) => p.id)).toEqual([b.participantId]);
+		const changed = s.events.find((e) => e.name === 'roleChanged')?.data as SpaceServiceEvents['roleChanged'][0];
+		expect(changed.participant.id).toBe(a.participantId);
+		expect(await tokens.verify(changed.token)).toMatchObject({ participantId: a.participantId, role: 'speaker' });
+	});
+
+	it('approveHand() without a raised hand is rejected', async () => {
+		const s = await liveSpace();
+		const l = await s.listener();
+		await expect(s.service.approveHand(s.host, l.participantId)).rejects.toMatchObject({ code: 'conflict' });
+		expect(await s.role(l)).toBe('listener');
+	});
+
+	it('approveHand() after the listener lowered the hand is rejected', async () => {
+		const s = await liveSpace();
+		const l = await s.listener();
+		await s.service.raiseHand(l);
+		await s.service.lowerHand(l);
+		await expect(s.service.approveHand(s.host, l.participantId)).rejects.toMatchObject({ code: 'conflict' });
+	});
+
+	it('approveHand() by a speaker or a listener is rejected', async () => {
+		const s = await liveSpace();
+		const l = await s.listener();
+		await s.service.raiseHand(l);
+		for (const a of [await s.speaker(), await s.listener('other')]) {
+			await expect(s.service.approveHand(a, l.participantId)).rejects.toMatchObject({ code: 'forbidden' });
+		}
+		expect(await s.role(l)).toBe('listener');
+	});
+
+	it('a co-host may approve and deny hands; a denied hand leaves the queue', async () => {
+		const s = await liveSpace();
+		const c = await s.cohost();
+		const [a, b] = [await s.listener('A'), await s.listener('B')];
+		await s.service.raiseHand(a);
+		await s.service.raiseHand(b);
+		await s.service.approveHand(c, a.participantId);
+		await s.service.denyHand(c, b.participantId);
+		expect(await s.role(a)).toBe('speaker');
+		expect(await s.role(b)).toBe('listener');
+		expect((await s.service.view(s.host)).handQueue).toEqual([]);
+		await expect(s.service.denyHand(c, b.participantId)).rejects.toMatchObject({ code: 'conflict' });
+	});
+
+	it('approveHand() when the stage is full is rejected and the hand stays raised', async () => {
+		const s = await liveSpace({ maxSpeakers: 2 });
+		await s.speaker();
+		const l = await s.listener();
+		await s.service.raiseHand(l);
+		await expect(s.service.approveHand(s.host, l.participantId)).rejects.toMatchObject({ code: 'stage_full' });
+		expect((await s.service.view(s.host)).handQueue.map((p) => p.id)).toEqual([l.participantId]);
+	});
+
+	it('raiseHand() by a speaker is rejected; a listener sees no queue', async () => {
+		const s = await liveSpace();
+		const sp = await s.speaker();
+		await expect(s.service.raiseHand(sp)).rejects.toMatchObject({ code: 'forbidden' });
+		const l = await s.listener();
+		await s.service.raiseHand(l);
+		const view = await s.service.view(l);
+		expect(view.handQueue).toEqual([]);
+		expect(view.handRaised).toBe(true);
+	});
+
+	it('a speaker may leave the stage; leaving unpins and unmutes them', async () => {
+		const s = await liveSpace();
+		const sp = await s.speaker();
+		await s.service.pin(s.host, sp.participantId);
+		await s.service.mute(s.host, sp.participantId);
+		await s.service.leaveStage(sp);
+		expect(await s.store.getParticipant(s.spaceId, sp.participantId)).toMatchObject({ role: 'listener', mute: 'none' });
+		expect(await s.store.pinned(s.spaceId)).toEqual([]);
+		expect(s.events.at(-1)).toEqual({ name: 'pinnedChanged', data: { spaceId: s.spaceId, pinned: [] } });
+	});
+
+	it('leaveStage() by the host or a listener is rejected', async () => {
+		const s = await liveSpace();
+		await expect(s.service.leaveStage(s.host)).rejects.toMatchObject({ code: 'forbidden' });
+		await expect(s.service.leaveStage(await s.listener())).rejects.toMatchObject({ code: 'forbidden' });
+	});
+});
+
+describe('SpaceService: moderation by rank', () => {
+	it('a co-host demotes a speaker but not another co-host or the host', async () => {
+		const s = await liveSpace();
+		const [c1, c2, sp] = [await s.cohost('C1'), await s.cohost('C2'), await s.speaker()];
+		await s.service.demote(c1, sp.participantId);
+		expect(await s.role(sp)).toBe('listener');
+		await expect(s.service.demote(c1, c2.participantId)).rejects.toMatchObject({ code: 'forbidden' });
+		await expect(s.service.demote(c1, s.host.participantId)).rejects.toMatchObject({ code: 'forbidden' });
+		expect(await s.role(c2)).toBe('cohost');
+	});
+
+	it('the host demotes a co-host to the audience', async () => {
+		const s = await liveSpace();
+		const c = await s.cohost();
+		await s.service.demote(s.host, c.participantId);
+		expect(await s.role(c)).toBe('listener');
+	});
+
+	it('demote() of a listener is rejected', async () => {
+		const s = await liveSpace();
+		await expect(s.service.demote(s.host, (await s.listener()).participantId)).rejects.toMatchObject({ code: 'conflict' });
+	});
+
+	it('a third co-host is rejected', async () => {
+		const s = await liveSpace();
+		await s.cohost('C1');
+		await s.cohost('C2');
+		const sp = await s.speaker();
+		await expect(s.service.setCoHost(s.host, sp.participantId, true)).rejects.toMatchObject({ code: 'stage_full' });
+		expect(await s.role(sp)).toBe('speaker');
+	});
+
+	it('setCoHost() by a co-host, or of a listener, is rejected', async () => {
+		const s = await liveSpace();
+		const c = await s.cohost();
+		const sp = await s.speaker();
+		await expect(s.service.setCoHost(c, sp.participantId, true)).rejects.toMatchObject({ code: 'forbidden' });
+		await expect(s.service.setCoHost(s.host, (await s.listener()).participantId, true)).rejects.toMatchObject({ code: 'conflict' });
+		await s.service.setCoHost(s.host, c.participantId, false);
+		expect(await s.role(c)).toBe('speaker');
+	});
+
+	it('remove() of the host by a co-host is rejected', async () => {
+		const s = await liveSpace();
+		const c = await s.cohost();
+		await expect(s.service.remove(c, s.host.participantId, true)).rejects.toMatchObject({ code: 'forbidden' });
+		expect(await s.role(s.host)).toBe('host');
+	});
+
+	it('remove() by a speaker is rejected', async () => {
+		const s = await liveSpace();
+		const sp = await s.speaker();
+		const l = await s.listener();
+		await expect(s.service.remove(sp, l.participantId, false)).rejects.toMatchObject({ code: 'forbidden' });
+		expect(await s.role(l)).toBe('listener');
+	});
+
+	it('a removed and banned listener cannot rejoin with their token, act, or authenticate', async () => {
+		const s = await liveSpace();
+		const joined = await s.service.join(s.spaceId, 'troll');
+		const troll: Actor = { spaceId: s.spaceId, participantId: joined.participant.id };
+		await s.service.raiseHand(troll);
+		await s.service.remove(s.host, troll.participantId, true);
+		await expect(s.service.join(s.spaceId, 'troll again', joined.token)).rejects.toMatchObject({ code: 'banned' });
+		await expect(s.service.authenticate(joined.token)).rejects.toMatchObject({ code: 'banned' });
+		await expect(s.service.raiseHand(troll)).rejects.toMatchObject({ code: 'unauthorized' });
+		expect((await s.service.view(s.host)).handQueue).toEqual([]);
+		expect(s.events.some((e) => e.name === 'participantRemoved')).toBe(true);
+	});
+
+	it('a removed but not banned listener may rejoin as a new listener', async () => {
+		const s = await liveSpace();
+		const joined = await s.service.join(s.spaceId, 'L');
+		await s.service.remove(s.host, joined.participant.id, false);
+		await expect(s.service.authenticate(joined.token)).rejects.toMatchObject({ code: 'unauthorized' });
+		expect((await s.service.join(s.spaceId, 'L', joined.token)).participant).toMatchObject({ id: joined.participant.id, role: 'listener' });
+	});
+});
+
+describe('SpaceService: more transitions', () => {
+	it('a co-host may leave the stage and becomes a listener', async () => {
+		const s = await liveSpace();
+		const c = await s.cohost();
+		await s.service.leaveStage(c);
+		expect(await s.role(c)).toBe('listener');
+	});
+
+	it('demote(), mute() and remove() of yourself are rejected', async () => {
+		const s = await liveSpace();
+		await expect(s.service.demote(s.host, s.host.participantId)).rejects.toMatchObject({ code: 'forbidden' });
+		await expect(s.service.remove(s.host, s.host.participantId, true)).rejects.toMatchObject({ code: 'forbidden' });
+		const c = await s.cohost();
+		await expect(s.service.demote(c, c.participantId)).rejects.toMatchObject({ code: 'forbidden' });
+	});
+
+	it('raiseHand() and approveHand() after the space ended are rejected', async () => {
+		const s = await liveSpace();
+		const l = await s.listener();
+		await s.service.raiseHand(l);
+		await s.service.end(s.host);
+		await expect(s.service.approveHand(s.host, l.participantId)).rejects.toMatchObject({ code: 'space_ended' });
+		await expect(s.service.raiseHand(l)).rejects.toMatchObject({ code: 'space_ended' });
+	});
+
+	it('a demoted speaker may raise a hand again and be approved again', async () => {
+		const s = await liveSpace();
+		const sp = await s.speaker();
+		await s.service.demote(s.host, sp.participantId);
+		await s.service.raiseHand(sp);
+		await s.service.approveHand(s.host, sp.participantId);
+		expect(await s.role(sp)).toBe('speaker');
+	});
+
+	it('addSyntheticSpeaker() by a speaker is rejected; on a full stage it leaves no trace', async () => {
+		const s = await liveSpace({ maxSpeakers: 2 });
+		const sp = await s.speaker();
+		await expect(s.service.addSyntheticSpeaker(sp, 'Robot')).rejects.toMatchObject({ code: 'forbidden' });
+		const before = await s.store.countParticipants(s.spaceId);
+		await expect(s.service.addSyntheticSpeaker(s.host, 'Robot')).rejects.toMatchObject({ code: 'stage_full' });
+		expect(await s.store.countParticipants(s.spaceId)).toBe(before);
+	});
+
+	it('addSyntheticSpeaker() by a co-host puts a named speaker on stage', async () => {
+		const s = await liveSpace();
+		const c = await s.cohost();
+		const robot = await s.service.addSyntheticSpeaker(c, 'Robot');
+		expect(robot).toMatchObject({ displayName: 'Robot', role: 'speaker' });
+		expect((await s.store.listStage(s.spaceId)).map((p) => p.displayName)).toContain('Robot');
+	});
+});
+
+describe('SpaceService: mute', () => {
+	it('a speaker muted by a host cannot unmute themselves; a co-host can', async () => {
+		const s = await liveSpace();
+		const sp = await s.speaker();
+		const c = await s.cohost();
+		expect((await s.service.mute(s.host, sp.participantId)).mute).toBe('moderator');
+		await expect(s.service.unmute(sp, sp.participantId)).rejects.toMatchObject({ code: 'forbidden' });
+		expect((await s.service.unmute(c, sp.participantId)).mute).toBe('none');
+	});
+
+	it('a speaker who muted themselves unmutes themselves, and a host cannot unmute them', async () => {
+		const s = await liveSpace();
+		const sp = await s.speaker();
+		await s.service.mute(sp, sp.participantId);
+		await expect(s.service.unmute(s.host, sp.participantId)).rejects.toMatchObject({ code: 'conflict' });
+		expect((await s.service.unmute(sp, sp.participantId)).mute).toBe('none');
+	});
+
+	it('a host mute overrides a self mute, so the speaker can no longer lift it', async () => {
+		const s = await liveSpace();
+		const sp = await s.speaker();
+		await s.service.mute(sp, sp.participantId);
+		await s.service.mute(s.host, sp.participantId);
+		await expect(s.service.unmute(sp, sp.participantId)).rejects.toMatchObject({ code: 'forbidden' });
+	});
+
+	it('mute() of another speaker by a speaker, or of the host by a co-host, is rejected', async () => {
+		const s = await liveSpace();
+		const [a, b, c] = [await s.speaker('A'), await s.speaker('B'), await s.cohost()];
+		await expect(s.service.mute(a, b.participantId)).rejects.toMatchObject({ code: 'forbidden' });
+		await expect(s.service.mute(c, s.host.participantId)).rejects.toMatchObject({ code: 'forbidden' });
+	});
+
+	it('mute() by a listener, even of themselves, is rejected', async () => {
+		const s = await liveSpace();
+		const l = await s.listener();
+		await expect(s.service.mute(l, l.participantId)).rejects.toMatchObject({ code: 'forbidden' });
+	});
+});
+
+describe('SpaceService: pins and reactions', () => {
+	it('pins, reorders and unpins speakers in the order a host sets', async () => {
+		const s = await liveSpace();
+		const [a, b] = [await s.speaker('A'), await s.speaker('B')];
+		await s.service.pin(s.host, a.participantId);
+		expect(await s.service.pin(s.host, b.participantId)).toEqual([a.participantId, b.participantId]);
+		expect(await s.service.reorderPins(s.host, [b.participantId, a.participantId])).toEqual([b.participantId, a.participantId]);
+		expect(await s.service.unpin(s.host, b.participantId)).toEqual([a.participantId]);
+	});
+
+	it('pin() by a speaker is rejected', async () => {
+		const s = await liveSpace();
+		const sp = await s.speaker();
+		await expect(s.service.pin(sp, sp.participantId)).rejects.toMatchObject({ code: 'forbidden' });
+		expect(await s.store.pinned(s.spaceId)).toEqual([]);
+	});
+
+	it('pin() of a listener is rejected', async () => {
+		const s = await liveSpace();
+		await expect(s.service.pin(s.host, (await s.listener()).participantId)).rejects.toMatchObject({ code: 'conflict' });
+	});
+
+	it('reorderPins() with a missing, extra or repeated id is rejected', async () => {
+		const s = await liveSpace();
+		const [a, b] = [await s.speaker('A'), await s.speaker('B')];
+		await s.service.pin(s.host, a.participantId);
+		await s.service.pin(s.host, b.participantId);
+		for (const order of [[a.participantId], [a.participantId, b.participantId, s.host.participantId], [a.participantId, a.participantId]]) {
+			await expect(s.service.reorderPins(s.host, order)).rejects.toMatchObject({ code: 'conflict' });
+		}
+		expect(await s.store.pinned(s.spaceId)).toEqual([a.participantId, b.participantId]);
+	});
+
+	it('a listener may react; someone not in the space may not', async () => {
+		const s = await liveSpace();
+		await s.service.react(await s.listener(), 'clap');
+		expect(s.events.at(-1)?.name).toBe('reaction');
+		await expect(s.service.react({ spaceId: s.spaceId, participantId: 'nobody' as ParticipantId }, 'clap')).rejects.toMatchObject({ code: 'unauthorized' });
+	});
+});

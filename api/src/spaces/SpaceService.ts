@@ -1,0 +1,367 @@
+import { TypedEmitter } from '@tribune/ingest';
+import type { TokenIssuer } from '../auth/TokenIssuer.js';
+import { TribuneError } from '../errors.js';
+import { hasGrant, type Grant } from './roles/grantsForRole.js';
+import {
+	defaultSpaceSettings,
+	isOnStage,
+	maxCoHosts,
+	newParticipantId,
+	newSpaceId,
+	roleRank,
+	stageRoles,
+	type MuteState,
+	type Participant,
+	type ParticipantId,
+	type Role,
+	type Space,
+	type SpaceId,
+	type SpaceSettings,
+} from './Space.js';
+import type { RoleChange, SpaceStore } from './SpaceStore.js';
+
+/** Who is asking: the participant a verified token names. Their role is read afresh from the store every time. */
+export interface Actor {
+	spaceId: SpaceId;
+	participantId: ParticipantId;
+}
+
+export type SpaceServiceEvents = {
+	spaceState: [e: { space: Space }];
+	roleChanged: [e: { spaceId: SpaceId; participant: Participant; previousRole: Role; token: string }];
+	handQueueChanged: [e: { spaceId: SpaceId; queue: Participant[]; raised?: ParticipantId; lowered?: ParticipantId }];
+	muteChanged: [e: { spaceId: SpaceId; participant: Participant }];
+	pinnedChanged: [e: { spaceId: SpaceId; pinned: ParticipantId[] }];
+	participantRemoved: [e: { spaceId: SpaceId; participant: Participant; banned: boolean }];
+	reaction: [e: { spaceId: SpaceId; participantId: ParticipantId; reaction: string }];
+};
+
+export interface CreateSpaceInput {
+	title: string;
+	description: string;
+	hostName: string;
+	settings: Partial<SpaceSettings>;
+}
+
+/** What a moderator or a participant sees of the stage when they connect. */
+export interface StageView {
+	space: Space;
+	you: Participant;
+	stage: Participant[];
+	pinned: ParticipantId[];
+	/** Raised hands, FIFO; only for those who may manage the stage, else empty. */
+	handQueue: Participant[];
+	handRaised: boolean;
+}
+
+/**
+ * The rules of a space. Every method reads the actor's current role, checks the grant it needs (deny by default)
+ * and the rank rule (you act only on people below you), then asks the store for one atomic change and announces
+ * it as an event. Nothing here knows about WebSockets or mediasoup.
+ */
+export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
+	readonly #store: SpaceStore;
+	readonly #tokens: TokenIssuer;
+	readonly #now: () => number;
+	readonly #maxSpeakersLimit: number;
+
+	/** `maxSpeakersLimit`: the largest stage a host may configure. */
+	constructor(options: { store: SpaceStore; tokens: TokenIssuer; maxSpeakersLimit: number; now?: () => number }) {
+		super();
+		this.#store = options.store;
+		this.#tokens = options.tokens;
+		this.#maxSpeakersLimit = options.maxSpeakersLimit;
+		this.#now = options.now ?? Date.now;
+	}
+
+	get tokens(): TokenIssuer {
+		return this.#tokens;
+	}
+
+	async createSpace(input: CreateSpaceInput): Promise<{ space: Space; host: Participant; token: string }> {
+		const settings: SpaceSettings = { ...defaultSpaceSettings, maxSpeakers: Math.min(defaultSpaceSettings.maxSpeakers, this.#maxSpeakersLimit), ...input.settings };
+		if (settings.maxSpeakers < 1 || settings.maxSpeakers > this.#maxSpeakersLimit) {
+			throw new TribuneError('bad_request', `maxSpeakers must be 1-${this.#maxSpeakersLimit}`);
+		}
+		const host: Participant = { id: newParticipantId(), displayName: input.hostName, role: 'host', mute: 'none', joinedAt: this.#now() };
+		const space: Space = {
+			id: newSpaceId(),
+			title: input.title,
+			description: input.description,
+			state: 'created',
+			hostId: host.id,
+			settings,
+			createdAt: this.#now(),
+			startedAt: null,
+			endedAt: null,
+		};
+		await this.#store.createSpace(space, host);
+		return { space, host, token: await this.#tokens.issue({ spaceId: space.id, participantId: host.id, role: 'host' }) };
+	}
+
+	async getSpace(spaceId: SpaceId): Promise<Space> {
+		const space = await this.#store.getSpace(spaceId);
+		if (!space) throw new TribuneError('not_found', 'no such space');
+		return space;
+	}
+
+	/**
+	 * Joins as a listener from the share link. A still-valid token for this space (a reconnect) finds the same
+	 * participant again, with their current role; a banned one is refused.
+	 */
+	async join(spaceId: SpaceId, displayName: string, previousToken?: string): Promise<{ participant: Participant; token: string }> {
+		let id = newParticipantId();
+		if (previousToken !== undefined) {
+			const claims = await this.#tokens.verify(previousToken).catch(() => undefined);
+			if (claims?.spaceId === spaceId) id = claims.participantId;
+		}
+		const result = await this.#store.addParticipant(spaceId, { id, displayName, role: 'listener', mute: 'none', joinedAt: this.#now() });
+		if (result === 'no_space') throw new TribuneError('not_found', 'no such space');
+		if (result === 'ended') throw new TribuneError('space_ended', 'this space has ended');
+		if (result === 'banned') throw new TribuneError('banned', 'you were removed from this space');
+		const participant = await this.#store.getParticipant(spaceId, id);
+		if (!participant) throw new TribuneError('conflict', 'removed while joining');
+		return { participant, token: await this.#tokens.issue({ spaceId, participantId: id, role: participant.role }) };
+	}
+
+	/** Verifies a token and finds its participant, who must still be in a space that has not ended. */
+	async authenticate(token: string): Promise<{ actor: Actor; participant: Participant; space: Space }> {
+		const claims = await this.#tokens.verify(token);
+		const actor = { spaceId: claims.spaceId, participantId: claims.participantId };
+		if (await this.#store.isBanned(actor.spaceId, actor.participantId)) throw new TribuneError('banned', 'you were removed from this space');
+		const space = await this.getSpace(actor.spaceId);
+		if (space.state === 'ended') throw new TribuneError('space_ended', 'this space has ended');
+		const participant = await this.#store.getParticipant(actor.spaceId, actor.participantId);
+		if (!participant) throw new TribuneError('unauthorized', 'not a participant of this space');
+		return { actor, participant, space };
+	}
+
+	/** The actor's current participant record, checked for `grant`. */
+	async require(actor: Actor, grant: Grant): Promise<Participant> {
+		const me = await this.#store.getParticipant(actor.spaceId, actor.participantId);
+		if (!me) throw new TribuneError('unauthorized', 'not a participant of this space');
+		if (!hasGrant(me.role, grant)) throw new TribuneError('forbidden', `a ${me.role} may not do this (${grant})`);
+		return me;
+	}
+
+	async view(actor: Actor): Promise<StageView> {
+		const me = await this.require(actor, 'listen');
+		const [space, stage, pinned] = await Promise.all([this.getSpace(actor.spaceId), this.#store.listStage(actor.spaceId), this.#store.pinned(actor.spaceId)]);
+		const queue = await this.#store.handQueue(actor.spaceId);
+		return {
+			space,
+			you: me,
+			stage,
+			pinned,
+			handQueue: hasGrant(me.role, 'manage_stage') ? queue : [],
+			handRaised: queue.some((p) => p.id === me.id),
+		};
+	}
+
+	/** A fresh token for the actor's current role (tokens expire; a long session renews before they do). */
+	async renewToken(actor: Actor): Promise<string> {
+		const me = await this.require(actor, 'listen');
+		return this.#tokens.issue({ spaceId: actor.spaceId, participantId: me.id, role: me.role });
+	}
+
+	async start(actor: Actor): Promise<Space> {
+		await this.require(actor, 'start_space');
+		const space = await this.#store.transitionState(actor.spaceId, ['created'], 'live', this.#now());
+		if (!space) throw new TribuneError('conflict', 'only a scheduled space can go live');
+		this.safeEmit('spaceState', { space });
+		return space;
+	}
+
+	async end(actor: Actor): Promise<Space> {
+		await this.require(actor, 'end_space');
+		const space = await this.#store.transitionState(actor.spaceId, ['created', 'live'], 'ended', this.#now());
+		if (!space) throw new TribuneError('space_ended', 'this space has already ended');
+		this.safeEmit('spaceState', { space });
+		return space;
+	}
+
+	async raiseHand(actor: Actor): Promise<void> {
+		await this.require(actor, 'raise_hand');
+		await this.#requireNotEnded(actor.spaceId);
+		const result = await this.#store.raiseHand(actor.spaceId, actor.participantId);
+		if (result === 'not_listener') throw new TribuneError('forbidden', 'only listeners raise hands');
+		if (result === 'not_found') throw new TribuneError('unauthorized', 'not a participant of this space');
+		if (result === 'raised') await this.#announceQueue(actor.spaceId, { raised: actor.participantId });
+	}
+
+	async lowerHand(actor: Actor): Promise<void> {
+		await this.require(actor, 'raise_hand');
+		if (await this.#store.lowerHand(actor.spaceId, actor.participantId)) await this.#announceQueue(actor.spaceId, { lowered: actor.participantId });
+	}
+
+	/** A host or co-host brings a listener with a raised hand on stage as a speaker, if there is a seat. */
+	async approveHand(actor: Actor, target: ParticipantId): Promise<Participant> {
+		await this.require(actor, 'manage_stage');
+		const space = await this.#requireNotEnded(actor.spaceId);
+		const p = await this.#changeRole(actor.spaceId, { participantId: target, from: ['listener'], to: 'speaker', requireHand: true, maxStage: space.settings.maxSpeakers });
+		await this.#announceQueue(actor.spaceId, { lowered: target });
+		return p;
+	}
+
+	async denyHand(actor: Actor, target: ParticipantId): Promise<void> {
+		await this.require(actor, 'manage_stage');
+		if (!(await this.#store.lowerHand(actor.spaceId, target))) throw new TribuneError('conflict', 'that hand is not raised');
+		await this.#announceQueue(actor.spaceId, { lowered: target });
+	}
+
+	async leaveStage(actor: Actor): Promise<Participant> {
+		await this.require(actor, 'leave_stage');
+		return this.#changeRole(actor.spaceId, { participantId: actor.participantId, from: ['speaker', 'cohost'], to: 'listener' });
+	}
+
+	/** Sends someone of lower rank back to the audience. */
+	async demote(actor: Actor, target: ParticipantId): Promise<Participant> {
+		const me = await this.require(actor, 'manage_stage');
+		await this.#requireOutranks(actor.spaceId, me, target);
+		const below = stageRoles.filter((r) => roleRank(r) < roleRank(me.role));
+		return this.#changeRole(actor.spaceId, { participantId: target, from: below, to: 'listener' });
+	}
+
+	/** The host makes a speaker a co-host (at most two), or a co-host a speaker again. */
+	async setCoHost(actor: Actor, target: ParticipantId, cohost: boolean): Promise<Participant> {
+		await this.require(actor, 'manage_cohosts');
+		return cohost
+			? this.#changeRole(actor.spaceId, { participantId: target, from: ['speaker'], to: 'cohost', maxCoHosts })
+			: this.#changeRole(actor.spaceId, { participantId: target, from: ['cohost'], to: 'speaker' });
+	}
+
+	/**
+	 * Mutes at the server. Muting yourself can be undone by you; a host or co-host muting someone below them can only
+	 * be undone by a host or co-host.
+	 */
+	async mute(actor: Actor, target: ParticipantId): Promise<Participant> {
+		if (target === actor.participantId) {
+			await this.require(actor, 'mute_self');
+			return this.#setMute(actor.spaceId, target, ['none'], 'self');
+		}
+		const me = await this.require(actor, 'manage_stage');
+		await this.#requireOutranks(actor.spaceId, me, target);
+		return this.#setMute(actor.spaceId, target, ['none', 'self'], 'moderator');
+	}
+
+	async unmute(actor: Actor, target: ParticipantId): Promise<Participant> {
+		if (target === actor.participantId) {
+			const me = await this.require(actor, 'mute_self');
+			if (me.mute === 'moderator') throw new TribuneError('forbidden', 'a host muted you; only a host or co-host can unmute you');
+			return this.#setMute(actor.spaceId, target, ['self'], 'none');
+		}
+		const me = await this.require(actor, 'manage_stage');
+		await this.#requireOutranks(actor.spaceId, me, target);
+		// A moderator lifts their own kind of mute only: turning on someone's microphone against their will is not theirs.
+		return this.#setMute(actor.spaceId, target, ['moderator'], 'none');
+	}
+
+	async remove(actor: Actor, target: ParticipantId, ban: boolean): Promise<void> {
+		const me = await this.require(actor, 'remove_participant');
+		await this.#requireOutranks(actor.spaceId, me, target);
+		const wasPinned = (await this.#store.pinned(actor.spaceId)).includes(target);
+		const hadHand = (await this.#store.handQueue(actor.spaceId)).some((p) => p.id === target);
+		const removed = await this.#store.removeParticipant(actor.spaceId, target, ban);
+		if (!removed) throw new TribuneError('not_found', 'no such participant');
+		this.safeEmit('participantRemoved', { spaceId: actor.spaceId, participant: removed, banned: ban });
+		if (wasPinned) this.safeEmit('pinnedChanged', { spaceId: actor.spaceId, pinned: await this.#store.pinned(actor.spaceId) });
+		if (hadHand) await this.#announceQueue(actor.spaceId, { lowered: target });
+	}
+
+	async pin(actor: Actor, target: ParticipantId): Promise<ParticipantId[]> {
+		await this.require(actor, 'manage_stage');
+		const result = await this.#store.pin(actor.spaceId, target);
+		if (result === 'not_on_stage') throw new TribuneError('conflict', 'only people on stage can be pinned');
+		return result === 'pinned' ? this.#announcePins(actor.spaceId) : this.#store.pinned(actor.spaceId);
+	}
+
+	async unpin(actor: Actor, target: ParticipantId): Promise<ParticipantId[]> {
+		await this.require(actor, 'manage_stage');
+		if (!(await this.#store.unpin(actor.spaceId, target))) throw new TribuneError('conflict', 'not pinned');
+		return this.#announcePins(actor.spaceId);
+	}
+
+	async reorderPins(actor: Actor, order: readonly ParticipantId[]): Promise<ParticipantId[]> {
+		await this.require(actor, 'manage_stage');
+		if (!(await this.#store.reorderPins(actor.spaceId, order))) throw new TribuneError('conflict', 'the new order must list exactly the pinned speakers');
+		return this.#announcePins(actor.spaceId);
+	}
+
+	/**
+	 * Puts a speaker without a browser on stage (a synthetic speaker for demos and tests), as a host or co-host
+	 * approving a hand would, seat limit included.
+	 */
+	async addSyntheticSpeaker(actor: Actor, displayName: string): Promise<Participant> {
+		await this.require(actor, 'manage_stage');
+		const space = await this.#requireNotEnded(actor.spaceId);
+		const id = newParticipantId();
+		const added = await this.#store.addParticipant(actor.spaceId, { id, displayName, role: 'listener', mute: 'none', joinedAt: this.#now() });
+		if (added !== 'added') throw new TribuneError('conflict', 'could not add the speaker');
+		try {
+			return await this.#changeRole(actor.spaceId, { participantId: id, from: ['listener'], to: 'speaker', maxStage: space.settings.maxSpeakers });
+		} catch (error) {
+			await this.#store.removeParticipant(actor.spaceId, id, false);
+			throw error;
+		}
+	}
+
+	async react(actor: Actor, reaction: string): Promise<void> {
+		await this.require(actor, 'react');
+		this.safeEmit('reaction', { spaceId: actor.spaceId, participantId: actor.participantId, reaction });
+	}
+
+	async #requireNotEnded(spaceId: SpaceId): Promise<Space> {
+		const space = await this.getSpace(spaceId);
+		if (space.state === 'ended') throw new TribuneError('space_ended', 'this space has ended');
+		return space;
+	}
+
+	async #requireOutranks(spaceId: SpaceId, me: Participant, target: ParticipantId): Promise<Participant> {
+		if (target === me.id) throw new TribuneError('forbidden', 'not on yourself');
+		const other = await this.#store.getParticipant(spaceId, target);
+		if (!other) throw new TribuneError('not_found', 'no such participant');
+		if (roleRank(other.role) >= roleRank(me.role)) throw new TribuneError('forbidden', `a ${me.role} may not act on a ${other.role}`);
+		return other;
+	}
+
+	async #changeRole(spaceId: SpaceId, change: RoleChange): Promise<Participant> {
+		const result = await this.#store.changeRole(spaceId, change);
+		if (!result.ok) {
+			switch (result.reason) {
+				case 'not_found':
+					throw new TribuneError('not_found', 'no such participant');
+				case 'wrong_role':
+					throw new TribuneError('conflict', `cannot make them a ${change.to} from their current role`);
+				case 'no_hand':
+					throw new TribuneError('conflict', 'their hand is not raised');
+				case 'stage_full':
+					throw new TribuneError('stage_full', 'the stage is full');
+				case 'cohosts_full':
+					throw new TribuneError('stage_full', `a space has at most ${maxCoHosts} co-hosts`);
+			}
+		}
+		const { participant, previousRole } = result;
+		const token = await this.#tokens.issue({ spaceId, participantId: participant.id, role: participant.role });
+		this.safeEmit('roleChanged', { spaceId, participant, previousRole, token });
+		// Leaving the stage unpins (atomically, in the store); say so.
+		if (isOnStage(previousRole) && !isOnStage(participant.role)) await this.#announcePins(spaceId);
+		return participant;
+	}
+
+	async #setMute(spaceId: SpaceId, target: ParticipantId, from: MuteState[], to: MuteState): Promise<Participant> {
+		const p = await this.#store.setMute(spaceId, target, from, to);
+		if (!p) throw new TribuneError('conflict', to === 'none' ? 'not muted that way' : 'not on stage, or already muted');
+		this.safeEmit('muteChanged', { spaceId, participant: p });
+		return p;
+	}
+
+	async #announceQueue(spaceId: SpaceId, change: { raised?: ParticipantId; lowered?: ParticipantId }): Promise<void> {
+		this.safeEmit('handQueueChanged', { spaceId, queue: await this.#store.handQueue(spaceId), ...change });
+	}
+
+	async #announcePins(spaceId: SpaceId): Promise<ParticipantId[]> {
+		const pinned = await this.#store.pinned(spaceId);
+		this.safeEmit('pinnedChanged', { spaceId, pinned });
+		return pinned;
+	}
+}

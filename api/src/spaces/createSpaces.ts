@@ -1,0 +1,65 @@
+import { defaultStageOptions, StageRegistry, type IngestConfig, type WorkerPool } from '@tribune/ingest';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { TokenIssuer } from '../auth/TokenIssuer.js';
+import { SignalingServer, type SignalingOptions } from '../signaling/SignalingServer.js';
+import { SyntheticSpeakers } from '../stage/SyntheticSpeakers.js';
+import { RedisSpaceStore } from './RedisSpaceStore.js';
+import { SpaceService } from './SpaceService.js';
+
+export interface SpacesOptions {
+	redis: Redis;
+	/** Key prefix on the shared Redis. */
+	redisPrefix: string;
+	tokenKey: Uint8Array;
+	tokenTtlS: number;
+	maxSpeakersLimit: number;
+	workers: WorkerPool;
+	ingest: Pick<IngestConfig, 'listenIp' | 'announcedIp'>;
+	logger: Logger;
+	/** Where synthetic speakers' speech goes; unset: synthetic speakers are off. */
+	syntheticSpeakerDir?: string;
+	/** Rate limits and timings of the WebSocket signaling. */
+	signaling?: Pick<SignalingOptions, 'limits' | 'presenceBatchMs' | 'heartbeatMs'>;
+}
+
+/** Everything spaces need on an API node, wired together: store → rules → stages → signaling. */
+export interface Spaces {
+	service: SpaceService;
+	stages: StageRegistry;
+	signaling: SignalingServer;
+	synthetic: SyntheticSpeakers | undefined;
+	/** Closes signaling and every stage (not the Redis connection or the worker pool, which the caller owns). */
+	close(): void;
+}
+
+export function createSpaces(options: SpacesOptions): Spaces {
+	const { logger } = options;
+	const store = new RedisSpaceStore(options.redis, options.redisPrefix);
+	const service = new SpaceService({ store, tokens: new TokenIssuer(options.tokenKey, options.tokenTtlS), maxSpeakersLimit: options.maxSpeakersLimit });
+	service.onListenerError((event, error) => logger.error({ err: error, event }, 'SpaceService listener threw'));
+	const stages = new StageRegistry(
+		options.workers,
+		{ ...defaultStageOptions, webRtc: { ...defaultStageOptions.webRtc, listenIp: options.ingest.listenIp, announcedIp: options.ingest.announcedIp } },
+		logger.child({ module: 'stage' }),
+	);
+	const signaling = new SignalingServer({ service, stages, logger: logger.child({ module: 'signaling' }), ...options.signaling });
+	const synthetic =
+		options.syntheticSpeakerDir === undefined
+			? undefined
+			: new SyntheticSpeakers({ service, stages, dir: options.syntheticSpeakerDir, logger: logger.child({ module: 'synthetic-speakers' }) });
+	let closed = false;
+	return {
+		service,
+		stages,
+		signaling,
+		synthetic,
+		close() {
+			if (closed) return;
+			closed = true;
+			synthetic?.close();
+			signaling.close();
+			stages.closeAll();
+		},
+	};
+}

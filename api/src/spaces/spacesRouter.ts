@@ -1,0 +1,118 @@
+import express, { type Request, type Router } from 'express';
+import { z } from 'zod';
+import { TribuneError } from '../errors.js';
+import { spaceInfo, participantInfo } from '../signaling/toWire.js';
+import { asSpaceId } from './Space.js';
+import type { SyntheticSpeakers } from '../stage/SyntheticSpeakers.js';
+import type { Actor, SpaceService } from './SpaceService.js';
+
+export interface SpacesRouterDeps {
+	service: SpaceService;
+	/** Enables POST /:id/synthetic-speakers (SYNTHETIC_SPEAKERS=true). */
+	synthetic?: SyntheticSpeakers;
+}
+
+/** A display name or title: trimmed, no control characters, within limits. */
+const text = (max: number) =>
+	z
+		.string()
+		.trim()
+		.max(max)
+		.regex(/^[^\p{Cc}\p{Cs}]*$/u, 'no control characters');
+
+const createBody = z.strictObject({
+	title: text(120).min(1),
+	description: text(2000).default(''),
+	hostName: text(50).min(1),
+	settings: z
+		.strictObject({
+			captionMode: z.enum(['off', 'sidecar', 'burned-in']).optional(),
+			recording: z.boolean().optional(),
+			video: z.boolean().optional(),
+			maxSpeakers: z.number().int().min(1).optional(),
+		})
+		.default({}),
+});
+
+const joinBody = z.strictObject({
+	displayName: text(50).min(1),
+	/** A token from an earlier visit: rejoin as the same participant. */
+	token: z.string().max(4096).optional(),
+});
+
+const syntheticBody = z.strictObject({
+	displayName: text(50).min(1),
+	text: text(1000).min(1),
+	video: z.boolean().default(false),
+});
+
+const spaceIdParam = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
+
+function parse<T>(schema: z.ZodType<T>, value: unknown): T {
+	const result = schema.safeParse(value);
+	if (!result.success) {
+		const issue = result.error.issues[0];
+		throw new TribuneError('bad_request', issue ? `${issue.path.join('.') || 'body'}: ${issue.message}` : 'invalid body');
+	}
+	return result.data;
+}
+
+/**
+ * REST for spaces, under /api/spaces:
+ *   POST /                 create a space → { space, participant, token } (the host's)
+ *   GET  /:id              the space's public description
+ *   POST /:id/join         join from the share link → { space, participant, token } (a listener's)
+ *   POST /:id/start        go live (host token as `Authorization: Bearer …`)
+ *   POST /:id/end          end the space (host token)
+ *   POST /:id/synthetic-speakers  put a synthetic (espeak-ng) speaker on stage (host or co-host token; only with
+ *                          SYNTHETIC_SPEAKERS=true) → { participant }
+ * Everything else (the stage, hands, moderation) is WebSocket signaling.
+ */
+export function spacesRouter({ service, synthetic }: SpacesRouterDeps): Router {
+	const router = express.Router();
+	router.use(express.json({ limit: '16kb' }));
+
+	const actorOf = async (req: Request): Promise<Actor> => {
+		const header = req.get('authorization') ?? '';
+		const match = /^Bearer (\S+)$/.exec(header);
+		if (!match) throw new TribuneError('unauthorized', 'expected Authorization: Bearer <token>');
+		const { actor } = await service.authenticate(match[1]!);
+		if (actor.spaceId !== parse(spaceIdParam, req.params.id)) throw new TribuneError('forbidden', 'token is for another space');
+		return actor;
+	};
+
+	router.post('/', async (req, res) => {
+		const body = parse(createBody, req.body);
+		const { space, host, token } = await service.createSpace({ ...body, settings: body.settings });
+		res.status(201).set('Cache-Control', 'no-store').json({ space: spaceInfo(space), participant: participantInfo(host), token });
+	});
+
+	router.get('/:id', async (req, res) => {
+		const space = await service.getSpace(asSpaceId(parse(spaceIdParam, req.params.id)));
+		res.set('Cache-Control', 'no-store').json({ space: spaceInfo(space) });
+	});
+
+	router.post('/:id/join', async (req, res) => {
+		const spaceId = asSpaceId(parse(spaceIdParam, req.params.id));
+		const body = parse(joinBody, req.body);
+		const { participant, token } = await service.join(spaceId, body.displayName, body.token);
+		res.set('Cache-Control', 'no-store').json({ space: spaceInfo(await service.getSpace(spaceId)), participant: participantInfo(participant), token });
+	});
+
+	router.post('/:id/start', async (req, res) => {
+		res.json({ space: spaceInfo(await service.start(await actorOf(req))) });
+	});
+
+	router.post('/:id/end', async (req, res) => {
+		res.json({ space: spaceInfo(await service.end(await actorOf(req))) });
+	});
+
+	router.post('/:id/synthetic-speakers', async (req, res) => {
+		if (!synthetic) throw new TribuneError('not_found', 'synthetic speakers are off (SYNTHETIC_SPEAKERS=true turns them on)');
+		const actor = await actorOf(req);
+		const participant = await synthetic.add(actor, parse(syntheticBody, req.body));
+		res.status(201).json({ participant: participantInfo(participant) });
+	});
+
+	return router;
+}

@@ -1,0 +1,200 @@
+import { randomUUID } from 'node:crypto';
+import { connectRedis } from '@tribune/transcoder';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { MemorySpaceStore } from '../src/spaces/MemorySpaceStore.js';
+import { RedisSpaceStore } from '../src/spaces/RedisSpaceStore.js';
+import { newParticipantId, newSpaceId, type Participant, type Role, type Space } from '../src/spaces/Space.js';
+import type { SpaceStore } from '../src/spaces/SpaceStore.js';
+
+let redis: Redis;
+beforeAll(() => {
+	redis = connectRedis(inject('redisUrl'), 'space-store-test');
+});
+afterAll(() => redis.disconnect());
+
+function person(role: Role = 'listener', name = 'P'): Participant {
+	return { id: newParticipantId(), displayName: name, role, mute: 'none', joinedAt: 1_795_000_000_123 };
+}
+
+async function newSpace(store: SpaceStore, maxSpeakers = 13) {
+	const host = person('host', 'Host');
+	const space: Space = {
+		id: newSpaceId(),
+		title: 'Title "quoted" ünïcode',
+		description: '',
+		state: 'created',
+		hostId: host.id,
+		settings: { captionMode: 'off', recording: false, video: true, maxSpeakers },
+		createdAt: 1_795_000_000_000,
+		startedAt: null,
+		endedAt: null,
+	};
+	await store.createSpace(space, host);
+	return { space, host };
+}
+
+/** The same behaviour is required of both implementations: the unit tests of the rules run on the memory one. */
+describe.each([
+	['RedisSpaceStore', () => new RedisSpaceStore(redis, `test-${randomUUID()}`)],
+	['MemorySpaceStore', () => new MemorySpaceStore()],
+] as const)('%s', (_name, makeStore) => {
+	it('round-trips a space and its host, who is on stage', async () => {
+		const store = makeStore();
+		const { space, host } = await newSpace(store);
+		expect(await store.getSpace(space.id)).toEqual(space);
+		expect(await store.listStage(space.id)).toEqual([host]);
+		await expect(store.createSpace(space, host)).rejects.toThrow(/exists/);
+	});
+
+	it('moves state only from the allowed states and stamps the times', async () => {
+		const store = makeStore();
+		const { space } = await newSpace(store);
+		expect(await store.transitionState(space.id, ['live'], 'ended', 5)).toBeUndefined();
+		expect(await store.transitionState(space.id, ['created'], 'live', 1_795_000_001_000)).toMatchObject({ state: 'live', startedAt: 1_795_000_001_000 });
+		expect(await store.transitionState(space.id, ['created', 'live'], 'ended', 1_795_000_002_000)).toMatchObject({ state: 'ended', endedAt: 1_795_000_002_000 });
+		expect(await store.getSpace(space.id)).toMatchObject({ state: 'ended', title: space.title, settings: space.settings });
+	});
+
+	it('adds listeners once, refuses banned ids and ended spaces', async () => {
+		const store = makeStore();
+		const { space } = await newSpace(store);
+		const a = person();
+		expect(await store.addParticipant(space.id, a)).toBe('added');
+		expect(await store.addParticipant(space.id, { ...a, displayName: 'renamed' })).toBe('rejoined');
+		expect(await store.getParticipant(space.id, a.id)).toEqual(a);
+		expect(await store.removeParticipant(space.id, a.id, true)).toEqual(a);
+		expect(await store.addParticipant(space.id, a)).toBe('banned');
+		expect(await store.isBanned(space.id, a.id)).toBe(true);
+		await store.transitionState(space.id, ['created'], 'ended', 1);
+		expect(await store.addParticipant(space.id, person())).toBe('ended');
+		expect(await store.addParticipant(newSpaceId(), person())).toBe('no_space');
+	});
+
+	it('keeps a FIFO hand queue of listeners without duplicates', async () => {
+		const store = makeStore();
+		const { space, host } = await newSpace(store);
+		const [a, b] = [person('listener', 'A'), person('listener', 'B')];
+		await store.addParticipant(space.id, a);
+		await store.addParticipant(space.id, b);
+		expect(await store.raiseHand(space.id, b.id)).toBe('raised');
+		expect(await store.raiseHand(space.id, a.id)).toBe('raised');
+		expect(await store.raiseHand(space.id, b.id)).toBe('already_raised');
+		expect(await store.raiseHand(space.id, host.id)).toBe('not_listener');
+		expect(await store.raiseHand(space.id, newParticipantId())).toBe('not_found');
+		expect((await store.handQueue(space.id)).map((p) => p.displayName)).toEqual(['B', 'A']);
+		expect(await store.lowerHand(space.id, b.id)).toBe(true);
+		expect(await store.lowerHand(space.id, b.id)).toBe(false);
+		expect((await store.handQueue(space.id)).map((p) => p.displayName)).toEqual(['A']);
+	});
+
+	it('approves a raised hand onto the stage only while a seat is free', async () => {
+		const store = makeStore();
+		const { space } = await newSpace(store, 2);
+		const [a, b] = [person(), person()];
+		for (const p of [a, b]) {
+			await store.addParticipant(space.id, p);
+			await store.raiseHand(space.id, p.id);
+		}
+		const approve = (id: Participant['id']) => store.changeRole(space.id, { participantId: id, from: ['listener'], to: 'speaker', requireHand: true, maxStage: 2 });
+		expect(await approve(a.id)).toMatchObject({ ok: true, previousRole: 'listener', participant: { id: a.id, role: 'speaker' } });
+		expect(await approve(b.id)).toEqual({ ok: false, reason: 'stage_full' });
+		expect(await approve(a.id)).toEqual({ ok: false, reason: 'wrong_role' });
+		expect((await store.handQueue(space.id)).map((p) => p.id)).toEqual([b.id]);
+		expect((await store.listStage(space.id)).map((p) => p.role)).toEqual(['host', 'speaker']);
+	});
+
+	it('refuses a role change that needs a hand when none is raised, or a third co-host', async () => {
+		const store = makeStore();
+		const { space } = await newSpace(store);
+		const l = person();
+		await store.addParticipant(space.id, l);
+		expect(await store.changeRole(space.id, { participantId: l.id, from: ['listener'], to: 'speaker', requireHand: true })).toEqual({ ok: false, reason: 'no_hand' });
+		const speakers = [person(), person(), person()];
+		for (const p of speakers) {
+			await store.addParticipant(space.id, p);
+			await store.changeRole(space.id, { participantId: p.id, from: ['listener'], to: 'speaker' });
+		}
+		const promote = (p: Participant) => store.changeRole(space.id, { participantId: p.id, from: ['speaker'], to: 'cohost', maxCoHosts: 2 });
+		expect((await promote(speakers[0]!)).ok).toBe(true);
+		expect((await promote(speakers[1]!)).ok).toBe(true);
+		expect(await promote(speakers[2]!)).toEqual({ ok: false, reason: 'cohosts_full' });
+		expect(await store.changeRole(space.id, { participantId: newParticipantId(), from: ['listener'], to: 'speaker' })).toEqual({ ok: false, reason: 'not_found' });
+	});
+
+	it('leaving the stage unpins and unmutes; removing clears every trace', async () => {
+		const store = makeStore();
+		const { space } = await newSpace(store);
+		const [a, b] = [person(), person()];
+		for (const p of [a, b]) {
+			await store.addParticipant(space.id, p);
+			await store.changeRole(space.id, { participantId: p.id, from: ['listener'], to: 'speaker' });
+			expect(await store.pin(space.id, p.id)).toBe('pinned');
+		}
+		expect(await store.setMute(space.id, a.id, ['none'], 'moderator')).toMatchObject({ mute: 'moderator' });
+		expect(await store.setMute(space.id, a.id, ['none'], 'self')).toBeUndefined();
+		await store.changeRole(space.id, { participantId: a.id, from: ['speaker'], to: 'listener' });
+		expect(await store.getParticipant(space.id, a.id)).toMatchObject({ role: 'listener', mute: 'none' });
+		expect(await store.setMute(space.id, a.id, ['none'], 'self')).toBeUndefined();
+		expect(await store.pinned(space.id)).toEqual([b.id]);
+		await store.removeParticipant(space.id, b.id, false);
+		expect(await store.pinned(space.id)).toEqual([]);
+		expect((await store.listStage(space.id)).map((p) => p.role)).toEqual(['host']);
+		expect(await store.removeParticipant(space.id, b.id, false)).toBeUndefined();
+		expect(await store.countParticipants(space.id)).toBe(2);
+	});
+
+	it('pins only people on stage, once, and reorders only by permutation', async () => {
+		const store = makeStore();
+		const { space, host } = await newSpace(store);
+		const [a, l] = [person(), person()];
+		await store.addParticipant(space.id, a);
+		await store.addParticipant(space.id, l);
+		await store.changeRole(space.id, { participantId: a.id, from: ['listener'], to: 'speaker' });
+		expect(await store.pin(space.id, l.id)).toBe('not_on_stage');
+		expect(await store.pin(space.id, a.id)).toBe('pinned');
+		expect(await store.pin(space.id, a.id)).toBe('already_pinned');
+		expect(await store.pin(space.id, host.id)).toBe('pinned');
+		expect(await store.reorderPins(space.id, [host.id])).toBe(false);
+		expect(await store.reorderPins(space.id, [host.id, host.id])).toBe(false);
+		expect(await store.reorderPins(space.id, [host.id, a.id])).toBe(true);
+		expect(await store.pinned(space.id)).toEqual([host.id, a.id]);
+		expect(await store.unpin(space.id, a.id)).toBe(true);
+		expect(await store.unpin(space.id, a.id)).toBe(false);
+	});
+});
+
+describe('RedisSpaceStore under concurrency', () => {
+	it('fills the last stage seats exactly once when many approvals race', async () => {
+		// Two store instances on two connections stand in for two API processes.
+		const prefix = `test-${randomUUID()}`;
+		const other = connectRedis(inject('redisUrl'), 'space-store-test-2');
+		try {
+			const stores = [new RedisSpaceStore(redis, prefix), new RedisSpaceStore(other, prefix)];
+			const { space } = await newSpace(stores[0]!, 4);
+			const listeners = Array.from({ length: 20 }, () => person());
+			for (const p of listeners) {
+				await stores[0]!.addParticipant(space.id, p);
+				await stores[0]!.raiseHand(space.id, p.id);
+			}
+			const results = await Promise.all(
+				listeners.map((p, i) => stores[i % 2]!.changeRole(space.id, { participantId: p.id, from: ['listener'], to: 'speaker', requireHand: true, maxStage: 4 })),
+			);
+			expect(results.filter((r) => r.ok)).toHaveLength(3);
+			expect(await stores[1]!.listStage(space.id)).toHaveLength(4);
+			expect(await stores[1]!.handQueue(space.id)).toHaveLength(17);
+		} finally {
+			other.disconnect();
+		}
+	});
+
+	it('gives an ended space a TTL so Redis eventually forgets it', async () => {
+		const prefix = `test-${randomUUID()}`;
+		const store = new RedisSpaceStore(redis, prefix);
+		const { space } = await newSpace(store);
+		expect(await redis.ttl(`${prefix}:space:{${space.id}}`)).toBe(-1);
+		await store.transitionState(space.id, ['created'], 'ended', 1);
+		expect(await redis.ttl(`${prefix}:space:{${space.id}}`)).toBeGreaterThan(3600);
+		expect(await redis.ttl(`${prefix}:space:{${space.id}}:participants`)).toBeGreaterThan(3600);
+	});
+});

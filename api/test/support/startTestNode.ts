@@ -1,0 +1,99 @@
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { loadIngestConfig, WorkerPool } from '@tribune/ingest';
+import { connectRedis } from '@tribune/transcoder';
+import pino from 'pino';
+import { createApp } from '../../src/createApp.js';
+import { createApiMetrics } from '../../src/metrics.js';
+import type { ParticipantInfo, SpaceInfo } from '../../src/signaling/protocol.js';
+import { createSpaces, type Spaces, type SpacesOptions } from '../../src/spaces/createSpaces.js';
+
+export interface TestNode {
+	baseUrl: string;
+	wsUrl: string;
+	spaces: Spaces;
+	workers: WorkerPool;
+	/** This node's Redis key prefix. */
+	redisPrefix: string;
+	close(): Promise<void>;
+}
+
+/**
+ * An API node as main.ts builds it (real Redis with a fresh key prefix, a real mediasoup worker, HTTP and
+ * WebSocket on a free loopback port), for integration tests.
+ */
+export async function startTestNode(redisUrl: string, signaling: SpacesOptions['signaling'] = {}, options: { syntheticSpeakerDir?: string } = {}): Promise<TestNode> {
+	const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+	const redis = connectRedis(redisUrl, 'test-node');
+	const ingestConfig = loadIngestConfig({ MEDIASOUP_NUM_WORKERS: '1' });
+	const workers = await WorkerPool.create(ingestConfig, logger);
+	const redisPrefix = `test-${randomUUID()}`;
+	const spaces = createSpaces({
+		redis,
+		redisPrefix,
+		tokenKey: new TextEncoder().encode(randomUUID() + randomUUID()),
+		tokenTtlS: 600,
+		maxSpeakersLimit: 25,
+		workers,
+		ingest: ingestConfig,
+		logger,
+		signaling: { presenceBatchMs: 20, ...signaling },
+		syntheticSpeakerDir: options.syntheticSpeakerDir,
+	});
+	const health = async () => ({ ok: true, redis: 'up' as const, mediasoupWorkers: 1, transcoders: 0 });
+	const app = createApp({ logger, metrics: createApiMetrics(), health, playerDir: '/nonexistent', spaces: { service: spaces.service, synthetic: spaces.synthetic } });
+	const server = http.createServer(app);
+	spaces.signaling.attach(server);
+	await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+	const { port } = server.address() as AddressInfo;
+	return {
+		baseUrl: `http://127.0.0.1:${port}`,
+		wsUrl: `ws://127.0.0.1:${port}/ws`,
+		spaces,
+		workers,
+		redisPrefix,
+		async close() {
+			spaces.close();
+			server.closeAllConnections();
+			await new Promise<void>((resolve) => server.close(() => resolve()));
+			workers.close();
+			redis.disconnect();
+		},
+	};
+}
+
+/** The JSON bodies of /api/spaces responses. */
+export interface ApiBody {
+	space?: SpaceInfo;
+	participant?: ParticipantInfo;
+	token?: string;
+	error?: { code: string; message: string };
+}
+
+/** POSTs JSON and returns status and body. */
+export async function postJson(url: string, body: unknown, token?: string): Promise<{ status: number; body: ApiBody }> {
+	const res = await fetch(url, {
+		method: 'POST',
+		headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+		body: JSON.stringify(body),
+	});
+	return { status: res.status, body: (await res.json()) as ApiBody };
+}
+
+/** Creates a space over REST, starts it, and returns the host's token and ids. */
+export async function createLiveSpace(node: TestNode, settings: Record<string, unknown> = {}): Promise<{ spaceId: string; hostId: string; hostToken: string }> {
+	const created = await postJson(`${node.baseUrl}/api/spaces`, { title: 'Test space', hostName: 'Hana Host', settings });
+	if (created.status !== 201) throw new Error(`create failed: ${JSON.stringify(created.body)}`);
+	const spaceId = created.body.space!.id;
+	const hostToken = created.body.token!;
+	const started = await postJson(`${node.baseUrl}/api/spaces/${spaceId}/start`, {}, hostToken);
+	if (started.status !== 200) throw new Error(`start failed: ${JSON.stringify(started.body)}`);
+	return { spaceId, hostId: created.body.participant!.id, hostToken };
+}
+
+export async function joinSpace(node: TestNode, spaceId: string, displayName: string): Promise<{ participantId: string; token: string }> {
+	const joined = await postJson(`${node.baseUrl}/api/spaces/${spaceId}/join`, { displayName });
+	if (joined.status !== 200) throw new Error(`join failed: ${JSON.stringify(joined.body)}`);
+	return { participantId: joined.body.participant!.id, token: joined.body.token! };
+}

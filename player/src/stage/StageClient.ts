@@ -1,0 +1,139 @@
+import { Device } from 'mediasoup-client';
+import type { types } from 'mediasoup-client';
+import type { SignalingSocket } from '../signaling/SignalingSocket.js';
+
+/** A remote speaker's track, as it arrives. */
+export interface RemoteTrack {
+	consumerId: string;
+	participantId: string;
+	kind: 'audio' | 'video';
+	track: MediaStreamTrack;
+}
+
+export interface StageClientOptions {
+	/** Called for each remote track (play audio in an <audio>, video in a <video>). */
+	onTrack?: (remote: RemoteTrack) => void;
+	/** Called when a remote track ends (the speaker left, was demoted or unpublished). */
+	onTrackEnded?: (consumerId: string) => void;
+}
+
+/**
+ * A speaker's WebRTC side of the stage, with mediasoup-client: loads the router's capabilities, opens a send and a
+ * receive transport, publishes the microphone (and camera), and consumes every other speaker. Call `join()` after
+ * becoming a speaker, `leave()` on leaving the stage; `rejoin()` after a `stageReset` event.
+ */
+export class StageClient {
+	readonly #signaling: SignalingSocket;
+	readonly #options: StageClientOptions;
+	readonly #unsubscribe: (() => void)[] = [];
+	#device: Device | undefined;
+	#send: types.Transport | undefined;
+	#recv: types.Transport | undefined;
+	readonly #producers = new Map<string, types.Producer>();
+	readonly #consumers = new Map<string, types.Consumer>();
+
+	constructor(signaling: SignalingSocket, options: StageClientOptions = {}) {
+		this.#signaling = signaling;
+		this.#options = options;
+		this.#unsubscribe.push(
+			signaling.on('newConsumer', (data) => void this.#consume(data)),
+			signaling.on('consumerClosed', ({ consumerId }) => this.#closeConsumer(consumerId)),
+		);
+	}
+
+	get consumers(): types.Consumer[] {
+		return [...this.#consumers.values()];
+	}
+
+	get producers(): types.Producer[] {
+		return [...this.#producers.values()];
+	}
+
+	/** The receive transport, for getStats(). */
+	get recvTransport(): types.Transport | undefined {
+		return this.#recv;
+	}
+
+	/** Sets up both transports and starts receiving the others; publishes the given tracks. */
+	async join(tracks: MediaStreamTrack[] = []): Promise<void> {
+		const { rtpCapabilities } = await this.#signaling.request('getRouterRtpCapabilities', {});
+		this.#device = await Device.factory();
+		await this.#device.load({ routerRtpCapabilities: rtpCapabilities as unknown as types.RtpCapabilities });
+		this.#recv = await this.#createTransport('recv');
+		this.#send = await this.#createTransport('send');
+		await this.#signaling.request('setRtpCapabilities', { rtpCapabilities: this.#device.recvRtpCapabilities as unknown as Record<string, unknown> });
+		for (const track of tracks) await this.publish(track);
+	}
+
+	async publish(track: MediaStreamTrack): Promise<types.Producer> {
+		if (!this.#send) throw new Error('join() first');
+		const producer = await this.#send.produce({ track, stopTracks: false });
+		this.#producers.set(producer.id, producer);
+		producer.observer.on('close', () => this.#producers.delete(producer.id));
+		return producer;
+	}
+
+	/** Closes transports, producers and consumers (the server closes its side when the role changes). */
+	leave(): void {
+		for (const c of this.#consumers.values()) this.#options.onTrackEnded?.(c.id);
+		this.#consumers.clear();
+		this.#producers.clear();
+		this.#send?.close();
+		this.#recv?.close();
+		this.#send = undefined;
+		this.#recv = undefined;
+	}
+
+	/** After `stageReset`: the server's stage was replaced; set everything up again with the same tracks. */
+	async rejoin(): Promise<void> {
+		const tracks = this.producers.flatMap((p) => (p.track ? [p.track] : []));
+		this.leave();
+		await this.join(tracks);
+	}
+
+	close(): void {
+		this.leave();
+		for (const off of this.#unsubscribe.splice(0)) off();
+	}
+
+	async #createTransport(direction: 'send' | 'recv'): Promise<types.Transport> {
+		const device = this.#device!;
+		const params = await this.#signaling.request('createTransport', { direction });
+		const options = params as unknown as types.TransportOptions;
+		const transport = direction === 'send' ? device.createSendTransport(options) : device.createRecvTransport(options);
+		transport.on('connect', ({ dtlsParameters }, callback, errback) => {
+			this.#signaling
+				.request('connectTransport', { transportId: transport.id, dtlsParameters: dtlsParameters as unknown as Record<string, unknown> })
+				.then(() => callback(), errback);
+		});
+		if (direction === 'send') {
+			transport.on('produce', ({ kind, rtpParameters }, callback, errback) => {
+				this.#signaling
+					.request('produce', { transportId: transport.id, kind, rtpParameters: rtpParameters as unknown as Record<string, unknown> })
+					.then(({ producerId }) => callback({ id: producerId }), errback);
+			});
+		}
+		return transport;
+	}
+
+	async #consume(data: { consumerId: string; producerId: string; participantId: string; kind: 'audio' | 'video'; rtpParameters: Record<string, unknown> }): Promise<void> {
+		if (!this.#recv) return;
+		const consumer = await this.#recv.consume({
+			id: data.consumerId,
+			producerId: data.producerId,
+			kind: data.kind,
+			rtpParameters: data.rtpParameters as unknown as types.RtpParameters,
+		});
+		this.#consumers.set(consumer.id, consumer);
+		this.#options.onTrack?.({ consumerId: consumer.id, participantId: data.participantId, kind: data.kind, track: consumer.track });
+		await this.#signaling.request('resumeConsumer', { consumerId: consumer.id });
+	}
+
+	#closeConsumer(consumerId: string): void {
+		const consumer = this.#consumers.get(consumerId);
+		if (!consumer) return;
+		consumer.close();
+		this.#consumers.delete(consumerId);
+		this.#options.onTrackEnded?.(consumerId);
+	}
+}

@@ -1,0 +1,167 @@
+import dgram from 'node:dgram';
+
+export interface OpusGapFillerOptions {
+	/** Where the receiving ffmpeg listens for this stream's RTP. */
+	target: { host: string; rtpPort: number };
+	/** Payload type the receiver's SDP declares for Opus. */
+	payloadType: number;
+	/** A gap longer than this, ms, is filled with silence. Default 60 (three Opus frames). */
+	gapMs?: number;
+	/** Address the filler binds. Default 127.0.0.1. */
+	host?: string;
+}
+
+/** An Opus packet that decodes to 20 ms of silence (CELT-only, fullband, one frame; the one WebRTC sends). */
+const opusSilence = Buffer.from([0xf8, 0xff, 0xfe]);
+const frameSamples = 960; // 20 ms at 48 kHz
+const frameMs = 20;
+
+/**
+ * Sits between a speaker's audio consumer and the broadcast ffmpeg and keeps the speaker's RTP flowing: while the
+ * speaker is muted (producer paused), between DTX packets, or before the first packet, it sends Opus silence every
+ * 20 ms. ffmpeg's audio mix waits for every input, so without it one muted speaker would stall the whole broadcast
+ * — or force a restart on every mute. Sequence numbers and timestamps are rewritten into one continuous stream.
+ */
+export class OpusGapFiller {
+	readonly #rtp: dgram.Socket;
+	readonly #rtcp: dgram.Socket;
+	readonly #options: Required<Omit<OpusGapFillerOptions, 'target'>> & { target: OpusGapFillerOptions['target'] };
+	readonly #ssrc = (Math.random() * 0xffffffff) >>> 0;
+	#seq = Math.floor(Math.random() * 0xffff);
+	/** Timestamp of the last packet sent. */
+	#ts = (Math.random() * 0xffffffff) >>> 0;
+	/** outTs − inTs for the current run of real packets; undefined after a gap. */
+	#offset: number | undefined;
+	#lastSentAt = 0;
+	#lastRealAt = 0;
+	#filling = false;
+	#timer: NodeJS.Timeout;
+	#closed = false;
+	#silenceSent = 0;
+	#forwarded = 0;
+
+	private constructor(rtp: dgram.Socket, rtcp: dgram.Socket, options: OpusGapFillerOptions) {
+		this.#rtp = rtp;
+		this.#rtcp = rtcp;
+		this.#options = { gapMs: 60, host: '127.0.0.1', ...options };
+		rtp.on('message', (packet) => this.#onPacket(packet));
+		// A send before ffmpeg binds its port, or after it exits, is simply lost; nothing to report.
+		rtp.on('error', () => {});
+		rtcp.on('error', () => {});
+		// mediasoup's sender reports are dropped: the stream they describe is rewritten here.
+		rtcp.on('message', () => {});
+		this.#timer = setInterval(() => this.#fill(), frameMs);
+	}
+
+	/** Binds an even RTP port and the RTCP port after it (what a PlainTransport `connect()` needs). */
+	static async open(options: OpusGapFillerOptions): Promise<OpusGapFiller> {
+		const host = options.host ?? '127.0.0.1';
+		for (let attempt = 0; attempt < 50; attempt++) {
+			const rtp = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
+			const port = await bind(rtp, host, 0);
+			if (port % 2 !== 0 || port === 65535) {
+				rtp.close();
+				continue;
+			}
+			const rtcp = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
+			try {
+				await bind(rtcp, host, port + 1);
+			} catch {
+				rtp.close();
+				rtcp.close();
+				continue;
+			}
+			return new OpusGapFiller(rtp, rtcp, options);
+		}
+		throw new Error('OpusGapFiller: no free even UDP port pair');
+	}
+
+	/** Port the consumer's transport sends RTP to; RTCP goes to rtpPort + 1. */
+	get rtpPort(): number {
+		return this.#rtp.address().port;
+	}
+
+	get rtcpPort(): number {
+		return this.#rtcp.address().port;
+	}
+
+	/** Packets forwarded from the speaker and silence packets sent, for tests and metrics. */
+	get counts(): { forwarded: number; silence: number } {
+		return { forwarded: this.#forwarded, silence: this.#silenceSent };
+	}
+
+	close(): void {
+		if (this.#closed) return;
+		this.#closed = true;
+		clearInterval(this.#timer);
+		this.#rtp.close();
+		this.#rtcp.close();
+	}
+
+	#onPacket(packet: Buffer): void {
+		const payload = rtpPayload(packet);
+		if (!payload || payload.length === 0) return;
+		this.#filling = false;
+		this.#lastRealAt = Date.now();
+		const inTs = packet.readUInt32BE(4);
+		// After a gap (or at the start), continue one frame after the last packet sent.
+		if (this.#offset === undefined) this.#offset = (this.#ts + (this.#lastSentAt === 0 ? 0 : frameSamples) - inTs) >>> 0;
+		this.#send((inTs + this.#offset) >>> 0, payload);
+		this.#forwarded++;
+	}
+
+	#fill(): void {
+		const now = Date.now();
+		let frames = 1;
+		if (!this.#filling) {
+			if (this.#lastRealAt !== 0 && now - this.#lastRealAt < this.#options.gapMs) return;
+			// A gap starts: the next real packet re-anchors its timestamps after the silence. Cover the time since the
+			// last packet at once, so this input's sample count keeps pace with the wall clock (the mix waits for the
+			// slowest input; a short input would delay the broadcast for good).
+			this.#filling = true;
+			this.#offset = undefined;
+			if (this.#lastSentAt !== 0) frames = Math.max(1, Math.min(50, Math.round((now - this.#lastSentAt) / frameMs)));
+		}
+		for (let i = 0; i < frames; i++) {
+			this.#send((this.#ts + (this.#lastSentAt === 0 ? 0 : frameSamples)) >>> 0, opusSilence);
+			this.#silenceSent++;
+		}
+	}
+
+	#send(ts: number, payload: Buffer): void {
+		if (this.#closed) return;
+		const header = Buffer.alloc(12);
+		header[0] = 0x80; // version 2, no padding, no extension, no CSRC
+		header[1] = this.#options.payloadType & 0x7f;
+		this.#seq = (this.#seq + 1) & 0xffff;
+		header.writeUInt16BE(this.#seq, 2);
+		header.writeUInt32BE(ts, 4);
+		header.writeUInt32BE(this.#ssrc, 8);
+		this.#ts = ts;
+		this.#lastSentAt = Date.now();
+		this.#rtp.send(Buffer.concat([header, payload]), this.#options.target.rtpPort, this.#options.target.host);
+	}
+}
+
+/** The payload of an RTP packet, past CSRCs, header extension and padding; undefined if malformed. */
+export function rtpPayload(packet: Buffer): Buffer | undefined {
+	if (packet.length < 12 || packet[0]! >> 6 !== 2) return undefined;
+	let offset = 12 + (packet[0]! & 0x0f) * 4;
+	if (packet[0]! & 0x10) {
+		if (packet.length < offset + 4) return undefined;
+		offset += 4 + packet.readUInt16BE(offset + 2) * 4;
+	}
+	let end = packet.length;
+	if (packet[0]! & 0x20) end -= packet[packet.length - 1]!;
+	return offset <= end ? packet.subarray(offset, end) : undefined;
+}
+
+function bind(socket: dgram.Socket, host: string, port: number): Promise<number> {
+	return new Promise((resolve, reject) => {
+		socket.once('error', reject);
+		socket.bind({ address: host, port, exclusive: true }, () => {
+			socket.off('error', reject);
+			resolve(socket.address().port);
+		});
+	});
+}

@@ -1,0 +1,82 @@
+import dgram from 'node:dgram';
+import { afterEach, describe, expect, it } from 'vitest';
+import { OpusGapFiller, rtpPayload } from '../src/broadcast/OpusGapFiller.js';
+
+interface Received {
+	seq: number;
+	ts: number;
+	payload: Buffer;
+}
+
+const closers: (() => void)[] = [];
+afterEach(() => {
+	for (const close of closers.splice(0)) close();
+});
+
+async function receiver(): Promise<{ port: number; packets: Received[] }> {
+	const socket = dgram.createSocket('udp4');
+	const packets: Received[] = [];
+	socket.on('message', (packet) => packets.push({ seq: packet.readUInt16BE(2), ts: packet.readUInt32BE(4), payload: rtpPayload(packet)! }));
+	await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+	closers.push(() => socket.close());
+	return { port: socket.address().port, packets };
+}
+
+function rtp(seq: number, ts: number, payload: Buffer, extension = false): Buffer {
+	const header = Buffer.alloc(12);
+	header[0] = 0x80 | (extension ? 0x10 : 0);
+	header[1] = 111;
+	header.writeUInt16BE(seq, 2);
+	header.writeUInt32BE(ts, 4);
+	header.writeUInt32BE(42, 8);
+	// One-byte header extension (RFC 8285) with one word of data, as mediasoup adds.
+	const ext = extension ? Buffer.from([0xbe, 0xde, 0x00, 0x01, 0x10, 0xff, 0x00, 0x00]) : Buffer.alloc(0);
+	return Buffer.concat([header, ext, payload]);
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('OpusGapFiller', () => {
+	it('sends silence until the speaker sends, forwards their packets, fills a mute with silence, and keeps one continuous stream', async () => {
+		const target = await receiver();
+		const filler = await OpusGapFiller.open({ target: { host: '127.0.0.1', rtpPort: target.port }, payloadType: 100 });
+		closers.push(() => filler.close());
+		expect(filler.rtpPort % 2).toBe(0);
+		expect(filler.rtcpPort).toBe(filler.rtpPort + 1);
+
+		const sender = dgram.createSocket('udp4');
+		closers.push(() => sender.close());
+		await sleep(200); // nobody talks yet: silence flows
+		const voice = Buffer.from([0x78, 1, 2, 3, 4, 5]);
+		for (let i = 0; i < 10; i++) {
+			sender.send(rtp(5000 + i, 90_000 + i * 960, voice, true), filler.rtpPort, '127.0.0.1');
+			await sleep(20);
+		}
+		await sleep(400); // muted: the producer is paused, no packets
+		for (let i = 0; i < 5; i++) {
+			sender.send(rtp(7000 + i, 500_000 + i * 960, voice), filler.rtpPort, '127.0.0.1');
+			await sleep(20);
+		}
+		await sleep(50);
+		filler.close();
+
+		const { packets } = target;
+		const kinds = packets.map((p) => (p.payload.equals(voice) ? 'v' : p.payload.equals(Buffer.from([0xf8, 0xff, 0xfe])) ? 's' : '?')).join('');
+		// silence… voice×10, silence… voice×5 (and perhaps silence again after the last packet)
+		expect(kinds).toMatch(/^s{5,}v{10}s{15,}v{5}s*$/);
+		expect(filler.counts.forwarded).toBe(15);
+		// One stream: consecutive sequence numbers, and every packet 20 ms (960 samples) after the one before.
+		for (let i = 1; i < packets.length; i++) {
+			expect((packets[i]!.seq - packets[i - 1]!.seq + 0x10000) % 0x10000).toBe(1);
+			expect((packets[i]!.ts - packets[i - 1]!.ts + 0x100000000) % 0x100000000).toBe(960);
+		}
+	});
+
+	it('drops malformed packets', () => {
+		expect(rtpPayload(Buffer.from([0x80, 0]))).toBeUndefined();
+		expect(rtpPayload(Buffer.concat([Buffer.from([0x40]), Buffer.alloc(20)]))).toBeUndefined();
+		const withBadExtension = Buffer.alloc(14);
+		withBadExtension[0] = 0x90;
+		expect(rtpPayload(withBadExtension)).toBeUndefined();
+	});
+});
