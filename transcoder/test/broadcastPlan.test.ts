@@ -147,6 +147,8 @@ describe('buildFfmpegPlan() run by real ffmpeg on a live stage', () => {
 		expect(r!, `rgb(${r}, ${g}, ${b})`).toBeLessThan(g! - 40);
 		const audio = await probe(outputs.audio!);
 		expect(audio.streams).toEqual([expect.objectContaining({ codec_type: 'audio', codec_name: 'aac', channels: 2 })]);
+		// Every rendition carries the whole run, the audio-only one included.
+		expect(Number(audio.format.duration)).toBeGreaterThan(Number(hd.format.duration) - 1.5);
 	});
 
 	it('kills an ffmpeg that receives nothing and fails the run as retryable', async () => {

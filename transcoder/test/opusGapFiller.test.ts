@@ -72,6 +72,23 @@ describe('OpusGapFiller', () => {
 		}
 	});
 
+	it('forwards only the accepted SSRC once it is known', async () => {
+		const target = await receiver();
+		const filler = await OpusGapFiller.open({ target: { host: '127.0.0.1', rtpPort: target.port }, payloadType: 100 });
+		closers.push(() => filler.close());
+		filler.acceptSsrc(42);
+		const sender = dgram.createSocket('udp4');
+		closers.push(() => sender.close());
+		const stale = rtp(1, 1, Buffer.from([1, 2, 3]));
+		stale.writeUInt32BE(7, 8);
+		sender.send(stale, filler.rtpPort, '127.0.0.1');
+		sender.send(rtp(2, 960, Buffer.from([4, 5, 6])), filler.rtpPort, '127.0.0.1');
+		await sleep(50);
+		expect(filler.counts.forwarded).toBe(1);
+		expect(target.packets.some((p) => p.payload.equals(Buffer.from([4, 5, 6])))).toBe(true);
+		expect(target.packets.some((p) => p.payload.equals(Buffer.from([1, 2, 3])))).toBe(false);
+	});
+
 	it('drops malformed packets', () => {
 		expect(rtpPayload(Buffer.from([0x80, 0]))).toBeUndefined();
 		expect(rtpPayload(Buffer.concat([Buffer.from([0x40]), Buffer.alloc(20)]))).toBeUndefined();

@@ -39,6 +39,7 @@ export class OpusGapFiller {
 	#closed = false;
 	#silenceSent = 0;
 	#forwarded = 0;
+	#acceptSsrc: number | undefined;
 
 	private constructor(rtp: dgram.Socket, rtcp: dgram.Socket, options: OpusGapFillerOptions) {
 		this.#rtp = rtp;
@@ -85,6 +86,14 @@ export class OpusGapFiller {
 		return this.#rtcp.address().port;
 	}
 
+	/**
+	 * Forwards only packets of this SSRC (the consumer's, known once it exists). A port freed by an earlier broadcast
+	 * may still receive a stale sender's packets for a while; mixing them in would corrupt the stream.
+	 */
+	acceptSsrc(ssrc: number): void {
+		this.#acceptSsrc = ssrc;
+	}
+
 	/** Packets forwarded from the speaker and silence packets sent, for tests and metrics. */
 	get counts(): { forwarded: number; silence: number } {
 		return { forwarded: this.#forwarded, silence: this.#silenceSent };
@@ -101,6 +110,7 @@ export class OpusGapFiller {
 	#onPacket(packet: Buffer): void {
 		const payload = rtpPayload(packet);
 		if (!payload || payload.length === 0) return;
+		if (this.#acceptSsrc !== undefined && packet.readUInt32BE(8) !== this.#acceptSsrc) return;
 		this.#filling = false;
 		this.#lastRealAt = Date.now();
 		const inTs = packet.readUInt32BE(4);

@@ -103,9 +103,15 @@ export async function runFfmpeg(options: RunFfmpegOptions): Promise<void> {
 			tail.push(line);
 			if (tail.length > stderrTailLines) tail.shift();
 		});
-		command.on('end', () => settle());
+		command.on('end', () => {
+			logger.debug({ stderrTail: tail }, 'ffmpeg ended');
+			settle();
+		});
 		command.on('error', (error: Error) => {
-			if (stopping) return settle();
+			if (stopping) {
+				logger.debug({ stderrTail: tail }, 'ffmpeg stopped');
+				return settle();
+			}
 			const exit = exitOf(command, error);
 			const failure = classifyFfmpegExit(exit, tail);
 			logger.warn({ ...exit, retryable: failure.retryable, reason: failure.reason }, 'ffmpeg failed');

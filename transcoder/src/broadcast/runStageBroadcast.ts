@@ -164,12 +164,15 @@ async function runOnce(
 				releases.push(ports.release);
 				// Audio goes through a gap filler on its way to ffmpeg; video straight to ffmpeg's port pair.
 				let via = { rtpPort: ports.rtpPort, rtcpPort: ports.rtcpPort };
+				let filler: OpusGapFiller | undefined;
 				if (kind === 'audio') {
-					const filler = await OpusGapFiller.open({ host: ip, target: { host: ip, rtpPort: ports.rtpPort }, payloadType: opusPayloadType });
-					releases.push(() => filler.close());
+					filler = await OpusGapFiller.open({ host: ip, target: { host: ip, rtpPort: ports.rtpPort }, payloadType: opusPayloadType });
+					releases.push(() => filler?.close());
 					via = { rtpPort: filler.rtpPort, rtcpPort: filler.rtcpPort };
 				}
 				const consumer = await link.call(snapshot.node, 'consume', { sessionId, spaceId: options.spaceId, producerId, ip, ...via });
+				const ssrc = (consumer.rtpParameters as types.RtpParameters).encodings?.[0]?.ssrc;
+				if (filler && ssrc !== undefined) filler.acceptSsrc(ssrc);
 				consumerIds.push(consumer.consumerId);
 				byPeer.set(speaker.peerId, { ...byPeer.get(speaker.peerId), [kind]: streams.length });
 				const rtpParameters = consumer.rtpParameters as types.RtpParameters;
