@@ -1,7 +1,10 @@
 import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, exitCodes, loadIngestConfig, WorkerPool } from '@tribune/ingest';
-import { connectRedis, createLogger, TranscoderPresence } from '@tribune/transcoder';
+import { BroadcastQueue, connectRedis, createLogger, TranscoderPresence } from '@tribune/transcoder';
+import { BroadcastCoordinator } from './broadcast/BroadcastCoordinator.js';
+import { StageLinkServer } from './stageLink/StageLinkServer.js';
 import { loadApiConfig } from './config.js';
 import { createApp, type Health } from './createApp.js';
 import { createApiMetrics } from './metrics.js';
@@ -35,6 +38,19 @@ async function main(): Promise<void> {
 		syntheticSpeakerDir: config.syntheticSpeakers ? path.join(config.dataDir, 'synthetic-speakers') : undefined,
 	});
 
+	// Transcoders on any machine consume this node's stages through the stage link; this node queues their jobs.
+	const nodeId = `${os.hostname().replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 40)}-${process.pid}`;
+	const stageLink = await StageLinkServer.start({
+		redis,
+		prefix: redisPrefix,
+		node: nodeId,
+		host: { routerFor: (spaceId) => spaces.stages.get(spaceId)?.router },
+		logger: logger.child({ module: 'stage-link' }),
+		listenIp: ingestConfig.listenIp,
+	});
+	const broadcastQueue = new BroadcastQueue(redis, redisPrefix);
+	const broadcasts = new BroadcastCoordinator({ service: spaces.service, store: spaces.store, stages: spaces.stages, link: stageLink, queue: broadcastQueue, logger: logger.child({ module: 'broadcast' }) });
+
 	const health = async (): Promise<Health> => {
 		const [redisUp, transcoders] = await Promise.all([
 			withTimeout(redis.ping(), 1000).then(() => true, () => false),
@@ -66,6 +82,9 @@ async function main(): Promise<void> {
 		logger.info({ reason }, 'api stopping');
 		server.close();
 		server.closeAllConnections();
+		broadcasts.close();
+		stageLink.close();
+		void broadcastQueue.close();
 		spaces.close();
 		workers.close();
 		redis.disconnect();

@@ -6,6 +6,7 @@ import { SignalingServer, type SignalingOptions } from '../signaling/SignalingSe
 import { SyntheticSpeakers } from '../stage/SyntheticSpeakers.js';
 import { RedisSpaceStore } from './RedisSpaceStore.js';
 import { SpaceService } from './SpaceService.js';
+import type { SpaceStore } from './SpaceStore.js';
 
 export interface SpacesOptions {
 	redis: Redis;
@@ -26,6 +27,8 @@ export interface SpacesOptions {
 /** Everything spaces need on an API node, wired together: store → rules → stages → signaling. */
 export interface Spaces {
 	service: SpaceService;
+	/** The state the service keeps; read-only uses outside the service (the broadcast's stage snapshots). */
+	store: SpaceStore;
 	stages: StageRegistry;
 	signaling: SignalingServer;
 	synthetic: SyntheticSpeakers | undefined;
@@ -51,6 +54,7 @@ export function createSpaces(options: SpacesOptions): Spaces {
 	let closed = false;
 	return {
 		service,
+		store,
 		stages,
 		signaling,
 		synthetic,

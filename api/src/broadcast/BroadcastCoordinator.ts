@@ -1,0 +1,122 @@
+import type { Stage, StageRegistry } from '@tribune/ingest';
+import type { BroadcastQueue, StageLinkSnapshot } from '@tribune/transcoder';
+import type { Logger } from 'pino';
+import type { StageLinkServer } from '../stageLink/StageLinkServer.js';
+import type { Space, SpaceId } from '../spaces/Space.js';
+import type { SpaceService } from '../spaces/SpaceService.js';
+import type { SpaceStore } from '../spaces/SpaceStore.js';
+
+export interface BroadcastCoordinatorOptions {
+	service: SpaceService;
+	store: SpaceStore;
+	stages: StageRegistry;
+	link: StageLinkServer;
+	queue: BroadcastQueue;
+	logger: Logger;
+	/** Stage changes this close together are published as one snapshot. Default 50 ms. */
+	coalesceMs?: number;
+}
+
+/**
+ * The API node's side of broadcasting: when a space goes live it queues the space's broadcast job, when it ends it
+ * stops it, and whenever its stage changes (who is on it, their producers, mutes, pins, the active speaker) it
+ * publishes a stage snapshot for the transcoder that runs the job.
+ */
+export class BroadcastCoordinator {
+	readonly #options: BroadcastCoordinatorOptions;
+	readonly #pending = new Map<string, NodeJS.Timeout>();
+	readonly #hooked = new WeakSet<Stage>();
+	/** Versions grow across restarts of this node: milliseconds, then a counter within one. */
+	#lastVersion = 0;
+	#closed = false;
+
+	constructor(options: BroadcastCoordinatorOptions) {
+		this.#options = options;
+		const { service, stages } = options;
+		service.on('spaceState', ({ space }) => void this.#onSpaceState(space));
+		service.on('roleChanged', ({ spaceId }) => this.#schedule(spaceId));
+		service.on('muteChanged', ({ spaceId }) => this.#schedule(spaceId));
+		service.on('pinnedChanged', ({ spaceId }) => this.#schedule(spaceId));
+		service.on('participantRemoved', ({ spaceId }) => this.#schedule(spaceId));
+		stages.on('stageopened', (stage) => this.#hook(stage));
+	}
+
+	/** Publishes a space's stage now (also used when a transcoder asks for a fresh snapshot). */
+	async publish(spaceId: SpaceId): Promise<StageLinkSnapshot | undefined> {
+		const { store, stages, link } = this.#options;
+		const stage = stages.get(spaceId);
+		if (!stage) return undefined;
+		const [participants, pinned] = await Promise.all([store.listStage(spaceId), store.pinned(spaceId)]);
+		const live = (kind: 'audio' | 'video', peerId: string) =>
+			stage.getPeer(peerId)?.producers.find((p) => p.kind === kind && !p.closed && (kind === 'audio' || !p.paused))?.id;
+		const activeSpeakerId = stage.activeSpeaker ?? undefined;
+		const snapshot: StageLinkSnapshot = {
+			spaceId,
+			node: link.node,
+			version: this.#nextVersion(),
+			speakers: participants.map((p) => {
+				const audioProducerId = live('audio', p.id);
+				const videoProducerId = live('video', p.id);
+				return { peerId: p.id, name: p.displayName, muted: p.mute !== 'none', ...(audioProducerId && { audioProducerId }), ...(videoProducerId && { videoProducerId }) };
+			}),
+			pinned: pinned.filter((id) => participants.some((p) => p.id === id)),
+			...(activeSpeakerId && participants.some((p) => p.id === activeSpeakerId) && { activeSpeakerId }),
+		};
+		await link.publishSnapshot(snapshot);
+		return snapshot;
+	}
+
+	close(): void {
+		this.#closed = true;
+		for (const timer of this.#pending.values()) clearTimeout(timer);
+		this.#pending.clear();
+	}
+
+	async #onSpaceState(space: Space): Promise<void> {
+		const { queue, stages, logger } = this.#options;
+		try {
+			if (space.state === 'live') {
+				// The stage must exist for the broadcast to consume it, even before anyone publishes.
+				const stage = await stages.open(space.id);
+				this.#hook(stage);
+				await this.publish(space.id);
+				const queued = await queue.start({ spaceId: space.id, composite: space.settings.video, recording: space.settings.recording, requestedAt: Date.now() });
+				logger.info({ spaceId: space.id, queued }, 'broadcast requested');
+			} else if (space.state === 'ended') {
+				await queue.stop(space.id);
+				logger.info({ spaceId: space.id }, 'broadcast stop requested');
+			}
+		} catch (error) {
+			logger.error({ err: error, spaceId: space.id, state: space.state }, 'broadcast coordination failed');
+		}
+	}
+
+	#hook(stage: Stage): void {
+		if (this.#hooked.has(stage)) return;
+		this.#hooked.add(stage);
+		const spaceId = stage.spaceId as SpaceId;
+		stage.on('newproducer', (producer) => {
+			this.#schedule(spaceId);
+			producer.observer.on('close', () => this.#schedule(spaceId));
+			producer.observer.on('pause', () => this.#schedule(spaceId));
+			producer.observer.on('resume', () => this.#schedule(spaceId));
+		});
+		stage.on('activespeaker', () => this.#schedule(spaceId));
+	}
+
+	#schedule(spaceId: SpaceId): void {
+		if (this.#closed || this.#pending.has(spaceId)) return;
+		this.#pending.set(
+			spaceId,
+			setTimeout(() => {
+				this.#pending.delete(spaceId);
+				this.publish(spaceId).catch((error: unknown) => this.#options.logger.warn({ err: error, spaceId }, 'stage snapshot not published'));
+			}, this.#options.coalesceMs ?? 50),
+		);
+	}
+
+	#nextVersion(): number {
+		this.#lastVersion = Math.max(this.#lastVersion + 1, Date.now() * 1000);
+		return this.#lastVersion;
+	}
+}
