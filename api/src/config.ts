@@ -26,6 +26,8 @@ const apiSchema = z.object({
 	SPACE_MAX_SPEAKERS_LIMIT: envValue.positiveInt().max(100, 'expected at most 100').default(25),
 	/** Lets hosts put synthetic (espeak-ng + ffmpeg) speakers on stage over REST; for demos and tests. */
 	SYNTHETIC_SPEAKERS: envValue.boolean().default(false),
+	/** Segments in a live LL-HLS media playlist; more than 6 (CAN-SKIP-UNTIL is 6 target durations). */
+	HLS_WINDOW_SEGMENTS: envValue.positiveInt().min(8, 'expected at least 8').max(120, 'expected at most 120').default(12),
 });
 
 const launcherSchema = z.object({
@@ -54,6 +56,8 @@ export interface ApiConfig {
 	tokenTtlS: number;
 	maxSpeakersLimit: number;
 	syntheticSpeakers: boolean;
+	/** Segments in a live media playlist served by the origin. */
+	hlsWindowSegments: number;
 }
 
 /** The one-machine launcher's configuration (`npm start`). */
@@ -78,6 +82,7 @@ export function loadApiConfig(env: Record<string, string | undefined>): Readonly
 		tokenTtlS: c.TOKEN_TTL_S,
 		maxSpeakersLimit: c.SPACE_MAX_SPEAKERS_LIMIT,
 		syntheticSpeakers: c.SYNTHETIC_SPEAKERS,
+		hlsWindowSegments: c.HLS_WINDOW_SEGMENTS,
 	});
 }
 

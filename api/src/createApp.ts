@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import express, { type ErrorRequestHandler, type Express } from 'express';
+import express, { type ErrorRequestHandler, type Express, type Router } from 'express';
 import type { Logger } from 'pino';
 import { errorBody, TribuneError } from './errors.js';
 import type { ApiMetrics } from './metrics.js';
@@ -20,6 +20,8 @@ export interface AppDeps {
 	health: () => Promise<Health>;
 	/** Built player; served at / with index.html for the app's own routes. */
 	playerDir: string;
+	/** LL-HLS origin (createOriginRouter), mounted at /hls/; absent in apps built without it. */
+	origin?: Router;
 	/** Spaces REST (/api/spaces); absent in apps built without the stage. */
 	spaces?: SpacesRouterDeps;
 }
@@ -40,6 +42,7 @@ export function createApp(deps: AppDeps): Express {
 	});
 
 	if (deps.spaces) app.use('/api/spaces', spacesRouter(deps.spaces));
+	if (deps.origin) app.use('/hls', deps.origin);
 	app.use('/api', (_req, _res, next) => next(new TribuneError('not_found', 'no such API route')));
 
 	const indexHtml = path.join(deps.playerDir, 'index.html');

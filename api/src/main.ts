@@ -8,6 +8,7 @@ import { StageLinkServer } from './stageLink/StageLinkServer.js';
 import { loadApiConfig } from './config.js';
 import { createApp, type Health } from './createApp.js';
 import { createApiMetrics } from './metrics.js';
+import { createOrigin } from './origin/createOrigin.js';
 import { loadTokenSecret } from './auth/loadTokenSecret.js';
 import { createSpaces } from './spaces/createSpaces.js';
 
@@ -62,7 +63,8 @@ async function main(): Promise<void> {
 		return { ok: redisUp && mediasoupWorkers > 0, redis: redisUp ? 'up' : 'down', mediasoupWorkers, transcoders };
 	};
 
-	const app = createApp({ logger, metrics, health, playerDir: config.playerDir, spaces: { service: spaces.service, synthetic: spaces.synthetic } });
+	const origin = createOrigin({ redisUrl: config.redisUrl, redisPrefix, dataDir: config.dataDir, windowSegments: config.hlsWindowSegments, logger });
+	const app = createApp({ logger, metrics, health, playerDir: config.playerDir, spaces: { service: spaces.service, synthetic: spaces.synthetic }, origin: origin.router });
 	const server = http.createServer(app);
 	spaces.signaling.attach(server);
 	// Blocking playlist requests are held for up to ~3 target durations; keep-alive must outlive them.
@@ -86,6 +88,7 @@ async function main(): Promise<void> {
 		stageLink.close();
 		void broadcastQueue.close();
 		spaces.close();
+		origin.close();
 		workers.close();
 		redis.disconnect();
 		// Give pino a tick to flush.

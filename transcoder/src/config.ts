@@ -19,6 +19,14 @@ const schema = z.object({
 	FFPROBE_PATH: z.string().min(1).default('ffprobe'),
 	/** Broadcast jobs one transcoder process runs at once. */
 	TRANSCODER_CONCURRENCY: envValue.positiveInt().max(32, 'expected at most 32').default(2),
+	/** LL-HLS part target, milliseconds (EXT-X-PART-INF:PART-TARGET); 200–333. */
+	HLS_PART_TARGET_MS: envValue.positiveInt().min(200, 'expected 200-333').max(333, 'expected 200-333').default(200),
+	/** LL-HLS segment target, milliseconds: one GOP per segment. */
+	HLS_SEGMENT_TARGET_MS: envValue.positiveInt().min(1000, 'expected 1000-6000').max(6000, 'expected 1000-6000').default(1000),
+	/** Days a finished broadcast's replay stays on disk; 0 keeps replays forever. */
+	HLS_REPLAY_RETENTION_DAYS: z.coerce.number({ message: 'expected a number of days' }).min(0, 'expected 0 or more').default(7),
+	/** TrueType font for names and initials on the broadcast composite. */
+	BROADCAST_FONT_FILE: z.string().regex(/^[A-Za-z0-9_./-]+$/, 'expected a path of [A-Za-z0-9_./-]').default('/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf'),
 	LOG_LEVEL: envValue.logLevel().default('info'),
 });
 
@@ -29,6 +37,11 @@ export interface TranscoderConfig {
 	ffmpegPath: string;
 	ffprobePath: string;
 	concurrency: number;
+	hlsPartTargetMs: number;
+	hlsSegmentTargetMs: number;
+	/** 0: keep replays forever. */
+	hlsReplayRetentionDays: number;
+	fontFile: string;
 	logLevel: z.output<typeof schema>['LOG_LEVEL'];
 }
 
@@ -40,6 +53,10 @@ export function loadTranscoderConfig(env: Record<string, string | undefined>): R
 		ffmpegPath: c.FFMPEG_PATH,
 		ffprobePath: c.FFPROBE_PATH,
 		concurrency: c.TRANSCODER_CONCURRENCY,
+		hlsPartTargetMs: c.HLS_PART_TARGET_MS,
+		hlsSegmentTargetMs: c.HLS_SEGMENT_TARGET_MS,
+		hlsReplayRetentionDays: c.HLS_REPLAY_RETENTION_DAYS,
+		fontFile: c.BROADCAST_FONT_FILE,
 		logLevel: c.LOG_LEVEL,
 	});
 }

@@ -1,8 +1,18 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { ConfigError, exitCodes } from '@tribune/ingest';
+import { BroadcastWorker } from './broadcast/BroadcastWorker.js';
+import { createBroadcastRunner } from './broadcast/createBroadcastRunner.js';
+import { defaultLadder } from './broadcast/ladder.js';
 import { loadTranscoderConfig } from './config.js';
+import { startReplayPruner } from './hls/pruneReplays.js';
 import { createLogger } from './logger.js';
 import { connectRedis } from './redisConnection.js';
+import { StageLinkClient } from './stageLink/StageLinkClient.js';
 import { TranscoderPresence } from './TranscoderPresence.js';
+
+/** Redis key prefix shared by every Tribune process on one Redis. */
+const redisPrefix = 'tribune';
 
 /**
  * A transcoder process: takes broadcast jobs from Redis and runs their ffmpeg pipelines. Started by the launcher
@@ -10,18 +20,48 @@ import { TranscoderPresence } from './TranscoderPresence.js';
  */
 async function main(): Promise<void> {
 	const config = loadTranscoderConfig(process.env);
+	if (!fs.existsSync(config.fontFile)) throw new ConfigError(`BROADCAST_FONT_FILE=${config.fontFile}: no such file (Debian: apt-get install fonts-dejavu-core)`);
 	const logger = createLogger('transcoder', config.logLevel);
 	const redis = connectRedis(config.redisUrl, 'tribune-transcoder');
 	redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
-	const presence = new TranscoderPresence(redis, 'tribune', config.concurrency);
+	const link = await StageLinkClient.create(redis, redisPrefix);
+	const broadcasts = await BroadcastWorker.start({
+		redis,
+		prefix: redisPrefix,
+		concurrency: config.concurrency,
+		logger: logger.child({ module: 'broadcast' }),
+		run: createBroadcastRunner({
+			redis,
+			prefix: redisPrefix,
+			link,
+			ladder: defaultLadder,
+			latency: { fps: 25, partTargetMs: config.hlsPartTargetMs, segmentTargetMs: config.hlsSegmentTargetMs },
+			canvas: { width: 1280, height: 720 },
+			dataDir: config.dataDir,
+			ffmpegPath: config.ffmpegPath,
+			fontFile: config.fontFile,
+		}),
+	});
+	const presence = new TranscoderPresence(redis, redisPrefix, config.concurrency);
 	await presence.start();
 	logger.info({ id: presence.info.id, concurrency: config.concurrency }, 'transcoder ready');
+	const stopPruner = startReplayPruner(
+		path.join(config.dataDir, 'hls'),
+		config.hlsReplayRetentionDays * 24 * 3600 * 1000,
+		3600 * 1000,
+		(error) => logger.warn({ err: error }, 'replay pruning failed'),
+		(streamIds) => logger.info({ streamIds }, 'replays past retention removed'),
+	);
 
 	let stopping = false;
 	const stop = async (reason: string): Promise<void> => {
 		if (stopping) return;
 		stopping = true;
 		logger.info({ reason }, 'transcoder stopping');
+		stopPruner();
+		// Running broadcasts end cleanly (their packagers finish the last segments); BullMQ hands unfinished jobs on.
+		await broadcasts.close();
+		await link.close();
 		await presence.close();
 		redis.disconnect();
 		process.exit(0);

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { Layout, Tile } from './computeLayout.js';
+import { audioFragmentUs, fmp4MuxerArgs } from '../hls/buildHlsEncodePlan.js';
 import { validateLadder, type LatencyProfile, type Rendition } from './ladder.js';
 
 /** Where the stage comes from and where the renditions go. */
@@ -174,12 +175,10 @@ function outputOptions(r: Rendition, latency: LatencyProfile, gop: string): stri
 			'-b:v', `${kbps}k`, '-maxrate', `${kbps}k`, '-bufsize', `${Math.round(kbps / 2)}k`,
 		);
 	}
-	args.push(
-		'-map', `[ao_${r.name}]`, '-c:a', 'aac', '-b:a', `${r.audioKbps}k`, '-ar', '48000', '-ac', '2',
-		// Fragmented MP4 for the packager: the moov up front (init section), one moof+mdat per part.
-		'-f', 'mp4', '-movflags', '+empty_moov+default_base_moof+skip_trailer', '-frag_duration', String(latency.partTargetMs * 1000),
-		'-flush_packets', '1',
-	);
+	args.push('-map', `[ao_${r.name}]`, '-c:a', 'aac', '-b:a', `${r.audioKbps}k`, '-ar', '48000', '-ac', '2');
+	// One fMP4 fragment per LL-HLS part: whole video frames, or whole AAC frames for audio-only renditions.
+	const partFrames = Math.max(1, Math.floor((latency.partTargetMs / 1000) * latency.fps + 1e-9));
+	args.push(...fmp4MuxerArgs(r.video ? Math.round((partFrames / latency.fps) * 1e6) : audioFragmentUs(latency.partTargetMs)));
 	return args;
 }
 

@@ -7,3 +7,5 @@ export { broadcastJobDataSchema, broadcastJobId, broadcastProgressSchema, broadc
 export { BroadcastQueue, type BroadcastState } from './BroadcastQueue.js';
 export { BroadcastWorker, type BroadcastRunner, type BroadcastWorkerOptions } from './BroadcastWorker.js';
 export { runStageBroadcast, type StageBroadcastOptions } from './runStageBroadcast.js';
+export { SocketOutputs, type RenditionSink } from './SocketOutputs.js';
+export { createBroadcastRunner, type BroadcastRunnerDeps } from './createBroadcastRunner.js';

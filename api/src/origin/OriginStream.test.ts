@@ -1,0 +1,75 @@
+import type { HlsEvent, HlsMessage, StreamDescriptor } from '@tribune/transcoder';
+import { describe, expect, it } from 'vitest';
+import { OriginStream } from './OriginStream.js';
+
+const descriptor: StreamDescriptor = {
+	streamId: 's',
+	partTargetMs: 200,
+	segmentTargetMs: 1000,
+	targetDurationS: 1,
+	subtitles: false,
+	renditions: [
+		{ name: 'a', kind: 'video', codecs: ['avc1.42c01e', 'mp4a.40.2'], bandwidth: 1 },
+		{ name: 'b', kind: 'audio', codecs: ['mp4a.40.2'], bandwidth: 1 },
+	],
+};
+
+/** Feeds `parts` 200 ms parts (five per segment) of renditions a and b, events numbered from `seq`. */
+function feed(stream: OriginStream, firstPart: number, parts: number): void {
+	let seq = stream.lastSeq + 1;
+	const message = (event: HlsEvent, bytes = Buffer.alloc(0)): HlsMessage => ({ event, bytes });
+	if (seq === 0) stream.apply(message({ type: 'stream', seq: seq++, descriptor }));
+	for (let n = firstPart; n < firstPart + parts; n++) {
+		for (const rendition of ['a', 'b']) {
+			const segment = n % 5 === 0 ? { pdtMs: 1_000_000 + n * 200, discontinuity: false, initIndex: 0 } : undefined;
+			stream.apply(message({ type: 'part', seq: seq++, rendition, partSeq: n, msn: Math.floor(n / 5), durationS: 0.2, independent: n % 5 === 0, segment }, Buffer.from(`p${n}`)));
+		}
+	}
+}
+
+describe('OriginStream', () => {
+	it('renders a playlist once per change and shares it between requests', () => {
+		const stream = new OriginStream('s', { windowSegments: 12 });
+		feed(stream, 0, 7);
+		const first = stream.mediaPlaylist('a', false);
+		expect(stream.mediaPlaylist('a', false)).toBe(first);
+		expect(first?.gzip).toBe(first?.gzip);
+		expect(first?.text).toContain('#EXT-X-RENDITION-REPORT:URI="../b/index.m3u8",LAST-MSN=1,LAST-PART=1');
+		feed(stream, 7, 1);
+		expect(stream.mediaPlaylist('a', false)).not.toBe(first);
+	});
+
+	it('ignores events it has already applied (history and live messages overlap)', () => {
+		const stream = new OriginStream('s', { windowSegments: 12 });
+		feed(stream, 0, 3);
+		const before = stream.mediaPlaylist('a', false)?.text;
+		stream.apply({ event: { type: 'part', seq: 2, rendition: 'a', partSeq: 99, msn: 0, durationS: 0.2, independent: false }, bytes: Buffer.alloc(0) });
+		expect(stream.mediaPlaylist('a', false)?.text).toBe(before);
+	});
+
+	it('joins segments from their parts, keeps parts for six target durations and segments two past the window', () => {
+		const stream = new OriginStream('s', { windowSegments: 12 });
+		feed(stream, 0, 45);
+		const a = stream.rendition('a');
+		expect(a?.segments.get(1)?.toString()).toBe('p5p6p7p8p9');
+		expect(a?.parts.has(44)).toBe(true);
+		// 9 s of parts: those that ended more than 6 s before the last one are gone.
+		expect(a?.parts.has(16)).toBe(true);
+		expect(a?.parts.has(12)).toBe(false);
+		expect(a?.timeline.segments[0]?.msn).toBe(0);
+		feed(stream, 45, 40);
+		expect(a?.timeline.segments.map((s) => s.msn)).toEqual([5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]);
+		// Segments stay downloadable for two more after leaving the window.
+		expect(a?.segments.has(3)).toBe(true);
+		expect(a?.segments.has(2)).toBe(false);
+	});
+
+	it('starts at a whole segment when its history begins mid-segment', () => {
+		const stream = new OriginStream('s', { windowSegments: 12 });
+		stream.apply({ event: { type: 'stream', seq: 0, descriptor }, bytes: Buffer.alloc(0) });
+		stream.apply({ event: { type: 'part', seq: 1, rendition: 'a', partSeq: 3, msn: 0, durationS: 0.2, independent: false }, bytes: Buffer.alloc(0) });
+		expect(stream.mediaPlaylist('a', false)).toBeUndefined();
+		stream.apply({ event: { type: 'part', seq: 2, rendition: 'a', partSeq: 5, msn: 1, durationS: 0.2, independent: true, segment: { pdtMs: 0, discontinuity: false, initIndex: 0 } }, bytes: Buffer.alloc(0) });
+		expect(stream.mediaPlaylist('a', false)?.text).toContain('#EXT-X-MEDIA-SEQUENCE:1\n');
+	});
+});

@@ -1,0 +1,220 @@
+import { Router, type Request, type Response } from 'express';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { parseHlsPath, type HlsFile } from '@tribune/transcoder';
+import { errorBody, errorCatalogue } from '../errors.js';
+import { originCacheControl, originContentType } from './originCacheHeaders.js';
+import type { OriginStore } from './OriginStore.js';
+import { RenderedPlaylist, type OriginStream } from './OriginStream.js';
+import { readReplayFile } from './readReplayFile.js';
+
+export interface OriginRouterDeps {
+	store: OriginStore;
+	/** The replay store's root, `<TRIBUNE_DATA_DIR>/hls`. */
+	hlsRoot: string;
+	logger: Logger;
+}
+
+const counter = z.string().regex(/^(0|[1-9][0-9]{0,15})$/).transform(Number);
+/** Delivery directives of a playlist request (RFC 8216bis §6.2.5). Other query parameters are ignored. */
+const directivesSchema = z.object({
+	_HLS_msn: counter.optional(),
+	_HLS_part: counter.optional(),
+	_HLS_skip: z.enum(['YES', 'v2']).optional(),
+});
+type Directives = z.output<typeof directivesSchema>;
+
+/**
+ * The LL-HLS origin, mounted at `/hls/`: playlists, init sections, parts, segments and WebVTT from memory (the live
+ * window) or the replay store. Only Tribune's own names are served (hlsNames); anything else is a 404.
+ */
+export function createOriginRouter(deps: OriginRouterDeps): Router {
+	const router = Router();
+	router.use((_req, res, next) => {
+		// Players embed streams from any site; nothing here is private to a cookie.
+		res.set('Access-Control-Allow-Origin', '*');
+		next();
+	});
+	router.options(/.*/, (_req, res) => {
+		res.set({ 'Access-Control-Allow-Methods': 'GET, HEAD', 'Access-Control-Allow-Headers': 'Range', 'Access-Control-Max-Age': '86400' });
+		res.status(204).end();
+	});
+	router.get(/.*/, (req, res, next) => {
+		serve(deps, req, res).catch(next);
+	});
+	return router;
+}
+
+async function serve(deps: OriginRouterDeps, req: Request, res: Response): Promise<void> {
+	const file = parseHlsPath(req.path.slice(1));
+	if (!file) return fail(res, 'not_found', 'not found');
+	const parsed = directivesSchema.safeParse(req.query);
+	if (!parsed.success) return fail(res, 'bad_request', 'invalid _HLS_ directive');
+	const stream = await deps.store.get(file.streamId);
+	if (!stream) return serveReplayOnly(deps, res, file);
+	switch (file.kind) {
+		case 'multivariant':
+			return serveMultivariant(deps, res, stream, file);
+		case 'media-playlist':
+			return serveMediaPlaylist(deps, res, stream, file, parsed.data);
+		case 'part':
+			return servePart(res, stream, file);
+		default:
+			return serveMediaFile(deps, res, stream, file);
+	}
+}
+
+/** A stream no packager publishes (any more): only its replay on this machine's disk, if there is one. */
+async function serveReplayOnly(deps: OriginRouterDeps, res: Response, file: HlsFile): Promise<void> {
+	const bytes = await readReplayFile(deps.hlsRoot, file);
+	if (!bytes) return fail(res, 'not_found', 'not found');
+	if (file.kind === 'multivariant' || file.kind === 'media-playlist') return sendReplayPlaylist(res, bytes);
+	sendMedia(res, bytes, file.kind === 'vtt' ? originContentType.vtt : originContentType.video);
+}
+
+async function serveMultivariant(deps: OriginRouterDeps, res: Response, stream: OriginStream, file: HlsFile & { kind: 'multivariant' }): Promise<void> {
+	const live = file.vod || stream.ended ? undefined : stream.multivariant();
+	if (live) return sendPlaylist(res, live, originCacheControl.livePlaylist(stream.descriptor?.targetDurationS ?? 1));
+	const replay = await readReplayFile(deps.hlsRoot, file);
+	if (replay) return sendReplayPlaylist(res, replay);
+	// Ended but the replay is not on this machine's disk: the live window still plays.
+	const ended = stream.multivariant();
+	if (ended) return sendPlaylist(res, ended, originCacheControl.endedPlaylist);
+	return fail(res, 'not_found', 'no such stream');
+}
+
+async function serveMediaPlaylist(
+	deps: OriginRouterDeps,
+	res: Response,
+	stream: OriginStream,
+	file: HlsFile & { kind: 'media-playlist' },
+	directives: Directives,
+): Promise<void> {
+	const descriptor = stream.descriptor;
+	const isSubtitles = file.rendition === 'subs';
+	const rendition = isSubtitles ? undefined : stream.rendition(file.rendition);
+	if (file.vod || !descriptor || (!isSubtitles && !rendition)) {
+		const replay = await readReplayFile(deps.hlsRoot, file);
+		return replay ? sendReplayPlaylist(res, replay) : fail(res, 'not_found', 'no such playlist');
+	}
+	const target = descriptor.targetDurationS;
+	const render = (): RenderedPlaylist | undefined =>
+		isSubtitles ? stream.subtitlesPlaylist() : stream.mediaPlaylist(file.rendition, directives._HLS_skip !== undefined);
+	const live = stream.ended ? originCacheControl.endedPlaylist : originCacheControl.livePlaylist(target);
+	if (directives._HLS_part !== undefined && directives._HLS_msn === undefined) return fail(res, 'bad_request', '_HLS_part without _HLS_msn');
+	if (directives._HLS_msn === undefined) {
+		const playlist = render();
+		return playlist ? sendPlaylist(res, playlist, live) : fail(res, 'not_found', 'playlist not started');
+	}
+	const msn = directives._HLS_msn;
+	// Subtitles have whole segments only: a blocking request waits for segment msn itself.
+	const part = rendition ? directives._HLS_part : undefined;
+	const timeline = rendition ? rendition.timeline : stream.subtitles;
+	const problem = blockingRequestProblem(stream, timeline, msn, part);
+	if (problem) return fail(res, 'bad_request', problem);
+	const isReady = rendition ? () => rendition.has(msn, part) : () => stream.ended || stream.subtitles.lastMsn >= msn;
+	// Hold the request until the playlist has the part (§6.2.5.2), for at most three target durations.
+	const cancel = stream.waiters.wait(isReady, 3 * target * 1000, (outcome) => {
+		const playlist = outcome === 'ready' ? render() : undefined;
+		if (!playlist) return fail(res, 'unavailable', 'the requested part did not arrive in time');
+		sendPlaylist(res, playlist, stream.ended ? live : originCacheControl.blockingPlaylist(target));
+	});
+	// The client went away: drop its waiter (a response's close fires on finish or on a dropped connection).
+	res.once('close', cancel);
+}
+
+/**
+ * Why a blocking request is a 400 (§6.2.5.2): a segment more than two beyond the last, or a part beyond the Advance
+ * Part Limit (3 / PART-TARGET parts when PART-TARGET < 1 s, else 3).
+ */
+function blockingRequestProblem(
+	stream: OriginStream,
+	timeline: { lastMsn: number; lastPartIndex: number },
+	msn: number,
+	part: number | undefined,
+): string | undefined {
+	if (stream.ended) return undefined;
+	if (msn > timeline.lastMsn + 2) return `_HLS_msn ${msn} is more than two segments ahead`;
+	if (part === undefined) return undefined;
+	const descriptor = stream.descriptor;
+	if (!descriptor) return undefined;
+	const partTargetS = descriptor.partTargetMs / 1000;
+	const limit = partTargetS < 1 ? Math.floor(3 / partTargetS) : 3;
+	const partsPerSegment = Math.round(descriptor.segmentTargetMs / descriptor.partTargetMs);
+	const ahead = (msn - timeline.lastMsn) * partsPerSegment + part - timeline.lastPartIndex;
+	return ahead > limit ? `_HLS_part ${part} of segment ${msn} is beyond the advance part limit` : undefined;
+}
+
+/** A part: from memory; the preload-hinted next part is held until it exists (§6.2.6). */
+function servePart(res: Response, stream: OriginStream, file: HlsFile & { kind: 'part' }): void {
+	const rendition = stream.rendition(file.rendition);
+	const descriptor = stream.descriptor;
+	if (!rendition || !descriptor) return fail(res, 'not_found', 'no such part');
+	const contentType = mediaType(stream, file.rendition);
+	const bytes = rendition.parts.get(file.seq);
+	if (bytes) return sendMedia(res, bytes, contentType);
+	if (file.seq !== rendition.timeline.lastPartSeq + 1 || stream.ended) return fail(res, 'not_found', 'no such part');
+	const cancel = stream.waiters.wait(() => rendition.parts.has(file.seq) || stream.ended, 3 * descriptor.targetDurationS * 1000, () => {
+		const arrived = rendition.parts.get(file.seq);
+		if (arrived) return sendMedia(res, arrived, contentType);
+		fail(res, 'not_found', 'the hinted part was not produced');
+	});
+	// The client went away: drop its waiter (a response's close fires on finish or on a dropped connection).
+	res.once('close', cancel);
+}
+
+async function serveMediaFile(deps: OriginRouterDeps, res: Response, stream: OriginStream, file: HlsFile): Promise<void> {
+	let bytes: Buffer | undefined;
+	let contentType: string = originContentType.vtt;
+	if (file.kind === 'init' || file.kind === 'segment') {
+		const rendition = stream.rendition(file.rendition);
+		bytes = file.kind === 'init' ? rendition?.inits.get(file.index) : rendition?.segments.get(file.msn);
+		contentType = mediaType(stream, file.rendition);
+	} else if (file.kind === 'vtt') {
+		bytes = stream.vtt.get(file.msn);
+	}
+	bytes ??= await readReplayFile(deps.hlsRoot, file);
+	if (!bytes) return fail(res, 'not_found', 'not found');
+	sendMedia(res, bytes, contentType);
+}
+
+function mediaType(stream: OriginStream, rendition: string): string {
+	const kind = stream.descriptor?.renditions.find((r) => r.name === rendition)?.kind;
+	return kind === 'audio' ? originContentType.audio : originContentType.video;
+}
+
+function sendPlaylist(res: Response, playlist: RenderedPlaylist, cacheControl: string): void {
+	if (res.writableEnded || res.destroyed) return;
+	res.set({ 'Content-Type': originContentType.playlist, 'Cache-Control': cacheControl, Vary: 'Accept-Encoding' });
+	if (res.req.acceptsEncodings('gzip') === 'gzip') {
+		res.set('Content-Encoding', 'gzip').end(playlist.gzip);
+	} else {
+		res.end(playlist.text);
+	}
+}
+
+/** Replay playlists are immutable: gzip each once (keyed by content), keeping the most recent few hundred. */
+const replayCache = new Map<string, RenderedPlaylist>();
+const replayCacheEntries = 256;
+
+function sendReplayPlaylist(res: Response, bytes: Buffer): void {
+	const text = bytes.toString('utf8');
+	let playlist = replayCache.get(text);
+	if (!playlist) {
+		playlist = new RenderedPlaylist(text);
+		replayCache.set(text, playlist);
+		if (replayCache.size > replayCacheEntries) replayCache.delete(replayCache.keys().next().value as string);
+	}
+	sendPlaylist(res, playlist, originCacheControl.endedPlaylist);
+}
+
+function sendMedia(res: Response, bytes: Buffer, contentType: string): void {
+	if (res.writableEnded || res.destroyed) return;
+	res.set({ 'Content-Type': contentType, 'Cache-Control': originCacheControl.media }).end(bytes);
+}
+
+function fail(res: Response, code: 'bad_request' | 'not_found' | 'unavailable', message: string): void {
+	if (res.writableEnded || res.destroyed) return;
+	const cacheControl = code === 'not_found' ? originCacheControl.notFound : originCacheControl.error;
+	res.status(errorCatalogue[code]).set('Cache-Control', cacheControl).json(errorBody(code, message));
+}

@@ -1,0 +1,81 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { Redis } from 'ioredis';
+import { HlsDiskWriter } from '../hls/HlsDiskWriter.js';
+import { Packager } from '../hls/Packager.js';
+import { RedisHlsPublisher } from '../hls/RedisHlsPublisher.js';
+import type { StageLinkClient } from '../stageLink/StageLinkClient.js';
+import type { BroadcastRunner } from './BroadcastWorker.js';
+import type { LatencyProfile, Rendition } from './ladder.js';
+import { runStageBroadcast } from './runStageBroadcast.js';
+import { SocketOutputs } from './SocketOutputs.js';
+
+export interface BroadcastRunnerDeps {
+	redis: Redis;
+	prefix: string;
+	link: StageLinkClient;
+	ladder: readonly Rendition[];
+	latency: LatencyProfile;
+	canvas: { width: number; height: number };
+	/** Replays are written under `<dataDir>/hls/<spaceId>/`. */
+	dataDir: string;
+	ffmpegPath: string;
+	fontFile: string;
+}
+
+/** Container and muxing overhead on top of the encoder bit rates, for BANDWIDTH. */
+const bandwidthOverhead = 1.1;
+
+/**
+ * What a transcoder does with a broadcast job: the stage (through the stage link) → ffmpeg (the composite and the
+ * ladder) → unix sockets → the LL-HLS packager → origins (through Redis) and, when recording, the replay on disk.
+ */
+export function createBroadcastRunner(deps: BroadcastRunnerDeps): BroadcastRunner {
+	return async (data, { signal, logger, reportProgress }) => {
+		const renditions = deps.ladder.filter((r) => data.composite || !r.video);
+		// One session per job run: a job taken over from a dead transcoder must not renew the old one's consumers.
+		const sessionId = `${data.spaceId.slice(0, 48)}-${randomBytes(6).toString('hex')}`;
+		const workDir = path.join(os.tmpdir(), `tribune-broadcast-${sessionId}`);
+		await fs.mkdir(workDir, { recursive: true, mode: 0o700 });
+		const packager = new Packager({
+			streamId: data.spaceId,
+			renditions: renditions.map((r) => ({
+				name: r.name,
+				kind: r.video ? 'video' : 'audio',
+				bandwidth: Math.round(((r.video?.kbps ?? 0) + r.audioKbps) * 1000 * bandwidthOverhead),
+				...(r.video && { frameRate: deps.latency.fps }),
+			})),
+			partTargetMs: deps.latency.partTargetMs,
+			segmentTargetMs: deps.latency.segmentTargetMs,
+			subtitles: false,
+			sink: new RedisHlsPublisher(deps.redis, deps.prefix, data.spaceId, { logger }),
+			...(data.recording && { disk: new HlsDiskWriter(path.join(deps.dataDir, 'hls'), data.spaceId) }),
+			logger,
+		});
+		const outputs = new SocketOutputs(packager, workDir, logger);
+		try {
+			await runStageBroadcast({
+				spaceId: data.spaceId,
+				composite: data.composite,
+				link: deps.link,
+				sessionId,
+				ladder: renditions,
+				latency: deps.latency,
+				canvas: deps.canvas,
+				workDir,
+				fontFile: deps.fontFile,
+				ffmpegPath: deps.ffmpegPath,
+				openOutputs: (run, r) => outputs.open(run, r),
+				signal,
+				logger,
+				reportProgress,
+			});
+		} finally {
+			await outputs.close();
+			await packager.end();
+			await fs.rm(workDir, { recursive: true, force: true });
+		}
+	};
+}

@@ -1,0 +1,56 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+
+/**
+ * Writes one stream's files under `<root>/<streamId>/`: the replay store. Every file appears complete or not at
+ * all (written to a `.tmp` name, then renamed). Segments grow part by part in their `.tmp` file, so the packager
+ * never holds a segment in memory. Operations run one after another in call order.
+ */
+export class HlsDiskWriter {
+	readonly dir: string;
+	#queue: Promise<void> = Promise.resolve();
+	#error: unknown;
+
+	constructor(root: string, streamId: string) {
+		this.dir = path.join(root, streamId);
+	}
+
+	/** Writes a whole file (`<rendition>/init-0.mp4`, `vod.m3u8`). */
+	writeFile(relative: string, bytes: Buffer | string): void {
+		this.#enqueue(async () => {
+			const target = path.join(this.dir, relative);
+			await fs.mkdir(path.dirname(target), { recursive: true });
+			await fs.writeFile(`${target}.tmp`, bytes);
+			await fs.rename(`${target}.tmp`, target);
+		});
+	}
+
+	/** Appends a part to the segment being written. */
+	appendToFile(relative: string, bytes: Buffer): void {
+		this.#enqueue(async () => {
+			const target = path.join(this.dir, relative);
+			await fs.mkdir(path.dirname(target), { recursive: true });
+			await fs.appendFile(`${target}.tmp`, bytes);
+		});
+	}
+
+	/** Publishes a file built with {@link appendToFile}. */
+	completeFile(relative: string): void {
+		this.#enqueue(async () => {
+			const target = path.join(this.dir, relative);
+			await fs.rename(`${target}.tmp`, target);
+		});
+	}
+
+	/** Resolves when every queued write is on disk; rejects with the first write error. */
+	async flush(): Promise<void> {
+		await this.#queue;
+		if (this.#error) throw this.#error;
+	}
+
+	#enqueue(operation: () => Promise<void>): void {
+		this.#queue = this.#queue.then(operation).catch((error: unknown) => {
+			this.#error ??= error;
+		});
+	}
+}

@@ -1,0 +1,210 @@
+import type { Readable } from 'node:stream';
+import type { Logger } from 'pino';
+import type { HlsEvent, HlsMessage, RenditionInfo, StreamDescriptor, UnnumberedHlsEvent } from './HlsEvent.js';
+import type { HlsDiskWriter } from './HlsDiskWriter.js';
+import { subtitlesRendition, vttName } from './hlsNames.js';
+import { MediaTimeline } from './MediaTimeline.js';
+import { renderMultivariantPlaylist } from './MultivariantPlaylist.js';
+import { renderMediaPlaylist } from './PlaylistWriter.js';
+import { RenditionPackager, type StartedSegment } from './RenditionPackager.js';
+import { WebVttSegmenter, type Cue } from './WebVttSegmenter.js';
+
+/** Where a packager's events go: Redis for origins (RedisHlsPublisher), or an origin in the same process. */
+export interface HlsSink {
+	publish(message: HlsMessage): void;
+}
+
+/** A rendition the encoder produces; codecs and size come from its init section. */
+export interface RenditionSpec {
+	name: string;
+	kind: 'video' | 'audio';
+	/** Peak bits per second, for BANDWIDTH. */
+	bandwidth: number;
+	frameRate?: number;
+}
+
+export interface PackagerOptions {
+	streamId: string;
+	renditions: readonly RenditionSpec[];
+	/** Part target, ms (200–333; default 200). */
+	partTargetMs: number;
+	/** Segment target, ms; a whole number of GOPs (default 1000). */
+	segmentTargetMs: number;
+	/** Write a WebVTT subtitles rendition from cues given to {@link Packager.addCue}. */
+	subtitles: boolean;
+	sink: HlsSink;
+	/** The replay store; without it nothing is written to disk. */
+	disk?: HlsDiskWriter;
+	logger: Logger;
+	/** Wall clock, ms (tests pin it). */
+	nowMs?: () => number;
+}
+
+/**
+ * Packages one broadcast into LL-HLS: one {@link RenditionPackager} per rendition of the encode, one wall clock for
+ * all of them (their PROGRAM-DATE-TIMEs agree), WebVTT segments that follow the first rendition's segments, and on
+ * {@link end} the replay playlists.
+ */
+export class Packager {
+	readonly options: PackagerOptions;
+	readonly #renditions = new Map<string, RenditionPackager>();
+	readonly #vtt = new WebVttSegmenter();
+	readonly subtitlesTimeline = new MediaTimeline();
+	#seq = 0;
+	#anchor: { wallMs: number; mediaS: number } | undefined;
+	#lastPdtEndMs = 0;
+	#descriptorSent = false;
+	#ended = false;
+
+	constructor(options: PackagerOptions) {
+		if (options.partTargetMs < 200 || options.partTargetMs > 333) throw new Error('partTargetMs must be within 200–333');
+		if (options.segmentTargetMs < 3 * options.partTargetMs) throw new Error('segmentTargetMs must be at least 3 part targets');
+		this.options = options;
+		for (const spec of options.renditions) {
+			this.#renditions.set(spec.name, new RenditionPackager(spec.name, this.#renditionContext()));
+		}
+	}
+
+	get targetDurationS(): number {
+		return Math.ceil(this.options.segmentTargetMs / 1000);
+	}
+
+	/** The timeline of a rendition (metadata only), as the replay playlist is rendered from it. */
+	timeline(rendition: string): MediaTimeline {
+		return this.#rendition(rendition).timeline;
+	}
+
+	/**
+	 * Reads one encoder run of a rendition. Call {@link restart} before attaching a new run's outputs: the wall
+	 * clock is re-anchored and the next segments follow a discontinuity.
+	 */
+	async attach(rendition: string, input: Readable): Promise<void> {
+		if (this.#ended) throw new Error('packager has ended');
+		await this.#rendition(rendition).consume(input);
+	}
+
+	/** A new encoder run is about to start. */
+	restart(): void {
+		this.#anchor = undefined;
+	}
+
+	/** Adds a caption in media time (the encoder's timeline, seconds). */
+	addCue(cue: Cue): void {
+		this.#vtt.add(cue);
+	}
+
+	/** Ends the broadcast: completes the last segments, tells origins, writes the replay playlists. */
+	async end(): Promise<void> {
+		if (this.#ended) return;
+		this.#ended = true;
+		for (const rendition of this.#renditions.values()) rendition.end();
+		this.subtitlesTimeline.end();
+		this.#publish({ type: 'end' }, Buffer.alloc(0));
+		this.#writeReplay();
+		await this.options.disk?.flush();
+	}
+
+	#rendition(name: string): RenditionPackager {
+		const rendition = this.#renditions.get(name);
+		if (!rendition) throw new Error(`unknown rendition ${name}`);
+		return rendition;
+	}
+
+	#renditionContext() {
+		return {
+			partTargetS: this.options.partTargetMs / 1000,
+			segmentTargetS: this.options.segmentTargetMs / 1000,
+			disk: this.options.disk,
+			publish: (event: UnnumberedHlsEvent, bytes: Buffer) => this.#publish(event, bytes),
+			pdtMs: (mediaS: number, durationS: number) => this.#pdtMs(mediaS, durationS),
+			partEnded: (mediaEndS: number) => {
+				if (this.#anchor) this.#lastPdtEndMs = Math.max(this.#lastPdtEndMs, this.#pdtMs(mediaEndS, 0));
+			},
+			onInit: () => this.#maybeSendDescriptor(),
+			onSegmentStarted: (rendition: string, segment: StartedSegment) => this.#onSegmentStarted(rendition, segment),
+		};
+	}
+
+	#publish(event: UnnumberedHlsEvent, bytes: Buffer): void {
+		const message = { event: { ...event, seq: this.#seq++ } as HlsEvent, bytes };
+		this.options.sink.publish(message);
+	}
+
+	/**
+	 * The first part of an encoder run anchors media time to the wall clock: its first sample was captured about
+	 * its duration before it arrived. PDT never goes backwards across runs.
+	 */
+	#pdtMs(mediaS: number, durationS: number): number {
+		if (!this.#anchor) {
+			const now = (this.options.nowMs ?? Date.now)();
+			this.#anchor = { wallMs: Math.max(now - durationS * 1000, this.#lastPdtEndMs), mediaS };
+		}
+		return Math.round(this.#anchor.wallMs + (mediaS - this.#anchor.mediaS) * 1000);
+	}
+
+	#maybeSendDescriptor(): void {
+		if (this.#descriptorSent) return;
+		const renditions: RenditionInfo[] = [];
+		for (const spec of this.options.renditions) {
+			const init = this.#renditions.get(spec.name)?.init;
+			if (!init) return;
+			const video = init.tracks.find((t) => t.kind === 'video');
+			const codecs = init.tracks.map((t) => t.codec).filter((c): c is string => c !== undefined);
+			renditions.push({ ...spec, codecs, ...(video ? { width: video.width, height: video.height } : {}) });
+		}
+		this.#descriptorSent = true;
+		this.#publish({ type: 'stream', descriptor: this.descriptor(renditions) }, Buffer.alloc(0));
+	}
+
+	/** What origins and the replay's multivariant playlist say about this stream. */
+	descriptor(renditions: RenditionInfo[]): StreamDescriptor {
+		const { streamId, partTargetMs, segmentTargetMs, subtitles } = this.options;
+		return { streamId, partTargetMs, segmentTargetMs, targetDurationS: this.targetDurationS, renditions, subtitles };
+	}
+
+	/**
+	 * Subtitle segments follow the first rendition's segments (same media sequence numbers) and are published when
+	 * that segment starts, one segment target long: a player at PART-HOLD-BACK reaches a segment well before it
+	 * closes, so a WebVTT segment published at its close would come too late. Cues must reach the packager before
+	 * their segment starts; later ones go into the next segment they overlap.
+	 */
+	#onSegmentStarted(rendition: string, segment: StartedSegment): void {
+		if (!this.options.subtitles || rendition !== this.options.renditions[0]?.name) return;
+		const durationS = this.options.segmentTargetMs / 1000;
+		const text = this.#vtt.segment(segment.startMediaS, durationS);
+		const { msn, pdtMs, discontinuity } = segment;
+		this.subtitlesTimeline.addSegment({ msn, durationS, pdtMs, discontinuity, mapUri: '' });
+		this.options.disk?.writeFile(`${subtitlesRendition}/${vttName(msn)}`, text);
+		this.#publish({ type: 'vtt', msn, durationS, pdtMs, discontinuity }, Buffer.from(text));
+	}
+
+	/** The replay knows the real segment durations: subtitle segments take those of the first rendition. */
+	#alignSubtitleDurations(): void {
+		const reference = this.options.renditions[0];
+		if (!reference) return;
+		const durations = new Map(this.#rendition(reference.name).timeline.segments.map((s) => [s.msn, s.durationS]));
+		for (const segment of this.subtitlesTimeline.segments) segment.durationS = durations.get(segment.msn) ?? segment.durationS;
+	}
+
+	#writeReplay(): void {
+		const disk = this.options.disk;
+		if (!disk) return;
+		const renditions: RenditionInfo[] = [];
+		for (const spec of this.options.renditions) {
+			const rendition = this.#rendition(spec.name);
+			const tracks = rendition.init?.tracks ?? [];
+			const video = tracks.find((t) => t.kind === 'video');
+			const codecs = tracks.map((t) => t.codec).filter((c): c is string => c !== undefined);
+			renditions.push({ ...spec, codecs, ...(video ? { width: video.width, height: video.height } : {}) });
+			disk.writeFile(`${spec.name}/vod.m3u8`, renderMediaPlaylist(rendition.timeline, { targetDurationS: this.targetDurationS, type: 'vod' }));
+		}
+		if (this.options.subtitles) {
+			this.#alignSubtitleDurations();
+			const vod = renderMediaPlaylist(this.subtitlesTimeline, { targetDurationS: this.targetDurationS, type: 'vod', segmentUri: vttName });
+			disk.writeFile(`${subtitlesRendition}/vod.m3u8`, vod);
+		}
+		const descriptor = this.descriptor(renditions);
+		disk.writeFile('vod.m3u8', renderMultivariantPlaylist(descriptor, 'vod.m3u8'));
+		disk.writeFile('stream.json', JSON.stringify({ descriptor, endedAtMs: (this.options.nowMs ?? Date.now)() }));
+	}
+}

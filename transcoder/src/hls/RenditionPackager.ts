@@ -1,0 +1,134 @@
+import type { Readable } from 'node:stream';
+import { BoxParser, type Mp4Box } from './BoxParser.js';
+import { parseFragment } from './FragmentInfo.js';
+import type { UnnumberedHlsEvent } from './HlsEvent.js';
+import type { HlsDiskWriter } from './HlsDiskWriter.js';
+import { initName, segmentName } from './hlsNames.js';
+import { parseInitSection, type InitSection, type TrackInfo } from './InitSection.js';
+import { MediaTimeline } from './MediaTimeline.js';
+import { Segmenter } from './Segmenter.js';
+
+/** A segment that just started, for the subtitles that follow the reference rendition. */
+export interface StartedSegment {
+	msn: number;
+	startMediaS: number;
+	pdtMs: number;
+	discontinuity: boolean;
+}
+
+/** What a rendition needs from the stream it belongs to. */
+export interface RenditionContext {
+	partTargetS: number;
+	segmentTargetS: number;
+	disk: HlsDiskWriter | undefined;
+	publish(event: UnnumberedHlsEvent, bytes: Buffer): void;
+	/** Wall-clock time of a media instant of the current encoder run. */
+	pdtMs(mediaS: number, durationS: number): number;
+	/** A part ending at this media instant was packaged (PDT must not go back before it after a restart). */
+	partEnded(mediaEndS: number): void;
+	onInit(rendition: string, init: InitSection): void;
+	onSegmentStarted(rendition: string, segment: StartedSegment): void;
+}
+
+/**
+ * Packages one rendition's fMP4 byte stream: `ftyp`+`moov` become an init section, each `moof`+`mdat` a part; the
+ * segmenter groups parts into segments; parts go out to origins as they complete and onto disk into segment files.
+ */
+export class RenditionPackager {
+	readonly name: string;
+	readonly timeline = new MediaTimeline();
+	init: InitSection | undefined;
+	readonly #context: RenditionContext;
+	readonly #segmenter: Segmenter;
+	#initIndex = -1;
+	#ftyp: Buffer | undefined;
+	#moof: Buffer | undefined;
+	#mainTrack: TrackInfo | undefined;
+	#openMsn: number | undefined;
+	#runs = 0;
+
+	constructor(name: string, context: RenditionContext) {
+		this.name = name;
+		this.#context = context;
+		this.#segmenter = new Segmenter({ partTargetS: context.partTargetS, segmentTargetS: context.segmentTargetS });
+	}
+
+	/** Reads one encoder run's output until it ends. A second run starts after a discontinuity. */
+	async consume(input: Readable): Promise<void> {
+		if (this.#runs++ > 0) this.#segmenter.restart();
+		this.#moof = undefined;
+		const parser = new BoxParser();
+		for await (const chunk of input as AsyncIterable<Buffer>) {
+			for (const box of parser.push(chunk)) this.#onBox(box);
+		}
+	}
+
+	/** The broadcast is over: completes the last segment. */
+	end(): void {
+		this.#closeSegment();
+		this.timeline.end();
+	}
+
+	#onBox(box: Mp4Box): void {
+		switch (box.type) {
+			case 'ftyp':
+				this.#ftyp = box.bytes;
+				break;
+			case 'moov':
+				this.#onInit(this.#ftyp ?? Buffer.alloc(0), box.bytes);
+				break;
+			case 'moof':
+				this.#moof = box.bytes;
+				break;
+			case 'mdat':
+				if (this.#moof) this.#onPart(this.#moof, box.bytes);
+				this.#moof = undefined;
+				break;
+			default:
+				// styp, sidx, free, …: not needed for parts; the init section and moof carry all timing.
+				break;
+		}
+	}
+
+	#onInit(ftyp: Buffer, moov: Buffer): void {
+		const init = parseInitSection(ftyp, moov);
+		this.init = init;
+		this.#initIndex++;
+		this.#mainTrack = init.tracks.find((t) => t.kind === 'video') ?? init.tracks.find((t) => t.kind === 'audio');
+		if (!this.#mainTrack) throw new Error(`rendition ${this.name}: no audio or video track`);
+		this.#context.disk?.writeFile(`${this.name}/${initName(this.#initIndex)}`, init.bytes);
+		this.#context.publish({ type: 'init', rendition: this.name, index: this.#initIndex }, init.bytes);
+		this.#context.onInit(this.name, init);
+	}
+
+	#onPart(moof: Buffer, mdat: Buffer): void {
+		const track = this.#mainTrack;
+		if (!track) throw new Error(`rendition ${this.name}: fragment before the init section`);
+		const fragment = parseFragment(moof, [track]).tracks[0];
+		if (!fragment) return;
+		const startS = fragment.baseTime / track.timescale;
+		const durationS = fragment.duration / track.timescale;
+		const placed = this.#segmenter.place({ startS, durationS, independent: fragment.startsWithSync });
+		let segment: { pdtMs: number; discontinuity: boolean; initIndex: number } | undefined;
+		if (placed.startsSegment) {
+			this.#closeSegment();
+			const pdtMs = this.#context.pdtMs(startS, durationS);
+			segment = { pdtMs, discontinuity: placed.discontinuity, initIndex: this.#initIndex };
+			this.#openMsn = placed.msn;
+			this.#context.onSegmentStarted(this.name, { msn: placed.msn, startMediaS: startS, pdtMs, discontinuity: placed.discontinuity });
+		}
+		const part = { seq: placed.seq, msn: placed.msn, durationS, independent: fragment.startsWithSync, segment };
+		const bytes = Buffer.concat([moof, mdat]);
+		this.timeline.addPart(part);
+		this.#context.partEnded(startS + durationS);
+		this.#context.publish({ type: 'part', rendition: this.name, partSeq: part.seq, msn: part.msn, durationS, independent: part.independent, segment }, bytes);
+		this.#context.disk?.appendToFile(`${this.name}/${segmentName(placed.msn)}`, bytes);
+	}
+
+	#closeSegment(): void {
+		const msn = this.#openMsn;
+		if (msn === undefined) return;
+		this.#openMsn = undefined;
+		this.#context.disk?.completeFile(`${this.name}/${segmentName(msn)}`);
+	}
+}

@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { Segmenter } from './Segmenter.js';
+
+const summary = (p: { seq: number; msn: number; partIndex: number; discontinuity: boolean }): string =>
+	`${p.seq}:${p.msn}.${p.partIndex}${p.discontinuity ? '!' : ''}`;
+
+describe('Segmenter', () => {
+	it('starts a segment at the first independent part on the segment grid', () => {
+		const segmenter = new Segmenter({ partTargetS: 0.2, segmentTargetS: 1 });
+		const placed = Array.from({ length: 11 }, (_, i) => segmenter.place({ startS: 5 + i * 0.2, durationS: 0.2, independent: i % 5 === 0 }));
+		expect(placed.map(summary).join(' ')).toBe('0:0.0 1:0.1 2:0.2 3:0.3 4:0.4 5:1.0 6:1.1 7:1.2 8:1.3 9:1.4 10:2.0');
+		expect(placed.filter((p) => p.startsSegment).map((p) => p.seq)).toEqual([0, 5, 10]);
+	});
+
+	it('extends a segment until an independent part arrives', () => {
+		const segmenter = new Segmenter({ partTargetS: 0.2, segmentTargetS: 1 });
+		const independent = [true, false, false, false, false, false, true, false];
+		const placed = independent.map((flag, i) => segmenter.place({ startS: i * 0.2, durationS: 0.2, independent: flag }));
+		expect(placed.map(summary).join(' ')).toBe('0:0.0 1:0.1 2:0.2 3:0.3 4:0.4 5:0.5 6:1.0 7:1.1');
+	});
+
+	it('keeps audio-only parts of whole AAC frames on the same segment grid as video', () => {
+		const segmenter = new Segmenter({ partTargetS: 0.2, segmentTargetS: 1 });
+		const frameS = 1024 / 48000;
+		const starts = Array.from({ length: 16 }, (_, i) => i * 9 * frameS);
+		const msns = starts.map((startS) => segmenter.place({ startS, durationS: 9 * frameS, independent: true }).msn);
+		// Segment k starts at the first part within half a part of k seconds: msn tracks media time, no drift.
+		starts.forEach((startS, i) => expect(msns[i]).toBe(Math.floor((startS + 0.1) / 1)));
+	});
+
+	it('opens a new segment after a discontinuity when the encoder restarts', () => {
+		const segmenter = new Segmenter({ partTargetS: 0.2, segmentTargetS: 1 });
+		segmenter.place({ startS: 0, durationS: 0.2, independent: true });
+		segmenter.place({ startS: 0.2, durationS: 0.2, independent: false });
+		segmenter.restart();
+		const placed = [0, 0.2].map((startS, i) => segmenter.place({ startS, durationS: 0.2, independent: i === 0 }));
+		expect(placed.map(summary)).toEqual(['2:1.0!', '3:1.1']);
+	});
+});

@@ -1,0 +1,69 @@
+/** Where one part lands in the stream: its global part number and its media segment. */
+export interface PartPlacement {
+	/** Part number across the whole stream (names the part's file, so a preload hint is valid before its segment is known). */
+	seq: number;
+	/** Media sequence number of the segment the part belongs to. */
+	msn: number;
+	/** Index of the part inside its segment. */
+	partIndex: number;
+	/** The part opens a new segment (closing the previous one). */
+	startsSegment: boolean;
+	/** The new segment follows an encoder restart (`EXT-X-DISCONTINUITY`). */
+	discontinuity: boolean;
+}
+
+/** Timing of one fragment, from its `tfdt` and `trun` boxes. */
+export interface FragmentTiming {
+	/** Media time of the first sample, seconds. */
+	startS: number;
+	durationS: number;
+	/** The fragment starts with a sync sample (always true for audio). */
+	independent: boolean;
+}
+
+export interface SegmenterOptions {
+	partTargetS: number;
+	segmentTargetS: number;
+}
+
+/**
+ * Decides segment boundaries from fragment timing alone. Segments start on an independent part at the first fragment
+ * at or past a fixed grid (`t0 + k × segmentTarget`, within half a part), so renditions cut from one encode get the
+ * same media sequence numbers even when their part lengths differ (audio-only parts are whole AAC frames).
+ */
+export class Segmenter {
+	readonly #options: SegmenterOptions;
+	#seq = -1;
+	#msn = -1;
+	#partIndex = 0;
+	#nextBoundaryS = Number.NaN;
+	#restartPending = false;
+
+	constructor(options: SegmenterOptions) {
+		this.#options = options;
+	}
+
+	/** The next fragment comes from a new encoder run: it opens a new segment after a discontinuity. */
+	restart(): void {
+		if (this.#seq >= 0) this.#restartPending = true;
+	}
+
+	place(fragment: FragmentTiming): PartPlacement {
+		const halfPart = this.#options.partTargetS / 2;
+		const first = this.#seq < 0 || this.#restartPending;
+		const atBoundary = fragment.independent && fragment.startS >= this.#nextBoundaryS - halfPart;
+		const startsSegment = first || atBoundary;
+		const discontinuity = this.#restartPending;
+		this.#restartPending = false;
+		this.#seq++;
+		if (startsSegment) {
+			this.#msn++;
+			this.#partIndex = 0;
+			if (first) this.#nextBoundaryS = fragment.startS + this.#options.segmentTargetS;
+			while (this.#nextBoundaryS <= fragment.startS + halfPart) this.#nextBoundaryS += this.#options.segmentTargetS;
+		} else {
+			this.#partIndex++;
+		}
+		return { seq: this.#seq, msn: this.#msn, partIndex: this.#partIndex, startsSegment, discontinuity };
+	}
+}
