@@ -1,0 +1,88 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { postJson } from './support/startTestNode.js';
+
+// The whole system as `npm start` runs it (compiled; `npm test` builds first): launcher, private Redis, API node with
+// its mediasoup workers, a transcoder process.
+const root = path.resolve(import.meta.dirname, '../..');
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tribune-e2e-'));
+let tribune: ChildProcess | undefined;
+let output = '';
+
+afterAll(async () => {
+	if (tribune?.pid && tribune.exitCode === null) {
+		process.kill(-tribune.pid, 'SIGINT');
+		await new Promise((resolve) => tribune!.once('exit', resolve));
+	}
+	fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+function freePort(): Promise<number> {
+	return new Promise((resolve) => {
+		const server = net.createServer().listen(0, '127.0.0.1', () => {
+			const { port } = server.address() as net.AddressInfo;
+			server.close(() => resolve(port));
+		});
+	});
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+	const deadline = Date.now() + timeoutMs;
+	for (;;) {
+		const value = await probe().catch(() => undefined);
+		if (value !== undefined) return value;
+		if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${output.slice(-3000)}`);
+		await new Promise((resolve) => setTimeout(resolve, 200));
+	}
+}
+
+describe('a live space reaches its audience over LL-HLS', () => {
+	it('broadcasts a synthetic speaker from the stage through a transcoder to the origin, and keeps the replay', async () => {
+		const port = await freePort();
+		const base = `http://127.0.0.1:${port}`;
+		const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), HOST: '127.0.0.1', TRIBUNE_DATA_DIR: dataDir, SYNTHETIC_SPEAKERS: 'true', LOG_LEVEL: 'warn' };
+		delete env.REDIS_URL;
+		tribune = spawn(process.execPath, [path.join(root, 'api/dist/start.js')], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+		tribune.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+		tribune.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+		await until('a healthy node with a transcoder', async () => {
+			const health = (await (await fetch(`${base}/healthz`)).json()) as { ok: boolean; transcoders: number };
+			return health.ok && health.transcoders > 0 ? true : undefined;
+		}, 30_000);
+
+		const created = await postJson(`${base}/api/spaces`, { title: 'End to end', hostName: 'Hana Host', settings: { video: false, recording: true } });
+		expect(created.status).toBe(201);
+		const spaceId = created.body.space!.id;
+		const hostToken = created.body.token!;
+		expect((await postJson(`${base}/api/spaces/${spaceId}/start`, {}, hostToken)).status).toBe(200);
+		expect((await postJson(`${base}/api/spaces/${spaceId}/synthetic-speakers`, { displayName: 'Robo', text: 'Hello listeners, this is a live broadcast from the stage.' }, hostToken)).status).toBe(201);
+
+		// The transcoder took the job and the packager's parts reach the origin.
+		const master = await until('the multivariant playlist', async () => {
+			const res = await fetch(`${base}/hls/${spaceId}/master.m3u8`);
+			return res.status === 200 ? res.text() : undefined;
+		}, 30_000);
+		expect(master).toMatch(/#EXT-X-STREAM-INF:[^\n]*CODECS="mp4a\.40\.2"/);
+		expect(master).not.toMatch(/avc1/); // an audio-only space: no video renditions
+		const media = await until('parts in the audio playlist', async () => {
+			const text = await (await fetch(`${base}/hls/${spaceId}/audio/index.m3u8`)).text();
+			return (text.match(/#EXT-X-PART:/g) ?? []).length >= 10 ? text : undefined;
+		}, 30_000);
+		expect(media).toMatch(/#EXT-X-PRELOAD-HINT:TYPE=PART/);
+		const part = /#EXT-X-PART:[^\n]*URI="([^"]+)"/.exec(media)![1]!;
+		const bytes = Buffer.from(await (await fetch(`${base}/hls/${spaceId}/audio/${part}`)).arrayBuffer());
+		expect(bytes.subarray(4, 8).toString()).toBe('moof');
+
+		// The space ends: the broadcast ends with an ENDLIST and the replay stays on disk.
+		expect((await postJson(`${base}/api/spaces/${spaceId}/end`, {}, hostToken)).status).toBe(200);
+		await until('the end of the live playlist', async () => {
+			const text = await (await fetch(`${base}/hls/${spaceId}/audio/index.m3u8`)).text();
+			return text.includes('#EXT-X-ENDLIST') ? true : undefined;
+		}, 20_000);
+		await until('the replay playlist on disk', async () => (fs.existsSync(path.join(dataDir, 'hls', spaceId, 'audio', 'vod.m3u8')) ? true : undefined), 10_000);
+	});
+});
