@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { allocateUdpPortPair, buildConsumerSdp, buildRtpSenderPlan, loadIngestConfig, WorkerPool } from '@tribune/ingest';
+import { allocateUdpPortPair, buildConsumerSdp, buildRtpSenderPlan, loadIngestConfig, waitForUdpPortsBound, WorkerPool } from '@tribune/ingest';
 import { connectRedis, StageLinkClient, StageLinkError, type StageLinkSnapshot } from '@tribune/transcoder';
 import type { Redis } from 'ioredis';
 import type { types } from 'mediasoup';
@@ -16,18 +16,6 @@ const execFileAsync = promisify(execFile);
 const ip = '127.0.0.1';
 const logger = pino({ level: 'silent' });
 
-function waitForUdpBound(port: number, timeoutMs: number): Promise<void> {
-	const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')} `;
-	const deadline = Date.now() + timeoutMs;
-	return new Promise((resolve, reject) => {
-		const poll = () => {
-			if (fs.readFileSync('/proc/net/udp', 'utf8').includes(hex)) resolve();
-			else if (Date.now() > deadline) reject(new Error(`nothing bound UDP ${port} within ${timeoutMs} ms`));
-			else setTimeout(poll, 25);
-		};
-		poll();
-	});
-}
 
 describe('stage link: a transcoder consumes a stage hosted by an API node, over Redis', () => {
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tribune-stage-link-'));
@@ -116,7 +104,7 @@ describe('stage link: a transcoder consumes a stage hosted by an API node, over 
 		processes.push(recorder);
 		const exited = new Promise<number | null>((resolve) => recorder.once('exit', resolve));
 		recorder.stdin!.end(buildConsumerSdp(ip, streams));
-		for (const s of streams) await waitForUdpBound(s.rtpPort, 10_000);
+		for (const s of streams) await waitForUdpPortsBound([s.rtpPort], 10_000);
 		expect(await client.call('node-1', 'resume', { sessionId, consumerIds })).toEqual({ resumed: 2 });
 		expect(await Promise.race([exited, new Promise((_, reject) => setTimeout(() => reject(new Error('recorder hung')), 20_000))])).toBe(0);
 

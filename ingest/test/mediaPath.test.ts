@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import type { types } from 'mediasoup';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { allocateUdpPortPair, buildConsumerSdp, buildRtpSenderPlan, loadIngestConfig, WorkerPool } from '../src/index.js';
+import { allocateUdpPortPair, buildConsumerSdp, buildRtpSenderPlan, loadIngestConfig, waitForUdpPortsBound, WorkerPool } from '../src/index.js';
 
 const execFileAsync = promisify(execFile);
 const ip = '127.0.0.1';
@@ -19,16 +19,6 @@ function exited(child: ChildProcess): Promise<{ code: number | null; stderr: str
 	return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stderr })));
 }
 
-/** Waits until some process has bound UDP `port` on loopback (ffmpeg opens its RTP sockets after reading the SDP). */
-async function waitForUdpBound(port: number, timeoutMs: number): Promise<void> {
-	const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')} `;
-	const deadline = Date.now() + timeoutMs;
-	while (Date.now() < deadline) {
-		if (fs.readFileSync('/proc/net/udp', 'utf8').includes(hex)) return;
-		await new Promise((resolve) => setTimeout(resolve, 25));
-	}
-	throw new Error(`nothing bound UDP port ${port} within ${timeoutMs} ms`);
-}
 
 describe('media path: ffmpeg RTP → mediasoup → ffmpeg recording', () => {
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tribune-media-path-'));
@@ -91,8 +81,8 @@ describe('media path: ffmpeg RTP → mediasoup → ffmpeg recording', () => {
 		recorder.stdin!.end(sdp);
 
 		// Resume only once the recorder listens, then ask for a keyframe so its first video frame is decodable.
-		await waitForUdpBound(videoPorts.rtpPort, 10_000);
-		await waitForUdpBound(audioPorts.rtpPort, 10_000);
+		await waitForUdpPortsBound([videoPorts.rtpPort], 10_000);
+		await waitForUdpPortsBound([audioPorts.rtpPort], 10_000);
 		await audioConsumer.resume();
 		await videoConsumer.resume();
 		await videoConsumer.requestKeyFrame();
