@@ -132,6 +132,9 @@ describe('runStageBroadcast(): the broadcast follows the stage', () => {
 		expect(await probe(path.join(dir, 'run-0-360p.mp4'))).toEqual(['audio', 'video,640']);
 		expect(await probe(path.join(dir, 'run-1-360p.mp4'))).toEqual(['audio', 'video,640']);
 		expect(await probe(path.join(dir, 'run-1-audio.mp4'))).toEqual(['audio']);
+		// The audio-only rendition lasts the whole run, the mute included.
+		const duration = async (file: string) => Number((await execFileAsync('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', path.join(dir, file)])).stdout);
+		expect(await duration('run-1-audio.mp4')).toBeGreaterThan((await duration('run-1-360p.mp4')) - 1.5);
 
 		await client.close();
 		server.close();

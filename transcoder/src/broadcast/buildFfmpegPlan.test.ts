@@ -36,7 +36,7 @@ describe('buildFfmpegPlan()', () => {
 	it('composites a pinned camera and an initials tile, mixes panned audio, and encodes the whole ladder (golden)', () => {
 		const plan = buildFfmpegPlan(layout, defaultLadder, defaultLatency, io());
 		expect(plan.filterGraph.split(';')).toEqual([
-			'color=c=0x15171c:s=1280x720:r=25,realtime,format=yuv420p[bg]',
+			'color=c=0x15171c:s=1280x720:r=25,format=yuv420p[bg]',
 			// Pinned row: 432 px tall, one 710×400 tile centred. Grid below: one 482×272 tile.
 			'[0:1]scale=710:400:force_original_aspect_ratio=decrease,pad=710:400:-1:-1:color=0x262a33,setsar=1,fps=25[v0]',
 			'[bg][v0]overlay=x=284:y=16:eof_action=repeat[c0]',

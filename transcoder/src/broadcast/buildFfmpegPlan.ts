@@ -80,8 +80,14 @@ export function buildFfmpegPlan(layout: Layout, ladder: readonly Rendition[], la
 	const input = io.streams.size > 0
 		? {
 				url: io.sdpPath,
-				// Live RTP: start fast and do not buffer; the SDP lists only local udp/rtp sockets.
-				options: [...globalOptions, '-protocol_whitelist', 'file,udp,rtp', '-fflags', '+nobuffer+genpts', '-flags', 'low_delay', '-analyzeduration', '500000', '-probesize', '500000', '-f', 'sdp'],
+				// Live RTP: start fast and do not buffer; the SDP lists only local udp/rtp sockets. Timestamps are the
+				// packets' arrival times: RTP timestamps jump when the first RTCP sender report re-bases them, and
+				// aresample cannot bridge a jump of hours (the audio would stop).
+				options: [
+					...globalOptions,
+					'-protocol_whitelist', 'file,udp,rtp', '-fflags', '+nobuffer+genpts', '-flags', 'low_delay',
+					'-use_wallclock_as_timestamps', '1', '-analyzeduration', '500000', '-probesize', '500000', '-f', 'sdp',
+				],
 			}
 		: // An empty stage: silence read at real time (-re) keeps the broadcast's clock.
 			{ url: 'anullsrc=r=48000:cl=stereo', options: [...globalOptions, '-re', '-f', 'lavfi'] };
@@ -94,9 +100,11 @@ function videoChains(layout: Layout, latency: LatencyProfile, io: PlanIo, textFi
 	const { width, height, tiles } = layout;
 	const chains: string[] = [];
 	let canvas = 'bg';
-	// realtime: the canvas is a generated source; without it ffmpeg would draw it as fast as it can when no camera
-	// overlay holds it to the live inputs' pace.
-	chains.push(`color=c=${colours.background}:s=${width}x${height}:r=${latency.fps},realtime,format=yuv420p[${canvas}]`);
+	// The canvas is a generated source. ffmpeg asks for its frames only when the video output is behind the others,
+	// so live inputs pace it. Only an empty stage (no RTP at all) needs `realtime`; with live inputs it would
+	// block ffmpeg's one thread while it sleeps, and the RTP audio would stall behind it.
+	const pace = io.streams.size === 0 ? ',realtime' : '';
+	chains.push(`color=c=${colours.background}:s=${width}x${height}:r=${latency.fps}${pace},format=yuv420p[${canvas}]`);
 	for (const [i, tile] of tiles.entries()) {
 		const stream = io.streams.get(tile.speakerId)?.video;
 		const next = `c${i}`;
