@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { commandOf, descendants, freePort } from './support/processes.js';
 import { postJson } from './support/startTestNode.js';
 
 /**
@@ -31,42 +31,7 @@ afterAll(async () => {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
-function freePort(): Promise<number> {
-	return new Promise((resolve) => {
-		const server = net.createServer().listen(0, '127.0.0.1', () => {
-			const { port } = server.address() as net.AddressInfo;
-			server.close(() => resolve(port));
-		});
-	});
-}
 
-/** Processes descended from `pid` whose command line matches. */
-function descendantsMatching(pid: number, pattern: RegExp): number[] {
-	const parents = new Map<number, number>();
-	for (const entry of fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
-		try {
-			const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-			parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-		} catch {
-			// gone
-		}
-	}
-	const found: number[] = [];
-	const queue = [pid];
-	while (queue.length > 0) {
-		const parent = queue.shift()!;
-		for (const [child, ppid] of parents) {
-			if (ppid !== parent) continue;
-			queue.push(child);
-			try {
-				if (pattern.test(fs.readFileSync(`/proc/${child}/cmdline`, 'utf8').replace(/\0/g, ' '))) found.push(child);
-			} catch {
-				// gone
-			}
-		}
-	}
-	return found;
-}
 
 /** Watches a media playlist: when each part URI was first seen, and when the discontinuity count grew. */
 class PlaylistWatcher {
@@ -156,7 +121,7 @@ describe.skipIf(process.env.TRIBUNE_BENCH !== '1')('broadcast changes and faults
 			changeGap.push(watcher.maxGap(joinedAt - 1000, Date.now()));
 
 			// The broadcast ffmpeg dies: the runner restarts it with backoff.
-			const [ffmpeg] = descendantsMatching(tribune.pid!, /ffmpeg .*-f sdp/);
+			const [ffmpeg] = descendants(tribune.pid!).filter((pid) => /ffmpeg .*-f sdp/.test(commandOf(pid)));
 			expect(ffmpeg).toBeDefined();
 			const killedAt = Date.now();
 			process.kill(ffmpeg!, 'SIGKILL');

@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { commandOf, descendants, freePort } from './support/processes.js';
 
 // `npm start` runs the compiled launcher; `npm test` builds before it tests.
 const root = path.resolve(import.meta.dirname, '../..');
@@ -19,15 +19,6 @@ interface Running {
 const started: Running[] = [];
 const dataDirs: string[] = [];
 
-function freePort(): Promise<number> {
-	return new Promise((resolve, reject) => {
-		const server = net.createServer().listen(0, '127.0.0.1', () => {
-			const { port } = server.address() as net.AddressInfo;
-			server.close(() => resolve(port));
-		});
-		server.once('error', reject);
-	});
-}
 
 function newDataDir(): string {
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tribune-launcher-'));
@@ -68,40 +59,7 @@ async function waitHealthy(running: Running, timeoutMs = 30_000): Promise<{ ok: 
 	throw new Error(`Tribune did not become healthy in ${timeoutMs} ms (last: ${last})\n${running.output()}`);
 }
 
-/** Every process descended from `pid`, from /proc. */
-function descendants(pid: number): number[] {
-	const parents = new Map<number, number>();
-	for (const entry of fs.readdirSync('/proc')) {
-		if (!/^\d+$/.test(entry)) continue;
-		try {
-			const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-			// Fields after the parenthesised command name: state, ppid, ...
-			const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-			parents.set(Number(entry), ppid);
-		} catch {
-			// exited while we looked
-		}
-	}
-	const found: number[] = [];
-	const queue = [pid];
-	while (queue.length > 0) {
-		const parent = queue.shift()!;
-		for (const [child, ppid] of parents) {
-			if (ppid !== parent) continue;
-			found.push(child);
-			queue.push(child);
-		}
-	}
-	return found;
-}
 
-function commandOf(pid: number): string {
-	try {
-		return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
-	} catch {
-		return '';
-	}
-}
 
 function isAlive(pid: number): boolean {
 	try {
