@@ -2,10 +2,12 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { HlsDiskWriter } from '../hls/HlsDiskWriter.js';
 import { Packager } from '../hls/Packager.js';
 import { RedisHlsPublisher } from '../hls/RedisHlsPublisher.js';
+import { planStreamResume, readFeedPosition, readReplayJournals } from '../hls/streamResume.js';
 import type { StageLinkClient } from '../stageLink/StageLinkClient.js';
 import type { BroadcastRunner } from './BroadcastWorker.js';
 import type { LatencyProfile, Rendition } from './ladder.js';
@@ -37,6 +39,14 @@ export function createBroadcastRunner(deps: BroadcastRunnerDeps): BroadcastRunne
 		const renditions = deps.ladder.filter((r) => data.composite || !r.video);
 		// One session per job run: a job taken over from a dead transcoder must not renew the old one's consumers.
 		const sessionId = `${data.spaceId.slice(0, 48)}-${randomBytes(6).toString('hex')}`;
+		const disk = data.recording ? new HlsDiskWriter(path.join(deps.dataDir, 'hls'), data.spaceId) : undefined;
+		// A job that ran before (on a transcoder that died, or here before a crash) left a stream origins and players
+		// follow: carry on its numbering, and keep the replay's earlier segments.
+		const feed = await readFeedPosition(deps.redis, deps.prefix, data.spaceId);
+		if (feed.state === 'ended') throw new UnrecoverableError(`the broadcast of space ${data.spaceId} has already ended`);
+		const journals = disk ? await readReplayJournals(disk, renditions.map((r) => r.name)) : {};
+		const resume = planStreamResume(feed, journals, renditions.map((r) => r.name));
+		if (resume) logger.info({ nextSeq: resume.nextSeq, renditions: Object.fromEntries(Object.entries(resume.renditions).map(([name, r]) => [name, r.lastMsn])) }, 'continuing the stream of an earlier run');
 		const workDir = path.join(os.tmpdir(), `tribune-broadcast-${sessionId}`);
 		await fs.mkdir(workDir, { recursive: true, mode: 0o700 });
 		const packager = new Packager({
@@ -51,7 +61,8 @@ export function createBroadcastRunner(deps: BroadcastRunnerDeps): BroadcastRunne
 			segmentTargetMs: deps.latency.segmentTargetMs,
 			subtitles: false,
 			sink: new RedisHlsPublisher(deps.redis, deps.prefix, data.spaceId, { logger }),
-			...(data.recording && { disk: new HlsDiskWriter(path.join(deps.dataDir, 'hls'), data.spaceId) }),
+			...(disk && { disk }),
+			...(resume && { resume }),
 			logger,
 		});
 		const outputs = new SocketOutputs(packager, workDir, logger);

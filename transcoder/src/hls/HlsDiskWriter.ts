@@ -34,6 +34,33 @@ export class HlsDiskWriter {
 		});
 	}
 
+	/** Appends one line to a journal (the file is never renamed; a reader skips a torn last line). */
+	appendLine(relative: string, line: string): void {
+		this.#enqueue(async () => {
+			const target = path.join(this.dir, relative);
+			await fs.mkdir(path.dirname(target), { recursive: true });
+			await fs.appendFile(target, `${line}\n`);
+		});
+	}
+
+	/** Reads a journal written with {@link appendLine}: its whole JSON lines, in order; none when it is missing. */
+	async readLines(relative: string): Promise<unknown[]> {
+		const text = await fs.readFile(path.join(this.dir, relative), 'utf8').catch((error: NodeJS.ErrnoException) => {
+			if (error.code === 'ENOENT') return '';
+			throw error;
+		});
+		const lines: unknown[] = [];
+		for (const line of text.split('\n')) {
+			if (!line) continue;
+			try {
+				lines.push(JSON.parse(line));
+			} catch {
+				// A line torn by a crash mid-write: the segment it described is not in the replay.
+			}
+		}
+		return lines;
+	}
+
 	/** Publishes a file built with {@link appendToFile}. */
 	completeFile(relative: string): void {
 		this.#enqueue(async () => {

@@ -7,6 +7,7 @@ import { MediaTimeline } from './MediaTimeline.js';
 import { renderMultivariantPlaylist } from './MultivariantPlaylist.js';
 import { renderMediaPlaylist } from './PlaylistWriter.js';
 import { RenditionPackager, type StartedSegment } from './RenditionPackager.js';
+import type { StreamResume } from './streamResume.js';
 import { WebVttSegmenter, type Cue } from './WebVttSegmenter.js';
 
 /** Where a packager's events go: Redis for origins (RedisHlsPublisher), or an origin in the same process. */
@@ -38,6 +39,11 @@ export interface PackagerOptions {
 	logger: Logger;
 	/** Wall clock, ms (tests pin it). */
 	nowMs?: () => number;
+	/**
+	 * Continue a stream another packager started (see `planStreamResume`): event, part, segment and init numbers go
+	 * on from where it stopped, the first segment follows a discontinuity, and the replay keeps its segments.
+	 */
+	resume?: StreamResume;
 }
 
 /**
@@ -60,8 +66,18 @@ export class Packager {
 		if (options.partTargetMs < 200 || options.partTargetMs > 333) throw new Error('partTargetMs must be within 200–333');
 		if (options.segmentTargetMs < 3 * options.partTargetMs) throw new Error('segmentTargetMs must be at least 3 part targets');
 		this.options = options;
+		const { resume } = options;
+		if (resume) {
+			this.#seq = resume.nextSeq;
+			this.#lastPdtEndMs = resume.lastPdtEndMs;
+		}
 		for (const spec of options.renditions) {
-			this.#renditions.set(spec.name, new RenditionPackager(spec.name, this.#renditionContext()));
+			this.#renditions.set(spec.name, new RenditionPackager(spec.name, this.#renditionContext(), resume?.renditions[spec.name]));
+		}
+		// Subtitle segments follow the first rendition's: the replay's earlier ones are those of its journal.
+		const reference = options.renditions[0] && resume?.renditions[options.renditions[0].name];
+		if (options.subtitles && reference) {
+			for (const { msn, durationS, pdtMs, discontinuity } of reference.replaySegments) this.subtitlesTimeline.addSegment({ msn, durationS, pdtMs, discontinuity, mapUri: '' });
 		}
 	}
 

@@ -3,7 +3,7 @@ import { BoxParser, type Mp4Box } from './BoxParser.js';
 import { parseFragment } from './FragmentInfo.js';
 import type { UnnumberedHlsEvent } from './HlsEvent.js';
 import type { HlsDiskWriter } from './HlsDiskWriter.js';
-import { initName, segmentName } from './hlsNames.js';
+import { initName, replayJournalName, segmentName } from './hlsNames.js';
 import { parseInitSection, type InitSection, type TrackInfo } from './InitSection.js';
 import { MediaTimeline } from './MediaTimeline.js';
 import { Segmenter } from './Segmenter.js';
@@ -14,6 +14,25 @@ export interface StartedSegment {
 	startMediaS: number;
 	pdtMs: number;
 	discontinuity: boolean;
+}
+
+/** A segment of the replay as the journal on disk keeps it (`<rendition>/segments.jsonl`, one JSON line each). */
+export interface ReplaySegment {
+	msn: number;
+	pdtMs: number;
+	discontinuity: boolean;
+	initIndex: number;
+	durationS: number;
+}
+
+/** Where another packager left a rendition of the same stream (a broadcast taken over from a dead transcoder). */
+export interface RenditionResume {
+	/** Numbers it published last: the part, the segment and the init section; -1 for none. */
+	lastSeq: number;
+	lastMsn: number;
+	lastInitIndex: number;
+	/** The replay's segments it completed (from the journal on disk), so the replay playlist keeps them. */
+	replaySegments: readonly ReplaySegment[];
 }
 
 /** What a rendition needs from the stream it belongs to. */
@@ -45,12 +64,21 @@ export class RenditionPackager {
 	#moof: Buffer | undefined;
 	#mainTrack: TrackInfo | undefined;
 	#openMsn: number | undefined;
+	#openSegment: { pdtMs: number; discontinuity: boolean; initIndex: number } | undefined;
 	#runs = 0;
 
-	constructor(name: string, context: RenditionContext) {
+	constructor(name: string, context: RenditionContext, resume?: RenditionResume) {
 		this.name = name;
 		this.#context = context;
-		this.#segmenter = new Segmenter({ partTargetS: context.partTargetS, segmentTargetS: context.segmentTargetS });
+		this.#segmenter = new Segmenter({
+			partTargetS: context.partTargetS,
+			segmentTargetS: context.segmentTargetS,
+			...(resume && { resumeAfter: { lastSeq: resume.lastSeq, lastMsn: resume.lastMsn } }),
+		});
+		if (resume) {
+			this.#initIndex = resume.lastInitIndex;
+			for (const segment of resume.replaySegments) this.timeline.addSegment({ ...segment, mapUri: initName(segment.initIndex) });
+		}
 	}
 
 	/** Reads one encoder run's output until it ends. A second run starts after a discontinuity. */
@@ -115,6 +143,7 @@ export class RenditionPackager {
 			const pdtMs = this.#context.pdtMs(startS, durationS);
 			segment = { pdtMs, discontinuity: placed.discontinuity, initIndex: this.#initIndex };
 			this.#openMsn = placed.msn;
+			this.#openSegment = segment;
 			this.#context.onSegmentStarted(this.name, { msn: placed.msn, startMediaS: startS, pdtMs, discontinuity: placed.discontinuity });
 		}
 		const part = { seq: placed.seq, msn: placed.msn, durationS, independent: fragment.startsWithSync, segment };
@@ -127,8 +156,16 @@ export class RenditionPackager {
 
 	#closeSegment(): void {
 		const msn = this.#openMsn;
-		if (msn === undefined) return;
+		const opened = this.#openSegment;
+		if (msn === undefined || !opened) return;
 		this.#openMsn = undefined;
-		this.#context.disk?.completeFile(`${this.name}/${segmentName(msn)}`);
+		this.#openSegment = undefined;
+		const disk = this.#context.disk;
+		if (!disk) return;
+		disk.completeFile(`${this.name}/${segmentName(msn)}`);
+		// The journal lets a packager that takes the broadcast over keep this segment in the replay playlist.
+		const durationS = this.timeline.segments.find((s) => s.msn === msn)?.durationS ?? 0;
+		const entry: ReplaySegment = { msn, pdtMs: opened.pdtMs, discontinuity: opened.discontinuity, initIndex: opened.initIndex, durationS };
+		disk.appendLine(`${this.name}/${replayJournalName}`, JSON.stringify(entry));
 	}
 }

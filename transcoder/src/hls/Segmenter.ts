@@ -24,6 +24,11 @@ export interface FragmentTiming {
 export interface SegmenterOptions {
 	partTargetS: number;
 	segmentTargetS: number;
+	/**
+	 * Continue a stream another packager started (a broadcast taken over from a dead transcoder): the last part and
+	 * segment numbers it published. The first fragment then opens segment `lastMsn + 1` after a discontinuity.
+	 */
+	resumeAfter?: { lastSeq: number; lastMsn: number };
 }
 
 /**
@@ -41,6 +46,11 @@ export class Segmenter {
 
 	constructor(options: SegmenterOptions) {
 		this.#options = options;
+		if (options.resumeAfter) {
+			this.#seq = options.resumeAfter.lastSeq;
+			this.#msn = options.resumeAfter.lastMsn;
+			this.#restartPending = true;
+		}
 	}
 
 	/** The next fragment comes from a new encoder run: it opens a new segment after a discontinuity. */

@@ -35,6 +35,8 @@ export const initName = (index: number): string => `init-${index}.mp4`;
 export const partName = (seq: number): string => `part-${seq}.m4s`;
 export const segmentName = (msn: number): string => `seg-${msn}.m4s`;
 export const vttName = (msn: number): string => `seg-${msn}.vtt`;
+/** Per-rendition journal of the replay's completed segments; on disk only, never served. */
+export const replayJournalName = 'segments.jsonl';
 
 /** Decimal without sign or leading zeros, up to 2^53 (the only number form Tribune writes in names). */
 const counter = '(0|[1-9][0-9]{0,15})';

@@ -19,6 +19,8 @@ export { Packager, type HlsSink, type PackagerOptions, type RenditionSpec } from
 export { renderMediaPlaylist, type LowLatencyOptions, type MediaPlaylistOptions, type RenditionReport } from './PlaylistWriter.js';
 export { hlsRedisKeys, RedisHlsPublisher, type RedisHlsPublisherOptions } from './RedisHlsPublisher.js';
 export { runHlsEncoder, type HlsEncoderRun } from './runHlsEncoder.js';
+export { feedPositionOf, planStreamResume, readFeedPosition, readReplayJournals, type FeedPosition, type StreamResume } from './streamResume.js';
+export type { RenditionResume, ReplaySegment } from './RenditionPackager.js';
 export { Segmenter, type FragmentTiming, type PartPlacement } from './Segmenter.js';
 export { renderWebVtt, WebVttSegmenter, type Cue } from './WebVttSegmenter.js';
 export { pruneReplays, startReplayPruner } from './pruneReplays.js';

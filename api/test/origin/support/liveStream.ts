@@ -5,13 +5,18 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import express, { type Express } from 'express';
+import type { Redis } from 'ioredis';
 import pino from 'pino';
 import {
 	buildHlsEncodePlan,
 	connectRedis,
 	HlsDiskWriter,
 	Packager,
+	planStreamResume,
+	readFeedPosition,
+	readReplayJournals,
 	RedisHlsPublisher,
+	type PackagerOptions,
 	runHlsEncoder,
 	type HlsEncodePlan,
 	type HlsEncoderRun,
@@ -43,13 +48,16 @@ export interface LiveStreamOptions {
 export class LiveStream {
 	readonly streamId = `t${randomUUID().replaceAll('-', '').slice(0, 12)}`;
 	readonly dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tribune-origin-'));
-	readonly packager: Packager;
+	packager: Packager;
 	baseUrl = '';
 	#encoder: HlsEncoderRun | undefined;
 	readonly #server: http.Server;
 	readonly #closers: (() => void)[] = [];
+	readonly #redis: Redis;
 	readonly #publisher: RedisHlsPublisher;
 	readonly #plan: HlsEncodePlan;
+	readonly #disk: HlsDiskWriter;
+	readonly #packagerOptions: PackagerOptions;
 	/** Redis key prefix of this stream's feed. */
 	readonly prefix = `test-${randomUUID()}`;
 
@@ -72,7 +80,8 @@ export class LiveStream {
 			...(options.videoFilter ? { videoFilter: options.videoFilter } : {}),
 		});
 		this.#publisher = new RedisHlsPublisher(redis, prefix, this.streamId, { logger });
-		this.packager = new Packager({
+		this.#disk = new HlsDiskWriter(path.join(this.dataDir, 'hls'), this.streamId);
+		this.#packagerOptions = {
 			streamId: this.streamId,
 			renditions: ladder.map((r) => ({
 				name: r.name,
@@ -85,9 +94,11 @@ export class LiveStream {
 			segmentTargetMs: this.#plan.timing.segmentMs,
 			subtitles: true,
 			sink: this.#publisher,
-			disk: new HlsDiskWriter(path.join(this.dataDir, 'hls'), this.streamId),
+			disk: this.#disk,
 			logger,
-		});
+		};
+		this.packager = new Packager(this.#packagerOptions);
+		this.#redis = redis;
 		const origin = createOrigin({ redisUrl: options.redisUrl, redisPrefix: prefix, dataDir: this.dataDir, windowSegments: 12, logger });
 		this.#closers.push(origin.close);
 		const app = express();
@@ -125,6 +136,28 @@ export class LiveStream {
 		this.#encoder = undefined;
 		encoder.process.kill('SIGINT');
 		await encoder.done;
+	}
+
+	/**
+	 * What happens when the transcoder running a broadcast dies and another takes the job over: the encoder is
+	 * killed, the packager is abandoned mid-segment, and a new packager continues the stream from the Redis feed and
+	 * the replay journal; then a new encoder run starts.
+	 */
+	async takeOver(): Promise<void> {
+		const encoder = this.#encoder;
+		this.#encoder = undefined;
+		if (encoder) {
+			encoder.process.kill('SIGKILL');
+			await encoder.done;
+		}
+		await this.#publisher.flush();
+		await this.#disk.flush();
+		const names = this.#packagerOptions.renditions.map((r) => r.name);
+		const feed = await readFeedPosition(this.#redis, this.prefix, this.streamId);
+		if (feed.state === 'ended') throw new Error('the stream has ended');
+		const resume = planStreamResume(feed, await readReplayJournals(this.#disk, names), names);
+		this.packager = new Packager({ ...this.#packagerOptions, ...(resume && { resume }) });
+		this.startEncoder();
 	}
 
 	/** Ends the broadcast: the replay is written and origins see EXT-X-ENDLIST. */

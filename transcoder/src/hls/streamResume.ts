@@ -1,0 +1,125 @@
+import type { Redis } from 'ioredis';
+import { decodeHlsMessage, type HlsEvent } from './HlsEvent.js';
+import type { HlsDiskWriter } from './HlsDiskWriter.js';
+import { replayJournalName } from './hlsNames.js';
+import { hlsRedisKeys } from './RedisHlsPublisher.js';
+import type { RenditionResume, ReplaySegment } from './RenditionPackager.js';
+
+/**
+ * Where a stream stands when a packager takes it over — a broadcast job moved from a transcoder that died, or run
+ * again after a crash. Origins drop events whose `seq` they have seen and players expect part and segment numbers
+ * to keep growing, so the new packager continues the numbering (after a discontinuity) instead of starting over.
+ */
+export interface StreamResume {
+	/** `seq` of the next event. */
+	nextSeq: number;
+	/** The end of the last packaged media in wall-clock time: the next PDT must not be earlier. */
+	lastPdtEndMs: number;
+	renditions: Record<string, RenditionResume>;
+}
+
+/** What the feed in Redis says of a stream: never published, ended, or where it stopped. */
+export type FeedPosition =
+	| { state: 'new' }
+	| { state: 'ended' }
+	| { state: 'live'; nextSeq: number; lastPdtEndMs: number; renditions: Record<string, { lastSeq: number; lastMsn: number; lastInitIndex: number }> };
+
+/**
+ * Reads a stream's position from its recent events, newest first (the Redis log, read backwards) and the init
+ * section indexes in its head. Pure.
+ */
+export function feedPositionOf(newestFirst: readonly HlsEvent[], initIndexes: Readonly<Record<string, number>>): FeedPosition {
+	const newest = newestFirst[0];
+	if (!newest) return Object.keys(initIndexes).length > 0 ? { state: 'live', nextSeq: 0, lastPdtEndMs: 0, renditions: {} } : { state: 'new' };
+	if (newest.type === 'end') return { state: 'ended' };
+	const renditions: Record<string, { lastSeq: number; lastMsn: number; lastInitIndex: number }> = {};
+	// Per rendition: parts of its last segment seen so far (walking back), until the part that opened that segment.
+	const open = new Map<string, { msn: number; durationS: number; done: boolean }>();
+	let lastPdtEndMs = 0;
+	for (const event of newestFirst) {
+		if (event.type !== 'part') continue;
+		let last = open.get(event.rendition);
+		if (!last) {
+			last = { msn: event.msn, durationS: 0, done: false };
+			open.set(event.rendition, last);
+			renditions[event.rendition] = { lastSeq: event.partSeq, lastMsn: event.msn, lastInitIndex: initIndexes[event.rendition] ?? -1 };
+		}
+		if (last.done || event.msn !== last.msn) continue;
+		last.durationS += event.durationS;
+		if (event.segment) {
+			last.done = true;
+			lastPdtEndMs = Math.max(lastPdtEndMs, event.segment.pdtMs + last.durationS * 1000);
+		}
+	}
+	for (const [name, index] of Object.entries(initIndexes)) renditions[name] ??= { lastSeq: -1, lastMsn: -1, lastInitIndex: index };
+	return { state: 'live', nextSeq: newest.seq + 1, lastPdtEndMs, renditions };
+}
+
+/** Events of the log read back to find every rendition's last segment start (~20 s of three renditions). */
+const historyEvents = 300;
+
+/** Reads a stream's {@link FeedPosition} from its Redis feed (see RedisHlsPublisher for the keys). */
+export async function readFeedPosition(redis: Redis, prefix: string, streamId: string): Promise<FeedPosition> {
+	const keys = hlsRedisKeys(prefix, streamId);
+	const results = await redis.multi().hkeys(keys.head).xrevrangeBuffer(keys.log, '+', '-', 'COUNT', historyEvents).exec();
+	if (!results) throw new Error('Redis transaction aborted while reading the HLS feed');
+	for (const [error] of results) if (error) throw error;
+	const headKeys = results[0]?.[1] as string[];
+	const log = results[1]?.[1] as [Buffer, Buffer[]][];
+	const initIndexes: Record<string, number> = {};
+	for (const key of headKeys) {
+		const match = /^init:(.+):(\d+)$/.exec(key);
+		if (match) initIndexes[match[1]!] = Math.max(initIndexes[match[1]!] ?? -1, Number(match[2]));
+	}
+	const events = log.flatMap(([, fields]) => {
+		const frame = fields[1];
+		try {
+			return frame ? [decodeHlsMessage(frame).event] : [];
+		} catch {
+			return [];
+		}
+	});
+	return feedPositionOf(events, initIndexes);
+}
+
+/** Reads the replay journal of each rendition; entries that are not well-formed segments are skipped. */
+export async function readReplayJournals(disk: HlsDiskWriter, renditions: readonly string[]): Promise<Record<string, ReplaySegment[]>> {
+	const journals: Record<string, ReplaySegment[]> = {};
+	for (const name of renditions) {
+		const lines = await disk.readLines(`${name}/${replayJournalName}`);
+		journals[name] = lines.filter(isReplaySegment).sort((a, b) => a.msn - b.msn);
+	}
+	return journals;
+}
+
+/**
+ * Combines the feed's position and the replay journals into where a new packager starts; undefined for a stream
+ * that starts from nothing. All renditions continue at one media sequence number past the highest any of them
+ * used, so they keep sharing segment numbers. Pure.
+ */
+export function planStreamResume(feed: Exclude<FeedPosition, { state: 'ended' }>, journals: Readonly<Record<string, readonly ReplaySegment[]>>, renditions: readonly string[]): StreamResume | undefined {
+	const live = feed.state === 'live' ? feed : undefined;
+	const journaled = renditions.flatMap((name) => journals[name] ?? []);
+	if (!live && journaled.length === 0) return undefined;
+	const lastMsn = Math.max(-1, ...Object.values(live?.renditions ?? {}).map((r) => r.lastMsn), ...journaled.map((s) => s.msn));
+	const lastPdtEndMs = Math.max(live?.lastPdtEndMs ?? 0, ...journaled.map((s) => s.pdtMs + s.durationS * 1000));
+	const resume: StreamResume = { nextSeq: live?.nextSeq ?? 0, lastPdtEndMs, renditions: {} };
+	for (const name of renditions) {
+		const position = live?.renditions[name];
+		const replaySegments = journals[name] ?? [];
+		resume.renditions[name] = {
+			lastSeq: position?.lastSeq ?? -1,
+			lastMsn,
+			lastInitIndex: Math.max(position?.lastInitIndex ?? -1, ...replaySegments.map((s) => s.initIndex)),
+			replaySegments,
+		};
+	}
+	return resume;
+}
+
+function isReplaySegment(value: unknown): value is ReplaySegment {
+	if (typeof value !== 'object' || value === null) return false;
+	const v = value as Record<string, unknown>;
+	const whole = (n: unknown): boolean => Number.isSafeInteger(n) && (n as number) >= 0;
+	return whole(v.msn) && whole(v.initIndex) && whole(v.pdtMs) && typeof v.discontinuity === 'boolean' && typeof v.durationS === 'number' && (v.durationS as number) >= 0;
+}
