@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { buildRtpSenderPlan, loadIngestConfig, WorkerPool } from '@tribune/ingest';
-import { connectRedis, runStageBroadcast, StageLinkClient, type BroadcastProgress, type StageLinkSnapshot } from '@tribune/transcoder';
+import { computeLayout, connectRedis, runStageBroadcast, StageLinkClient, type BroadcastProgress, type StageLinkSnapshot } from '@tribune/transcoder';
 import type { types } from 'mediasoup';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -13,7 +13,7 @@ import { StageLinkServer } from '../src/stageLink/StageLinkServer.js';
 
 const execFileAsync = promisify(execFile);
 const ip = '127.0.0.1';
-const logger = pino({ level: 'silent' });
+const logger = pino({ level: process.env.TEST_LOG ?? 'silent' });
 
 describe('runStageBroadcast(): the broadcast follows the stage', () => {
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tribune-stage-broadcast-'));
@@ -123,6 +123,8 @@ describe('runStageBroadcast(): the broadcast follows the stage', () => {
 		expect(opened).toEqual([0, 1]);
 		expect(restarts).toBe(1);
 
+		// Let the frame's move reach the encoded picture before the end (checked below).
+		await new Promise((resolve) => setTimeout(resolve, 1500));
 		stop.abort();
 		await broadcast;
 		expect(progress.at(-1)).toBe('stopping');
@@ -135,6 +137,19 @@ describe('runStageBroadcast(): the broadcast follows the stage', () => {
 		// The audio-only rendition lasts the whole run, the mute included.
 		const duration = async (file: string) => Number((await execFileAsync('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', path.join(dir, file)])).stdout);
 		expect(await duration('run-1-audio.mp4')).toBeGreaterThan((await duration('run-1-360p.mp4')) - 1.5);
+
+		// The active-speaker frame followed Eve live (through ffmpeg's zmq filter): the last picture of the second run
+		// has it on her tile's edge, not on Ada's.
+		const layout = computeLayout({ speakers: [adaOnStage, eveOnStage].map((s) => ({ id: s.peerId, name: s.name, video: 'videoProducerId' in s, muted: false })), pinned: [] }, { width: 640, height: 360 });
+		const { stdout: last } = await execFileAsync('ffmpeg', ['-v', 'error', '-sseof', '-0.3', '-i', path.join(dir, 'run-1-360p.mp4'), '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'], { encoding: 'buffer', maxBuffer: 1 << 24 });
+		const edgeColour = (peerId: string): number[] => {
+			const tile = layout.tiles.find((t) => t.speakerId === peerId)!;
+			const offset = ((tile.y + Math.round(tile.height / 2)) * 640 + tile.x + 2) * 3;
+			return [last[offset]!, last[offset + 1]!, last[offset + 2]!];
+		};
+		const isHighlight = ([r, g, b]: number[]) => Math.abs(r! - 0x6e) < 40 && Math.abs(g! - 0xe7) < 40 && Math.abs(b! - 0xa8) < 40;
+		expect(isHighlight(edgeColour('eve')), `Eve's tile edge ${edgeColour('eve').join(',')}`).toBe(true);
+		expect(isHighlight(edgeColour('ada')), `Ada's tile edge ${edgeColour('ada').join(',')}`).toBe(false);
 
 		await client.close();
 		server.close();

@@ -42,6 +42,16 @@ describe('classifyFfmpegExit()', () => {
 		expect(classifyFfmpegExit({ code: null, signal: 'SIGSEGV' }, [])).toEqual({ retryable: true, reason: 'ffmpeg was killed by SIGSEGV' });
 	});
 
+	it('retries a run whose control port was taken, although ffmpeg then reports a filter error', () => {
+		const failure = classifyFfmpegExit({ code: 1, signal: null }, [
+			"[Parsed_zmq_0 @ 0x56] Could not bind ZMQ socket to address 'tcp://127.0.0.1:5611': Address already in use",
+			"[AVFilterGraph @ 0x56] Error initializing filter 'zmq' with args 'bind_address=tcp\\://127.0.0.1\\:5611'",
+			'Error reinitializing filters!',
+		]);
+		expect(failure.retryable).toBe(true);
+		expect(failure.reason).toContain('a port ffmpeg binds was taken');
+	});
+
 	it('retries a broken output pipe and names the last error line, not a stats line', () => {
 		const failure = classifyFfmpegExit({ code: 1, signal: null }, [
 			'av_interleaved_write_frame(): Broken pipe',

@@ -56,10 +56,21 @@ const unrecoverable: [RegExp, string][] = [
 ];
 
 /**
+ * Failures of the moment that also make ffmpeg report a filter error: a control port another process took between
+ * its choice and ffmpeg's bind fails the `zmq` filter's initialisation. A new run picks new ports.
+ */
+const transient: [RegExp, string][] = [[/Could not bind ZMQ socket|Address already in use/, 'a port ffmpeg binds was taken']];
+
+/**
  * Classifies an ended ffmpeg process from its exit and the tail of its stderr. Pure, so every known failure is
  * covered by a test; the job turns unrecoverable ones into BullMQ's UnrecoverableError.
  */
 export function classifyFfmpegExit(exit: { code: number | null; signal: string | null }, stderrLines: readonly string[]): FfmpegFailure {
+	for (const line of stderrLines) {
+		for (const [pattern, reason] of transient) {
+			if (pattern.test(line)) return { retryable: true, reason: `${reason}: ${line.trim().slice(0, 300)}` };
+		}
+	}
 	for (const line of stderrLines) {
 		for (const [pattern, reason] of unrecoverable) {
 			if (pattern.test(line)) return { retryable: false, reason: `${reason}: ${line.trim().slice(0, 300)}` };

@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 import { allocateUdpPortPair, buildConsumerSdp, waitForUdpPortsBound, type SdpStream } from '@tribune/ingest';
 import { UnrecoverableError } from 'bullmq';
@@ -12,6 +13,7 @@ import { buildFfmpegPlan, displayName, type FfmpegPlan } from './buildFfmpegPlan
 import { computeLayout, type Layout } from './computeLayout.js';
 import type { LatencyProfile, Rendition } from './ladder.js';
 import { OpusGapFiller } from './OpusGapFiller.js';
+import { ZmqControl } from './ZmqControl.js';
 import { FfmpegError, runFfmpeg } from './runFfmpeg.js';
 
 export interface StageBroadcastOptions {
@@ -66,6 +68,7 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 	let wake: (() => void) | undefined;
 	let labelFiles: { path: string; tile: number }[] = [];
 	let runningLayout: Layout | undefined;
+	let highlight: ActiveHighlight | undefined;
 
 	const unwatch = await link.watch(options.spaceId, (snapshot) => {
 		latest = snapshot;
@@ -76,6 +79,7 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 			settleTimer = setTimeout(() => runAbort?.abort(), settleMs);
 		} else if (runningLayout) {
 			void writeLabels(runningLayout, snapshot, labelFiles).catch((error: unknown) => logger.warn({ err: error }, 'could not update labels'));
+			highlight?.show(snapshot.activeSpeakerId);
 		}
 	});
 	const renew = setInterval(() => {
@@ -104,9 +108,12 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 			const startedAt = Date.now();
 			await options.reportProgress({ state: run === 0 ? 'starting' : 'restarting', speakers: snapshot.speakers.length, restarts });
 			try {
-				const result = await runOnce(options, snapshot, run, runAbort.signal, (layout, files) => {
+				const result = await runOnce(options, snapshot, run, runAbort.signal, (layout, files, live) => {
 					runningLayout = layout;
 					labelFiles = files;
+					highlight = live;
+					// The stage may have moved on while ffmpeg started.
+					if (latest) highlight?.show(latest.activeSpeakerId);
 				}, (stats) => void options.reportProgress({ state: 'live', speakers: snapshot.speakers.length, restarts, ...stats }).catch(() => {}));
 				if (result === 'restart') restarts++;
 				failures = 0;
@@ -123,6 +130,7 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 			} finally {
 				runningKey = undefined;
 				runningLayout = undefined;
+				highlight = undefined;
 			}
 			run++;
 		}
@@ -143,7 +151,7 @@ async function runOnce(
 	snapshot: StageLinkSnapshot,
 	run: number,
 	signal: AbortSignal,
-	onLayout: (layout: Layout, labels: { path: string; tile: number }[]) => void,
+	onLayout: (layout: Layout, labels: { path: string; tile: number }[], highlight?: ActiveHighlight) => void,
 	onStats: (stats: { fps?: number; speed?: number; bitrateKbps?: number }) => void,
 ): Promise<'restart' | 'ended'> {
 	const { link, sessionId } = options;
@@ -190,6 +198,7 @@ async function runOnce(
 				// Mutes are not part of the plan (the gap filler turns them into silence); labels show them.
 				speakers: snapshot.speakers.map((s) => ({ id: s.peerId, name: s.name, video: options.composite && byPeer.get(s.peerId)?.video !== undefined, muted: false })),
 				pinned: snapshot.pinned,
+				activeSpeakerId: snapshot.activeSpeakerId,
 			},
 			options.canvas,
 		);
@@ -197,6 +206,8 @@ async function runOnce(
 		await fs.writeFile(sdpPath, buildConsumerSdp(ip, streams));
 		const renditions = options.ladder.filter((r) => options.composite || !r.video);
 		const outputs = await options.openOutputs(run, renditions);
+		// Video: ffmpeg's zmq filter takes live commands, so the active-speaker frame moves without a restart.
+		const controlPort = renditions.some((r) => r.video) ? await freeTcpPortPair(ip) : undefined;
 		const plan = buildFfmpegPlan(layout, options.ladder, options.latency, {
 			composite: options.composite,
 			sdpPath,
@@ -204,6 +215,7 @@ async function runOnce(
 			workDir: options.workDir,
 			fontFile: options.fontFile,
 			outputs,
+			...(controlPort !== undefined && { controlPort }),
 		});
 		const labels = labelFilesOf(plan);
 		onLayout(layout, labels);
@@ -218,7 +230,18 @@ async function runOnce(
 		// Resume only once ffmpeg listens, so the first packets (and the keyframe asked for) are not lost.
 		const resumed = waitForUdpPortsBound(streams.map((s) => s.rtpPort), 10_000, signal)
 			.then(() => (consumerIds.length > 0 ? link.call(snapshot.node, 'resume', { sessionId, consumerIds }) : undefined))
-			.then(() => writeLabels(layout, snapshot, labels));
+			.then(() => writeLabels(layout, snapshot, labels))
+			.then(async () => {
+				if (controlPort === undefined || signal.aborted) return;
+				try {
+					const control = await ZmqControl.connect(controlPort, { signal });
+					releases.push(() => control.close());
+					onLayout(layout, labels, new ActiveHighlight(control, layout, options.logger));
+				} catch (error) {
+					// Without live control the broadcast goes on; the speaking dot in the labels still marks who talks.
+					if (!signal.aborted) options.logger.warn({ err: error }, 'no live control of the composite');
+				}
+			});
 		await Promise.all([running, resumed.catch((error: unknown) => (signal.aborted ? undefined : Promise.reject(error)))]);
 		return options.signal.aborted ? 'ended' : 'restart';
 	} finally {
@@ -258,6 +281,72 @@ async function writeLabels(layout: Layout, snapshot: StageLinkSnapshot, files: {
 			await fs.rename(temp, file);
 		}),
 	);
+}
+
+/**
+ * The active-speaker frame of a running composite (`drawbox@active` in the plan), moved through ffmpeg's zmq filter.
+ * Commands go one at a time; a newer target replaces one not yet sent.
+ */
+export class ActiveHighlight {
+	readonly #control: ZmqControl;
+	readonly #layout: Layout;
+	readonly #logger: Logger;
+	#shown: string | undefined;
+	#wanted: string | undefined;
+	#busy = false;
+
+	constructor(control: ZmqControl, layout: Layout, logger: Logger) {
+		this.#control = control;
+		this.#layout = layout;
+		this.#logger = logger;
+		this.#shown = layout.tiles.find((t) => t.active)?.speakerId;
+		this.#wanted = this.#shown;
+	}
+
+	show(speakerId: string | undefined): void {
+		this.#wanted = speakerId;
+		if (!this.#busy) void this.#drain();
+	}
+
+	async #drain(): Promise<void> {
+		this.#busy = true;
+		try {
+			while (this.#wanted !== this.#shown) {
+				const target = this.#wanted;
+				const tile = this.#layout.tiles.find((t) => t.speakerId === target);
+				// Parked off the canvas when nobody on the composite talks.
+				const rect = tile ? { x: tile.x, y: tile.y, w: tile.width, h: tile.height } : { x: -100, y: -100, w: 2, h: 2 };
+				for (const [key, value] of Object.entries(rect)) await this.#control.send(`drawbox@active ${key} ${value}`);
+				this.#shown = target;
+			}
+		} catch (error) {
+			this.#logger.debug({ err: error }, 'active-speaker frame not moved (ffmpeg restarting?)');
+		} finally {
+			this.#busy = false;
+		}
+	}
+}
+
+/** Two consecutive TCP ports free on `host` (the zmq and azmq control sockets), from the ephemeral range. */
+async function freeTcpPortPair(host: string): Promise<number> {
+	for (let attempt = 0; attempt < 20; attempt++) {
+		const first = await listenOnce(host, 0);
+		if (first === undefined || first >= 65535) continue;
+		if ((await listenOnce(host, first + 1)) !== undefined) return first;
+	}
+	// Retryable like a failed run: the next attempt, after backoff, looks again.
+	throw new FfmpegError({ retryable: true, reason: 'no free TCP port pair for the ffmpeg control sockets' }, []);
+}
+
+function listenOnce(host: string, port: number): Promise<number | undefined> {
+	return new Promise((resolve) => {
+		const server = net.createServer();
+		server.once('error', () => resolve(undefined));
+		server.listen(port, host, () => {
+			const bound = (server.address() as net.AddressInfo).port;
+			server.close(() => resolve(bound));
+		});
+	});
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
