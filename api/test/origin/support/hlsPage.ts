@@ -24,8 +24,17 @@ hls.on(Hls.Events.SUBTITLE_TRACKS_UPDATED, () => { if (hls.subtitleTrack < 0) hl
 // Where each main segment starts on the video element's timeline, to map the picture back to media time.
 state.fragStarts = {};
 hls.on(Hls.Events.FRAG_CHANGED, (_e, data) => { if (data.frag.type === 'main') state.fragStarts[data.frag.sn] = data.frag.start; });
-// A stall is running out of data while playing; the 'waiting' of a seek (the jump to live) is not one.
-video.addEventListener('waiting', () => { if (state.playing && !video.seeking) state.stalls++; });
+// A stall is running out of data while playing; the 'waiting' of a seek (the jump to live) is not one. Each stall
+// is logged in wall-clock ms (Date.now, comparable with the test's clock) until media time moves again.
+state.stallLog = [];
+let stallOpen;
+const endStall = () => { if (stallOpen) { stallOpen.endMs = Date.now(); stallOpen = undefined; } };
+video.addEventListener('waiting', () => {
+	if (!state.playing || video.seeking) return;
+	state.stalls++;
+	if (!stallOpen) { stallOpen = { startMs: Date.now(), endMs: null, atTime: video.currentTime }; state.stallLog.push(stallOpen); }
+});
+video.addEventListener('timeupdate', () => { if (stallOpen && video.currentTime > stallOpen.atTime + 0.01) endStall(); });
 video.addEventListener('playing', () => { state.playing = true; });
 video.requestVideoFrameCallback?.(() => { state.firstFrameMs = performance.now() - state.startedMs; });
 function activeCues() {
@@ -49,6 +58,7 @@ setInterval(() => {
 	}
 }, 250);
 setInterval(() => {
+	if (stallOpen && video.currentTime > stallOpen.atTime + 0.01) endStall();
 	const cues = activeCues();
 	if (state.playing && !video.seeking) state.cueLog.push({ currentTime: video.currentTime, cues });
 }, 50);
@@ -62,7 +72,7 @@ window.tribune = {
 		return { bufferAheadS: b.length ? b.end(b.length - 1) - video.currentTime : 0, rate: video.playbackRate, targetLatency: hls.targetLatency, drift: hls.drift,
 			currentTime: video.currentTime, latency: hls.latency, playingDate: hls.playingDate ? hls.playingDate.getTime() : null,
 			now: Date.now(), stalls: state.stalls, playing: state.playing, firstFrameMs: state.firstFrameMs, errors: state.errors, jumps: state.jumps,
-			paused: video.paused, textTracks: video.textTracks.length, cueLog: state.cueLog, fragStarts: state.fragStarts };
+			paused: video.paused, textTracks: video.textTracks.length, cueLog: state.cueLog, fragStarts: state.fragStarts, stallLog: state.stallLog };
 	},
 };
 </script></body></html>`;
@@ -94,6 +104,8 @@ export interface PlayerSample {
 	cueLog: { currentTime: number; cues: string[] }[];
 	/** Video-element time of the start of each main segment played, by media sequence number. */
 	fragStarts: Record<string, number>;
+	/** Each stall while playing: wall-clock start and end (null while it lasts), ms since the epoch. */
+	stallLog: { startMs: number; endMs: number | null }[];
 }
 
 export async function launchChromium(): Promise<Browser> {
