@@ -3,6 +3,7 @@ import path from 'node:path';
 import express, { type ErrorRequestHandler, type Express, type Router } from 'express';
 import type { Logger } from 'pino';
 import { errorBody, TribuneError } from './errors.js';
+import { replayExportRouter, type ReplayExportRouterDeps } from './export/replayExportRouter.js';
 import type { ApiMetrics } from './metrics.js';
 import { spacesRouter, type SpacesRouterDeps } from './spaces/spacesRouter.js';
 
@@ -24,6 +25,8 @@ export interface AppDeps {
 	origin?: Router;
 	/** Spaces REST (/api/spaces); absent in apps built without the stage. */
 	spaces?: SpacesRouterDeps;
+	/** MP4 exports of replays (/api/spaces/:id/export, /api/spaces/:id/replay.mp4); absent without an export queue. */
+	replayExport?: ReplayExportRouterDeps;
 }
 
 /** Builds the HTTP app: health, metrics, the player, and JSON errors for everything else. */
@@ -41,6 +44,7 @@ export function createApp(deps: AppDeps): Express {
 		res.set('Content-Type', deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
 	});
 
+	if (deps.replayExport) app.use('/api/spaces', replayExportRouter(deps.replayExport));
 	if (deps.spaces) app.use('/api/spaces', spacesRouter(deps.spaces));
 	if (deps.origin) app.use('/hls', deps.origin);
 	app.use('/api', (_req, _res, next) => next(new TribuneError('not_found', 'no such API route')));
@@ -78,6 +82,7 @@ function fromHttpError(error: unknown): TribuneError | undefined {
 	if (typeof status !== 'number') return undefined;
 	if (status === 404) return new TribuneError('not_found', 'not found');
 	if (status === 413) return new TribuneError('payload_too_large', 'request body too large');
+	if (status === 416) return new TribuneError('range_not_satisfiable', 'range not satisfiable');
 	if (status >= 400 && status < 500) return new TribuneError('bad_request', 'malformed request');
 	return undefined;
 }

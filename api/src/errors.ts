@@ -11,6 +11,8 @@ export const errorCatalogue = {
 	not_found: 404,
 	method_not_allowed: 405,
 	payload_too_large: 413,
+	/** A Range request beyond the end of a file (the reply's Content-Range gives its size). */
+	range_not_satisfiable: 416,
 	/** The space has no room for this: the stage or the co-host seats are full. */
 	stage_full: 409,
 	/** The request conflicts with the current state (no raised hand to approve, already pinned, …). */

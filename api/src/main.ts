@@ -2,7 +2,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, exitCodes, loadIngestConfig, WorkerPool } from '@tribune/ingest';
-import { BroadcastQueue, connectRedis, createLogger, TranscoderPresence } from '@tribune/transcoder';
+import { BroadcastQueue, connectRedis, createLogger, ExportQueue, TranscoderPresence } from '@tribune/transcoder';
 import { BroadcastCoordinator } from './broadcast/BroadcastCoordinator.js';
 import { StageLinkServer } from './stageLink/StageLinkServer.js';
 import { loadApiConfig } from './config.js';
@@ -50,7 +50,16 @@ async function main(): Promise<void> {
 		listenIp: ingestConfig.listenIp,
 	});
 	const broadcastQueue = new BroadcastQueue(redis, redisPrefix);
-	const broadcasts = new BroadcastCoordinator({ service: spaces.service, store: spaces.store, stages: spaces.stages, link: stageLink, queue: broadcastQueue, logger: logger.child({ module: 'broadcast' }) });
+	const exportQueue = new ExportQueue(redis, redisPrefix);
+	const broadcasts = new BroadcastCoordinator({
+		service: spaces.service,
+		store: spaces.store,
+		stages: spaces.stages,
+		link: stageLink,
+		queue: broadcastQueue,
+		exports: exportQueue,
+		logger: logger.child({ module: 'broadcast' }),
+	});
 
 	const health = async (): Promise<Health> => {
 		const [redisUp, transcoders] = await Promise.all([
@@ -64,7 +73,15 @@ async function main(): Promise<void> {
 	};
 
 	const origin = createOrigin({ redisUrl: config.redisUrl, redisPrefix, dataDir: config.dataDir, windowSegments: config.hlsWindowSegments, logger });
-	const app = createApp({ logger, metrics, health, playerDir: config.playerDir, spaces: { service: spaces.service, synthetic: spaces.synthetic }, origin: origin.router });
+	const app = createApp({
+		logger,
+		metrics,
+		health,
+		playerDir: config.playerDir,
+		spaces: { service: spaces.service, synthetic: spaces.synthetic },
+		replayExport: { service: spaces.service, queue: exportQueue, hlsRoot: path.join(config.dataDir, 'hls') },
+		origin: origin.router,
+	});
 	const server = http.createServer(app);
 	spaces.signaling.attach(server);
 	// Blocking playlist requests are held for up to ~3 target durations; keep-alive must outlive them.
@@ -87,6 +104,7 @@ async function main(): Promise<void> {
 		broadcasts.close();
 		stageLink.close();
 		void broadcastQueue.close();
+		void exportQueue.close();
 		spaces.close();
 		origin.close();
 		workers.close();

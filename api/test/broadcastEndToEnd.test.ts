@@ -1,10 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from './support/processes.js';
 import { postJson } from './support/startTestNode.js';
+
+const run = promisify(execFile);
 
 // The whole system as `npm start` runs it (compiled; `npm test` builds first): launcher, private Redis, API node with
 // its mediasoup workers, a transcoder process.
@@ -33,7 +36,7 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
 }
 
 describe('a live space reaches its audience over LL-HLS', () => {
-	it('broadcasts a synthetic speaker from the stage through a transcoder to the origin, and keeps the replay', async () => {
+	it('broadcasts a synthetic speaker from the stage through a transcoder to the origin, keeps the replay and exports it as MP4', async () => {
 		const port = await freePort();
 		const base = `http://127.0.0.1:${port}`;
 		const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), HOST: '127.0.0.1', TRIBUNE_DATA_DIR: dataDir, SYNTHETIC_SPEAKERS: 'true', LOG_LEVEL: 'warn' };
@@ -76,5 +79,26 @@ describe('a live space reaches its audience over LL-HLS', () => {
 			return text.includes('#EXT-X-ENDLIST') ? true : undefined;
 		}, 20_000);
 		await until('the replay playlist on disk', async () => (fs.existsSync(path.join(dataDir, 'hls', spaceId, 'audio', 'vod.m3u8')) ? true : undefined), 10_000);
+
+		// The space was recorded: the API queued its MP4 export as it ended, and a transcoder made it.
+		const exported = await until('the MP4 export', async () => {
+			const status = (await (await fetch(`${base}/api/spaces/${spaceId}/export`)).json()) as { state: string; url?: string; bytes?: number };
+			if (status.state === 'failed') throw new Error(`export failed: ${JSON.stringify(status)}`);
+			return status.state === 'ready' ? status : undefined;
+		}, 30_000);
+		const download = await fetch(`${base}${exported.url!}`);
+		expect(download.status).toBe(200);
+		expect(download.headers.get('content-type')).toBe('audio/mp4');
+		expect(download.headers.get('content-disposition')).toBe('attachment; filename="End-to-end.mp4"');
+		const mp4 = path.join(dataDir, 'download.mp4');
+		fs.writeFileSync(mp4, Buffer.from(await download.arrayBuffer()));
+		expect(fs.statSync(mp4).size).toBe(exported.bytes);
+		const { stdout } = await run('ffprobe', ['-v', 'error', '-show_entries', 'format=duration:stream=codec_name', '-of', 'json', mp4]);
+		const probed = JSON.parse(stdout) as { format: { duration: string }; streams: { codec_name: string }[] };
+		expect(probed.streams.map((s) => s.codec_name)).toEqual(['aac']);
+		const vod = fs.readFileSync(path.join(dataDir, 'hls', spaceId, 'audio', 'vod.m3u8'), 'utf8');
+		const playlistS = [...vod.matchAll(/#EXTINF:([0-9.]+),/g)].reduce((sum, m) => sum + Number(m[1]), 0);
+		expect(playlistS).toBeGreaterThan(1);
+		expect(Math.abs(Number(probed.format.duration) - playlistS)).toBeLessThanOrEqual(0.5);
 	});
 });

@@ -5,6 +5,8 @@ import { BroadcastWorker } from './broadcast/BroadcastWorker.js';
 import { createBroadcastRunner } from './broadcast/createBroadcastRunner.js';
 import { defaultLadder } from './broadcast/ladder.js';
 import { loadTranscoderConfig } from './config.js';
+import { ExportWorker } from './export/ExportWorker.js';
+import { createExportRunner } from './export/runExport.js';
 import { startReplayPruner } from './hls/pruneReplays.js';
 import { createLogger } from './logger.js';
 import { connectRedis } from './redisConnection.js';
@@ -42,6 +44,14 @@ async function main(): Promise<void> {
 			fontFile: config.fontFile,
 		}),
 	});
+	// Replay exports run next to the broadcasts, one at a time and niced: a live broadcast always comes first.
+	const exports = new ExportWorker({
+		redis,
+		prefix: redisPrefix,
+		concurrency: 1,
+		logger: logger.child({ module: 'export' }),
+		run: createExportRunner({ hlsRoot: path.join(config.dataDir, 'hls'), ffmpegPath: config.ffmpegPath }),
+	});
 	const presence = new TranscoderPresence(redis, redisPrefix, config.concurrency);
 	await presence.start();
 	logger.info({ id: presence.info.id, concurrency: config.concurrency }, 'transcoder ready');
@@ -60,7 +70,7 @@ async function main(): Promise<void> {
 		logger.info({ reason }, 'transcoder stopping');
 		stopPruner();
 		// Running broadcasts end cleanly (their packagers finish the last segments); BullMQ hands unfinished jobs on.
-		await broadcasts.close();
+		await Promise.all([broadcasts.close(), exports.close()]);
 		await link.close();
 		await presence.close();
 		redis.disconnect();

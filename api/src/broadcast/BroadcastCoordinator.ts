@@ -1,5 +1,5 @@
 import type { Stage, StageRegistry } from '@tribune/ingest';
-import type { BroadcastQueue, StageLinkSnapshot } from '@tribune/transcoder';
+import type { BroadcastQueue, ExportQueue, StageLinkSnapshot } from '@tribune/transcoder';
 import type { Logger } from 'pino';
 import type { StageLinkServer } from '../stageLink/StageLinkServer.js';
 import type { Space, SpaceId } from '../spaces/Space.js';
@@ -12,6 +12,8 @@ export interface BroadcastCoordinatorOptions {
 	stages: StageRegistry;
 	link: StageLinkServer;
 	queue: BroadcastQueue;
+	/** Where a recorded space's MP4 export is queued when it ends; without it, none is. */
+	exports?: Pick<ExportQueue, 'request'>;
 	logger: Logger;
 	/** Stage changes this close together are published as one snapshot. Default 50 ms. */
 	coalesceMs?: number;
@@ -19,8 +21,9 @@ export interface BroadcastCoordinatorOptions {
 
 /**
  * The API node's side of broadcasting: when a space goes live it queues the space's broadcast job, when it ends it
- * stops it, and whenever its stage changes (who is on it, their producers, mutes, pins, the active speaker) it
- * publishes a stage snapshot for the transcoder that runs the job.
+ * stops it (and, if it was recorded, queues the MP4 export of its replay), and whenever its stage changes (who is on
+ * it, their producers, mutes, pins, the active speaker) it publishes a stage snapshot for the transcoder that runs
+ * the job.
  */
 export class BroadcastCoordinator {
 	readonly #options: BroadcastCoordinatorOptions;
@@ -85,6 +88,11 @@ export class BroadcastCoordinator {
 			} else if (space.state === 'ended') {
 				await queue.stop(space.id);
 				logger.info({ spaceId: space.id }, 'broadcast stop requested');
+				if (space.settings.recording && this.#options.exports) {
+					// The export job waits for the broadcast to finish writing the replay.
+					const queued = await this.#options.exports.request({ spaceId: space.id, requestedAt: Date.now() });
+					logger.info({ spaceId: space.id, queued }, 'replay export requested');
+				}
 			}
 		} catch (error) {
 			logger.error({ err: error, spaceId: space.id, state: space.state }, 'broadcast coordination failed');

@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { buildExportPlan, splitReplayRuns, type MeasuredExportInput } from './buildExportPlan.js';
+import type { ReplayRun } from './replayPlaylist.js';
+
+const runs: ReplayRun[] = [
+	{ initUri: 'init-0.mp4', segments: [0, 1, 2].map((n) => ({ uri: `seg-${n}.m4s`, durationS: 1 })) },
+	{ initUri: 'init-1.mp4', segments: [{ uri: 'seg-3.m4s', durationS: 1 }, { uri: 'seg-4.m4s', durationS: 0.5 }] },
+];
+
+describe('splitReplayRuns()', () => {
+	it('keeps each encoder run apart and cuts long runs into inputs of at most N segments', () => {
+		expect(splitReplayRuns(runs, '720p', 2)).toEqual([
+			{ initPath: '720p/init-0.mp4', segmentPaths: ['720p/seg-0.m4s', '720p/seg-1.m4s'], playlistDurationS: 2, continuesRun: false },
+			{ initPath: '720p/init-0.mp4', segmentPaths: ['720p/seg-2.m4s'], playlistDurationS: 1, continuesRun: true },
+			{ initPath: '720p/init-1.mp4', segmentPaths: ['720p/seg-3.m4s', '720p/seg-4.m4s'], playlistDurationS: 1.5, continuesRun: false },
+		]);
+	});
+
+	it('refuses a non-positive input size', () => {
+		expect(() => splitReplayRuns(runs, 'audio', 0)).toThrow(RangeError);
+	});
+});
+
+describe('buildExportPlan()', () => {
+	const spans = [
+		// The first run's audio outlasts its picture by half an AAC frame; the second run starts its timeline at 0.
+		{ startS: 0, endS: 2.010667 },
+		{ startS: 2, endS: 3.021333 },
+		{ startS: 0, endS: 1.5 },
+	];
+	const inputs: MeasuredExportInput[] = splitReplayRuns(runs, '720p', 2).map((input, i) => ({ ...input, span: spans[i]! }));
+
+	it('stream-copies every input end to end into a temporary MP4 (golden)', () => {
+		const plan = buildExportPlan({ replayDir: '/data/hls/abc', listPath: '/tmp/tribune-export-x/inputs.ffconcat', inputs });
+		expect(plan.args.join(' ')).toBe(
+			'-hide_banner -nostdin -loglevel info -stats_period 0.5 -f concat -safe 0 -protocol_whitelist file,concat ' +
+				'-i /tmp/tribune-export-x/inputs.ffconcat -map 0 -c copy -movflags +faststart -f mp4 replay.mp4.tmp',
+		);
+		expect(plan.cwd).toBe('/data/hls/abc');
+		expect(plan.finalName).toBe('replay.mp4');
+		expect(plan.textFiles).toEqual([
+			{
+				path: '/tmp/tribune-export-x/inputs.ffconcat',
+				content: [
+					'ffconcat version 1.0',
+					// Goes on in the next input: lasts exactly until the next input starts.
+					"file 'concat:720p/init-0.mp4|720p/seg-0.m4s|720p/seg-1.m4s'",
+					'duration 2.000000',
+					// Ends its run: lasts until its longest track ends, so the next run cannot overlap it.
+					"file 'concat:720p/init-0.mp4|720p/seg-2.m4s'",
+					'duration 1.021333',
+					"file 'concat:720p/init-1.mp4|720p/seg-3.m4s|720p/seg-4.m4s'",
+					'duration 1.500000',
+					'',
+				].join('\n'),
+			},
+		]);
+		expect(plan.durationS).toBeCloseTo(4.521333, 6);
+		expect([...plan.input.options, '-i', plan.input.url, ...plan.output.options, plan.output.url]).toEqual(plan.args);
+	});
+
+	it('falls back to the playlist durations when an input measures no time', () => {
+		const broken = inputs.map((input, i) => (i === 2 ? { ...input, span: { startS: 5, endS: 5 } } : input));
+		const plan = buildExportPlan({ replayDir: '/r', listPath: '/t/l', inputs: broken });
+		expect(plan.textFiles[0]!.content).toMatch(/720p\/seg-4\.m4s'\nduration 1\.500000\n$/);
+	});
+
+	it('quotes names in ffconcat syntax', () => {
+		const odd = [{ ...inputs[0]!, initPath: "a'b/init-0.mp4", continuesRun: false }];
+		const plan = buildExportPlan({ replayDir: '/r', listPath: '/t/l', inputs: odd });
+		expect(plan.textFiles[0]!.content).toContain("file 'concat:a'\\''b/init-0.mp4|720p/seg-0.m4s|720p/seg-1.m4s'");
+	});
+
+	it('refuses an empty replay', () => {
+		expect(() => buildExportPlan({ replayDir: '/r', listPath: '/t/l', inputs: [] })).toThrow(/nothing to export/);
+	});
+});
