@@ -105,7 +105,7 @@ describe('a listener keeps playing while the stage changes and the broadcast fai
 		const page = await openPlayer(browser, pageBase, `${base}/hls/${spaceId}/master.m3u8`);
 		await until('the listener playing', async () => ((await sample(page)).currentTime > 2 ? true : undefined), 30_000);
 
-		const results: { event: string; stall_ms: number; resumed_ms: number; origin_ms?: number }[] = [];
+		const results: { event: string; stall_ms: number; resumed_ms: number; origin_ms?: number; switch_ms?: number }[] = [];
 		/** Runs one event, then waits for the player to play 2 s past where it was, and records its stall. */
 		const measure = async (event: string, act: () => Promise<void>, settleMs = 4000): Promise<void> => {
 			const before = await sample(page);
@@ -116,7 +116,12 @@ describe('a listener keeps playing while the stage changes and the broadcast fai
 			const after = await sample(page);
 			expect(after.errors.filter((e) => e.startsWith('FATAL')), event).toEqual([]);
 			const firstPart = watcher.firstPartAfter(at + 50);
-			results.push({ event, stall_ms: stallMs(after, at, Date.now()), resumed_ms: resumedAt - at, ...(firstPart !== undefined && { origin_ms: firstPart - at }) });
+			// When the new encoder run went on air at the origin (its discontinuity), for events that start one.
+			const switchedAt = watcher.discontinuityAt.find((t) => t > at);
+			results.push({
+				event, stall_ms: stallMs(after, at, Date.now()), resumed_ms: resumedAt - at,
+				...(firstPart !== undefined && { origin_ms: firstPart - at }), ...(switchedAt !== undefined && { switch_ms: switchedAt - at }),
+			});
 		};
 
 		let second = '';
@@ -150,6 +155,7 @@ describe('a listener keeps playing while the stage changes and the broadcast fai
 		const summary = {
 			change_stall_ms: results.slice(0, 5).map((r) => r.stall_ms),
 			change_max_stall_ms: Math.max(...results.slice(0, 5).map((r) => r.stall_ms)),
+			change_switch_ms: results.slice(0, 5).map((r) => r.switch_ms ?? null),
 			ffmpeg_kill_stall_ms: results[5]!.stall_ms,
 			ffmpeg_kill_origin_ms: results[5]!.origin_ms ?? null,
 			transcoder_kill_stall_ms: results[6]!.stall_ms,

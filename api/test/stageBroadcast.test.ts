@@ -104,7 +104,7 @@ describe('runStageBroadcast(): the broadcast follows the stage', () => {
 		const liveCount = progress.filter((s) => s === 'live').length;
 		await expect.poll(() => progress.filter((s) => s === 'live').length, { timeout: 15_000 }).toBeGreaterThan(liveCount + 1);
 		await server.publishSnapshot(snapshot(3, [adaOnStage, eveOnStage], 'eve'));
-		const eveLabel = path.join(workDir, 'name-1.txt');
+		const eveLabel = path.join(workDir, 'run-1', 'name-1.txt');
 		await expect.poll(() => fs.readFileSync(eveLabel, 'utf8'), { timeout: 5000 }).toBe('● Eve');
 		await new Promise((resolve) => setTimeout(resolve, 1000));
 		expect(opened).toEqual([0, 1]);

@@ -7,10 +7,8 @@ import type { Rendition } from './ladder.js';
 
 /** What reads the encoder's fMP4 outputs: the LL-HLS packager. */
 export interface RenditionSink {
-	/** A new encoder run is about to start (the packager marks a discontinuity). */
-	restart(): void;
-	/** Reads one run of one rendition until the stream ends. */
-	attach(rendition: string, input: Readable): Promise<void>;
+	/** Reads one run of one rendition until the stream ends; runs may overlap (the newer replaces the older). */
+	attachRun(run: number, rendition: string, input: Readable): Promise<void>;
 }
 
 /**
@@ -33,8 +31,6 @@ export class SocketOutputs {
 
 	/** For `runStageBroadcast`'s `openOutputs`: listens for one run's renditions and returns their URLs. */
 	async open(run: number, renditions: readonly Rendition[]): Promise<Record<string, string>> {
-		await this.#closeServers();
-		this.#sink.restart();
 		const urls: Record<string, string> = {};
 		for (const rendition of renditions) {
 			const socketPath = path.join(this.#workDir, `out-${run}-${rendition.name}.sock`);
@@ -44,7 +40,7 @@ export class SocketOutputs {
 			server.once('connection', (socket) => {
 				// One writer per run and rendition: later connections are refused.
 				server.close();
-				const read = this.#sink.attach(rendition.name, socket).catch((error: unknown) => {
+				const read = this.#sink.attachRun(run, rendition.name, socket).catch((error: unknown) => {
 					this.#logger.error({ err: error, rendition: rendition.name, run }, 'packaging failed; the encoder run will be restarted');
 					socket.destroy();
 				});

@@ -49,7 +49,9 @@ export function createBroadcastRunner(deps: BroadcastRunnerDeps): BroadcastRunne
 		if (resume) logger.info({ nextSeq: resume.nextSeq, renditions: Object.fromEntries(Object.entries(resume.renditions).map(([name, r]) => [name, r.lastMsn])) }, 'continuing the stream of an earlier run');
 		const workDir = path.join(os.tmpdir(), `tribune-broadcast-${sessionId}`);
 		await fs.mkdir(workDir, { recursive: true, mode: 0o700 });
+		const onAir = new OnAirRuns();
 		const packager = new Packager({
+			onRunOnAir: (run) => onAir.put(run),
 			streamId: data.spaceId,
 			renditions: renditions.map((r) => ({
 				name: r.name,
@@ -79,6 +81,7 @@ export function createBroadcastRunner(deps: BroadcastRunnerDeps): BroadcastRunne
 				fontFile: deps.fontFile,
 				ffmpegPath: deps.ffmpegPath,
 				openOutputs: (run, r) => outputs.open(run, r),
+				onAir: (run, runSignal) => onAir.wait(run, runSignal),
 				signal,
 				logger,
 				reportProgress,
@@ -89,4 +92,37 @@ export function createBroadcastRunner(deps: BroadcastRunnerDeps): BroadcastRunne
 			await fs.rm(workDir, { recursive: true, force: true });
 		}
 	};
+}
+
+/** Which encoder runs the packager has put on air, for the runner waiting to stop the run each one replaces. */
+class OnAirRuns {
+	#latest = -1;
+	readonly #waiting = new Map<number, () => void>();
+
+	put(run: number): void {
+		this.#latest = Math.max(this.#latest, run);
+		for (const [waited, resolve] of this.#waiting) {
+			if (waited <= run) {
+				this.#waiting.delete(waited);
+				resolve();
+			}
+		}
+	}
+
+	/** Resolves when `run` (or a later one) is on air; rejects when `signal` aborts first. */
+	wait(run: number, signal: AbortSignal): Promise<void> {
+		if (this.#latest >= run) return Promise.resolve();
+		return new Promise((resolve, reject) => {
+			const onAbort = (): void => {
+				this.#waiting.delete(run);
+				reject(new Error(`run ${run} stopped before it went on air`));
+			};
+			if (signal.aborted) return onAbort();
+			this.#waiting.set(run, () => {
+				signal.removeEventListener('abort', onAbort);
+				resolve();
+			});
+			signal.addEventListener('abort', onAbort, { once: true });
+		});
+	}
 }

@@ -35,6 +35,11 @@ export interface StageBroadcastOptions {
 	 * a discontinuity, so the listeners' timeline continues across restarts.
 	 */
 	openOutputs: (run: number, renditions: readonly Rendition[]) => Promise<Readonly<Record<string, string>>>;
+	/**
+	 * Resolves when the packager has put run `run` on air (see `RunSwitcher`); the run it replaces is stopped then.
+	 * Absent (outputs the runner cannot watch, such as files): a new run replaces the current one at once.
+	 */
+	onAir?: (run: number, signal: AbortSignal) => Promise<void>;
 	/** Aborted when the space ends. */
 	signal: AbortSignal;
 	logger: Logger;
@@ -47,97 +52,169 @@ export interface StageBroadcastOptions {
 const backoff = { initialMs: 250, maxMs: 5000, stableMs: 30_000 };
 /** Payload type of Opus in the SDP ffmpeg reads; the gap filler writes it on every packet it forwards. */
 const opusPayloadType = 100;
-/** Stage changes this close together restart ffmpeg once. */
+/** Stage changes this close together start one new run. */
 const settleMs = 150;
+
+/** One ffmpeg run: the snapshot it was planned for, and what the live updates need. */
+interface LiveRun {
+	n: number;
+	key: string;
+	abort: AbortController;
+	startedAt: number;
+	layout?: Layout;
+	labels: { path: string; tile: number }[];
+	highlight?: ActiveHighlight;
+	/** Settles when ffmpeg has exited and everything the run took is released. */
+	done: Promise<{ error?: unknown }>;
+}
 
 /**
  * Broadcasts one space's stage until `signal` aborts: consumes every speaker through the stage link, runs the
- * ffmpeg plan for the current layout, and runs it again when the stage changes in a way the running graph cannot
- * follow (a speaker joins or leaves, turns the camera on or off, pins change). Mutes, names and the active speaker
- * only rewrite drawtext files: every speaker's audio passes an OpusGapFiller, so a paused producer becomes silence
- * instead of a stalled mix. A crashed or stalled ffmpeg is restarted with backoff; an unrecoverable one fails the
- * job.
+ * ffmpeg plan for the current layout, and replaces the run when the stage changes in a way the running graph cannot
+ * follow (a speaker joins or leaves, turns the camera on or off, pins change). The replacement is made before the
+ * break: the next run starts while the current one stays on air, and the current one stops only once the packager
+ * has switched to the next (`onAir`), so listeners see a discontinuity but no gap. Mutes, names and the active
+ * speaker need no new run: labels are drawtext files, the active-speaker frame moves through ffmpeg's zmq filter,
+ * and every speaker's audio passes an OpusGapFiller, so a paused producer becomes silence instead of a stalled
+ * mix. A crashed or stalled ffmpeg is replaced with backoff; an unrecoverable one fails the job.
  */
 export async function runStageBroadcast(options: StageBroadcastOptions): Promise<void> {
 	const { link, logger, signal } = options;
 	await fs.mkdir(options.workDir, { recursive: true });
 	let latest = await link.snapshot(options.spaceId);
-	let runAbort: AbortController | undefined;
-	let runningKey: string | undefined;
-	let settleTimer: NodeJS.Timeout | undefined;
+	let changedAt = 0;
+	let current: LiveRun | undefined;
+	let next: LiveRun | undefined;
+	let runCount = 0;
+	let restarts = 0;
+	let failures = 0;
+	let retryAt = 0;
+	let fatal: unknown;
 	let wake: (() => void) | undefined;
-	let labelFiles: { path: string; tile: number }[] = [];
-	let runningLayout: Layout | undefined;
-	let highlight: ActiveHighlight | undefined;
+	const timers = new Set<NodeJS.Timeout>();
+	const poke = (): void => wake?.();
+	const pokeAt = (at: number): void => {
+		const timer = setTimeout(() => {
+			timers.delete(timer);
+			poke();
+		}, Math.max(0, at - Date.now()));
+		timers.add(timer);
+	};
 
 	const unwatch = await link.watch(options.spaceId, (snapshot) => {
+		const restartNeeded = restartKey(snapshot) !== (next ?? current)?.key;
 		latest = snapshot;
-		wake?.();
-		if (runningKey === undefined) return;
-		if (restartKey(snapshot) !== runningKey) {
-			clearTimeout(settleTimer);
-			settleTimer = setTimeout(() => runAbort?.abort(), settleMs);
-		} else if (runningLayout) {
-			void writeLabels(runningLayout, snapshot, labelFiles).catch((error: unknown) => logger.warn({ err: error }, 'could not update labels'));
-			highlight?.show(snapshot.activeSpeakerId);
+		if (restartNeeded) {
+			changedAt = Date.now();
+			pokeAt(changedAt + settleMs);
 		}
+		// Runs that can follow the change do so live; a run about to be replaced keeps its labels right meanwhile.
+		for (const run of [current, next]) {
+			if (!run?.layout || run.key !== restartKey(snapshot)) continue;
+			void writeLabels(run.layout, snapshot, run.labels).catch((error: unknown) => logger.warn({ err: error }, 'could not update labels'));
+			run.highlight?.show(snapshot.activeSpeakerId);
+		}
+		poke();
 	});
 	const renew = setInterval(() => {
 		const node = latest?.node;
 		if (node) link.call(node, 'renew', { sessionId: options.sessionId }).catch(() => {});
 	}, stageLinkLeaseMs / 3);
-	const onAbort = (): void => {
-		runAbort?.abort();
-		wake?.();
-	};
-	signal.addEventListener('abort', onAbort, { once: true });
+	signal.addEventListener('abort', poke, { once: true });
 
-	let run = 0;
-	let restarts = 0;
-	let failures = 0;
-	try {
-		while (!signal.aborted) {
-			if (!latest) {
-				// The space is live but its node has not published the stage yet.
-				await new Promise<void>((resolve) => (wake = resolve));
-				continue;
-			}
-			const snapshot = latest;
-			runAbort = new AbortController();
-			runningKey = restartKey(snapshot);
-			const startedAt = Date.now();
-			await options.reportProgress({ state: run === 0 ? 'starting' : 'restarting', speakers: snapshot.speakers.length, restarts });
-			try {
-				const result = await runOnce(options, snapshot, run, runAbort.signal, (layout, files, live) => {
-					runningLayout = layout;
-					labelFiles = files;
-					highlight = live;
-					// The stage may have moved on while ffmpeg started.
-					if (latest) highlight?.show(latest.activeSpeakerId);
-				}, (stats) => void options.reportProgress({ state: 'live', speakers: snapshot.speakers.length, restarts, ...stats }).catch(() => {}));
-				if (result === 'restart') restarts++;
-				failures = 0;
-			} catch (error) {
-				if (signal.aborted) break;
-				if (error instanceof FfmpegError && !error.retryable) throw new UnrecoverableError(error.message);
-				if (!(error instanceof FfmpegError || error instanceof StageLinkError)) throw error;
-				if (Date.now() - startedAt > backoff.stableMs) failures = 0;
-				failures++;
-				restarts++;
-				const delayMs = Math.min(backoff.initialMs * 2 ** (failures - 1), backoff.maxMs);
-				logger.warn({ err: error, delayMs, restarts }, 'broadcast run failed; restarting');
-				await sleep(delayMs, signal);
-			} finally {
-				runningKey = undefined;
-				runningLayout = undefined;
-				highlight = undefined;
-			}
-			run++;
+	const start = (snapshot: StageLinkSnapshot): LiveRun => {
+		const n = runCount++;
+		const run: LiveRun = { n, key: restartKey(snapshot), abort: new AbortController(), startedAt: Date.now(), labels: [], done: Promise.resolve({}) };
+		void options.reportProgress({ state: n === 0 ? 'starting' : 'restarting', speakers: snapshot.speakers.length, restarts }).catch(() => {});
+		run.done = runOnce(options, snapshot, n, run.abort.signal, (layout, labels, highlight) => {
+			run.layout = layout;
+			run.labels = labels;
+			run.highlight = highlight;
+			// The stage may have moved on while ffmpeg started.
+			if (latest && restartKey(latest) === run.key) highlight?.show(latest.activeSpeakerId);
+		}, (stats) => {
+			if (run === current) void options.reportProgress({ state: 'live', speakers: snapshot.speakers.length, restarts, ...stats }).catch(() => {});
+		}).then(
+			() => ({}),
+			(error: unknown) => ({ error }),
+		);
+		// On air: the packager switched to this run, so the one it replaces can stop.
+		void (options.onAir ? options.onAir(n, run.abort.signal) : Promise.resolve()).then(() => {
+			if (run !== next) return;
+			const replaced = current;
+			current = run;
+			next = undefined;
+			restarts++;
+			replaced?.abort.abort();
+			void options.reportProgress({ state: 'live', speakers: snapshot.speakers.length, restarts }).catch(() => {});
+			poke();
+		}, () => {});
+		void run.done.then((result) => onDone(run, result));
+		return run;
+	};
+
+	const onDone = (run: LiveRun, { error }: { error?: unknown }): void => {
+		if (run !== current && run !== next) return; // a replaced or superseded run, stopped on purpose
+		if (run === current) current = undefined;
+		else next = undefined;
+		if (signal.aborted) return poke();
+		if (error instanceof FfmpegError && !error.retryable) fatal = new UnrecoverableError(error.message);
+		else if (error !== undefined && !(error instanceof FfmpegError || error instanceof StageLinkError)) fatal = error;
+		// A run that ended by itself (crash, stall) or failed to start is replaced after a backoff.
+		if (Date.now() - run.startedAt > backoff.stableMs) failures = 0;
+		failures++;
+		restarts++;
+		const delayMs = Math.min(backoff.initialMs * 2 ** (failures - 1), backoff.maxMs);
+		logger.warn({ err: error, delayMs, restarts, run: run.n }, 'broadcast run ended; replacing it');
+		// A warm-up run becomes the one to wait for: the packager puts it on air as soon as it can.
+		if (!current && next) {
+			current = next;
+			next = undefined;
 		}
+		retryAt = Date.now() + delayMs;
+		pokeAt(retryAt);
+		poke();
+	};
+
+	try {
+		while (!signal.aborted && fatal === undefined) {
+			const now = Date.now();
+			if (latest && now >= retryAt) {
+				const wanted = restartKey(latest);
+				if (!current) {
+					current = start(latest);
+				} else if (next && next.key !== wanted && now - changedAt >= settleMs) {
+					// The stage changed again while the next run warmed up: start over from the newest stage.
+					next.abort.abort();
+					next = undefined;
+					continue;
+				} else if (!next && current.key !== wanted && now - changedAt >= settleMs) {
+					next = start(latest);
+					if (!options.onAir) {
+						// Without an on-air signal (file outputs), the new run replaces the current one at once.
+						const replaced = current;
+						current = next;
+						next = undefined;
+						restarts++;
+						replaced.abort.abort();
+						void options.reportProgress({ state: 'restarting', speakers: latest.speakers.length, restarts }).catch(() => {});
+					}
+				}
+			}
+			await new Promise<void>((resolve) => {
+				wake = resolve;
+			});
+			wake = undefined;
+		}
+		if (fatal !== undefined) throw fatal;
 	} finally {
-		signal.removeEventListener('abort', onAbort);
-		clearTimeout(settleTimer);
+		signal.removeEventListener('abort', poke);
+		for (const timer of timers) clearTimeout(timer);
 		clearInterval(renew);
+		const runs = [current, next].filter((r): r is LiveRun => r !== undefined);
+		current = next = undefined;
+		for (const run of runs) run.abort.abort();
+		await Promise.all(runs.map((run) => run.done));
 		await unwatch();
 		const node = latest?.node;
 		if (node) await link.call(node, 'release', { sessionId: options.sessionId }).catch(() => {});
@@ -145,7 +222,7 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 	}
 }
 
-/** One ffmpeg run for one snapshot. Resolves 'restart' when the stage changed under it, 'ended' when aborted. */
+/** One ffmpeg run for one snapshot, until `signal` aborts it or ffmpeg ends; rejects when ffmpeg fails. */
 async function runOnce(
 	options: StageBroadcastOptions,
 	snapshot: StageLinkSnapshot,
@@ -153,13 +230,15 @@ async function runOnce(
 	signal: AbortSignal,
 	onLayout: (layout: Layout, labels: { path: string; tile: number }[], highlight?: ActiveHighlight) => void,
 	onStats: (stats: { fps?: number; speed?: number; bitrateKbps?: number }) => void,
-): Promise<'restart' | 'ended'> {
+): Promise<void> {
 	const { link, sessionId } = options;
 	const ip = options.ip ?? '127.0.0.1';
 	const streams: SdpStream[] = [];
 	const byPeer = new Map<string, { audio?: number; video?: number }>();
 	const consumerIds: string[] = [];
 	const releases: (() => void)[] = [];
+	// Each run has its own files: runs overlap while one replaces another, and their tiles differ.
+	const runDir = path.join(options.workDir, `run-${run}`);
 	try {
 		for (const speaker of snapshot.speakers) {
 			const wanted: ['audio' | 'video', string | undefined][] = [
@@ -202,7 +281,8 @@ async function runOnce(
 			},
 			options.canvas,
 		);
-		const sdpPath = path.join(options.workDir, `stage-${run}.sdp`);
+		await fs.mkdir(runDir, { recursive: true });
+		const sdpPath = path.join(runDir, 'stage.sdp');
 		await fs.writeFile(sdpPath, buildConsumerSdp(ip, streams));
 		const renditions = options.ladder.filter((r) => options.composite || !r.video);
 		const outputs = await options.openOutputs(run, renditions);
@@ -212,7 +292,7 @@ async function runOnce(
 			composite: options.composite,
 			sdpPath,
 			streams: byPeer,
-			workDir: options.workDir,
+			workDir: runDir,
 			fontFile: options.fontFile,
 			outputs,
 			...(controlPort !== undefined && { controlPort }),
@@ -243,10 +323,10 @@ async function runOnce(
 				}
 			});
 		await Promise.all([running, resumed.catch((error: unknown) => (signal.aborted ? undefined : Promise.reject(error)))]);
-		return options.signal.aborted ? 'ended' : 'restart';
 	} finally {
 		for (const release of releases) release();
 		if (consumerIds.length > 0) await link.call(snapshot.node, 'closeConsumers', { sessionId, consumerIds }).catch(() => {});
+		await fs.rm(runDir, { recursive: true, force: true }).catch(() => {});
 	}
 }
 
@@ -346,15 +426,5 @@ function listenOnce(host: string, port: number): Promise<number | undefined> {
 			const bound = (server.address() as net.AddressInfo).port;
 			server.close(() => resolve(bound));
 		});
-	});
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-	return new Promise((resolve) => {
-		const timer = setTimeout(resolve, ms);
-		signal.addEventListener('abort', () => {
-			clearTimeout(timer);
-			resolve();
-		}, { once: true });
 	});
 }

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
+import { BoxParser } from './BoxParser.js';
 import type { HlsEvent, HlsMessage, RenditionInfo, StreamDescriptor, UnnumberedHlsEvent } from './HlsEvent.js';
 import type { HlsDiskWriter } from './HlsDiskWriter.js';
 import { subtitlesRendition, vttName } from './hlsNames.js';
@@ -7,6 +8,7 @@ import { MediaTimeline } from './MediaTimeline.js';
 import { renderMultivariantPlaylist } from './MultivariantPlaylist.js';
 import { renderMediaPlaylist } from './PlaylistWriter.js';
 import { RenditionPackager, type StartedSegment } from './RenditionPackager.js';
+import { RunSwitcher } from './RunSwitcher.js';
 import type { StreamResume } from './streamResume.js';
 import { WebVttSegmenter, type Cue } from './WebVttSegmenter.js';
 
@@ -39,6 +41,10 @@ export interface PackagerOptions {
 	logger: Logger;
 	/** Wall clock, ms (tests pin it). */
 	nowMs?: () => number;
+	/** A run went on air (the runner stops the older ones). */
+	onRunOnAir?: (run: number) => void;
+	/** How long a new run must have been producing before it replaces a live one, ms (default 400). */
+	switchWarmupMs?: number;
 	/**
 	 * Continue a stream another packager started (see `planStreamResume`): event, part, segment and init numbers go
 	 * on from where it stopped, the first segment follows a discontinuity, and the replay keeps its segments.
@@ -61,6 +67,8 @@ export class Packager {
 	#lastPdtEndMs = 0;
 	#descriptorSent = false;
 	#ended = false;
+	#sequentialRun = 0;
+	readonly #switcher: RunSwitcher;
 
 	constructor(options: PackagerOptions) {
 		if (options.partTargetMs < 200 || options.partTargetMs > 333) throw new Error('partTargetMs must be within 200–333');
@@ -74,6 +82,26 @@ export class Packager {
 		for (const spec of options.renditions) {
 			this.#renditions.set(spec.name, new RenditionPackager(spec.name, this.#renditionContext(), resume?.renditions[spec.name]));
 		}
+		this.#switcher = new RunSwitcher({
+			renditions: options.renditions.map((r) => r.name),
+			warmupMs: options.switchWarmupMs ?? 400,
+			...(options.nowMs && { nowMs: options.nowMs }),
+			deliver: (rendition, item) => {
+				const packager = this.#rendition(rendition);
+				if (item.kind === 'init') packager.addInit(item.ftyp, item.moov);
+				else packager.addPart(item.moof, item.mdat);
+			},
+			switched: (run, hadPrevious) => {
+				// The new run's media time starts over: re-anchor it to the wall clock, and open one new segment number
+				// for every rendition after a discontinuity.
+				this.#anchor = undefined;
+				if (hadPrevious) {
+					const next = Math.max(...[...this.#renditions.values()].map((r) => r.placedMsn)) + 1;
+					for (const rendition of this.#renditions.values()) rendition.restart(next);
+				}
+				this.options.onRunOnAir?.(run);
+			},
+		});
 		// Subtitle segments follow the first rendition's: the replay's earlier ones are those of its journal.
 		const reference = options.renditions[0] && resume?.renditions[options.renditions[0].name];
 		if (options.subtitles && reference) {
@@ -91,17 +119,47 @@ export class Packager {
 	}
 
 	/**
-	 * Reads one encoder run of a rendition. Call {@link restart} before attaching a new run's outputs: the wall
-	 * clock is re-anchored and the next segments follow a discontinuity.
+	 * Reads one encoder run's output of a rendition, until it ends. Runs are numbered in the order the runner starts
+	 * them; a newer run goes on air once it can take over (see {@link RunSwitcher}), and then older runs' output is
+	 * dropped. {@link options}.onRunOnAir says when.
 	 */
-	async attach(rendition: string, input: Readable): Promise<void> {
+	async attachRun(run: number, rendition: string, input: Readable): Promise<void> {
 		if (this.#ended) throw new Error('packager has ended');
-		await this.#rendition(rendition).consume(input);
+		this.#rendition(rendition);
+		this.#switcher.opened(run, rendition);
+		const parser = new BoxParser();
+		let ftyp: Buffer | undefined;
+		let moof: Buffer | undefined;
+		try {
+			for await (const chunk of input as AsyncIterable<Buffer>) {
+				if (this.#ended) break;
+				for (const box of parser.push(chunk)) {
+					if (box.type === 'ftyp') ftyp = box.bytes;
+					else if (box.type === 'moov') this.#switcher.push(run, rendition, { kind: 'init', ftyp: ftyp ?? Buffer.alloc(0), moov: box.bytes });
+					else if (box.type === 'moof') moof = box.bytes;
+					else if (box.type === 'mdat' && moof) {
+						this.#switcher.push(run, rendition, { kind: 'part', moof, mdat: box.bytes });
+						moof = undefined;
+					}
+					// styp, sidx, free, …: not needed; the init section and moof carry all timing.
+				}
+			}
+		} finally {
+			this.#switcher.closed(run, rendition);
+		}
 	}
 
-	/** A new encoder run is about to start. */
+	/**
+	 * Reads one encoder run of a rendition, for runners that stop one run before starting the next: call
+	 * {@link restart} before attaching a new run's outputs.
+	 */
+	async attach(rendition: string, input: Readable): Promise<void> {
+		await this.attachRun(this.#sequentialRun, rendition, input);
+	}
+
+	/** A new encoder run is about to start (see {@link attach}). */
 	restart(): void {
-		this.#anchor = undefined;
+		this.#sequentialRun++;
 	}
 
 	/** Adds a caption in media time (the encoder's timeline, seconds). */

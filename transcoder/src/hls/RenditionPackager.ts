@@ -1,5 +1,3 @@
-import type { Readable } from 'node:stream';
-import { BoxParser, type Mp4Box } from './BoxParser.js';
 import { parseFragment } from './FragmentInfo.js';
 import type { UnnumberedHlsEvent } from './HlsEvent.js';
 import type { HlsDiskWriter } from './HlsDiskWriter.js';
@@ -60,12 +58,9 @@ export class RenditionPackager {
 	readonly #context: RenditionContext;
 	readonly #segmenter: Segmenter;
 	#initIndex = -1;
-	#ftyp: Buffer | undefined;
-	#moof: Buffer | undefined;
 	#mainTrack: TrackInfo | undefined;
 	#openMsn: number | undefined;
 	#openSegment: { pdtMs: number; discontinuity: boolean; initIndex: number } | undefined;
-	#runs = 0;
 
 	constructor(name: string, context: RenditionContext, resume?: RenditionResume) {
 		this.name = name;
@@ -81,14 +76,14 @@ export class RenditionPackager {
 		}
 	}
 
-	/** Reads one encoder run's output until it ends. A second run starts after a discontinuity. */
-	async consume(input: Readable): Promise<void> {
-		if (this.#runs++ > 0) this.#segmenter.restart();
-		this.#moof = undefined;
-		const parser = new BoxParser();
-		for await (const chunk of input as AsyncIterable<Buffer>) {
-			for (const box of parser.push(chunk)) this.#onBox(box);
-		}
+	/** The next part comes from a new encoder run: it opens segment `nextMsn` after a discontinuity. */
+	restart(nextMsn: number): void {
+		this.#segmenter.restart(nextMsn);
+	}
+
+	/** Media sequence number of the last segment placed, or -1. */
+	get placedMsn(): number {
+		return this.#segmenter.msn;
 	}
 
 	/** The broadcast is over: completes the last segment. */
@@ -97,25 +92,14 @@ export class RenditionPackager {
 		this.timeline.end();
 	}
 
-	#onBox(box: Mp4Box): void {
-		switch (box.type) {
-			case 'ftyp':
-				this.#ftyp = box.bytes;
-				break;
-			case 'moov':
-				this.#onInit(this.#ftyp ?? Buffer.alloc(0), box.bytes);
-				break;
-			case 'moof':
-				this.#moof = box.bytes;
-				break;
-			case 'mdat':
-				if (this.#moof) this.#onPart(this.#moof, box.bytes);
-				this.#moof = undefined;
-				break;
-			default:
-				// styp, sidx, free, …: not needed for parts; the init section and moof carry all timing.
-				break;
-		}
+	/** An init section (`ftyp` + `moov`) of the run on air. */
+	addInit(ftyp: Buffer, moov: Buffer): void {
+		this.#onInit(ftyp, moov);
+	}
+
+	/** A fragment (`moof` + `mdat`) of the run on air: one part. */
+	addPart(moof: Buffer, mdat: Buffer): void {
+		this.#onPart(moof, mdat);
 	}
 
 	#onInit(ftyp: Buffer, moov: Buffer): void {

@@ -36,4 +36,17 @@ describe('Segmenter', () => {
 		const placed = [0, 0.2].map((startS, i) => segmenter.place({ startS, durationS: 0.2, independent: i === 0 }));
 		expect(placed.map(summary)).toEqual(['2:1.0!', '3:1.1']);
 	});
+
+	it('opens the segment number it is given on a restart, so renditions switching together stay aligned', () => {
+		const segmenter = new Segmenter({ partTargetS: 0.2, segmentTargetS: 1 });
+		segmenter.place({ startS: 0, durationS: 0.2, independent: true });
+		segmenter.restart(5);
+		expect(summary(segmenter.place({ startS: 0, durationS: 0.2, independent: true }))).toBe('1:5.0!');
+		expect(segmenter.msn).toBe(5);
+	});
+
+	it('continues the numbers of a stream another packager left', () => {
+		const segmenter = new Segmenter({ partTargetS: 0.2, segmentTargetS: 1, resumeAfter: { lastSeq: 41, lastMsn: 8 } });
+		expect(summary(segmenter.place({ startS: 0, durationS: 0.2, independent: true }))).toBe('42:9.0!');
+	});
 });

@@ -53,9 +53,18 @@ export class Segmenter {
 		}
 	}
 
-	/** The next fragment comes from a new encoder run: it opens a new segment after a discontinuity. */
-	restart(): void {
-		if (this.#seq >= 0) this.#restartPending = true;
+	/**
+	 * The next fragment comes from a new encoder run: it opens a new segment after a discontinuity, numbered
+	 * `nextMsn` when given (renditions switching together keep sharing numbers), else the next one.
+	 */
+	restart(nextMsn?: number): void {
+		if (nextMsn !== undefined) this.#msn = Math.max(this.#msn, nextMsn - 1);
+		if (this.#seq >= 0 || nextMsn !== undefined) this.#restartPending = true;
+	}
+
+	/** Media sequence number of the last segment placed (or resumed after), or -1. */
+	get msn(): number {
+		return this.#msn;
 	}
 
 	place(fragment: FragmentTiming): PartPlacement {

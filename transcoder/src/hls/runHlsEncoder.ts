@@ -11,11 +11,15 @@ export interface HlsEncoderRun {
 	done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>;
 }
 
-/** Thin runner: starts ffmpeg with a plan and attaches each output pipe to its rendition in the packager. */
-export function runHlsEncoder(ffmpegPath: string, plan: HlsEncodePlan, packager: Packager, logger: Logger): HlsEncoderRun {
+/**
+ * Thin runner: starts ffmpeg with a plan and attaches each output pipe to its rendition in the packager. Without
+ * `run`, the previous encoder must have stopped (a new sequential run); with it, runs may overlap and the packager
+ * switches to the newer one when it can (make before break).
+ */
+export function runHlsEncoder(ffmpegPath: string, plan: HlsEncodePlan, packager: Packager, logger: Logger, run?: number): HlsEncoderRun {
 	const fds = Math.max(...plan.outputs.map((o) => o.fd)) + 1;
 	const stdio = Array.from({ length: fds }, (_, fd) => (fd === 0 ? 'ignore' : 'pipe')) as ('ignore' | 'pipe')[];
-	packager.restart();
+	if (run === undefined) packager.restart();
 	const child = spawn(ffmpegPath, plan.args, { stdio });
 	let stderr = '';
 	child.stderr?.on('data', (chunk: Buffer) => {
@@ -23,7 +27,7 @@ export function runHlsEncoder(ffmpegPath: string, plan: HlsEncodePlan, packager:
 		stderr = (stderr + chunk.toString()).slice(-8192);
 	});
 	const reads = plan.outputs.map(({ rendition, fd }) =>
-		packager.attach(rendition, child.stdio[fd] as Readable).catch((error: unknown) => {
+		(run === undefined ? packager.attach(rendition, child.stdio[fd] as Readable) : packager.attachRun(run, rendition, child.stdio[fd] as Readable)).catch((error: unknown) => {
 			logger.error({ err: error, rendition }, 'packaging failed; stopping the encoder');
 			child.kill('SIGKILL');
 		}),

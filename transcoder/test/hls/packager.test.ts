@@ -97,4 +97,60 @@ describe('Packager with real ffmpeg', () => {
 			expect(Number(stdout.trim()), `segment ${msn}`).toBe(30);
 		}
 	});
+
+	it('switches to an overlapping encoder run without a gap in parts, all renditions at one segment number', { timeout: 60_000 }, async () => {
+		const published: { message: HlsMessage; atMs: number }[] = [];
+		const onAir: number[] = [];
+		const packager = new Packager({
+			streamId: 'pk2',
+			renditions: [{ name: '360p', kind: 'video', bandwidth: 800_000, frameRate: 30 }, { name: 'audio', kind: 'audio', bandwidth: 80_000 }],
+			partTargetMs: 200,
+			segmentTargetMs: 1000,
+			subtitles: false,
+			sink: { publish: (message) => published.push({ message, atMs: Date.now() }) },
+			logger,
+			onRunOnAir: (run) => onAir.push(run),
+		});
+		// Paced (-re) like a live encode, so the two runs really overlap in time.
+		const plan = buildHlsEncodePlan({
+			inputArgs: ['-re', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30:duration=8', '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=8'],
+			videoInput: '0:v', audioInput: '1:a', ladder, partTargetMs: 200, segmentTargetMs: 1000, frameRate: 30, x264Preset: 'ultrafast',
+		});
+		const first = runHlsEncoder('ffmpeg', plan, packager, logger, 0);
+		await expect.poll(() => onAir, { timeout: 10_000 }).toEqual([0]);
+		await new Promise((resolve) => setTimeout(resolve, 2500));
+		const secondStartedAt = Date.now();
+		const second = runHlsEncoder('ffmpeg', plan, packager, logger, 1);
+		await expect.poll(() => onAir, { timeout: 10_000 }).toEqual([0, 1]);
+		// The first run keeps writing until the runner stops it; none of that reaches the stream any more.
+		const switchedAt = Date.now();
+		await new Promise((resolve) => setTimeout(resolve, 1000));
+		first.process.kill('SIGINT');
+		await first.done;
+		await new Promise((resolve) => setTimeout(resolve, 1500));
+		second.process.kill('SIGINT');
+		await second.done;
+		await packager.end();
+
+		const parts = published.filter((p) => p.message.event.type === 'part');
+		const inits = published.flatMap((p) => (p.message.event.type === 'init' ? [`${p.message.event.rendition}:${p.message.event.index}`] : []));
+		expect(inits.sort()).toEqual(['360p:0', '360p:1', 'audio:0', 'audio:1']);
+		// While the new run warmed up, the old one stayed on air: no gap in parts beyond normal jitter.
+		for (const rendition of ['360p', 'audio']) {
+			const times = parts.filter((p) => p.message.event.type === 'part' && p.message.event.rendition === rendition).map((p) => p.atMs).filter((t) => t > secondStartedAt - 1000 && t < switchedAt + 1000);
+			const gaps = times.slice(1).map((t, i) => t - times[i]!);
+			expect(Math.max(...gaps), rendition).toBeLessThan(700);
+		}
+		// One discontinuity per rendition, at the same segment number, opened by an independent part of init 1.
+		const video = packager.timeline('360p').segments;
+		const audio = packager.timeline('audio').segments;
+		const videoSwitch = video.find((s) => s.discontinuity);
+		const audioSwitch = audio.find((s) => s.discontinuity);
+		expect(video.filter((s) => s.discontinuity)).toHaveLength(1);
+		expect(audioSwitch?.msn).toBe(videoSwitch?.msn);
+		expect(videoSwitch?.mapUri).toBe('init-1.mp4');
+		expect(videoSwitch?.parts[0]?.independent).toBe(true);
+		const pdts = video.map((s) => s.pdtMs);
+		for (let i = 1; i < pdts.length; i++) expect(pdts[i]).toBeGreaterThan(pdts[i - 1] as number);
+	});
 });

@@ -1,0 +1,123 @@
+import { parseFragment } from './FragmentInfo.js';
+import { parseInitSection, type TrackInfo } from './InitSection.js';
+
+/** What one encoder run's fMP4 output of one rendition is made of, box by box. */
+export type RunItem = { kind: 'init'; ftyp: Buffer; moov: Buffer } | { kind: 'part'; moof: Buffer; mdat: Buffer };
+
+export interface RunSwitcherOptions {
+	/** Renditions every run writes; a run takes over once each of them can start. */
+	renditions: readonly string[];
+	/**
+	 * While the running encoder is alive, how long a new run must have been producing a rendition before it may
+	 * take over (ms): its first parts carry the backlog of its input probing and come in a burst.
+	 */
+	warmupMs: number;
+	/** A part or init section of the run on air, in order. */
+	deliver(rendition: string, item: RunItem): void;
+	/** `run` goes on air; `hadPrevious`: another run was on air before (the packager marks a discontinuity). */
+	switched(run: number, hadPrevious: boolean): void;
+	nowMs?: () => number;
+}
+
+interface BufferedPart {
+	item: Extract<RunItem, { kind: 'part' }>;
+	arrivedMs: number;
+}
+
+interface PendingRendition {
+	init?: Extract<RunItem, { kind: 'init' }>;
+	track?: TrackInfo;
+	/** From the newest independent part on; nothing older is ever needed. */
+	parts: BufferedPart[];
+	firstArrivedMs?: number;
+}
+
+/**
+ * Decides which encoder run is on air, so a stage change does not interrupt the broadcast (make before break): the
+ * runner starts the next ffmpeg while the current one keeps going, the new run's output is held here, and once every
+ * rendition of the new run has an independent part past its warm-up, the new run goes on air (after a
+ * discontinuity) and the old one's output is dropped; the runner then stops it. All renditions switch at once, so
+ * they keep sharing segment numbers. A run whose predecessor has died goes on air at its first independent parts.
+ */
+export class RunSwitcher {
+	readonly #options: RunSwitcherOptions;
+	#active: number | undefined;
+	#pending: { run: number; renditions: Map<string, PendingRendition> } | undefined;
+	/** Renditions of each run whose output is still open. */
+	readonly #open = new Map<number, Set<string>>();
+
+	constructor(options: RunSwitcherOptions) {
+		this.#options = options;
+	}
+
+	/** The run on air, if any. */
+	get active(): number | undefined {
+		return this.#active;
+	}
+
+	/** A run's rendition output opened. */
+	opened(run: number, rendition: string): void {
+		let open = this.#open.get(run);
+		if (!open) this.#open.set(run, (open = new Set()));
+		open.add(rendition);
+	}
+
+	/** A run's rendition output ended (the encoder stopped or died): a pending run may take over at once. */
+	closed(run: number, rendition: string): void {
+		const open = this.#open.get(run);
+		open?.delete(rendition);
+		if (open?.size === 0) this.#open.delete(run);
+		if (run === this.#active) this.#maybeSwitch();
+	}
+
+	push(run: number, rendition: string, item: RunItem): void {
+		if (this.#active !== undefined && run < this.#active) return; // a run already replaced: its output is dropped
+		if (run === this.#active) {
+			this.#options.deliver(rendition, item);
+			return;
+		}
+		if (this.#pending && run < this.#pending.run) return; // superseded before it went on air
+		if (!this.#pending || run > this.#pending.run) this.#pending = { run, renditions: new Map() };
+		let pending = this.#pending.renditions.get(rendition);
+		if (!pending) this.#pending.renditions.set(rendition, (pending = { parts: [] }));
+		const now = (this.#options.nowMs ?? Date.now)();
+		if (item.kind === 'init') {
+			const init = parseInitSection(item.ftyp, item.moov);
+			pending.init = item;
+			pending.track = init.tracks.find((t) => t.kind === 'video') ?? init.tracks.find((t) => t.kind === 'audio');
+			pending.parts = [];
+		} else {
+			pending.firstArrivedMs ??= now;
+			const independent = pending.track !== undefined && parseFragment(item.moof, [pending.track]).tracks[0]?.startsWithSync === true;
+			if (independent) pending.parts = [{ item, arrivedMs: now }];
+			else if (pending.parts.length > 0) pending.parts.push({ item, arrivedMs: now });
+		}
+		this.#maybeSwitch();
+	}
+
+	#activeAlive(): boolean {
+		if (this.#active === undefined) return false;
+		return (this.#open.get(this.#active)?.size ?? 0) === this.#options.renditions.length;
+	}
+
+	#maybeSwitch(): void {
+		const pending = this.#pending;
+		if (!pending) return;
+		const immediate = !this.#activeAlive();
+		for (const name of this.#options.renditions) {
+			const r = pending.renditions.get(name);
+			const start = r?.parts[0];
+			if (!r?.init || !start) return;
+			if (!immediate && start.arrivedMs - (r.firstArrivedMs ?? start.arrivedMs) < this.#options.warmupMs) return;
+		}
+		const hadPrevious = this.#active !== undefined;
+		this.#active = pending.run;
+		this.#pending = undefined;
+		this.#options.switched(pending.run, hadPrevious);
+		for (const name of this.#options.renditions) {
+			const r = pending.renditions.get(name)!;
+			this.#options.deliver(name, r.init!);
+			for (const part of r.parts) this.#options.deliver(name, part.item);
+		}
+	}
+}
