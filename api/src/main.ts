@@ -80,6 +80,7 @@ async function main(): Promise<void> {
 		playerDir: config.playerDir,
 		spaces: { service: spaces.service, synthetic: spaces.synthetic },
 		replayExport: { service: spaces.service, queue: exportQueue, hlsRoot: path.join(config.dataDir, 'hls') },
+		broadcastStatus: { service: spaces.service, queue: broadcastQueue },
 		origin: origin.router,
 	});
 	const server = http.createServer(app);

@@ -72,6 +72,18 @@ describe('a live space reaches its audience over LL-HLS', () => {
 		const bytes = Buffer.from(await (await fetch(`${base}/hls/${spaceId}/audio/${part}`)).arrayBuffer());
 		expect(bytes.subarray(4, 8).toString()).toBe('moof');
 
+		// Hosts see the broadcast's progress; listeners and strangers do not.
+		const status = await until('live broadcast progress', async () => {
+			const res = await fetch(`${base}/api/spaces/${spaceId}/broadcast`, { headers: { authorization: `Bearer ${hostToken}` } });
+			const body = (await res.json()) as { state: string; progress?: { state: string; transcoder: string; speakers: number } };
+			return res.status === 200 && body.progress?.state === 'live' ? body : undefined;
+		}, 20_000);
+		// On stage: the host (no microphone here) and the synthetic speaker.
+		expect(status).toMatchObject({ state: 'active', progress: { state: 'live', speakers: 2, transcoder: expect.any(String) } });
+		const listener = await postJson(`${base}/api/spaces/${spaceId}/join`, { displayName: 'Lena Listener' });
+		expect((await fetch(`${base}/api/spaces/${spaceId}/broadcast`, { headers: { authorization: `Bearer ${listener.body.token!}` } })).status).toBe(403);
+		expect((await fetch(`${base}/api/spaces/${spaceId}/broadcast`)).status).toBe(401);
+
 		// The space ends: the broadcast ends with an ENDLIST and the replay stays on disk.
 		expect((await postJson(`${base}/api/spaces/${spaceId}/end`, {}, hostToken)).status).toBe(200);
 		await until('the end of the live playlist', async () => {

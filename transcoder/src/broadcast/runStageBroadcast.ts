@@ -133,7 +133,11 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 			// The stage may have moved on while ffmpeg started.
 			if (latest && restartKey(latest) === run.key) highlight?.show(latest.activeSpeakerId);
 		}, (stats) => {
-			if (run === current) void options.reportProgress({ state: 'live', speakers: snapshot.speakers.length, restarts, ...stats }).catch(() => {});
+			if (run !== current) return;
+			// Only the figures the progress schema knows (ffmpeg's stats carry more).
+			const { fps, speed, bitrateKbps } = stats;
+			const figures = { ...(fps !== undefined && { fps }), ...(speed !== undefined && { speed }), ...(bitrateKbps !== undefined && { bitrateKbps }) };
+			void options.reportProgress({ state: 'live', speakers: snapshot.speakers.length, restarts, ...figures }).catch(() => {});
 		}).then(
 			() => ({}),
 			(error: unknown) => ({ error }),
