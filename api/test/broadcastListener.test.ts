@@ -21,6 +21,8 @@ import { postJson } from './support/startTestNode.js';
  * event and recovery times are measured and, with TRIBUNE_BENCH_OUT set (`npm run bench:listener`), written as JSON.
  */
 const root = path.resolve(import.meta.dirname, '../..');
+/** TRIBUNE_LISTENER_VIDEO=1: a video space whose synthetic speakers send a camera (the composite and its ladder). */
+const video = process.env.TRIBUNE_LISTENER_VIDEO === '1';
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tribune-listener-'));
 let tribune: ChildProcess | undefined;
 let browser: Browser | undefined;
@@ -66,7 +68,7 @@ describe('a listener keeps playing while the stage changes and the broadcast fai
 		const port = await freePort();
 		const base = `http://127.0.0.1:${port}`;
 		const env: NodeJS.ProcessEnv = {
-			...process.env, PORT: String(port), HOST: '127.0.0.1', TRIBUNE_DATA_DIR: dataDir, SYNTHETIC_SPEAKERS: 'true', LOG_LEVEL: 'warn', TRANSCODER_PROCESSES: '2',
+			...process.env, PORT: String(port), HOST: '127.0.0.1', TRIBUNE_DATA_DIR: dataDir, SYNTHETIC_SPEAKERS: 'true', LOG_LEVEL: process.env.TRIBUNE_TEST_LOG_LEVEL ?? 'warn', TRANSCODER_PROCESSES: '2',
 		};
 		delete env.REDIS_URL;
 		tribune = spawn(process.execPath, [path.join(root, 'api/dist/start.js')], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -77,21 +79,21 @@ describe('a listener keeps playing while the stage changes and the broadcast fai
 			return health.ok && health.transcoders === 2 ? true : undefined;
 		}, 40_000);
 
-		const created = await postJson(`${base}/api/spaces`, { title: 'Listener under changes', hostName: 'Hana Host', settings: { video: false } });
+		const created = await postJson(`${base}/api/spaces`, { title: 'Listener under changes', hostName: 'Hana Host', settings: { video } });
 		expect(created.status).toBe(201);
 		const spaceId = created.body.space!.id;
 		const hostToken = created.body.token!;
 		expect((await postJson(`${base}/api/spaces/${spaceId}/start`, {}, hostToken)).status).toBe(200);
 		const say = 'This sentence keeps the synthetic speaker talking while the listener test changes the stage.';
 		const addSpeaker = async (displayName: string): Promise<string> => {
-			const added = await postJson(`${base}/api/spaces/${spaceId}/synthetic-speakers`, { displayName, text: say }, hostToken);
+			const added = await postJson(`${base}/api/spaces/${spaceId}/synthetic-speakers`, { displayName, text: say, video }, hostToken);
 			expect(added.status).toBe(201);
 			return (added.body as { participant: { id: string } }).participant.id;
 		};
 		const first = await addSpeaker('First');
 		const host = await SignalingClient.connect(`ws://127.0.0.1:${port}/ws`, hostToken);
 
-		const watcher = new PlaylistWatcher(`${base}/hls/${spaceId}/audio/index.m3u8`);
+		const watcher = new PlaylistWatcher(`${base}/hls/${spaceId}/${video ? '360p' : 'audio'}/index.m3u8`);
 		watcher.start();
 		await until('parts at the origin', async () => (watcher.parts.size >= 10 ? true : undefined), 40_000);
 
@@ -131,6 +133,7 @@ describe('a listener keeps playing while the stage changes and the broadcast fai
 		await measure('pin', async () => void (await host.request('pin', { participantId: second })));
 		await measure('mute', async () => void (await host.request('mute', { participantId: first })));
 		await measure('remove', async () => void (await host.request('remove', { participantId: third, ban: false })));
+		if (process.env.TRIBUNE_TEST_LOG_LEVEL) console.log('OUTPUT', output.slice(-15000));
 		expect(watcher.discontinuities).toBeGreaterThanOrEqual(3); // joins, pin and removal restart ffmpeg; a mute does not
 
 		const broadcastFfmpeg = (): number | undefined => descendants(tribune!.pid!).find((pid) => /ffmpeg .*-f sdp/.test(commandOf(pid)));
@@ -153,6 +156,7 @@ describe('a listener keeps playing while the stage changes and the broadcast fai
 		expect(last.playing && !last.paused).toBe(true);
 		expect(results.map((r) => r.event)).toEqual(['join', 'join', 'pin', 'mute', 'remove', 'ffmpeg_kill', 'transcoder_kill']);
 		const summary = {
+			video,
 			change_stall_ms: results.slice(0, 5).map((r) => r.stall_ms),
 			change_max_stall_ms: Math.max(...results.slice(0, 5).map((r) => r.stall_ms)),
 			change_switch_ms: results.slice(0, 5).map((r) => r.switch_ms ?? null),

@@ -51,7 +51,10 @@ export function createBroadcastRunner(deps: BroadcastRunnerDeps): BroadcastRunne
 		await fs.mkdir(workDir, { recursive: true, mode: 0o700 });
 		const onAir = new OnAirRuns();
 		const packager = new Packager({
-			onRunOnAir: (run) => onAir.put(run),
+			onRunOnAir: (run) => {
+				logger.info({ run }, 'encoder run on air');
+				onAir.put(run);
+			},
 			streamId: data.spaceId,
 			renditions: renditions.map((r) => ({
 				name: r.name,

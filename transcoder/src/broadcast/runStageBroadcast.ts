@@ -124,6 +124,7 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 
 	const start = (snapshot: StageLinkSnapshot): LiveRun => {
 		const n = runCount++;
+		logger.info({ run: n, speakers: snapshot.speakers.length }, 'encoder run starting');
 		const run: LiveRun = { n, key: restartKey(snapshot), abort: new AbortController(), startedAt: Date.now(), labels: [], done: Promise.resolve({}) };
 		void options.reportProgress({ state: n === 0 ? 'starting' : 'restarting', speakers: snapshot.speakers.length, restarts }).catch(() => {});
 		run.done = runOnce(options, snapshot, n, run.abort.signal, (layout, labels, highlight) => {
