@@ -1,14 +1,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
-import { buildRtpSenderPlan, type RtpSenderSpec } from './plainRtp/buildRtpSenderPlan.js';
+import { buildRtpSenderPlan, type RtpSenderSpec, type RtpVideoSource } from './plainRtp/buildRtpSenderPlan.js';
 import type { StagePeer } from './StagePeer.js';
 
 export interface SyntheticSpeakerOptions {
 	/** A voice file (looped) or a tone. */
 	audio: { file: string } | { toneHz: number };
-	/** An optional test-pattern camera. */
-	video?: { codec: 'VP8' | 'H264'; width: number; height: number; fps: number };
+	/**
+	 * An optional camera: codec, size, frame rate, and what it shows (`pattern`: ffmpeg's `testsrc2` by default, or
+	 * `{ colour: '#rrggbb' }` for one solid colour; any other colour text is refused).
+	 */
+	video?: RtpVideoSource;
 	/** Address the plain RTP transports listen on; ffmpeg sends there. Default 127.0.0.1. */
 	listenIp?: string;
 	/** Default `ffmpeg`. */
@@ -22,9 +25,9 @@ const restartDelayMs = 1000;
 const maxRestarts = 5;
 
 /**
- * A speaker without a browser, for demos, tests and benchmarks: ffmpeg sends a voice file (and optionally a test
- * pattern) as RTP into comedia PlainTransports of a stage peer, whose producers everyone on stage consumes like
- * any speaker's. Owns its ffmpeg process and its peer; close() ends both.
+ * A speaker without a browser, for demos, tests and benchmarks: ffmpeg sends a voice file (and optionally a camera:
+ * a test pattern or a solid colour) as RTP into comedia PlainTransports of a stage peer, whose producers everyone on
+ * stage consumes like any speaker's. Owns its ffmpeg process and its peer; close() ends both.
  */
 export class SyntheticSpeaker {
 	readonly peer: StagePeer;

@@ -44,6 +44,8 @@ const syntheticBody = z.strictObject({
 	displayName: text(50).min(1),
 	text: text(1000).min(1),
 	video: z.boolean().default(false),
+	/** With `video: true`, a camera of this one colour instead of the test pattern (tests find it in the composite). */
+	colour: z.string().regex(/^#[0-9A-Fa-f]{6}$/, 'expected a colour #rrggbb').optional(),
 });
 
 const spaceIdParam = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
@@ -65,7 +67,7 @@ function parse<T>(schema: z.ZodType<T>, value: unknown): T {
  *   POST /:id/start        go live (host token as `Authorization: Bearer …`)
  *   POST /:id/end          end the space (host token)
  *   POST /:id/synthetic-speakers  put a synthetic (espeak-ng) speaker on stage (host or co-host token; only with
- *                          SYNTHETIC_SPEAKERS=true) → { participant }
+ *                          SYNTHETIC_SPEAKERS=true): { displayName, text, video?, colour?: '#rrggbb' } → { participant }
  * Everything else (the stage, hands, moderation) is WebSocket signaling.
  */
 export function spacesRouter({ service, synthetic }: SpacesRouterDeps): Router {

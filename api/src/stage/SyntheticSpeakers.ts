@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { SyntheticSpeaker, type Stage, type StageRegistry } from '@tribune/ingest';
+import { SyntheticSpeaker, type Stage, type StageRegistry, type SyntheticSpeakerOptions } from '@tribune/ingest';
 import type { Logger } from 'pino';
 import { TribuneError } from '../errors.js';
 import type { Participant, ParticipantId, SpaceId } from '../spaces/Space.js';
@@ -11,21 +11,28 @@ import { publishGrantsFor } from './publishGrantsFor.js';
 
 const execFileAsync = promisify(execFile);
 
+type Camera = NonNullable<SyntheticSpeakerOptions['video']>;
+
+/** The synthetic camera: VP8 at 640×360, 24 fps. */
+const camera = { codec: 'VP8', width: 640, height: 360, fps: 24 } as const;
+
 type Listener<K extends keyof SpaceServiceEvents> = (...args: SpaceServiceEvents[K]) => void;
 
 export interface SyntheticSpeakerRequest {
 	displayName: string;
 	/** What the speaker says (espeak-ng), looped. */
 	text: string;
-	/** Send a test pattern too (spaces with video on). */
+	/** Send a camera too (spaces with video on). */
 	video: boolean;
+	/** With `video`: the camera shows this one solid colour (`#rrggbb`) instead of the moving test pattern. */
+	colour?: string | undefined;
 }
 
 interface Running {
 	spaceId: SpaceId;
 	participant: Participant;
 	wav: string;
-	video: boolean;
+	video: Camera | undefined;
 	speaker: SyntheticSpeaker | undefined;
 }
 
@@ -80,8 +87,10 @@ export class SyntheticSpeakers {
 		const space = await this.#service.getSpace(actor.spaceId);
 		if (space.state !== 'live') throw new TribuneError('conflict', 'the space is not live');
 		if (request.video && !space.settings.video) throw new TribuneError('forbidden', 'this space has video off');
+		if (request.colour !== undefined && !request.video) throw new TribuneError('bad_request', 'a colour needs video: true');
+		const video = request.video ? { ...camera, pattern: request.colour === undefined ? 'testsrc2' as const : { colour: request.colour } } : undefined;
 		const participant = await this.#service.addSyntheticSpeaker(actor, request.displayName);
-		const running: Running = { spaceId: actor.spaceId, participant, wav: path.join(this.#dir, `${participant.id}.wav`), video: request.video, speaker: undefined };
+		const running: Running = { spaceId: actor.spaceId, participant, wav: path.join(this.#dir, `${participant.id}.wav`), video, speaker: undefined };
 		this.#running.set(participant.id, running);
 		try {
 			fs.mkdirSync(this.#dir, { recursive: true });
@@ -109,7 +118,7 @@ export class SyntheticSpeakers {
 		const peer = stage.addPeer(running.participant.id, publishGrantsFor('speaker', space.settings));
 		running.speaker = await SyntheticSpeaker.start(
 			peer,
-			{ audio: { file: running.wav }, video: running.video ? { codec: 'VP8', width: 640, height: 360, fps: 24 } : undefined, listenIp: '127.0.0.1' },
+			{ audio: { file: running.wav }, video: running.video, listenIp: '127.0.0.1' },
 			this.#logger,
 		);
 		if (!this.#running.has(running.participant.id)) running.speaker.close();

@@ -34,6 +34,24 @@ describe('buildRtpSenderPlan()', () => {
 		expect(plan.videoRtpParameters?.codecs[0]).toMatchObject({ mimeType: 'video/H264', payloadType: 101, parameters: { 'packetization-mode': 1 } });
 	});
 
+	it('shows a solid-colour camera when the pattern names a #rrggbb colour, and testsrc2 otherwise', () => {
+		const camera = { ...videoTarget, codec: 'VP8' as const, width: 640, height: 360, fps: 24 };
+		expect(buildRtpSenderPlan({ video: { ...camera, pattern: { colour: '#FF0080' } } }).args).toContain('color=c=0xff0080:size=640x360:rate=24');
+		expect(buildRtpSenderPlan({ video: { ...camera, pattern: 'testsrc2' } }).args).toContain('testsrc2=size=640x360:rate=24');
+	});
+
+	it('encodes VP8 in one thread, so a paced camera does not spin on libvpx row threads', () => {
+		const camera = { ...videoTarget, codec: 'VP8' as const, width: 640, height: 360, fps: 24 };
+		expect(buildRtpSenderPlan({ video: camera }).args.join(' ')).toContain('-c:v libvpx -threads 1 -deadline realtime');
+	});
+
+	it('rejects a colour that is not #rrggbb instead of writing it into the lavfi graph', () => {
+		const camera = { ...videoTarget, codec: 'VP8' as const, width: 640, height: 360, fps: 24 };
+		for (const colour of ['red', '#ff0000:size=1x1,drawtext', '#fff', 'ff0000', '#ff00000', '#gg0000', '#ff0000\n', ' #ff0000']) {
+			expect(() => buildRtpSenderPlan({ video: { ...camera, pattern: { colour } } }), colour).toThrow(/is not #rrggbb/);
+		}
+	});
+
 	it('brackets IPv6 hosts in the RTP URL', () => {
 		const plan = buildRtpSenderPlan({ audio: { ...audioTarget, host: '::1', source: { toneHz: 300 } } });
 		expect(plan.args.at(-1)).toBe('rtp://[::1]:40000?rtcpport=40001&pkt_size=1200');

@@ -9,11 +9,26 @@ export interface RtpTarget {
 	payloadType: number;
 }
 
+/**
+ * What a synthetic camera shows: ffmpeg's moving `testsrc2` pattern, or one solid colour (`#rrggbb`) that tests can
+ * find again in the broadcast composite.
+ */
+export type RtpVideoPattern = 'testsrc2' | { colour: string };
+
+/** A synthetic camera: codec, size in pixels, frames per second, and what it shows (default `testsrc2`). */
+export interface RtpVideoSource {
+	codec: 'VP8' | 'H264';
+	width: number;
+	height: number;
+	fps: number;
+	pattern?: RtpVideoPattern;
+}
+
 export interface RtpSenderSpec {
 	/** Opus audio from a file (looped) or a sine tone. */
 	audio?: RtpTarget & { source: { file: string } | { toneHz: number } };
-	/** A test-pattern camera. */
-	video?: RtpTarget & { codec: 'VP8' | 'H264'; width: number; height: number; fps: number };
+	/** A synthetic camera. */
+	video?: RtpTarget & RtpVideoSource;
 	/** Stop after this many seconds. Default: run until killed. */
 	durationS?: number;
 }
@@ -27,9 +42,9 @@ export interface RtpSenderPlan {
 }
 
 /**
- * Plans an ffmpeg process that sends a synthetic speaker (Opus voice or tone, optional VP8/H264 test pattern) as
- * RTP into mediasoup PlainTransports, and the producer parameters that match its streams. Used by the demo's
- * synthetic speakers and by tests; every value is typed, nothing is a shell string.
+ * Plans an ffmpeg process that sends a synthetic speaker (Opus voice or tone, optional VP8/H264 camera showing a test
+ * pattern or a solid colour) as RTP into mediasoup PlainTransports, and the producer parameters that match its
+ * streams. Used by the demo's synthetic speakers and by tests; every value is typed, nothing is a shell string.
  */
 export function buildRtpSenderPlan(spec: RtpSenderSpec): RtpSenderPlan {
 	if (!spec.audio && !spec.video) throw new Error('buildRtpSenderPlan: nothing to send');
@@ -38,7 +53,7 @@ export function buildRtpSenderPlan(spec: RtpSenderSpec): RtpSenderPlan {
 	const plan: RtpSenderPlan = { args };
 	const { video, audio } = spec;
 	if (video) {
-		args.push('-re', '-f', 'lavfi', '-i', `testsrc2=size=${checkedInt(video.width)}x${checkedInt(video.height)}:rate=${checkedInt(video.fps)}`);
+		args.push('-re', '-f', 'lavfi', '-i', videoSource(video));
 	}
 	if (audio) {
 		if ('file' in audio.source) args.push('-re', '-stream_loop', '-1', '-i', audio.source.file);
@@ -50,7 +65,9 @@ export function buildRtpSenderPlan(spec: RtpSenderSpec): RtpSenderPlan {
 		// One keyframe a second: a consumer that joins or asks for a keyframe (ffmpeg ignores PLI) waits at most 1 s.
 		const gop = String(checkedInt(video.fps));
 		if (video.codec === 'VP8') {
-			args.push('-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '600k', '-g', gop, '-keyint_min', gop);
+			// One thread: libvpx's VP8 row threads spin-wait, so a paced (-re) camera on a busy machine burned a core or
+			// more and fell behind real time (keyframes seconds apart); one thread encodes 640×360 in ~7 % of a core.
+			args.push('-c:v', 'libvpx', '-threads', '1', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '600k', '-g', gop, '-keyint_min', gop);
 		} else {
 			args.push('-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-profile:v', 'baseline', '-level', '3.1', '-b:v', '600k', '-g', gop, '-bsf:v', 'h264_mp4toannexb');
 		}
@@ -78,6 +95,19 @@ export function buildRtpSenderPlan(spec: RtpSenderSpec): RtpSenderPlan {
 		};
 	}
 	return plan;
+}
+
+/** `#rrggbb`, the only colour form a pattern takes. */
+const hexColour = /^#([0-9A-Fa-f]{6})$/;
+
+/** The lavfi source of a camera. A colour reaches the graph only after it matched `hexColour`, never as raw text. */
+function videoSource(video: RtpVideoSource): string {
+	const size = `size=${checkedInt(video.width)}x${checkedInt(video.height)}:rate=${checkedInt(video.fps)}`;
+	const pattern = video.pattern ?? 'testsrc2';
+	if (pattern === 'testsrc2') return `testsrc2=${size}`;
+	const match = hexColour.exec(pattern.colour);
+	if (!match) throw new RangeError(`buildRtpSenderPlan: colour ${JSON.stringify(pattern.colour)} is not #rrggbb`);
+	return `color=c=0x${match[1]!.toLowerCase()}:${size}`;
 }
 
 function rtpOutput(target: RtpTarget): string[] {
