@@ -22,13 +22,15 @@ export class SignalingSocket {
 	readonly #pending = new Map<number, { resolve: (data: unknown) => void; reject: (error: Error) => void; timer: ReturnType<typeof setTimeout> }>();
 	readonly #handlers = new Map<EventName, Set<(data: unknown) => void>>();
 	readonly #timeoutMs: number;
+	readonly #closeHandlers = new Set<(code: number, reason: string) => void>();
 	#nextId = 1;
 
 	private constructor(ws: WebSocket, timeoutMs: number) {
 		this.#ws = ws;
 		this.#timeoutMs = timeoutMs;
 		ws.addEventListener('message', (e) => this.#onMessage(String(e.data)));
-		ws.addEventListener('close', () => {
+		ws.addEventListener('close', (e) => {
+			for (const handler of this.#closeHandlers) handler(e.code, e.reason);
 			for (const p of this.#pending.values()) {
 				clearTimeout(p.timer);
 				p.reject(new SignalingError('closed', 'connection closed'));
@@ -70,7 +72,14 @@ export class SignalingSocket {
 		return () => set.delete(handler as (data: unknown) => void);
 	}
 
+	/** Called once when the connection closes, with the WebSocket close code (Tribune's are 4000-4999). */
+	onClose(handler: (code: number, reason: string) => void): () => void {
+		this.#closeHandlers.add(handler);
+		return () => this.#closeHandlers.delete(handler);
+	}
+
 	close(): void {
+		this.#closeHandlers.clear();
 		this.#ws.close();
 	}
 

@@ -1,0 +1,46 @@
+import type { HlsConfig } from 'hls.js';
+
+/**
+ * hls.js settings for a live stage (the same ones the LL-HLS benches measure, api/test/origin/support/hlsPage.ts):
+ * low-latency mode with blocking playlist reload and parts.
+ */
+export function liveHlsConfig(): Partial<HlsConfig> {
+	return {
+		lowLatencyMode: true,
+		// Playback may speed up 10 % to reach PART-HOLD-BACK after starting on a keyframe; faster is audible.
+		maxLiveSyncPlaybackRate: 1.1,
+		// After a stall hls.js moves back from the edge by this much (its default, 1 s, is five parts).
+		liveSyncOnStallIncrease: 0.3,
+		backBufferLength: 30,
+		// A broadcast moving to another transcoder leaves the origin without new parts for 5-8 s: keep asking with
+		// backoff for ~30 s rather than giving up (the defaults end in a fatal error after a few seconds).
+		playlistLoadPolicy: {
+			default: {
+				maxTimeToFirstByteMs: 10_000,
+				maxLoadTimeMs: 20_000,
+				timeoutRetry: { maxNumRetry: 8, retryDelayMs: 250, maxRetryDelayMs: 4000, backoff: 'exponential' },
+				errorRetry: { maxNumRetry: 12, retryDelayMs: 250, maxRetryDelayMs: 4000, backoff: 'exponential' },
+			},
+		},
+		fragLoadPolicy: {
+			default: {
+				maxTimeToFirstByteMs: 10_000,
+				maxLoadTimeMs: 20_000,
+				timeoutRetry: { maxNumRetry: 6, retryDelayMs: 250, maxRetryDelayMs: 4000, backoff: 'exponential' },
+				errorRetry: { maxNumRetry: 8, retryDelayMs: 250, maxRetryDelayMs: 4000, backoff: 'exponential' },
+			},
+		},
+	};
+}
+
+/** A replay is ordinary VOD. */
+export function replayHlsConfig(): Partial<HlsConfig> {
+	return { lowLatencyMode: false, backBufferLength: 60 };
+}
+
+/** One caption cue as shown: WebVTT voice spans (`<v Ada>…</v>`) become "Ada: …"; other tags are dropped. */
+export function captionText(cueText: string): { speaker: string | null; text: string } {
+	const voice = /^<v(?:\.[^ >]*)? ([^>]+)>/.exec(cueText);
+	const text = cueText.replace(/<[^>]*>/g, '').replace(/\s+/g, ' ').trim();
+	return { speaker: voice ? voice[1]!.trim() : null, text };
+}

@@ -1,0 +1,248 @@
+import Hls, { type Level } from 'hls.js';
+import { onBeforeUnmount, ref, shallowRef } from 'vue';
+import { captionText, liveHlsConfig, replayHlsConfig } from './hlsConfig.js';
+
+export interface QualityOption {
+	/** hls.js level index; -1 is automatic. */
+	index: number;
+	label: string;
+	audioOnly: boolean;
+}
+
+export type PlayerStatus = 'idle' | 'loading' | 'playing' | 'paused' | 'reconnecting' | 'stopped' | 'error';
+
+/** Jumps to the live target at most this many times per load (see the one-time jump in `#catchUp`). */
+const maxLiveJumps = 3;
+
+/**
+ * A listener's player: hls.js on one <video> element (audio spaces too: it carries the sound and the captions),
+ * with play/pause, volume, jump to live, quality and audio-only, captions, and an audio level from a Web Audio
+ * analyser. `stop()` tears hls.js down (a listener promoted to the stage hears the speakers over WebRTC instead);
+ * `load()` starts again at the live edge.
+ */
+export function useHlsPlayer() {
+	const status = ref<PlayerStatus>('idle');
+	const qualities = ref<QualityOption[]>([]);
+	const quality = ref(-1);
+	const audioOnly = ref(false);
+	const volume = ref(1);
+	const muted = ref(false);
+	const captionsAvailable = ref(false);
+	const captionsOn = ref(false);
+	const caption = ref<{ speaker: string | null; text: string } | null>(null);
+	const behindLiveS = ref<number | null>(null);
+	/** RMS of what plays, 0–1, every 100 ms. */
+	const level = ref(0);
+	const hlsRef = shallowRef<Hls | undefined>();
+
+	let video: HTMLVideoElement | undefined;
+	let audio: { context: AudioContext; analyser: AnalyserNode } | undefined;
+	let live = true;
+	let url = '';
+	let jumps = 0;
+	let recoverTimer: ReturnType<typeof setTimeout> | undefined;
+	/** A load() asked for before the element was attached. */
+	let pending: { url: string; live: boolean } | undefined;
+	const timers: ReturnType<typeof setInterval>[] = [];
+
+	const onCueChange = (e: Event) => {
+		const cues = (e.target as TextTrack).activeCues;
+		const last = cues && cues.length ? (cues[cues.length - 1] as VTTCue) : undefined;
+		caption.value = last ? captionText(last.text) : null;
+	};
+
+	function attach(element: HTMLVideoElement): void {
+		video = element;
+		element.addEventListener('playing', () => (status.value = 'playing'));
+		element.addEventListener('pause', () => {
+			if (status.value === 'playing' || status.value === 'loading') status.value = 'paused';
+		});
+		element.textTracks.addEventListener('addtrack', (e) => {
+			const track = (e as TrackEvent).track;
+			track?.addEventListener('cuechange', onCueChange);
+		});
+		timers.push(setInterval(tick, 250), setInterval(measureLevel, 100));
+		if (pending) load(pending.url, { live: pending.live });
+	}
+
+	/** Routes the element through an analyser (created on first play: an AudioContext wants a user gesture). */
+	function ensureAnalyser(): void {
+		if (audio || !video) return;
+		try {
+			const context = new AudioContext();
+			const analyser = context.createAnalyser();
+			analyser.fftSize = 1024;
+			context.createMediaElementSource(video).connect(analyser).connect(context.destination);
+			audio = { context, analyser };
+		} catch (error) {
+			console.warn('player: no audio analyser', error);
+		}
+	}
+
+	function measureLevel(): void {
+		if (!audio || !video || video.paused) {
+			level.value = 0;
+			return;
+		}
+		if (audio.context.state === 'suspended') void audio.context.resume();
+		const samples = new Float32Array(audio.analyser.fftSize);
+		audio.analyser.getFloatTimeDomainData(samples);
+		let sum = 0;
+		for (const s of samples) sum += s * s;
+		level.value = Math.sqrt(sum / samples.length);
+	}
+
+	function tick(): void {
+		const hls = hlsRef.value;
+		if (!hls || !video || !live) {
+			behindLiveS.value = null;
+			return;
+		}
+		behindLiveS.value = hls.latency || null;
+		// Startup lands behind the target (the live edge moves on while the first parts load), and the rate-based
+		// catch-up stops with a second of buffer left: jump to one part behind the sync position, within the buffer.
+		if (status.value !== 'playing' || jumps >= maxLiveJumps || hls.liveSyncPosition === null || hls.targetLatency === null) return;
+		const b = video.buffered;
+		const bufferedEnd = b.length ? b.end(b.length - 1) : 0;
+		const target = hls.liveSyncPosition - 0.2;
+		if (hls.latency - hls.targetLatency > 0.3 && bufferedEnd > target + 0.1 && target > video.currentTime) {
+			video.currentTime = target;
+			jumps++;
+		}
+	}
+
+	function updateQualities(levels: Level[]): void {
+		const options = levels.map((l, index) => {
+			const isAudio = !l.videoCodec && !l.height;
+			return { index, audioOnly: isAudio, label: isAudio ? 'Audio only' : `${l.height}p` };
+		});
+		qualities.value = [{ index: -1, label: 'Auto', audioOnly: false }, ...options.filter((o) => !o.audioOnly)];
+		// An audio-only space has nothing else to pick.
+		if (options.every((o) => o.audioOnly)) qualities.value = [];
+	}
+
+	/** Starts `playlistUrl` from the live edge (live) or the start (replay). */
+	function load(playlistUrl: string, options: { live: boolean } = { live: true }): void {
+		if (!video) {
+			pending = { url: playlistUrl, live: options.live };
+			return;
+		}
+		pending = undefined;
+		stop();
+		live = options.live;
+		url = playlistUrl;
+		jumps = 0;
+		status.value = 'loading';
+		ensureAnalyser();
+		if (!Hls.isSupported()) {
+			// Safari on iOS: native HLS (low-latency when the browser supports it).
+			video.src = playlistUrl;
+			void video.play().catch(() => (status.value = 'paused'));
+			return;
+		}
+		const hls = new Hls(live ? liveHlsConfig() : replayHlsConfig());
+		hlsRef.value = hls;
+		// Captions are drawn by the page (with the speaker's name): the text track stays 'hidden' but keeps its cues.
+		hls.subtitleDisplay = false;
+		hls.on(Hls.Events.MANIFEST_PARSED, (_e, data) => {
+			updateQualities(data.levels);
+			void video!.play().catch(() => (status.value = 'paused'));
+		});
+		hls.on(Hls.Events.SUBTITLE_TRACKS_UPDATED, (_e, data) => {
+			captionsAvailable.value = data.subtitleTracks.length > 0;
+			hls.subtitleTrack = captionsOn.value && captionsAvailable.value ? 0 : -1;
+		});
+		hls.on(Hls.Events.ERROR, (_e, data) => {
+			if (!data.fatal) return;
+			if (data.type === Hls.ErrorTypes.MEDIA_ERROR) {
+				hls.recoverMediaError();
+				return;
+			}
+			// The origin went away for longer than the retries cover: start over from the live edge shortly.
+			status.value = 'reconnecting';
+			recoverTimer = setTimeout(() => load(url, { live }), 2000);
+		});
+		hls.loadSource(playlistUrl);
+		hls.attachMedia(video);
+	}
+
+	/** Stops playback and releases hls.js (the element stays attached for the next load). */
+	function stop(): void {
+		clearTimeout(recoverTimer);
+		hlsRef.value?.destroy();
+		hlsRef.value = undefined;
+		caption.value = null;
+		if (video) {
+			video.pause();
+			video.removeAttribute('src');
+			video.load();
+		}
+		status.value = 'stopped';
+	}
+
+	function play(): void {
+		ensureAnalyser();
+		void audio?.context.resume();
+		if (!hlsRef.value && url && Hls.isSupported()) return load(url, { live });
+		void video?.play().catch(() => {});
+	}
+
+	function pause(): void {
+		video?.pause();
+	}
+
+	function jumpToLive(): void {
+		const hls = hlsRef.value;
+		if (!hls || !video || hls.liveSyncPosition === null) return;
+		video.currentTime = hls.liveSyncPosition;
+		void video.play().catch(() => {});
+	}
+
+	function setVolume(value: number): void {
+		volume.value = Math.min(1, Math.max(0, value));
+		if (video) video.volume = volume.value;
+		if (volume.value > 0 && muted.value) setMuted(false);
+	}
+
+	function setMuted(value: boolean): void {
+		muted.value = value;
+		if (video) video.muted = value;
+	}
+
+	function setQuality(index: number): void {
+		quality.value = index;
+		audioOnly.value = false;
+		if (hlsRef.value) hlsRef.value.currentLevel = index;
+	}
+
+	/** Switches to the audio rendition (saves data; the picture goes) or back to automatic quality. */
+	function setAudioOnly(on: boolean): void {
+		const hls = hlsRef.value;
+		audioOnly.value = on;
+		if (!hls) return;
+		const audioLevel = hls.levels.findIndex((l) => !l.videoCodec && !l.height);
+		if (on && audioLevel >= 0) hls.currentLevel = audioLevel;
+		else hls.currentLevel = quality.value;
+	}
+
+	function setCaptions(on: boolean): void {
+		captionsOn.value = on;
+		if (hlsRef.value) hlsRef.value.subtitleTrack = on ? 0 : -1;
+		if (!on) caption.value = null;
+	}
+
+	function close(): void {
+		stop();
+		for (const t of timers) clearInterval(t);
+		void audio?.context.close();
+	}
+
+	onBeforeUnmount(close);
+
+	return {
+		status, qualities, quality, audioOnly, volume, muted, captionsAvailable, captionsOn, caption, behindLiveS, level, hls: hlsRef,
+		attach, load, stop, play, pause, jumpToLive, setVolume, setMuted, setQuality, setAudioOnly, setCaptions, close,
+	};
+}
+
+export type HlsPlayer = ReturnType<typeof useHlsPlayer>;

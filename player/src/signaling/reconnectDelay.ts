@@ -1,0 +1,20 @@
+/** Reconnect backoff: `initialMs` doubling per failed attempt up to `maxMs`, with ±`jitter` so a restarted server is not hit by every client at once. */
+export interface ReconnectPolicy {
+	/** First retry delay, ms. Default 500. */
+	initialMs: number;
+	/** Largest delay, ms. Default 10 000. */
+	maxMs: number;
+	/** Fraction of the delay added or removed at random, 0–1. Default 0.2. */
+	jitter: number;
+}
+
+export const defaultReconnectPolicy: Readonly<ReconnectPolicy> = Object.freeze({ initialMs: 500, maxMs: 10_000, jitter: 0.2 });
+
+/** Delay before reconnect attempt `attempt` (0 = the first after a drop); `random` in [0, 1). */
+export function reconnectDelayMs(attempt: number, policy: ReconnectPolicy = defaultReconnectPolicy, random: number = Math.random()): number {
+	const base = Math.min(policy.maxMs, policy.initialMs * 2 ** Math.min(attempt, 30));
+	return Math.round(base * (1 + policy.jitter * (2 * random - 1)));
+}
+
+/** WebSocket close codes after which reconnecting is pointless (see api/src/signaling/SignalingServer.ts `closeCodes`). */
+export const finalCloseCodes = { removed: 4003, replaced: 4009, spaceEnded: 4010 } as const;

@@ -1,0 +1,75 @@
+import type { EventData, ParticipantInfo, SpaceInfo, StateData, WireRole } from '../../../api/src/signaling/protocol.js';
+
+/** What the space page shows, rebuilt from `getState` and kept current by signaling events. */
+export interface SpaceView {
+	space: SpaceInfo;
+	you: ParticipantInfo;
+	/** Everyone on stage, in the order the stage shows them: pinned first (host's order), then the rest as they came. */
+	stage: ParticipantInfo[];
+	pinned: string[];
+	/** Raised hands, first raised first (hosts and co-hosts only). */
+	handQueue: ParticipantInfo[];
+	handRaised: boolean;
+	listenerCount: number;
+	activeSpeaker: string | null;
+}
+
+export type SpaceEvent = { [N in keyof EventData]: { event: N; data: EventData[N] } }[keyof EventData];
+
+export const isOnStage = (role: WireRole): boolean => role !== 'listener';
+export const canModerate = (role: WireRole): boolean => role === 'host' || role === 'cohost';
+
+/** Stage order: pinned speakers on top in the pinned list's order, then everyone else in their stage order. */
+export function orderStage(stage: readonly ParticipantInfo[], pinned: readonly string[]): ParticipantInfo[] {
+	const byId = new Map(stage.map((p) => [p.id, p]));
+	const top = pinned.flatMap((id) => byId.get(id) ?? []);
+	const rest = stage.filter((p) => !pinned.includes(p.id));
+	return [...top, ...rest];
+}
+
+export function viewFromState(state: StateData): SpaceView {
+	return { ...state, stage: orderStage(state.stage, state.pinned) };
+}
+
+/** Applies one signaling event. Pure: returns a new view (or the same one when nothing the page shows changed). */
+export function applyEvent(view: SpaceView, e: SpaceEvent): SpaceView {
+	switch (e.event) {
+		case 'roleChanged': {
+			const p = e.data.participant;
+			const you = p.id === view.you.id ? p : view.you;
+			const others = view.stage.filter((s) => s.id !== p.id);
+			const stage = isOnStage(p.role) ? [...others, p] : others;
+			const pinned = isOnStage(p.role) ? view.pinned : view.pinned.filter((id) => id !== p.id);
+			// Someone approved leaves the queue; the server's next queue event confirms it.
+			const handQueue = view.handQueue.filter((h) => h.id !== p.id);
+			const handRaised = p.id === view.you.id && isOnStage(p.role) ? false : view.handRaised;
+			return { ...view, you, stage: orderStage(stage, pinned), pinned, handQueue, handRaised };
+		}
+		case 'muteChanged': {
+			const { participantId, mute } = e.data;
+			const stage = view.stage.map((p) => (p.id === participantId ? { ...p, mute } : p));
+			const you = view.you.id === participantId ? { ...view.you, mute } : view.you;
+			return { ...view, stage, you };
+		}
+		case 'pinnedChanged':
+			return { ...view, pinned: e.data.participantIds, stage: orderStage(view.stage, e.data.participantIds) };
+		case 'handQueueChanged':
+			return { ...view, handQueue: e.data.queue };
+		case 'handChanged':
+			return { ...view, handRaised: e.data.raised };
+		case 'activeSpeaker':
+			return { ...view, activeSpeaker: e.data.participantId };
+		case 'listenerCount':
+			return { ...view, listenerCount: e.data.count };
+		case 'spaceState':
+			return { ...view, space: e.data.space };
+		case 'participantsJoined': {
+			// Stage members who (re)connect may carry a newer mute state.
+			const joined = new Map(e.data.participants.map((p) => [p.id, p]));
+			if (!view.stage.some((p) => joined.has(p.id))) return view;
+			return { ...view, stage: view.stage.map((p) => joined.get(p.id) ?? p) };
+		}
+		default:
+			return view;
+	}
+}

@@ -1,0 +1,195 @@
+import { onBeforeUnmount, ref, shallowRef } from 'vue';
+import type { EventName, ParticipantInfo, ReactionKind, ReplyData, RequestData, RequestName } from '../../../api/src/signaling/protocol.js';
+import { ApiError, restApi } from '../api/restApi.js';
+import { forgetSession, loadSession, saveSession } from '../session/tokenStore.js';
+import { finalCloseCodes, reconnectDelayMs } from '../signaling/reconnectDelay.js';
+import { SignalingError, SignalingSocket } from '../signaling/SignalingSocket.js';
+import { describeError } from './describeError.js';
+import { addReaction, type FloatingReaction } from './reactions.js';
+import { applyEvent, viewFromState, type SpaceEvent, type SpaceView } from './spaceState.js';
+import { ToastBatcher, type Toast } from './toastBatcher.js';
+
+/**
+ * `joining`: no token yet (the join form); `connecting`/`reconnecting`: the WebSocket is (re)opening;
+ * `connected`; `final`: nothing more to do here (ended, removed, opened in another tab) — `finalReason` says why.
+ */
+export type ConnectionStatus = 'joining' | 'connecting' | 'connected' | 'reconnecting' | 'final';
+
+const forwarded: EventName[] = ['roleChanged', 'muteChanged', 'pinnedChanged', 'handQueueChanged', 'handChanged', 'activeSpeaker', 'listenerCount', 'spaceState', 'participantsJoined'];
+
+const roleWords: Record<string, string> = { host: 'the host', cohost: 'a co-host', speaker: 'a speaker', listener: 'a listener' };
+
+/**
+ * One participant's live connection to a space: joins with a display name (or resumes the stored token), keeps
+ * the WebSocket open (reconnecting with backoff and the latest token), and keeps the space's view current.
+ */
+export function useSpaceSession(spaceId: string) {
+	const status = ref<ConnectionStatus>(loadSession(spaceId) ? 'connecting' : 'joining');
+	const finalReason = ref('');
+	const view = shallowRef<SpaceView | undefined>();
+	const socket = shallowRef<SignalingSocket | undefined>();
+	const toasts = ref<Toast[]>([]);
+	const reactions = ref<FloatingReaction[]>([]);
+	const error = ref('');
+	/** A token the host page needs for REST (broadcast status); always the newest. */
+	const token = ref(loadSession(spaceId)?.token ?? '');
+
+	const batcher = new ToastBatcher((t) => (toasts.value = t));
+	const names = new Map<string, string>();
+	let attempt = 0;
+	let retryTimer: ReturnType<typeof setTimeout> | undefined;
+	let closed = false;
+	let nextReactionId = 1;
+
+	const wsUrl = () => `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
+
+	function end(reason: string): void {
+		status.value = 'final';
+		finalReason.value = reason;
+		socket.value?.close();
+		socket.value = undefined;
+	}
+
+	/** Joins with a display name from the share link's form. */
+	async function join(displayName: string): Promise<void> {
+		error.value = '';
+		try {
+			const joined = await restApi.join(spaceId, displayName);
+			saveSession(spaceId, { token: joined.token, displayName });
+			token.value = joined.token;
+			status.value = 'connecting';
+			await connect();
+		} catch (e) {
+			error.value = describeError(e instanceof ApiError ? e.code : 'internal', 'Could not join the space.');
+		}
+	}
+
+	/** Stores a host's session after creating a space (the create page). */
+	function adopt(hostToken: string, displayName: string): void {
+		saveSession(spaceId, { token: hostToken, displayName });
+		token.value = hostToken;
+	}
+
+	async function connect(): Promise<void> {
+		const stored = loadSession(spaceId);
+		if (!stored || closed) return;
+		try {
+			// Rejoining first renews an expired token and tells a banned or ended visitor why, in words.
+			const rejoined = await restApi.join(spaceId, stored.displayName, stored.token);
+			saveSession(spaceId, { ...stored, token: rejoined.token });
+			token.value = rejoined.token;
+			const s = await SignalingSocket.connect(wsUrl(), rejoined.token);
+			if (closed) return s.close();
+			wire(s);
+			const state = await s.request('getState', {});
+			for (const p of [...state.stage, ...state.handQueue]) names.set(p.id, p.displayName);
+			names.set(state.you.id, state.you.displayName);
+			view.value = viewFromState(state);
+			socket.value = s;
+			status.value = 'connected';
+			attempt = 0;
+			if (state.space.state === 'ended') end(describeError('space_ended'));
+		} catch (e) {
+			const code = e instanceof ApiError || e instanceof SignalingError ? e.code : 'internal';
+			if (code === 'space_ended' || code === 'banned' || code === 'not_found') {
+				if (code !== 'space_ended') forgetSession(spaceId);
+				return end(describeError(code));
+			}
+			if (code === 'unauthorized') {
+				forgetSession(spaceId);
+				status.value = 'joining';
+				error.value = describeError(code);
+				return;
+			}
+			scheduleReconnect();
+		}
+	}
+
+	function scheduleReconnect(): void {
+		if (closed) return;
+		status.value = 'reconnecting';
+		clearTimeout(retryTimer);
+		retryTimer = setTimeout(() => void connect(), reconnectDelayMs(attempt++));
+	}
+
+	function wire(s: SignalingSocket): void {
+		for (const name of forwarded) s.on(name, (data) => onEvent({ event: name, data } as SpaceEvent));
+		s.on('tokenRenewed', ({ token: t }) => {
+			const stored = loadSession(spaceId);
+			if (stored) saveSession(spaceId, { ...stored, token: t });
+			token.value = t;
+		});
+		s.on('participantsJoined', ({ participants }) => {
+			for (const p of participants) names.set(p.id, p.displayName);
+			const others = participants.filter((p) => p.id !== view.value?.you.id);
+			batcher.joined(others.map((p) => p.displayName));
+		});
+		s.on('participantsLeft', ({ participantIds }) => batcher.left(participantIds.flatMap((id) => names.get(id) ?? [])));
+		s.on('reaction', ({ reaction }) => float(reaction));
+		s.on('removed', ({ banned }) => {
+			forgetSession(spaceId);
+			end(banned ? describeError('banned') : 'A host removed you from this space.');
+		});
+		s.onClose((code) => {
+			if (status.value === 'final' || closed) return;
+			if (code === finalCloseCodes.spaceEnded) return end(describeError('space_ended'));
+			if (code === finalCloseCodes.removed) return end('A host removed you from this space.');
+			if (code === finalCloseCodes.replaced) return end('This space is open in another tab or window.');
+			socket.value = undefined;
+			scheduleReconnect();
+		});
+	}
+
+	function onEvent(e: SpaceEvent): void {
+		const before = view.value;
+		if (!before) return;
+		view.value = applyEvent(before, e);
+		if (e.event === 'roleChanged') {
+			const p: ParticipantInfo = e.data.participant;
+			names.set(p.id, p.displayName);
+			const who = p.id === before.you.id ? 'You are' : `${p.displayName} is`;
+			batcher.announce(`${who} now ${roleWords[p.role]}`);
+		}
+		if (e.event === 'spaceState' && e.data.space.state === 'ended') end(describeError('space_ended'));
+		if (e.event === 'spaceState' && e.data.space.state === 'live' && before.space.state !== 'live') batcher.announce('The space is live');
+	}
+
+	function float(kind: ReactionKind): void {
+		const id = nextReactionId++;
+		reactions.value = addReaction(reactions.value, kind, id, 10 + Math.random() * 80);
+		setTimeout(() => (reactions.value = reactions.value.filter((r) => r.id !== id)), 3000);
+	}
+
+	/** Sends a request; a refusal is shown in words and answered with undefined. */
+	async function request<N extends RequestName>(name: N, data: RequestData<N>): Promise<ReplyData[N] | undefined> {
+		const s = socket.value;
+		if (!s) {
+			batcher.announce(describeError('closed'));
+			return undefined;
+		}
+		try {
+			return await s.request(name, data);
+		} catch (e) {
+			batcher.announce(describeError(e instanceof SignalingError ? e.code : 'internal', `Could not ${name}.`));
+			return undefined;
+		}
+	}
+
+	function nameOf(participantId: string): string {
+		return names.get(participantId) ?? 'Someone';
+	}
+
+	function close(): void {
+		closed = true;
+		clearTimeout(retryTimer);
+		batcher.close();
+		socket.value?.close();
+	}
+
+	onBeforeUnmount(close);
+	if (status.value === 'connecting') void connect();
+
+	return { status, finalReason, view, socket, toasts, reactions, error, token, join, adopt, connect, request, nameOf, dismissToast: (id: number) => batcher.dismiss(id), announce: (t: string) => batcher.announce(t), close };
+}
+
+export type SpaceSession = ReturnType<typeof useSpaceSession>;
