@@ -206,6 +206,10 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 					}
 				}
 			}
+			// Something due later (a backoff, a change still settling): wake then. Timers may fire a little early by
+			// Date.now(), so the check above can decline a wake-up; this re-arms it instead of waiting for the next event.
+			const dueAt = Math.min(...[retryAt, changedAt + settleMs].filter((t) => t > now));
+			if (Number.isFinite(dueAt)) pokeAt(dueAt + 1);
 			await new Promise<void>((resolve) => {
 				wake = resolve;
 			});
