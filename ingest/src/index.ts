@@ -5,7 +5,7 @@ export { WorkerPool, type WorkerPoolEvents } from './WorkerPool.js';
 export { routerMediaCodecs } from './mediaCodecs.js';
 export { allocateUdpPortPair, type UdpPortPair } from './plainRtp/allocateUdpPortPair.js';
 export { buildConsumerSdp, type SdpStream } from './plainRtp/buildConsumerSdp.js';
-export { buildRtpSenderPlan, type RtpSenderPlan, type RtpSenderSpec, type RtpTarget } from './plainRtp/buildRtpSenderPlan.js';
+export { buildRtpSenderPlan, type RtpSenderPlan, type RtpSenderSpec, type RtpTarget, type RtpVideoPattern, type RtpVideoSource } from './plainRtp/buildRtpSenderPlan.js';
 export { Stage, defaultStageOptions, type StageEvents, type StageOptions } from './Stage.js';
 export { StageError } from './StageError.js';
 export { StagePeer, noPublishGrants, type ConsumerInfo, type PublishGrants, type StagePeerEvents, type TransportInfo, type WebRtcListenOptions, type ProducerAppData } from './StagePeer.js';
