@@ -241,6 +241,7 @@ export function useHlsPlayer() {
 
 	return {
 		status, qualities, quality, audioOnly, volume, muted, captionsAvailable, captionsOn, caption, behindLiveS, level, hls: hlsRef,
+		element: () => video,
 		attach, load, stop, play, pause, jumpToLive, setVolume, setMuted, setQuality, setAudioOnly, setCaptions, close,
 	};
 }

@@ -1,0 +1,20 @@
+import type { StageMedia } from '../stage/useStageMedia.js';
+import type { HlsPlayer } from './useHlsPlayer.js';
+
+/**
+ * What a page plays, as numbers, on `window[name]` for the end-to-end tests (player/test): playback state, media
+ * time, the analyser's level, and with a stage, WebRTC packet counts. Read-only; nothing here changes the page.
+ */
+export function exposeForTests(name: 'tribunePlayer' | 'tribuneReplay', player: HlsPlayer, media?: StageMedia): void {
+	(window as unknown as Record<string, unknown>)[name] = {
+		sample: () => {
+			const el = player.element();
+			return {
+				status: player.status.value, level: player.level.value, currentTime: el?.currentTime ?? 0, paused: el?.paused ?? true,
+				hlsAttached: !!player.hls.value, onStage: media?.joined.value ?? false,
+			};
+		},
+		stageLevels: () => media?.levels() ?? {},
+		packetStats: () => media?.packetStats() ?? { inbound: {}, outbound: 0 },
+	};
+}

@@ -1,0 +1,214 @@
+/// <reference types="node" />
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../api/test/support/processes.js';
+import { seriousViolations } from './support/axeCheck.js';
+
+/**
+ * The player's journeys in headless Chromium against the whole system as `npm start` runs it (compiled: `npm run
+ * build` first): a host creates a space and goes live, a synthetic speaker talks, a listener hears it over LL-HLS,
+ * raises a hand, is invited on stage (WebRTC, HLS stopped), is moved back to the audience (HLS again), the host pins
+ * the speaker (on top on every page), an embed plays, the host ends the space and the replay plays. Every page is
+ * checked with axe-core; screenshots of each step go to test-artifacts/player-e2e/ (laptop and phone widths).
+ */
+const root = path.resolve(import.meta.dirname, '../..');
+const artifacts = path.join(root, 'test-artifacts', 'player-e2e');
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tribune-player-e2e-'));
+let tribune: ChildProcess | undefined;
+let browser: Browser | undefined;
+let output = '';
+
+afterAll(async () => {
+	await browser?.close();
+	if (tribune?.pid && tribune.exitCode === null) {
+		process.kill(-tribune.pid, 'SIGINT');
+		await new Promise((resolve) => tribune!.once('exit', resolve));
+	}
+	fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+	const deadline = Date.now() + timeoutMs;
+	for (;;) {
+		const value = await probe().catch(() => undefined);
+		if (value !== undefined) return value;
+		if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${output.slice(-3000)}`);
+		await new Promise((resolve) => setTimeout(resolve, 200));
+	}
+}
+
+interface Sample {
+	status: string;
+	level: number;
+	currentTime: number;
+	paused: boolean;
+	hlsAttached: boolean;
+	onStage: boolean;
+}
+const sample = (page: Page): Promise<Sample> => page.evaluate(() => (window as unknown as { tribunePlayer: { sample(): Sample } }).tribunePlayer.sample());
+const packetStats = (page: Page) =>
+	page.evaluate(() => (window as unknown as { tribunePlayer: { packetStats(): Promise<{ inbound: Record<string, number>; outbound: number }> } }).tribunePlayer.packetStats());
+
+/** HLS plays: media time moves on and the analyser hears something. */
+async function hearsBroadcast(page: Page, what: string): Promise<Sample> {
+	const start = await until(`${what}: playback`, async () => {
+		const s = await sample(page);
+		return s.status === 'playing' && s.currentTime > 0.5 ? s : undefined;
+	}, 30_000);
+	let last = start;
+	let loud = 0;
+	try {
+		return await until(`${what}: time advancing with sound`, async () => {
+			const s = (last = await sample(page));
+			loud = Math.max(loud, s.level);
+			return s.currentTime > start.currentTime + 1.5 && loud > 0.001 && !s.paused ? s : undefined;
+		}, 20_000);
+	} catch (error) {
+		throw new Error(`${(error as Error).message.split('\n')[0]}; started ${JSON.stringify(start)}, last ${JSON.stringify(last)}, loudest ${loud}`);
+	}
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+	await page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage: true });
+}
+
+async function expectAccessible(page: Page, name: string): Promise<void> {
+	expect(await seriousViolations(page), `axe on ${name}`).toEqual([]);
+}
+
+const firstTileId = (page: Page) => page.locator('[data-testid=stage-tile]').first().getAttribute('data-participant-id');
+
+describe('player journeys', () => {
+	it('create, listen over LL-HLS, speak on stage over WebRTC, back to HLS, pin, embed, end and replay', { timeout: 180_000 }, async () => {
+		fs.mkdirSync(artifacts, { recursive: true });
+		const port = await freePort();
+		const base = `http://127.0.0.1:${port}`;
+		const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), HOST: '127.0.0.1', TRIBUNE_DATA_DIR: dataDir, SYNTHETIC_SPEAKERS: 'true', LOG_LEVEL: 'warn' };
+		delete env.REDIS_URL;
+		tribune = spawn(process.execPath, [path.join(root, 'api/dist/start.js')], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+		tribune.stdout!.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-20_000)));
+		tribune.stderr!.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-20_000)));
+		browser = await chromium.launch({
+			executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+			args: [
+				'--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update',
+				'--disable-sync', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', '--autoplay-policy=no-user-gesture-required',
+			],
+		});
+		await until('a healthy node with a transcoder', async () => {
+			const health = (await (await fetch(`${base}/healthz`)).json()) as { ok: boolean; transcoders: number };
+			return health.ok && health.transcoders > 0 ? true : undefined;
+		}, 30_000);
+
+		// Each person has a browser context of their own (their own sessionStorage, as separate people would).
+		const newPage = async (viewport = { width: 1280, height: 800 }): Promise<{ context: BrowserContext; page: Page }> => {
+			const context = await browser!.newContext({ viewport });
+			const page = await context.newPage();
+			page.on('pageerror', (error) => console.error('page error:', error.message));
+			return { context, page };
+		};
+
+		// The host creates a space from the home page and lands on its page.
+		const { page: host } = await newPage();
+		await host.goto(base);
+		await expectAccessible(host, 'create page');
+		await shot(host, '01-create');
+		await host.getByLabel('Title').fill('Player journeys');
+		await host.getByLabel('Description').fill('A space the end-to-end test runs.');
+		await host.getByLabel('Your name').fill('Hana Host');
+		await host.getByRole('button', { name: 'Create space' }).click();
+		await host.waitForURL(/\/s\/[A-Za-z0-9_-]+$/, { timeout: 10_000 });
+		const spaceId = new URL(host.url()).pathname.split('/')[2]!;
+		await host.getByTestId('go-live').click({ timeout: 10_000 });
+		await host.locator('.live-badge').waitFor({ timeout: 10_000 });
+		const hostToken = await host.evaluate((id) => (JSON.parse(sessionStorage.getItem(`tribune:session:${id}`)!) as { token: string }).token, spaceId);
+
+		// A synthetic speaker talks on stage.
+		const added = await fetch(`${base}/api/spaces/${spaceId}/synthetic-speakers`, {
+			method: 'POST',
+			headers: { 'content-type': 'application/json', authorization: `Bearer ${hostToken}` },
+			body: JSON.stringify({ displayName: 'Robo Speaker', text: 'Hello listeners, this is a live broadcast from the stage of Tribune. Welcome, everyone.' }),
+		});
+		expect(added.status).toBe(201);
+		const robotId = ((await added.json()) as { participant: { id: string } }).participant.id;
+
+		// A listener opens the share link, gives a name and hears the space over LL-HLS.
+		const { page: listener } = await newPage();
+		await listener.goto(`${base}/s/${spaceId}`);
+		await listener.getByTestId('join-form').waitFor({ timeout: 10_000 });
+		await expectAccessible(listener, 'join form');
+		await shot(listener, '02-join');
+		await listener.getByLabel('Your name').fill('Lena Listener');
+		await listener.getByRole('button', { name: 'Listen in' }).click();
+		await hearsBroadcast(listener, 'listener');
+		await listener.locator(`[data-testid=stage-tile][data-participant-id="${robotId}"]`).waitFor({ timeout: 10_000 });
+		await expect.poll(() => listener.getByTestId('listener-count').textContent(), { timeout: 10_000 }).toMatch(/^1 listener/);
+		await expectAccessible(listener, 'listener page');
+		await shot(listener, '03-listening');
+
+		// Request to speak: hand raised, the host invites; the listener joins the stage over WebRTC and HLS stops.
+		await listener.getByTestId('raise-hand').click();
+		await listener.getByTestId('hand-raised').waitFor({ timeout: 10_000 });
+		const hand = host.locator('[data-testid=hand-queue] li').first();
+		await hand.waitFor({ timeout: 10_000 });
+		const listenerId = (await hand.getAttribute('data-participant-id'))!;
+		await expectAccessible(host, 'host page with a raised hand');
+		await shot(host, '04-host-queue');
+		await hand.getByTestId('approve').click();
+		const onStage = await until('the listener on stage with HLS stopped', async () => {
+			const s = await sample(listener);
+			return s.onStage && !s.hlsAttached ? s : undefined;
+		}, 20_000);
+		expect(onStage.paused).toBe(true);
+		await listener.getByTestId('speaker-controls').waitFor({ timeout: 5000 });
+		// Its microphone reaches the host over the SFU, and it hears the synthetic speaker.
+		const before = await until('the host receiving the new speaker', async () => ((await packetStats(host)).inbound[listenerId] ?? 0) > 0 ? (await packetStats(host)).inbound[listenerId]! : undefined, 20_000);
+		await until('packets from the new speaker still flowing', async () => (((await packetStats(host)).inbound[listenerId] ?? 0) > before + 20 ? true : undefined), 10_000);
+		await until('the new speaker receiving the synthetic speaker', async () => (((await packetStats(listener)).inbound[robotId] ?? 0) > 20 ? true : undefined), 20_000);
+		await expectAccessible(listener, 'speaker page');
+		await shot(listener, '05-on-stage');
+
+		// The host moves them back to the audience: HLS plays again, no page load.
+		await host.locator(`[data-testid=manage-stage] li[data-participant-id="${listenerId}"]`).getByTestId('demote').click();
+		await until('the stage left', async () => (!(await sample(listener)).onStage ? true : undefined), 10_000);
+		await hearsBroadcast(listener, 'listener back in the audience');
+		await listener.getByTestId('raise-hand').waitFor({ timeout: 5000 });
+
+		// The host pins the synthetic speaker: first on every page.
+		await host.locator(`[data-testid=manage-stage] li[data-participant-id="${robotId}"]`).getByTestId('pin').click();
+		for (const page of [host, listener]) await expect.poll(() => firstTileId(page), { timeout: 10_000 }).toBe(robotId);
+		await shot(host, '06-host-pinned');
+		await shot(listener, '07-listener-pinned');
+		await listener.setViewportSize({ width: 390, height: 844 });
+		await shot(listener, '08-listener-phone');
+		await host.setViewportSize({ width: 390, height: 844 });
+		await shot(host, '09-host-phone');
+		await host.setViewportSize({ width: 1280, height: 800 });
+
+		// The embed plays the same space with the minimal controls.
+		const { page: embed } = await newPage({ width: 480, height: 320 });
+		await embed.goto(`${base}/embed/${spaceId}`);
+		await hearsBroadcast(embed, 'embed');
+		await expectAccessible(embed, 'embed');
+		await shot(embed, '10-embed');
+		await embed.close();
+
+		// The host ends the space; the listener's page turns into the replay, which plays.
+		await host.getByTestId('end-space').click();
+		await host.getByTestId('confirm-end').click();
+		await listener.getByTestId('replay').waitFor({ timeout: 15_000 });
+		await until('the replay playing', async () => {
+			const s = (await listener.evaluate(() => (window as unknown as { tribuneReplay: { sample(): { status: string; currentTime: number; level: number } } }).tribuneReplay.sample()));
+			return s.status === 'playing' && s.currentTime > 1 ? s : undefined;
+		}, 30_000);
+		await listener.getByTestId('download-mp4').waitFor({ timeout: 30_000 });
+		await expectAccessible(listener, 'replay page');
+		await shot(listener, '11-replay-phone');
+		await listener.setViewportSize({ width: 1280, height: 800 });
+		await shot(listener, '12-replay');
+	});
+});

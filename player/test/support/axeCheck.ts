@@ -1,0 +1,24 @@
+/// <reference types="node" />
+import { createRequire } from 'node:module';
+import type { Page } from 'playwright-core';
+
+const require = createRequire(import.meta.url);
+const axePath = require.resolve('axe-core/axe.min.js');
+
+export interface AxeViolation {
+	id: string;
+	impact: string | null;
+	help: string;
+	targets: string[];
+}
+
+/** Runs axe-core on the page as it is now; returns the serious and critical violations. */
+export async function seriousViolations(page: Page): Promise<AxeViolation[]> {
+	if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ path: axePath });
+	const violations = (await page.evaluate(async () => {
+		const axe = (window as unknown as { axe: { run(ctx: Document, options: unknown): Promise<{ violations: { id: string; impact: string | null; help: string; nodes: { target: string[] }[] }[] }> } }).axe;
+		const result = await axe.run(document, { resultTypes: ['violations'] });
+		return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.map((n) => n.target.join(' ')) }));
+	})) as AxeViolation[];
+	return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+}
