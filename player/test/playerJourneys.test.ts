@@ -54,7 +54,7 @@ const packetStats = (page: Page) =>
 	page.evaluate(() => (window as unknown as { tribunePlayer: { packetStats(): Promise<{ inbound: Record<string, number>; outbound: number }> } }).tribunePlayer.packetStats());
 
 /** HLS plays: media time moves on and the analyser hears something. */
-async function hearsBroadcast(page: Page, what: string): Promise<Sample> {
+async function hearsBroadcast(page: Page, what: string, diagnose: () => Promise<string> = async () => ''): Promise<Sample> {
 	const start = await until(`${what}: playback`, async () => {
 		const s = await sample(page);
 		return s.status === 'playing' && s.currentTime > 0.5 ? s : undefined;
@@ -68,7 +68,7 @@ async function hearsBroadcast(page: Page, what: string): Promise<Sample> {
 			return s.currentTime > start.currentTime + 1.5 && loud > 0.001 && !s.paused ? s : undefined;
 		}, 20_000);
 	} catch (error) {
-		throw new Error(`${(error as Error).message.split('\n')[0]}; started ${JSON.stringify(start)}, last ${JSON.stringify(last)}, loudest ${loud}`);
+		throw new Error(`${(error as Error).message.split('\n')[0]}; started ${JSON.stringify(start)}, last ${JSON.stringify(last)}, loudest ${loud}\n${await diagnose()}\n${output.slice(-3000)}`);
 	}
 }
 
@@ -175,7 +175,11 @@ describe('player journeys', () => {
 		// The host moves them back to the audience: HLS plays again, no page load.
 		await host.locator(`[data-testid=manage-stage] li[data-participant-id="${listenerId}"]`).getByTestId('demote').click();
 		await until('the stage left', async () => (!(await sample(listener)).onStage ? true : undefined), 10_000);
-		await hearsBroadcast(listener, 'listener back in the audience');
+		await hearsBroadcast(listener, 'listener back in the audience', async () => {
+			const t0 = Date.now();
+			const playlist = await (await fetch(`${base}/hls/${spaceId}/audio/index.m3u8`)).text().catch((e: Error) => e.message);
+			return `origin playlist (${Date.now() - t0} ms, now ${new Date().toISOString()}):\n${playlist.split('\n').slice(-14).join('\n')}`;
+		});
 		await listener.getByTestId('raise-hand').waitFor({ timeout: 5000 });
 
 		// The host pins the synthetic speaker: first on every page.

@@ -12,6 +12,7 @@ export function exposeForTests(name: 'tribunePlayer' | 'tribuneReplay', player: 
 			return {
 				status: player.status.value, level: player.level.value, currentTime: el?.currentTime ?? 0, paused: el?.paused ?? true,
 				hlsAttached: !!player.hls.value, onStage: media?.joined.value ?? false,
+				errors: player.errors(), buffered: el && el.buffered.length ? [el.buffered.start(0), el.buffered.end(el.buffered.length - 1)] : [], latency: player.hls.value?.latency ?? null,
 			};
 		},
 		stageLevels: () => media?.levels() ?? {},

@@ -9,7 +9,7 @@ export interface QualityOption {
 	audioOnly: boolean;
 }
 
-export type PlayerStatus = 'idle' | 'loading' | 'playing' | 'paused' | 'reconnecting' | 'stopped' | 'error';
+export type PlayerStatus = 'idle' | 'loading' | 'playing' | 'paused' | 'ended' | 'reconnecting' | 'stopped' | 'error';
 
 /** Jumps to the live target at most this many times per load (see the one-time jump in `#catchUp`). */
 const maxLiveJumps = 3;
@@ -33,13 +33,22 @@ export function useHlsPlayer() {
 	const behindLiveS = ref<number | null>(null);
 	/** RMS of what plays, 0–1, every 100 ms. */
 	const level = ref(0);
+	/** Replay position and length, seconds (live: null). */
+	const position = ref(0);
+	const duration = ref<number | null>(null);
 	const hlsRef = shallowRef<Hls | undefined>();
+	/** The last few hls.js errors (details), for diagnostics. */
+	const errors: string[] = [];
 
 	let video: HTMLVideoElement | undefined;
 	let audio: { context: AudioContext; analyser: AnalyserNode } | undefined;
 	let live = true;
 	let url = '';
 	let jumps = 0;
+	/** Stall watchdog: when media time last moved on, and how many reloads it made since playback last flowed. */
+	let progressAt = 0;
+	let lastTime = -1;
+	let watchdogReloads = 0;
 	let recoverTimer: ReturnType<typeof setTimeout> | undefined;
 	/** A load() asked for before the element was attached. */
 	let pending: { url: string; live: boolean } | undefined;
@@ -54,6 +63,11 @@ export function useHlsPlayer() {
 	function attach(element: HTMLVideoElement): void {
 		video = element;
 		element.addEventListener('playing', () => (status.value = 'playing'));
+		element.addEventListener('ended', () => (status.value = 'ended'));
+		element.addEventListener('timeupdate', () => {
+			position.value = element.currentTime;
+			duration.value = !live && Number.isFinite(element.duration) ? element.duration : null;
+		});
 		element.addEventListener('pause', () => {
 			if (status.value === 'playing' || status.value === 'loading') status.value = 'paused';
 		});
@@ -99,6 +113,7 @@ export function useHlsPlayer() {
 			return;
 		}
 		behindLiveS.value = hls.latency || null;
+		watchStalls();
 		// Startup lands behind the target (the live edge moves on while the first parts load), and the rate-based
 		// catch-up stops with a second of buffer left: jump to one part behind the sync position, within the buffer.
 		if (status.value !== 'playing' || jumps >= maxLiveJumps || hls.liveSyncPosition === null || hls.targetLatency === null) return;
@@ -108,6 +123,31 @@ export function useHlsPlayer() {
 		if (hls.latency - hls.targetLatency > 0.3 && bufferedEnd > target + 0.1 && target > video.currentTime) {
 			video.currentTime = target;
 			jumps++;
+		}
+	}
+
+	/**
+	 * hls.js normally recovers from a gap by itself; a live stream stuck for `stallReloadMs` (no buffer ahead, media
+	 * time not moving while it should play) is started again from the live edge, with a growing wait between reloads.
+	 */
+	function watchStalls(): void {
+		if (!video || video.paused || video.seeking) {
+			progressAt = performance.now();
+			return;
+		}
+		if (video.currentTime !== lastTime) {
+			lastTime = video.currentTime;
+			progressAt = performance.now();
+			if (status.value === 'playing') watchdogReloads = 0;
+			return;
+		}
+		const stallReloadMs = 5000 * 2 ** Math.min(watchdogReloads, 3);
+		if (performance.now() - progressAt > stallReloadMs) {
+			watchdogReloads++;
+			errors.push(`watchdog reload after ${stallReloadMs} ms at ${video.currentTime.toFixed(2)}`);
+			const reloads = watchdogReloads;
+			load(url, { live });
+			watchdogReloads = reloads;
 		}
 	}
 
@@ -132,6 +172,8 @@ export function useHlsPlayer() {
 		live = options.live;
 		url = playlistUrl;
 		jumps = 0;
+		lastTime = -1;
+		progressAt = performance.now();
 		status.value = 'loading';
 		ensureAnalyser();
 		if (!Hls.isSupported()) {
@@ -153,6 +195,8 @@ export function useHlsPlayer() {
 			hls.subtitleTrack = captionsOn.value && captionsAvailable.value ? 0 : -1;
 		});
 		hls.on(Hls.Events.ERROR, (_e, data) => {
+			errors.push(`${data.fatal ? 'FATAL ' : ''}${data.details}`);
+			if (errors.length > 20) errors.shift();
 			if (!data.fatal) return;
 			if (data.type === Hls.ErrorTypes.MEDIA_ERROR) {
 				hls.recoverMediaError();
@@ -184,11 +228,19 @@ export function useHlsPlayer() {
 		ensureAnalyser();
 		void audio?.context.resume();
 		if (!hlsRef.value && url && Hls.isSupported()) return load(url, { live });
+		if (video && status.value === 'ended') video.currentTime = 0;
 		void video?.play().catch(() => {});
 	}
 
 	function pause(): void {
 		video?.pause();
+	}
+
+	/** Replay only: goes to `seconds` from the start. */
+	function seek(seconds: number): void {
+		if (!video || live) return;
+		video.currentTime = Math.max(0, seconds);
+		if (status.value === 'ended') void video.play().catch(() => {});
 	}
 
 	function jumpToLive(): void {
@@ -240,9 +292,10 @@ export function useHlsPlayer() {
 	onBeforeUnmount(close);
 
 	return {
-		status, qualities, quality, audioOnly, volume, muted, captionsAvailable, captionsOn, caption, behindLiveS, level, hls: hlsRef,
+		status, position, duration, qualities, quality, audioOnly, volume, muted, captionsAvailable, captionsOn, caption, behindLiveS, level, hls: hlsRef,
 		element: () => video,
-		attach, load, stop, play, pause, jumpToLive, setVolume, setMuted, setQuality, setAudioOnly, setCaptions, close,
+		errors: () => [...errors],
+		attach, load, stop, play, pause, seek, jumpToLive, setVolume, setMuted, setQuality, setAudioOnly, setCaptions, close,
 	};
 }
 

@@ -2,7 +2,7 @@ import type { types } from 'mediasoup-client';
 import { onBeforeUnmount, ref, shallowRef, watch, type Ref } from 'vue';
 import type { SignalingSocket } from '../signaling/SignalingSocket.js';
 import { describeError, mediaErrorCode } from '../space/describeError.js';
-import { StageClient, type RemoteTrack } from './StageClient.js';
+import type { RemoteTrack, StageClient } from './StageClient.js';
 import { panFor } from './spatialPan.js';
 
 interface RemoteAudio {
@@ -114,8 +114,10 @@ export function useStageMedia(inputs: StageMediaInputs) {
 	async function enter(socket: SignalingSocket): Promise<void> {
 		const mine = ++generation;
 		mic ??= await getMicrophone();
+		// mediasoup-client is loaded only by those who go on stage; listeners never download it.
+		const { StageClient: Client } = await import('./StageClient.js');
 		if (mine !== generation) return;
-		client = new StageClient(socket, { onTrack, onTrackEnded });
+		client = new Client(socket, { onTrack, onTrackEnded });
 		clientSocket = socket;
 		try {
 			await client.join(mic ? [mic] : []);
