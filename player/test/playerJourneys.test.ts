@@ -67,8 +67,9 @@ async function hearsBroadcast(page: Page, what: string, diagnose: () => Promise<
 			loud = Math.max(loud, s.level);
 			return s.currentTime > start.currentTime + 1.5 && loud > 0.001 && !s.paused ? s : undefined;
 		}, 20_000);
-	} catch (error) {
-		throw new Error(`${(error as Error).message.split('\n')[0]}; started ${JSON.stringify(start)}, last ${JSON.stringify(last)}, loudest ${loud}\n${await diagnose()}\n${output.slice(-3000)}`);
+	} catch (error: unknown) {
+		if (process.env.TRIBUNE_TEST_LOG_LEVEL) fs.writeFileSync(path.join(artifacts, 'server.log'), output);
+		throw new Error(`${(error as Error).message.split('\n')[0]}; started ${JSON.stringify(start)}, last ${JSON.stringify(last)}, loudest ${loud}\n${await diagnose()}\n${output.slice(-3000)}`, { cause: error });
 	}
 }
 
@@ -87,11 +88,11 @@ describe('player journeys', () => {
 		fs.mkdirSync(artifacts, { recursive: true });
 		const port = await freePort();
 		const base = `http://127.0.0.1:${port}`;
-		const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), HOST: '127.0.0.1', TRIBUNE_DATA_DIR: dataDir, SYNTHETIC_SPEAKERS: 'true', LOG_LEVEL: 'warn' };
+		const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), HOST: '127.0.0.1', TRIBUNE_DATA_DIR: dataDir, SYNTHETIC_SPEAKERS: 'true', LOG_LEVEL: process.env.TRIBUNE_TEST_LOG_LEVEL ?? 'warn' };
 		delete env.REDIS_URL;
 		tribune = spawn(process.execPath, [path.join(root, 'api/dist/start.js')], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-		tribune.stdout!.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-20_000)));
-		tribune.stderr!.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-20_000)));
+		tribune.stdout!.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-2_000_000)));
+		tribune.stderr!.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-2_000_000)));
 		browser = await chromium.launch({
 			executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
 			args: [
