@@ -6,7 +6,8 @@ import { hearsBroadcast, sample, tokenOf, TribuneSystem, until } from './support
 /**
  * A video space in headless Chromium against the whole system (compiled; build first): the listener sees and hears
  * the broadcast picture, picks a quality, switches to audio only (the audio rendition) and back; the host's (fake)
- * camera, on since it joined the stage, shows on its tile and goes off and on with its button. Screenshots go to test-artifacts/player-e2e-video/.
+ * camera, on since it joined the stage, shows on its tile and goes off and on with its button; when the API node
+ * is killed, both pages say they are reconnecting and come back in their roles. Screenshots go to test-artifacts/player-e2e-video/.
  */
 const system = new TribuneSystem('player-e2e-video');
 afterAll(() => system.stop());
@@ -14,7 +15,7 @@ afterAll(() => system.stop());
 const expectAccessible = async (page: Page, name: string) => expect(await system.seriousViolations(page), `axe on ${name}`).toEqual([]);
 
 describe('a video space in the player', () => {
-	it('shows the picture, switches quality and audio only, and puts the host\'s camera on stage', { timeout: 150_000 }, async () => {
+	it('shows the picture, switches quality and audio only, and puts the host\'s camera on stage, and reconnects after the API node restarts', { timeout: 150_000 }, async () => {
 		await system.start();
 		const { page: host } = await system.newPage();
 		await host.goto(system.base);
@@ -80,5 +81,14 @@ describe('a video space in the player', () => {
 		await expect.poll(() => hostTileVideo.count(), { timeout: 10_000 }).toBe(2);
 		await expectAccessible(host, 'video host');
 		await system.shot(host, '04-host-camera');
+
+		// The API node dies and the launcher restarts it: both pages say so in words, reconnect by themselves and
+		// resume their roles with their stored tokens.
+		system.killApiNode();
+		for (const page of [listener, host]) await page.getByTestId('reconnecting').waitFor({ timeout: 10_000 });
+		await system.shot(listener, '05-reconnecting');
+		for (const page of [listener, host]) await page.getByTestId('reconnecting').waitFor({ state: 'detached', timeout: 30_000 });
+		await host.getByTestId('host-panel').waitFor({ timeout: 5000 });
+		await listener.getByTestId('raise-hand').waitFor({ timeout: 5000 });
 	});
 });

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { freePort } from '../../../api/test/support/processes.js';
+import { commandOf, descendants, freePort } from '../../../api/test/support/processes.js';
 import { seriousViolations } from './axeCheck.js';
 
 const root = path.resolve(import.meta.dirname, '../../..');
@@ -104,6 +104,13 @@ export class TribuneSystem {
 			body: JSON.stringify(body),
 		});
 		return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+	}
+
+	/** Kills the API node with SIGKILL (the launcher restarts it): every WebSocket drops at once. */
+	killApiNode(): void {
+		const pid = descendants(this.#process!.pid!).find((p) => /api\/dist\/main\.js/.test(commandOf(p)));
+		if (!pid) throw new Error('no API node process');
+		process.kill(pid, 'SIGKILL');
 	}
 
 	async stop(): Promise<void> {
