@@ -22,6 +22,14 @@ export function liveHlsConfig(): Partial<HlsConfig> {
 				errorRetry: { maxNumRetry: 12, retryDelayMs: 250, maxRetryDelayMs: 4000, backoff: 'exponential' },
 			},
 		},
+		manifestLoadPolicy: {
+			default: {
+				maxTimeToFirstByteMs: 10_000,
+				maxLoadTimeMs: 20_000,
+				timeoutRetry: { maxNumRetry: 4, retryDelayMs: 250, maxRetryDelayMs: 4000, backoff: 'exponential' },
+				errorRetry: { maxNumRetry: 8, retryDelayMs: 250, maxRetryDelayMs: 4000, backoff: 'exponential' },
+			},
+		},
 		fragLoadPolicy: {
 			default: {
 				maxTimeToFirstByteMs: 10_000,
