@@ -7,7 +7,7 @@ import { hearsBroadcast, packetStats, sample, tokenOf, TribuneSystem, until } fr
  * The player's journeys in headless Chromium against the whole system as `npm start` runs it (compiled: `npm run
  * build` first): a host creates a space and goes live, a synthetic speaker talks, a listener hears it over LL-HLS,
  * raises a hand, is invited on stage (WebRTC, HLS stopped), is moved back to the audience (HLS again), the host pins
- * the speaker (on top on every page), an embed plays, the host ends the space and the replay plays. Every page is
+ * the speaker (on top on every page), mutes and unmutes it, a reaction floats on the host's page, an embed plays, the host ends the space and the replay plays. Every page is
  * checked with axe-core; screenshots of each step go to test-artifacts/player-e2e/ (laptop and phone widths).
  */
 const system = new TribuneSystem('player-e2e');
@@ -18,7 +18,7 @@ const shot = (page: Page, name: string) => system.shot(page, name);
 const firstTileId = (page: Page) => page.locator('[data-testid=stage-tile]').first().getAttribute('data-participant-id');
 
 describe('player journeys', () => {
-	it('create, listen over LL-HLS, speak on stage over WebRTC, back to HLS, pin, embed, end and replay', { timeout: 180_000 }, async () => {
+	it('create, listen over LL-HLS, speak on stage over WebRTC, back to HLS, pin, mute, react, embed, end and replay', { timeout: 180_000 }, async () => {
 		await system.start();
 		const base = system.base;
 
@@ -98,6 +98,18 @@ describe('player journeys', () => {
 		// The host pins the synthetic speaker: first on every page.
 		await host.locator(`[data-testid=manage-stage] li[data-participant-id="${robotId}"]`).getByTestId('pin').click();
 		for (const page of [host, listener]) await expect.poll(() => firstTileId(page), { timeout: 10_000 }).toBe(robotId);
+		// The host mutes the speaker: every page shows it muted; unmuted again.
+		const robotTile = (page: Page) => page.locator(`[data-testid=stage-tile][data-participant-id="${robotId}"]`);
+		const robotRow = host.locator(`[data-testid=manage-stage] li[data-participant-id="${robotId}"]`);
+		await robotRow.getByTestId('mute').click();
+		for (const page of [host, listener]) await expect.poll(() => robotTile(page).getAttribute('class'), { timeout: 10_000 }).toMatch(/\bmuted\b/);
+		await robotRow.getByRole('button', { name: /^Unmute/ }).click();
+		for (const page of [host, listener]) await expect.poll(() => robotTile(page).getAttribute('class'), { timeout: 10_000 }).not.toMatch(/\bmuted\b/);
+
+		// A listener's reaction floats on the host's stage.
+		await listener.getByRole('button', { name: 'React: Fire' }).click();
+		await host.getByTestId('floating-reaction').first().waitFor({ timeout: 5000 });
+
 		await shot(host, '06-host-pinned');
 		await shot(listener, '07-listener-pinned');
 		await listener.setViewportSize({ width: 390, height: 844 });
