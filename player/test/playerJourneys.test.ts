@@ -1,14 +1,16 @@
 /// <reference types="node" />
 import type { Page } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
+import { estimateLatencyMs } from '../src/listen/estimateLatency.js';
 import { hearsBroadcast, packetStats, sample, tokenOf, TribuneSystem, until } from './support/tribuneSystem.js';
 
 /**
  * The player's journeys in headless Chromium against the whole system as `npm start` runs it (compiled: `npm run
  * build` first): a host creates a space and goes live, a synthetic speaker talks, a listener hears it over LL-HLS,
  * raises a hand, is invited on stage (WebRTC, HLS stopped), is moved back to the audience (HLS again), the host pins
- * the speaker (on top on every page), mutes and unmutes it, a reaction floats on the host's page, an embed plays, the host ends the space and the replay plays. Every page is
- * checked with axe-core; screenshots of each step go to test-artifacts/player-e2e/ (laptop and phone widths).
+ * the speaker (on top on every page), mutes and unmutes it, a reaction floats on the host's page, an embed plays,
+ * the host ends the space and the replay plays. Every page is checked with axe-core; screenshots of each step go to
+ * test-artifacts/player-e2e/ (laptop and phone widths).
  */
 const system = new TribuneSystem('player-e2e');
 afterAll(() => system.stop());
@@ -70,6 +72,8 @@ describe('player journeys', () => {
 		await hand.waitFor({ timeout: 10_000 });
 		const listenerId = (await hand.getAttribute('data-participant-id'))!;
 		await expectAccessible(host, 'host page with a raised hand');
+		// The host's live stats estimate the listeners' delay from the live playlist.
+		await expect.poll(() => host.getByTestId('latency').textContent(), { timeout: 10_000 }).toMatch(/≈ \d+\.\d s/);
 		await shot(host, '04-host-queue');
 		await hand.getByTestId('approve').click();
 		const onStage = await until('the listener on stage with HLS stopped', async () => {
@@ -89,15 +93,18 @@ describe('player journeys', () => {
 		await host.locator(`[data-testid=manage-stage] li[data-participant-id="${listenerId}"]`).getByTestId('demote').click();
 		await until('the stage left', async () => (!(await sample(listener)).onStage ? true : undefined), 10_000);
 		await hearsBroadcast(system, listener, 'listener back in the audience', async () => {
-			const t0 = Date.now();
 			const playlist = await (await fetch(`${base}/hls/${spaceId}/audio/index.m3u8`)).text().catch((e: Error) => e.message);
-			return `origin playlist (${Date.now() - t0} ms, now ${new Date().toISOString()}):\n${playlist.split('\n').slice(-14).join('\n')}`;
+			// Tells a stalled broadcast (no new media at the origin) from a player that does not play what is there.
+			const behindMs = estimateLatencyMs(playlist, Date.now());
+			const verdict = behindMs !== undefined && behindMs > 5000 ? `THE BROADCAST STALLED: the origin's newest media is ${(behindMs / 1000).toFixed(1)} s old` : `the origin is ${behindMs} ms behind`;
+			return `${verdict}; its playlist ends:\n${playlist.split('\n').slice(-10).join('\n')}`;
 		});
 		await listener.getByTestId('raise-hand').waitFor({ timeout: 5000 });
 
 		// The host pins the synthetic speaker: first on every page.
 		await host.locator(`[data-testid=manage-stage] li[data-participant-id="${robotId}"]`).getByTestId('pin').click();
 		for (const page of [host, listener]) await expect.poll(() => firstTileId(page), { timeout: 10_000 }).toBe(robotId);
+
 		// The host mutes the speaker: every page shows it muted; unmuted again.
 		const robotTile = (page: Page) => page.locator(`[data-testid=stage-tile][data-participant-id="${robotId}"]`);
 		const robotRow = host.locator(`[data-testid=manage-stage] li[data-participant-id="${robotId}"]`);
