@@ -20,10 +20,12 @@ node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(
   || die "Node.js >= 20.19 is required (found $(node --version 2>/dev/null || echo none))"
 
 # Debian packages. Runtime: ffmpeg/ffprobe (composite and encode) and a font for its names, redis-server (the private Redis), chromium (tests
-# and benches), espeak-ng and sox (synthetic speech), nginx (CDN edge config). Build: the mediasoup worker's compiler,
+# and benches), espeak-ng and sox (synthetic speech), nginx (CDN edge config), libpocketsphinx3 and its US English model
+# (captions), flite (clean synthetic speech for caption tests). Build: the mediasoup worker's compiler,
 # ninja, pkg-config, Python venv (for meson >= 1.1) and the C/C++ libraries it links.
 packages=(
   ffmpeg fonts-dejavu-core redis-server chromium espeak-ng sox nginx
+  libpocketsphinx3 pocketsphinx-en-us flite
   build-essential ninja-build pkg-config python3-venv
   libssl-dev libuv1-dev libsrtp2-dev libusrsctp-dev libabsl-dev nlohmann-json3-dev
 )

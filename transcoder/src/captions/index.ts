@@ -1,0 +1,19 @@
+export {
+	captionSampleRateHz,
+	type CaptionEngine,
+	type CaptionEngineEvents,
+	type CaptionEngineRestart,
+	type CaptionFinal,
+	type CaptionPartial,
+	type CaptionWord,
+} from './CaptionEngine.js';
+export { PocketsphinxEngine, pocketsphinxEngineDefaults, type PocketsphinxEngineOptions } from './PocketsphinxEngine.js';
+export {
+	buildPocketsphinxArgs,
+	debianEnUsModelDir,
+	pocketsphinxDefaults,
+	resolvePocketsphinxOptions,
+	type PocketsphinxOptions,
+} from './pocketsphinxOptions.js';
+export { VoiceGate, voiceGateDefaults, type VoiceGateOptions } from './VoiceGate.js';
+export { normaliseWords, wordErrorRate, wordErrors, type WordErrors } from './wordErrorRate.js';

@@ -1,0 +1,104 @@
+import path from 'node:path';
+
+/** Where Debian's `pocketsphinx-en-us` package puts the US English model. */
+export const debianEnUsModelDir = '/usr/share/pocketsphinx/model/en-us';
+
+/**
+ * The PocketSphinx decoder slice. Defaults are the generic US English model with search limits chosen for live
+ * captions on a shared CPU (see the measurements in `transcoder/test/captions/captions.bench.test.ts`).
+ */
+export interface PocketsphinxOptions {
+	/** Acoustic model directory (`-hmm`). Default: Debian's `…/en-us/en-us`. */
+	hmmDir: string;
+	/** Binary trigram language model (`-lm`). Default: Debian's `…/en-us/en-us.lm.bin`. */
+	lmFile: string;
+	/** Pronunciation dictionary (`-dict`). Default: Debian's `…/en-us/cmudict-en-us.dict`. */
+	dictFile: string;
+	/**
+	 * Silence after speech before the utterance ends and its final result is produced, milliseconds (multiple of 10;
+	 * `-vad_postspeech`). Shorter gives captions sooner but splits sentences at short pauses (into two cues, which
+	 * costs no accuracy). Default 300 (PocketSphinx: 500).
+	 */
+	vadPostspeechMs: number;
+	/** Audio kept before detected speech, milliseconds (multiple of 10; `-vad_prespeech`). Default 200. */
+	vadPrespeechMs: number;
+	/** Speech detector threshold, dB over the estimated noise floor (`-vad_threshold`). Default 2 (PocketSphinx's). */
+	vadThresholdDb: number;
+	/**
+	 * Cap on active HMMs per 10 ms frame (`-maxhmmpf`). The main CPU knob: PocketSphinx's 30000 costs ~60 % more CPU
+	 * than 3000 for the same error rate on our set. Default 3000.
+	 */
+	maxHmmsPerFrame: number;
+	/**
+	 * Second, flat-lexicon search pass (`-fwdflat`). On our set it removes ~10 % of the errors (WER 5.0 → 4.5 %) but
+	 * costs ~25 % more CPU and delays every final by ~200 ms, most of it when the utterance ends. Default false
+	 * (PocketSphinx: true).
+	 */
+	fwdflat: boolean;
+	/** Lattice best-path rescoring when an utterance ends (`-bestpath`). Default true. */
+	bestpath: boolean;
+	/** Main beam (`-beam`), a probability; smaller searches wider. Default PocketSphinx's 1e-48. */
+	beam: number;
+	/** Word-exit beam (`-wbeam`). Default PocketSphinx's 7e-29. */
+	wordBeam: number;
+	/** Language model weight (`-lw`). Default PocketSphinx's 6.5. */
+	languageWeight: number;
+}
+
+export const pocketsphinxDefaults: Readonly<PocketsphinxOptions> = Object.freeze({
+	hmmDir: path.join(debianEnUsModelDir, 'en-us'),
+	lmFile: path.join(debianEnUsModelDir, 'en-us.lm.bin'),
+	dictFile: path.join(debianEnUsModelDir, 'cmudict-en-us.dict'),
+	vadPostspeechMs: 300,
+	vadPrespeechMs: 200,
+	vadThresholdDb: 2,
+	maxHmmsPerFrame: 3000,
+	fwdflat: false,
+	bestpath: true,
+	beam: 1e-48,
+	wordBeam: 7e-29,
+	languageWeight: 6.5,
+});
+
+/** PocketSphinx analyses 10 ms frames (`-frate 100`, its default, which this module relies on). */
+export const pocketsphinxFrameMs = 10;
+
+/** Fills in defaults and rejects values PocketSphinx would misread or silently clamp. */
+export function resolvePocketsphinxOptions(options: Partial<PocketsphinxOptions> = {}): Readonly<PocketsphinxOptions> {
+	const o = { ...pocketsphinxDefaults, ...options };
+	for (const key of ['vadPostspeechMs', 'vadPrespeechMs'] as const) {
+		const ms = o[key];
+		if (!Number.isInteger(ms) || ms < pocketsphinxFrameMs || ms % pocketsphinxFrameMs !== 0) {
+			throw new Error(`pocketsphinx ${key} must be a positive multiple of ${pocketsphinxFrameMs} ms, got ${ms}`);
+		}
+	}
+	if (!Number.isInteger(o.maxHmmsPerFrame) || o.maxHmmsPerFrame < 100) {
+		throw new Error(`pocketsphinx maxHmmsPerFrame must be an integer of at least 100, got ${o.maxHmmsPerFrame}`);
+	}
+	for (const key of ['beam', 'wordBeam'] as const) {
+		if (!(o[key] > 0 && o[key] < 1)) throw new Error(`pocketsphinx ${key} must be a probability in (0, 1), got ${o[key]}`);
+	}
+	if (!(o.languageWeight > 0)) throw new Error(`pocketsphinx languageWeight must be positive, got ${o.languageWeight}`);
+	if (!Number.isFinite(o.vadThresholdDb)) throw new Error(`pocketsphinx vadThresholdDb must be a number, got ${o.vadThresholdDb}`);
+	return Object.freeze(o);
+}
+
+/** The decoder's command-line style arguments, for `cmd_ln_parse_r(…, ps_args(), argc, argv, strict)`. */
+export function buildPocketsphinxArgs(o: Readonly<PocketsphinxOptions>): string[] {
+	return [
+		'-hmm', o.hmmDir,
+		'-lm', o.lmFile,
+		'-dict', o.dictFile,
+		'-vad_postspeech', String(o.vadPostspeechMs / pocketsphinxFrameMs),
+		'-vad_prespeech', String(o.vadPrespeechMs / pocketsphinxFrameMs),
+		'-vad_threshold', String(o.vadThresholdDb),
+		'-maxhmmpf', String(o.maxHmmsPerFrame),
+		'-fwdflat', o.fwdflat ? 'yes' : 'no',
+		'-bestpath', o.bestpath ? 'yes' : 'no',
+		'-beam', o.beam.toExponential(),
+		'-wbeam', o.wordBeam.toExponential(),
+		'-lw', String(o.languageWeight),
+		// The library logs several hundred lines per decoder to stderr; the engine reports what matters itself.
+		'-logfn', '/dev/null',
+	];
+}
