@@ -65,6 +65,23 @@ describe('PocketsphinxEngine (libpocketsphinx3 through koffi, in a child process
 		expect(partials.every((p) => p.utteranceId === result.utteranceId)).toBe(true);
 	});
 
+	it('times each utterance of a stream where it was said, across pauses the voice gate kept from the recogniser', async () => {
+		const { engine, finals } = started();
+		await engine.start();
+		// 3 s of silence between the sentences: the gate closes, so the recogniser never sees most of it.
+		const gapMs = 3000;
+		const audio = concatPcm(silence(500), speech1, silence(gapMs), speech2, silence(1500));
+		feedAll((c) => engine.feed(c), audio);
+		await engine.stop();
+		const heard = finals.filter((f) => f.text !== '');
+		const secondAtMs = 500 + (speech1.length * 1000) / 16_000 + gapMs;
+		const span2 = speechSpanMs(speech2);
+		const firstOfSecond = heard.find((f) => f.startMs > secondAtMs - 1000);
+		expect(firstOfSecond, `finals: ${JSON.stringify(heard.map((f) => [f.text, f.startMs]))}`).toBeDefined();
+		expect(Math.abs(firstOfSecond!.startMs - (secondAtMs + span2.startMs))).toBeLessThan(200);
+		expect(heard.filter((f) => f.startMs < secondAtMs).every((f) => f.endMs < secondAtMs)).toBe(true);
+	});
+
 	it('a recogniser killed mid-utterance is restarted and recognises the next utterance on the same clock', async () => {
 		const { engine, partials, finals, nextFinal } = started({ restartDelayMs: 100 });
 		await engine.start();
