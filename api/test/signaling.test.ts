@@ -79,6 +79,21 @@ describe('signaling', () => {
 		await host.waitFor('listenerCount', (d) => d.count === 3);
 	});
 
+	it('raised hands learn their place in the queue, and it moves up when someone ahead lowers theirs', async () => {
+		const { spaceId, hostToken } = await createLiveSpace(node);
+		await connect(hostToken);
+		const [ann, bob] = await Promise.all([joinSpace(node, spaceId, 'Ann'), joinSpace(node, spaceId, 'Bob')]);
+		const first = await connect(ann.token);
+		const second = await connect(bob.token);
+		await first.request('raiseHand');
+		await first.waitFor('handChanged', (d) => d.raised && d.position === 1);
+		await second.request('raiseHand');
+		await second.waitFor('handChanged', (d) => d.raised && d.position === 2);
+		await first.request('lowerHand');
+		await first.waitFor('handChanged', (d) => !d.raised);
+		await second.waitFor('handChanged', (d) => d.raised && d.position === 1);
+	});
+
 	it('a listener raises a hand, the host sees the queue and approves, and the listener gets a speaker token', async () => {
 		const { spaceId, hostToken } = await createLiveSpace(node);
 		const host = await connect(hostToken);

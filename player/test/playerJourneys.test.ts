@@ -68,6 +68,7 @@ describe('player journeys', () => {
 		// Request to speak: hand raised, the host invites; the listener joins the stage over WebRTC and HLS stops.
 		await listener.getByTestId('raise-hand').click();
 		await listener.getByTestId('hand-raised').waitFor({ timeout: 10_000 });
+		await expect.poll(() => listener.getByTestId('hand-raised').textContent(), { timeout: 10_000 }).toMatch(/you are next/);
 		const hand = host.locator('[data-testid=hand-queue] li').first();
 		await hand.waitFor({ timeout: 10_000 });
 		const listenerId = (await hand.getAttribute('data-participant-id'))!;

@@ -191,8 +191,9 @@ export class SignalingServer {
 			const room = this.#rooms.get(spaceId);
 			if (!room) return;
 			room.toModerators('handQueueChanged', { queue: queue.map(participantInfo), raised: raised ?? null, lowered: lowered ?? null });
-			if (raised) room.get(raised)?.send('handChanged', { raised: true });
 			if (lowered) room.get(lowered)?.send('handChanged', { raised: false });
+			// Everyone waiting learns their place (first raised first) whenever the queue changes.
+			queue.forEach((p, i) => room.get(p.id)?.send('handChanged', { raised: true, position: i + 1 }));
 		});
 		this.#on('pinnedChanged', ({ spaceId, pinned }) => this.#rooms.get(spaceId)?.broadcast('pinnedChanged', { participantIds: pinned }));
 		this.#on('reaction', ({ spaceId, participantId, reaction }) =>

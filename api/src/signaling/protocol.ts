@@ -147,8 +147,8 @@ export interface EventData {
 	tokenRenewed: { token: string; role: WireRole };
 	/** To hosts and co-hosts: the raised hands, first raised first. */
 	handQueueChanged: { queue: ParticipantInfo[]; raised: string | null; lowered: string | null };
-	/** To the hand's owner. */
-	handChanged: { raised: boolean };
+	/** To the hand's owner; while raised, also whenever their place in the queue changes (`position`, 1 = next). */
+	handChanged: { raised: boolean; position?: number };
 	muteChanged: { participantId: string; mute: WireMute };
 	pinnedChanged: { participantIds: string[] };
 	activeSpeaker: { participantId: string | null };

@@ -42,6 +42,16 @@ describe('space view', () => {
 		expect(view.pinned).toEqual([]);
 	});
 
+	it('my place in the hand queue follows handChanged and goes when the hand is lowered', () => {
+		let view = viewFromState(state());
+		view = applyEvent(view, { event: 'handChanged', data: { raised: true, position: 3 } });
+		expect([view.handRaised, view.handPosition]).toEqual([true, 3]);
+		view = applyEvent(view, { event: 'handChanged', data: { raised: true, position: 2 } });
+		expect(view.handPosition).toBe(2);
+		view = applyEvent(view, { event: 'handChanged', data: { raised: false } });
+		expect([view.handRaised, view.handPosition]).toEqual([false, null]);
+	});
+
 	it('mute, active speaker and listener count events update what the stage shows', () => {
 		let view = viewFromState(state());
 		view = applyEvent(view, { event: 'muteChanged', data: { participantId: 'a', mute: 'moderator' } });

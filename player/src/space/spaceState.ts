@@ -10,6 +10,8 @@ export interface SpaceView {
 	/** Raised hands, first raised first (hosts and co-hosts only). */
 	handQueue: ParticipantInfo[];
 	handRaised: boolean;
+	/** My place in the hand queue while my hand is raised (1 = next), when the server said. */
+	handPosition: number | null;
 	listenerCount: number;
 	activeSpeaker: string | null;
 }
@@ -28,7 +30,8 @@ export function orderStage(stage: readonly ParticipantInfo[], pinned: readonly s
 }
 
 export function viewFromState(state: StateData): SpaceView {
-	return { ...state, stage: orderStage(state.stage, state.pinned) };
+	const position = state.handQueue.findIndex((p) => p.id === state.you.id);
+	return { ...state, stage: orderStage(state.stage, state.pinned), handPosition: state.handRaised && position >= 0 ? position + 1 : null };
 }
 
 /** Applies one signaling event. Pure: returns a new view (or the same one when nothing the page shows changed). */
@@ -43,7 +46,8 @@ export function applyEvent(view: SpaceView, e: SpaceEvent): SpaceView {
 			// Someone approved leaves the queue; the server's next queue event confirms it.
 			const handQueue = view.handQueue.filter((h) => h.id !== p.id);
 			const handRaised = p.id === view.you.id && isOnStage(p.role) ? false : view.handRaised;
-			return { ...view, you, stage: orderStage(stage, pinned), pinned, handQueue, handRaised };
+			const handPosition = handRaised ? view.handPosition : null;
+			return { ...view, you, stage: orderStage(stage, pinned), pinned, handQueue, handRaised, handPosition };
 		}
 		case 'muteChanged': {
 			const { participantId, mute } = e.data;
@@ -56,7 +60,7 @@ export function applyEvent(view: SpaceView, e: SpaceEvent): SpaceView {
 		case 'handQueueChanged':
 			return { ...view, handQueue: e.data.queue };
 		case 'handChanged':
-			return { ...view, handRaised: e.data.raised };
+			return { ...view, handRaised: e.data.raised, handPosition: e.data.raised ? (e.data.position ?? view.handPosition) : null };
 		case 'activeSpeaker':
 			return { ...view, activeSpeaker: e.data.participantId };
 		case 'listenerCount':
