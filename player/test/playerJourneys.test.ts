@@ -66,7 +66,14 @@ describe('player journeys', () => {
 		await shot(listener, '03-listening');
 
 		// Request to speak: hand raised, the host invites; the listener joins the stage over WebRTC and HLS stops.
-		await listener.getByTestId('raise-hand').click();
+		// Keyboard only: Tab reaches the request-to-speak button, Enter presses it.
+		let focused = '';
+		for (let i = 0; i < 30 && focused !== 'raise-hand'; i++) {
+			await listener.keyboard.press('Tab');
+			focused = await listener.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? '');
+		}
+		expect(focused).toBe('raise-hand');
+		await listener.keyboard.press('Enter');
 		await listener.getByTestId('hand-raised').waitFor({ timeout: 10_000 });
 		await expect.poll(() => listener.getByTestId('hand-raised').textContent(), { timeout: 10_000 }).toMatch(/you are next/);
 		const hand = host.locator('[data-testid=hand-queue] li').first();
