@@ -172,6 +172,8 @@ function audioChains(layout: Layout, io: PlanIo, renditions: Rendition[]): strin
 
 function outputOptions(r: Rendition, latency: LatencyProfile, gop: string): string[] {
 	const args: string[] = [];
+	// One fMP4 fragment per LL-HLS part: whole video frames, or whole AAC frames for audio-only renditions.
+	const partFrames = Math.max(1, Math.floor((latency.partTargetMs / 1000) * latency.fps + 1e-9));
 	if (r.video) {
 		const kbps = r.video.kbps;
 		args.push(
@@ -180,12 +182,14 @@ function outputOptions(r: Rendition, latency: LatencyProfile, gop: string): stri
 			// scene-cut detection off puts a keyframe exactly at every segment start (RFC 8216bis 4.4.4.9 INDEPENDENT).
 			'-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-profile:v', 'main', '-pix_fmt', 'yuv420p',
 			'-bf', '0', '-g', gop, '-keyint_min', gop, '-sc_threshold', '0',
+			// Every part of a run's first segment starts independent, so a run replacing another (make before break)
+			// can go on air at any part once warm, not a whole GOP later; the last forced one is the first segment's
+			// end, so the GOP grid after it is unchanged.
+			'-force_key_frames', `expr:lte(n,${gop})*not(mod(n,${partFrames}))`,
 			'-b:v', `${kbps}k`, '-maxrate', `${kbps}k`, '-bufsize', `${Math.round(kbps / 2)}k`,
 		);
 	}
 	args.push('-map', `[ao_${r.name}]`, '-c:a', 'aac', '-b:a', `${r.audioKbps}k`, '-ar', '48000', '-ac', '2');
-	// One fMP4 fragment per LL-HLS part: whole video frames, or whole AAC frames for audio-only renditions.
-	const partFrames = Math.max(1, Math.floor((latency.partTargetMs / 1000) * latency.fps + 1e-9));
 	args.push(...fmp4MuxerArgs(r.video ? Math.round((partFrames / latency.fps) * 1e6) : audioFragmentUs(latency.partTargetMs)));
 	return args;
 }

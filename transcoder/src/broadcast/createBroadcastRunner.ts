@@ -84,7 +84,12 @@ export function createBroadcastRunner(deps: BroadcastRunnerDeps): BroadcastRunne
 				fontFile: deps.fontFile,
 				ffmpegPath: deps.ffmpegPath,
 				openOutputs: (run, r) => outputs.open(run, r),
-				onAir: (run, runSignal) => onAir.wait(run, runSignal),
+				onAir: (run, runSignal) =>
+					onAir.wait(run, runSignal).catch((error: unknown) => {
+						// Stopped before it went on air: the packager must not switch to it as its encoder goes.
+						packager.abandonRun(run);
+						throw error;
+					}),
 				signal,
 				logger,
 				reportProgress,

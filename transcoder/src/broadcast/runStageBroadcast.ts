@@ -145,10 +145,12 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 		);
 		// On air: the packager switched to this run, so the one it replaces can stop.
 		void (options.onAir ? options.onAir(n, run.abort.signal) : Promise.resolve()).then(() => {
-			if (run !== next) return;
+			// The packager decides what is on air: a newer run than the current one is followed even if it was just
+			// superseded (its stop raced its switch); ending, it is then replaced like a crashed run.
+			if (current && run.n <= current.n) return;
 			const replaced = current;
 			current = run;
-			next = undefined;
+			if (next === run) next = undefined;
 			restarts++;
 			replaced?.abort.abort();
 			void options.reportProgress({ state: 'live', speakers: snapshot.speakers.length, restarts }).catch(() => {});

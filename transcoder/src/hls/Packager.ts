@@ -149,6 +149,11 @@ export class Packager {
 		}
 	}
 
+	/** The runner stopped `run` before it went on air: it never will (see {@link RunSwitcher.abandon}). */
+	abandonRun(run: number): void {
+		this.#switcher.abandon(run);
+	}
+
 	/**
 	 * Reads one encoder run of a rendition, for runners that stop one run before starting the next: call
 	 * {@link restart} before attaching a new run's outputs.

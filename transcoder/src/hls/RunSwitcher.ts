@@ -45,6 +45,8 @@ export class RunSwitcher {
 	#pending: { run: number; renditions: Map<string, PendingRendition> } | undefined;
 	/** Renditions of each run whose output is still open. */
 	readonly #open = new Map<number, Set<string>>();
+	/** Runs the runner gave up before they went on air; their output never goes on air. */
+	readonly #abandoned = new Set<number>();
 
 	constructor(options: RunSwitcherOptions) {
 		this.#options = options;
@@ -70,7 +72,18 @@ export class RunSwitcher {
 		if (run === this.#active) this.#maybeSwitch();
 	}
 
+	/**
+	 * The runner stopped a run that has not gone on air (the stage changed again while it warmed up): it must not go
+	 * on air now, with its encoder on the way out, while the run on air still is.
+	 */
+	abandon(run: number): void {
+		if (run === this.#active) return;
+		this.#abandoned.add(run);
+		if (this.#pending?.run === run) this.#pending = undefined;
+	}
+
 	push(run: number, rendition: string, item: RunItem): void {
+		if (this.#abandoned.has(run)) return;
 		if (this.#active !== undefined && run < this.#active) return; // a run already replaced: its output is dropped
 		if (run === this.#active) {
 			this.#options.deliver(rendition, item);

@@ -19,7 +19,7 @@ const state = { stalls: 0, playing: false, firstFrameMs: undefined, startedMs: p
 // maxLiveSyncPlaybackRate: playback may speed up 10% to reach PART-HOLD-BACK after starting on a keyframe.
 // liveSyncOnStallIncrease: after a stall hls.js moves back from the edge by this much (default 1 s, five parts).
 const hls = new Hls({ lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.1, liveSyncOnStallIncrease: 0.3, backBufferLength: 30, subtitleDisplay: true });
-hls.on(Hls.Events.ERROR, (_e, data) => state.errors.push((data.fatal ? 'FATAL ' : '') + data.details));
+hls.on(Hls.Events.ERROR, (_e, data) => state.errors.push((data.fatal ? 'FATAL ' : '') + data.details + (data.fatal && data.error ? ' (' + data.error.message + ')' : '')));
 hls.on(Hls.Events.SUBTITLE_TRACKS_UPDATED, () => { if (hls.subtitleTrack < 0) hls.subtitleTrack = 0; });
 // Where each main segment starts on the video element's timeline, to map the picture back to media time.
 state.fragStarts = {};
