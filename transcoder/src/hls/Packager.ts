@@ -130,6 +130,7 @@ export class Packager {
 		const parser = new BoxParser();
 		let ftyp: Buffer | undefined;
 		let moof: Buffer | undefined;
+		let parts = 0;
 		try {
 			for await (const chunk of input as AsyncIterable<Buffer>) {
 				if (this.#ended) break;
@@ -138,6 +139,7 @@ export class Packager {
 					else if (box.type === 'moov') this.#switcher.push(run, rendition, { kind: 'init', ftyp: ftyp ?? Buffer.alloc(0), moov: box.bytes });
 					else if (box.type === 'moof') moof = box.bytes;
 					else if (box.type === 'mdat' && moof) {
+						if (parts++ === 0) this.options.logger.debug({ run, rendition }, 'encoder run output started');
 						this.#switcher.push(run, rendition, { kind: 'part', moof, mdat: box.bytes });
 						moof = undefined;
 					}
