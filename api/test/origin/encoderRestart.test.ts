@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { get, until } from './support/fetchText.js';
+import { get } from './support/fetchText.js';
 import { LiveStream } from './support/liveStream.js';
-import { parseMediaPlaylist, type ParsedMediaPlaylist } from './support/parsePlaylist.js';
+import type { ParsedMediaPlaylist } from './support/parsePlaylist.js';
 
 describe('an encoder restart during a live stream', () => {
 	let live: LiveStream;
@@ -11,13 +11,7 @@ describe('an encoder restart during a live stream', () => {
 	});
 	afterAll(async () => live?.close());
 
-	const playlistWith = (what: string, accept: (p: ParsedMediaPlaylist) => boolean): Promise<ParsedMediaPlaylist> =>
-		until(async () => {
-			const reply = await get(live.url('360p/index.m3u8'));
-			if (reply.status !== 200) return undefined;
-			const playlist = parseMediaPlaylist(reply.text);
-			return accept(playlist) ? playlist : undefined;
-		}, 20_000, what);
+	const playlistWith = (what: string, accept: (p: ParsedMediaPlaylist) => boolean): Promise<ParsedMediaPlaylist> => live.playlistWith('360p', what, accept);
 
 	it('continues the media sequence after EXT-X-DISCONTINUITY with the new init section', { timeout: 60_000 }, async () => {
 		live.startEncoder();

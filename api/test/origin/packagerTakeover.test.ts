@@ -17,13 +17,7 @@ describe('a broadcast taken over by another packager (its transcoder died)', () 
 	});
 	afterAll(async () => live?.close());
 
-	const playlistWith = (what: string, accept: (p: ParsedMediaPlaylist) => boolean): Promise<ParsedMediaPlaylist> =>
-		until(async () => {
-			const reply = await get(live.url('360p/index.m3u8'));
-			if (reply.status !== 200) return undefined;
-			const playlist = parseMediaPlaylist(reply.text);
-			return accept(playlist) ? playlist : undefined;
-		}, 20_000, what);
+	const playlistWith = (what: string, accept: (p: ParsedMediaPlaylist) => boolean): Promise<ParsedMediaPlaylist> => live.playlistWith('360p', what, accept);
 
 	it('continues the numbering origins and players follow, after a discontinuity, and keeps the replay whole', { timeout: 90_000 }, async () => {
 		live.startEncoder();

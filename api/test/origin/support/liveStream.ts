@@ -23,6 +23,8 @@ import {
 	type Rendition,
 } from '@tribune/transcoder';
 import { createOrigin } from '../../../src/origin/createOrigin.js';
+import { get, until } from './fetchText.js';
+import { parseMediaPlaylist, type ParsedMediaPlaylist } from './parsePlaylist.js';
 
 export const testLadder: Rendition[] = [
 	{ name: '360p', video: { width: 640, height: 360, kbps: 700 }, audioKbps: 96 },
@@ -116,6 +118,16 @@ export class LiveStream {
 	/** Process id of the running ffmpeg. */
 	get encoderPid(): number | undefined {
 		return this.#encoder?.process.pid;
+	}
+
+	/** Polls a rendition's live playlist (up to 20 s) until `accept` takes it. */
+	playlistWith(rendition: string, what: string, accept: (p: ParsedMediaPlaylist) => boolean): Promise<ParsedMediaPlaylist> {
+		return until(async () => {
+			const reply = await get(this.url(`${rendition}/index.m3u8`));
+			if (reply.status !== 200) return undefined;
+			const playlist = parseMediaPlaylist(reply.text);
+			return accept(playlist) ? playlist : undefined;
+		}, 20_000, what);
 	}
 
 	/** URL of a file of this stream on the origin. */
