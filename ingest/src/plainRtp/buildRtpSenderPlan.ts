@@ -62,8 +62,9 @@ export function buildRtpSenderPlan(spec: RtpSenderSpec): RtpSenderPlan {
 	if (spec.durationS !== undefined) args.push('-t', String(spec.durationS));
 	if (video) {
 		args.push('-map', '0:v:0', '-pix_fmt', 'yuv420p');
-		// One keyframe a second: a consumer that joins or asks for a keyframe (ffmpeg ignores PLI) waits at most 1 s.
-		const gop = String(checkedInt(video.fps));
+		// Two keyframes a second: ffmpeg ignores PLI, so a consumer that joins (a broadcast run starting) waits for the
+		// next one; a browser answers the PLI at once, this keeps the synthetic camera close to that (≤ 0.5 s).
+		const gop = String(Math.max(1, Math.round(checkedInt(video.fps) / 2)));
 		if (video.codec === 'VP8') {
 			// One thread: libvpx's VP8 row threads spin-wait, so a paced (-re) camera on a busy machine burned a core or
 			// more and fell behind real time (keyframes seconds apart); one thread encodes 640×360 in ~7 % of a core.
