@@ -82,11 +82,13 @@ export function buildFfmpegPlan(layout: Layout, ladder: readonly Rendition[], la
 				url: io.sdpPath,
 				// Live RTP: start fast and do not buffer; the SDP lists only local udp/rtp sockets. Timestamps are the
 				// packets' arrival times: RTP timestamps jump when the first RTCP sender report re-bases them, and
-				// aresample cannot bridge a jump of hours (the audio would stop).
+				// aresample cannot bridge a jump of hours (the audio would stop). A short probe (0.1 s, 32 KiB): the SDP
+				// already names every codec, and cameras' sizes come from their first decoded frame (the canvas sets the
+				// output rate), so a long probe only delayed a replacement run's first picture (~1 s at 0.5 s/500 KiB).
 				options: [
 					...globalOptions,
 					'-protocol_whitelist', 'file,udp,rtp', '-fflags', '+nobuffer+genpts', '-flags', 'low_delay',
-					'-use_wallclock_as_timestamps', '1', '-analyzeduration', '500000', '-probesize', '500000', '-f', 'sdp',
+					'-use_wallclock_as_timestamps', '1', '-analyzeduration', '100000', '-probesize', '32768', '-f', 'sdp',
 				],
 			}
 		: // An empty stage: silence read at real time (-re) keeps the broadcast's clock.
