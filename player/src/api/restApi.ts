@@ -29,7 +29,8 @@ export interface NewSpace {
 /** GET /api/spaces/:id/broadcast (hosts). */
 export interface BroadcastStatus {
 	state: 'waiting' | 'active' | 'delayed' | 'none';
-	progress?: { transcoder: string; state: string; fps: number; speed: number; bitrateKbps: number; speakers: number; restarts: number; updatedAt: number };
+	// fps, speed and bitrate are absent until ffmpeg's first stats (and fps for an audio-only encode).
+	progress?: { transcoder: string; state: string; fps?: number; speed?: number; bitrateKbps?: number; speakers: number; restarts: number; updatedAt: number };
 }
 
 /** GET /api/spaces/:id/export (public). */

@@ -1,19 +1,9 @@
-import type { EventData, ParticipantInfo, SpaceInfo, StateData, WireRole } from '../../../api/src/signaling/protocol.js';
+import type { EventData, ParticipantInfo, StateData, WireRole } from '../../../api/src/signaling/protocol.js';
 
-/** What the space page shows, rebuilt from `getState` and kept current by signaling events. */
-export interface SpaceView {
-	space: SpaceInfo;
-	you: ParticipantInfo;
-	/** Everyone on stage, in the order the stage shows them: pinned first (host's order), then the rest as they came. */
-	stage: ParticipantInfo[];
-	pinned: string[];
-	/** Raised hands, first raised first (hosts and co-hosts only). */
-	handQueue: ParticipantInfo[];
-	handRaised: boolean;
+/** What the space page shows: the `getState` snapshot, kept current by signaling events. */
+export interface SpaceView extends StateData {
 	/** My place in the hand queue while my hand is raised (1 = next), when the server said. */
 	handPosition: number | null;
-	listenerCount: number;
-	activeSpeaker: string | null;
 }
 
 export type SpaceEvent = { [N in keyof EventData]: { event: N; data: EventData[N] } }[keyof EventData];
