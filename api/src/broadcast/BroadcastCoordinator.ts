@@ -41,6 +41,8 @@ export class BroadcastCoordinator {
 		service.on('muteChanged', ({ spaceId }) => this.#schedule(spaceId));
 		service.on('pinnedChanged', ({ spaceId }) => this.#schedule(spaceId));
 		service.on('participantRemoved', ({ spaceId }) => this.#schedule(spaceId));
+		// The snapshot carries the caption mode: the transcoder follows a change made while live.
+		service.on('settingsChanged', ({ space }) => this.#schedule(space.id));
 		stages.on('stageopened', (stage) => this.#hook(stage));
 	}
 
@@ -49,7 +51,7 @@ export class BroadcastCoordinator {
 		const { store, stages, link } = this.#options;
 		const stage = stages.get(spaceId);
 		if (!stage) return undefined;
-		const [participants, pinned] = await Promise.all([store.listStage(spaceId), store.pinned(spaceId)]);
+		const [participants, pinned, space] = await Promise.all([store.listStage(spaceId), store.pinned(spaceId), store.getSpace(spaceId)]);
 		const live = (kind: 'audio' | 'video', peerId: string) =>
 			stage.getPeer(peerId)?.producers.find((p) => p.kind === kind && !p.closed && (kind === 'audio' || !p.paused))?.id;
 		const activeSpeakerId = stage.activeSpeaker ?? undefined;
@@ -64,6 +66,8 @@ export class BroadcastCoordinator {
 			}),
 			pinned: pinned.filter((id) => participants.some((p) => p.id === id)),
 			...(activeSpeakerId && participants.some((p) => p.id === activeSpeakerId) && { activeSpeakerId }),
+			// The transcoder follows the caption mode live from the snapshots (captions, burned-in text).
+			captionMode: space?.settings.captionMode ?? 'off',
 		};
 		await link.publishSnapshot(snapshot);
 		return snapshot;

@@ -7,6 +7,22 @@ export {
 	type CaptionPartial,
 	type CaptionWord,
 } from './CaptionEngine.js';
+export {
+	captionChannel,
+	captionCueSchema,
+	captionLogKey,
+	captionLogMaxLength,
+	captionLogTtlS,
+	captionModeHasBurnedIn,
+	captionModeHasSidecar,
+	captionModeSchema,
+	parseCaptionCue,
+	publishCaption,
+	readCaptionLog,
+	subscribeCaptions,
+	type CaptionCue,
+	type CaptionMode,
+} from './captionFeed.js';
 export { PocketsphinxEngine, pocketsphinxEngineDefaults, type PocketsphinxEngineOptions } from './PocketsphinxEngine.js';
 export {
 	buildPocketsphinxArgs,

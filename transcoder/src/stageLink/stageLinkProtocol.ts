@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { captionModeSchema } from '../captions/captionFeed.js';
 
 /**
  * The stage link: how a transcoder, anywhere on the shared Redis, consumes a space's stage from the API node whose
@@ -30,6 +31,8 @@ export const stageLinkSnapshotSchema = z.object({
 	speakers: z.array(stageLinkSpeakerSchema).max(64),
 	pinned: z.array(id).max(64),
 	activeSpeakerId: id.optional(),
+	/** How the space shows captions (the space's `captionMode` setting); absent means 'off'. */
+	captionMode: captionModeSchema.optional(),
 });
 export type StageLinkSnapshot = z.output<typeof stageLinkSnapshotSchema>;
 export type StageLinkSpeaker = z.output<typeof stageLinkSpeakerSchema>;
