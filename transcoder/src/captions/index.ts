@@ -33,3 +33,7 @@ export {
 } from './pocketsphinxOptions.js';
 export { VoiceGate, voiceGateDefaults, type VoiceGateOptions } from './VoiceGate.js';
 export { normaliseWords, wordErrorRate, wordErrors, type WordErrors } from './wordErrorRate.js';
+export { CaptionSession, type CaptionSessionOptions } from './CaptionSession.js';
+export { SpeakerCaptioner, type SpeakerCaptionerOptions } from './SpeakerCaptioner.js';
+export { PcmArrivalClock } from './PcmArrivalClock.js';
+export { buildPcmDecoderArgs } from './buildPcmDecoderArgs.js';

@@ -1,0 +1,219 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { allocateUdpPortPair, buildConsumerSdp, waitForUdpPortsBound } from '@tribune/ingest';
+import type { types } from 'mediasoup';
+import type { Logger } from 'pino';
+import type { StageLinkClient } from '../stageLink/StageLinkClient.js';
+import { buildPcmDecoderArgs } from './buildPcmDecoderArgs.js';
+import type { CaptionEngine, CaptionFinal, CaptionPartial } from './CaptionEngine.js';
+import type { CaptionCue } from './captionFeed.js';
+import { PcmArrivalClock } from './PcmArrivalClock.js';
+
+export interface SpeakerCaptionerOptions {
+	spaceId: string;
+	peerId: string;
+	/** Display name put on cues; follows the stage (see {@link SpeakerCaptioner.name}). */
+	name: string;
+	audioProducerId: string;
+	link: StageLinkClient;
+	/** The API node hosting the space's router. */
+	node: string;
+	/** Stage-link session the consumer belongs to (the caption session's, renewed by it). */
+	sessionId: string;
+	/** Address the node sends RTP to; this machine's. */
+	ip: string;
+	/** Directory for the SDP file; Tribune-made. */
+	workDir: string;
+	ffmpegPath: string;
+	engine: CaptionEngine;
+	/** Called with every cue; the caller publishes it. */
+	onCue: (cue: CaptionCue) => void;
+	logger: Logger;
+}
+
+/** Decoder restarts back off from this, doubling, up to `maxMs`; a decoder that ran `stableMs` resets it. */
+const decoderBackoff = { initialMs: 250, maxMs: 5000, stableMs: 30_000 };
+/** Host byte order: s16le from ffmpeg can be viewed as Int16Array only on little-endian machines. */
+const littleEndian = os.endianness() === 'LE';
+
+/**
+ * Captions one speaker: consumes their audio producer through the stage link (paused consumer, decoder started,
+ * then resumed), decodes Opus to 16 kHz mono PCM with a small ffmpeg, feeds the caption engine (whose voice gate
+ * keeps a silent speaker nearly free and whose recogniser runs in its own process), and turns its results into
+ * cues on the wall clock. A crashed decoder is restarted with backoff; the engine restarts its own recogniser.
+ */
+export class SpeakerCaptioner {
+	readonly peerId: string;
+	readonly audioProducerId: string;
+	/** The speaker's current display name; the session updates it from the stage. */
+	name: string;
+	readonly #options: SpeakerCaptionerOptions;
+	readonly #abort = new AbortController();
+	readonly #clock = new PcmArrivalClock();
+	/** Ids of this captioner's cues: unique across captioners and restarts, stable per utterance. */
+	readonly #cueIdPrefix = randomBytes(6).toString('hex');
+	#decoder: ChildProcess | undefined;
+	#decoderFailures = 0;
+	#restartTimer: NodeJS.Timeout | undefined;
+	#consumerId: string | undefined;
+	#releasePorts: (() => void) | undefined;
+	#sdpPath: string | undefined;
+	#carry: Buffer | undefined;
+	#closed: Promise<void> | undefined;
+	#running: Promise<void>;
+
+	private constructor(options: SpeakerCaptionerOptions) {
+		this.#options = options;
+		this.peerId = options.peerId;
+		this.audioProducerId = options.audioProducerId;
+		this.name = options.name;
+		const { engine } = options;
+		engine.on('partial', (partial) => this.#onResult(partial, false));
+		engine.on('final', (final) => this.#onResult(final, true));
+		engine.on('restart', (restart) => options.logger.warn({ ...restart }, 'caption recogniser restarted'));
+		engine.on('error', (error) => options.logger.warn({ err: error }, 'caption engine error'));
+		this.#running = Promise.resolve();
+	}
+
+	/** Starts captioning; resolves once the consumer is resumed. Rejects (after cleaning up) when it cannot start. */
+	static async start(options: SpeakerCaptionerOptions): Promise<SpeakerCaptioner> {
+		const captioner = new SpeakerCaptioner(options);
+		captioner.#running = captioner.#start();
+		try {
+			await captioner.#running;
+		} catch (error) {
+			await captioner.close();
+			throw error;
+		}
+		return captioner;
+	}
+
+	/** The decoder's process id, while it runs (for CPU accounting). */
+	get decoderPid(): number | undefined {
+		return this.#decoder?.pid;
+	}
+
+	get engine(): CaptionEngine {
+		return this.#options.engine;
+	}
+
+	/** Stops decoding, lets the engine emit the final of the utterance in progress, and frees the consumer. Idempotent. */
+	close(): Promise<void> {
+		this.#closed ??= this.#close();
+		return this.#closed;
+	}
+
+	async #start(): Promise<void> {
+		const { link, node, sessionId, spaceId, ip, engine } = this.#options;
+		const ports = await allocateUdpPortPair({ host: ip });
+		this.#releasePorts = ports.release;
+		this.#throwIfClosed();
+		const consumer = await link.call(node, 'consume', { sessionId, spaceId, producerId: this.audioProducerId, ip, rtpPort: ports.rtpPort, rtcpPort: ports.rtcpPort });
+		this.#consumerId = consumer.consumerId;
+		this.#throwIfClosed();
+		this.#sdpPath = path.join(this.#options.workDir, `speaker-${this.peerId}-${this.#cueIdPrefix}.sdp`);
+		await fs.writeFile(this.#sdpPath, buildConsumerSdp(ip, [{ kind: 'audio', rtpParameters: consumer.rtpParameters as types.RtpParameters, rtpPort: ports.rtpPort }]));
+		await engine.start();
+		this.#throwIfClosed();
+		this.#spawnDecoder();
+		// Resume only once ffmpeg listens, so the first words are not lost.
+		await waitForUdpPortsBound([ports.rtpPort], 10_000, this.#abort.signal);
+		this.#throwIfClosed();
+		await link.call(node, 'resume', { sessionId, consumerIds: [consumer.consumerId] });
+	}
+
+	#throwIfClosed(): void {
+		if (this.#abort.signal.aborted) throw new Error('speaker captioner closed while starting');
+	}
+
+	#spawnDecoder(): void {
+		const { ffmpegPath, logger } = this.#options;
+		const child = spawn(ffmpegPath, buildPcmDecoderArgs(this.#sdpPath!), { stdio: ['ignore', 'pipe', 'pipe'] });
+		this.#decoder = child;
+		this.#carry = undefined;
+		const startedAt = Date.now();
+		let stderr = '';
+		child.stderr!.on('data', (chunk: Buffer) => {
+			stderr = (stderr + chunk.toString('utf8')).slice(-2000);
+		});
+		child.stdout!.on('data', (chunk: Buffer) => this.#onPcm(chunk));
+		child.on('error', (error) => logger.warn({ err: error }, 'caption decoder failed to start'));
+		child.on('close', (code, signal) => {
+			if (this.#decoder === child) this.#decoder = undefined;
+			if (this.#abort.signal.aborted) return;
+			if (Date.now() - startedAt > decoderBackoff.stableMs) this.#decoderFailures = 0;
+			const delayMs = Math.min(decoderBackoff.initialMs * 2 ** this.#decoderFailures++, decoderBackoff.maxMs);
+			logger.warn({ code, signal, delayMs, stderr: stderr.trim().slice(-500) }, 'caption decoder ended; restarting it');
+			this.#restartTimer = setTimeout(() => {
+				if (!this.#abort.signal.aborted) this.#spawnDecoder();
+			}, delayMs);
+		});
+	}
+
+	#onPcm(chunk: Buffer): void {
+		const arrivedAt = Date.now();
+		const bytes = this.#carry ? Buffer.concat([this.#carry, chunk]) : chunk;
+		const whole = bytes.length - (bytes.length % 2);
+		this.#carry = whole < bytes.length ? Buffer.from(bytes.subarray(whole)) : undefined;
+		if (whole === 0) return;
+		// A copy into memory of its own: aligned for Int16Array, and the pipe's buffer is reused.
+		const samples = new Int16Array(whole / 2);
+		if (littleEndian) new Uint8Array(samples.buffer).set(bytes.subarray(0, whole));
+		else for (let i = 0; i < samples.length; i++) samples[i] = bytes.readInt16LE(i * 2);
+		this.#clock.arrived(samples.length, arrivedAt);
+		try {
+			this.#options.engine.feed(samples);
+		} catch (error) {
+			// The engine stopped (closing): the rest of the audio has nowhere to go.
+			this.#options.logger.debug({ err: error }, 'caption audio not fed');
+		}
+	}
+
+	#onResult(result: CaptionPartial | CaptionFinal, final: boolean): void {
+		const text = sentenceCase(result.text);
+		// A final with no words (a cough, a noise) has nothing to show; the partial it replaces simply expires.
+		if (text === '') return;
+		const startMs = this.#clock.wallMsAt(result.startMs);
+		const endMs = Math.max(startMs, this.#clock.wallMsAt(result.endMs));
+		this.#options.onCue({
+			spaceId: this.#options.spaceId,
+			id: `${this.#cueIdPrefix}-${result.utteranceId}`,
+			speakerId: this.peerId,
+			speakerName: this.name.slice(0, 200),
+			text: text.slice(0, 500),
+			final,
+			startMs,
+			endMs,
+			source: 'asr',
+		});
+	}
+
+	async #close(): Promise<void> {
+		this.#abort.abort();
+		clearTimeout(this.#restartTimer);
+		await this.#running.catch(() => {});
+		const decoder = this.#decoder;
+		if (decoder && decoder.exitCode === null && decoder.signalCode === null) {
+			const exited = new Promise<void>((resolve) => decoder.once('close', () => resolve()));
+			decoder.kill('SIGTERM');
+			const timer = setTimeout(() => decoder.kill('SIGKILL'), 2000);
+			await exited;
+			clearTimeout(timer);
+		}
+		// After the decoder: the engine's final for the utterance in progress still gets the speaker's name.
+		await this.#options.engine.stop().catch((error: unknown) => this.#options.logger.warn({ err: error }, 'caption engine did not stop cleanly'));
+		const { link, node, sessionId } = this.#options;
+		if (this.#consumerId) await link.call(node, 'closeConsumers', { sessionId, consumerIds: [this.#consumerId] }).catch(() => {});
+		this.#releasePorts?.();
+		if (this.#sdpPath) await fs.rm(this.#sdpPath, { force: true }).catch(() => {});
+	}
+}
+
+/** The model spells words in lower case; a caption reads better starting with a capital. */
+function sentenceCase(text: string): string {
+	const trimmed = text.trim();
+	return trimmed.charAt(0).toUpperCase() + trimmed.slice(1);
+}
