@@ -3,6 +3,7 @@ import path from 'node:path';
 import express, { type ErrorRequestHandler, type Express, type Router } from 'express';
 import type { Logger } from 'pino';
 import { errorBody, TribuneError } from './errors.js';
+import { captionsRouter, type CaptionsRouterDeps } from './captions/captionsRouter.js';
 import { broadcastStatusRouter, type BroadcastStatusRouterDeps } from './broadcast/broadcastStatusRouter.js';
 import { replayExportRouter, type ReplayExportRouterDeps } from './export/replayExportRouter.js';
 import type { ApiMetrics } from './metrics.js';
@@ -30,6 +31,8 @@ export interface AppDeps {
 	replayExport?: ReplayExportRouterDeps;
 	/** Broadcast state and encoder progress for hosts (/api/spaces/:id/broadcast); absent without a broadcast queue. */
 	broadcastStatus?: BroadcastStatusRouterDeps;
+	/** Caption mode, captioner tokens and pushes, transcripts (/api/spaces/:id/captions, …); absent without them. */
+	captions?: CaptionsRouterDeps;
 }
 
 /** Builds the HTTP app: health, metrics, the player, and JSON errors for everything else. */
@@ -49,6 +52,7 @@ export function createApp(deps: AppDeps): Express {
 
 	if (deps.replayExport) app.use('/api/spaces', replayExportRouter(deps.replayExport));
 	if (deps.broadcastStatus) app.use('/api/spaces', broadcastStatusRouter(deps.broadcastStatus));
+	if (deps.captions) app.use('/api/spaces', captionsRouter(deps.captions));
 	if (deps.spaces) app.use('/api/spaces', spacesRouter(deps.spaces));
 	if (deps.origin) app.use('/hls', deps.origin);
 	app.use('/api', (_req, _res, next) => next(new TribuneError('not_found', 'no such API route')));

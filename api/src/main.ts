@@ -81,6 +81,7 @@ async function main(): Promise<void> {
 		spaces: { service: spaces.service, synthetic: spaces.synthetic },
 		replayExport: { service: spaces.service, queue: exportQueue, hlsRoot: path.join(config.dataDir, 'hls') },
 		broadcastStatus: { service: spaces.service, queue: broadcastQueue },
+		captions: { service: spaces.service, tokens: spaces.captions.tokens, redis, prefix: redisPrefix, hlsRoot: path.join(config.dataDir, 'hls') },
 		origin: origin.router,
 	});
 	const server = http.createServer(app);

@@ -9,7 +9,7 @@ import type { SpaceService, SpaceServiceEvents } from '../spaces/SpaceService.js
 import { publishGrantsFor } from '../stage/publishGrantsFor.js';
 import { ClientConnection, defaultSignalingLimits, type SignalingLimits } from './ClientConnection.js';
 import { classifyError, requestHandlers } from './requestHandlers.js';
-import type { RequestName } from './protocol.js';
+import type { EventData, EventName, RequestName } from './protocol.js';
 import { SpaceRoom } from './SpaceRoom.js';
 import { participantInfo, spaceInfo } from './toWire.js';
 
@@ -23,6 +23,12 @@ export interface SignalingOptions {
 	presenceBatchMs?: number;
 	/** Ping interval; a client that misses one pong is dropped, in ms. Default 30 000. */
 	heartbeatMs?: number;
+}
+
+/** Told when a space gets its first connection on this process, and when its last one goes. */
+export interface RoomWatcher {
+	opened(spaceId: SpaceId): void;
+	closed(spaceId: SpaceId): void;
 }
 
 /** WebSocket close codes of Tribune (4000-4999 is the application range). */
@@ -48,6 +54,7 @@ export class SignalingServer {
 	readonly #rooms = new Map<SpaceId, SpaceRoom>();
 	readonly #heartbeat: NodeJS.Timeout;
 	readonly #unsubscribe: (() => void)[] = [];
+	readonly #roomWatchers = new Set<RoomWatcher>();
 	#closed = false;
 
 	constructor(options: SignalingOptions) {
@@ -75,6 +82,18 @@ export class SignalingServer {
 	/** Connections in a space on this process (for tests and metrics). */
 	connectionCount(spaceId: SpaceId): number {
 		return this.#rooms.get(spaceId)?.size ?? 0;
+	}
+
+	/** Follows which spaces have connections here (told at once of those that have); returns the unwatch. */
+	watchRooms(watcher: RoomWatcher): () => void {
+		this.#roomWatchers.add(watcher);
+		for (const spaceId of this.#rooms.keys()) watcher.opened(spaceId);
+		return () => this.#roomWatchers.delete(watcher);
+	}
+
+	/** Sends an event to every connection of a space on this process. */
+	toSpace<N extends EventName>(spaceId: SpaceId, event: N, data: EventData[N]): void {
+		this.#rooms.get(spaceId)?.broadcast(event, data);
 	}
 
 	/** Closes every connection and stops listening to events. Idempotent. */
@@ -114,6 +133,7 @@ export class SignalingServer {
 		if (!room) {
 			room = new SpaceRoom(actor.spaceId, this.#batchMs);
 			this.#rooms.set(actor.spaceId, room);
+			for (const w of this.#roomWatchers) w.opened(actor.spaceId);
 		}
 		const theRoom = room;
 		const connection: ClientConnection = new ClientConnection({
@@ -141,7 +161,10 @@ export class SignalingServer {
 			if (theRoom.size === 0) {
 				theRoom.flush();
 				theRoom.close();
-				if (this.#rooms.get(actor.spaceId) === theRoom) this.#rooms.delete(actor.spaceId);
+				if (this.#rooms.get(actor.spaceId) === theRoom) {
+					this.#rooms.delete(actor.spaceId);
+					for (const w of this.#roomWatchers) w.closed(actor.spaceId);
+				}
 			}
 		});
 		logger.debug('connected');
@@ -195,6 +218,7 @@ export class SignalingServer {
 			// Everyone waiting learns their place (first raised first) whenever the queue changes.
 			queue.forEach((p, i) => room.get(p.id)?.send('handChanged', { raised: true, position: i + 1 }));
 		});
+		this.#on('settingsChanged', ({ space }) => this.#rooms.get(space.id)?.broadcast('spaceSettings', { space: spaceInfo(space) }));
 		this.#on('pinnedChanged', ({ spaceId, pinned }) => this.#rooms.get(spaceId)?.broadcast('pinnedChanged', { participantIds: pinned }));
 		this.#on('reaction', ({ spaceId, participantId, reaction }) =>
 			this.#rooms.get(spaceId)?.broadcast('reaction', { participantId, reaction: reaction as never }),

@@ -22,6 +22,8 @@ export type ReactionKind = (typeof reactionKinds)[number];
 export type WireRole = 'host' | 'cohost' | 'speaker' | 'listener';
 export type WireMute = 'none' | 'self' | 'moderator';
 export type WireSpaceState = 'created' | 'live' | 'ended';
+export const captionModes = ['off', 'sidecar', 'burned-in', 'both'] as const;
+export type WireCaptionMode = (typeof captionModes)[number];
 
 /** A participant as others see them. */
 export interface ParticipantInfo {
@@ -37,10 +39,22 @@ export interface SpaceInfo {
 	description: string;
 	state: WireSpaceState;
 	hostId: string;
-	settings: { captionMode: 'off' | 'sidecar' | 'burned-in'; recording: boolean; video: boolean; maxSpeakers: number };
+	settings: { captionMode: WireCaptionMode; recording: boolean; video: boolean; maxSpeakers: number };
 	createdAt: number;
 	startedAt: number | null;
 	endedAt: number | null;
+}
+
+/** A caption cue as clients see it (the transcoder's cue contract, less the space id). */
+export interface CaptionCueInfo {
+	id: string;
+	speakerId?: string;
+	speakerName: string;
+	text: string;
+	final: boolean;
+	startMs: number;
+	endMs: number;
+	source: 'asr' | 'captioner';
 }
 
 /** mediasoup parameter objects travel as plain JSON; mediasoup itself validates their contents. */
@@ -73,6 +87,8 @@ export const requestSchemas = {
 	react: z.strictObject({ reaction: z.enum(reactionKinds) }),
 	startSpace: empty,
 	endSpace: empty,
+	/** Host or co-host: how the space shows captions from now on (the broadcast follows within a snapshot). */
+	setCaptionMode: z.strictObject({ captionMode: z.enum(captionModes) }),
 	getRouterRtpCapabilities: empty,
 	createTransport: z.strictObject({ direction: z.enum(['send', 'recv']) }),
 	connectTransport: z.strictObject({ transportId: id, dtlsParameters: mediaJson }),
@@ -127,6 +143,7 @@ export interface ReplyData {
 	react: Ok;
 	startSpace: { space: SpaceInfo };
 	endSpace: { space: SpaceInfo };
+	setCaptionMode: { space: SpaceInfo };
 	getRouterRtpCapabilities: { rtpCapabilities: MediaJson };
 	createTransport: TransportData;
 	connectTransport: Ok;
@@ -157,6 +174,13 @@ export interface EventData {
 	listenerCount: { count: number };
 	reaction: { participantId: string; reaction: ReactionKind };
 	spaceState: { space: SpaceInfo };
+	/** The space's settings changed while it runs (today: its caption mode). */
+	spaceSettings: { space: SpaceInfo };
+	/**
+	 * Live captions, batched per tick, oldest first. A partial is replaced by the cue with the same `id` that follows
+	 * it; `final` ones stay. Times are wall-clock epoch ms.
+	 */
+	caption: { cues: CaptionCueInfo[] };
 	/** Removed by a host or co-host; the server closes the connection next. */
 	removed: { banned: boolean };
 	newConsumer: { consumerId: string; producerId: string; participantId: string; kind: 'audio' | 'video'; rtpParameters: MediaJson };

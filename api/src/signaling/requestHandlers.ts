@@ -102,6 +102,9 @@ export const requestHandlers: Handlers = {
 	async endSpace({ service, connection }) {
 		return { space: spaceInfo(await service.end(connection.actor)) };
 	},
+	async setCaptionMode({ service, connection }, { captionMode }) {
+		return { space: spaceInfo(await service.setCaptionMode(connection.actor, captionMode)) };
+	},
 	async getRouterRtpCapabilities(ctx) {
 		const stage = await stageFor(ctx);
 		return { rtpCapabilities: stage.rtpCapabilities as unknown as Record<string, unknown> };

@@ -1,4 +1,4 @@
-import { isOnStage, type MuteState, type Participant, type ParticipantId, type Space, type SpaceId, type SpaceState } from './Space.js';
+import { isOnStage, type CaptionMode, type MuteState, type Participant, type ParticipantId, type Space, type SpaceId, type SpaceState } from './Space.js';
 import type { AddParticipantResult, PinResult, RaiseHandResult, RoleChange, RoleChangeResult, SpaceStore } from './SpaceStore.js';
 
 interface Entry {
@@ -42,6 +42,13 @@ export class MemorySpaceStore implements SpaceStore {
 		entry.space.state = to;
 		if (to === 'live') entry.space.startedAt = atMs;
 		if (to === 'ended') entry.space.endedAt = atMs;
+		return structuredClone(entry.space);
+	}
+
+	async setCaptionMode(spaceId: SpaceId, mode: CaptionMode): Promise<Space | undefined> {
+		const entry = this.#spaces.get(spaceId);
+		if (!entry || entry.space.state === 'ended') return undefined;
+		entry.space.settings.captionMode = mode;
 		return structuredClone(entry.space);
 	}
 

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { MuteState, Participant, ParticipantId, Space, SpaceId, SpaceState } from './Space.js';
+import type { CaptionMode, MuteState, Participant, ParticipantId, Space, SpaceId, SpaceState } from './Space.js';
 import type { AddParticipantResult, PinResult, RaiseHandResult, RoleChange, RoleChangeResult, SpaceStore } from './SpaceStore.js';
 
 /**
@@ -65,6 +65,19 @@ redis.call('SET', KEYS[1], out)
 if ARGV[1] == 'ended' then
 	for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], tonumber(ARGV[3])) end
 end
+return out`,
+	},
+	/** KEYS: space. ARGV: captionMode. Sets the caption mode unless the space ended. Returns the Space JSON or false. */
+	tribuneSetCaptionMode: {
+		keys: 1,
+		lua: `
+local raw = redis.call('GET', KEYS[1])
+if not raw then return false end
+local space = cjson.decode(raw)
+if space.state == 'ended' then return false end
+space.settings.captionMode = ARGV[1]
+local out = cjson.encode(space)
+redis.call('SET', KEYS[1], out, 'KEEPTTL')
 return out`,
 	},
 	/** KEYS: space, participants, bans. ARGV: participantId, participantJson. Adds a listener unless banned/ended. */
@@ -231,6 +244,11 @@ export class RedisSpaceStore implements SpaceStore {
 	async transitionState(spaceId: SpaceId, from: readonly SpaceState[], to: SpaceState, atMs: number): Promise<Space | undefined> {
 		const k = this.#keys(spaceId);
 		const raw = await this.#run('tribuneTransition', [k.space, k.participants, k.stage, k.hands, k.seq, k.bans, k.pinned], [to, atMs, endedSpaceTtlS, ...from]);
+		return typeof raw === 'string' ? (JSON.parse(raw) as Space) : undefined;
+	}
+
+	async setCaptionMode(spaceId: SpaceId, mode: CaptionMode): Promise<Space | undefined> {
+		const raw = await this.#run('tribuneSetCaptionMode', [this.#keys(spaceId).space], [mode]);
 		return typeof raw === 'string' ? (JSON.parse(raw) as Space) : undefined;
 	}
 

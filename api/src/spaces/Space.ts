@@ -21,7 +21,12 @@ export const stageRoles: readonly Role[] = ['host', 'cohost', 'speaker'];
  */
 export type MuteState = 'none' | 'self' | 'moderator';
 
-export type CaptionMode = 'off' | 'sidecar' | 'burned-in';
+/**
+ * How a space shows captions: not at all, as the broadcast's WebVTT subtitle track (`sidecar`), drawn onto the
+ * picture (`burned-in`), or both. Live stage participants see captions over signaling whenever it is not `off`.
+ */
+export type CaptionMode = 'off' | 'sidecar' | 'burned-in' | 'both';
+export const captionModes: readonly CaptionMode[] = ['off', 'sidecar', 'burned-in', 'both'];
 
 export interface SpaceSettings {
 	captionMode: CaptionMode;

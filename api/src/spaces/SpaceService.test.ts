@@ -387,3 +387,26 @@ describe('SpaceService: pins and reactions', () => {
 		await expect(s.service.react({ spaceId: s.spaceId, participantId: 'nobody' as ParticipantId }, 'clap')).rejects.toMatchObject({ code: 'unauthorized' });
 	});
 });
+
+describe('SpaceService: caption mode', () => {
+	it('a host or co-host changes the caption mode while live, announced once per change', async () => {
+		const s = await liveSpace();
+		const changes: unknown[] = [];
+		s.service.on('settingsChanged', ({ space }) => changes.push(space.settings.captionMode));
+		expect((await s.service.setCaptionMode(s.host, 'both')).settings.captionMode).toBe('both');
+		const c = await s.cohost();
+		expect((await s.service.setCaptionMode(c, 'sidecar')).settings.captionMode).toBe('sidecar');
+		await s.service.setCaptionMode(c, 'sidecar');
+		expect(changes).toEqual(['both', 'sidecar']);
+		expect((await s.service.getSpace(s.spaceId)).settings.captionMode).toBe('sidecar');
+	});
+
+	it('setCaptionMode() by a speaker or a listener, or after the space ended, is rejected', async () => {
+		const s = await liveSpace();
+		await expect(s.service.setCaptionMode(await s.speaker(), 'both')).rejects.toMatchObject({ code: 'forbidden' });
+		await expect(s.service.setCaptionMode(await s.listener(), 'both')).rejects.toMatchObject({ code: 'forbidden' });
+		await s.service.end(s.host);
+		await expect(s.service.setCaptionMode(s.host, 'both')).rejects.toMatchObject({ code: 'space_ended' });
+		expect((await s.service.getSpace(s.spaceId)).settings.captionMode).toBe('off');
+	});
+});

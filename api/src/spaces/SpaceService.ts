@@ -4,6 +4,7 @@ import { TribuneError } from '../errors.js';
 import { hasGrant, type Grant } from './roles/grantsForRole.js';
 import {
 	defaultSpaceSettings,
+	type CaptionMode,
 	isOnStage,
 	maxCoHosts,
 	newParticipantId,
@@ -28,6 +29,8 @@ export interface Actor {
 
 export type SpaceServiceEvents = {
 	spaceState: [e: { space: Space }];
+	/** A live or scheduled space's settings changed (its caption mode). */
+	settingsChanged: [e: { space: Space }];
 	roleChanged: [e: { spaceId: SpaceId; participant: Participant; previousRole: Role; token: string }];
 	handQueueChanged: [e: { spaceId: SpaceId; queue: Participant[]; raised?: ParticipantId; lowered?: ParticipantId }];
 	muteChanged: [e: { spaceId: SpaceId; participant: Participant }];
@@ -177,6 +180,17 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 		const space = await this.#store.transitionState(actor.spaceId, ['created', 'live'], 'ended', this.#now());
 		if (!space) throw new TribuneError('space_ended', 'this space has already ended');
 		this.safeEmit('spaceState', { space });
+		return space;
+	}
+
+	/** A host or co-host changes how captions are shown; the broadcast follows through the stage snapshot. */
+	async setCaptionMode(actor: Actor, mode: CaptionMode): Promise<Space> {
+		await this.require(actor, 'manage_captions');
+		const before = await this.#requireNotEnded(actor.spaceId);
+		if (before.settings.captionMode === mode) return before;
+		const space = await this.#store.setCaptionMode(actor.spaceId, mode);
+		if (!space) throw new TribuneError('space_ended', 'this space has ended');
+		this.safeEmit('settingsChanged', { space });
 		return space;
 	}
 

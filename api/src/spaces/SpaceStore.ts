@@ -1,4 +1,4 @@
-import type { MuteState, Participant, ParticipantId, Role, Space, SpaceId, SpaceState } from './Space.js';
+import type { CaptionMode, MuteState, Participant, ParticipantId, Role, Space, SpaceId, SpaceState } from './Space.js';
 
 /** A role change with the conditions under which it may happen, checked atomically with the change. */
 export interface RoleChange {
@@ -34,6 +34,8 @@ export interface SpaceStore {
 	getSpace(spaceId: SpaceId): Promise<Space | undefined>;
 	/** Moves the space to `to` if it is in one of `from`; returns the space as it is afterwards, or undefined. */
 	transitionState(spaceId: SpaceId, from: readonly SpaceState[], to: SpaceState, atMs: number): Promise<Space | undefined>;
+	/** Sets the caption mode of a space that has not ended; returns the space afterwards, or undefined. */
+	setCaptionMode(spaceId: SpaceId, mode: CaptionMode): Promise<Space | undefined>;
 
 	/** Adds a listener, or finds them again (`rejoined`, same id). Refuses banned ids and ended spaces. */
 	addParticipant(spaceId: SpaceId, participant: Participant): Promise<AddParticipantResult>;

@@ -2,6 +2,8 @@ import { defaultStageOptions, StageRegistry, type IngestConfig, type WorkerPool 
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { TokenIssuer } from '../auth/TokenIssuer.js';
+import { CaptionerTokens } from '../captions/CaptionerTokens.js';
+import { CaptionRelay } from '../captions/CaptionRelay.js';
 import { SignalingServer, type SignalingOptions } from '../signaling/SignalingServer.js';
 import { SyntheticSpeakers } from '../stage/SyntheticSpeakers.js';
 import { RedisSpaceStore } from './RedisSpaceStore.js';
@@ -32,6 +34,8 @@ export interface Spaces {
 	stages: StageRegistry;
 	signaling: SignalingServer;
 	synthetic: SyntheticSpeakers | undefined;
+	/** Captioner tokens (same key as participant tokens, another audience) and live captions to the WebSocket. */
+	captions: { tokens: CaptionerTokens; relay: CaptionRelay };
 	/** Closes signaling and every stage (not the Redis connection or the worker pool, which the caller owns). */
 	close(): void;
 }
@@ -51,6 +55,14 @@ export function createSpaces(options: SpacesOptions): Spaces {
 		options.syntheticSpeakerDir === undefined
 			? undefined
 			: new SyntheticSpeakers({ service, stages, dir: options.syntheticSpeakerDir, logger: logger.child({ module: 'synthetic-speakers' }) });
+	const relay = new CaptionRelay({
+		subscriber: options.redis.duplicate(),
+		prefix: options.redisPrefix,
+		logger: logger.child({ module: 'captions' }),
+		deliver: (spaceId, cues) => signaling.toSpace(spaceId, 'caption', { cues }),
+	});
+	// A node relays the captions of the spaces it has connections for, wherever they are made.
+	signaling.watchRooms({ opened: (spaceId) => relay.watch(spaceId), closed: (spaceId) => relay.unwatch(spaceId) });
 	let closed = false;
 	return {
 		service,
@@ -58,11 +70,13 @@ export function createSpaces(options: SpacesOptions): Spaces {
 		stages,
 		signaling,
 		synthetic,
+		captions: { tokens: new CaptionerTokens(options.tokenKey), relay },
 		close() {
 			if (closed) return;
 			closed = true;
 			synthetic?.close();
 			signaling.close();
+			relay.close();
 			stages.closeAll();
 		},
 	};

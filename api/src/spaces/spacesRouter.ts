@@ -2,7 +2,7 @@ import express, { type Request, type Router } from 'express';
 import { z } from 'zod';
 import { TribuneError } from '../errors.js';
 import { spaceInfo, participantInfo } from '../signaling/toWire.js';
-import { asSpaceId } from './Space.js';
+import { asSpaceId, captionModes, type CaptionMode } from './Space.js';
 import type { SyntheticSpeakers } from '../stage/SyntheticSpeakers.js';
 import type { Actor, SpaceService } from './SpaceService.js';
 
@@ -26,7 +26,7 @@ const createBody = z.strictObject({
 	hostName: text(50).min(1),
 	settings: z
 		.strictObject({
-			captionMode: z.enum(['off', 'sidecar', 'burned-in']).optional(),
+			captionMode: z.enum(captionModes as [CaptionMode, ...CaptionMode[]]).optional(),
 			recording: z.boolean().optional(),
 			video: z.boolean().optional(),
 			maxSpeakers: z.number().int().min(1).optional(),

@@ -16,6 +16,8 @@ export interface TestNode {
 	workers: WorkerPool;
 	/** This node's Redis key prefix. */
 	redisPrefix: string;
+	/** The key participant and captioner tokens are signed with. */
+	tokenKey: Uint8Array;
 	close(): Promise<void>;
 }
 
@@ -23,16 +25,17 @@ export interface TestNode {
  * An API node as main.ts builds it (real Redis with a fresh key prefix, a real mediasoup worker, HTTP and
  * WebSocket on a free loopback port), for integration tests.
  */
-export async function startTestNode(redisUrl: string, signaling: SpacesOptions['signaling'] = {}, options: { syntheticSpeakerDir?: string } = {}): Promise<TestNode> {
+export async function startTestNode(redisUrl: string, signaling: SpacesOptions['signaling'] = {}, options: { syntheticSpeakerDir?: string; hlsRoot?: string } = {}): Promise<TestNode> {
 	const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 	const redis = connectRedis(redisUrl, 'test-node');
 	const ingestConfig = loadIngestConfig({ MEDIASOUP_NUM_WORKERS: '1' });
 	const workers = await WorkerPool.create(ingestConfig, logger);
 	const redisPrefix = `test-${randomUUID()}`;
+	const tokenKey = new TextEncoder().encode(randomUUID() + randomUUID());
 	const spaces = createSpaces({
 		redis,
 		redisPrefix,
-		tokenKey: new TextEncoder().encode(randomUUID() + randomUUID()),
+		tokenKey,
 		tokenTtlS: 600,
 		maxSpeakersLimit: 25,
 		workers,
@@ -42,7 +45,9 @@ export async function startTestNode(redisUrl: string, signaling: SpacesOptions['
 		syntheticSpeakerDir: options.syntheticSpeakerDir,
 	});
 	const health = async () => ({ ok: true, redis: 'up' as const, mediasoupWorkers: 1, transcoders: 0 });
-	const app = createApp({ logger, metrics: createApiMetrics(), health, playerDir: '/nonexistent', spaces: { service: spaces.service, synthetic: spaces.synthetic } });
+	const app = createApp({ logger, metrics: createApiMetrics(), health, playerDir: '/nonexistent', spaces: { service: spaces.service, synthetic: spaces.synthetic },
+		captions: { service: spaces.service, tokens: spaces.captions.tokens, redis, prefix: redisPrefix, hlsRoot: options.hlsRoot ?? '/nonexistent' },
+	});
 	const server = http.createServer(app);
 	spaces.signaling.attach(server);
 	await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -53,6 +58,7 @@ export async function startTestNode(redisUrl: string, signaling: SpacesOptions['
 		spaces,
 		workers,
 		redisPrefix,
+		tokenKey,
 		async close() {
 			spaces.close();
 			server.closeAllConnections();

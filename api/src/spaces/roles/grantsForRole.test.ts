@@ -18,6 +18,8 @@ describe('grantsForRole()', () => {
 		['cohost', 'end_space'],
 		['cohost', 'start_space'],
 		['host', 'leave_stage'],
+		['listener', 'manage_captions'],
+		['speaker', 'manage_captions'],
 	])('does not give a %s %s', (role, grant) => {
 		expect(hasGrant(role, grant)).toBe(false);
 	});
@@ -31,6 +33,8 @@ describe('grantsForRole()', () => {
 		['host', 'manage_cohosts'],
 		['host', 'end_space'],
 		['host', 'publish_audio'],
+		['cohost', 'manage_captions'],
+		['host', 'manage_captions'],
 	])('gives a %s %s', (role, grant) => {
 		expect(hasGrant(role, grant)).toBe(true);
 	});

@@ -19,11 +19,13 @@ export type Grant =
 	/** Make a speaker a co-host, or a co-host a speaker. */
 	| 'manage_cohosts'
 	| 'start_space'
-	| 'end_space';
+	| 'end_space'
+	/** Change how the space shows captions, and issue captioner tokens. */
+	| 'manage_captions';
 
 const listener: readonly Grant[] = ['listen', 'react', 'raise_hand'];
 const speaker: readonly Grant[] = ['listen', 'react', 'publish_audio', 'publish_video', 'mute_self', 'leave_stage'];
-const cohost: readonly Grant[] = [...speaker, 'manage_stage', 'remove_participant'];
+const cohost: readonly Grant[] = [...speaker, 'manage_stage', 'remove_participant', 'manage_captions'];
 // The host cannot leave the stage: the space would have nobody to end it.
 const host: readonly Grant[] = [...cohost.filter((g) => g !== 'leave_stage'), 'manage_cohosts', 'start_space', 'end_space'];
 

@@ -1,0 +1,71 @@
+import { randomBytes } from 'node:crypto';
+import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { z } from 'zod';
+import { TribuneError } from '../errors.js';
+import { asSpaceId, type SpaceId } from '../spaces/Space.js';
+
+/** What a captioner token says: the one space it may caption, and nothing else. */
+export interface CaptionerClaims {
+	spaceId: SpaceId;
+	/** Random per token: rate limits and utterances are kept per captioner. */
+	captionerId: string;
+	/** The name cues carry when a push names no speaker. */
+	name: string;
+	/** Epoch seconds. */
+	expiresAt: number;
+}
+
+const claimsSchema = z.object({
+	sub: z.string().min(1).max(64),
+	spc: z.string().min(1).max(64),
+	name: z.string().max(50),
+	exp: z.number().int(),
+});
+
+const issuer = 'tribune';
+/**
+ * Not the participants' audience (`tribune-space`): a captioner token fails participant verification (WebSocket
+ * signaling, every space route), and a participant token fails here. The captioner grant exists nowhere else.
+ */
+const audience = 'tribune-captioner';
+
+/** Bounds of a captioner token's lifetime, seconds. */
+export const captionerTokenTtl = Object.freeze({ minS: 60, defaultS: 6 * 3600, maxS: 24 * 3600 });
+
+/** Signs and verifies captioner tokens (JWT, HS256, with the key participant tokens use but another audience). */
+export class CaptionerTokens {
+	readonly #key: Uint8Array;
+
+	constructor(key: Uint8Array) {
+		this.#key = key;
+	}
+
+	async issue(spaceId: SpaceId, name: string, ttlS: number = captionerTokenTtl.defaultS): Promise<{ token: string; claims: CaptionerClaims }> {
+		if (!Number.isInteger(ttlS) || ttlS < captionerTokenTtl.minS || ttlS > captionerTokenTtl.maxS) {
+			throw new RangeError(`ttlS must be an integer ${captionerTokenTtl.minS}-${captionerTokenTtl.maxS}`);
+		}
+		const captionerId = randomBytes(12).toString('base64url');
+		const expiresAt = Math.floor(Date.now() / 1000) + ttlS;
+		const token = await new SignJWT({ spc: spaceId, name })
+			.setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+			.setSubject(captionerId)
+			.setIssuer(issuer)
+			.setAudience(audience)
+			.setIssuedAt()
+			.setExpirationTime(expiresAt)
+			.sign(this.#key);
+		return { token, claims: { spaceId, captionerId, name, expiresAt } };
+	}
+
+	/** Verifies signature, algorithm, issuer, audience and expiry; throws `unauthorized` otherwise. */
+	async verify(token: string): Promise<CaptionerClaims> {
+		try {
+			const { payload } = await jwtVerify(token, this.#key, { algorithms: ['HS256'], issuer, audience });
+			const c = claimsSchema.parse(payload);
+			return { spaceId: asSpaceId(c.spc), captionerId: c.sub, name: c.name, expiresAt: c.exp };
+		} catch (error) {
+			if (error instanceof joseErrors.JWTExpired) throw new TribuneError('unauthorized', 'captioner token expired');
+			throw new TribuneError('unauthorized', 'not a captioner token');
+		}
+	}
+}

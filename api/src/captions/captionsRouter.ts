@@ -1,0 +1,171 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { publishCaption } from '@tribune/transcoder';
+import express, { type Request, type Router } from 'express';
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import { TribuneError } from '../errors.js';
+import { TokenBucket, type RateLimit } from '../signaling/TokenBucket.js';
+import { spaceInfo } from '../signaling/toWire.js';
+import { asSpaceId, captionModes, type CaptionMode, type SpaceId } from '../spaces/Space.js';
+import type { Actor, SpaceService } from '../spaces/SpaceService.js';
+import { captionerTokenTtl, type CaptionerClaims, type CaptionerTokens } from './CaptionerTokens.js';
+import { CaptionerUtterances } from './CaptionerUtterances.js';
+import { transcriptFile } from './transcriptFiles.js';
+
+export interface CaptionsRouterDeps {
+	service: SpaceService;
+	tokens: CaptionerTokens;
+	/** Where cues are published (the caption channel and log on the shared Redis). */
+	redis: Redis;
+	prefix: string;
+	/** `<TRIBUNE_DATA_DIR>/hls`: each replay, with its transcripts, is in `<hlsRoot>/<spaceId>/`. */
+	hlsRoot: string;
+	/** Pushes per captioner token. Default `defaultCaptionerRate`. */
+	rate?: RateLimit;
+	now?: () => number;
+}
+
+/** A human types a few lines a second at most; a service sends a partial per word or so. */
+export const defaultCaptionerRate: Readonly<RateLimit> = Object.freeze({ burst: 20, perSecond: 8 });
+
+/** Captioners whose rate is tracked at once; the least recently seen are forgotten beyond it. */
+const maxTrackedCaptioners = 10_000;
+
+const spaceIdParam = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
+/** Caption text and names: trimmed, no control characters (a cue is one line of text). */
+const line = (max: number) =>
+	z
+		.string()
+		.trim()
+		.max(max)
+		.regex(/^[^\p{Cc}\p{Cs}]*$/u, 'no control characters');
+
+const captionModeBody = z.strictObject({ captionMode: z.enum(captionModes as [CaptionMode, ...CaptionMode[]]) });
+const tokenBody = z.strictObject({
+	name: line(50).min(1).default('Captioner'),
+	ttlS: z.number().int().min(captionerTokenTtl.minS).max(captionerTokenTtl.maxS).default(captionerTokenTtl.defaultS),
+});
+const captionBody = z.strictObject({
+	text: line(500).min(1),
+	speakerName: line(200).min(1).optional(),
+	final: z.boolean().default(true),
+});
+
+function parse<T>(schema: z.ZodType<T>, value: unknown): T {
+	const result = schema.safeParse(value);
+	if (!result.success) {
+		const issue = result.error.issues[0];
+		throw new TribuneError('bad_request', issue ? `${issue.path.join('.') || 'body'}: ${issue.message}` : 'invalid body');
+	}
+	return result.data;
+}
+
+function idOf(req: Request): SpaceId {
+	const parsed = spaceIdParam.safeParse(req.params.id);
+	if (!parsed.success) throw new TribuneError('bad_request', 'id: not a space id');
+	return asSpaceId(parsed.data);
+}
+
+function bearer(req: Request): string {
+	const match = /^Bearer (\S+)$/.exec(req.get('authorization') ?? '');
+	if (!match) throw new TribuneError('unauthorized', 'expected Authorization: Bearer <token>');
+	return match[1]!;
+}
+
+/**
+ * Captions over REST, under /api/spaces:
+ *   POST /:id/caption-mode     { captionMode } → { space } (host or co-host token; also a signaling request)
+ *   POST /:id/captioner-token  { name?, ttlS? } → { token, expiresAt, captionsUrl } (host or co-host token): a token
+ *                              that may push captions to this space and do nothing else
+ *   POST /:id/captions         { text, speakerName?, final? } → 202 { cue } (captioner token): a line of captions,
+ *                              shown live and put in the broadcast's track like recognised speech. Partials
+ *                              (`final: false`) are replaced by the push that follows, until a final one.
+ *   GET  /:id/transcript.vtt|.srt|.txt|.json   the transcript of an ended, recorded space (public, like its replay)
+ */
+export function captionsRouter(deps: CaptionsRouterDeps): Router {
+	const { service, tokens, hlsRoot } = deps;
+	const router = express.Router();
+	const json = express.json({ limit: '4kb' });
+	const utterances = new CaptionerUtterances({ now: deps.now });
+	const buckets = new Map<string, TokenBucket>();
+
+	const moderator = async (req: Request, spaceId: SpaceId): Promise<Actor> => {
+		const { actor } = await service.authenticate(bearer(req));
+		if (actor.spaceId !== spaceId) throw new TribuneError('forbidden', 'token is for another space');
+		await service.require(actor, 'manage_captions');
+		return actor;
+	};
+
+	const captioner = async (req: Request, spaceId: SpaceId): Promise<CaptionerClaims> => {
+		const claims = await tokens.verify(bearer(req));
+		if (claims.spaceId !== spaceId) throw new TribuneError('forbidden', 'token is for another space');
+		return claims;
+	};
+
+	const withinRate = (captionerId: string): boolean => {
+		let bucket = buckets.get(captionerId);
+		if (bucket) buckets.delete(captionerId);
+		bucket ??= new TokenBucket(deps.rate ?? defaultCaptionerRate);
+		buckets.set(captionerId, bucket);
+		if (buckets.size > maxTrackedCaptioners) buckets.delete(buckets.keys().next().value!);
+		return bucket.take();
+	};
+
+	router.post('/:id/caption-mode', json, async (req, res) => {
+		const spaceId = idOf(req);
+		const actor = await moderator(req, spaceId);
+		const { captionMode } = parse(captionModeBody, req.body);
+		res.set('Cache-Control', 'no-store').json({ space: spaceInfo(await service.setCaptionMode(actor, captionMode)) });
+	});
+
+	router.post('/:id/captioner-token', json, async (req, res) => {
+		const spaceId = idOf(req);
+		await moderator(req, spaceId);
+		const body = parse(tokenBody, req.body ?? {});
+		const { token, claims } = await tokens.issue(spaceId, body.name, body.ttlS);
+		res.status(201).set('Cache-Control', 'no-store').json({ token, expiresAt: claims.expiresAt, captionsUrl: `/api/spaces/${spaceId}/captions` });
+	});
+
+	router.post('/:id/captions', json, async (req, res) => {
+		const spaceId = idOf(req);
+		const claims = await captioner(req, spaceId);
+		if (!withinRate(claims.captionerId)) throw new TribuneError('rate_limited', 'too many captions; slow down');
+		const body = parse(captionBody, req.body);
+		const space = await service.getSpace(spaceId);
+		if (space.state !== 'live') throw new TribuneError(space.state === 'ended' ? 'space_ended' : 'conflict', 'captions go to a live space');
+		if (space.settings.captionMode === 'off') throw new TribuneError('conflict', 'captions are off in this space');
+		const fields = utterances.cueOf({ captionerId: claims.captionerId, text: body.text, speakerName: body.speakerName ?? claims.name, final: body.final });
+		const cue = await publishCaption(deps.redis, deps.prefix, { spaceId, source: 'captioner', ...fields });
+		const { spaceId: _space, ...info } = cue;
+		res.status(202).set('Cache-Control', 'no-store').json({ cue: info });
+	});
+
+	router.get('/:id/:file', async (req, res, next) => {
+		const wanted = transcriptFile(req.params.file ?? '');
+		if (!wanted) {
+			next();
+			return;
+		}
+		const spaceId = idOf(req);
+		let body: Buffer;
+		try {
+			body = await fs.readFile(path.join(hlsRoot, spaceId, wanted.name));
+		} catch (error) {
+			const code = (error as NodeJS.ErrnoException).code;
+			if (code === 'ENOENT' || code === 'EISDIR' || code === 'ENOTDIR') {
+				throw new TribuneError('not_found', 'no transcript of this space (it is written when a recorded space ends)');
+			}
+			throw error;
+		}
+		res.set({
+			'Content-Type': wanted.contentType,
+			'Cache-Control': 'public, max-age=300',
+			// Players and embeds on any site may fetch it, like the HLS replay.
+			'Access-Control-Allow-Origin': '*',
+			'X-Content-Type-Options': 'nosniff',
+		}).send(body);
+	});
+
+	return router;
+}

@@ -1,0 +1,269 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { BroadcastQueue, connectRedis, readCaptionLog, StageLinkClient, type StageLinkSnapshot } from '@tribune/transcoder';
+import type { Redis } from 'ioredis';
+import { SignJWT } from 'jose';
+import pino from 'pino';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { BroadcastCoordinator } from '../src/broadcast/BroadcastCoordinator.js';
+import type { CaptionCueInfo, EventData } from '../src/signaling/protocol.js';
+import { StageLinkServer } from '../src/stageLink/StageLinkServer.js';
+import { SignalingClient } from './support/SignalingClient.js';
+import { createLiveSpace, joinSpace, postJson, startTestNode, type TestNode } from './support/startTestNode.js';
+
+let node: TestNode;
+let hlsRoot: string;
+let redis: Redis;
+const clients: SignalingClient[] = [];
+
+beforeAll(async () => {
+	hlsRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'tribune-captioner-'));
+	node = await startTestNode(inject('redisUrl'), {}, { hlsRoot });
+	redis = connectRedis(inject('redisUrl'), 'test');
+});
+afterEach(() => {
+	for (const c of clients.splice(0)) c.close();
+});
+afterAll(async () => {
+	redis?.disconnect();
+	await node?.close();
+	fs.rmSync(hlsRoot, { recursive: true, force: true });
+});
+
+async function connect(token: string): Promise<SignalingClient> {
+	const c = await SignalingClient.connect(node.wsUrl, token);
+	clients.push(c);
+	return c;
+}
+
+/** A live space with captions on, a speaker on stage and a listener, all connected. */
+async function captionedSpace(captionMode = 'sidecar') {
+	const { spaceId, hostToken } = await createLiveSpace(node, { captionMode });
+	const host = await connect(hostToken);
+	const speakerJoin = await joinSpace(node, spaceId, 'Sam Speaker');
+	const speaker = await connect(speakerJoin.token);
+	await speaker.request('raiseHand');
+	await host.request('approveHand', { participantId: speakerJoin.participantId });
+	const listenerJoin = await joinSpace(node, spaceId, 'Lee Listener');
+	const listener = await connect(listenerJoin.token);
+	return { spaceId, hostToken, host, speaker, speakerToken: (await speaker.waitFor('tokenRenewed')).token, listener, listenerToken: listenerJoin.token };
+}
+
+async function captionerToken(spaceId: string, hostToken: string, body: unknown = { name: 'Cara Captioner' }): Promise<string> {
+	const res = await postJson(`${node.baseUrl}/api/spaces/${spaceId}/captioner-token`, body, hostToken);
+	expect(res.status).toBe(201);
+	return (res.body as { token: string }).token;
+}
+
+const push = (spaceId: string, token: string | undefined, body: unknown) => postJson(`${node.baseUrl}/api/spaces/${spaceId}/captions`, body, token);
+
+/** Every cue a client received in `caption` events, in order. */
+const cuesOf = (c: SignalingClient): CaptionCueInfo[] => c.events.filter((e) => e.event === 'caption').flatMap((e) => (e.data as EventData['caption']).cues);
+
+describe('captioner API', () => {
+	it("a captioner's partial and final reach stage and audience over signaling under one cue id, and the final is logged", async () => {
+		const s = await captionedSpace();
+		const token = await captionerToken(s.spaceId, s.hostToken);
+		const partial = await push(s.spaceId, token, { text: 'Welcome to', final: false });
+		expect(partial.status).toBe(202);
+		await s.speaker.until(() => cuesOf(s.speaker).find((c) => c.text === 'Welcome to'), 'the partial');
+		const final = await push(s.spaceId, token, { text: 'Welcome to the show', speakerName: 'Hana Host', final: true });
+		expect(final.status).toBe(202);
+		for (const c of [s.speaker, s.listener, s.host]) {
+			const cue = await c.until(() => cuesOf(c).find((x) => x.final), 'the final');
+			expect(cue).toMatchObject({ text: 'Welcome to the show', speakerName: 'Hana Host', source: 'captioner', final: true });
+			expect(cue.endMs).toBeGreaterThanOrEqual(cue.startMs);
+		}
+		const seen = cuesOf(s.speaker);
+		expect(new Set(seen.map((c) => c.id)).size).toBe(1);
+		const log = await readCaptionLog(redis, node.redisPrefix, s.spaceId);
+		expect(log.map((c) => [c.text, c.final, c.source])).toEqual([['Welcome to the show', true, 'captioner']]);
+		// Without a speaker name the token's name is used; a new utterance gets a new id.
+		await push(s.spaceId, token, { text: 'Next question' });
+		const next = await s.listener.until(() => cuesOf(s.listener).find((c) => c.text === 'Next question'), 'the next cue');
+		expect(next.speakerName).toBe('Cara Captioner');
+		expect(next.id).not.toBe(seen[0]!.id);
+	});
+
+	it('refuses a listener token, an expired or foreign captioner token, and a token of another space', async () => {
+		const s = await captionedSpace();
+		const other = await createLiveSpace(node, { captionMode: 'sidecar' });
+		expect((await push(s.spaceId, undefined, { text: 'x' })).status).toBe(401);
+		expect((await push(s.spaceId, s.listenerToken, { text: 'x' })).status).toBe(401);
+		expect((await push(s.spaceId, s.hostToken, { text: 'x' })).status).toBe(401);
+		const sign = (key: Uint8Array, expS: number) =>
+			new SignJWT({ spc: s.spaceId, name: 'Eve' }).setProtectedHeader({ alg: 'HS256' }).setSubject('eve').setIssuer('tribune').setAudience('tribune-captioner').setExpirationTime(expS).sign(key);
+		const expired = await push(s.spaceId, await sign(node.tokenKey, Math.floor(Date.now() / 1000) - 5), { text: 'x' });
+		expect(expired.status).toBe(401);
+		expect(expired.body.error?.message).toMatch(/expired/);
+		expect((await push(s.spaceId, await sign(new TextEncoder().encode('x'.repeat(40)), Math.floor(Date.now() / 1000) + 60), { text: 'x' })).status).toBe(401);
+		const otherToken = await captionerToken(other.spaceId, other.hostToken);
+		expect((await push(s.spaceId, otherToken, { text: 'x' })).body.error?.code).toBe('forbidden');
+		expect(await readCaptionLog(redis, node.redisPrefix, s.spaceId)).toEqual([]);
+	});
+
+	it('only a host or co-host issues captioner tokens', async () => {
+		const s = await captionedSpace();
+		for (const token of [s.speakerToken, s.listenerToken]) {
+			expect((await postJson(`${node.baseUrl}/api/spaces/${s.spaceId}/captioner-token`, {}, token)).body.error?.code).toBe('forbidden');
+		}
+		const captioner = await captionerToken(s.spaceId, s.hostToken);
+		expect((await postJson(`${node.baseUrl}/api/spaces/${s.spaceId}/captioner-token`, {}, captioner)).status).toBe(401);
+	});
+
+	it('a captioner token cannot connect to signaling (no hands, publishing or roles) nor act on the space over REST', async () => {
+		const s = await captionedSpace();
+		const token = await captionerToken(s.spaceId, s.hostToken);
+		await expect(SignalingClient.connect(node.wsUrl, token)).rejects.toThrow(/401/);
+		for (const route of ['start', 'end', 'caption-mode', 'synthetic-speakers']) {
+			const res = await postJson(`${node.baseUrl}/api/spaces/${s.spaceId}/${route}`, { captionMode: 'off' }, token);
+			expect([401, 404]).toContain(res.status);
+			if (route !== 'synthetic-speakers') expect(res.status).toBe(401);
+		}
+		const joined = await postJson(`${node.baseUrl}/api/spaces/${s.spaceId}/join`, { displayName: 'Cap', token });
+		// Joining from the share link is open to anyone, but as a new listener, never as the captioner.
+		expect(joined.body.participant?.role).toBe('listener');
+		expect((await node.spaces.service.getSpace(s.spaceId as never)).state).toBe('live');
+	});
+
+	it('validates pushes: size, control characters, unknown fields; and refuses them when captions are off or the space ended', async () => {
+		const s = await captionedSpace();
+		const token = await captionerToken(s.spaceId, s.hostToken);
+		for (const body of [{ text: 'x'.repeat(501) }, { text: '' }, { text: 'a\u0007b' }, { text: 'ok', admin: true }, { text: 'ok', final: 'yes' }, 'text']) {
+			expect((await push(s.spaceId, token, body)).status).toBe(400);
+		}
+		const huge = await push(s.spaceId, token, { text: 'x'.repeat(10_000) });
+		expect(huge.status).toBe(413);
+		await s.host.request('setCaptionMode', { captionMode: 'off' });
+		expect((await push(s.spaceId, token, { text: 'hello' })).body.error?.code).toBe('conflict');
+		await s.host.request('endSpace');
+		expect((await push(s.spaceId, token, { text: 'hello' })).body.error?.code).toBe('space_ended');
+	});
+
+	it('rate-limits each captioner token', async () => {
+		const s = await captionedSpace();
+		const token = await captionerToken(s.spaceId, s.hostToken);
+		const statuses: number[] = [];
+		for (let i = 0; i < 40; i++) statuses.push((await push(s.spaceId, token, { text: `line ${i}`, final: false })).status);
+		expect(statuses.filter((x) => x === 202).length).toBeGreaterThanOrEqual(20);
+		expect(statuses).toContain(429);
+		// Another captioner's token has its own budget.
+		expect((await push(s.spaceId, await captionerToken(s.spaceId, s.hostToken), { text: 'fresh' })).status).toBe(202);
+	});
+});
+
+describe('live captions over signaling', () => {
+	it('batches many cues into few events, keeps every final and replaces partials by their final', async () => {
+		const s = await captionedSpace();
+		const tokens = await Promise.all([1, 2, 3].map(() => captionerToken(s.spaceId, s.hostToken)));
+		// Three captioners, each a few partials then a final, concurrently.
+		await Promise.all(
+			tokens.map(async (token, i) => {
+				for (let w = 1; w <= 4; w++) await push(s.spaceId, token, { text: `speaker ${i} word ${w}`, final: w === 4, speakerName: `S${i}` });
+			}),
+		);
+		await s.listener.until(() => (cuesOf(s.listener).filter((c) => c.final).length === 3 ? true : undefined), 'three finals');
+		const cues = cuesOf(s.listener);
+		const events = s.listener.events.filter((e) => e.event === 'caption').length;
+		expect(events).toBeLessThanOrEqual(cues.length);
+		// For each utterance, its final is the last cue with its id.
+		for (const i of [0, 1, 2]) {
+			const mine = cues.filter((c) => c.speakerName === `S${i}`);
+			expect(new Set(mine.map((c) => c.id)).size).toBe(1);
+			expect(mine.at(-1)).toMatchObject({ final: true, text: `speaker ${i} word 4` });
+		}
+	});
+
+	it('a node relays captions only while it has connections in the space, and again after they return', async () => {
+		const s = await captionedSpace();
+		const token = await captionerToken(s.spaceId, s.hostToken);
+		expect(node.spaces.captions.relay.watching).toBeGreaterThan(0);
+		s.host.close();
+		s.speaker.close();
+		s.listener.close();
+		const again = await connect((await joinSpace(node, s.spaceId, 'Back Again')).token);
+		await push(s.spaceId, token, { text: 'still here' });
+		await again.until(() => cuesOf(again).find((c) => c.text === 'still here'), 'the cue after reconnecting');
+	});
+});
+
+describe('caption mode', () => {
+	let queue: BroadcastQueue;
+	let link: StageLinkServer;
+	let client: StageLinkClient;
+	let coordinator: BroadcastCoordinator;
+
+	beforeAll(async () => {
+		const logger = pino({ level: 'silent' });
+		queue = new BroadcastQueue(redis, node.redisPrefix);
+		link = await StageLinkServer.start({ redis, prefix: node.redisPrefix, node: 'node-c', host: { routerFor: (id) => node.spaces.stages.get(id)?.router }, logger });
+		client = await StageLinkClient.create(redis, node.redisPrefix);
+		coordinator = new BroadcastCoordinator({ service: node.spaces.service, store: node.spaces.store, stages: node.spaces.stages, link, queue, logger, coalesceMs: 20 });
+	});
+	afterAll(async () => {
+		coordinator?.close();
+		await client?.close();
+		link?.close();
+		await queue?.close();
+	});
+
+	it('the host changes it live: everyone is told, the stage snapshot carries it, speakers and listeners may not', async () => {
+		const s = await captionedSpace('off');
+		await expect.poll(async () => (await client.snapshot(s.spaceId))?.captionMode, { timeout: 10_000 }).toBe('off');
+		const seen: StageLinkSnapshot[] = [];
+		const unwatch = await client.watch(s.spaceId, (snap) => seen.push(snap));
+		try {
+			const reply = await s.host.request('setCaptionMode', { captionMode: 'both' });
+			expect(reply.space.settings.captionMode).toBe('both');
+			for (const c of [s.speaker, s.listener]) {
+				expect((await c.waitFor('spaceSettings')).space.settings.captionMode).toBe('both');
+			}
+			await expect.poll(() => seen.at(-1)?.captionMode, { timeout: 10_000 }).toBe('both');
+			await expect(s.speaker.request('setCaptionMode', { captionMode: 'off' })).rejects.toMatchObject({ code: 'forbidden' });
+			await expect(s.listener.request('setCaptionMode', { captionMode: 'off' })).rejects.toMatchObject({ code: 'forbidden' });
+			await expect(s.host.request('setCaptionMode', { captionMode: 'loud' })).rejects.toMatchObject({ code: 'bad_request' });
+			// Over REST too, with the same rules.
+			expect((await postJson(`${node.baseUrl}/api/spaces/${s.spaceId}/caption-mode`, { captionMode: 'sidecar' }, s.listenerToken)).body.error?.code).toBe('forbidden');
+			const rest = await postJson(`${node.baseUrl}/api/spaces/${s.spaceId}/caption-mode`, { captionMode: 'sidecar' }, s.hostToken);
+			expect(rest.body.space?.settings.captionMode).toBe('sidecar');
+			await expect.poll(() => seen.at(-1)?.captionMode, { timeout: 10_000 }).toBe('sidecar');
+			expect((await node.spaces.service.getSpace(s.spaceId as never)).settings.captionMode).toBe('sidecar');
+		} finally {
+			await unwatch();
+		}
+	});
+});
+
+describe('transcripts', () => {
+	it('serves the four formats of a replay with their content types, and 404 when missing', async () => {
+		const spaceId = 'transcriptSpace1';
+		fs.mkdirSync(path.join(hlsRoot, spaceId), { recursive: true });
+		const files = {
+			vtt: 'WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n<v Ann>Hello\n',
+			srt: '1\n00:00:01,000 --> 00:00:02,000\nAnn: Hello\n',
+			txt: '[00:00:01] Ann: Hello\n',
+			json: JSON.stringify({ cues: [{ startS: 1, endS: 2, speakerName: 'Ann', text: 'Hello' }] }),
+		};
+		for (const [ext, content] of Object.entries(files)) fs.writeFileSync(path.join(hlsRoot, spaceId, `transcript.${ext}`), content);
+		const types = { vtt: 'text/vtt', srt: 'application/x-subrip', txt: 'text/plain', json: 'application/json' };
+		for (const [ext, content] of Object.entries(files)) {
+			const res = await fetch(`${node.baseUrl}/api/spaces/${spaceId}/transcript.${ext}`);
+			expect(res.status).toBe(200);
+			expect(res.headers.get('content-type')).toContain(types[ext as keyof typeof types]);
+			expect(await res.text()).toBe(content);
+		}
+		const missing = await fetch(`${node.baseUrl}/api/spaces/noTranscriptHere/transcript.vtt`);
+		expect(missing.status).toBe(404);
+		expect(((await missing.json()) as { error: { message: string } }).error.message).toMatch(/transcript/);
+	});
+
+	it('refuses path tricks', async () => {
+		fs.writeFileSync(path.join(hlsRoot, 'secret.txt'), 'secret');
+		for (const url of ['/api/spaces/..%2F..%2Fetc/transcript.txt', '/api/spaces/x/transcript.txt%00', '/api/spaces/x/..%2Fsecret.txt', '/api/spaces/%2E%2E/transcript.txt', '/api/spaces/x/transcript.exe']) {
+			const res = await fetch(`${node.baseUrl}${url}`);
+			expect([400, 404]).toContain(res.status);
+			expect(await res.text()).not.toContain('secret');
+		}
+	});
+});
