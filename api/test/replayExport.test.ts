@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -129,6 +130,31 @@ describe('REST: replay export', () => {
 		const beyond = await fetch(`${base}${ready.url!}`, { headers: { range: `bytes=${ready.bytes! + 10}-` } });
 		expect(beyond.status).toBe(416);
 		expect(beyond.headers.get('content-range')).toBe(`bytes */${ready.bytes}`);
+	});
+
+	it("adds the replay's transcript as a mov_text subtitle track with speaker names; none without a transcript", async () => {
+		const withCaptions = await endedSpace('Captioned');
+		const without = await endedSpace('Uncaptioned');
+		for (const { spaceId } of [withCaptions, without]) await recordReplay({ hlsRoot, streamId: spaceId, runSeconds: [2, 2], ladder: audioLadder });
+		fs.writeFileSync(
+			path.join(hlsRoot, withCaptions.spaceId, 'transcript.vtt'),
+			'WEBVTT\n\n00:00:00.500 --> 00:00:01.500\n<v Ann Lee>Hello &amp; welcome\n\n00:00:02.200 --> 00:00:03.400\n<v Bob>Thanks, Ann\n',
+		);
+		for (const { spaceId, hostToken } of [withCaptions, without]) expect((await postJson(`${base}/api/spaces/${spaceId}/export`, {}, hostToken)).status).toBe(202);
+		for (const { spaceId } of [withCaptions, without]) expect((await untilState(spaceId, ['ready', 'failed'])).state).toBe('ready');
+
+		const streams = (spaceId: string) =>
+			(JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_type,codec_name:stream_tags=language', '-of', 'json', path.join(hlsRoot, spaceId, 'replay.mp4')], { encoding: 'utf8' })) as {
+				streams: { codec_type: string; codec_name: string; tags?: { language?: string } }[];
+			}).streams;
+		expect(streams(withCaptions.spaceId)).toEqual([
+			expect.objectContaining({ codec_type: 'audio', codec_name: 'aac' }),
+			expect.objectContaining({ codec_type: 'subtitle', codec_name: 'mov_text', tags: expect.objectContaining({ language: 'eng' }) }),
+		]);
+		expect(streams(without.spaceId).map((s) => s.codec_type)).toEqual(['audio']);
+		// The cues, read back from the MP4, keep their times on the replay's timeline and who said them.
+		const srt = execFileSync('ffmpeg', ['-v', 'error', '-i', path.join(hlsRoot, withCaptions.spaceId, 'replay.mp4'), '-map', '0:s', '-f', 'srt', '-'], { encoding: 'utf8' });
+		expect(srt.replaceAll('\r', '')).toBe('1\n00:00:00,500 --> 00:00:01,500\nAnn Lee: Hello & welcome\n\n2\n00:00:02,200 --> 00:00:03,400\nBob: Thanks, Ann\n\n');
 	});
 
 	it('refuses an export of a space that is live or was not recorded, and a token for another space', async () => {

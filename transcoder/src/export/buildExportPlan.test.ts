@@ -59,6 +59,20 @@ describe('buildExportPlan()', () => {
 		expect([...plan.input.options, '-i', plan.input.url, ...plan.output.options, plan.output.url]).toEqual(plan.args);
 	});
 
+	it('adds the captions as a mov_text subtitle track from a second input when there are any (golden)', () => {
+		const vtt = 'WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nAnn: Hello\n';
+		const plan = buildExportPlan({ replayDir: '/data/hls/abc', listPath: '/tmp/x/inputs.ffconcat', inputs, subtitles: { path: '/tmp/x/captions.vtt', vtt } });
+		expect(plan.args.join(' ')).toBe(
+			'-hide_banner -nostdin -loglevel info -stats_period 0.5 -f concat -safe 0 -protocol_whitelist file,concat ' +
+				'-i /tmp/x/inputs.ffconcat -f webvtt -i /tmp/x/captions.vtt ' +
+				'-map 0 -c copy -map 1:s -c:s mov_text -metadata:s:s:0 language=eng -metadata:s:s:0 handler_name=Captions ' +
+				'-movflags +faststart -f mp4 replay.mp4.tmp',
+		);
+		expect(plan.extraInputs).toEqual([{ url: '/tmp/x/captions.vtt', options: ['-f', 'webvtt'] }]);
+		expect(plan.textFiles[1]).toEqual({ path: '/tmp/x/captions.vtt', content: vtt });
+		expect(plan.durationS).toBeCloseTo(4.521333, 6);
+	});
+
 	it('falls back to the playlist durations when an input measures no time', () => {
 		const broken = inputs.map((input, i) => (i === 2 ? { ...input, span: { startS: 5, endS: 5 } } : input));
 		const plan = buildExportPlan({ replayDir: '/r', listPath: '/t/l', inputs: broken });

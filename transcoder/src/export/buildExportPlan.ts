@@ -25,12 +25,19 @@ export interface ExportPlanOptions {
 	/** Where the runner writes the concat script (anywhere outside the replay directory). */
 	listPath: string;
 	inputs: readonly MeasuredExportInput[];
+	/**
+	 * Captions for the MP4's subtitle track, as WebVTT on the replay's timeline (see `subtitlesForExport`); the runner
+	 * writes them to `path` (outside the replay directory). Absent: no subtitle track.
+	 */
+	subtitles?: { path: string; vtt: string };
 }
 
 /** ffmpeg's arguments for one export, split as fluent-ffmpeg applies them, and the script they read. */
 export interface ExportPlan {
 	cwd: string;
 	input: { url: string; options: string[] };
+	/** Further inputs after `input`, in order (the subtitles). */
+	extraInputs: { url: string; options: string[] }[];
 	output: { url: string; options: string[] };
 	/** The finished MP4's name (in `cwd`); the output is renamed to it only once complete. */
 	finalName: string;
@@ -97,10 +104,15 @@ export function buildExportPlan(options: ExportPlanOptions): ExportPlan {
 			'-f', 'concat', '-safe', '0', '-protocol_whitelist', 'file,concat',
 		],
 	};
+	const { subtitles } = options;
+	// Its own demuxer named: the file's extension is not looked at for an input given `-f`.
+	const extraInputs = subtitles ? [{ url: subtitles.path, options: ['-f', 'webvtt'] }] : [];
 	const output = {
 		url: `${replayMp4Name}.tmp`,
 		options: [
 			'-map', '0', '-c', 'copy',
+			// MP4's own text track (3GPP timed text): players show it as a captions track; WebVTT cannot go in MP4.
+			...(subtitles ? ['-map', '1:s', '-c:s', 'mov_text', '-metadata:s:s:0', 'language=eng', '-metadata:s:s:0', 'handler_name=Captions'] : []),
 			// The index up front: a browser plays the download while it arrives and can seek at once.
 			'-movflags', '+faststart',
 			// The temporary name has no .mp4 extension to infer the muxer from.
@@ -110,10 +122,11 @@ export function buildExportPlan(options: ExportPlanOptions): ExportPlan {
 	return {
 		cwd: options.replayDir,
 		input,
+		extraInputs,
 		output,
 		finalName: replayMp4Name,
-		args: [...input.options, '-i', input.url, ...output.options, output.url],
-		textFiles: [{ path: options.listPath, content: `${lines.join('\n')}\n` }],
+		args: [...input.options, '-i', input.url, ...extraInputs.flatMap((x) => [...x.options, '-i', x.url]), ...output.options, output.url],
+		textFiles: [{ path: options.listPath, content: `${lines.join('\n')}\n` }, ...(subtitles ? [{ path: subtitles.path, content: subtitles.vtt }] : [])],
 		durationS,
 	};
 }

@@ -7,6 +7,7 @@ import type { ExportRunner } from './ExportWorker.js';
 import { measureMediaSpan } from './measureMediaSpan.js';
 import { chooseExportRendition, parseReplayPlaylist, replayStreamSchema, type ReplayStream } from './replayPlaylist.js';
 import { runExportFfmpeg } from './runExportFfmpeg.js';
+import { subtitlesForExport } from './exportSubtitles.js';
 
 export interface ExportRunnerDeps {
 	/** `<TRIBUNE_DATA_DIR>/hls`: replays are read from, and MP4s written to, `<hlsRoot>/<spaceId>/`. */
@@ -52,7 +53,13 @@ export function createExportRunner(deps: ExportRunnerDeps): ExportRunner {
 		const work = await fs.mkdtemp(path.join(os.tmpdir(), 'tribune-export-'));
 		const temporary = path.join(dir, `${replayMp4Name}.tmp`);
 		try {
-			const plan = buildExportPlan({ replayDir: dir, listPath: path.join(work, 'inputs.ffconcat'), inputs });
+			const transcript = await readTranscriptVtt(dir);
+			const plan = buildExportPlan({
+				replayDir: dir,
+				listPath: path.join(work, 'inputs.ffconcat'),
+				inputs,
+				...(transcript !== undefined && { subtitles: { path: path.join(work, 'captions.vtt'), vtt: subtitlesForExport(transcript) } }),
+			});
 			const progress = { rendition: rendition.name, durationS: Math.round(plan.durationS * 1000) / 1000 };
 			await reportProgress({ state: 'running', percent: 0, ...progress });
 			let reported = 0;
@@ -74,7 +81,7 @@ export function createExportRunner(deps: ExportRunnerDeps): ExportRunner {
 			await fs.rename(path.join(dir, plan.output.url), done);
 			const { size } = await fs.stat(done);
 			await reportProgress({ state: 'ready', percent: 100, ...progress, bytes: size });
-			logger.info({ ...progress, bytes: size, inputs: inputs.length }, 'replay exported');
+			logger.info({ ...progress, bytes: size, inputs: inputs.length, captions: transcript !== undefined }, 'replay exported');
 		} catch (error) {
 			await fs.rm(temporary, { force: true });
 			throw error;
@@ -105,6 +112,18 @@ async function waitForReplay(dir: string, waitMs: number, pollMs: number, signal
 		}
 		if (Date.now() >= deadline) throw new ExportError(`the replay is not complete after ${Math.round(waitMs / 1000)} s (is the broadcast still ending, or on another machine?)`, true);
 		await new Promise((resolve) => setTimeout(resolve, pollMs));
+	}
+}
+
+/** The replay's transcript (written by the captions engine when the broadcast ends), or undefined when it has none. */
+async function readTranscriptVtt(dir: string): Promise<string | undefined> {
+	try {
+		const text = await fs.readFile(path.join(dir, 'transcript.vtt'), 'utf8');
+		// A transcript without a cue adds nothing but an empty track.
+		return /-->/.test(text) ? text : undefined;
+	} catch (error) {
+		if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+		throw error;
 	}
 }
 

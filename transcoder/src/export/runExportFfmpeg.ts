@@ -38,7 +38,9 @@ export async function runExportFfmpeg(options: RunExportFfmpegOptions): Promise<
 	const command = ffmpeg({ stdoutLines: 0, cwd: plan.cwd, niceness: options.niceness ?? 10 })
 		.setFfmpegPath(options.ffmpegPath ?? 'ffmpeg')
 		.input(plan.input.url)
-		.inputOptions(plan.input.options)
+		.inputOptions(plan.input.options);
+	for (const extra of plan.extraInputs) command.input(extra.url).inputOptions(extra.options);
+	command
 		.output(plan.output.url)
 		.outputOptions(plan.output.options);
 
