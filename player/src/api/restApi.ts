@@ -61,6 +61,9 @@ async function call<T>(method: string, path: string, body?: unknown, token?: str
 
 const base = (spaceId: string) => `/api/spaces/${encodeURIComponent(spaceId)}`;
 
+/** Where a replay's transcript is, in each format the API serves. */
+export const transcriptUrl = (spaceId: string, format: 'vtt' | 'srt' | 'txt' | 'json') => `${base(spaceId)}/transcript.${format}`;
+
 export const restApi = {
 	createSpace: (body: NewSpace) => call<Joined>('POST', '/api/spaces', body),
 	getSpace: (spaceId: string) => call<{ space: SpaceInfo }>('GET', base(spaceId)),
@@ -69,4 +72,8 @@ export const restApi = {
 	end: (spaceId: string, token: string) => call<{ space: SpaceInfo }>('POST', `${base(spaceId)}/end`, {}, token),
 	broadcast: (spaceId: string, token: string) => call<BroadcastStatus>('GET', `${base(spaceId)}/broadcast`, undefined, token),
 	exportStatus: (spaceId: string) => call<ExportStatus>('GET', `${base(spaceId)}/export`),
+	/** A token a captioner (a person or a service) pushes captions with, and nothing else (host or co-host). */
+	captionerToken: (spaceId: string, token: string) => call<{ token: string; expiresAt: number; captionsUrl: string }>('POST', `${base(spaceId)}/captioner-token`, {}, token),
+	/** The replay's transcript as JSON (`{ cues: [{ startS, endS, speakerName, text }] }`). */
+	transcript: (spaceId: string) => call<unknown>('GET', transcriptUrl(spaceId, 'json')),
 };

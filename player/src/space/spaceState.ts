@@ -56,6 +56,7 @@ export function applyEvent(view: SpaceView, e: SpaceEvent): SpaceView {
 		case 'listenerCount':
 			return { ...view, listenerCount: e.data.count };
 		case 'spaceState':
+		case 'spaceSettings':
 			return { ...view, space: e.data.space };
 		case 'participantsJoined': {
 			// Stage members who (re)connect may carry a newer mute state.

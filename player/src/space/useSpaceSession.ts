@@ -15,7 +15,7 @@ import { ToastBatcher, type Toast } from './toastBatcher.js';
  */
 export type ConnectionStatus = 'joining' | 'connecting' | 'connected' | 'reconnecting' | 'final';
 
-const forwarded: EventName[] = ['roleChanged', 'muteChanged', 'pinnedChanged', 'handQueueChanged', 'handChanged', 'activeSpeaker', 'listenerCount', 'spaceState', 'participantsJoined'];
+const forwarded: EventName[] = ['roleChanged', 'muteChanged', 'pinnedChanged', 'handQueueChanged', 'handChanged', 'activeSpeaker', 'listenerCount', 'spaceState', 'spaceSettings', 'participantsJoined'];
 
 const roleWords: Record<string, string> = { host: 'the host', cohost: 'a co-host', speaker: 'a speaker', listener: 'a listener' };
 

@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { Layout, Tile } from './computeLayout.js';
 import { audioFragmentUs, fmp4MuxerArgs } from '../hls/buildHlsEncodePlan.js';
 import { validateLadder, type LatencyProfile, type Rendition } from './ladder.js';
+import { burnedInCaptionFilter } from '../captions/burnedInCaptionFilter.js';
 
 /** Where the stage comes from and where the renditions go. */
 export interface PlanIo {
@@ -22,6 +23,11 @@ export interface PlanIo {
 	outputs: Readonly<Record<string, string>>;
 	/** TCP port on 127.0.0.1 where ffmpeg takes live filter commands (zmq/azmq). Absent: none. */
 	controlPort?: number;
+	/**
+	 * Text file of the burned-in captions (see `BurnedInCaptions`), drawn at the bottom of the composite; empty, it
+	 * draws nothing. Absent: no caption filter. Tribune-made path, same character rule as workDir.
+	 */
+	captionsFile?: string;
 }
 
 /** A text file drawtext reads; the runner writes these before starting ffmpeg. */
@@ -131,9 +137,10 @@ function videoChains(layout: Layout, latency: LatencyProfile, io: PlanIo, textFi
 	const highlight = active
 		? `drawbox@active=x=${active.x}:y=${active.y}:w=${active.width}:h=${active.height}:color=${colours.active}:t=6`
 		: `drawbox@active=x=-100:y=-100:w=2:h=2:color=${colours.active}:t=6`;
+	const captions = io.captionsFile !== undefined ? [burnedInCaptionFilter(io.fontFile, io.captionsFile, layout)] : [];
 	const control = io.controlPort !== undefined ? [`zmq=bind_address=tcp\\\\://127.0.0.1\\\\:${io.controlPort}`] : [];
 	const outs = renditions.map((r) => `[vo_${r.name}]`).join('');
-	chains.push(`[${canvas}]${[...labels, highlight, ...control, `split=${renditions.length}`].join(',')}${outs.replace(/vo_/g, 'vs_')}`);
+	chains.push(`[${canvas}]${[...labels, ...captions, highlight, ...control, `split=${renditions.length}`].join(',')}${outs.replace(/vo_/g, 'vs_')}`);
 	for (const r of renditions) {
 		const { width: w, height: h } = r.video!;
 		chains.push(w === width && h === height ? `[vs_${r.name}]null[vo_${r.name}]` : `[vs_${r.name}]scale=${w}:${h}[vo_${r.name}]`);

@@ -4,11 +4,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { BroadcastCaptions } from '../captions/BroadcastCaptions.js';
+import type { CaptionEngine } from '../captions/CaptionEngine.js';
+import { PocketsphinxEngine } from '../captions/PocketsphinxEngine.js';
 import { HlsDiskWriter } from '../hls/HlsDiskWriter.js';
 import { Packager } from '../hls/Packager.js';
 import { RedisHlsPublisher } from '../hls/RedisHlsPublisher.js';
 import { planStreamResume, readFeedPosition, readReplayJournals } from '../hls/streamResume.js';
 import type { StageLinkClient } from '../stageLink/StageLinkClient.js';
+import type { StageLinkSpeaker } from '../stageLink/stageLinkProtocol.js';
 import type { BroadcastRunner } from './BroadcastWorker.js';
 import type { LatencyProfile, Rendition } from './ladder.js';
 import { runStageBroadcast } from './runStageBroadcast.js';
@@ -25,6 +30,8 @@ export interface BroadcastRunnerDeps {
 	dataDir: string;
 	ffmpegPath: string;
 	fontFile: string;
+	/** One speaker's caption engine (not started). Default: PocketSphinx with Debian's US English model. */
+	createCaptionEngine?: (speaker: StageLinkSpeaker, logger: Logger) => CaptionEngine;
 }
 
 /** Container and muxing overhead on top of the encoder bit rates, for BANDWIDTH. */
@@ -64,13 +71,20 @@ export function createBroadcastRunner(deps: BroadcastRunnerDeps): BroadcastRunne
 			})),
 			partTargetMs: deps.latency.partTargetMs,
 			segmentTargetMs: deps.latency.segmentTargetMs,
-			subtitles: false,
+			// Always: a caption mode turned on mid-broadcast must not change the multivariant playlist players hold.
+			subtitles: true,
 			sink: new RedisHlsPublisher(deps.redis, deps.prefix, data.spaceId, { logger }),
 			...(disk && { disk }),
 			...(resume && { resume }),
 			logger,
 		});
 		const outputs = new SocketOutputs(packager, workDir, logger);
+		// Captions never take the broadcast down: without them it goes on, logged.
+		const captions = await BroadcastCaptions.start({
+			spaceId: data.spaceId, redis: deps.redis, prefix: deps.prefix, link: deps.link, sessionId, workDir, ffmpegPath: deps.ffmpegPath,
+			packager, composite: data.composite, canvas: deps.canvas, logger,
+			createEngine: deps.createCaptionEngine ?? ((_, engineLogger) => new PocketsphinxEngine({ logger: engineLogger })),
+		}).catch((error: unknown) => void logger.error({ err: error }, 'captions unavailable for this broadcast'));
 		try {
 			await runStageBroadcast({
 				spaceId: data.spaceId,
@@ -83,6 +97,7 @@ export function createBroadcastRunner(deps: BroadcastRunnerDeps): BroadcastRunne
 				workDir,
 				fontFile: deps.fontFile,
 				ffmpegPath: deps.ffmpegPath,
+				...(captions?.captionsFile !== undefined && { captionsFile: captions.captionsFile }),
 				openOutputs: (run, r) => outputs.open(run, r),
 				onAir: (run, runSignal) =>
 					onAir.wait(run, runSignal).catch((error: unknown) => {
@@ -95,8 +110,16 @@ export function createBroadcastRunner(deps: BroadcastRunnerDeps): BroadcastRunne
 				reportProgress,
 			});
 		} finally {
+			await captions?.close();
 			await outputs.close();
 			await packager.end();
+			if (captions && disk && renditions[0]) {
+				// The transcript of the replay, on its timeline (its first rendition's segments).
+				await captions
+					.writeTranscript(disk.dir, packager.timeline(renditions[0].name).segments, (name, text) => disk.writeFile(name, text))
+					.then(() => disk.flush())
+					.catch((error: unknown) => logger.warn({ err: error }, 'transcript not written'));
+			}
 			await fs.rm(workDir, { recursive: true, force: true });
 		}
 	};

@@ -28,6 +28,8 @@ export interface StageBroadcastOptions {
 	/** Per-job directory for the SDP and drawtext files; Tribune-made, `[A-Za-z0-9_./-]`. */
 	workDir: string;
 	fontFile: string;
+	/** Burned-in captions' text file (see `BroadcastCaptions`), drawn on the composite; empty draws nothing. */
+	captionsFile?: string;
 	ffmpegPath?: string;
 	stallTimeoutMs?: number;
 	/**
@@ -307,6 +309,7 @@ async function runOnce(
 			fontFile: options.fontFile,
 			outputs,
 			...(controlPort !== undefined && { controlPort }),
+			...(options.captionsFile !== undefined && { captionsFile: options.captionsFile }),
 		});
 		const labels = labelFilesOf(plan);
 		onLayout(layout, labels);

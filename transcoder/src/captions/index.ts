@@ -37,3 +37,19 @@ export { CaptionSession, type CaptionSessionOptions } from './CaptionSession.js'
 export { SpeakerCaptioner, type SpeakerCaptionerOptions } from './SpeakerCaptioner.js';
 export { PcmArrivalClock } from './PcmArrivalClock.js';
 export { buildPcmDecoderArgs } from './buildPcmDecoderArgs.js';
+export { BroadcastCaptions, type BroadcastCaptionsOptions } from './BroadcastCaptions.js';
+export { BurnedInCaptions, type BurnedInCaptionsOptions } from './BurnedInCaptions.js';
+export { burnedInCaptionFilter } from './burnedInCaptionFilter.js';
+export { burnedInCaptionStyle, formatBurnedInText, type BurnedInLayout, type BurnedInLine } from './formatBurnedInText.js';
+export { wallClockToMediaS, wallClockToTimelineS, type SegmentClock, type TimelineSegmentClock } from './mediaTimeMapping.js';
+export {
+	buildTranscript,
+	renderTranscriptFiles,
+	renderTranscriptJson,
+	renderTranscriptSrt,
+	renderTranscriptTxt,
+	renderTranscriptVtt,
+	transcriptFileNames,
+	type TranscriptCue,
+	type TranscriptJson,
+} from './transcript.js';

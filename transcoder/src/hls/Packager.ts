@@ -10,7 +10,7 @@ import { renderMediaPlaylist } from './PlaylistWriter.js';
 import { RenditionPackager, type StartedSegment } from './RenditionPackager.js';
 import { RunSwitcher } from './RunSwitcher.js';
 import type { StreamResume } from './streamResume.js';
-import { WebVttSegmenter, type Cue } from './WebVttSegmenter.js';
+import { WebVttSegmenter, type Cue, type WallClockCue } from './WebVttSegmenter.js';
 
 /** Where a packager's events go: Redis for origins (RedisHlsPublisher), or an origin in the same process. */
 export interface HlsSink {
@@ -174,6 +174,14 @@ export class Packager {
 		this.#vtt.add(cue);
 	}
 
+	/**
+	 * Adds a caption timed on the wall clock (when it was spoken); each subtitle segment places it on its own run's
+	 * media time through its program-date-time, so it stays right across run switches and discontinuities.
+	 */
+	addWallClockCue(cue: WallClockCue): void {
+		this.#vtt.addWallClock(cue);
+	}
+
 	/** Ends the broadcast: completes the last segments, tells origins, writes the replay playlists. */
 	async end(): Promise<void> {
 		if (this.#ended) return;
@@ -252,8 +260,8 @@ export class Packager {
 	#onSegmentStarted(rendition: string, segment: StartedSegment): void {
 		if (!this.options.subtitles || rendition !== this.options.renditions[0]?.name) return;
 		const durationS = this.options.segmentTargetMs / 1000;
-		const text = this.#vtt.segment(segment.startMediaS, durationS);
 		const { msn, pdtMs, discontinuity } = segment;
+		const text = this.#vtt.segment(segment.startMediaS, durationS, pdtMs);
 		this.subtitlesTimeline.addSegment({ msn, durationS, pdtMs, discontinuity, mapUri: '' });
 		this.options.disk?.writeFile(`${subtitlesRendition}/${vttName(msn)}`, text);
 		this.#publish({ type: 'vtt', msn, durationS, pdtMs, discontinuity }, Buffer.from(text));

@@ -1,0 +1,146 @@
+import path from 'node:path';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { StageLinkClient } from '../stageLink/StageLinkClient.js';
+import type { StageLinkSpeaker } from '../stageLink/stageLinkProtocol.js';
+import { BurnedInCaptions } from './BurnedInCaptions.js';
+import type { CaptionEngine } from './CaptionEngine.js';
+import { captionModeHasBurnedIn, captionModeHasSidecar, publishCaption, readCaptionLog, subscribeCaptions, type CaptionCue } from './captionFeed.js';
+import { CaptionSession } from './CaptionSession.js';
+import type { TimelineSegmentClock } from './mediaTimeMapping.js';
+import { buildTranscript, renderTranscriptFiles } from './transcript.js';
+import type { WallClockCue } from '../hls/WebVttSegmenter.js';
+
+export interface BroadcastCaptionsOptions {
+	spaceId: string;
+	redis: Redis;
+	prefix: string;
+	link: StageLinkClient;
+	/** The broadcast job's stage-link session; captions use one of their own derived from it. */
+	sessionId: string;
+	/** The job's private work directory (SDP files, the burned-in caption file). */
+	workDir: string;
+	ffmpegPath: string;
+	/** Where sidecar cues go: the broadcast's packager (its subtitles rendition). */
+	packager: { addWallClockCue(cue: WallClockCue): void };
+	/** A video space: burned-in captions are drawn on its composite. Audio-only spaces have no picture to draw on. */
+	composite: boolean;
+	canvas: { width: number; height: number };
+	createEngine: (speaker: StageLinkSpeaker, logger: Logger) => CaptionEngine;
+	logger: Logger;
+	/**
+	 * How long a sidecar cue stays on screen after the speech it shows, ms. Default 2000. A final exists only once
+	 * the speaker paused, so without it a player close to the live edge would get the cue after its time had passed.
+	 */
+	lingerMs?: number;
+}
+
+/**
+ * Everything captions do inside a broadcast job: recognise every speaker (`CaptionSession`) and publish their cues
+ * to the space's caption channel; follow that channel — ASR and captioner cues alike — into the LL-HLS subtitles
+ * rendition (mode 'sidecar' or 'both') and the burned-in text of the composite ('burned-in' or 'both', video
+ * spaces); and at the end, the transcript files of a recorded space.
+ */
+export class BroadcastCaptions {
+	readonly #options: BroadcastCaptionsOptions;
+	readonly #burnedIn: BurnedInCaptions | undefined;
+	readonly #publishing = new Set<Promise<unknown>>();
+	#session: CaptionSession | undefined;
+	#subscriber: Redis | undefined;
+	#unsubscribe: (() => Promise<void>) | undefined;
+	#closed: Promise<void> | undefined;
+
+	private constructor(options: BroadcastCaptionsOptions, burnedIn: BurnedInCaptions | undefined) {
+		this.#options = options;
+		this.#burnedIn = burnedIn;
+	}
+
+	static async start(options: BroadcastCaptionsOptions): Promise<BroadcastCaptions> {
+		const burnedIn = options.composite
+			? await BurnedInCaptions.create({ file: path.join(options.workDir, 'captions.txt'), canvas: options.canvas, logger: options.logger })
+			: undefined;
+		const captions = new BroadcastCaptions(options, burnedIn);
+		try {
+			await captions.#start();
+		} catch (error) {
+			await captions.close();
+			throw error;
+		}
+		return captions;
+	}
+
+	/** The burned-in caption file for the composite's plan; undefined for an audio-only space. */
+	get captionsFile(): string | undefined {
+		return this.#burnedIn?.file;
+	}
+
+	/** The speech recognition of the stage (tests, metrics). */
+	get session(): CaptionSession | undefined {
+		return this.#session;
+	}
+
+	/** Stops recognising (utterances in progress end with their finals, published) and following the channel. */
+	close(): Promise<void> {
+		this.#closed ??= this.#close();
+		return this.#closed;
+	}
+
+	/**
+	 * Writes transcript.vtt/.srt/.txt/.json into `dir` (the replay's directory) from the space's caption log, timed on
+	 * the replay whose first rendition has `segments`. Call after {@link close}, so the last finals are in the log.
+	 */
+	async writeTranscript(dir: string, segments: readonly TimelineSegmentClock[], write: (file: string, text: string) => void): Promise<number> {
+		const { redis, prefix, spaceId } = this.#options;
+		const cues = buildTranscript(await readCaptionLog(redis, prefix, spaceId), segments);
+		for (const [name, text] of Object.entries(renderTranscriptFiles(cues))) write(name, text);
+		this.#options.logger.info({ cues: cues.length, dir }, 'transcript written');
+		return cues.length;
+	}
+
+	async #start(): Promise<void> {
+		const { redis, prefix, spaceId, logger } = this.#options;
+		this.#subscriber = redis.duplicate();
+		this.#unsubscribe = await subscribeCaptions(this.#subscriber, prefix, spaceId, (cue) => this.#onCue(cue), logger);
+		this.#session = await CaptionSession.start({
+			spaceId,
+			link: this.#options.link,
+			// Derived from the job's (≤ 61 characters), within the stage link's 64.
+			sessionId: `${this.#options.sessionId.slice(0, 58)}-cap`,
+			createEngine: this.#options.createEngine,
+			onCue: (cue) => this.#publish(cue),
+			onSnapshot: (snapshot) => this.#burnedIn?.setEnabled(captionModeHasBurnedIn(snapshot.captionMode ?? 'off')),
+			workDir: this.#options.workDir,
+			ffmpegPath: this.#options.ffmpegPath,
+			logger,
+		});
+	}
+
+	#publish(cue: CaptionCue): void {
+		const { redis, prefix, logger } = this.#options;
+		const publishing = publishCaption(redis, prefix, cue).catch((error: unknown) => logger.warn({ err: error, final: cue.final }, 'caption not published'));
+		this.#publishing.add(publishing);
+		void publishing.finally(() => this.#publishing.delete(publishing));
+	}
+
+	#onCue(cue: CaptionCue): void {
+		const mode = this.#session?.mode ?? 'off';
+		if (captionModeHasBurnedIn(mode)) this.#burnedIn?.show(cue);
+		if (!cue.final || !captionModeHasSidecar(mode)) return;
+		const lingerMs = this.#options.lingerMs ?? 2000;
+		this.#options.packager.addWallClockCue({
+			startMs: cue.startMs,
+			endMs: Math.max(cue.endMs + lingerMs, cue.startMs + 1000),
+			text: cue.text,
+			voice: cue.speakerName,
+		});
+	}
+
+	async #close(): Promise<void> {
+		await this.#session?.close();
+		// Finals of the utterances the session just ended must reach the log before a transcript reads it.
+		await Promise.all(this.#publishing);
+		await this.#unsubscribe?.().catch(() => {});
+		this.#subscriber?.disconnect();
+		await this.#burnedIn?.close();
+	}
+}

@@ -1,0 +1,44 @@
+/*
+ * Captions are timed on the wall clock (when the speech was heard); players place them on the media timeline. The
+ * packager stamps every segment with the wall-clock time of its first sample (EXT-X-PROGRAM-DATE-TIME), so a
+ * segment is the bridge: within it, media time and wall time advance together. Across a discontinuity (an encoder
+ * run replaced, a takeover) media time starts over and wall time may jump, which is why each segment maps only the
+ * instants it covers, on its own run's clock.
+ */
+
+/** A segment as the mapping needs it: where it starts on the media timeline and on the wall clock. */
+export interface SegmentClock {
+	/** Media time of the segment's first sample (the fMP4 `tfdt` clock of its run), seconds. */
+	startMediaS: number;
+	/** Its program-date-time, ms since the epoch. */
+	pdtMs: number;
+}
+
+/** Media time (seconds, on the run of `segment`) of the wall-clock instant `wallMs`. */
+export function wallClockToMediaS(wallMs: number, segment: SegmentClock): number {
+	return segment.startMediaS + (wallMs - segment.pdtMs) / 1000;
+}
+
+/** A segment of a finished timeline (a replay), in playlist order. */
+export interface TimelineSegmentClock {
+	pdtMs: number;
+	durationS: number;
+}
+
+/**
+ * Position (seconds from the timeline's first instant) of `wallMs` on a timeline made of `segments` played back to
+ * back, as a replay plays them. An instant inside a segment maps into it; one in a gap between segments (the wall
+ * time an encoder restart or a takeover lost) maps to the start of the next segment; one before the first maps to 0
+ * and one after the last to the end. Segments are searched in order, so the result never goes backwards when wall
+ * time jumps back at a discontinuity.
+ */
+export function wallClockToTimelineS(wallMs: number, segments: readonly TimelineSegmentClock[]): number {
+	let startS = 0;
+	for (const segment of segments) {
+		const endMs = segment.pdtMs + segment.durationS * 1000;
+		if (wallMs < segment.pdtMs) return startS;
+		if (wallMs < endMs) return startS + (wallMs - segment.pdtMs) / 1000;
+		startS += segment.durationS;
+	}
+	return startS;
+}

@@ -1,0 +1,95 @@
+import type { CaptionCue } from './captionFeed.js';
+import { wallClockToTimelineS, type TimelineSegmentClock } from './mediaTimeMapping.js';
+
+/** One line of a space's transcript, timed on the replay (0 = the replay's first media instant), seconds. */
+export interface TranscriptCue {
+	startS: number;
+	endS: number;
+	speakerId?: string;
+	speakerName: string;
+	text: string;
+}
+
+/** What `transcript.json` holds; the api reads it for the replay's speaker timeline. */
+export interface TranscriptJson {
+	cues: TranscriptCue[];
+}
+
+/** The transcript files, by name, as written next to the replay playlists. */
+export const transcriptFileNames = ['transcript.vtt', 'transcript.srt', 'transcript.txt', 'transcript.json'] as const;
+
+/**
+ * The transcript of a space from its final cues (the durable caption log) and the replay's segments (first rendition,
+ * in playlist order): times mapped from the wall clock onto the replay timeline, in order of start, milliseconds
+ * rounded. A cue whose speech falls entirely in time the replay does not have (before it began, or lost to a
+ * restart) still appears, at the nearest instant the replay has, so nothing said is dropped from the transcript.
+ */
+export function buildTranscript(cues: readonly CaptionCue[], segments: readonly TimelineSegmentClock[]): TranscriptCue[] {
+	const seen = new Set<string>();
+	const out: TranscriptCue[] = [];
+	for (const cue of cues) {
+		if (!cue.final || seen.has(cue.id)) continue;
+		seen.add(cue.id);
+		const startS = round3(wallClockToTimelineS(cue.startMs, segments));
+		const endS = Math.max(startS, round3(wallClockToTimelineS(cue.endMs, segments)));
+		out.push({ startS, endS, ...(cue.speakerId !== undefined && { speakerId: cue.speakerId }), speakerName: cue.speakerName, text: cue.text });
+	}
+	return out.sort((a, b) => a.startS - b.startS || a.endS - b.endS);
+}
+
+const round3 = (s: number): number => Math.round(s * 1000) / 1000;
+
+/** WebVTT: one cue per utterance with the speaker as a voice span. */
+export function renderTranscriptVtt(cues: readonly TranscriptCue[]): string {
+	const blocks = cues.map((cue, i) => `${i + 1}\n${clock(cue.startS, '.')} --> ${clock(displayEnd(cue), '.')}\n<v ${vttEscape(oneLine(cue.speakerName))}>${vttEscape(oneLine(cue.text))}</v>`);
+	return ['WEBVTT', '', ...blocks.map((b) => `${b}\n`)].join('\n');
+}
+
+/** SubRip: numbered cues, comma decimal separator, the speaker's name leading the text. */
+export function renderTranscriptSrt(cues: readonly TranscriptCue[]): string {
+	return cues.map((cue, i) => `${i + 1}\n${clock(cue.startS, ',')} --> ${clock(displayEnd(cue), ',')}\n${oneLine(cue.speakerName)}: ${oneLine(cue.text)}\n`).join('\n');
+}
+
+/** Plain text: `[hh:mm:ss] Name: text`, one utterance per line. */
+export function renderTranscriptTxt(cues: readonly TranscriptCue[]): string {
+	return cues.map((cue) => `[${clock(cue.startS, '.').slice(0, 8)}] ${oneLine(cue.speakerName)}: ${oneLine(cue.text)}\n`).join('');
+}
+
+export function renderTranscriptJson(cues: readonly TranscriptCue[]): string {
+	const json: TranscriptJson = { cues: [...cues] };
+	return `${JSON.stringify(json, null, '\t')}\n`;
+}
+
+/** The four files, by name. */
+export function renderTranscriptFiles(cues: readonly TranscriptCue[]): Record<(typeof transcriptFileNames)[number], string> {
+	return {
+		'transcript.vtt': renderTranscriptVtt(cues),
+		'transcript.srt': renderTranscriptSrt(cues),
+		'transcript.txt': renderTranscriptTxt(cues),
+		'transcript.json': renderTranscriptJson(cues),
+	};
+}
+
+/** Subtitle formats need a cue to last: an utterance squeezed into a gap gets a short moment on screen. */
+function displayEnd(cue: TranscriptCue): number {
+	return Math.max(cue.endS, cue.startS + 0.5);
+}
+
+function clock(seconds: number, decimal: '.' | ','): string {
+	const totalMs = Math.max(0, Math.round(seconds * 1000));
+	const pad = (n: number, width = 2): string => String(n).padStart(width, '0');
+	const h = Math.floor(totalMs / 3_600_000);
+	const m = Math.floor(totalMs / 60_000) % 60;
+	const s = Math.floor(totalMs / 1000) % 60;
+	return `${pad(h)}:${pad(m)}:${pad(s)}${decimal}${pad(totalMs % 1000, 3)}`;
+}
+
+/** Names and text on one line: a line break would end an SRT or WebVTT cue, or start a fake transcript line. */
+function oneLine(text: string): string {
+	// eslint-disable-next-line no-control-regex
+	return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ').replace(/\s+/g, ' ').trim();
+}
+
+function vttEscape(text: string): string {
+	return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
