@@ -72,8 +72,16 @@ describe('a listener keeps playing while the stage changes and the broadcast fai
 		};
 		delete env.REDIS_URL;
 		tribune = spawn(process.execPath, [path.join(root, 'api/dist/start.js')], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-		tribune.stdout!.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-20_000)));
-		tribune.stderr!.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-20_000)));
+		// TRIBUNE_LISTENER_LOG=<file>: the whole log (with TRIBUNE_TEST_LOG_LEVEL=debug, where each change's time goes).
+		const log = process.env.TRIBUNE_LISTENER_LOG ? fs.createWriteStream(process.env.TRIBUNE_LISTENER_LOG) : undefined;
+		tribune.stdout!.on('data', (chunk: Buffer) => {
+			log?.write(chunk);
+			output = (output + chunk.toString()).slice(-20_000);
+		});
+		tribune.stderr!.on('data', (chunk: Buffer) => {
+			log?.write(chunk);
+			output = (output + chunk.toString()).slice(-20_000);
+		});
 		await until('a healthy node with two transcoders', async () => {
 			const health = (await (await fetch(`${base}/healthz`)).json()) as { ok: boolean; transcoders: number };
 			return health.ok && health.transcoders === 2 ? true : undefined;
@@ -112,6 +120,7 @@ describe('a listener keeps playing while the stage changes and the broadcast fai
 		const measure = async (event: string, act: () => Promise<void>, settleMs = 4000): Promise<void> => {
 			const before = await sample(page);
 			const at = Date.now();
+			log?.write(`${JSON.stringify({ time: at, msg: 'TEST EVENT', event })}\n`);
 			await act();
 			const resumedAt = await playedPast(page, before.currentTime, 2, 30_000);
 			await sleep(Math.max(0, at + settleMs - Date.now()));
@@ -133,7 +142,7 @@ describe('a listener keeps playing while the stage changes and the broadcast fai
 		await measure('pin', async () => void (await host.request('pin', { participantId: second })));
 		await measure('mute', async () => void (await host.request('mute', { participantId: first })));
 		await measure('remove', async () => void (await host.request('remove', { participantId: third, ban: false })));
-		if (process.env.TRIBUNE_TEST_LOG_LEVEL) console.log('OUTPUT', output.slice(-15000));
+		if (process.env.TRIBUNE_TEST_LOG_LEVEL && !log) console.log('OUTPUT', output.slice(-15000));
 		expect(watcher.discontinuities).toBeGreaterThanOrEqual(3); // joins, pin and removal restart ffmpeg; a mute does not
 
 		const broadcastFfmpeg = (): number | undefined => descendants(tribune!.pid!).find((pid) => /ffmpeg .*-f sdp/.test(commandOf(pid)));

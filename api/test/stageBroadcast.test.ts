@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { buildRtpSenderPlan, loadIngestConfig, WorkerPool } from '@tribune/ingest';
-import { computeLayout, connectRedis, runStageBroadcast, StageLinkClient, type BroadcastProgress, type StageLinkSnapshot } from '@tribune/transcoder';
+import { computeLayout, connectRedis, runStageBroadcast, StageLinkClient, type BroadcastProgress, type Layout, type StageLinkSnapshot } from '@tribune/transcoder';
 import type { types } from 'mediasoup';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -48,7 +48,7 @@ describe('runStageBroadcast(): the broadcast follows the stage', () => {
 		return { audio, ...(videoProducer && { video: videoProducer }) };
 	}
 
-	it('restarts ffmpeg when a speaker joins, follows mutes and the active speaker without a restart, and releases everything at the end', async () => {
+	it('restarts ffmpeg when a speaker joins, follows mutes, the active speaker and a pin without a restart, and releases everything at the end', async () => {
 		const redis = connectRedis(inject('redisUrl'), 'test');
 		const prefix = `test-${randomUUID()}`;
 		const server = await StageLinkServer.start({ redis, prefix, node: 'node-1', host: { routerFor: (id) => (id === 'space-live' ? router : undefined) }, logger });
@@ -66,6 +66,9 @@ describe('runStageBroadcast(): the broadcast follows the stage', () => {
 		let restarts = 0;
 		const speeds: number[] = [];
 		const opened: number[] = [];
+		/** What each run's composite was last moved to, live. */
+		const shown = new Map<number, Layout>();
+		const tileOf = (run: number, peerId: string) => shown.get(run)?.tiles.find((t) => t.speakerId === peerId);
 		const stop = new AbortController();
 		const workDir = path.join(dir, 'job');
 		const broadcast = runStageBroadcast({
@@ -83,6 +86,7 @@ describe('runStageBroadcast(): the broadcast follows the stage', () => {
 				return Object.fromEntries(renditions.map((r) => [r.name, path.join(dir, `run-${run}-${r.name}.mp4`)]));
 			},
 			signal: stop.signal,
+			onLiveLayout: (run, layout) => shown.set(run, layout),
 			logger,
 			reportProgress: async (p) => {
 				progress.push(p.state);
@@ -100,26 +104,30 @@ describe('runStageBroadcast(): the broadcast follows the stage', () => {
 		await expect.poll(() => server.sessions['job-1'], { timeout: 15_000 }).toBe(3);
 		expect(restarts).toBe(1);
 
-		// Eve talks: only her label changes.
+		// The new run's labels got their names over the control socket. Eve talks: the frame and the dot follow her live.
 		const liveCount = progress.filter((s) => s === 'live').length;
 		await expect.poll(() => progress.filter((s) => s === 'live').length, { timeout: 15_000 }).toBeGreaterThan(liveCount + 1);
+		await expect.poll(() => tileOf(1, 'eve')?.name, { timeout: 15_000 }).toBe('Eve');
 		await server.publishSnapshot(snapshot(3, [adaOnStage, eveOnStage], 'eve'));
-		const eveLabel = path.join(workDir, 'run-1', 'name-1.txt');
-		await expect.poll(() => fs.readFileSync(eveLabel, 'utf8'), { timeout: 5000 }).toBe('● Eve');
+		await expect.poll(() => tileOf(1, 'eve')?.active, { timeout: 5000 }).toBe(true);
 		await new Promise((resolve) => setTimeout(resolve, 1000));
 		expect(opened).toEqual([0, 1]);
 
 		// Eve is muted: her producer pauses at the server. The broadcast keeps going on silence, without a restart.
 		await eve.audio.pause();
 		await server.publishSnapshot(snapshot(4, [adaOnStage, { ...eveOnStage, muted: true }], 'ada'));
-		await expect.poll(() => fs.readFileSync(eveLabel, 'utf8'), { timeout: 5000 }).toBe('Eve (muted)');
+		await expect.poll(() => tileOf(1, 'eve')?.muted, { timeout: 5000 }).toBe(true);
 		// The encode keeps real-time speed through the mute (a mix waiting on a silent input would drop towards 0).
 		const beforeMute = speeds.length;
 		await expect.poll(() => speeds.length, { timeout: 15_000 }).toBeGreaterThanOrEqual(beforeMute + 4);
 		expect(Math.min(...speeds.slice(beforeMute + 1))).toBeGreaterThan(0.8);
 		await eve.audio.resume();
 		await server.publishSnapshot(snapshot(5, [adaOnStage, eveOnStage], 'eve'));
-		await expect.poll(() => fs.readFileSync(eveLabel, 'utf8'), { timeout: 5000 }).toBe('● Eve');
+		await expect.poll(() => tileOf(1, 'eve')?.muted, { timeout: 5000 }).toBe(false);
+
+		// The host pins Eve: her tile moves to the top row and Ada's camera below, in the running encode.
+		await server.publishSnapshot({ ...snapshot(6, [adaOnStage, eveOnStage], 'eve'), pinned: ['eve'] });
+		await expect.poll(() => tileOf(1, 'eve')?.pinned, { timeout: 5000 }).toBe(true);
 		expect(opened).toEqual([0, 1]);
 		expect(restarts).toBe(1);
 
@@ -138,9 +146,10 @@ describe('runStageBroadcast(): the broadcast follows the stage', () => {
 		const duration = async (file: string) => Number((await execFileAsync('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', path.join(dir, file)])).stdout);
 		expect(await duration('run-1-audio.mp4')).toBeGreaterThan((await duration('run-1-360p.mp4')) - 1.5);
 
-		// The active-speaker frame followed Eve live (through ffmpeg's zmq filter): the last picture of the second run
-		// has it on her tile's edge, not on Ada's.
-		const layout = computeLayout({ speakers: [adaOnStage, eveOnStage].map((s) => ({ id: s.peerId, name: s.name, video: 'videoProducerId' in s, muted: false })), pinned: [] }, { width: 640, height: 360 });
+		// The active-speaker frame followed Eve live (through ffmpeg's zmq filter), and so did the pin: the last picture
+		// of the second run has the frame on the edge of her tile in the top row, not on Ada's below.
+		const layout = computeLayout({ speakers: [adaOnStage, eveOnStage].map((s) => ({ id: s.peerId, name: s.name, video: 'videoProducerId' in s, muted: false })), pinned: ['eve'] }, { width: 640, height: 360 });
+		expect(layout.tiles[0]).toMatchObject({ speakerId: 'eve', y: 16 });
 		const { stdout: last } = await execFileAsync('ffmpeg', ['-v', 'error', '-sseof', '-0.3', '-i', path.join(dir, 'run-1-360p.mp4'), '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'], { encoding: 'buffer', maxBuffer: 1 << 24 });
 		const edgeColour = (peerId: string): number[] => {
 			const tile = layout.tiles.find((t) => t.speakerId === peerId)!;

@@ -36,16 +36,27 @@ describe('buildFfmpegPlan()', () => {
 	it('composites a pinned camera and an initials tile, mixes panned audio, and encodes the whole ladder (golden)', () => {
 		const plan = buildFfmpegPlan(layout, defaultLadder, defaultLatency, io());
 		expect(plan.filterGraph.split(';')).toEqual([
-			'color=c=0x15171c:s=1280x720:r=25,format=yuv420p[bg]',
+			// Every tile's box first, named per slot (slots by speaker id: ada 0, eve 1) so a live layout can move it.
 			// Pinned row: 432 px tall, one 710×400 tile centred. Grid below: one 482×272 tile.
-			'[0:1]scale=710:400:force_original_aspect_ratio=decrease,pad=710:400:-1:-1:color=0x262a33,setsar=1,fps=25[v0]',
-			'[bg][v0]overlay=x=284:y=16:eof_action=repeat[c0]',
-			'[c0]drawbox=x=398:y=432:w=482:h=272:color=0x262a33:t=fill,drawtext=fontfile=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:textfile=/tmp/tribune/job-1/initials-1.txt:reload=1:expansion=none:fontsize=91:fontcolor=white:x=398+(482-tw)/2:y=432+(272-th)/2[c1]',
-			expect.stringMatching(/^\[c1\]drawtext=fontfile=\S+:textfile=\/tmp\/tribune\/job-1\/name-0\.txt:reload=1:expansion=none:fontsize=28:fontcolor=white:box=1:boxcolor=black@0\.55:boxborderw=9:x=312:y=360,drawtext=\S+name-1\.txt\S+,drawbox@active=x=284:y=16:w=710:h=400:color=0x6ee7a8:t=6,split=2\[vs_720p\]\[vs_360p\]$/),
+			'color=c=0x15171c:s=1280x720:r=25,format=yuv420p,drawbox@tile0=x=284:y=16:w=710:h=400:color=0x262a33:t=fill,drawbox@tile1=x=398:y=432:w=482:h=272:color=0x262a33:t=fill[bg]',
+			'[0:1]scale@cam0=w=710:h=400:force_original_aspect_ratio=decrease:force_divisible_by=2,setsar=1,fps=25[v0]',
+			'[bg][v0]overlay@cam0=x=284+(710-overlay_w)/2:y=16+(400-overlay_h)/2:eof_action=repeat[c0]',
+			// Initials inline (letters only); labels blank until the runner's first live layout names them.
+			'[c0]drawtext@initials1=fontfile=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:expansion=none:text=EQ:fontcolor=white:fontsize=91:x=398+(482-tw)/2:y=432+(272-th)/2,' +
+				'drawtext@name0=fontfile=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:expansion=none:text=-:fontcolor=white@0:box=1:boxcolor=black@0:fontsize=28:boxborderw=9:x=312:y=360,' +
+				'drawtext@name1=fontfile=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:expansion=none:text=-:fontcolor=white@0:box=1:boxcolor=black@0:fontsize=27:boxborderw=9:x=425:y=650,' +
+				'drawbox@active=x=284:y=16:w=710:h=400:color=0x6ee7a8:t=6,split=2[vs_720p][vs_360p]',
 			'[vs_720p]null[vo_720p]',
 			'[vs_360p]scale=640:360[vo_360p]',
-			'[0:0]aresample=48000:async=1000,aformat=sample_fmts=fltp:channel_layouts=mono,speechnorm=e=6.25:r=0.00001:l=1,pan=stereo|c0=0.7071*c0|c1=0.7071*c0,volume@mute0=1[a0]',
-			'[0:2]aresample=48000:async=1000,aformat=sample_fmts=fltp:channel_layouts=mono,speechnorm=e=6.25:r=0.00001:l=1,pan=stereo|c0=0.7071*c0|c1=0.7071*c0,volume@mute1=0[a1]',
+			// Each voice's left and right gains are named volumes a live layout can change (pan takes no commands).
+			'[0:0]aresample=48000:async=1000,aformat=sample_fmts=fltp:channel_layouts=mono,speechnorm=e=6.25:r=0.00001:l=1,asplit=2[al0][ar0]',
+			'[al0]volume@panl0=0.7071[pl0]',
+			'[ar0]volume@panr0=0.7071[pr0]',
+			'[pl0][pr0]join=inputs=2:channel_layout=stereo:map=0.0-FL|1.0-FR,volume@mute0=1[a0]',
+			'[0:2]aresample=48000:async=1000,aformat=sample_fmts=fltp:channel_layouts=mono,speechnorm=e=6.25:r=0.00001:l=1,asplit=2[al1][ar1]',
+			'[al1]volume@panl1=0.7071[pl1]',
+			'[ar1]volume@panr1=0.7071[pr1]',
+			'[pl1][pr1]join=inputs=2:channel_layout=stereo:map=0.0-FL|1.0-FR,volume@mute1=0[a1]',
 			'[a0][a1]amix=inputs=2:normalize=0:dropout_transition=0,alimiter=limit=0.89:level=disabled,asplit=3[ao_720p][ao_360p][ao_audio]',
 		]);
 		const args = plan.args.join(' ');
@@ -60,16 +71,15 @@ describe('buildFfmpegPlan()', () => {
 		expect(plan.renditions.map((r) => r.name)).toEqual(['720p', '360p', 'audio']);
 	});
 
-	it('keeps hostile names out of the argv and the filter graph, handing them to drawtext as file content', () => {
+	it('keeps hostile names out of the argv and the filter graph (labels get their text over the control socket)', () => {
 		const plan = buildFfmpegPlan(layout, defaultLadder, defaultLatency, io());
-		for (const fragment of ['Eve', 'rm -rf', '%{localtime}', '$(reboot)', 'Ada Lovelace']) {
+		for (const fragment of ['Eve', 'rm -rf', '%{localtime}', '$(reboot)', 'Ada', 'Lovelace']) {
 			expect(plan.args.some((a) => a.includes(fragment))).toBe(false);
 		}
-		expect(plan.textFiles).toContainEqual({ path: '/tmp/tribune/job-1/name-0.txt', content: 'Ada Lovelace' });
-		const eve = plan.textFiles.find((f) => f.path.endsWith('name-1.txt'))!;
-		expect(eve.content).not.toMatch(/\n/);
-		expect(eve.content.endsWith(' (muted)')).toBe(true);
-		expect(plan.textFiles).toContainEqual({ path: '/tmp/tribune/job-1/initials-1.txt', content: 'EQ' });
+		expect(plan.textFiles).toEqual([]);
+		// Initials are drawn inline: letters and digits only, anything else a question mark.
+		const odd = computeLayout({ speakers: [{ id: 'x', name: '!!!', video: false, muted: false }], pinned: [] }, { width: 1280, height: 720 });
+		expect(buildFfmpegPlan(odd, defaultLadder, defaultLatency, io({ streams: new Map() })).filterGraph).toContain('drawtext@initials0=fontfile=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:expansion=none:text=?:');
 	});
 
 	it('encodes only the audio rendition for an audio-only space, panning speakers apart', () => {
@@ -83,8 +93,8 @@ describe('buildFfmpegPlan()', () => {
 		expect(plan.args).not.toContain('libx264');
 		expect(plan.textFiles).toEqual([]);
 		// Ada on the left is louder in the left channel; Eve mirrors her.
-		expect(plan.filterGraph).toContain('[0:0]aresample=48000:async=1000,aformat=sample_fmts=fltp:channel_layouts=mono,speechnorm=e=6.25:r=0.00001:l=1,pan=stereo|c0=0.8874*c0|c1=0.4610*c0');
-		expect(plan.filterGraph).toContain('[0:2]aresample=48000:async=1000,aformat=sample_fmts=fltp:channel_layouts=mono,speechnorm=e=6.25:r=0.00001:l=1,pan=stereo|c0=0.4610*c0|c1=0.8874*c0');
+		expect(plan.filterGraph).toContain('[al0]volume@panl0=0.8874[pl0];[ar0]volume@panr0=0.4610[pr0]');
+		expect(plan.filterGraph).toContain('[al1]volume@panl1=0.4610[pl1];[ar1]volume@panr1=0.8874[pr1]');
 	});
 
 	it('fills an empty stage with silence so the broadcast timeline keeps going', () => {

@@ -1,8 +1,12 @@
-import path from 'node:path';
-import type { Layout, Tile } from './computeLayout.js';
+import type { Layout } from './computeLayout.js';
 import { audioFragmentUs, fmp4MuxerArgs } from '../hls/buildHlsEncodePlan.js';
 import { validateLadder, type LatencyProfile, type Rendition } from './ladder.js';
 import { burnedInCaptionFilter } from '../captions/burnedInCaptionFilter.js';
+import {
+	cameraPlacement, compositeColours, highlightRect, initialsOptions, labelOptions, panGains, safeInitials, showsCamera, slotFilters, slotsOf,
+} from './liveLayout.js';
+
+export { displayName } from './displayName.js';
 
 /** Where the stage comes from and where the renditions go. */
 export interface PlanIo {
@@ -15,13 +19,13 @@ export interface PlanIo {
 	sdpPath: string;
 	/** Each speaker's stream indices in the SDP input. A speaker without audio here is left out of the mix. */
 	streams: ReadonlyMap<string, { audio?: number; video?: number }>;
-	/** Directory for the text files drawtext reads (names, initials). Tribune-made path: `[A-Za-z0-9_./-]` only. */
+	/** Directory for the text files drawtext reads (none of the composite's own). Tribune-made path: `[A-Za-z0-9_./-]` only. */
 	workDir: string;
 	/** TrueType font for names and initials. Same character rule as workDir. */
 	fontFile: string;
 	/** Output URL per rendition name (a pipe, file or `unix:` socket the packager reads fMP4 from). */
 	outputs: Readonly<Record<string, string>>;
-	/** TCP port on 127.0.0.1 where ffmpeg takes live filter commands (zmq/azmq). Absent: none. */
+	/** TCP port on 127.0.0.1 where ffmpeg takes live filter commands (zmq/azmq). Absent: none (labels stay blank). */
 	controlPort?: number;
 	/**
 	 * Text file of the burned-in captions (see `BurnedInCaptions`), drawn at the bottom of the composite; empty, it
@@ -56,14 +60,16 @@ export interface FfmpegPlan {
 	renditions: Rendition[];
 }
 
-const colours = { background: '0x15171c', tile: '0x262a33', text: 'white', label: 'black@0.55', active: '0x6ee7a8' };
+const colours = compositeColours;
 
 /**
  * Plans the broadcast encode of one stage: every speaker's audio normalised, panned to their tile's position and
  * mixed; for video spaces the composite (pinned row, grid, names, initials for speakers without video, active
  * speaker highlight) encoded once per video rendition; each rendition written as fragmented MP4 whose fragments are
- * LL-HLS parts. Pure: returns argv arrays, never a shell string, and keeps user text (names) out of the filter graph
- * by handing it to drawtext through files (`textfile`, `expansion=none`).
+ * LL-HLS parts. Pure: returns argv arrays, never a shell string, and keeps user text (names) out of the filter graph:
+ * labels start empty and get their text as a quoted drawtext reinit over the control socket (`layoutCommands`). Every
+ * tile's filters are named per slot, so the runner can move the tiles of a running encode to a new layout of the
+ * same speakers (a pin, a mute, the active speaker) without a restart.
  */
 export function buildFfmpegPlan(layout: Layout, ladder: readonly Rendition[], latency: LatencyProfile, io: PlanIo): FfmpegPlan {
 	validateLadder(ladder, latency);
@@ -76,7 +82,7 @@ export function buildFfmpegPlan(layout: Layout, ladder: readonly Rendition[], la
 	const textFiles: TextFile[] = [];
 	const chains: string[] = [];
 	const videoRenditions = renditions.filter((r) => r.video);
-	if (videoRenditions.length > 0) chains.push(...videoChains(layout, latency, io, textFiles, videoRenditions));
+	if (videoRenditions.length > 0) chains.push(...videoChains(layout, latency, io, videoRenditions));
 	chains.push(...audioChains(layout, io, renditions));
 	const filterGraph = chains.join(';');
 
@@ -104,43 +110,47 @@ export function buildFfmpegPlan(layout: Layout, ladder: readonly Rendition[], la
 	return { input, filterGraph, outputs, args, textFiles, renditions };
 }
 
-function videoChains(layout: Layout, latency: LatencyProfile, io: PlanIo, textFiles: TextFile[], renditions: Rendition[]): string[] {
+function videoChains(layout: Layout, latency: LatencyProfile, io: PlanIo, renditions: Rendition[]): string[] {
 	const { width, height, tiles } = layout;
 	const chains: string[] = [];
-	let canvas = 'bg';
+	const slots = slotsOf(layout);
 	// The canvas is a generated source. ffmpeg asks for its frames only when the video output is behind the others,
 	// so live inputs pace it. Only an empty stage (no RTP at all) needs `realtime`; with live inputs it would
 	// block ffmpeg's one thread while it sleeps, and the RTP audio would stall behind it.
 	const pace = io.streams.size === 0 ? ',realtime' : '';
-	chains.push(`color=c=${colours.background}:s=${width}x${height}:r=${latency.fps}${pace},format=yuv420p[${canvas}]`);
-	for (const [i, tile] of tiles.entries()) {
-		const stream = io.streams.get(tile.speakerId)?.video;
-		const next = `c${i}`;
-		if (tile.video && stream !== undefined) {
-			// Fit the camera in the tile without distortion; letterbox the rest.
+	// Every tile's box, named per slot so a live layout can move it (see liveLayout).
+	const boxes = tiles.map((tile) => `${slotFilters(slots.get(tile.speakerId)!).tile}=x=${tile.x}:y=${tile.y}:w=${tile.width}:h=${tile.height}:color=${colours.tile}:t=fill`);
+	chains.push([`color=c=${colours.background}:s=${width}x${height}:r=${latency.fps}${pace}`, 'format=yuv420p', ...boxes].join(',') + '[bg]');
+	let canvas = 'bg';
+	const drawn: string[] = [];
+	for (const tile of tiles) {
+		const slot = slots.get(tile.speakerId)!;
+		const f = slotFilters(slot);
+		if (showsCamera(tile, io.streams)) {
+			// Fit the camera in its tile without distortion (letterboxed on the tile's box); scale and overlay take
+			// the live layout's new size and place as commands.
+			const place = cameraPlacement(tile);
 			chains.push(
-				`[0:${stream}]scale=${tile.width}:${tile.height}:force_original_aspect_ratio=decrease,pad=${tile.width}:${tile.height}:-1:-1:color=${colours.tile},setsar=1,fps=${latency.fps}[v${i}]`,
-				`[${canvas}][v${i}]overlay=x=${tile.x}:y=${tile.y}:eof_action=repeat[${next}]`,
+				`[0:${io.streams.get(tile.speakerId)!.video}]${f.camera}=w=${tile.width}:h=${tile.height}:force_original_aspect_ratio=decrease:force_divisible_by=2,setsar=1,fps=${latency.fps}[v${slot}]`,
+				`[${canvas}][v${slot}]${f.place}=x=${place.x}:y=${place.y}:eof_action=repeat[c${slot}]`,
 			);
+			canvas = `c${slot}`;
 		} else {
-			const initials = textFile(io.workDir, `initials-${i}.txt`, tile.initials, textFiles);
-			chains.push(
-				`[${canvas}]drawbox=x=${tile.x}:y=${tile.y}:w=${tile.width}:h=${tile.height}:color=${colours.tile}:t=fill,` +
-					`${drawtext(io.fontFile, initials, Math.round(tile.height / 3))}:x=${tile.x}+(${tile.width}-tw)/2:y=${tile.y}+(${tile.height}-th)/2[${next}]`,
-			);
+			// Initials are letters and digits only: inline, no escaping needed (a file could not be moved: drawtext
+			// refuses a reinit once its text came from a file).
+			drawn.push(`${drawtext(io.fontFile, f.initials)}:text=${safeInitials(tile.initials)}:fontcolor=${colours.text}:${initialsOptions(tile)}`);
 		}
-		canvas = next;
 	}
-	const labels = tiles.map((tile, i) => nameLabel(tile, textFile(io.workDir, `name-${i}.txt`, displayName(tile.name, tile.muted), textFiles), io.fontFile));
-	const active = tiles.find((t) => t.active);
-	// A named drawbox the control socket can move when the active speaker changes; parked off-canvas when nobody talks.
-	const highlight = active
-		? `drawbox@active=x=${active.x}:y=${active.y}:w=${active.width}:h=${active.height}:color=${colours.active}:t=6`
-		: `drawbox@active=x=-100:y=-100:w=2:h=2:color=${colours.active}:t=6`;
+	// Names are user text: they never enter the graph. Labels start invisible and the runner's first live layout
+	// (a quoted drawtext reinit over the control socket) gives them their text.
+	const labels = tiles.map((tile) => `${drawtext(io.fontFile, slotFilters(slots.get(tile.speakerId)!).name)}:text=-:fontcolor=${colours.text}@0:box=1:boxcolor=black@0:${labelOptions(tile)}`);
+	const rect = highlightRect(layout);
+	// A named drawbox the control socket moves when the active speaker changes; parked off-canvas when nobody talks.
+	const highlight = `drawbox@active=x=${rect.x}:y=${rect.y}:w=${rect.w}:h=${rect.h}:color=${colours.active}:t=6`;
 	const captions = io.captionsFile !== undefined ? [burnedInCaptionFilter(io.fontFile, io.captionsFile, layout)] : [];
 	const control = io.controlPort !== undefined ? [`zmq=bind_address=tcp\\\\://127.0.0.1\\\\:${io.controlPort}`] : [];
 	const outs = renditions.map((r) => `[vo_${r.name}]`).join('');
-	chains.push(`[${canvas}]${[...labels, ...captions, highlight, ...control, `split=${renditions.length}`].join(',')}${outs.replace(/vo_/g, 'vs_')}`);
+	chains.push(`[${canvas}]${[...drawn, ...labels, ...captions, highlight, ...control, `split=${renditions.length}`].join(',')}${outs.replace(/vo_/g, 'vs_')}`);
 	for (const r of renditions) {
 		const { width: w, height: h } = r.video!;
 		chains.push(w === width && h === height ? `[vs_${r.name}]null[vo_${r.name}]` : `[vs_${r.name}]scale=${w}:${h}[vo_${r.name}]`);
@@ -151,16 +161,21 @@ function videoChains(layout: Layout, latency: LatencyProfile, io: PlanIo, textFi
 function audioChains(layout: Layout, io: PlanIo, renditions: Rendition[]): string[] {
 	const chains: string[] = [];
 	const mixed: string[] = [];
-	for (const [i, tile] of layout.tiles.entries()) {
+	const slots = slotsOf(layout);
+	for (const tile of layout.tiles) {
 		const stream = io.streams.get(tile.speakerId)?.audio;
 		if (stream === undefined) continue;
-		// Constant-power pan law: equal loudness anywhere in the stereo field.
-		const angle = ((tile.pan + 1) * Math.PI) / 4;
-		const [left, right] = [Math.cos(angle), Math.sin(angle)].map((g) => g.toFixed(4));
+		const i = slots.get(tile.speakerId)!;
+		const f = slotFilters(i);
+		const [left, right] = panGains(tile.pan);
 		chains.push(
 			`[0:${stream}]aresample=48000:async=1000,aformat=sample_fmts=fltp:channel_layouts=mono,` +
 				// speechnorm levels each voice with no look-ahead (loudnorm and dynaudnorm buffer seconds).
-				`speechnorm=e=6.25:r=0.00001:l=1,pan=stereo|c0=${left}*c0|c1=${right}*c0,volume@mute${i}=${tile.muted ? 0 : 1}[a${i}]`,
+				`speechnorm=e=6.25:r=0.00001:l=1,asplit=2[al${i}][ar${i}]`,
+			// Each channel's gain is a named volume, so a live layout can move the voice with its tile (pan takes no commands).
+			`[al${i}]${f.panLeft}=${left}[pl${i}]`,
+			`[ar${i}]${f.panRight}=${right}[pr${i}]`,
+			`[pl${i}][pr${i}]join=inputs=2:channel_layout=stereo:map=0.0-FL|1.0-FR,volume@mute${i}=${tile.muted ? 0 : 1}[a${i}]`,
 		);
 		mixed.push(`[a${i}]`);
 	}
@@ -203,32 +218,8 @@ function outputOptions(r: Rendition, latency: LatencyProfile, gop: string): stri
 	return args;
 }
 
-function nameLabel(tile: Tile, file: string, fontFile: string): string {
-	const size = Math.max(12, Math.min(28, Math.round(tile.height / 10)));
-	return `${drawtext(fontFile, file, size)}:box=1:boxcolor=${colours.label}:boxborderw=${Math.round(size / 3)}:x=${tile.x + size}:y=${tile.y + tile.height - size * 2}`;
-}
-
-function drawtext(fontFile: string, textFilePath: string, size: number): string {
-	// reload=1: a renamed-in file changes the text on the next frame without restarting ffmpeg.
-	return `drawtext=fontfile=${fontFile}:textfile=${textFilePath}:reload=1:expansion=none:fontsize=${size}:fontcolor=${colours.text}`;
-}
-
-function textFile(workDir: string, name: string, content: string, files: TextFile[]): string {
-	const file = path.posix.join(workDir, name);
-	files.push({ path: file, content });
-	return file;
-}
-
-/**
- * A name as drawn: control characters and line breaks removed, at most 32 characters (with an ellipsis), and a
- * muted marker. Whatever the characters, it only ever reaches ffmpeg as file content.
- */
-export function displayName(name: string, muted: boolean): string {
-	// eslint-disable-next-line no-control-regex
-	const clean = name.normalize('NFC').replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ').replace(/\s+/g, ' ').trim() || 'Speaker';
-	const chars = [...clean];
-	const short = chars.length > 32 ? `${chars.slice(0, 31).join('')}…` : clean;
-	return muted ? `${short} (muted)` : short;
+function drawtext(fontFile: string, name: string): string {
+	return `${name}=fontfile=${fontFile}:expansion=none`;
 }
 
 function assertSafePath(value: string, what: string): void {

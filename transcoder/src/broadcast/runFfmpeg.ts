@@ -100,6 +100,8 @@ export async function runFfmpeg(options: RunFfmpegOptions): Promise<void> {
 				options.onProgress?.(stats);
 				return;
 			}
+			// When the muxers start: every output's encoder has been initialised with its first frame.
+			if (/^Output #0,/.test(line)) logger.debug('ffmpeg outputs started');
 			tail.push(line);
 			if (tail.length > stderrTailLines) tail.shift();
 		});

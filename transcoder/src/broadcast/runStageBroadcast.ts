@@ -9,11 +9,11 @@ import { StageLinkError, type StageLinkClient } from '../stageLink/StageLinkClie
 import type { StageLinkSnapshot } from '../stageLink/stageLinkProtocol.js';
 import { stageLinkLeaseMs } from '../stageLink/stageLinkProtocol.js';
 import type { BroadcastProgress } from './broadcastJob.js';
-import { buildFfmpegPlan, displayName, type FfmpegPlan } from './buildFfmpegPlan.js';
+import { buildFfmpegPlan } from './buildFfmpegPlan.js';
 import { computeLayout, type Layout } from './computeLayout.js';
 import type { LatencyProfile, Rendition } from './ladder.js';
 import { OpusGapFiller } from './OpusGapFiller.js';
-import { ZmqControl } from './ZmqControl.js';
+import { LiveComposite } from './LiveComposite.js';
 import { FfmpegError, runFfmpeg } from './runFfmpeg.js';
 
 export interface StageBroadcastOptions {
@@ -44,6 +44,8 @@ export interface StageBroadcastOptions {
 	onAir?: (run: number, signal: AbortSignal) => Promise<void>;
 	/** Aborted when the space ends. */
 	signal: AbortSignal;
+	/** Run `run`'s composite now shows `layout`, moved there live (pins, labels, the active speaker): for tests. */
+	onLiveLayout?: (run: number, layout: Layout) => void;
 	logger: Logger;
 	reportProgress: (progress: Omit<BroadcastProgress, 'transcoder' | 'updatedAt'>) => Promise<void>;
 	/** Address the hosting node sends RTP to; this machine's. Default 127.0.0.1. */
@@ -63,9 +65,10 @@ interface LiveRun {
 	key: string;
 	abort: AbortController;
 	startedAt: number;
-	layout?: Layout;
-	labels: { path: string; tile: number }[];
-	highlight?: ActiveHighlight;
+	/** Each speaker's streams in this run's encode. */
+	streams?: ReadonlyMap<string, { audio?: number; video?: number }>;
+	/** The composite's live control, once connected (video spaces). */
+	composite?: LiveComposite;
 	/** Settles when ffmpeg has exited and everything the run took is released. */
 	done: Promise<{ error?: unknown }>;
 }
@@ -73,12 +76,14 @@ interface LiveRun {
 /**
  * Broadcasts one space's stage until `signal` aborts: consumes every speaker through the stage link, runs the
  * ffmpeg plan for the current layout, and replaces the run when the stage changes in a way the running graph cannot
- * follow (a speaker joins or leaves, turns the camera on or off, pins change). The replacement is made before the
- * break: the next run starts while the current one stays on air, and the current one stops only once the packager
- * has switched to the next (`onAir`), so listeners see a discontinuity but no gap. Mutes, names and the active
- * speaker need no new run: labels are drawtext files, the active-speaker frame moves through ffmpeg's zmq filter,
- * and every speaker's audio passes an OpusGapFiller, so a paused producer becomes silence instead of a stalled
- * mix. A crashed or stalled ffmpeg is replaced with backoff; an unrecoverable one fails the job.
+ * follow (a speaker joins or leaves, turns the camera on or off; in audio-only spaces also pins and order, which
+ * move voices in the stereo field). The replacement is made before the break: the next run starts while the current
+ * one stays on air, and the current one stops only once the packager has switched to the next (`onAir`), so
+ * listeners see a discontinuity but no gap. In video spaces pins, order, mutes, names and the active speaker need
+ * no new run: the composite follows them through ffmpeg's zmq filter (`LiveComposite`: tiles, labels, the
+ * active-speaker frame and each voice's pan move within a frame or two). Every speaker's audio passes an
+ * OpusGapFiller, so a paused producer becomes silence instead of a stalled mix. A crashed or stalled ffmpeg is
+ * replaced with backoff; an unrecoverable one fails the job.
  */
 export async function runStageBroadcast(options: StageBroadcastOptions): Promise<void> {
 	const { link, logger, signal } = options;
@@ -103,18 +108,21 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 		timers.add(timer);
 	};
 
+	const keyOf = (snapshot: StageLinkSnapshot): string => restartKey(snapshot, options.composite);
+	const layoutFor = (snapshot: StageLinkSnapshot, streams: ReadonlyMap<string, { video?: number }>): Layout => liveLayoutOf(snapshot, streams, options);
 	const unwatch = await link.watch(options.spaceId, (snapshot) => {
-		const restartNeeded = restartKey(snapshot) !== (next ?? current)?.key;
+		const seenAt = Date.now();
+		const restartNeeded = keyOf(snapshot) !== (next ?? current)?.key;
 		latest = snapshot;
 		if (restartNeeded) {
 			changedAt = Date.now();
+			logger.debug({ version: snapshot.version }, 'stage change needs a new encoder run');
 			pokeAt(changedAt + settleMs);
 		}
-		// Runs that can follow the change do so live; a run about to be replaced keeps its labels right meanwhile.
+		// Runs that can follow the change do so live (see LiveComposite).
 		for (const run of [current, next]) {
-			if (!run?.layout || run.key !== restartKey(snapshot)) continue;
-			void writeLabels(run.layout, snapshot, run.labels).catch((error: unknown) => logger.warn({ err: error }, 'could not update labels'));
-			run.highlight?.show(snapshot.activeSpeakerId);
+			if (!run?.streams || run.key !== keyOf(snapshot)) continue;
+			run.composite?.show(layoutFor(snapshot, run.streams), seenAt);
 		}
 		poke();
 	});
@@ -126,15 +134,14 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 
 	const start = (snapshot: StageLinkSnapshot): LiveRun => {
 		const n = runCount++;
-		logger.info({ run: n, speakers: snapshot.speakers.length }, 'encoder run starting');
-		const run: LiveRun = { n, key: restartKey(snapshot), abort: new AbortController(), startedAt: Date.now(), labels: [], done: Promise.resolve({}) };
+		logger.info({ run: n, speakers: snapshot.speakers.length, sinceChangeMs: changedAt > 0 ? Date.now() - changedAt : undefined }, 'encoder run starting');
+		const run: LiveRun = { n, key: keyOf(snapshot), abort: new AbortController(), startedAt: Date.now(), done: Promise.resolve({}) };
 		void options.reportProgress({ state: n === 0 ? 'starting' : 'restarting', speakers: snapshot.speakers.length, restarts }).catch(() => {});
-		run.done = runOnce(options, snapshot, n, run.abort.signal, (layout, labels, highlight) => {
-			run.layout = layout;
-			run.labels = labels;
-			run.highlight = highlight;
-			// The stage may have moved on while ffmpeg started.
-			if (latest && restartKey(latest) === run.key) highlight?.show(latest.activeSpeakerId);
+		run.done = runOnce(options, snapshot, n, run.abort.signal, (streams, composite) => {
+			run.streams = streams;
+			run.composite = composite;
+			// The labels get their text now, and the stage may have moved on while ffmpeg started.
+			composite?.show(layoutFor(latest && keyOf(latest) === run.key ? latest : snapshot, streams));
 		}, (stats) => {
 			if (run !== current) return;
 			// Only the figures the progress schema knows (ffmpeg's stats carry more).
@@ -189,7 +196,7 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 		while (!signal.aborted && fatal === undefined) {
 			const now = Date.now();
 			if (latest && now >= retryAt) {
-				const wanted = restartKey(latest);
+				const wanted = keyOf(latest);
 				if (!current) {
 					current = start(latest);
 				} else if (next && next.key !== wanted && now - changedAt >= settleMs) {
@@ -241,7 +248,7 @@ async function runOnce(
 	snapshot: StageLinkSnapshot,
 	run: number,
 	signal: AbortSignal,
-	onLayout: (layout: Layout, labels: { path: string; tile: number }[], highlight?: ActiveHighlight) => void,
+	onStreams: (streams: ReadonlyMap<string, { audio?: number; video?: number }>, composite?: LiveComposite) => void,
 	onStats: (stats: { fps?: number; speed?: number; bitrateKbps?: number }) => void,
 ): Promise<void> {
 	const { link, sessionId } = options;
@@ -311,8 +318,8 @@ async function runOnce(
 			...(controlPort !== undefined && { controlPort }),
 			...(options.captionsFile !== undefined && { captionsFile: options.captionsFile }),
 		});
-		const labels = labelFilesOf(plan);
-		onLayout(layout, labels);
+		onStreams(byPeer);
+		options.logger.debug({ run, streams: streams.length }, 'encoder run consumers ready');
 		const running = runFfmpeg({
 			plan,
 			signal,
@@ -324,15 +331,17 @@ async function runOnce(
 		// Resume only once ffmpeg listens, so the first packets (and the keyframe asked for) are not lost.
 		const resumed = waitForUdpPortsBound(streams.map((s) => s.rtpPort), 10_000, signal)
 			.then(() => (consumerIds.length > 0 ? link.call(snapshot.node, 'resume', { sessionId, consumerIds }) : undefined))
-			.then(() => writeLabels(layout, snapshot, labels))
+			.then(() => options.logger.debug({ run }, 'encoder run consumers resumed'))
 			.then(async () => {
 				if (controlPort === undefined || signal.aborted) return;
 				try {
-					const control = await ZmqControl.connect(controlPort, { signal });
-					releases.push(() => control.close());
-					onLayout(layout, labels, new ActiveHighlight(control, layout, options.logger));
+					const composite = await LiveComposite.connect({
+						port: controlPort, streams: byPeer, planned: layout, signal, logger: options.logger, onApplied: (shown) => options.onLiveLayout?.(run, shown),
+					});
+					releases.push(() => composite.close());
+					onStreams(byPeer, composite);
 				} catch (error) {
-					// Without live control the broadcast goes on; the speaking dot in the labels still marks who talks.
+					// Without live control the broadcast goes on, but its labels stay blank and pins wait for the next run.
 					if (!signal.aborted) options.logger.warn({ err: error }, 'no live control of the composite');
 				}
 			});
@@ -344,81 +353,26 @@ async function runOnce(
 	}
 }
 
-/** What forces a new ffmpeg run: who is on stage in which order, which of their streams flow, and pins. */
-function restartKey(snapshot: StageLinkSnapshot): string {
-	return JSON.stringify([
-		snapshot.node,
-		snapshot.pinned,
-		snapshot.speakers.map((s) => [s.peerId, s.audioProducerId ?? null, s.videoProducerId ?? null]),
-	]);
-}
-
-function labelFilesOf(plan: FfmpegPlan): { path: string; tile: number }[] {
-	return plan.textFiles.flatMap((file) => {
-		const match = /name-(\d+)\.txt$/.exec(file.path);
-		return match ? [{ path: file.path, tile: Number(match[1]) }] : [];
-	});
-}
-
-/** Rewrites the name labels (names, muted marks, the speaking dot) in place; drawtext reloads them every frame. */
-async function writeLabels(layout: Layout, snapshot: StageLinkSnapshot, files: { path: string; tile: number }[]): Promise<void> {
-	const names = new Map(snapshot.speakers.map((s) => [s.peerId, s]));
-	await Promise.all(
-		files.map(async ({ path: file, tile }) => {
-			const speakerId = layout.tiles[tile]?.speakerId;
-			const speaker = speakerId === undefined ? undefined : names.get(speakerId);
-			if (!speaker) return;
-			const label = `${speaker.peerId === snapshot.activeSpeakerId ? '● ' : ''}${displayName(speaker.name, speaker.muted)}`;
-			// Atomic replace: drawtext never reads a half-written file.
-			const temp = `${file}.tmp`;
-			await fs.writeFile(temp, label, 'utf8');
-			await fs.rename(temp, file);
-		}),
-	);
-}
-
 /**
- * The active-speaker frame of a running composite (`drawbox@active` in the plan), moved through ffmpeg's zmq filter.
- * Commands go one at a time; a newer target replaces one not yet sent.
+ * What forces a new ffmpeg run: who is on stage and which of their streams flow. In audio-only spaces (no live
+ * control) also the order and pins, which place each voice in the stereo field.
  */
-export class ActiveHighlight {
-	readonly #control: ZmqControl;
-	readonly #layout: Layout;
-	readonly #logger: Logger;
-	#shown: string | undefined;
-	#wanted: string | undefined;
-	#busy = false;
+function restartKey(snapshot: StageLinkSnapshot, composite: boolean): string {
+	const speakers = snapshot.speakers.map((s) => [s.peerId, s.audioProducerId ?? null, s.videoProducerId ?? null]);
+	if (composite) return JSON.stringify([snapshot.node, speakers.sort((a, b) => (a[0]! < b[0]! ? -1 : 1))]);
+	return JSON.stringify([snapshot.node, snapshot.pinned, speakers]);
+}
 
-	constructor(control: ZmqControl, layout: Layout, logger: Logger) {
-		this.#control = control;
-		this.#layout = layout;
-		this.#logger = logger;
-		this.#shown = layout.tiles.find((t) => t.active)?.speakerId;
-		this.#wanted = this.#shown;
-	}
-
-	show(speakerId: string | undefined): void {
-		this.#wanted = speakerId;
-		if (!this.#busy) void this.#drain();
-	}
-
-	async #drain(): Promise<void> {
-		this.#busy = true;
-		try {
-			while (this.#wanted !== this.#shown) {
-				const target = this.#wanted;
-				const tile = this.#layout.tiles.find((t) => t.speakerId === target);
-				// Parked off the canvas when nobody on the composite talks.
-				const rect = tile ? { x: tile.x, y: tile.y, w: tile.width, h: tile.height } : { x: -100, y: -100, w: 2, h: 2 };
-				for (const [key, value] of Object.entries(rect)) await this.#control.send(`drawbox@active ${key} ${value}`);
-				this.#shown = target;
-			}
-		} catch (error) {
-			this.#logger.debug({ err: error }, 'active-speaker frame not moved (ffmpeg restarting?)');
-		} finally {
-			this.#busy = false;
-		}
-	}
+/** The layout a running composite shows for `snapshot`: its speakers as the run consumes them, mutes as they are. */
+function liveLayoutOf(snapshot: StageLinkSnapshot, streams: ReadonlyMap<string, { video?: number }>, options: Pick<StageBroadcastOptions, 'composite' | 'canvas'>): Layout {
+	return computeLayout(
+		{
+			speakers: snapshot.speakers.map((s) => ({ id: s.peerId, name: s.name, video: options.composite && streams.get(s.peerId)?.video !== undefined, muted: s.muted })),
+			pinned: snapshot.pinned,
+			activeSpeakerId: snapshot.activeSpeakerId,
+		},
+		options.canvas,
+	);
 }
 
 /** Two consecutive TCP ports free on `host` (the zmq and azmq control sockets), from the ephemeral range. */

@@ -43,7 +43,11 @@ export interface PackagerOptions {
 	nowMs?: () => number;
 	/** A run went on air (the runner stops the older ones). */
 	onRunOnAir?: (run: number) => void;
-	/** How long a new run must have been producing before it replaces a live one, ms (default 400). */
+	/**
+	 * How long a new run must have been producing before it replaces a live one, ms. Default 200 with video
+	 * renditions (the broadcast forces a keyframe at every part of a run's first segment, and a stage change should
+	 * show within 2 s), 400 for audio only.
+	 */
 	switchWarmupMs?: number;
 	/**
 	 * Continue a stream another packager started (see `planStreamResume`): event, part, segment and init numbers go
@@ -84,7 +88,7 @@ export class Packager {
 		}
 		this.#switcher = new RunSwitcher({
 			renditions: options.renditions.map((r) => r.name),
-			warmupMs: options.switchWarmupMs ?? 400,
+			warmupMs: options.switchWarmupMs ?? (options.renditions.some((r) => r.kind === 'video') ? 200 : 400),
 			...(options.nowMs && { nowMs: options.nowMs }),
 			deliver: (rendition, item) => {
 				const packager = this.#rendition(rendition);

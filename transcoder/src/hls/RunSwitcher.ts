@@ -8,8 +8,9 @@ export interface RunSwitcherOptions {
 	/** Renditions every run writes; a run takes over once each of them can start. */
 	renditions: readonly string[];
 	/**
-	 * While the running encoder is alive, how long a new run must have been producing a rendition before it may
-	 * take over (ms): its first parts carry the backlog of its input probing and come in a burst.
+	 * While the running encoder is alive, how long a new run must have been producing (since its first part of any
+	 * rendition) before it may take over, ms: its first parts carry the backlog of its input probing and come in a
+	 * burst. The part it takes over at must have arrived after that.
 	 */
 	warmupMs: number;
 	/** A part or init section of the run on air, in order. */
@@ -29,7 +30,6 @@ interface PendingRendition {
 	track?: TrackInfo;
 	/** From the newest independent part on; nothing older is ever needed. */
 	parts: BufferedPart[];
-	firstArrivedMs?: number;
 }
 
 /**
@@ -42,7 +42,7 @@ interface PendingRendition {
 export class RunSwitcher {
 	readonly #options: RunSwitcherOptions;
 	#active: number | undefined;
-	#pending: { run: number; renditions: Map<string, PendingRendition> } | undefined;
+	#pending: { run: number; renditions: Map<string, PendingRendition>; firstArrivedMs?: number } | undefined;
 	/** Renditions of each run whose output is still open. */
 	readonly #open = new Map<number, Set<string>>();
 	/** Runs the runner gave up before they went on air; their output never goes on air. */
@@ -100,7 +100,7 @@ export class RunSwitcher {
 			pending.track = init.tracks.find((t) => t.kind === 'video') ?? init.tracks.find((t) => t.kind === 'audio');
 			pending.parts = [];
 		} else {
-			pending.firstArrivedMs ??= now;
+			this.#pending.firstArrivedMs ??= now;
 			const independent = pending.track !== undefined && parseFragment(item.moof, [pending.track]).tracks[0]?.startsWithSync === true;
 			if (independent) pending.parts = [{ item, arrivedMs: now }];
 			else if (pending.parts.length > 0) pending.parts.push({ item, arrivedMs: now });
@@ -121,7 +121,7 @@ export class RunSwitcher {
 			const r = pending.renditions.get(name);
 			const start = r?.parts[0];
 			if (!r?.init || !start) return;
-			if (!immediate && start.arrivedMs - (r.firstArrivedMs ?? start.arrivedMs) < this.#options.warmupMs) return;
+			if (!immediate && start.arrivedMs - (pending.firstArrivedMs ?? start.arrivedMs) < this.#options.warmupMs) return;
 		}
 		const hadPrevious = this.#active !== undefined;
 		this.#active = pending.run;

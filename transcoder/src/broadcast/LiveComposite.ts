@@ -1,0 +1,122 @@
+import type { Logger } from 'pino';
+import type { Layout } from './computeLayout.js';
+import { layoutCommands, type LiveCommand, type SlotStreams } from './liveLayout.js';
+import { ZmqControl } from './ZmqControl.js';
+
+export interface LiveCompositeOptions {
+	/** The zmq filter's port on 127.0.0.1. */
+	port: number;
+	/** The streams the encode was planned with. */
+	streams: SlotStreams;
+	/** The layout the encode was planned with (drawn from its first frame, except the labels' text). */
+	planned: Layout;
+	signal: AbortSignal;
+	logger: Logger;
+	/** The encode now shows `layout` (every command acknowledged by ffmpeg). */
+	onApplied?: (layout: Layout) => void;
+	/**
+	 * Parallel connections. ffmpeg's zmq filter takes every request waiting when a frame passes and a REQ socket has
+	 * one in flight, so one connection moves a layout one command a frame; several move it within a frame or two.
+	 */
+	connections?: number;
+}
+
+/** Rounds of sending (with a reconnect between them) before a layout is given up: ffmpeg is restarting or ending. */
+const attempts = 3;
+const key = (c: LiveCommand): string => `${c.target} ${c.command}`;
+
+/**
+ * A running composite that follows the stage: `show(layout)` sends the commands that differ from what the encode
+ * shows now (see `layoutCommands`), one layout at a time, the newest wins. A dropped connection (ffmpeg rebuilds
+ * its filter graph when an input changes size, which resets every filter to the plan) is reopened and the whole
+ * layout sent again.
+ */
+export class LiveComposite {
+	readonly #options: LiveCompositeOptions;
+	#controls: ZmqControl[];
+	/** Command → argument the encode shows now. Labels start blank, so theirs are absent until first sent. */
+	#shown = new Map<string, string>();
+	#wanted: { layout: Layout; since: number } | undefined;
+	#busy = false;
+
+	private constructor(options: LiveCompositeOptions, controls: ZmqControl[]) {
+		this.#options = options;
+		this.#controls = controls;
+		this.#shown = LiveComposite.#planned(options);
+		options.signal.addEventListener('abort', () => this.close(), { once: true });
+	}
+
+	/** Connects to a starting ffmpeg (waiting for its zmq filter to bind). */
+	static async connect(options: LiveCompositeOptions): Promise<LiveComposite> {
+		return new LiveComposite(options, await LiveComposite.#open(options));
+	}
+
+	/** Puts `layout` (same speakers and streams as planned) on the encode; `since`: when the change was seen (for logs). */
+	show(layout: Layout, since = Date.now()): void {
+		this.#wanted = { layout, since };
+		if (!this.#busy) void this.#drain();
+	}
+
+	close(): void {
+		for (const control of this.#controls) control.close();
+		this.#controls = [];
+	}
+
+	static #planned(options: LiveCompositeOptions): Map<string, string> {
+		return new Map(layoutCommands(options.planned, options.streams).filter((c) => !c.target.startsWith('drawtext@name')).map((c) => [key(c), c.arg]));
+	}
+
+	static async #open(options: LiveCompositeOptions): Promise<ZmqControl[]> {
+		const first = await ZmqControl.connect(options.port, { signal: options.signal });
+		const rest = await Promise.allSettled(Array.from({ length: (options.connections ?? 8) - 1 }, () => ZmqControl.connect(options.port, { signal: options.signal, timeoutMs: 2000 })));
+		return [first, ...rest.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []))];
+	}
+
+	async #drain(): Promise<void> {
+		this.#busy = true;
+		const { logger, signal } = this.#options;
+		try {
+			while (this.#wanted && !signal.aborted) {
+				const { layout, since } = this.#wanted;
+				this.#wanted = undefined;
+				for (let attempt = 1; attempt <= attempts && !signal.aborted; attempt++) {
+					const changed = layoutCommands(layout, this.#options.streams).filter((c) => this.#shown.get(key(c)) !== c.arg);
+					try {
+						await this.#send(changed);
+						logger.debug({ commands: changed.length, sinceChangeMs: Date.now() - since }, 'live layout applied');
+						this.#options.onApplied?.(layout);
+						break;
+					} catch (error) {
+						if (signal.aborted) break;
+						logger.debug({ err: error, attempt }, 'live layout not applied; reconnecting');
+						this.close();
+						if (attempt === attempts) break;
+						// A rebuilt graph starts over from the plan.
+						this.#shown = LiveComposite.#planned(this.#options);
+						this.#controls = await LiveComposite.#open(this.#options).catch(() => []);
+					}
+				}
+			}
+		} finally {
+			this.#busy = false;
+		}
+	}
+
+	/** Sends commands spread over the connections; each connection sends its share in order. */
+	async #send(commands: LiveCommand[]): Promise<void> {
+		const controls = this.#controls;
+		if (controls.length === 0) throw new Error('no live control connection');
+		const shares = controls.map(() => [] as LiveCommand[]);
+		commands.forEach((c, i) => shares[i % controls.length]!.push(c));
+		const results = await Promise.allSettled(
+			shares.map(async (share, i) => {
+				for (const c of share) {
+					await controls[i]!.send(`${c.target} ${c.command} ${c.arg}`);
+					this.#shown.set(key(c), c.arg);
+				}
+			}),
+		);
+		const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+		if (failed) throw failed.reason;
+	}
+}
