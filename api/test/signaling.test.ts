@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { maxMessageBytes } from '../src/signaling/protocol.js';
+import { maxMessageBytes, maxReactionNames, type TickData } from '../src/signaling/protocol.js';
 import { asSpaceId } from '../src/spaces/Space.js';
 import { SignalingClient } from './support/SignalingClient.js';
 import { createLiveSpace, joinSpace, postJson, startTestNode, type ApiBody, type TestNode } from './support/startTestNode.js';
@@ -60,23 +60,51 @@ describe('signaling', () => {
 		await expect(SignalingClient.connect(node.wsUrl, 'garbage')).rejects.toThrow(/401/);
 	});
 
-	it('tells everyone who joined and left, in batches, with the listener count', async () => {
+	it('tells everyone who joined and left, in ticks, with the listener count', async () => {
 		const { spaceId, hostToken } = await createLiveSpace(node);
 		const host = await connect(hostToken);
 		const listeners = await Promise.all(['A', 'B', 'C', 'D', 'E'].map(async (name) => connect((await joinSpace(node, spaceId, name)).token)));
+		const ticks = () => host.events.filter((e) => e.event === 'tick').map((e) => e.data as TickData);
 		const joined = await host.until(() => {
-			const names = host.events.filter((e) => e.event === 'participantsJoined').flatMap((e) => (e.data as { participants: { displayName: string }[] }).participants.map((p) => p.displayName));
+			const names = ticks().flatMap((t) => (t.joined ?? []).map((p) => p.displayName));
 			return names.length >= 6 ? names : undefined;
 		}, 'six joins');
 		expect(joined.sort()).toEqual(['A', 'B', 'C', 'D', 'E', 'Hana Host']);
+		expect(ticks().reduce((n, t) => n + (t.joinedCount ?? 0), 0)).toBe(6);
 		// Five listeners connecting together arrive in fewer than five messages.
-		expect(host.events.filter((e) => e.event === 'participantsJoined').length).toBeLessThan(5);
-		await host.waitFor('listenerCount', (d) => d.count === 5);
+		expect(ticks().length).toBeLessThan(5);
+		await host.waitFor('tick', (d) => d.listenerCount === 5);
 		listeners[0]!.close();
 		listeners[1]!.close();
-		const left = await host.waitFor('participantsLeft');
-		expect(left.participantIds.length).toBeGreaterThanOrEqual(1);
-		await host.waitFor('listenerCount', (d) => d.count === 3);
+		const left = await host.waitFor('tick', (d) => (d.leftCount ?? 0) > 0);
+		expect(left.left!.length).toBeGreaterThanOrEqual(1);
+		await host.waitFor('tick', (d) => d.listenerCount === 3);
+	});
+
+	it('a crowd of reactions in one tick arrives as counts per kind, naming who reacted only when few did', async () => {
+		const { spaceId, hostToken } = await createLiveSpace(node);
+		const host = await connect(hostToken);
+		const crowd = await Promise.all(Array.from({ length: 12 }, async (_, i) => connect((await joinSpace(node, spaceId, `R${i}`)).token)));
+		await host.waitFor('tick', (d) => d.listenerCount === 12);
+		const before = host.events.length;
+		// 12 claps and 2 hearts, sent together: they land in one or two ticks.
+		await Promise.all([...crowd.map((c) => c.request('react', { reaction: 'clap' })), crowd[0]!.request('react', { reaction: 'heart' }), crowd[1]!.request('react', { reaction: 'heart' })]);
+		const tallies = await host.until(() => {
+			const all = host.events.slice(before).filter((e) => e.event === 'tick').flatMap((e) => (e.data as TickData).reactions ?? []);
+			const claps = all.filter((t) => t.reaction === 'clap').reduce((n, t) => n + t.count, 0);
+			const hearts = all.filter((t) => t.reaction === 'heart').reduce((n, t) => n + t.count, 0);
+			return claps === 12 && hearts === 2 ? all : undefined;
+		}, 'every reaction counted');
+		const tickMessages = host.events.slice(before).filter((e) => e.event === 'tick').length;
+		expect(tickMessages).toBeLessThanOrEqual(4);
+		for (const t of tallies) {
+			if (t.count > maxReactionNames) expect(t.participantIds).toBeUndefined();
+			else expect(t.participantIds).toHaveLength(t.count);
+		}
+		const hearts = tallies.filter((t) => t.reaction === 'heart').flatMap((t) => t.participantIds ?? []);
+		expect(hearts.length).toBeGreaterThan(0);
+		// No per-reaction messages exist any more.
+		expect(host.events.some((e) => (e.event as string) === 'reaction')).toBe(false);
 	});
 
 	it('raised hands learn their place in the queue, and it moves up when someone ahead lowers theirs', async () => {
@@ -122,11 +150,11 @@ describe('signaling', () => {
 		const host = await connect(hostToken);
 		const lee = await joinSpace(node, spaceId, 'Lee');
 		const first = await connect(lee.token);
-		await host.waitFor('listenerCount', (d) => d.count === 1);
+		await host.waitFor('tick', (d) => d.listenerCount === 1);
 		const second = await connect(lee.token);
 		expect(await first.waitForClose()).toBe(4009);
 		expect((await second.request('getState')).you.id).toBe(lee.participantId);
-		expect(host.events.some((e) => e.event === 'participantsLeft')).toBe(false);
+		expect(host.events.some((e) => e.event === 'tick' && (e.data as TickData).leftCount !== undefined)).toBe(false);
 		expect(node.spaces.signaling.connectionCount(asSpaceId(spaceId))).toBe(2);
 	});
 
@@ -221,7 +249,8 @@ describe('signaling', () => {
 		await host.request('mute', { participantId: hostId });
 		expect(await listener.waitFor('muteChanged')).toEqual({ participantId: hostId, mute: 'self' });
 		await listener.request('react', { reaction: 'heart' });
-		expect(await host.waitFor('reaction')).toMatchObject({ reaction: 'heart' });
+		const participantId = (await listener.request('getState')).you.id;
+		expect((await host.waitFor('tick', (d) => d.reactions !== undefined)).reactions).toEqual([{ reaction: 'heart', count: 1, participantIds: [participantId] }]);
 		await host.request('endSpace');
 		expect((await listener.waitFor('spaceState')).space.state).toBe('ended');
 		expect(await listener.waitForClose()).toBe(4010);

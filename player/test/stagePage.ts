@@ -85,7 +85,7 @@ let signaling: SignalingSocket | undefined;
 let stage: StageClient | undefined;
 const consumerOwners = new Map<string, string>();
 const events: TestStage['events'] = [];
-const recorded = ['participantsJoined', 'participantsLeft', 'roleChanged', 'tokenRenewed', 'handChanged', 'handQueueChanged', 'muteChanged', 'activeSpeaker', 'newConsumer', 'consumerClosed', 'stageReset', 'removed'] as const;
+const recorded = ['tick', 'roleChanged', 'tokenRenewed', 'handChanged', 'handQueueChanged', 'muteChanged', 'activeSpeaker', 'newConsumer', 'consumerClosed', 'stageReset', 'removed'] as const;
 
 const api: TestStage = {
 	events,

@@ -7,6 +7,7 @@ import type { Actor } from '../spaces/SpaceService.js';
 import type { Participant } from '../spaces/Space.js';
 import { maxMessageBytes, requestEnvelope, requestSchemas, type EventData, type EventName, type ReplyMessage, type RequestName } from './protocol.js';
 import { TokenBucket, type RateLimit } from './TokenBucket.js';
+import { writeEncoded, type EncodedMessage } from './wsFrame.js';
 
 /** Per-connection rate limits. */
 export interface SignalingLimits {
@@ -91,6 +92,15 @@ export class ClientConnection {
 		this.#write({ event, data });
 	}
 
+	/**
+	 * Sends a message already serialised (`encodeEvent`): one event going to many connections is encoded once, and
+	 * the same bytes are written to each socket.
+	 */
+	sendEncoded(message: EncodedMessage): void {
+		if (!this.#writable()) return;
+		writeEncoded(this.#socket, message);
+	}
+
 	/** For the server's heartbeat: false if the last ping went unanswered. */
 	checkAlive(): boolean {
 		if (!this.#alive) return false;
@@ -109,13 +119,19 @@ export class ClientConnection {
 	}
 
 	#write(message: unknown): void {
-		if (this.closed) return;
+		if (!this.#writable()) return;
+		this.#socket.send(JSON.stringify(message));
+	}
+
+	/** False once closed; a client that leaves more than `maxBufferedBytes` unread is dropped here. */
+	#writable(): boolean {
+		if (this.closed) return false;
 		if (this.#socket.bufferedAmount > this.#limits.maxBufferedBytes) {
 			this.#logger.warn({ participantId: this.actor.participantId }, 'client is not reading; dropping it');
 			this.#socket.terminate();
-			return;
+			return false;
 		}
-		this.#socket.send(JSON.stringify(message));
+		return true;
 	}
 
 	#reply(reply: ReplyMessage): void {

@@ -9,8 +9,8 @@ import type { SpaceService, SpaceServiceEvents } from '../spaces/SpaceService.js
 import { publishGrantsFor } from '../stage/publishGrantsFor.js';
 import { ClientConnection, defaultSignalingLimits, type SignalingLimits } from './ClientConnection.js';
 import { classifyError, requestHandlers } from './requestHandlers.js';
-import type { EventData, EventName, RequestName } from './protocol.js';
-import { SpaceRoom } from './SpaceRoom.js';
+import type { EventData, EventName, ReactionKind, RequestName } from './protocol.js';
+import { SpaceRoom, type RoomLink } from './SpaceRoom.js';
 import { participantInfo, spaceInfo } from './toWire.js';
 
 export interface SignalingOptions {
@@ -19,7 +19,7 @@ export interface SignalingOptions {
 	logger: Logger;
 	/** Per-connection rate limits. Default: `defaultSignalingLimits`. */
 	limits?: Partial<SignalingLimits>;
-	/** Joins and leaves are batched over this window, in ms. Default 100. */
+	/** Joins, leaves and reactions are sent as one `tick` message per this many ms. Default 100. */
 	presenceBatchMs?: number;
 	/** Ping interval; a client that misses one pong is dropped, in ms. Default 30 000. */
 	heartbeatMs?: number;
@@ -55,6 +55,11 @@ export class SignalingServer {
 	readonly #heartbeat: NodeJS.Timeout;
 	readonly #unsubscribe: (() => void)[] = [];
 	readonly #roomWatchers = new Set<RoomWatcher>();
+	/** One node alone: its own listeners are the total, and there is nobody to relay ticks to. */
+	readonly #link: RoomLink = {
+		published: () => {},
+		localListenersChanged: (spaceId, count) => this.#rooms.get(spaceId)?.setListenerTotal(count),
+	};
 	#closed = false;
 
 	constructor(options: SignalingOptions) {
@@ -131,7 +136,7 @@ export class SignalingServer {
 		const logger = this.#logger.child({ spaceId: actor.spaceId, participantId: actor.participantId });
 		let room = this.#rooms.get(actor.spaceId);
 		if (!room) {
-			room = new SpaceRoom(actor.spaceId, this.#batchMs);
+			room = new SpaceRoom(actor.spaceId, this.#batchMs, this.#link);
 			this.#rooms.set(actor.spaceId, room);
 			for (const w of this.#roomWatchers) w.opened(actor.spaceId);
 		}
@@ -187,10 +192,11 @@ export class SignalingServer {
 			const room = this.#rooms.get(spaceId);
 			if (!room) return;
 			room.broadcast('roleChanged', { participant: participantInfo(participant), previousRole });
-			room.listenersMayHaveChanged();
 			const c = room.get(participant.id);
 			if (!c) return;
 			c.participant = participant;
+			// Moving in or out of the audience changes the listener count.
+			room.recount();
 			c.send('tokenRenewed', { token, role: participant.role });
 			if (!c.peer) return;
 			if (participant.role === 'listener') {
@@ -220,9 +226,8 @@ export class SignalingServer {
 		});
 		this.#on('settingsChanged', ({ space }) => this.#rooms.get(space.id)?.broadcast('spaceSettings', { space: spaceInfo(space) }));
 		this.#on('pinnedChanged', ({ spaceId, pinned }) => this.#rooms.get(spaceId)?.broadcast('pinnedChanged', { participantIds: pinned }));
-		this.#on('reaction', ({ spaceId, participantId, reaction }) =>
-			this.#rooms.get(spaceId)?.broadcast('reaction', { participantId, reaction: reaction as never }),
-		);
+		// Counted into the next tick, not sent one by one.
+		this.#on('reaction', ({ spaceId, participantId, reaction }) => this.#rooms.get(spaceId)?.react(participantId, reaction as ReactionKind));
 		this.#on('participantRemoved', ({ spaceId, participant, banned }) => {
 			const c = this.#rooms.get(spaceId)?.get(participant.id);
 			if (!c) return;

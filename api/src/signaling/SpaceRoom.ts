@@ -1,26 +1,50 @@
 import type { ParticipantId, SpaceId } from '../spaces/Space.js';
 import { hasGrant } from '../spaces/roles/grantsForRole.js';
 import type { ClientConnection } from './ClientConnection.js';
-import type { EventData, EventName, ParticipantInfo } from './protocol.js';
+import { maxTickNames, type EventData, type EventName, type ParticipantInfo, type ReactionKind } from './protocol.js';
+import { emptyNews, isEmptyNews, mergeNews, tallyReactions, tickData, type TickNews } from './tickNews.js';
 import { participantInfo } from './toWire.js';
+import { encodeMessage, type EncodedMessage } from './wsFrame.js';
+
+/** How long news after a quiet spell waits for more of its kind, in ms. */
+const gatherMs = 20;
+
+/** What a room tells the rest of the cluster, and learns from it (see `ClusterRelay`). */
+export interface RoomLink {
+	/** This node's news of the tick that just went out (to relay to the other nodes). */
+	published(spaceId: SpaceId, news: TickNews): void;
+	/** This node's listener count in the space changed. */
+	localListenersChanged(spaceId: SpaceId, count: number): void;
+}
 
 /**
- * The connections of one space in this process, one per participant. Joins and leaves are collected and sent as
- * one batch per `batchMs`, with the listener count when it changed, so a thousand listeners arriving at once cost
- * everyone a few messages instead of a thousand.
+ * The connections of one space in this process, one per participant. Joins, leaves and reactions are collected
+ * and sent as one `tick` message per `tickMs` to everyone, with the listener count when it changed, so a thousand
+ * listeners arriving or clapping at once cost each connection one message per tick instead of a thousand. The
+ * message is serialised once per tick and the same bytes go to every connection.
  */
 export class SpaceRoom {
 	readonly spaceId: SpaceId;
 	readonly #connections = new Map<ParticipantId, ClientConnection>();
-	readonly #batchMs: number;
+	readonly #tickMs: number;
+	readonly #link: RoomLink;
 	#joined = new Map<ParticipantId, ParticipantInfo>();
-	#left = new Set<ParticipantId>();
+	/** Left this tick, and whether they were on stage (named first). */
+	#left = new Map<ParticipantId, boolean>();
+	#reactions = new Map<ReactionKind, { count: number; participantIds: string[] }>();
+	/** News from other nodes since the last tick. */
+	#remote: TickNews = emptyNews();
 	#timer: NodeJS.Timeout | undefined;
-	#lastListenerCount = -1;
+	#localListeners = 0;
+	#listenerTotal = 0;
+	#announcedListeners = -1;
+	#lastFlushAt = -Infinity;
+	#closed = false;
 
-	constructor(spaceId: SpaceId, batchMs: number) {
+	constructor(spaceId: SpaceId, tickMs: number, link: RoomLink) {
 		this.spaceId = spaceId;
-		this.#batchMs = batchMs;
+		this.#tickMs = tickMs;
+		this.#link = link;
 	}
 
 	get size(): number {
@@ -31,10 +55,14 @@ export class SpaceRoom {
 		return this.#connections.values();
 	}
 
+	/** Listeners connected to this node. */
+	get localListenerCount(): number {
+		return this.#localListeners;
+	}
+
+	/** Listeners in the space over every node, as last known. */
 	get listenerCount(): number {
-		let n = 0;
-		for (const c of this.#connections.values()) if (c.participant.role === 'listener') n++;
-		return n;
+		return this.#listenerTotal;
 	}
 
 	get(participantId: ParticipantId): ClientConnection | undefined {
@@ -51,6 +79,7 @@ export class SpaceRoom {
 			this.#joined.set(id, participantInfo(connection.participant));
 			this.#schedule();
 		}
+		this.recount();
 		return previous;
 	}
 
@@ -59,54 +88,111 @@ export class SpaceRoom {
 		const id = connection.actor.participantId;
 		if (this.#connections.get(id) !== connection) return false;
 		this.#connections.delete(id);
-		if (!this.#joined.delete(id)) this.#left.add(id);
+		if (!this.#joined.delete(id)) this.#left.set(id, connection.participant.role !== 'listener');
 		this.#schedule();
+		this.recount();
 		return true;
 	}
 
+	/** A reaction by someone (on any node's room: the relay brings the others'); it goes out with the next tick. */
+	react(participantId: string, reaction: ReactionKind): void {
+		const entry = this.#reactions.get(reaction) ?? { count: 0, participantIds: [] };
+		entry.count++;
+		if (entry.participantIds.length < maxTickNames) entry.participantIds.push(participantId);
+		this.#reactions.set(reaction, entry);
+		this.#schedule();
+	}
+
+	/** Another node's tick: merged into the next one here. */
+	addRemote(news: TickNews): void {
+		this.#remote = mergeNews(this.#remote, news);
+		this.#schedule();
+	}
+
+	/** The listener count over every node; announced with the next tick if it changed. */
+	setListenerTotal(count: number): void {
+		this.#listenerTotal = count;
+		if (count !== this.#announcedListeners) this.#schedule();
+	}
+
+	/** Sends an event to everyone here, serialised once. */
 	broadcast<N extends EventName>(event: N, data: EventData[N]): void {
-		for (const c of this.#connections.values()) c.send(event, data);
+		if (this.#connections.size === 0) return;
+		const frame = encodeEvent(event, data);
+		for (const c of this.#connections.values()) c.sendEncoded(frame);
 	}
 
 	/** Sends to those on stage, who hear each other in real time (listeners hear the broadcast, later). */
 	toStage<N extends EventName>(event: N, data: EventData[N]): void {
-		for (const c of this.#connections.values()) if (c.participant.role !== 'listener') c.send(event, data);
+		let frame: EncodedMessage | undefined;
+		for (const c of this.#connections.values()) if (c.participant.role !== 'listener') c.sendEncoded((frame ??= encodeEvent(event, data)));
 	}
 
 	/** Sends to those who may manage the stage (host and co-hosts). */
 	toModerators<N extends EventName>(event: N, data: EventData[N]): void {
-		for (const c of this.#connections.values()) if (hasGrant(c.participant.role, 'manage_stage')) c.send(event, data);
+		let frame: EncodedMessage | undefined;
+		for (const c of this.#connections.values()) if (hasGrant(c.participant.role, 'manage_stage')) c.sendEncoded((frame ??= encodeEvent(event, data)));
 	}
 
-	/** Sends pending joins/leaves now (tests and shutdown); normally the timer does. */
+	/** Sends the pending tick now (tests and shutdown); normally the timer does. */
 	flush(): void {
 		if (this.#timer) clearTimeout(this.#timer);
 		this.#timer = undefined;
-		if (this.#joined.size > 0) this.broadcast('participantsJoined', { participants: [...this.#joined.values()] });
-		if (this.#left.size > 0) this.broadcast('participantsLeft', { participantIds: [...this.#left] });
-		this.#joined = new Map();
-		this.#left = new Set();
-		this.#announceListenerCount();
+		this.#lastFlushAt = performance.now();
+		const local = this.#localNews();
+		if (!isEmptyNews(local)) this.#link.published(this.spaceId, local);
+		const news = mergeNews(local, this.#remote);
+		this.#remote = emptyNews();
+		const count = this.#listenerTotal !== this.#announcedListeners ? this.#listenerTotal : undefined;
+		this.#announcedListeners = this.#listenerTotal;
+		const data = tickData(news, count);
+		if (data) this.broadcast('tick', data);
 	}
 
-	/** Role changes move people in or out of the audience: recount soon. */
-	listenersMayHaveChanged(): void {
-		this.#schedule();
+	/** Counts this node's listeners again (connections come and go, roles change) and tells the link if it moved. */
+	recount(): void {
+		let n = 0;
+		for (const c of this.#connections.values()) if (c.participant.role === 'listener') n++;
+		if (n === this.#localListeners) return;
+		this.#localListeners = n;
+		this.#link.localListenersChanged(this.spaceId, n);
 	}
 
 	close(): void {
+		this.#closed = true;
 		if (this.#timer) clearTimeout(this.#timer);
 		this.#timer = undefined;
 	}
 
-	#announceListenerCount(): void {
-		const count = this.listenerCount;
-		if (count === this.#lastListenerCount) return;
-		this.#lastListenerCount = count;
-		this.broadcast('listenerCount', { count });
+	#localNews(): TickNews {
+		const stageFirst = (a: [unknown, boolean], b: [unknown, boolean]) => Number(b[1]) - Number(a[1]);
+		const joined = [...this.#joined.values()];
+		const news: TickNews = {
+			joined: [...joined.filter((p) => p.role !== 'listener'), ...joined.filter((p) => p.role === 'listener').slice(0, maxTickNames)],
+			joinedCount: joined.length,
+			left: [...this.#left].sort(stageFirst).slice(0, maxTickNames).map(([id]) => id),
+			leftCount: this.#left.size,
+			reactions: tallyReactions(this.#reactions),
+		};
+		this.#joined = new Map();
+		this.#left = new Map();
+		this.#reactions = new Map();
+		return news;
 	}
 
+	/**
+	 * At most one tick per `tickMs`; news after a quiet spell waits only `gatherMs` (a burst of reactions sent
+	 * together arrives over a few ms and should go out together), so a lone hand-clap is not held a whole tick.
+	 */
 	#schedule(): void {
-		this.#timer ??= setTimeout(() => this.flush(), this.#batchMs);
+		if (this.#closed || this.#timer) return;
+		const now = performance.now();
+		const due = Math.max(this.#lastFlushAt + this.#tickMs, now + Math.min(gatherMs, this.#tickMs));
+		this.#timer = setTimeout(() => this.flush(), due - now);
 	}
+}
+
+/** An event as one WebSocket text message, shared by every connection it goes to. */
+export function encodeEvent<N extends EventName>(event: N, data: EventData[N]): EncodedMessage {
+	return encodeMessage({ event, data });
 }

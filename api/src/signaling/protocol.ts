@@ -155,10 +155,12 @@ export interface ReplyData {
 
 /** Every server event and its data. */
 export interface EventData {
-	/** Batched: everyone who connected since the last batch. */
-	participantsJoined: { participants: ParticipantInfo[] };
-	/** Batched: everyone who disconnected since the last batch. */
-	participantsLeft: { participantIds: string[] };
+	/**
+	 * The crowd's news, from every API node serving the space: at most one per tick (100 ms) per connection, only
+	 * when something happened. Replaces per-person join, leave and reaction messages, whose fan-out grew with the
+	 * square of the audience.
+	 */
+	tick: TickData;
 	roleChanged: { participant: ParticipantInfo; previousRole: WireRole };
 	/** To one participant: their new token after a role change. Use it for reconnects. */
 	tokenRenewed: { token: string; role: WireRole };
@@ -171,8 +173,6 @@ export interface EventData {
 	activeSpeaker: { participantId: string | null };
 	/** To those on stage: speaking loudness, in dBov (-127 silent … 0 loudest); empty when everyone is silent. */
 	audioLevels: { levels: { participantId: string; volumeDb: number }[] };
-	listenerCount: { count: number };
-	reaction: { participantId: string; reaction: ReactionKind };
 	spaceState: { space: SpaceInfo };
 	/** The space's settings changed while it runs (today: its caption mode). */
 	spaceSettings: { space: SpaceInfo };
@@ -187,6 +187,33 @@ export interface EventData {
 	consumerClosed: { consumerId: string };
 	/** The media server for this space was replaced: recreate transports, producers and consumers. */
 	stageReset: Record<string, never>;
+}
+
+/** Names listed per tick: the stage always, listeners up to this many (`joinedCount`/`leftCount` count everyone). */
+export const maxTickNames = 20;
+/** A reaction kind names who reacted only while this few did so in one tick. */
+export const maxReactionNames = 5;
+
+export interface ReactionTally {
+	reaction: ReactionKind;
+	/** Reactions of this kind in the tick. */
+	count: number;
+	/** Who reacted, when at most `maxReactionNames` did. */
+	participantIds?: string[];
+}
+
+/** One tick of crowd news; every field is absent when it has nothing to say. */
+export interface TickData {
+	/** Who connected: everyone on stage, and listeners up to `maxTickNames`. */
+	joined?: ParticipantInfo[];
+	/** Everyone who connected, named or not. */
+	joinedCount?: number;
+	/** Who disconnected (same rule as `joined`). */
+	left?: string[];
+	leftCount?: number;
+	/** Listeners in the space over all nodes, when it changed. */
+	listenerCount?: number;
+	reactions?: ReactionTally[];
 }
 
 export type EventName = keyof EventData;

@@ -20,13 +20,14 @@ export interface FloatingReaction {
 
 /**
  * Keeps at most `maxFloating` reactions in the air. When more arrive, a reaction of the same kind already floating
- * counts it ("🔥 ×14") instead of adding a bubble, so a thousand listeners clapping stays readable and cheap.
+ * counts it ("🔥 ×14") instead of adding a bubble, so a thousand listeners clapping stays readable and cheap. The
+ * server already counts one tick's reactions of a kind: they arrive as one bubble of `count`.
  */
-export function addReaction(floating: readonly FloatingReaction[], kind: ReactionKind, id: number, x: number, maxFloating = 12): FloatingReaction[] {
+export function addReaction(floating: readonly FloatingReaction[], kind: ReactionKind, id: number, x: number, maxFloating = 12, count = 1): FloatingReaction[] {
 	if (floating.length >= maxFloating) {
 		const same = floating.findLast((r) => r.kind === kind);
-		if (same) return floating.map((r) => (r === same ? { ...r, count: r.count + 1 } : r));
-		return [...floating.slice(1), { id, kind, x, count: 1 }];
+		if (same) return floating.map((r) => (r === same ? { ...r, count: r.count + count } : r));
+		return [...floating.slice(1), { id, kind, x, count }];
 	}
-	return [...floating, { id, kind, x, count: 1 }];
+	return [...floating, { id, kind, x, count }];
 }

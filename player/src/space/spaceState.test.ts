@@ -56,7 +56,7 @@ describe('space view', () => {
 		let view = viewFromState(state());
 		view = applyEvent(view, { event: 'muteChanged', data: { participantId: 'a', mute: 'moderator' } });
 		view = applyEvent(view, { event: 'activeSpeaker', data: { participantId: 'b' } });
-		view = applyEvent(view, { event: 'listenerCount', data: { count: 9 } });
+		view = applyEvent(view, { event: 'tick', data: { listenerCount: 9, reactions: [{ reaction: 'clap', count: 40 }] } });
 		expect(view.stage.find((p) => p.id === 'a')?.mute).toBe('moderator');
 		expect(view.activeSpeaker).toBe('b');
 		expect(view.listenerCount).toBe(9);

@@ -53,16 +53,16 @@ export function applyEvent(view: SpaceView, e: SpaceEvent): SpaceView {
 			return { ...view, handRaised: e.data.raised, handPosition: e.data.raised ? (e.data.position ?? view.handPosition) : null };
 		case 'activeSpeaker':
 			return { ...view, activeSpeaker: e.data.participantId };
-		case 'listenerCount':
-			return { ...view, listenerCount: e.data.count };
 		case 'spaceState':
 		case 'spaceSettings':
 			return { ...view, space: e.data.space };
-		case 'participantsJoined': {
-			// Stage members who (re)connect may carry a newer mute state.
-			const joined = new Map(e.data.participants.map((p) => [p.id, p]));
-			if (!view.stage.some((p) => joined.has(p.id))) return view;
-			return { ...view, stage: view.stage.map((p) => joined.get(p.id) ?? p) };
+		case 'tick': {
+			const { listenerCount } = e.data;
+			const counted = listenerCount === undefined ? view : { ...view, listenerCount };
+			// Stage members who (re)connect may carry a newer mute state (the server names everyone on stage).
+			const joined = new Map((e.data.joined ?? []).map((p) => [p.id, p]));
+			if (!view.stage.some((p) => joined.has(p.id))) return counted;
+			return { ...counted, stage: view.stage.map((p) => joined.get(p.id) ?? p) };
 		}
 		default:
 			return view;

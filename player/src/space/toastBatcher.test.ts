@@ -35,6 +35,18 @@ describe('toast batching', () => {
 		expect(describePresence([], 'joined')).toBeUndefined();
 	});
 
+	it('counts people the server did not name (a big crowd per tick)', () => {
+		expect(describePresence(['Ada'], 'joined', 3000)).toBe('3000 people joined');
+		expect(describePresence([], 'left', 1)).toBe('1 person left');
+		const clock = manualClock();
+		let shown: Toast[] = [];
+		const batcher = new ToastBatcher((t) => (shown = t), { windowMs: 100 }, clock);
+		batcher.joined(['Ada', 'Bo'], 40);
+		batcher.joined([], 10);
+		clock.advance(100);
+		expect(shown.map((t) => t.text)).toEqual(['50 people joined']);
+	});
+
 	it('joins within the window become one toast, which goes away after it was shown', () => {
 		const clock = manualClock();
 		let shown: Toast[] = [];

@@ -7,12 +7,13 @@ export interface Toast {
 	text: string;
 }
 
-/** Words for a batch of names that joined or left. */
-export function describePresence(names: readonly string[], verb: 'joined' | 'left'): string | undefined {
-	if (names.length === 0) return undefined;
-	if (names.length === 1) return `${names[0]} ${verb}`;
-	if (names.length === 2) return `${names[0]} and ${names[1]} ${verb}`;
-	return `${names.length} people ${verb}`;
+/** Words for a batch of names that joined or left; `count` includes people the server did not name (big crowds). */
+export function describePresence(names: readonly string[], verb: 'joined' | 'left', count = names.length): string | undefined {
+	const total = Math.max(count, names.length);
+	if (total === 0) return undefined;
+	if (total === 1 && names.length === 1) return `${names[0]} ${verb}`;
+	if (total === 2 && names.length === 2) return `${names[0]} and ${names[1]} ${verb}`;
+	return `${total} ${total === 1 ? 'person' : 'people'} ${verb}`;
 }
 
 export interface ToastBatcherOptions {
@@ -38,6 +39,9 @@ export class ToastBatcher {
 	readonly #onChange: (toasts: Toast[]) => void;
 	#joined: string[] = [];
 	#left: string[] = [];
+	/** People beyond the names (the server names only the first few of a big crowd per tick). */
+	#joinedUnnamed = 0;
+	#leftUnnamed = 0;
 	#flushTimer: unknown;
 	#toasts: Toast[] = [];
 	#nextId = 1;
@@ -48,14 +52,17 @@ export class ToastBatcher {
 		this.#clock = clock;
 	}
 
-	joined(names: readonly string[]): void {
+	/** `count`: everyone who joined, named or not (default: the names). */
+	joined(names: readonly string[], count = names.length): void {
 		this.#joined.push(...names);
-		this.#schedule();
+		this.#joinedUnnamed += Math.max(0, count - names.length);
+		if (count > 0) this.#schedule();
 	}
 
-	left(names: readonly string[]): void {
+	left(names: readonly string[], count = names.length): void {
 		this.#left.push(...names);
-		this.#schedule();
+		this.#leftUnnamed += Math.max(0, count - names.length);
+		if (count > 0) this.#schedule();
 	}
 
 	/** Shown at once, not batched. */
@@ -79,10 +86,12 @@ export class ToastBatcher {
 
 	#flush(): void {
 		this.#flushTimer = undefined;
-		const joined = describePresence(this.#joined, 'joined');
-		const left = describePresence(this.#left, 'left');
+		const joined = describePresence(this.#joined, 'joined', this.#joined.length + this.#joinedUnnamed);
+		const left = describePresence(this.#left, 'left', this.#left.length + this.#leftUnnamed);
 		this.#joined = [];
 		this.#left = [];
+		this.#joinedUnnamed = 0;
+		this.#leftUnnamed = 0;
 		const text = [joined, left].filter(Boolean).join(' · ');
 		if (text) this.#show(text);
 	}

@@ -15,7 +15,7 @@ import { ToastBatcher, type Toast } from './toastBatcher.js';
  */
 export type ConnectionStatus = 'joining' | 'connecting' | 'connected' | 'reconnecting' | 'final';
 
-const forwarded: EventName[] = ['roleChanged', 'muteChanged', 'pinnedChanged', 'handQueueChanged', 'handChanged', 'activeSpeaker', 'listenerCount', 'spaceState', 'spaceSettings', 'participantsJoined'];
+const forwarded: EventName[] = ['roleChanged', 'muteChanged', 'pinnedChanged', 'handQueueChanged', 'handChanged', 'activeSpeaker', 'spaceState', 'spaceSettings', 'tick'];
 
 const roleWords: Record<string, string> = { host: 'the host', cohost: 'a co-host', speaker: 'a speaker', listener: 'a listener' };
 
@@ -119,13 +119,16 @@ export function useSpaceSession(spaceId: string) {
 			if (stored) saveSession(spaceId, { ...stored, token: t });
 			token.value = t;
 		});
-		s.on('participantsJoined', ({ participants }) => {
-			for (const p of participants) names.set(p.id, p.displayName);
-			const others = participants.filter((p) => p.id !== view.value?.you.id);
-			batcher.joined(others.map((p) => p.displayName));
+		// One message per tick: who came and went (the first few by name, then counts) and the reactions by kind.
+		s.on('tick', ({ joined = [], joinedCount = 0, left = [], leftCount = 0, reactions = [] }) => {
+			for (const p of joined) names.set(p.id, p.displayName);
+			const me = view.value?.you.id;
+			const others = joined.filter((p) => p.id !== me);
+			batcher.joined(others.map((p) => p.displayName), joinedCount - (joined.length - others.length));
+			const leftNames = left.flatMap((id) => names.get(id) ?? []);
+			batcher.left(leftNames, leftCount);
+			for (const r of reactions) float(r.reaction, r.count);
 		});
-		s.on('participantsLeft', ({ participantIds }) => batcher.left(participantIds.flatMap((id) => names.get(id) ?? [])));
-		s.on('reaction', ({ reaction }) => float(reaction));
 		s.on('removed', ({ banned }) => {
 			forgetSession(spaceId);
 			end(banned ? describeError('banned') : 'A host removed you from this space.');
@@ -154,9 +157,9 @@ export function useSpaceSession(spaceId: string) {
 		if (e.event === 'spaceState' && e.data.space.state === 'live' && before.space.state !== 'live') batcher.announce('The space is live');
 	}
 
-	function float(kind: ReactionKind): void {
+	function float(kind: ReactionKind, count = 1): void {
 		const id = nextReactionId++;
-		reactions.value = addReaction(reactions.value, kind, id, 10 + Math.random() * 80);
+		reactions.value = addReaction(reactions.value, kind, id, 10 + Math.random() * 80, undefined, count);
 		setTimeout(() => (reactions.value = reactions.value.filter((r) => r.id !== id)), 3000);
 	}
 
