@@ -1,6 +1,7 @@
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { StageRegistry } from '@tribune/ingest';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { TribuneError } from '../errors.js';
@@ -8,6 +9,8 @@ import type { ParticipantId, SpaceId } from '../spaces/Space.js';
 import type { SpaceService, SpaceServiceEvents } from '../spaces/SpaceService.js';
 import { publishGrantsFor } from '../stage/publishGrantsFor.js';
 import { ClientConnection, defaultSignalingLimits, type SignalingLimits } from './ClientConnection.js';
+import { ClusterRelay, type RelayBody } from './ClusterRelay.js';
+import { ListenerTally } from './ListenerTally.js';
 import { classifyError, requestHandlers } from './requestHandlers.js';
 import type { EventData, EventName, ReactionKind, RequestName } from './protocol.js';
 import { SpaceRoom, type RoomLink } from './SpaceRoom.js';
@@ -23,7 +26,31 @@ export interface SignalingOptions {
 	presenceBatchMs?: number;
 	/** Ping interval; a client that misses one pong is dropped, in ms. Default 30 000. */
 	heartbeatMs?: number;
+	/**
+	 * Several API nodes on one Redis: events, ticks and listener counts are shared through it (`ClusterRelay`,
+	 * `ListenerTally`). Unset: this node is alone.
+	 */
+	cluster?: ClusterOptions;
 }
+
+export interface ClusterOptions {
+	/** For publishing and the listener tally (shared with the rest of the node). */
+	redis: Redis;
+	/** A connection of the relay's own for SUBSCRIBE; closed with the server. */
+	subscriber: Redis;
+	prefix: string;
+	/** Unique per process. */
+	nodeId: string;
+	/** How long a node's listener count stands without a refresh, in ms. Default 15 000 (refreshed every third). */
+	listenerTtlMs?: number;
+}
+
+/** SpaceService events that every node serving the space applies to its own connections. */
+const relayedEvents = ['spaceState', 'settingsChanged', 'roleChanged', 'handQueueChanged', 'muteChanged', 'pinnedChanged', 'participantRemoved'] as const;
+type RelayedEvent = (typeof relayedEvents)[number];
+type EventOf<K extends RelayedEvent> = SpaceServiceEvents[K][0];
+/** `remote`: the event happened on another node (relayed); side effects that belong to its origin stay there. */
+type EventHandlers = { [K in RelayedEvent]: (e: EventOf<K>, remote: boolean) => void };
 
 /** Told when a space gets its first connection on this process, and when its last one goes. */
 export interface RoomWatcher {
@@ -42,7 +69,8 @@ const hardMaxPayloadBytes = 1024 * 1024;
  * through `requestHandlers`, and turns the space's and the stage's events into protocol events for the right
  * people. Media follows roles here: a demoted speaker's peer closes, a muted one's audio pauses.
  *
- * Events reach the connections of this process; several API processes per space would relay them through Redis.
+ * Several API processes may serve one space: what happens on one node reaches the connections of the others through
+ * Redis (`ClusterRelay`), once each, and listener counts add up over the nodes (`ListenerTally`).
  */
 export class SignalingServer {
 	readonly #service: SpaceService;
@@ -55,11 +83,20 @@ export class SignalingServer {
 	readonly #heartbeat: NodeJS.Timeout;
 	readonly #unsubscribe: (() => void)[] = [];
 	readonly #roomWatchers = new Set<RoomWatcher>();
-	/** One node alone: its own listeners are the total, and there is nobody to relay ticks to. */
+	readonly #relay: ClusterRelay | undefined;
+	readonly #tally: ListenerTally | undefined;
+	/** Per space: the listener-count report to Redis, at most one in flight and one per tick. */
+	readonly #counts = new Map<SpaceId, { timer: NodeJS.Timeout | undefined; running: boolean; again: boolean; reported: number | undefined }>();
+	readonly #countRefresh: NodeJS.Timeout | undefined;
 	readonly #link: RoomLink = {
-		published: () => {},
-		localListenersChanged: (spaceId, count) => this.#rooms.get(spaceId)?.setListenerTotal(count),
+		published: (spaceId, news) => this.#relay?.publish(spaceId, { t: 'tick', news }),
+		localListenersChanged: (spaceId, count) => {
+			// Alone, this node's listeners are the total; with others, the tally in Redis adds them up.
+			if (this.#tally) this.#scheduleCount(spaceId);
+			else this.#rooms.get(spaceId)?.setListenerTotal(count);
+		},
 	};
+	#handlers: EventHandlers | undefined;
 	#closed = false;
 
 	constructor(options: SignalingOptions) {
@@ -72,6 +109,16 @@ export class SignalingServer {
 		// of ws closing the connection with 1007.
 		this.#wss = new WebSocketServer({ noServer: true, maxPayload: hardMaxPayloadBytes, perMessageDeflate: false, skipUTF8Validation: true });
 		this.#heartbeat = setInterval(() => this.#checkHeartbeats(), options.heartbeatMs ?? 30_000).unref();
+		const cluster = options.cluster;
+		if (cluster) {
+			const ttlMs = cluster.listenerTtlMs ?? 15_000;
+			this.#relay = new ClusterRelay({ ...cluster, logger: this.#logger.child({ module: 'relay' }), onMessage: (spaceId, body) => this.#onRelay(spaceId, body) });
+			this.#tally = new ListenerTally(cluster.redis, cluster.prefix, cluster.nodeId, ttlMs);
+			// Keeps this node's counts from expiring, and drops a dead node's from the totals here.
+			this.#countRefresh = setInterval(() => {
+				for (const spaceId of this.#rooms.keys()) this.#scheduleCount(spaceId);
+			}, ttlMs / 3).unref();
+		}
 		this.#subscribe();
 	}
 
@@ -106,12 +153,17 @@ export class SignalingServer {
 		if (this.#closed) return;
 		this.#closed = true;
 		clearInterval(this.#heartbeat);
+		clearInterval(this.#countRefresh);
 		for (const off of this.#unsubscribe) off();
-		for (const room of this.#rooms.values()) {
+		for (const [spaceId, room] of this.#rooms) {
 			room.close();
 			for (const c of room.connections) c.close(closeCodes.shuttingDown, 'server shutting down');
+			// This node's listeners leave the totals now rather than when their count expires.
+			this.#tally?.report(spaceId, 0).catch(() => {});
 		}
+		for (const state of this.#counts.values()) clearTimeout(state.timer);
 		this.#rooms.clear();
+		this.#relay?.close();
 		this.#wss.close();
 	}
 
@@ -138,6 +190,7 @@ export class SignalingServer {
 		if (!room) {
 			room = new SpaceRoom(actor.spaceId, this.#batchMs, this.#link);
 			this.#rooms.set(actor.spaceId, room);
+			this.#relay?.watch(actor.spaceId);
 			for (const w of this.#roomWatchers) w.opened(actor.spaceId);
 		}
 		const theRoom = room;
@@ -168,6 +221,7 @@ export class SignalingServer {
 				theRoom.close();
 				if (this.#rooms.get(actor.spaceId) === theRoom) {
 					this.#rooms.delete(actor.spaceId);
+					this.#relay?.unwatch(actor.spaceId);
 					for (const w of this.#roomWatchers) w.closed(actor.spaceId);
 				}
 			}
@@ -186,73 +240,23 @@ export class SignalingServer {
 		this.#unsubscribe.push(() => this.#service.off(event, listener));
 	}
 
-	/** Space and stage events → protocol events and media actions. */
+	/** Space and stage events → protocol events and media actions; this node's events also go to the others. */
 	#subscribe(): void {
-		this.#on('roleChanged', ({ spaceId, participant, previousRole, token }) => {
-			const room = this.#rooms.get(spaceId);
-			if (!room) return;
-			room.broadcast('roleChanged', { participant: participantInfo(participant), previousRole });
-			const c = room.get(participant.id);
-			if (!c) return;
-			c.participant = participant;
-			// Moving in or out of the audience changes the listener count.
-			room.recount();
-			c.send('tokenRenewed', { token, role: participant.role });
-			if (!c.peer) return;
-			if (participant.role === 'listener') {
-				// Off the stage: the peer goes, and with it every producer and consumer.
-				c.peer.close();
-				c.peer = undefined;
-			} else {
-				void this.#service.getSpace(spaceId).then((space) => c.peer?.setGrants(publishGrantsFor(participant.role, space.settings)), () => {});
-			}
-		});
-		this.#on('muteChanged', ({ spaceId, participant }) => {
-			const room = this.#rooms.get(spaceId);
-			if (!room) return;
-			room.broadcast('muteChanged', { participantId: participant.id, mute: participant.mute });
-			const c = room.get(participant.id);
-			if (!c) return;
-			c.participant = participant;
-			c.peer?.setAudioMuted(participant.mute !== 'none').catch((error: unknown) => this.#logger.warn({ err: error }, 'mute failed'));
-		});
-		this.#on('handQueueChanged', ({ spaceId, queue, raised, lowered }) => {
-			const room = this.#rooms.get(spaceId);
-			if (!room) return;
-			room.toModerators('handQueueChanged', { queue: queue.map(participantInfo), raised: raised ?? null, lowered: lowered ?? null });
-			if (lowered) room.get(lowered)?.send('handChanged', { raised: false });
-			// Everyone waiting learns their place (first raised first) whenever the queue changes.
-			queue.forEach((p, i) => room.get(p.id)?.send('handChanged', { raised: true, position: i + 1 }));
-		});
-		this.#on('settingsChanged', ({ space }) => this.#rooms.get(space.id)?.broadcast('spaceSettings', { space: spaceInfo(space) }));
-		this.#on('pinnedChanged', ({ spaceId, pinned }) => this.#rooms.get(spaceId)?.broadcast('pinnedChanged', { participantIds: pinned }));
-		// Counted into the next tick, not sent one by one.
+		const handlers = (this.#handlers = this.#eventHandlers());
+		for (const name of relayedEvents) {
+			this.#on(name, (e: EventOf<typeof name>) => {
+				(handlers[name] as (e: unknown, remote: boolean) => void)(e, false);
+				this.#relay?.publish(spaceIdOf(e), { t: 'event', name, data: forRelay(e) });
+			});
+		}
+		// Counted into the next tick, not sent one by one (the tick goes to the other nodes too).
 		this.#on('reaction', ({ spaceId, participantId, reaction }) => this.#rooms.get(spaceId)?.react(participantId, reaction as ReactionKind));
-		this.#on('participantRemoved', ({ spaceId, participant, banned }) => {
-			const c = this.#rooms.get(spaceId)?.get(participant.id);
-			if (!c) return;
-			c.send('removed', { banned });
-			c.peer?.close();
-			c.peer = undefined;
-			c.close(closeCodes.removed, banned ? 'banned' : 'removed');
-		});
-		this.#on('spaceState', ({ space }) => {
-			const room = this.#rooms.get(space.id);
-			room?.broadcast('spaceState', { space: spaceInfo(space) });
-			if (space.state === 'live') {
-				this.#stages.open(space.id).catch((error: unknown) => this.#logger.error({ err: error, spaceId: space.id }, 'could not open the stage'));
-			}
-			if (space.state === 'ended') {
-				void this.#stages.close(space.id);
-				// Shortly after, so the host's own endSpace reply and the event go out first.
-				if (room) setTimeout(() => {
-					for (const c of room.connections) c.close(closeCodes.spaceEnded, 'space ended');
-				}, 200).unref();
-			}
-		});
 		const onStageOpened = (stage: Parameters<Parameters<StageRegistry['on']>[1]>[0], { replaced }: { replaced: boolean }): void => {
 			const spaceId = stage.spaceId as SpaceId;
-			stage.on('activespeaker', (peerId) => this.#rooms.get(spaceId)?.broadcast('activeSpeaker', { participantId: peerId }));
+			stage.on('activespeaker', (peerId) => {
+				this.#rooms.get(spaceId)?.broadcast('activeSpeaker', { participantId: peerId });
+				this.#relay?.publish(spaceId, { t: 'activeSpeaker', participantId: peerId });
+			});
 			stage.on('audiolevels', (levels) =>
 				this.#rooms.get(spaceId)?.toStage('audioLevels', { levels: levels.map((l) => ({ participantId: l.peerId, volumeDb: l.volumeDb })) }),
 			);
@@ -269,8 +273,152 @@ export class SignalingServer {
 		this.#unsubscribe.push(() => this.#stages.off('stageopened', onStageOpened));
 	}
 
+	#eventHandlers(): EventHandlers {
+		return {
+			roleChanged: ({ spaceId, participant, previousRole, token }, remote) => {
+				const room = this.#rooms.get(spaceId);
+				if (!room) return;
+				room.broadcast('roleChanged', { participant: participantInfo(participant), previousRole });
+				const c = room.get(participant.id);
+				if (!c) return;
+				c.participant = participant;
+				// Moving in or out of the audience changes the listener count.
+				room.recount();
+				// Tokens do not travel between nodes: the node holding the connection issues its own.
+				if (!remote) c.send('tokenRenewed', { token, role: participant.role });
+				else {
+					void this.#service.tokens.issue({ spaceId, participantId: participant.id, role: participant.role }).then(
+						(fresh) => c.send('tokenRenewed', { token: fresh, role: participant.role }),
+						(error: unknown) => this.#logger.warn({ err: error, spaceId }, 'could not renew a token'),
+					);
+				}
+				if (!c.peer) return;
+				if (participant.role === 'listener') {
+					// Off the stage: the peer goes, and with it every producer and consumer.
+					c.peer.close();
+					c.peer = undefined;
+				} else {
+					void this.#service.getSpace(spaceId).then((space) => c.peer?.setGrants(publishGrantsFor(participant.role, space.settings)), () => {});
+				}
+			},
+			muteChanged: ({ spaceId, participant }) => {
+				const room = this.#rooms.get(spaceId);
+				if (!room) return;
+				room.broadcast('muteChanged', { participantId: participant.id, mute: participant.mute });
+				const c = room.get(participant.id);
+				if (!c) return;
+				c.participant = participant;
+				c.peer?.setAudioMuted(participant.mute !== 'none').catch((error: unknown) => this.#logger.warn({ err: error }, 'mute failed'));
+			},
+			handQueueChanged: ({ spaceId, queue, raised, lowered }) => {
+				const room = this.#rooms.get(spaceId);
+				if (!room) return;
+				room.toModerators('handQueueChanged', { queue: queue.map(participantInfo), raised: raised ?? null, lowered: lowered ?? null });
+				if (lowered) room.get(lowered)?.send('handChanged', { raised: false });
+				// Everyone waiting learns their place (first raised first) whenever the queue changes.
+				queue.forEach((p, i) => room.get(p.id)?.send('handChanged', { raised: true, position: i + 1 }));
+			},
+			settingsChanged: ({ space }) => this.#rooms.get(space.id)?.broadcast('spaceSettings', { space: spaceInfo(space) }),
+			pinnedChanged: ({ spaceId, pinned }) => this.#rooms.get(spaceId)?.broadcast('pinnedChanged', { participantIds: pinned }),
+			participantRemoved: ({ spaceId, participant, banned }) => {
+				const c = this.#rooms.get(spaceId)?.get(participant.id);
+				if (!c) return;
+				c.send('removed', { banned });
+				c.peer?.close();
+				c.peer = undefined;
+				c.close(closeCodes.removed, banned ? 'banned' : 'removed');
+			},
+			spaceState: ({ space }, remote) => {
+				const room = this.#rooms.get(space.id);
+				room?.broadcast('spaceState', { space: spaceInfo(space) });
+				// The node where the space went live opens its stage; the others open theirs when someone on stage asks.
+				if (space.state === 'live' && !remote) {
+					this.#stages.open(space.id).catch((error: unknown) => this.#logger.error({ err: error, spaceId: space.id }, 'could not open the stage'));
+				}
+				if (space.state === 'ended') {
+					void this.#stages.close(space.id);
+					// Shortly after, so the host's own endSpace reply and the event go out first.
+					if (room) setTimeout(() => {
+						for (const c of room.connections) c.close(closeCodes.spaceEnded, 'space ended');
+					}, 200).unref();
+				}
+			},
+		};
+	}
+
+	/** Another node's news for a space this node has connections in. */
+	#onRelay(spaceId: SpaceId, body: RelayBody): void {
+		switch (body.t) {
+			case 'tick':
+				this.#rooms.get(spaceId)?.addRemote(body.news);
+				return;
+			case 'listeners':
+				this.#scheduleCount(spaceId);
+				return;
+			case 'activeSpeaker':
+				this.#rooms.get(spaceId)?.broadcast('activeSpeaker', { participantId: body.participantId });
+				return;
+			case 'event': {
+				if (!(relayedEvents as readonly string[]).includes(body.name)) return;
+				const handler = this.#handlers?.[body.name as RelayedEvent] as ((e: unknown, remote: boolean) => void) | undefined;
+				handler?.(body.data, true);
+			}
+		}
+	}
+
+	/**
+	 * Reports this node's listener count in a space to the tally and takes the total back: soon after a change (at
+	 * once for a new room), at most once per tick, one report in flight. Tells the other nodes when this node's
+	 * count moved, so they read the total again.
+	 */
+	#scheduleCount(spaceId: SpaceId): void {
+		if (!this.#tally || this.#closed) return;
+		let state = this.#counts.get(spaceId);
+		if (!state) this.#counts.set(spaceId, (state = { timer: undefined, running: false, again: false, reported: undefined }));
+		if (state.running) {
+			state.again = true;
+			return;
+		}
+		if (state.timer) return;
+		const theState = state;
+		state.timer = setTimeout(() => void this.#reportCount(spaceId, theState), state.reported === undefined ? 0 : this.#batchMs);
+	}
+
+	async #reportCount(spaceId: SpaceId, state: { timer: NodeJS.Timeout | undefined; running: boolean; again: boolean; reported: number | undefined }): Promise<void> {
+		state.timer = undefined;
+		state.running = true;
+		const local = this.#rooms.get(spaceId)?.localListenerCount ?? 0;
+		try {
+			const total = await this.#tally!.report(spaceId, local);
+			this.#rooms.get(spaceId)?.setListenerTotal(total);
+			if (local !== state.reported) {
+				state.reported = local;
+				this.#relay?.publish(spaceId, { t: 'listeners' });
+			}
+		} catch (error) {
+			this.#logger.warn({ err: error, spaceId }, 'could not report the listener count');
+		} finally {
+			state.running = false;
+			if (state.again) {
+				state.again = false;
+				this.#scheduleCount(spaceId);
+			} else if (!this.#rooms.has(spaceId)) this.#counts.delete(spaceId);
+		}
+	}
+
 	/** For tests: the connection of a participant on this process. */
 	connectionOf(spaceId: SpaceId, participantId: ParticipantId): ClientConnection | undefined {
 		return this.#rooms.get(spaceId)?.get(participantId);
 	}
+}
+
+function spaceIdOf(e: EventOf<RelayedEvent>): SpaceId {
+	return 'spaceId' in e ? e.spaceId : e.space.id;
+}
+
+/** An event as it goes to the other nodes: JSON, without the token a role change carries. */
+function forRelay(e: EventOf<RelayedEvent>): Record<string, unknown> {
+	if (!('token' in e)) return { ...e };
+	const { token: _token, ...rest } = e;
+	return rest;
 }

@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import { defaultStageOptions, StageRegistry, type IngestConfig, type WorkerPool } from '@tribune/ingest';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -50,7 +52,9 @@ export function createSpaces(options: SpacesOptions): Spaces {
 		{ ...defaultStageOptions, webRtc: { ...defaultStageOptions.webRtc, listenIp: options.ingest.listenIp, announcedIp: options.ingest.announcedIp } },
 		logger.child({ module: 'stage' }),
 	);
-	const signaling = new SignalingServer({ service, stages, logger: logger.child({ module: 'signaling' }), ...options.signaling });
+	// Every node relays its signaling through Redis, so any number of them can serve one space.
+	const cluster = { redis: options.redis, subscriber: options.redis.duplicate(), prefix: options.redisPrefix, nodeId: newNodeId() };
+	const signaling = new SignalingServer({ service, stages, logger: logger.child({ module: 'signaling' }), ...options.signaling, cluster });
 	const synthetic =
 		options.syntheticSpeakerDir === undefined
 			? undefined
@@ -80,4 +84,9 @@ export function createSpaces(options: SpacesOptions): Spaces {
 			stages.closeAll();
 		},
 	};
+}
+
+/** This process among the API nodes on one Redis: host, pid, and random bits (a restarted process is a new node). */
+function newNodeId(): string {
+	return `${os.hostname().replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 40)}-${process.pid}-${randomBytes(4).toString('hex')}`;
 }

@@ -1,0 +1,131 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { SpaceId } from '../spaces/Space.js';
+import { reactionKinds } from './protocol.js';
+import type { TickNews } from './tickNews.js';
+
+/**
+ * What one API node tells the others about a space:
+ *   tick      its crowd news of one tick (joins, leaves, reactions), merged into theirs
+ *   listeners its listener count changed: re-read the total (`ListenerTally`)
+ *   event     a SpaceService event that happened on it (role, hand queue, mute, pins, removal, space state)
+ *   activeSpeaker  its stage's loudest speaker changed
+ */
+export type RelayBody =
+	| { t: 'tick'; news: TickNews }
+	| { t: 'listeners' }
+	| { t: 'event'; name: string; data: Record<string, unknown> }
+	| { t: 'activeSpeaker'; participantId: string | null };
+
+const participantInfo = z.object({ id: z.string(), displayName: z.string(), role: z.enum(['host', 'cohost', 'speaker', 'listener']), mute: z.enum(['none', 'self', 'moderator']) });
+const count = z.number().int().min(0);
+const tickNews = z.object({
+	joined: z.array(participantInfo),
+	joinedCount: count,
+	left: z.array(z.string()),
+	leftCount: count,
+	reactions: z.array(z.object({ reaction: z.enum(reactionKinds), count, participantIds: z.array(z.string()).optional() })),
+});
+const relayBody = z.discriminatedUnion('t', [
+	z.object({ t: z.literal('tick'), news: tickNews }),
+	z.object({ t: z.literal('listeners') }),
+	z.object({ t: z.literal('event'), name: z.string().max(64), data: z.record(z.string(), z.unknown()) }),
+	z.object({ t: z.literal('activeSpeaker'), participantId: z.string().nullable() }),
+]);
+/** `seq` orders one node's messages: a receiver drops any it has seen (a node id is new with every process). */
+const envelope = z.object({ node: z.string().min(1).max(128), seq: z.number().int().min(1), spaceId: z.string().min(1).max(64), body: relayBody });
+
+export interface ClusterRelayOptions {
+	/** Publishes (any connection; it is not put in subscriber mode). */
+	redis: Redis;
+	/** A connection of its own, for SUBSCRIBE; closed by `close()`. */
+	subscriber: Redis;
+	prefix: string;
+	/** Unique per process. */
+	nodeId: string;
+	logger: Logger;
+	onMessage: (spaceId: SpaceId, body: RelayBody, fromNode: string) => void;
+}
+
+/**
+ * Relays signaling between the API nodes that serve one space, over a Redis pub/sub channel per space
+ * (`<prefix>:signal:{spaceId}`). A node subscribes while it has connections in the space. Every message names its
+ * node and a sequence number: a node skips its own messages (it applied them locally already) and any it has
+ * seen, so each client gets each event once. Pub/sub is fire-and-forget: a node that was not subscribed yet misses
+ * what was said meanwhile, which a client's `getState` on connecting covers.
+ */
+export class ClusterRelay {
+	readonly nodeId: string;
+	readonly #redis: Redis;
+	readonly #subscriber: Redis;
+	readonly #prefix: string;
+	readonly #logger: Logger;
+	readonly #onMessage: ClusterRelayOptions['onMessage'];
+	readonly #lastSeq = new Map<string, number>();
+	readonly #watched = new Set<string>();
+	#seq = 0;
+	#closed = false;
+
+	constructor(options: ClusterRelayOptions) {
+		this.nodeId = options.nodeId;
+		this.#redis = options.redis;
+		this.#subscriber = options.subscriber;
+		this.#prefix = options.prefix;
+		this.#logger = options.logger;
+		this.#onMessage = options.onMessage;
+		this.#subscriber.on('message', (_channel: string, text: string) => this.#receive(text));
+		this.#subscriber.on('error', (error: unknown) => this.#logger.warn({ err: error }, 'relay subscriber error'));
+	}
+
+	/** Starts receiving a space's messages (idempotent). */
+	watch(spaceId: SpaceId): void {
+		const channel = this.#channel(spaceId);
+		if (this.#closed || this.#watched.has(channel)) return;
+		this.#watched.add(channel);
+		this.#subscriber.subscribe(channel).catch((error: unknown) => this.#logger.warn({ err: error, spaceId }, 'relay subscribe failed'));
+	}
+
+	unwatch(spaceId: SpaceId): void {
+		const channel = this.#channel(spaceId);
+		if (!this.#watched.delete(channel) || this.#closed) return;
+		this.#subscriber.unsubscribe(channel).catch(() => {});
+	}
+
+	publish(spaceId: SpaceId, body: RelayBody): void {
+		if (this.#closed) return;
+		const message = JSON.stringify({ node: this.nodeId, seq: ++this.#seq, spaceId, body });
+		this.#redis.publish(this.#channel(spaceId), message).catch((error: unknown) => this.#logger.warn({ err: error, spaceId }, 'relay publish failed'));
+	}
+
+	close(): void {
+		if (this.#closed) return;
+		this.#closed = true;
+		this.#subscriber.disconnect();
+	}
+
+	#channel(spaceId: SpaceId): string {
+		return `${this.#prefix}:signal:{${spaceId}}`;
+	}
+
+	#receive(text: string): void {
+		let parsed: z.output<typeof envelope>;
+		try {
+			const result = envelope.safeParse(JSON.parse(text));
+			if (!result.success) throw result.error;
+			parsed = result.data;
+		} catch (error) {
+			this.#logger.warn({ err: error }, 'relay: unreadable message dropped');
+			return;
+		}
+		const { node, seq, spaceId, body } = parsed;
+		if (node === this.nodeId) return;
+		if (seq <= (this.#lastSeq.get(node) ?? 0)) return;
+		this.#lastSeq.set(node, seq);
+		try {
+			this.#onMessage(spaceId as SpaceId, body as RelayBody, node);
+		} catch (error) {
+			this.#logger.error({ err: error, spaceId }, 'relay: handling a message failed');
+		}
+	}
+}
