@@ -27,6 +27,17 @@ describe('loadApiConfig(): spaces', () => {
 	});
 });
 
+describe('loadApiConfig(): admission', () => {
+	it('takes 10 000 listeners and 2000 joins a second per node unless told otherwise', () => {
+		expect(loadApiConfig({ REDIS_URL: 'redis://h' }).admission).toEqual({ maxAudience: 10_000, maxJoinsPerS: 2000, retryAfterS: 10 });
+		expect(loadApiConfig({ REDIS_URL: 'redis://h', NODE_MAX_AUDIENCE: '500', NODE_FULL_RETRY_AFTER_S: '3' }).admission).toMatchObject({ maxAudience: 500, retryAfterS: 3 });
+	});
+
+	it('names an invalid capacity', () => {
+		expect(() => loadApiConfig({ REDIS_URL: 'redis://h', NODE_MAX_AUDIENCE: '0', NODE_FULL_RETRY_AFTER_S: 'soon' })).toThrow(/NODE_MAX_AUDIENCE="0"[\s\S]*NODE_FULL_RETRY_AFTER_S="soon"/);
+	});
+});
+
 describe('loadLauncherConfig()', () => {
 	it('runs a private Redis and one transcoder unless told otherwise', () => {
 		expect(loadLauncherConfig({})).toMatchObject({ redisUrl: undefined, transcoderProcesses: 1, redisServerPath: 'redis-server' });

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { envValue, parseEnv } from '@tribune/ingest';
 import { redisUrlEnv } from '@tribune/transcoder';
 import { z } from 'zod';
+import { defaultAdmissionLimits, type AdmissionLimits } from './signaling/Admission.js';
 
 const defaultDataDir = path.join(os.homedir(), '.local', 'share', 'tribune');
 const defaultPlayerDir = fileURLToPath(new URL('../../player/dist', import.meta.url));
@@ -28,6 +29,12 @@ const apiSchema = z.object({
 	SYNTHETIC_SPEAKERS: envValue.boolean().default(false),
 	/** Segments in a live LL-HLS media playlist; more than 6 (CAN-SKIP-UNTIL is 6 target durations). */
 	HLS_WINDOW_SEGMENTS: envValue.positiveInt().min(8, 'expected at least 8').max(120, 'expected at most 120').default(12),
+	/** Listener WebSockets this node takes (over all spaces) before new ones are told "full, retry later". */
+	NODE_MAX_AUDIENCE: envValue.positiveInt().max(1_000_000, 'expected at most 1000000').default(defaultAdmissionLimits.maxAudience),
+	/** REST joins per second this node takes before answering 503 "full, retry later". */
+	NODE_MAX_JOINS_PER_S: envValue.positiveInt().max(100_000, 'expected at most 100000').default(defaultAdmissionLimits.maxJoinsPerS),
+	/** Retry-After (s) of a "full" answer. */
+	NODE_FULL_RETRY_AFTER_S: envValue.positiveInt().max(3600, 'expected at most 3600').default(defaultAdmissionLimits.retryAfterS),
 });
 
 const launcherSchema = z.object({
@@ -58,6 +65,8 @@ export interface ApiConfig {
 	syntheticSpeakers: boolean;
 	/** Segments in a live media playlist served by the origin. */
 	hlsWindowSegments: number;
+	/** This node's capacity for audience WebSockets and joins. */
+	admission: AdmissionLimits;
 }
 
 /** The one-machine launcher's configuration (`npm start`). */
@@ -83,6 +92,7 @@ export function loadApiConfig(env: Record<string, string | undefined>): Readonly
 		maxSpeakersLimit: c.SPACE_MAX_SPEAKERS_LIMIT,
 		syntheticSpeakers: c.SYNTHETIC_SPEAKERS,
 		hlsWindowSegments: c.HLS_WINDOW_SEGMENTS,
+		admission: Object.freeze({ maxAudience: c.NODE_MAX_AUDIENCE, maxJoinsPerS: c.NODE_MAX_JOINS_PER_S, retryAfterS: c.NODE_FULL_RETRY_AFTER_S }),
 	});
 }
 

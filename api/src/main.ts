@@ -37,6 +37,7 @@ async function main(): Promise<void> {
 		ingest: ingestConfig,
 		logger,
 		syntheticSpeakerDir: config.syntheticSpeakers ? path.join(config.dataDir, 'synthetic-speakers') : undefined,
+		signaling: { admission: config.admission },
 	});
 
 	// Transcoders on any machine consume this node's stages through the stage link; this node queues their jobs.

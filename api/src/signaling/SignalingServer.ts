@@ -8,6 +8,7 @@ import { TribuneError } from '../errors.js';
 import type { ParticipantId, SpaceId } from '../spaces/Space.js';
 import type { SpaceService, SpaceServiceEvents } from '../spaces/SpaceService.js';
 import { publishGrantsFor } from '../stage/publishGrantsFor.js';
+import { Admission, type AdmissionLimits } from './Admission.js';
 import { ClientConnection, defaultSignalingLimits, type SignalingLimits } from './ClientConnection.js';
 import { ClusterRelay, type RelayBody } from './ClusterRelay.js';
 import { ListenerTally } from './ListenerTally.js';
@@ -26,6 +27,8 @@ export interface SignalingOptions {
 	presenceBatchMs?: number;
 	/** Ping interval; a client that misses one pong is dropped, in ms. Default 30 000. */
 	heartbeatMs?: number;
+	/** This node's capacity for audience WebSockets and joins. Default: `defaultAdmissionLimits`. */
+	admission?: Partial<AdmissionLimits>;
 	/**
 	 * Several API nodes on one Redis: events, ticks and listener counts are shared through it (`ClusterRelay`,
 	 * `ListenerTally`). Unset: this node is alone.
@@ -59,7 +62,7 @@ export interface RoomWatcher {
 }
 
 /** WebSocket close codes of Tribune (4000-4999 is the application range). */
-export const closeCodes = { replaced: 4009, removed: 4003, spaceEnded: 4010, shuttingDown: 1001 } as const;
+export const closeCodes = { replaced: 4009, removed: 4003, spaceEnded: 4010, shuttingDown: 1001, full: 4503 } as const;
 
 /** Largest frame `ws` accepts before closing the socket; messages over the protocol limit below it get a reply. */
 const hardMaxPayloadBytes = 1024 * 1024;
@@ -97,6 +100,8 @@ export class SignalingServer {
 		},
 	};
 	#handlers: EventHandlers | undefined;
+	/** Capacity of this node; SpaceService asks it about joins too. */
+	readonly admission: Admission;
 	#closed = false;
 
 	constructor(options: SignalingOptions) {
@@ -105,6 +110,7 @@ export class SignalingServer {
 		this.#logger = options.logger;
 		this.#limits = { ...defaultSignalingLimits, ...options.limits };
 		this.#batchMs = options.presenceBatchMs ?? 100;
+		this.admission = new Admission(options.admission ?? {}, () => this.audienceCount());
 		// skipUTF8Validation: a text frame with invalid UTF-8 gets a `bad_request` reply (it cannot parse as JSON) instead
 		// of ws closing the connection with 1007.
 		this.#wss = new WebSocketServer({ noServer: true, maxPayload: hardMaxPayloadBytes, perMessageDeflate: false, skipUTF8Validation: true });
@@ -129,6 +135,13 @@ export class SignalingServer {
 			if (url.pathname !== '/ws') return;
 			void this.#upgrade(req, socket, head, url);
 		});
+	}
+
+	/** Listener connections on this process, over all spaces. */
+	audienceCount(): number {
+		let n = 0;
+		for (const room of this.#rooms.values()) n += room.localListenerCount;
+		return n;
 	}
 
 	/** Connections in a space on this process (for tests and metrics). */
@@ -185,6 +198,12 @@ export class SignalingServer {
 
 	#onConnection(ws: WebSocket, auth: Awaited<ReturnType<SpaceService['authenticate']>>): void {
 		const { actor, participant } = auth;
+		// Full: told when to come back (a browser cannot read the status of a refused upgrade, but it reads this).
+		// A participant already connected here is replacing their own connection and takes no new place.
+		if (!this.#rooms.get(actor.spaceId)?.get(actor.participantId) && !this.admission.admitConnection(participant.role)) {
+			ws.close(closeCodes.full, `retry-after=${this.admission.limits.retryAfterS}`);
+			return;
+		}
 		const logger = this.#logger.child({ spaceId: actor.spaceId, participantId: actor.participantId });
 		let room = this.#rooms.get(actor.spaceId);
 		if (!room) {

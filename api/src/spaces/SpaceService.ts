@@ -67,10 +67,15 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 	readonly #tokens: TokenIssuer;
 	readonly #now: () => number;
 	readonly #maxSpeakersLimit: number;
+	readonly #admitJoin: ((role: Role) => void) | undefined;
 
-	/** `maxSpeakersLimit`: the largest stage a host may configure. */
-	constructor(options: { store: SpaceStore; tokens: TokenIssuer; maxSpeakersLimit: number; now?: () => number }) {
+	/**
+	 * `maxSpeakersLimit`: the largest stage a host may configure. `admitJoin`: this node's admission control, asked
+	 * before a join with the role the visitor will likely have; it throws to refuse (the node is full).
+	 */
+	constructor(options: { store: SpaceStore; tokens: TokenIssuer; maxSpeakersLimit: number; now?: () => number; admitJoin?: (role: Role) => void }) {
 		super();
+		this.#admitJoin = options.admitJoin;
 		this.#store = options.store;
 		this.#tokens = options.tokens;
 		this.#maxSpeakersLimit = options.maxSpeakersLimit;
@@ -114,10 +119,13 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 	 */
 	async join(spaceId: SpaceId, displayName: string, previousToken?: string): Promise<{ participant: Participant; token: string }> {
 		let id = newParticipantId();
+		let role: Role = 'listener';
 		if (previousToken !== undefined) {
 			const claims = await this.#tokens.verify(previousToken).catch(() => undefined);
-			if (claims?.spaceId === spaceId) id = claims.participantId;
+			if (claims?.spaceId === spaceId) ({ participantId: id, role } = claims);
 		}
+		// Before the store: a full node should not cost Redis anything. Those on stage always get in.
+		this.#admitJoin?.(role);
 		const result = await this.#store.addParticipant(spaceId, { id, displayName, role: 'listener', mute: 'none', joinedAt: this.#now() });
 		if (result === 'no_space') throw new TribuneError('not_found', 'no such space');
 		if (result === 'ended') throw new TribuneError('space_ended', 'this space has ended');

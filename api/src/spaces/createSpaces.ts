@@ -25,7 +25,7 @@ export interface SpacesOptions {
 	/** Where synthetic speakers' speech goes; unset: synthetic speakers are off. */
 	syntheticSpeakerDir?: string;
 	/** Rate limits and timings of the WebSocket signaling. */
-	signaling?: Pick<SignalingOptions, 'limits' | 'presenceBatchMs' | 'heartbeatMs'>;
+	signaling?: Pick<SignalingOptions, 'limits' | 'presenceBatchMs' | 'heartbeatMs' | 'admission'>;
 }
 
 /** Everything spaces need on an API node, wired together: store → rules → stages → signaling. */
@@ -45,7 +45,13 @@ export interface Spaces {
 export function createSpaces(options: SpacesOptions): Spaces {
 	const { logger } = options;
 	const store = new RedisSpaceStore(options.redis, options.redisPrefix);
-	const service = new SpaceService({ store, tokens: new TokenIssuer(options.tokenKey, options.tokenTtlS), maxSpeakersLimit: options.maxSpeakersLimit });
+	const service = new SpaceService({
+		store,
+		tokens: new TokenIssuer(options.tokenKey, options.tokenTtlS),
+		maxSpeakersLimit: options.maxSpeakersLimit,
+		// Signaling knows how many listeners this node holds; it is created below, before any join can arrive.
+		admitJoin: (role) => signaling.admission.admitJoin(role),
+	});
 	service.onListenerError((event, error) => logger.error({ err: error, event }, 'SpaceService listener threw'));
 	const stages = new StageRegistry(
 		options.workers,

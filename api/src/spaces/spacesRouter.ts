@@ -1,6 +1,7 @@
 import express, { type Request, type Router } from 'express';
 import { z } from 'zod';
 import { TribuneError } from '../errors.js';
+import { NodeFullError } from '../signaling/Admission.js';
 import { spaceInfo, participantInfo } from '../signaling/toWire.js';
 import { asSpaceId, captionModes, type CaptionMode } from './Space.js';
 import type { SyntheticSpeakers } from '../stage/SyntheticSpeakers.js';
@@ -97,7 +98,11 @@ export function spacesRouter({ service, synthetic }: SpacesRouterDeps): Router {
 	router.post('/:id/join', async (req, res) => {
 		const spaceId = asSpaceId(parse(spaceIdParam, req.params.id));
 		const body = parse(joinBody, req.body);
-		const { participant, token } = await service.join(spaceId, body.displayName, body.token);
+		const { participant, token } = await service.join(spaceId, body.displayName, body.token).catch((error: unknown) => {
+			// This node is full: 503 (from the error catalogue) with when to try again.
+			if (error instanceof NodeFullError) res.set('Retry-After', String(error.retryAfterS));
+			throw error;
+		});
 		res.set('Cache-Control', 'no-store').json({ space: spaceInfo(await service.getSpace(spaceId)), participant: participantInfo(participant), token });
 	});
 

@@ -14,6 +14,7 @@ export class SignalingClient {
 	readonly #waiters = new Set<() => void>();
 	#nextId = 1;
 	closeCode: number | undefined;
+	closeReason = '';
 
 	private constructor(socket: WebSocket) {
 		this.socket = socket;
@@ -27,8 +28,9 @@ export class SignalingClient {
 			}
 			for (const w of this.#waiters) w();
 		});
-		socket.on('close', (code) => {
+		socket.on('close', (code, reason) => {
 			this.closeCode = code;
+			this.closeReason = reason.toString();
 			for (const w of this.#waiters) w();
 		});
 	}

@@ -5,11 +5,14 @@ export class ApiError extends Error {
 	override readonly name = 'ApiError';
 	readonly code: string;
 	readonly status: number;
+	/** The server's Retry-After, in s (a full node says when to come back). */
+	readonly retryAfterS: number | undefined;
 
-	constructor(code: string, message: string, status: number) {
+	constructor(code: string, message: string, status: number, retryAfterS?: number) {
 		super(message);
 		this.code = code;
 		this.status = status;
+		this.retryAfterS = retryAfterS;
 	}
 }
 
@@ -55,7 +58,10 @@ async function call<T>(method: string, path: string, body?: unknown, token?: str
 		throw new ApiError('unavailable', 'the server is not answering', 0);
 	}
 	const json = (await response.json().catch(() => ({}))) as { error?: { code: string; message: string } };
-	if (!response.ok) throw new ApiError(json.error?.code ?? 'internal', json.error?.message ?? `HTTP ${response.status}`, response.status);
+	if (!response.ok) {
+		const retryAfterS = Number(response.headers.get('retry-after') ?? NaN);
+		throw new ApiError(json.error?.code ?? 'internal', json.error?.message ?? `HTTP ${response.status}`, response.status, Number.isFinite(retryAfterS) ? retryAfterS : undefined);
+	}
 	return json as T;
 }
 

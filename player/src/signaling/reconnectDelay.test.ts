@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { reconnectDelayMs } from './reconnectDelay.js';
+import { parseRetryAfter, reconnectDelayMs, retryAfterDelayMs } from './reconnectDelay.js';
 
 describe('reconnectDelayMs', () => {
 	it('doubles from the initial delay and stops at the maximum', () => {
@@ -12,5 +12,19 @@ describe('reconnectDelayMs', () => {
 		expect(reconnectDelayMs(0, policy, 0)).toBe(800);
 		expect(reconnectDelayMs(0, policy, 0.5)).toBe(1000);
 		expect(reconnectDelayMs(0, policy, 0.999_999)).toBe(1200);
+	});
+
+	it('waits at least what a full server asked, later rather than sooner', () => {
+		const policy = { initialMs: 500, maxMs: 10_000, jitter: 0.2 };
+		expect(retryAfterDelayMs(10, 0, policy, 0)).toBe(10_000);
+		expect(retryAfterDelayMs(10, 0, policy, 0.5)).toBe(11_000);
+		// After many failures the backoff can be the longer of the two.
+		expect(retryAfterDelayMs(1, 10, policy, 0)).toBe(8000);
+	});
+
+	it('reads N from a "retry-after=N" close reason and nothing else', () => {
+		expect(parseRetryAfter('retry-after=10')).toBe(10);
+		expect(parseRetryAfter('retry-after=99999')).toBeUndefined();
+		expect(parseRetryAfter('full')).toBeUndefined();
 	});
 });

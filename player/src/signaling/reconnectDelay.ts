@@ -18,3 +18,20 @@ export function reconnectDelayMs(attempt: number, policy: ReconnectPolicy = defa
 
 /** WebSocket close codes after which reconnecting is pointless (see api/src/signaling/SignalingServer.ts `closeCodes`). */
 export const finalCloseCodes = { removed: 4003, replaced: 4009, spaceEnded: 4010 } as const;
+
+/** Close code of a node that is full (api/src/signaling/SignalingServer.ts `closeCodes.full`); its reason is "retry-after=N". */
+export const fullCloseCode = 4503;
+
+/** N from a "retry-after=N" close reason (seconds, 1 h at most), or undefined. */
+export function parseRetryAfter(reason: string): number | undefined {
+	const match = /^retry-after=(\d{1,4})$/.exec(reason);
+	return match ? Math.min(3600, Number(match[1])) : undefined;
+}
+
+/**
+ * Delay before reconnect attempt `attempt` when the server said to wait `retryAfterS`: at least that long (spread
+ * by the jitter, only ever later, so a full node is not hit by everyone it turned away at the same instant).
+ */
+export function retryAfterDelayMs(retryAfterS: number, attempt: number, policy: ReconnectPolicy = defaultReconnectPolicy, random: number = Math.random()): number {
+	return Math.max(Math.round(retryAfterS * 1000 * (1 + policy.jitter * random)), reconnectDelayMs(attempt, policy, random));
+}

@@ -19,6 +19,11 @@ export function describeError(code: string, fallback = 'Something went wrong.'):
 	return messages[code] ?? fallback;
 }
 
+/** A full server turned us away and said when to come back. */
+export function describeFull(retryInS: number): string {
+	return `This space is full here, retrying in ${Math.max(1, Math.round(retryInS))} s.`;
+}
+
 /** getUserMedia failures → an error code above. */
 export function mediaErrorCode(error: unknown): string {
 	const name = (error as { name?: string } | null)?.name;

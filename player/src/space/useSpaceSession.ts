@@ -2,9 +2,9 @@ import { onBeforeUnmount, ref, shallowRef } from 'vue';
 import type { EventName, ParticipantInfo, ReactionKind, ReplyData, RequestData, RequestName } from '../../../api/src/signaling/protocol.js';
 import { ApiError, restApi } from '../api/restApi.js';
 import { forgetSession, loadSession, saveSession } from '../session/tokenStore.js';
-import { finalCloseCodes, reconnectDelayMs } from '../signaling/reconnectDelay.js';
+import { finalCloseCodes, fullCloseCode, parseRetryAfter, reconnectDelayMs, retryAfterDelayMs } from '../signaling/reconnectDelay.js';
 import { SignalingError, SignalingSocket } from '../signaling/SignalingSocket.js';
-import { describeError } from './describeError.js';
+import { describeError, describeFull } from './describeError.js';
 import { addReaction, type FloatingReaction } from './reactions.js';
 import { applyEvent, viewFromState, type SpaceEvent, type SpaceView } from './spaceState.js';
 import { ToastBatcher, type Toast } from './toastBatcher.js';
@@ -39,6 +39,8 @@ export function useSpaceSession(spaceId: string) {
 	let attempt = 0;
 	let retryTimer: ReturnType<typeof setTimeout> | undefined;
 	let closed = false;
+	/** The server closed the WebSocket as full while we connected (and scheduled the retry). */
+	let turnedAway = false;
 	let nextReactionId = 1;
 
 	const wsUrl = () => `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
@@ -60,7 +62,18 @@ export function useSpaceSession(spaceId: string) {
 			status.value = 'connecting';
 			await connect();
 		} catch (e) {
-			error.value = describeError(e instanceof ApiError ? e.code : 'internal', 'Could not join the space.');
+			const retryAfterS = fullRetryAfter(e);
+			if (retryAfterS === undefined) {
+				error.value = describeError(e instanceof ApiError ? e.code : 'internal', 'Could not join the space.');
+				return;
+			}
+			// This server is full: say so, and try again when it said to.
+			const delayMs = retryAfterDelayMs(retryAfterS, attempt++);
+			error.value = describeFull(delayMs / 1000);
+			clearTimeout(retryTimer);
+			retryTimer = setTimeout(() => {
+				if (!closed && status.value === 'joining') void join(displayName);
+			}, delayMs);
 		}
 	}
 
@@ -73,6 +86,7 @@ export function useSpaceSession(spaceId: string) {
 	async function connect(): Promise<void> {
 		const stored = loadSession(spaceId);
 		if (!stored || closed) return;
+		turnedAway = false;
 		try {
 			// Rejoining first renews an expired token and tells a banned or ended visitor why, in words.
 			const rejoined = await restApi.join(spaceId, stored.displayName, stored.token);
@@ -90,6 +104,10 @@ export function useSpaceSession(spaceId: string) {
 			attempt = 0;
 			if (state.space.state === 'ended') end(describeError('space_ended'));
 		} catch (e) {
+			// The WebSocket was closed as full: its close handler scheduled the retry already.
+			if (turnedAway) return;
+			const retryAfterS = fullRetryAfter(e);
+			if (retryAfterS !== undefined) return scheduleReconnect(retryAfterS);
 			const code = e instanceof ApiError || e instanceof SignalingError ? e.code : 'internal';
 			if (code === 'space_ended' || code === 'banned' || code === 'not_found') {
 				if (code !== 'space_ended') forgetSession(spaceId);
@@ -105,11 +123,14 @@ export function useSpaceSession(spaceId: string) {
 		}
 	}
 
-	function scheduleReconnect(): void {
+	/** `retryAfterS`: a full server said to wait this long; the wait is told as a toast. */
+	function scheduleReconnect(retryAfterS?: number): void {
 		if (closed) return;
 		status.value = 'reconnecting';
 		clearTimeout(retryTimer);
-		retryTimer = setTimeout(() => void connect(), reconnectDelayMs(attempt++));
+		const delayMs = retryAfterS === undefined ? reconnectDelayMs(attempt++) : retryAfterDelayMs(retryAfterS, attempt++);
+		if (retryAfterS !== undefined) batcher.announce(describeFull(delayMs / 1000));
+		retryTimer = setTimeout(() => void connect(), delayMs);
 	}
 
 	function wire(s: SignalingSocket): void {
@@ -133,13 +154,14 @@ export function useSpaceSession(spaceId: string) {
 			forgetSession(spaceId);
 			end(banned ? describeError('banned') : 'A host removed you from this space.');
 		});
-		s.onClose((code) => {
+		s.onClose((code, reason) => {
 			if (status.value === 'final' || closed) return;
 			if (code === finalCloseCodes.spaceEnded) return end(describeError('space_ended'));
 			if (code === finalCloseCodes.removed) return end('A host removed you from this space.');
 			if (code === finalCloseCodes.replaced) return end('This space is open in another tab or window.');
 			socket.value = undefined;
-			scheduleReconnect();
+			turnedAway = code === fullCloseCode;
+			scheduleReconnect(turnedAway ? (parseRetryAfter(reason) ?? 10) : undefined);
 		});
 	}
 
@@ -196,3 +218,8 @@ export function useSpaceSession(spaceId: string) {
 }
 
 export type SpaceSession = ReturnType<typeof useSpaceSession>;
+
+/** Seconds a full server asked us to wait (HTTP 503 with Retry-After), or undefined for any other failure. */
+function fullRetryAfter(e: unknown): number | undefined {
+	return e instanceof ApiError && e.status === 503 && e.retryAfterS !== undefined ? e.retryAfterS : undefined;
+}

@@ -1,0 +1,54 @@
+import { TribuneError } from '../errors.js';
+import type { Role } from '../spaces/Space.js';
+import { TokenBucket } from './TokenBucket.js';
+
+/** What one API node takes on before it answers "full" (`NODE_MAX_AUDIENCE`, `NODE_MAX_JOINS_PER_S`, …). */
+export interface AdmissionLimits {
+	/** Listener WebSockets on this node, over all spaces. Default 10 000 (what bench:fanout measures). */
+	maxAudience: number;
+	/** REST joins per second on this node (bursts of as many); protects Redis from a stampede. Default 2000. */
+	maxJoinsPerS: number;
+	/** What a refused client is told to wait before retrying, in s. Default 10. */
+	retryAfterS: number;
+}
+
+export const defaultAdmissionLimits: Readonly<AdmissionLimits> = Object.freeze({ maxAudience: 10_000, maxJoinsPerS: 2000, retryAfterS: 10 });
+
+/** This node is full: HTTP 503 with `Retry-After`, or WebSocket close `closeCodes.full` with "retry-after=N". */
+export class NodeFullError extends TribuneError {
+	readonly retryAfterS: number;
+
+	constructor(retryAfterS: number) {
+		super('unavailable', 'this space is full on this server; retry later');
+		this.retryAfterS = retryAfterS;
+	}
+}
+
+/**
+ * Admission control for one node: beyond its capacity a node refuses new audience members (who retry later, or
+ * elsewhere behind a load balancer) instead of slowing down everyone it already serves. Those on stage are always
+ * let in: the host must never be locked out of their own space.
+ */
+export class Admission {
+	readonly limits: Readonly<AdmissionLimits>;
+	readonly #audience: () => number;
+	readonly #joins: TokenBucket;
+
+	/** `audience`: listener connections on this node now. */
+	constructor(limits: Partial<AdmissionLimits>, audience: () => number, now?: () => number) {
+		this.limits = Object.freeze({ ...defaultAdmissionLimits, ...limits });
+		this.#audience = audience;
+		this.#joins = new TokenBucket({ burst: this.limits.maxJoinsPerS, perSecond: this.limits.maxJoinsPerS }, now);
+	}
+
+	/** A REST join by someone who would be in the `role` (a new visitor: listener). Throws NodeFullError. */
+	admitJoin(role: Role): void {
+		if (role !== 'listener') return;
+		if (this.#audience() >= this.limits.maxAudience || !this.#joins.take()) throw new NodeFullError(this.limits.retryAfterS);
+	}
+
+	/** A new WebSocket of someone in `role`; false if this node has no room for them. */
+	admitConnection(role: Role): boolean {
+		return role !== 'listener' || this.#audience() < this.limits.maxAudience;
+	}
+}
