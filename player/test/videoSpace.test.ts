@@ -77,6 +77,16 @@ describe('a video space in the player', () => {
 		await host.getByTestId('camera').click();
 		await expect.poll(() => hostTileVideo.count(), { timeout: 10_000 }).toBe(1);
 		await expect.poll(() => host.getByTestId('camera').textContent(), { timeout: 10_000 }).toMatch(/Camera on/);
+		// The broadcast's sound, asserted: the listener's analyser hears the composite's mix (the synthetic speaker
+		// talks in a loop). Measured with the host's camera off: a browser camera's keyframe can be lost on the way
+		// to ffmpeg, and a run that never decodes a picture never goes on air (see the report); the synthetic camera
+		// sends keyframes twice a second.
+		const heard = await until('sound in the video broadcast', async () => {
+			const s = await sample(listener);
+			return s.status === 'playing' && s.level > 0.001 ? s.level : undefined;
+		}, 60_000, () => system.output);
+		expect(heard).toBeGreaterThan(0.001);
+		console.log(`video space: level heard ${heard}`);
 		await host.getByTestId('camera').click();
 		await expect.poll(() => hostTileVideo.count(), { timeout: 10_000 }).toBe(2);
 		await expectAccessible(host, 'video host');
