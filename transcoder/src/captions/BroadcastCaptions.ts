@@ -33,6 +33,12 @@ export interface BroadcastCaptionsOptions {
 	 * the speaker paused, so without it a player close to the live edge would get the cue after its time had passed.
 	 */
 	lingerMs?: number;
+	/**
+	 * How much later than the recogniser hears it a sound reaches the broadcast's program-date-times, ms: the
+	 * composite's filters and encoders hold audio a little before the packager stamps it. Sidecar cues are shifted by
+	 * it so they sit on the speech in the picture's timeline. Default 350 (measured in api/test/captionsBroadcast).
+	 */
+	encodeDelayMs?: number;
 }
 
 /**
@@ -127,9 +133,12 @@ export class BroadcastCaptions {
 		if (captionModeHasBurnedIn(mode)) this.#burnedIn?.show(cue);
 		if (!cue.final || !captionModeHasSidecar(mode)) return;
 		const lingerMs = this.#options.lingerMs ?? 2000;
+		const delayMs = this.#options.encodeDelayMs ?? 350;
 		this.#options.packager.addWallClockCue({
-			startMs: cue.startMs,
-			endMs: Math.max(cue.endMs + lingerMs, cue.startMs + 1000),
+			startMs: cue.startMs + delayMs,
+			// A final that comes late (a recogniser behind on a loaded machine, a slow captioner) still shows, for the
+			// linger time from now: late captions beat missing ones.
+			endMs: Math.max(cue.endMs + delayMs + lingerMs, cue.startMs + delayMs + 1000, Date.now() + lingerMs),
 			text: cue.text,
 			voice: cue.speakerName,
 		});

@@ -107,7 +107,17 @@ export class SpeakerCaptioner {
 	}
 
 	async #start(): Promise<void> {
-		const { link, node, sessionId, spaceId, ip, engine } = this.#options;
+		await this.#options.engine.start();
+		this.#throwIfClosed();
+		await this.#connect();
+	}
+
+	/**
+	 * A consumer aimed at a fresh port pair and a decoder listening there. Every decoder start gets new ports: a
+	 * decoder that failed may have lost its port to another process (ports are checked free, then bound by ffmpeg).
+	 */
+	async #connect(): Promise<void> {
+		const { link, node, sessionId, spaceId, ip } = this.#options;
 		const ports = await allocateUdpPortPair({ host: ip });
 		this.#releasePorts = ports.release;
 		this.#throwIfClosed();
@@ -116,13 +126,35 @@ export class SpeakerCaptioner {
 		this.#throwIfClosed();
 		this.#sdpPath = path.join(this.#options.workDir, `speaker-${this.peerId}-${this.#cueIdPrefix}.sdp`);
 		await fs.writeFile(this.#sdpPath, buildConsumerSdp(ip, [{ kind: 'audio', rtpParameters: consumer.rtpParameters as types.RtpParameters, rtpPort: ports.rtpPort }]));
-		await engine.start();
 		this.#throwIfClosed();
 		this.#spawnDecoder();
 		// Resume only once ffmpeg listens, so the first words are not lost.
 		await waitForUdpPortsBound([ports.rtpPort], 10_000, this.#abort.signal);
 		this.#throwIfClosed();
 		await link.call(node, 'resume', { sessionId, consumerIds: [consumer.consumerId] });
+	}
+
+	/** Closes the consumer and frees the ports of a decoder that ended. */
+	async #disconnect(): Promise<void> {
+		const { link, node, sessionId } = this.#options;
+		const consumerId = this.#consumerId;
+		this.#consumerId = undefined;
+		if (consumerId) await link.call(node, 'closeConsumers', { sessionId, consumerIds: [consumerId] }).catch(() => {});
+		this.#releasePorts?.();
+		this.#releasePorts = undefined;
+	}
+
+	/** After a decoder ended by itself: a new consumer and decoder, with backoff, until it works or the captioner closes. */
+	#reconnect(delayMs: number): void {
+		this.#restartTimer = setTimeout(() => {
+			if (this.#abort.signal.aborted) return;
+			this.#running = this.#connect().catch((error: unknown) => {
+				if (this.#abort.signal.aborted) return;
+				const next = Math.min(delayMs * 2, decoderBackoff.maxMs);
+				this.#options.logger.warn({ err: error, delayMs: next }, 'caption decoder could not restart; trying again');
+				void this.#disconnect().then(() => this.#reconnect(next));
+			});
+		}, delayMs);
 	}
 
 	#throwIfClosed(): void {
@@ -147,9 +179,7 @@ export class SpeakerCaptioner {
 			if (Date.now() - startedAt > decoderBackoff.stableMs) this.#decoderFailures = 0;
 			const delayMs = Math.min(decoderBackoff.initialMs * 2 ** this.#decoderFailures++, decoderBackoff.maxMs);
 			logger.warn({ code, signal, delayMs, stderr: stderr.trim().slice(-500) }, 'caption decoder ended; restarting it');
-			this.#restartTimer = setTimeout(() => {
-				if (!this.#abort.signal.aborted) this.#spawnDecoder();
-			}, delayMs);
+			void this.#disconnect().then(() => this.#reconnect(delayMs));
 		});
 	}
 
@@ -205,9 +235,7 @@ export class SpeakerCaptioner {
 		}
 		// After the decoder: the engine's final for the utterance in progress still gets the speaker's name.
 		await this.#options.engine.stop().catch((error: unknown) => this.#options.logger.warn({ err: error }, 'caption engine did not stop cleanly'));
-		const { link, node, sessionId } = this.#options;
-		if (this.#consumerId) await link.call(node, 'closeConsumers', { sessionId, consumerIds: [this.#consumerId] }).catch(() => {});
-		this.#releasePorts?.();
+		await this.#disconnect();
 		if (this.#sdpPath) await fs.rm(this.#sdpPath, { force: true }).catch(() => {});
 	}
 }
