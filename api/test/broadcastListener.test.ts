@@ -4,6 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { computeLayout, type Layout } from '@tribune/transcoder';
 import express from 'express';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -41,6 +42,22 @@ afterAll(async () => {
 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The colour of one pixel of the first frame of an fMP4 (init + fragment), decoded by ffmpeg; [] if it cannot. */
+function pixelOf(mp4: Buffer, x: number, y: number): Promise<number[]> {
+	return new Promise((resolve) => {
+		const ffmpeg = spawn('ffmpeg', ['-v', 'error', '-i', 'pipe:0', '-frames:v', '1', '-vf', `crop=1:1:${x}:${y}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1']);
+		const out: Buffer[] = [];
+		const timer = setTimeout(() => ffmpeg.kill('SIGKILL'), 10_000);
+		ffmpeg.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+		ffmpeg.stdin.on('error', () => {});
+		ffmpeg.on('close', () => {
+			clearTimeout(timer);
+			resolve([...Buffer.concat(out)]);
+		});
+		ffmpeg.stdin.end(mp4);
+	});
+}
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
 	const deadline = Date.now() + timeoutMs;
@@ -93,9 +110,15 @@ describe('a listener keeps playing while the stage changes and the broadcast fai
 		const hostToken = created.body.token!;
 		expect((await postJson(`${base}/api/spaces/${spaceId}/start`, {}, hostToken)).status).toBe(200);
 		const say = 'This sentence keeps the synthetic speaker talking while the listener test changes the stage.';
+		// Solid-colour cameras, so a frame at the origin tells where each speaker's tile is.
+		const colours: Record<string, [number, number, number]> = { First: [255, 0, 0], Second: [0, 255, 0], Third: [0, 0, 255] };
+		const colourOf = new Map<string, [number, number, number]>();
 		const addSpeaker = async (displayName: string): Promise<string> => {
-			const added = await postJson(`${base}/api/spaces/${spaceId}/synthetic-speakers`, { displayName, text: say, video }, hostToken);
+			const rgb = colours[displayName]!;
+			const colour = `#${rgb.map((c) => c.toString(16).padStart(2, '0')).join('')}`;
+			const added = await postJson(`${base}/api/spaces/${spaceId}/synthetic-speakers`, { displayName, text: say, video, ...(video && { colour }) }, hostToken);
 			expect(added.status).toBe(201);
+			colourOf.set((added.body as { participant: { id: string } }).participant.id, rgb);
 			return (added.body as { participant: { id: string } }).participant.id;
 		};
 		const first = await addSpeaker('First');
@@ -115,14 +138,47 @@ describe('a listener keeps playing while the stage changes and the broadcast fai
 		const page = await openPlayer(browser, pageBase, `${base}/hls/${spaceId}/master.m3u8`);
 		await until('the listener playing', async () => ((await sample(page)).currentTime > 2 ? true : undefined), 30_000);
 
-		const results: { event: string; stall_ms: number; resumed_ms: number; origin_ms?: number; switch_ms?: number }[] = [];
-		/** Runs one event, then waits for the player to play 2 s past where it was, and records its stall. */
-		const measure = async (event: string, act: () => Promise<void>, settleMs = 4000): Promise<void> => {
+		/**
+		 * Video spaces: when `speakerId`'s camera first shows at the centre of their tile on `layout` in a part at the
+		 * origin (360p, half the 1280×720 canvas), by when that part was listed. Bounded to 15 s and 200 decoded parts.
+		 */
+		const shownAt = async (speakerId: string, layout: Layout, after: number): Promise<number | undefined> => {
+			const tile = layout.tiles.find((t) => t.speakerId === speakerId)!;
+			const [x, y] = [Math.floor((tile.x + tile.width / 2) / 2), Math.floor((tile.y + tile.height / 2) / 2)];
+			const dir = `${base}/hls/${spaceId}/360p`;
+			const checked = new Set<string>();
+			const deadline = Date.now() + 15_000;
+			while (Date.now() < deadline && checked.size < 200) {
+				const playlist = await (await fetch(`${dir}/index.m3u8`)).text();
+				let init = '';
+				for (const line of playlist.split('\n')) {
+					init = /^#EXT-X-MAP:URI="([^"]+)"/.exec(line)?.[1] ?? init;
+					const uri = /^#EXT-X-PART:[^\n]*URI="([^"]+)"/.exec(line)?.[1];
+					const listed = uri === undefined ? undefined : watcher.parts.get(uri);
+					if (uri === undefined || listed === undefined || listed <= after || checked.has(uri) || !init) continue;
+					checked.add(uri);
+					const bytes = await Promise.all([init, uri].map(async (u) => Buffer.from(await (await fetch(`${dir}/${u}`)).arrayBuffer())));
+					const rgb = await pixelOf(Buffer.concat(bytes), x, y);
+					if (rgb.length === 3 && rgb.every((c, i) => Math.abs(c - colourOf.get(speakerId)![i]!) <= 48)) return listed;
+				}
+				await sleep(100);
+			}
+			return undefined;
+		};
+
+		const results: { event: string; stall_ms: number; resumed_ms: number; origin_ms?: number; switch_ms?: number; on_air_ms?: number }[] = [];
+		/**
+		 * Runs one event, then waits for the player to play 2 s past where it was, and records its stall. `onAir`: when
+		 * the change was seen at the origin, for changes made without a new encoder run.
+		 */
+		const measure = async (event: string, act: () => Promise<void>, settleMs = 4000, onAir?: (at: number) => Promise<number | undefined>): Promise<void> => {
 			const before = await sample(page);
 			const at = Date.now();
 			log?.write(`${JSON.stringify({ time: at, msg: 'TEST EVENT', event })}\n`);
 			await act();
+			const seen = onAir?.(at);
 			const resumedAt = await playedPast(page, before.currentTime, 2, 30_000);
+			const onAirAt = await seen;
 			await sleep(Math.max(0, at + settleMs - Date.now()));
 			const after = await sample(page);
 			expect(after.errors.filter((e) => e.startsWith('FATAL')), event).toEqual([]);
@@ -132,18 +188,28 @@ describe('a listener keeps playing while the stage changes and the broadcast fai
 			results.push({
 				event, stall_ms: stallMs(after, at, Date.now()), resumed_ms: resumedAt - at,
 				...(firstPart !== undefined && { origin_ms: firstPart - at }), ...(switchedAt !== undefined && { switch_ms: switchedAt - at }),
+				...(onAirAt !== undefined && { on_air_ms: onAirAt - at }),
 			});
+			if (process.env.TRIBUNE_BENCH_OUT) fs.writeFileSync(`${process.env.TRIBUNE_BENCH_OUT}.partial`, `${JSON.stringify(results)}\n`);
 		};
 
 		let second = '';
 		let third = '';
 		await measure('join', async () => void (second = await addSpeaker('Second')));
 		await measure('join', async () => void (third = await addSpeaker('Third')));
-		await measure('pin', async () => void (await host.request('pin', { participantId: second })));
+		// Video spaces: the pin is made in the running composite (no new run); it is on air once Second's camera fills
+		// the top row at the origin.
+		const pinnedLayout = async (): Promise<Layout> => {
+			const state = await host.request('getState');
+			return computeLayout({ speakers: state.stage.map((p) => ({ id: p.id, name: p.displayName, video: colourOf.has(p.id), muted: false })), pinned: state.pinned }, { width: 1280, height: 720 });
+		};
+		await measure('pin', async () => void (await host.request('pin', { participantId: second })), 4000, video ? async (at) => shownAt(second, await pinnedLayout(), at) : undefined);
 		await measure('mute', async () => void (await host.request('mute', { participantId: first })));
 		await measure('remove', async () => void (await host.request('remove', { participantId: third, ban: false })));
 		if (process.env.TRIBUNE_TEST_LOG_LEVEL && !log) console.log('OUTPUT', output.slice(-15000));
-		expect(watcher.discontinuities).toBeGreaterThanOrEqual(3); // joins, pin and removal restart ffmpeg; a mute does not
+		// Joins and the removal restart ffmpeg; a mute does not, nor does a pin in a video space (audio-only: it pans).
+		expect(watcher.discontinuities).toBeGreaterThanOrEqual(3);
+		if (video) expect(results.find((r) => r.event === 'pin')).toMatchObject({ on_air_ms: expect.any(Number) });
 
 		const broadcastFfmpeg = (): number | undefined => descendants(tribune!.pid!).find((pid) => /ffmpeg .*-f sdp/.test(commandOf(pid)));
 		await measure('ffmpeg_kill', async () => {
@@ -169,6 +235,8 @@ describe('a listener keeps playing while the stage changes and the broadcast fai
 			change_stall_ms: results.slice(0, 5).map((r) => r.stall_ms),
 			change_max_stall_ms: Math.max(...results.slice(0, 5).map((r) => r.stall_ms)),
 			change_switch_ms: results.slice(0, 5).map((r) => r.switch_ms ?? null),
+			// On air at the origin: a new run's discontinuity, or a live change seen in a decoded part (the pin).
+			change_on_air_ms: results.slice(0, 5).map((r) => r.on_air_ms ?? r.switch_ms ?? null),
 			ffmpeg_kill_stall_ms: results[5]!.stall_ms,
 			ffmpeg_kill_origin_ms: results[5]!.origin_ms ?? null,
 			transcoder_kill_stall_ms: results[6]!.stall_ms,

@@ -20,13 +20,16 @@ describe('runStageBroadcast(): the broadcast follows the stage', () => {
 	const processes: ChildProcess[] = [];
 	let pool: WorkerPool;
 	let router: types.Router;
+	/** Stops the broadcast (and its ffmpeg) if the test fails before it does. */
+	let stopBroadcast: (() => Promise<unknown>) | undefined;
 
 	beforeAll(async () => {
 		pool = await WorkerPool.create(loadIngestConfig({ MEDIASOUP_NUM_WORKERS: '1' }), logger);
 		router = await pool.createRouter({ spaceId: 'space-live' });
 	});
 
-	afterAll(() => {
+	afterAll(async () => {
+		await stopBroadcast?.();
 		for (const child of processes) child.kill('SIGKILL');
 		pool?.close();
 		fs.rmSync(dir, { recursive: true, force: true });
@@ -94,6 +97,10 @@ describe('runStageBroadcast(): the broadcast follows the stage', () => {
 				if (p.speed !== undefined) speeds.push(p.speed);
 			},
 		});
+		stopBroadcast = () => {
+			stop.abort();
+			return broadcast.catch(() => undefined);
+		};
 
 		await expect.poll(() => progress.includes('live'), { timeout: 15_000 }).toBe(true);
 		expect(server.sessions).toEqual({ 'job-1': 2 });

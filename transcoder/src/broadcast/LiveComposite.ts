@@ -23,6 +23,7 @@ export interface LiveCompositeOptions {
 
 /** Rounds of sending (with a reconnect between them) before a layout is given up: ffmpeg is restarting or ending. */
 const attempts = 3;
+const commandTimeoutMs = 5000;
 const key = (c: LiveCommand): string => `${c.target} ${c.command}`;
 
 /**
@@ -111,7 +112,8 @@ export class LiveComposite {
 		const results = await Promise.allSettled(
 			shares.map(async (share, i) => {
 				for (const c of share) {
-					await controls[i]!.send(`${c.target} ${c.command} ${c.arg}`);
+					// ffmpeg answers as a frame passes its zmq filter: a starting or loaded encode can take seconds.
+					await controls[i]!.send(`${c.target} ${c.command} ${c.arg}`, commandTimeoutMs);
 					this.#shown.set(key(c), c.arg);
 				}
 			}),

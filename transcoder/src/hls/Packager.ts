@@ -44,7 +44,7 @@ export interface PackagerOptions {
 	/** A run went on air (the runner stops the older ones). */
 	onRunOnAir?: (run: number) => void;
 	/**
-	 * How long a new run must have been producing before it replaces a live one, ms. Default 200 with video
+	 * How long a new run must have been producing before it replaces a live one, ms. Default 100 with video
 	 * renditions (the broadcast forces a keyframe at every part of a run's first segment, and a stage change should
 	 * show within 2 s), 400 for audio only.
 	 */
@@ -88,7 +88,7 @@ export class Packager {
 		}
 		this.#switcher = new RunSwitcher({
 			renditions: options.renditions.map((r) => r.name),
-			warmupMs: options.switchWarmupMs ?? (options.renditions.some((r) => r.kind === 'video') ? 200 : 400),
+			warmupMs: options.switchWarmupMs ?? (options.renditions.some((r) => r.kind === 'video') ? 100 : 400),
 			...(options.nowMs && { nowMs: options.nowMs }),
 			deliver: (rendition, item) => {
 				const packager = this.#rendition(rendition);
