@@ -21,6 +21,11 @@ export interface ExportRunnerDeps {
 	maxSegmentsPerInput?: number;
 	/** ffmpeg's niceness. Default 10 (see runExportFfmpeg). */
 	niceness?: number;
+	/**
+	 * How long it waits for the replay's transcript after the replay is complete, ms. Default 3000. The broadcast
+	 * writes `transcript.vtt` just after its `stream.json`; a replay without captions costs this once.
+	 */
+	transcriptWaitMs?: number;
 }
 
 /**
@@ -53,7 +58,7 @@ export function createExportRunner(deps: ExportRunnerDeps): ExportRunner {
 		const work = await fs.mkdtemp(path.join(os.tmpdir(), 'tribune-export-'));
 		const temporary = path.join(dir, `${replayMp4Name}.tmp`);
 		try {
-			const transcript = await readTranscriptVtt(dir);
+			const transcript = await waitForTranscript(dir, deps.transcriptWaitMs ?? 3000, Math.min(deps.replayPollMs ?? 500, 250), signal);
 			const plan = buildExportPlan({
 				replayDir: dir,
 				listPath: path.join(work, 'inputs.ffconcat'),
@@ -111,6 +116,17 @@ async function waitForReplay(dir: string, waitMs: number, pollMs: number, signal
 			return parsed.data;
 		}
 		if (Date.now() >= deadline) throw new ExportError(`the replay is not complete after ${Math.round(waitMs / 1000)} s (is the broadcast still ending, or on another machine?)`, true);
+		await new Promise((resolve) => setTimeout(resolve, pollMs));
+	}
+}
+
+/** The replay's transcript once it is there, or undefined when none came within `waitMs`. */
+async function waitForTranscript(dir: string, waitMs: number, pollMs: number, signal: AbortSignal): Promise<string | undefined> {
+	const deadline = Date.now() + waitMs;
+	for (;;) {
+		signal.throwIfAborted();
+		const text = await readTranscriptVtt(dir);
+		if (text !== undefined || Date.now() >= deadline) return text;
 		await new Promise((resolve) => setTimeout(resolve, pollMs));
 	}
 }
