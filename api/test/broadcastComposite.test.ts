@@ -277,7 +277,7 @@ describe('the broadcast composite and spatial mix, end to end', () => {
 			const frame = await firstFrame(file);
 			const found = new Map([...colourOf.keys()].map((id) => [id, colourAt(frame, centreOf(layout, id).x, centreOf(layout, id).y)]));
 			seen = `segment ${newest.msn} (${newest.init}): ${JSON.stringify([...found.values()])} at the speakers' tile centres`;
-			return [...found].every(([id, colour]) => sameColour(colour, colourOf.get(id)!)) ? { file, found } : undefined;
+			return [...found].every(([id, colour]) => sameColour(colour, colourOf.get(id)!)) ? { file, found, init: newest.init } : undefined;
 		};
 
 		// A listener starts from the multivariant playlist, which offers the 720p composite.
@@ -310,7 +310,8 @@ describe('the broadcast composite and spatial mix, end to end', () => {
 			expect(near - far, `${side}-panned voice: near minus far channel, dB`).toBeGreaterThanOrEqual(panMarginDb);
 		}
 
-		// Pinning a speaker starts a new encoder run with them alone in the top row, the others in a row below.
+		// Pinning a speaker moves them alone to the top row and the others to a row below, in the running encode: the
+		// same encoder run (the same init section) shows both layouts, so a pin never restarts ffmpeg.
 		const pinnedAt = await origin.newestMsn();
 		await host.request('pin', { participantId: blue });
 		const pinned = await layoutFor();
@@ -318,6 +319,7 @@ describe('the broadcast composite and spatial mix, end to end', () => {
 		const shown = await until('the pinned speaker on top', () => showsLayout(pinned, 'pinned.mp4', pinnedAt), 60_000, () => seen);
 		const top = pinned.tiles[0]!;
 		for (const id of [red, green]) expect(centreOf(pinned, id).y).toBeGreaterThan(top.y + top.height);
+		expect(shown.init, 'the pinned layout comes from the encoder run that showed the grid').toBe(gridShown.init);
 
 		// What a listener's player gets: H.264 1280×720 and stereo AAC.
 		const probe = JSON.parse((await run('ffprobe', ['-v', 'error', '-show_streams', '-of', 'json', shown.file])).toString('utf8')) as {

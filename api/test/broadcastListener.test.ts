@@ -43,17 +43,17 @@ afterAll(async () => {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** The colour of one pixel of the first frame of an fMP4 (init + fragment), decoded by ffmpeg; [] if it cannot. */
+/** The colour of one pixel of the last frame of an fMP4 (init + fragments), decoded by ffmpeg; [] if it cannot. */
 function pixelOf(mp4: Buffer, x: number, y: number): Promise<number[]> {
 	return new Promise((resolve) => {
-		const ffmpeg = spawn('ffmpeg', ['-v', 'error', '-i', 'pipe:0', '-frames:v', '1', '-vf', `crop=1:1:${x}:${y}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1']);
+		const ffmpeg = spawn('ffmpeg', ['-v', 'error', '-i', 'pipe:0', '-map', '0:v:0', '-vf', `crop=1:1:${x}:${y}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1']);
 		const out: Buffer[] = [];
 		const timer = setTimeout(() => ffmpeg.kill('SIGKILL'), 10_000);
 		ffmpeg.stdout.on('data', (chunk: Buffer) => out.push(chunk));
 		ffmpeg.stdin.on('error', () => {});
 		ffmpeg.on('close', () => {
 			clearTimeout(timer);
-			resolve([...Buffer.concat(out)]);
+			resolve([...Buffer.concat(out).subarray(-3)]);
 		});
 		ffmpeg.stdin.end(mp4);
 	});
@@ -151,13 +151,17 @@ describe('a listener keeps playing while the stage changes and the broadcast fai
 			while (Date.now() < deadline && checked.size < 200) {
 				const playlist = await (await fetch(`${dir}/index.m3u8`)).text();
 				let init = '';
+				// A part decodes from the newest independent part before it (a keyframe) on.
+				let run: string[] = [];
 				for (const line of playlist.split('\n')) {
 					init = /^#EXT-X-MAP:URI="([^"]+)"/.exec(line)?.[1] ?? init;
 					const uri = /^#EXT-X-PART:[^\n]*URI="([^"]+)"/.exec(line)?.[1];
-					const listed = uri === undefined ? undefined : watcher.parts.get(uri);
-					if (uri === undefined || listed === undefined || listed <= after || checked.has(uri) || !init) continue;
+					if (uri === undefined) continue;
+					run = line.includes('INDEPENDENT=YES') ? [uri] : [...run, uri];
+					const listed = watcher.parts.get(uri);
+					if (listed === undefined || listed <= after || checked.has(uri) || !init) continue;
 					checked.add(uri);
-					const bytes = await Promise.all([init, uri].map(async (u) => Buffer.from(await (await fetch(`${dir}/${u}`)).arrayBuffer())));
+					const bytes = await Promise.all([init, ...run].map(async (u) => Buffer.from(await (await fetch(`${dir}/${u}`)).arrayBuffer())));
 					const rgb = await pixelOf(Buffer.concat(bytes), x, y);
 					if (rgb.length === 3 && rgb.every((c, i) => Math.abs(c - colourOf.get(speakerId)![i]!) <= 48)) return listed;
 				}
