@@ -57,7 +57,7 @@ describe('buildFfmpegPlan()', () => {
 			'[al1]volume@panl1=0.7071[pl1]',
 			'[ar1]volume@panr1=0.7071[pr1]',
 			'[pl1][pr1]join=inputs=2:channel_layout=stereo:map=0.0-FL|1.0-FR,volume@mute1=0[a1]',
-			'[a0][a1]amix=inputs=2:normalize=0:dropout_transition=0,alimiter=limit=0.89:level=disabled,asplit=3[ao_720p][ao_360p][ao_audio]',
+			'[a0][a1]amix=inputs=2:normalize=0:dropout_transition=0,alimiter=limit=0.89:level=disabled,asetpts=N/SR/TB+STARTPTS,asplit=3[ao_720p][ao_360p][ao_audio]',
 		]);
 		const args = plan.args.join(' ');
 		expect(args).toMatch(/^-hide_banner -nostdin .* -protocol_whitelist file,udp,rtp .* -f sdp -i \/tmp\/tribune\/job-1\/stage\.sdp -filter_complex /);
@@ -100,7 +100,7 @@ describe('buildFfmpegPlan()', () => {
 	it('fills an empty stage with silence so the broadcast timeline keeps going', () => {
 		const empty = computeLayout({ speakers: [], pinned: [] }, { width: 1280, height: 720 });
 		const plan = buildFfmpegPlan(empty, defaultLadder, defaultLatency, io({ composite: false, streams: new Map() }));
-		expect(plan.filterGraph).toBe('[0:a]alimiter=limit=0.89:level=disabled,asplit=1[ao_audio]');
+		expect(plan.filterGraph).toBe('[0:a]alimiter=limit=0.89:level=disabled,asetpts=N/SR/TB+STARTPTS,asplit=1[ao_audio]');
 		expect(plan.input).toEqual({ url: 'anullsrc=r=48000:cl=stereo', options: ['-hide_banner', '-nostdin', '-loglevel', 'info', '-stats_period', '1', '-re', '-f', 'lavfi'] });
 		const video = buildFfmpegPlan(empty, defaultLadder, defaultLatency, io({ streams: new Map() }));
 		expect(video.filterGraph).toMatch(/^color=c=0x15171c:s=1280x720:r=25,realtime,format=yuv420p\[bg\];\[bg\]drawbox@active=x=-100/);

@@ -181,7 +181,12 @@ function audioChains(layout: Layout, io: PlanIo, renditions: Rendition[]): strin
 	}
 	const splits = renditions.map((r) => `[ao_${r.name}]`).join('');
 	const control = io.controlPort !== undefined ? `,azmq=bind_address=tcp\\\\://127.0.0.1\\\\:${io.controlPort + 1}` : '';
-	const limiter = `alimiter=limit=0.89:level=disabled${control},asplit=${renditions.length}${splits}`;
+	// The mix's timestamps come from packet arrival times and can step back (a late input, the limiter's look-ahead):
+	// an encoder or muxer given one rewrites every later timestamp to "previous + 1" until real time catches up, and
+	// the audio-only rendition, whose parts are cut by duration, then writes no part for as long (seen: seconds, which
+	// held a new run off the air and shortened the audio rendition). Counting samples from the first keeps them
+	// monotonic and in step with the wall clock (aresample has already fitted each voice to it).
+	const limiter = `alimiter=limit=0.89:level=disabled${control},asetpts=N/SR/TB+STARTPTS,asplit=${renditions.length}${splits}`;
 	if (io.streams.size === 0) {
 		// Nobody on stage: the silent lavfi input keeps the timeline (and the listeners' players) going.
 		chains.push(`[0:a]${limiter}`);
