@@ -1,13 +1,15 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { BroadcastQueue, connectRedis, readCaptionLog, StageLinkClient, type StageLinkSnapshot } from '@tribune/transcoder';
+import { BroadcastQueue, connectRedis, publishCaption, readCaptionLog, StageLinkClient, type StageLinkSnapshot } from '@tribune/transcoder';
 import type { Redis } from 'ioredis';
 import { SignJWT } from 'jose';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { BroadcastCoordinator } from '../src/broadcast/BroadcastCoordinator.js';
+import { CaptionRelay } from '../src/captions/CaptionRelay.js';
 import type { CaptionCueInfo, EventData } from '../src/signaling/protocol.js';
+import { asSpaceId } from '../src/spaces/Space.js';
 import { StageLinkServer } from '../src/stageLink/StageLinkServer.js';
 import { SignalingClient } from './support/SignalingClient.js';
 import { createLiveSpace, joinSpace, postJson, startTestNode, type TestNode } from './support/startTestNode.js';
@@ -185,6 +187,39 @@ describe('live captions over signaling', () => {
 		const again = await connect((await joinSpace(node, s.spaceId, 'Back Again')).token);
 		await push(s.spaceId, token, { text: 'still here' });
 		await again.until(() => cuesOf(again).find((c) => c.text === 'still here'), 'the cue after reconnecting');
+	});
+});
+
+describe('CaptionRelay', () => {
+	it('stops relaying after unwatch, and relays again when watched right after', async () => {
+		const delivered: { spaceId: string; texts: string[] }[] = [];
+		const relay = new CaptionRelay({
+			subscriber: redis.duplicate(),
+			prefix: node.redisPrefix,
+			logger: pino({ level: 'silent' }),
+			deliver: (spaceId, cues) => delivered.push({ spaceId, texts: cues.map((c) => c.text) }),
+			batchMs: 10,
+			lingerMs: 0,
+		});
+		const spaceId = asSpaceId('relaySpace1');
+		const cue = (text: string) => publishCaption(redis, node.redisPrefix, { spaceId, id: text, speakerName: 'Ann', text, final: true, startMs: 1, endMs: 2, source: 'asr' });
+		const seen = (text: string) => delivered.some((d) => d.spaceId === spaceId && d.texts.includes(text));
+		try {
+			relay.watch(spaceId);
+			await expect.poll(async () => (await cue('one'), seen('one')), { timeout: 10_000, interval: 200 }).toBe(true);
+			relay.unwatch(spaceId);
+			// Unwatched, then watched again at once (a reload): the new subscription is live after the old one's unsubscribe.
+			relay.watch(spaceId);
+			await expect.poll(async () => (await cue('two'), seen('two')), { timeout: 10_000, interval: 200 }).toBe(true);
+			relay.unwatch(spaceId);
+			await new Promise((resolve) => setTimeout(resolve, 300));
+			await cue('three');
+			await new Promise((resolve) => setTimeout(resolve, 300));
+			expect(seen('three')).toBe(false);
+			expect(relay.watching).toBe(0);
+		} finally {
+			relay.close();
+		}
 	});
 });
 
