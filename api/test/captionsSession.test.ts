@@ -50,7 +50,7 @@ describe('CaptionSession: per-speaker recognition from the stage', () => {
 		return producer;
 	}
 
-	it('captions each speaker under their name while the mode is on, and stops when it goes off', async () => {
+	it('captions each speaker under their name while the mode is on, survives a crashed decoder and recogniser, and stops when the mode goes off', { timeout: 120_000 }, async () => {
 		const redis = connectRedis(inject('redisUrl'), 'test');
 		const prefix = `test-${randomUUID()}`;
 		const server = await StageLinkServer.start({ redis, prefix, node: 'node-1', host: { routerFor: (id) => (id === 'space-cap' ? router : undefined) }, logger });
@@ -98,6 +98,19 @@ describe('CaptionSession: per-speaker recognition from the stage', () => {
 			// Partials came first, sharing the id of their final.
 			const final = finalOf('Bob')[0]!;
 			expect(cues.some((c) => !c.final && c.id === final.id)).toBe(true);
+
+			// Ada's decoder and recogniser crash (kill -9): both come back, and her next turn is captioned.
+			const ada = session.captioners.get('ada')!;
+			const engine = ada.engine as PocketsphinxEngine;
+			const [decoderPid, recogniserPid] = [ada.decoderPid!, engine.recogniserPid!];
+			process.kill(decoderPid, 'SIGKILL');
+			process.kill(recogniserPid, 'SIGKILL');
+			const killedAt = Date.now();
+			await expect.poll(() => ada.decoderPid !== undefined && ada.decoderPid !== decoderPid, { timeout: 20_000 }).toBe(true);
+			await expect.poll(() => engine.restarts, { timeout: 20_000 }).toBeGreaterThanOrEqual(1);
+			await expect.poll(() => finalOf('Ada <Lovelace>').some((c) => c.startMs > killedAt), { timeout: 40_000, interval: 200 }).toBe(true);
+			expect(session.captioners.get('ada')).toBe(ada);
+			expect(server.sessions).toEqual({ 'cap-1': 2 });
 
 			await server.publishSnapshot(snapshot(3, 'off'));
 			await expect.poll(() => session.captioners.size, { timeout: 10_000 }).toBe(0);

@@ -23,7 +23,7 @@ export interface CaptionSessionOptions {
 	ffmpegPath?: string;
 	/** Address the node sends RTP to; this machine's. Default 127.0.0.1. */
 	ip?: string;
-	/** A speaker whose captioner failed to start is tried again after this, ms. Default 3000. */
+	/** A speaker whose captioner failed to start is tried again after this, ms, doubling per failure in a row up to a minute. Default 3000. */
 	retryMs?: number;
 	logger: Logger;
 }
@@ -45,6 +45,7 @@ export class CaptionSession {
 	#unwatch: (() => Promise<void>) | undefined;
 	#renew: NodeJS.Timeout | undefined;
 	#retry: NodeJS.Timeout | undefined;
+	#failuresInARow = 0;
 	#closed: Promise<void> | undefined;
 
 	private constructor(options: CaptionSessionOptions) {
@@ -152,13 +153,16 @@ export class CaptionSession {
 				return;
 			}
 			captioner.name = still.name;
+			this.#failuresInARow = 0;
 			this.#captioners.set(speaker.peerId, captioner);
 			logger.info({ engine: captioner.engine.kind }, 'captioning speaker');
 		} catch (error) {
 			if (this.#closed) return;
-			logger.warn({ err: error, retryMs: options.retryMs ?? 3000 }, 'could not caption speaker; trying again');
+			// A broken engine (a missing model) would otherwise fail and log every few seconds for every speaker.
+			const retryMs = Math.min((options.retryMs ?? 3000) * 2 ** this.#failuresInARow++, 60_000);
+			logger.warn({ err: error, retryMs }, 'could not caption speaker; trying again');
 			clearTimeout(this.#retry);
-			this.#retry = setTimeout(() => this.#refollow(), options.retryMs ?? 3000);
+			this.#retry = setTimeout(() => this.#refollow(), retryMs);
 		}
 	}
 

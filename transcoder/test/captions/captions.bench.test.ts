@@ -187,10 +187,11 @@ async function asrFilter(stream: SentenceStream, name: string) {
 
 describe.skipIf(process.env.TRIBUNE_BENCH !== '1')('captions engine bench', () => {
 	let streams: Map<FliteVoice, SentenceStream>;
+	// Synthesising 96 sentences with flite takes a minute or more on a loaded machine.
 	beforeAll(() => {
 		assertBuilt();
 		streams = voiceStreams();
-	});
+	}, 600_000);
 
 	it.runIf(sections.includes('wer'))('word error rate over the stage sentences, per voice', async () => {
 		const r = await werOver(streams, 'pcm');
