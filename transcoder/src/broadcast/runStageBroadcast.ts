@@ -260,37 +260,49 @@ async function runOnce(
 	// Each run has its own files: runs overlap while one replaces another, and their tiles differ.
 	const runDir = path.join(options.workDir, `run-${run}`);
 	try {
-		for (const speaker of snapshot.speakers) {
-			const wanted: ['audio' | 'video', string | undefined][] = [
-				['audio', speaker.audioProducerId],
-				['video', options.composite ? speaker.videoProducerId : undefined],
-			];
-			for (const [kind, producerId] of wanted) {
-				if (!producerId) continue;
-				const ports = await allocateUdpPortPair({ host: ip });
-				releases.push(ports.release);
+		// Every stream the run consumes, in a fixed order (their SDP indices); ports are reserved one by one (the
+		// reservation is not atomic), the consumers asked for all at once (one round trip to the node, not one each).
+		const wanted = snapshot.speakers.flatMap((speaker) =>
+			([['audio', speaker.audioProducerId], ['video', options.composite ? speaker.videoProducerId : undefined]] as const)
+				.filter((w): w is readonly ['audio' | 'video', string] => w[1] !== undefined)
+				.map(([kind, producerId]) => ({ speaker, kind, producerId })),
+		);
+		const ports: Awaited<ReturnType<typeof allocateUdpPortPair>>[] = [];
+		for (const _ of wanted) {
+			const pair = await allocateUdpPortPair({ host: ip });
+			releases.push(pair.release);
+			ports.push(pair);
+		}
+		const consumed = await Promise.allSettled(
+			wanted.map(async ({ kind, producerId }, i) => {
 				// Audio goes through a gap filler on its way to ffmpeg; video straight to ffmpeg's port pair.
-				let via = { rtpPort: ports.rtpPort, rtcpPort: ports.rtcpPort };
+				let via = { rtpPort: ports[i]!.rtpPort, rtcpPort: ports[i]!.rtcpPort };
 				let filler: OpusGapFiller | undefined;
 				if (kind === 'audio') {
-					filler = await OpusGapFiller.open({ host: ip, target: { host: ip, rtpPort: ports.rtpPort }, payloadType: opusPayloadType });
+					filler = await OpusGapFiller.open({ host: ip, target: { host: ip, rtpPort: ports[i]!.rtpPort }, payloadType: opusPayloadType });
 					releases.push(() => filler?.close());
 					via = { rtpPort: filler.rtpPort, rtcpPort: filler.rtcpPort };
 				}
 				const consumer = await link.call(snapshot.node, 'consume', { sessionId, spaceId: options.spaceId, producerId, ip, ...via });
+				consumerIds.push(consumer.consumerId);
 				const ssrc = (consumer.rtpParameters as types.RtpParameters).encodings?.[0]?.ssrc;
 				if (filler && ssrc !== undefined) filler.acceptSsrc(ssrc);
-				consumerIds.push(consumer.consumerId);
-				byPeer.set(speaker.peerId, { ...byPeer.get(speaker.peerId), [kind]: streams.length });
-				const rtpParameters = consumer.rtpParameters as types.RtpParameters;
-				const codec = rtpParameters.codecs[0];
-				streams.push({
-					kind: consumer.kind,
-					// The gap filler re-stamps audio with its own payload type; say so to ffmpeg.
-					rtpParameters: kind === 'audio' && codec ? { ...rtpParameters, codecs: [{ ...codec, payloadType: opusPayloadType }] } : rtpParameters,
-					rtpPort: ports.rtpPort,
-				});
-			}
+				return consumer;
+			}),
+		);
+		for (const [i, result] of consumed.entries()) {
+			if (result.status === 'rejected') throw result.reason;
+			const { speaker, kind } = wanted[i]!;
+			const consumer = result.value;
+			byPeer.set(speaker.peerId, { ...byPeer.get(speaker.peerId), [kind]: streams.length });
+			const rtpParameters = consumer.rtpParameters as types.RtpParameters;
+			const codec = rtpParameters.codecs[0];
+			streams.push({
+				kind: consumer.kind,
+				// The gap filler re-stamps audio with its own payload type; say so to ffmpeg.
+				rtpParameters: kind === 'audio' && codec ? { ...rtpParameters, codecs: [{ ...codec, payloadType: opusPayloadType }] } : rtpParameters,
+				rtpPort: ports[i]!.rtpPort,
+			});
 		}
 		const layout = computeLayout(
 			{

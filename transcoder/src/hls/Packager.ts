@@ -95,7 +95,8 @@ export class Packager {
 				if (item.kind === 'init') packager.addInit(item.ftyp, item.moov);
 				else packager.addPart(item.moof, item.mdat);
 			},
-			switched: (run, hadPrevious) => {
+			switched: (run, hadPrevious, skippedParts) => {
+				if (skippedParts > 0) this.options.logger.debug({ run, skippedParts }, 'a new run wrote parts that could not start playback');
 				// The new run's media time starts over: re-anchor it to the wall clock, and open one new segment number
 				// for every rendition after a discontinuity.
 				this.#anchor = undefined;

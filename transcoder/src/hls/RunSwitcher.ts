@@ -15,8 +15,11 @@ export interface RunSwitcherOptions {
 	warmupMs: number;
 	/** A part or init section of the run on air, in order. */
 	deliver(rendition: string, item: RunItem): void;
-	/** `run` goes on air; `hadPrevious`: another run was on air before (the packager marks a discontinuity). */
-	switched(run: number, hadPrevious: boolean): void;
+	/**
+	 * `run` goes on air; `hadPrevious`: another run was on air before (the packager marks a discontinuity).
+	 * `skippedParts`: parts it wrote before that could not start playback (not independent), for logs.
+	 */
+	switched(run: number, hadPrevious: boolean, skippedParts: number): void;
 	nowMs?: () => number;
 }
 
@@ -42,7 +45,7 @@ interface PendingRendition {
 export class RunSwitcher {
 	readonly #options: RunSwitcherOptions;
 	#active: number | undefined;
-	#pending: { run: number; renditions: Map<string, PendingRendition>; firstArrivedMs?: number } | undefined;
+	#pending: { run: number; renditions: Map<string, PendingRendition>; firstArrivedMs?: number; skipped: number } | undefined;
 	/** Renditions of each run whose output is still open. */
 	readonly #open = new Map<number, Set<string>>();
 	/** Runs the runner gave up before they went on air; their output never goes on air. */
@@ -90,7 +93,7 @@ export class RunSwitcher {
 			return;
 		}
 		if (this.#pending && run < this.#pending.run) return; // superseded before it went on air
-		if (!this.#pending || run > this.#pending.run) this.#pending = { run, renditions: new Map() };
+		if (!this.#pending || run > this.#pending.run) this.#pending = { run, renditions: new Map(), skipped: 0 };
 		let pending = this.#pending.renditions.get(rendition);
 		if (!pending) this.#pending.renditions.set(rendition, (pending = { parts: [] }));
 		const now = (this.#options.nowMs ?? Date.now)();
@@ -104,6 +107,7 @@ export class RunSwitcher {
 			const independent = pending.track !== undefined && parseFragment(item.moof, [pending.track]).tracks[0]?.startsWithSync === true;
 			if (independent) pending.parts = [{ item, arrivedMs: now }];
 			else if (pending.parts.length > 0) pending.parts.push({ item, arrivedMs: now });
+			else this.#pending.skipped++;
 		}
 		this.#maybeSwitch();
 	}
@@ -126,7 +130,7 @@ export class RunSwitcher {
 		const hadPrevious = this.#active !== undefined;
 		this.#active = pending.run;
 		this.#pending = undefined;
-		this.#options.switched(pending.run, hadPrevious);
+		this.#options.switched(pending.run, hadPrevious, pending.skipped);
 		for (const name of this.#options.renditions) {
 			const r = pending.renditions.get(name)!;
 			this.#options.deliver(name, r.init!);
