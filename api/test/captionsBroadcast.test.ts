@@ -14,6 +14,7 @@ import {
 	connectRedis,
 	createBroadcastRunner,
 	PocketsphinxEngine,
+	publishCaption,
 	StageLinkClient,
 	subscribeCaptions,
 	type Rendition,
@@ -31,8 +32,8 @@ import { parseMediaPlaylist, type ParsedSegment } from './origin/support/parsePl
 
 // A broadcast job as a transcoder runs it (createBroadcastRunner: stage link, ffmpeg composite, packager, Redis feed,
 // captions) fed by a real mediasoup router, read back through a real origin. Two speakers take turns saying different
-// flite sentences; the test reads the LL-HLS subtitles, decodes the audio and a frame of the picture, and reads the
-// transcript of the replay.
+// flite sentences, and a captioner adds a cue; the test reads the LL-HLS subtitles, decodes the audio and a frame of
+// the picture, and reads the transcript of the replay.
 const execFileAsync = promisify(execFile);
 const ip = '127.0.0.1';
 const logger = pino({ level: process.env.TEST_LOG ?? 'silent' });
@@ -191,6 +192,11 @@ describe('captions in a broadcast: sidecar WebVTT, burned-in, transcript', () =>
 				throw new Error(`${String(error)}; ${context}`);
 			});
 
+			// A captioner's cue (as the api's captioner endpoint publishes it) takes the same path into the track.
+			const now = Date.now();
+			await publishCaption(redis, prefix, { spaceId, id: 'desk-1', speakerName: 'Caption Desk', text: 'Applause from the audience', final: true, startMs: now - 1500, endMs: now - 200, source: 'captioner' });
+			await until(async () => ((await subtitleCues()).some((c) => c.voice === 'Caption Desk' && c.text === 'Applause from the audience') ? true : undefined), 20_000, "the captioner's cue in the track");
+
 			// Burned in: after the switch to 'both', some frame shows captions in the caption area, and only there.
 			let checkedMsn = switchedAfterMsn + 1;
 			const differences: number[] = [];
@@ -213,7 +219,8 @@ describe('captions in a broadcast: sidecar WebVTT, burned-in, transcript', () =>
 			const transcript = fs.readFileSync(path.join(replay, 'transcript.txt'), 'utf8');
 			for (const line of lines) expect(transcript).toContain(`${line.name}: `);
 			const json = JSON.parse(fs.readFileSync(path.join(replay, 'transcript.json'), 'utf8')) as TranscriptJson;
-			expect(new Set(json.cues.map((c) => c.speakerId))).toEqual(new Set(['p0', 'p1']));
+			expect(new Set(json.cues.map((c) => c.speakerId ?? c.speakerName))).toEqual(new Set(['p0', 'p1', 'Caption Desk']));
+			expect(transcript).toContain('Caption Desk: Applause from the audience');
 			expect(json.cues.every((c, i) => c.startS >= 0 && c.endS >= c.startS && (i === 0 || c.startS >= json.cues[i - 1]!.startS))).toBe(true);
 			const vtt = fs.readFileSync(path.join(replay, 'transcript.vtt'), 'utf8');
 			expect(vtt).toMatch(/^WEBVTT\n\n1\n\d\d:\d\d:\d\d\.\d{3} --> /);
