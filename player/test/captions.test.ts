@@ -106,10 +106,15 @@ describe('captions in the player', () => {
 		await row.waitFor({ timeout: 60_000 });
 		await viewer.getByTestId('transcript-links').waitFor();
 		let last: unknown;
+		const replayLength = async () => {
+			const text = await (await fetch(`${system.base}/hls/${spaceId}/audio/vod.m3u8`)).text();
+			return [...text.matchAll(/#EXTINF:([\d.]+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
+		};
+		// Playing (it may have played to its end while the transcript was awaited: play starts it again).
 		await until('the replay playing', async () => {
 			const s = (last = await replaySample(viewer));
-			if (s.status === 'paused' || s.status === 'idle') await viewer.getByTestId('play').click({ timeout: 1000 }).catch(() => {});
-			return s.status === 'playing' && s.currentTime > 0.5 ? s : undefined;
+			if (s.status !== 'playing' && s.status !== 'loading') await viewer.getByTestId('play').click({ timeout: 1000 }).catch(() => {});
+			return s.status === 'playing' && s.currentTime > 0.2 ? s : undefined;
 		}, 30_000, () => JSON.stringify(last));
 		const turns = row.getByTestId('timeline-turn');
 		const lastTurn = turns.last();
@@ -119,13 +124,14 @@ describe('captions in the player', () => {
 		const playlist = await (await fetch(`${system.base}/hls/${spaceId}/audio/index.m3u8`)).text();
 		const replayS = [...playlist.matchAll(/#EXTINF:([\d.]+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
 		const transcriptJson = await (await fetch(`${system.base}/api/spaces/${spaceId}/transcript.json`)).text();
+		const replayOnDisk = await replayLength();
 		await lastTurn.focus();
 		const focusedBefore = await viewer.evaluate(() => document.activeElement?.getAttribute('aria-label'));
 		await viewer.keyboard.press('Enter');
 		await until(`the replay at ${startS} s`, async () => {
 			const s = (last = await replaySample(viewer));
 			return s.currentTime >= startS - 0.5 && s.currentTime <= startS + 4 ? s : undefined;
-		}, 20_000, () => `${JSON.stringify(last)} focused ${String(focusedBefore)} replay ${replayS} s; transcript ${transcriptJson}\n${playlist}`);
+		}, 20_000, () => `${JSON.stringify(last)} focused ${String(focusedBefore)} replay on disk ${replayOnDisk} s, live playlist ${replayS} s; transcript ${transcriptJson}`);
 		const transcript = await (await fetch(`${system.base}/api/spaces/${spaceId}/transcript.txt`)).text();
 		expect(transcript).toContain('Cara Captioner');
 		expect(transcript).toContain('Thank you all for coming');
