@@ -17,6 +17,8 @@ export interface OriginStoreOptions extends OriginWindow {
 export class OriginStore {
 	readonly #options: OriginStoreOptions;
 	readonly #streams = new Map<string, Promise<{ stream: OriginStream; stop: () => void }>>();
+	/** The streams whose follow has resolved, for {@link peek}. */
+	readonly #ready = new Map<string, OriginStream>();
 	readonly #sweeper: NodeJS.Timeout;
 	#closed = false;
 
@@ -47,6 +49,13 @@ export class OriginStore {
 		return stream;
 	}
 
+	/** The stream if this origin already follows it, without waiting (the hot path for parts). */
+	peek(streamId: string): OriginStream | undefined {
+		const stream = this.#ready.get(streamId);
+		if (stream) stream.lastAccessMs = Date.now();
+		return stream;
+	}
+
 	close(): void {
 		if (this.#closed) return;
 		this.#closed = true;
@@ -58,6 +67,7 @@ export class OriginStore {
 			}, () => {});
 		}
 		this.#streams.clear();
+		this.#ready.clear();
 	}
 
 	async #follow(streamId: string): Promise<{ stream: OriginStream; stop: () => void }> {
@@ -70,6 +80,7 @@ export class OriginStore {
 			}
 		});
 		this.#options.logger.debug({ streamId }, 'origin follows stream');
+		this.#ready.set(streamId, stream);
 		return { stream, stop };
 	}
 
@@ -80,6 +91,7 @@ export class OriginStore {
 				if (now - stream.lastAccessMs < idleMs || stream.waiters.size > 0) return;
 				if (this.#streams.get(streamId) !== entry) return;
 				this.#streams.delete(streamId);
+				this.#ready.delete(streamId);
 				stop();
 				stream.waiters.close();
 			}, () => {});

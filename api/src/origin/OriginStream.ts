@@ -9,15 +9,18 @@ import {
 	type StreamDescriptor,
 } from '@tribune/transcoder';
 import { BlockingWaiters } from './BlockingWaiters.js';
+import { originContentType } from './originCacheHeaders.js';
 import { OriginRendition } from './OriginRendition.js';
 
-/** A rendered playlist, gzipped once on first demand and then shared by every listener. */
+/** A rendered playlist, encoded once and gzipped once on first demand, then shared by every listener. */
 export class RenderedPlaylist {
 	readonly text: string;
+	readonly bytes: Buffer;
 	#gzip: Buffer | undefined;
 
 	constructor(text: string) {
 		this.text = text;
+		this.bytes = Buffer.from(text);
 	}
 
 	get gzip(): Buffer {
@@ -94,6 +97,12 @@ export class OriginStream {
 
 	rendition(name: string): OriginRendition | undefined {
 		return this.renditions.get(name);
+	}
+
+	/** Content-Type of a rendition's media files (audio-only renditions are audio/mp4). */
+	mediaType(name: string): string {
+		const kind = this.descriptor?.renditions.find((r) => r.name === name)?.kind;
+		return kind === 'audio' ? originContentType.audio : originContentType.video;
 	}
 
 	/** The live multivariant playlist, once the packager has described the stream. */

@@ -1,4 +1,5 @@
-import { Router, type Request, type Response } from 'express';
+import { parse as parseQuery } from 'node:querystring';
+import { Router, type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { parseHlsPath, type HlsFile } from '@tribune/transcoder';
@@ -30,27 +31,66 @@ type Directives = z.output<typeof directivesSchema>;
  */
 export function createOriginRouter(deps: OriginRouterDeps): Router {
 	const router = Router();
-	router.use((_req, res, next) => {
-		// Players embed streams from any site; nothing here is private to a cookie.
-		res.set('Access-Control-Allow-Origin', '*');
+	// One layer for everything: tens of thousands of requests a second go through here, and each Express layer
+	// (path matching, params) costs more than serving a part from memory.
+	router.use((req: Request, res: Response, next: NextFunction) => {
+		if (req.method === 'GET' || req.method === 'HEAD') {
+			const served = serveFromMemory(deps, req, res);
+			if (!served) serve(deps, req, res).catch(next);
+			return;
+		}
+		if (req.method === 'OPTIONS') {
+			res.writeHead(204, preflightHeaders).end();
+			return;
+		}
 		next();
-	});
-	router.options(/.*/, (_req, res) => {
-		res.set({ 'Access-Control-Allow-Methods': 'GET, HEAD', 'Access-Control-Allow-Headers': 'Range', 'Access-Control-Max-Age': '86400' });
-		res.status(204).end();
-	});
-	router.get(/.*/, (req, res, next) => {
-		serve(deps, req, res).catch(next);
 	});
 	return router;
 }
 
+// Players embed streams from any site; nothing here is private to a cookie.
+const preflightHeaders = [
+	'Access-Control-Allow-Origin', '*',
+	'Access-Control-Allow-Methods', 'GET, HEAD',
+	'Access-Control-Allow-Headers', 'Range',
+	'Access-Control-Max-Age', '86400',
+];
+
+/** The request's path below the mount point and its query string ('' when none), without decoding. */
+function splitUrl(req: Request): { path: string; query: string } {
+	const url = req.url;
+	const q = url.indexOf('?');
+	return q < 0 ? { path: url, query: '' } : { path: url.slice(0, q), query: url.slice(q + 1) };
+}
+
+/**
+ * The hot path, synchronous: a part, segment or init section of a stream this origin already follows. Returns
+ * false for anything else (playlists, a stream not followed yet, replays), which {@link serve} answers.
+ */
+function serveFromMemory(deps: OriginRouterDeps, req: Request, res: Response): boolean {
+	const { path, query } = splitUrl(req);
+	if (query !== '' || !path.endsWith('.m4s')) return false;
+	const file = parseHlsPath(path.slice(1));
+	if (!file || (file.kind !== 'part' && file.kind !== 'segment')) return false;
+	const stream = deps.store.peek(file.streamId);
+	if (!stream) return false;
+	if (file.kind === 'part') {
+		servePart(res, stream, file);
+		return true;
+	}
+	const bytes = stream.rendition(file.rendition)?.segments.get(file.msn);
+	if (!bytes) return false;
+	sendMedia(res, bytes, stream.mediaType(file.rendition));
+	return true;
+}
+
 async function serve(deps: OriginRouterDeps, req: Request, res: Response): Promise<void> {
-	const file = parseHlsPath(req.path.slice(1));
+	const { path, query } = splitUrl(req);
+	const file = parseHlsPath(path.slice(1));
 	if (!file) return fail(res, 'not_found', 'not found');
-	const parsed = directivesSchema.safeParse(req.query);
+	const parsed = directivesSchema.safeParse(query === '' ? {} : parseQuery(query));
 	if (!parsed.success) return fail(res, 'bad_request', 'invalid _HLS_ directive');
-	const stream = await deps.store.get(file.streamId);
+	const stream = deps.store.peek(file.streamId) ?? (await deps.store.get(file.streamId));
 	if (!stream) return serveReplayOnly(deps, res, file);
 	switch (file.kind) {
 		case 'multivariant':
@@ -150,14 +190,15 @@ function servePart(res: Response, stream: OriginStream, file: HlsFile & { kind: 
 	const rendition = stream.rendition(file.rendition);
 	const descriptor = stream.descriptor;
 	if (!rendition || !descriptor) return fail(res, 'not_found', 'no such part');
-	const contentType = mediaType(stream, file.rendition);
+	const contentType = stream.mediaType(file.rendition);
 	const bytes = rendition.parts.get(file.seq);
 	if (bytes) return sendMedia(res, bytes, contentType);
-	if (file.seq !== rendition.timeline.lastPartSeq + 1 || stream.ended) return fail(res, 'not_found', 'no such part');
+	// Not cacheable: a CDN must not keep a 404 for a part that a moment later exists.
+	if (file.seq !== rendition.timeline.lastPartSeq + 1 || stream.ended) return fail(res, 'unavailable_part', 'no such part');
 	const cancel = stream.waiters.wait(() => rendition.parts.has(file.seq) || stream.ended, 3 * descriptor.targetDurationS * 1000, () => {
 		const arrived = rendition.parts.get(file.seq);
 		if (arrived) return sendMedia(res, arrived, contentType);
-		fail(res, 'not_found', 'the hinted part was not produced');
+		fail(res, 'unavailable_part', 'the hinted part was not produced');
 	});
 	// The client went away: drop its waiter (a response's close fires on finish or on a dropped connection).
 	res.once('close', cancel);
@@ -169,7 +210,7 @@ async function serveMediaFile(deps: OriginRouterDeps, res: Response, stream: Ori
 	if (file.kind === 'init' || file.kind === 'segment') {
 		const rendition = stream.rendition(file.rendition);
 		bytes = file.kind === 'init' ? rendition?.inits.get(file.index) : rendition?.segments.get(file.msn);
-		contentType = mediaType(stream, file.rendition);
+		contentType = stream.mediaType(file.rendition);
 	} else if (file.kind === 'vtt') {
 		bytes = stream.vtt.get(file.msn);
 	}
@@ -178,19 +219,25 @@ async function serveMediaFile(deps: OriginRouterDeps, res: Response, stream: Ori
 	sendMedia(res, bytes, contentType);
 }
 
-function mediaType(stream: OriginStream, rendition: string): string {
-	const kind = stream.descriptor?.renditions.find((r) => r.name === rendition)?.kind;
-	return kind === 'audio' ? originContentType.audio : originContentType.video;
-}
-
 function sendPlaylist(res: Response, playlist: RenderedPlaylist, cacheControl: string): void {
 	if (res.writableEnded || res.destroyed) return;
-	res.set({ 'Content-Type': originContentType.playlist, 'Cache-Control': cacheControl, Vary: 'Accept-Encoding' });
-	if (res.req.acceptsEncodings('gzip') === 'gzip') {
-		res.set('Content-Encoding', 'gzip').end(playlist.gzip);
-	} else {
-		res.end(playlist.text);
-	}
+	const gzip = acceptsGzip(res.req.headers['accept-encoding']);
+	const body = gzip ? playlist.gzip : playlist.bytes;
+	const headers = [
+		'Content-Type', originContentType.playlist,
+		'Cache-Control', cacheControl,
+		'Vary', 'Accept-Encoding',
+		'Access-Control-Allow-Origin', '*',
+		'Content-Length', String(body.length),
+	];
+	if (gzip) headers.push('Content-Encoding', 'gzip');
+	res.writeHead(200, headers).end(body);
+}
+
+/** Whether an Accept-Encoding header takes gzip (and does not refuse it with q=0). */
+export function acceptsGzip(header: string | undefined): boolean {
+	if (!header || !header.includes('gzip')) return false;
+	return !/(^|,)\s*gzip\s*;\s*q=0(\.0{0,3})?\s*(,|$)/.test(header);
 }
 
 /** Replay playlists are immutable: gzip each once (keyed by content), keeping the most recent few hundred. */
@@ -210,11 +257,18 @@ function sendReplayPlaylist(res: Response, bytes: Buffer): void {
 
 function sendMedia(res: Response, bytes: Buffer, contentType: string): void {
 	if (res.writableEnded || res.destroyed) return;
-	res.set({ 'Content-Type': contentType, 'Cache-Control': originCacheControl.media }).end(bytes);
+	// Headers as one flat array straight to writeHead: no per-header bookkeeping for the most frequent response.
+	res.writeHead(200, [
+		'Content-Type', contentType,
+		'Cache-Control', originCacheControl.media,
+		'Access-Control-Allow-Origin', '*',
+		'Content-Length', String(bytes.length),
+	]).end(bytes);
 }
 
-function fail(res: Response, code: 'bad_request' | 'not_found' | 'unavailable', message: string): void {
+function fail(res: Response, reason: 'bad_request' | 'not_found' | 'unavailable' | 'unavailable_part', message: string): void {
 	if (res.writableEnded || res.destroyed) return;
-	const cacheControl = code === 'not_found' ? originCacheControl.notFound : originCacheControl.error;
-	res.status(errorCatalogue[code]).set('Cache-Control', cacheControl).json(errorBody(code, message));
+	const code = reason === 'unavailable_part' ? 'not_found' : reason;
+	const cacheControl = reason === 'not_found' ? originCacheControl.notFound : originCacheControl.error;
+	res.status(errorCatalogue[code]).set({ 'Cache-Control': cacheControl, 'Access-Control-Allow-Origin': '*' }).json(errorBody(code, message));
 }

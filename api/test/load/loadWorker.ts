@@ -365,6 +365,9 @@ class Listener {
 function runHls(job: HlsJob): { finish: () => void; compute: (refs: Map<number, number>, fromMs: number, toMs: number) => Histogram } {
 	const listeners: Listener[] = [];
 	let joined = 0;
+	if (process.env.TRIBUNE_LOAD_DEBUG) {
+		setInterval(() => process.stderr.write(`[load worker ${process.pid}] joined ${joined}/${job.listeners}, requests ${totals.requests}, errors ${totals.errors} ${totals.errorSamples.slice(-3).join(' | ')}\n`), 5000).unref();
+	}
 	for (let i = 0; i < job.listeners; i++) {
 		const listener = new Listener(job, i < Math.round(job.listeners * job.preloadShare));
 		listeners.push(listener);
@@ -376,6 +379,7 @@ function runHls(job: HlsJob): { finish: () => void; compute: (refs: Map<number, 
 		finish: () => {
 			running = false;
 			for (const listener of listeners) listener.close();
+			for (let i = joined; i < job.listeners; i++) countError('listener never joined');
 		},
 		compute: (refs, fromMs, toMs) => {
 			const histogram = new Histogram();
