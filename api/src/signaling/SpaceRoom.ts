@@ -8,6 +8,8 @@ import { encodeMessage, type EncodedMessage } from './wsFrame.js';
 
 /** How long news after a quiet spell waits for more of its kind, in ms. */
 const gatherMs = 20;
+/** How long this node's first news of a tick waits before it goes to the other nodes (before `gatherMs`), in ms. */
+const publishMs = 8;
 
 /** What a room tells the rest of the cluster, and learns from it (see `ClusterRelay`). */
 export interface RoomLink {
@@ -34,6 +36,10 @@ export class SpaceRoom {
 	#reactions = new Map<ReactionKind, { count: number; participantIds: string[] }>();
 	/** News from other nodes since the last tick. */
 	#remote: TickNews = emptyNews();
+	/** This node's news already handed to the other nodes, for this node's next tick. */
+	#outbox: TickNews = emptyNews();
+	#publishTimer: NodeJS.Timeout | undefined;
+	#publishedEarly = false;
 	#timer: NodeJS.Timeout | undefined;
 	#localListeners = 0;
 	#listenerTotal = 0;
@@ -77,7 +83,7 @@ export class SpaceRoom {
 		if (!previous) {
 			this.#left.delete(id);
 			this.#joined.set(id, participantInfo(connection.participant));
-			this.#schedule();
+			this.#scheduleLocal();
 		}
 		this.recount();
 		return previous;
@@ -89,7 +95,7 @@ export class SpaceRoom {
 		if (this.#connections.get(id) !== connection) return false;
 		this.#connections.delete(id);
 		if (!this.#joined.delete(id)) this.#left.set(id, connection.participant.role !== 'listener');
-		this.#schedule();
+		this.#scheduleLocal();
 		this.recount();
 		return true;
 	}
@@ -100,7 +106,7 @@ export class SpaceRoom {
 		entry.count++;
 		if (entry.participantIds.length < maxTickNames) entry.participantIds.push(participantId);
 		this.#reactions.set(reaction, entry);
-		this.#schedule();
+		this.#scheduleLocal();
 	}
 
 	/** Another node's tick: merged into the next one here. */
@@ -139,10 +145,11 @@ export class SpaceRoom {
 		if (this.#timer) clearTimeout(this.#timer);
 		this.#timer = undefined;
 		this.#lastFlushAt = performance.now();
-		const local = this.#localNews();
-		if (!isEmptyNews(local)) this.#link.published(this.spaceId, local);
-		const news = mergeNews(local, this.#remote);
+		this.#publishLocal();
+		const news = mergeNews(this.#outbox, this.#remote);
+		this.#outbox = emptyNews();
 		this.#remote = emptyNews();
+		this.#publishedEarly = false;
 		const count = this.#listenerTotal !== this.#announcedListeners ? this.#listenerTotal : undefined;
 		this.#announcedListeners = this.#listenerTotal;
 		const data = tickData(news, count);
@@ -161,7 +168,33 @@ export class SpaceRoom {
 	close(): void {
 		this.#closed = true;
 		if (this.#timer) clearTimeout(this.#timer);
+		if (this.#publishTimer) clearTimeout(this.#publishTimer);
 		this.#timer = undefined;
+		this.#publishTimer = undefined;
+	}
+
+	/** Hands this node's news so far to the link (for the other nodes) and keeps it for this node's next tick. */
+	#publishLocal(): void {
+		if (this.#publishTimer) clearTimeout(this.#publishTimer);
+		this.#publishTimer = undefined;
+		const local = this.#localNews();
+		if (isEmptyNews(local)) return;
+		this.#link.published(this.spaceId, local);
+		this.#outbox = mergeNews(this.#outbox, local);
+	}
+
+	/**
+	 * News of this node: goes out with the next tick, and to the other nodes early, the first of a tick after
+	 * `publishMs`, so it reaches them before their own ticks of the same burst (at most two relay messages a tick).
+	 */
+	#scheduleLocal(): void {
+		this.#schedule();
+		if (this.#closed || this.#publishedEarly || this.#publishTimer) return;
+		this.#publishTimer = setTimeout(() => {
+			this.#publishTimer = undefined;
+			this.#publishedEarly = true;
+			this.#publishLocal();
+		}, Math.min(publishMs, this.#tickMs / 2));
 	}
 
 	#localNews(): TickNews {

@@ -44,9 +44,9 @@ export class Crowd {
 		return this.#child.pid!;
 	}
 
-	/** Opens one WebSocket per token; resolves when each is open or refused. */
-	async connect(wsUrl: string, tokens: string[], concurrency = 100, timeoutMs = 120_000): Promise<{ open: number; failed: number; closeCodes: Record<string, number> }> {
-		this.#child.send({ type: 'connect', url: wsUrl, tokens, concurrency });
+	/** Opens one WebSocket per token (token i to `wsUrl`, or to the i-th URL round-robin); resolves when each is open or refused. */
+	async connect(wsUrl: string | string[], tokens: string[], concurrency = 100, timeoutMs = 120_000): Promise<{ open: number; failed: number; closeCodes: Record<string, number> }> {
+		this.#child.send({ type: 'connect', urls: Array.isArray(wsUrl) ? wsUrl : [wsUrl], tokens, concurrency });
 		return this.#next('connected', timeoutMs);
 	}
 

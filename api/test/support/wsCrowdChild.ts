@@ -4,7 +4,8 @@
  * out, unmasked frames in, pong) to cost far less than a full client, so thousands fit beside the server on two
  * cores. Node built-ins only: `crowdHarness.ts` compiles this file on its own and forks it.
  *
- * Messages in:  { type: 'connect', url, tokens, concurrency } → { type: 'connected', open, failed, closeCodes }
+ * Messages in:  { type: 'connect', urls, tokens, concurrency } → { type: 'connected', open, failed, closeCodes }
+ *                 (client i goes to urls[i % urls.length])
  *               { type: 'burst', reactors, reaction, timeoutMs } → { type: 'burst', delaysMs, histogram, missing, messagesPerClient }
  *                 (`histogram`: [ms, reactions] pairs, each reaction's delivery to each client)
  *               { type: 'stats' } → { type: 'stats', open, closeCodes, cpuMs }
@@ -129,12 +130,12 @@ function connectOne(url: URL, token: string): Promise<Client> {
 	});
 }
 
-async function connectAll(url: URL, tokens: string[], concurrency: number): Promise<void> {
+async function connectAll(urls: URL[], tokens: string[], concurrency: number): Promise<void> {
 	let next = 0;
 	const worker = async (): Promise<void> => {
 		while (next < tokens.length) {
 			const i = next++;
-			clients[i] = await connectOne(url, tokens[i]!);
+			clients[i] = await connectOne(urls[i % urls.length]!, tokens[i]!);
 		}
 	};
 	await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));
@@ -169,7 +170,7 @@ function runBurst(reactors: number, reaction: string, timeoutMs: number): void {
 process.on('message', (message: { type: string; [key: string]: unknown }) => {
 	switch (message.type) {
 		case 'connect':
-			void connectAll(new URL(message.url as string), message.tokens as string[], message.concurrency as number).then(() =>
+			void connectAll((message.urls as string[]).map((u) => new URL(u)), message.tokens as string[], message.concurrency as number).then(() =>
 				send({ type: 'connected', open: clients.filter((c) => c.open).length, failed: clients.filter((c) => !c.open).length, closeCodes: closeCodes() }),
 			);
 			break;
