@@ -84,14 +84,19 @@ export class BurnedInCaptions {
 
 	#update(): void {
 		this.#wanted = formatBurnedInText(this.#line, { maxLineChars: this.#maxLineChars });
-		if (this.#writing || this.#closed) return;
-		this.#writing = (async () => {
+		if (this.#writing || this.#closed || this.#wanted === this.#written) return;
+		this.#writing = this.#drain();
+	}
+
+	/** Writes until the file holds the wanted text; a text wanted meanwhile is written next. */
+	async #drain(): Promise<void> {
+		try {
 			while (this.#wanted !== this.#written && !this.#closed) await this.#write(this.#wanted);
-		})()
-			.catch((error: unknown) => this.#options.logger.warn({ err: error }, 'burned-in captions not written'))
-			.finally(() => {
-				this.#writing = undefined;
-			});
+		} catch (error) {
+			this.#options.logger.warn({ err: error }, 'burned-in captions not written');
+		} finally {
+			this.#writing = undefined;
+		}
 	}
 
 	async #write(text: string): Promise<void> {
