@@ -34,8 +34,9 @@ describe('a video space in the player', () => {
 		await listener.goto(`${system.base}/s/${spaceId}`);
 		await listener.getByLabel('Your name').fill('Viktor Viewer');
 		await listener.getByRole('button', { name: 'Listen in' }).click();
-		// Sound is not required here: the video composite's mix was silent in this test's runs (see the report); the
-		// audio space's journeys test checks what listeners hear.
+		// Sound is asserted below, once the host's camera is off: with a browser camera on, a replacement video run
+		// sometimes never decodes a picture ('Discarding interframe without a prior keyframe': the one keyframe asked
+		// for when its consumer resumes is lost) and never goes on air, so the first, empty stage's silent run plays on.
 		const seen = await hearsBroadcast(system, listener, 'video listener', undefined, false);
 		console.log(`video space: loudest level heard ${seen.loudest}`);
 		await until('the broadcast picture', async () => ((await sample(listener)).videoWidth > 0 ? true : undefined), 20_000);
@@ -77,16 +78,13 @@ describe('a video space in the player', () => {
 		await host.getByTestId('camera').click();
 		await expect.poll(() => hostTileVideo.count(), { timeout: 10_000 }).toBe(1);
 		await expect.poll(() => host.getByTestId('camera').textContent(), { timeout: 10_000 }).toMatch(/Camera on/);
-		// The broadcast's sound, asserted: the listener's analyser hears the composite's mix (the synthetic speaker
-		// talks in a loop). Measured with the host's camera off: a browser camera's keyframe can be lost on the way
-		// to ffmpeg, and a run that never decodes a picture never goes on air (see the report); the synthetic camera
-		// sends keyframes twice a second.
+		// The composite's sound, asserted: the listener's analyser hears the mix (the synthetic speaker talks in a loop,
+		// the host's fake microphone beeps) once the run with only the synthetic camera (two keyframes a second) is on.
 		const heard = await until('sound in the video broadcast', async () => {
 			const s = await sample(listener);
 			return s.status === 'playing' && s.level > 0.001 ? s.level : undefined;
 		}, 60_000, () => system.output);
-		expect(heard).toBeGreaterThan(0.001);
-		console.log(`video space: level heard ${heard}`);
+		console.log(`video space, host camera off: level heard ${heard}`);
 		await host.getByTestId('camera').click();
 		await expect.poll(() => hostTileVideo.count(), { timeout: 10_000 }).toBe(2);
 		await expectAccessible(host, 'video host');
