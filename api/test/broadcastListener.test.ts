@@ -46,7 +46,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** The colour of one pixel of the last frame of an fMP4 (init + fragments), decoded by ffmpeg; [] if it cannot. */
 function pixelOf(mp4: Buffer, x: number, y: number): Promise<number[]> {
 	return new Promise((resolve) => {
-		const ffmpeg = spawn('ffmpeg', ['-v', 'error', '-i', 'pipe:0', '-map', '0:v:0', '-vf', `crop=1:1:${x}:${y}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1']);
+		const ffmpeg = spawn('ffmpeg', ['-v', 'error', '-i', 'pipe:0', '-map', '0:v:0', '-vf', `format=rgb24,crop=1:1:${x}:${y}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1']);
 		const out: Buffer[] = [];
 		const timer = setTimeout(() => ffmpeg.kill('SIGKILL'), 10_000);
 		ffmpeg.stdout.on('data', (chunk: Buffer) => out.push(chunk));

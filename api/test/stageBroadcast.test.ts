@@ -103,12 +103,13 @@ describe('runStageBroadcast(): the broadcast follows the stage', () => {
 		};
 
 		await expect.poll(() => progress.includes('live'), { timeout: 15_000 }).toBe(true);
-		expect(server.sessions).toEqual({ 'job-1': 2 });
+		// Each run consumes under its own session, released when the run ends.
+		expect(server.sessions).toEqual({ 'job-1-r0': 2 });
 
 		// Eve joins: a new run with her audio, the first run's files complete.
 		await server.publishSnapshot(snapshot(2, [adaOnStage, eveOnStage]));
 		await expect.poll(() => opened, { timeout: 15_000 }).toEqual([0, 1]);
-		await expect.poll(() => server.sessions['job-1'], { timeout: 15_000 }).toBe(3);
+		await expect.poll(() => server.sessions, { timeout: 15_000 }).toEqual({ 'job-1-r1': 3 });
 		expect(restarts).toBe(1);
 
 		// The new run's labels got their names over the control socket. Eve talks: the frame and the dot follow her live.

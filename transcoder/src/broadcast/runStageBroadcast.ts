@@ -128,7 +128,9 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 	});
 	const renew = setInterval(() => {
 		const node = latest?.node;
-		if (node) link.call(node, 'renew', { sessionId: options.sessionId }).catch(() => {});
+		// Each run consumes under its own session (see runSessionId).
+		const sessions = [current, next].flatMap((run) => (run ? [runSessionId(options.sessionId, run.n)] : []));
+		if (node) for (const sessionId of sessions) link.call(node, 'renew', { sessionId }).catch(() => {});
 	}, stageLinkLeaseMs / 3);
 	signal.addEventListener('abort', poke, { once: true });
 
@@ -251,7 +253,8 @@ async function runOnce(
 	onStreams: (streams: ReadonlyMap<string, { audio?: number; video?: number }>, composite?: LiveComposite) => void,
 	onStats: (stats: { fps?: number; speed?: number; bitrateKbps?: number }) => void,
 ): Promise<void> {
-	const { link, sessionId } = options;
+	const { link } = options;
+	const sessionId = runSessionId(options.sessionId, run);
 	const ip = options.ip ?? '127.0.0.1';
 	const streams: SdpStream[] = [];
 	const byPeer = new Map<string, { audio?: number; video?: number }>();
@@ -360,9 +363,17 @@ async function runOnce(
 		await Promise.all([running, resumed.catch((error: unknown) => (signal.aborted ? undefined : Promise.reject(error)))]);
 	} finally {
 		for (const release of releases) release();
-		if (consumerIds.length > 0) await link.call(snapshot.node, 'closeConsumers', { sessionId, consumerIds }).catch(() => {});
+		// Everything the run's session holds, also a consumer whose `consume` reply timed out under load: left behind,
+		// it kept sending RTP to a port a later run was given, and that run's ffmpeg choked on the foreign packets
+		// ("RTP: missed N packets" for ever, then a stall). If this call is lost too, the unrenewed lease ends it.
+		await link.call(snapshot.node, 'release', { sessionId }).catch(() => {});
 		await fs.rm(runDir, { recursive: true, force: true }).catch(() => {});
 	}
+}
+
+/** The stage-link session of one run: `<job session>-r<run>`, at most 64 characters. */
+export function runSessionId(jobSessionId: string, run: number): string {
+	return `${jobSessionId.slice(0, 63 - `-r${run}`.length)}-r${run}`;
 }
 
 /**
