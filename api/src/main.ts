@@ -82,11 +82,12 @@ async function main(): Promise<void> {
 		spaces: { service: spaces.service, synthetic: spaces.synthetic },
 		replayExport: { service: spaces.service, queue: exportQueue, hlsRoot: path.join(config.dataDir, 'hls') },
 		broadcastStatus: { service: spaces.service, queue: broadcastQueue },
-		captions: { service: spaces.service, tokens: spaces.captions.tokens, redis, prefix: redisPrefix, hlsRoot: path.join(config.dataDir, 'hls') },
+		captions: { service: spaces.service, tokens: spaces.captions.tokens, pushes: spaces.captions.pushes, hlsRoot: path.join(config.dataDir, 'hls') },
 		origin: origin.router,
 	});
 	const server = http.createServer(app);
 	spaces.signaling.attach(server);
+	spaces.captions.socket.attach(server);
 	// Blocking playlist requests are held for up to ~3 target durations; keep-alive must outlive them.
 	server.keepAliveTimeout = 65_000;
 	server.headersTimeout = 66_000;

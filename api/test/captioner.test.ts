@@ -5,6 +5,7 @@ import { BroadcastQueue, connectRedis, publishCaption, readCaptionLog, StageLink
 import type { Redis } from 'ioredis';
 import { SignJWT } from 'jose';
 import pino from 'pino';
+import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { BroadcastCoordinator } from '../src/broadcast/BroadcastCoordinator.js';
 import { CaptionRelay } from '../src/captions/CaptionRelay.js';
@@ -152,6 +153,47 @@ describe('captioner API', () => {
 		expect(statuses).toContain(429);
 		// Another captioner's token has its own budget.
 		expect((await push(s.spaceId, await captionerToken(s.spaceId, s.hostToken), { text: 'fresh' })).status).toBe(202);
+	});
+});
+
+describe('captioner WebSocket', () => {
+	const open = (token: string) =>
+		new Promise<WebSocket>((resolve, reject) => {
+			const ws = new WebSocket(`${node.wsUrl.replace(/\/ws$/, '')}/captions/ws?token=${encodeURIComponent(token)}`);
+			ws.once('open', () => resolve(ws));
+			ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+			ws.once('error', reject);
+		});
+	const replies = (ws: WebSocket) => {
+		const got: { ok: boolean; cue?: CaptionCueInfo; error?: { code: string } }[] = [];
+		ws.on('message', (raw) => got.push(JSON.parse(String(raw)) as (typeof got)[number]));
+		return got;
+	};
+
+	it("pushes over one connection reach the stage like REST pushes; bad messages get error replies and the connection stays", async () => {
+		const s = await captionedSpace();
+		const ws = await open(await captionerToken(s.spaceId, s.hostToken));
+		try {
+			const got = replies(ws);
+			ws.send(JSON.stringify({ text: 'Over the', final: false }));
+			ws.send(JSON.stringify({ text: 'Over the socket', final: true, speakerName: 'Sol Service' }));
+			ws.send('not json');
+			ws.send(JSON.stringify({ text: 'x', admin: true }));
+			ws.send(Buffer.alloc(10_000, 'a'));
+			await expect.poll(() => got.length, { timeout: 10_000 }).toBe(5);
+			expect(got.map((r) => (r.ok ? 'ok' : r.error!.code))).toEqual(['ok', 'ok', 'bad_request', 'bad_request', 'payload_too_large']);
+			expect(got[0]!.cue!.id).toBe(got[1]!.cue!.id);
+			const cue = await s.speaker.until(() => cuesOf(s.speaker).find((c) => c.final), 'the final');
+			expect(cue).toMatchObject({ text: 'Over the socket', speakerName: 'Sol Service', source: 'captioner' });
+			expect(ws.readyState).toBe(WebSocket.OPEN);
+		} finally {
+			ws.close();
+		}
+	});
+
+	it('refuses a participant token, a token of nobody and no token at the upgrade', async () => {
+		const s = await captionedSpace();
+		for (const token of [s.hostToken, s.listenerToken, 'garbage', '']) await expect(open(token)).rejects.toThrow(/401/);
 	});
 });
 

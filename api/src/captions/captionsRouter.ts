@@ -1,55 +1,37 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { publishCaption } from '@tribune/transcoder';
 import express, { type Request, type Router } from 'express';
-import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { TribuneError } from '../errors.js';
-import { TokenBucket, type RateLimit } from '../signaling/TokenBucket.js';
 import { spaceInfo } from '../signaling/toWire.js';
 import { asSpaceId, captionModes, type CaptionMode, type SpaceId } from '../spaces/Space.js';
 import type { Actor, SpaceService } from '../spaces/SpaceService.js';
-import { captionerTokenTtl, type CaptionerClaims, type CaptionerTokens } from './CaptionerTokens.js';
-import { CaptionerUtterances } from './CaptionerUtterances.js';
+import type { CaptionerPushes } from './CaptionerPushes.js';
+import { captionerSocketPath } from './CaptionerSocket.js';
+import { captionerTokenTtl, type CaptionerTokens } from './CaptionerTokens.js';
 import { transcriptFile } from './transcriptFiles.js';
 
 export interface CaptionsRouterDeps {
 	service: SpaceService;
 	tokens: CaptionerTokens;
-	/** Where cues are published (the caption channel and log on the shared Redis). */
-	redis: Redis;
-	prefix: string;
+	/** Captioners' pushes (shared with the captioner WebSocket, so one token has one rate and one utterance). */
+	pushes: CaptionerPushes;
 	/** `<TRIBUNE_DATA_DIR>/hls`: each replay, with its transcripts, is in `<hlsRoot>/<spaceId>/`. */
 	hlsRoot: string;
-	/** Pushes per captioner token. Default `defaultCaptionerRate`. */
-	rate?: RateLimit;
-	now?: () => number;
 }
 
-/** A human types a few lines a second at most; a service sends a partial per word or so. */
-export const defaultCaptionerRate: Readonly<RateLimit> = Object.freeze({ burst: 20, perSecond: 8 });
-
-/** Captioners whose rate is tracked at once; the least recently seen are forgotten beyond it. */
-const maxTrackedCaptioners = 10_000;
-
 const spaceIdParam = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
-/** Caption text and names: trimmed, no control characters (a cue is one line of text). */
-const line = (max: number) =>
-	z
-		.string()
-		.trim()
-		.max(max)
-		.regex(/^[^\p{Cc}\p{Cs}]*$/u, 'no control characters');
+/** A captioner's name: trimmed, no control characters. */
+const name = z
+	.string()
+	.trim()
+	.max(50)
+	.regex(/^[^\p{Cc}\p{Cs}]*$/u, 'no control characters');
 
 const captionModeBody = z.strictObject({ captionMode: z.enum(captionModes as [CaptionMode, ...CaptionMode[]]) });
 const tokenBody = z.strictObject({
-	name: line(50).min(1).default('Captioner'),
+	name: name.min(1).default('Captioner'),
 	ttlS: z.number().int().min(captionerTokenTtl.minS).max(captionerTokenTtl.maxS).default(captionerTokenTtl.defaultS),
-});
-const captionBody = z.strictObject({
-	text: line(500).min(1),
-	speakerName: line(200).min(1).optional(),
-	final: z.boolean().default(true),
 });
 
 function parse<T>(schema: z.ZodType<T>, value: unknown): T {
@@ -76,8 +58,9 @@ function bearer(req: Request): string {
 /**
  * Captions over REST, under /api/spaces:
  *   POST /:id/caption-mode     { captionMode } → { space } (host or co-host token; also a signaling request)
- *   POST /:id/captioner-token  { name?, ttlS? } → { token, expiresAt, captionsUrl } (host or co-host token): a token
- *                              that may push captions to this space and do nothing else
+ *   POST /:id/captioner-token  { name?, ttlS? } → { token, expiresAt, captionsUrl, socketUrl } (host or co-host
+ *                              token): a token that may push captions to this space and do nothing else, here or
+ *                              over the captioner WebSocket (CaptionerSocket)
  *   POST /:id/captions         { text, speakerName?, final? } → 202 { cue } (captioner token): a line of captions,
  *                              shown live and put in the broadcast's track like recognised speech. Partials
  *                              (`final: false`) are replaced by the push that follows, until a final one.
@@ -87,29 +70,12 @@ export function captionsRouter(deps: CaptionsRouterDeps): Router {
 	const { service, tokens, hlsRoot } = deps;
 	const router = express.Router();
 	const json = express.json({ limit: '4kb' });
-	const utterances = new CaptionerUtterances({ now: deps.now });
-	const buckets = new Map<string, TokenBucket>();
 
 	const moderator = async (req: Request, spaceId: SpaceId): Promise<Actor> => {
 		const { actor } = await service.authenticate(bearer(req));
 		if (actor.spaceId !== spaceId) throw new TribuneError('forbidden', 'token is for another space');
 		await service.require(actor, 'manage_captions');
 		return actor;
-	};
-
-	const captioner = async (req: Request, spaceId: SpaceId): Promise<CaptionerClaims> => {
-		const claims = await tokens.verify(bearer(req));
-		if (claims.spaceId !== spaceId) throw new TribuneError('forbidden', 'token is for another space');
-		return claims;
-	};
-
-	const withinRate = (captionerId: string): boolean => {
-		let bucket = buckets.get(captionerId);
-		if (bucket) buckets.delete(captionerId);
-		bucket ??= new TokenBucket(deps.rate ?? defaultCaptionerRate);
-		buckets.set(captionerId, bucket);
-		if (buckets.size > maxTrackedCaptioners) buckets.delete(buckets.keys().next().value!);
-		return bucket.take();
 	};
 
 	router.post('/:id/caption-mode', json, async (req, res) => {
@@ -124,21 +90,13 @@ export function captionsRouter(deps: CaptionsRouterDeps): Router {
 		await moderator(req, spaceId);
 		const body = parse(tokenBody, req.body ?? {});
 		const { token, claims } = await tokens.issue(spaceId, body.name, body.ttlS);
-		res.status(201).set('Cache-Control', 'no-store').json({ token, expiresAt: claims.expiresAt, captionsUrl: `/api/spaces/${spaceId}/captions` });
+		res.status(201).set('Cache-Control', 'no-store').json({ token, expiresAt: claims.expiresAt, captionsUrl: `/api/spaces/${spaceId}/captions`, socketUrl: captionerSocketPath });
 	});
 
 	router.post('/:id/captions', json, async (req, res) => {
 		const spaceId = idOf(req);
-		const claims = await captioner(req, spaceId);
-		if (!withinRate(claims.captionerId)) throw new TribuneError('rate_limited', 'too many captions; slow down');
-		const body = parse(captionBody, req.body);
-		const space = await service.getSpace(spaceId);
-		if (space.state !== 'live') throw new TribuneError(space.state === 'ended' ? 'space_ended' : 'conflict', 'captions go to a live space');
-		if (space.settings.captionMode === 'off') throw new TribuneError('conflict', 'captions are off in this space');
-		const fields = utterances.cueOf({ captionerId: claims.captionerId, text: body.text, speakerName: body.speakerName ?? claims.name, final: body.final });
-		const cue = await publishCaption(deps.redis, deps.prefix, { spaceId, source: 'captioner', ...fields });
-		const { spaceId: _space, ...info } = cue;
-		res.status(202).set('Cache-Control', 'no-store').json({ cue: info });
+		const claims = await deps.pushes.authenticate(bearer(req), spaceId);
+		res.status(202).set('Cache-Control', 'no-store').json({ cue: await deps.pushes.push(claims, req.body) });
 	});
 
 	router.get('/:id/:file', async (req, res, next) => {

@@ -5,6 +5,8 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { TokenIssuer } from '../auth/TokenIssuer.js';
 import { CaptionerTokens } from '../captions/CaptionerTokens.js';
+import { CaptionerPushes } from '../captions/CaptionerPushes.js';
+import { CaptionerSocket } from '../captions/CaptionerSocket.js';
 import { CaptionRelay } from '../captions/CaptionRelay.js';
 import { SignalingServer, type SignalingOptions } from '../signaling/SignalingServer.js';
 import { SyntheticSpeakers } from '../stage/SyntheticSpeakers.js';
@@ -37,7 +39,7 @@ export interface Spaces {
 	signaling: SignalingServer;
 	synthetic: SyntheticSpeakers | undefined;
 	/** Captioner tokens (same key as participant tokens, another audience) and live captions to the WebSocket. */
-	captions: { tokens: CaptionerTokens; relay: CaptionRelay };
+	captions: { tokens: CaptionerTokens; pushes: CaptionerPushes; socket: CaptionerSocket; relay: CaptionRelay };
 	/** Closes signaling and every stage (not the Redis connection or the worker pool, which the caller owns). */
 	close(): void;
 }
@@ -73,6 +75,9 @@ export function createSpaces(options: SpacesOptions): Spaces {
 	});
 	// A node relays the captions of the spaces it has connections for, wherever they are made.
 	signaling.watchRooms({ opened: (spaceId) => relay.watch(spaceId), closed: (spaceId) => relay.unwatch(spaceId) });
+	const captionerTokens = new CaptionerTokens(options.tokenKey);
+	const pushes = new CaptionerPushes({ service, tokens: captionerTokens, redis: options.redis, prefix: options.redisPrefix });
+	const captionerSocket = new CaptionerSocket({ pushes, logger: logger.child({ module: 'captioner-socket' }) });
 	let closed = false;
 	return {
 		service,
@@ -80,13 +85,14 @@ export function createSpaces(options: SpacesOptions): Spaces {
 		stages,
 		signaling,
 		synthetic,
-		captions: { tokens: new CaptionerTokens(options.tokenKey), relay },
+		captions: { tokens: captionerTokens, pushes, socket: captionerSocket, relay },
 		close() {
 			if (closed) return;
 			closed = true;
 			synthetic?.close();
 			signaling.close();
 			relay.close();
+			captionerSocket.close();
 			stages.closeAll();
 		},
 	};

@@ -46,10 +46,11 @@ export async function startTestNode(redisUrl: string, signaling: SpacesOptions['
 	});
 	const health = async () => ({ ok: true, redis: 'up' as const, mediasoupWorkers: 1, transcoders: 0 });
 	const app = createApp({ logger, metrics: createApiMetrics(), health, playerDir: '/nonexistent', spaces: { service: spaces.service, synthetic: spaces.synthetic },
-		captions: { service: spaces.service, tokens: spaces.captions.tokens, redis, prefix: redisPrefix, hlsRoot: options.hlsRoot ?? '/nonexistent' },
+		captions: { service: spaces.service, tokens: spaces.captions.tokens, pushes: spaces.captions.pushes, hlsRoot: options.hlsRoot ?? '/nonexistent' },
 	});
 	const server = http.createServer(app);
 	spaces.signaling.attach(server);
+	spaces.captions.socket.attach(server);
 	await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 	const { port } = server.address() as AddressInfo;
 	return {

@@ -1,0 +1,91 @@
+import { publishCaption } from '@tribune/transcoder';
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import { TribuneError } from '../errors.js';
+import type { CaptionCueInfo } from '../signaling/protocol.js';
+import { TokenBucket, type RateLimit } from '../signaling/TokenBucket.js';
+import type { SpaceService } from '../spaces/SpaceService.js';
+import type { CaptionerClaims, CaptionerTokens } from './CaptionerTokens.js';
+import { CaptionerUtterances } from './CaptionerUtterances.js';
+
+export interface CaptionerPushesOptions {
+	service: SpaceService;
+	tokens: CaptionerTokens;
+	/** Where cues are published (the caption channel and log on the shared Redis). */
+	redis: Redis;
+	prefix: string;
+	/** Pushes per captioner token, REST and WebSocket together. Default `defaultCaptionerRate`. */
+	rate?: RateLimit;
+	now?: () => number;
+}
+
+/** A human types a few lines a second at most; a service sends a partial per word or so. */
+export const defaultCaptionerRate: Readonly<RateLimit> = Object.freeze({ burst: 20, perSecond: 8 });
+
+/** Captioners whose rate is tracked at once; the least recently seen are forgotten beyond it. */
+const maxTrackedCaptioners = 10_000;
+
+/** Caption text and names: trimmed, no control characters (a cue is one line of text). */
+const line = (max: number) =>
+	z
+		.string()
+		.trim()
+		.max(max)
+		.regex(/^[^\p{Cc}\p{Cs}]*$/u, 'no control characters');
+
+/** One push: a line of the utterance so far (`final: false`) or all of it (the default). */
+export const captionPushSchema = z.strictObject({
+	text: line(500).min(1),
+	speakerName: line(200).min(1).optional(),
+	final: z.boolean().default(true),
+});
+
+/**
+ * What a captioner's push goes through, over REST or the WebSocket alike: the token (its own audience, for one
+ * space), a rate per token, the body, the space (live, captions on), then the cue is published like recognised
+ * speech. Throws a TribuneError with the reason.
+ */
+export class CaptionerPushes {
+	readonly #options: CaptionerPushesOptions;
+	readonly #utterances: CaptionerUtterances;
+	readonly #buckets = new Map<string, TokenBucket>();
+
+	constructor(options: CaptionerPushesOptions) {
+		this.#options = options;
+		this.#utterances = new CaptionerUtterances({ now: options.now });
+	}
+
+	/** The claims of a captioner token, which must be for `spaceId` when one is given. */
+	async authenticate(token: string, spaceId?: string): Promise<CaptionerClaims> {
+		const claims = await this.#options.tokens.verify(token);
+		if (spaceId !== undefined && claims.spaceId !== spaceId) throw new TribuneError('forbidden', 'token is for another space');
+		return claims;
+	}
+
+	async push(claims: CaptionerClaims, body: unknown): Promise<CaptionCueInfo> {
+		if (claims.expiresAt * 1000 <= Date.now()) throw new TribuneError('unauthorized', 'captioner token expired');
+		if (!this.#withinRate(claims.captionerId)) throw new TribuneError('rate_limited', 'too many captions; slow down');
+		const parsed = captionPushSchema.safeParse(body);
+		if (!parsed.success) {
+			const issue = parsed.error.issues[0];
+			throw new TribuneError('bad_request', issue ? `${issue.path.join('.') || 'body'}: ${issue.message}` : 'invalid caption');
+		}
+		const { text, speakerName, final } = parsed.data;
+		const space = await this.#options.service.getSpace(claims.spaceId);
+		if (space.state !== 'live') throw new TribuneError(space.state === 'ended' ? 'space_ended' : 'conflict', 'captions go to a live space');
+		if (space.settings.captionMode === 'off') throw new TribuneError('conflict', 'captions are off in this space');
+		const fields = this.#utterances.cueOf({ captionerId: claims.captionerId, text, speakerName: speakerName ?? claims.name, final });
+		const { spaceId: _space, ...info } = await publishCaption(this.#options.redis, this.#options.prefix, { spaceId: claims.spaceId, source: 'captioner', ...fields });
+		return info;
+	}
+
+	#withinRate(captionerId: string): boolean {
+		let bucket = this.#buckets.get(captionerId);
+		if (bucket) this.#buckets.delete(captionerId);
+		bucket ??= new TokenBucket(this.#options.rate ?? defaultCaptionerRate);
+		// Re-inserted: the Map's order is least recently used first.
+		this.#buckets.set(captionerId, bucket);
+		if (this.#buckets.size > maxTrackedCaptioners) this.#buckets.delete(this.#buckets.keys().next().value!);
+		return bucket.take();
+	}
+}

@@ -1,0 +1,97 @@
+import type http from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { TribuneError } from '../errors.js';
+import type { CaptionerPushes } from './CaptionerPushes.js';
+
+/** Where captioners connect: `/captions/ws?token=<captioner token>`. */
+export const captionerSocketPath = '/captions/ws';
+
+/** A push is a few hundred bytes; anything much larger is not one. */
+const maxMessageBytes = 8 * 1024;
+
+/** The close code when the token's time is up (4000-4999 is the application range). */
+export const captionerTokenExpiredCode = 4011;
+
+/**
+ * Captions over a WebSocket, for a captioning service that sends a partial per word: one connection per captioner
+ * token, one JSON push per text message (`{ text, speakerName?, final? }`, as for the REST route), one reply each:
+ * `{ ok: true, cue }` or `{ ok: false, error: { code, message } }`. Pushes go through `CaptionerPushes` (token, rate,
+ * validation, a live space with captions on), so the rules are those of REST. The connection closes when the token
+ * expires. Nothing a client sends can close it otherwise or throw out of here.
+ */
+export class CaptionerSocket {
+	readonly #pushes: CaptionerPushes;
+	readonly #logger: Logger;
+	readonly #wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024, perMessageDeflate: false, skipUTF8Validation: true });
+	#closed = false;
+
+	constructor(options: { pushes: CaptionerPushes; logger: Logger }) {
+		this.#pushes = options.pushes;
+		this.#logger = options.logger;
+	}
+
+	/** Routes `/captions/ws` upgrades of an HTTP server here; other paths are left alone. */
+	attach(server: http.Server): void {
+		server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+			const url = new URL(req.url ?? '/', 'http://localhost');
+			if (url.pathname !== captionerSocketPath) return;
+			void this.#upgrade(req, socket, head, url.searchParams.get('token') ?? '');
+		});
+	}
+
+	close(): void {
+		if (this.#closed) return;
+		this.#closed = true;
+		for (const client of this.#wss.clients) client.close(1001, 'server shutting down');
+		this.#wss.close();
+	}
+
+	async #upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, token: string): Promise<void> {
+		socket.on('error', () => socket.destroy());
+		let claims: Awaited<ReturnType<CaptionerPushes['authenticate']>>;
+		try {
+			if (this.#closed) throw new TribuneError('unavailable', 'shutting down');
+			claims = await this.#pushes.authenticate(token);
+		} catch (error) {
+			const known = error instanceof TribuneError ? error : new TribuneError('internal', 'internal error');
+			socket.end(`HTTP/1.1 ${known.status} ${known.code}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${known.code.length}\r\n\r\n${known.code}`);
+			return;
+		}
+		this.#wss.handleUpgrade(req, socket, head, (ws) => this.#serve(ws, claims));
+	}
+
+	#serve(ws: WebSocket, claims: Awaited<ReturnType<CaptionerPushes['authenticate']>>): void {
+		const logger = this.#logger.child({ spaceId: claims.spaceId, captionerId: claims.captionerId });
+		const expiry = setTimeout(() => ws.close(captionerTokenExpiredCode, 'captioner token expired'), Math.max(0, claims.expiresAt * 1000 - Date.now())).unref();
+		// One push at a time, in arrival order: a partial must not overtake the push before it.
+		let queue = Promise.resolve();
+		ws.on('message', (raw: RawData) => {
+			queue = queue.then(() => this.#onMessage(ws, claims, raw, logger));
+		});
+		ws.on('error', () => ws.terminate());
+		ws.once('close', () => clearTimeout(expiry));
+		logger.debug('captioner connected');
+	}
+
+	async #onMessage(ws: WebSocket, claims: Awaited<ReturnType<CaptionerPushes['authenticate']>>, raw: RawData, logger: Logger): Promise<void> {
+		let reply: unknown;
+		try {
+			const bytes = Array.isArray(raw) ? raw.reduce((n, b) => n + b.length, 0) : raw.byteLength;
+			if (bytes > maxMessageBytes) throw new TribuneError('payload_too_large', `a push is at most ${maxMessageBytes} bytes`);
+			let body: unknown;
+			try {
+				body = JSON.parse(Buffer.isBuffer(raw) ? raw.toString('utf8') : Buffer.from(raw as ArrayBuffer).toString('utf8'));
+			} catch {
+				throw new TribuneError('bad_request', 'a push is one JSON object');
+			}
+			reply = { ok: true, cue: await this.#pushes.push(claims, body) };
+		} catch (error) {
+			const known = error instanceof TribuneError ? error : undefined;
+			if (!known) logger.error({ err: error }, 'captioner push failed');
+			reply = { ok: false, error: { code: known?.code ?? 'internal', message: known?.message ?? 'internal error' } };
+		}
+		if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(reply));
+	}
+}
