@@ -79,7 +79,7 @@ export const restApi = {
 	broadcast: (spaceId: string, token: string) => call<BroadcastStatus>('GET', `${base(spaceId)}/broadcast`, undefined, token),
 	exportStatus: (spaceId: string) => call<ExportStatus>('GET', `${base(spaceId)}/export`),
 	/** A token a captioner (a person or a service) pushes captions with, and nothing else (host or co-host). */
-	captionerToken: (spaceId: string, token: string) => call<{ token: string; expiresAt: number; captionsUrl: string }>('POST', `${base(spaceId)}/captioner-token`, {}, token),
+	captionerToken: (spaceId: string, token: string) => call<{ token: string; expiresAt: number; captionsUrl: string; socketUrl: string }>('POST', `${base(spaceId)}/captioner-token`, {}, token),
 	/** The replay's transcript as JSON (`{ cues: [{ startS, endS, speakerName, text }] }`). */
 	transcript: (spaceId: string) => call<unknown>('GET', transcriptUrl(spaceId, 'json')),
 };
