@@ -43,7 +43,10 @@ export function createOriginRouter(deps: OriginRouterDeps): Router {
 			res.writeHead(204, preflightHeaders).end();
 			return;
 		}
-		next();
+		// The origin is read-only.
+		res.status(errorCatalogue.method_not_allowed)
+			.set({ Allow: 'GET, HEAD, OPTIONS', 'Cache-Control': originCacheControl.error, 'Access-Control-Allow-Origin': '*' })
+			.json(errorBody('method_not_allowed', `${req.method} is not allowed here`));
 	});
 	return router;
 }
@@ -193,8 +196,10 @@ function servePart(res: Response, stream: OriginStream, file: HlsFile & { kind: 
 	const contentType = stream.mediaType(file.rendition);
 	const bytes = rendition.parts.get(file.seq);
 	if (bytes) return sendMedia(res, bytes, contentType);
-	// Not cacheable: a CDN must not keep a 404 for a part that a moment later exists.
-	if (file.seq !== rendition.timeline.lastPartSeq + 1 || stream.ended) return fail(res, 'unavailable_part', 'no such part');
+	// A part that has left the window never comes back: a CDN may keep that 404 (late listeners all ask for it).
+	// One not produced yet may exist a moment later: that 404 is not cacheable.
+	if (file.seq <= rendition.timeline.lastPartSeq || stream.ended) return fail(res, 'not_found', 'no such part');
+	if (file.seq !== rendition.timeline.lastPartSeq + 1) return fail(res, 'unavailable_part', 'no such part yet');
 	const cancel = stream.waiters.wait(() => rendition.parts.has(file.seq) || stream.ended, 3 * descriptor.targetDurationS * 1000, () => {
 		const arrived = rendition.parts.get(file.seq);
 		if (arrived) return sendMedia(res, arrived, contentType);

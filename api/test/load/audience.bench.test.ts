@@ -73,6 +73,7 @@ describe.skipIf(process.env.TRIBUNE_BENCH !== '1')('audience bench', () => {
 			p50_part_delay_ms: hls?.p50Ms ?? null,
 			hls_requests_per_s: hls?.requestsPerS ?? null,
 			hls_errors: hls?.errors ?? 0,
+			hls_live_syncs: hls?.liveSyncs ?? 0,
 			errors: (hls?.errors ?? 0) + (ws?.errors ?? 0),
 			origin_cores: hls?.originCores ?? null,
 			origin_rss_mb: hls?.originRssMb ?? null,

@@ -9,6 +9,7 @@ import { joinListeners, type LiveSpace, type TribuneUnderLoad } from './tribuneU
 interface WorkerTotals {
 	requests: number;
 	errors: number;
+	liveSyncs: number;
 	bytes: number;
 	errorSamples: string[];
 }
@@ -80,6 +81,8 @@ export interface LoadResult {
 	samples: number;
 	errors: number;
 	errorSamples: string[];
+	/** Times a listener fell behind and jumped to the live edge (a stall a player would show). */
+	liveSyncs: number;
 	/** Cores the API process (origin + signaling) used during the measured window. */
 	originCores: number | undefined;
 	/** Largest RSS of the API process during the window. */
@@ -140,6 +143,7 @@ async function runPhase(phase: Phase, clients: number): Promise<LoadResult> {
 			samples: histogram.reduce((sum, [, count]) => sum + count, 0),
 			errors: ran.reduce((sum, r) => sum + r.totals.errors, 0),
 			errorSamples: ran.flatMap((r) => r.totals.errorSamples).slice(0, 10),
+			liveSyncs: ran.reduce((sum, r) => sum + (r.totals.liveSyncs ?? 0), 0),
 			originCores: cores === undefined ? undefined : Math.round(cores * 100) / 100,
 			originRssMb: maxRss === undefined ? undefined : Math.round(maxRss),
 			generatorRssMb: Math.round(ran.reduce((sum, r) => sum + r.rssMb, 0)),

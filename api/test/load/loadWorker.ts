@@ -49,6 +49,7 @@ type ParentMessage = { type: 'start'; job: HlsJob | WsJob } | { type: 'mark' } |
 export const probeKind = 'thinking';
 const backgroundKinds = ['clap', 'laugh', 'heart', 'hundred', 'fire'] as const;
 const requestTimeoutMs = 15_000;
+const maxPartsBehind = 6;
 
 /** Wall clock with sub-millisecond resolution, comparable across processes on one machine. */
 const now = (): number => performance.timeOrigin + performance.now();
@@ -73,11 +74,13 @@ class Histogram {
 interface Totals {
 	requests: number;
 	errors: number;
+	/** Times a listener had fallen behind and jumped to the live edge. */
+	liveSyncs: number;
 	bytes: number;
 	errorSamples: string[];
 }
 
-const totals: Totals = { requests: 0, errors: 0, bytes: 0, errorSamples: [] };
+const totals: Totals = { requests: 0, errors: 0, liveSyncs: 0, bytes: 0, errorSamples: [] };
 function countError(what: string): void {
 	totals.errors++;
 	if (totals.errorSamples.length < 20) totals.errorSamples.push(what);
@@ -303,7 +306,14 @@ class Listener {
 
 	#onPlaylist(view: PlaylistView): void {
 		if (!running) return;
-		for (const seq of view.parts) if (seq > this.#lastSeq && seq !== this.#hintInFlight) this.#fetchPart(seq);
+		const fresh = view.parts.filter((seq) => seq > this.#lastSeq && seq !== this.#hintInFlight);
+		// Fallen behind (more than a segment's worth of new parts): jump to the live edge as hls.js does, rather than
+		// queueing parts that will have left the origin's window by the time their turn comes.
+		if (fresh.length > maxPartsBehind) {
+			totals.liveSyncs++;
+			fresh.splice(0, fresh.length - 3);
+		}
+		for (const seq of fresh) this.#fetchPart(seq);
 		this.#lastSeq = Math.max(this.#lastSeq, view.parts.at(-1) ?? -1);
 		if (this.#usesHint && view.hint !== undefined && view.hint > this.#lastSeq) {
 			this.#hintInFlight = view.hint;
@@ -458,9 +468,10 @@ function runWs(job: WsJob): { finish: () => void; probes: number[]; compute: (re
 	if (job.probes) {
 		let prober = 0;
 		timers.push(setInterval(() => {
-			if (open < job.tokens.length) return;
+			if (open === 0) return;
 			// A different client each time: the per-client reaction limit (3/s) never refuses a probe.
-			const socket = sockets[prober++ % sockets.length];
+			let socket = sockets[prober++ % sockets.length];
+			for (let tries = 0; socket?.readyState !== WebSocket.OPEN && tries < 100; tries++) socket = sockets[prober++ % sockets.length];
 			if (socket?.readyState !== WebSocket.OPEN) return;
 			probes.push(now());
 			request(socket, 'react', { reaction: probeKind });

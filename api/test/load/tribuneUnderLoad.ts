@@ -58,6 +58,9 @@ export async function startTribuneUnderLoad(options: StartOptions = {}): Promise
 		LOG_LEVEL: process.env.TRIBUNE_LOAD_LOG_LEVEL ?? 'warn',
 		SYNTHETIC_SPEAKERS: 'true',
 		TRANSCODER_PROCESSES: String(options.transcoders ?? 1),
+		// Admission control must not refuse the audience the bench brings (10,000 WebSockets and the host).
+		NODE_MAX_AUDIENCE: '100000',
+		NODE_MAX_JOINS_PER_S: '100000',
 		...options.env,
 	};
 	delete env.REDIS_URL;
