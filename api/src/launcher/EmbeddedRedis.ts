@@ -13,27 +13,40 @@ export interface EmbeddedRedisOptions {
 }
 
 /** How long redis-server gets to answer PING after start, and to exit after SIGTERM. */
-const timing = { readyMs: 10_000, stopMs: 10_000, pollMs: 50 };
+const timing = { readyMs: 10_000, stopMs: 10_000, pollMs: 50, restartDelayMs: 200 };
+/** More unexpected exits than this within a minute: give up restarting (something is wrong with the machine). */
+const maxRestartsPerMinute = 10;
 
 /**
  * A private redis-server for one-machine installs: reachable only through a unix socket with mode 0700 (no TCP
- * port), logging to `redis.log` beside it, append-only persistence so acknowledged state survives restarts, started before and stopped after every
- * other Tribune process. Its own process group keeps a terminal's Ctrl-C from stopping it before its clients.
+ * port), logging to `redis.log` beside it, started before and stopped after every other Tribune process. Its own
+ * process group keeps a terminal's Ctrl-C from stopping it before its clients.
+ *
+ * Persistence: append-only file with `appendfsync everysec`. Redis writes each command to the AOF (write(2)) before
+ * it replies, so whatever a client was told is done survives a redis-server crash or kill -9; only a crash of the
+ * whole machine can lose the last second (the fsync interval). `always` would fsync before every reply, which costs
+ * every HLS part and every join a disk flush for that last second.
+ *
+ * A redis-server that exits on its own (crash, OOM kill, kill -9) is restarted on the same socket and AOF; clients
+ * (ioredis) reconnect by themselves.
  */
 export class EmbeddedRedis {
-	readonly #process: ChildProcess;
+	#process: ChildProcess;
 	readonly #socketPath: string;
+	readonly #args: string[];
+	readonly #serverPath: string;
 	readonly #logger: Logger;
 	#exited: Promise<void>;
+	#stopping = false;
+	readonly #restarts: number[] = [];
 
-	private constructor(child: ChildProcess, socketPath: string, logger: Logger) {
+	private constructor(child: ChildProcess, socketPath: string, args: string[], serverPath: string, logger: Logger) {
 		this.#process = child;
 		this.#socketPath = socketPath;
+		this.#args = args;
+		this.#serverPath = serverPath;
 		this.#logger = logger;
-		this.#exited = new Promise((resolve) => {
-			if (child.exitCode !== null || child.signalCode !== null) resolve();
-			else child.once('exit', () => resolve());
-		});
+		this.#exited = this.#watch(child);
 	}
 
 	static async start(options: EmbeddedRedisOptions): Promise<EmbeddedRedis> {
@@ -43,35 +56,24 @@ export class EmbeddedRedis {
 		const pidFile = path.join(dir, 'redis.pid');
 		await stopStale(pidFile, options.logger);
 		fs.rmSync(socketPath, { force: true });
-		const child = spawn(
-			options.serverPath ?? 'redis-server',
-			[
-				'--port', '0',
-				'--unixsocket', socketPath,
-				'--unixsocketperm', '700',
-				'--dir', dir,
-				'--pidfile', pidFile,
-				'--daemonize', 'no',
-				'--appendonly', 'yes',
-				'--appendfsync', 'everysec',
-				'--save', '',
-				'--loglevel', 'warning',
-				// Its startup banner and kernel-tuning warnings go to a file, not into Tribune's JSON log stream.
-				'--logfile', path.join(dir, 'redis.log'),
-			],
-			{ detached: true, stdio: ['ignore', 'ignore', 'inherit'] },
-		);
-		const redis = new EmbeddedRedis(child, socketPath, options.logger);
-		const spawnError = new Promise<never>((_, reject) => child.once('error', reject));
-		const exited = redis.#exited.then(() => {
-			throw new Error(`redis-server exited during startup (code ${child.exitCode ?? child.signalCode})`);
-		});
-		try {
-			await Promise.race([waitForPing(socketPath), spawnError, exited]);
-		} catch (error) {
-			child.kill('SIGKILL');
-			throw error;
-		}
+		const args = [
+			'--port', '0',
+			'--unixsocket', socketPath,
+			'--unixsocketperm', '700',
+			'--dir', dir,
+			'--pidfile', pidFile,
+			'--daemonize', 'no',
+			'--appendonly', 'yes',
+			'--appendfsync', 'everysec',
+			'--save', '',
+			'--loglevel', 'warning',
+			// Its startup banner and kernel-tuning warnings go to a file, not into Tribune's JSON log stream.
+			'--logfile', path.join(dir, 'redis.log'),
+		];
+		const serverPath = options.serverPath ?? 'redis-server';
+		const child = spawnRedis(serverPath, args);
+		const redis = new EmbeddedRedis(child, socketPath, args, serverPath, options.logger);
+		await redis.#waitReady(child);
 		options.logger.info({ redisPid: child.pid, socketPath }, 'private redis-server started');
 		return redis;
 	}
@@ -87,14 +89,71 @@ export class EmbeddedRedis {
 
 	/** Asks redis-server to persist and exit (SIGTERM), then kills it if it has not within 10 s. Idempotent. */
 	async stop(): Promise<void> {
-		if (this.#process.exitCode === null && this.#process.signalCode === null) {
-			this.#process.kill('SIGTERM');
-			const timer = setTimeout(() => this.#process.kill('SIGKILL'), timing.stopMs);
+		this.#stopping = true;
+		const child = this.#process;
+		if (child.exitCode === null && child.signalCode === null) {
+			child.kill('SIGTERM');
+			const timer = setTimeout(() => child.kill('SIGKILL'), timing.stopMs);
 			await this.#exited;
 			clearTimeout(timer);
 			this.#logger.info('private redis-server stopped');
 		}
 	}
+
+	async #waitReady(child: ChildProcess): Promise<void> {
+		const spawnError = new Promise<never>((_, reject) => child.once('error', reject));
+		const exited = new Promise<never>((_, reject) => {
+			const fail = (): void => reject(new Error(`redis-server exited during startup (code ${child.exitCode ?? child.signalCode})`));
+			if (child.exitCode !== null || child.signalCode !== null) fail();
+			else child.once('exit', fail);
+		});
+		try {
+			await Promise.race([waitForPing(this.#socketPath), spawnError, exited]);
+		} catch (error) {
+			child.kill('SIGKILL');
+			throw error;
+		}
+	}
+
+	/** Resolves when `child` exits; an exit nobody asked for starts a new redis-server. */
+	#watch(child: ChildProcess): Promise<void> {
+		return new Promise((resolve) => {
+			const onExit = (): void => {
+				resolve();
+				if (!this.#stopping && this.#process === child) void this.#restart(child);
+			};
+			if (child.exitCode !== null || child.signalCode !== null) onExit();
+			else child.once('exit', onExit);
+		});
+	}
+
+	async #restart(dead: ChildProcess): Promise<void> {
+		const now = Date.now();
+		this.#restarts.push(now);
+		while ((this.#restarts[0] ?? now) < now - 60_000) this.#restarts.shift();
+		const reason = { redisPid: dead.pid, code: dead.exitCode, signal: dead.signalCode };
+		if (this.#restarts.length > maxRestartsPerMinute) {
+			this.#logger.error(reason, `private redis-server exited ${maxRestartsPerMinute} times within a minute; not restarting it`);
+			return;
+		}
+		this.#logger.error(reason, 'private redis-server exited unexpectedly; restarting it on the same socket and append-only file');
+		await sleep(timing.restartDelayMs);
+		if (this.#stopping) return;
+		fs.rmSync(this.#socketPath, { force: true });
+		const child = spawnRedis(this.#serverPath, this.#args);
+		this.#process = child;
+		this.#exited = this.#watch(child);
+		try {
+			await this.#waitReady(child);
+			this.#logger.info({ redisPid: child.pid, downMs: Date.now() - now }, 'private redis-server restarted');
+		} catch (error) {
+			this.#logger.error({ err: error }, 'private redis-server did not come back');
+		}
+	}
+}
+
+function spawnRedis(serverPath: string, args: string[]): ChildProcess {
+	return spawn(serverPath, args, { detached: true, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
 /** A launcher killed with -9 leaves its redis-server running; the next start finds it by pid file and stops it. */
