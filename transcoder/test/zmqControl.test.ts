@@ -49,6 +49,12 @@ describe('ZmqControl with a real ffmpeg zmq filter', () => {
 		expect(await control.send('drawbox@active x -100')).toBe('0 Success');
 		const parkedAt = frames.length;
 		await expect.poll(() => frames.slice(parkedAt).some((f) => !redAt(f, 16, 16)), { timeout: 5000 }).toBe(true);
+
+		// When ffmpeg goes, the connection says so (the live composite then reconnects and resends its layout).
+		let closed = false;
+		void control.closed.then(() => (closed = true));
+		ffmpeg.kill('SIGKILL');
+		await expect.poll(() => closed, { timeout: 5000 }).toBe(true);
 	});
 
 	it('gives up connecting when nothing listens, within its time limit', async () => {

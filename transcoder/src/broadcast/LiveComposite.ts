@@ -38,12 +38,16 @@ export class LiveComposite {
 	/** Command → argument the encode shows now. Labels start blank, so theirs are absent until first sent. */
 	#shown = new Map<string, string>();
 	#wanted: { layout: Layout; since: number } | undefined;
+	/** The last layout asked for, sent again after a lost connection. */
+	#last: Layout | undefined;
 	#busy = false;
+	#closed = false;
 
 	private constructor(options: LiveCompositeOptions, controls: ZmqControl[]) {
 		this.#options = options;
 		this.#controls = controls;
 		this.#shown = LiveComposite.#planned(options);
+		this.#watch(controls);
 		options.signal.addEventListener('abort', () => this.close(), { once: true });
 	}
 
@@ -54,13 +58,34 @@ export class LiveComposite {
 
 	/** Puts `layout` (same speakers and streams as planned) on the encode; `since`: when the change was seen (for logs). */
 	show(layout: Layout, since = Date.now()): void {
+		if (this.#closed) return;
+		this.#last = layout;
 		this.#wanted = { layout, since };
 		if (!this.#busy) void this.#drain();
 	}
 
 	close(): void {
+		this.#closed = true;
+		this.#drop();
+	}
+
+	#drop(): void {
 		for (const control of this.#controls) control.close();
 		this.#controls = [];
+	}
+
+	/**
+	 * ffmpeg rebuilds its filter graph when an input changes (a camera's size): every filter is back to the plan and
+	 * the zmq socket is bound anew. A connection lost while nothing was being sent is noticed here, and the last
+	 * layout sent again over new connections.
+	 */
+	#watch(controls: ZmqControl[]): void {
+		void Promise.race(controls.map((c) => c.closed)).then(() => {
+			if (this.#closed || this.#options.signal.aborted || controls !== this.#controls || !this.#last) return;
+			this.#drop();
+			this.#shown = new Map();
+			this.show(this.#last);
+		});
 	}
 
 	static #planned(options: LiveCompositeOptions): Map<string, string> {
@@ -77,10 +102,10 @@ export class LiveComposite {
 		this.#busy = true;
 		const { logger, signal } = this.#options;
 		try {
-			while (this.#wanted && !signal.aborted) {
+			while (this.#wanted && !signal.aborted && !this.#closed) {
 				const { layout, since } = this.#wanted;
 				this.#wanted = undefined;
-				for (let attempt = 1; attempt <= attempts && !signal.aborted; attempt++) {
+				for (let attempt = 1; attempt <= attempts && !signal.aborted && !this.#closed; attempt++) {
 					const changed = layoutCommands(layout, this.#options.streams).filter((c) => this.#shown.get(key(c)) !== c.arg);
 					try {
 						await this.#send(changed);
@@ -90,11 +115,12 @@ export class LiveComposite {
 					} catch (error) {
 						if (signal.aborted) break;
 						logger.debug({ err: error, attempt }, 'live layout not applied; reconnecting');
-						this.close();
-						if (attempt === attempts) break;
-						// A rebuilt graph starts over from the plan.
-						this.#shown = LiveComposite.#planned(this.#options);
+						this.#drop();
+						if (attempt === attempts || this.#closed) break;
+						// A rebuilt graph starts over from the plan (labels blank): send everything.
+						this.#shown = new Map();
 						this.#controls = await LiveComposite.#open(this.#options).catch(() => []);
+						this.#watch(this.#controls);
 					}
 				}
 			}
@@ -105,8 +131,11 @@ export class LiveComposite {
 
 	/** Sends commands spread over the connections; each connection sends its share in order. */
 	async #send(commands: LiveCommand[]): Promise<void> {
+		if (this.#controls.length === 0) {
+			this.#controls = await LiveComposite.#open(this.#options);
+			this.#watch(this.#controls);
+		}
 		const controls = this.#controls;
-		if (controls.length === 0) throw new Error('no live control connection');
 		const shares = controls.map(() => [] as LiveCommand[]);
 		commands.forEach((c, i) => shares[i % controls.length]!.push(c));
 		const results = await Promise.allSettled(

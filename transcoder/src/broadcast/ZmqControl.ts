@@ -18,9 +18,12 @@ export class ZmqControl {
 	#waiting: (() => void) | undefined;
 	#queue: Promise<unknown> = Promise.resolve();
 	#error: Error | undefined;
+	/** Settles when the connection is gone (ffmpeg exited or rebuilt its filter graph, or `close()`). */
+	readonly closed: Promise<void>;
 
 	private constructor(socket: net.Socket) {
 		this.#socket = socket;
+		this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
 		socket.on('data', (chunk: Buffer) => {
 			this.#buffer = Buffer.concat([this.#buffer, chunk]);
 			this.#waiting?.();
