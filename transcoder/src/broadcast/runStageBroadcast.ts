@@ -364,8 +364,8 @@ async function runOnce(
 	} finally {
 		for (const release of releases) release();
 		// Everything the run's session holds, also a consumer whose `consume` reply timed out under load: left behind,
-		// it kept sending RTP to a port a later run was given, and that run's ffmpeg choked on the foreign packets
-		// ("RTP: missed N packets" for ever, then a stall). If this call is lost too, the unrenewed lease ends it.
+		// it would keep sending RTP to a port a later run may be given. If this call is lost too, the unrenewed lease
+		// ends it.
 		await link.call(snapshot.node, 'release', { sessionId }).catch(() => {});
 		await fs.rm(runDir, { recursive: true, force: true }).catch(() => {});
 	}
