@@ -93,11 +93,17 @@ export class BroadcastCaptions {
 
 	/**
 	 * Writes transcript.vtt/.srt/.txt/.json into `dir` (the replay's directory) from the space's caption log, timed on
-	 * the replay whose first rendition has `segments`. Call after {@link close}, so the last finals are in the log.
+	 * the replay whose first rendition has `segments`; nothing when the log has no final. Call after {@link close}, so
+	 * the last finals are in the log. Returns the number of cues.
 	 */
 	async writeTranscript(dir: string, segments: readonly TimelineSegmentClock[], write: (file: string, text: string) => void): Promise<number> {
 		const { redis, prefix, spaceId } = this.#options;
 		const cues = buildTranscript(await readCaptionLog(redis, prefix, spaceId), segments);
+		if (cues.length === 0) {
+			// Captions were off, or nobody was captioned: no transcript (the api answers 404, the export has no track).
+			this.#options.logger.info({ dir }, 'no captions: no transcript');
+			return 0;
+		}
 		for (const [name, text] of Object.entries(renderTranscriptFiles(cues))) write(name, text);
 		this.#options.logger.info({ cues: cues.length, dir }, 'transcript written');
 		return cues.length;
