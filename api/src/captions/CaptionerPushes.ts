@@ -6,7 +6,8 @@ import type { CaptionCueInfo } from '../signaling/protocol.js';
 import { TokenBucket, type RateLimit } from '../signaling/TokenBucket.js';
 import type { SpaceService } from '../spaces/SpaceService.js';
 import type { CaptionerClaims, CaptionerTokens } from './CaptionerTokens.js';
-import { CaptionerUtterances } from './CaptionerUtterances.js';
+import type { CaptionerUtteranceStore } from './CaptionerUtterances.js';
+import { RedisCaptionerUtterances } from './RedisCaptionerUtterances.js';
 
 export interface CaptionerPushesOptions {
 	service: SpaceService;
@@ -16,6 +17,8 @@ export interface CaptionerPushesOptions {
 	prefix: string;
 	/** Pushes per captioner token, REST and WebSocket together. Default `defaultCaptionerRate`. */
 	rate?: RateLimit;
+	/** Where open utterances are kept. Default: on `redis` (any API node continues a captioner's utterance). */
+	utterances?: CaptionerUtteranceStore;
 	now?: () => number;
 }
 
@@ -47,12 +50,12 @@ export const captionPushSchema = z.strictObject({
  */
 export class CaptionerPushes {
 	readonly #options: CaptionerPushesOptions;
-	readonly #utterances: CaptionerUtterances;
+	readonly #utterances: CaptionerUtteranceStore;
 	readonly #buckets = new Map<string, TokenBucket>();
 
 	constructor(options: CaptionerPushesOptions) {
 		this.#options = options;
-		this.#utterances = new CaptionerUtterances({ now: options.now });
+		this.#utterances = options.utterances ?? new RedisCaptionerUtterances({ redis: options.redis, prefix: options.prefix, now: options.now });
 	}
 
 	/** The claims of a captioner token, which must be for `spaceId` when one is given. */
@@ -74,7 +77,7 @@ export class CaptionerPushes {
 		const space = await this.#options.service.getSpace(claims.spaceId);
 		if (space.state !== 'live') throw new TribuneError(space.state === 'ended' ? 'space_ended' : 'conflict', 'captions go to a live space');
 		if (space.settings.captionMode === 'off') throw new TribuneError('conflict', 'captions are off in this space');
-		const fields = this.#utterances.cueOf({ captionerId: claims.captionerId, text, speakerName: speakerName ?? claims.name, final });
+		const fields = await this.#utterances.cueOf({ captionerId: claims.captionerId, text, speakerName: speakerName ?? claims.name, final });
 		const { spaceId: _space, ...info } = await publishCaption(this.#options.redis, this.#options.prefix, { spaceId: claims.spaceId, source: 'captioner', ...fields });
 		return info;
 	}

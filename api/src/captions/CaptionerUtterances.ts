@@ -18,6 +18,14 @@ export interface CaptionerCueFields {
 	endMs: number;
 }
 
+/**
+ * Where a captioner's open utterance is kept: in memory (`CaptionerUtterances`, one node and unit tests) or on the
+ * shared Redis (`RedisCaptionerUtterances`, what the app uses, so any API node continues an utterance).
+ */
+export interface CaptionerUtteranceStore {
+	cueOf(push: CaptionerPush): CaptionerCueFields | Promise<CaptionerCueFields>;
+}
+
 interface Open {
 	id: string;
 	startMs: number;
@@ -35,9 +43,9 @@ export interface CaptionerUtterancesOptions {
 /**
  * Turns a captioner's pushes into cues the way recognition makes them: the partials of one utterance and the final
  * that ends it share a cue id (so clients replace the partials) and the time the utterance began. State is per
- * captioner, bounded in count.
+ * captioner, bounded in count, in this process only.
  */
-export class CaptionerUtterances {
+export class CaptionerUtterances implements CaptionerUtteranceStore {
 	readonly #open = new Map<string, Open>();
 	readonly #idleMs: number;
 	readonly #max: number;
