@@ -191,6 +191,33 @@ describe('captioner WebSocket', () => {
 		}
 	});
 
+	it('a flood of pushes is answered in order, one reply each, and the connection still works after (paused, not dropped)', async () => {
+		const s = await captionedSpace();
+		const ws = await open(await captionerToken(s.spaceId, s.hostToken));
+		try {
+			const got = replies(ws);
+			// Far more than the pushes a connection may have waiting (maxWaitingPushes) and than the rate allows.
+			const flood = 200;
+			for (let i = 0; i < flood; i++) ws.send(JSON.stringify({ text: `word ${i}`, final: false }));
+			await expect.poll(() => got.length, { timeout: 30_000 }).toBe(flood);
+			const codes = got.map((r) => (r.ok ? 'ok' : r.error!.code));
+			expect(codes.filter((c) => c === 'ok').length).toBeGreaterThan(0);
+			expect(codes.filter((c) => c === 'rate_limited').length).toBeGreaterThan(0);
+			expect(new Set(codes)).toEqual(new Set(['ok', 'rate_limited']));
+			const texts = got.filter((r) => r.ok).map((r) => Number(r.cue!.text.split(' ')[1]));
+			expect(texts).toEqual([...texts].sort((a, b) => a - b));
+			await expect.poll(() => got.length, { timeout: 1000 }).toBe(flood);
+			expect(ws.readyState).toBe(WebSocket.OPEN);
+			// Once the bucket refills the connection takes pushes again.
+			await new Promise((r) => setTimeout(r, 1500));
+			ws.send(JSON.stringify({ text: 'after the flood', final: true }));
+			await expect.poll(() => got.length, { timeout: 10_000 }).toBe(flood + 1);
+			expect(got[flood]).toMatchObject({ ok: true, cue: { text: 'after the flood', final: true } });
+		} finally {
+			ws.close();
+		}
+	});
+
 	it('refuses a participant token, a token of nobody and no token at the upgrade', async () => {
 		const s = await captionedSpace();
 		for (const token of [s.hostToken, s.listenerToken, 'garbage', '']) await expect(open(token)).rejects.toThrow(/401/);

@@ -11,6 +11,9 @@ export const captionerSocketPath = '/captions/ws';
 /** A push is a few hundred bytes; anything much larger is not one. */
 const maxMessageBytes = 8 * 1024;
 
+/** Pushes read from one connection and not yet answered; beyond it the connection is read no further for now. */
+export const maxWaitingPushes = 16;
+
 /** The close code when the token's time is up (4000-4999 is the application range). */
 export const captionerTokenExpiredCode = 4011;
 
@@ -65,10 +68,19 @@ export class CaptionerSocket {
 	#serve(ws: WebSocket, claims: Awaited<ReturnType<CaptionerPushes['authenticate']>>): void {
 		const logger = this.#logger.child({ spaceId: claims.spaceId, captionerId: claims.captionerId });
 		const expiry = setTimeout(() => ws.close(captionerTokenExpiredCode, 'captioner token expired'), Math.max(0, claims.expiresAt * 1000 - Date.now())).unref();
-		// One push at a time, in arrival order: a partial must not overtake the push before it.
+		// One push at a time, in arrival order: a partial must not overtake the push before it. A client that sends
+		// faster than pushes complete is paused (TCP backpressure) rather than queued without bound in memory.
 		let queue = Promise.resolve();
+		let waiting = 0;
 		ws.on('message', (raw: RawData) => {
-			queue = queue.then(() => this.#onMessage(ws, claims, raw, logger));
+			waiting += 1;
+			if (waiting >= maxWaitingPushes) ws.pause();
+			queue = queue
+				.then(() => this.#onMessage(ws, claims, raw, logger))
+				.finally(() => {
+					waiting -= 1;
+					if (waiting < maxWaitingPushes && ws.isPaused) ws.resume();
+				});
 		});
 		ws.on('error', () => ws.terminate());
 		ws.once('close', () => clearTimeout(expiry));
