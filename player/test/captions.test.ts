@@ -84,11 +84,20 @@ describe('captions in the player', () => {
 		await system.shot(listener, '03-listener-hls-caption');
 		await expectAccessible(listener, 'listener with captions');
 
+		// The embed has no signaling connection: it reads the space's public info on a slow timer (15 s, jittered)
+		// and follows the mode as well.
+		const { page: embed } = await system.newPage({ width: 480, height: 320 });
+		await embed.goto(`${system.base}/embed/${spaceId}`);
+		await embed.getByTestId('captions').waitFor({ timeout: 30_000 });
+
 		// A mode without the track (burned-in; this space has no picture) hides the CC button again.
 		await mode.selectOption('burned-in');
 		await expect.poll(() => listener.getByTestId('captions').count(), { timeout: 10_000 }).toBe(0);
+		await expect.poll(() => embed.getByTestId('captions').count(), { timeout: 40_000 }).toBe(0);
 		await mode.selectOption('both');
 		await listener.getByTestId('captions').waitFor({ timeout: 10_000 });
+		await embed.getByTestId('captions').waitFor({ timeout: 40_000 });
+		await embed.close();
 
 		// A second line, later, so the replay's timeline has two turns of the captioner.
 		await new Promise((resolve) => setTimeout(resolve, 3000));
