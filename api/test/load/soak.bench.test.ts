@@ -108,6 +108,8 @@ describe.skipIf(process.env.TRIBUNE_BENCH !== '1')('soak', () => {
 			max_rss_growth_pct: Math.max(...growth.map((g) => g.rssGrowthPct)),
 			fd_growth: Math.max(...growth.map((g) => g.fdsEnd - g.fdsStart)),
 			processes: growth,
+			// The API process's RSS every sample (MB): a leak climbs to the end, a warm-up levels off.
+			api_rss_mb: [...samples.entries()].find(([key]) => key.startsWith('api:'))?.[1].map((s) => Math.round(s.rss)) ?? [],
 			error_samples: result.errorSamples.slice(0, 5),
 			load_after: loadAverage()[0],
 		};
