@@ -58,6 +58,9 @@ describe('captions in the player', () => {
 		await host.getByTestId('captioner-token').click();
 		const token = await host.getByTestId('captioner-token-value').inputValue({ timeout: 10_000 });
 		expect(token.split('.')).toHaveLength(3);
+		// Copying says what happened in a status line (whether this browser grants the clipboard or not).
+		await host.getByRole('button', { name: 'Copy token' }).click();
+		await expect.poll(() => host.getByTestId('captioner-copy-status').textContent(), { timeout: 10_000 }).toMatch(/^Token copied\.$|^Could not copy/);
 		await expectAccessible(host, 'host with captions');
 		await system.shot(host, '01-host-caption-settings');
 
@@ -104,6 +107,9 @@ describe('captions in the player', () => {
 		expect((await system.post(captions, { text: 'Thank you all for coming', speakerName: 'Cara Captioner', final: true }, token)).status).toBe(202);
 		await host.getByTestId('live-caption').filter({ hasText: 'Thank you all' }).waitFor({ timeout: 10_000 });
 		await new Promise((resolve) => setTimeout(resolve, 1500));
+		// Captions off before the end: the transcript of the time they were on still makes the replay's timeline.
+		await mode.selectOption('off');
+		await expect.poll(() => mode.inputValue(), { timeout: 10_000 }).toBe('off');
 		await host.getByTestId('end-space').click();
 		await host.getByTestId('confirm-end').click();
 
