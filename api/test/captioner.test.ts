@@ -113,6 +113,8 @@ describe('captioner API', () => {
 		}
 		const captioner = await captionerToken(s.spaceId, s.hostToken);
 		expect((await postJson(`${node.baseUrl}/api/spaces/${s.spaceId}/captioner-token`, {}, captioner)).status).toBe(401);
+		// The name cues carry is checked like a push's speaker name.
+		expect((await postJson(`${node.baseUrl}/api/spaces/${s.spaceId}/captioner-token`, { name: 'Cap\u202E' }, s.hostToken)).status).toBe(400);
 	});
 
 	it('a captioner token cannot connect to signaling (no hands, publishing or roles) nor act on the space over REST', async () => {
@@ -133,7 +135,7 @@ describe('captioner API', () => {
 	it('validates pushes: size, control characters, unknown fields; and refuses them when captions are off or the space ended', async () => {
 		const s = await captionedSpace();
 		const token = await captionerToken(s.spaceId, s.hostToken);
-		for (const body of [{ text: 'x'.repeat(501) }, { text: '' }, { text: 'a\u0007b' }, { text: 'ok', admin: true }, { text: 'ok', final: 'yes' }, 'text']) {
+		for (const body of [{ text: 'x'.repeat(501) }, { text: '' }, { text: 'a\u0007b' }, { text: 'ok', speakerName: '\u202Enosnah' }, { text: 'a \u2066b' }, { text: 'ok', admin: true }, { text: 'ok', final: 'yes' }, 'text']) {
 			expect((await push(s.spaceId, token, body)).status).toBe(400);
 		}
 		const huge = await push(s.spaceId, token, { text: 'x'.repeat(10_000) });

@@ -28,13 +28,16 @@ export const defaultCaptionerRate: Readonly<RateLimit> = Object.freeze({ burst: 
 /** Captioners whose rate is tracked at once; the least recently seen are forgotten beyond it. */
 const maxTrackedCaptioners = 10_000;
 
-/** Caption text and names: trimmed, no control characters (a cue is one line of text). */
+/**
+ * Caption text and names: trimmed, no control characters (a cue is one line of text), and no bidi embeddings,
+ * overrides or isolates, which would let a line reorder what follows it on screen (a name shown as another's).
+ */
 const line = (max: number) =>
 	z
 		.string()
 		.trim()
 		.max(max)
-		.regex(/^[^\p{Cc}\p{Cs}]*$/u, 'no control characters');
+		.regex(/^[^\p{Cc}\p{Cs}\u202A-\u202E\u2066-\u2069]*$/u, 'no control characters');
 
 /** One push: a line of the utterance so far (`final: false`) or all of it (the default). */
 export const captionPushSchema = z.strictObject({

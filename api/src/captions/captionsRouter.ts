@@ -21,12 +21,12 @@ export interface CaptionsRouterDeps {
 }
 
 const spaceIdParam = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
-/** A captioner's name: trimmed, no control characters. */
+/** A captioner's name: trimmed, no control characters, no bidi overrides (as for pushes). */
 const name = z
 	.string()
 	.trim()
 	.max(50)
-	.regex(/^[^\p{Cc}\p{Cs}]*$/u, 'no control characters');
+	.regex(/^[^\p{Cc}\p{Cs}\u202A-\u202E\u2066-\u2069]*$/u, 'no control characters');
 
 const captionModeBody = z.strictObject({ captionMode: z.enum(captionModes as [CaptionMode, ...CaptionMode[]]) });
 const tokenBody = z.strictObject({
