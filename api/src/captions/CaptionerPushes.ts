@@ -3,10 +3,11 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { TribuneError } from '../errors.js';
 import type { CaptionCueInfo } from '../signaling/protocol.js';
-import { TokenBucket, type RateLimit } from '../signaling/TokenBucket.js';
+import type { RateLimit } from '../signaling/TokenBucket.js';
 import type { SpaceService } from '../spaces/SpaceService.js';
 import type { CaptionerClaims, CaptionerTokens } from './CaptionerTokens.js';
 import type { CaptionerUtteranceStore } from './CaptionerUtterances.js';
+import { RedisCaptionerRate } from './RedisCaptionerRate.js';
 import { RedisCaptionerUtterances } from './RedisCaptionerUtterances.js';
 
 export interface CaptionerPushesOptions {
@@ -15,7 +16,7 @@ export interface CaptionerPushesOptions {
 	/** Where cues are published (the caption channel and log on the shared Redis). */
 	redis: Redis;
 	prefix: string;
-	/** Pushes per captioner token, REST and WebSocket together. Default `defaultCaptionerRate`. */
+	/** Pushes per captioner token, REST and WebSocket together, over all API nodes. Default `defaultCaptionerRate`. */
 	rate?: RateLimit;
 	/** Where open utterances are kept. Default: on `redis` (any API node continues a captioner's utterance). */
 	utterances?: CaptionerUtteranceStore;
@@ -24,9 +25,6 @@ export interface CaptionerPushesOptions {
 
 /** A human types a few lines a second at most; a service sends a partial per word or so. */
 export const defaultCaptionerRate: Readonly<RateLimit> = Object.freeze({ burst: 20, perSecond: 8 });
-
-/** Captioners whose rate is tracked at once; the least recently seen are forgotten beyond it. */
-const maxTrackedCaptioners = 10_000;
 
 /**
  * Caption text and names: trimmed, no control characters (a cue is one line of text), and no bidi embeddings,
@@ -54,10 +52,11 @@ export const captionPushSchema = z.strictObject({
 export class CaptionerPushes {
 	readonly #options: CaptionerPushesOptions;
 	readonly #utterances: CaptionerUtteranceStore;
-	readonly #buckets = new Map<string, TokenBucket>();
+	readonly #rate: RedisCaptionerRate;
 
 	constructor(options: CaptionerPushesOptions) {
 		this.#options = options;
+		this.#rate = new RedisCaptionerRate({ redis: options.redis, prefix: options.prefix, limit: options.rate ?? defaultCaptionerRate });
 		this.#utterances = options.utterances ?? new RedisCaptionerUtterances({ redis: options.redis, prefix: options.prefix, now: options.now });
 	}
 
@@ -70,7 +69,7 @@ export class CaptionerPushes {
 
 	async push(claims: CaptionerClaims, body: unknown): Promise<CaptionCueInfo> {
 		if (claims.expiresAt * 1000 <= Date.now()) throw new TribuneError('unauthorized', 'captioner token expired');
-		if (!this.#withinRate(claims.captionerId)) throw new TribuneError('rate_limited', 'too many captions; slow down');
+		if (!(await this.#rate.take(claims.captionerId))) throw new TribuneError('rate_limited', 'too many captions; slow down');
 		const parsed = captionPushSchema.safeParse(body);
 		if (!parsed.success) {
 			const issue = parsed.error.issues[0];
@@ -83,15 +82,5 @@ export class CaptionerPushes {
 		const fields = await this.#utterances.cueOf({ captionerId: claims.captionerId, text, speakerName: speakerName ?? claims.name, final });
 		const { spaceId: _space, ...info } = await publishCaption(this.#options.redis, this.#options.prefix, { spaceId: claims.spaceId, source: 'captioner', ...fields });
 		return info;
-	}
-
-	#withinRate(captionerId: string): boolean {
-		let bucket = this.#buckets.get(captionerId);
-		if (bucket) this.#buckets.delete(captionerId);
-		bucket ??= new TokenBucket(this.#options.rate ?? defaultCaptionerRate);
-		// Re-inserted: the Map's order is least recently used first.
-		this.#buckets.set(captionerId, bucket);
-		if (this.#buckets.size > maxTrackedCaptioners) this.#buckets.delete(this.#buckets.keys().next().value!);
-		return bucket.take();
 	}
 }
