@@ -220,6 +220,19 @@ describe('captioner WebSocket', () => {
 		}
 	});
 
+	it('once the space has ended, a push is told so and the connection is closed', async () => {
+		const s = await captionedSpace();
+		const ws = await open(await captionerToken(s.spaceId, s.hostToken));
+		const got = replies(ws);
+		const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+		ws.send(JSON.stringify({ text: 'before the end' }));
+		await expect.poll(() => got.length, { timeout: 10_000 }).toBe(1);
+		await s.host.request('endSpace');
+		ws.send(JSON.stringify({ text: 'after the end' }));
+		expect(await closed).toBe(4010);
+		expect(got.map((r) => (r.ok ? 'ok' : r.error!.code))).toEqual(['ok', 'space_ended']);
+	});
+
 	it('refuses a participant token, a token of nobody and no token at the upgrade', async () => {
 		const s = await captionedSpace();
 		for (const token of [s.hostToken, s.listenerToken, 'garbage', '']) await expect(open(token)).rejects.toThrow(/401/);

@@ -17,12 +17,16 @@ export const maxWaitingPushes = 16;
 /** The close code when the token's time is up (4000-4999 is the application range). */
 export const captionerTokenExpiredCode = 4011;
 
+/** The close code once the space has ended (signaling's `closeCodes.spaceEnded`): nothing can be pushed any more. */
+export const captionerSpaceEndedCode = 4010;
+
 /**
  * Captions over a WebSocket, for a captioning service that sends a partial per word: one connection per captioner
  * token, one JSON push per text message (`{ text, speakerName?, final? }`, as for the REST route), one reply each:
  * `{ ok: true, cue }` or `{ ok: false, error: { code, message } }`. Pushes go through `CaptionerPushes` (token, rate,
  * validation, a live space with captions on), so the rules are those of REST. The connection closes when the token
- * expires. Nothing a client sends can close it otherwise or throw out of here.
+ * expires or, at the first push after it, when the space has ended. Nothing a client sends can close it otherwise
+ * or throw out of here.
  */
 export class CaptionerSocket {
 	readonly #pushes: CaptionerPushes;
@@ -104,6 +108,9 @@ export class CaptionerSocket {
 			if (!known) logger.error({ err: error }, 'captioner push failed');
 			reply = { ok: false, error: { code: known?.code ?? 'internal', message: known?.message ?? 'internal error' } };
 		}
-		if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(reply));
+		if (ws.readyState !== ws.OPEN) return;
+		ws.send(JSON.stringify(reply));
+		// An ended space never takes pushes again: the connection would only wait for the token to expire.
+		if ((reply as { error?: { code?: string } }).error?.code === 'space_ended') ws.close(captionerSpaceEndedCode, 'the space has ended');
 	}
 }
