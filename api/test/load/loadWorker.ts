@@ -81,9 +81,18 @@ interface Totals {
 }
 
 const totals: Totals = { requests: 0, errors: 0, liveSyncs: 0, bytes: 0, errorSamples: [] };
+/** Errors by kind (numbers elided), for the report. */
+const errorKinds = new Map<string, number>();
 function countError(what: string): void {
 	totals.errors++;
+	const kind = what.replace(/\d+/g, 'N');
+	errorKinds.set(kind, (errorKinds.get(kind) ?? 0) + 1);
 	if (totals.errorSamples.length < 20) totals.errorSamples.push(what);
+}
+
+/** The most frequent error kinds with their counts. */
+function topErrorKinds(): string[] {
+	return [...errorKinds.entries()].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([kind, n]) => `${n}× ${kind}`);
 }
 
 // ---------------------------------------------------------------- LL-HLS listeners
@@ -129,6 +138,16 @@ class HttpConnection {
 		totals.requests++;
 		this.#queue.push({ path, keepBody, done, startedMs: Date.now() });
 		if (!this.#current) this.#next();
+	}
+
+	/** Requests waiting behind the one in flight. */
+	get queued(): number {
+		return this.#queue.length;
+	}
+
+	/** Forgets the requests not sent yet (a player that jumps ahead no longer wants them). */
+	dropQueued(): void {
+		this.#queue.length = 0;
 	}
 
 	/** The request in flight has run longer than `cutoffMs` allows: drop the connection (the sweep calls this). */
@@ -312,6 +331,10 @@ class Listener {
 		if (fresh.length > maxPartsBehind) {
 			totals.liveSyncs++;
 			fresh.splice(0, fresh.length - 3);
+		} else if (this.#parts.queued >= 3) {
+			// Parts arrive slower than they are published (the origin or this generator is starved): skip ahead.
+			totals.liveSyncs++;
+			this.#parts.dropQueued();
 		}
 		for (const seq of fresh) this.#fetchPart(seq);
 		this.#lastSeq = Math.max(this.#lastSeq, view.parts.at(-1) ?? -1);
@@ -546,7 +569,7 @@ process.on('message', (message: ParentMessage) => {
 	} else if (message.type === 'finish') {
 		hls?.finish();
 		ws?.finish();
-		send({ type: 'ran', totals, probes: ws?.probes ?? [], rssMb: process.memoryUsage().rss / 2 ** 20 });
+		send({ type: 'ran', totals: { ...totals, errorSamples: [...topErrorKinds(), ...totals.errorSamples.slice(0, 4)] }, probes: ws?.probes ?? [], rssMb: process.memoryUsage().rss / 2 ** 20 });
 	} else if (message.type === 'compute') {
 		const histogram = hls
 			? hls.compute(new Map(message.refs), message.fromMs, message.toMs)
