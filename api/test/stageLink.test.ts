@@ -106,6 +106,13 @@ describe('stage link: a transcoder consumes a stage hosted by an API node, over 
 		recorder.stdin!.end(buildConsumerSdp(ip, streams));
 		for (const s of streams) await waitForUdpPortsBound([s.rtpPort], 10_000);
 		expect(await client.call('node-1', 'resume', { sessionId, consumerIds })).toEqual({ resumed: 2 });
+		// More keyframes on request: the video consumer only, and only the caller's session's consumers.
+		expect(await client.call('node-1', 'requestKeyframe', { sessionId, consumerIds: [...consumerIds, 'unknown-consumer'] })).toEqual({ requested: 1 });
+		const other = await allocateUdpPortPair({ host: ip });
+		cleanups.push(() => other.release());
+		await client.call('node-1', 'consume', { sessionId: 'job-2', spaceId: 'space-a', producerId: producers[0]!.id, ip, rtpPort: other.rtpPort, rtcpPort: other.rtcpPort });
+		expect(await client.call('node-1', 'requestKeyframe', { sessionId: 'job-2', consumerIds })).toEqual({ requested: 0 });
+		await client.call('node-1', 'release', { sessionId: 'job-2' });
 		expect(await Promise.race([exited, new Promise((_, reject) => setTimeout(() => reject(new Error('recorder hung')), 20_000))])).toBe(0);
 
 		const { stdout } = await execFileAsync('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name', '-of', 'csv=p=0', output]);
@@ -122,6 +129,9 @@ describe('stage link: a transcoder consumes a stage hosted by an API node, over 
 		expect(await call(client.call('node-1', 'consume', { sessionId: 's', spaceId: 'space-a', producerId: 'nope', ip, rtpPort: 80, rtcpPort: 20001 }))).toBe('bad_request');
 		expect(await call(client.call('node-1', 'consume', { sessionId: 's', spaceId: 'space-a', producerId: 'no-such-producer', ip, rtpPort: 20000, rtcpPort: 20001 }))).toBe('consume_failed');
 		expect(await call(client.call('node-1', 'renew', { sessionId: 'never-made' }))).toBe('not_found');
+		expect(await call(client.call('node-1', 'requestKeyframe', { sessionId: 'never-made', consumerIds: [] }))).toBe('not_found');
+		expect(await call(client.call('node-1', 'requestKeyframe', { sessionId: 's', consumerIds: Array.from({ length: 129 }, () => 'c') }))).toBe('bad_request');
+		expect(await call(client.call('node-1', 'requestKeyframe', { sessionId: 'bad id!', consumerIds: [] }))).toBe('bad_request');
 		expect(await call(client.call('node-2', 'renew', { sessionId: 's' }))).toBe('unreachable');
 	});
 

@@ -140,6 +140,20 @@ export class StageLinkServer {
 				}
 				return { resumed };
 			}
+			case 'requestKeyframe': {
+				// Only the session's own consumers: a transcoder cannot make another session's producers send keyframes.
+				const { sessionId, consumerIds } = params as z.output<(typeof stageLinkMethods)['requestKeyframe']['params']>;
+				const session = this.#session(sessionId);
+				let requested = 0;
+				for (const consumerId of consumerIds) {
+					const consumer = session.consumers.get(consumerId);
+					if (!consumer || consumer.closed || consumer.kind !== 'video' || consumer.paused) continue;
+					// mediasoup sends the producer one PLI at a time and retries an unanswered one once after 1 s.
+					await consumer.requestKeyFrame();
+					requested++;
+				}
+				return { requested };
+			}
 			case 'closeConsumers': {
 				const { sessionId, consumerIds } = params as z.output<(typeof stageLinkMethods)['closeConsumers']['params']>;
 				const session = this.#session(sessionId);

@@ -18,6 +18,8 @@ export interface RunFfmpegOptions {
 	onProgress?: (stats: FfmpegStats) => void;
 	/** Called once ffmpeg is spawned, with its process id. */
 	onStart?: (pid: number) => void;
+	/** Called once when ffmpeg's outputs start: every input has decoded its first frame and the encoders are set up. */
+	onOutputsStarted?: () => void;
 }
 
 /** An ffmpeg run that ended badly; `retryable` says whether running the same plan again can help. */
@@ -101,7 +103,10 @@ export async function runFfmpeg(options: RunFfmpegOptions): Promise<void> {
 				return;
 			}
 			// When the muxers start: every output's encoder has been initialised with its first frame.
-			if (/^Output #0,/.test(line)) logger.debug('ffmpeg outputs started');
+			if (/^Output #0,/.test(line)) {
+				logger.debug('ffmpeg outputs started');
+				options.onOutputsStarted?.();
+			}
 			tail.push(line);
 			if (tail.length > stderrTailLines) tail.shift();
 		});

@@ -14,6 +14,7 @@ import { computeLayout, type Layout } from './computeLayout.js';
 import type { LatencyProfile, Rendition } from './ladder.js';
 import { OpusGapFiller } from './OpusGapFiller.js';
 import { LiveComposite } from './LiveComposite.js';
+import { repeatKeyframeRequests } from './repeatKeyframeRequests.js';
 import { FfmpegError, runFfmpeg } from './runFfmpeg.js';
 
 export interface StageBroadcastOptions {
@@ -259,6 +260,7 @@ async function runOnce(
 	const streams: SdpStream[] = [];
 	const byPeer = new Map<string, { audio?: number; video?: number }>();
 	const consumerIds: string[] = [];
+	const videoConsumerIds: string[] = [];
 	const releases: (() => void)[] = [];
 	// Each run has its own files: runs overlap while one replaces another, and their tiles differ.
 	const runDir = path.join(options.workDir, `run-${run}`);
@@ -288,6 +290,7 @@ async function runOnce(
 				}
 				const consumer = await link.call(snapshot.node, 'consume', { sessionId, spaceId: options.spaceId, producerId, ip, ...via });
 				consumerIds.push(consumer.consumerId);
+				if (consumer.kind === 'video') videoConsumerIds.push(consumer.consumerId);
 				const ssrc = (consumer.rtpParameters as types.RtpParameters).encodings?.[0]?.ssrc;
 				if (filler && ssrc !== undefined) filler.acceptSsrc(ssrc);
 				return consumer;
@@ -335,18 +338,37 @@ async function runOnce(
 		});
 		onStreams(byPeer);
 		options.logger.debug({ run, streams: streams.length }, 'encoder run consumers ready');
+		// Aborted once ffmpeg's outputs start (every camera gave a picture) or the run ends: no more keyframe requests.
+		const videoFlowing = new AbortController();
+		const stopKeyframes = (): void => videoFlowing.abort();
+		signal.addEventListener('abort', stopKeyframes, { once: true });
+		releases.push(() => {
+			signal.removeEventListener('abort', stopKeyframes);
+			stopKeyframes();
+		});
 		const running = runFfmpeg({
 			plan,
 			signal,
 			logger: options.logger,
 			onProgress: onStats,
+			onOutputsStarted: stopKeyframes,
 			...(options.ffmpegPath !== undefined && { ffmpegPath: options.ffmpegPath }),
 			...(options.stallTimeoutMs !== undefined && { stallTimeoutMs: options.stallTimeoutMs }),
 		});
 		// Resume only once ffmpeg listens, so the first packets (and the keyframe asked for) are not lost.
 		const resumed = waitForUdpPortsBound(streams.map((s) => s.rtpPort), 10_000, signal)
 			.then(() => (consumerIds.length > 0 ? link.call(snapshot.node, 'resume', { sessionId, consumerIds }) : undefined))
-			.then(() => options.logger.debug({ run }, 'encoder run consumers resumed'))
+			.then(() => {
+				options.logger.debug({ run }, 'encoder run consumers resumed');
+				// `resume` asked for one keyframe; keep asking until the video flows (see repeatKeyframeRequests).
+				if (videoConsumerIds.length > 0) {
+					repeatKeyframeRequests({
+						request: () => link.call(snapshot.node, 'requestKeyframe', { sessionId, consumerIds: videoConsumerIds }, 1000),
+						signal: videoFlowing.signal,
+						logger: options.logger,
+					});
+				}
+			})
 			.then(async () => {
 				if (controlPort === undefined || signal.aborted) return;
 				try {

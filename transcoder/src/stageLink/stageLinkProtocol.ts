@@ -48,6 +48,15 @@ export const stageLinkMethods = {
 		params: z.object({ sessionId: id, consumerIds: z.array(z.string().max(64)).max(128) }).strict(),
 		result: z.object({ resumed: z.number().int() }),
 	},
+	/**
+	 * Asks the producers of a session's resumed video consumers for a keyframe (audio and paused consumers are
+	 * skipped). A new run repeats it until its video flows: one keyframe request can be lost, and ffmpeg decodes
+	 * nothing before a keyframe.
+	 */
+	requestKeyframe: {
+		params: z.object({ sessionId: id, consumerIds: z.array(z.string().max(64)).max(128) }).strict(),
+		result: z.object({ requested: z.number().int() }),
+	},
 	/** Closes consumers that a new plan no longer uses. */
 	closeConsumers: {
 		params: z.object({ sessionId: id, consumerIds: z.array(z.string().max(64)).max(128) }).strict(),
