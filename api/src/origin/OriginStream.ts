@@ -3,6 +3,7 @@ import {
 	MediaTimeline,
 	renderMediaPlaylist,
 	renderMultivariantPlaylist,
+	renderWebVtt,
 	vttName,
 	type HlsMessage,
 	type MediaPlaylistOptions,
@@ -11,6 +12,11 @@ import {
 import { BlockingWaiters } from './BlockingWaiters.js';
 import { originContentType } from './originCacheHeaders.js';
 import { OriginRendition } from './OriginRendition.js';
+
+/** Shortest subtitle segment filling a skipped number, s (EXTINF must be positive). */
+const minimumSubtitleGapS = 0.001;
+/** A subtitle segment without cues. */
+const emptyWebVtt = Buffer.from(renderWebVtt(0, []));
 
 /** A rendered playlist, encoded once and gzipped once on first demand, then shared by every listener. */
 export class RenderedPlaylist {
@@ -81,9 +87,7 @@ export class OriginStream {
 				this.#rendition(event.rendition).addPart(event, bytes, this.#window.windowSegments, this.#partRetentionS());
 				break;
 			case 'vtt':
-				this.subtitles.addSegment({ msn: event.msn, durationS: event.durationS, pdtMs: event.pdtMs, discontinuity: event.discontinuity, mapUri: '' });
-				this.vtt.set(event.msn, bytes);
-				for (const dropped of this.subtitles.trim(this.#window.windowSegments)) this.vtt.delete(dropped.msn);
+				this.#addSubtitleSegment(event, bytes);
 				break;
 			case 'end':
 				for (const rendition of this.renditions.values()) rendition.end();
@@ -140,6 +144,40 @@ export class OriginStream {
 			type: 'live',
 			lowLatency: { partTargetS, partHoldBackS: 3 * partTargetS, canSkipUntilS: 6 * target, partWindowS: 3 * target, renditionReports },
 		};
+	}
+
+	/**
+	 * Keeps the subtitles a valid sliding window whatever packagers send: one segment per media sequence number, in
+	 * order, none skipped (players drop a playlist whose number names another URI than at their last reload). A
+	 * segment for a number in the window replaces it in place (a packager that took the stream over may send one
+	 * again); one older than the window is ignored; numbers skipped (a takeover resumes past the highest number any
+	 * rendition reached, which the subtitles' reference rendition may not have) are filled with empty segments
+	 * between the last segment's end and the new one's start.
+	 */
+	#addSubtitleSegment(event: Extract<HlsMessage['event'], { type: 'vtt' }>, bytes: Buffer): void {
+		const segment = { msn: event.msn, durationS: event.durationS, pdtMs: event.pdtMs, discontinuity: event.discontinuity, mapUri: '' };
+		const segments = this.subtitles.segments;
+		const last = segments.at(-1);
+		if (last && segment.msn <= last.msn) {
+			const known = segments.find((s) => s.msn === segment.msn);
+			if (!known) return;
+			Object.assign(known, segment);
+			this.vtt.set(segment.msn, bytes);
+			return;
+		}
+		if (last && segment.msn > last.msn + 1) {
+			const missing = segment.msn - last.msn - 1;
+			const fromMs = Math.min(last.pdtMs + last.durationS * 1000, segment.pdtMs);
+			const durationS = Math.max(minimumSubtitleGapS, (segment.pdtMs - fromMs) / 1000 / missing);
+			for (let i = 0; i < missing; i++) {
+				const msn = last.msn + 1 + i;
+				this.subtitles.addSegment({ msn, durationS, pdtMs: Math.min(Math.round(fromMs + i * durationS * 1000), segment.pdtMs), discontinuity: false, mapUri: '' });
+				this.vtt.set(msn, emptyWebVtt);
+			}
+		}
+		this.subtitles.addSegment(segment);
+		this.vtt.set(segment.msn, bytes);
+		for (const dropped of this.subtitles.trim(this.#window.windowSegments)) this.vtt.delete(dropped.msn);
 	}
 
 	#partRetentionS(): number {

@@ -10,7 +10,10 @@ import { renderMediaPlaylist } from './PlaylistWriter.js';
 import { RenditionPackager, type StartedSegment } from './RenditionPackager.js';
 import { RunSwitcher } from './RunSwitcher.js';
 import type { StreamResume } from './streamResume.js';
-import { WebVttSegmenter, type Cue, type WallClockCue } from './WebVttSegmenter.js';
+import { renderWebVtt, WebVttSegmenter, type Cue, type WallClockCue } from './WebVttSegmenter.js';
+
+/** Shortest subtitle segment filling a number the reference rendition skipped, s (EXTINF must be positive). */
+const minimumSubtitleGapS = 0.001;
 
 /** Where a packager's events go: Redis for origins (RedisHlsPublisher), or an origin in the same process. */
 export interface HlsSink {
@@ -72,6 +75,8 @@ export class Packager {
 	#descriptorSent = false;
 	#ended = false;
 	#sequentialRun = 0;
+	/** Number of the last subtitle segment this packager published. */
+	#lastVttMsn: number | undefined;
 	readonly #switcher: RunSwitcher;
 
 	constructor(options: PackagerOptions) {
@@ -266,10 +271,45 @@ export class Packager {
 		if (!this.options.subtitles || rendition !== this.options.renditions[0]?.name) return;
 		const durationS = this.options.segmentTargetMs / 1000;
 		const { msn, pdtMs, discontinuity } = segment;
+		this.#fillSubtitleGap(msn, pdtMs);
 		const text = this.#vtt.segment(segment.startMediaS, durationS, pdtMs);
-		this.subtitlesTimeline.addSegment({ msn, durationS, pdtMs, discontinuity, mapUri: '' });
-		this.options.disk?.writeFile(`${subtitlesRendition}/${vttName(msn)}`, text);
-		this.#publish({ type: 'vtt', msn, durationS, pdtMs, discontinuity }, Buffer.from(text));
+		this.#putSubtitleSegment({ msn, durationS, pdtMs, discontinuity }, text);
+	}
+
+	/**
+	 * One WebVTT segment per media sequence number, never two: players drop a playlist whose number `msn` names
+	 * another URI than at their last reload (hls.js: "media sequence mismatch"), and a number skipped shifts every
+	 * later URI. A segment for a number already published replaces it in place, with its timing.
+	 */
+	#putSubtitleSegment(segment: { msn: number; durationS: number; pdtMs: number; discontinuity: boolean }, text: string): void {
+		const known = this.subtitlesTimeline.segments.find((s) => s.msn === segment.msn);
+		if (known) Object.assign(known, segment);
+		else this.subtitlesTimeline.addSegment({ ...segment, mapUri: '' });
+		this.options.disk?.writeFile(`${subtitlesRendition}/${vttName(segment.msn)}`, text);
+		this.#publish({ type: 'vtt', ...segment }, Buffer.from(text));
+		this.#lastVttMsn = Math.max(this.#lastVttMsn ?? -1, segment.msn);
+	}
+
+	/**
+	 * The reference rendition can skip numbers at a run switch: all renditions restart at one number past the
+	 * highest any of them reached, and the reference may have been a segment behind another. Each skipped number
+	 * still gets a subtitle segment (no cues, between the last one's end and the next one's start), so the
+	 * subtitles' numbering stays contiguous.
+	 */
+	#fillSubtitleGap(nextMsn: number, nextPdtMs: number): void {
+		// Only after a segment of this packager's: a takeover's first number follows segments another packager
+		// published, which origins hold (and fill up to it themselves), not those of the replay's journal.
+		const last = this.subtitlesTimeline.segments.find((s) => s.msn === this.#lastVttMsn);
+		if (!last || nextMsn <= last.msn + 1) return;
+		const reference = this.options.renditions[0];
+		const placed = reference && this.#rendition(reference.name).timeline.segments.find((s) => s.msn === last.msn);
+		const fromMs = Math.min(last.pdtMs + (placed?.durationS ?? last.durationS) * 1000, nextPdtMs);
+		const missing = nextMsn - last.msn - 1;
+		const durationS = Math.max(minimumSubtitleGapS, (nextPdtMs - fromMs) / 1000 / missing);
+		for (let i = 0; i < missing; i++) {
+			const pdtMs = Math.min(Math.round(fromMs + i * durationS * 1000), nextPdtMs);
+			this.#putSubtitleSegment({ msn: last.msn + 1 + i, durationS, pdtMs, discontinuity: false }, renderWebVtt(0, []));
+		}
 	}
 
 	/** The replay knows the real segment durations: subtitle segments take those of the first rendition. */
