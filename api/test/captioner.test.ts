@@ -220,6 +220,28 @@ describe('captioner WebSocket', () => {
 		}
 	});
 
+	it('a host revokes the captioner tokens: old ones are refused over REST and their WebSocket closes, a new one works', async () => {
+		const s = await captionedSpace();
+		const before = await captionerToken(s.spaceId, s.hostToken);
+		const ws = await open(before);
+		const got = replies(ws);
+		const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+		expect((await push(s.spaceId, before, { text: 'before' })).status).toBe(202);
+		const revoke = (token: string) => postJson(`${node.baseUrl}/api/spaces/${s.spaceId}/captioner-tokens/revoke`, {}, token);
+		for (const token of [s.listenerToken, s.speakerToken]) expect((await revoke(token)).body.error?.code).toBe('forbidden');
+		expect((await revoke(before)).status).toBe(401);
+		expect((await push(s.spaceId, before, { text: 'still fine' })).status).toBe(202);
+		expect((await revoke(s.hostToken)).status).toBe(200);
+		const refused = await push(s.spaceId, before, { text: 'after' });
+		expect(refused.status).toBe(401);
+		expect(refused.body.error?.message).toMatch(/revoked/);
+		ws.send(JSON.stringify({ text: 'after, on the socket' }));
+		expect(await closed).toBe(4011);
+		expect(got.map((r) => (r.ok ? 'ok' : r.error!.code))).toEqual(['unauthorized']);
+		const after = await captionerToken(s.spaceId, s.hostToken);
+		expect((await push(s.spaceId, after, { text: 'a new token' })).status).toBe(202);
+	});
+
 	it('once the space has ended, a push is told so and the connection is closed', async () => {
 		const s = await captionedSpace();
 		const ws = await open(await captionerToken(s.spaceId, s.hostToken));

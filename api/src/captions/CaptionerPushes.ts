@@ -5,6 +5,7 @@ import { TribuneError } from '../errors.js';
 import type { CaptionCueInfo } from '../signaling/protocol.js';
 import type { RateLimit } from '../signaling/TokenBucket.js';
 import type { SpaceService } from '../spaces/SpaceService.js';
+import { CaptionerRevocations } from './CaptionerRevocations.js';
 import type { CaptionerClaims, CaptionerTokens } from './CaptionerTokens.js';
 import type { CaptionerUtteranceStore } from './CaptionerUtterances.js';
 import { RedisCaptionerRate } from './RedisCaptionerRate.js';
@@ -46,16 +47,19 @@ export const captionPushSchema = z.strictObject({
 
 /**
  * What a captioner's push goes through, over REST or the WebSocket alike: the token (its own audience, for one
- * space), a rate per token, the body, the space (live, captions on), then the cue is published like recognised
- * speech. Throws a TribuneError with the reason.
+ * space, not revoked), a rate per token, the body, the space (live, captions on), then the cue is published like
+ * recognised speech. Throws a TribuneError with the reason.
  */
 export class CaptionerPushes {
 	readonly #options: CaptionerPushesOptions;
 	readonly #utterances: CaptionerUtteranceStore;
 	readonly #rate: RedisCaptionerRate;
+	/** The space's captioner generation: tokens are issued with it, and revoked by moving it on. */
+	readonly revocations: CaptionerRevocations;
 
 	constructor(options: CaptionerPushesOptions) {
 		this.#options = options;
+		this.revocations = new CaptionerRevocations({ redis: options.redis, prefix: options.prefix });
 		this.#rate = new RedisCaptionerRate({ redis: options.redis, prefix: options.prefix, limit: options.rate ?? defaultCaptionerRate });
 		this.#utterances = options.utterances ?? new RedisCaptionerUtterances({ redis: options.redis, prefix: options.prefix, now: options.now });
 	}
@@ -69,6 +73,7 @@ export class CaptionerPushes {
 
 	async push(claims: CaptionerClaims, body: unknown): Promise<CaptionCueInfo> {
 		if (claims.expiresAt * 1000 <= Date.now()) throw new TribuneError('unauthorized', 'captioner token expired');
+		if ((await this.revocations.current(claims.spaceId)) !== claims.generation) throw new TribuneError('unauthorized', 'captioner token revoked');
 		if (!(await this.#rate.take(claims.captionerId))) throw new TribuneError('rate_limited', 'too many captions; slow down');
 		const parsed = captionPushSchema.safeParse(body);
 		if (!parsed.success) {

@@ -14,7 +14,7 @@ const maxMessageBytes = 8 * 1024;
 /** Pushes read from one connection and not yet answered; beyond it the connection is read no further for now. */
 export const maxWaitingPushes = 16;
 
-/** The close code when the token's time is up (4000-4999 is the application range). */
+/** The close code when the token's time is up or it was revoked (4000-4999 is the application range). */
 export const captionerTokenExpiredCode = 4011;
 
 /** The close code once the space has ended (signaling's `closeCodes.spaceEnded`): nothing can be pushed any more. */
@@ -111,6 +111,9 @@ export class CaptionerSocket {
 		if (ws.readyState !== ws.OPEN) return;
 		ws.send(JSON.stringify(reply));
 		// An ended space never takes pushes again: the connection would only wait for the token to expire.
-		if ((reply as { error?: { code?: string } }).error?.code === 'space_ended') ws.close(captionerSpaceEndedCode, 'the space has ended');
+		const code = (reply as { error?: { code?: string } }).error?.code;
+		if (code === 'space_ended') ws.close(captionerSpaceEndedCode, 'the space has ended');
+		// The token expired or was revoked: no later push on this connection could pass.
+		else if (code === 'unauthorized') ws.close(captionerTokenExpiredCode, 'captioner token no longer valid');
 	}
 }

@@ -15,6 +15,20 @@ describe('CaptionerTokens', () => {
 		expect(claims.expiresAt - Date.now() / 1000).toBeGreaterThan(590);
 	});
 
+	it('carries the captioner generation it was issued in; a token without one is of generation 0', async () => {
+		const tokens = new CaptionerTokens(key);
+		const { token } = await tokens.issue(spaceId, 'Cara', 600, 3);
+		expect((await tokens.verify(token)).generation).toBe(3);
+		const older = await new SignJWT({ spc: spaceId, name: 'Old' })
+			.setProtectedHeader({ alg: 'HS256' })
+			.setSubject('c1')
+			.setIssuer('tribune')
+			.setAudience('tribune-captioner')
+			.setExpirationTime('10m')
+			.sign(key);
+		expect((await tokens.verify(older)).generation).toBe(0);
+	});
+
 	it('a participant token is not a captioner token, and a captioner token is not a participant token', async () => {
 		const participants = new TokenIssuer(key, 600);
 		const captioners = new CaptionerTokens(key);

@@ -13,6 +13,8 @@ export interface CaptionerClaims {
 	name: string;
 	/** Epoch seconds. */
 	expiresAt: number;
+	/** The space's captioner generation at issue (`CaptionerRevocations`): the token is revoked once it moves on. */
+	generation: number;
 }
 
 const claimsSchema = z.object({
@@ -20,6 +22,7 @@ const claimsSchema = z.object({
 	spc: z.string().min(1).max(64),
 	name: z.string().max(50),
 	exp: z.number().int(),
+	gen: z.number().int().min(0).default(0),
 });
 
 const issuer = 'tribune';
@@ -40,13 +43,13 @@ export class CaptionerTokens {
 		this.#key = key;
 	}
 
-	async issue(spaceId: SpaceId, name: string, ttlS: number = captionerTokenTtl.defaultS): Promise<{ token: string; claims: CaptionerClaims }> {
+	async issue(spaceId: SpaceId, name: string, ttlS: number = captionerTokenTtl.defaultS, generation = 0): Promise<{ token: string; claims: CaptionerClaims }> {
 		if (!Number.isInteger(ttlS) || ttlS < captionerTokenTtl.minS || ttlS > captionerTokenTtl.maxS) {
 			throw new RangeError(`ttlS must be an integer ${captionerTokenTtl.minS}-${captionerTokenTtl.maxS}`);
 		}
 		const captionerId = randomBytes(12).toString('base64url');
 		const expiresAt = Math.floor(Date.now() / 1000) + ttlS;
-		const token = await new SignJWT({ spc: spaceId, name })
+		const token = await new SignJWT({ spc: spaceId, name, gen: generation })
 			.setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
 			.setSubject(captionerId)
 			.setIssuer(issuer)
@@ -54,7 +57,7 @@ export class CaptionerTokens {
 			.setIssuedAt()
 			.setExpirationTime(expiresAt)
 			.sign(this.#key);
-		return { token, claims: { spaceId, captionerId, name, expiresAt } };
+		return { token, claims: { spaceId, captionerId, name, expiresAt, generation } };
 	}
 
 	/** Verifies signature, algorithm, issuer, audience and expiry; throws `unauthorized` otherwise. */
@@ -62,7 +65,7 @@ export class CaptionerTokens {
 		try {
 			const { payload } = await jwtVerify(token, this.#key, { algorithms: ['HS256'], issuer, audience });
 			const c = claimsSchema.parse(payload);
-			return { spaceId: asSpaceId(c.spc), captionerId: c.sub, name: c.name, expiresAt: c.exp };
+			return { spaceId: asSpaceId(c.spc), captionerId: c.sub, name: c.name, expiresAt: c.exp, generation: c.gen };
 		} catch (error) {
 			if (error instanceof joseErrors.JWTExpired) throw new TribuneError('unauthorized', 'captioner token expired');
 			throw new TribuneError('unauthorized', 'not a captioner token');

@@ -61,6 +61,8 @@ function bearer(req: Request): string {
  *   POST /:id/captioner-token  { name?, ttlS? } → { token, expiresAt, captionsUrl, socketUrl } (host or co-host
  *                              token): a token that may push captions to this space and do nothing else, here or
  *                              over the captioner WebSocket (CaptionerSocket)
+ *   POST /:id/captioner-tokens/revoke  {} → { revoked: true } (host or co-host token): every captioner token of
+ *                              this space issued so far stops working (its next push is refused; a WebSocket closes)
  *   POST /:id/captions         { text, speakerName?, final? } → 202 { cue } (captioner token): a line of captions,
  *                              shown live and put in the broadcast's track like recognised speech. Partials
  *                              (`final: false`) are replaced by the push that follows, until a final one.
@@ -89,8 +91,17 @@ export function captionsRouter(deps: CaptionsRouterDeps): Router {
 		const spaceId = idOf(req);
 		await moderator(req, spaceId);
 		const body = parse(tokenBody, req.body ?? {});
-		const { token, claims } = await tokens.issue(spaceId, body.name, body.ttlS);
+		const generation = await deps.pushes.revocations.forIssue(spaceId, body.ttlS);
+		const { token, claims } = await tokens.issue(spaceId, body.name, body.ttlS, generation);
 		res.status(201).set('Cache-Control', 'no-store').json({ token, expiresAt: claims.expiresAt, captionsUrl: `/api/spaces/${spaceId}/captions`, socketUrl: captionerSocketPath });
+	});
+
+	router.post('/:id/captioner-tokens/revoke', json, async (req, res) => {
+		const spaceId = idOf(req);
+		await moderator(req, spaceId);
+		parse(z.strictObject({}), req.body ?? {});
+		await deps.pushes.revocations.revokeAll(spaceId);
+		res.set('Cache-Control', 'no-store').json({ revoked: true });
 	});
 
 	router.post('/:id/captions', json, async (req, res) => {
