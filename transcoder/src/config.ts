@@ -2,6 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { envValue, parseEnv } from '@tribune/ingest';
 import { z } from 'zod';
+import { resolveSherpaModelFiles, sherpaModelProblems, sherpaOnnxPackageProblem, type SherpaModelFiles } from './captions/sherpaOnnxModel.js';
 import { isRedisUrl } from './redisConnection.js';
 
 const redisUrlForms = 'redis://host:port, rediss://… or unix:///path.sock';
@@ -28,6 +29,21 @@ const schema = z.object({
 	/** TrueType font for names and initials on the broadcast composite. */
 	BROADCAST_FONT_FILE: z.string().regex(/^[A-Za-z0-9_./-]+$/, 'expected a path of [A-Za-z0-9_./-]').default('/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf'),
 	LOG_LEVEL: envValue.logLevel().default('info'),
+	/** Caption engine for every speaker: PocketSphinx (Debian's model, built in) or sherpa-onnx with a model the user supplies. */
+	TRIBUNE_CAPTION_ENGINE: z.enum(['pocketsphinx', 'sherpa-onnx'], { message: 'expected pocketsphinx or sherpa-onnx' }).default('pocketsphinx'),
+	/** A streaming sherpa-onnx transducer model directory (tokens.txt, encoder/decoder/joiner .onnx); required with sherpa-onnx. */
+	TRIBUNE_SHERPA_MODEL_DIR: z.string().optional(),
+}).superRefine((c, ctx) => {
+	// Files are checked here, at startup, so the launcher refuses to start with a model that is not there; a model
+	// that is there but does not load is caught by the transcoder's startup probe (probeSherpaOnnxEngine).
+	if (c.TRIBUNE_CAPTION_ENGINE !== 'sherpa-onnx') return;
+	const packageProblem = sherpaOnnxPackageProblem();
+	if (packageProblem) ctx.addIssue({ code: 'custom', path: ['TRIBUNE_CAPTION_ENGINE'], message: packageProblem });
+	if (c.TRIBUNE_SHERPA_MODEL_DIR === undefined) {
+		ctx.addIssue({ code: 'custom', path: ['TRIBUNE_SHERPA_MODEL_DIR'], message: 'required with TRIBUNE_CAPTION_ENGINE=sherpa-onnx: a streaming transducer model directory' });
+		return;
+	}
+	for (const problem of sherpaModelProblems(c.TRIBUNE_SHERPA_MODEL_DIR)) ctx.addIssue({ code: 'custom', path: ['TRIBUNE_SHERPA_MODEL_DIR'], message: problem });
 });
 
 /** The transcoder's configuration, in the units its names say. */
@@ -43,7 +59,11 @@ export interface TranscoderConfig {
 	hlsReplayRetentionDays: number;
 	fontFile: string;
 	logLevel: z.output<typeof schema>['LOG_LEVEL'];
+	captionEngine: CaptionEngineConfig;
 }
+
+/** Which caption engine the transcoder runs; a sherpa-onnx model's files were found and checked at load. */
+export type CaptionEngineConfig = { kind: 'pocketsphinx' } | { kind: 'sherpa-onnx'; model: SherpaModelFiles };
 
 export function loadTranscoderConfig(env: Record<string, string | undefined>): Readonly<TranscoderConfig> {
 	const c = parseEnv(schema, env, 'transcoder');
@@ -58,5 +78,8 @@ export function loadTranscoderConfig(env: Record<string, string | undefined>): R
 		hlsReplayRetentionDays: c.HLS_REPLAY_RETENTION_DAYS,
 		fontFile: c.BROADCAST_FONT_FILE,
 		logLevel: c.LOG_LEVEL,
+		captionEngine: Object.freeze<CaptionEngineConfig>(c.TRIBUNE_CAPTION_ENGINE === 'sherpa-onnx'
+			? { kind: 'sherpa-onnx', model: Object.freeze(resolveSherpaModelFiles(c.TRIBUNE_SHERPA_MODEL_DIR!)) }
+			: { kind: 'pocketsphinx' }),
 	});
 }

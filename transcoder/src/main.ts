@@ -4,6 +4,8 @@ import { ConfigError, exitCodes } from '@tribune/ingest';
 import { BroadcastWorker } from './broadcast/BroadcastWorker.js';
 import { createBroadcastRunner } from './broadcast/createBroadcastRunner.js';
 import { defaultLadder } from './broadcast/ladder.js';
+import { SherpaOnnxEngine } from './captions/SherpaOnnxEngine.js';
+import { probeSherpaOnnxEngine } from './captions/sherpaOnnxPreflight.js';
 import { loadTranscoderConfig } from './config.js';
 import { ExportWorker } from './export/ExportWorker.js';
 import { createExportRunner } from './export/runExport.js';
@@ -24,6 +26,12 @@ async function main(): Promise<void> {
 	const config = loadTranscoderConfig(process.env);
 	if (!fs.existsSync(config.fontFile)) throw new ConfigError(`BROADCAST_FONT_FILE=${config.fontFile}: no such file (Debian: apt-get install fonts-dejavu-core)`);
 	const logger = createLogger('transcoder', config.logLevel);
+	const captionEngine = config.captionEngine;
+	// A model that does not load stops the transcoder here (ConfigError), before it takes any broadcast.
+	if (captionEngine.kind === 'sherpa-onnx') {
+		await probeSherpaOnnxEngine(captionEngine.model);
+		logger.info({ modelDir: captionEngine.model.dir }, 'sherpa-onnx caption model loaded');
+	}
 	const redis = connectRedis(config.redisUrl, 'tribune-transcoder');
 	redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
 	const link = await StageLinkClient.create(redis, redisPrefix);
@@ -42,6 +50,9 @@ async function main(): Promise<void> {
 			dataDir: config.dataDir,
 			ffmpegPath: config.ffmpegPath,
 			fontFile: config.fontFile,
+			...(captionEngine.kind === 'sherpa-onnx' && {
+				createCaptionEngine: (_, engineLogger) => new SherpaOnnxEngine({ model: captionEngine.model, logger: engineLogger }),
+			}),
 		}),
 	});
 	// Replay exports run next to the broadcasts, one at a time and niced: a live broadcast always comes first.

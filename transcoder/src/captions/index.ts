@@ -32,6 +32,9 @@ export {
 	type PocketsphinxOptions,
 } from './pocketsphinxOptions.js';
 export { VoiceGate, voiceGateDefaults, type VoiceGateOptions } from './VoiceGate.js';
+export { SherpaOnnxEngine, sherpaOnnxDecoderDefaults, sherpaOnnxEngineDefaults, type SherpaOnnxEngineOptions } from './SherpaOnnxEngine.js';
+export { resolveSherpaModelFiles, sherpaModelProblems, sherpaOnnxPackage, type SherpaModelFiles } from './sherpaOnnxModel.js';
+export { probeSherpaOnnxEngine } from './sherpaOnnxPreflight.js';
 export { normaliseWords, wordErrorRate, wordErrors, type WordErrors } from './wordErrorRate.js';
 export { CaptionSession, type CaptionSessionOptions } from './CaptionSession.js';
 export { SpeakerCaptioner, type SpeakerCaptionerOptions } from './SpeakerCaptioner.js';

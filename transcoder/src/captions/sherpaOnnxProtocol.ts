@@ -1,0 +1,27 @@
+import { z } from 'zod';
+
+/**
+ * The configuration `SherpaOnnxEngine` gives its recogniser process (argv[2], JSON). Results, readiness and failures
+ * come back as `recogniserMessageSchema` messages, the same as PocketSphinx's; PCM goes through stdin (`pcmFrames.ts`).
+ */
+
+const ms = z.number().finite().min(0);
+const file = z.string().min(1);
+
+export const sherpaRecogniserConfigSchema = z.object({
+	/** The npm package to load (a test names one that is not installed). */
+	packageName: z.string().min(1),
+	model: z.object({ dir: file, tokens: file, encoder: file, decoder: file, joiner: file }),
+	decoder: z.object({
+		rule1MinTrailingSilenceS: z.number().positive(),
+		rule2MinTrailingSilenceS: z.number().positive(),
+		tailPaddingMs: ms,
+		numThreads: z.number().int().positive(),
+	}),
+	loop: z.object({
+		partialIntervalMs: ms,
+		maxUtteranceMs: ms,
+		onsetLeadMs: ms,
+	}),
+});
+export type SherpaRecogniserConfig = z.infer<typeof sherpaRecogniserConfigSchema>;

@@ -1,0 +1,161 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, exitCodes } from '@tribune/ingest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type CaptionFinal, type CaptionPartial } from '../../src/captions/CaptionEngine.js';
+import { SherpaOnnxEngine, type SherpaOnnxEngineOptions } from '../../src/captions/SherpaOnnxEngine.js';
+import { resolveSherpaModelFiles } from '../../src/captions/sherpaOnnxModel.js';
+import { probeSherpaOnnxEngine } from '../../src/captions/sherpaOnnxPreflight.js';
+import { normaliseWords, wordErrors } from '../../src/captions/wordErrorRate.js';
+import { feedAll } from './support/engineHarness.js';
+import { concatPcm, fliteSpeech, silence } from './support/fliteSpeech.js';
+import { identityOnnxModel } from './support/tinyOnnx.js';
+
+/** The compiled recogniser and transcoder: tests run the engine from src/, its child process runs dist/. */
+const childScript = fileURLToPath(new URL('../../dist/captions/sherpaOnnxChild.js', import.meta.url));
+const transcoderMain = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
+/** A real streaming model, when the person running the tests has one (none ships on npm; see the README). */
+const realModelDir = process.env.TRIBUNE_SHERPA_MODEL_DIR;
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tribune-sherpa-'));
+const closers: (() => Promise<void>)[] = [];
+afterEach(async () => {
+	for (const close of closers.splice(0)) await close();
+});
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+const tokens = '<blk> 0\n<sos/eos> 1\n<unk> 2\n▁THE 3\nS 4\n';
+
+/** A model directory whose three parts are `bytes` each. */
+function modelDir(name: string, bytes: Buffer): string {
+	const d = path.join(dir, name);
+	fs.mkdirSync(d);
+	fs.writeFileSync(path.join(d, 'tokens.txt'), tokens);
+	for (const part of ['encoder', 'decoder', 'joiner']) fs.writeFileSync(path.join(d, `${part}-epoch-99-avg-1.onnx`), bytes);
+	return d;
+}
+
+function engine(options: Partial<SherpaOnnxEngineOptions> & Pick<SherpaOnnxEngineOptions, 'model'>): SherpaOnnxEngine {
+	const e = new SherpaOnnxEngine({ childScript, startTimeoutMs: 60_000, ...options });
+	closers.push(() => e.stop());
+	return e;
+}
+
+/** The transcoder's entry point with only the caption settings under test (it stops before it would need Redis). */
+function runTranscoder(env: Record<string, string>) {
+	return spawnSync(process.execPath, [transcoderMain], {
+		env: { PATH: process.env.PATH ?? '', HOME: os.homedir(), REDIS_URL: 'redis://127.0.0.1:1', ...env },
+		encoding: 'utf8',
+		timeout: 60_000,
+	});
+}
+
+describe('SherpaOnnxEngine: a model that is there but does not load is a clear startup error', () => {
+	beforeAll(() => {
+		if (!fs.existsSync(childScript) || !fs.existsSync(transcoderMain)) throw new Error('run npm run build first: dist/ is missing');
+	});
+
+	it('a truncated .onnx fails start() with the file and ONNX Runtime\'s message, and the probe throws a ConfigError naming the directory', async () => {
+		const d = modelDir('truncated', identityOnnxModel().subarray(0, 40));
+		const model = resolveSherpaModelFiles(d);
+		await expect(engine({ model }).start()).rejects.toThrow(/exited while starting \(SIGABRT\).*Load model from .*-epoch-99-avg-1\.onnx failed/);
+		const probe = probeSherpaOnnxEngine(model, { childScript, startTimeoutMs: 60_000 });
+		await expect(probe).rejects.toBeInstanceOf(ConfigError);
+		await expect(probe).rejects.toThrow(`TRIBUNE_SHERPA_MODEL_DIR=${d}: the sherpa-onnx caption engine could not load this model`);
+	});
+
+	it('a valid ONNX file that is not a streaming transducer fails start() instead of recognising nothing', async () => {
+		const d = modelDir('notTransducer', identityOnnxModel());
+		const e = engine({ model: resolveSherpaModelFiles(d) });
+		const error = await e.start().then(() => undefined, (err: unknown) => err as Error);
+		expect(error, 'start() resolved for a model that is not a transducer').toBeInstanceOf(Error);
+		expect(error!.message).toMatch(/^sherpa-onnx (recogniser exited while starting|failed to start)/);
+		expect(e.recogniserPid).toBeUndefined();
+	});
+
+	it('a package that is not installed fails start() saying which package and how to install it', async () => {
+		const d = modelDir('noPackage', identityOnnxModel());
+		const start = engine({ model: resolveSherpaModelFiles(d), packageName: 'sherpa-onnx-node-not-installed' }).start();
+		await expect(start).rejects.toThrow(/sherpa-onnx failed to start: the npm package sherpa-onnx-node-not-installed could not be loaded .*npm install/);
+	});
+
+	it('model files removed after the configuration was read fail start() naming the file', async () => {
+		const d = modelDir('removed', identityOnnxModel());
+		const model = resolveSherpaModelFiles(d);
+		fs.rmSync(model.joiner);
+		await expect(engine({ model }).start()).rejects.toThrow(`sherpa-onnx model file not found: ${model.joiner}`);
+	});
+
+	it('the transcoder exits with the config exit code and names the path for a missing directory, an empty one and a broken model', () => {
+		const missing = path.join(dir, 'does-not-exist');
+		const empty = path.join(dir, 'empty');
+		fs.mkdirSync(empty);
+		const broken = modelDir('brokenForMain', identityOnnxModel().subarray(0, 40));
+		for (const [modelDirValue, expected] of [
+			[missing, `model directory ${missing} does not exist`],
+			[empty, `${path.join(empty, 'tokens.txt')} is missing`],
+			[broken, `TRIBUNE_SHERPA_MODEL_DIR=${broken}: the sherpa-onnx caption engine could not load this model`],
+		] as const) {
+			const run = runTranscoder({ TRIBUNE_CAPTION_ENGINE: 'sherpa-onnx', TRIBUNE_SHERPA_MODEL_DIR: modelDirValue });
+			expect(run.status, `${modelDirValue}: ${run.stderr}`).toBe(exitCodes.config);
+			expect(run.stderr).toContain(expected);
+		}
+		const unset = runTranscoder({ TRIBUNE_CAPTION_ENGINE: 'sherpa-onnx' });
+		expect(unset.status).toBe(exitCodes.config);
+		expect(unset.stderr).toContain('TRIBUNE_SHERPA_MODEL_DIR=(unset): required with TRIBUNE_CAPTION_ENGINE=sherpa-onnx');
+	});
+});
+
+/** A model the person running the tests supplied: nothing here downloads one. */
+describe.skipIf(!realModelDir)('SherpaOnnxEngine with the model in TRIBUNE_SHERPA_MODEL_DIR', () => {
+	const sentence = 'Thank you so much for coming, and have a wonderful evening.';
+	let speech: Int16Array;
+	beforeAll(() => {
+		speech = fliteSpeech(dir, 'sherpa-first', sentence, 'slt');
+	});
+
+	function collecting() {
+		const e = engine({ model: resolveSherpaModelFiles(realModelDir!) });
+		const partials: CaptionPartial[] = [];
+		const finals: CaptionFinal[] = [];
+		e.on('partial', (p) => partials.push(p));
+		e.on('final', (f) => finals.push(f));
+		return { e, partials, finals };
+	}
+
+	it('recognises a flite sentence: partials, then a final with timed words on the stream clock', async () => {
+		const { e, partials, finals } = collecting();
+		await e.start();
+		const leadMs = 700;
+		const audio = concatPcm(silence(leadMs), speech, silence(1500));
+		feedAll((c) => e.feed(c), audio);
+		await e.stop();
+		const heard = finals.filter((f) => f.text !== '');
+		expect(heard.length, JSON.stringify(finals)).toBeGreaterThan(0);
+		const text = heard.map((f) => f.text).join(' ');
+		const errors = wordErrors(sentence, text);
+		expect(errors.errors / normaliseWords(sentence).length, text).toBeLessThanOrEqual(0.35);
+		expect(partials.length).toBeGreaterThan(0);
+		const audioMs = (audio.length * 1000) / 16_000;
+		for (const w of heard.flatMap((f) => f.words)) {
+			expect(w.startMs).toBeGreaterThanOrEqual(leadMs - 400);
+			expect(w.endMs).toBeGreaterThan(w.startMs);
+			expect(w.endMs).toBeLessThanOrEqual(audioMs);
+		}
+	});
+
+	it('a recogniser killed with SIGKILL is restarted and recognises the next sentence', async () => {
+		const { e, finals } = collecting();
+		await e.start();
+		const restarted = new Promise((resolve) => e.once('restart', resolve));
+		process.kill(e.recogniserPid!, 'SIGKILL');
+		await restarted;
+		feedAll((c) => e.feed(c), concatPcm(silence(500), speech, silence(1500)));
+		await e.stop();
+		expect(e.restarts).toBe(1);
+		expect(finals.some((f) => f.text.includes('evening') || f.text.includes('coming')), JSON.stringify(finals)).toBe(true);
+	});
+});
