@@ -48,9 +48,12 @@ describe('captions in the player', () => {
 		expect(await listener.getByTestId('captions').count()).toBe(0);
 
 		// The host turns captions on from the host panel, live; the listener's page follows.
+		// By keyboard: the next option down from 'off'; the menu keeps the focus while the change is made.
 		const mode = host.getByTestId('caption-mode');
-		await mode.selectOption('sidecar');
+		await mode.focus();
+		await host.keyboard.press('ArrowDown');
 		await expect.poll(() => mode.inputValue(), { timeout: 10_000 }).toBe('sidecar');
+		await expect.poll(() => host.evaluate(() => document.activeElement?.id), { timeout: 10_000 }).toBe('live-caption-mode');
 		await listener.getByTestId('captions').waitFor({ timeout: 20_000 });
 		await host.getByTestId('live-captions').waitFor({ timeout: 10_000 });
 
