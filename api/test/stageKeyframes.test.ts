@@ -15,6 +15,9 @@ import { startPliCamera, type PliCamera } from './support/pliCamera.js';
 const execFileAsync = promisify(execFile);
 const ip = '127.0.0.1';
 const logger = pino({ level: process.env.TEST_LOG ?? 'silent' });
+/** The runs' log, read for ffmpeg's own word that its outputs started (every input decoded a frame). */
+const runLog: string[] = [];
+const runLogger = pino({ level: 'debug' }, { write: (line: string) => void runLog.push(line) });
 
 describe('runStageBroadcast(): a camera whose first keyframes are lost', () => {
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tribune-stage-keyframes-'));
@@ -77,7 +80,7 @@ describe('runStageBroadcast(): a camera whose first keyframes are lost', () => {
 				return Object.fromEntries(renditions.map((r) => [r.name, path.join(dir, `run-${run}-${r.name}.mp4`)]));
 			},
 			signal: stop.signal,
-			logger,
+			logger: runLogger,
 			reportProgress: async (p) => void progress.push(p.state),
 		});
 		stopBroadcast = () => {
@@ -85,9 +88,10 @@ describe('runStageBroadcast(): a camera whose first keyframes are lost', () => {
 			return broadcast.catch(() => undefined);
 		};
 
-		// ffmpeg writes the output's header only once every input gave a frame: the camera's picture decoded.
+		// ffmpeg starts its outputs only once every input gave a frame: the camera's picture decoded. Generous, for load.
+		await expect.poll(() => runLog.some((line) => line.includes('ffmpeg outputs started')), { timeout: 30_000, interval: 250 }).toBe(true);
 		const size = () => (fs.existsSync(output) ? fs.statSync(output).size : 0);
-		await expect.poll(size, { timeout: 20_000, interval: 250 }).toBeGreaterThan(20_000);
+		await expect.poll(size, { timeout: 30_000, interval: 250 }).toBeGreaterThan(20_000);
 		expect(camera.requests).toBeGreaterThanOrEqual(3);
 		expect(camera.answered).toBeGreaterThanOrEqual(1);
 		stop.abort();
@@ -100,5 +104,5 @@ describe('runStageBroadcast(): a camera whose first keyframes are lost', () => {
 		await client.close();
 		server.close();
 		redis.disconnect();
-	}, 60_000);
+	}, 90_000);
 });

@@ -7,7 +7,7 @@ export interface RepeatKeyframeRequestsOptions {
 	signal: AbortSignal;
 	/** Default 250 ms. */
 	intervalMs?: number;
-	/** Default 24 (6 s at the default interval; a run whose video has not started by then is stalled anyway). */
+	/** Default 40: 10 s at the default interval, past the slowest start seen under load (5–6 s at load 10–20). */
 	maxRequests?: number;
 	logger: Logger;
 }
@@ -23,7 +23,7 @@ export interface RepeatKeyframeRequestsOptions {
 export function repeatKeyframeRequests(options: RepeatKeyframeRequestsOptions): void {
 	const { signal, logger } = options;
 	const intervalMs = options.intervalMs ?? 250;
-	const maxRequests = options.maxRequests ?? 24;
+	const maxRequests = options.maxRequests ?? 40;
 	if (signal.aborted || maxRequests <= 0) return;
 	let sent = 0;
 	let inFlight = false;
