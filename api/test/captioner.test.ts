@@ -150,9 +150,11 @@ describe('captioner API', () => {
 		const s = await captionedSpace();
 		const token = await captionerToken(s.spaceId, s.hostToken);
 		const statuses: number[] = [];
-		for (let i = 0; i < 40; i++) statuses.push((await push(s.spaceId, token, { text: `line ${i}`, final: false })).status);
+		// All at once: sent one after another, a loaded machine can take long enough for the bucket to refill.
+		statuses.push(...(await Promise.all(Array.from({ length: 60 }, (_, i) => push(s.spaceId, token, { text: `line ${i}`, final: false })))).map((r) => r.status));
 		expect(statuses.filter((x) => x === 202).length).toBeGreaterThanOrEqual(20);
-		expect(statuses).toContain(429);
+		expect(statuses.filter((x) => x === 429).length).toBeGreaterThan(0);
+		expect(new Set(statuses)).toEqual(new Set([202, 429]));
 		// Another captioner's token has its own budget.
 		expect((await push(s.spaceId, await captionerToken(s.spaceId, s.hostToken), { text: 'fresh' })).status).toBe(202);
 	});
@@ -273,14 +275,24 @@ describe('live captions over signaling', () => {
 		);
 		await s.listener.until(() => (cuesOf(s.listener).filter((c) => c.final).length === 3 ? true : undefined), 'three finals');
 		const cues = cuesOf(s.listener);
-		const events = s.listener.events.filter((e) => e.event === 'caption').length;
-		expect(events).toBeLessThanOrEqual(cues.length);
 		// For each utterance, its final is the last cue with its id.
 		for (const i of [0, 1, 2]) {
 			const mine = cues.filter((c) => c.speakerName === `S${i}`);
 			expect(new Set(mine.map((c) => c.id)).size).toBe(1);
 			expect(mine.at(-1)).toMatchObject({ final: true, text: `speaker ${i} word 4` });
 		}
+		// Cues published together (one pipelined write) reach a client in one or two events, their superseded
+		// partials dropped: the batching itself, whatever the machine's load.
+		const eventsBefore = s.listener.events.filter((e) => e.event === 'caption').length;
+		const cuesBefore = cuesOf(s.listener).length;
+		await Promise.all(
+			[0, 1, 2].flatMap((u) =>
+				[1, 2, 3, 4].map((w) => publishCaption(redis, node.redisPrefix, { spaceId: s.spaceId, id: `burst-${u}`, speakerName: 'Ann', text: `burst ${u} word ${w}`, final: w === 4, startMs: 1, endMs: 2, source: 'asr' })),
+			),
+		);
+		await s.listener.until(() => (cuesOf(s.listener).filter((c) => c.final && c.id.startsWith('burst-')).length === 3 ? true : undefined), 'the burst');
+		expect(s.listener.events.filter((e) => e.event === 'caption').length - eventsBefore).toBeLessThanOrEqual(2);
+		expect(cuesOf(s.listener).length - cuesBefore).toBeLessThan(12);
 	});
 
 	it('a node relays captions only while it has connections in the space, and again after they return', async () => {
