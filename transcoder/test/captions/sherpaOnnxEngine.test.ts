@@ -11,8 +11,8 @@ import { resolveSherpaModelFiles } from '../../src/captions/sherpaOnnxModel.js';
 import { probeSherpaOnnxEngine } from '../../src/captions/sherpaOnnxPreflight.js';
 import { normaliseWords, wordErrors } from '../../src/captions/wordErrorRate.js';
 import { feedAll } from './support/engineHarness.js';
-import { concatPcm, fliteSpeech, silence } from './support/fliteSpeech.js';
-import { identityOnnxModel } from './support/tinyOnnx.js';
+import { concatPcm, fliteSpeech, noise, silence } from './support/fliteSpeech.js';
+import { identityOnnxModel, toyLstmTransducer, toyTokens } from './support/tinyOnnx.js';
 
 /** The compiled recogniser and transcoder: tests run the engine from src/, its child process runs dist/. */
 const childScript = fileURLToPath(new URL('../../dist/captions/sherpaOnnxChild.js', import.meta.url));
@@ -106,6 +106,90 @@ describe('SherpaOnnxEngine: a model that is there but does not load is a clear s
 		const unset = runTranscoder({ TRIBUNE_CAPTION_ENGINE: 'sherpa-onnx' });
 		expect(unset.status).toBe(exitCodes.config);
 		expect(unset.stderr).toContain('TRIBUNE_SHERPA_MODEL_DIR=(unset): required with TRIBUNE_CAPTION_ENGINE=sherpa-onnx');
+	});
+});
+
+describe('SherpaOnnxEngine with a toy transducer (the real addon and ONNX Runtime; white noise is its only word)', () => {
+	let model: ReturnType<typeof resolveSherpaModelFiles>;
+	beforeAll(() => {
+		const d = path.join(dir, 'toy');
+		fs.mkdirSync(d);
+		fs.writeFileSync(path.join(d, 'tokens.txt'), toyTokens);
+		for (const [part, bytes] of Object.entries(toyLstmTransducer())) fs.writeFileSync(path.join(d, `${part}.onnx`), bytes);
+		model = resolveSherpaModelFiles(d);
+	});
+
+	function collecting() {
+		const e = engine({ model });
+		const partials: CaptionPartial[] = [];
+		const finals: CaptionFinal[] = [];
+		const errors: Error[] = [];
+		e.on('partial', (p) => partials.push(p));
+		e.on('final', (f) => finals.push(f));
+		e.on('error', (err) => errors.push(err));
+		return { e, partials, finals, errors };
+	}
+
+	/** -10 dBFS white noise: the toy model's "word" (an `a` per 40 ms frame). */
+	const burst = (ms: number, seed: number): Int16Array => noise(ms, -10, seed);
+
+	it('the startup probe loads a model that works', async () => {
+		await expect(probeSherpaOnnxEngine(model, { childScript, startTimeoutMs: 60_000 })).resolves.toBeUndefined();
+	});
+
+	it('a burst gives partials, then at the endpoint a final whose words lie inside the burst on the stream clock', async () => {
+		const { e, partials, finals, errors } = collecting();
+		await e.start();
+		expect(e.recogniserPid).toBeGreaterThan(0);
+		feedAll((c) => e.feed(c), concatPcm(silence(1000), burst(400, 1), silence(2000)));
+		await e.stop();
+		expect(errors).toEqual([]);
+		expect(finals, JSON.stringify(finals)).toHaveLength(1);
+		const final = finals[0]!;
+		expect(final.interrupted).toBe(false);
+		expect(final.text).toMatch(/^a( a)+$/);
+		expect(final.words.map((w) => w.word).join(' ')).toBe(final.text);
+		expect(final.words[0]!.startMs).toBeGreaterThanOrEqual(950);
+		expect(final.words[0]!.startMs).toBeLessThanOrEqual(1100);
+		for (const w of final.words) {
+			expect(w.endMs).toBeGreaterThan(w.startMs);
+			expect(w.endMs).toBeLessThanOrEqual(1400 + 450);
+		}
+		expect(partials.length).toBeGreaterThan(0);
+		expect(partials.every((p) => p.utteranceId === final.utteranceId && /^a( a)*$/.test(p.text))).toBe(true);
+	});
+
+	it('after a gap the voice gate kept from the recogniser, the next burst is timed where it was fed', async () => {
+		const { e, finals } = collecting();
+		await e.start();
+		// The burst runs to the end of what is fed before the gap: the gate's pause ends it, with tail padding.
+		feedAll((c) => e.feed(c), concatPcm(silence(500), burst(300, 2), silence(5000), burst(300, 3), silence(1500)));
+		await e.stop();
+		const heard = finals.filter((f) => f.text !== '');
+		expect(heard, JSON.stringify(finals)).toHaveLength(2);
+		expect(heard[0]!.words[0]!.startMs).toBeGreaterThanOrEqual(450);
+		expect(heard[0]!.words[0]!.startMs).toBeLessThanOrEqual(600);
+		expect(heard[1]!.words[0]!.startMs).toBeGreaterThanOrEqual(5750);
+		expect(heard[1]!.words[0]!.startMs).toBeLessThanOrEqual(5900);
+		expect(heard[1]!.utteranceId).toBeGreaterThan(heard[0]!.utteranceId);
+	});
+
+	it('a recogniser killed with SIGKILL is restarted, and the next burst is recognised', async () => {
+		const { e, finals } = collecting();
+		await e.start();
+		const firstPid = e.recogniserPid!;
+		const restarted = new Promise<unknown>((resolve) => e.once('restart', resolve));
+		process.kill(firstPid, 'SIGKILL');
+		expect(await restarted).toMatchObject({ reason: 'SIGKILL', attempt: 1 });
+		// The new recogniser starts after the restart delay (200 ms); audio fed meanwhile is queued for it.
+		feedAll((c) => e.feed(c), silence(200));
+		const deadline = Date.now() + 30_000;
+		while ((e.recogniserPid === undefined || e.recogniserPid === firstPid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+		expect(e.recogniserPid).not.toBe(firstPid);
+		feedAll((c) => e.feed(c), concatPcm(silence(500), burst(300, 4), silence(1500)));
+		await e.stop();
+		expect(e.restarts).toBe(1);
+		expect(finals.filter((f) => f.text !== '').length, JSON.stringify(finals)).toBe(1);
 	});
 });
 
