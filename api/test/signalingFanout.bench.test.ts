@@ -14,13 +14,15 @@ import { createLiveSpace, postJson, startTestNode, type TestNode } from './suppo
  * TRIBUNE_BENCH_BURSTS times (default 20). `ws_p99_ms`: of every reaction's delivery to every client, from its
  * sending; `all_counted_p99_ms`: per client and burst, until the tick that completed the burst's count.
  * TRIBUNE_BENCH_NODES (default 1): with 1, one API node in this process; with more, that many API processes on one
- * Redis, the crowd spread over them round-robin (the relay between them included). Writes { ws_clients, ws_p50_ms,
+ * Redis, the crowd spread over them round-robin (the relay between them included). TRIBUNE_BENCH_CROWD_PROCESSES
+ * (default 2): the crowd's processes, one per core, as a real audience reads on devices of its own. Writes { ws_clients, ws_p50_ms,
  * ws_p99_ms, … } to TRIBUNE_BENCH_OUT. Goal (issue 8): p99 ≤ 250 ms for 10 000 clients on 2 cores, crowd included.
  */
 const clients = Number(process.env.TRIBUNE_BENCH_WS_CLIENTS ?? 10_000);
 const reactors = Number(process.env.TRIBUNE_BENCH_REACTORS ?? 100);
 const bursts = Number(process.env.TRIBUNE_BENCH_BURSTS ?? 20);
 const nodeCount = Number(process.env.TRIBUNE_BENCH_NODES ?? 1);
+const crowdProcesses = Number(process.env.TRIBUNE_BENCH_CROWD_PROCESSES ?? 2);
 
 /** The API side of the bench: where the crowd connects, how it gets tokens, and the server's CPU time. */
 interface Target {
@@ -94,7 +96,7 @@ describe.skipIf(process.env.TRIBUNE_BENCH !== '1')('signaling fan-out bench', ()
 
 	it(`${clients} audience WebSockets on ${nodeCount} API node(s), ${reactors} reactions a second`, async () => {
 		target = nodeCount > 1 ? await clusterTarget(nodeCount) : await inProcessTarget();
-		crowd = await Crowd.start();
+		crowd = await Crowd.start(crowdProcesses);
 		let t = performance.now();
 		const tokens = await target.tokens(clients);
 		const joinS = (performance.now() - t) / 1000;
@@ -129,6 +131,7 @@ describe.skipIf(process.env.TRIBUNE_BENCH !== '1')('signaling fan-out bench', ()
 		const result = {
 			ws_clients: connected.open,
 			api_nodes: nodeCount,
+			crowd_processes: crowdProcesses,
 			reactors_per_s: reactors,
 			bursts,
 			ws_p50_ms: histogramPercentile(histogram, 50),

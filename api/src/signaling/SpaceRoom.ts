@@ -6,8 +6,14 @@ import { emptyNews, isEmptyNews, mergeNews, tallyReactions, tickData, type TickN
 import { participantInfo } from './toWire.js';
 import { encodeMessage, type EncodedMessage } from './wsFrame.js';
 
-/** How long news after a quiet spell waits for more of its kind, in ms. */
-const gatherMs = 20;
+/** How long news after a quiet spell waits for more of its kind, at least, in ms. */
+const gatherMs = 15;
+/**
+ * After a quiet spell the tick waits, beyond `gatherMs`, until no news came for this long (but no longer than
+ * `tickMs` after the first): a burst that reaches the node spread out (a busy event loop, Redis round trips) goes out
+ * whole in one tick, instead of its stragglers waiting a whole `tickMs` for the next.
+ */
+const settleMs = 8;
 /** How long this node's first news of a tick waits before it goes to the other nodes (before `gatherMs`), in ms. */
 const publishMs = 8;
 
@@ -45,6 +51,9 @@ export class SpaceRoom {
 	#listenerTotal = 0;
 	#announcedListeners = -1;
 	#lastFlushAt = -Infinity;
+	/** When the last news came, and when the pending tick's first did if it came after a quiet spell. */
+	#lastNewsAt = -Infinity;
+	#quietNewsAt: number | undefined;
 	#closed = false;
 
 	constructor(spaceId: SpaceId, tickMs: number, link: RoomLink) {
@@ -144,6 +153,7 @@ export class SpaceRoom {
 	flush(): void {
 		if (this.#timer) clearTimeout(this.#timer);
 		this.#timer = undefined;
+		this.#quietNewsAt = undefined;
 		this.#lastFlushAt = performance.now();
 		this.#publishLocal();
 		const news = mergeNews(this.#outbox, this.#remote);
@@ -214,14 +224,32 @@ export class SpaceRoom {
 	}
 
 	/**
-	 * At most one tick per `tickMs`; news after a quiet spell waits only `gatherMs` (a burst of reactions sent
-	 * together arrives over a few ms and should go out together), so a lone hand-clap is not held a whole tick.
+	 * At most one tick per `tickMs`; news after a quiet spell waits only `gatherMs`, and while more keeps coming
+	 * `settleMs` (a burst of reactions sent together arrives over a few ms and should go out together), so a lone
+	 * hand-clap is not held a whole tick.
 	 */
 	#schedule(): void {
-		if (this.#closed || this.#timer) return;
 		const now = performance.now();
-		const due = Math.max(this.#lastFlushAt + this.#tickMs, now + Math.min(gatherMs, this.#tickMs));
-		this.#timer = setTimeout(() => this.flush(), due - now);
+		this.#lastNewsAt = now;
+		if (this.#closed || this.#timer) return;
+		const gather = now + Math.min(gatherMs, this.#tickMs);
+		const spaced = this.#lastFlushAt + this.#tickMs;
+		if (gather >= spaced) this.#quietNewsAt = now;
+		this.#timer = setTimeout(() => this.#due(), Math.max(spaced, gather) - now);
+	}
+
+	/** The tick's timer: after a quiet spell, waits while news is still arriving (see `settleMs`); else flushes. */
+	#due(): void {
+		this.#timer = undefined;
+		if (this.#quietNewsAt !== undefined) {
+			const now = performance.now();
+			const at = Math.min(this.#lastNewsAt + settleMs, this.#quietNewsAt + this.#tickMs);
+			if (at > now + 1) {
+				this.#timer = setTimeout(() => this.#due(), at - now);
+				return;
+			}
+		}
+		this.flush();
 	}
 }
 
