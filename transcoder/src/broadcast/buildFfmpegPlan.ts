@@ -219,7 +219,14 @@ function outputOptions(r: Rendition, latency: LatencyProfile, gop: string): stri
 		);
 	}
 	args.push('-map', `[ao_${r.name}]`, '-c:a', 'aac', '-b:a', `${r.audioKbps}k`, '-ar', '48000', '-ac', '2');
-	args.push(...fmp4MuxerArgs(r.video ? Math.round((partFrames / latency.fps) * 1e6) : audioFragmentUs(latency.partTargetMs)));
+	const muxer = fmp4MuxerArgs(r.video ? Math.round((partFrames / latency.fps) * 1e6) : audioFragmentUs(latency.partTargetMs));
+	// Video renditions also cut a part at every keyframe (frag_keyframe adds to frag_duration): the muxer cuts by the
+	// duration of whichever track a packet belongs to, so when the audio track's timing drifts from the video's (a new
+	// run's mix under load) parts stop lining up with the GOP, no part after the first segment starts independent,
+	// and a new run whose first segment came in one burst could never go on air (seen in bench:listener).
+	const flags = muxer.indexOf('-movflags') + 1;
+	if (r.video && flags > 0) muxer[flags] = `${muxer[flags]}+frag_keyframe`;
+	args.push(...muxer);
 	return args;
 }
 
