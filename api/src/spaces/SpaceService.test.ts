@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { TokenIssuer } from '../auth/TokenIssuer.js';
+import { Admission, NodeFullError } from '../signaling/Admission.js';
 import { MemorySpaceStore } from './MemorySpaceStore.js';
 import type { ParticipantId } from './Space.js';
 import { SpaceService, type Actor, type SpaceServiceEvents } from './SpaceService.js';
@@ -80,6 +81,32 @@ describe('SpaceService: lifecycle', () => {
 		const again = await s.service.join(s.spaceId, 'L', first.token);
 		expect(again.participant).toMatchObject({ id: first.participant.id, role: 'speaker' });
 		expect((await tokens.verify(again.token)).role).toBe('speaker');
+	});
+
+	it('join() with a stale speaker token of someone now in the audience is held to the audience cap', async () => {
+		const store = new MemorySpaceStore();
+		let full = false;
+		const admission = new Admission({ maxAudience: 1 }, () => (full ? 1 : 0));
+		const service = new SpaceService({ store, tokens, maxSpeakersLimit: 50, admitJoin: (role) => admission.admitJoin(role) });
+		const created = await service.createSpace({ title: 'T', description: '', hostName: 'H', settings: {} });
+		const host: Actor = { spaceId: created.space.id, participantId: created.host.id };
+		await service.start(host);
+		const first = await service.join(host.spaceId, 'L');
+		const me: Actor = { spaceId: host.spaceId, participantId: first.participant.id };
+		let speakerToken = '';
+		service.on('roleChanged', (e) => {
+			if (e.participant.role === 'speaker') speakerToken = e.token;
+		});
+		await service.raiseHand(me);
+		await service.approveHand(host, me.participantId);
+		expect((await tokens.verify(speakerToken)).role).toBe('speaker');
+		full = true;
+		// On stage now: let in although the node is full.
+		expect((await service.join(host.spaceId, 'L', speakerToken)).participant.role).toBe('speaker');
+		await service.demote(host, me.participantId);
+		await expect(service.join(host.spaceId, 'L', speakerToken)).rejects.toBeInstanceOf(NodeFullError);
+		// The host's own token still gets in.
+		expect((await service.join(host.spaceId, 'H', created.token)).participant.role).toBe('host');
 	});
 });
 

@@ -122,9 +122,14 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 		let role: Role = 'listener';
 		if (previousToken !== undefined) {
 			const claims = await this.#tokens.verify(previousToken).catch(() => undefined);
-			if (claims?.spaceId === spaceId) ({ participantId: id, role } = claims);
+			if (claims?.spaceId === spaceId) {
+				id = claims.participantId;
+				// The role a token names may be stale (a speaker since sent back to the audience): only the store's
+				// current role may skip the node's audience cap.
+				role = (await this.#store.getParticipant(spaceId, id))?.role ?? 'listener';
+			}
 		}
-		// Before the store: a full node should not cost Redis anything. Those on stage always get in.
+		// Before adding anyone: a full node should not cost Redis a write. Those on stage now always get in.
 		this.#admitJoin?.(role);
 		const result = await this.#store.addParticipant(spaceId, { id, displayName, role: 'listener', mute: 'none', joinedAt: this.#now() });
 		if (result === 'no_space') throw new TribuneError('not_found', 'no such space');
