@@ -19,7 +19,7 @@ import { stageSentences } from './support/stageSentences.js';
  * on npm and nothing is downloaded. Each of the 4 flite voices says TRIBUNE_BENCH_SHERPA_SENTENCES (default 8) of the
  * stage sentences with 1.5 s pauses, fed faster than real time to a fresh engine of each kind; finals are matched to
  * sentences by time. Figures: `wer`, `wer_by_voice`, `cores_per_audio_s` (recogniser utime + stime per second of
- * audio). Merged under `sherpa_onnx` into TRIBUNE_BENCH_OUT's JSON (or a new one), printed last.
+ * audio), under `sherpa` and `pocketsphinx`. Merged under `sherpa_onnx` into TRIBUNE_BENCH_OUT's JSON (or a new one), printed last.
  */
 const modelDir = process.env.TRIBUNE_SHERPA_MODEL_DIR;
 const sentences = stageSentences.slice(0, Number(process.env.TRIBUNE_BENCH_SHERPA_SENTENCES ?? 8));
@@ -62,7 +62,7 @@ describe.skipIf(process.env.TRIBUNE_BENCH !== '1' || !modelDir)('sherpa-onnx vs 
 	it('scores both engines on the same flite sentences', async () => {
 		const model = resolveSherpaModelFiles(modelDir!);
 		const engines = {
-			sherpa_onnx: () => new SherpaOnnxEngine({ model, childScript, maxBacklogMs: 3_600_000, startTimeoutMs: 120_000 }),
+			sherpa: () => new SherpaOnnxEngine({ model, childScript, maxBacklogMs: 3_600_000, startTimeoutMs: 120_000 }),
 			pocketsphinx: () => collectingEngine({ maxBacklogMs: 3_600_000 }).engine,
 		};
 		for (const [name, create] of Object.entries(engines)) {
