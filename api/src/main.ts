@@ -11,6 +11,8 @@ import { createApiMetrics } from './metrics.js';
 import { createOrigin } from './origin/createOrigin.js';
 import { loadTokenSecret } from './auth/loadTokenSecret.js';
 import { createSpaces } from './spaces/createSpaces.js';
+import { captionerSocketPath } from './captions/CaptionerSocket.js';
+import { refuseUnroutedUpgrades } from './upgrades/upgradeRouting.js';
 
 /** Redis key prefix shared by every Tribune process on one Redis. */
 const redisPrefix = 'tribune';
@@ -88,6 +90,7 @@ async function main(): Promise<void> {
 	const server = http.createServer(app);
 	spaces.signaling.attach(server);
 	spaces.captions.socket.attach(server);
+	refuseUnroutedUpgrades(server, ['/ws', captionerSocketPath]);
 	// Blocking playlist requests are held for up to ~3 target durations; keep-alive must outlive them.
 	server.keepAliveTimeout = 65_000;
 	server.headersTimeout = 66_000;

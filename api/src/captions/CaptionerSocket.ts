@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { TribuneError } from '../errors.js';
+import { upgradeTarget } from '../upgrades/upgradeRouting.js';
 import type { CaptionerPushes } from './CaptionerPushes.js';
 
 /** Where captioners connect: `/captions/ws?token=<captioner token>`. */
@@ -42,8 +43,8 @@ export class CaptionerSocket {
 	/** Routes `/captions/ws` upgrades of an HTTP server here; other paths are left alone. */
 	attach(server: http.Server): void {
 		server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
-			const url = new URL(req.url ?? '/', 'http://localhost');
-			if (url.pathname !== captionerSocketPath) return;
+			const url = upgradeTarget(req.url);
+			if (url?.pathname !== captionerSocketPath) return;
 			void this.#upgrade(req, socket, head, url.searchParams.get('token') ?? '');
 		});
 	}

@@ -16,6 +16,7 @@ import { classifyError, requestHandlers } from './requestHandlers.js';
 import type { EventData, EventName, ReactionKind, RequestName } from './protocol.js';
 import { SpaceRoom, type RoomLink } from './SpaceRoom.js';
 import { participantInfo, spaceInfo } from './toWire.js';
+import { upgradeTarget } from '../upgrades/upgradeRouting.js';
 
 export interface SignalingOptions {
 	service: SpaceService;
@@ -128,11 +129,11 @@ export class SignalingServer {
 		this.#subscribe();
 	}
 
-	/** Routes `/ws` upgrades of an HTTP server here; other upgrade paths are left alone. */
+	/** Routes `/ws` upgrades of an HTTP server here; other upgrade paths are left alone (see refuseUnroutedUpgrades). */
 	attach(server: http.Server): void {
 		server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
-			const url = new URL(req.url ?? '/', 'http://localhost');
-			if (url.pathname !== '/ws') return;
+			const url = upgradeTarget(req.url);
+			if (url?.pathname !== '/ws') return;
 			void this.#upgrade(req, socket, head, url);
 		});
 	}
