@@ -2,6 +2,7 @@ import { publishCaption } from '@tribune/transcoder';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { TribuneError } from '../errors.js';
+import { plainLine } from '../validation/plainLine.js';
 import type { CaptionCueInfo } from '../signaling/protocol.js';
 import type { RateLimit } from '../signaling/TokenBucket.js';
 import type { SpaceService } from '../spaces/SpaceService.js';
@@ -31,12 +32,7 @@ export const defaultCaptionerRate: Readonly<RateLimit> = Object.freeze({ burst: 
  * Caption text and names: trimmed, no control characters (a cue is one line of text), and no bidi embeddings,
  * overrides or isolates, which would let a line reorder what follows it on screen (a name shown as another's).
  */
-const line = (max: number) =>
-	z
-		.string()
-		.trim()
-		.max(max)
-		.regex(/^[^\p{Cc}\p{Cs}\u202A-\u202E\u2066-\u2069]*$/u, 'no control characters');
+const line = plainLine;
 
 /** One push: a line of the utterance so far (`final: false`) or all of it (the default). */
 export const captionPushSchema = z.strictObject({

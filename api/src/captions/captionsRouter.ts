@@ -3,6 +3,7 @@ import path from 'node:path';
 import express, { type Request, type Router } from 'express';
 import { z } from 'zod';
 import { TribuneError } from '../errors.js';
+import { plainLine } from '../validation/plainLine.js';
 import { spaceInfo } from '../signaling/toWire.js';
 import { asSpaceId, captionModes, type CaptionMode, type SpaceId } from '../spaces/Space.js';
 import type { Actor, SpaceService } from '../spaces/SpaceService.js';
@@ -22,11 +23,7 @@ export interface CaptionsRouterDeps {
 
 const spaceIdParam = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
 /** A captioner's name: trimmed, no control characters, no bidi overrides (as for pushes). */
-const name = z
-	.string()
-	.trim()
-	.max(50)
-	.regex(/^[^\p{Cc}\p{Cs}\u202A-\u202E\u2066-\u2069]*$/u, 'no control characters');
+const name = plainLine(50);
 
 const captionModeBody = z.strictObject({ captionMode: z.enum(captionModes as [CaptionMode, ...CaptionMode[]]) });
 const tokenBody = z.strictObject({

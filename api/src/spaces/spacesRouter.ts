@@ -1,6 +1,7 @@
 import express, { type Request, type Router } from 'express';
 import { z } from 'zod';
 import { TribuneError } from '../errors.js';
+import { plainLine } from '../validation/plainLine.js';
 import { NodeFullError } from '../signaling/Admission.js';
 import { spaceInfo, participantInfo } from '../signaling/toWire.js';
 import { asSpaceId, captionModes, type CaptionMode } from './Space.js';
@@ -13,13 +14,8 @@ export interface SpacesRouterDeps {
 	synthetic?: SyntheticSpeakers;
 }
 
-/** A display name or title: trimmed, no control characters, within limits. */
-const text = (max: number) =>
-	z
-		.string()
-		.trim()
-		.max(max)
-		.regex(/^[^\p{Cc}\p{Cs}]*$/u, 'no control characters');
+/** A display name or title: trimmed, no control characters or bidi overrides, within limits. */
+const text = plainLine;
 
 const createBody = z.strictObject({
 	title: text(120).min(1),
