@@ -3,6 +3,7 @@ import path from 'node:path';
 import express, { type ErrorRequestHandler, type Express, type Router } from 'express';
 import type { Logger } from 'pino';
 import { errorBody, TribuneError } from './errors.js';
+import { isRedisUnavailable, redisUnavailable } from './redis/requestRedis.js';
 import { captionsRouter, type CaptionsRouterDeps } from './captions/captionsRouter.js';
 import { broadcastStatusRouter, type BroadcastStatusRouterDeps } from './broadcast/broadcastStatusRouter.js';
 import { replayExportRouter, type ReplayExportRouterDeps } from './export/replayExportRouter.js';
@@ -70,7 +71,9 @@ export function createApp(deps: AppDeps): Express {
 	app.use((_req, _res, next) => next(new TribuneError('not_found', 'not found')));
 
 	const onError: ErrorRequestHandler = (error: unknown, req, res, _next) => {
-		const known = error instanceof TribuneError ? error : fromHttpError(error);
+		const outage = !(error instanceof TribuneError) && isRedisUnavailable(error);
+		if (outage) deps.logger.warn({ err: error, method: req.method, path: req.path }, 'request failed: redis unavailable');
+		const known = error instanceof TribuneError ? error : outage ? redisUnavailable() : fromHttpError(error);
 		if (!known) deps.logger.error({ err: error, method: req.method, path: req.path }, 'unhandled request error');
 		const reply = known ?? new TribuneError('internal', 'internal error');
 		if (res.headersSent) {

@@ -13,6 +13,7 @@ import { loadTokenSecret } from './auth/loadTokenSecret.js';
 import { createSpaces } from './spaces/createSpaces.js';
 import { captionerSocketPath } from './captions/CaptionerSocket.js';
 import { refuseUnroutedUpgrades } from './upgrades/upgradeRouting.js';
+import { connectRequestRedis } from './redis/requestRedis.js';
 
 /** Redis key prefix shared by every Tribune process on one Redis. */
 const redisPrefix = 'tribune';
@@ -28,9 +29,13 @@ async function main(): Promise<void> {
 	const metrics = createApiMetrics();
 	const redis = connectRedis(config.redisUrl, 'tribune-api');
 	redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
+	// REST and captioner pushes fail fast (503) while Redis is away; BullMQ and subscriptions keep `redis`.
+	const requestRedis = connectRequestRedis(config.redisUrl, 'tribune-api-requests');
+	requestRedis.on('error', (error) => logger.warn({ err: error }, 'redis (requests) connection error'));
 	const workers = await WorkerPool.create(ingestConfig, logger.child({ module: 'ingest' }));
 	const spaces = createSpaces({
 		redis,
+		requestRedis,
 		redisPrefix,
 		tokenKey: loadTokenSecret(config.tokenSecret, config.dataDir),
 		tokenTtlS: config.tokenTtlS,
@@ -116,6 +121,7 @@ async function main(): Promise<void> {
 		origin.close();
 		workers.close();
 		redis.disconnect();
+		requestRedis.disconnect();
 		// Give pino a tick to flush.
 		setImmediate(() => process.exit(0));
 	};

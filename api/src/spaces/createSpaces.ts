@@ -15,7 +15,13 @@ import { SpaceService } from './SpaceService.js';
 import type { SpaceStore } from './SpaceStore.js';
 
 export interface SpacesOptions {
+	/** For subscriptions, relays and counts: waits for Redis through an outage (`connectRedis`). */
 	redis: Redis;
+	/**
+	 * For what a request reads and writes (the space store, captioner pushes): fails fast while Redis is away
+	 * (`connectRequestRedis`), so REST answers 503 instead of hanging. Default: `redis`.
+	 */
+	requestRedis?: Redis;
 	/** Key prefix on the shared Redis. */
 	redisPrefix: string;
 	tokenKey: Uint8Array;
@@ -46,7 +52,8 @@ export interface Spaces {
 
 export function createSpaces(options: SpacesOptions): Spaces {
 	const { logger } = options;
-	const store = new RedisSpaceStore(options.redis, options.redisPrefix);
+	const requestRedis = options.requestRedis ?? options.redis;
+	const store = new RedisSpaceStore(requestRedis, options.redisPrefix);
 	const service = new SpaceService({
 		store,
 		tokens: new TokenIssuer(options.tokenKey, options.tokenTtlS),
@@ -76,7 +83,7 @@ export function createSpaces(options: SpacesOptions): Spaces {
 	// A node relays the captions of the spaces it has connections for, wherever they are made.
 	signaling.watchRooms({ opened: (spaceId) => relay.watch(spaceId), closed: (spaceId) => relay.unwatch(spaceId) });
 	const captionerTokens = new CaptionerTokens(options.tokenKey);
-	const pushes = new CaptionerPushes({ service, tokens: captionerTokens, redis: options.redis, prefix: options.redisPrefix });
+	const pushes = new CaptionerPushes({ service, tokens: captionerTokens, redis: requestRedis, prefix: options.redisPrefix });
 	const captionerSocket = new CaptionerSocket({ pushes, logger: logger.child({ module: 'captioner-socket' }) });
 	let closed = false;
 	return {
