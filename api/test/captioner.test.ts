@@ -65,7 +65,7 @@ const push = (spaceId: string, token: string | undefined, body: unknown) => post
 const cuesOf = (c: SignalingClient): CaptionCueInfo[] => c.events.filter((e) => e.event === 'caption').flatMap((e) => (e.data as EventData['caption']).cues);
 
 describe('captioner API', () => {
-	it("a captioner's partial and final reach stage and audience over signaling under one cue id, and the final is logged", async () => {
+	it("a captioner's partial and final reach the stage (not listeners, who read the HLS track) over signaling under one cue id, and the final is logged", async () => {
 		const s = await captionedSpace();
 		const token = await captionerToken(s.spaceId, s.hostToken);
 		const partial = await push(s.spaceId, token, { text: 'Welcome to', final: false });
@@ -73,7 +73,7 @@ describe('captioner API', () => {
 		await s.speaker.until(() => cuesOf(s.speaker).find((c) => c.text === 'Welcome to'), 'the partial');
 		const final = await push(s.spaceId, token, { text: 'Welcome to the show', speakerName: 'Hana Host', final: true });
 		expect(final.status).toBe(202);
-		for (const c of [s.speaker, s.listener, s.host]) {
+		for (const c of [s.speaker, s.host]) {
 			const cue = await c.until(() => cuesOf(c).find((x) => x.final), 'the final');
 			expect(cue).toMatchObject({ text: 'Welcome to the show', speakerName: 'Hana Host', source: 'captioner', final: true });
 			expect(cue.endMs).toBeGreaterThanOrEqual(cue.startMs);
@@ -84,9 +84,12 @@ describe('captioner API', () => {
 		expect(log.map((c) => [c.text, c.final, c.source])).toEqual([['Welcome to the show', true, 'captioner']]);
 		// Without a speaker name the token's name is used; a new utterance gets a new id.
 		await push(s.spaceId, token, { text: 'Next question' });
-		const next = await s.listener.until(() => cuesOf(s.listener).find((c) => c.text === 'Next question'), 'the next cue');
+		const next = await s.speaker.until(() => cuesOf(s.speaker).find((c) => c.text === 'Next question'), 'the next cue');
 		expect(next.speakerName).toBe('Cara Captioner');
 		expect(next.id).not.toBe(seen[0]!.id);
+		// The host got the same events after the listener's socket was open: none reached the listener.
+		await s.host.until(() => cuesOf(s.host).find((c) => c.text === 'Next question'), 'the next cue at the host');
+		expect(cuesOf(s.listener)).toEqual([]);
 	});
 
 	it('refuses a listener token, an expired or foreign captioner token, and a token of another space', async () => {
@@ -273,8 +276,8 @@ describe('live captions over signaling', () => {
 				for (let w = 1; w <= 4; w++) await push(s.spaceId, token, { text: `speaker ${i} word ${w}`, final: w === 4, speakerName: `S${i}` });
 			}),
 		);
-		await s.listener.until(() => (cuesOf(s.listener).filter((c) => c.final).length === 3 ? true : undefined), 'three finals');
-		const cues = cuesOf(s.listener);
+		await s.speaker.until(() => (cuesOf(s.speaker).filter((c) => c.final).length === 3 ? true : undefined), 'three finals');
+		const cues = cuesOf(s.speaker);
 		// For each utterance, its final is the last cue with its id.
 		for (const i of [0, 1, 2]) {
 			const mine = cues.filter((c) => c.speakerName === `S${i}`);
@@ -283,16 +286,16 @@ describe('live captions over signaling', () => {
 		}
 		// Cues published together (one pipelined write) reach a client in one or two events, their superseded
 		// partials dropped: the batching itself, whatever the machine's load.
-		const eventsBefore = s.listener.events.filter((e) => e.event === 'caption').length;
-		const cuesBefore = cuesOf(s.listener).length;
+		const eventsBefore = s.speaker.events.filter((e) => e.event === 'caption').length;
+		const cuesBefore = cuesOf(s.speaker).length;
 		await Promise.all(
 			[0, 1, 2].flatMap((u) =>
 				[1, 2, 3, 4].map((w) => publishCaption(redis, node.redisPrefix, { spaceId: s.spaceId, id: `burst-${u}`, speakerName: 'Ann', text: `burst ${u} word ${w}`, final: w === 4, startMs: 1, endMs: 2, source: 'asr' })),
 			),
 		);
-		await s.listener.until(() => (cuesOf(s.listener).filter((c) => c.final && c.id.startsWith('burst-')).length === 3 ? true : undefined), 'the burst');
-		expect(s.listener.events.filter((e) => e.event === 'caption').length - eventsBefore).toBeLessThanOrEqual(2);
-		expect(cuesOf(s.listener).length - cuesBefore).toBeLessThan(12);
+		await s.speaker.until(() => (cuesOf(s.speaker).filter((c) => c.final && c.id.startsWith('burst-')).length === 3 ? true : undefined), 'the burst');
+		expect(s.speaker.events.filter((e) => e.event === 'caption').length - eventsBefore).toBeLessThanOrEqual(2);
+		expect(cuesOf(s.speaker).length - cuesBefore).toBeLessThan(12);
 	});
 
 	it('a node relays captions only while it has connections in the space, and again after they return', async () => {
@@ -302,7 +305,8 @@ describe('live captions over signaling', () => {
 		s.host.close();
 		s.speaker.close();
 		s.listener.close();
-		const again = await connect((await joinSpace(node, s.spaceId, 'Back Again')).token);
+		// The host comes back (listeners do not get live captions over signaling).
+		const again = await connect((await postJson(`${node.baseUrl}/api/spaces/${s.spaceId}/join`, { displayName: 'Hana', token: s.hostToken })).body.token!);
 		await push(s.spaceId, token, { text: 'still here' });
 		await again.until(() => cuesOf(again).find((c) => c.text === 'still here'), 'the cue after reconnecting');
 	});

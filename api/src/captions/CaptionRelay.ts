@@ -11,7 +11,7 @@ export interface CaptionRelayOptions {
 	/** Key prefix shared by Tribune's processes. */
 	prefix: string;
 	logger: Logger;
-	/** Sends one batch of cues to the space's connections on this node. */
+	/** Sends one batch of cues to the space's connections on this node that read live captions (the stage). */
 	deliver: (spaceId: SpaceId, cues: CaptionCueInfo[]) => void;
 	/** Cues arriving this close together go out as one `caption` event, ms. Default 50. */
 	batchMs?: number;

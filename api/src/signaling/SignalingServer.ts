@@ -162,6 +162,11 @@ export class SignalingServer {
 		this.#rooms.get(spaceId)?.broadcast(event, data);
 	}
 
+	/** Sends an event to the connections on stage (moderators included) of a space on this process. */
+	toStage<N extends EventName>(spaceId: SpaceId, event: N, data: EventData[N]): void {
+		this.#rooms.get(spaceId)?.toStage(event, data);
+	}
+
 	/** Closes every connection and stops listening to events. Idempotent. */
 	close(): void {
 		if (this.#closed) return;

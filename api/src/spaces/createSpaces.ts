@@ -78,7 +78,9 @@ export function createSpaces(options: SpacesOptions): Spaces {
 		subscriber: options.redis.duplicate(),
 		prefix: options.redisPrefix,
 		logger: logger.child({ module: 'captions' }),
-		deliver: (spaceId, cues) => signaling.toSpace(spaceId, 'caption', { cues }),
+		// Only the stage reads live captions over signaling: listeners read the LL-HLS subtitle track, in step with
+		// the media they hear, and a space's audience is where fan-out costs (one frame per listener per cue batch).
+		deliver: (spaceId, cues) => signaling.toStage(spaceId, 'caption', { cues }),
 	});
 	// A node relays the captions of the spaces it has connections for, wherever they are made.
 	signaling.watchRooms({ opened: (spaceId) => relay.watch(spaceId), closed: (spaceId) => relay.unwatch(spaceId) });
