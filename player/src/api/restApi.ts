@@ -33,7 +33,7 @@ export interface NewSpace {
 export interface BroadcastStatus {
 	state: 'waiting' | 'active' | 'delayed' | 'none';
 	// fps, speed and bitrate are absent until ffmpeg's first stats (and fps for an audio-only encode).
-	progress?: { transcoder: string; state: string; fps?: number; speed?: number; bitrateKbps?: number; speakers: number; restarts: number; updatedAt: number };
+	progress?: { transcoder: string; state: string; fps?: number; speed?: number; bitrateKbps?: number; speakers: number; restarts: number; replayError?: string; updatedAt: number };
 }
 
 /** GET /api/spaces/:id/export (public). */

@@ -38,6 +38,8 @@ export const broadcastProgressSchema = z
 		speakers: z.number().int().nonnegative(),
 		/** ffmpeg restarts in this job so far. */
 		restarts: z.number().int().nonnegative(),
+		/** Why the replay on disk is incomplete (e.g. `ENOSPC: …`), once a write failed; live goes on. */
+		replayError: z.string().max(300).optional(),
 		updatedAt: z.number().int(),
 	})
 	.strict();

@@ -42,11 +42,23 @@ const bandwidthOverhead = 1.1;
  * ladder) → unix sockets → the LL-HLS packager → origins (through Redis) and, when recording, the replay on disk.
  */
 export function createBroadcastRunner(deps: BroadcastRunnerDeps): BroadcastRunner {
-	return async (data, { signal, logger, reportProgress }) => {
+	return async (data, { signal, logger, reportProgress: report }) => {
+		// A replay store that fails (a full disk) is said at once, to the log and to hosts through the job's progress;
+		// the live stream travels through Redis and goes on.
+		let replayError: string | undefined;
+		const reportProgress: typeof report = (progress) => report({ ...progress, ...(replayError !== undefined && { replayError }) });
 		const renditions = deps.ladder.filter((r) => data.composite || !r.video);
 		// One session per job run: a job taken over from a dead transcoder must not renew the old one's consumers.
 		const sessionId = `${data.spaceId.slice(0, 48)}-${randomBytes(6).toString('hex')}`;
-		const disk = data.recording ? new HlsDiskWriter(path.join(deps.dataDir, 'hls'), data.spaceId) : undefined;
+		const disk = data.recording
+			? new HlsDiskWriter(path.join(deps.dataDir, 'hls'), data.spaceId, {
+					onError: (error) => {
+						const code = (error as NodeJS.ErrnoException).code ?? 'EIO';
+						replayError = `${code}: the replay could not be written and is incomplete; the live broadcast goes on`;
+						logger.error({ err: error, spaceId: data.spaceId }, 'replay store write failed: the replay is incomplete, live goes on');
+					},
+				})
+			: undefined;
 		// A job that ran before (on a transcoder that died, or here before a crash) left a stream origins and players
 		// follow: carry on its numbering, and keep the replay's earlier segments.
 		const feed = await readFeedPosition(deps.redis, deps.prefix, data.spaceId);

@@ -10,9 +10,20 @@ export class HlsDiskWriter {
 	readonly dir: string;
 	#queue: Promise<void> = Promise.resolve();
 	#error: unknown;
+	readonly #onError: ((error: unknown) => void) | undefined;
 
-	constructor(root: string, streamId: string) {
+	/**
+	 * @param onError called once, with the first write that fails (a full disk: `ENOSPC`), so the broadcast can say
+	 *   at once that its replay is incomplete; the live stream does not depend on the disk and goes on.
+	 */
+	constructor(root: string, streamId: string, options: { onError?: (error: unknown) => void } = {}) {
 		this.dir = path.join(root, streamId);
+		this.#onError = options.onError;
+	}
+
+	/** The first write error, if any: the replay on disk is incomplete from then on. */
+	get error(): unknown {
+		return this.#error;
 	}
 
 	/** Writes a whole file (`<rendition>/init-0.mp4`, `vod.m3u8`). */
@@ -77,7 +88,13 @@ export class HlsDiskWriter {
 
 	#enqueue(operation: () => Promise<void>): void {
 		this.#queue = this.#queue.then(operation).catch((error: unknown) => {
-			this.#error ??= error;
+			if (this.#error !== undefined) return;
+			this.#error = error;
+			try {
+				this.#onError?.(error);
+			} catch {
+				// A throwing listener must not stop the writes that follow.
+			}
 		});
 	}
 }
