@@ -135,14 +135,14 @@ describe('REST: replay export', () => {
 	it("adds the replay's transcript as a mov_text subtitle track with speaker names; none without a transcript", async () => {
 		const withCaptions = await endedSpace('Captioned');
 		const without = await endedSpace('Uncaptioned');
-		for (const { spaceId } of [withCaptions, without]) await recordReplay({ hlsRoot, streamId: spaceId, runSeconds: [2, 2], ladder: audioLadder });
-		for (const { spaceId, hostToken } of [withCaptions, without]) expect((await postJson(`${base}/api/spaces/${spaceId}/export`, {}, hostToken)).status).toBe(202);
-		// The broadcast writes the transcript just after the replay is complete: the export waits a moment for it.
-		await new Promise((resolve) => setTimeout(resolve, 300));
+		// The broadcast writes the transcript before the stream.json that marks its replay complete.
+		fs.mkdirSync(path.join(hlsRoot, withCaptions.spaceId), { recursive: true });
 		fs.writeFileSync(
 			path.join(hlsRoot, withCaptions.spaceId, 'transcript.vtt'),
 			'WEBVTT\n\n00:00:00.500 --> 00:00:01.500\n<v Ann Lee>Hello &amp; welcome\n\n00:00:02.200 --> 00:00:03.400\n<v Bob>Thanks, Ann\n',
 		);
+		for (const { spaceId } of [withCaptions, without]) await recordReplay({ hlsRoot, streamId: spaceId, runSeconds: [2, 2], ladder: audioLadder });
+		for (const { spaceId, hostToken } of [withCaptions, without]) expect((await postJson(`${base}/api/spaces/${spaceId}/export`, {}, hostToken)).status).toBe(202);
 		for (const { spaceId } of [withCaptions, without]) expect((await untilState(spaceId, ['ready', 'failed'])).state).toBe('ready');
 
 		const streams = (spaceId: string) =>

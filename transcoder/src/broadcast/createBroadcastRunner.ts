@@ -124,14 +124,17 @@ export function createBroadcastRunner(deps: BroadcastRunnerDeps): BroadcastRunne
 		} finally {
 			await captions?.close();
 			await outputs.close();
-			await packager.end();
-			if (captions && disk && renditions[0]) {
-				// The transcript of the replay, on its timeline (its first rendition's segments).
-				await captions
-					.writeTranscript(disk.dir, packager.timeline(renditions[0].name).segments, (name, text) => disk.writeFile(name, text))
-					.then(() => disk.flush())
-					.catch((error: unknown) => logger.warn({ err: error }, 'transcript not written'));
-			}
+			const reference = renditions[0];
+			await packager.end({
+				// The transcript of the replay, on its timeline (its first rendition's segments), written before the
+				// replay is marked complete, so an export that starts then finds it.
+				beforeReplayComplete: async () => {
+					if (!captions || !disk || !reference) return;
+					await captions
+						.writeTranscript(disk.dir, packager.timeline(reference.name).segments, (name, text) => disk.writeFile(name, text))
+						.catch((error: unknown) => logger.warn({ err: error }, 'transcript not written'));
+				},
+			});
 			await fs.rm(workDir, { recursive: true, force: true });
 		}
 	};

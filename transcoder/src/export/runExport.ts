@@ -22,8 +22,8 @@ export interface ExportRunnerDeps {
 	/** ffmpeg's niceness. Default 10 (see runExportFfmpeg). */
 	niceness?: number;
 	/**
-	 * How long it waits for the replay's transcript after the replay is complete, ms. Default 3000. The broadcast
-	 * writes `transcript.vtt` just after its `stream.json`; a replay without captions costs this once.
+	 * How long it waits for the replay's transcript after the replay is complete, ms. Default 0: the broadcast
+	 * writes `transcript.vtt` before the `stream.json` that marks the replay complete.
 	 */
 	transcriptWaitMs?: number;
 }
@@ -58,7 +58,7 @@ export function createExportRunner(deps: ExportRunnerDeps): ExportRunner {
 		const work = await fs.mkdtemp(path.join(os.tmpdir(), 'tribune-export-'));
 		const temporary = path.join(dir, `${replayMp4Name}.tmp`);
 		try {
-			const transcript = await waitForTranscript(dir, deps.transcriptWaitMs ?? 3000, Math.min(deps.replayPollMs ?? 500, 250), signal);
+			const transcript = await waitForTranscript(dir, deps.transcriptWaitMs ?? 0, Math.min(deps.replayPollMs ?? 500, 250), signal);
 			const plan = buildExportPlan({
 				replayDir: dir,
 				listPath: path.join(work, 'inputs.ffconcat'),

@@ -192,13 +192,18 @@ export class Packager {
 		this.#vtt.addWallClock(cue);
 	}
 
-	/** Ends the broadcast: completes the last segments, tells origins, writes the replay playlists. */
-	async end(): Promise<void> {
+	/**
+	 * Ends the broadcast: completes the last segments, tells origins, writes the replay playlists.
+	 * `beforeReplayComplete` runs once the timelines are final and before `stream.json` (which marks the replay
+	 * complete) is queued: files it writes through the disk writer (the transcript) are there whenever the replay is.
+	 */
+	async end(options: { beforeReplayComplete?: () => Promise<void> } = {}): Promise<void> {
 		if (this.#ended) return;
 		this.#ended = true;
 		for (const rendition of this.#renditions.values()) rendition.end();
 		this.subtitlesTimeline.end();
 		this.#publish({ type: 'end' }, Buffer.alloc(0));
+		await options.beforeReplayComplete?.();
 		this.#writeReplay();
 		await this.options.disk?.flush();
 	}
