@@ -1,326 +1,46 @@
-import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { TypedEmitter } from '@tribune/ingest';
-import { type Logger } from 'pino';
-import {
-	captionSampleRateHz,
-	type CaptionEngine,
-	type CaptionEngineEvents,
-	type CaptionFinal,
-	type CaptionPartial,
-} from './CaptionEngine.js';
-import { encodePcmFrame, type PcmFrame } from './pcmFrames.js';
+import { childRecogniserEngineDefaults, ChildRecogniserEngine, type ChildRecogniserEngineOptions } from './ChildRecogniserEngine.js';
 import { buildPocketsphinxArgs, resolvePocketsphinxOptions, type PocketsphinxOptions } from './pocketsphinxOptions.js';
-import { recogniserMessageSchema, type RecogniserConfig, type RecogniserMessage } from './recogniserProtocol.js';
-import { VoiceGate, type VoiceGateOptions } from './VoiceGate.js';
+import { type RecogniserConfig } from './recogniserProtocol.js';
 
-export interface PocketsphinxEngineOptions {
+export interface PocketsphinxEngineOptions extends ChildRecogniserEngineOptions {
 	/** Decoder settings; defaults in `pocketsphinxDefaults`. */
 	decoder: Partial<PocketsphinxOptions>;
-	/** Voice gate in front of the recogniser; defaults in `voiceGateDefaults`. */
-	gate: Partial<VoiceGateOptions>;
-	/** Audio between two partial results of one utterance, ms. Default 300. */
-	partialIntervalMs: number;
-	/** Longest utterance before it is cut and finalised while the speaker goes on, ms. Default 15000. */
-	maxUtteranceMs: number;
-	/**
-	 * Audio that may wait for a recogniser that is behind or restarting, ms; newer audio is dropped beyond it (the
-	 * stream clock still advances). Default 10000.
-	 */
-	maxBacklogMs: number;
-	/** Wait before the first restart after a crash, ms; doubles per crash in a row up to `restartMaxDelayMs`. Default 200. */
-	restartDelayMs: number;
-	/** Default 10000. */
-	restartMaxDelayMs: number;
-	/** A recogniser that lived this long resets the crash count, ms. Default 30000. */
-	healthyAfterMs: number;
-	/** Model loading must finish within this, ms. Default 20000. */
-	startTimeoutMs: number;
-	/** Wait for the last final and the recogniser's exit on `stop()` before killing it, ms. Default 5000. */
-	stopTimeoutMs: number;
-	/** The compiled recogniser entry point. Default: `pocketsphinxChild.js` beside this module (in `dist/`). */
-	childScript: string;
-	/** Where restarts and overloads are logged, with the caller's ids bound (`spaceId`, `participantId`). */
-	logger: Logger | undefined;
 }
 
 export const pocketsphinxEngineDefaults: Readonly<PocketsphinxEngineOptions> = Object.freeze({
+	...childRecogniserEngineDefaults,
 	decoder: {},
-	gate: {},
-	partialIntervalMs: 300,
-	maxUtteranceMs: 15_000,
-	maxBacklogMs: 10_000,
-	restartDelayMs: 200,
-	restartMaxDelayMs: 10_000,
-	healthyAfterMs: 30_000,
+	/** Model loading must finish within this, ms. */
 	startTimeoutMs: 20_000,
-	stopTimeoutMs: 5_000,
 	childScript: fileURLToPath(new URL('./pocketsphinxChild.js', import.meta.url)),
-	logger: undefined,
 });
 
-type State = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
-
-/** Keep this much of the recogniser's stderr to explain a failure. */
-const stderrTailChars = 2000;
-
 /**
- * The default caption engine: PocketSphinx with Debian's US English model, in a child process of its own per
- * speaker. A child process rather than a worker thread because a fault in the native library (or an `exit()` on
- * one of its fatal errors) ends the whole process it runs in: here it ends one speaker's recogniser, which is
- * restarted, instead of the transcoder and every broadcast in it. It also gives each speaker its own core to run on
- * and its own line in /proc.
- *
- * Audio passes a `VoiceGate` first, on the caller's thread; a silent speaker's audio never leaves it.
+ * The default caption engine: PocketSphinx with Debian's US English model, in a child process of its own per speaker
+ * (`pocketsphinxChild.ts`). Process management, voice gate, backlog and restarts are `ChildRecogniserEngine`'s.
  */
-export class PocketsphinxEngine extends TypedEmitter<CaptionEngineEvents> implements CaptionEngine {
-	readonly kind = 'pocketsphinx';
-	readonly #options: PocketsphinxEngineOptions;
-	readonly #decoder: Readonly<PocketsphinxOptions>;
-	readonly #gate: VoiceGate;
-	#state: State = 'new';
-	#child: ChildProcess | undefined;
-	#childStartedAt = 0;
-	#stderrTail = '';
-	/** Frames waiting for a recogniser while none runs (between a crash and its restart). */
-	#queued: Buffer[] = [];
-	#queuedBytes = 0;
-	#restartTimer: NodeJS.Timeout | undefined;
-	#crashesInARow = 0;
-	#restarts = 0;
-	/** Utterance ids restart at 1 in every recogniser; the engine's keep growing. */
-	#idOffset = 0;
-	#lastId = 0;
-	#openPartial: CaptionPartial | undefined;
-	#droppedSamples = 0;
-	#overloaded = false;
-	#stopped: Promise<void> | undefined;
-
+export class PocketsphinxEngine extends ChildRecogniserEngine {
 	constructor(options: Partial<PocketsphinxEngineOptions> = {}) {
-		super();
-		this.#options = { ...pocketsphinxEngineDefaults, ...options };
-		this.#decoder = resolvePocketsphinxOptions(this.#options.decoder);
-		this.#gate = new VoiceGate(this.#options.gate);
-		const { partialIntervalMs, maxUtteranceMs, maxBacklogMs } = this.#options;
-		if (!(partialIntervalMs >= 50)) throw new Error(`partialIntervalMs must be at least 50, got ${partialIntervalMs}`);
-		if (!(maxUtteranceMs >= 1000)) throw new Error(`maxUtteranceMs must be at least 1000, got ${maxUtteranceMs}`);
-		if (!(maxBacklogMs >= 100)) throw new Error(`maxBacklogMs must be at least 100, got ${maxBacklogMs}`);
-	}
-
-	/** The recogniser process, while one runs (for CPU and memory accounting). */
-	get recogniserPid(): number | undefined {
-		return this.#child?.pid;
-	}
-
-	/** Recognisers started after a crash. */
-	get restarts(): number {
-		return this.#restarts;
-	}
-
-	/** Audio dropped because the recogniser could not keep up, ms. */
-	get droppedMs(): number {
-		return (this.#droppedSamples * 1000) / captionSampleRateHz;
-	}
-
-	async start(): Promise<void> {
-		if (this.#state !== 'new') throw new Error(`PocketsphinxEngine.start() called when ${this.#state}`);
-		this.#state = 'starting';
-		try {
-			this.#checkFiles();
-			await this.#waitReady(this.#spawn());
-		} catch (error) {
-			this.#state = 'stopped';
-			this.#child?.kill('SIGKILL');
-			throw error;
-		}
-		if (this.#state === 'starting') this.#state = 'running';
-	}
-
-	feed(samples: Int16Array): void {
-		if (this.#state !== 'running' && this.#state !== 'starting') {
-			throw new Error(`PocketsphinxEngine.feed() called when ${this.#state}`);
-		}
-		for (const frame of this.#gate.push(samples)) this.#send(frame);
-	}
-
-	stop(): Promise<void> {
-		this.#stopped ??= this.#stop();
-		return this.#stopped;
-	}
-
-	async #stop(): Promise<void> {
-		this.#state = 'stopping';
-		clearTimeout(this.#restartTimer);
-		this.#queued = [];
-		this.#queuedBytes = 0;
-		const child = this.#child;
-		if (child) {
-			// 'close' comes after the IPC channel closed, so after every result the recogniser sent.
-			const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
-			// End of stdin: the recogniser finishes the utterance in progress, sends its final and exits.
-			child.stdin?.end();
-			const timer = setTimeout(() => child.kill('SIGKILL'), this.#options.stopTimeoutMs);
-			await exited;
-			clearTimeout(timer);
-		}
-		this.#closeOpenPartial();
-		this.#state = 'stopped';
-	}
-
-	#checkFiles(): void {
-		const { hmmDir, lmFile, dictFile } = this.#decoder;
-		for (const [what, file] of [['acoustic model directory', hmmDir], ['language model', lmFile], ['dictionary', dictFile]] as const) {
-			if (!fs.existsSync(file)) {
-				throw new Error(`PocketSphinx ${what} not found: ${file} (Debian: apt-get install pocketsphinx-en-us)`);
-			}
-		}
-		if (!fs.existsSync(this.#options.childScript)) {
-			throw new Error(`PocketSphinx recogniser script not found: ${this.#options.childScript} (build the transcoder: npm run build)`);
-		}
-	}
-
-	#spawn(): ChildProcess {
+		const resolved = { ...pocketsphinxEngineDefaults, ...options };
+		const decoder = resolvePocketsphinxOptions(resolved.decoder);
 		const config: RecogniserConfig = {
-			args: buildPocketsphinxArgs(this.#decoder),
+			args: buildPocketsphinxArgs(decoder),
 			loop: {
-				partialIntervalMs: this.#options.partialIntervalMs,
-				maxUtteranceMs: this.#options.maxUtteranceMs,
-				onsetLeadMs: this.#decoder.vadPrespeechMs,
+				partialIntervalMs: resolved.partialIntervalMs,
+				maxUtteranceMs: resolved.maxUtteranceMs,
+				onsetLeadMs: decoder.vadPrespeechMs,
 			},
 		};
-		// execArgv: [] — the child is compiled JavaScript and must not inherit a test runner's loader flags.
-		const child = fork(this.#options.childScript, [JSON.stringify(config)], {
-			stdio: ['pipe', 'ignore', 'pipe', 'ipc'],
-			execArgv: [],
-			serialization: 'json',
-		});
-		this.#child = child;
-		this.#childStartedAt = Date.now();
-		this.#stderrTail = '';
-		child.stderr?.setEncoding('utf8');
-		child.stderr?.on('data', (text: string) => {
-			this.#stderrTail = (this.#stderrTail + text).slice(-stderrTailChars);
-		});
-		// A write racing the child's death fails with EPIPE; the exit handler deals with the death.
-		child.stdin?.on('error', () => {});
-		child.on('message', (raw: unknown) => this.#onMessage(child, raw));
-		child.on('close', (code, signal) => this.#onExit(child, code, signal));
-		child.on('error', (error) => {
-			this.safeEmit('error', new Error(`PocketSphinx recogniser process: ${error.message}`));
-			// A process that never started has no 'close' coming.
-			if (child.pid === undefined) this.#onExit(child, null, null);
-		});
-		for (const bytes of this.#queued) child.stdin?.write(bytes);
-		this.#queued = [];
-		this.#queuedBytes = 0;
-		return child;
+		super({ kind: 'pocketsphinx', name: 'PocketSphinx', config, checkFiles: () => checkPocketsphinxFiles(decoder) }, resolved);
 	}
+}
 
-	#waitReady(child: ChildProcess): Promise<void> {
-		return new Promise((resolve, reject) => {
-			const timer = setTimeout(() => done(new Error(`PocketSphinx did not load its model within ${this.#options.startTimeoutMs} ms`)), this.#options.startTimeoutMs);
-			const onMessage = (raw: unknown): void => {
-				const parsed = recogniserMessageSchema.safeParse(raw);
-				if (parsed.success && parsed.data.type === 'ready') done();
-				if (parsed.success && parsed.data.type === 'failed') done(new Error(`PocketSphinx failed to start: ${parsed.data.message}`));
-			};
-			const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
-				done(new Error(`PocketSphinx recogniser exited while starting (${signal ?? `exit ${code}`})${this.#stderrSuffix()}`));
-			};
-			const onError = (error: Error): void => done(new Error(`PocketSphinx recogniser could not start: ${error.message}`));
-			const done = (error?: Error): void => {
-				clearTimeout(timer);
-				child.off('message', onMessage);
-				child.off('exit', onExit);
-				child.off('error', onError);
-				if (error) reject(error);
-				else resolve();
-			};
-			child.on('message', onMessage);
-			child.on('exit', onExit);
-			child.on('error', onError);
-		});
-	}
-
-	#onMessage(child: ChildProcess, raw: unknown): void {
-		if (child !== this.#child) return;
-		const parsed = recogniserMessageSchema.safeParse(raw);
-		if (!parsed.success) {
-			this.safeEmit('error', new Error(`malformed message from the PocketSphinx recogniser: ${parsed.error.message}`));
-			return;
+function checkPocketsphinxFiles({ hmmDir, lmFile, dictFile }: Readonly<PocketsphinxOptions>): void {
+	for (const [what, file] of [['acoustic model directory', hmmDir], ['language model', lmFile], ['dictionary', dictFile]] as const) {
+		if (!fs.existsSync(file)) {
+			throw new Error(`PocketSphinx ${what} not found: ${file} (Debian: apt-get install pocketsphinx-en-us)`);
 		}
-		const message: RecogniserMessage = parsed.data;
-		if (message.type === 'failed') {
-			this.safeEmit('error', new Error(`PocketSphinx recogniser failed: ${message.message}`));
-			return;
-		}
-		if (message.type !== 'result') return;
-		const { type, ...result } = message.result;
-		const utteranceId = this.#idOffset + result.utteranceId;
-		this.#lastId = Math.max(this.#lastId, utteranceId);
-		if (type === 'partial') {
-			this.#openPartial = { ...result, utteranceId };
-			this.safeEmit('partial', this.#openPartial);
-		} else {
-			this.#openPartial = undefined;
-			this.safeEmit('final', { ...(result as Omit<CaptionFinal, 'utteranceId'>), utteranceId });
-		}
-	}
-
-	#onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
-		if (child !== this.#child) return;
-		this.#child = undefined;
-		if (this.#state === 'stopping' || this.#state === 'stopped') return;
-		if (this.#state === 'starting') return; // start() reports it.
-		// Every later utterance must get a fresh id, and a partial on screen must not hang there forever.
-		this.#closeOpenPartial();
-		this.#idOffset = this.#lastId;
-		const lived = Date.now() - this.#childStartedAt;
-		this.#crashesInARow = lived >= this.#options.healthyAfterMs ? 1 : this.#crashesInARow + 1;
-		const delayMs = Math.min(this.#options.restartDelayMs * 2 ** (this.#crashesInARow - 1), this.#options.restartMaxDelayMs);
-		const reason = signal ?? `exit ${code}`;
-		this.#options.logger?.warn({ reason, attempt: this.#crashesInARow, delayMs, stderr: this.#stderrTail || undefined }, 'caption recogniser died; restarting');
-		this.safeEmit('restart', { reason, attempt: this.#crashesInARow, delayMs });
-		this.#restartTimer = setTimeout(() => {
-			if (this.#state !== 'running') return;
-			this.#restarts++;
-			this.#spawn();
-		}, delayMs);
-	}
-
-	#closeOpenPartial(): void {
-		const partial = this.#openPartial;
-		if (!partial) return;
-		this.#openPartial = undefined;
-		this.safeEmit('final', { ...partial, words: [], interrupted: true });
-	}
-
-	#send(frame: PcmFrame): void {
-		const bytes = encodePcmFrame(frame);
-		const stdin = this.#child?.stdin;
-		const backlog = (stdin?.writableLength ?? 0) + this.#queuedBytes;
-		const maxBacklogBytes = (this.#options.maxBacklogMs * captionSampleRateHz * 2) / 1000;
-		// Pause marks are never dropped: they are tiny and keep utterances from spanning a gap.
-		if (frame.kind === 'audio' && backlog + bytes.length > maxBacklogBytes) {
-			this.#droppedSamples += frame.samples.length;
-			if (!this.#overloaded) {
-				this.#overloaded = true;
-				this.#options.logger?.warn({ backlogMs: (backlog * 1000) / (captionSampleRateHz * 2) }, 'caption recogniser is behind; dropping audio');
-				this.safeEmit('error', new Error('PocketSphinx recogniser cannot keep up: audio dropped'));
-			}
-			return;
-		}
-		if (backlog < maxBacklogBytes / 2) this.#overloaded = false;
-		if (stdin && this.#child?.exitCode === null) {
-			stdin.write(bytes);
-		} else {
-			this.#queued.push(bytes);
-			this.#queuedBytes += bytes.length;
-		}
-	}
-
-	#stderrSuffix(): string {
-		return this.#stderrTail ? `: ${this.#stderrTail.trim().split('\n').slice(-5).join(' | ')}` : '';
 	}
 }

@@ -23,6 +23,7 @@ export {
 	type CaptionCue,
 	type CaptionMode,
 } from './captionFeed.js';
+export { ChildRecogniserEngine, childRecogniserEngineDefaults, type ChildRecogniser, type ChildRecogniserEngineOptions } from './ChildRecogniserEngine.js';
 export { PocketsphinxEngine, pocketsphinxEngineDefaults, type PocketsphinxEngineOptions } from './PocketsphinxEngine.js';
 export {
 	buildPocketsphinxArgs,

@@ -1,56 +1,12 @@
 /**
- * The recogniser process of one `PocketsphinxEngine`: reads PCM frames from stdin, runs PocketSphinx through koffi
- * and sends results over the IPC channel. Started by the engine with `child_process.fork`; exits when stdin ends
- * (after the last final) or when the engine goes away.
+ * The recogniser process of one `PocketsphinxEngine`: runs PocketSphinx through koffi (`PocketsphinxDecoder`) in
+ * `runRecogniserChild`, which reads PCM from stdin and sends results over the IPC channel.
  */
-import { PcmFrameReader } from './pcmFrames.js';
 import { PocketsphinxDecoder } from './PocketsphinxDecoder.js';
-import { RecognitionLoop } from './RecognitionLoop.js';
-import { recogniserConfigSchema, type RecogniserMessage } from './recogniserProtocol.js';
+import { runRecogniserChild } from './recogniserChild.js';
+import { recogniserConfigSchema } from './recogniserProtocol.js';
 
-function send(message: RecogniserMessage, done?: () => void): void {
-	if (!process.send || !process.connected) return;
-	process.send(message, undefined, undefined, done ? () => done() : undefined);
-}
-
-function fail(error: unknown): void {
-	const message = error instanceof Error ? error.message : String(error);
-	send({ type: 'failed', message }, () => process.exit(1));
-	// Without a channel the callback never runs.
-	if (!process.connected) process.exit(1);
-}
-
-function main(): void {
-	// The engine that started us is gone: nothing would read our results.
-	process.on('disconnect', () => process.exit(0));
-	let decoder: PocketsphinxDecoder;
-	let loop: RecognitionLoop;
-	try {
-		const config = recogniserConfigSchema.parse(JSON.parse(process.argv[2] ?? ''));
-		decoder = new PocketsphinxDecoder(config.args);
-		loop = new RecognitionLoop(decoder, config.loop, (result) => send({ type: 'result', result }));
-	} catch (error) {
-		fail(error);
-		return;
-	}
-	const reader = new PcmFrameReader();
-	process.stdin.on('data', (bytes: Buffer) => {
-		try {
-			for (const frame of reader.push(bytes)) {
-				if (frame.kind === 'audio') loop.push(frame.streamSample, frame.samples);
-				else loop.pause();
-			}
-		} catch (error) {
-			fail(error);
-		}
-	});
-	process.stdin.on('end', () => {
-		loop.finish();
-		decoder.close();
-		// The last final must reach the engine before we go.
-		send({ type: 'finished' }, () => process.disconnect());
-	});
-	send({ type: 'ready' });
-}
-
-main();
+void runRecogniserChild((raw) => {
+	const config = recogniserConfigSchema.parse(raw);
+	return { decoder: new PocketsphinxDecoder(config.args), loop: config.loop };
+});

@@ -1,21 +1,24 @@
 import { z } from 'zod';
 
 /**
- * What passes between `PocketsphinxEngine` and its recogniser process besides PCM (which goes through stdin, see
+ * What passes between a `ChildRecogniserEngine` and its recogniser process besides PCM (which goes through stdin, see
  * `pcmFrames.ts`). Both ends parse what they receive with these schemas.
  */
 
 const ms = z.number().finite().min(0);
 
-/** The recogniser's configuration: argv[2] of the child, as JSON. */
+/** `RecognitionLoopOptions`, part of every recogniser's configuration. */
+export const recognitionLoopSchema = z.object({
+	partialIntervalMs: ms,
+	maxUtteranceMs: ms,
+	onsetLeadMs: ms,
+});
+
+/** PocketSphinx's configuration: argv[2] of the child, as JSON (sherpa-onnx's is in `sherpaOnnxProtocol.ts`). */
 export const recogniserConfigSchema = z.object({
 	/** PocketSphinx arguments from `buildPocketsphinxArgs()`. */
 	args: z.array(z.string()),
-	loop: z.object({
-		partialIntervalMs: ms,
-		maxUtteranceMs: ms,
-		onsetLeadMs: ms,
-	}),
+	loop: recognitionLoopSchema,
 });
 export type RecogniserConfig = z.infer<typeof recogniserConfigSchema>;
 

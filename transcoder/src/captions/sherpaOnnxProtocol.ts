@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { recognitionLoopSchema } from './recogniserProtocol.js';
 
 /**
  * The configuration `SherpaOnnxEngine` gives its recogniser process (argv[2], JSON). Results, readiness and failures
@@ -18,10 +19,6 @@ export const sherpaRecogniserConfigSchema = z.object({
 		tailPaddingMs: ms,
 		numThreads: z.number().int().positive(),
 	}),
-	loop: z.object({
-		partialIntervalMs: ms,
-		maxUtteranceMs: ms,
-		onsetLeadMs: ms,
-	}),
+	loop: recognitionLoopSchema,
 });
 export type SherpaRecogniserConfig = z.infer<typeof sherpaRecogniserConfigSchema>;
