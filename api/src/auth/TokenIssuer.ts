@@ -1,7 +1,6 @@
-import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { z } from 'zod';
-import { TribuneError } from '../errors.js';
 import { asParticipantId, asSpaceId, roles, type ParticipantId, type Role, type SpaceId } from '../spaces/Space.js';
+import { signHs256, verifyHs256 } from './hs256Jwt.js';
 
 /** What a participant token says. The role is the role when issued; handlers read the current role from the store. */
 export interface TokenClaims {
@@ -19,7 +18,6 @@ const claimsSchema = z.object({
 	exp: z.number().int(),
 });
 
-const issuer = 'tribune';
 const audience = 'tribune-space';
 
 /** Signs and verifies participant tokens (JWT, HS256). Issued on create, join, and every role change. */
@@ -34,25 +32,17 @@ export class TokenIssuer {
 	}
 
 	async issue(claims: { spaceId: SpaceId; participantId: ParticipantId; role: Role }): Promise<string> {
-		return new SignJWT({ spc: claims.spaceId, role: claims.role })
-			.setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-			.setSubject(claims.participantId)
-			.setIssuer(issuer)
-			.setAudience(audience)
-			.setIssuedAt()
-			.setExpirationTime(`${this.#ttlS}s`)
-			.sign(this.#key);
+		return signHs256(this.#key, {
+			audience,
+			subject: claims.participantId,
+			claims: { spc: claims.spaceId, role: claims.role },
+			expiresAt: `${this.#ttlS}s`,
+		});
 	}
 
 	/** Verifies signature, algorithm, issuer, audience and expiry; throws `unauthorized` otherwise. */
 	async verify(token: string): Promise<TokenClaims> {
-		try {
-			const { payload } = await jwtVerify(token, this.#key, { algorithms: ['HS256'], issuer, audience });
-			const c = claimsSchema.parse(payload);
-			return { spaceId: asSpaceId(c.spc), participantId: asParticipantId(c.sub), role: c.role, expiresAt: c.exp };
-		} catch (error) {
-			if (error instanceof joseErrors.JWTExpired) throw new TribuneError('unauthorized', 'token expired');
-			throw new TribuneError('unauthorized', 'invalid token');
-		}
+		const c = await verifyHs256(this.#key, token, audience, claimsSchema, { expired: 'token expired', invalid: 'invalid token' });
+		return { spaceId: asSpaceId(c.spc), participantId: asParticipantId(c.sub), role: c.role, expiresAt: c.exp };
 	}
 }

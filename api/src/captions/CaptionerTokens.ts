@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { z } from 'zod';
-import { TribuneError } from '../errors.js';
+import { signHs256, verifyHs256 } from '../auth/hs256Jwt.js';
 import { asSpaceId, type SpaceId } from '../spaces/Space.js';
 
 /** What a captioner token says: the one space it may caption, and nothing else. */
@@ -25,7 +24,6 @@ const claimsSchema = z.object({
 	gen: z.number().int().min(0).default(0),
 });
 
-const issuer = 'tribune';
 /**
  * Not the participants' audience (`tribune-space`): a captioner token fails participant verification (WebSocket
  * signaling, every space route), and a participant token fails here. The captioner grant exists nowhere else.
@@ -49,26 +47,13 @@ export class CaptionerTokens {
 		}
 		const captionerId = randomBytes(12).toString('base64url');
 		const expiresAt = Math.floor(Date.now() / 1000) + ttlS;
-		const token = await new SignJWT({ spc: spaceId, name, gen: generation })
-			.setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-			.setSubject(captionerId)
-			.setIssuer(issuer)
-			.setAudience(audience)
-			.setIssuedAt()
-			.setExpirationTime(expiresAt)
-			.sign(this.#key);
+		const token = await signHs256(this.#key, { audience, subject: captionerId, claims: { spc: spaceId, name, gen: generation }, expiresAt });
 		return { token, claims: { spaceId, captionerId, name, expiresAt, generation } };
 	}
 
 	/** Verifies signature, algorithm, issuer, audience and expiry; throws `unauthorized` otherwise. */
 	async verify(token: string): Promise<CaptionerClaims> {
-		try {
-			const { payload } = await jwtVerify(token, this.#key, { algorithms: ['HS256'], issuer, audience });
-			const c = claimsSchema.parse(payload);
-			return { spaceId: asSpaceId(c.spc), captionerId: c.sub, name: c.name, expiresAt: c.exp, generation: c.gen };
-		} catch (error) {
-			if (error instanceof joseErrors.JWTExpired) throw new TribuneError('unauthorized', 'captioner token expired');
-			throw new TribuneError('unauthorized', 'not a captioner token');
-		}
+		const c = await verifyHs256(this.#key, token, audience, claimsSchema, { expired: 'captioner token expired', invalid: 'not a captioner token' });
+		return { spaceId: asSpaceId(c.spc), captionerId: c.sub, name: c.name, expiresAt: c.exp, generation: c.gen };
 	}
 }
