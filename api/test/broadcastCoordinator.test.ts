@@ -1,39 +1,27 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { BroadcastQueue, connectRedis, StageLinkClient, type StageLinkSnapshot } from '@tribune/transcoder';
+import { connectRedis, type StageLinkSnapshot } from '@tribune/transcoder';
 import type { Redis } from 'ioredis';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { BroadcastCoordinator } from '../src/broadcast/BroadcastCoordinator.js';
-import { StageLinkServer } from '../src/stageLink/StageLinkServer.js';
+import { startBroadcastRig, type BroadcastRig } from './support/broadcastRig.js';
 import { SignalingClient } from './support/SignalingClient.js';
 import { createLiveSpace, postJson, startTestNode, type TestNode } from './support/startTestNode.js';
 
 let node: TestNode;
 let dir: string;
 let redis: Redis;
-let queue: BroadcastQueue;
-let link: StageLinkServer;
-let client: StageLinkClient;
-let coordinator: BroadcastCoordinator;
+let rig: BroadcastRig;
 
 beforeAll(async () => {
 	dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tribune-coordinator-'));
 	node = await startTestNode(inject('redisUrl'), {}, { syntheticSpeakerDir: dir });
 	redis = connectRedis(inject('redisUrl'), 'test');
-	const logger = pino({ level: 'silent' });
-	queue = new BroadcastQueue(redis, node.redisPrefix);
-	link = await StageLinkServer.start({ redis, prefix: node.redisPrefix, node: 'node-a', host: { routerFor: (id) => node.spaces.stages.get(id)?.router }, logger });
-	client = await StageLinkClient.create(redis, node.redisPrefix);
-	coordinator = new BroadcastCoordinator({ service: node.spaces.service, store: node.spaces.store, stages: node.spaces.stages, link, queue, logger, coalesceMs: 20 });
+	rig = await startBroadcastRig(node, redis, 'node-a');
 });
 
 afterAll(async () => {
-	coordinator?.close();
-	await client?.close();
-	link?.close();
-	await queue?.close();
+	await rig?.close();
 	redis?.disconnect();
 	await node?.close();
 	fs.rmSync(dir, { recursive: true, force: true });
@@ -42,13 +30,13 @@ afterAll(async () => {
 describe('BroadcastCoordinator', () => {
 	it('queues the broadcast when a space goes live, publishes every stage change, and stops the broadcast when it ends', async () => {
 		const { spaceId, hostToken } = await createLiveSpace(node);
-		await expect.poll(async () => (await queue.state(spaceId)).state).toBe('waiting');
-		const first = await client.snapshot(spaceId);
+		await expect.poll(async () => (await rig.queue.state(spaceId)).state).toBe('waiting');
+		const first = await rig.client.snapshot(spaceId);
 		expect(first).toMatchObject({ spaceId, node: 'node-a', pinned: [] });
 		expect(first!.speakers.map((s) => s.name)).toHaveLength(1); // the host
 
 		const seen: StageLinkSnapshot[] = [];
-		const unwatch = await client.watch(spaceId, (s) => seen.push(s));
+		const unwatch = await rig.client.watch(spaceId, (s) => seen.push(s));
 		const host = await SignalingClient.connect(node.wsUrl, hostToken);
 		try {
 			const added = await postJson(`${node.baseUrl}/api/spaces/${spaceId}/synthetic-speakers`, { displayName: 'Robo', text: 'Hello everyone, welcome to the space.' }, hostToken);
@@ -68,7 +56,7 @@ describe('BroadcastCoordinator', () => {
 			for (let i = 1; i < seen.length; i++) expect(seen[i]!.version).toBeGreaterThan(seen[i - 1]!.version);
 
 			await host.request('endSpace');
-			await expect.poll(async () => (await queue.state(spaceId)).state).toBe('none');
+			await expect.poll(async () => (await rig.queue.state(spaceId)).state).toBe('none');
 		} finally {
 			host.close();
 			await unwatch();

@@ -1,17 +1,16 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { BroadcastQueue, connectRedis, publishCaption, readCaptionLog, StageLinkClient, type StageLinkSnapshot } from '@tribune/transcoder';
+import { connectRedis, publishCaption, readCaptionLog, type StageLinkSnapshot } from '@tribune/transcoder';
 import type { Redis } from 'ioredis';
 import { SignJWT } from 'jose';
 import pino from 'pino';
 import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { BroadcastCoordinator } from '../src/broadcast/BroadcastCoordinator.js';
 import { CaptionRelay } from '../src/captions/CaptionRelay.js';
 import type { CaptionCueInfo, EventData } from '../src/signaling/protocol.js';
 import { asSpaceId } from '../src/spaces/Space.js';
-import { StageLinkServer } from '../src/stageLink/StageLinkServer.js';
+import { startBroadcastRig, type BroadcastRig } from './support/broadcastRig.js';
 import { SignalingClient } from './support/SignalingClient.js';
 import { createLiveSpace, joinSpace, postJson, startTestNode, type TestNode } from './support/startTestNode.js';
 
@@ -346,30 +345,20 @@ describe('CaptionRelay', () => {
 });
 
 describe('caption mode', () => {
-	let queue: BroadcastQueue;
-	let link: StageLinkServer;
-	let client: StageLinkClient;
-	let coordinator: BroadcastCoordinator;
+	let rig: BroadcastRig;
 
 	beforeAll(async () => {
-		const logger = pino({ level: 'silent' });
-		queue = new BroadcastQueue(redis, node.redisPrefix);
-		link = await StageLinkServer.start({ redis, prefix: node.redisPrefix, node: 'node-c', host: { routerFor: (id) => node.spaces.stages.get(id)?.router }, logger });
-		client = await StageLinkClient.create(redis, node.redisPrefix);
-		coordinator = new BroadcastCoordinator({ service: node.spaces.service, store: node.spaces.store, stages: node.spaces.stages, link, queue, logger, coalesceMs: 20 });
+		rig = await startBroadcastRig(node, redis, 'node-c');
 	});
 	afterAll(async () => {
-		coordinator?.close();
-		await client?.close();
-		link?.close();
-		await queue?.close();
+		await rig?.close();
 	});
 
 	it('the host changes it live: everyone is told, the stage snapshot carries it, speakers and listeners may not', async () => {
 		const s = await captionedSpace('off');
-		await expect.poll(async () => (await client.snapshot(s.spaceId))?.captionMode, { timeout: 10_000 }).toBe('off');
+		await expect.poll(async () => (await rig.client.snapshot(s.spaceId))?.captionMode, { timeout: 10_000 }).toBe('off');
 		const seen: StageLinkSnapshot[] = [];
-		const unwatch = await client.watch(s.spaceId, (snap) => seen.push(snap));
+		const unwatch = await rig.client.watch(s.spaceId, (snap) => seen.push(snap));
 		try {
 			const reply = await s.host.request('setCaptionMode', { captionMode: 'both' });
 			expect(reply.space.settings.captionMode).toBe('both');

@@ -1,4 +1,4 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
-import { buildRtpSenderPlan, loadIngestConfig, WorkerPool } from '@tribune/ingest';
+import { loadIngestConfig, WorkerPool } from '@tribune/ingest';
 import {
 	connectRedis,
 	createBroadcastRunner,
@@ -19,7 +19,6 @@ import {
 	type Rendition,
 	type StageLinkSnapshot,
 } from '@tribune/transcoder';
-import type { types } from 'mediasoup';
 import type { Browser } from 'playwright-core';
 import pino from 'pino';
 import { afterAll, describe, expect, inject, it } from 'vitest';
@@ -31,6 +30,7 @@ import { get } from './origin/support/fetchText.js';
 import { launchChromium, openPlayer, playerRoutes, sample } from './origin/support/hlsPage.js';
 import { parseMediaPlaylist } from './origin/support/parsePlaylist.js';
 import { commandOf, descendants } from './support/processes.js';
+import { produceWav } from './support/wavProducer.js';
 
 /**
  * The captions pipeline bench (`bench:captions`, after the engine bench in transcoder/test/captions, whose JSON it
@@ -101,7 +101,7 @@ describe.skipIf(process.env.TRIBUNE_BENCH !== '1')('captions pipeline bench', ()
 			const talkingWav = sentencesWav(dir, said, 2.5);
 			const silentWav = path.join(dir, 'silent.wav');
 			execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'anoisesrc=a=0.001:c=white:r=48000', '-t', '20', '-ac', '1', '-c:a', 'pcm_s16le', silentWav]);
-			const producers = [await sender(router, talkingWav, 100, senders), await sender(router, silentWav, 200, senders)];
+			const producers = [await produceWav(router, talkingWav, 100, senders, 300), await produceWav(router, silentWav, 200, senders, 300)];
 			const speakers: StageLinkSnapshot['speakers'] = [
 				{ peerId: 'talker', name: 'Talking Speaker', audioProducerId: producers[0]!.id, muted: false },
 				{ peerId: 'silent', name: 'Silent Speaker', audioProducerId: producers[1]!.id, muted: false },
@@ -269,17 +269,6 @@ function sentencesWav(dir: string, lines: { text: string; voice: string }[], pau
 	const pads = parts.map((_, i) => `[${i}:a]aresample=48000,apad=pad_dur=${pauseS}[p${i}]`).join(';');
 	execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...inputs, '-filter_complex', `${pads};${parts.map((_, i) => `[p${i}]`).join('')}concat=n=${parts.length}:v=0:a=1`, '-ac', '1', '-ar', '48000', '-c:a', 'pcm_s16le', out]);
 	return out;
-}
-
-async function sender(router: types.Router, wav: string, ssrc: number, senders: ChildProcess[]): Promise<types.Producer> {
-	const transport = await router.createPlainTransport({ listenIp: ip, rtcpMux: false, comedia: true });
-	const plan = buildRtpSenderPlan({
-		audio: { host: ip, rtpPort: transport.tuple.localPort, rtcpPort: transport.rtcpTuple!.localPort, ssrc, payloadType: 100, source: { file: wav } },
-		durationS: 300,
-	});
-	const producer = await transport.produce({ kind: 'audio', rtpParameters: plan.audioRtpParameters! });
-	senders.push(spawn('ffmpeg', plan.args, { stdio: 'ignore' }));
-	return producer;
 }
 
 async function until(probe: () => boolean, timeoutMs: number): Promise<void> {

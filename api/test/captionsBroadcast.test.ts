@@ -1,4 +1,4 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import express from 'express';
-import { buildRtpSenderPlan, loadIngestConfig, WorkerPool } from '@tribune/ingest';
+import { loadIngestConfig, WorkerPool } from '@tribune/ingest';
 import {
 	computeLayout,
 	connectRedis,
@@ -24,11 +24,12 @@ import {
 import type { types } from 'mediasoup';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { turnTakingWavs, type TurnTakingPart } from '../../transcoder/test/captions/support/turnTakingWavs.js';
+import { turnTakingWavs } from '../../transcoder/test/captions/support/turnTakingWavs.js';
 import { createOrigin } from '../src/origin/createOrigin.js';
 import { StageLinkServer } from '../src/stageLink/StageLinkServer.js';
 import { get, until } from './origin/support/fetchText.js';
 import { parseMediaPlaylist, type ParsedSegment } from './origin/support/parsePlaylist.js';
+import { produceWav } from './support/wavProducer.js';
 
 // A broadcast job as a transcoder runs it (createBroadcastRunner: stage link, ffmpeg composite, packager, Redis feed,
 // captions) fed by a real mediasoup router, read back through a real origin. Two speakers take turns saying different
@@ -86,17 +87,6 @@ describe('captions in a broadcast: sidecar WebVTT, burned-in, transcript', () =>
 		fs.rmSync(dir, { recursive: true, force: true });
 	});
 
-	async function sender(part: TurnTakingPart, ssrc: number): Promise<types.Producer> {
-		const transport = await router.createPlainTransport({ listenIp: ip, rtcpMux: false, comedia: true });
-		const plan = buildRtpSenderPlan({
-			audio: { host: ip, rtpPort: transport.tuple.localPort, rtcpPort: transport.rtcpTuple!.localPort, ssrc, payloadType: 100, source: { file: part.wav } },
-			durationS: 120,
-		});
-		const producer = await transport.produce({ kind: 'audio', rtpParameters: plan.audioRtpParameters! });
-		senders.push(spawn('ffmpeg', plan.args, { stdio: 'ignore' }));
-		return producer;
-	}
-
 	it('puts named cues on the right media time, draws them on the picture, and writes the transcript', { timeout: 180_000 }, async () => {
 		const redis = connectRedis(inject('redisUrl'), 'test');
 		const prefix = `test-${randomUUID()}`;
@@ -111,7 +101,7 @@ describe('captions in a broadcast: sidecar WebVTT, burned-in, transcript', () =>
 
 		// Gaps long enough that the two senders, started a moment apart, still take clean turns.
 		const { parts } = turnTakingWavs(path.join(dir, 'wav'), lines, 2.5);
-		const producers = [await sender(parts[0]!, 100), await sender(parts[1]!, 200)];
+		const producers = [await produceWav(router, parts[0]!.wav, 100, senders), await produceWav(router, parts[1]!.wav, 200, senders)];
 		const speakers: StageLinkSnapshot['speakers'] = lines.map((line, i) => ({ peerId: `p${i}`, name: line.name, audioProducerId: producers[i]!.id, muted: false }));
 		const snapshot = (version: number, captionMode: StageLinkSnapshot['captionMode']): StageLinkSnapshot => ({ spaceId, node: 'node-1', version, speakers, pinned: [], captionMode });
 		await server.publishSnapshot(snapshot(1, 'sidecar'));

@@ -1,18 +1,18 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildRtpSenderPlan, loadIngestConfig, WorkerPool } from '@tribune/ingest';
+import { loadIngestConfig, WorkerPool } from '@tribune/ingest';
 import { CaptionSession, connectRedis, PocketsphinxEngine, StageLinkClient, wordErrorRate, type CaptionCue, type StageLinkSnapshot } from '@tribune/transcoder';
 import type { types } from 'mediasoup';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { turnTakingWavs } from '../../transcoder/test/captions/support/turnTakingWavs.js';
 import { StageLinkServer } from '../src/stageLink/StageLinkServer.js';
+import { produceWav } from './support/wavProducer.js';
 
-const ip = '127.0.0.1';
 const logger = pino({ level: process.env.TEST_LOG ?? 'silent' });
 /** The recogniser runs as compiled JavaScript in a child process (npx tsc -b transcoder). */
 const recogniserScript = fileURLToPath(new URL('../../transcoder/dist/captions/pocketsphinxChild.js', import.meta.url));
@@ -39,25 +39,14 @@ describe('CaptionSession: per-speaker recognition from the stage', () => {
 		fs.rmSync(dir, { recursive: true, force: true });
 	});
 
-	async function sender(wav: string, ssrc: number): Promise<types.Producer> {
-		const transport = await router.createPlainTransport({ listenIp: ip, rtcpMux: false, comedia: true });
-		const plan = buildRtpSenderPlan({
-			audio: { host: ip, rtpPort: transport.tuple.localPort, rtcpPort: transport.rtcpTuple!.localPort, ssrc, payloadType: 100, source: { file: wav } },
-			durationS: 120,
-		});
-		const producer = await transport.produce({ kind: 'audio', rtpParameters: plan.audioRtpParameters! });
-		senders.push(spawn('ffmpeg', plan.args, { stdio: 'ignore' }));
-		return producer;
-	}
-
 	it('captions each speaker under their name while the mode is on, survives a crashed decoder and recogniser, and stops when the mode goes off', { timeout: 120_000 }, async () => {
 		const redis = connectRedis(inject('redisUrl'), 'test');
 		const prefix = `test-${randomUUID()}`;
 		const server = await StageLinkServer.start({ redis, prefix, node: 'node-1', host: { routerFor: (id) => (id === 'space-cap' ? router : undefined) }, logger });
 		const client = await StageLinkClient.create(redis, prefix);
 		const { parts } = turnTakingWavs(path.join(dir, 'wav'), lines);
-		const ada = await sender(parts[0]!.wav, 100);
-		const bob = await sender(parts[1]!.wav, 200);
+		const ada = await produceWav(router, parts[0]!.wav, 100, senders);
+		const bob = await produceWav(router, parts[1]!.wav, 200, senders);
 		const speakers: StageLinkSnapshot['speakers'] = [
 			{ peerId: 'ada', name: 'Ada <Lovelace>', audioProducerId: ada.id, muted: false },
 			{ peerId: 'bob', name: 'Bob', audioProducerId: bob.id, muted: false },
