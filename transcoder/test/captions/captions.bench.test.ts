@@ -8,10 +8,11 @@ import { type CaptionFinal } from '../../src/captions/CaptionEngine.js';
 import { type PocketsphinxEngineOptions } from '../../src/captions/PocketsphinxEngine.js';
 import { debianEnUsModelDir, resolvePocketsphinxOptions, type PocketsphinxOptions } from '../../src/captions/pocketsphinxOptions.js';
 import { wordErrors } from '../../src/captions/wordErrorRate.js';
-import { assertBuilt, collectingEngine, feedAll } from './support/engineHarness.js';
+import { assertBuilt, collectingEngine } from './support/engineHarness.js';
 import { feedInRealTime } from './support/feedInRealTime.js';
 import { fliteVoices, noise, silence, type FliteVoice } from './support/fliteSpeech.js';
 import { cpuSeconds, memoryMb } from './support/procStats.js';
+import { recogniseStream } from './support/recogniseStream.js';
 import { hypothesesBySlot, sentenceStream, slotOf, type SentenceStream } from './support/sentenceStream.js';
 import { stageSentences } from './support/stageSentences.js';
 
@@ -69,22 +70,6 @@ function voiceStreams(): Map<FliteVoice, SentenceStream> {
 	return new Map(fliteVoices.map((voice) => [voice, sentenceStream(dir, stageSentences.map((text) => ({ text, voice })), pauseMs)]));
 }
 
-/** Runs one stream through a fresh engine as fast as it takes it; the finals and the recogniser's CPU seconds. */
-async function recogniseFast(stream: SentenceStream, options: Partial<PocketsphinxEngineOptions> = {}) {
-	const { engine, finals } = collectingEngine({ decoder, maxBacklogMs: 3_600_000, ...options });
-	await engine.start();
-	const pid = engine.recogniserPid!;
-	const cpu0 = cpuSeconds(pid);
-	feedAll((c) => engine.feed(c), stream.samples);
-	// The last sentence's final marks the end of the work (the stream ends in a pause); read the CPU before stop().
-	const last = stream.slots.length - 1;
-	const deadline = Date.now() + 120_000;
-	while (!finals.some((f) => slotOf(stream.slots, f) === last) && Date.now() < deadline) await sleep(50);
-	const cpu = cpuSeconds(pid) - cpu0;
-	await engine.stop();
-	return { finals, cpu };
-}
-
 /** WER of a stream's finals, recording each sentence with errors. */
 function scoreStream(stream: SentenceStream, finals: readonly CaptionFinal[], label: string) {
 	const hyps = hypothesesBySlot(stream.slots, finals);
@@ -107,7 +92,7 @@ async function werOver(streams: Map<FliteVoice, SentenceStream>, label: string) 
 	let audioS = 0;
 	let speechS = 0;
 	for (const [voice, stream] of streams) {
-		const { finals, cpu: voiceCpu } = await recogniseFast(stream);
+		const { finals, cpu: voiceCpu } = await recogniseStream(collectingEngine({ decoder, maxBacklogMs: 3_600_000 }).engine, stream, 120_000);
 		const score = scoreStream(stream, finals, label);
 		byVoice[voice] = round(score.errors / score.words);
 		errors += score.errors;

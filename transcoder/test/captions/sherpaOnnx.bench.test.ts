@@ -3,14 +3,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type CaptionEngine, type CaptionFinal } from '../../src/captions/CaptionEngine.js';
 import { SherpaOnnxEngine } from '../../src/captions/SherpaOnnxEngine.js';
 import { resolveSherpaModelFiles } from '../../src/captions/sherpaOnnxModel.js';
 import { wordErrors } from '../../src/captions/wordErrorRate.js';
-import { collectingEngine, feedAll } from './support/engineHarness.js';
+import { collectingEngine } from './support/engineHarness.js';
 import { fliteVoices } from './support/fliteSpeech.js';
-import { cpuSeconds } from './support/procStats.js';
-import { hypothesesBySlot, sentenceStream, slotOf, type SentenceStream } from './support/sentenceStream.js';
+import { recogniseStream } from './support/recogniseStream.js';
+import { hypothesesBySlot, sentenceStream } from './support/sentenceStream.js';
 import { stageSentences } from './support/stageSentences.js';
 
 /**
@@ -26,7 +25,6 @@ const sentences = stageSentences.slice(0, Number(process.env.TRIBUNE_BENCH_SHERP
 const childScript = fileURLToPath(new URL('../../dist/captions/sherpaOnnxChild.js', import.meta.url));
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tribune-bench-sherpa-'));
 const round = (value: number, digits = 4): number => Number(value.toFixed(digits));
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const loadavg = (): number[] => fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);
 const summary: Record<string, unknown> = { model_dir: modelDir, sentences: sentences.length, loadavg_start: loadavg() };
 
@@ -41,22 +39,6 @@ afterAll(() => {
 	if (out) fs.writeFileSync(out, `${line}\n`);
 	console.log(line);
 });
-
-/** Runs a stream through an engine as fast as it takes it; its finals and the recogniser's CPU seconds. */
-async function recognise(engine: CaptionEngine & { recogniserPid: number | undefined; stop(): Promise<void> }, stream: SentenceStream) {
-	const finals: CaptionFinal[] = [];
-	engine.on('final', (f) => finals.push(f));
-	await engine.start();
-	const pid = engine.recogniserPid!;
-	const cpu0 = cpuSeconds(pid);
-	feedAll((c) => engine.feed(c), stream.samples);
-	const last = stream.slots.length - 1;
-	const deadline = Date.now() + 300_000;
-	while (!finals.some((f) => slotOf(stream.slots, f) === last) && Date.now() < deadline) await sleep(50);
-	const cpu = cpuSeconds(pid) - cpu0;
-	await engine.stop();
-	return { finals, cpu };
-}
 
 describe.skipIf(process.env.TRIBUNE_BENCH !== '1' || !modelDir)('sherpa-onnx vs PocketSphinx WER bench', () => {
 	it('scores both engines on the same flite sentences', async () => {
@@ -73,7 +55,7 @@ describe.skipIf(process.env.TRIBUNE_BENCH !== '1' || !modelDir)('sherpa-onnx vs 
 			let audioS = 0;
 			for (const voice of fliteVoices) {
 				const stream = sentenceStream(dir, sentences.map((text) => ({ text, voice })), 1500);
-				const result = await recognise(create(), stream);
+				const result = await recogniseStream(create(), stream, 300_000);
 				const hyps = hypothesesBySlot(stream.slots, result.finals);
 				let voiceErrors = 0;
 				let voiceWords = 0;
