@@ -110,6 +110,14 @@ describe('captions in the player', () => {
 		expect((await system.post(captions, { text: 'Thank you all for coming', speakerName: 'Cara Captioner', final: true }, token)).status).toBe(202);
 		await host.getByTestId('live-caption').filter({ hasText: 'Thank you all' }).waitFor({ timeout: 10_000 });
 		await new Promise((resolve) => setTimeout(resolve, 1500));
+		// The host revokes captioner access (asked, then confirmed in place); the status line says so, and the
+		// captioner's token is refused from then on.
+		await host.getByTestId('captioner-revoke').click();
+		await host.getByTestId('captioner-revoke-confirm').click();
+		await expect.poll(() => host.getByTestId('captioner-revoke-status').textContent(), { timeout: 10_000 }).toMatch(/^Captioner access revoked/);
+		expect(await host.getByTestId('captioner-token-value').count()).toBe(0);
+		expect((await system.post(captions, { text: 'After revoke', final: true }, token)).status).toBe(401);
+		await expectAccessible(host, 'host after revoking captioners');
 		// Captions off before the end: the transcript of the time they were on still makes the replay's timeline.
 		await mode.selectOption('off');
 		await expect.poll(() => mode.inputValue(), { timeout: 10_000 }).toBe('off');

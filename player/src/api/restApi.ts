@@ -80,6 +80,8 @@ export const restApi = {
 	exportStatus: (spaceId: string) => call<ExportStatus>('GET', `${base(spaceId)}/export`),
 	/** A token a captioner (a person or a service) pushes captions with, and nothing else (host or co-host). */
 	captionerToken: (spaceId: string, token: string) => call<{ token: string; expiresAt: number; captionsUrl: string; socketUrl: string }>('POST', `${base(spaceId)}/captioner-token`, {}, token),
+	/** Every captioner token of the space issued so far stops working; a new one may be issued after (host or co-host). */
+	revokeCaptionerTokens: (spaceId: string, token: string) => call<{ revoked: true }>('POST', `${base(spaceId)}/captioner-tokens/revoke`, {}, token),
 	/** The replay's transcript as JSON (`{ cues: [{ startS, endS, speakerName, text }] }`). */
 	transcript: (spaceId: string) => call<unknown>('GET', transcriptUrl(spaceId, 'json')),
 };
