@@ -1,14 +1,12 @@
-import { execFile, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import express from 'express';
-import { loadIngestConfig, WorkerPool } from '@tribune/ingest';
 import {
 	computeLayout,
 	connectRedis,
@@ -21,15 +19,14 @@ import {
 	type StageLinkSnapshot,
 	type TranscriptJson,
 } from '@tribune/transcoder';
-import type { types } from 'mediasoup';
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { turnTakingWavs } from '../../transcoder/test/captions/support/turnTakingWavs.js';
 import { createOrigin } from '../src/origin/createOrigin.js';
 import { StageLinkServer } from '../src/stageLink/StageLinkServer.js';
 import { get, until } from './origin/support/fetchText.js';
 import { parseMediaPlaylist, type ParsedSegment } from './origin/support/parsePlaylist.js';
-import { produceWav } from './support/wavProducer.js';
+import { useWavStage } from './support/wavStage.js';
 
 // A broadcast job as a transcoder runs it (createBroadcastRunner: stage link, ffmpeg composite, packager, Redis feed,
 // captions) fed by a real mediasoup router, read back through a real origin. Two speakers take turns saying different
@@ -71,28 +68,14 @@ function parseVtt(text: string): VttCue[] {
 const unescape = (s: string): string => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
 
 describe('captions in a broadcast: sidecar WebVTT, burned-in, transcript', () => {
-	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tribune-captions-broadcast-'));
-	const senders: ChildProcess[] = [];
-	let pool: WorkerPool;
-	let router: types.Router;
-
-	beforeAll(async () => {
-		pool = await WorkerPool.create(loadIngestConfig({ MEDIASOUP_NUM_WORKERS: '1' }), logger);
-		router = await pool.createRouter({ spaceId: 'space-cb' });
-	});
-
-	afterAll(() => {
-		for (const child of senders) child.kill('SIGKILL');
-		pool?.close();
-		fs.rmSync(dir, { recursive: true, force: true });
-	});
+	const stage = useWavStage('space-cb', 'tribune-captions-broadcast-', logger);
 
 	it('puts named cues on the right media time, draws them on the picture, and writes the transcript', { timeout: 180_000 }, async () => {
 		const redis = connectRedis(inject('redisUrl'), 'test');
 		const prefix = `test-${randomUUID()}`;
 		const spaceId = 'space-cb';
-		const dataDir = path.join(dir, 'data');
-		const server = await StageLinkServer.start({ redis, prefix, node: 'node-1', host: { routerFor: (id) => (id === spaceId ? router : undefined) }, logger });
+		const dataDir = path.join(stage.dir, 'data');
+		const server = await StageLinkServer.start({ redis, prefix, node: 'node-1', host: { routerFor: (id) => (id === spaceId ? stage.router : undefined) }, logger });
 		const client = await StageLinkClient.create(redis, prefix);
 		const origin = createOrigin({ redisUrl: inject('redisUrl'), redisPrefix: prefix, dataDir, windowSegments: 60, logger });
 		const httpServer = http.createServer(express().use('/hls', origin.router));
@@ -100,8 +83,8 @@ describe('captions in a broadcast: sidecar WebVTT, burned-in, transcript', () =>
 		const base = `http://${ip}:${(httpServer.address() as AddressInfo).port}/hls/${spaceId}`;
 
 		// Gaps long enough that the two senders, started a moment apart, still take clean turns.
-		const { parts } = turnTakingWavs(path.join(dir, 'wav'), lines, 2.5);
-		const producers = [await produceWav(router, parts[0]!.wav, 100, senders), await produceWav(router, parts[1]!.wav, 200, senders)];
+		const { parts } = turnTakingWavs(path.join(stage.dir, 'wav'), lines, 2.5);
+		const producers = [await stage.produce(parts[0]!.wav, 100), await stage.produce(parts[1]!.wav, 200)];
 		const speakers: StageLinkSnapshot['speakers'] = lines.map((line, i) => ({ peerId: `p${i}`, name: line.name, audioProducerId: producers[i]!.id, muted: false }));
 		const snapshot = (version: number, captionMode: StageLinkSnapshot['captionMode']): StageLinkSnapshot => ({ spaceId, node: 'node-1', version, speakers, pinned: [], captionMode });
 		await server.publishSnapshot(snapshot(1, 'sidecar'));
@@ -134,7 +117,7 @@ describe('captions in a broadcast: sidecar WebVTT, burned-in, transcript', () =>
 
 			// A frame with no captions: burned-in is off ('sidecar').
 			const first = await until(async () => ((await playlist('360p')).length >= 2 ? (await playlist('360p'))[1] : undefined), 30_000, 'two video segments');
-			const plain = await frameOf(base, first, path.join(dir, 'plain'));
+			const plain = await frameOf(base, first, path.join(stage.dir, 'plain'));
 			await server.publishSnapshot(snapshot(2, 'both'));
 			const switchedAfterMsn = (await playlist('360p')).at(-1)!.msn;
 
@@ -166,7 +149,7 @@ describe('captions in a broadcast: sidecar WebVTT, burned-in, transcript', () =>
 			const firsts = lines.map((l) => cues.find((c) => c.voice === l.name)!);
 			let context = '';
 			await until(async () => {
-				const speech = await speechIntervals(base, await playlist('audio'), path.join(dir, 'audio'));
+				const speech = await speechIntervals(base, await playlist('audio'), path.join(stage.dir, 'audio'));
 				const inAudio = (await subtitleCues()).filter((c) => c.startS >= speech.fromS && c.startS <= speech.toS - 1);
 				context = `speech ${JSON.stringify(speech)}; cues ${JSON.stringify(inAudio)}; published: ${published.join(' | ')}`;
 				const matched = new Set<string>();
@@ -193,7 +176,7 @@ describe('captions in a broadcast: sidecar WebVTT, burned-in, transcript', () =>
 			const captioned = await until(async () => {
 				for (const segment of (await playlist('360p')).filter((s) => s.msn > checkedMsn)) {
 					checkedMsn = segment.msn;
-					const frame = await frameOf(base, segment, path.join(dir, `frame-${segment.msn}`));
+					const frame = await frameOf(base, segment, path.join(stage.dir, `frame-${segment.msn}`));
 					differences.push(Math.round(meanDiff(plain, frame, captionArea)));
 					if (differences.at(-1)! > 8) return frame;
 				}

@@ -1,17 +1,12 @@
-import { type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadIngestConfig, WorkerPool } from '@tribune/ingest';
 import { CaptionSession, connectRedis, PocketsphinxEngine, StageLinkClient, wordErrorRate, type CaptionCue, type StageLinkSnapshot } from '@tribune/transcoder';
-import type { types } from 'mediasoup';
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { turnTakingWavs } from '../../transcoder/test/captions/support/turnTakingWavs.js';
 import { StageLinkServer } from '../src/stageLink/StageLinkServer.js';
-import { produceWav } from './support/wavProducer.js';
+import { useWavStage } from './support/wavStage.js';
 
 const logger = pino({ level: process.env.TEST_LOG ?? 'silent' });
 /** The recogniser runs as compiled JavaScript in a child process (npx tsc -b transcoder). */
@@ -23,30 +18,16 @@ const lines = [
 ];
 
 describe('CaptionSession: per-speaker recognition from the stage', () => {
-	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tribune-captions-session-'));
-	const senders: ChildProcess[] = [];
-	let pool: WorkerPool;
-	let router: types.Router;
-
-	beforeAll(async () => {
-		pool = await WorkerPool.create(loadIngestConfig({ MEDIASOUP_NUM_WORKERS: '1' }), logger);
-		router = await pool.createRouter({ spaceId: 'space-cap' });
-	});
-
-	afterAll(() => {
-		for (const child of senders) child.kill('SIGKILL');
-		pool?.close();
-		fs.rmSync(dir, { recursive: true, force: true });
-	});
+	const stage = useWavStage('space-cap', 'tribune-captions-session-', logger);
 
 	it('captions each speaker under their name while the mode is on, survives a crashed decoder and recogniser, and stops when the mode goes off', { timeout: 120_000 }, async () => {
 		const redis = connectRedis(inject('redisUrl'), 'test');
 		const prefix = `test-${randomUUID()}`;
-		const server = await StageLinkServer.start({ redis, prefix, node: 'node-1', host: { routerFor: (id) => (id === 'space-cap' ? router : undefined) }, logger });
+		const server = await StageLinkServer.start({ redis, prefix, node: 'node-1', host: { routerFor: (id) => (id === 'space-cap' ? stage.router : undefined) }, logger });
 		const client = await StageLinkClient.create(redis, prefix);
-		const { parts } = turnTakingWavs(path.join(dir, 'wav'), lines);
-		const ada = await produceWav(router, parts[0]!.wav, 100, senders);
-		const bob = await produceWav(router, parts[1]!.wav, 200, senders);
+		const { parts } = turnTakingWavs(path.join(stage.dir, 'wav'), lines);
+		const ada = await stage.produce(parts[0]!.wav, 100);
+		const bob = await stage.produce(parts[1]!.wav, 200);
 		const speakers: StageLinkSnapshot['speakers'] = [
 			{ peerId: 'ada', name: 'Ada <Lovelace>', audioProducerId: ada.id, muted: false },
 			{ peerId: 'bob', name: 'Bob', audioProducerId: bob.id, muted: false },
@@ -61,7 +42,7 @@ describe('CaptionSession: per-speaker recognition from the stage', () => {
 			sessionId: 'cap-1',
 			createEngine: (_, engineLogger) => new PocketsphinxEngine({ childScript: recogniserScript, logger: engineLogger }),
 			onCue: (cue) => cues.push(cue),
-			workDir: path.join(dir, 'work'),
+			workDir: path.join(stage.dir, 'work'),
 			logger,
 		});
 		try {
