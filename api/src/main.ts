@@ -92,7 +92,10 @@ async function main(): Promise<void> {
 		captions: { service: spaces.service, tokens: spaces.captions.tokens, pushes: spaces.captions.pushes, hlsRoot: path.join(config.dataDir, 'hls') },
 		origin: origin.router,
 	});
-	const server = http.createServer(app);
+	// LL-HLS ahead of Express: thousands of listeners each ask for a part every ~200 ms (docs/SCALING.md).
+	const server = http.createServer((req, res) => {
+		if (!origin.serveHls(req, res)) app(req, res);
+	});
 	spaces.signaling.attach(server);
 	spaces.captions.socket.attach(server);
 	refuseUnroutedUpgrades(server, ['/ws', captionerSocketPath]);
@@ -102,7 +105,8 @@ async function main(): Promise<void> {
 	server.maxHeadersCount = 100;
 	await new Promise<void>((resolve, reject) => {
 		server.once('error', reject);
-		server.listen(config.port, config.host, resolve);
+		// A listener ramp opens thousands of connections at once; Node's default backlog (511) overflowed.
+		server.listen(config.port, config.host, 4096, resolve);
 	});
 	logger.info({ port: config.port, host: config.host, mediasoupWorkers: workers.pids.length }, 'api ready');
 

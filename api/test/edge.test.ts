@@ -16,18 +16,17 @@ const listeners = Number(process.env.TRIBUNE_EDGE_LISTENERS ?? 200);
 describe('CDN edge (nginx)', () => {
 	let live: LiveStream;
 	let edge: NginxEdge;
-	/** Origin requests per URL (path and query), counted by a middleware in front of the origin. */
+	/** Origin requests per URL (path and query), counted in front of the origin. */
 	const atOrigin = new Map<string, number>();
 
 	beforeAll(async () => {
 		live = new LiveStream({
 			redisUrl: inject('redisUrl'),
 			ladder: [{ name: 'audio', audioKbps: 48 }],
-			routes: (app) =>
-				app.use((req, _res, next) => {
-					atOrigin.set(req.url, (atOrigin.get(req.url) ?? 0) + 1);
-					next();
-				}),
+			onRequest: (req) => {
+				const url = req.url ?? '';
+				atOrigin.set(url, (atOrigin.get(url) ?? 0) + 1);
+			},
 		});
 		await live.listen();
 		live.startEncoder();

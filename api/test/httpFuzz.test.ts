@@ -244,7 +244,10 @@ describe('HTTP fuzzing', () => {
 		const origin = createOrigin({ redisUrl: inject('redisUrl'), redisPrefix: live.prefix, dataDir: live.dataDir, windowSegments: 12, logger });
 		closeOrigin = origin.close;
 		const health = async () => ({ ok: true, redis: 'up' as const, mediasoupWorkers: 1, transcoders: 1 });
-		originServer = http.createServer(createApp({ logger, metrics: createApiMetrics(), health, playerDir: '/nonexistent', origin: origin.router }));
+		const app = createApp({ logger, metrics: createApiMetrics(), health, playerDir: '/nonexistent', origin: origin.router });
+		originServer = http.createServer((req, res) => {
+			if (!origin.serveHls(req, res)) app(req, res);
+		});
 		await new Promise<void>((resolve) => originServer.listen(0, '127.0.0.1', resolve));
 		originUrl = `http://127.0.0.1:${(originServer.address() as AddressInfo).port}`;
 	}, 60_000);

@@ -1,9 +1,12 @@
+import { createHash } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseQuery } from 'node:querystring';
-import { Router, type NextFunction, type Request, type Response } from 'express';
+import { Router } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { parseHlsPath, type HlsFile } from '@tribune/transcoder';
-import { errorBody, errorCatalogue } from '../errors.js';
+import { errorBody, errorCatalogue, TribuneError } from '../errors.js';
+import { isRedisUnavailable, redisUnavailable } from '../redis/requestRedis.js';
 import { originCacheControl, originContentType } from './originCacheHeaders.js';
 import type { OriginStore } from './OriginStore.js';
 import { RenderedPlaylist, type OriginStream } from './OriginStream.js';
@@ -25,18 +28,21 @@ const directivesSchema = z.object({
 });
 type Directives = z.output<typeof directivesSchema>;
 
+type Req = IncomingMessage;
+type Res = ServerResponse;
+
 /**
- * The LL-HLS origin, mounted at `/hls/`: playlists, init sections, parts, segments and WebVTT from memory (the live
- * window) or the replay store. Only Tribune's own names are served (hlsNames); anything else is a 404.
+ * The LL-HLS origin on plain Node `http` objects: `url` is the request target below `/hls` (`/<stream>/…?query`).
+ * Playlists, init sections, parts, segments and WebVTT from memory (the live window) or the replay store. Only
+ * Tribune's own names are served (hlsNames); anything else is a 404. Nothing here needs Express: the API's request
+ * listener calls this ahead of the Express app (createOrigin's `serveHls`), since at thousands of listeners Express's
+ * routing and req/res decoration cost more than serving a part from memory.
  */
-export function createOriginRouter(deps: OriginRouterDeps): Router {
-	const router = Router();
-	// One layer for everything: tens of thousands of requests a second go through here, and each Express layer
-	// (path matching, params) costs more than serving a part from memory.
-	router.use((req: Request, res: Response, next: NextFunction) => {
+export function createOriginHandler(deps: OriginRouterDeps): (req: Req, res: Res, url: string) => void {
+	return (req, res, url) => {
 		if (req.method === 'GET' || req.method === 'HEAD') {
-			const served = serveFromMemory(deps, req, res);
-			if (!served) serve(deps, req, res).catch(next);
+			const served = serveFromMemory(deps, res, url);
+			if (!served) serve(deps, res, url).catch((error: unknown) => failInternal(deps, req, res, url, error));
 			return;
 		}
 		if (req.method === 'OPTIONS') {
@@ -44,10 +50,19 @@ export function createOriginRouter(deps: OriginRouterDeps): Router {
 			return;
 		}
 		// The origin is read-only.
-		res.status(errorCatalogue.method_not_allowed)
-			.set({ Allow: 'GET, HEAD, OPTIONS', 'Cache-Control': originCacheControl.error, 'Access-Control-Allow-Origin': '*' })
-			.json(errorBody('method_not_allowed', `${req.method} is not allowed here`));
-	});
+		sendError(res, 'method_not_allowed', `${req.method ?? ''} is not allowed here`, originCacheControl.error, ['Allow', 'GET, HEAD, OPTIONS']);
+	};
+}
+
+/**
+ * The same origin as an Express router for `/hls`: it sees only what the API's listener leaves to Express (`/HLS/…`,
+ * `/hls` alone, absolute-form targets), and apps built without that listener (tests).
+ */
+export function createOriginRouter(deps: OriginRouterDeps): Router {
+	const handle = createOriginHandler(deps);
+	const router = Router();
+	// One layer for everything (Express has already cut the mount point off req.url).
+	router.use((req, res) => handle(req, res, req.url));
 	return router;
 }
 
@@ -60,8 +75,7 @@ const preflightHeaders = [
 ];
 
 /** The request's path below the mount point and its query string ('' when none), without decoding. */
-function splitUrl(req: Request): { path: string; query: string } {
-	const url = req.url;
+function splitUrl(url: string): { path: string; query: string } {
 	const q = url.indexOf('?');
 	return q < 0 ? { path: url, query: '' } : { path: url.slice(0, q), query: url.slice(q + 1) };
 }
@@ -70,8 +84,8 @@ function splitUrl(req: Request): { path: string; query: string } {
  * The hot path, synchronous: a part, segment or init section of a stream this origin already follows. Returns
  * false for anything else (playlists, a stream not followed yet, replays), which {@link serve} answers.
  */
-function serveFromMemory(deps: OriginRouterDeps, req: Request, res: Response): boolean {
-	const { path, query } = splitUrl(req);
+function serveFromMemory(deps: OriginRouterDeps, res: Res, url: string): boolean {
+	const { path, query } = splitUrl(url);
 	if (query !== '' || !path.endsWith('.m4s')) return false;
 	const file = parseHlsPath(path.slice(1));
 	if (!file || (file.kind !== 'part' && file.kind !== 'segment')) return false;
@@ -87,8 +101,8 @@ function serveFromMemory(deps: OriginRouterDeps, req: Request, res: Response): b
 	return true;
 }
 
-async function serve(deps: OriginRouterDeps, req: Request, res: Response): Promise<void> {
-	const { path, query } = splitUrl(req);
+async function serve(deps: OriginRouterDeps, res: Res, url: string): Promise<void> {
+	const { path, query } = splitUrl(url);
 	const file = parseHlsPath(path.slice(1));
 	if (!file) return fail(res, 'not_found', 'not found');
 	const parsed = directivesSchema.safeParse(query === '' ? {} : parseQuery(query));
@@ -108,14 +122,14 @@ async function serve(deps: OriginRouterDeps, req: Request, res: Response): Promi
 }
 
 /** A stream no packager publishes (any more): only its replay on this machine's disk, if there is one. */
-async function serveReplayOnly(deps: OriginRouterDeps, res: Response, file: HlsFile): Promise<void> {
+async function serveReplayOnly(deps: OriginRouterDeps, res: Res, file: HlsFile): Promise<void> {
 	const bytes = await readReplayFile(deps.hlsRoot, file);
 	if (!bytes) return fail(res, 'not_found', 'not found');
 	if (file.kind === 'multivariant' || file.kind === 'media-playlist') return sendReplayPlaylist(res, bytes);
 	sendMedia(res, bytes, file.kind === 'vtt' ? originContentType.vtt : originContentType.video);
 }
 
-async function serveMultivariant(deps: OriginRouterDeps, res: Response, stream: OriginStream, file: HlsFile & { kind: 'multivariant' }): Promise<void> {
+async function serveMultivariant(deps: OriginRouterDeps, res: Res, stream: OriginStream, file: HlsFile & { kind: 'multivariant' }): Promise<void> {
 	const live = file.vod || stream.ended ? undefined : stream.multivariant();
 	if (live) return sendPlaylist(res, live, originCacheControl.livePlaylist(stream.descriptor?.targetDurationS ?? 1));
 	const replay = await readReplayFile(deps.hlsRoot, file);
@@ -128,7 +142,7 @@ async function serveMultivariant(deps: OriginRouterDeps, res: Response, stream: 
 
 async function serveMediaPlaylist(
 	deps: OriginRouterDeps,
-	res: Response,
+	res: Res,
 	stream: OriginStream,
 	file: HlsFile & { kind: 'media-playlist' },
 	directives: Directives,
@@ -189,7 +203,7 @@ function blockingRequestProblem(
 }
 
 /** A part: from memory; the preload-hinted next part is held until it exists (§6.2.6). */
-function servePart(res: Response, stream: OriginStream, file: HlsFile & { kind: 'part' }): void {
+function servePart(res: Res, stream: OriginStream, file: HlsFile & { kind: 'part' }): void {
 	const rendition = stream.rendition(file.rendition);
 	const descriptor = stream.descriptor;
 	if (!rendition || !descriptor) return fail(res, 'not_found', 'no such part');
@@ -209,7 +223,7 @@ function servePart(res: Response, stream: OriginStream, file: HlsFile & { kind: 
 	res.once('close', cancel);
 }
 
-async function serveMediaFile(deps: OriginRouterDeps, res: Response, stream: OriginStream, file: HlsFile): Promise<void> {
+async function serveMediaFile(deps: OriginRouterDeps, res: Res, stream: OriginStream, file: HlsFile): Promise<void> {
 	let bytes: Buffer | undefined;
 	let contentType: string = originContentType.vtt;
 	if (file.kind === 'init' || file.kind === 'segment') {
@@ -224,7 +238,7 @@ async function serveMediaFile(deps: OriginRouterDeps, res: Response, stream: Ori
 	sendMedia(res, bytes, contentType);
 }
 
-function sendPlaylist(res: Response, playlist: RenderedPlaylist, cacheControl: string): void {
+function sendPlaylist(res: Res, playlist: RenderedPlaylist, cacheControl: string): void {
 	if (res.writableEnded || res.destroyed) return;
 	const gzip = acceptsGzip(res.req.headers['accept-encoding']);
 	const body = gzip ? playlist.gzip : playlist.bytes;
@@ -249,7 +263,7 @@ export function acceptsGzip(header: string | undefined): boolean {
 const replayCache = new Map<string, RenderedPlaylist>();
 const replayCacheEntries = 256;
 
-function sendReplayPlaylist(res: Response, bytes: Buffer): void {
+function sendReplayPlaylist(res: Res, bytes: Buffer): void {
 	const text = bytes.toString('utf8');
 	let playlist = replayCache.get(text);
 	if (!playlist) {
@@ -260,7 +274,7 @@ function sendReplayPlaylist(res: Response, bytes: Buffer): void {
 	sendPlaylist(res, playlist, originCacheControl.endedPlaylist);
 }
 
-function sendMedia(res: Response, bytes: Buffer, contentType: string): void {
+function sendMedia(res: Res, bytes: Buffer, contentType: string): void {
 	if (res.writableEnded || res.destroyed) return;
 	// Headers as one flat array straight to writeHead: no per-header bookkeeping for the most frequent response.
 	res.writeHead(200, [
@@ -271,9 +285,39 @@ function sendMedia(res: Response, bytes: Buffer, contentType: string): void {
 	]).end(bytes);
 }
 
-function fail(res: Response, reason: 'bad_request' | 'not_found' | 'unavailable' | 'unavailable_part', message: string): void {
-	if (res.writableEnded || res.destroyed) return;
+function fail(res: Res, reason: 'bad_request' | 'not_found' | 'unavailable' | 'unavailable_part', message: string): void {
 	const code = reason === 'unavailable_part' ? 'not_found' : reason;
-	const cacheControl = reason === 'not_found' ? originCacheControl.notFound : originCacheControl.error;
-	res.status(errorCatalogue[code]).set({ 'Cache-Control': cacheControl, 'Access-Control-Allow-Origin': '*' }).json(errorBody(code, message));
+	sendError(res, code, message, reason === 'not_found' ? originCacheControl.notFound : originCacheControl.error);
+}
+
+/**
+ * A failed lookup, answered as the app's error handler (createApp's onError) answers it: Redis away is a 503
+ * `unavailable` (the store rejects then), anything else a logged 500.
+ */
+function failInternal(deps: OriginRouterDeps, req: Req, res: Res, url: string, error: unknown): void {
+	const outage = isRedisUnavailable(error);
+	const details = { err: error, method: req.method, path: splitUrl(url).path };
+	if (outage) deps.logger.warn(details, 'request failed: redis unavailable');
+	else deps.logger.error(details, 'unhandled request error');
+	if (res.headersSent) {
+		res.end();
+		return;
+	}
+	const reply = outage ? redisUnavailable() : new TribuneError('internal', 'internal error');
+	const body = JSON.stringify(errorBody(reply.code, reply.message));
+	res.writeHead(reply.status, ['Cache-Control', 'no-store', ...jsonHeaders(body)]).end(body);
+}
+
+/** A JSON error with the headers Express's res.json gave it before the origin ran ahead of Express (ETag included). */
+function sendError(res: Res, code: 'bad_request' | 'not_found' | 'unavailable' | 'method_not_allowed', message: string, cacheControl: string, extra: string[] = []): void {
+	if (res.writableEnded || res.destroyed) return;
+	const body = JSON.stringify(errorBody(code, message));
+	res.writeHead(errorCatalogue[code], [...extra, 'Cache-Control', cacheControl, 'Access-Control-Allow-Origin', '*', ...jsonHeaders(body)]).end(body);
+}
+
+/** Content-Type, Content-Length and the weak ETag (the `etag` package's, as Express computes it) of a JSON body. */
+function jsonHeaders(body: string): string[] {
+	const bytes = Buffer.from(body, 'utf8');
+	const hash = createHash('sha1').update(bytes).digest('base64').slice(0, 27);
+	return ['Content-Type', 'application/json; charset=utf-8', 'Content-Length', String(bytes.length), 'ETag', `W/"${bytes.length.toString(16)}-${hash}"`];
 }

@@ -77,6 +77,7 @@ describe.skipIf(process.env.TRIBUNE_BENCH !== '1')('audience bench', () => {
 			errors: (hls?.errors ?? 0) + (ws?.errors ?? 0),
 			origin_cores: hls?.originCores ?? null,
 			origin_rss_mb: hls?.originRssMb ?? null,
+			generator_cores: hls?.generatorCores ?? null,
 			ws_clients: ws?.clients ?? 0,
 			ws_p50_ms: ws?.p50Ms ?? null,
 			ws_p99_ms: ws?.p99Ms ?? null,

@@ -88,6 +88,8 @@ export interface LoadResult {
 	/** Largest RSS of the API process during the window. */
 	originRssMb: number | undefined;
 	generatorRssMb: number;
+	/** Cores the load generator's processes used during the window: it shares the machine with the node it measures. */
+	generatorCores: number;
 }
 
 interface Phase {
@@ -117,6 +119,7 @@ async function runPhase(phase: Phase, clients: number): Promise<LoadResult> {
 		const fromMs = performance.timeOrigin + performance.now();
 		const cpu = phase.apiPid === undefined ? undefined : new CpuMeter(phase.apiPid);
 		const cpuProgress = phase.apiPid === undefined ? undefined : new CpuMeter(phase.apiPid);
+		const generatorCpu = workers.flatMap((worker) => (worker.child.pid === undefined ? [] : [new CpuMeter(worker.child.pid)]));
 		let maxRss: number | undefined;
 		for (let s = 0; s < phase.durationS; s++) {
 			await sleep(1000);
@@ -127,6 +130,7 @@ async function runPhase(phase: Phase, clients: number): Promise<LoadResult> {
 		}
 		const toMs = performance.timeOrigin + performance.now();
 		const cores = cpu?.read();
+		const generatorCores = generatorCpu.reduce((sum, meter) => sum + meter.read(), 0);
 		for (const worker of workers) worker.send({ type: 'finish' });
 		const ran = await Promise.all(workers.map((worker) => worker.next<{ totals: WorkerTotals; probes: number[]; rssMb: number }>('ran', 30_000)));
 		const refs = phase.jobs[0]?.role === 'ws' ? ran.flatMap((r) => r.probes).map((at): [number, number] => [at, 0]) : phase.refs();
@@ -147,6 +151,7 @@ async function runPhase(phase: Phase, clients: number): Promise<LoadResult> {
 			originCores: cores === undefined ? undefined : Math.round(cores * 100) / 100,
 			originRssMb: maxRss === undefined ? undefined : Math.round(maxRss),
 			generatorRssMb: Math.round(ran.reduce((sum, r) => sum + r.rssMb, 0)),
+			generatorCores: Math.round(generatorCores * 100) / 100,
 		};
 	} finally {
 		for (const worker of workers) worker.kill();

@@ -37,6 +37,8 @@ export interface LiveStreamOptions {
 	partTargetMs?: number;
 	/** Extra routes on the test server (the e2e page). */
 	routes?: (app: Express) => void;
+	/** Sees every request first, `/hls/…` included (which the origin answers ahead of Express, as in main.ts). */
+	onRequest?: (req: http.IncomingMessage) => void;
 	/** Draw the wall clock of capture into the picture (benchmark). */
 	videoFilter?: string;
 	frameRate?: number;
@@ -106,7 +108,11 @@ export class LiveStream {
 		const app = express();
 		options.routes?.(app);
 		app.use('/hls', origin.router);
-		this.#server = http.createServer(app);
+		// As main.ts serves it: /hls/… ahead of Express, anything else (and /HLS/…) through the app's router.
+		this.#server = http.createServer((req, res) => {
+			options.onRequest?.(req);
+			if (!origin.serveHls(req, res)) app(req, res);
+		});
 		this.#server.keepAliveTimeout = 65_000;
 	}
 
