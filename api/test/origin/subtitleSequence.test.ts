@@ -32,11 +32,11 @@ async function encode(kind: 'video' | 'audio'): Promise<Fmp4> {
 	return { init, parts };
 }
 
-/** Each segment's discontinuity count, as hls.js numbers them (`cc`). */
+/** Each segment's discontinuity count, as hls.js numbers them (`cc`; a tag on the first segment counts too). */
 function ccByMsn(p: ParsedMediaPlaylist): Map<number, number> {
 	const map = new Map<number, number>();
 	let cc = p.discontinuitySequence;
-	p.segments.forEach((s, i) => map.set(s.msn, (cc += s.discontinuity && i > 0 ? 1 : 0)));
+	p.segments.forEach((s) => map.set(s.msn, (cc += s.discontinuity ? 1 : 0)));
 	return map;
 }
 
@@ -55,17 +55,13 @@ class PlaylistHistory {
 	check(text: string): void {
 		const p = parseMediaPlaylist(text);
 		const ccs = ccByMsn(p);
-		// hls.js shifts a reload's discontinuity counts up to the last reload's at the first number both hold (the
-		// tag of a playlist's first segment is implicit), then requires every common number to agree.
-		const common = p.segments.find((s) => this.ccs.has(s.msn));
-		const shift = common ? Math.max(0, this.ccs.get(common.msn)! - ccs.get(common.msn)!) : 0;
 		for (const s of p.segments) {
 			if (s.uri === undefined) continue; // the open segment of a low-latency playlist: parts only
 			if (s.uri !== this.uriOf(s.msn)) this.#problems.add(`${this.name}: msn ${s.msn} is ${s.uri}`);
 			const seen = this.uris.get(s.msn);
 			if (seen !== undefined && seen !== s.uri) this.#problems.add(`${this.name}: msn ${s.msn} was ${seen}, now ${s.uri}`);
 			this.uris.set(s.msn, s.uri);
-			const cc = ccs.get(s.msn)! + shift;
+			const cc = ccs.get(s.msn)!;
 			const seenCc = this.ccs.get(s.msn);
 			if (seenCc !== undefined && seenCc !== cc) this.#problems.add(`${this.name}: msn ${s.msn} was in cc ${seenCc}, now ${cc}`);
 			this.ccs.set(s.msn, cc);
@@ -102,12 +98,7 @@ class Harness {
 		if (subs && this.origin.mediaPlaylist('v', false)) for (const problem of this.alignment()) this.misaligned.add(problem);
 	}
 
-	/**
-	 * Every time the subtitles and the reference rendition, with windows starting at the same number, disagreed on a
-	 * segment's discontinuity count. (Windows that start at different numbers can: a discontinuity on a playlist's
-	 * first segment is implicit in renderMediaPlaylist, and counted in EXT-X-DISCONTINUITY-SEQUENCE only once its
-	 * segment has left, so its count is one lower while it leads; hls.js shifts the counts of a reload to match.)
-	 */
+	/** Every time the subtitles and the reference rendition disagreed on a segment's discontinuity count. */
 	readonly misaligned = new Set<string>();
 
 	packager(resume?: ReturnType<typeof planStreamResume>): Packager {
@@ -143,9 +134,8 @@ class Harness {
 		const video = this.origin.rendition('v')!.timeline;
 		const videoCc = new Map<number, number>();
 		let cc = video.discontinuitySequence;
-		video.segments.forEach((s, i) => videoCc.set(s.msn, (cc += s.discontinuity && i > 0 ? 1 : 0)));
+		video.segments.forEach((s) => videoCc.set(s.msn, (cc += s.discontinuity ? 1 : 0)));
 		const subsCc = ccByMsn(subs);
-		if ([...videoCc.keys()][0] !== subs.mediaSequence) return [];
 		const problems: string[] = [];
 		for (const [msn, cc] of videoCc) {
 			const own = subsCc.get(msn);
@@ -263,6 +253,41 @@ describe('the subtitles playlist stays a valid sliding window across run switche
 			await packager.end();
 			return h;
 		},
+		'make before break: the reference rendition catches up on the old run before the switch': async () => {
+			const h = new Harness();
+			const packager = h.packager();
+			const first = new Run(packager, 0, media);
+			await first.both(9);
+			await first.parts('a');
+			const second = new Run(packager, 1, media);
+			await second.parts('a');
+			await second.parts('v');
+			// The new run is ready but the old run's renditions are at different numbers (audio parts are ~213 ms, so
+			// the audio reaches each segment boundary first): it waits until the old run's video reaches segment 2 too.
+			await first.parts('v', 2);
+			await second.both(20);
+			await first.end();
+			await second.end();
+			await packager.end();
+			return h;
+		},
+		'make before break: another rendition catches up on the old run before the switch': async () => {
+			const h = new Harness();
+			const packager = h.packager();
+			const first = new Run(packager, 0, media);
+			await first.both(9);
+			// The old run's video reaches segment 2 first this time.
+			await first.parts('v', 2);
+			const second = new Run(packager, 1, media);
+			await second.parts('v');
+			await second.parts('a');
+			await first.parts('a');
+			await second.both(20);
+			await first.end();
+			await second.end();
+			await packager.end();
+			return h;
+		},
 		'a takeover by a new packager while the reference rendition is a segment behind another': async () => {
 			const h = new Harness();
 			const dead = h.packager();
@@ -337,6 +362,26 @@ describe('the subtitles playlist stays a valid sliding window across run switche
 		const pdts = playlist.segments.map((s) => Date.parse(s.pdt as string));
 		pdts.forEach((t, i) => i > 0 && expect(t).toBeGreaterThanOrEqual(pdts[i - 1]!));
 	});
+
+	/** Segment numbers each rendition published, in order, and the numbers whose segment follows a discontinuity. */
+	const numbering = (h: Harness, rendition: 'v' | 'a') => {
+		const starts = h.events.flatMap((e) => (e.type === 'part' && e.rendition === rendition && e.segment ? [{ msn: e.msn, discontinuity: e.segment.discontinuity }] : []));
+		return { msns: starts.map((s) => s.msn), discontinuities: starts.filter((s) => s.discontinuity).map((s) => s.msn) };
+	};
+
+	for (const name of ['make before break: the reference rendition catches up on the old run before the switch', 'make before break: another rendition catches up on the old run before the switch']) {
+		it(`audio and video: ${name}`, async () => {
+			const h = await scenarios[name]!();
+			expect([...h.histories.v.problems, ...h.histories.a.problems]).toEqual([]);
+			const v = numbering(h, 'v');
+			const a = numbering(h, 'a');
+			// No number skipped, and both renditions switched at one number, after a discontinuity.
+			expect(v.msns).toEqual(v.msns.map((_, i) => i));
+			expect(a.msns).toEqual(v.msns);
+			expect(v.discontinuities).toEqual([3]);
+			expect(a.discontinuities).toEqual([3]);
+		});
+	}
 
 	// Known, outside the subtitles: the renditions themselves skip a number when one was a segment behind another at
 	// a run switch or a takeover (all restart one past the highest), so their playlists renumber their later

@@ -95,6 +95,8 @@ export class Packager {
 			renditions: options.renditions.map((r) => r.name),
 			warmupMs: options.switchWarmupMs ?? (options.renditions.some((r) => r.kind === 'video') ? 100 : 400),
 			...(options.nowMs && { nowMs: options.nowMs }),
+			aligned: () => new Set([...this.#renditions.values()].map((r) => r.placedMsn)).size <= 1,
+			maxAlignWaitMs: options.segmentTargetMs,
 			deliver: (rendition, item) => {
 				const packager = this.#rendition(rendition);
 				if (item.kind === 'init') packager.addInit(item.ftyp, item.moov);

@@ -153,6 +153,11 @@ seg-2.m4s
 seg-3.m4s
 #EXT-X-ENDLIST
 `);
+		// While the restarted segment leads the window it keeps its tag (not yet counted in the sequence)…
+		restarted.trim(2);
+		expect(renderMediaPlaylist(restarted, options)).toContain('#EXT-X-MEDIA-SEQUENCE:2\n#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI="init-1.mp4"\n');
+		expect(renderMediaPlaylist(restarted, options)).not.toContain('#EXT-X-DISCONTINUITY-SEQUENCE');
+		// …and once it has left, the sequence counts it: segment 3 is in discontinuity 1 both times.
 		restarted.trim(1);
 		expect(renderMediaPlaylist(restarted, options)).toContain('#EXT-X-MEDIA-SEQUENCE:3\n#EXT-X-DISCONTINUITY-SEQUENCE:1\n#EXT-X-MAP:URI="init-1.mp4"\n');
 	});

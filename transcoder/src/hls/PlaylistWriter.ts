@@ -67,7 +67,10 @@ export function renderMediaPlaylist(timeline: MediaTimeline, options: MediaPlayl
 	let startS = segments.slice(0, skipped).reduce((sum, s) => sum + s.durationS, 0);
 	let mapUri: string | undefined;
 	for (const segment of segments.slice(skipped)) {
-		if (segment.discontinuity && segment !== segments[0]) lines.push('#EXT-X-DISCONTINUITY');
+		// Also on the first segment (allowed, §4.4.4.3): MediaTimeline.trim counts a discontinuity in
+		// EXT-X-DISCONTINUITY-SEQUENCE only once its segment has left, so without the tag the first segment's
+		// discontinuity number would be one low while it leads the window.
+		if (segment.discontinuity) lines.push('#EXT-X-DISCONTINUITY');
 		if (segment.mapUri && segment.mapUri !== mapUri) {
 			mapUri = segment.mapUri;
 			lines.push(`#EXT-X-MAP:URI="${mapUri}"`);

@@ -20,6 +20,19 @@ export interface RunSwitcherOptions {
 	 * `skippedParts`: parts it wrote before that could not start playback (not independent), for logs.
 	 */
 	switched(run: number, hadPrevious: boolean, skippedParts: number): void;
+	/**
+	 * Whether the run on air's renditions are all at one segment number. All renditions restart at one number past
+	 * the highest any reached, so a switch while one is a segment behind would make it skip a number (players fail
+	 * on a number that names another URI than before: hls.js "media sequence mismatch"). While the run on air is
+	 * alive and this is false, a ready new run waits; it is re-checked on each part the old run delivers (the
+	 * renditions arrive on separate pipes and catch up within a part). Default: always aligned.
+	 */
+	aligned?: () => boolean;
+	/**
+	 * Longest a ready new run waits for {@link aligned}, ms (about one segment target); then it switches anyway and
+	 * the lagging rendition skips a number (the packager fills it with a gap segment).
+	 */
+	maxAlignWaitMs?: number;
 	nowMs?: () => number;
 }
 
@@ -45,7 +58,7 @@ interface PendingRendition {
 export class RunSwitcher {
 	readonly #options: RunSwitcherOptions;
 	#active: number | undefined;
-	#pending: { run: number; renditions: Map<string, PendingRendition>; firstArrivedMs?: number; skipped: number } | undefined;
+	#pending: { run: number; renditions: Map<string, PendingRendition>; firstArrivedMs?: number; skipped: number; readyMs?: number } | undefined;
 	/** Renditions of each run whose output is still open. */
 	readonly #open = new Map<number, Set<string>>();
 	/** Runs the runner gave up before they went on air; their output never goes on air. */
@@ -90,6 +103,8 @@ export class RunSwitcher {
 		if (this.#active !== undefined && run < this.#active) return; // a run already replaced: its output is dropped
 		if (run === this.#active) {
 			this.#options.deliver(rendition, item);
+			// A new run may be waiting for the renditions on air to reach one segment number.
+			if (item.kind === 'part' && this.#pending?.readyMs !== undefined) this.#maybeSwitch();
 			return;
 		}
 		if (this.#pending && run < this.#pending.run) return; // superseded before it went on air
@@ -126,6 +141,11 @@ export class RunSwitcher {
 			const start = r?.parts[0];
 			if (!r?.init || !start) return;
 			if (!immediate && start.arrivedMs - (pending.firstArrivedMs ?? start.arrivedMs) < this.#options.warmupMs) return;
+		}
+		if (!immediate && this.#options.aligned && !this.#options.aligned()) {
+			const now = (this.#options.nowMs ?? Date.now)();
+			pending.readyMs ??= now;
+			if (now - pending.readyMs < (this.#options.maxAlignWaitMs ?? 1000)) return;
 		}
 		const hadPrevious = this.#active !== undefined;
 		this.#active = pending.run;
