@@ -44,6 +44,17 @@ export class OriginRendition {
 		}
 	}
 
+	/**
+	 * A placeholder (EXT-X-GAP) for a number the rendition skipped (see the packager's gap event); one for a number
+	 * it already holds, or before its first segment, is ignored.
+	 */
+	addGap(gap: { msn: number; pdtMs: number; durationS: number }, windowSegments: number): void {
+		if (this.timeline.ended || this.timeline.lastMsn < 0 || gap.msn <= this.timeline.lastMsn) return;
+		this.#completeLast();
+		this.timeline.addGap(gap);
+		this.timeline.trim(windowSegments);
+	}
+
 	end(): void {
 		this.#completeLast();
 		this.timeline.end();
@@ -60,7 +71,7 @@ export class OriginRendition {
 	/** Joins the parts of the segment that just completed into the segment file, if all of them are here. */
 	#completeLast(): void {
 		const last: TimelineSegment | undefined = this.timeline.segments.at(-1);
-		if (!last || this.segments.has(last.msn)) return;
+		if (!last || last.gap || this.segments.has(last.msn)) return;
 		const bytes = last.parts.map((p) => this.parts.get(p.seq));
 		if (bytes.every((b): b is Buffer => b !== undefined)) this.segments.set(last.msn, Buffer.concat(bytes));
 	}

@@ -89,6 +89,9 @@ export class OriginStream {
 			case 'vtt':
 				this.#addSubtitleSegment(event, bytes);
 				break;
+			case 'gap':
+				this.#rendition(event.rendition).addGap(event, this.#window.windowSegments);
+				break;
 			case 'end':
 				for (const rendition of this.renditions.values()) rendition.end();
 				this.subtitles.end();

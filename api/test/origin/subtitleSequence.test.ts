@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { PassThrough } from 'node:stream';
 import { setImmediate as tick } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { BoxParser, feedPositionOf, Packager, planStreamResume, type HlsEvent, type HlsMessage } from '@tribune/transcoder';
+import { BoxParser, feedPositionOf, Packager, planStreamResume, renderMediaPlaylist, type HlsEvent, type HlsMessage } from '@tribune/transcoder';
 import pino from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { OriginStream } from '../../src/origin/OriginStream.js';
@@ -383,11 +383,43 @@ describe('the subtitles playlist stays a valid sliding window across run switche
 		});
 	}
 
-	// Known, outside the subtitles: the renditions themselves skip a number when one was a segment behind another at
-	// a run switch or a takeover (all restart one past the highest), so their playlists renumber their later
-	// segments. `fails` until the run switch or resume keeps every rendition's numbering contiguous.
-	it.fails('audio and video playlists keep one URI per number across a run switch with a rendition a segment behind', async () => {
-		const h = await scenarios['a run switch while the reference rendition is a segment behind another']!();
-		expect([...h.histories.v.problems, ...h.histories.a.problems]).toEqual([]);
+	// The run on air dies (or never aligns) with a rendition a segment behind, or a packager takes over: that
+	// rendition cannot catch up, so it gets an EXT-X-GAP placeholder for each number it skipped.
+	for (const name of [
+		'a run switch while the reference rendition is a segment behind another',
+		'a takeover by a new packager while the reference rendition is a segment behind another',
+		'a takeover by a new packager while the reference rendition is a segment ahead of another',
+	]) {
+		it(`audio and video: ${name}: gap segments for skipped numbers`, async () => {
+			const h = await scenarios[name]!();
+			expect([...h.histories.v.problems, ...h.histories.a.problems]).toEqual([]);
+			const gaps = h.events.filter((e) => e.type === 'gap');
+			if (name.includes('behind')) expect(gaps.map((e) => e.type === 'gap' && e.rendition)).toContain('v');
+			for (const rendition of ['v', 'a'] as const) {
+				const placed = h.events.flatMap((e) => (e.type === 'part' && e.rendition === rendition && e.segment) || (e.type === 'gap' && e.rendition === rendition) ? [e.msn] : []);
+				expect(placed).toEqual(placed.map((_, i) => i));
+				// Live, the placeholder carries EXT-X-GAP; it never has parts.
+				const text = h.origin.mediaPlaylist(rendition, false)!.text;
+				for (const gap of gaps) if (gap.type === 'gap' && gap.rendition === rendition && text.includes(`seg-${gap.msn}.m4s`)) expect(text).toContain(`#EXT-X-GAP\n#EXTINF:${gap.durationS.toFixed(5)},\nseg-${gap.msn}.m4s`);
+			}
+		});
+	}
+
+	it('the replay playlist of a rendition that skipped a number at a switch lists a gap segment for it', async () => {
+		const h = new Harness();
+		const packager = h.packager();
+		const first = new Run(packager, 0, media);
+		await first.both(9);
+		await first.parts('a');
+		const second = new Run(packager, 1, media);
+		await second.parts('a');
+		await second.parts('v');
+		await first.end(); // the run on air dies a segment behind: the new run takes over at once
+		await second.both(5);
+		await second.end();
+		await packager.end();
+		const replay = parseMediaPlaylist(renderMediaPlaylist(packager.timeline('v'), { targetDurationS: 1, type: 'vod' }));
+		expect(replay.segments.map((s) => s.msn)).toEqual(replay.segments.map((_, i) => i));
+		expect(replay.text).toMatch(/#EXT-X-GAP\n#EXTINF:[0-9.]+,\nseg-2\.m4s\n#EXT-X-DISCONTINUITY\n/);
 	});
 });

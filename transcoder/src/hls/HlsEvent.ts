@@ -45,6 +45,12 @@ export type HlsEvent =
 			segment?: { pdtMs: number; discontinuity: boolean; initIndex: number };
 	  }
 	| { type: 'vtt'; seq: number; msn: number; durationS: number; pdtMs: number; discontinuity: boolean }
+	/**
+	 * A placeholder (EXT-X-GAP) for a number a rendition skipped: after a crash or takeover a rendition that was a
+	 * segment behind the others restarts with them, at one number, and each number it never reached gets a gap
+	 * segment so its playlist numbering stays contiguous.
+	 */
+	| { type: 'gap'; seq: number; rendition: string; msn: number; durationS: number; pdtMs: number }
 	| { type: 'end'; seq: number };
 
 /** An event before the packager numbers it (distributive, so each member keeps its own fields). */

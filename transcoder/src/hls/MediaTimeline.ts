@@ -18,6 +18,8 @@ export interface TimelineSegment {
 	durationS: number;
 	/** False for the segment still being written (the last one of a live playlist). */
 	complete: boolean;
+	/** A placeholder for a number the rendition skipped (EXT-X-GAP): no media, never loaded. */
+	gap?: boolean;
 }
 
 /** The part a new fragment becomes, as the packager placed it. */
@@ -80,6 +82,17 @@ export class MediaTimeline {
 	/** Appends a whole, complete segment (subtitles). */
 	addSegment(segment: Omit<TimelineSegment, 'complete' | 'parts'>): void {
 		this.segments.push({ ...segment, parts: [], complete: true });
+	}
+
+	/**
+	 * Appends a placeholder segment (EXT-X-GAP) for a number the rendition skipped, completing the last segment; it
+	 * keeps the last segment's init section, so it adds no EXT-X-MAP.
+	 */
+	addGap(gap: { msn: number; pdtMs: number; durationS: number }): void {
+		if (this.ended) throw new Error('timeline has ended');
+		const last = this.segments.at(-1);
+		if (last) last.complete = true;
+		this.segments.push({ ...gap, discontinuity: false, mapUri: last?.mapUri ?? '', parts: [], complete: true, gap: true });
 	}
 
 	/** The broadcast is over: the last segment is complete. */

@@ -14,6 +14,8 @@ import { renderWebVtt, WebVttSegmenter, type Cue, type WallClockCue } from './We
 
 /** Shortest subtitle segment filling a number the reference rendition skipped, s (EXTINF must be positive). */
 const minimumSubtitleGapS = 0.001;
+/** Duration of a gap segment whose number no rendition of this packager has media for, s (EXTINF must be positive). */
+const minimumGapS = 0.001;
 
 /** Where a packager's events go: Redis for origins (RedisHlsPublisher), or an origin in the same process. */
 export interface HlsSink {
@@ -105,15 +107,25 @@ export class Packager {
 			switched: (run, hadPrevious, skippedParts) => {
 				if (skippedParts > 0) this.options.logger.debug({ run, skippedParts }, 'a new run wrote parts that could not start playback');
 				// The new run's media time starts over: re-anchor it to the wall clock, and open one new segment number
-				// for every rendition after a discontinuity.
+				// for every rendition after a discontinuity. A rendition still behind (the run on air died, or did not
+				// align within the switcher's wait) gets a gap segment for each number it skipped.
 				this.#anchor = undefined;
 				if (hadPrevious) {
-					const next = Math.max(...[...this.#renditions.values()].map((r) => r.placedMsn)) + 1;
-					for (const rendition of this.#renditions.values()) rendition.restart(next);
+					const renditions = [...this.#renditions.values()];
+					const last = Math.max(...renditions.map((r) => r.placedMsn));
+					for (const rendition of renditions) this.#fillGap(rendition, rendition.placedMsn, last, (msn) => this.#gapAt(msn, rendition));
+					for (const rendition of renditions) rendition.restart(last + 1);
 				}
 				this.options.onRunOnAir?.(run);
 			},
 		});
+		// A takeover: a rendition that was behind the others gets gap segments up to the number all continue after.
+		if (resume) {
+			for (const [name, rendition] of this.#renditions) {
+				const own = resume.renditions[name];
+				if (own?.placedMsn !== undefined) this.#fillGap(rendition, own.placedMsn, own.lastMsn, () => ({ pdtMs: Math.round(resume.lastPdtEndMs), durationS: minimumGapS }));
+			}
+		}
 		// Subtitle segments follow the first rendition's: the replay's earlier ones are those of its journal.
 		const reference = options.renditions[0] && resume?.renditions[options.renditions[0].name];
 		if (options.subtitles && reference) {
@@ -246,6 +258,31 @@ export class Packager {
 			this.#anchor = { wallMs: Math.max(now - durationS * 1000, this.#lastPdtEndMs), mediaS };
 		}
 		return Math.round(this.#anchor.wallMs + (mediaS - this.#anchor.mediaS) * 1000);
+	}
+
+	/**
+	 * Gap segments for the numbers a rendition skipped; for the subtitles' reference rendition, empty subtitle
+	 * segments of the same numbers go out first, so the subtitles never lack a number the reference lists.
+	 */
+	#fillGap(rendition: RenditionPackager, afterMsn: number, toMsn: number, gapAt: (msn: number) => { pdtMs: number; durationS: number }): void {
+		if (afterMsn < 0 || afterMsn >= toMsn) return;
+		if (this.options.subtitles && rendition.name === this.options.renditions[0]?.name) {
+			for (let msn = afterMsn + 1; msn <= toMsn; msn++) this.#putSubtitleSegment({ msn, ...gapAt(msn), discontinuity: false }, renderWebVtt(0, []));
+		}
+		rendition.fillGap(afterMsn, toMsn, gapAt);
+	}
+
+	/**
+	 * Timing of a gap segment for number `msn` of a rendition that skipped it: that of another rendition's segment of
+	 * that number (its media, up to the switch), else a tiny one at the lagging rendition's end.
+	 */
+	#gapAt(msn: number, lagging: RenditionPackager): { pdtMs: number; durationS: number } {
+		for (const rendition of this.#renditions.values()) {
+			const segment = rendition.timeline.segments.find((s) => s.msn === msn && !s.gap);
+			if (segment && segment.durationS > 0) return { pdtMs: segment.pdtMs, durationS: segment.durationS };
+		}
+		const last = lagging.timeline.segments.at(-1);
+		return { pdtMs: last ? Math.round(last.pdtMs + last.durationS * 1000) : this.#lastPdtEndMs, durationS: minimumGapS };
 	}
 
 	#maybeSendDescriptor(): void {

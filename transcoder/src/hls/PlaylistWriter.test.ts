@@ -162,6 +162,34 @@ seg-3.m4s
 		expect(renderMediaPlaylist(restarted, options)).toContain('#EXT-X-MEDIA-SEQUENCE:3\n#EXT-X-DISCONTINUITY-SEQUENCE:1\n#EXT-X-MAP:URI="init-1.mp4"\n');
 	});
 
+	it('lists a placeholder for a skipped number with EXT-X-GAP, its init section unchanged, before the discontinuity', () => {
+		const gapped = new MediaTimeline();
+		gapped.addPart({ seq: 0, msn: 0, durationS: 1, independent: true, segment: { pdtMs: t0, discontinuity: false, initIndex: 0 } });
+		gapped.addGap({ msn: 1, pdtMs: t0 + 1000, durationS: 0.5 });
+		gapped.addPart({ seq: 1, msn: 2, durationS: 1, independent: true, segment: { pdtMs: t0 + 1500, discontinuity: true, initIndex: 1 } });
+		gapped.end();
+		expect(renderMediaPlaylist(gapped, { targetDurationS: 1, type: 'vod' })).toBe(`#EXTM3U
+#EXT-X-VERSION:9
+#EXT-X-TARGETDURATION:1
+#EXT-X-PLAYLIST-TYPE:VOD
+#EXT-X-MEDIA-SEQUENCE:0
+#EXT-X-MAP:URI="init-0.mp4"
+#EXT-X-PROGRAM-DATE-TIME:2026-01-01T12:00:00.000Z
+#EXTINF:1.00000,
+seg-0.m4s
+#EXT-X-PROGRAM-DATE-TIME:2026-01-01T12:00:01.000Z
+#EXT-X-GAP
+#EXTINF:0.50000,
+seg-1.m4s
+#EXT-X-DISCONTINUITY
+#EXT-X-MAP:URI="init-1.mp4"
+#EXT-X-PROGRAM-DATE-TIME:2026-01-01T12:00:01.500Z
+#EXTINF:1.00000,
+seg-2.m4s
+#EXT-X-ENDLIST
+`);
+	});
+
 	it('ends a live playlist with EXT-X-ENDLIST and no preload hint', () => {
 		const ended = timeline(2, 2);
 		ended.end();

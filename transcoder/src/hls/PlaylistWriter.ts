@@ -78,6 +78,7 @@ export function renderMediaPlaylist(timeline: MediaTimeline, options: MediaPlayl
 		lines.push(`#EXT-X-PROGRAM-DATE-TIME:${pdt(segment.pdtMs)}`);
 		const endS = startS + segment.durationS;
 		if (ll && (totalS - endS < ll.partWindowS || !segment.complete)) lines.push(...partLines(segment));
+		if (segment.gap) lines.push('#EXT-X-GAP');
 		if (segment.complete) lines.push(`#EXTINF:${decimal(segment.durationS)},`, segmentUri(segment.msn));
 		startS = endS;
 	}

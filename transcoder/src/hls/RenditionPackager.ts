@@ -21,13 +21,18 @@ export interface ReplaySegment {
 	discontinuity: boolean;
 	initIndex: number;
 	durationS: number;
+	/** A placeholder for a skipped number (EXT-X-GAP); absent in older journals. */
+	gap?: boolean;
 }
 
 /** Where another packager left a rendition of the same stream (a broadcast taken over from a dead transcoder). */
 export interface RenditionResume {
 	/** Numbers it published last: the part, the segment and the init section; -1 for none. */
 	lastSeq: number;
+	/** The number every rendition continues after (the highest any reached), so they keep sharing numbers. */
 	lastMsn: number;
+	/** The last number this rendition itself reached; those up to {@link lastMsn} get gap segments. */
+	placedMsn?: number;
 	lastInitIndex: number;
 	/** The replay's segments it completed (from the journal on disk), so the replay playlist keeps them. */
 	replaySegments: readonly ReplaySegment[];
@@ -79,6 +84,24 @@ export class RenditionPackager {
 	/** The next part comes from a new encoder run: it opens segment `nextMsn` after a discontinuity. */
 	restart(nextMsn: number): void {
 		this.#segmenter.restart(nextMsn);
+	}
+
+	/**
+	 * Placeholder segments (EXT-X-GAP) for the numbers after `afterMsn` (the last this rendition reached) up to
+	 * `toMsn`, timed by `gapAt` (a rendition that was behind the others when they all restart at one number). The
+	 * next part then opens segment `toMsn + 1` after a discontinuity.
+	 */
+	fillGap(afterMsn: number, toMsn: number, gapAt: (msn: number) => { pdtMs: number; durationS: number }): void {
+		if (afterMsn < 0 || afterMsn >= toMsn) return;
+		this.#closeSegment();
+		for (let msn = afterMsn + 1; msn <= toMsn; msn++) {
+			const { pdtMs, durationS } = gapAt(msn);
+			this.timeline.addGap({ msn, pdtMs, durationS });
+			this.#context.publish({ type: 'gap', rendition: this.name, msn, durationS, pdtMs }, Buffer.alloc(0));
+			const entry: ReplaySegment = { msn, pdtMs, discontinuity: false, initIndex: Math.max(0, this.#initIndex), durationS, gap: true };
+			this.#context.disk?.appendLine(`${this.name}/${replayJournalName}`, JSON.stringify(entry));
+		}
+		this.#segmenter.restart(toMsn + 1);
 	}
 
 	/** Media sequence number of the last segment placed, or -1. */

@@ -52,13 +52,23 @@ describe('planStreamResume()', () => {
 		if (feed.state === 'ended') throw new Error('unexpected');
 		const resume = planStreamResume(feed, { '360p': journal, audio: journal }, ['360p', 'audio']);
 		expect(resume?.nextSeq).toBe(15);
-		expect(resume?.renditions['360p']).toEqual({ lastSeq: 6, lastMsn: 3, lastInitIndex: 0, replaySegments: journal });
+		expect(resume?.renditions['360p']).toEqual({ lastSeq: 6, lastMsn: 3, placedMsn: 3, lastInitIndex: 0, replaySegments: journal });
 		expect(resume?.lastPdtEndMs).toBe(1_001_400);
+	});
+
+	it('keeps the last number each rendition reached, so one that was behind gets gap segments up to the common one', () => {
+		// The audio's part of segment 3 never came: it was a segment behind the video when the packager died.
+		const events = history().filter((e) => !(e.type === 'part' && e.rendition === 'audio' && e.msn === 3));
+		const feed = feedPositionOf(events.reverse(), { '360p': 0, audio: 0 });
+		if (feed.state === 'ended') throw new Error('unexpected');
+		const resume = planStreamResume(feed, {}, ['360p', 'audio']);
+		expect(resume?.renditions['audio']).toMatchObject({ lastMsn: 3, placedMsn: 2 });
+		expect(resume?.renditions['360p']).toMatchObject({ lastMsn: 3, placedMsn: 3 });
 	});
 
 	it('starts from nothing for a new stream without a replay, and from the journal alone when the feed expired', () => {
 		expect(planStreamResume({ state: 'new' }, {}, ['audio'])).toBeUndefined();
 		const resume = planStreamResume({ state: 'new' }, { audio: journal }, ['audio']);
-		expect(resume).toEqual({ nextSeq: 0, lastPdtEndMs: 1_001_200, renditions: { audio: { lastSeq: -1, lastMsn: 2, lastInitIndex: 0, replaySegments: journal } } });
+		expect(resume).toEqual({ nextSeq: 0, lastPdtEndMs: 1_001_200, renditions: { audio: { lastSeq: -1, lastMsn: 2, placedMsn: 2, lastInitIndex: 0, replaySegments: journal } } });
 	});
 });

@@ -95,7 +95,8 @@ export async function readReplayJournals(disk: HlsDiskWriter, renditions: readon
 /**
  * Combines the feed's position and the replay journals into where a new packager starts; undefined for a stream
  * that starts from nothing. All renditions continue at one media sequence number past the highest any of them
- * used, so they keep sharing segment numbers. Pure.
+ * used, so they keep sharing segment numbers; a rendition that was behind gets gap segments for the numbers it
+ * skipped (`placedMsn` is the last it reached). Pure.
  */
 export function planStreamResume(feed: Exclude<FeedPosition, { state: 'ended' }>, journals: Readonly<Record<string, readonly ReplaySegment[]>>, renditions: readonly string[]): StreamResume | undefined {
 	const live = feed.state === 'live' ? feed : undefined;
@@ -110,6 +111,7 @@ export function planStreamResume(feed: Exclude<FeedPosition, { state: 'ended' }>
 		resume.renditions[name] = {
 			lastSeq: position?.lastSeq ?? -1,
 			lastMsn,
+			placedMsn: Math.max(position?.lastMsn ?? -1, ...replaySegments.map((s) => s.msn)),
 			lastInitIndex: Math.max(position?.lastInitIndex ?? -1, ...replaySegments.map((s) => s.initIndex)),
 			replaySegments,
 		};
@@ -121,5 +123,5 @@ function isReplaySegment(value: unknown): value is ReplaySegment {
 	if (typeof value !== 'object' || value === null) return false;
 	const v = value as Record<string, unknown>;
 	const whole = (n: unknown): boolean => Number.isSafeInteger(n) && (n as number) >= 0;
-	return whole(v.msn) && whole(v.initIndex) && whole(v.pdtMs) && typeof v.discontinuity === 'boolean' && typeof v.durationS === 'number' && (v.durationS as number) >= 0;
+	return whole(v.msn) && whole(v.initIndex) && whole(v.pdtMs) && typeof v.discontinuity === 'boolean' && typeof v.durationS === 'number' && (v.durationS as number) >= 0 && (v.gap === undefined || typeof v.gap === 'boolean');
 }
