@@ -98,7 +98,9 @@ export class Packager {
 			warmupMs: options.switchWarmupMs ?? (options.renditions.some((r) => r.kind === 'video') ? 100 : 400),
 			...(options.nowMs && { nowMs: options.nowMs }),
 			aligned: () => new Set([...this.#renditions.values()].map((r) => r.placedMsn)).size <= 1,
-			maxAlignWaitMs: options.segmentTargetMs,
+			// A healthy run on air catches up within a part; one that stopped delivering (its input went away) must
+			// not hold the new run back long: the stall would reach the players.
+			maxAlignWaitMs: 2 * options.partTargetMs,
 			deliver: (rendition, item) => {
 				const packager = this.#rendition(rendition);
 				if (item.kind === 'init') packager.addInit(item.ftyp, item.moov);

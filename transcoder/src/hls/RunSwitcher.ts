@@ -29,8 +29,8 @@ export interface RunSwitcherOptions {
 	 */
 	aligned?: () => boolean;
 	/**
-	 * Longest a ready new run waits for {@link aligned}, ms (about one segment target); then it switches anyway and
-	 * the lagging rendition skips a number (the packager fills it with a gap segment).
+	 * Longest a ready new run waits for {@link aligned}, ms (default 1000; the packager uses two part targets); then
+	 * it switches anyway and the lagging rendition skips a number (the packager fills it with a gap segment).
 	 */
 	maxAlignWaitMs?: number;
 	nowMs?: () => number;
