@@ -106,8 +106,9 @@ export class Packager {
 				if (item.kind === 'init') packager.addInit(item.ftyp, item.moov);
 				else packager.addPart(item.moof, item.mdat);
 			},
-			switched: (run, hadPrevious, skippedParts) => {
+			switched: (run, hadPrevious, skippedParts, alignWaitMs) => {
 				if (skippedParts > 0) this.options.logger.debug({ run, skippedParts }, 'a new run wrote parts that could not start playback');
+				if (alignWaitMs > 0) this.options.logger.debug({ run, alignWaitMs, placed: Object.fromEntries([...this.#renditions].map(([name, r]) => [name, r.placedMsn])) }, 'a new run waited for the renditions on air to reach one segment number');
 				// The new run's media time starts over: re-anchor it to the wall clock, and open one new segment number
 				// for every rendition after a discontinuity. A rendition still behind (the run on air died, or did not
 				// align within the switcher's wait) gets a gap segment for each number it skipped.

@@ -18,8 +18,9 @@ export interface RunSwitcherOptions {
 	/**
 	 * `run` goes on air; `hadPrevious`: another run was on air before (the packager marks a discontinuity).
 	 * `skippedParts`: parts it wrote before that could not start playback (not independent), for logs.
+	 * `alignWaitMs`: how long it waited for the run on air's renditions to align ({@link aligned}), for logs.
 	 */
-	switched(run: number, hadPrevious: boolean, skippedParts: number): void;
+	switched(run: number, hadPrevious: boolean, skippedParts: number, alignWaitMs: number): void;
 	/**
 	 * Whether the run on air's renditions are all at one segment number. All renditions restart at one number past
 	 * the highest any reached, so a switch while one is a segment behind would make it skip a number (players fail
@@ -150,7 +151,8 @@ export class RunSwitcher {
 		const hadPrevious = this.#active !== undefined;
 		this.#active = pending.run;
 		this.#pending = undefined;
-		this.#options.switched(pending.run, hadPrevious, pending.skipped);
+		const alignWaitMs = pending.readyMs === undefined ? 0 : (this.#options.nowMs ?? Date.now)() - pending.readyMs;
+		this.#options.switched(pending.run, hadPrevious, pending.skipped, alignWaitMs);
 		for (const name of this.#options.renditions) {
 			const r = pending.renditions.get(name)!;
 			this.#options.deliver(name, r.init!);
