@@ -19,7 +19,10 @@ afterAll(async () => {
 	await cluster?.stop();
 });
 
-/** Sends `head` raw; resolves with what the server wrote once it closes the connection (or 'timeout' after 15 s). */
+/**
+ * Sends `head` raw; resolves with what the server wrote once it closes the connection, followed by `[reset]` when it
+ * reset it (or 'timeout' after 15 s).
+ */
 function rawUpgrade(port: number, head: string): Promise<string> {
 	return new Promise((resolve, reject) => {
 		const socket = net.connect(port, '127.0.0.1', () => socket.write(head));
@@ -33,7 +36,11 @@ function rawUpgrade(port: number, head: string): Promise<string> {
 			clearTimeout(timer);
 			resolve(got);
 		});
-		socket.on('error', reject);
+		socket.on('error', (error: NodeJS.ErrnoException) => {
+			if (error.code !== 'ECONNRESET') return reject(error);
+			clearTimeout(timer);
+			resolve(`${got}[reset]`);
+		});
 	});
 }
 
@@ -64,7 +71,9 @@ describe('upgrade routing (real API process)', () => {
 
 	it('an upgrade with oversized headers is refused with 431 and closed', async () => {
 		const reply = await rawUpgrade(api.port, `GET /ws HTTP/1.1\r\n${upgradeHeaders}X-Big: ${'a'.repeat(64 * 1024)}\r\n\r\n`);
-		expect(reply).toMatch(/^HTTP\/1\.1 431 /);
+		// Node's parser answers 431 and closes at once; while the client is still sending the rest of its 64 KiB the
+		// kernel may turn that close into a reset that arrives before the 431 is read. Either way: refused, closed.
+		expect(reply).toMatch(/^(HTTP\/1\.1 431 [^]*|\[reset\])$/);
 		expect(await healthy()).toBe(true);
 	}, 30_000);
 });
