@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { errorCatalogue } from '../src/errors.js';
 import { maxMessageBytes } from '../src/signaling/protocol.js';
 import { SignalingClient } from './support/SignalingClient.js';
+import { prng, snapshotRedis } from './support/fuzzing.js';
 import { createLiveSpace, joinSpace, startTestNode, type TestNode } from './support/startTestNode.js';
 
 /**
@@ -23,32 +24,8 @@ const seed = Number(process.env.TRIBUNE_FUZZ_SEED ?? 20261129);
 /** Messages in flight per connection before waiting for their replies. */
 const window = 500;
 
-/** mulberry32: a small seeded PRNG. */
-function prng(s: number): () => number {
-	let a = s >>> 0;
-	return () => {
-		a = (a + 0x6d2b79f5) >>> 0;
-		let t = a;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-	};
-}
-
 /** Every Redis value of the space (its listener tally aside: it is refreshed with a timestamp). */
-async function snapshotSpace(redis: Redis, prefix: string, spaceId: string): Promise<Record<string, unknown>> {
-	const out: Record<string, unknown> = {};
-	for (const key of (await redis.keys(`${prefix}:space:{${spaceId}}*`)).sort()) {
-		if (key.endsWith(':listeners')) continue;
-		const type = await redis.type(key);
-		if (type === 'string') out[key] = await redis.get(key);
-		else if (type === 'hash') out[key] = await redis.hgetall(key);
-		else if (type === 'zset') out[key] = await redis.zrange(key, 0, -1, 'WITHSCORES');
-		else if (type === 'list') out[key] = await redis.lrange(key, 0, -1);
-		else if (type === 'set') out[key] = (await redis.smembers(key)).sort();
-	}
-	return out;
-}
+const snapshotSpace = (redis: Redis, prefix: string, spaceId: string) => snapshotRedis(redis, `${prefix}:space:{${spaceId}}*`, (key) => key.endsWith(':listeners'));
 
 interface Template {
 	id: number;

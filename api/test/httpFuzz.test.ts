@@ -12,6 +12,7 @@ import { createApiMetrics } from '../src/metrics.js';
 import { createOrigin } from '../src/origin/createOrigin.js';
 import { LiveStream } from './origin/support/liveStream.js';
 import { createLiveSpace, joinSpace, startTestNode, type TestNode } from './support/startTestNode.js';
+import { prng } from './support/fuzzing.js';
 
 /**
  * Hostile HTTP against real servers: the API node (REST, auth) and an origin fed by a real packager (live window
@@ -23,18 +24,6 @@ import { createLiveSpace, joinSpace, startTestNode, type TestNode } from './supp
  */
 const count = Number(process.env.TRIBUNE_HTTP_FUZZ_COUNT ?? (process.env.TRIBUNE_BENCH === '1' ? 100_000 : 3000));
 const secret = 'TRIBUNE-FUZZ-SECRET-7f3a';
-
-/** mulberry32: a small seeded PRNG, so a failing request can be reproduced from its index. */
-function prng(seed: number): () => number {
-	let a = seed >>> 0;
-	return () => {
-		a = (a + 0x6d2b79f5) >>> 0;
-		let t = a;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-	};
-}
 
 interface FuzzRequest {
 	target: 'api' | 'origin';

@@ -3,33 +3,8 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { maxMessageBytes, requestNames } from '../src/signaling/protocol.js';
 import { SignalingClient } from './support/SignalingClient.js';
+import { prng, snapshotRedis } from './support/fuzzing.js';
 import { createLiveSpace, joinSpace, startTestNode, type TestNode } from './support/startTestNode.js';
-
-/** mulberry32: a small seeded PRNG, so a failure replays exactly. */
-function prng(seed: number): () => number {
-	let a = seed >>> 0;
-	return () => {
-		a = (a + 0x6d2b79f5) >>> 0;
-		let t = a;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-	};
-}
-
-/** Every Redis value under a prefix, for before/after comparison. */
-async function snapshotRedis(redis: Redis, prefix: string): Promise<Record<string, unknown>> {
-	const out: Record<string, unknown> = {};
-	for (const key of (await redis.keys(`${prefix}:*`)).sort()) {
-		const type = await redis.type(key);
-		if (type === 'string') out[key] = await redis.get(key);
-		else if (type === 'hash') out[key] = await redis.hgetall(key);
-		else if (type === 'zset') out[key] = await redis.zrange(key, 0, -1, 'WITHSCORES');
-		else if (type === 'list') out[key] = await redis.lrange(key, 0, -1);
-		else if (type === 'set') out[key] = (await redis.smembers(key)).sort();
-	}
-	return out;
-}
 
 /** A well-formed request, before mutation. */
 interface Template {
@@ -59,7 +34,7 @@ describe('protocol robustness', () => {
 		await bystander.request('raiseHand');
 		await host.waitFor('handQueueChanged');
 		const stateBefore = await host.request('getState');
-		const redisBefore = await snapshotRedis(redis, node.redisPrefix);
+		const redisBefore = await snapshotRedis(redis, `${node.redisPrefix}:*`);
 
 		// Valid requests the host could make; each mutation below makes them invalid in one way.
 		const templates: Template[] = [
@@ -130,7 +105,7 @@ describe('protocol robustness', () => {
 		expect(host.closeCode).toBeUndefined();
 		expect(bystander.closeCode).toBeUndefined();
 		expect(await host.request('getState')).toEqual(stateBefore);
-		expect(await snapshotRedis(redis, node.redisPrefix)).toEqual(redisBefore);
+		expect(await snapshotRedis(redis, `${node.redisPrefix}:*`)).toEqual(redisBefore);
 		host.close();
 		bystander.close();
 	});
