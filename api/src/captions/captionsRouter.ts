@@ -3,6 +3,7 @@ import path from 'node:path';
 import express, { type Request, type Router } from 'express';
 import { z } from 'zod';
 import { TribuneError } from '../errors.js';
+import { parseInput } from '../validation/parseInput.js';
 import { plainLine } from '../validation/plainLine.js';
 import { spaceInfo } from '../signaling/toWire.js';
 import { asSpaceId, captionModes, type CaptionMode, type SpaceId } from '../spaces/Space.js';
@@ -30,15 +31,6 @@ const tokenBody = z.strictObject({
 	name: name.min(1).default('Captioner'),
 	ttlS: z.number().int().min(captionerTokenTtl.minS).max(captionerTokenTtl.maxS).default(captionerTokenTtl.defaultS),
 });
-
-function parse<T>(schema: z.ZodType<T>, value: unknown): T {
-	const result = schema.safeParse(value);
-	if (!result.success) {
-		const issue = result.error.issues[0];
-		throw new TribuneError('bad_request', issue ? `${issue.path.join('.') || 'body'}: ${issue.message}` : 'invalid body');
-	}
-	return result.data;
-}
 
 function idOf(req: Request): SpaceId {
 	const parsed = spaceIdParam.safeParse(req.params.id);
@@ -80,14 +72,14 @@ export function captionsRouter(deps: CaptionsRouterDeps): Router {
 	router.post('/:id/caption-mode', json, async (req, res) => {
 		const spaceId = idOf(req);
 		const actor = await moderator(req, spaceId);
-		const { captionMode } = parse(captionModeBody, req.body);
+		const { captionMode } = parseInput(captionModeBody, req.body);
 		res.set('Cache-Control', 'no-store').json({ space: spaceInfo(await service.setCaptionMode(actor, captionMode)) });
 	});
 
 	router.post('/:id/captioner-token', json, async (req, res) => {
 		const spaceId = idOf(req);
 		await moderator(req, spaceId);
-		const body = parse(tokenBody, req.body ?? {});
+		const body = parseInput(tokenBody, req.body ?? {});
 		const generation = await deps.pushes.revocations.forIssue(spaceId, body.ttlS);
 		const { token, claims } = await tokens.issue(spaceId, body.name, body.ttlS, generation);
 		res.status(201).set('Cache-Control', 'no-store').json({ token, expiresAt: claims.expiresAt, captionsUrl: `/api/spaces/${spaceId}/captions`, socketUrl: captionerSocketPath });
@@ -96,7 +88,7 @@ export function captionsRouter(deps: CaptionsRouterDeps): Router {
 	router.post('/:id/captioner-tokens/revoke', json, async (req, res) => {
 		const spaceId = idOf(req);
 		await moderator(req, spaceId);
-		parse(z.strictObject({}), req.body ?? {});
+		parseInput(z.strictObject({}), req.body ?? {});
 		await deps.pushes.revocations.revokeAll(spaceId);
 		res.set('Cache-Control', 'no-store').json({ revoked: true });
 	});

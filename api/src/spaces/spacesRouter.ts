@@ -1,6 +1,7 @@
 import express, { type Request, type Router } from 'express';
 import { z } from 'zod';
 import { TribuneError } from '../errors.js';
+import { parseInput } from '../validation/parseInput.js';
 import { plainLine } from '../validation/plainLine.js';
 import { NodeFullError } from '../signaling/Admission.js';
 import { spaceInfo, participantInfo } from '../signaling/toWire.js';
@@ -47,15 +48,6 @@ const syntheticBody = z.strictObject({
 
 const spaceIdParam = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
 
-function parse<T>(schema: z.ZodType<T>, value: unknown): T {
-	const result = schema.safeParse(value);
-	if (!result.success) {
-		const issue = result.error.issues[0];
-		throw new TribuneError('bad_request', issue ? `${issue.path.join('.') || 'body'}: ${issue.message}` : 'invalid body');
-	}
-	return result.data;
-}
-
 /**
  * REST for spaces, under /api/spaces:
  *   POST /                 create a space → { space, participant, token } (the host's)
@@ -76,24 +68,24 @@ export function spacesRouter({ service, synthetic }: SpacesRouterDeps): Router {
 		const match = /^Bearer (\S+)$/.exec(header);
 		if (!match) throw new TribuneError('unauthorized', 'expected Authorization: Bearer <token>');
 		const { actor } = await service.authenticate(match[1]!);
-		if (actor.spaceId !== parse(spaceIdParam, req.params.id)) throw new TribuneError('forbidden', 'token is for another space');
+		if (actor.spaceId !== parseInput(spaceIdParam, req.params.id)) throw new TribuneError('forbidden', 'token is for another space');
 		return actor;
 	};
 
 	router.post('/', async (req, res) => {
-		const body = parse(createBody, req.body);
+		const body = parseInput(createBody, req.body);
 		const { space, host, token } = await service.createSpace({ ...body, settings: body.settings });
 		res.status(201).set('Cache-Control', 'no-store').json({ space: spaceInfo(space), participant: participantInfo(host), token });
 	});
 
 	router.get('/:id', async (req, res) => {
-		const space = await service.getSpace(asSpaceId(parse(spaceIdParam, req.params.id)));
+		const space = await service.getSpace(asSpaceId(parseInput(spaceIdParam, req.params.id)));
 		res.set('Cache-Control', 'no-store').json({ space: spaceInfo(space) });
 	});
 
 	router.post('/:id/join', async (req, res) => {
-		const spaceId = asSpaceId(parse(spaceIdParam, req.params.id));
-		const body = parse(joinBody, req.body);
+		const spaceId = asSpaceId(parseInput(spaceIdParam, req.params.id));
+		const body = parseInput(joinBody, req.body);
 		const { participant, token } = await service.join(spaceId, body.displayName, body.token).catch((error: unknown) => {
 			// This node is full: 503 (from the error catalogue) with when to try again.
 			if (error instanceof NodeFullError) res.set('Retry-After', String(error.retryAfterS));
@@ -113,7 +105,7 @@ export function spacesRouter({ service, synthetic }: SpacesRouterDeps): Router {
 	router.post('/:id/synthetic-speakers', async (req, res) => {
 		if (!synthetic) throw new TribuneError('not_found', 'synthetic speakers are off (SYNTHETIC_SPEAKERS=true turns them on)');
 		const actor = await actorOf(req);
-		const participant = await synthetic.add(actor, parse(syntheticBody, req.body));
+		const participant = await synthetic.add(actor, parseInput(syntheticBody, req.body));
 		res.status(201).json({ participant: participantInfo(participant) });
 	});
 
