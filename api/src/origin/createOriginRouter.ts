@@ -41,7 +41,14 @@ type Res = ServerResponse;
 export function createOriginHandler(deps: OriginRouterDeps): (req: Req, res: Res, url: string) => void {
 	return (req, res, url) => {
 		if (req.method === 'GET' || req.method === 'HEAD') {
-			const served = serveFromMemory(deps, res, url);
+			let served: boolean;
+			try {
+				served = serveFromMemory(deps, res, url);
+			} catch (error) {
+				// Ahead of Express nothing else would catch it: a throw here must cost one reply, never the process.
+				failInternal(deps, req, res, url, error);
+				return;
+			}
 			if (!served) serve(deps, res, url).catch((error: unknown) => failInternal(deps, req, res, url, error));
 			return;
 		}
