@@ -14,31 +14,16 @@ export function liveHlsConfig(): Partial<HlsConfig> {
 		backBufferLength: 30,
 		// A broadcast moving to another transcoder leaves the origin without new parts for 5-8 s: keep asking with
 		// backoff for ~30 s rather than giving up (the defaults end in a fatal error after a few seconds).
-		playlistLoadPolicy: {
-			default: {
-				maxTimeToFirstByteMs: 10_000,
-				maxLoadTimeMs: 20_000,
-				timeoutRetry: { maxNumRetry: 8, retryDelayMs: 250, maxRetryDelayMs: 4000, backoff: 'exponential' },
-				errorRetry: { maxNumRetry: 12, retryDelayMs: 250, maxRetryDelayMs: 4000, backoff: 'exponential' },
-			},
-		},
-		manifestLoadPolicy: {
-			default: {
-				maxTimeToFirstByteMs: 10_000,
-				maxLoadTimeMs: 20_000,
-				timeoutRetry: { maxNumRetry: 4, retryDelayMs: 250, maxRetryDelayMs: 4000, backoff: 'exponential' },
-				errorRetry: { maxNumRetry: 8, retryDelayMs: 250, maxRetryDelayMs: 4000, backoff: 'exponential' },
-			},
-		},
-		fragLoadPolicy: {
-			default: {
-				maxTimeToFirstByteMs: 10_000,
-				maxLoadTimeMs: 20_000,
-				timeoutRetry: { maxNumRetry: 6, retryDelayMs: 250, maxRetryDelayMs: 4000, backoff: 'exponential' },
-				errorRetry: { maxNumRetry: 8, retryDelayMs: 250, maxRetryDelayMs: 4000, backoff: 'exponential' },
-			},
-		},
+		playlistLoadPolicy: patientLoadPolicy(8, 12),
+		manifestLoadPolicy: patientLoadPolicy(4, 8),
+		fragLoadPolicy: patientLoadPolicy(6, 8),
 	};
+}
+
+/** Generous timeouts and exponential backoff (250 ms doubling to 4 s): `timeouts` and `errors` retries. */
+function patientLoadPolicy(timeouts: number, errors: number): HlsConfig['playlistLoadPolicy'] {
+	const retry = (maxNumRetry: number) => ({ maxNumRetry, retryDelayMs: 250, maxRetryDelayMs: 4000, backoff: 'exponential' as const });
+	return { default: { maxTimeToFirstByteMs: 10_000, maxLoadTimeMs: 20_000, timeoutRetry: retry(timeouts), errorRetry: retry(errors) } };
 }
 
 /** A replay is ordinary VOD. */
