@@ -35,14 +35,16 @@ describe('runStageBroadcast(): the broadcast follows the stage', () => {
 		fs.rmSync(dir, { recursive: true, force: true });
 	});
 
-	/** A synthetic speaker sending a tone (and a test pattern) into the router; returns its producers. */
-	async function speaker(toneHz: number, ssrc: number, video: boolean): Promise<{ audio: types.Producer; video?: types.Producer }> {
+	/** A synthetic speaker sending a tone (and a solid-colour camera) into the router; returns its producers. */
+	async function speaker(toneHz: number, ssrc: number, colour?: string): Promise<{ audio: types.Producer; video?: types.Producer }> {
 		const options = { listenIp: ip, rtcpMux: false, comedia: true };
 		const audioIn = await router.createPlainTransport(options);
-		const videoIn = video ? await router.createPlainTransport(options) : undefined;
+		const videoIn = colour ? await router.createPlainTransport(options) : undefined;
 		const plan = buildRtpSenderPlan({
 			audio: { host: ip, rtpPort: audioIn.tuple.localPort, rtcpPort: audioIn.rtcpTuple!.localPort, ssrc, payloadType: 100, source: { toneHz } },
-			...(videoIn && { video: { host: ip, rtpPort: videoIn.tuple.localPort, rtcpPort: videoIn.rtcpTuple!.localPort, ssrc: ssrc + 1, payloadType: 101, codec: 'VP8' as const, width: 320, height: 240, fps: 25 } }),
+			...(videoIn && colour && {
+				video: { host: ip, rtpPort: videoIn.tuple.localPort, rtcpPort: videoIn.rtcpTuple!.localPort, ssrc: ssrc + 1, payloadType: 101, codec: 'VP8' as const, width: 320, height: 240, fps: 25, pattern: { colour } },
+			}),
 			durationS: 120,
 		});
 		const audio = await audioIn.produce({ kind: 'audio', rtpParameters: plan.audioRtpParameters! });
@@ -51,18 +53,18 @@ describe('runStageBroadcast(): the broadcast follows the stage', () => {
 		return { audio, ...(videoProducer && { video: videoProducer }) };
 	}
 
-	it('restarts ffmpeg when a speaker joins, follows mutes, the active speaker and a pin without a restart, and releases everything at the end', async () => {
+	it('follows joins, cameras, mutes, the active speaker, a pin and a leave in one running encode; a stage outgrowing its slots gets a new one', async () => {
 		const redis = connectRedis(inject('redisUrl'), 'test');
 		const prefix = `test-${randomUUID()}`;
 		const server = await StageLinkServer.start({ redis, prefix, node: 'node-1', host: { routerFor: (id) => (id === 'space-live' ? router : undefined) }, logger });
 		const client = await StageLinkClient.create(redis, prefix);
-		const ada = await speaker(440, 100, true);
-		const eve = await speaker(660, 200, false);
+		const ada = await speaker(440, 100, '#d02020');
+		const eve = await speaker(660, 200, '#2040e0');
 		const snapshot = (version: number, speakers: StageLinkSnapshot['speakers'], activeSpeakerId?: string): StageLinkSnapshot => ({
 			spaceId: 'space-live', node: 'node-1', version, speakers, pinned: [], ...(activeSpeakerId && { activeSpeakerId }),
 		});
 		const adaOnStage = { peerId: 'ada', name: 'Ada Lovelace', audioProducerId: ada.audio.id, videoProducerId: ada.video!.id, muted: false };
-		const eveOnStage = { peerId: 'eve', name: 'Eve', audioProducerId: eve.audio.id, muted: false };
+		const eveOnStage = { peerId: 'eve', name: 'Eve', audioProducerId: eve.audio.id, videoProducerId: eve.video!.id, muted: false };
 		await server.publishSnapshot(snapshot(1, [adaOnStage]));
 
 		const progress: BroadcastProgress['state'][] = [];
@@ -104,43 +106,52 @@ describe('runStageBroadcast(): the broadcast follows the stage', () => {
 
 		await expect.poll(() => progress.includes('live'), { timeout: 15_000 }).toBe(true);
 		// Each run consumes under its own session, released when the run ends.
-		expect(server.sessions).toEqual({ 'job-1-r0': 2 });
+		await expect.poll(() => server.sessions, { timeout: 15_000 }).toEqual({ 'job-1-r0': 2 });
+		// Ada's camera shows in her tile once its first keyframe passed her slot's relay.
+		await expect.poll(() => tileOf(0, 'ada')?.video, { timeout: 15_000 }).toBe(true);
 
-		// Eve joins: a new run with her audio, the first run's files complete.
+		// Eve joins with her camera: a free slot of the running encode takes her, no new run.
 		await server.publishSnapshot(snapshot(2, [adaOnStage, eveOnStage]));
-		await expect.poll(() => opened, { timeout: 15_000 }).toEqual([0, 1]);
-		await expect.poll(() => server.sessions, { timeout: 15_000 }).toEqual({ 'job-1-r1': 3 });
-		expect(restarts).toBe(1);
-
-		// The new run's labels got their names over the control socket. Eve talks: the frame and the dot follow her live.
-		const liveCount = progress.filter((s) => s === 'live').length;
-		await expect.poll(() => progress.filter((s) => s === 'live').length, { timeout: 15_000 }).toBeGreaterThan(liveCount + 1);
-		await expect.poll(() => tileOf(1, 'eve')?.name, { timeout: 15_000 }).toBe('Eve');
+		await expect.poll(() => server.sessions, { timeout: 15_000 }).toEqual({ 'job-1-r0': 4 });
+		await expect.poll(() => tileOf(0, 'eve')?.name, { timeout: 15_000 }).toBe('Eve');
+		await expect.poll(() => tileOf(0, 'eve')?.video, { timeout: 15_000 }).toBe(true);
+		// Eve talks: the frame and the dot follow her live.
 		await server.publishSnapshot(snapshot(3, [adaOnStage, eveOnStage], 'eve'));
-		await expect.poll(() => tileOf(1, 'eve')?.active, { timeout: 5000 }).toBe(true);
-		await new Promise((resolve) => setTimeout(resolve, 1000));
-		expect(opened).toEqual([0, 1]);
+		await expect.poll(() => tileOf(0, 'eve')?.active, { timeout: 5000 }).toBe(true);
 
 		// Eve is muted: her producer pauses at the server. The broadcast keeps going on silence, without a restart.
 		await eve.audio.pause();
 		await server.publishSnapshot(snapshot(4, [adaOnStage, { ...eveOnStage, muted: true }], 'ada'));
-		await expect.poll(() => tileOf(1, 'eve')?.muted, { timeout: 5000 }).toBe(true);
+		await expect.poll(() => tileOf(0, 'eve')?.muted, { timeout: 5000 }).toBe(true);
 		// The encode keeps real-time speed through the mute (a mix waiting on a silent input would drop towards 0).
 		const beforeMute = speeds.length;
 		await expect.poll(() => speeds.length, { timeout: 15_000 }).toBeGreaterThanOrEqual(beforeMute + 4);
 		expect(Math.min(...speeds.slice(beforeMute + 1))).toBeGreaterThan(0.8);
 		await eve.audio.resume();
 		await server.publishSnapshot(snapshot(5, [adaOnStage, eveOnStage], 'eve'));
-		await expect.poll(() => tileOf(1, 'eve')?.muted, { timeout: 5000 }).toBe(false);
+		await expect.poll(() => tileOf(0, 'eve')?.muted, { timeout: 5000 }).toBe(false);
 
 		// The host pins Eve: her tile moves to the top row and Ada's camera below, in the running encode.
 		await server.publishSnapshot({ ...snapshot(6, [adaOnStage, eveOnStage], 'eve'), pinned: ['eve'] });
-		await expect.poll(() => tileOf(1, 'eve')?.pinned, { timeout: 5000 }).toBe(true);
-		expect(opened).toEqual([0, 1]);
+		await expect.poll(() => tileOf(0, 'eve')?.pinned, { timeout: 5000 }).toBe(true);
+		expect(opened).toEqual([0]);
+		expect(restarts).toBe(0);
+		// Let the moves reach the encoded picture before the run ends (checked below).
+		await new Promise((resolve) => setTimeout(resolve, 1500));
+
+		// Three more people are invited up: five on a stage of four slots needs a new encode, with room to spare.
+		const guests = ['gus', 'guy', 'gia'].map((peerId) => ({ peerId, name: peerId, muted: false }));
+		await server.publishSnapshot({ ...snapshot(7, [adaOnStage, eveOnStage, ...guests], 'eve'), pinned: ['eve'] });
+		await expect.poll(() => opened, { timeout: 15_000 }).toEqual([0, 1]);
+		await expect.poll(() => server.sessions, { timeout: 15_000 }).toEqual({ 'job-1-r1': 4 });
 		expect(restarts).toBe(1);
 
-		// Let the frame's move reach the encoded picture before the end (checked below).
-		await new Promise((resolve) => setTimeout(resolve, 1500));
+		// Eve leaves: her consumers close and her slot is hidden, in the running encode.
+		await server.publishSnapshot({ ...snapshot(8, [adaOnStage, ...guests]), pinned: ['eve'] });
+		await expect.poll(() => server.sessions, { timeout: 15_000 }).toEqual({ 'job-1-r1': 2 });
+		await expect.poll(() => shown.get(1)?.tiles.map((t) => t.speakerId).sort(), { timeout: 5000 }).toEqual(['ada', 'gia', 'gus', 'guy']);
+		expect(opened).toEqual([0, 1]);
+
 		stop.abort();
 		await broadcast;
 		expect(progress.at(-1)).toBe('stopping');
@@ -148,25 +159,28 @@ describe('runStageBroadcast(): the broadcast follows the stage', () => {
 
 		const probe = async (file: string) => (await execFileAsync('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_type,width', '-of', 'csv=p=0', file])).stdout.trim().split('\n').sort();
 		expect(await probe(path.join(dir, 'run-0-360p.mp4'))).toEqual(['audio', 'video,640']);
-		expect(await probe(path.join(dir, 'run-1-360p.mp4'))).toEqual(['audio', 'video,640']);
-		expect(await probe(path.join(dir, 'run-1-audio.mp4'))).toEqual(['audio']);
+		expect(await probe(path.join(dir, 'run-0-audio.mp4'))).toEqual(['audio']);
 		// The audio-only rendition lasts the whole run, the mute included.
 		const duration = async (file: string) => Number((await execFileAsync('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', path.join(dir, file)])).stdout);
-		expect(await duration('run-1-audio.mp4')).toBeGreaterThan((await duration('run-1-360p.mp4')) - 1.5);
+		expect(await duration('run-0-audio.mp4')).toBeGreaterThan((await duration('run-0-360p.mp4')) - 1.5);
 
-		// The active-speaker frame followed Eve live (through ffmpeg's zmq filter), and so did the pin: the last picture
-		// of the second run has the frame on the edge of her tile in the top row, not on Ada's below.
-		const layout = computeLayout({ speakers: [adaOnStage, eveOnStage].map((s) => ({ id: s.peerId, name: s.name, video: 'videoProducerId' in s, muted: false })), pinned: ['eve'] }, { width: 640, height: 360 });
+		// The first run's last picture: Eve pinned on top with the active-speaker frame on her tile's edge, her camera
+		// (blue) in it, Ada's camera (red) in the grid below — all moved there live, through ffmpeg's zmq filter.
+		const layout = computeLayout({ speakers: [adaOnStage, eveOnStage].map((s) => ({ id: s.peerId, name: s.name, video: true, muted: false })), pinned: ['eve'] }, { width: 640, height: 360 });
 		expect(layout.tiles[0]).toMatchObject({ speakerId: 'eve', y: 16 });
-		const { stdout: last } = await execFileAsync('ffmpeg', ['-v', 'error', '-sseof', '-0.3', '-i', path.join(dir, 'run-1-360p.mp4'), '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'], { encoding: 'buffer', maxBuffer: 1 << 24 });
-		const edgeColour = (peerId: string): number[] => {
-			const tile = layout.tiles.find((t) => t.speakerId === peerId)!;
-			const offset = ((tile.y + Math.round(tile.height / 2)) * 640 + tile.x + 2) * 3;
+		const { stdout: last } = await execFileAsync('ffmpeg', ['-v', 'error', '-sseof', '-0.3', '-i', path.join(dir, 'run-0-360p.mp4'), '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'], { encoding: 'buffer', maxBuffer: 1 << 24 });
+		const pixel = (x: number, y: number): number[] => {
+			const offset = (y * 640 + x) * 3;
 			return [last[offset]!, last[offset + 1]!, last[offset + 2]!];
 		};
-		const isHighlight = ([r, g, b]: number[]) => Math.abs(r! - 0x6e) < 40 && Math.abs(g! - 0xe7) < 40 && Math.abs(b! - 0xa8) < 40;
-		expect(isHighlight(edgeColour('eve')), `Eve's tile edge ${edgeColour('eve').join(',')}`).toBe(true);
-		expect(isHighlight(edgeColour('ada')), `Ada's tile edge ${edgeColour('ada').join(',')}`).toBe(false);
+		const tile = (peerId: string) => layout.tiles.find((t) => t.speakerId === peerId)!;
+		const edgeColour = (peerId: string): number[] => pixel(tile(peerId).x + 2, tile(peerId).y + Math.round(tile(peerId).height / 2));
+		const centre = (peerId: string): number[] => pixel(tile(peerId).x + Math.round(tile(peerId).width / 2), tile(peerId).y + Math.round(tile(peerId).height / 2));
+		const near = ([r, g, b]: number[], [er, eg, eb]: number[]) => Math.abs(r! - er!) < 40 && Math.abs(g! - eg!) < 40 && Math.abs(b! - eb!) < 40;
+		expect(near(edgeColour('eve'), [0x6e, 0xe7, 0xa8]), `Eve's tile edge ${edgeColour('eve').join(',')}`).toBe(true);
+		expect(near(edgeColour('ada'), [0x6e, 0xe7, 0xa8]), `Ada's tile edge ${edgeColour('ada').join(',')}`).toBe(false);
+		expect(near(centre('eve'), [0x20, 0x40, 0xe0]), `Eve's tile centre ${centre('eve').join(',')}`).toBe(true);
+		expect(near(centre('ada'), [0xd0, 0x20, 0x20]), `Ada's tile centre ${centre('ada').join(',')}`).toBe(true);
 
 		await client.close();
 		server.close();

@@ -67,7 +67,10 @@ export class StageClient {
 
 	async publish(track: MediaStreamTrack): Promise<types.Producer> {
 		if (!this.#send) throw new Error('join() first');
-		const producer = await this.#send.produce({ track, stopTracks: false });
+		// Cameras go out as VP8 where the browser can: the broadcast composites VP8 (its slots' relays and decoder), and
+		// a browser that lists H264 first (Safari) would otherwise show as initials on air.
+		const vp8 = track.kind === 'video' ? this.#device?.rtpCapabilities.codecs?.find((c) => c.mimeType.toLowerCase() === 'video/vp8') : undefined;
+		const producer = await this.#send.produce({ track, stopTracks: false, ...(vp8 && { codec: vp8 }) });
 		this.#producers.set(producer.id, producer);
 		producer.observer.on('close', () => this.#producers.delete(producer.id));
 		return producer;

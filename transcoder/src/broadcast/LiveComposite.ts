@@ -1,15 +1,15 @@
 import type { Logger } from 'pino';
 import type { Layout } from './computeLayout.js';
-import { layoutCommands, type LiveCommand, type SlotStreams } from './liveLayout.js';
+import { layoutCommands, type LiveCommand, type SlotAssignment } from './liveLayout.js';
 import { ZmqControl } from './ZmqControl.js';
 
 export interface LiveCompositeOptions {
-	/** The zmq filter's port on 127.0.0.1. */
+	/** The zmq (video) or azmq (audio-only encode) filter's port on 127.0.0.1. */
 	port: number;
-	/** The streams the encode was planned with. */
-	streams: SlotStreams;
-	/** The layout the encode was planned with (drawn from its first frame, except the labels' text). */
-	planned: Layout;
+	/** Whether the encode draws the video composite; false: only the voices' stereo positions move. */
+	composite: boolean;
+	/** The layout and slots the encode was planned with (drawn from its first frame, except the labels' text). */
+	planned: LiveView;
 	signal: AbortSignal;
 	logger: Logger;
 	/** The encode now shows `layout` (every command acknowledged by ffmpeg). */
@@ -19,6 +19,12 @@ export interface LiveCompositeOptions {
 	 * one in flight, so one connection moves a layout one command a frame; several move it within a frame or two.
 	 */
 	connections?: number;
+}
+
+/** What a running encode shows: the stage's layout and who is in which slot. */
+export interface LiveView {
+	layout: Layout;
+	slots: SlotAssignment;
 }
 
 /** Rounds of sending (with a reconnect between them) before a layout is given up: ffmpeg is restarting or ending. */
@@ -37,9 +43,9 @@ export class LiveComposite {
 	#controls: ZmqControl[];
 	/** Command → argument the encode shows now. Labels start blank, so theirs are absent until first sent. */
 	#shown = new Map<string, string>();
-	#wanted: { layout: Layout; since: number } | undefined;
-	/** The last layout asked for, sent again after a lost connection. */
-	#last: Layout | undefined;
+	#wanted: { view: LiveView; since: number } | undefined;
+	/** The last view asked for, sent again after a lost connection. */
+	#last: LiveView | undefined;
 	#busy = false;
 	#closed = false;
 
@@ -56,11 +62,11 @@ export class LiveComposite {
 		return new LiveComposite(options, await LiveComposite.#open(options));
 	}
 
-	/** Puts `layout` (same speakers and streams as planned) on the encode; `since`: when the change was seen (for logs). */
-	show(layout: Layout, since = Date.now()): void {
+	/** Puts `view` (slots of the same encode) on the air; `since`: when the change was seen (for logs). */
+	show(view: LiveView, since = Date.now()): void {
 		if (this.#closed) return;
-		this.#last = layout;
-		this.#wanted = { layout, since };
+		this.#last = view;
+		this.#wanted = { view, since };
 		if (!this.#busy) void this.#drain();
 	}
 
@@ -89,7 +95,8 @@ export class LiveComposite {
 	}
 
 	static #planned(options: LiveCompositeOptions): Map<string, string> {
-		return new Map(layoutCommands(options.planned, options.streams).filter((c) => !c.target.startsWith('drawtext@name')).map((c) => [key(c), c.arg]));
+		const { layout, slots } = options.planned;
+		return new Map(layoutCommands(layout, slots, options.composite).filter((c) => !c.target.startsWith('drawtext@name')).map((c) => [key(c), c.arg]));
 	}
 
 	static async #open(options: LiveCompositeOptions): Promise<ZmqControl[]> {
@@ -103,14 +110,14 @@ export class LiveComposite {
 		const { logger, signal } = this.#options;
 		try {
 			while (this.#wanted && !signal.aborted && !this.#closed) {
-				const { layout, since } = this.#wanted;
+				const { view, since } = this.#wanted;
 				this.#wanted = undefined;
 				for (let attempt = 1; attempt <= attempts && !signal.aborted && !this.#closed; attempt++) {
-					const changed = layoutCommands(layout, this.#options.streams).filter((c) => this.#shown.get(key(c)) !== c.arg);
+					const changed = layoutCommands(view.layout, view.slots, this.#options.composite).filter((c) => this.#shown.get(key(c)) !== c.arg);
 					try {
 						await this.#send(changed);
 						logger.debug({ commands: changed.length, sinceChangeMs: Date.now() - since }, 'live layout applied');
-						this.#options.onApplied?.(layout);
+						this.#options.onApplied?.(view.layout);
 						break;
 					} catch (error) {
 						if (signal.aborted) break;

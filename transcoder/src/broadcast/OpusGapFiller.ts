@@ -94,6 +94,17 @@ export class OpusGapFiller {
 		this.#acceptSsrc = ssrc;
 	}
 
+	/**
+	 * Forwards the stream of `ssrc` from now on, or nothing (silence) when undefined: a broadcast slot handing its voice
+	 * from one speaker's consumer to another's. The next packet forwarded re-anchors its timestamps after the last one
+	 * sent, so the stream ffmpeg reads stays continuous across the switch.
+	 */
+	follow(ssrc: number | undefined): void {
+		// No SSRC is negative: -1 matches no packet.
+		this.#acceptSsrc = ssrc ?? -1;
+		this.#offset = undefined;
+	}
+
 	/** Packets forwarded from the speaker and silence packets sent, for tests and metrics. */
 	get counts(): { forwarded: number; silence: number } {
 		return { forwarded: this.#forwarded, silence: this.#silenceSent };

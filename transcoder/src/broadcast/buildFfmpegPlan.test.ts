@@ -41,8 +41,10 @@ describe('buildFfmpegPlan()', () => {
 			'color=c=0x15171c:s=1280x720:r=25,format=yuv420p,drawbox@tile0=x=284:y=16:w=710:h=400:color=0x262a33:t=fill,drawbox@tile1=x=398:y=432:w=482:h=272:color=0x262a33:t=fill[bg]',
 			'[0:1]scale@cam0=w=710:h=400:force_original_aspect_ratio=decrease:force_divisible_by=2,setsar=1,fps=25[v0]',
 			'[bg][v0]overlay@cam0=x=284+(710-overlay_w)/2:y=16+(400-overlay_h)/2:eof_action=repeat[c0]',
-			// Initials inline (letters only); labels blank until the runner's first live layout names them.
-			'[c0]drawtext@initials1=fontfile=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:expansion=none:text=EQ:fontcolor=white:fontsize=91:x=398+(482-tw)/2:y=432+(272-th)/2,' +
+			// Initials inline (letters only), parked off the canvas on a slot showing a camera; labels blank until the
+			// runner's first live layout names them.
+			'[c0]drawtext@initials0=fontfile=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:expansion=none:fontsize=8:x=-100:y=-100:fontcolor=white@0:text=-,' +
+				'drawtext@initials1=fontfile=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:expansion=none:fontsize=91:x=398+(482-tw)/2:y=432+(272-th)/2:fontcolor=white:text=EQ,' +
 				'drawtext@name0=fontfile=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:expansion=none:text=-:fontcolor=white@0:box=1:boxcolor=black@0:fontsize=28:boxborderw=9:x=312:y=360,' +
 				'drawtext@name1=fontfile=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:expansion=none:text=-:fontcolor=white@0:box=1:boxcolor=black@0:fontsize=27:boxborderw=9:x=425:y=650,' +
 				'drawbox@active=x=284:y=16:w=710:h=400:color=0x6ee7a8:t=6,split=2[vs_720p][vs_360p]',
@@ -61,6 +63,8 @@ describe('buildFfmpegPlan()', () => {
 		]);
 		const args = plan.args.join(' ');
 		expect(args).toMatch(/^-hide_banner -nostdin .* -protocol_whitelist file,udp,rtp .* -f sdp -i \/tmp\/tribune\/job-1\/stage\.sdp -filter_complex /);
+		// A camera changing size (filler pictures → a camera) is scaled, not a reason to rebuild the graph.
+		expect(args).toContain(' -reinit_filter:v 0 ');
 		expect(plan.outputs.map((o) => [o.rendition, o.url])).toEqual([
 			['720p', 'unix:/tmp/tribune/job-1/720p.sock'],
 			['360p', 'unix:/tmp/tribune/job-1/360p.sock'],
@@ -81,7 +85,7 @@ describe('buildFfmpegPlan()', () => {
 		expect(plan.textFiles).toEqual([]);
 		// Initials are drawn inline: letters and digits only, anything else a question mark.
 		const odd = computeLayout({ speakers: [{ id: 'x', name: '!!!', video: false, muted: false }], pinned: [] }, { width: 1280, height: 720 });
-		expect(buildFfmpegPlan(odd, defaultLadder, defaultLatency, io({ streams: new Map() })).filterGraph).toContain('drawtext@initials0=fontfile=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:expansion=none:text=?:');
+		expect(buildFfmpegPlan(odd, defaultLadder, defaultLatency, io({ streams: new Map() })).filterGraph).toMatch(/drawtext@initials0=[^,]*:text=\?,/);
 	});
 
 	it('encodes only the audio rendition for an audio-only space, panning speakers apart', () => {

@@ -1,9 +1,10 @@
-import type { Layout } from './computeLayout.js';
+import type { Layout, Tile } from './computeLayout.js';
 import { audioFragmentUs, fmp4MuxerArgs } from '../hls/buildHlsEncodePlan.js';
 import { validateLadder, type LatencyProfile, type Rendition } from './ladder.js';
 import { burnedInCaptionFilter } from '../captions/burnedInCaptionFilter.js';
 import {
-	cameraPlacement, compositeColours, highlightRect, initialsOptions, labelOptions, panGains, safeInitials, showsCamera, slotFilters, slotsOf,
+	assignBySpeakerId, cameraPlacement, compositeColours, hiddenLabelOptions, hiddenRect, highlightRect, initialsOptions, labelOptions, panGains, showsCamera,
+	slotFilters, type SlotAssignment, type SlotStreams,
 } from './liveLayout.js';
 
 export { displayName } from './displayName.js';
@@ -17,8 +18,13 @@ export interface PlanIo {
 	 * Unused when `streams` is empty: an empty stage is broadcast as silence (and the canvas) from lavfi.
 	 */
 	sdpPath: string;
-	/** Each speaker's stream indices in the SDP input. A speaker without audio here is left out of the mix. */
-	streams: ReadonlyMap<string, { audio?: number; video?: number }>;
+	/**
+	 * A standing encode's slots (see liveLayout): each slot's stream indices in the SDP input and who is in it now.
+	 * Absent: one slot per speaker of `layout`, numbered by id, with `streams`.
+	 */
+	slots?: SlotAssignment;
+	/** Without `slots`: each speaker's stream indices in the SDP input. A speaker without audio is left out of the mix. */
+	streams?: SlotStreams;
 	/** Directory for the text files drawtext reads (none of the composite's own). Tribune-made path: `[A-Za-z0-9_./-]` only. */
 	workDir: string;
 	/** TrueType font for names and initials. Same character rule as workDir. */
@@ -81,15 +87,17 @@ export function buildFfmpegPlan(layout: Layout, ladder: readonly Rendition[], la
 
 	const textFiles: TextFile[] = [];
 	const chains: string[] = [];
+	const slots = io.slots ?? assignBySpeakerId(layout, io.streams ?? new Map());
+	const hasInput = slots.streams.some((s) => s.audio !== undefined || s.video !== undefined);
 	const videoRenditions = renditions.filter((r) => r.video);
-	if (videoRenditions.length > 0) chains.push(...videoChains(layout, latency, io, videoRenditions));
-	chains.push(...audioChains(layout, io, renditions));
+	if (videoRenditions.length > 0) chains.push(...videoChains(layout, latency, io, slots, hasInput, videoRenditions));
+	chains.push(...audioChains(layout, io, slots, hasInput, renditions));
 	const filterGraph = chains.join(';');
 
 	const gop = String((latency.segmentTargetMs * latency.fps) / 1000);
 	// Info level for the once-a-second stats line the runner reads for progress and stall detection.
 	const globalOptions = ['-hide_banner', '-nostdin', '-loglevel', 'info', '-stats_period', '1'];
-	const input = io.streams.size > 0
+	const input = hasInput
 		? {
 				url: io.sdpPath,
 				// Live RTP: start fast and do not buffer; the SDP lists only local udp/rtp sockets. Timestamps are the
@@ -97,9 +105,12 @@ export function buildFfmpegPlan(layout: Layout, ladder: readonly Rendition[], la
 				// aresample cannot bridge a jump of hours (the audio would stop). A short probe (0.1 s, 32 KiB): the SDP
 				// already names every codec, and cameras' sizes come from their first decoded frame (the canvas sets the
 				// output rate), so a long probe only delayed a replacement run's first picture (~1 s at 0.5 s/500 KiB).
+				// A camera may change size (a slot going from its filler frames to a speaker's camera, a sender adapting):
+				// `-reinit_filter:v 0` lets each camera's scale take the new size instead of rebuilding the whole graph,
+				// which would reset every live-set filter to the plan.
 				options: [
 					...globalOptions,
-					'-protocol_whitelist', 'file,udp,rtp', '-fflags', '+nobuffer+genpts', '-flags', 'low_delay',
+					'-protocol_whitelist', 'file,udp,rtp', '-fflags', '+nobuffer+genpts', '-flags', 'low_delay', '-reinit_filter:v', '0',
 					'-use_wallclock_as_timestamps', '1', '-analyzeduration', '100000', '-probesize', '32768', '-f', 'sdp',
 				],
 			}
@@ -110,47 +121,58 @@ export function buildFfmpegPlan(layout: Layout, ladder: readonly Rendition[], la
 	return { input, filterGraph, outputs, args, textFiles, renditions };
 }
 
-function videoChains(layout: Layout, latency: LatencyProfile, io: PlanIo, renditions: Rendition[]): string[] {
-	const { width, height, tiles } = layout;
+function videoChains(layout: Layout, latency: LatencyProfile, io: PlanIo, slots: SlotAssignment, hasInput: boolean, renditions: Rendition[]): string[] {
+	const { width, height } = layout;
 	const chains: string[] = [];
-	const slots = slotsOf(layout);
+	const tiles = tilesBySlot(layout, slots);
 	// The canvas is a generated source. ffmpeg asks for its frames only when the video output is behind the others,
 	// so live inputs pace it. Only an empty stage (no RTP at all) needs `realtime`; with live inputs it would
 	// block ffmpeg's one thread while it sleeps, and the RTP audio would stall behind it.
-	const pace = io.streams.size === 0 ? ',realtime' : '';
-	// Every tile's box, named per slot so a live layout can move it (see liveLayout).
-	const boxes = tiles.map((tile) => `${slotFilters(slots.get(tile.speakerId)!).tile}=x=${tile.x}:y=${tile.y}:w=${tile.width}:h=${tile.height}:color=${colours.tile}:t=fill`);
+	const pace = hasInput ? '' : ',realtime';
+	// Every slot's box, named so a live layout can move it (see liveLayout); a slot nobody is in is parked off the canvas.
+	const boxes = slots.streams.map((_, slot) => {
+		const tile = tiles.get(slot);
+		const box = tile ? { x: tile.x, y: tile.y, w: tile.width, h: tile.height } : hiddenRect;
+		return `${slotFilters(slot).tile}=x=${box.x}:y=${box.y}:w=${box.w}:h=${box.h}:color=${colours.tile}:t=fill`;
+	});
 	chains.push([`color=c=${colours.background}:s=${width}x${height}:r=${latency.fps}${pace}`, 'format=yuv420p', ...boxes].join(',') + '[bg]');
 	let canvas = 'bg';
-	const drawn: string[] = [];
-	for (const tile of tiles) {
-		const slot = slots.get(tile.speakerId)!;
+	for (const [slot, streams] of slots.streams.entries()) {
+		if (streams.video === undefined) continue;
 		const f = slotFilters(slot);
-		if (showsCamera(tile, io.streams)) {
-			// Fit the camera in its tile without distortion (letterboxed on the tile's box); scale and overlay take
-			// the live layout's new size and place as commands.
-			const place = cameraPlacement(tile);
-			chains.push(
-				`[0:${io.streams.get(tile.speakerId)!.video}]${f.camera}=w=${tile.width}:h=${tile.height}:force_original_aspect_ratio=decrease:force_divisible_by=2,setsar=1,fps=${latency.fps}[v${slot}]`,
-				`[${canvas}][v${slot}]${f.place}=x=${place.x}:y=${place.y}:eof_action=repeat[c${slot}]`,
-			);
-			canvas = `c${slot}`;
-		} else {
-			// Initials are letters and digits only: inline, no escaping needed (a file could not be moved: drawtext
-			// refuses a reinit once its text came from a file).
-			drawn.push(`${drawtext(io.fontFile, f.initials)}:text=${safeInitials(tile.initials)}:fontcolor=${colours.text}:${initialsOptions(tile)}`);
-		}
+		const tile = tiles.get(slot);
+		// Fit the camera in its tile without distortion (letterboxed on the tile's box); scale and overlay take the live
+		// layout's new size and place as commands. A slot without a camera showing keeps its chain, parked 2×2 off the
+		// canvas: its input still flows (filler frames), and the overlay waits for every input.
+		const camera = tile !== undefined && showsCamera(tile, slots);
+		const size = camera ? { w: tile.width, h: tile.height } : { w: hiddenRect.w, h: hiddenRect.h };
+		const place = camera ? cameraPlacement(tile) : { x: String(hiddenRect.x), y: String(hiddenRect.y) };
+		chains.push(
+			`[0:${streams.video}]${f.camera}=w=${size.w}:h=${size.h}:force_original_aspect_ratio=decrease:force_divisible_by=2,setsar=1,fps=${latency.fps}[v${slot}]`,
+			`[${canvas}][v${slot}]${f.place}=x=${place.x}:y=${place.y}:eof_action=repeat[c${slot}]`,
+		);
+		canvas = `c${slot}`;
 	}
+	// Initials are letters and digits only: inline, no escaping needed (a file could not be moved: drawtext refuses a
+	// reinit once its text came from a file). A slot showing a camera, or nobody, has them parked.
+	const initials = slots.streams.map((_, slot) => {
+		const tile = tiles.get(slot);
+		return `${drawtext(io.fontFile, slotFilters(slot).initials)}:${initialsOptions(tile && !showsCamera(tile, slots) ? tile : undefined)}`;
+	});
 	// Names are user text: they never enter the graph. Labels start invisible and the runner's first live layout
 	// (a quoted drawtext reinit over the control socket) gives them their text.
-	const labels = tiles.map((tile) => `${drawtext(io.fontFile, slotFilters(slots.get(tile.speakerId)!).name)}:text=-:fontcolor=${colours.text}@0:box=1:boxcolor=black@0:${labelOptions(tile)}`);
+	const labels = slots.streams.map((_, slot) => {
+		const tile = tiles.get(slot);
+		const options = tile ? `text=-:fontcolor=${colours.text}@0:box=1:boxcolor=black@0:${labelOptions(tile)}` : `box=1:${hiddenLabelOptions}`;
+		return `${drawtext(io.fontFile, slotFilters(slot).name)}:${options}`;
+	});
 	const rect = highlightRect(layout);
 	// A named drawbox the control socket moves when the active speaker changes; parked off-canvas when nobody talks.
 	const highlight = `drawbox@active=x=${rect.x}:y=${rect.y}:w=${rect.w}:h=${rect.h}:color=${colours.active}:t=6`;
 	const captions = io.captionsFile !== undefined ? [burnedInCaptionFilter(io.fontFile, io.captionsFile, layout)] : [];
 	const control = io.controlPort !== undefined ? [`zmq=bind_address=tcp\\\\://127.0.0.1\\\\:${io.controlPort}`] : [];
 	const outs = renditions.map((r) => `[vo_${r.name}]`).join('');
-	chains.push(`[${canvas}]${[...drawn, ...labels, ...captions, highlight, ...control, `split=${renditions.length}`].join(',')}${outs.replace(/vo_/g, 'vs_')}`);
+	chains.push(`[${canvas}]${[...initials, ...labels, ...captions, highlight, ...control, `split=${renditions.length}`].join(',')}${outs.replace(/vo_/g, 'vs_')}`);
 	for (const r of renditions) {
 		const { width: w, height: h } = r.video!;
 		chains.push(w === width && h === height ? `[vs_${r.name}]null[vo_${r.name}]` : `[vs_${r.name}]scale=${w}:${h}[vo_${r.name}]`);
@@ -158,16 +180,24 @@ function videoChains(layout: Layout, latency: LatencyProfile, io: PlanIo, rendit
 	return chains;
 }
 
-function audioChains(layout: Layout, io: PlanIo, renditions: Rendition[]): string[] {
+/** The layout's tiles by the slot their speaker is in (speakers without a slot are not drawn). */
+function tilesBySlot(layout: Layout, slots: SlotAssignment): Map<number, Tile> {
+	return new Map(layout.tiles.flatMap((tile) => {
+		const slot = slots.slotOf.get(tile.speakerId);
+		return slot === undefined ? [] : [[slot, tile] as const];
+	}));
+}
+
+function audioChains(layout: Layout, io: PlanIo, slots: SlotAssignment, hasInput: boolean, renditions: Rendition[]): string[] {
 	const chains: string[] = [];
 	const mixed: string[] = [];
-	const slots = slotsOf(layout);
-	for (const tile of layout.tiles) {
-		const stream = io.streams.get(tile.speakerId)?.audio;
+	const tiles = tilesBySlot(layout, slots);
+	for (const [i, streams] of slots.streams.entries()) {
+		const stream = streams.audio;
 		if (stream === undefined) continue;
-		const i = slots.get(tile.speakerId)!;
+		const tile = tiles.get(i);
 		const f = slotFilters(i);
-		const [left, right] = panGains(tile.pan);
+		const [left, right] = panGains(tile?.pan ?? 0);
 		chains.push(
 			`[0:${stream}]aresample=48000:async=1000,aformat=sample_fmts=fltp:channel_layouts=mono,` +
 				// speechnorm levels each voice with no look-ahead (loudnorm and dynaudnorm buffer seconds).
@@ -175,7 +205,7 @@ function audioChains(layout: Layout, io: PlanIo, renditions: Rendition[]): strin
 			// Each channel's gain is a named volume, so a live layout can move the voice with its tile (pan takes no commands).
 			`[al${i}]${f.panLeft}=${left}[pl${i}]`,
 			`[ar${i}]${f.panRight}=${right}[pr${i}]`,
-			`[pl${i}][pr${i}]join=inputs=2:channel_layout=stereo:map=0.0-FL|1.0-FR,volume@mute${i}=${tile.muted ? 0 : 1}[a${i}]`,
+			`[pl${i}][pr${i}]join=inputs=2:channel_layout=stereo:map=0.0-FL|1.0-FR,volume@mute${i}=${tile?.muted ? 0 : 1}[a${i}]`,
 		);
 		mixed.push(`[a${i}]`);
 	}
@@ -187,7 +217,7 @@ function audioChains(layout: Layout, io: PlanIo, renditions: Rendition[]): strin
 	// held a new run off the air and shortened the audio rendition). Counting samples from the first keeps them
 	// monotonic and in step with the wall clock (aresample has already fitted each voice to it).
 	const limiter = `alimiter=limit=0.89:level=disabled${control},asetpts=N/SR/TB+STARTPTS,asplit=${renditions.length}${splits}`;
-	if (io.streams.size === 0) {
+	if (!hasInput) {
 		// Nobody on stage: the silent lavfi input keeps the timeline (and the listeners' players) going.
 		chains.push(`[0:a]${limiter}`);
 	} else if (mixed.length === 0) {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { buildFfmpegPlan } from './buildFfmpegPlan.js';
-import { computeLayout, type StageSnapshot } from './computeLayout.js';
+import { computeLayout, type Layout, type StageSnapshot } from './computeLayout.js';
 import { defaultLadder, defaultLatency } from './ladder.js';
-import { layoutCommands, quoteOptionValue, slotsOf } from './liveLayout.js';
+import { assignBySpeakerId, layoutCommands, quoteOptionValue, slotsOf, type SlotAssignment } from './liveLayout.js';
 
 const streams = new Map([
 	['ada', { audio: 0, video: 1 }],
@@ -18,11 +18,13 @@ const stage = (pinned: string[], extra: Partial<StageSnapshot> = {}): StageSnaps
 });
 const canvas = { width: 1280, height: 720 };
 const text = (commands: ReturnType<typeof layoutCommands>) => commands.map((c) => `${c.target} ${c.command} ${c.arg}`);
+/** The commands for a layout of an encode planned for exactly its speakers (one slot each, by id). */
+const commandsOf = (layout: Layout, with_ = streams) => layoutCommands(layout, assignBySpeakerId(layout, with_));
 
 describe('layoutCommands()', () => {
 	it('moves every tile, camera, label and voice of a running composite to a new layout (golden)', () => {
 		// Ada pinned: she goes to the top row, Eve to the grid below.
-		expect(text(layoutCommands(computeLayout(stage(['ada'], { activeSpeakerId: 'ada' }), canvas), streams))).toEqual([
+		expect(text(commandsOf(computeLayout(stage(['ada'], { activeSpeakerId: 'ada' }), canvas)))).toEqual([
 			'drawbox@tile0 x 284',
 			'drawbox@tile0 y 16',
 			'drawbox@tile0 w 710',
@@ -31,6 +33,8 @@ describe('layoutCommands()', () => {
 			'scale@cam0 h 400',
 			'overlay@cam0 x 284+(710-overlay_w)/2',
 			'overlay@cam0 y 16+(400-overlay_h)/2',
+			// Her camera shows: her initials stay parked.
+			'drawtext@initials0 reinit fontsize=8:x=-100:y=-100:fontcolor=white@0:text=-',
 			"drawtext@name0 reinit fontsize=28:boxborderw=9:x=312:y=360:fontcolor=white:boxcolor=black@0.55:text='● Ada Lovelace'",
 			'volume@panl0 volume 0.7071',
 			'volume@panr0 volume 0.7071',
@@ -38,7 +42,7 @@ describe('layoutCommands()', () => {
 			'drawbox@tile1 y 432',
 			'drawbox@tile1 w 482',
 			'drawbox@tile1 h 272',
-			'drawtext@initials1 reinit fontsize=91:x=398+(482-tw)/2:y=432+(272-th)/2',
+			'drawtext@initials1 reinit fontsize=91:x=398+(482-tw)/2:y=432+(272-th)/2:fontcolor=white:text=E',
 			"drawtext@name1 reinit fontsize=27:boxborderw=9:x=425:y=650:fontcolor=white:boxcolor=black@0.55:text='Eve'",
 			'volume@panl1 volume 0.7071',
 			'volume@panr1 volume 0.7071',
@@ -57,14 +61,14 @@ describe('layoutCommands()', () => {
 			['ada', 0],
 			['eve', 1],
 		]);
-		const shown = new Set(text(layoutCommands(before, streams)));
-		const changed = text(layoutCommands(after, streams)).filter((c) => !shown.has(c));
+		const shown = new Set(text(commandsOf(before)));
+		const changed = text(commandsOf(after)).filter((c) => !shown.has(c));
 		expect(changed.length).toBeGreaterThan(0);
 		// Nothing the pin does not touch is resent: the highlight stays parked, nobody talks.
 		expect(changed.some((c) => c.startsWith('drawbox@active'))).toBe(false);
 		expect(changed).toContain('scale@cam0 w 482');
 		// Side by side they were panned apart; pinned on top and alone below, both sit in the centre of the stereo field.
-		expect(changed.filter((c) => c.startsWith('volume@pan'))).toEqual(['volume@panl1 volume 0.7071', 'volume@panr1 volume 0.7071', 'volume@panl0 volume 0.7071', 'volume@panr0 volume 0.7071']);
+		expect(changed.filter((c) => c.startsWith('volume@pan'))).toEqual(['volume@panl0 volume 0.7071', 'volume@panr0 volume 0.7071', 'volume@panl1 volume 0.7071', 'volume@panr1 volume 0.7071']);
 	});
 
 	it('agrees with the plan: a composite planned for a layout needs no command to show it but its labels', () => {
@@ -79,7 +83,7 @@ describe('layoutCommands()', () => {
 		});
 		// Each filter of the graph by name, without its link labels.
 		const filters = plan.filterGraph.split(/[;,]/).map((f) => f.replace(/^(\[[^\]]*\])+/, '').replace(/(\[[^\]]*\])+$/, ''));
-		for (const c of layoutCommands(layout, streams)) {
+		for (const c of commandsOf(layout)) {
 			if (c.target.startsWith('drawtext@name')) continue;
 			const filter = filters.find((f) => f.startsWith(`${c.target}=`));
 			expect(filter, c.target).toBeDefined();
@@ -93,7 +97,85 @@ describe('layoutCommands()', () => {
 	it('quotes hostile label text so drawtext takes it literally', () => {
 		expect(quoteOptionValue("Eve'; [x]:text=%{pts}\\ $(id)")).toBe("'Eve'\\''; [x]:text=%{pts}\\ $(id)'");
 		const hostile = computeLayout({ speakers: [{ id: 'eve', name: "O'Hara:\n%{localtime}", video: false, muted: true }], pinned: [] }, canvas);
-		const label = text(layoutCommands(hostile, new Map())).find((c) => c.startsWith('drawtext@name0'))!;
+		const label = text(commandsOf(hostile, new Map())).find((c) => c.startsWith('drawtext@name0'))!;
 		expect(label.endsWith(":text='O'\\''Hara: %{localtime} (muted)'")).toBe(true);
+	});
+
+	describe('a standing encode (slots fixed for its life)', () => {
+		// Three slots, each with a voice and a camera input; Ada in slot 2, slots 0 and 1 free.
+		const slotStreams = [{ audio: 0, video: 1 }, { audio: 2, video: 3 }, { audio: 4, video: 5 }];
+		const assignment = (slotOf: [string, number][], cameras: string[] = []): SlotAssignment => ({ streams: slotStreams, slotOf: new Map(slotOf), cameras: new Set(cameras) });
+		const layoutOf = (speakers: { id: string; video?: boolean }[], pinned: string[] = []) =>
+			computeLayout({ speakers: speakers.map((s) => ({ id: s.id, name: s.id.toUpperCase(), video: s.video ?? false, muted: false })), pinned }, canvas);
+
+		it('parks every slot nobody is in off the canvas: box, camera, initials and label', () => {
+			const commands = text(layoutCommands(layoutOf([{ id: 'ada' }]), assignment([['ada', 2]])));
+			for (const slot of [0, 1]) {
+				expect(commands).toEqual(expect.arrayContaining([
+					`drawbox@tile${slot} x -100`, `drawbox@tile${slot} w 2`, `scale@cam${slot} w 2`, `overlay@cam${slot} x -100`,
+					`drawtext@initials${slot} reinit fontsize=8:x=-100:y=-100:fontcolor=white@0:text=-`,
+					`drawtext@name${slot} reinit fontsize=12:boxborderw=4:x=-100:y=-100:fontcolor=white@0:boxcolor=black@0:text=-`,
+				]));
+			}
+			// Ada alone fills the canvas from slot 2, with her initials (no camera flows yet).
+			expect(commands).toContain('drawtext@initials2 reinit fontsize=229:x=28+(1222-tw)/2:y=16+(688-th)/2:fontcolor=white:text=A');
+		});
+
+		it('shows a join in a free slot and moves the others; a leave parks the slot again', () => {
+			const alone = layoutCommands(layoutOf([{ id: 'ada' }]), assignment([['ada', 2]]));
+			const joined = layoutCommands(layoutOf([{ id: 'ada' }, { id: 'bob' }]), assignment([['ada', 2], ['bob', 0]]));
+			const shown = new Map(alone.map((c) => [`${c.target} ${c.command}`, c.arg]));
+			const changed = joined.filter((c) => shown.get(`${c.target} ${c.command}`) !== c.arg).map((c) => c.target);
+			// Bob's slot appears, Ada's moves; the free slot 1 is not touched.
+			expect(changed).toContain('drawbox@tile0');
+			expect(changed).toContain('drawtext@name0');
+			expect(changed).toContain('drawbox@tile2');
+			expect(changed.some((t) => t.endsWith('1'))).toBe(false);
+			// Bob leaves: his slot is parked again, exactly as before he came.
+			const left = text(layoutCommands(layoutOf([{ id: 'ada' }]), assignment([['ada', 2]])));
+			expect(left).toEqual(text(alone));
+		});
+
+		it('shows a camera only once it flows into its slot', () => {
+			const speakers = [{ id: 'ada', video: true }];
+			const waiting = text(layoutCommands(layoutOf(speakers), assignment([['ada', 1]])));
+			expect(waiting).toContain('scale@cam1 w 2');
+			expect(waiting.find((c) => c.startsWith('drawtext@initials1'))).toContain('text=A');
+			const flowing = text(layoutCommands(layoutOf(speakers), assignment([['ada', 1]], ['ada'])));
+			expect(flowing).toContain('scale@cam1 w 1222');
+			expect(flowing).toContain('drawtext@initials1 reinit fontsize=8:x=-100:y=-100:fontcolor=white@0:text=-');
+		});
+
+		it('moves only voices in an audio-only encode', () => {
+			const commands = text(layoutCommands(layoutOf([{ id: 'ada' }, { id: 'bob' }]), assignment([['ada', 0], ['bob', 2]]), false));
+			expect(commands.every((c) => c.startsWith('volume@pan'))).toBe(true);
+			// Ada on the left, Bob on the right, the free slot in the centre (it carries silence).
+			expect(commands).toEqual([
+				'volume@panl0 volume 0.8874', 'volume@panr0 volume 0.4610',
+				'volume@panl1 volume 0.7071', 'volume@panr1 volume 0.7071',
+				'volume@panl2 volume 0.4610', 'volume@panr2 volume 0.8874',
+			]);
+		});
+
+		it('agrees with a plan made for the same slots: nothing to send but the labels of people in them', () => {
+			const layout = layoutOf([{ id: 'ada', video: true }, { id: 'bob' }], ['bob']);
+			const slots = assignment([['ada', 2], ['bob', 0]], ['ada']);
+			const plan = buildFfmpegPlan(layout, defaultLadder, defaultLatency, {
+				composite: true, sdpPath: '/tmp/j/stage.sdp', slots, workDir: '/tmp/j', fontFile: '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf', outputs: { '720p': 'a', '360p': 'b', audio: 'c' },
+			});
+			const filters = plan.filterGraph.split(/[;,]/).map((f) => f.replace(/^(\[[^\]]*\])+/, '').replace(/(\[[^\]]*\])+$/, ''));
+			// Every slot has its chain, the free one too (its inputs carry silence and filler pictures).
+			expect(filters.filter((f) => f.startsWith('overlay@cam'))).toHaveLength(3);
+			expect(plan.filterGraph).toContain('amix=inputs=3:');
+			for (const c of layoutCommands(layout, slots)) {
+				if (c.target.startsWith('drawtext@name') && c.arg.includes("text='")) continue;
+				const filter = filters.find((f) => f.startsWith(`${c.target}=`));
+				expect(filter, c.target).toBeDefined();
+				const args = filter!.slice(c.target.length + 1);
+				if (c.command === 'reinit') expect(args).toContain(c.arg);
+				else if (c.command === 'volume') expect(args).toBe(c.arg);
+				else expect(`:${args}:`, `${c.target} ${c.command}`).toContain(`:${c.command}=${c.arg}:`);
+			}
+		});
 	});
 });

@@ -2,12 +2,13 @@ import type { Layout, Tile } from './computeLayout.js';
 import { displayName } from './displayName.js';
 
 /**
- * The composite's live-controllable filters. A running encode follows a new layout of the same speakers (a pin, an
- * unpin, a new order, a mute, the active speaker) through ffmpeg's `zmq` filter instead of a restart: every tile is
- * a *slot* with named filters whose geometry, text and stereo position are set by commands. Slots are numbered by
- * speaker id, so they stay put whatever the layout does; only a change of who or which streams are on stage needs a
- * new run. `buildFfmpegPlan` draws the first layout with exactly the values `layoutCommands` would send, so the two
- * never disagree.
+ * The encode's live-controllable filters. A running encode follows the stage through ffmpeg's `zmq`/`azmq` filters
+ * instead of a restart: it is planned with a fixed number of *slots*, each with its own inputs (a voice, and in video
+ * spaces a camera) and named filters whose geometry, text and stereo position are set by commands. A speaker keeps
+ * their slot while on stage; a join takes a free slot, a leave hides one, a pin, a mute or the active speaker only move
+ * and relabel what is there. Only a stage larger than the slots (or moving to another node) needs a new encode.
+ * `buildFfmpegPlan` draws the first layout with exactly the values `layoutCommands` would send, so the two never
+ * disagree.
  */
 
 /** One command for ffmpeg's zmq filter: `<target> <command> <arg>`. */
@@ -17,8 +18,36 @@ export interface LiveCommand {
 	arg: string;
 }
 
-/** Which streams each speaker has in the encode (PlanIo.streams). */
+/** Which streams each speaker has in the encode (PlanIo.streams): SDP stream indices by speaker id. */
 export type SlotStreams = ReadonlyMap<string, { audio?: number; video?: number }>;
+
+/**
+ * Who is in which slot of an encode and what flows there. A slot's streams (its SDP stream indices) are fixed for the
+ * encode's life; the speakers in the slots and whose camera shows can change while it runs. A slot with no speaker
+ * is hidden (its box, camera, initials and label are parked off the canvas) and its audio is silence.
+ */
+export interface SlotAssignment {
+	/** Each slot's SDP stream indices; a slot without `video` has no camera chain, one without `audio` no voice. */
+	streams: readonly { audio?: number; video?: number }[];
+	/** Speaker id → slot, for the speakers on stage now. */
+	slotOf: ReadonlyMap<string, number>;
+	/** Speakers whose camera flows into their slot now. */
+	cameras: ReadonlySet<string>;
+}
+
+/**
+ * The assignment of an encode planned for one stage and nothing else (tests, benches, replay tooling): one slot per
+ * tile, numbered by speaker id, with the streams each speaker has.
+ */
+export function assignBySpeakerId(layout: Layout, streams: SlotStreams): SlotAssignment {
+	const slotOf = slotsOf(layout);
+	const bySlot = [...slotOf.entries()].sort((a, b) => a[1] - b[1]);
+	return {
+		streams: bySlot.map(([id]) => streams.get(id) ?? {}),
+		slotOf,
+		cameras: new Set(layout.tiles.filter((t) => t.video && streams.get(t.speakerId)?.video !== undefined).map((t) => t.speakerId)),
+	};
+}
 
 export const compositeColours = { background: '0x15171c', tile: '0x262a33', text: 'white', label: 'black@0.55', active: '0x6ee7a8' };
 
@@ -39,19 +68,30 @@ export const slotFilters = (slot: number) => ({
 });
 
 /** Whether a tile shows a camera in this encode (rather than initials). */
-export function showsCamera(tile: Tile, streams: SlotStreams): boolean {
-	return tile.video && streams.get(tile.speakerId)?.video !== undefined;
+export function showsCamera(tile: Tile, slots: SlotAssignment): boolean {
+	const slot = slots.slotOf.get(tile.speakerId);
+	return tile.video && slots.cameras.has(tile.speakerId) && slot !== undefined && slots.streams[slot]?.video !== undefined;
 }
+
+/** Where a hidden slot's box, camera and text are parked: off the canvas, 2×2 (drawbox reads 0 as "whole frame"). */
+export const hiddenRect = { x: -100, y: -100, w: 2, h: 2 } as const;
 
 /** The camera's place in its tile: centred, letterboxed on the tile colour drawn under it. */
 export function cameraPlacement(tile: Tile): { x: string; y: string } {
 	return { x: `${tile.x}+(${tile.width}-overlay_w)/2`, y: `${tile.y}+(${tile.height}-overlay_h)/2` };
 }
 
-/** drawtext options (without text) of a tile's initials: a third of the tile high, centred. */
-export function initialsOptions(tile: Tile): string {
-	return `fontsize=${Math.round(tile.height / 3)}:x=${tile.x}+(${tile.width}-tw)/2:y=${tile.y}+(${tile.height}-th)/2`;
+/**
+ * drawtext options of a slot's initials: a third of the tile high, centred, for a tile without a camera; parked off
+ * the canvas and transparent otherwise (a camera or nobody in the slot).
+ */
+export function initialsOptions(tile: Tile | undefined): string {
+	if (!tile) return `fontsize=8:x=${hiddenRect.x}:y=${hiddenRect.y}:fontcolor=${compositeColours.text}@0:text=-`;
+	return `fontsize=${Math.round(tile.height / 3)}:x=${tile.x}+(${tile.width}-tw)/2:y=${tile.y}+(${tile.height}-th)/2:fontcolor=${compositeColours.text}:text=${safeInitials(tile.initials)}`;
 }
+
+/** drawtext options of a hidden slot's label: parked off the canvas, transparent. */
+export const hiddenLabelOptions = `fontsize=12:boxborderw=4:x=${hiddenRect.x}:y=${hiddenRect.y}:fontcolor=${compositeColours.text}@0:boxcolor=black@0:text=-`;
 
 /** drawtext options (without text) of a tile's name label: bottom left, on a dark box, sized to the tile. */
 export function labelOptions(tile: Tile): string {
@@ -93,37 +133,49 @@ export function quoteOptionValue(value: string): string {
 }
 
 /**
- * Every command that puts `layout` on a running composite planned for the same speakers and streams: tile boxes,
- * camera sizes and places, initials, labels, the active-speaker frame and each voice's stereo position. Pure; the
- * runner sends only the ones whose value changed since the last layout it sent.
+ * Every command that puts `layout` on a running encode: per slot, the tile's box, the camera's size and place, the
+ * initials, the label and the voice's stereo position — or, for a slot nobody is in, all of it parked off the canvas —
+ * and the active-speaker frame. `composite` false (an audio-only encode): the stereo positions only. Pure; the runner
+ * sends only the ones whose value changed since the last layout it sent.
  */
-export function layoutCommands(layout: Layout, streams: SlotStreams): LiveCommand[] {
-	const slots = slotsOf(layout);
+export function layoutCommands(layout: Layout, slots: SlotAssignment, composite = true): LiveCommand[] {
 	const commands: LiveCommand[] = [];
 	const push = (target: string, command: string, arg: string | number): void => void commands.push({ target, command, arg: String(arg) });
-	for (const tile of layout.tiles) {
-		const f = slotFilters(slots.get(tile.speakerId)!);
-		push(f.tile, 'x', tile.x);
-		push(f.tile, 'y', tile.y);
-		push(f.tile, 'w', tile.width);
-		push(f.tile, 'h', tile.height);
-		if (showsCamera(tile, streams)) {
-			const place = cameraPlacement(tile);
-			push(f.camera, 'w', tile.width);
-			push(f.camera, 'h', tile.height);
-			push(f.place, 'x', place.x);
-			push(f.place, 'y', place.y);
-		} else {
-			push(f.initials, 'reinit', initialsOptions(tile));
+	const tiles = new Map(layout.tiles.flatMap((tile) => {
+		const slot = slots.slotOf.get(tile.speakerId);
+		return slot === undefined ? [] : [[slot, tile] as const];
+	}));
+	for (const [slot, streams] of slots.streams.entries()) {
+		const f = slotFilters(slot);
+		const tile = tiles.get(slot);
+		if (composite) {
+			const box = tile ? { x: tile.x, y: tile.y, w: tile.width, h: tile.height } : hiddenRect;
+			for (const [key, value] of Object.entries(box)) push(f.tile, key, value);
+			const camera = tile !== undefined && showsCamera(tile, slots);
+			if (streams.video !== undefined) {
+				const size = camera ? { w: tile.width, h: tile.height } : { w: hiddenRect.w, h: hiddenRect.h };
+				const place = camera ? cameraPlacement(tile) : { x: String(hiddenRect.x), y: String(hiddenRect.y) };
+				push(f.camera, 'w', size.w);
+				push(f.camera, 'h', size.h);
+				push(f.place, 'x', place.x);
+				push(f.place, 'y', place.y);
+			}
+			push(f.initials, 'reinit', initialsOptions(tile && !camera ? tile : undefined));
+			push(
+				f.name,
+				'reinit',
+				tile ? `${labelOptions(tile)}:fontcolor=${compositeColours.text}:boxcolor=${compositeColours.label}:text=${quoteOptionValue(labelText(tile))}` : hiddenLabelOptions,
+			);
 		}
-		push(f.name, 'reinit', `${labelOptions(tile)}:fontcolor=${compositeColours.text}:boxcolor=${compositeColours.label}:text=${quoteOptionValue(labelText(tile))}`);
-		if (streams.get(tile.speakerId)?.audio !== undefined) {
-			const [left, right] = panGains(tile.pan);
+		if (streams.audio !== undefined) {
+			const [left, right] = panGains(tile?.pan ?? 0);
 			push(f.panLeft, 'volume', left);
 			push(f.panRight, 'volume', right);
 		}
 	}
-	const rect = highlightRect(layout);
-	for (const [key, value] of Object.entries(rect)) push('drawbox@active', key, value);
+	if (composite) {
+		const rect = highlightRect(layout);
+		for (const [key, value] of Object.entries(rect)) push('drawbox@active', key, value);
+	}
 	return commands;
 }

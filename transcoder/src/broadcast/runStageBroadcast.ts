@@ -13,9 +13,10 @@ import { buildFfmpegPlan } from './buildFfmpegPlan.js';
 import { computeLayout, type Layout } from './computeLayout.js';
 import type { LatencyProfile, Rendition } from './ladder.js';
 import { OpusGapFiller } from './OpusGapFiller.js';
-import { LiveComposite } from './LiveComposite.js';
+import { LiveComposite, type LiveView } from './LiveComposite.js';
 import { repeatKeyframeRequests } from './repeatKeyframeRequests.js';
 import { FfmpegError, runFfmpeg } from './runFfmpeg.js';
+import { Vp8SlotRelay } from './Vp8SlotRelay.js';
 
 export interface StageBroadcastOptions {
 	spaceId: string;
@@ -55,36 +56,59 @@ export interface StageBroadcastOptions {
 
 /** Restart backoff after a failed ffmpeg run; reset by a run that lasted `stableMs`. */
 const backoff = { initialMs: 250, maxMs: 5000, stableMs: 30_000 };
-/** Payload type of Opus in the SDP ffmpeg reads; the gap filler writes it on every packet it forwards. */
+/** Payload types of Opus and VP8 in the SDP ffmpeg reads; the slot relays write them on every packet they forward. */
 const opusPayloadType = 100;
-/** Stage changes this close together start one new run. */
+const vp8PayloadType = 101;
+/** What ffmpeg reads from each slot: the relays re-stamp every packet, so these never depend on a consumer. */
+const slotCodecs = {
+	audio: { codecs: [{ mimeType: 'audio/opus', payloadType: opusPayloadType, clockRate: 48000, channels: 2, parameters: {} }] },
+	video: { codecs: [{ mimeType: 'video/VP8', payloadType: vp8PayloadType, clockRate: 90000, parameters: {} }] },
+} as const;
+/** Stage changes this close together start one new encode (only a stage outgrowing its slots needs one). */
 const settleMs = 150;
+/** A consumer that could not be made (the node busy) is asked for again after this long. */
+const consumeRetryMs = 1000;
 
-/** One ffmpeg run: the snapshot it was planned for, and what the live updates need. */
+/**
+ * Slots of a new encode for a stage of `speakers`: room for a few more people than are on stage, so joins are a
+ * relay switch and a layout command rather than a new encode. A hidden slot costs its silent voice and, in video
+ * spaces, a 16×16 filler picture: a fraction of a percent of a core.
+ */
+export function slotCapacity(speakers: number, composite: boolean): number {
+	return composite ? Math.max(4, speakers + 2) : Math.max(6, speakers + 3);
+}
+
+/** One ffmpeg run: a standing encode with `capacity` slots, consuming from one node. */
 interface LiveRun {
 	n: number;
-	key: string;
+	node: string;
+	capacity: number;
 	abort: AbortController;
 	startedAt: number;
-	/** Each speaker's streams in this run's encode. */
-	streams?: ReadonlyMap<string, { audio?: number; video?: number }>;
-	/** The composite's live control, once connected (video spaces). */
-	composite?: LiveComposite;
+	/** Follows a stage that still fits the run (see `fits`): slots, consumers and the layout. Set once the run is planned. */
+	follow?: (snapshot: StageLinkSnapshot, seenAt: number) => void;
 	/** Settles when ffmpeg has exited and everything the run took is released. */
 	done: Promise<{ error?: unknown }>;
 }
 
+/** Whether `run` can show `snapshot` live, without a new encode: same node, and a slot for everyone on stage. */
+function fits(run: LiveRun | undefined, snapshot: StageLinkSnapshot): boolean {
+	return run !== undefined && run.node === snapshot.node && snapshot.speakers.length <= run.capacity;
+}
+
 /**
- * Broadcasts one space's stage until `signal` aborts: consumes every speaker through the stage link, runs the
- * ffmpeg plan for the current layout, and replaces the run when the stage changes in a way the running graph cannot
- * follow (a speaker joins or leaves, turns the camera on or off; in audio-only spaces also pins and order, which
- * move voices in the stereo field). The replacement is made before the break: the next run starts while the current
- * one stays on air, and the current one stops only once the packager has switched to the next (`onAir`), so
- * listeners see a discontinuity but no gap. In video spaces pins, order, mutes, names and the active speaker need
- * no new run: the composite follows them through ffmpeg's zmq filter (`LiveComposite`: tiles, labels, the
- * active-speaker frame and each voice's pan move within a frame or two). Every speaker's audio passes an
- * OpusGapFiller, so a paused producer becomes silence instead of a stalled mix. A crashed or stalled ffmpeg is
- * replaced with backoff; an unrecoverable one fails the job.
+ * Broadcasts one space's stage until `signal` aborts, as a *standing encode*: ffmpeg runs with a fixed number of
+ * slots (see liveLayout), each fed by relays that never stop (an `OpusGapFiller` per voice, a `Vp8SlotRelay` per
+ * camera in video spaces: silence and filler pictures while nobody or no camera is there). Who is on stage moves
+ * through those relays and ffmpeg's zmq filters while the encode runs: a join takes a free slot (a consumer aimed at
+ * its relays, a layout command), a leave hides it, a camera turning on shows in its tile from its first keyframe, and
+ * pins, order, mutes, names and the active speaker move tiles, labels and each voice's place in the stereo field. The
+ * listeners' timeline never breaks for any of these.
+ *
+ * A new encode is needed only when the stage outgrows the slots or moves to another node: it is made before the
+ * break — the next run starts while the current one stays on air, and the current one stops once the packager has
+ * switched to the next (`onAir`), so listeners see a discontinuity but no gap. A crashed or stalled ffmpeg is replaced
+ * with backoff; an unrecoverable one fails the job.
  */
 export async function runStageBroadcast(options: StageBroadcastOptions): Promise<void> {
 	const { link, logger, signal } = options;
@@ -109,22 +133,17 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 		timers.add(timer);
 	};
 
-	const keyOf = (snapshot: StageLinkSnapshot): string => restartKey(snapshot, options.composite);
-	const layoutFor = (snapshot: StageLinkSnapshot, streams: ReadonlyMap<string, { video?: number }>): Layout => liveLayoutOf(snapshot, streams, options);
 	const unwatch = await link.watch(options.spaceId, (snapshot) => {
 		const seenAt = Date.now();
-		const restartNeeded = keyOf(snapshot) !== (next ?? current)?.key;
+		const restartNeeded = !fits(next ?? current, snapshot);
 		latest = snapshot;
 		if (restartNeeded) {
 			changedAt = Date.now();
-			logger.debug({ version: snapshot.version }, 'stage change needs a new encoder run');
+			logger.debug({ version: snapshot.version, speakers: snapshot.speakers.length }, 'stage change needs a new encoder run');
 			pokeAt(changedAt + settleMs);
 		}
-		// Runs that can follow the change do so live (see LiveComposite).
-		for (const run of [current, next]) {
-			if (!run?.streams || run.key !== keyOf(snapshot)) continue;
-			run.composite?.show(layoutFor(snapshot, run.streams), seenAt);
-		}
+		// Runs that can follow the change do so live.
+		for (const run of [current, next]) if (run && fits(run, snapshot)) run.follow?.(snapshot, seenAt);
 		poke();
 	});
 	const renew = setInterval(() => {
@@ -137,20 +156,16 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 
 	const start = (snapshot: StageLinkSnapshot): LiveRun => {
 		const n = runCount++;
-		logger.info({ run: n, speakers: snapshot.speakers.length, sinceChangeMs: changedAt > 0 ? Date.now() - changedAt : undefined }, 'encoder run starting');
-		const run: LiveRun = { n, key: keyOf(snapshot), abort: new AbortController(), startedAt: Date.now(), done: Promise.resolve({}) };
+		const capacity = slotCapacity(snapshot.speakers.length, options.composite);
+		logger.info({ run: n, speakers: snapshot.speakers.length, slots: capacity, sinceChangeMs: changedAt > 0 ? Date.now() - changedAt : undefined }, 'encoder run starting');
+		const run: LiveRun = { n, node: snapshot.node, capacity, abort: new AbortController(), startedAt: Date.now(), done: Promise.resolve({}) };
 		void options.reportProgress({ state: n === 0 ? 'starting' : 'restarting', speakers: snapshot.speakers.length, restarts }).catch(() => {});
-		run.done = runOnce(options, snapshot, n, run.abort.signal, (streams, composite) => {
-			run.streams = streams;
-			run.composite = composite;
-			// The labels get their text now, and the stage may have moved on while ffmpeg started.
-			composite?.show(layoutFor(latest && keyOf(latest) === run.key ? latest : snapshot, streams));
-		}, (stats) => {
+		run.done = runEncode(options, run, snapshot, () => latest ?? snapshot, (stats) => {
 			if (run !== current) return;
 			// Only the figures the progress schema knows (ffmpeg's stats carry more).
 			const { fps, speed, bitrateKbps } = stats;
 			const figures = { ...(fps !== undefined && { fps }), ...(speed !== undefined && { speed }), ...(bitrateKbps !== undefined && { bitrateKbps }) };
-			void options.reportProgress({ state: 'live', speakers: snapshot.speakers.length, restarts, ...figures }).catch(() => {});
+			void options.reportProgress({ state: 'live', speakers: latest?.speakers.length ?? 0, restarts, ...figures }).catch(() => {});
 		}).then(
 			() => ({}),
 			(error: unknown) => ({ error }),
@@ -163,9 +178,9 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 			const replaced = current;
 			current = run;
 			if (next === run) next = undefined;
-			restarts++;
+			if (replaced) restarts++;
 			replaced?.abort.abort();
-			void options.reportProgress({ state: 'live', speakers: snapshot.speakers.length, restarts }).catch(() => {});
+			void options.reportProgress({ state: 'live', speakers: latest?.speakers.length ?? 0, restarts }).catch(() => {});
 			poke();
 		}, () => {});
 		void run.done.then((result) => onDone(run, result));
@@ -199,15 +214,14 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 		while (!signal.aborted && fatal === undefined) {
 			const now = Date.now();
 			if (latest && now >= retryAt) {
-				const wanted = keyOf(latest);
 				if (!current) {
 					current = start(latest);
-				} else if (next && next.key !== wanted && now - changedAt >= settleMs) {
-					// The stage changed again while the next run warmed up: start over from the newest stage.
+				} else if (next && !fits(next, latest) && now - changedAt >= settleMs) {
+					// The stage outgrew the next run too while it warmed up: start over from the newest stage.
 					next.abort.abort();
 					next = undefined;
 					continue;
-				} else if (!next && current.key !== wanted && now - changedAt >= settleMs) {
+				} else if (!next && !fits(current, latest) && now - changedAt >= settleMs) {
 					next = start(latest);
 					if (!options.onAir) {
 						// Without an on-air signal (file outputs), the new run replaces the current one at once.
@@ -245,150 +259,299 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 	}
 }
 
-/** One ffmpeg run for one snapshot, until `signal` aborts it or ffmpeg ends; rejects when ffmpeg fails. */
-async function runOnce(
+/** One slot of a running encode: its relays, who is in it, and the consumers feeding it. */
+interface Slot {
+	index: number;
+	voice: OpusGapFiller;
+	camera?: Vp8SlotRelay;
+	speakerId?: string;
+	audio?: { producerId: string; consumerId: string };
+	video?: { producerId: string; consumerId: string; keyframes?: AbortController };
+}
+
+/**
+ * One standing encode, from `first` until its signal aborts or ffmpeg ends; rejects when ffmpeg fails. Opens the
+ * slots' relays and ffmpeg at once (the relays' silence and filler pictures let ffmpeg start before any consumer
+ * exists), then follows the stage: `run.follow` is set to take each later snapshot that fits.
+ */
+async function runEncode(
 	options: StageBroadcastOptions,
-	snapshot: StageLinkSnapshot,
-	run: number,
-	signal: AbortSignal,
-	onStreams: (streams: ReadonlyMap<string, { audio?: number; video?: number }>, composite?: LiveComposite) => void,
+	run: LiveRun,
+	first: StageLinkSnapshot,
+	newest: () => StageLinkSnapshot,
 	onStats: (stats: { fps?: number; speed?: number; bitrateKbps?: number }) => void,
 ): Promise<void> {
-	const { link } = options;
-	const sessionId = runSessionId(options.sessionId, run);
+	const { link, logger } = options;
+	const signal = run.abort.signal;
+	const sessionId = runSessionId(options.sessionId, run.n);
 	const ip = options.ip ?? '127.0.0.1';
-	const streams: SdpStream[] = [];
-	const byPeer = new Map<string, { audio?: number; video?: number }>();
-	const consumerIds: string[] = [];
-	const videoConsumerIds: string[] = [];
+	const node = run.node;
 	const releases: (() => void)[] = [];
-	// Each run has its own files: runs overlap while one replaces another, and their tiles differ.
-	const runDir = path.join(options.workDir, `run-${run}`);
+	// Each run has its own files: runs overlap while one replaces another.
+	const runDir = path.join(options.workDir, `run-${run.n}`);
+	const slots: Slot[] = [];
+	/** Speaker id → slot index, for the speakers in a slot now. */
+	const slotOf = new Map<string, number>();
+	let stage = first;
+	let composite: LiveComposite | undefined;
 	try {
-		// Every stream the run consumes, in a fixed order (their SDP indices); ports are reserved one by one (the
-		// reservation is not atomic), the consumers asked for all at once (one round trip to the node, not one each).
-		const wanted = snapshot.speakers.flatMap((speaker) =>
-			([['audio', speaker.audioProducerId], ['video', options.composite ? speaker.videoProducerId : undefined]] as const)
-				.filter((w): w is readonly ['audio' | 'video', string] => w[1] !== undefined)
-				.map(([kind, producerId]) => ({ speaker, kind, producerId })),
-		);
-		const ports: Awaited<ReturnType<typeof allocateUdpPortPair>>[] = [];
-		for (const _ of wanted) {
-			const pair = await allocateUdpPortPair({ host: ip });
-			releases.push(pair.release);
-			ports.push(pair);
+		// ffmpeg's port pair for every stream of every slot, and the relay that feeds it. Ports are reserved one by
+		// one (the reservation is not atomic).
+		const sdpStreams: SdpStream[] = [];
+		const slotStreams: { audio?: number; video?: number }[] = [];
+		for (let index = 0; index < run.capacity; index++) {
+			const voicePorts = await allocateUdpPortPair({ host: ip });
+			releases.push(voicePorts.release);
+			const voice = await OpusGapFiller.open({ host: ip, target: { host: ip, rtpPort: voicePorts.rtpPort }, payloadType: opusPayloadType });
+			releases.push(() => voice.close());
+			voice.follow(undefined);
+			const streams: { audio?: number; video?: number } = { audio: sdpStreams.length };
+			sdpStreams.push({ kind: 'audio', rtpParameters: slotCodecs.audio as unknown as types.RtpParameters, rtpPort: voicePorts.rtpPort });
+			const slot: Slot = { index, voice };
+			if (options.composite) {
+				const cameraPorts = await allocateUdpPortPair({ host: ip });
+				releases.push(cameraPorts.release);
+				const camera = await Vp8SlotRelay.open({
+					host: ip,
+					target: { host: ip, rtpPort: cameraPorts.rtpPort },
+					payloadType: vp8PayloadType,
+					onLiveChange: (live) => onCameraLive(slot, live),
+				});
+				releases.push(() => camera.close());
+				slot.camera = camera;
+				streams.video = sdpStreams.length;
+				sdpStreams.push({ kind: 'video', rtpParameters: slotCodecs.video as unknown as types.RtpParameters, rtpPort: cameraPorts.rtpPort });
+			}
+			slots.push(slot);
+			slotStreams.push(streams);
 		}
-		const consumed = await Promise.allSettled(
-			wanted.map(async ({ kind, producerId }, i) => {
-				// Audio goes through a gap filler on its way to ffmpeg; video straight to ffmpeg's port pair.
-				let via = { rtpPort: ports[i]!.rtpPort, rtcpPort: ports[i]!.rtcpPort };
-				let filler: OpusGapFiller | undefined;
-				if (kind === 'audio') {
-					filler = await OpusGapFiller.open({ host: ip, target: { host: ip, rtpPort: ports[i]!.rtpPort }, payloadType: opusPayloadType });
-					releases.push(() => filler?.close());
-					via = { rtpPort: filler.rtpPort, rtcpPort: filler.rtcpPort };
-				}
-				const consumer = await link.call(snapshot.node, 'consume', { sessionId, spaceId: options.spaceId, producerId, ip, ...via });
-				consumerIds.push(consumer.consumerId);
-				if (consumer.kind === 'video') videoConsumerIds.push(consumer.consumerId);
-				const ssrc = (consumer.rtpParameters as types.RtpParameters).encodings?.[0]?.ssrc;
-				if (filler && ssrc !== undefined) filler.acceptSsrc(ssrc);
-				return consumer;
-			}),
-		);
-		for (const [i, result] of consumed.entries()) {
-			if (result.status === 'rejected') throw result.reason;
-			const { speaker, kind } = wanted[i]!;
-			const consumer = result.value;
-			byPeer.set(speaker.peerId, { ...byPeer.get(speaker.peerId), [kind]: streams.length });
-			const rtpParameters = consumer.rtpParameters as types.RtpParameters;
-			const codec = rtpParameters.codecs[0];
-			streams.push({
-				kind: consumer.kind,
-				// The gap filler re-stamps audio with its own payload type; say so to ffmpeg.
-				rtpParameters: kind === 'audio' && codec ? { ...rtpParameters, codecs: [{ ...codec, payloadType: opusPayloadType }] } : rtpParameters,
-				rtpPort: ports[i]!.rtpPort,
+		place(first);
+
+		const view = (): LiveView => {
+			const cameras = new Set(slots.flatMap((s) => (s.speakerId !== undefined && s.video && s.camera?.live ? [s.speakerId] : [])));
+			const layout = computeLayout(
+				{
+					// Speakers without a slot (the stage outgrew the run; a bigger one is starting) are not drawn. Mutes are
+					// silence from the voice's gap filler; labels show them.
+					speakers: stage.speakers.filter((s) => slotOf.has(s.peerId)).map((s) => ({ id: s.peerId, name: s.name, video: cameras.has(s.peerId), muted: s.muted })),
+					pinned: stage.pinned,
+					activeSpeakerId: stage.activeSpeakerId,
+				},
+				options.canvas,
+			);
+			return { layout, slots: { streams: slotStreams, slotOf: new Map(slotOf), cameras } };
+		};
+		const refresh = (since?: number): void => composite?.show(view(), since);
+
+		/** A camera started or stopped flowing into its slot: show it (or the initials), and ask for a keyframe while it is not. */
+		function onCameraLive(slot: Slot, live: boolean): void {
+			if (!live && slot.video) askForKeyframes(slot);
+			if (live) slot.video?.keyframes?.abort();
+			refresh();
+		}
+		/** Asks the slot's camera for keyframes until its relay forwards it (ffmpeg can start it only at one). */
+		function askForKeyframes(slot: Slot): void {
+			const video = slot.video;
+			if (!video || signal.aborted) return;
+			video.keyframes?.abort();
+			const keyframes = new AbortController();
+			video.keyframes = keyframes;
+			repeatKeyframeRequests({
+				request: () => link.call(node, 'requestKeyframe', { sessionId, consumerIds: [video.consumerId] }, 1000),
+				signal: AbortSignal.any([keyframes.signal, signal]),
+				logger,
 			});
 		}
-		const layout = computeLayout(
-			{
-				// Mutes are not part of the plan (the gap filler turns them into silence); labels show them.
-				speakers: snapshot.speakers.map((s) => ({ id: s.peerId, name: s.name, video: options.composite && byPeer.get(s.peerId)?.video !== undefined, muted: false })),
-				pinned: snapshot.pinned,
-				activeSpeakerId: snapshot.activeSpeakerId,
-			},
-			options.canvas,
-		);
+
+		/**
+		 * Puts the slots in step with `snapshot`: closes the consumers of speakers who left or whose streams changed,
+		 * gives newcomers free slots (in stage order), and consumes what the slots lack, aimed at their relays.
+		 */
+		const reconcile = async (snapshot: StageLinkSnapshot): Promise<boolean> => {
+			const bySpeaker = new Map(snapshot.speakers.map((s) => [s.peerId, s]));
+			const closing: string[] = [];
+			for (const slot of slots) {
+				if (slot.speakerId === undefined) continue;
+				const speaker = bySpeaker.get(slot.speakerId);
+				if (slot.audio && slot.audio.producerId !== speaker?.audioProducerId) {
+					closing.push(slot.audio.consumerId);
+					slot.audio = undefined;
+					slot.voice.follow(undefined);
+				}
+				if (slot.video && slot.video.producerId !== speaker?.videoProducerId) {
+					closing.push(slot.video.consumerId);
+					slot.video.keyframes?.abort();
+					slot.video = undefined;
+					slot.camera?.follow(undefined);
+				}
+				if (!speaker) {
+					slotOf.delete(slot.speakerId);
+					slot.speakerId = undefined;
+				}
+			}
+			place(snapshot);
+			if (closing.length > 0) {
+				await link.call(node, 'closeConsumers', { sessionId, consumerIds: closing }).catch((error: unknown) => {
+					// Left open, they send to relays that no longer follow them (dropped by SSRC); the run's release ends them.
+					if (!signal.aborted) logger.debug({ err: error }, 'closing consumers of a change failed');
+				});
+			}
+			const wanted = slots.flatMap((slot) => {
+				const speaker = slot.speakerId !== undefined ? bySpeaker.get(slot.speakerId) : undefined;
+				if (!speaker) return [];
+				return [
+					...(speaker.audioProducerId && !slot.audio ? [{ slot, kind: 'audio' as const, producerId: speaker.audioProducerId }] : []),
+					...(options.composite && speaker.videoProducerId && !slot.video ? [{ slot, kind: 'video' as const, producerId: speaker.videoProducerId }] : []),
+				];
+			});
+			if (wanted.length === 0) return true;
+			const made = await Promise.allSettled(
+				wanted.map(async ({ slot, kind, producerId }) => {
+					const relay = kind === 'audio' ? slot.voice : slot.camera!;
+					const consumer = await link.call(node, 'consume', { sessionId, spaceId: options.spaceId, producerId, ip, rtpPort: relay.rtpPort, rtcpPort: relay.rtcpPort });
+					const rtpParameters = consumer.rtpParameters as types.RtpParameters;
+					return { slot, kind, producerId, consumerId: consumer.consumerId, ssrc: rtpParameters.encodings?.[0]?.ssrc, mimeType: rtpParameters.codecs[0]?.mimeType };
+				}),
+			);
+			const resumed: string[] = [];
+			let complete = true;
+			for (const result of made) {
+				if (result.status === 'rejected') {
+					complete = false;
+					if (!signal.aborted) logger.debug({ err: result.reason }, 'consumer for a slot not made; asking again');
+					continue;
+				}
+				const { slot, kind, producerId, consumerId, ssrc, mimeType } = result.value;
+				// The speaker left or changed streams while the consumer was made: it is not wanted any more.
+				const speaker = slot.speakerId !== undefined ? bySpeaker.get(slot.speakerId) : undefined;
+				if (!speaker || ssrc === undefined || (kind === 'video' && mimeType?.toLowerCase() !== 'video/vp8')) {
+					// A camera in another codec than the slots' VP8 shows as initials (every browser sends VP8 first).
+					if (kind === 'video' && mimeType && mimeType.toLowerCase() !== 'video/vp8') logger.warn({ mimeType }, 'camera codec not composited; the tile shows initials');
+					closing.length = 0;
+					await link.call(node, 'closeConsumers', { sessionId, consumerIds: [consumerId] }).catch(() => {});
+					continue;
+				}
+				if (kind === 'audio') {
+					slot.audio = { producerId, consumerId };
+					slot.voice.follow(ssrc);
+				} else {
+					slot.video = { producerId, consumerId };
+					slot.camera?.follow(ssrc);
+				}
+				resumed.push(consumerId);
+			}
+			if (resumed.length > 0) {
+				await link.call(node, 'resume', { sessionId, consumerIds: resumed });
+				// `resume` asked for one keyframe; keep asking until each new camera flows (see repeatKeyframeRequests).
+				for (const slot of slots) if (slot.video && resumed.includes(slot.video.consumerId) && !slot.camera?.live) askForKeyframes(slot);
+			}
+			return complete;
+		};
+
+		/** Gives every speaker on `snapshot` without a slot a free one, in stage order, while slots remain. */
+		function place(snapshot: StageLinkSnapshot): void {
+			for (const speaker of snapshot.speakers) {
+				if (slotOf.has(speaker.peerId)) continue;
+				const free = slots.find((s) => s.speakerId === undefined);
+				if (!free) return; // the stage outgrew the run: a bigger one is on its way
+				free.speakerId = speaker.peerId;
+				slotOf.set(speaker.peerId, free.index);
+			}
+		}
+
+		// Changes are applied one at a time, the newest last; a layout-only change shows at once.
+		let ready = false;
+		let pending: StageLinkSnapshot | undefined = first;
+		let busy = false;
+		let retry: NodeJS.Timeout | undefined;
+		releases.push(() => clearTimeout(retry));
+		const drain = async (): Promise<void> => {
+			busy = true;
+			try {
+				while (pending && !signal.aborted) {
+					const snapshot = pending;
+					pending = undefined;
+					const complete = await reconcile(snapshot).catch((error: unknown) => {
+						if (!signal.aborted) logger.warn({ err: error }, 'stage change not applied to the encode; trying again');
+						return false;
+					});
+					refresh();
+					if (!complete && !signal.aborted) {
+						clearTimeout(retry);
+						retry = setTimeout(() => run.follow?.(newest(), Date.now()), consumeRetryMs);
+					}
+				}
+			} finally {
+				busy = false;
+			}
+		};
+		run.follow = (snapshot, seenAt) => {
+			if (signal.aborted || !fits(run, snapshot)) return;
+			stage = snapshot;
+			pending = snapshot;
+			// Pins, mutes, names and the active speaker of people already in a slot show now.
+			refresh(seenAt);
+			if (ready && !busy) void drain();
+		};
+
 		await fs.mkdir(runDir, { recursive: true });
 		const sdpPath = path.join(runDir, 'stage.sdp');
-		await fs.writeFile(sdpPath, buildConsumerSdp(ip, streams));
+		await fs.writeFile(sdpPath, buildConsumerSdp(ip, sdpStreams));
 		const renditions = options.ladder.filter((r) => options.composite || !r.video);
-		const outputs = await options.openOutputs(run, renditions);
-		// Video: ffmpeg's zmq filter takes live commands, so the active-speaker frame moves without a restart.
-		const controlPort = renditions.some((r) => r.video) ? await freeTcpPortPair(ip) : undefined;
-		const plan = buildFfmpegPlan(layout, options.ladder, options.latency, {
+		const outputs = await options.openOutputs(run.n, renditions);
+		// ffmpeg's zmq (video) and azmq (audio) filters take the live commands.
+		const controlPort = await freeTcpPortPair(ip);
+		const planned = view();
+		const plan = buildFfmpegPlan(planned.layout, options.ladder, options.latency, {
 			composite: options.composite,
 			sdpPath,
-			streams: byPeer,
+			slots: planned.slots,
 			workDir: runDir,
 			fontFile: options.fontFile,
 			outputs,
-			...(controlPort !== undefined && { controlPort }),
+			controlPort,
 			...(options.captionsFile !== undefined && { captionsFile: options.captionsFile }),
 		});
-		onStreams(byPeer);
-		options.logger.debug({ run, streams: streams.length }, 'encoder run consumers ready');
-		// Aborted once ffmpeg's outputs start (every camera gave a picture) or the run ends: no more keyframe requests.
-		const videoFlowing = new AbortController();
-		const stopKeyframes = (): void => videoFlowing.abort();
-		signal.addEventListener('abort', stopKeyframes, { once: true });
-		releases.push(() => {
-			signal.removeEventListener('abort', stopKeyframes);
-			stopKeyframes();
-		});
+		logger.debug({ run: run.n, slots: slots.length }, 'encoder run planned');
 		const running = runFfmpeg({
 			plan,
 			signal,
-			logger: options.logger,
+			logger,
 			onProgress: onStats,
-			onOutputsStarted: stopKeyframes,
 			...(options.ffmpegPath !== undefined && { ffmpegPath: options.ffmpegPath }),
 			...(options.stallTimeoutMs !== undefined && { stallTimeoutMs: options.stallTimeoutMs }),
 		});
-		// Resume only once ffmpeg listens, so the first packets (and the keyframe asked for) are not lost.
-		const resumed = waitForUdpPortsBound(streams.map((s) => s.rtpPort), 10_000, signal)
-			.then(() => (consumerIds.length > 0 ? link.call(snapshot.node, 'resume', { sessionId, consumerIds }) : undefined))
-			.then(() => {
-				options.logger.debug({ run }, 'encoder run consumers resumed');
-				// `resume` asked for one keyframe; keep asking until the video flows (see repeatKeyframeRequests).
-				if (videoConsumerIds.length > 0) {
-					repeatKeyframeRequests({
-						request: () => link.call(snapshot.node, 'requestKeyframe', { sessionId, consumerIds: videoConsumerIds }, 1000),
-						signal: videoFlowing.signal,
-						logger: options.logger,
-					});
-				}
-			})
-			.then(async () => {
-				if (controlPort === undefined || signal.aborted) return;
-				try {
-					const composite = await LiveComposite.connect({
-						port: controlPort, streams: byPeer, planned: layout, signal, logger: options.logger, onApplied: (shown) => options.onLiveLayout?.(run, shown),
-					});
-					releases.push(() => composite.close());
-					onStreams(byPeer, composite);
-				} catch (error) {
-					// Without live control the broadcast goes on, but its labels stay blank and pins wait for the next run.
-					if (!signal.aborted) options.logger.warn({ err: error }, 'no live control of the composite');
-				}
-			});
-		await Promise.all([running, resumed.catch((error: unknown) => (signal.aborted ? undefined : Promise.reject(error)))]);
+		// Consumers are made only once ffmpeg listens, so a camera's first keyframe is not lost on the way.
+		const following = waitForUdpPortsBound(sdpStreams.map((s) => s.rtpPort), 10_000, signal).then(async () => {
+			if (signal.aborted) return;
+			try {
+				composite = await LiveComposite.connect({
+					port: options.composite ? controlPort : controlPort + 1,
+					composite: options.composite,
+					planned,
+					signal,
+					logger,
+					onApplied: (shown) => options.onLiveLayout?.(run.n, shown),
+				});
+				releases.push(() => composite?.close());
+			} catch (error) {
+				// Without live control the broadcast goes on, but its labels stay blank and the layout as planned.
+				if (!signal.aborted) logger.warn({ err: error }, 'no live control of the encode');
+			}
+			ready = true;
+			pending = newest().node === node && fits(run, newest()) ? newest() : stage;
+			stage = pending;
+			refresh();
+			if (!busy) await drain();
+			logger.debug({ run: run.n }, 'encoder run follows the stage');
+		});
+		await Promise.all([running, following.catch((error: unknown) => (signal.aborted ? undefined : Promise.reject(error)))]);
 	} finally {
 		for (const release of releases) release();
 		// Everything the run's session holds, also a consumer whose `consume` reply timed out under load: left behind,
 		// it would keep sending RTP to a port a later run may be given. If this call is lost too, the unrenewed lease
 		// ends it.
-		await link.call(snapshot.node, 'release', { sessionId }).catch(() => {});
+		await link.call(node, 'release', { sessionId }).catch(() => {});
 		await fs.rm(runDir, { recursive: true, force: true }).catch(() => {});
 	}
 }
@@ -396,28 +559,6 @@ async function runOnce(
 /** The stage-link session of one run: `<job session>-r<run>`, at most 64 characters. */
 export function runSessionId(jobSessionId: string, run: number): string {
 	return `${jobSessionId.slice(0, 63 - `-r${run}`.length)}-r${run}`;
-}
-
-/**
- * What forces a new ffmpeg run: who is on stage and which of their streams flow. In audio-only spaces (no live
- * control) also the order and pins, which place each voice in the stereo field.
- */
-function restartKey(snapshot: StageLinkSnapshot, composite: boolean): string {
-	const speakers = snapshot.speakers.map((s) => [s.peerId, s.audioProducerId ?? null, s.videoProducerId ?? null]);
-	if (composite) return JSON.stringify([snapshot.node, speakers.sort((a, b) => (a[0]! < b[0]! ? -1 : 1))]);
-	return JSON.stringify([snapshot.node, snapshot.pinned, speakers]);
-}
-
-/** The layout a running composite shows for `snapshot`: its speakers as the run consumes them, mutes as they are. */
-function liveLayoutOf(snapshot: StageLinkSnapshot, streams: ReadonlyMap<string, { video?: number }>, options: Pick<StageBroadcastOptions, 'composite' | 'canvas'>): Layout {
-	return computeLayout(
-		{
-			speakers: snapshot.speakers.map((s) => ({ id: s.peerId, name: s.name, video: options.composite && streams.get(s.peerId)?.video !== undefined, muted: s.muted })),
-			pinned: snapshot.pinned,
-			activeSpeakerId: snapshot.activeSpeakerId,
-		},
-		options.canvas,
-	);
 }
 
 /** Two consecutive TCP ports free on `host` (the zmq and azmq control sockets), from the ephemeral range. */
