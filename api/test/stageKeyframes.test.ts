@@ -40,7 +40,7 @@ describe('runStageBroadcast(): a camera whose first keyframes are lost', () => {
 		fs.rmSync(dir, { recursive: true, force: true });
 	});
 
-	it('keeps asking for keyframes until the run decodes a picture, so the run starts without a restart', async () => {
+	it('keeps asking for keyframes until the camera shows in its slot, without a restart', async () => {
 		const redis = connectRedis(inject('redisUrl'), 'test');
 		const prefix = `test-${randomUUID()}`;
 		const server = await StageLinkServer.start({ redis, prefix, node: 'node-1', host: { routerFor: (id) => (id === 'space-kf' ? router : undefined) }, logger });
@@ -61,6 +61,7 @@ describe('runStageBroadcast(): a camera whose first keyframes are lost', () => {
 
 		const progress: BroadcastProgress['state'][] = [];
 		const opened: number[] = [];
+		let cameraShown = false;
 		const stop = new AbortController();
 		const output = path.join(dir, 'run-0-360p.mp4');
 		const broadcast = runStageBroadcast({
@@ -80,6 +81,7 @@ describe('runStageBroadcast(): a camera whose first keyframes are lost', () => {
 				return Object.fromEntries(renditions.map((r) => [r.name, path.join(dir, `run-${run}-${r.name}.mp4`)]));
 			},
 			signal: stop.signal,
+			onLiveLayout: (_run, layout) => void (cameraShown ||= layout.tiles.some((t) => t.speakerId === 'ada' && t.video)),
 			logger: runLogger,
 			reportProgress: async (p) => void progress.push(p.state),
 		});
@@ -88,8 +90,10 @@ describe('runStageBroadcast(): a camera whose first keyframes are lost', () => {
 			return broadcast.catch(() => undefined);
 		};
 
-		// ffmpeg starts its outputs only once every input gave a frame: the camera's picture decoded. Generous, for load.
+		// The encode starts at once on its slots' filler pictures; Ada's tile shows her camera only once her slot's relay
+		// passed a keyframe, which takes a third request. Generous, for load.
 		await expect.poll(() => runLog.some((line) => line.includes('ffmpeg outputs started')), { timeout: 30_000, interval: 250 }).toBe(true);
+		await expect.poll(() => cameraShown, { timeout: 30_000, interval: 250 }).toBe(true);
 		const size = () => (fs.existsSync(output) ? fs.statSync(output).size : 0);
 		await expect.poll(size, { timeout: 30_000, interval: 250 }).toBeGreaterThan(20_000);
 		expect(camera.requests).toBeGreaterThanOrEqual(3);
