@@ -14,7 +14,6 @@ import { computeLayout, type Layout } from './computeLayout.js';
 import type { LatencyProfile, Rendition } from './ladder.js';
 import { OpusGapFiller } from './OpusGapFiller.js';
 import { LiveComposite, type LiveView } from './LiveComposite.js';
-import { repeatKeyframeRequests } from './repeatKeyframeRequests.js';
 import { FfmpegError, runFfmpeg } from './runFfmpeg.js';
 import { Vp8SlotRelay } from './Vp8SlotRelay.js';
 
@@ -68,6 +67,12 @@ const slotCodecs = {
 const settleMs = 150;
 /** A consumer that could not be made (the node busy) is asked for again after this long. */
 const consumeRetryMs = 1000;
+/**
+ * How often a camera whose slot waits for its keyframe is asked for one: at the relay's pace (every 250 ms) for the
+ * first seconds — a browser camera sends a keyframe only when asked, and a request can be lost or land before the
+ * consumer resumed — then every few seconds, for as long as it waits.
+ */
+const keyframeAsking = { eagerMs: 10_000, patientIntervalMs: 3000 };
 
 /**
  * Slots of a new encode for a stage of `speakers`: room for a few more people than are on stage, so joins are a
@@ -266,7 +271,7 @@ interface Slot {
 	camera?: Vp8SlotRelay;
 	speakerId?: string;
 	audio?: { producerId: string; consumerId: string };
-	video?: { producerId: string; consumerId: string; keyframes?: AbortController };
+	video?: { producerId: string; consumerId: string; waitingSince: number; askedAt: number; asking: boolean };
 }
 
 /**
@@ -316,6 +321,7 @@ async function runEncode(
 					target: { host: ip, rtpPort: cameraPorts.rtpPort },
 					payloadType: vp8PayloadType,
 					onLiveChange: (live) => onCameraLive(slot, live),
+					onNeedKeyframe: () => askForKeyframe(slot),
 				});
 				releases.push(() => camera.close());
 				slot.camera = camera;
@@ -343,24 +349,27 @@ async function runEncode(
 		};
 		const refresh = (since?: number): void => composite?.show(view(), since);
 
-		/** A camera started or stopped flowing into its slot: show it (or the initials), and ask for a keyframe while it is not. */
+		/** A camera started or stopped flowing into its slot: show it, or the initials while it waits for a keyframe. */
 		function onCameraLive(slot: Slot, live: boolean): void {
-			if (!live && slot.video) askForKeyframes(slot);
-			if (live) slot.video?.keyframes?.abort();
+			if (!live && slot.video) slot.video.waitingSince = Date.now();
 			refresh();
 		}
-		/** Asks the slot's camera for keyframes until its relay forwards it (ffmpeg can start it only at one). */
-		function askForKeyframes(slot: Slot): void {
+		/** The slot's relay waits for a keyframe of the camera it follows (see keyframeAsking). */
+		function askForKeyframe(slot: Slot): void {
 			const video = slot.video;
-			if (!video || signal.aborted) return;
-			video.keyframes?.abort();
-			const keyframes = new AbortController();
-			video.keyframes = keyframes;
-			repeatKeyframeRequests({
-				request: () => link.call(node, 'requestKeyframe', { sessionId, consumerIds: [video.consumerId] }, 1000),
-				signal: AbortSignal.any([keyframes.signal, signal]),
-				logger,
-			});
+			if (!video || video.asking || signal.aborted) return;
+			const now = Date.now();
+			if (now - video.waitingSince > keyframeAsking.eagerMs && now - video.askedAt < keyframeAsking.patientIntervalMs) return;
+			video.asking = true;
+			video.askedAt = now;
+			link
+				.call(node, 'requestKeyframe', { sessionId, consumerIds: [video.consumerId] }, 1000)
+				.catch((error: unknown) => {
+					if (!signal.aborted) logger.debug({ err: error }, 'keyframe request failed');
+				})
+				.finally(() => {
+					video.asking = false;
+				});
 		}
 
 		/**
@@ -380,7 +389,6 @@ async function runEncode(
 				}
 				if (slot.video && slot.video.producerId !== speaker?.videoProducerId) {
 					closing.push(slot.video.consumerId);
-					slot.video.keyframes?.abort();
 					slot.video = undefined;
 					slot.camera?.follow(undefined);
 				}
@@ -435,16 +443,13 @@ async function runEncode(
 					slot.audio = { producerId, consumerId };
 					slot.voice.follow(ssrc);
 				} else {
-					slot.video = { producerId, consumerId };
+					slot.video = { producerId, consumerId, waitingSince: Date.now(), askedAt: 0, asking: false };
 					slot.camera?.follow(ssrc);
 				}
 				resumed.push(consumerId);
 			}
-			if (resumed.length > 0) {
-				await link.call(node, 'resume', { sessionId, consumerIds: resumed });
-				// `resume` asked for one keyframe; keep asking until each new camera flows (see repeatKeyframeRequests).
-				for (const slot of slots) if (slot.video && resumed.includes(slot.video.consumerId) && !slot.camera?.live) askForKeyframes(slot);
-			}
+			// `resume` asks each new camera for a keyframe; its relay keeps asking until one passes (askForKeyframe).
+			if (resumed.length > 0) await link.call(node, 'resume', { sessionId, consumerIds: resumed });
 			return complete;
 		};
 
