@@ -9,3 +9,4 @@ export { BroadcastWorker, type BroadcastRunner, type BroadcastWorkerOptions } fr
 export { runStageBroadcast, type StageBroadcastOptions } from './runStageBroadcast.js';
 export { SocketOutputs, type RenditionSink } from './SocketOutputs.js';
 export { createBroadcastRunner, type BroadcastRunnerDeps } from './createBroadcastRunner.js';
+export { parseVp8Descriptor, Vp8SlotRelay, type Vp8Descriptor, type Vp8SlotRelayOptions } from './Vp8SlotRelay.js';
