@@ -4,6 +4,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { connectRedis } from '@tribune/transcoder';
 import pino from 'pino';
+import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmbeddedRedis } from '../src/launcher/EmbeddedRedis.js';
 import { RedisSpaceStore } from '../src/spaces/RedisSpaceStore.js';
@@ -33,7 +34,7 @@ afterAll(async () => {
 });
 
 describe('Redis outage under a real API process', () => {
-	it('REST answers 503 unavailable while Redis is down, applies nothing late, and works again after', async () => {
+	it('REST and WebSocket upgrades answer 503 unavailable while Redis is down, applies nothing late, and works again after', async () => {
 		const node = api!;
 		const created = await postJson(`${node.baseUrl}/api/spaces`, { title: 'Outage', hostName: 'Hana' });
 		expect(created.status).toBe(201);
@@ -55,6 +56,20 @@ describe('Redis outage under a real API process', () => {
 			expect(reply.status).toBe(503);
 			expect(reply.body.error?.code).toBe('unavailable');
 		}
+		// A WebSocket upgrade during the outage: refused with 503 and when to retry, not a 500.
+		const wsBase = node.baseUrl.replace(/^http/, 'ws');
+		const upgrade = await new Promise<{ status: number; retryAfter: string | undefined }>((resolve, reject) => {
+			const socket = new WebSocket(`${wsBase}/ws?token=${encodeURIComponent(created.body.token!)}`);
+			const timer = setTimeout(() => reject(new Error('no answer to the upgrade in 20 s')), 20_000);
+			socket.on('unexpected-response', (_req, res) => {
+				clearTimeout(timer);
+				resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] });
+				socket.terminate();
+			});
+			socket.on('open', () => reject(new Error('upgraded during the outage')));
+			socket.on('error', () => {});
+		});
+		expect(upgrade).toEqual({ status: 503, retryAfter: '1' });
 		console.log(JSON.stringify({ outage_503_ms: timings }));
 
 		redis = await EmbeddedRedis.start({ dir: path.join(dir, 'redis'), logger });

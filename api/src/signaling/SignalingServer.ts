@@ -4,7 +4,7 @@ import type { StageRegistry } from '@tribune/ingest';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { TribuneError } from '../errors.js';
+import { errorCatalogue, TribuneError } from '../errors.js';
 import type { ParticipantId, SpaceId } from '../spaces/Space.js';
 import type { SpaceService, SpaceServiceEvents } from '../spaces/SpaceService.js';
 import { publishGrantsFor } from '../stage/publishGrantsFor.js';
@@ -194,9 +194,11 @@ export class SignalingServer {
 			if (this.#closed) throw new TribuneError('unavailable', 'shutting down');
 			auth = await this.#service.authenticate(token);
 		} catch (error) {
-			const { code } = classifyError(error);
-			const status = error instanceof TribuneError ? error.status : 500;
-			socket.end(`HTTP/1.1 ${status} ${code}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${code.length}\r\n\r\n${code}`);
+			const { code, unexpected } = classifyError(error);
+			if (unexpected) this.#logger.error({ err: error }, 'upgrade failed');
+			// Redis away or shutting down: a 503 the client retries, with when.
+			const retry = code === 'unavailable' ? 'Retry-After: 1\r\n' : '';
+			socket.end(`HTTP/1.1 ${errorCatalogue[code]} ${code}\r\nConnection: close\r\n${retry}Content-Type: text/plain\r\nContent-Length: ${code.length}\r\n\r\n${code}`);
 			return;
 		}
 		this.#wss.handleUpgrade(req, socket, head, (ws) => this.#onConnection(ws, auth));

@@ -1,5 +1,6 @@
 import { StageError, type Stage, type StagePeer, type StageRegistry } from '@tribune/ingest';
 import { TribuneError, type ErrorCode } from '../errors.js';
+import { isRedisUnavailable, redisUnavailable } from '../redis/requestRedis.js';
 import { asParticipantId, type Participant } from '../spaces/Space.js';
 import type { SpaceService } from '../spaces/SpaceService.js';
 import { publishGrantsFor } from '../stage/publishGrantsFor.js';
@@ -191,6 +192,8 @@ async function peerFor(ctx: HandlerContext): Promise<StagePeer> {
 export function classifyError(error: unknown): { code: ErrorCode; message: string; unexpected: boolean } {
 	if (error instanceof TribuneError) return { code: error.code, message: error.message, unexpected: false };
 	if (error instanceof StageError) return { code: error.code, message: error.message, unexpected: false };
+	// Redis away (a node's request path fails fast then): a retryable 503, never an internal error with Redis's words.
+	if (isRedisUnavailable(error)) return { code: 'unavailable', message: redisUnavailable().message, unexpected: false };
 	if (error instanceof Error) {
 		// mediasoup validates the client's media parameters and throws these for bad ones.
 		if (error.name === 'TypeError' || error.name === 'UnsupportedError') return { code: 'bad_request', message: 'invalid media parameters', unexpected: false };
