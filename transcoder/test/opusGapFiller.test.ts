@@ -72,11 +72,11 @@ describe('OpusGapFiller', () => {
 		}
 	});
 
-	it('forwards only the accepted SSRC once it is known', async () => {
+	it('forwards only the SSRC it follows', async () => {
 		const target = await receiver();
 		const filler = await OpusGapFiller.open({ target: { host: '127.0.0.1', rtpPort: target.port }, payloadType: 100 });
 		closers.push(() => filler.close());
-		filler.acceptSsrc(42);
+		filler.follow(42);
 		const sender = dgram.createSocket('udp4');
 		closers.push(() => sender.close());
 		const stale = rtp(1, 1, Buffer.from([1, 2, 3]));
@@ -87,6 +87,40 @@ describe('OpusGapFiller', () => {
 		expect(filler.counts.forwarded).toBe(1);
 		expect(target.packets.some((p) => p.payload.equals(Buffer.from([4, 5, 6])))).toBe(true);
 		expect(target.packets.some((p) => p.payload.equals(Buffer.from([1, 2, 3])))).toBe(false);
+	});
+
+	it('hands a slot from one speaker to another: silence while it follows nobody, one continuous stream throughout', async () => {
+		const target = await receiver();
+		const filler = await OpusGapFiller.open({ target: { host: '127.0.0.1', rtpPort: target.port }, payloadType: 100 });
+		closers.push(() => filler.close());
+		const sender = dgram.createSocket('udp4');
+		closers.push(() => sender.close());
+		const send = (seq: number, ts: number, ssrc: number, byte: number) => {
+			const packet = rtp(seq, ts, Buffer.from([byte, byte, byte]));
+			packet.writeUInt32BE(ssrc, 8);
+			sender.send(packet, filler.rtpPort, '127.0.0.1');
+		};
+		// An empty slot: a speaker's packets reach it, but it follows nobody yet.
+		filler.follow(undefined);
+		for (let i = 0; i < 5; i++, await sleep(20)) send(100 + i, 5000 + i * 960, 42, 1);
+		// Speaker 42 takes the slot, then speaker 43 (other sequence numbers and timestamps) replaces them.
+		filler.follow(42);
+		for (let i = 0; i < 5; i++, await sleep(20)) send(200 + i, 90_000 + i * 960, 42, 2);
+		filler.follow(43);
+		for (let i = 0; i < 5; i++, await sleep(20)) send(7 + i, 4_000_000 + i * 960, 43, 3);
+		await sleep(50);
+		filler.close();
+		const kinds = target.packets.map((p) => (p.payload[0] === 0xf8 ? 's' : String(p.payload[0]))).join('');
+		expect(kinds).not.toContain('1');
+		expect(kinds).toMatch(/^s+2{5}s*3{5}s*$/);
+		// Sequence numbers one by one; timestamps never step back and never jump by more than the wall time passed.
+		for (let i = 1; i < target.packets.length; i++) {
+			const [a, b] = [target.packets[i - 1]!, target.packets[i]!];
+			expect((b.seq - a.seq + 0x10000) % 0x10000).toBe(1);
+			const step = (b.ts - a.ts + 0x100000000) % 0x100000000;
+			expect(step).toBeGreaterThan(0);
+			expect(step).toBeLessThanOrEqual(960 * 10);
+		}
 	});
 
 	it('drops malformed packets', () => {

@@ -87,17 +87,11 @@ export class OpusGapFiller {
 	}
 
 	/**
-	 * Forwards only packets of this SSRC (the consumer's, known once it exists). A port freed by an earlier broadcast
-	 * may still receive a stale sender's packets for a while; mixing them in would corrupt the stream.
-	 */
-	acceptSsrc(ssrc: number): void {
-		this.#acceptSsrc = ssrc;
-	}
-
-	/**
 	 * Forwards the stream of `ssrc` from now on, or nothing (silence) when undefined: a broadcast slot handing its voice
 	 * from one speaker's consumer to another's. The next packet forwarded re-anchors its timestamps after the last one
-	 * sent, so the stream ffmpeg reads stays continuous across the switch.
+	 * sent, so the stream ffmpeg reads stays continuous across the switch. Packets of other SSRCs are dropped: a port
+	 * freed by an earlier broadcast may still receive a stale sender's packets, and mixing them in would corrupt the
+	 * stream. Until the first call, every packet is forwarded.
 	 */
 	follow(ssrc: number | undefined): void {
 		// No SSRC is negative: -1 matches no packet.
