@@ -3,7 +3,9 @@ import dgram from 'node:dgram';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { allocateUdpPortPair, waitForUdpPortsBound } from '@tribune/ingest';
+import { allocateUdpPortPair, buildRtpSenderPlan, loadIngestConfig, waitForUdpPortsBound, WorkerPool } from '@tribune/ingest';
+import type { types } from 'mediasoup';
+import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseVp8Descriptor, readRtpPacket, Vp8SlotRelay } from '../src/broadcast/Vp8SlotRelay.js';
 
@@ -392,5 +394,97 @@ describe('Vp8SlotRelay', () => {
 		const ids = forwarded.map((p) => p.pictureId!);
 		expect(ids.map((id) => (id - ids[0]! + 128) % 128)).toEqual([0, 0, 1, 2, 3, 3, 4]);
 		expect(ids.every((id) => id < 128)).toBe(true);
+	});
+});
+
+describe('Vp8SlotRelay behind real mediasoup consumers', () => {
+	let pool: WorkerPool;
+	let router: types.Router;
+	beforeAll(async () => {
+		pool = await WorkerPool.create(loadIngestConfig({ MEDIASOUP_NUM_WORKERS: '1' }), pino({ level: 'warn' }));
+		router = await pool.createRouter({ test: 'vp8-slot-relay' });
+	});
+	afterAll(() => pool?.close());
+
+	/** A synthetic camera (ffmpeg → comedia PlainTransport producer; keyframes 4 a second, PLI ignored). */
+	async function camera(width: number, height: number, ssrc: number): Promise<types.Producer> {
+		const transport = await router.createPlainTransport({ listenIp: '127.0.0.1', rtcpMux: false, comedia: true });
+		closers.push(() => transport.close());
+		const target = { host: '127.0.0.1', rtpPort: transport.tuple.localPort, rtcpPort: transport.rtcpTuple!.localPort, ssrc, payloadType: 101 };
+		const plan = buildRtpSenderPlan({ video: { ...target, codec: 'VP8', width, height, fps: 25 }, durationS: 60 });
+		const producer = await transport.produce({ kind: 'video', rtpParameters: plan.videoRtpParameters! });
+		const ffmpeg = spawn('ffmpeg', plan.args, { stdio: 'ignore' });
+		closers.push(() => ffmpeg.kill('SIGKILL'));
+		return producer;
+	}
+
+	/** The broadcast's side: a paused consumer sending to the slot's relay, resumed once connected. */
+	async function consume(producer: types.Producer, relay: Vp8SlotRelay): Promise<types.Consumer> {
+		const transport = await router.createPlainTransport({ listenIp: '127.0.0.1', rtcpMux: false, comedia: false });
+		closers.push(() => transport.close());
+		await transport.connect({ ip: '127.0.0.1', port: relay.rtpPort, rtcpPort: relay.rtcpPort });
+		const consumer = await transport.consume({ producerId: producer.id, rtpCapabilities: router.rtpCapabilities, paused: true });
+		await consumer.resume();
+		return consumer;
+	}
+
+	it('switches between two consumers on one port pair, fills a paused producer, and ffmpeg decodes every part', async () => {
+		const ffmpeg = await decoder();
+		const wire = await tap(ffmpeg.port);
+		const consumers = new Map<number, types.Consumer>();
+		let requests = 0;
+		const liveChanges: boolean[] = [];
+		let followed: number | undefined;
+		const relay = await Vp8SlotRelay.open({
+			target: { host: '127.0.0.1', rtpPort: wire.port },
+			payloadType: 96,
+			freezeMs: 800,
+			onLiveChange: (live) => liveChanges.push(live),
+			onNeedKeyframe: () => {
+				requests++;
+				if (followed !== undefined) void consumers.get(followed)?.requestKeyFrame().catch(() => {});
+			},
+		});
+		closers.push(() => relay.close());
+		const follow = (ssrc: number | undefined): void => {
+			followed = ssrc;
+			relay.follow(ssrc);
+		};
+		const [a, b] = await Promise.all([camera(320, 180, 3001), camera(176, 144, 3002)]);
+		for (const producer of [a, b]) {
+			const consumer = await consume(producer, relay);
+			consumers.set(consumer.rtpParameters.encodings![0]!.ssrc!, consumer);
+		}
+		const [ssrcA, ssrcB] = [...consumers.keys()];
+
+		await until('filler decoded', () => ffmpeg.sizes().length >= 10, 20_000);
+		follow(ssrcA);
+		await until('A live', () => relay.live, 20_000);
+		await sleep(1000);
+		follow(ssrcB);
+		await until('B live', () => relay.live, 20_000);
+		await sleep(1000);
+		await b.pause(); // camera off: mediasoup stops sending
+		await until('B frozen', () => !relay.live, 10_000);
+		await sleep(500);
+		await b.resume();
+		await until('B live again', () => relay.live, 20_000);
+		await sleep(1000);
+		follow(undefined);
+		await sleep(800);
+		const decodedBeforeClose = ffmpeg.sizes().length;
+		await until('ffmpeg to decode the last filler', () => ffmpeg.sizes().length > decodedBeforeClose, 10_000).catch(() => {});
+		relay.close();
+
+		expect(liveChanges).toEqual([true, false, true, false, true, false]);
+		expect(requests).toBeGreaterThanOrEqual(3);
+		const sent = wire.packets;
+		expect(new Set(sent.map((p) => p.ssrc)).size).toBe(1);
+		for (let i = 1; i < sent.length; i++) expect((sent[i]!.seq - sent[i - 1]!.seq + 0x10000) % 0x10000, `seq at ${i}`).toBe(1);
+		const decoded = runs(ffmpeg.sizes());
+		expect(decoded.map((r) => r.value)).toEqual(['16x16', '320x180', '176x144', '16x16', '176x144', '16x16']);
+		for (const run of decoded) expect(run.count).toBeGreaterThanOrEqual(5);
+		const broken = ffmpeg.stderr().split('\n').filter((line) => /missed a picture|sequence broken|keyframe missing|error|corrupt|concealing/i.test(line));
+		expect(broken.length, broken.join('\n')).toBeLessThanOrEqual(2);
 	});
 });
