@@ -3,7 +3,7 @@ import { audioFragmentUs, fmp4MuxerArgs } from '../hls/buildHlsEncodePlan.js';
 import { validateLadder, type LatencyProfile, type Rendition } from './ladder.js';
 import { burnedInCaptionFilter } from '../captions/burnedInCaptionFilter.js';
 import {
-	assignBySpeakerId, cameraPlacement, compositeColours, hiddenLabelOptions, hiddenRect, highlightRect, initialsOptions, labelOptions, panGains, showsCamera,
+	assignBySpeakerId, cameraPlacement, cameraSize, compositeColours, hiddenLabelOptions, hiddenRect, highlightRect, initialsOptions, labelOptions, panGains, showsCamera,
 	slotFilters, type SlotAssignment, type SlotStreams,
 } from './liveLayout.js';
 
@@ -142,13 +142,13 @@ function videoChains(layout: Layout, latency: LatencyProfile, io: PlanIo, slots:
 		const f = slotFilters(slot);
 		const tile = tiles.get(slot);
 		// Fit the camera in its tile without distortion (letterboxed on the tile's box); scale and overlay take the live
-		// layout's new size and place as commands. A slot without a camera showing keeps its chain, parked 2×2 off the
+		// layout's new size and place as commands. A slot without a camera showing keeps its chain, parked off the
 		// canvas: its input still flows (filler frames), and the overlay waits for every input.
 		const camera = tile !== undefined && showsCamera(tile, slots);
-		const size = camera ? { w: tile.width, h: tile.height } : { w: hiddenRect.w, h: hiddenRect.h };
+		const size = cameraSize(camera ? tile : undefined);
 		const place = camera ? cameraPlacement(tile) : { x: String(hiddenRect.x), y: String(hiddenRect.y) };
 		chains.push(
-			`[0:${streams.video}]${f.camera}=w=${size.w}:h=${size.h}:force_original_aspect_ratio=decrease:force_divisible_by=2,setsar=1,fps=${latency.fps}[v${slot}]`,
+			`[0:${streams.video}]${f.camera}=w='${size.w}':h='${size.h}',setsar=1,fps=${latency.fps}[v${slot}]`,
 			`[${canvas}][v${slot}]${f.place}=x=${place.x}:y=${place.y}:eof_action=repeat[c${slot}]`,
 		);
 		canvas = `c${slot}`;

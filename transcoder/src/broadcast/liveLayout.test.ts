@@ -18,6 +18,9 @@ const stage = (pinned: string[], extra: Partial<StageSnapshot> = {}): StageSnaps
 });
 const canvas = { width: 1280, height: 720 };
 const text = (commands: ReturnType<typeof layoutCommands>) => commands.map((c) => `${c.target} ${c.command} ${c.arg}`);
+/** Each filter of a graph by name and options, without its link labels (commas inside quotes are not separators). */
+const filtersOf = (graph: string): string[] =>
+	(graph.match(/(?:'[^']*'|[^;,'])+/g) ?? []).map((f) => f.replace(/^(\[[^\]]*\])+/, '').replace(/(\[[^\]]*\])+$/, ''));
 /** The commands for a layout of an encode planned for exactly its speakers (one slot each, by id). */
 const commandsOf = (layout: Layout, with_ = streams) => layoutCommands(layout, assignBySpeakerId(layout, with_));
 
@@ -29,8 +32,8 @@ describe('layoutCommands()', () => {
 			'drawbox@tile0 y 16',
 			'drawbox@tile0 w 710',
 			'drawbox@tile0 h 400',
-			'scale@cam0 w 710',
-			'scale@cam0 h 400',
+			'scale@cam0 w max(2,trunc(min(710,400*iw/ih)/2)*2)',
+			'scale@cam0 h max(2,trunc(min(400,710*ih/iw)/2)*2)',
 			'overlay@cam0 x 284+(710-overlay_w)/2',
 			'overlay@cam0 y 16+(400-overlay_h)/2',
 			// Her camera shows: her initials stay parked.
@@ -66,7 +69,7 @@ describe('layoutCommands()', () => {
 		expect(changed.length).toBeGreaterThan(0);
 		// Nothing the pin does not touch is resent: the highlight stays parked, nobody talks.
 		expect(changed.some((c) => c.startsWith('drawbox@active'))).toBe(false);
-		expect(changed).toContain('scale@cam0 w 482');
+		expect(changed).toContain('scale@cam0 w max(2,trunc(min(482,272*iw/ih)/2)*2)');
 		// Side by side they were panned apart; pinned on top and alone below, both sit in the centre of the stereo field.
 		expect(changed.filter((c) => c.startsWith('volume@pan'))).toEqual(['volume@panl0 volume 0.7071', 'volume@panr0 volume 0.7071', 'volume@panl1 volume 0.7071', 'volume@panr1 volume 0.7071']);
 	});
@@ -82,7 +85,7 @@ describe('layoutCommands()', () => {
 			outputs: { '720p': 'a', '360p': 'b', audio: 'c' },
 		});
 		// Each filter of the graph by name, without its link labels.
-		const filters = plan.filterGraph.split(/[;,]/).map((f) => f.replace(/^(\[[^\]]*\])+/, '').replace(/(\[[^\]]*\])+$/, ''));
+		const filters = filtersOf(plan.filterGraph);
 		for (const c of commandsOf(layout)) {
 			if (c.target.startsWith('drawtext@name')) continue;
 			const filter = filters.find((f) => f.startsWith(`${c.target}=`));
@@ -90,7 +93,7 @@ describe('layoutCommands()', () => {
 			const args = filter!.slice(c.target.length + 1);
 			if (c.command === 'reinit') expect(args).toContain(c.arg);
 			else if (c.command === 'volume') expect(args).toBe(c.arg);
-			else expect(`:${args}:`, `${c.target} ${c.command}`).toContain(`:${c.command}=${c.arg}:`);
+			else expect(`:${args.replace(/'/g, '')}:`, `${c.target} ${c.command}`).toContain(`:${c.command}=${c.arg}:`);
 		}
 	});
 
@@ -112,7 +115,7 @@ describe('layoutCommands()', () => {
 			const commands = text(layoutCommands(layoutOf([{ id: 'ada' }]), assignment([['ada', 2]])));
 			for (const slot of [0, 1]) {
 				expect(commands).toEqual(expect.arrayContaining([
-					`drawbox@tile${slot} x -100`, `drawbox@tile${slot} w 2`, `scale@cam${slot} w 2`, `overlay@cam${slot} x -100`,
+					`drawbox@tile${slot} x -100`, `drawbox@tile${slot} w 2`, `scale@cam${slot} w max(2,trunc(min(16,16*iw/ih)/2)*2)`, `overlay@cam${slot} x -100`,
 					`drawtext@initials${slot} reinit fontsize=8:x=-100:y=-100:fontcolor=white@0:text=-`,
 					`drawtext@name${slot} reinit fontsize=12:boxborderw=4:x=-100:y=-100:fontcolor=white@0:boxcolor=black@0:text=-`,
 				]));
@@ -139,10 +142,10 @@ describe('layoutCommands()', () => {
 		it('shows a camera only once it flows into its slot', () => {
 			const speakers = [{ id: 'ada', video: true }];
 			const waiting = text(layoutCommands(layoutOf(speakers), assignment([['ada', 1]])));
-			expect(waiting).toContain('scale@cam1 w 2');
+			expect(waiting).toContain('scale@cam1 w max(2,trunc(min(16,16*iw/ih)/2)*2)');
 			expect(waiting.find((c) => c.startsWith('drawtext@initials1'))).toContain('text=A');
 			const flowing = text(layoutCommands(layoutOf(speakers), assignment([['ada', 1]], ['ada'])));
-			expect(flowing).toContain('scale@cam1 w 1222');
+			expect(flowing).toContain('scale@cam1 w max(2,trunc(min(1222,688*iw/ih)/2)*2)');
 			expect(flowing).toContain('drawtext@initials1 reinit fontsize=8:x=-100:y=-100:fontcolor=white@0:text=-');
 		});
 
@@ -163,7 +166,7 @@ describe('layoutCommands()', () => {
 			const plan = buildFfmpegPlan(layout, defaultLadder, defaultLatency, {
 				composite: true, sdpPath: '/tmp/j/stage.sdp', slots, workDir: '/tmp/j', fontFile: '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf', outputs: { '720p': 'a', '360p': 'b', audio: 'c' },
 			});
-			const filters = plan.filterGraph.split(/[;,]/).map((f) => f.replace(/^(\[[^\]]*\])+/, '').replace(/(\[[^\]]*\])+$/, ''));
+			const filters = filtersOf(plan.filterGraph);
 			// Every slot has its chain, the free one too (its inputs carry silence and filler pictures).
 			expect(filters.filter((f) => f.startsWith('overlay@cam'))).toHaveLength(3);
 			expect(plan.filterGraph).toContain('amix=inputs=3:');
@@ -174,7 +177,7 @@ describe('layoutCommands()', () => {
 				const args = filter!.slice(c.target.length + 1);
 				if (c.command === 'reinit') expect(args).toContain(c.arg);
 				else if (c.command === 'volume') expect(args).toBe(c.arg);
-				else expect(`:${args}:`, `${c.target} ${c.command}`).toContain(`:${c.command}=${c.arg}:`);
+				else expect(`:${args.replace(/'/g, '')}:`, `${c.target} ${c.command}`).toContain(`:${c.command}=${c.arg}:`);
 			}
 		});
 	});

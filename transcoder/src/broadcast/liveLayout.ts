@@ -76,6 +76,21 @@ export function showsCamera(tile: Tile, slots: SlotAssignment): boolean {
 /** Where a hidden slot's box, camera and text are parked: off the canvas, 2×2 (drawbox reads 0 as "whole frame"). */
 export const hiddenRect = { x: -100, y: -100, w: 2, h: 2 } as const;
 
+/**
+ * The camera's size in a box of `width`×`height`, as `scale` expressions of the camera's own size (`iw`, `ih`):
+ * the largest even size of the camera's aspect ratio that fits, never less than 2×2. `scale` evaluates them again
+ * when the camera changes size, so a slot going from filler pictures to a camera, or a camera of any shape arriving
+ * while its slot is still parked (16×16), never gives the zero height that would end ffmpeg (its
+ * `force_original_aspect_ratio` rounds a wide camera in a small box down to 0).
+ */
+export function cameraSize(box: { width: number; height: number } | undefined): { w: string; h: string } {
+	const { width, height } = box ?? hiddenCamera;
+	return { w: `max(2,trunc(min(${width},${height}*iw/ih)/2)*2)`, h: `max(2,trunc(min(${height},${width}*ih/iw)/2)*2)` };
+}
+
+/** A parked camera's box: 16×16, wholly inside the parked area off the canvas. */
+const hiddenCamera = { width: 16, height: 16 };
+
 /** The camera's place in its tile: centred, letterboxed on the tile colour drawn under it. */
 export function cameraPlacement(tile: Tile): { x: string; y: string } {
 	return { x: `${tile.x}+(${tile.width}-overlay_w)/2`, y: `${tile.y}+(${tile.height}-overlay_h)/2` };
@@ -153,7 +168,7 @@ export function layoutCommands(layout: Layout, slots: SlotAssignment, composite 
 			for (const [key, value] of Object.entries(box)) push(f.tile, key, value);
 			const camera = tile !== undefined && showsCamera(tile, slots);
 			if (streams.video !== undefined) {
-				const size = camera ? { w: tile.width, h: tile.height } : { w: hiddenRect.w, h: hiddenRect.h };
+				const size = cameraSize(camera ? tile : undefined);
 				const place = camera ? cameraPlacement(tile) : { x: String(hiddenRect.x), y: String(hiddenRect.y) };
 				push(f.camera, 'w', size.w);
 				push(f.camera, 'h', size.h);
