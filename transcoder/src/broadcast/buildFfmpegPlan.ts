@@ -95,8 +95,10 @@ export function buildFfmpegPlan(layout: Layout, ladder: readonly Rendition[], la
 	const filterGraph = chains.join(';');
 
 	const gop = String((latency.segmentTargetMs * latency.fps) / 1000);
-	// Info level for the once-a-second stats line the runner reads for progress and stall detection.
-	const globalOptions = ['-hide_banner', '-nostdin', '-loglevel', 'info', '-stats_period', '1'];
+	// Errors only, and the once-a-second stats line the runner reads for progress and stall detection (with
+	// `-stats`, ffmpeg prints it below info level too). At info and warning level a camera of another size than its
+	// slot's first picture (the filler) logs two lines per frame (`-reinit_filter:v 0`): 50 lines a second each.
+	const globalOptions = ['-hide_banner', '-nostdin', '-loglevel', 'error', '-stats', '-stats_period', '1'];
 	const input = hasInput
 		? {
 				url: io.sdpPath,

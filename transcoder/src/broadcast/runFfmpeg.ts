@@ -18,8 +18,6 @@ export interface RunFfmpegOptions {
 	onProgress?: (stats: FfmpegStats) => void;
 	/** Called once ffmpeg is spawned, with its process id. */
 	onStart?: (pid: number) => void;
-	/** Called once when ffmpeg's outputs start: every input has decoded its first frame and the encoders are set up. */
-	onOutputsStarted?: () => void;
 }
 
 /** An ffmpeg run that ended badly; `retryable` says whether running the same plan again can help. */
@@ -95,17 +93,16 @@ export async function runFfmpeg(options: RunFfmpegOptions): Promise<void> {
 			if (pid !== undefined) options.onStart?.(pid);
 			armStallTimer();
 		});
+		let outputsStarted = false;
 		command.on('stderr', (line: string) => {
 			const stats = parseFfmpegStats(line);
 			if (stats) {
+				// The first stats line comes once the outputs run: every output's encoder has its first frame.
+				if (!outputsStarted) logger.debug('ffmpeg outputs started');
+				outputsStarted = true;
 				if (!stopping) armStallTimer();
 				options.onProgress?.(stats);
 				return;
-			}
-			// When the muxers start: every output's encoder has been initialised with its first frame.
-			if (/^Output #0,/.test(line)) {
-				logger.debug('ffmpeg outputs started');
-				options.onOutputsStarted?.();
 			}
 			tail.push(line);
 			if (tail.length > stderrTailLines) tail.shift();

@@ -34,9 +34,12 @@ export interface BroadcastCaptionsOptions {
 	 */
 	lingerMs?: number;
 	/**
-	 * How much later than the recogniser hears it a sound reaches the broadcast's program-date-times, ms: the
-	 * composite's filters and encoders hold audio a little before the packager stamps it. Sidecar cues are shifted by
-	 * it so they sit on the speech in the picture's timeline. Default 350 (measured in api/test/captionsBroadcast).
+	 * Where a sound's program-date-time lies relative to when the recogniser starts an utterance on it, ms; sidecar
+	 * cues are shifted by it so they sit on the speech in the picture's timeline. The packager stamps a run's first
+	 * part as captured one part before it arrived, so a voice's PDT is its capture time plus the broadcast's latency
+	 * beyond one part; the recogniser starts an utterance a little after the voice (its gate needs some speech). With
+	 * the standing encode the recogniser's lag is the larger: default -230, measured in api/test/captionsBroadcast (cues
+	 * were 0.56–0.61 s after their voices with the +350 the restarting encoder needed).
 	 */
 	encodeDelayMs?: number;
 }
@@ -139,7 +142,7 @@ export class BroadcastCaptions {
 		if (captionModeHasBurnedIn(mode)) this.#burnedIn?.show(cue);
 		if (!cue.final || !captionModeHasSidecar(mode)) return;
 		const lingerMs = this.#options.lingerMs ?? 2000;
-		const delayMs = this.#options.encodeDelayMs ?? 350;
+		const delayMs = this.#options.encodeDelayMs ?? -230;
 		this.#options.packager.addWallClockCue({
 			startMs: cue.startMs + delayMs,
 			// A final that comes late (a recogniser behind on a loaded machine, a slow captioner) still shows, for the
