@@ -53,7 +53,7 @@ describe('runStageBroadcast(): the broadcast follows the stage', () => {
 		return { audio, ...(videoProducer && { video: videoProducer }) };
 	}
 
-	it('follows joins, cameras, mutes, the active speaker, a pin and a leave in one running encode; a stage outgrowing its slots gets a new one', async () => {
+	it('follows joins, cameras on and off, mutes, the active speaker, a pin and a leave in one running encode; a stage outgrowing its slots gets a new one', async () => {
 		const redis = connectRedis(inject('redisUrl'), 'test');
 		const prefix = `test-${randomUUID()}`;
 		const server = await StageLinkServer.start({ redis, prefix, node: 'node-1', host: { routerFor: (id) => (id === 'space-live' ? router : undefined) }, logger });
@@ -136,18 +136,30 @@ describe('runStageBroadcast(): the broadcast follows the stage', () => {
 		await expect.poll(() => tileOf(0, 'eve')?.pinned, { timeout: 5000 }).toBe(true);
 		expect(opened).toEqual([0]);
 		expect(restarts).toBe(0);
+
+		// Ada turns her camera off (her video producer closes) and on again (a new one): initials, then her camera, in
+		// the running encode.
+		const adaVideoBefore = ada.video!;
+		adaVideoBefore.close();
+		await server.publishSnapshot({ ...snapshot(7, [{ ...adaOnStage, videoProducerId: undefined }, eveOnStage], 'eve'), pinned: ['eve'] });
+		await expect.poll(() => tileOf(0, 'ada')?.video, { timeout: 5000 }).toBe(false);
+		const adaAgain = await speaker(440, 300, '#d02020');
+		await server.publishSnapshot({ ...snapshot(8, [{ ...adaOnStage, videoProducerId: adaAgain.video!.id }, eveOnStage], 'eve'), pinned: ['eve'] });
+		await expect.poll(() => tileOf(0, 'ada')?.video, { timeout: 15_000 }).toBe(true);
+		expect(opened).toEqual([0]);
 		// Let the moves reach the encoded picture before the run ends (checked below).
 		await new Promise((resolve) => setTimeout(resolve, 1500));
 
 		// Three more people are invited up: five on a stage of four slots needs a new encode, with room to spare.
 		const guests = ['gus', 'guy', 'gia'].map((peerId) => ({ peerId, name: peerId, muted: false }));
-		await server.publishSnapshot({ ...snapshot(7, [adaOnStage, eveOnStage, ...guests], 'eve'), pinned: ['eve'] });
+		const adaNow = { ...adaOnStage, videoProducerId: adaAgain.video!.id };
+		await server.publishSnapshot({ ...snapshot(9, [adaNow, eveOnStage, ...guests], 'eve'), pinned: ['eve'] });
 		await expect.poll(() => opened, { timeout: 15_000 }).toEqual([0, 1]);
 		await expect.poll(() => server.sessions, { timeout: 15_000 }).toEqual({ 'job-1-r1': 4 });
 		expect(restarts).toBe(1);
 
 		// Eve leaves: her consumers close and her slot is hidden, in the running encode.
-		await server.publishSnapshot({ ...snapshot(8, [adaOnStage, ...guests]), pinned: ['eve'] });
+		await server.publishSnapshot({ ...snapshot(10, [adaNow, ...guests]), pinned: ['eve'] });
 		await expect.poll(() => server.sessions, { timeout: 15_000 }).toEqual({ 'job-1-r1': 2 });
 		await expect.poll(() => shown.get(1)?.tiles.map((t) => t.speakerId).sort(), { timeout: 5000 }).toEqual(['ada', 'gia', 'gus', 'guy']);
 		expect(opened).toEqual([0, 1]);
