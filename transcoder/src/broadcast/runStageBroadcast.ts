@@ -552,6 +552,9 @@ async function runEncode(
 		});
 		await Promise.all([running, following.catch((error: unknown) => (signal.aborted ? undefined : Promise.reject(error)))]);
 	} finally {
+		// ffmpeg has ended (or never started): whatever the run still had going (following the stage, asking for
+		// keyframes) stops before its relays close, so no consumer is made for a run that is over.
+		run.abort.abort();
 		for (const release of releases) release();
 		// Everything the run's session holds, also a consumer whose `consume` reply timed out under load: left behind,
 		// it would keep sending RTP to a port a later run may be given. If this call is lost too, the unrenewed lease
