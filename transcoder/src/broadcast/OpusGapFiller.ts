@@ -1,4 +1,5 @@
-import dgram from 'node:dgram';
+import type dgram from 'node:dgram';
+import { bindRtpSocketPair } from './bindRtpSocketPair.js';
 
 export interface OpusGapFillerOptions {
 	/** Where the receiving ffmpeg listens for this stream's RTP. */
@@ -56,25 +57,8 @@ export class OpusGapFiller {
 
 	/** Binds an even RTP port and the RTCP port after it (what a PlainTransport `connect()` needs). */
 	static async open(options: OpusGapFillerOptions): Promise<OpusGapFiller> {
-		const host = options.host ?? '127.0.0.1';
-		for (let attempt = 0; attempt < 50; attempt++) {
-			const rtp = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
-			const port = await bind(rtp, host, 0);
-			if (port % 2 !== 0 || port === 65535) {
-				rtp.close();
-				continue;
-			}
-			const rtcp = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
-			try {
-				await bind(rtcp, host, port + 1);
-			} catch {
-				rtp.close();
-				rtcp.close();
-				continue;
-			}
-			return new OpusGapFiller(rtp, rtcp, options);
-		}
-		throw new Error('OpusGapFiller: no free even UDP port pair');
+		const { rtp, rtcp } = await bindRtpSocketPair(options.host ?? '127.0.0.1', 'OpusGapFiller');
+		return new OpusGapFiller(rtp, rtcp, options);
 	}
 
 	/** Port the consumer's transport sends RTP to; RTCP goes to rtpPort + 1. */
@@ -169,14 +153,4 @@ export function rtpPayload(packet: Buffer): Buffer | undefined {
 	let end = packet.length;
 	if (packet[0]! & 0x20) end -= packet[packet.length - 1]!;
 	return offset <= end ? packet.subarray(offset, end) : undefined;
-}
-
-function bind(socket: dgram.Socket, host: string, port: number): Promise<number> {
-	return new Promise((resolve, reject) => {
-		socket.once('error', reject);
-		socket.bind({ address: host, port, exclusive: true }, () => {
-			socket.off('error', reject);
-			resolve(socket.address().port);
-		});
-	});
 }

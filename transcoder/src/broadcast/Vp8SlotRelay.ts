@@ -1,4 +1,5 @@
-import dgram from 'node:dgram';
+import type dgram from 'node:dgram';
+import { bindRtpSocketPair } from './bindRtpSocketPair.js';
 import { performance } from 'node:perf_hooks';
 import { rtpPayload } from './OpusGapFiller.js';
 
@@ -125,26 +126,8 @@ export class Vp8SlotRelay {
 	/** Binds an even RTP port and the RTCP port after it (what a PlainTransport `connect()` needs), then starts filler. */
 	static async open(options: Vp8SlotRelayOptions): Promise<Vp8SlotRelay> {
 		validateOptions(options);
-		const host = options.host ?? '127.0.0.1';
-		const type = host.includes(':') ? 'udp6' : 'udp4';
-		for (let attempt = 0; attempt < 50; attempt++) {
-			const rtp = dgram.createSocket(type);
-			const port = await bind(rtp, host, 0);
-			if (port % 2 !== 0 || port === 65535) {
-				rtp.close();
-				continue;
-			}
-			const rtcp = dgram.createSocket(type);
-			try {
-				await bind(rtcp, host, port + 1);
-			} catch {
-				rtp.close();
-				rtcp.close();
-				continue;
-			}
-			return new Vp8SlotRelay(rtp, rtcp, options);
-		}
-		throw new Error('Vp8SlotRelay: no free even UDP port pair');
+		const { rtp, rtcp } = await bindRtpSocketPair(options.host ?? '127.0.0.1', 'Vp8SlotRelay');
+		return new Vp8SlotRelay(rtp, rtcp, options);
 	}
 
 	/** Port the consumer's transport sends RTP to; RTCP goes to rtpPort + 1. */
@@ -401,14 +384,4 @@ function validateOptions(options: Vp8SlotRelayOptions): void {
 	if (!Number.isInteger(target.rtpPort) || target.rtpPort < 1 || target.rtpPort > 65535) {
 		throw new RangeError(`Vp8SlotRelay: target.rtpPort ${target.rtpPort} is not a port`);
 	}
-}
-
-function bind(socket: dgram.Socket, host: string, port: number): Promise<number> {
-	return new Promise((resolve, reject) => {
-		socket.once('error', reject);
-		socket.bind({ address: host, port, exclusive: true }, () => {
-			socket.off('error', reject);
-			resolve(socket.address().port);
-		});
-	});
 }
