@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PlaylistWatcher } from './support/PlaylistWatcher.js';
+import { decodeWithFfmpeg } from './support/decodeWithFfmpeg.js';
 import { commandOf, descendants, freePort } from './support/processes.js';
 import { SignalingClient } from './support/SignalingClient.js';
 import { postJson } from './support/startTestNode.js';
@@ -39,23 +40,12 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 /** Level of a part's audio (init section + fragment, decoded by ffmpeg), dBFS; -Infinity for silence or nothing. */
-function levelOf(mp4: Buffer): Promise<number> {
-	return new Promise((resolve) => {
-		const ffmpeg = spawn('ffmpeg', ['-v', 'error', '-i', 'pipe:0', '-f', 's16le', '-ac', '1', '-ar', '16000', 'pipe:1']);
-		const out: Buffer[] = [];
-		const timer = setTimeout(() => ffmpeg.kill('SIGKILL'), 10_000);
-		ffmpeg.stdout.on('data', (chunk: Buffer) => out.push(chunk));
-		ffmpeg.stdin.on('error', () => {});
-		ffmpeg.on('close', () => {
-			clearTimeout(timer);
-			const pcm = Buffer.concat(out);
-			let sum = 0;
-			for (let i = 0; i + 1 < pcm.length; i += 2) sum += pcm.readInt16LE(i) ** 2;
-			const samples = Math.floor(pcm.length / 2);
-			resolve(samples === 0 || sum === 0 ? Number.NEGATIVE_INFINITY : 10 * Math.log10(sum / samples / 32768 ** 2));
-		});
-		ffmpeg.stdin.end(mp4);
-	});
+async function levelOf(mp4: Buffer): Promise<number> {
+	const pcm = await decodeWithFfmpeg(mp4, ['-f', 's16le', '-ac', '1', '-ar', '16000']);
+	let sum = 0;
+	for (let i = 0; i + 1 < pcm.length; i += 2) sum += pcm.readInt16LE(i) ** 2;
+	const samples = Math.floor(pcm.length / 2);
+	return samples === 0 || sum === 0 ? Number.NEGATIVE_INFINITY : 10 * Math.log10(sum / samples / 32768 ** 2);
 }
 
 describe.skipIf(process.env.TRIBUNE_BENCH !== '1')('broadcast changes and faults bench', () => {

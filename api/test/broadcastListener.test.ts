@@ -9,6 +9,7 @@ import express from 'express';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { launchChromium, openPlayer, playerRoutes, sample, type PlayerSample } from './origin/support/hlsPage.js';
+import { decodeWithFfmpeg } from './support/decodeWithFfmpeg.js';
 import { PlaylistWatcher } from './support/PlaylistWatcher.js';
 import { commandOf, descendants, freePort } from './support/processes.js';
 import { SignalingClient } from './support/SignalingClient.js';
@@ -46,19 +47,9 @@ afterAll(async () => {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The colour of one pixel of the last frame of an fMP4 (init + fragments), decoded by ffmpeg; [] if it cannot. */
-function pixelOf(mp4: Buffer, x: number, y: number): Promise<number[]> {
-	return new Promise((resolve) => {
-		const ffmpeg = spawn('ffmpeg', ['-v', 'error', '-i', 'pipe:0', '-map', '0:v:0', '-vf', `format=rgb24,crop=1:1:${x}:${y}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1']);
-		const out: Buffer[] = [];
-		const timer = setTimeout(() => ffmpeg.kill('SIGKILL'), 10_000);
-		ffmpeg.stdout.on('data', (chunk: Buffer) => out.push(chunk));
-		ffmpeg.stdin.on('error', () => {});
-		ffmpeg.on('close', () => {
-			clearTimeout(timer);
-			resolve([...Buffer.concat(out).subarray(-3)]);
-		});
-		ffmpeg.stdin.end(mp4);
-	});
+async function pixelOf(mp4: Buffer, x: number, y: number): Promise<number[]> {
+	const rgb = await decodeWithFfmpeg(mp4, ['-map', '0:v:0', '-vf', `format=rgb24,crop=1:1:${x}:${y}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24']);
+	return [...rgb.subarray(-3)];
 }
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
