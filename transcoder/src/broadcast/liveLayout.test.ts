@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { buildFfmpegPlan } from './buildFfmpegPlan.js';
 import { computeLayout, type Layout, type StageSnapshot } from './computeLayout.js';
 import { defaultLadder, defaultLatency } from './ladder.js';
-import { assignBySpeakerId, layoutCommands, quoteOptionValue, slotsOf, type SlotAssignment } from './liveLayout.js';
+import { assignBySpeakerId, layoutCommands, quoteOptionValue, slotsOf, type LiveCommand, type SlotAssignment } from './liveLayout.js';
 
 const streams = new Map([
 	['ada', { audio: 0, video: 1 }],
@@ -21,6 +21,15 @@ const text = (commands: ReturnType<typeof layoutCommands>) => commands.map((c) =
 /** Each filter of a graph by name and options, without its link labels (commas inside quotes are not separators). */
 const filtersOf = (graph: string): string[] =>
 	(graph.match(/(?:'[^']*'|[^;,'])+/g) ?? []).map((f) => f.replace(/^(\[[^\]]*\])+/, '').replace(/(\[[^\]]*\])+$/, ''));
+/** That the plan's graph already shows what command `c` would set (the filter named by its target has that value). */
+function expectDrawn(filters: string[], c: LiveCommand): void {
+	const filter = filters.find((f) => f.startsWith(`${c.target}=`));
+	expect(filter, c.target).toBeDefined();
+	const args = filter!.slice(c.target.length + 1);
+	if (c.command === 'reinit') expect(args).toContain(c.arg);
+	else if (c.command === 'volume') expect(args).toBe(c.arg);
+	else expect(`:${args.replace(/'/g, '')}:`, `${c.target} ${c.command}`).toContain(`:${c.command}=${c.arg}:`);
+}
 /** The commands for a layout of an encode planned for exactly its speakers (one slot each, by id). */
 const commandsOf = (layout: Layout, with_ = streams) => layoutCommands(layout, assignBySpeakerId(layout, with_));
 
@@ -88,12 +97,7 @@ describe('layoutCommands()', () => {
 		const filters = filtersOf(plan.filterGraph);
 		for (const c of commandsOf(layout)) {
 			if (c.target.startsWith('drawtext@name')) continue;
-			const filter = filters.find((f) => f.startsWith(`${c.target}=`));
-			expect(filter, c.target).toBeDefined();
-			const args = filter!.slice(c.target.length + 1);
-			if (c.command === 'reinit') expect(args).toContain(c.arg);
-			else if (c.command === 'volume') expect(args).toBe(c.arg);
-			else expect(`:${args.replace(/'/g, '')}:`, `${c.target} ${c.command}`).toContain(`:${c.command}=${c.arg}:`);
+			expectDrawn(filters, c);
 		}
 	});
 
@@ -172,12 +176,7 @@ describe('layoutCommands()', () => {
 			expect(plan.filterGraph).toContain('amix=inputs=3:');
 			for (const c of layoutCommands(layout, slots)) {
 				if (c.target.startsWith('drawtext@name') && c.arg.includes("text='")) continue;
-				const filter = filters.find((f) => f.startsWith(`${c.target}=`));
-				expect(filter, c.target).toBeDefined();
-				const args = filter!.slice(c.target.length + 1);
-				if (c.command === 'reinit') expect(args).toContain(c.arg);
-				else if (c.command === 'volume') expect(args).toBe(c.arg);
-				else expect(`:${args.replace(/'/g, '')}:`, `${c.target} ${c.command}`).toContain(`:${c.command}=${c.arg}:`);
+				expectDrawn(filters, c);
 			}
 		});
 	});
