@@ -36,14 +36,14 @@ describe('runStageBroadcast(): the broadcast follows the stage', () => {
 	});
 
 	/** A synthetic speaker sending a tone (and a solid-colour camera) into the router; returns its producers. */
-	async function speaker(toneHz: number, ssrc: number, colour?: string): Promise<{ audio: types.Producer; video?: types.Producer }> {
+	async function speaker(toneHz: number, ssrc: number, colour?: string, codec: 'VP8' | 'H264' = 'VP8'): Promise<{ audio: types.Producer; video?: types.Producer }> {
 		const options = { listenIp: ip, rtcpMux: false, comedia: true };
 		const audioIn = await router.createPlainTransport(options);
 		const videoIn = colour ? await router.createPlainTransport(options) : undefined;
 		const plan = buildRtpSenderPlan({
 			audio: { host: ip, rtpPort: audioIn.tuple.localPort, rtcpPort: audioIn.rtcpTuple!.localPort, ssrc, payloadType: 100, source: { toneHz } },
 			...(videoIn && colour && {
-				video: { host: ip, rtpPort: videoIn.tuple.localPort, rtcpPort: videoIn.rtcpTuple!.localPort, ssrc: ssrc + 1, payloadType: 101, codec: 'VP8' as const, width: 320, height: 240, fps: 25, pattern: { colour } },
+				video: { host: ip, rtpPort: videoIn.tuple.localPort, rtcpPort: videoIn.rtcpTuple!.localPort, ssrc: ssrc + 1, payloadType: 101, codec, width: 320, height: 240, fps: 25, pattern: { colour } },
 			}),
 			durationS: 120,
 		});
@@ -53,7 +53,7 @@ describe('runStageBroadcast(): the broadcast follows the stage', () => {
 		return { audio, ...(videoProducer && { video: videoProducer }) };
 	}
 
-	it('follows joins, cameras on and off, mutes, the active speaker, a pin and a leave in one running encode; a stage outgrowing its slots gets a new one', async () => {
+	it('follows joins, cameras on and off (an H264 one as initials), mutes, the active speaker, a pin and a leave in one running encode; a stage outgrowing its slots gets a new one', async () => {
 		const redis = connectRedis(inject('redisUrl'), 'test');
 		const prefix = `test-${randomUUID()}`;
 		const server = await StageLinkServer.start({ redis, prefix, node: 'node-1', host: { routerFor: (id) => (id === 'space-live' ? router : undefined) }, logger });
@@ -150,18 +150,30 @@ describe('runStageBroadcast(): the broadcast follows the stage', () => {
 		// Let the moves reach the encoded picture before the run ends (checked below).
 		await new Promise((resolve) => setTimeout(resolve, 1500));
 
-		// Three more people are invited up: five on a stage of four slots needs a new encode, with room to spare.
+		// Hal joins with an H264 camera: the slots composite VP8, so his tile shows initials and his camera consumer is
+		// closed; his voice is in. Still the same encode.
+		const hal = await speaker(880, 400, '#20d020', 'H264');
+		const halOnStage = { peerId: 'hal', name: 'Hal', audioProducerId: hal.audio.id, videoProducerId: hal.video!.id, muted: false };
+		await server.publishSnapshot({ ...snapshot(9, [{ ...adaOnStage, videoProducerId: adaAgain.video!.id }, eveOnStage, halOnStage], 'eve'), pinned: ['eve'] });
+		await expect.poll(() => tileOf(0, 'hal')?.name, { timeout: 15_000 }).toBe('Hal');
+		await expect.poll(() => server.sessions, { timeout: 15_000 }).toEqual({ 'job-1-r0': 5 });
+		await new Promise((resolve) => setTimeout(resolve, 1000));
+		expect(tileOf(0, 'hal')?.video).toBe(false);
+		expect(server.sessions).toEqual({ 'job-1-r0': 5 });
+		expect(opened).toEqual([0]);
+
+		// Three more people are invited up: six on a stage of four slots needs a new encode, with room to spare.
 		const guests = ['gus', 'guy', 'gia'].map((peerId) => ({ peerId, name: peerId, muted: false }));
 		const adaNow = { ...adaOnStage, videoProducerId: adaAgain.video!.id };
-		await server.publishSnapshot({ ...snapshot(9, [adaNow, eveOnStage, ...guests], 'eve'), pinned: ['eve'] });
+		await server.publishSnapshot({ ...snapshot(10, [adaNow, eveOnStage, halOnStage, ...guests], 'eve'), pinned: ['eve'] });
 		await expect.poll(() => opened, { timeout: 15_000 }).toEqual([0, 1]);
-		await expect.poll(() => server.sessions, { timeout: 15_000 }).toEqual({ 'job-1-r1': 4 });
+		await expect.poll(() => server.sessions, { timeout: 15_000 }).toEqual({ 'job-1-r1': 5 });
 		expect(restarts).toBe(1);
 
 		// Eve leaves: her consumers close and her slot is hidden, in the running encode.
-		await server.publishSnapshot({ ...snapshot(10, [adaNow, ...guests]), pinned: ['eve'] });
-		await expect.poll(() => server.sessions, { timeout: 15_000 }).toEqual({ 'job-1-r1': 2 });
-		await expect.poll(() => shown.get(1)?.tiles.map((t) => t.speakerId).sort(), { timeout: 5000 }).toEqual(['ada', 'gia', 'gus', 'guy']);
+		await server.publishSnapshot({ ...snapshot(11, [adaNow, halOnStage, ...guests]), pinned: ['eve'] });
+		await expect.poll(() => server.sessions, { timeout: 15_000 }).toEqual({ 'job-1-r1': 3 });
+		await expect.poll(() => shown.get(1)?.tiles.map((t) => t.speakerId).sort(), { timeout: 5000 }).toEqual(['ada', 'gia', 'gus', 'guy', 'hal']);
 		expect(opened).toEqual([0, 1]);
 
 		stop.abort();
@@ -177,8 +189,9 @@ describe('runStageBroadcast(): the broadcast follows the stage', () => {
 		expect(await duration('run-0-audio.mp4')).toBeGreaterThan((await duration('run-0-360p.mp4')) - 1.5);
 
 		// The first run's last picture: Eve pinned on top with the active-speaker frame on her tile's edge, her camera
-		// (blue) in it, Ada's camera (red) in the grid below — all moved there live, through ffmpeg's zmq filter.
-		const layout = computeLayout({ speakers: [adaOnStage, eveOnStage].map((s) => ({ id: s.peerId, name: s.name, video: true, muted: false })), pinned: ['eve'] }, { width: 640, height: 360 });
+		// (blue) in it, Ada's camera (red) in the grid below next to Hal's initials — all moved there live, through
+		// ffmpeg's zmq filter.
+		const layout = computeLayout({ speakers: [adaOnStage, eveOnStage, halOnStage].map((s) => ({ id: s.peerId, name: s.name, video: s.peerId !== 'hal', muted: false })), pinned: ['eve'] }, { width: 640, height: 360 });
 		expect(layout.tiles[0]).toMatchObject({ speakerId: 'eve', y: 16 });
 		const { stdout: last } = await execFileAsync('ffmpeg', ['-v', 'error', '-sseof', '-0.3', '-i', path.join(dir, 'run-0-360p.mp4'), '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'], { encoding: 'buffer', maxBuffer: 1 << 24 });
 		const pixel = (x: number, y: number): number[] => {

@@ -297,6 +297,8 @@ async function runEncode(
 	const slots: Slot[] = [];
 	/** Speaker id → slot index, for the speakers in a slot now. */
 	const slotOf = new Map<string, number>();
+	/** Cameras in a codec the slots cannot composite (see reconcile). */
+	const refused = new Set<string>();
 	let stage = first;
 	let composite: LiveComposite | undefined;
 	try {
@@ -409,7 +411,9 @@ async function runEncode(
 				if (!speaker) return [];
 				return [
 					...(speaker.audioProducerId && !slot.audio ? [{ slot, kind: 'audio' as const, producerId: speaker.audioProducerId }] : []),
-					...(options.composite && speaker.videoProducerId && !slot.video ? [{ slot, kind: 'video' as const, producerId: speaker.videoProducerId }] : []),
+					...(options.composite && speaker.videoProducerId && !slot.video && !refused.has(speaker.videoProducerId)
+						? [{ slot, kind: 'video' as const, producerId: speaker.videoProducerId }]
+						: []),
 				];
 			});
 			if (wanted.length === 0) return true;
@@ -430,12 +434,13 @@ async function runEncode(
 					continue;
 				}
 				const { slot, kind, producerId, consumerId, ssrc, mimeType } = result.value;
-				// The speaker left or changed streams while the consumer was made: it is not wanted any more.
-				const speaker = slot.speakerId !== undefined ? bySpeaker.get(slot.speakerId) : undefined;
-				if (!speaker || ssrc === undefined || (kind === 'video' && mimeType?.toLowerCase() !== 'video/vp8')) {
-					// A camera in another codec than the slots' VP8 shows as initials (every browser sends VP8 first).
-					if (kind === 'video' && mimeType && mimeType.toLowerCase() !== 'video/vp8') logger.warn({ mimeType }, 'camera codec not composited; the tile shows initials');
-					closing.length = 0;
+				if (ssrc === undefined || (kind === 'video' && mimeType?.toLowerCase() !== 'video/vp8')) {
+					// A camera in another codec than the slots' VP8 shows as initials (the player sends VP8 where it can); it
+					// is not asked for again while it lasts.
+					if (kind === 'video') {
+						refused.add(producerId);
+						logger.warn({ mimeType }, 'camera codec not composited; the tile shows initials');
+					}
 					await link.call(node, 'closeConsumers', { sessionId, consumerIds: [consumerId] }).catch(() => {});
 					continue;
 				}
@@ -448,8 +453,25 @@ async function runEncode(
 				}
 				resumed.push(consumerId);
 			}
+			if (resumed.length === 0) return complete;
 			// `resume` asks each new camera for a keyframe; its relay keeps asking until one passes (askForKeyframe).
-			if (resumed.length > 0) await link.call(node, 'resume', { sessionId, consumerIds: resumed });
+			try {
+				await link.call(node, 'resume', { sessionId, consumerIds: resumed });
+			} catch (error) {
+				// Paused consumers would leave their slots silent for good: drop them, and the retry makes them again.
+				for (const slot of slots) {
+					if (slot.audio && resumed.includes(slot.audio.consumerId)) {
+						slot.audio = undefined;
+						slot.voice.follow(undefined);
+					}
+					if (slot.video && resumed.includes(slot.video.consumerId)) {
+						slot.video = undefined;
+						slot.camera?.follow(undefined);
+					}
+				}
+				await link.call(node, 'closeConsumers', { sessionId, consumerIds: resumed }).catch(() => {});
+				throw error;
+			}
 			return complete;
 		};
 
