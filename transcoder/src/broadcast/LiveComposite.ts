@@ -33,10 +33,10 @@ const commandTimeoutMs = 5000;
 const key = (c: LiveCommand): string => `${c.target} ${c.command}`;
 
 /**
- * A running composite that follows the stage: `show(layout)` sends the commands that differ from what the encode
- * shows now (see `layoutCommands`), one layout at a time, the newest wins. A dropped connection (ffmpeg rebuilds
- * its filter graph when an input changes size, which resets every filter to the plan) is reopened and the whole
- * layout sent again.
+ * A running encode that follows the stage: `show(view)` sends the commands that differ from what the encode shows
+ * now (see `layoutCommands`), one view at a time, the newest wins. A dropped connection is reopened and the whole
+ * view sent again: if ffmpeg ever rebuilt its filter graph (it does not for a camera changing size, with
+ * `-reinit_filter:v 0`), every filter would be back to the plan.
  */
 export class LiveComposite {
 	readonly #options: LiveCompositeOptions;
@@ -81,9 +81,8 @@ export class LiveComposite {
 	}
 
 	/**
-	 * ffmpeg rebuilds its filter graph when an input changes (a camera's size): every filter is back to the plan and
-	 * the zmq socket is bound anew. A connection lost while nothing was being sent is noticed here, and the last
-	 * layout sent again over new connections.
+	 * A connection lost while nothing was being sent (a rebuilt filter graph binds its zmq socket anew, every filter
+	 * back to the plan) is noticed here, and the last view sent again over new connections.
 	 */
 	#watch(controls: ZmqControl[]): void {
 		void Promise.race(controls.map((c) => c.closed)).then(() => {
