@@ -15,7 +15,8 @@ import { postJson } from './support/startTestNode.js';
 /**
  * Fault: the node's Redis stops (SIGTERM) under a real API process and comes back on the same socket and AOF.
  * During the outage a REST call is answered 503 `unavailable` promptly (it used to hang until Redis returned and then
- * be applied late); after it, the node serves again and the refused call left nothing behind.
+ * be applied late); after it, the node serves again and the refused call left nothing behind. Then Redis freezes
+ * (SIGSTOP): a call is answered 503 once its command times out (1.5 s), and the node serves again after SIGCONT.
  */
 const logger = pino({ level: 'warn' });
 let dir: string;
@@ -86,6 +87,44 @@ describe('Redis outage under a real API process', () => {
 		const check = connectRedis(redis.url, 'test-check');
 		try {
 			expect(await new RedisSpaceStore(check, 'tribune').countParticipants(asSpaceId(spaceId))).toBe(3);
+		} finally {
+			check.disconnect();
+		}
+	}, 90_000);
+
+	it('a frozen Redis (SIGSTOP) is answered 503 within seconds, and the node serves again once it thaws', async () => {
+		const node = api!;
+		const created = await postJson(`${node.baseUrl}/api/spaces`, { title: 'Frozen', hostName: 'Hana' });
+		expect(created.status).toBe(201);
+		const spaceId = created.body.space!.id;
+		const pid = redis!.pid!;
+		process.kill(pid, 'SIGSTOP');
+		let ghost: Awaited<ReturnType<typeof postJson>>;
+		const t0 = performance.now();
+		try {
+			// The request path gives Redis 1.5 s per command; bounded here so a hang fails the test instead of stalling it.
+			ghost = await Promise.race([
+				postJson(`${node.baseUrl}/api/spaces/${spaceId}/join`, { displayName: 'Frozen ghost' }),
+				new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no answer in 20 s')), 20_000)),
+			]);
+		} finally {
+			process.kill(pid, 'SIGCONT');
+		}
+		const frozenMs = Math.round(performance.now() - t0);
+		expect(ghost.status).toBe(503);
+		expect(ghost.body.error?.code).toBe('unavailable');
+		let joined = 0;
+		for (let i = 0; i < 100 && joined !== 200; i++) {
+			joined = (await postJson(`${node.baseUrl}/api/spaces/${spaceId}/join`, { displayName: 'Thawed' })).status;
+			if (joined !== 200) await new Promise((resolve) => setTimeout(resolve, 200));
+		}
+		expect(joined).toBe(200);
+		// Not asserted, reported: a command already written to the frozen Redis runs when it thaws, so the refused
+		// ghost's participant record can still appear (an orphan no token names; docs/SCALING.md, faults).
+		const check = connectRedis(redis!.url, 'test-check');
+		try {
+			const participants = await new RedisSpaceStore(check, 'tribune').countParticipants(asSpaceId(spaceId));
+			console.log(JSON.stringify({ frozen_503_ms: frozenMs, participants_after_thaw: participants }));
 		} finally {
 			check.disconnect();
 		}
