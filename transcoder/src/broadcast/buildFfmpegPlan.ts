@@ -1,10 +1,10 @@
-import type { Layout, Tile } from './computeLayout.js';
+import type { Layout } from './computeLayout.js';
 import { audioFragmentUs, fmp4MuxerArgs } from '../hls/buildHlsEncodePlan.js';
 import { validateLadder, type LatencyProfile, type Rendition } from './ladder.js';
 import { burnedInCaptionFilter } from '../captions/burnedInCaptionFilter.js';
 import {
-	assignBySpeakerId, cameraPlacement, cameraSize, compositeColours, hiddenLabelOptions, hiddenRect, highlightRect, initialsOptions, labelOptions, panGains, showsCamera,
-	slotFilters, type SlotAssignment, type SlotStreams,
+	assignBySpeakerId, compositeColours, hiddenLabelOptions, highlightRect, initialsOptions, labelOptions, panGains, showsCamera, slotFilters, slotGeometry,
+	tilesBySlot, type SlotAssignment, type SlotStreams,
 } from './liveLayout.js';
 
 export { displayName } from './displayName.js';
@@ -133,8 +133,7 @@ function videoChains(layout: Layout, latency: LatencyProfile, io: PlanIo, slots:
 	const pace = hasInput ? '' : ',realtime';
 	// Every slot's box, named so a live layout can move it (see liveLayout); a slot nobody is in is parked off the canvas.
 	const boxes = slots.streams.map((_, slot) => {
-		const tile = tiles.get(slot);
-		const box = tile ? { x: tile.x, y: tile.y, w: tile.width, h: tile.height } : hiddenRect;
+		const { box } = slotGeometry(tiles.get(slot), false);
 		return `${slotFilters(slot).tile}=x=${box.x}:y=${box.y}:w=${box.w}:h=${box.h}:color=${colours.tile}:t=fill`;
 	});
 	chains.push([`color=c=${colours.background}:s=${width}x${height}:r=${latency.fps}${pace}`, 'format=yuv420p', ...boxes].join(',') + '[bg]');
@@ -146,9 +145,7 @@ function videoChains(layout: Layout, latency: LatencyProfile, io: PlanIo, slots:
 		// Fit the camera in its tile without distortion (letterboxed on the tile's box); scale and overlay take the live
 		// layout's new size and place as commands. A slot without a camera showing keeps its chain, parked off the
 		// canvas: its input still flows (filler frames), and the overlay waits for every input.
-		const camera = tile !== undefined && showsCamera(tile, slots);
-		const size = cameraSize(camera ? tile : undefined);
-		const place = camera ? cameraPlacement(tile) : { x: String(hiddenRect.x), y: String(hiddenRect.y) };
+		const { size, place } = slotGeometry(tile, tile !== undefined && showsCamera(tile, slots));
 		chains.push(
 			`[0:${streams.video}]${f.camera}=w='${size.w}':h='${size.h}',setsar=1,fps=${latency.fps}[v${slot}]`,
 			`[${canvas}][v${slot}]${f.place}=x=${place.x}:y=${place.y}:eof_action=repeat[c${slot}]`,
@@ -180,14 +177,6 @@ function videoChains(layout: Layout, latency: LatencyProfile, io: PlanIo, slots:
 		chains.push(w === width && h === height ? `[vs_${r.name}]null[vo_${r.name}]` : `[vs_${r.name}]scale=${w}:${h}[vo_${r.name}]`);
 	}
 	return chains;
-}
-
-/** The layout's tiles by the slot their speaker is in (speakers without a slot are not drawn). */
-function tilesBySlot(layout: Layout, slots: SlotAssignment): Map<number, Tile> {
-	return new Map(layout.tiles.flatMap((tile) => {
-		const slot = slots.slotOf.get(tile.speakerId);
-		return slot === undefined ? [] : [[slot, tile] as const];
-	}));
 }
 
 function audioChains(layout: Layout, io: PlanIo, slots: SlotAssignment, hasInput: boolean, renditions: Rendition[]): string[] {

@@ -105,6 +105,33 @@ export function initialsOptions(tile: Tile | undefined): string {
 	return `fontsize=${Math.round(tile.height / 3)}:x=${tile.x}+(${tile.width}-tw)/2:y=${tile.y}+(${tile.height}-th)/2:fontcolor=${compositeColours.text}:text=${safeInitials(tile.initials)}`;
 }
 
+/** The layout's tiles by the slot their speaker is in (speakers without a slot are not drawn). */
+export function tilesBySlot(layout: Layout, slots: SlotAssignment): Map<number, Tile> {
+	return new Map(
+		layout.tiles.flatMap((tile) => {
+			const slot = slots.slotOf.get(tile.speakerId);
+			return slot === undefined ? [] : [[slot, tile] as const];
+		}),
+	);
+}
+
+/**
+ * Where a slot's box and camera go: the tile's box and the camera fitted and centred in it, or parked off the canvas
+ * (nobody in the slot, or no camera flowing). The plan draws these and `layoutCommands` sends them.
+ */
+export function slotGeometry(tile: Tile | undefined, camera: boolean): {
+	box: { x: number; y: number; w: number; h: number };
+	size: { w: string; h: string };
+	place: { x: string; y: string };
+} {
+	const shown = camera && tile !== undefined;
+	return {
+		box: tile ? { x: tile.x, y: tile.y, w: tile.width, h: tile.height } : hiddenRect,
+		size: cameraSize(shown ? tile : undefined),
+		place: shown ? cameraPlacement(tile) : { x: String(hiddenRect.x), y: String(hiddenRect.y) },
+	};
+}
+
 /** drawtext options of a hidden slot's label: parked off the canvas, transparent. */
 export const hiddenLabelOptions = `fontsize=12:boxborderw=4:x=${hiddenRect.x}:y=${hiddenRect.y}:fontcolor=${compositeColours.text}@0:boxcolor=black@0:text=-`;
 
@@ -156,20 +183,15 @@ export function quoteOptionValue(value: string): string {
 export function layoutCommands(layout: Layout, slots: SlotAssignment, composite = true): LiveCommand[] {
 	const commands: LiveCommand[] = [];
 	const push = (target: string, command: string, arg: string | number): void => void commands.push({ target, command, arg: String(arg) });
-	const tiles = new Map(layout.tiles.flatMap((tile) => {
-		const slot = slots.slotOf.get(tile.speakerId);
-		return slot === undefined ? [] : [[slot, tile] as const];
-	}));
+	const tiles = tilesBySlot(layout, slots);
 	for (const [slot, streams] of slots.streams.entries()) {
 		const f = slotFilters(slot);
 		const tile = tiles.get(slot);
 		if (composite) {
-			const box = tile ? { x: tile.x, y: tile.y, w: tile.width, h: tile.height } : hiddenRect;
-			for (const [key, value] of Object.entries(box)) push(f.tile, key, value);
 			const camera = tile !== undefined && showsCamera(tile, slots);
+			const { box, size, place } = slotGeometry(tile, camera);
+			for (const [key, value] of Object.entries(box)) push(f.tile, key, value);
 			if (streams.video !== undefined) {
-				const size = cameraSize(camera ? tile : undefined);
-				const place = camera ? cameraPlacement(tile) : { x: String(hiddenRect.x), y: String(hiddenRect.y) };
 				push(f.camera, 'w', size.w);
 				push(f.camera, 'h', size.h);
 				push(f.place, 'x', place.x);
