@@ -140,7 +140,7 @@ export class ChildRecogniserEngine extends TypedEmitter<CaptionEngineEvents> imp
 			await this.#waitReady(this.#spawn());
 		} catch (error) {
 			this.#state = 'stopped';
-			this.#child?.kill('SIGKILL');
+			await this.#killChild();
 			throw error;
 		}
 		if (this.#state === 'starting') this.#state = 'running';
@@ -175,6 +175,21 @@ export class ChildRecogniserEngine extends TypedEmitter<CaptionEngineEvents> imp
 		}
 		this.#closeOpenPartial();
 		this.#state = 'stopped';
+	}
+
+	/**
+	 * Ends a recogniser that failed to start and waits (bounded) until it is gone, so a rejected `start()` leaves no
+	 * process behind: the child may still be loading when its start timed out, or be exiting after saying it failed.
+	 */
+	async #killChild(): Promise<void> {
+		const child = this.#child;
+		this.#child = undefined;
+		if (!child || child.pid === undefined) return;
+		if (child.exitCode === null && child.signalCode === null) {
+			const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+			child.kill('SIGKILL');
+			await Promise.race([gone, new Promise<void>((resolve) => setTimeout(resolve, this.#options.stopTimeoutMs).unref())]);
+		}
 	}
 
 	#checkFiles(): void {

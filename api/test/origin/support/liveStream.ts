@@ -62,6 +62,8 @@ export class LiveStream {
 	readonly #plan: HlsEncodePlan;
 	readonly #disk: HlsDiskWriter;
 	readonly #packagerOptions: PackagerOptions;
+	/** When each part of the first rendition left the packager (wall clock, ms) and how long it plays. */
+	readonly #parts: { atMs: number; durationS: number }[] = [];
 	/** Redis key prefix of this stream's feed. */
 	readonly prefix = `test-${randomUUID()}`;
 
@@ -97,7 +99,13 @@ export class LiveStream {
 			// The keyframe interval the encode really has (whole parts of whole frames).
 			segmentTargetMs: this.#plan.timing.segmentMs,
 			subtitles: true,
-			sink: this.#publisher,
+			sink: {
+				publish: (message) => {
+					const { event } = message;
+					if (event.type === 'part' && event.rendition === ladder[0]?.name) this.#parts.push({ atMs: Date.now(), durationS: event.durationS });
+					this.#publisher.publish(message);
+				},
+			},
 			disk: this.#disk,
 			logger,
 		};
@@ -124,6 +132,28 @@ export class LiveStream {
 	/** Process id of the running ffmpeg. */
 	get encoderPid(): number | undefined {
 		return this.#encoder?.process.pid;
+	}
+
+	/**
+	 * How far the encoder fell behind the wall clock between `fromMs` and `toMs` (ms since the epoch), ms: the largest
+	 * growth of (wall time since the first part − media time produced) over that interval. A paced source that keeps
+	 * up stays near 0; a player can only stall for want of media when this grows by about its buffer.
+	 */
+	sourceLagGrowthMs(fromMs: number, toMs: number): number {
+		const first = this.#parts[0];
+		if (!first) return 0;
+		let producedS = 0;
+		let lowest = Infinity;
+		let growth = 0;
+		for (const part of this.#parts) {
+			producedS += part.durationS;
+			if (part.atMs > toMs) break;
+			if (part.atMs < fromMs) continue;
+			const lagMs = part.atMs - first.atMs - producedS * 1000;
+			lowest = Math.min(lowest, lagMs);
+			growth = Math.max(growth, lagMs - lowest);
+		}
+		return growth;
 	}
 
 	/** Polls a rendition's live playlist (up to 20 s) until `accept` takes it. */
