@@ -7,8 +7,10 @@ import pino from 'pino';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmbeddedRedis } from '../src/launcher/EmbeddedRedis.js';
+import { RedisClock } from '../src/redis/RedisClock.js';
+import { connectRequestRedis, isRedisUnavailable, requestRedisCommandTimeoutMs } from '../src/redis/requestRedis.js';
 import { RedisSpaceStore } from '../src/spaces/RedisSpaceStore.js';
-import { asSpaceId } from '../src/spaces/Space.js';
+import { asParticipantId, asSpaceId } from '../src/spaces/Space.js';
 import { ApiProcess } from './support/apiProcess.js';
 import { postJson } from './support/startTestNode.js';
 
@@ -16,7 +18,8 @@ import { postJson } from './support/startTestNode.js';
  * Fault: the node's Redis stops (SIGTERM) under a real API process and comes back on the same socket and AOF.
  * During the outage a REST call is answered 503 `unavailable` promptly (it used to hang until Redis returned and then
  * be applied late); after it, the node serves again and the refused call left nothing behind. Then Redis freezes
- * (SIGSTOP): a call is answered 503 once its command times out (1.5 s), and the node serves again after SIGCONT.
+ * (SIGSTOP): a call is answered 503 once its command times out (1.5 s), the node serves again after SIGCONT, and a
+ * change that reached the frozen Redis is not applied when it thaws (the store's deadline, in Redis's time).
  */
 const logger = pino({ level: 'warn' });
 let dir: string;
@@ -119,14 +122,63 @@ describe('Redis outage under a real API process', () => {
 			if (joined !== 200) await new Promise((resolve) => setTimeout(resolve, 200));
 		}
 		expect(joined).toBe(200);
-		// Not asserted, reported: a command already written to the frozen Redis runs when it thaws, so the refused
-		// ghost's participant record can still appear (an orphan no token names; docs/SCALING.md, faults).
+		// Host and Thawed: the refused ghost left no participant record, whether its join was stopped at a read or its
+		// write reached the frozen Redis and ran, after its deadline, when it thawed.
 		const check = connectRedis(redis!.url, 'test-check');
 		try {
 			const participants = await new RedisSpaceStore(check, 'tribune').countParticipants(asSpaceId(spaceId));
 			console.log(JSON.stringify({ frozen_503_ms: frozenMs, participants_after_thaw: participants }));
+			expect(participants).toBe(2);
 		} finally {
 			check.disconnect();
 		}
 	}, 90_000);
+
+	it('a change written to a frozen Redis runs after its deadline when Redis thaws and changes nothing; without a deadline it would', async () => {
+		const node = api!;
+		const created = await postJson(`${node.baseUrl}/api/spaces`, { title: 'Deadline', hostName: 'Hana' });
+		expect(created.status).toBe(201);
+		const spaceId = asSpaceId(created.body.space!.id);
+		const connection = connectRequestRedis(redis!.url, 'test-deadline');
+		connection.on('error', () => {});
+		const clock = new RedisClock(connection);
+		try {
+			await clock.start();
+			expect(clock.offsetMs).toBeTypeOf('number');
+			const guarded = new RedisSpaceStore(connection, 'tribune', { deadlineMs: () => clock.deadlineMs(requestRedisCommandTimeoutMs) });
+			const unguarded = new RedisSpaceStore(connection, 'tribune');
+			const participant = (id: string) => ({ id: asParticipantId(id), displayName: id, role: 'listener' as const, mute: 'none' as const, joinedAt: Date.now() });
+			const pid = redis!.pid!;
+			process.kill(pid, 'SIGSTOP');
+			let replies: PromiseSettledResult<unknown>[];
+			try {
+				// Both scripts are written to Redis's socket now; Redis reads and runs them when it thaws, 2.5 s on.
+				const writes = Promise.allSettled([guarded.addParticipant(spaceId, participant('p-guarded')), unguarded.addParticipant(spaceId, participant('p-unguarded'))]);
+				await new Promise((resolve) => setTimeout(resolve, 2500));
+				replies = await writes;
+			} finally {
+				process.kill(pid, 'SIGCONT');
+			}
+			// The callers were told the commands timed out (the request path's 503)…
+			for (const reply of replies) {
+				expect(reply.status).toBe('rejected');
+				expect(isRedisUnavailable((reply as PromiseRejectedResult).reason)).toBe(true);
+			}
+			// …and once Redis has run them, only the one without a deadline left a record.
+			const check = connectRedis(redis!.url, 'test-check');
+			try {
+				const store = new RedisSpaceStore(check, 'tribune');
+				await store.getSpace(spaceId); // answered after both scripts ran: one connection, in order, on thawing Redis
+				expect(await store.getParticipant(spaceId, asParticipantId('p-guarded'))).toBeUndefined();
+				expect(await store.getParticipant(spaceId, asParticipantId('p-unguarded'))).toMatchObject({ displayName: 'p-unguarded' });
+				// A deadline ahead is no obstacle: the guarded store still writes while Redis answers.
+				expect(await guarded.addParticipant(spaceId, participant('p-later'))).toBe('added');
+			} finally {
+				check.disconnect();
+			}
+		} finally {
+			clock.stop();
+			connection.disconnect();
+		}
+	}, 60_000);
 });

@@ -24,11 +24,14 @@ export function connectRequestRedis(url: string, name: string): Redis {
 	});
 }
 
-/** Errors ioredis raises when it could not reach Redis for a command (as opposed to a Redis error reply). */
+/**
+ * Errors ioredis raises when it could not reach Redis for a command (as opposed to a Redis error reply), and the
+ * store's `TRIBUNE_DEADLINE` reply: Redis ran the command too late to apply it (it froze meanwhile).
+ */
 export function isRedisUnavailable(error: unknown): boolean {
 	if (!(error instanceof Error)) return false;
 	if (error.name === 'MaxRetriesPerRequestError') return true;
-	return /enableOfflineQueue|Command timed out|Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|EPIPE/.test(error.message);
+	return /enableOfflineQueue|Command timed out|Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|EPIPE|^TRIBUNE_DEADLINE/.test(error.message);
 }
 
 /** The client-facing form of an outage: 503 `unavailable`, never a 500 with Redis's words in it. */

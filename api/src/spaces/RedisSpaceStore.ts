@@ -30,9 +30,25 @@ function spaceKeys(prefix: string, id: SpaceId) {
 /** How long an ended space's keys stay readable (for its page and replay) before Redis drops them. */
 const endedSpaceTtlS = 7 * 24 * 3600;
 
+/**
+ * The first line of every script: ARGV[1] is a deadline in Redis's time (ms since the epoch, 0: none), taken off ARGV
+ * so each script reads its own arguments from ARGV[1]. A script that runs after its deadline changes nothing and
+ * fails with `TRIBUNE_DEADLINE`: its caller timed out and was told 503 (a frozen Redis that thawed), and a join or a
+ * new space applied then would leave a record no token names.
+ */
+const deadlinePrelude = `
+local deadline = tonumber(table.remove(ARGV, 1))
+if deadline > 0 then
+	local t = redis.call('TIME')
+	if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > deadline then
+		return redis.error_reply('TRIBUNE_DEADLINE the command reached Redis after its caller gave up')
+	end
+end`;
+
 /*
  * Lua scripts: each one checks its preconditions and applies its change in one atomic step, so two API processes
- * (or two moderators) acting on one space at once cannot, say, both fill the last stage seat.
+ * (or two moderators) acting on one space at once cannot, say, both fill the last stage seat. Each starts with
+ * `deadlinePrelude`.
  */
 const scripts = {
 	/** KEYS: space, participants, stage, seq. ARGV: spaceJson, hostId, hostJson. Creates a space with its host. */
@@ -207,23 +223,33 @@ type ScriptName = keyof typeof scripts;
 type Reply = string | number | null | Reply[];
 type Runner = (...args: (string | number)[]) => Promise<Reply>;
 
+export interface RedisSpaceStoreOptions {
+	/**
+	 * The deadline each change carries, in Redis's time (ms since the epoch; 0: none): a script Redis runs later
+	 * changes nothing (`RedisClock.deadlineMs` with the request path's command timeout). Default: none.
+	 */
+	deadlineMs?: () => number;
+}
+
 /** The `SpaceStore` the app uses: one Redis (or cluster slot) per space, every compound change in a Lua script. */
 export class RedisSpaceStore implements SpaceStore {
 	readonly #redis: Redis;
 	readonly #prefix: string;
+	readonly #deadlineMs: () => number;
 
 	/** `prefix` separates Tribune's keys from others' on a shared Redis (tests use a fresh one each). */
-	constructor(redis: Redis, prefix: string) {
+	constructor(redis: Redis, prefix: string, options: RedisSpaceStoreOptions = {}) {
 		this.#redis = redis;
 		this.#prefix = prefix;
+		this.#deadlineMs = options.deadlineMs ?? (() => 0);
 		for (const [name, script] of Object.entries(scripts)) {
-			if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: script.keys, lua: script.lua });
+			if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: script.keys, lua: deadlinePrelude + script.lua });
 		}
 	}
 
 	#run(name: ScriptName, keys: string[], args: (string | number)[]): Promise<Reply> {
 		const runner = (this.#redis as unknown as Record<ScriptName, Runner>)[name];
-		return runner.call(this.#redis, ...keys, ...args);
+		return runner.call(this.#redis, ...keys, this.#deadlineMs(), ...args);
 	}
 
 	#keys(id: SpaceId) {

@@ -8,6 +8,8 @@ import { CaptionerTokens } from '../captions/CaptionerTokens.js';
 import { CaptionerPushes } from '../captions/CaptionerPushes.js';
 import { CaptionerSocket } from '../captions/CaptionerSocket.js';
 import { CaptionRelay } from '../captions/CaptionRelay.js';
+import { RedisClock } from '../redis/RedisClock.js';
+import { requestRedisCommandTimeoutMs } from '../redis/requestRedis.js';
 import { SignalingServer, type SignalingOptions } from '../signaling/SignalingServer.js';
 import { SyntheticSpeakers } from '../stage/SyntheticSpeakers.js';
 import { RedisSpaceStore } from './RedisSpaceStore.js';
@@ -53,7 +55,13 @@ export interface Spaces {
 export function createSpaces(options: SpacesOptions): Spaces {
 	const { logger } = options;
 	const requestRedis = options.requestRedis ?? options.redis;
-	const store = new RedisSpaceStore(requestRedis, options.redisPrefix);
+	// A request connection gives up on a command after `requestRedisCommandTimeoutMs`; the store's changes carry that
+	// deadline in Redis's time, so a change Redis runs only after thawing from a freeze changes nothing.
+	const clock = options.requestRedis ? new RedisClock(options.requestRedis, { logger: logger.child({ module: 'redis-clock' }) }) : undefined;
+	void clock?.start();
+	const store = new RedisSpaceStore(requestRedis, options.redisPrefix, {
+		...(clock && { deadlineMs: () => clock.deadlineMs(requestRedisCommandTimeoutMs) }),
+	});
 	const service = new SpaceService({
 		store,
 		tokens: new TokenIssuer(options.tokenKey, options.tokenTtlS),
@@ -98,6 +106,7 @@ export function createSpaces(options: SpacesOptions): Spaces {
 		close() {
 			if (closed) return;
 			closed = true;
+			clock?.stop();
 			synthetic?.close();
 			signaling.close();
 			relay.close();

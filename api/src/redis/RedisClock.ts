@@ -1,0 +1,92 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+
+export interface RedisClockOptions {
+	/** How often the offset is measured again, ms. Default 30 s. */
+	refreshMs: number;
+	/** A reading whose round trip took longer than this is not trusted, ms. Default 250. */
+	maxRoundTripMs: number;
+	logger?: Logger;
+}
+
+export const redisClockDefaults: Readonly<RedisClockOptions> = Object.freeze({ refreshMs: 30_000, maxRoundTripMs: 250 });
+
+/**
+ * This process's idea of Redis's clock: the offset between `Date.now()` and Redis's `TIME`, measured at start and every
+ * `refreshMs` (to within half a round trip). It lets a request stamp its writes with a deadline in Redis's own time,
+ * which the store's scripts check before applying anything: a command written to a Redis that froze (paused, swapping,
+ * a long fork) and answered after its caller was told 503 must not take effect when Redis thaws. Measuring the offset
+ * rather than trusting `Date.now()` keeps a node whose clock is off by seconds from refusing every write.
+ */
+export class RedisClock {
+	readonly #redis: Redis;
+	readonly #options: RedisClockOptions;
+	/** Redis time − local time, ms; undefined until a reading succeeded. */
+	#offsetMs: number | undefined;
+	#timer: NodeJS.Timeout | undefined;
+
+	constructor(redis: Redis, options: Partial<RedisClockOptions> = {}) {
+		this.#redis = redis;
+		this.#options = { ...redisClockDefaults, ...options };
+		if (!(this.#options.refreshMs >= 1000)) throw new Error(`refreshMs must be at least 1000, got ${this.#options.refreshMs}`);
+	}
+
+	/**
+	 * Takes the first reading once the connection is ready (waiting up to `readyTimeoutMs`), and another after every
+	 * reconnect. An unreachable Redis is not an error: deadlines stay off until a reading succeeds.
+	 */
+	async start(readyTimeoutMs = 5000): Promise<void> {
+		if (this.#timer) return;
+		this.#timer = setInterval(() => void this.measure(), this.#options.refreshMs).unref();
+		this.#redis.on('ready', this.#onReady);
+		if (this.#redis.status !== 'ready') {
+			await new Promise<void>((resolve) => {
+				const timer = setTimeout(done, readyTimeoutMs).unref();
+				this.#redis.once('ready', done);
+				function done(): void {
+					clearTimeout(timer);
+					resolve();
+				}
+			});
+		}
+		await this.measure();
+	}
+
+	stop(): void {
+		clearInterval(this.#timer);
+		this.#timer = undefined;
+		this.#redis.off('ready', this.#onReady);
+	}
+
+	readonly #onReady = (): void => void this.measure();
+
+	/** Redis time − local time, ms, once measured. */
+	get offsetMs(): number | undefined {
+		return this.#offsetMs;
+	}
+
+	/** Reads Redis's `TIME` once; returns whether the reading was taken. */
+	async measure(): Promise<boolean> {
+		const sentMs = Date.now();
+		let reply: unknown[];
+		try {
+			reply = await this.#redis.time();
+		} catch (error) {
+			this.#options.logger?.debug({ err: error }, 'Redis clock reading failed; keeping the last offset');
+			return false;
+		}
+		const receivedMs = Date.now();
+		if (receivedMs - sentMs > this.#options.maxRoundTripMs) return false;
+		const redisMs = Number(reply[0]) * 1000 + Math.floor(Number(reply[1]) / 1000);
+		this.#offsetMs = redisMs - (sentMs + receivedMs) / 2;
+		return true;
+	}
+
+	/**
+	 * A deadline `budgetMs` from now in Redis's time (ms since the epoch), or 0 when the offset is not known yet (the
+	 * scripts read 0 as "no deadline").
+	 */
+	deadlineMs(budgetMs: number): number {
+		return this.#offsetMs === undefined ? 0 : Math.round(Date.now() + this.#offsetMs + budgetMs);
+	}
+}
