@@ -198,3 +198,24 @@ describe('RedisSpaceStore under concurrency', () => {
 		expect(await redis.ttl(`${prefix}:space:{${space.id}}:participants`)).toBeGreaterThan(3600);
 	});
 });
+
+describe('RedisSpaceStore deadlines', () => {
+	it('a change whose deadline has passed in Redis\'s time changes nothing, answers TRIBUNE_DEADLINE and asks for a new clock reading; 0 means none', async () => {
+		const prefix = `test-${randomUUID()}`;
+		const open = new RedisSpaceStore(redis, prefix);
+		const { space } = await newSpace(open);
+		let refused = 0;
+		const redisTime = (await redis.time()).map(Number) as [seconds: number, microseconds: number];
+		const past = redisTime[0] * 1000 - 1; // a millisecond before this reading of Redis's clock
+		const late = new RedisSpaceStore(redis, prefix, { deadlineMs: () => past, onDeadlineRefused: () => refused++ });
+		const listener = person();
+		await expect(late.addParticipant(space.id, listener)).rejects.toThrow(/^TRIBUNE_DEADLINE/);
+		await expect(late.transitionState(space.id, ['created'], 'live', 1)).rejects.toThrow(/^TRIBUNE_DEADLINE/);
+		expect(refused).toBe(2);
+		expect(await open.getParticipant(space.id, listener.id)).toBeUndefined();
+		expect((await open.getSpace(space.id))?.state).toBe('created');
+		const ahead = new RedisSpaceStore(redis, prefix, { deadlineMs: () => redisTime[0] * 1000 + 60_000, onDeadlineRefused: () => refused++ });
+		expect(await ahead.addParticipant(space.id, listener)).toBe('added');
+		expect(refused).toBe(2);
+	});
+});

@@ -2,28 +2,30 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 
 export interface RedisClockOptions {
-	/** How often the offset is measured again, ms. Default 30 s. */
+	/** How often the offset is measured again, ms. Default 10 s. */
 	refreshMs: number;
 	/** A reading whose round trip took longer than this is not trusted, ms. Default 250. */
 	maxRoundTripMs: number;
 	logger?: Logger;
 }
 
-export const redisClockDefaults: Readonly<RedisClockOptions> = Object.freeze({ refreshMs: 30_000, maxRoundTripMs: 250 });
+export const redisClockDefaults: Readonly<RedisClockOptions> = Object.freeze({ refreshMs: 10_000, maxRoundTripMs: 250 });
 
 /**
- * This process's idea of Redis's clock: the offset between `Date.now()` and Redis's `TIME`, measured at start and every
- * `refreshMs` (to within half a round trip). It lets a request stamp its writes with a deadline in Redis's own time,
+ * This process's idea of Redis's clock: the offset between its monotonic clock and Redis's `TIME`, measured at start,
+ * after every reconnect and every `refreshMs` (to within half a round trip). It lets a request stamp its writes with a deadline in Redis's own time,
  * which the store's scripts check before applying anything: a command written to a Redis that froze (paused, swapping,
  * a long fork) and answered after its caller was told 503 must not take effect when Redis thaws. Measuring the offset
- * rather than trusting `Date.now()` keeps a node whose clock is off by seconds from refusing every write.
+ * rather than trusting `Date.now()` keeps a node whose clock is off by seconds, or is stepped, from refusing every write.
  */
 export class RedisClock {
 	readonly #redis: Redis;
 	readonly #options: RedisClockOptions;
-	/** Redis time − local time, ms; undefined until a reading succeeded. */
+	/** Redis time − `performance.now()`, ms; undefined until a reading succeeded. */
 	#offsetMs: number | undefined;
 	#timer: NodeJS.Timeout | undefined;
+	/** The reading in flight: callers at the same time share it. */
+	#measuring: Promise<boolean> | undefined;
 
 	constructor(redis: Redis, options: Partial<RedisClockOptions> = {}) {
 		this.#redis = redis;
@@ -41,12 +43,13 @@ export class RedisClock {
 		this.#redis.on('ready', this.#onReady);
 		if (this.#redis.status !== 'ready') {
 			await new Promise<void>((resolve) => {
+				const done = (): void => {
+					clearTimeout(timer);
+					this.#redis.off('ready', done);
+					resolve();
+				};
 				const timer = setTimeout(done, readyTimeoutMs).unref();
 				this.#redis.once('ready', done);
-				function done(): void {
-					clearTimeout(timer);
-					resolve();
-				}
 			});
 		}
 		await this.measure();
@@ -60,14 +63,22 @@ export class RedisClock {
 
 	readonly #onReady = (): void => void this.measure();
 
-	/** Redis time − local time, ms, once measured. */
+	/** Redis time − `performance.now()`, ms, once measured. */
 	get offsetMs(): number | undefined {
 		return this.#offsetMs;
 	}
 
-	/** Reads Redis's `TIME` once; returns whether the reading was taken. */
-	async measure(): Promise<boolean> {
-		const sentMs = Date.now();
+	/**
+	 * Reads Redis's `TIME` once; returns whether the reading was taken. Also called when a script refused a change
+	 * whose answer came back in time, which means the offset went stale (Redis's clock was stepped).
+	 */
+	measure(): Promise<boolean> {
+		this.#measuring ??= this.#measure().finally(() => (this.#measuring = undefined));
+		return this.#measuring;
+	}
+
+	async #measure(): Promise<boolean> {
+		const sentMs = performance.now();
 		let reply: unknown[];
 		try {
 			reply = await this.#redis.time();
@@ -75,18 +86,20 @@ export class RedisClock {
 			this.#options.logger?.debug({ err: error }, 'Redis clock reading failed; keeping the last offset');
 			return false;
 		}
-		const receivedMs = Date.now();
+		const receivedMs = performance.now();
 		if (receivedMs - sentMs > this.#options.maxRoundTripMs) return false;
 		const redisMs = Number(reply[0]) * 1000 + Math.floor(Number(reply[1]) / 1000);
+		if (!Number.isFinite(redisMs) || redisMs <= 0) return false;
 		this.#offsetMs = redisMs - (sentMs + receivedMs) / 2;
 		return true;
 	}
 
 	/**
 	 * A deadline `budgetMs` from now in Redis's time (ms since the epoch), or 0 when the offset is not known yet (the
-	 * scripts read 0 as "no deadline").
+	 * scripts read 0 as "no deadline"). Counted on the monotonic clock: a step of this machine's wall clock does not
+	 * move it.
 	 */
 	deadlineMs(budgetMs: number): number {
-		return this.#offsetMs === undefined ? 0 : Math.round(Date.now() + this.#offsetMs + budgetMs);
+		return this.#offsetMs === undefined ? 0 : Math.round(performance.now() + this.#offsetMs + budgetMs);
 	}
 }

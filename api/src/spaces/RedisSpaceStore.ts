@@ -229,6 +229,11 @@ export interface RedisSpaceStoreOptions {
 	 * changes nothing (`RedisClock.deadlineMs` with the request path's command timeout). Default: none.
 	 */
 	deadlineMs?: () => number;
+	/**
+	 * Called when a script refused a change for its deadline although Redis answered: the deadline clock is off
+	 * (`RedisClock.measure` again). The caller still gets the error (503 `unavailable`).
+	 */
+	onDeadlineRefused?: () => void;
 }
 
 /** The `SpaceStore` the app uses: one Redis (or cluster slot) per space, every compound change in a Lua script. */
@@ -236,12 +241,14 @@ export class RedisSpaceStore implements SpaceStore {
 	readonly #redis: Redis;
 	readonly #prefix: string;
 	readonly #deadlineMs: () => number;
+	readonly #onDeadlineRefused: (() => void) | undefined;
 
 	/** `prefix` separates Tribune's keys from others' on a shared Redis (tests use a fresh one each). */
 	constructor(redis: Redis, prefix: string, options: RedisSpaceStoreOptions = {}) {
 		this.#redis = redis;
 		this.#prefix = prefix;
 		this.#deadlineMs = options.deadlineMs ?? (() => 0);
+		this.#onDeadlineRefused = options.onDeadlineRefused;
 		for (const [name, script] of Object.entries(scripts)) {
 			if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: script.keys, lua: deadlinePrelude + script.lua });
 		}
@@ -249,7 +256,10 @@ export class RedisSpaceStore implements SpaceStore {
 
 	#run(name: ScriptName, keys: string[], args: (string | number)[]): Promise<Reply> {
 		const runner = (this.#redis as unknown as Record<ScriptName, Runner>)[name];
-		return runner.call(this.#redis, ...keys, this.#deadlineMs(), ...args);
+		return runner.call(this.#redis, ...keys, this.#deadlineMs(), ...args).catch((error: unknown) => {
+			if (error instanceof Error && error.message.startsWith('TRIBUNE_DEADLINE')) this.#onDeadlineRefused?.();
+			throw error;
+		});
 	}
 
 	#keys(id: SpaceId) {

@@ -60,7 +60,7 @@ export function createSpaces(options: SpacesOptions): Spaces {
 	const clock = options.requestRedis ? new RedisClock(options.requestRedis, { logger: logger.child({ module: 'redis-clock' }) }) : undefined;
 	void clock?.start();
 	const store = new RedisSpaceStore(requestRedis, options.redisPrefix, {
-		...(clock && { deadlineMs: () => clock.deadlineMs(requestRedisCommandTimeoutMs) }),
+		...(clock && { deadlineMs: () => clock.deadlineMs(requestRedisCommandTimeoutMs), onDeadlineRefused: () => void clock.measure() }),
 	});
 	const service = new SpaceService({
 		store,
