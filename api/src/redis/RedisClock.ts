@@ -13,7 +13,7 @@ export const redisClockDefaults: Readonly<RedisClockOptions> = Object.freeze({ r
 
 /**
  * This process's idea of Redis's clock: the offset between its monotonic clock and Redis's `TIME`, measured at start,
- * after every reconnect and every `refreshMs` (to within half a round trip). It lets a request stamp its writes with a deadline in Redis's own time,
+ * after every reconnect and every `refreshMs` (to within a round trip, erring early). It lets a request stamp its writes with a deadline in Redis's own time,
  * which the store's scripts check before applying anything: a command written to a Redis that froze (paused, swapping,
  * a long fork) and answered after its caller was told 503 must not take effect when Redis thaws. Measuring the offset
  * rather than trusting `Date.now()` keeps a node whose clock is off by seconds, or is stepped, from refusing every write.
@@ -84,14 +84,28 @@ export class RedisClock {
 			reply = await this.#redis.time();
 		} catch (error) {
 			this.#options.logger?.debug({ err: error }, 'Redis clock reading failed; keeping the last offset');
+			this.#unmeasured('Redis did not answer TIME');
 			return false;
 		}
 		const receivedMs = performance.now();
-		if (receivedMs - sentMs > this.#options.maxRoundTripMs) return false;
+		if (receivedMs - sentMs > this.#options.maxRoundTripMs) {
+			this.#unmeasured(`round trip ${Math.round(receivedMs - sentMs)} ms`);
+			return false;
+		}
 		const redisMs = Number(reply[0]) * 1000 + Math.floor(Number(reply[1]) / 1000);
-		if (!Number.isFinite(redisMs) || redisMs <= 0) return false;
-		this.#offsetMs = redisMs - (sentMs + receivedMs) / 2;
+		if (!Number.isFinite(redisMs) || redisMs <= 0) {
+			this.#unmeasured('TIME answered no time');
+			return false;
+		}
+		// Redis read its clock somewhere in the round trip; taking its end makes the offset (and every deadline) err
+		// early, never late: a deadline may refuse a change by up to a round trip too soon, never admit one too late.
+		this.#offsetMs = redisMs - receivedMs;
 		return true;
+	}
+
+	/** A reading failed while no offset is known: changes carry no deadline yet, which an operator should know. */
+	#unmeasured(reason: string): void {
+		if (this.#offsetMs === undefined) this.#options.logger?.warn({ reason }, 'Redis clock not measured yet; space-store changes carry no deadline');
 	}
 
 	/**

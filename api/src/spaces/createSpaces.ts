@@ -52,15 +52,22 @@ export interface Spaces {
 	close(): void;
 }
 
+/** How much sooner than the request connection's command timeout a store change's deadline falls, ms. */
+const storeDeadlineMarginMs = 100;
+
 export function createSpaces(options: SpacesOptions): Spaces {
 	const { logger } = options;
 	const requestRedis = options.requestRedis ?? options.redis;
-	// A request connection gives up on a command after `requestRedisCommandTimeoutMs`; the store's changes carry that
-	// deadline in Redis's time, so a change Redis runs only after thawing from a freeze changes nothing.
+	// A request connection gives up on a command after `requestRedisCommandTimeoutMs`; the store's changes carry a
+	// deadline in Redis's time a margin before that, so a change Redis runs only after thawing from a freeze changes
+	// nothing (the margin covers the reply's way back: a change that ran in time is answered in time).
 	const clock = options.requestRedis ? new RedisClock(options.requestRedis, { logger: logger.child({ module: 'redis-clock' }) }) : undefined;
 	void clock?.start();
 	const store = new RedisSpaceStore(requestRedis, options.redisPrefix, {
-		...(clock && { deadlineMs: () => clock.deadlineMs(requestRedisCommandTimeoutMs), onDeadlineRefused: () => void clock.measure() }),
+		...(clock && {
+			deadlineMs: () => clock.deadlineMs(requestRedisCommandTimeoutMs - storeDeadlineMarginMs),
+			onDeadlineRefused: () => void clock.measure(),
+		}),
 	});
 	const service = new SpaceService({
 		store,

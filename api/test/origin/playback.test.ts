@@ -40,12 +40,15 @@ describe('hls.js in Chromium plays the LL-HLS stream', () => {
 		expect(last.errors.filter((e) => e.startsWith('FATAL'))).toEqual([]);
 		expect(last.currentTime - started.currentTime).toBeGreaterThanOrEqual(20);
 		// No stall the player or the origin caused. This test shares two cores with Chromium and a three-rendition
-		// encode: a stall after the paced encoder itself fell a buffer's worth behind the wall clock (0.3 s: the player
-		// holds about three 200 ms parts) is the machine's, and is reported rather than failed.
+		// encode: a stall after the paced encoder itself fell behind the wall clock by most of what the player holds
+		// (0.6–0.8 s ahead, one part of it still being fetched) is the machine's, and is reported rather than failed.
+		// The lag is timed where the packager receives parts, in this process, which also runs the origin: a long
+		// pause of this whole process counts as the source's.
+		const starvedAfterLagMs = 400;
 		const stalls = last.stallLog.map((s) => ({ ...s, sourceLagGrowthMs: live.sourceLagGrowthMs(s.startMs - 3000, s.endMs ?? last.now) }));
-		const sourceStarved = stalls.filter((s) => s.sourceLagGrowthMs >= 300);
+		const sourceStarved = stalls.filter((s) => s.sourceLagGrowthMs >= starvedAfterLagMs);
 		if (sourceStarved.length > 0) console.warn('stalls after the encoder fell behind the wall clock (not counted):', sourceStarved);
-		expect(stalls.filter((s) => s.sourceLagGrowthMs < 300)).toEqual([]);
+		expect(stalls.filter((s) => s.sourceLagGrowthMs < starvedAfterLagMs)).toEqual([]);
 		for (let i = 1; i < samples.length; i++) expect((samples[i] as PlayerSample).currentTime).toBeGreaterThan((samples[i - 1] as PlayerSample).currentTime);
 		// hls.js starts on the keyframe before its target position, then closes in on PART-HOLD-BACK (playback rate
 		// up to 1.1): the last 10 s show the steady distance to the live edge.

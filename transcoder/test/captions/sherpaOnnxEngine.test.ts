@@ -70,10 +70,15 @@ describe('SherpaOnnxEngine: a model that is there but does not load is a clear s
 	it('a valid ONNX file that is not a streaming transducer fails start() instead of recognising nothing', async () => {
 		const d = modelDir('notTransducer', identityOnnxModel());
 		const e = engine({ model: resolveSherpaModelFiles(d) });
-		const error = await e.start().then(() => undefined, (err: unknown) => err as Error);
+		const starting = e.start();
+		const pid = e.recogniserPid; // forked at once, before the model loads
+		expect(pid).toBeGreaterThan(0);
+		const error = await starting.then(() => undefined, (err: unknown) => err as Error);
 		expect(error, 'start() resolved for a model that is not a transducer').toBeInstanceOf(Error);
 		expect(error!.message).toMatch(/^sherpa-onnx (recogniser exited while starting|failed to start)/);
+		// A rejected start() leaves no recogniser behind: the process is gone (and reaped), not just forgotten.
 		expect(e.recogniserPid).toBeUndefined();
+		expect(() => process.kill(pid!, 0)).toThrow(expect.objectContaining({ code: 'ESRCH' }));
 	});
 
 	it('a package that is not installed fails start() saying which package and how to install it', async () => {
