@@ -28,6 +28,17 @@ function feed(stream: OriginStream, firstPart: number, parts: number): void {
 }
 
 describe('OriginStream', () => {
+	it('holds startup media once a rendition has PART-HOLD-BACK (3 parts) plus a segment: 8 parts of 200 ms', () => {
+		const stream = new OriginStream('s', { windowSegments: 12 });
+		expect(stream.holdsStartupMedia('a')).toBe(false);
+		feed(stream, 0, 7);
+		expect(stream.holdsStartupMedia('a')).toBe(false);
+		feed(stream, 7, 1);
+		expect(stream.holdsStartupMedia('a')).toBe(true);
+		expect(stream.holdsStartupMedia('b')).toBe(true);
+		expect(stream.holdsStartupMedia('nope')).toBe(false);
+	});
+
 	it('renders a playlist once per change and shares it between requests', () => {
 		const stream = new OriginStream('s', { windowSegments: 12 });
 		feed(stream, 0, 7);

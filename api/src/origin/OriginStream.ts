@@ -13,6 +13,9 @@ import { BlockingWaiters } from './BlockingWaiters.js';
 import { originContentType } from './originCacheHeaders.js';
 import { OriginRendition } from './OriginRendition.js';
 
+
+/** PART-HOLD-BACK in parts: three, the least the HLS spec allows. */
+const partHoldBackParts = 3;
 /** Shortest subtitle segment filling a skipped number, s (EXTINF must be positive). */
 const minimumSubtitleGapS = 0.001;
 /** A subtitle segment without cues. */
@@ -127,6 +130,26 @@ export class OriginStream {
 		return this.#cached(`${name}:${skip}`, () => renderMediaPlaylist(rendition.timeline, { ...this.#liveOptions(descriptor, name), skip }));
 	}
 
+	/**
+	 * Whether a rendition holds enough media for a player to start on it: PART-HOLD-BACK plus one segment (the player
+	 * starts at the keyframe that opens the segment holding its start position, PART-HOLD-BACK from the end). A
+	 * player handed less, as the stream begins, starts against the live edge with parts still to load and stalls
+	 * within a second; the origin holds its first playlist request until this is true.
+	 */
+	holdsStartupMedia(name: string): boolean {
+		const descriptor = this.descriptor;
+		const segments = this.renditions.get(name)?.timeline.segments;
+		if (!descriptor || !segments) return false;
+		const neededS = (partHoldBackParts * descriptor.partTargetMs + descriptor.segmentTargetMs) / 1000;
+		let heldS = 0;
+		for (let i = segments.length - 1; i >= 0; i--) {
+			heldS += segments.at(i)?.durationS ?? 0;
+			// Part durations are whole frames: allow for the rounding of their sum.
+			if (heldS >= neededS - 0.05) return true;
+		}
+		return false;
+	}
+
 	/** The live subtitles playlist: whole WebVTT segments, no parts, blocking reloads per segment. */
 	subtitlesPlaylist(): RenderedPlaylist | undefined {
 		const descriptor = this.descriptor;
@@ -145,7 +168,7 @@ export class OriginStream {
 		return {
 			targetDurationS: target,
 			type: 'live',
-			lowLatency: { partTargetS, partHoldBackS: 3 * partTargetS, canSkipUntilS: 6 * target, partWindowS: 3 * target, renditionReports },
+			lowLatency: { partTargetS, partHoldBackS: partHoldBackParts * partTargetS, canSkipUntilS: 6 * target, partWindowS: 3 * target, renditionReports },
 		};
 	}
 

@@ -167,8 +167,16 @@ async function serveMediaPlaylist(
 	const live = stream.ended ? originCacheControl.endedPlaylist : originCacheControl.livePlaylist(target);
 	if (directives._HLS_part !== undefined && directives._HLS_msn === undefined) return fail(res, 'bad_request', '_HLS_part without _HLS_msn');
 	if (directives._HLS_msn === undefined) {
-		const playlist = render();
-		return playlist ? sendPlaylist(res, playlist, live) : fail(res, 'not_found', 'playlist not started');
+		const send = (): void => {
+			const playlist = render();
+			return playlist ? sendPlaylist(res, playlist, live) : fail(res, 'not_found', 'playlist not started');
+		};
+		if (!rendition || stream.ended || stream.holdsStartupMedia(file.rendition)) return send();
+		// The stream is just starting: hold a player's first request until it can start PART-HOLD-BACK from the edge
+		// with a segment behind it (at most three target durations; then whatever there is).
+		const cancel = stream.waiters.wait(() => stream.ended || stream.holdsStartupMedia(file.rendition), 3 * target * 1000, send);
+		res.once('close', cancel);
+		return;
 	}
 	const msn = directives._HLS_msn;
 	// Subtitles have whole segments only: a blocking request waits for segment msn itself.

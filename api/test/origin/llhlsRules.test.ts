@@ -64,14 +64,28 @@ describe('LL-HLS origin with real ffmpeg and Redis', () => {
 	let live: LiveStream;
 	const renditions = ['360p', '180p', 'audio'];
 	const fetched: ParsedMediaPlaylist[] = [];
+	/** The first playlist the origin gave, asked for from the moment the encoder started. */
+	let firstPlaylist: ParsedMediaPlaylist;
 
 	beforeAll(async () => {
 		live = new LiveStream({ redisUrl: inject('redisUrl') });
 		await live.listen();
 		live.startEncoder();
-		await until(async () => ((await get(live.url('360p/index.m3u8'))).status === 200 ? true : undefined), 15_000, 'the first playlist');
+		firstPlaylist = await until(async () => {
+			const reply = await get(live.url('360p/index.m3u8'));
+			return reply.status === 200 ? parseMediaPlaylist(reply.text) : undefined;
+		}, 15_000, 'the first playlist');
 	});
 	afterAll(async () => live?.close());
+
+	it('holds the first playlist request of a starting stream until a player can start PART-HOLD-BACK from the edge with a segment behind it', () => {
+		const heldS = firstPlaylist.segments.reduce((sum, s) => sum + (s.durationS ?? s.parts.reduce((p, part) => p + part.durationS, 0)), 0);
+		const partHoldBackS = Number(firstPlaylist.serverControl['PART-HOLD-BACK']);
+		expect(partHoldBackS).toBeCloseTo(0.6, 3);
+		// Asked for from the first moment, answered only with 0.6 s + one 1 s segment (part durations are whole frames).
+		expect(heldS).toBeGreaterThanOrEqual(partHoldBackS + 1 - 0.05);
+		expect(heldS).toBeLessThan(partHoldBackS + 1 + 0.5);
+	});
 
 	it('lists every rendition with CODECS, BANDWIDTH, RESOLUTION and the subtitles group', async () => {
 		const master = await get(live.url('master.m3u8'), { gzip: true });

@@ -11,8 +11,10 @@ export interface QualityOption {
 
 export type PlayerStatus = 'idle' | 'loading' | 'playing' | 'paused' | 'ended' | 'reconnecting' | 'stopped' | 'error';
 
-/** Jumps to the live target at most this many times per load (see the one-time jump in `#catchUp`). */
+/** Jumps to the live target at most this many times per load (see the jump in `tick`). */
 const maxLiveJumps = 3;
+/** Tribune's part duration, for a playlist whose PART-INF hls.js has not read yet, s. */
+const defaultPartTargetS = 0.2;
 
 /**
  * A listener's player: hls.js on one <video> element (audio spaces too: it carries the sound and the captions),
@@ -119,12 +121,15 @@ export function useHlsPlayer() {
 		behindLiveS.value = hls.latency || null;
 		watchStalls();
 		// Startup lands behind the target (the live edge moves on while the first parts load), and the rate-based
-		// catch-up stops with a second of buffer left: jump to one part behind the sync position, within the buffer.
+		// catch-up stops with a second of buffer left: jump to one part behind the sync position, within the buffer,
+		// once two parts' worth lies buffered beyond it (a jump into the buffer's last tenth of a second would leave
+		// the next part's fetch no margin).
 		if (status.value !== 'playing' || jumps >= maxLiveJumps || hls.liveSyncPosition === null || hls.targetLatency === null) return;
 		const b = video.buffered;
 		const bufferedEnd = b.length ? b.end(b.length - 1) : 0;
-		const target = hls.liveSyncPosition - 0.2;
-		if (hls.latency - hls.targetLatency > 0.3 && bufferedEnd > target + 0.1 && target > video.currentTime) {
+		const partS = hls.levels[hls.currentLevel]?.details?.partTarget || defaultPartTargetS;
+		const target = hls.liveSyncPosition - partS;
+		if (hls.latency - hls.targetLatency > 0.3 && bufferedEnd >= target + 2 * partS && target > video.currentTime) {
 			video.currentTime = target;
 			jumps++;
 		}

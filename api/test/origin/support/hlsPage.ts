@@ -46,13 +46,18 @@ function activeCues() {
 // first frame loading; the live edge moves on meanwhile, and its rate-based catch-up stops with 1 s of buffer left.
 // A live-stage player jumps to the target once, within what it has buffered (at most three times per load).
 state.jumps = 0;
+state.jumpLog = [];
 setInterval(() => {
 	if (!state.playing || state.jumps >= 3 || hls.liveSyncPosition === null || hls.targetLatency === null) return;
 	const b = video.buffered;
 	const bufferedEnd = b.length ? b.end(b.length - 1) : 0;
 	// One part behind the sync position: the newest part is still being encoded, keep a part of margin for jitter.
-	const target = hls.liveSyncPosition - 0.2;
-	if (hls.latency - hls.targetLatency > 0.3 && bufferedEnd > target + 0.1 && target > video.currentTime) {
+	// Only once two parts lie buffered beyond it, as the player app does (a jump into the buffer's last tenth of a
+	// second would leave the next part's fetch no margin).
+	const partS = hls.levels[hls.currentLevel]?.details?.partTarget || 0.2;
+	const target = hls.liveSyncPosition - partS;
+	if (hls.latency - hls.targetLatency > 0.3 && bufferedEnd >= target + 2 * partS && target > video.currentTime) {
+		state.jumpLog.push({ atMs: Date.now(), from: video.currentTime, to: target, bufferedEnd });
 		video.currentTime = target;
 		state.jumps++;
 	}
@@ -72,7 +77,7 @@ window.tribune = {
 		return { bufferAheadS: b.length ? b.end(b.length - 1) - video.currentTime : 0, rate: video.playbackRate, targetLatency: hls.targetLatency, drift: hls.drift,
 			currentTime: video.currentTime, latency: hls.latency, playingDate: hls.playingDate ? hls.playingDate.getTime() : null,
 			now: Date.now(), stalls: state.stalls, playing: state.playing, firstFrameMs: state.firstFrameMs, errors: state.errors, jumps: state.jumps,
-			paused: video.paused, textTracks: video.textTracks.length, cueLog: state.cueLog, fragStarts: state.fragStarts, stallLog: state.stallLog };
+			paused: video.paused, textTracks: video.textTracks.length, cueLog: state.cueLog, fragStarts: state.fragStarts, stallLog: state.stallLog, jumpLog: state.jumpLog };
 	},
 };
 </script></body></html>`;
@@ -106,6 +111,8 @@ export interface PlayerSample {
 	fragStarts: Record<string, number>;
 	/** Each stall while playing: wall-clock start and end (null while it lasts), ms since the epoch. */
 	stallLog: { startMs: number; endMs: number | null }[];
+	/** Each jump to the live target: when (ms since the epoch), from and to (media time), and the buffer's end then. */
+	jumpLog: { atMs: number; from: number; to: number; bufferedEnd: number }[];
 }
 
 export async function launchChromium(): Promise<Browser> {
