@@ -13,7 +13,6 @@ import { BlockingWaiters } from './BlockingWaiters.js';
 import { originContentType } from './originCacheHeaders.js';
 import { OriginRendition } from './OriginRendition.js';
 
-
 /** PART-HOLD-BACK in parts: three, the least the HLS spec allows. */
 const partHoldBackParts = 3;
 /** Shortest subtitle segment filling a skipped number, s (EXTINF must be positive). */

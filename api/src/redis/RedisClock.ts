@@ -13,10 +13,11 @@ export const redisClockDefaults: Readonly<RedisClockOptions> = Object.freeze({ r
 
 /**
  * This process's idea of Redis's clock: the offset between its monotonic clock and Redis's `TIME`, measured at start,
- * after every reconnect and every `refreshMs` (to within a round trip, erring early). It lets a request stamp its writes with a deadline in Redis's own time,
- * which the store's scripts check before applying anything: a command written to a Redis that froze (paused, swapping,
- * a long fork) and answered after its caller was told 503 must not take effect when Redis thaws. Measuring the offset
- * rather than trusting `Date.now()` keeps a node whose clock is off by seconds, or is stepped, from refusing every write.
+ * after every reconnect and every `refreshMs` (to within a round trip, erring early). It lets a request stamp its
+ * writes with a deadline in Redis's own time, which the store's scripts check before applying anything: a command
+ * written to a Redis that froze (paused, swapping, a long fork) and answered after its caller was told 503 must not
+ * take effect when Redis thaws. Measuring the offset rather than trusting `Date.now()` keeps a node whose clock is off
+ * by seconds, or is stepped, from refusing every write.
  */
 export class RedisClock {
 	readonly #redis: Redis;
