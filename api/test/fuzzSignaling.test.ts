@@ -67,7 +67,8 @@ describe('WebSocket fuzzing', () => {
 		await host.request('mute', { participantId: sam.participantId });
 		await waiting.request('raiseHand');
 		await host.request('pin', { participantId: hostId });
-		const stateBefore = await host.request('getState');
+		// Lee and Max listen (Sam came back as a speaker).
+		const stateBefore = await host.settledState(2);
 		const redisBefore = await snapshotSpace(redis, node.redisPrefix, spaceId);
 
 		const ids = { host: hostId, lee: lee.participantId, sam: sam.participantId, max: max.participantId, nobody: 'AAAAAAAAAAAAAAAAAAAAAAAA' };

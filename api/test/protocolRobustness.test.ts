@@ -33,7 +33,7 @@ describe('protocol robustness', () => {
 		const bystander = await SignalingClient.connect(node.wsUrl, lee.token);
 		await bystander.request('raiseHand');
 		await host.waitFor('handQueueChanged');
-		const stateBefore = await host.request('getState');
+		const stateBefore = await host.settledState(1); // Lee listens
 		const redisBefore = await snapshotRedis(redis, `${node.redisPrefix}:*`);
 
 		// Valid requests the host could make; each mutation below makes them invalid in one way.

@@ -65,6 +65,20 @@ export class SignalingClient {
 		return reply.data as ReplyData[N];
 	}
 
+	/**
+	 * The space's state once its listener count (a total over nodes, updated per tick) has caught up with `listeners`
+	 * connections: a snapshot to compare a later one with. Polls `getState` every 50 ms within `timeoutMs`.
+	 */
+	async settledState(listeners: number, timeoutMs = 10_000): Promise<ReplyData['getState']> {
+		const deadline = Date.now() + timeoutMs;
+		for (;;) {
+			const state = await this.request('getState');
+			if (state.listenerCount === listeners) return state;
+			if (Date.now() > deadline) throw new Error(`listenerCount stayed ${state.listenerCount}, expected ${listeners} within ${timeoutMs} ms`);
+			await new Promise((resolve) => setTimeout(resolve, 50));
+		}
+	}
+
 	/** Waits for an event matching `predicate` (already received ones count), within `timeoutMs`. */
 	waitFor<N extends EventName>(event: N, predicate: (data: EventData[N]) => boolean = () => true, timeoutMs = 10_000): Promise<EventData[N]> {
 		return this.until(() => this.events.find((e) => e.event === event && predicate(e.data as EventData[N]))?.data as EventData[N] | undefined, `event ${event}`, timeoutMs);
