@@ -37,12 +37,27 @@ afterAll(async () => {
 	fs.rmSync(dir, { recursive: true, force: true });
 });
 
+/** A new space on the API process (201 asserted); its id and the host's token. */
+async function createSpace(title: string): Promise<{ spaceId: string; hostToken: string }> {
+	const created = await postJson(`${api!.baseUrl}/api/spaces`, { title, hostName: 'Hana' });
+	expect(created.status).toBe(201);
+	return { spaceId: created.body.space!.id, hostToken: created.body.token! };
+}
+
+/** Joins until the node answers 200 (it reconnects to Redis by itself; a generous while under load); the last status. */
+async function joinOnceServing(spaceId: string, displayName: string): Promise<number> {
+	let status = 0;
+	for (let i = 0; i < 100 && status !== 200; i++) {
+		status = (await postJson(`${api!.baseUrl}/api/spaces/${spaceId}/join`, { displayName })).status;
+		if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 200));
+	}
+	return status;
+}
+
 describe('Redis outage under a real API process', () => {
 	it('REST and WebSocket upgrades answer 503 unavailable while Redis is down, applies nothing late, and works again after', async () => {
 		const node = api!;
-		const created = await postJson(`${node.baseUrl}/api/spaces`, { title: 'Outage', hostName: 'Hana' });
-		expect(created.status).toBe(201);
-		const spaceId = created.body.space!.id;
+		const { spaceId, hostToken } = await createSpace('Outage');
 		expect((await postJson(`${node.baseUrl}/api/spaces/${spaceId}/join`, { displayName: 'Before' })).status).toBe(200);
 
 		const url = redis!.url;
@@ -63,7 +78,7 @@ describe('Redis outage under a real API process', () => {
 		// A WebSocket upgrade during the outage: refused with 503 and when to retry, not a 500.
 		const wsBase = node.baseUrl.replace(/^http/, 'ws');
 		const upgrade = await new Promise<{ status: number; retryAfter: string | undefined }>((resolve, reject) => {
-			const socket = new WebSocket(`${wsBase}/ws?token=${encodeURIComponent(created.body.token!)}`);
+			const socket = new WebSocket(`${wsBase}/ws?token=${encodeURIComponent(hostToken)}`);
 			const timer = setTimeout(() => reject(new Error('no answer to the upgrade in 20 s')), 20_000);
 			socket.on('unexpected-response', (_req, res) => {
 				clearTimeout(timer);
@@ -78,13 +93,7 @@ describe('Redis outage under a real API process', () => {
 
 		redis = await EmbeddedRedis.start({ dir: path.join(dir, 'redis'), logger });
 		expect(redis.url).toBe(url);
-		// The node reconnects by itself; give it a generous while under load.
-		let joined = 0;
-		for (let i = 0; i < 100 && joined !== 200; i++) {
-			joined = (await postJson(`${node.baseUrl}/api/spaces/${spaceId}/join`, { displayName: 'After' })).status;
-			if (joined !== 200) await new Promise((resolve) => setTimeout(resolve, 200));
-		}
-		expect(joined).toBe(200);
+		expect(await joinOnceServing(spaceId, 'After')).toBe(200);
 		// Host, Before and After: the refused Ghost was not added when Redis returned.
 		await new Promise((resolve) => setTimeout(resolve, 1000));
 		const check = connectRedis(redis.url, 'test-check');
@@ -97,9 +106,7 @@ describe('Redis outage under a real API process', () => {
 
 	it('a frozen Redis (SIGSTOP) is answered 503 within seconds, and the node serves again once it thaws', async () => {
 		const node = api!;
-		const created = await postJson(`${node.baseUrl}/api/spaces`, { title: 'Frozen', hostName: 'Hana' });
-		expect(created.status).toBe(201);
-		const spaceId = created.body.space!.id;
+		const { spaceId } = await createSpace('Frozen');
 		const pid = redis!.pid!;
 		process.kill(pid, 'SIGSTOP');
 		let ghost: Awaited<ReturnType<typeof postJson>>;
@@ -118,12 +125,7 @@ describe('Redis outage under a real API process', () => {
 		const frozenMs = Math.round(performance.now() - t0) - 300;
 		expect(ghost.status).toBe(503);
 		expect(ghost.body.error?.code).toBe('unavailable');
-		let joined = 0;
-		for (let i = 0; i < 100 && joined !== 200; i++) {
-			joined = (await postJson(`${node.baseUrl}/api/spaces/${spaceId}/join`, { displayName: 'Thawed' })).status;
-			if (joined !== 200) await new Promise((resolve) => setTimeout(resolve, 200));
-		}
-		expect(joined).toBe(200);
+		expect(await joinOnceServing(spaceId, 'Thawed')).toBe(200);
 		// Host and Thawed: the refused ghost left no participant record, whether its join was stopped at a read or its
 		// write reached the frozen Redis and ran, after its deadline, when it thawed.
 		const check = connectRedis(redis!.url, 'test-check');
@@ -137,10 +139,7 @@ describe('Redis outage under a real API process', () => {
 	}, 90_000);
 
 	it('a change written to a frozen Redis runs after its deadline when Redis thaws and changes nothing; without a deadline it would', async () => {
-		const node = api!;
-		const created = await postJson(`${node.baseUrl}/api/spaces`, { title: 'Deadline', hostName: 'Hana' });
-		expect(created.status).toBe(201);
-		const spaceId = asSpaceId(created.body.space!.id);
+		const spaceId = asSpaceId((await createSpace('Deadline')).spaceId);
 		const connection = connectRequestRedis(redis!.url, 'test-deadline');
 		connection.on('error', () => {});
 		const clock = new RedisClock(connection);

@@ -226,7 +226,7 @@ type Runner = (...args: (string | number)[]) => Promise<Reply>;
 export interface RedisSpaceStoreOptions {
 	/**
 	 * The deadline each change carries, in Redis's time (ms since the epoch; 0: none): a script Redis runs later
-	 * changes nothing (`RedisClock.deadlineMs` with the request path's command timeout). Default: none.
+	 * changes nothing (`RedisClock.deadlineMs`, a margin inside the request path's command timeout). Default: none.
 	 */
 	deadlineMs?: () => number;
 	/**
