@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { Layout } from './computeLayout.js';
 import { layoutCommands, type LiveCommand, type SlotAssignment } from './liveLayout.js';
-import { ZmqControl } from './ZmqControl.js';
+import { zmqCommandText } from './ffmpegToken.js';
+import { ZmqCommandRefused, ZmqControl } from './ZmqControl.js';
 
 export interface LiveCompositeOptions {
 	/** The zmq (video) or azmq (audio-only encode) filter's port on 127.0.0.1. */
@@ -21,6 +22,16 @@ export interface LiveCompositeOptions {
 	connections?: number;
 }
 
+/** What a live composite has met so far, for logs, tests and the label fuzz. */
+export interface LiveCompositeCounts {
+	/** Commands ffmpeg acknowledged. */
+	applied: number;
+	/** Commands ffmpeg refused (each logged with its target); the filter kept its previous settings. */
+	refused: number;
+	/** Times the control connections were opened again after a lost connection or a command with no reply. */
+	reconnects: number;
+}
+
 /** What a running encode shows: the stage's layout and who is in which slot. */
 export interface LiveView {
 	layout: Layout;
@@ -36,13 +47,17 @@ const key = (c: LiveCommand): string => `${c.target} ${c.command}`;
  * A running encode that follows the stage: `show(view)` sends the commands that differ from what the encode shows
  * now (see `layoutCommands`), one view at a time, the newest wins. A dropped connection is reopened and the whole
  * view sent again: if ffmpeg ever rebuilt its filter graph (it does not for a camera changing size, with
- * `-reinit_filter:v 0`), every filter would be back to the plan.
+ * `-reinit_filter:v 0`), every filter would be back to the plan. A command ffmpeg refuses is not a lost connection:
+ * it is logged with its target and not sent again until its value changes, and the commands behind it go on.
  */
 export class LiveComposite {
 	readonly #options: LiveCompositeOptions;
 	#controls: ZmqControl[];
 	/** Command → argument the encode shows now. Labels start blank, so theirs are absent until first sent. */
 	#shown = new Map<string, string>();
+	/** Command → the argument ffmpeg refused for it, not sent again while it is still the one wanted. */
+	#refused = new Map<string, string>();
+	readonly #counts: LiveCompositeCounts = { applied: 0, refused: 0, reconnects: 0 };
 	#wanted: { view: LiveView; since: number } | undefined;
 	/** The last view asked for, sent again after a lost connection. */
 	#last: LiveView | undefined;
@@ -70,6 +85,11 @@ export class LiveComposite {
 		if (!this.#busy) void this.#drain();
 	}
 
+	/** Commands applied and refused, and reconnects, since `connect`. */
+	get counts(): Readonly<LiveCompositeCounts> {
+		return { ...this.#counts };
+	}
+
 	close(): void {
 		this.#closed = true;
 		this.#drop();
@@ -88,9 +108,15 @@ export class LiveComposite {
 		void Promise.race(controls.map((c) => c.closed)).then(() => {
 			if (this.#closed || this.#options.signal.aborted || controls !== this.#controls || !this.#last) return;
 			this.#drop();
-			this.#shown = new Map();
+			this.#forget();
 			this.show(this.#last);
 		});
+	}
+
+	/** After a lost connection the graph may have been rebuilt from the plan: nothing is known to be shown. */
+	#forget(): void {
+		this.#shown = new Map();
+		this.#refused = new Map();
 	}
 
 	static #planned(options: LiveCompositeOptions): Map<string, string> {
@@ -112,10 +138,10 @@ export class LiveComposite {
 				const { view, since } = this.#wanted;
 				this.#wanted = undefined;
 				for (let attempt = 1; attempt <= attempts && !signal.aborted && !this.#closed; attempt++) {
-					const changed = layoutCommands(view.layout, view.slots, this.#options.composite).filter((c) => this.#shown.get(key(c)) !== c.arg);
+					const changed = layoutCommands(view.layout, view.slots, this.#options.composite).filter((c) => this.#shown.get(key(c)) !== c.arg && this.#refused.get(key(c)) !== c.arg);
 					try {
-						await this.#send(changed);
-						logger.debug({ commands: changed.length, sinceChangeMs: Date.now() - since }, 'live layout applied');
+						const refused = await this.#send(changed);
+						logger.debug({ commands: changed.length, refused, sinceChangeMs: Date.now() - since }, 'live layout applied');
 						this.#options.onApplied?.(view.layout);
 						break;
 					} catch (error) {
@@ -124,7 +150,8 @@ export class LiveComposite {
 						this.#drop();
 						if (attempt === attempts || this.#closed) break;
 						// A rebuilt graph starts over from the plan (labels blank): send everything.
-						this.#shown = new Map();
+						this.#forget();
+						this.#counts.reconnects++;
 						this.#controls = await LiveComposite.#open(this.#options).catch(() => []);
 						this.#watch(this.#controls);
 					}
@@ -135,8 +162,11 @@ export class LiveComposite {
 		}
 	}
 
-	/** Sends commands spread over the connections; each connection sends its share in order. */
-	async #send(commands: LiveCommand[]): Promise<void> {
+	/**
+	 * Sends commands spread over the connections; each connection sends its share in order. A refused command is
+	 * logged and skipped (resolves with how many were); a lost connection or a missing reply rejects.
+	 */
+	async #send(commands: LiveCommand[]): Promise<number> {
 		if (this.#controls.length === 0) {
 			this.#controls = await LiveComposite.#open(this.#options);
 			this.#watch(this.#controls);
@@ -144,16 +174,30 @@ export class LiveComposite {
 		const controls = this.#controls;
 		const shares = controls.map(() => [] as LiveCommand[]);
 		commands.forEach((c, i) => shares[i % controls.length]!.push(c));
+		let refused = 0;
 		const results = await Promise.allSettled(
 			shares.map(async (share, i) => {
 				for (const c of share) {
-					// ffmpeg answers as a frame passes its zmq filter: a starting or loaded encode can take seconds.
-					await controls[i]!.send(`${c.target} ${c.command} ${c.arg}`, commandTimeoutMs);
+					try {
+						// ffmpeg answers as a frame passes its zmq filter: a starting or loaded encode can take seconds.
+						await controls[i]!.send(zmqCommandText(c), commandTimeoutMs);
+					} catch (error) {
+						if (!(error instanceof ZmqCommandRefused)) throw error;
+						// The filter keeps its previous settings; what it shows is unchanged.
+						refused++;
+						this.#counts.refused++;
+						this.#refused.set(key(c), c.arg);
+						this.#options.logger.warn({ target: c.target, command: c.command, code: error.code, reply: error.reply }, 'ffmpeg refused a live command');
+						continue;
+					}
 					this.#shown.set(key(c), c.arg);
+					this.#refused.delete(key(c));
+					this.#counts.applied++;
 				}
 			}),
 		);
 		const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
 		if (failed) throw failed.reason;
+		return refused;
 	}
 }

@@ -6,6 +6,27 @@ const long = 0x02;
 const command = 0x04;
 
 /**
+ * ffmpeg answered a command with an error (`<code> <text>`, code non-zero): the target filter refused that command
+ * and keeps its previous settings. The connection is fine and the next command can follow.
+ */
+export class ZmqCommandRefused extends Error {
+	override readonly name = 'ZmqCommandRefused';
+	/** ffmpeg's error number (AVERROR negated: 22 is EINVAL, 38 ENOSYS). */
+	readonly code: number;
+	/** ffmpeg's reply text after the code. */
+	readonly reply: string;
+	readonly command: string;
+
+	constructor(command: string, reply: string) {
+		const code = Number(/^(-?\d+)/.exec(reply)?.[1] ?? NaN);
+		super(`ffmpeg refused "${command.slice(0, 200)}": ${reply}`);
+		this.code = code;
+		this.reply = reply.replace(/^-?\d+\s*/, '');
+		this.command = command;
+	}
+}
+
+/**
  * Sends live commands to a running ffmpeg's `zmq`/`azmq` filter (a ZeroMQ REP socket on 127.0.0.1): the broadcast
  * moves the active-speaker frame without restarting the encode. A minimal ZMTP 3.0 REQ client with the NULL
  * mechanism — one connection, one request at a time, the reply read before the next — instead of a native ZeroMQ
@@ -56,20 +77,30 @@ export class ZmqControl {
 		}
 	}
 
-	/** Sends one command and resolves with ffmpeg's reply; rejects when ffmpeg reports an error. */
+	/**
+	 * Sends one command and resolves with ffmpeg's reply. Rejects with `ZmqCommandRefused` when ffmpeg answers with
+	 * an error (the connection stays usable), with any other error when the connection failed or no reply came within
+	 * `timeoutMs` — the connection is then closed, as a late reply would otherwise be read as the next command's.
+	 */
 	send(text: string, timeoutMs = 2000): Promise<string> {
 		const result = this.#queue.then(async () => {
-			// REQ envelope: an empty delimiter frame, then the body.
-			this.#socket.write(Buffer.concat([Buffer.from([more, 0]), frame(0, Buffer.from(text, 'utf8'))]));
-			const frames: Buffer[] = [];
-			for (;;) {
-				const { flags, body } = await this.#readFrame(timeoutMs);
-				if (flags & command) continue;
-				frames.push(body);
-				if (!(flags & more)) break;
+			let frames: Buffer[];
+			try {
+				// REQ envelope: an empty delimiter frame, then the body.
+				this.#socket.write(Buffer.concat([Buffer.from([more, 0]), frame(0, Buffer.from(text, 'utf8'))]));
+				frames = [];
+				for (;;) {
+					const { flags, body } = await this.#readFrame(timeoutMs);
+					if (flags & command) continue;
+					frames.push(body);
+					if (!(flags & more)) break;
+				}
+			} catch (error) {
+				this.close();
+				throw error;
 			}
 			const reply = (frames.at(-1) ?? Buffer.alloc(0)).toString('utf8');
-			if (!reply.startsWith('0 ')) throw new Error(`ffmpeg refused "${text}": ${reply}`);
+			if (!reply.startsWith('0 ')) throw new ZmqCommandRefused(text, reply);
 			return reply;
 		});
 		this.#queue = result.catch(() => undefined);

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { buildFfmpegPlan } from './buildFfmpegPlan.js';
 import { computeLayout, type Layout, type StageSnapshot } from './computeLayout.js';
 import { defaultLadder, defaultLatency } from './ladder.js';
-import { assignBySpeakerId, layoutCommands, quoteOptionValue, slotsOf, type LiveCommand, type SlotAssignment } from './liveLayout.js';
+import { quoteFfmpegToken, zmqCommandText } from './ffmpegToken.js';
+import { assignBySpeakerId, layoutCommands, slotsOf, type LiveCommand, type SlotAssignment } from './liveLayout.js';
 
 const streams = new Map([
 	['ada', { audio: 0, video: 1 }],
@@ -101,11 +102,18 @@ describe('layoutCommands()', () => {
 		}
 	});
 
-	it('quotes hostile label text so drawtext takes it literally', () => {
-		expect(quoteOptionValue("Eve'; [x]:text=%{pts}\\ $(id)")).toBe("'Eve'\\''; [x]:text=%{pts}\\ $(id)'");
+	it('quotes hostile label text once for reinit\'s option parser and once more for the zmq filter (golden)', () => {
+		expect(quoteFfmpegToken("Eve'; [x]:text=%{pts}\\ $(id)")).toBe("'Eve'\\''; [x]:text=%{pts}\\ $(id)'");
 		const hostile = computeLayout({ speakers: [{ id: 'eve', name: "O'Hara:\n%{localtime}", video: false, muted: true }], pinned: [] }, canvas);
-		const label = text(commandsOf(hostile, new Map())).find((c) => c.startsWith('drawtext@name0'))!;
-		expect(label.endsWith(":text='O'\\''Hara: %{localtime} (muted)'")).toBe(true);
+		const label = commandsOf(hostile, new Map()).find((c) => c.target === 'drawtext@name0')!;
+		// What drawtext's reinit receives: the text one option value.
+		expect(label.arg.endsWith(":text='O'\\''Hara: %{localtime} (muted)'")).toBe(true);
+		// What the zmq filter receives: the whole argument one token (its tokenizer strips one level of quoting).
+		expect(zmqCommandText(label)).toBe(
+			"drawtext@name0 reinit 'fontsize=28:boxborderw=9:x=56:y=648:fontcolor=white:boxcolor=black@0.55:text='\\''O'\\''\\'\\'''\\''Hara: %{localtime} (muted)'\\'''",
+		);
+		expect(() => zmqCommandText({ target: 'drawtext@name0 x', command: 'reinit', arg: '' })).toThrow(RangeError);
+		expect(() => quoteFfmpegToken('a\0b')).toThrow(RangeError);
 	});
 
 	describe('a standing encode (slots fixed for its life)', () => {

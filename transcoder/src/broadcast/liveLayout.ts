@@ -1,5 +1,6 @@
 import type { Layout, Tile } from './computeLayout.js';
 import { displayName } from './displayName.js';
+import { quoteFfmpegToken } from './ffmpegToken.js';
 
 /**
  * The encode's live-controllable filters. A running encode follows the stage through ffmpeg's `zmq`/`azmq` filters
@@ -11,7 +12,10 @@ import { displayName } from './displayName.js';
  * disagree.
  */
 
-/** One command for ffmpeg's zmq filter: `<target> <command> <arg>`. */
+/**
+ * One command for ffmpeg's zmq filter: `<target> <command> <arg>`. `arg` is what the target filter receives; the zmq
+ * filter's own tokenizer is quoted for on the wire (`zmqCommandText`).
+ */
 export interface LiveCommand {
 	target: string;
 	command: string;
@@ -167,14 +171,6 @@ export function safeInitials(initials: string): string {
 }
 
 /**
- * A drawtext option value quoted for `reinit` (av_set_options_string): inside single quotes every character is
- * literal, and a quote is closed, escaped and reopened. With `expansion=none`, no `%{…}` is ever expanded.
- */
-export function quoteOptionValue(value: string): string {
-	return `'${value.replace(/'/g, "'\\''")}'`;
-}
-
-/**
  * Every command that puts `layout` on a running encode: per slot, the tile's box, the camera's size and place, the
  * initials, the label and the voice's stereo position — or, for a slot nobody is in, all of it parked off the canvas —
  * and the active-speaker frame. `composite` false (an audio-only encode): the stereo positions only. Pure; the runner
@@ -198,10 +194,12 @@ export function layoutCommands(layout: Layout, slots: SlotAssignment, composite 
 				push(f.place, 'y', place.y);
 			}
 			push(f.initials, 'reinit', initialsOptions(tile && !camera ? tile : undefined));
+			// The name is quoted for reinit's option parser; the whole argument is quoted again for the zmq filter's
+			// tokenizer when it is sent. Once for each parser, any text comes out as typed (see quoteFfmpegToken).
 			push(
 				f.name,
 				'reinit',
-				tile ? `${labelOptions(tile)}:fontcolor=${compositeColours.text}:boxcolor=${compositeColours.label}:text=${quoteOptionValue(labelText(tile))}` : hiddenLabelOptions,
+				tile ? `${labelOptions(tile)}:fontcolor=${compositeColours.text}:boxcolor=${compositeColours.label}:text=${quoteFfmpegToken(labelText(tile))}` : hiddenLabelOptions,
 			);
 		}
 		if (streams.audio !== undefined) {
