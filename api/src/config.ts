@@ -5,9 +5,23 @@ import { envValue, parseEnv } from '@tribune/ingest';
 import { redisUrlEnv } from '@tribune/transcoder';
 import { z } from 'zod';
 import { defaultAdmissionLimits, type AdmissionLimits } from './signaling/Admission.js';
+import { defaultConnectionLimits, type ConnectionLimits } from './http/ConnectionPolicy.js';
+import type { MetricsAccess } from './http/metricsAccess.js';
+import { parseEmbedOrigins, type EmbedOrigins } from './http/securityHeaders.js';
+import { parseTrustedProxies, type TrustedProxies } from './http/trustedProxies.js';
 
 const defaultDataDir = path.join(os.homedir(), '.local', 'share', 'tribune');
 const defaultPlayerDir = fileURLToPath(new URL('../../player/dist', import.meta.url));
+
+/** A string env value parsed by `parse`, whose thrown message becomes the variable's error. */
+const parsedWith = <T>(parse: (value: string) => T) => (value: string, ctx: z.RefinementCtx): T => {
+	try {
+		return parse(value);
+	} catch (error) {
+		ctx.addIssue({ code: 'custom', message: error instanceof Error ? error.message : String(error) });
+		return z.NEVER;
+	}
+};
 
 const apiSchema = z.object({
 	/** HTTP port of the API, WebSocket signaling, LL-HLS origin and player. */
@@ -35,6 +49,23 @@ const apiSchema = z.object({
 	NODE_MAX_JOINS_PER_S: envValue.positiveInt().max(100_000, 'expected at most 100000').default(defaultAdmissionLimits.maxJoinsPerS),
 	/** Retry-After (s) of a "full" answer. */
 	NODE_FULL_RETRY_AFTER_S: envValue.positiveInt().max(3600, 'expected at most 3600').default(defaultAdmissionLimits.retryAfterS),
+	/** Sites that may frame /embed/<id>: `*` (any) or a comma-separated list of origins. */
+	TRIBUNE_EMBED_ORIGINS: z.string().default('*').transform(parsedWith(parseEmbedOrigins)),
+	/** Bearer token a /metrics scrape must present; header-safe, at least 32 characters. Never echoed. */
+	TRIBUNE_METRICS_TOKEN: z.string().regex(/^[\x21-\x7e]{32,}$/, 'expected at least 32 characters, printable ASCII without spaces').optional(),
+	/** Address of the metrics listener (with METRICS_PORT). */
+	METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+	/** Port of a listener serving only /metrics; unset: none. */
+	METRICS_PORT: envValue.port().optional(),
+	/** Peers whose X-Forwarded-For is believed: `none`, `loopback` or IPs/CIDRs, comma-separated. */
+	TRIBUNE_TRUSTED_PROXIES: z.string().default('loopback').transform(parsedWith(parseTrustedProxies)),
+	/** Connections the HTTP server holds in all (WebSockets included). */
+	HTTP_MAX_CONNECTIONS: envValue.positiveInt().max(1_000_000, 'expected at most 1000000').default(defaultConnectionLimits.maxConnections),
+	/** Concurrent connections one client address holds (IPv6: one /64). */
+	HTTP_MAX_CONNECTIONS_PER_ADDRESS: envValue.positiveInt().max(1_000_000, 'expected at most 1000000').default(defaultConnectionLimits.maxPerAddress),
+}).refine((c) => c.METRICS_PORT === undefined || c.METRICS_PORT !== c.PORT, {
+	message: 'must differ from PORT (the metrics listener is a separate one)',
+	path: ['METRICS_PORT'],
 });
 
 const launcherSchema = z.object({
@@ -67,6 +98,13 @@ export interface ApiConfig {
 	hlsWindowSegments: number;
 	/** This node's capacity for audience WebSockets and joins. */
 	admission: AdmissionLimits;
+	/** Who may frame the embed. */
+	embedOrigins: EmbedOrigins;
+	/** Where /metrics is served, and the token it needs. */
+	metrics: MetricsAccess;
+	/** Peers whose X-Forwarded-For is believed (Express's req.ip and the connection caps). */
+	trustedProxies: TrustedProxies;
+	connections: ConnectionLimits;
 }
 
 /** The one-machine launcher's configuration (`npm start`). */
@@ -93,6 +131,10 @@ export function loadApiConfig(env: Record<string, string | undefined>): Readonly
 		syntheticSpeakers: c.SYNTHETIC_SPEAKERS,
 		hlsWindowSegments: c.HLS_WINDOW_SEGMENTS,
 		admission: Object.freeze({ maxAudience: c.NODE_MAX_AUDIENCE, maxJoinsPerS: c.NODE_MAX_JOINS_PER_S, retryAfterS: c.NODE_FULL_RETRY_AFTER_S }),
+		embedOrigins: c.TRIBUNE_EMBED_ORIGINS,
+		metrics: Object.freeze({ token: c.TRIBUNE_METRICS_TOKEN, listen: c.METRICS_PORT === undefined ? undefined : Object.freeze({ host: c.METRICS_HOST, port: c.METRICS_PORT }) }),
+		trustedProxies: c.TRIBUNE_TRUSTED_PROXIES,
+		connections: Object.freeze({ maxConnections: c.HTTP_MAX_CONNECTIONS, maxPerAddress: c.HTTP_MAX_CONNECTIONS_PER_ADDRESS }),
 	});
 }
 

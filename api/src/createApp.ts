@@ -8,6 +8,9 @@ import { captionsRouter, type CaptionsRouterDeps } from './captions/captionsRout
 import { broadcastStatusRouter, type BroadcastStatusRouterDeps } from './broadcast/broadcastStatusRouter.js';
 import { replayExportRouter, type ReplayExportRouterDeps } from './export/replayExportRouter.js';
 import type { ApiMetrics } from './metrics.js';
+import { answerScrape } from './http/metricsAccess.js';
+import { buildSecurityHeaders, securityHeaders, type SecurityHeaders } from './http/securityHeaders.js';
+import { parseTrustedProxies, type TrustedProxies } from './http/trustedProxies.js';
 import { spacesRouter, type SpacesRouterDeps } from './spaces/spacesRouter.js';
 
 /** What /healthz reports; `ok` is false when this node cannot serve (Redis down, no mediasoup worker). */
@@ -34,22 +37,44 @@ export interface AppDeps {
 	broadcastStatus?: BroadcastStatusRouterDeps;
 	/** Caption mode, captioner tokens and pushes, transcripts (/api/spaces/:id/captions, …); absent without them. */
 	captions?: CaptionsRouterDeps;
+	/** CSP, framing and the rest, per kind of response; default: the embed may be framed by any site. */
+	securityHeaders?: SecurityHeaders;
+	/** Peers whose X-Forwarded-For sets req.ip; default: loopback (TRIBUNE_TRUSTED_PROXIES). */
+	trustedProxies?: TrustedProxies;
+	/**
+	 * Serve /metrics on this app to `Authorization: Bearer <token>` only; undefined: /metrics is not served here (it
+	 * is a 404: on its own listener, or nowhere; see http/metricsAccess.ts).
+	 */
+	metricsToken?: string;
 }
 
 /** Builds the HTTP app: health, metrics, the player, and JSON errors for everything else. */
 export function createApp(deps: AppDeps): Express {
 	const app = express();
 	app.disable('x-powered-by');
-	app.set('trust proxy', 'loopback');
+	const proxies = deps.trustedProxies ?? parseTrustedProxies('loopback');
+	// The same predicate the connection caps use (http/ConnectionPolicy), so req.ip is the address they count.
+	app.set('trust proxy', (address: string) => proxies.trusts(address));
+	// First, so every response has them, errors and static files included.
+	app.use(securityHeaders(deps.securityHeaders ?? buildSecurityHeaders('any')));
 
 	app.get('/healthz', async (_req, res) => {
 		const health = await deps.health();
 		res.status(health.ok ? 200 : 503).set('Cache-Control', 'no-store').json(health);
 	});
 
-	app.get('/metrics', async (_req, res) => {
-		res.set('Content-Type', deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
-	});
+	const metricsToken = deps.metricsToken;
+	if (metricsToken !== undefined) {
+		app.get('/metrics', async (req, res) => {
+			const reply = await answerScrape(deps.metrics.registry, metricsToken, req.headers.authorization);
+			res.status(reply.status).set('Cache-Control', 'no-store');
+			for (let i = 0; i < reply.headers.length; i += 2) res.set(reply.headers[i]!, reply.headers[i + 1]!);
+			res.send(reply.body);
+		});
+	} else {
+		// Not the player's page either (its fallback would answer any other path).
+		app.get('/metrics', (_req, _res, next) => next(new TribuneError('not_found', 'metrics are not served on this port')));
+	}
 
 	if (deps.replayExport) app.use('/api/spaces', replayExportRouter(deps.replayExport));
 	if (deps.broadcastStatus) app.use('/api/spaces', broadcastStatusRouter(deps.broadcastStatus));

@@ -22,6 +22,8 @@ export const errorCatalogue = {
 	/** A WebSocket message whose name is not in the protocol. */
 	unknown_message: 400,
 	rate_limited: 429,
+	/** One client address holds as many connections as the node lets one address hold (`HTTP_MAX_CONNECTIONS_PER_ADDRESS`). */
+	too_many_connections: 429,
 	internal: 500,
 	unavailable: 503,
 } as const;

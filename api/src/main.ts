@@ -14,6 +14,9 @@ import { createSpaces } from './spaces/createSpaces.js';
 import { captionerSocketPath } from './captions/CaptionerSocket.js';
 import { refuseUnroutedUpgrades } from './upgrades/upgradeRouting.js';
 import { connectRequestRedis } from './redis/requestRedis.js';
+import { ConnectionPolicy, httpServerOptions } from './http/ConnectionPolicy.js';
+import { startMetricsServer } from './http/metricsAccess.js';
+import { buildSecurityHeaders } from './http/securityHeaders.js';
 
 /** Redis key prefix shared by every Tribune process on one Redis. */
 const redisPrefix = 'tribune';
@@ -91,24 +94,34 @@ async function main(): Promise<void> {
 		broadcastStatus: { service: spaces.service, queue: broadcastQueue },
 		captions: { service: spaces.service, tokens: spaces.captions.tokens, pushes: spaces.captions.pushes, hlsRoot: path.join(config.dataDir, 'hls') },
 		origin: origin.router,
+		securityHeaders: buildSecurityHeaders(config.embedOrigins),
+		trustedProxies: config.trustedProxies,
+		// With a metrics listener of its own, /metrics stays off the public port even when a token is set.
+		metricsToken: config.metrics.listen ? undefined : config.metrics.token,
 	});
+	const connections = new ConnectionPolicy(config.connections, config.trustedProxies, logger.child({ module: 'http' }), () => metrics.connectionsRefused.inc());
 	// LL-HLS ahead of Express: thousands of listeners each ask for a part every ~200 ms (docs/SCALING.md).
-	const server = http.createServer((req, res) => {
+	const server = http.createServer(httpServerOptions, (req, res) => {
+		// A connection over the per-address cap was answered 429 on accept; what it sends anyway is not served.
+		if (connections.refused(req.socket)) return;
 		if (!origin.serveHls(req, res)) app(req, res);
 	});
+	connections.attach(server);
 	spaces.signaling.attach(server);
 	spaces.captions.socket.attach(server);
 	refuseUnroutedUpgrades(server, ['/ws', captionerSocketPath]);
+	connections.guardUpgrades(server);
 	// Blocking playlist requests are held for up to ~3 target durations; keep-alive must outlive them.
-	server.keepAliveTimeout = 65_000;
-	server.headersTimeout = 66_000;
+	server.keepAliveTimeout = httpServerOptions.keepAliveTimeout;
 	server.maxHeadersCount = 100;
+	const metricsServer = config.metrics.listen ? await startMetricsServer(metrics.registry, { ...config.metrics, listen: config.metrics.listen }, httpServerOptions) : undefined;
+	if (!config.metrics.listen && !config.metrics.token) logger.info('metrics are off: set METRICS_PORT (own listener) or TRIBUNE_METRICS_TOKEN (bearer on the main port)');
 	await new Promise<void>((resolve, reject) => {
 		server.once('error', reject);
 		// A listener ramp opens thousands of connections at once; Node's default backlog (511) overflowed.
 		server.listen(config.port, config.host, 4096, resolve);
 	});
-	logger.info({ port: config.port, host: config.host, mediasoupWorkers: workers.pids.length }, 'api ready');
+	logger.info({ port: config.port, host: config.host, mediasoupWorkers: workers.pids.length, metrics: config.metrics.listen ?? (config.metrics.token ? 'main port, bearer' : 'off'), trustedProxies: config.trustedProxies.description }, 'api ready');
 
 	let stopping = false;
 	const stop = (reason: string): void => {
@@ -117,6 +130,8 @@ async function main(): Promise<void> {
 		logger.info({ reason }, 'api stopping');
 		server.close();
 		server.closeAllConnections();
+		metricsServer?.close();
+		metricsServer?.closeAllConnections();
 		broadcasts.close();
 		stageLink.close();
 		void broadcastQueue.close();

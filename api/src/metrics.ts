@@ -1,10 +1,12 @@
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 
 /** The API process's Prometheus registry: Node's default process metrics plus Tribune's own. */
 export interface ApiMetrics {
 	registry: Registry;
 	mediasoupWorkers: Gauge;
 	transcoders: Gauge;
+	/** Connections refused by the per-address cap (http/ConnectionPolicy). */
+	connectionsRefused: Counter;
 }
 
 export function createApiMetrics(): ApiMetrics {
@@ -14,5 +16,6 @@ export function createApiMetrics(): ApiMetrics {
 		registry,
 		mediasoupWorkers: new Gauge({ name: 'tribune_mediasoup_workers', help: 'mediasoup worker processes running in this node', registers: [registry] }),
 		transcoders: new Gauge({ name: 'tribune_transcoders', help: 'Transcoder processes alive on the shared Redis', registers: [registry] }),
+		connectionsRefused: new Counter({ name: 'tribune_http_connections_refused_total', help: 'Connections refused: too many from one client address', registers: [registry] }),
 	};
 }

@@ -22,7 +22,7 @@ export function parseEnv<S extends z.ZodObject>(
 			const name = issue.path.join('.') || '(env)';
 			const given = typeof issue.path[0] === 'string' ? cleaned[issue.path[0]] : undefined;
 			// Secrets are never echoed, even wrong ones: the message lands in logs.
-			const shown = given === undefined ? '(unset)' : /SECRET|PASSWORD/.test(name) ? '(hidden)' : JSON.stringify(given);
+			const shown = given === undefined ? '(unset)' : /SECRET|PASSWORD|_TOKEN$/.test(name) ? '(hidden)' : JSON.stringify(given);
 			return `  ${name}=${shown}: ${issue.message}`;
 		});
 		throw new ConfigError(`invalid ${component} configuration:\n${lines.join('\n')}`);
