@@ -38,6 +38,55 @@ describe('loadApiConfig(): admission', () => {
 	});
 });
 
+describe('loadApiConfig(): the HTTP edge', () => {
+	const base = { REDIS_URL: 'redis://h' };
+
+	it('lets any site frame the embed, serves no metrics, trusts loopback proxies and caps 256 connections an address by default', () => {
+		const config = loadApiConfig(base);
+		expect(config.embedOrigins).toBe('any');
+		expect(config.metrics).toEqual({ token: undefined, listen: undefined });
+		expect(config.trustedProxies.description).toBe('loopback');
+		expect(config.trustedProxies.trusts('127.0.0.1')).toBe(true);
+		expect(config.trustedProxies.trusts('10.0.0.1')).toBe(false);
+		expect(config.connections).toEqual({ maxConnections: 20_000, maxPerAddress: 256 });
+	});
+
+	it('takes a list of embedding origins, proxies, a metrics listener and a token', () => {
+		const token = 'm'.repeat(40);
+		const config = loadApiConfig({
+			...base, TRIBUNE_EMBED_ORIGINS: 'https://blog.example, http://localhost:3000/', TRIBUNE_TRUSTED_PROXIES: '10.0.0.0/8,::1', METRICS_PORT: '9464',
+			TRIBUNE_METRICS_TOKEN: token, HTTP_MAX_CONNECTIONS: '5000', HTTP_MAX_CONNECTIONS_PER_ADDRESS: '32',
+		});
+		expect(config.embedOrigins).toEqual(['https://blog.example', 'http://localhost:3000']);
+		expect(config.metrics).toEqual({ token, listen: { host: '127.0.0.1', port: 9464 } });
+		expect(config.trustedProxies.trusts('10.9.9.9')).toBe(true);
+		expect(config.connections).toEqual({ maxConnections: 5000, maxPerAddress: 32 });
+	});
+
+	it.each([
+		['TRIBUNE_EMBED_ORIGINS', 'https://blog.example/path'],
+		['TRIBUNE_EMBED_ORIGINS', 'blog.example'],
+		['TRIBUNE_EMBED_ORIGINS', "https://a.example 'unsafe-inline'"],
+		['TRIBUNE_EMBED_ORIGINS', 'https://*.example'],
+		['TRIBUNE_EMBED_ORIGINS', 'javascript:alert(1)'],
+		['TRIBUNE_TRUSTED_PROXIES', '10.0.0.0/40'],
+		['TRIBUNE_TRUSTED_PROXIES', 'proxy.internal'],
+		['HTTP_MAX_CONNECTIONS', '0'],
+		['HTTP_MAX_CONNECTIONS_PER_ADDRESS', 'many'],
+		['METRICS_PORT', '8080'],
+	])('names an invalid %s (%j)', (name, value) => {
+		expect(() => loadApiConfig({ ...base, [name]: value })).toThrow(new RegExp(`${name}=`));
+	});
+
+	it('refuses a short or spaced metrics token without echoing it', () => {
+		for (const token of ['short-metrics-token', `${'x'.repeat(20)} ${'y'.repeat(20)}`]) {
+			const load = () => loadApiConfig({ ...base, TRIBUNE_METRICS_TOKEN: token });
+			expect(load).toThrow(/TRIBUNE_METRICS_TOKEN=\(hidden\): expected at least 32 characters/);
+			expect(load).not.toThrow(/short-metrics|xxxx/);
+		}
+	});
+});
+
 describe('loadLauncherConfig()', () => {
 	it('runs a private Redis and one transcoder unless told otherwise', () => {
 		expect(loadLauncherConfig({})).toMatchObject({ redisUrl: undefined, transcoderProcesses: 1, redisServerPath: 'redis-server' });

@@ -77,7 +77,9 @@ export function parseEmbedOrigins(value: string): EmbedOrigins {
 				url = undefined;
 			}
 			// The origin must be written as the browser serialises it, so it is exactly what frame-ancestors compares.
-			if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.origin !== origin.replace(/\/$/, '')) {
+			// WHATWG URLs take `*` and other odd characters in a host; a CSP source must not carry a wildcard.
+			const plainHost = url !== undefined && /^([a-z0-9-]+\.)*[a-z0-9-]+$|^\[[0-9a-f:.]+\]$/.test(url.hostname);
+			if (!url || !plainHost || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.origin !== origin.replace(/\/$/, '')) {
 				throw new Error(`"${origin}" is not an origin (expected * or scheme://host[:port] entries separated by commas, e.g. https://blog.example)`);
 			}
 			return url.origin;

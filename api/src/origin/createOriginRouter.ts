@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { parseHlsPath, type HlsFile } from '@tribune/transcoder';
 import { errorBody, errorCatalogue, TribuneError } from '../errors.js';
+import { everyResponseHeaders } from '../http/securityHeaders.js';
 import { isRedisUnavailable, redisUnavailable } from '../redis/requestRedis.js';
 import { originCacheControl, originContentType } from './originCacheHeaders.js';
 import type { OriginStore } from './OriginStore.js';
@@ -79,6 +80,7 @@ const preflightHeaders = [
 	'Access-Control-Allow-Methods', 'GET, HEAD',
 	'Access-Control-Allow-Headers', 'Range',
 	'Access-Control-Max-Age', '86400',
+	...everyResponseHeaders,
 ];
 
 /** The request's path below the mount point and its query string ('' when none), without decoding. */
@@ -263,6 +265,7 @@ function sendPlaylist(res: Res, playlist: RenderedPlaylist, cacheControl: string
 		'Vary', 'Accept-Encoding',
 		'Access-Control-Allow-Origin', '*',
 		'Content-Length', String(body.length),
+		...everyResponseHeaders,
 	];
 	if (gzip) headers.push('Content-Encoding', 'gzip');
 	res.writeHead(200, headers).end(body);
@@ -292,11 +295,14 @@ function sendReplayPlaylist(res: Res, bytes: Buffer): void {
 function sendMedia(res: Res, bytes: Buffer, contentType: string): void {
 	if (res.writableEnded || res.destroyed) return;
 	// Headers as one flat array straight to writeHead: no per-header bookkeeping for the most frequent response.
+	// The constant security headers are written out, not spread: this runs thousands of times a second.
 	res.writeHead(200, [
 		'Content-Type', contentType,
 		'Cache-Control', originCacheControl.media,
 		'Access-Control-Allow-Origin', '*',
 		'Content-Length', String(bytes.length),
+		'X-Content-Type-Options', 'nosniff',
+		'Referrer-Policy', 'no-referrer',
 	]).end(bytes);
 }
 
@@ -320,14 +326,14 @@ function failInternal(deps: OriginRouterDeps, req: Req, res: Res, url: string, e
 	}
 	const reply = outage ? redisUnavailable() : new TribuneError('internal', 'internal error');
 	const body = JSON.stringify(errorBody(reply.code, reply.message));
-	res.writeHead(reply.status, ['Cache-Control', 'no-store', ...jsonHeaders(body)]).end(body);
+	res.writeHead(reply.status, ['Cache-Control', 'no-store', ...jsonHeaders(body), ...everyResponseHeaders]).end(body);
 }
 
 /** A JSON error with the headers Express's res.json gave it before the origin ran ahead of Express (ETag included). */
 function sendError(res: Res, code: 'bad_request' | 'not_found' | 'unavailable' | 'method_not_allowed', message: string, cacheControl: string, extra: string[] = []): void {
 	if (res.writableEnded || res.destroyed) return;
 	const body = JSON.stringify(errorBody(code, message));
-	res.writeHead(errorCatalogue[code], [...extra, 'Cache-Control', cacheControl, 'Access-Control-Allow-Origin', '*', ...jsonHeaders(body)]).end(body);
+	res.writeHead(errorCatalogue[code], [...extra, 'Cache-Control', cacheControl, 'Access-Control-Allow-Origin', '*', ...jsonHeaders(body), ...everyResponseHeaders]).end(body);
 }
 
 /** Content-Type, Content-Length and the weak ETag (the `etag` package's, as Express computes it) of a JSON body. */
