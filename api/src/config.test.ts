@@ -27,6 +27,18 @@ describe('loadApiConfig(): spaces', () => {
 	});
 });
 
+describe('loadApiConfig(): tokens', () => {
+	it('ends sessions after a day and keeps tokens out of captioner URLs unless told otherwise', () => {
+		expect(loadApiConfig({ REDIS_URL: 'redis://h' })).toMatchObject({ tokenMaxSessionS: 86_400, captionerUrlTokens: false });
+		expect(loadApiConfig({ REDIS_URL: 'redis://h', TOKEN_MAX_SESSION_S: '7200', CAPTIONER_URL_TOKENS: 'true' })).toMatchObject({ tokenMaxSessionS: 7200, captionerUrlTokens: true });
+	});
+
+	it('names an invalid maximum session age or compatibility switch', () => {
+		expect(() => loadApiConfig({ REDIS_URL: 'redis://h', TOKEN_MAX_SESSION_S: '0', CAPTIONER_URL_TOKENS: 'sometimes' })).toThrow(/TOKEN_MAX_SESSION_S="0"[\s\S]*CAPTIONER_URL_TOKENS="sometimes"/);
+		expect(() => loadApiConfig({ REDIS_URL: 'redis://h', TOKEN_MAX_SESSION_S: String(31 * 24 * 3600) })).toThrow(/TOKEN_MAX_SESSION_S.*at most 30 days/);
+	});
+});
+
 describe('loadApiConfig(): admission', () => {
 	it('takes 10 000 listeners and 2000 joins a second per node unless told otherwise', () => {
 		expect(loadApiConfig({ REDIS_URL: 'redis://h' }).admission).toEqual({ maxAudience: 10_000, maxJoinsPerS: 2000, retryAfterS: 10 });

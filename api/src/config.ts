@@ -37,6 +37,10 @@ const apiSchema = z.object({
 	TRIBUNE_TOKEN_SECRET: z.string().min(32, 'expected at least 32 characters').optional(),
 	/** Lifetime of participant tokens, in seconds. */
 	TOKEN_TTL_S: envValue.positiveInt().max(30 * 24 * 3600, 'expected at most 30 days').default(12 * 3600),
+	/** Renewals stop this long after a session began (create or join), in seconds; the client then joins again. */
+	TOKEN_MAX_SESSION_S: envValue.positiveInt().max(30 * 24 * 3600, 'expected at most 30 days').default(24 * 3600),
+	/** Compatibility: the captioner WebSocket also takes `?token=` (URLs end up in access logs). */
+	CAPTIONER_URL_TOKENS: envValue.boolean().default(false),
 	/** The largest stage (host, co-hosts, speakers) a host may set for a space; new spaces default to 13. */
 	SPACE_MAX_SPEAKERS_LIMIT: envValue.positiveInt().max(100, 'expected at most 100').default(25),
 	/** Lets hosts put synthetic (espeak-ng + ffmpeg) speakers on stage over REST; for demos and tests. */
@@ -92,6 +96,10 @@ export interface ApiConfig {
 	/** Unset: generated and kept under dataDir. */
 	tokenSecret: string | undefined;
 	tokenTtlS: number;
+	/** Maximum session age, s: no token is issued or accepted past it. */
+	tokenMaxSessionS: number;
+	/** The captioner WebSocket takes `?token=` too (off: subprotocol or bearer header only). */
+	captionerUrlTokens: boolean;
 	maxSpeakersLimit: number;
 	syntheticSpeakers: boolean;
 	/** Segments in a live media playlist served by the origin. */
@@ -127,6 +135,8 @@ export function loadApiConfig(env: Record<string, string | undefined>): Readonly
 		logLevel: c.LOG_LEVEL,
 		tokenSecret: c.TRIBUNE_TOKEN_SECRET,
 		tokenTtlS: c.TOKEN_TTL_S,
+		tokenMaxSessionS: c.TOKEN_MAX_SESSION_S,
+		captionerUrlTokens: c.CAPTIONER_URL_TOKENS,
 		maxSpeakersLimit: c.SPACE_MAX_SPEAKERS_LIMIT,
 		syntheticSpeakers: c.SYNTHETIC_SPEAKERS,
 		hlsWindowSegments: c.HLS_WINDOW_SEGMENTS,

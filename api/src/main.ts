@@ -42,6 +42,8 @@ async function main(): Promise<void> {
 		redisPrefix,
 		tokenKey: loadTokenSecret(config.tokenSecret, config.dataDir),
 		tokenTtlS: config.tokenTtlS,
+		tokenMaxSessionS: config.tokenMaxSessionS,
+		captionerUrlTokens: config.captionerUrlTokens,
 		maxSpeakersLimit: config.maxSpeakersLimit,
 		workers,
 		ingest: ingestConfig,

@@ -8,9 +8,10 @@ import pino from 'pino';
 import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { CaptionRelay } from '../src/captions/CaptionRelay.js';
-import type { CaptionCueInfo, EventData } from '../src/signaling/protocol.js';
+import { authSubprotocols, type CaptionCueInfo, type EventData } from '../src/signaling/protocol.js';
 import { asSpaceId } from '../src/spaces/Space.js';
 import { startBroadcastRig, type BroadcastRig } from './support/broadcastRig.js';
+import { rawUpgrade } from './support/rawUpgrade.js';
 import { SignalingClient } from './support/SignalingClient.js';
 import { createLiveSpace, joinSpace, postJson, startTestNode, type TestNode } from './support/startTestNode.js';
 
@@ -165,7 +166,7 @@ describe('captioner API', () => {
 describe('captioner WebSocket', () => {
 	const open = (token: string) =>
 		new Promise<WebSocket>((resolve, reject) => {
-			const ws = new WebSocket(`${node.wsUrl.replace(/\/ws$/, '')}/captions/ws?token=${encodeURIComponent(token)}`);
+			const ws = new WebSocket(`${node.wsUrl.replace(/\/ws$/, '')}/captions/ws`, authSubprotocols(token));
 			ws.once('open', () => resolve(ws));
 			ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
 			ws.once('error', reject);
@@ -242,6 +243,8 @@ describe('captioner WebSocket', () => {
 		ws.send(JSON.stringify({ text: 'after, on the socket' }));
 		expect(await closed).toBe(4011);
 		expect(got.map((r) => (r.ok ? 'ok' : r.error!.code))).toEqual(['unauthorized']);
+		// Nor does a revoked token get a new connection.
+		await expect(open(before)).rejects.toThrow(/401/);
 		const after = await captionerToken(s.spaceId, s.hostToken);
 		expect((await push(s.spaceId, after, { text: 'a new token' })).status).toBe(202);
 	});
@@ -262,6 +265,19 @@ describe('captioner WebSocket', () => {
 	it('refuses a participant token, a token of nobody and no token at the upgrade', async () => {
 		const s = await captionedSpace();
 		for (const token of [s.hostToken, s.listenerToken, 'garbage', '']) await expect(open(token)).rejects.toThrow(/401/);
+	});
+
+	it('takes the token from the subprotocol (selecting only tribune.v1) or a bearer header, never from the URL by default', async () => {
+		const s = await captionedSpace();
+		const token = await captionerToken(s.spaceId, s.hostToken);
+		const offered = await rawUpgrade(node.wsUrl, '/captions/ws', { 'Sec-WebSocket-Protocol': authSubprotocols(token).join(', ') });
+		expect(offered.status).toBe(101);
+		expect(offered.headers['sec-websocket-protocol']).toBe('tribune.v1');
+		expect(offered.text).not.toContain(token);
+		expect((await rawUpgrade(node.wsUrl, '/captions/ws', { Authorization: `Bearer ${token}` })).status).toBe(101);
+		const inUrl = await rawUpgrade(node.wsUrl, `/captions/ws?token=${token}`, {});
+		expect(inUrl.status).toBe(400);
+		expect(inUrl.text).not.toContain(token);
 	});
 });
 

@@ -5,6 +5,7 @@ import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { errorCatalogue } from '../src/errors.js';
 import { maxMessageBytes } from '../src/signaling/protocol.js';
+import { rawUpgrade } from './support/rawUpgrade.js';
 import { SignalingClient } from './support/SignalingClient.js';
 import { prng, snapshotRedis } from './support/fuzzing.js';
 import { createLiveSpace, joinSpace, startTestNode, type TestNode } from './support/startTestNode.js';
@@ -94,6 +95,8 @@ describe('WebSocket fuzzing', () => {
 			{ id: 18, name: 'setCaptionMode', data: { captionMode: 'sidecar' } },
 			{ id: 19, name: 'react', data: { reaction: 'clap' } },
 			{ id: 20, name: 'getState', data: {} },
+			{ id: 21, name: 'revokeTokens', data: { participantId: ids.host } },
+			{ id: 22, name: 'revokeTokens', data: { participantId: ids.sam } },
 		];
 		const speakerTemplates: Template[] = [
 			{ id: 31, name: 'unmute', data: { participantId: ids.sam } }, // muted by the host: only a host may undo it
@@ -106,6 +109,8 @@ describe('WebSocket fuzzing', () => {
 			{ id: 38, name: 'endSpace', data: {} },
 			{ id: 39, name: 'raiseHand', data: {} },
 			{ id: 40, name: 'renewToken', data: {} },
+			{ id: 41, name: 'revokeTokens', data: { participantId: ids.lee } },
+			{ id: 42, name: 'revokeTokens', data: { participantId: ids.host } },
 		];
 
 		const random = prng(seed);
@@ -182,8 +187,9 @@ describe('WebSocket fuzzing', () => {
 		// Hostile tokens at the upgrade: none may connect as anyone but whom a valid token names.
 		const key = node.tokenKey;
 		const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+		const nowS = Math.floor(Date.now() / 1000);
 		const sign = (claims: Record<string, unknown>, k: Uint8Array, exp: number | string = '1h') =>
-			new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setSubject(String(claims.sub ?? ids.lee)).setIssuer('tribune').setAudience('tribune-space').setIssuedAt().setExpirationTime(exp).sign(k);
+			new SignJWT({ jti: `fuzz${int(1e9)}`, gen: 0, sst: nowS, ...claims }).setProtectedHeader({ alg: 'HS256' }).setSubject(String(claims.sub ?? ids.lee)).setIssuer('tribune').setAudience('tribune-space').setIssuedAt().setExpirationTime(exp).sign(k);
 		const forged: [string, () => Promise<string>][] = [
 			['other key, host role', () => sign({ spc: spaceId, role: 'host', sub: ids.host }, new TextEncoder().encode('not-the-key-'.repeat(4)))],
 			['expired', () => sign({ spc: spaceId, role: 'host', sub: ids.host }, key, Math.floor(Date.now() / 1000) - 60)],
@@ -200,14 +206,28 @@ describe('WebSocket fuzzing', () => {
 				return bytes.toString('latin1');
 			}],
 			['truncated', async () => lee.token.slice(0, int(lee.token.length))],
-			['garbage', async () => pick(['', 'null', 'x'.repeat(5000), '../../', '%00', 'Bearer x'])],
+			['garbage', async () => pick(['', 'null', 'x'.repeat(5000), '../../', '%00', 'Bearer x', 'tribune.v1', '\u00ff\u00fe'])],
+			// Lee's own claims, validly signed, but not Lee's current generation (revoked) or past the session's age.
+			['revoked generation', () => sign({ spc: spaceId, role: 'listener', sub: ids.lee, gen: 1 + int(5) }, key)],
+			['session too old', () => sign({ spc: spaceId, role: 'host', sub: ids.host, sst: nowS - 40 * 24 * 3600 }, key)],
 		];
+		/** A subprotocol a WebSocket client library will send; anything else goes in a hand-written upgrade. */
+		const sendable = (token: string) => /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(token);
 		const tokenAttempts = Math.max(200, Math.round(count / 100));
 		const tokenOutcomes = new Map<string, number>();
 		for (let i = 0; i < tokenAttempts; i++) {
 			const [kind, make] = pick(forged);
 			const token = await make();
 			let outcome: string;
+			// The token in the URL (as clients did before) is refused whatever it is; so is one no client could send.
+			const raw = random() < 0.1 ? `/ws?token=${encodeURIComponent(token)}` : sendable(token) ? undefined : '/ws';
+			if (raw !== undefined) {
+				const reply = await rawUpgrade(node.wsUrl, raw, raw === '/ws' ? { 'Sec-WebSocket-Protocol': `tribune.v1, tribune.token.${token}` } : {});
+				outcome = String(reply.status);
+				if (!['400', '401'].includes(outcome)) problems.push(`${kind} (${raw === '/ws' ? 'raw' : 'in URL'}): ${outcome}`);
+				tokenOutcomes.set(outcome, (tokenOutcomes.get(outcome) ?? 0) + 1);
+				continue;
+			}
 			try {
 				const c = await SignalingClient.connect(node.wsUrl, token);
 				// A flipped bit in a part base64url ignores leaves the token valid: it must still be Lee, a listener.

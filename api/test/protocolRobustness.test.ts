@@ -48,6 +48,7 @@ describe('protocol robustness', () => {
 			{ id: 8, name: 'react', data: { reaction: 'clap' } },
 			{ id: 9, name: 'createTransport', data: { direction: 'send' } },
 			{ id: 10, name: 'denyHand', data: { participantId: lee.participantId } },
+			{ id: 11, name: 'revokeTokens', data: { participantId: lee.participantId } },
 		];
 		const random = prng(20261124);
 		const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;

@@ -10,6 +10,7 @@ import { EmbeddedRedis } from '../src/launcher/EmbeddedRedis.js';
 import { RedisClock } from '../src/redis/RedisClock.js';
 import { connectRequestRedis, isRedisUnavailable, requestRedisCommandTimeoutMs } from '../src/redis/requestRedis.js';
 import { RedisSpaceStore } from '../src/spaces/RedisSpaceStore.js';
+import { authSubprotocols } from '../src/signaling/protocol.js';
 import { asParticipantId, asSpaceId } from '../src/spaces/Space.js';
 import { ApiProcess } from './support/apiProcess.js';
 import { postJson } from './support/startTestNode.js';
@@ -78,7 +79,7 @@ describe('Redis outage under a real API process', () => {
 		// A WebSocket upgrade during the outage: refused with 503 and when to retry, not a 500.
 		const wsBase = node.baseUrl.replace(/^http/, 'ws');
 		const upgrade = await new Promise<{ status: number; retryAfter: string | undefined }>((resolve, reject) => {
-			const socket = new WebSocket(`${wsBase}/ws?token=${encodeURIComponent(hostToken)}`);
+			const socket = new WebSocket(`${wsBase}/ws`, authSubprotocols(hostToken));
 			const timer = setTimeout(() => reject(new Error('no answer to the upgrade in 20 s')), 20_000);
 			socket.on('unexpected-response', (_req, res) => {
 				clearTimeout(timer);

@@ -34,7 +34,7 @@ let base: string;
 beforeAll(async () => {
 	redis = connectRedis(inject('redisUrl'), 'test');
 	const prefix = `test-${randomUUID()}`;
-	service = new SpaceService({ store: new RedisSpaceStore(redis, prefix), tokens: new TokenIssuer(new TextEncoder().encode(randomUUID() + randomUUID()), 600), maxSpeakersLimit: 25 });
+	service = new SpaceService({ store: new RedisSpaceStore(redis, prefix), tokens: new TokenIssuer(new TextEncoder().encode(randomUUID() + randomUUID()), { ttlS: 600, maxSessionS: 3600 }), maxSpeakersLimit: 25 });
 	queue = new ExportQueue(redis, prefix);
 	worker = new ExportWorker({ redis, prefix, logger, run: createExportRunner({ hlsRoot, ffmpegPath: 'ffmpeg', replayPollMs: 100 }) });
 	const health = async () => ({ ok: true, redis: 'up' as const, mediasoupWorkers: 0, transcoders: 0 });

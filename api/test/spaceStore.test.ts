@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { MemorySpaceStore } from '../src/spaces/MemorySpaceStore.js';
 import { RedisSpaceStore } from '../src/spaces/RedisSpaceStore.js';
 import { newParticipantId, newSpaceId, type Participant, type Role, type Space } from '../src/spaces/Space.js';
-import type { SpaceStore } from '../src/spaces/SpaceStore.js';
+import { maxTokenRecordsPerSpace, type SpaceStore } from '../src/spaces/SpaceStore.js';
 
 let redis: Redis;
 beforeAll(() => {
@@ -144,6 +144,30 @@ describe.each([
 		expect(await store.countParticipants(space.id)).toBe(2);
 	});
 
+	it('reads what a token check needs at once; revoking moves a participant\'s token generation on, up to a bound per space', async () => {
+		const store = makeStore();
+		const { space, host } = await newSpace(store);
+		const [a, banned] = [person(), person()];
+		await store.addParticipant(space.id, a);
+		await store.addParticipant(space.id, banned);
+		await store.removeParticipant(space.id, banned.id, true);
+		expect(await store.readAuth(space.id, host.id)).toEqual({ space, participant: host, banned: false, tokenGeneration: 0 });
+		expect(await store.readAuth(space.id, banned.id)).toEqual({ space, participant: undefined, banned: true, tokenGeneration: 0 });
+		expect(await store.readAuth(newSpaceId(), a.id)).toEqual({ space: undefined, participant: undefined, banned: false, tokenGeneration: 0 });
+		expect(await store.revokeTokens(space.id, a.id, 3600)).toBe(1);
+		expect(await store.revokeTokens(space.id, a.id, 3600)).toBe(2);
+		expect(await store.readAuth(space.id, a.id)).toMatchObject({ participant: a, tokenGeneration: 2 });
+		// Even a participant since removed keeps their record: their old tokens must stay dead.
+		await store.removeParticipant(space.id, a.id, false);
+		expect((await store.readAuth(space.id, a.id)).tokenGeneration).toBe(2);
+		expect((await store.readAuth(space.id, host.id)).tokenGeneration).toBe(0);
+		// Bounded: once the space keeps maxTokenRecordsPerSpace records, only those already recorded move on.
+		const others = Array.from({ length: maxTokenRecordsPerSpace - 1 }, () => newParticipantId());
+		await Promise.all(others.map((id) => store.revokeTokens(space.id, id, 3600)));
+		expect(await store.revokeTokens(space.id, host.id, 3600)).toBeUndefined();
+		expect(await store.revokeTokens(space.id, a.id, 3600)).toBe(3);
+	});
+
 	it('pins only people on stage, once, and reorders only by permutation', async () => {
 		const store = makeStore();
 		const { space, host } = await newSpace(store);
@@ -186,6 +210,19 @@ describe('RedisSpaceStore under concurrency', () => {
 		} finally {
 			other.disconnect();
 		}
+	});
+
+	it('keeps token revocation records for at least the time asked, never shortening it', async () => {
+		const prefix = `test-${randomUUID()}`;
+		const store = new RedisSpaceStore(redis, prefix);
+		const { space, host } = await newSpace(store);
+		const key = `${prefix}:space:{${space.id}}:tokens`;
+		await store.revokeTokens(space.id, host.id, 7200);
+		expect(await redis.ttl(key)).toBeGreaterThan(7100);
+		await store.revokeTokens(space.id, host.id, 60);
+		expect(await redis.ttl(key)).toBeGreaterThan(7100);
+		await store.revokeTokens(space.id, host.id, 9000);
+		expect(await redis.ttl(key)).toBeGreaterThan(8900);
 	});
 
 	it('gives an ended space a TTL so Redis eventually forgets it', async () => {

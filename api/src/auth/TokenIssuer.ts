@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { TribuneError } from '../errors.js';
 import { asParticipantId, asSpaceId, roles, type ParticipantId, type Role, type SpaceId } from '../spaces/Space.js';
 import { signHs256, verifyHs256 } from './hs256Jwt.js';
 
@@ -9,6 +11,37 @@ export interface TokenClaims {
 	role: Role;
 	/** Epoch seconds. */
 	expiresAt: number;
+	/** `jti`: random per token, so one token can be named (logs, the rotation that keeps its own connection). */
+	tokenId: string;
+	/**
+	 * The participant's token generation at issue (`SpaceStore.revokeTokens`): a token is valid only while it is the
+	 * participant's current one, so moving it on revokes every token issued before.
+	 */
+	generation: number;
+	/** When the session began (create or first join), epoch seconds; renewed tokens carry it on. */
+	sessionStartedAt: number;
+}
+
+/** What a new token is issued for: a participant, and the session it continues (absent: a session starting now). */
+export interface TokenRequest {
+	spaceId: SpaceId;
+	participantId: ParticipantId;
+	role: Role;
+	generation: number;
+	sessionStartedAt?: number;
+}
+
+/** Why a token was refused: `session_expired` is a token past the maximum session age, which no renewal can help. */
+export type TokenRefusal = 'expired' | 'invalid' | 'session_expired';
+
+/** An `unauthorized` refusal of a participant token, with the reason for callers that treat them apart. */
+export class TokenRefusedError extends TribuneError {
+	readonly reason: TokenRefusal;
+
+	constructor(reason: TokenRefusal, message: string) {
+		super('unauthorized', message);
+		this.reason = reason;
+	}
 }
 
 const claimsSchema = z.object({
@@ -16,33 +49,82 @@ const claimsSchema = z.object({
 	spc: z.string().min(1).max(64),
 	role: z.enum(roles as [Role, ...Role[]]),
 	exp: z.number().int(),
+	jti: z.string().min(1).max(64),
+	gen: z.number().int().min(0),
+	sst: z.number().int().min(0),
 });
 
 const audience = 'tribune-space';
 
-/** Signs and verifies participant tokens (JWT, HS256). Issued on create, join, and every role change. */
+export interface TokenLifetimes {
+	/** Lifetime of one token, s (`TOKEN_TTL_S`). */
+	ttlS: number;
+	/** Renewals stop this long after the session began, s (`TOKEN_MAX_SESSION_S`); no token outlives it. */
+	maxSessionS: number;
+}
+
+/** Signs and verifies participant tokens (JWT, HS256). Issued on create, join, renewal, rotation and role changes. */
 export class TokenIssuer {
 	readonly #key: Uint8Array;
-	readonly #ttlS: number;
+	readonly lifetimes: Readonly<TokenLifetimes>;
+	readonly #nowS: () => number;
 
-	/** `ttlS`: lifetime of a token, in seconds. */
-	constructor(key: Uint8Array, ttlS: number) {
+	constructor(key: Uint8Array, lifetimes: TokenLifetimes, nowMs: () => number = Date.now) {
 		this.#key = key;
-		this.#ttlS = ttlS;
+		this.lifetimes = Object.freeze({ ...lifetimes });
+		this.#nowS = () => Math.floor(nowMs() / 1000);
 	}
 
-	async issue(claims: { spaceId: SpaceId; participantId: ParticipantId; role: Role }): Promise<string> {
-		return signHs256(this.#key, {
+	/** The longest any token lives, s: revocation records must outlast it. */
+	get maxTokenLifetimeS(): number {
+		return Math.min(this.lifetimes.ttlS, this.lifetimes.maxSessionS);
+	}
+
+	/**
+	 * A token for `request`, expiring after the token lifetime or at the end of the session, whichever is first.
+	 * Refused (`session_expired`) once the session is as old as the maximum: the client must join again.
+	 */
+	async issue(request: TokenRequest): Promise<{ token: string; claims: TokenClaims }> {
+		const now = this.#nowS();
+		const sessionStartedAt = request.sessionStartedAt ?? now;
+		const sessionEnd = sessionStartedAt + this.lifetimes.maxSessionS;
+		if (now >= sessionEnd) throw new TokenRefusedError('session_expired', 'session expired; join again');
+		const expiresAt = Math.min(now + this.lifetimes.ttlS, sessionEnd);
+		const tokenId = randomBytes(12).toString('base64url');
+		const token = await signHs256(this.#key, {
 			audience,
-			subject: claims.participantId,
-			claims: { spc: claims.spaceId, role: claims.role },
-			expiresAt: `${this.#ttlS}s`,
+			subject: request.participantId,
+			claims: { spc: request.spaceId, role: request.role, jti: tokenId, gen: request.generation, sst: sessionStartedAt },
+			expiresAt,
 		});
+		return {
+			token,
+			claims: { spaceId: request.spaceId, participantId: request.participantId, role: request.role, expiresAt, tokenId, generation: request.generation, sessionStartedAt },
+		};
 	}
 
-	/** Verifies signature, algorithm, issuer, audience and expiry; throws `unauthorized` otherwise. */
+	/**
+	 * Verifies signature, algorithm, issuer, audience, expiry and the session's age; throws `TokenRefusedError`
+	 * (`unauthorized`) otherwise. Revocation is the caller's to check against the store (`generation`).
+	 */
 	async verify(token: string): Promise<TokenClaims> {
-		const c = await verifyHs256(this.#key, token, audience, claimsSchema, { expired: 'token expired', invalid: 'invalid token' });
-		return { spaceId: asSpaceId(c.spc), participantId: asParticipantId(c.sub), role: c.role, expiresAt: c.exp };
+		let c: z.output<typeof claimsSchema>;
+		try {
+			c = await verifyHs256(this.#key, token, audience, claimsSchema, { expired: 'token expired', invalid: 'invalid token' });
+		} catch (error) {
+			const message = error instanceof Error ? error.message : 'invalid token';
+			throw new TokenRefusedError(message === 'token expired' ? 'expired' : 'invalid', message);
+		}
+		// Tokens are capped at the session's end when issued; this also holds when the maximum was lowered since.
+		if (this.#nowS() >= c.sst + this.lifetimes.maxSessionS) throw new TokenRefusedError('session_expired', 'session expired; join again');
+		return {
+			spaceId: asSpaceId(c.spc),
+			participantId: asParticipantId(c.sub),
+			role: c.role,
+			expiresAt: c.exp,
+			tokenId: c.jti,
+			generation: c.gen,
+			sessionStartedAt: c.sst,
+		};
 	}
 }

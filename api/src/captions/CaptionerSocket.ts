@@ -4,9 +4,14 @@ import type { Logger } from 'pino';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { TribuneError } from '../errors.js';
 import { upgradeTarget } from '../upgrades/upgradeRouting.js';
+import { selectSubprotocol, upgradeToken } from '../upgrades/upgradeToken.js';
 import type { CaptionerPushes } from './CaptionerPushes.js';
 
-/** Where captioners connect: `/captions/ws?token=<captioner token>`. */
+/**
+ * Where captioners connect, offering the subprotocols `tribune.v1` and `tribune.token.<captioner token>` (or, from a
+ * service that can set headers, with `Authorization: Bearer <captioner token>`). `?token=` only with
+ * `CAPTIONER_URL_TOKENS=true`.
+ */
 export const captionerSocketPath = '/captions/ws';
 
 /** A push is a few hundred bytes; anything much larger is not one. */
@@ -32,12 +37,16 @@ export const captionerSpaceEndedCode = 4010;
 export class CaptionerSocket {
 	readonly #pushes: CaptionerPushes;
 	readonly #logger: Logger;
-	readonly #wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024, perMessageDeflate: false, skipUTF8Validation: true });
+	// Only `tribune.v1` is ever selected: the token-bearing subprotocol is not echoed.
+	readonly #wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024, perMessageDeflate: false, skipUTF8Validation: true, handleProtocols: (p) => selectSubprotocol(p) });
+	readonly #allowUrlToken: boolean;
 	#closed = false;
 
-	constructor(options: { pushes: CaptionerPushes; logger: Logger }) {
+	/** `allowUrlToken`: also take `?token=` (`CAPTIONER_URL_TOKENS`, for clients written before; off by default). */
+	constructor(options: { pushes: CaptionerPushes; logger: Logger; allowUrlToken?: boolean }) {
 		this.#pushes = options.pushes;
 		this.#logger = options.logger;
+		this.#allowUrlToken = options.allowUrlToken ?? false;
 	}
 
 	/** Routes `/captions/ws` upgrades of an HTTP server here; other paths are left alone. */
@@ -45,7 +54,7 @@ export class CaptionerSocket {
 		server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
 			const url = upgradeTarget(req.url);
 			if (url?.pathname !== captionerSocketPath) return;
-			void this.#upgrade(req, socket, head, url.searchParams.get('token') ?? '');
+			void this.#upgrade(req, socket, head, url);
 		});
 	}
 
@@ -56,12 +65,14 @@ export class CaptionerSocket {
 		this.#wss.close();
 	}
 
-	async #upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, token: string): Promise<void> {
+	async #upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, url: URL): Promise<void> {
 		socket.on('error', () => socket.destroy());
 		let claims: Awaited<ReturnType<CaptionerPushes['authenticate']>>;
 		try {
 			if (this.#closed) throw new TribuneError('unavailable', 'shutting down');
-			claims = await this.#pushes.authenticate(token);
+			claims = await this.#pushes.authenticate(upgradeToken(req, url, { allowQueryToken: this.#allowUrlToken, allowBearer: true }));
+			// A revoked token gets no connection (every push checks it again).
+			if ((await this.#pushes.revocations.current(claims.spaceId)) !== claims.generation) throw new TribuneError('unauthorized', 'captioner token revoked');
 		} catch (error) {
 			const known = error instanceof TribuneError ? error : new TribuneError('internal', 'internal error');
 			socket.end(`HTTP/1.1 ${known.status} ${known.code}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${known.code.length}\r\n\r\n${known.code}`);

@@ -51,7 +51,7 @@ export function replayExportRouter(deps: ReplayExportRouterDeps): Router {
 		const match = /^Bearer (\S+)$/.exec(req.get('authorization') ?? '');
 		if (!match) throw new TribuneError('unauthorized', 'expected Authorization: Bearer <token>');
 		// Not service.authenticate(): that refuses ended spaces, and only an ended space has an export.
-		const claims = await service.tokens.verify(match[1]!);
+		const { claims } = await service.verifyToken(match[1]!);
 		if (claims.spaceId !== spaceId) throw new TribuneError('forbidden', 'token is for another space');
 		// The host's and co-hosts' grant; the role is read afresh from the store, never from the token.
 		await service.require({ spaceId, participantId: claims.participantId }, 'manage_stage');

@@ -2,6 +2,7 @@ import type { StagePeer } from '@tribune/ingest';
 import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
 import type { z } from 'zod';
+import type { TokenClaims } from '../auth/TokenIssuer.js';
 import type { ErrorCode } from '../errors.js';
 import type { Actor } from '../spaces/SpaceService.js';
 import type { Participant } from '../spaces/Space.js';
@@ -29,6 +30,9 @@ export const defaultSignalingLimits: Readonly<SignalingLimits> = Object.freeze({
 	maxBufferedBytes: 4 * 1024 * 1024,
 });
 
+/** Longest a timer may be set for in Node (2^31 - 1 ms); a token may live longer, so its timer is re-armed. */
+const maxTimerMs = 2 ** 31 - 1;
+
 /** Runs one validated request; throws a TribuneError (or a StageError) to refuse it. */
 export type RequestDispatcher = (connection: ClientConnection, name: RequestName, data: unknown) => Promise<unknown>;
 
@@ -46,6 +50,9 @@ export class ClientConnection {
 	participant: Participant;
 	/** This connection's place on the stage while its participant is on it. */
 	peer: StagePeer | undefined;
+	#claims: TokenClaims;
+	readonly #onTokenExpired: (connection: ClientConnection) => void;
+	#expiry: NodeJS.Timeout | undefined;
 	readonly #socket: WebSocket;
 	readonly #logger: Logger;
 	readonly #limits: SignalingLimits;
@@ -61,6 +68,10 @@ export class ClientConnection {
 		socket: WebSocket;
 		actor: Actor;
 		participant: Participant;
+		/** The token the connection was opened with; `tokenRenewed` replaces it. */
+		claims: TokenClaims;
+		/** Called when the connection's token expires without having been renewed. */
+		onTokenExpired: (connection: ClientConnection) => void;
 		logger: Logger;
 		limits: SignalingLimits;
 		dispatch: RequestDispatcher;
@@ -69,6 +80,8 @@ export class ClientConnection {
 		this.#socket = options.socket;
 		this.actor = options.actor;
 		this.participant = options.participant;
+		this.#claims = options.claims;
+		this.#onTokenExpired = options.onTokenExpired;
 		this.#logger = options.logger;
 		this.#limits = options.limits;
 		this.#dispatch = options.dispatch;
@@ -81,6 +94,30 @@ export class ClientConnection {
 		this.#socket.on('message', (raw, isBinary) => this.#onMessage(raw, isBinary));
 		this.#socket.on('pong', () => (this.#alive = true));
 		this.#socket.on('error', (error) => this.#logger.debug({ err: error }, 'websocket error'));
+		this.#socket.once('close', () => clearTimeout(this.#expiry));
+		this.#armExpiry();
+	}
+
+	/** The claims of the newest token this connection holds. */
+	get claims(): TokenClaims {
+		return this.#claims;
+	}
+
+	/** The client was given a new token (renewal, rotation, role change): the connection lives until it expires. */
+	renewed(claims: TokenClaims): void {
+		this.#claims = claims;
+		this.#armExpiry();
+	}
+
+	#armExpiry(): void {
+		clearTimeout(this.#expiry);
+		if (this.#closed) return;
+		const leftMs = this.#claims.expiresAt * 1000 - Date.now();
+		if (leftMs <= 0) {
+			this.#onTokenExpired(this);
+			return;
+		}
+		this.#expiry = setTimeout(() => this.#armExpiry(), Math.min(leftMs, maxTimerMs)).unref();
 	}
 
 	get closed(): boolean {
@@ -113,6 +150,7 @@ export class ClientConnection {
 	close(code: number, reason: string): void {
 		if (this.#closed) return;
 		this.#closed = true;
+		clearTimeout(this.#expiry);
 		this.#socket.close(code, reason);
 		// A peer that never finishes the closing handshake must not hold the connection.
 		setTimeout(() => this.#socket.terminate(), 2000).unref();

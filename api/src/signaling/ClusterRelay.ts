@@ -9,7 +9,8 @@ import type { TickNews } from './tickNews.js';
  * What one API node tells the others about a space:
  *   tick      its crowd news of one tick (joins, leaves, reactions), merged into theirs
  *   listeners its listener count changed: re-read the total (`ListenerTally`)
- *   event     a SpaceService event that happened on it (role, hand queue, mute, pins, removal, space state)
+ *   event     a SpaceService event that happened on it (role, hand queue, mute, pins, removal, revocation, space
+ *             state); those that close connections are validated in full (`relayedEventSchemas`)
  *   activeSpeaker  its stage's loudest speaker changed
  */
 export type RelayBody =
@@ -33,6 +34,22 @@ const relayBody = z.discriminatedUnion('t', [
 	z.object({ t: z.literal('event'), name: z.string().max(64), data: z.record(z.string(), z.unknown()) }),
 	z.object({ t: z.literal('activeSpeaker'), participantId: z.string().nullable() }),
 ]);
+/**
+ * The relayed SpaceService events that close connections, checked in full on arrival (the rest only steer what is
+ * sent to clients, each field of which the handlers read defensively).
+ */
+const relayId = z.string().min(1).max(64);
+export const relayedEventSchemas = {
+	tokensRevoked: z.strictObject({
+		spaceId: relayId,
+		participantId: relayId,
+		generation: z.number().int().min(1),
+		reason: z.enum(['revoked', 'rotated']),
+		keepTokenId: z.string().max(64).optional(),
+	}),
+	participantRemoved: z.object({ spaceId: relayId, participant: participantInfo.extend({ joinedAt: z.number() }), banned: z.boolean() }),
+} as const;
+
 /** `seq` orders one node's messages: a receiver drops any it has seen (a node id is new with every process). */
 const envelope = z.object({ node: z.string().min(1).max(128), seq: z.number().int().min(1), spaceId: z.string().min(1).max(64), body: relayBody });
 

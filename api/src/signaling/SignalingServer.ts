@@ -10,13 +10,14 @@ import type { SpaceService, SpaceServiceEvents } from '../spaces/SpaceService.js
 import { publishGrantsFor } from '../stage/publishGrantsFor.js';
 import { Admission, type AdmissionLimits } from './Admission.js';
 import { ClientConnection, defaultSignalingLimits, type SignalingLimits } from './ClientConnection.js';
-import { ClusterRelay, type RelayBody } from './ClusterRelay.js';
+import { ClusterRelay, relayedEventSchemas, type RelayBody } from './ClusterRelay.js';
 import { ListenerTally } from './ListenerTally.js';
 import { classifyError, requestHandlers } from './requestHandlers.js';
 import type { EventData, EventName, ReactionKind, RequestName } from './protocol.js';
 import { SpaceRoom, type RoomLink } from './SpaceRoom.js';
 import { participantInfo, spaceInfo } from './toWire.js';
 import { upgradeTarget } from '../upgrades/upgradeRouting.js';
+import { selectSubprotocol, upgradeToken } from '../upgrades/upgradeToken.js';
 
 export interface SignalingOptions {
 	service: SpaceService;
@@ -50,7 +51,7 @@ export interface ClusterOptions {
 }
 
 /** SpaceService events that every node serving the space applies to its own connections. */
-const relayedEvents = ['spaceState', 'settingsChanged', 'roleChanged', 'handQueueChanged', 'muteChanged', 'pinnedChanged', 'participantRemoved'] as const;
+const relayedEvents = ['spaceState', 'settingsChanged', 'roleChanged', 'handQueueChanged', 'muteChanged', 'pinnedChanged', 'participantRemoved', 'tokensRevoked'] as const;
 type RelayedEvent = (typeof relayedEvents)[number];
 type EventOf<K extends RelayedEvent> = SpaceServiceEvents[K][0];
 /** `remote`: the event happened on another node (relayed); side effects that belong to its origin stay there. */
@@ -62,14 +63,33 @@ export interface RoomWatcher {
 	closed(spaceId: SpaceId): void;
 }
 
-/** WebSocket close codes of Tribune (4000-4999 is the application range). */
-export const closeCodes = { replaced: 4009, removed: 4003, spaceEnded: 4010, shuttingDown: 1001, full: 4503 } as const;
+/**
+ * WebSocket close codes of Tribune (4000-4999 is the application range). `tokenExpired`: the connection's token
+ * expired without a renewal; `sessionExpired`: the session reached its maximum age (no renewal possible: join
+ * again); `revoked`: the participant's tokens were revoked by a host, or rotated by the participant elsewhere.
+ */
+export const closeCodes = {
+	replaced: 4009,
+	removed: 4003,
+	spaceEnded: 4010,
+	tokenExpired: 4011,
+	sessionExpired: 4012,
+	revoked: 4013,
+	shuttingDown: 1001,
+	full: 4503,
+} as const;
+
+/** How long a node remembers a revocation for connections being opened as it arrives, ms (an upgrade takes less). */
+const recentRevocationMs = 60_000;
+/** At most this many remembered revocations per node (the oldest go first). */
+const maxRecentRevocations = 10_000;
 
 /** Largest frame `ws` accepts before closing the socket; messages over the protocol limit below it get a reply. */
 const hardMaxPayloadBytes = 1024 * 1024;
 
 /**
- * WebSocket signaling on `/ws?token=…`: authenticates at the upgrade, keeps a room per space, runs requests
+ * WebSocket signaling on `/ws` (the token in the `Sec-WebSocket-Protocol` offer, `upgradeToken`): authenticates at
+ * the upgrade, closes a connection whose token expires unrenewed or is revoked, keeps a room per space, runs requests
  * through `requestHandlers`, and turns the space's and the stage's events into protocol events for the right
  * people. Media follows roles here: a demoted speaker's peer closes, a muted one's audio pauses.
  *
@@ -101,6 +121,8 @@ export class SignalingServer {
 		},
 	};
 	#handlers: EventHandlers | undefined;
+	/** `<spaceId> <participantId>` → the token generation a revocation moved to, and when (oldest first). */
+	readonly #recentRevocations = new Map<string, { generation: number; atMs: number }>();
 	/** Capacity of this node; SpaceService asks it about joins too. */
 	readonly admission: Admission;
 	#closed = false;
@@ -114,7 +136,15 @@ export class SignalingServer {
 		this.admission = new Admission(options.admission ?? {}, () => this.audienceCount());
 		// skipUTF8Validation: a text frame with invalid UTF-8 gets a `bad_request` reply (it cannot parse as JSON) instead
 		// of ws closing the connection with 1007.
-		this.#wss = new WebSocketServer({ noServer: true, maxPayload: hardMaxPayloadBytes, perMessageDeflate: false, skipUTF8Validation: true });
+		// handleProtocols: the client offers `tribune.v1` and its token as subprotocols; only `tribune.v1` is selected,
+		// so the token never comes back in a response header.
+		this.#wss = new WebSocketServer({
+			noServer: true,
+			maxPayload: hardMaxPayloadBytes,
+			perMessageDeflate: false,
+			skipUTF8Validation: true,
+			handleProtocols: (protocols) => selectSubprotocol(protocols),
+		});
 		this.#heartbeat = setInterval(() => this.#checkHeartbeats(), options.heartbeatMs ?? 30_000).unref();
 		const cluster = options.cluster;
 		if (cluster) {
@@ -188,11 +218,10 @@ export class SignalingServer {
 
 	async #upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, url: URL): Promise<void> {
 		socket.on('error', () => socket.destroy());
-		const token = url.searchParams.get('token') ?? '';
 		let auth: Awaited<ReturnType<SpaceService['authenticate']>>;
 		try {
 			if (this.#closed) throw new TribuneError('unavailable', 'shutting down');
-			auth = await this.#service.authenticate(token);
+			auth = await this.#service.authenticate(upgradeToken(req, url));
 		} catch (error) {
 			const { code, unexpected } = classifyError(error);
 			if (unexpected) this.#logger.error({ err: error }, 'upgrade failed');
@@ -205,7 +234,12 @@ export class SignalingServer {
 	}
 
 	#onConnection(ws: WebSocket, auth: Awaited<ReturnType<SpaceService['authenticate']>>): void {
-		const { actor, participant } = auth;
+		const { actor, participant, claims } = auth;
+		// Revoked while this upgrade was being checked: the event came before there was a connection to close.
+		if ((this.#recentRevocations.get(`${actor.spaceId} ${actor.participantId}`)?.generation ?? 0) > claims.generation) {
+			ws.close(closeCodes.revoked, 'token revoked');
+			return;
+		}
 		// Full: told when to come back (a browser cannot read the status of a refused upgrade, but it reads this).
 		// A participant already connected here is replacing their own connection and takes no new place.
 		if (!this.#rooms.get(actor.spaceId)?.get(actor.participantId) && !this.admission.admitConnection(participant.role)) {
@@ -225,6 +259,15 @@ export class SignalingServer {
 			socket: ws,
 			actor,
 			participant,
+			claims,
+			onTokenExpired: (c) => {
+				// A token is capped at its session's end: expiring there means no renewal can help.
+				const sessionEnd = c.claims.sessionStartedAt + this.#service.tokens.lifetimes.maxSessionS;
+				const ended = c.claims.expiresAt >= sessionEnd;
+				c.peer?.close();
+				c.peer = undefined;
+				c.close(ended ? closeCodes.sessionExpired : closeCodes.tokenExpired, ended ? 'session expired' : 'token expired');
+			},
 			logger,
 			limits: this.#limits,
 			dispatch: (c, name: RequestName, data) => (requestHandlers[name] as (ctx: unknown, d: unknown) => Promise<unknown>)({ service: this.#service, stages: this.#stages, room: theRoom, connection: c }, data),
@@ -302,7 +345,7 @@ export class SignalingServer {
 
 	#eventHandlers(): EventHandlers {
 		return {
-			roleChanged: ({ spaceId, participant, previousRole, token }, remote) => {
+			roleChanged: ({ spaceId, participant, previousRole }) => {
 				const room = this.#rooms.get(spaceId);
 				if (!room) return;
 				room.broadcast('roleChanged', { participant: participantInfo(participant), previousRole });
@@ -311,14 +354,17 @@ export class SignalingServer {
 				c.participant = participant;
 				// Moving in or out of the audience changes the listener count.
 				room.recount();
-				// Tokens do not travel between nodes: the node holding the connection issues its own.
-				if (!remote) c.send('tokenRenewed', { token, role: participant.role });
-				else {
-					void this.#service.tokens.issue({ spaceId, participantId: participant.id, role: participant.role }).then(
-						(fresh) => c.send('tokenRenewed', { token: fresh, role: participant.role }),
-						(error: unknown) => this.#logger.warn({ err: error, spaceId }, 'could not renew a token'),
-					);
-				}
+				// Tokens do not travel between nodes: the node holding the connection issues one, in the connection's
+				// session and token generation (a session past its age gets none; the connection closes at its end).
+				const { generation, sessionStartedAt } = c.claims;
+				void this.#service.tokens.issue({ spaceId, participantId: participant.id, role: participant.role, generation, sessionStartedAt }).then(
+					({ token, claims }) => {
+						if (c.closed) return;
+						c.renewed(claims);
+						c.send('tokenRenewed', { token, role: participant.role });
+					},
+					(error: unknown) => this.#logger.info({ err: error, spaceId }, 'no new token after a role change'),
+				);
 				if (!c.peer) return;
 				if (participant.role === 'listener') {
 					// Off the stage: the peer goes, and with it every producer and consumer.
@@ -347,6 +393,16 @@ export class SignalingServer {
 			},
 			settingsChanged: ({ space }) => this.#rooms.get(space.id)?.broadcast('spaceSettings', { space: spaceInfo(space) }),
 			pinnedChanged: ({ spaceId, pinned }) => this.#rooms.get(spaceId)?.broadcast('pinnedChanged', { participantIds: pinned }),
+			tokensRevoked: ({ spaceId, participantId, generation, reason, keepTokenId }, remote) => {
+				this.#noteRevocation(spaceId, participantId, generation);
+				const c = this.#rooms.get(spaceId)?.get(participantId);
+				if (!c || c.claims.generation >= generation) return;
+				// Only the connection that asked for the rotation, on the node it asked, keeps going (on its new token).
+				if (!remote && keepTokenId !== undefined && c.claims.tokenId === keepTokenId) return;
+				c.peer?.close();
+				c.peer = undefined;
+				c.close(closeCodes.revoked, reason === 'rotated' ? 'token rotated' : 'token revoked');
+			},
 			participantRemoved: ({ spaceId, participant, banned }) => {
 				const c = this.#rooms.get(spaceId)?.get(participant.id);
 				if (!c) return;
@@ -387,8 +443,15 @@ export class SignalingServer {
 				return;
 			case 'event': {
 				if (!(relayedEvents as readonly string[]).includes(body.name)) return;
+				// Events that close connections are checked in full (another node's word is still input).
+				const schema = relayedEventSchemas[body.name as keyof typeof relayedEventSchemas] as (typeof relayedEventSchemas)[keyof typeof relayedEventSchemas] | undefined;
+				const data = schema ? schema.safeParse(body.data) : { success: true as const, data: body.data };
+				if (!data.success || (schema && (data.data as { spaceId: string }).spaceId !== spaceId)) {
+					this.#logger.warn({ spaceId, event: body.name }, 'relay: invalid event dropped');
+					return;
+				}
 				const handler = this.#handlers?.[body.name as RelayedEvent] as ((e: unknown, remote: boolean) => void) | undefined;
-				handler?.(body.data, true);
+				handler?.(data.data, true);
 			}
 		}
 	}
@@ -433,6 +496,18 @@ export class SignalingServer {
 		}
 	}
 
+	/** Remembers a revocation for upgrades in flight as it arrives; bounded in time and count. */
+	#noteRevocation(spaceId: SpaceId, participantId: string, generation: number): void {
+		const key = `${spaceId} ${participantId}`;
+		const now = Date.now();
+		this.#recentRevocations.delete(key);
+		this.#recentRevocations.set(key, { generation, atMs: now });
+		for (const [k, r] of this.#recentRevocations) {
+			if (now - r.atMs < recentRevocationMs && this.#recentRevocations.size <= maxRecentRevocations) break;
+			this.#recentRevocations.delete(k);
+		}
+	}
+
 	/** For tests: the connection of a participant on this process. */
 	connectionOf(spaceId: SpaceId, participantId: ParticipantId): ClientConnection | undefined {
 		return this.#rooms.get(spaceId)?.get(participantId);
@@ -443,9 +518,7 @@ function spaceIdOf(e: EventOf<RelayedEvent>): SpaceId {
 	return 'spaceId' in e ? e.spaceId : e.space.id;
 }
 
-/** An event as it goes to the other nodes: JSON, without the token a role change carries. */
+/** An event as it goes to the other nodes: JSON. No event carries a token (each node issues its own). */
 function forRelay(e: EventOf<RelayedEvent>): Record<string, unknown> {
-	if (!('token' in e)) return { ...e };
-	const { token: _token, ...rest } = e;
-	return rest;
+	return { ...e };
 }

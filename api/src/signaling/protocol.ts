@@ -9,9 +9,21 @@
  *                             (id is null when the request was too broken to read one)
  *   server → client  event    { "event": "handQueueChanged", "data": {…} }
  *
- * The client connects to `/ws?token=<participant token>`.
+ * The client connects to `/ws` offering two WebSocket subprotocols: `tribune.v1` and `tribune.token.<participant
+ * token>` (`Sec-WebSocket-Protocol`); the server selects `tribune.v1` and never echoes the token. A token in the URL
+ * is refused: URLs end up in access logs.
  */
 import { z } from 'zod';
+
+/** The subprotocol the server selects: this protocol, version 1. */
+export const signalingSubprotocol = 'tribune.v1';
+/** The subprotocol that carries the token (a JWT's characters are all valid in a subprotocol name). */
+export const tokenSubprotocolPrefix = 'tribune.token.';
+
+/** The subprotocols a client offers to authenticate with `token`. */
+export function authSubprotocols(token: string): string[] {
+	return [signalingSubprotocol, `${tokenSubprotocolPrefix}${token}`];
+}
 
 /** Largest text message the server reads; larger ones get a `payload_too_large` reply. */
 export const maxMessageBytes = 64 * 1024;
@@ -69,8 +81,12 @@ const mediaJson = z.record(z.string().max(64), z.unknown()).refine((o) => Object
 /** Every request: its name, the schema of its data, and (as a type) its reply. */
 export const requestSchemas = {
 	getState: empty,
-	/** A fresh token with the current role, before the old one expires. */
+	/** A fresh token with the current role, before the old one expires (refused once the session is too old). */
 	renewToken: empty,
+	/** A new token; every older one of yours stops working (connections holding one close), this connection stays. */
+	rotateToken: empty,
+	/** Host or co-host: every token of someone of lower rank stops working; they are removed (not banned). */
+	revokeTokens: target,
 	raiseHand: empty,
 	lowerHand: empty,
 	approveHand: target,
@@ -127,6 +143,8 @@ type Ok = Record<string, never>;
 export interface ReplyData {
 	getState: StateData;
 	renewToken: { token: string };
+	rotateToken: { token: string };
+	revokeTokens: Ok;
 	raiseHand: Ok;
 	lowerHand: Ok;
 	approveHand: { participant: ParticipantInfo };

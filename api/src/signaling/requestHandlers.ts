@@ -44,7 +44,19 @@ export const requestHandlers: Handlers = {
 		};
 	},
 	async renewToken({ service, connection }) {
-		return { token: await service.renewToken(connection.actor) };
+		const { token, claims } = await service.renewToken(connection.actor, connection.claims);
+		connection.renewed(claims);
+		return { token };
+	},
+	async rotateToken({ service, connection }) {
+		// The connection that asked keeps going, on the new token; the participant's others close.
+		const { token, claims } = await service.rotateToken(connection.actor, connection.claims, connection.claims.tokenId);
+		connection.renewed(claims);
+		return { token };
+	},
+	async revokeTokens({ service, connection }, { participantId }) {
+		await service.revokeTokens(connection.actor, asParticipantId(participantId));
+		return ok;
 	},
 	async raiseHand({ service, connection }) {
 		await service.raiseHand(connection.actor);

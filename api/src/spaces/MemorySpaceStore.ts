@@ -1,5 +1,5 @@
 import { isOnStage, type CaptionMode, type MuteState, type Participant, type ParticipantId, type Space, type SpaceId, type SpaceState } from './Space.js';
-import type { AddParticipantResult, PinResult, RaiseHandResult, RoleChange, RoleChangeResult, SpaceStore } from './SpaceStore.js';
+import { maxTokenRecordsPerSpace, type AddParticipantResult, type AuthRecord, type PinResult, type RaiseHandResult, type RoleChange, type RoleChangeResult, type SpaceStore } from './SpaceStore.js';
 
 interface Entry {
 	space: Space;
@@ -10,6 +10,8 @@ interface Entry {
 	hands: Set<ParticipantId>;
 	bans: Set<ParticipantId>;
 	pinned: ParticipantId[];
+	/** Token generations of participants whose tokens were revoked (no expiry: this store lives for one test). */
+	tokenGenerations: Map<ParticipantId, number>;
 }
 
 /**
@@ -28,6 +30,7 @@ export class MemorySpaceStore implements SpaceStore {
 			hands: new Set(),
 			bans: new Set(),
 			pinned: [],
+			tokenGenerations: new Map(),
 		});
 	}
 
@@ -92,6 +95,27 @@ export class MemorySpaceStore implements SpaceStore {
 
 	async isBanned(spaceId: SpaceId, participantId: ParticipantId): Promise<boolean> {
 		return this.#spaces.get(spaceId)?.bans.has(participantId) ?? false;
+	}
+
+	async readAuth(spaceId: SpaceId, participantId: ParticipantId): Promise<AuthRecord> {
+		const entry = this.#spaces.get(spaceId);
+		const p = entry?.participants.get(participantId);
+		return {
+			space: entry && structuredClone(entry.space),
+			participant: p && { ...p },
+			banned: entry?.bans.has(participantId) ?? false,
+			tokenGeneration: entry?.tokenGenerations.get(participantId) ?? 0,
+		};
+	}
+
+	async revokeTokens(spaceId: SpaceId, participantId: ParticipantId, _keepS: number): Promise<number | undefined> {
+		const entry = this.#spaces.get(spaceId);
+		if (!entry) return undefined;
+		const current = entry.tokenGenerations.get(participantId);
+		if (current === undefined && entry.tokenGenerations.size >= maxTokenRecordsPerSpace) return undefined;
+		const next = (current ?? 0) + 1;
+		entry.tokenGenerations.set(participantId, next);
+		return next;
 	}
 
 	async changeRole(spaceId: SpaceId, change: RoleChange): Promise<RoleChangeResult> {

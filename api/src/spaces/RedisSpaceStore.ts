@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { CaptionMode, MuteState, Participant, ParticipantId, Space, SpaceId, SpaceState } from './Space.js';
-import type { AddParticipantResult, PinResult, RaiseHandResult, RoleChange, RoleChangeResult, SpaceStore } from './SpaceStore.js';
+import { maxTokenRecordsPerSpace, type AddParticipantResult, type AuthRecord, type PinResult, type RaiseHandResult, type RoleChange, type RoleChangeResult, type SpaceStore } from './SpaceStore.js';
 
 /**
  * Keys of one space. The `{spaceId}` hash tag puts them in one Redis Cluster slot, so the Lua scripts below may touch
@@ -13,6 +13,7 @@ import type { AddParticipantResult, PinResult, RaiseHandResult, RoleChange, Role
  *   <prefix>:space:{id}:seq           string  counter that orders the stage and hands
  *   <prefix>:space:{id}:bans          set     banned participant ids
  *   <prefix>:space:{id}:pinned        list    pinned speakers, in display order
+ *   <prefix>:space:{id}:tokens        hash    participantId → token generation (revocations; expires on its own)
  */
 function spaceKeys(prefix: string, id: SpaceId) {
 	const base = `${prefix}:space:{${id}}`;
@@ -24,6 +25,7 @@ function spaceKeys(prefix: string, id: SpaceId) {
 		seq: `${base}:seq`,
 		bans: `${base}:bans`,
 		pinned: `${base}:pinned`,
+		tokens: `${base}:tokens`,
 	};
 }
 
@@ -176,6 +178,20 @@ if redis.call('ZSCORE', KEYS[2], ARGV[1]) then return 'already_raised' end
 redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[3]), ARGV[1])
 return 'raised'`,
 	},
+	/**
+	 * KEYS: tokens. ARGV: participantId, keepS, maxRecords. Moves the participant's token generation on (a new
+	 * record only while the space keeps fewer than maxRecords) and keeps the hash at least keepS longer. Returns the
+	 * new generation, or -1 when full.
+	 */
+	tribuneRevokeTokens: {
+		keys: 1,
+		lua: `
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 and redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[3]) then return -1 end
+local generation = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]), 'NX')
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]), 'GT')
+return generation`,
+	},
 	/** KEYS: participants, stage, hands, pinned, bans. ARGV: participantId, ban (1/0). Returns the removed JSON. */
 	tribuneRemoveParticipant: {
 		keys: 5,
@@ -315,6 +331,26 @@ export class RedisSpaceStore implements SpaceStore {
 
 	async isBanned(spaceId: SpaceId, participantId: ParticipantId): Promise<boolean> {
 		return (await this.#redis.sismember(this.#keys(spaceId).bans, participantId)) === 1;
+	}
+
+	async readAuth(spaceId: SpaceId, participantId: ParticipantId): Promise<AuthRecord> {
+		const k = this.#keys(spaceId);
+		// One round trip (MULTI is atomic too): a REST request or a WebSocket upgrade costs Redis one read.
+		const results = await this.#redis.multi().get(k.space).hget(k.participants, participantId).sismember(k.bans, participantId).hget(k.tokens, participantId).exec();
+		const failed = results?.find(([error]) => error);
+		if (failed?.[0]) throw failed[0];
+		const [space, participant, banned, generation] = (results ?? []).map(([, value]) => value) as [string | null, string | null, number, string | null];
+		return {
+			space: space ? (JSON.parse(space) as Space) : undefined,
+			participant: participant ? (JSON.parse(participant) as Participant) : undefined,
+			banned: banned === 1,
+			tokenGeneration: Number(generation ?? 0),
+		};
+	}
+
+	async revokeTokens(spaceId: SpaceId, participantId: ParticipantId, keepS: number): Promise<number | undefined> {
+		const generation = Number(await this.#run('tribuneRevokeTokens', [this.#keys(spaceId).tokens], [participantId, Math.ceil(keepS), maxTokenRecordsPerSpace]));
+		return generation > 0 ? generation : undefined;
 	}
 
 	async changeRole(spaceId: SpaceId, change: RoleChange): Promise<RoleChangeResult> {

@@ -5,14 +5,14 @@ import { MemorySpaceStore } from './MemorySpaceStore.js';
 import type { ParticipantId } from './Space.js';
 import { SpaceService, type Actor, type SpaceServiceEvents } from './SpaceService.js';
 
-const tokens = new TokenIssuer(new TextEncoder().encode('t'.repeat(32)), 3600);
+const tokens = new TokenIssuer(new TextEncoder().encode('t'.repeat(32)), { ttlS: 3600, maxSessionS: 86_400 });
 
 /** A live space with a host, and helpers to add people in each role. */
 async function liveSpace(settings: { maxSpeakers?: number } = {}) {
 	const store = new MemorySpaceStore();
 	const service = new SpaceService({ store, tokens, maxSpeakersLimit: 50 });
 	const events: { name: keyof SpaceServiceEvents; data: unknown }[] = [];
-	for (const name of ['spaceState', 'roleChanged', 'handQueueChanged', 'muteChanged', 'pinnedChanged', 'participantRemoved', 'reaction'] as const) {
+	for (const name of ['spaceState', 'roleChanged', 'handQueueChanged', 'muteChanged', 'pinnedChanged', 'participantRemoved', 'reaction', 'tokensRevoked'] as const) {
 		service.on(name, (data: unknown) => events.push({ name, data }));
 	}
 	const created = await service.createSpace({ title: 'T', description: '', hostName: 'Hana', settings });
@@ -93,12 +93,9 @@ describe('SpaceService: lifecycle', () => {
 		await service.start(host);
 		const first = await service.join(host.spaceId, 'L');
 		const me: Actor = { spaceId: host.spaceId, participantId: first.participant.id };
-		let speakerToken = '';
-		service.on('roleChanged', (e) => {
-			if (e.participant.role === 'speaker') speakerToken = e.token;
-		});
 		await service.raiseHand(me);
 		await service.approveHand(host, me.participantId);
+		const { token: speakerToken } = await service.renewToken(me, await tokens.verify(first.token));
 		expect((await tokens.verify(speakerToken)).role).toBe('speaker');
 		full = true;
 		// On stage now: let in although the node is full.
@@ -123,7 +120,7 @@ describe('SpaceService: request to speak', () => {
 		expect((await s.service.view(s.host)).handQueue.map((p) => p.id)).toEqual([b.participantId]);
 		const changed = s.events.find((e) => e.name === 'roleChanged')?.data as SpaceServiceEvents['roleChanged'][0];
 		expect(changed.participant.id).toBe(a.participantId);
-		expect(await tokens.verify(changed.token)).toMatchObject({ participantId: a.participantId, role: 'speaker' });
+		expect(changed).not.toHaveProperty('token');
 	});
 
 	it('approveHand() without a raised hand is rejected', async () => {
@@ -435,5 +432,60 @@ describe('SpaceService: caption mode', () => {
 		await s.service.end(s.host);
 		await expect(s.service.setCaptionMode(s.host, 'both')).rejects.toMatchObject({ code: 'space_ended' });
 		expect((await s.service.getSpace(s.spaceId)).settings.captionMode).toBe('off');
+	});
+});
+
+describe('SpaceService: tokens', () => {
+	it('revokeTokens() by the host refuses every token of that participant, removes them unbanned, and says so', async () => {
+		const s = await liveSpace();
+		const first = await s.service.join(s.spaceId, 'L');
+		const me: Actor = { spaceId: s.spaceId, participantId: first.participant.id };
+		const renewed = await s.service.renewToken(me, await tokens.verify(first.token));
+		await s.service.revokeTokens(s.host, me.participantId);
+		for (const token of [first.token, renewed.token]) {
+			await expect(s.service.authenticate(token)).rejects.toMatchObject({ code: 'unauthorized', message: 'token revoked' });
+			await expect(s.service.join(s.spaceId, 'L', token)).rejects.toMatchObject({ code: 'unauthorized' });
+		}
+		expect(await s.store.getParticipant(s.spaceId, me.participantId)).toBeUndefined();
+		expect(s.events.filter((e) => e.name === 'participantRemoved').map((e) => e.data)).toMatchObject([{ banned: false }]);
+		// Not banned: a new visit from the share link is someone new.
+		const again = await s.service.join(s.spaceId, 'L');
+		expect(again.participant.id).not.toBe(me.participantId);
+	});
+
+	it('revokeTokens() follows the rank rule: a co-host cannot revoke the host, a speaker nobody', async () => {
+		const s = await liveSpace();
+		const [c, sp, l] = [await s.cohost(), await s.speaker(), await s.listener()];
+		await expect(s.service.revokeTokens(c, s.host.participantId)).rejects.toMatchObject({ code: 'forbidden' });
+		await expect(s.service.revokeTokens(sp, l.participantId)).rejects.toMatchObject({ code: 'forbidden' });
+		await expect(s.service.revokeTokens(s.host, s.host.participantId)).rejects.toMatchObject({ code: 'forbidden' });
+		await s.service.revokeTokens(c, sp.participantId);
+		expect(await s.role(sp)).toBeUndefined();
+	});
+
+	it('rotateToken() gives the host a new token and refuses the old ones; the role and session carry on', async () => {
+		const s = await liveSpace();
+		const before = await tokens.verify(s.hostToken);
+		const rotated = await s.service.rotateToken(s.host, before, before.tokenId);
+		await expect(s.service.authenticate(s.hostToken)).rejects.toMatchObject({ code: 'unauthorized' });
+		const after = await s.service.authenticate(rotated.token);
+		expect(after.participant.role).toBe('host');
+		expect(after.claims).toMatchObject({ generation: 1, sessionStartedAt: before.sessionStartedAt });
+		expect(s.events.filter((e) => e.name === 'tokensRevoked').map((e) => e.data)).toEqual([{ spaceId: s.spaceId, participantId: s.host.participantId, generation: 1, reason: 'rotated', keepTokenId: before.tokenId }]);
+	});
+
+	it('renewToken() past the maximum session age is refused', async () => {
+		let now = Date.now();
+		const clocked = new TokenIssuer(new TextEncoder().encode('t'.repeat(32)), { ttlS: 600, maxSessionS: 900 }, () => now);
+		const service = new SpaceService({ store: new MemorySpaceStore(), tokens: clocked, maxSpeakersLimit: 50 });
+		const created = await service.createSpace({ title: 'T', description: '', hostName: 'H', settings: {} });
+		const host: Actor = { spaceId: created.space.id, participantId: created.host.id };
+		const session = await clocked.verify(created.token);
+		now += 500_000;
+		const renewed = await service.renewToken(host, session);
+		expect(renewed.claims.expiresAt).toBe(session.sessionStartedAt + 900);
+		now += 400_000;
+		await expect(service.renewToken(host, session)).rejects.toMatchObject({ code: 'unauthorized', reason: 'session_expired' });
+		await expect(service.join(host.spaceId, 'H', renewed.token)).rejects.toMatchObject({ code: 'unauthorized' });
 	});
 });

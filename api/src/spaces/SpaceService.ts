@@ -1,5 +1,5 @@
 import { TypedEmitter } from '@tribune/ingest';
-import type { TokenIssuer } from '../auth/TokenIssuer.js';
+import { TokenRefusedError, type TokenClaims, type TokenIssuer } from '../auth/TokenIssuer.js';
 import { TribuneError } from '../errors.js';
 import { hasGrant, type Grant } from './roles/grantsForRole.js';
 import {
@@ -19,7 +19,7 @@ import {
 	type SpaceId,
 	type SpaceSettings,
 } from './Space.js';
-import type { RoleChange, SpaceStore } from './SpaceStore.js';
+import type { AuthRecord, RoleChange, SpaceStore } from './SpaceStore.js';
 
 /** Who is asking: the participant a verified token names. Their role is read afresh from the store every time. */
 export interface Actor {
@@ -31,11 +31,17 @@ export type SpaceServiceEvents = {
 	spaceState: [e: { space: Space }];
 	/** A live or scheduled space's settings changed (its caption mode). */
 	settingsChanged: [e: { space: Space }];
-	roleChanged: [e: { spaceId: SpaceId; participant: Participant; previousRole: Role; token: string }];
+	/** The node holding the participant's connection sends them a new token (`tokenRenewed`) for the role. */
+	roleChanged: [e: { spaceId: SpaceId; participant: Participant; previousRole: Role }];
 	handQueueChanged: [e: { spaceId: SpaceId; queue: Participant[]; raised?: ParticipantId; lowered?: ParticipantId }];
 	muteChanged: [e: { spaceId: SpaceId; participant: Participant }];
 	pinnedChanged: [e: { spaceId: SpaceId; pinned: ParticipantId[] }];
 	participantRemoved: [e: { spaceId: SpaceId; participant: Participant; banned: boolean }];
+	/**
+	 * Every token of the participant older than `generation` stopped working: their connections holding one close.
+	 * `rotated`: they asked for a new token themselves; the connection that asked (`keepTokenId`) stays open.
+	 */
+	tokensRevoked: [e: { spaceId: SpaceId; participantId: ParticipantId; generation: number; reason: 'revoked' | 'rotated'; keepTokenId?: string }];
 	reaction: [e: { spaceId: SpaceId; participantId: ParticipantId; reaction: string }];
 };
 
@@ -45,6 +51,26 @@ export interface CreateSpaceInput {
 	hostName: string;
 	settings: Partial<SpaceSettings>;
 }
+
+/** A verified token's participant, as the store has them now. */
+export interface Authenticated {
+	actor: Actor;
+	participant: Participant;
+	space: Space;
+	claims: TokenClaims;
+}
+
+/** The part of a token a renewal carries on: which generation of the participant's tokens, and the session's start. */
+export type TokenSession = Pick<TokenClaims, 'generation' | 'sessionStartedAt'>;
+
+/** A token just issued, with its claims. */
+export interface IssuedToken {
+	token: string;
+	claims: TokenClaims;
+}
+
+/** Revocation records stay this much longer than the longest token, s (clocks of nodes and Redis may differ). */
+const revocationMarginS = 3600;
 
 /** What a moderator or a participant sees of the stage when they connect. */
 export interface StageView {
@@ -104,7 +130,8 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 			endedAt: null,
 		};
 		await this.#store.createSpace(space, host);
-		return { space, host, token: await this.#tokens.issue({ spaceId: space.id, participantId: host.id, role: 'host' }) };
+		const { token } = await this.#tokens.issue({ spaceId: space.id, participantId: host.id, role: 'host', generation: 0 });
+		return { space, host, token };
 	}
 
 	async getSpace(spaceId: SpaceId): Promise<Space> {
@@ -115,18 +142,27 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 
 	/**
 	 * Joins as a listener from the share link. A still-valid token for this space (a reconnect) finds the same
-	 * participant again, with their current role; a banned one is refused.
+	 * participant again, with their current role, and renews it within the session; a banned one is refused. A
+	 * previous token that was revoked, or whose session reached its maximum age, is refused (`unauthorized`): the
+	 * client joins again without it. Any other unusable token (expired, another space's) is ignored: a new visit.
 	 */
 	async join(spaceId: SpaceId, displayName: string, previousToken?: string): Promise<{ participant: Participant; token: string }> {
 		let id = newParticipantId();
 		let role: Role = 'listener';
+		let session: { generation: number; sessionStartedAt?: number } = { generation: 0 };
 		if (previousToken !== undefined) {
-			const claims = await this.#tokens.verify(previousToken).catch(() => undefined);
+			const claims = await this.#tokens.verify(previousToken).catch((error: unknown) => {
+				if (error instanceof TokenRefusedError && error.reason === 'session_expired') throw error;
+				return undefined;
+			});
 			if (claims?.spaceId === spaceId) {
 				id = claims.participantId;
+				const record = await this.#store.readAuth(spaceId, id);
+				if (record.tokenGeneration !== claims.generation) throw new TribuneError('unauthorized', 'token revoked; join again');
+				session = { generation: claims.generation, sessionStartedAt: claims.sessionStartedAt };
 				// The role a token names may be stale (a speaker since sent back to the audience): only the store's
 				// current role may skip the node's audience cap.
-				role = (await this.#store.getParticipant(spaceId, id))?.role ?? 'listener';
+				role = record.participant?.role ?? 'listener';
 			}
 		}
 		// Before adding anyone: a full node should not cost Redis a write. Those on stage now always get in.
@@ -137,19 +173,35 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 		if (result === 'banned') throw new TribuneError('banned', 'you were removed from this space');
 		const participant = await this.#store.getParticipant(spaceId, id);
 		if (!participant) throw new TribuneError('conflict', 'removed while joining');
-		return { participant, token: await this.#tokens.issue({ spaceId, participantId: id, role: participant.role }) };
+		const { token } = await this.#tokens.issue({ spaceId, participantId: id, role: participant.role, ...session });
+		return { participant, token };
 	}
 
-	/** Verifies a token and finds its participant, who must still be in a space that has not ended. */
-	async authenticate(token: string): Promise<{ actor: Actor; participant: Participant; space: Space }> {
-		const claims = await this.#tokens.verify(token);
+	/**
+	 * Verifies a token (signature, expiry, session age) and checks it against the store in one read: not banned, not
+	 * revoked (the participant's current token generation), a participant of a space that has not ended.
+	 */
+	async authenticate(token: string): Promise<Authenticated> {
+		const { claims, record } = await this.verifyToken(token);
 		const actor = { spaceId: claims.spaceId, participantId: claims.participantId };
-		if (await this.#store.isBanned(actor.spaceId, actor.participantId)) throw new TribuneError('banned', 'you were removed from this space');
-		const space = await this.getSpace(actor.spaceId);
+		const space = record.space;
+		if (!space) throw new TribuneError('not_found', 'no such space');
 		if (space.state === 'ended') throw new TribuneError('space_ended', 'this space has ended');
-		const participant = await this.#store.getParticipant(actor.spaceId, actor.participantId);
+		const participant = record.participant;
 		if (!participant) throw new TribuneError('unauthorized', 'not a participant of this space');
-		return { actor, participant, space };
+		return { actor, participant, space, claims };
+	}
+
+	/**
+	 * Verifies a token and that it is neither revoked nor its participant banned, in one store read; the space may
+	 * have ended (`authenticate` refuses that too).
+	 */
+	async verifyToken(token: string): Promise<{ claims: TokenClaims; record: AuthRecord }> {
+		const claims = await this.#tokens.verify(token);
+		const record = await this.#store.readAuth(claims.spaceId, claims.participantId);
+		if (record.banned) throw new TribuneError('banned', 'you were removed from this space');
+		if (record.tokenGeneration !== claims.generation) throw new TribuneError('unauthorized', 'token revoked');
+		return { claims, record };
 	}
 
 	/** The actor's current participant record, checked for `grant`. */
@@ -174,10 +226,47 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 		};
 	}
 
-	/** A fresh token for the actor's current role (tokens expire; a long session renews before they do). */
-	async renewToken(actor: Actor): Promise<string> {
+	/**
+	 * A fresh token for the actor's current role in the same session (tokens expire; a long session renews before
+	 * they do). Refused once the session reached its maximum age: the client must join again.
+	 */
+	async renewToken(actor: Actor, session: TokenSession): Promise<IssuedToken> {
 		const me = await this.require(actor, 'listen');
-		return this.#tokens.issue({ spaceId: actor.spaceId, participantId: me.id, role: me.role });
+		return this.#tokens.issue({ spaceId: actor.spaceId, participantId: me.id, role: me.role, generation: session.generation, sessionStartedAt: session.sessionStartedAt });
+	}
+
+	/**
+	 * Rotates the actor's own token: every token issued to them so far stops working (their connections holding one
+	 * close, except the one named by `keepTokenId`, which asked), and a new one in the same session is returned.
+	 */
+	async rotateToken(actor: Actor, session: TokenSession, keepTokenId?: string): Promise<IssuedToken> {
+		const me = await this.require(actor, 'rotate_token');
+		// Checked before anything is revoked: a session past its age must not lose its tokens for nothing.
+		if (this.#now() / 1000 >= session.sessionStartedAt + this.#tokens.lifetimes.maxSessionS) throw new TokenRefusedError('session_expired', 'session expired; join again');
+		const generation = await this.#revoke(actor.spaceId, me.id);
+		this.safeEmit('tokensRevoked', { spaceId: actor.spaceId, participantId: me.id, generation, reason: 'rotated', ...(keepTokenId !== undefined && { keepTokenId }) });
+		return this.#tokens.issue({ spaceId: actor.spaceId, participantId: me.id, role: me.role, generation, sessionStartedAt: session.sessionStartedAt });
+	}
+
+	/**
+	 * Revokes every token of someone of lower rank (a leaked token, a lost device) and removes them from the space,
+	 * unbanned: their connections close on every node, and they may come back from the share link as someone new.
+	 */
+	async revokeTokens(actor: Actor, target: ParticipantId): Promise<void> {
+		const me = await this.require(actor, 'revoke_tokens');
+		await this.#requireOutranks(actor.spaceId, me, target);
+		const generation = await this.#revoke(actor.spaceId, target);
+		this.safeEmit('tokensRevoked', { spaceId: actor.spaceId, participantId: target, generation, reason: 'revoked' });
+		await this.#removeFromSpace(actor.spaceId, target, false).catch((error: unknown) => {
+			// Their tokens are dead whatever happens here; someone who left meanwhile has nothing to remove.
+			if (!(error instanceof TribuneError && error.code === 'not_found')) throw error;
+		});
+	}
+
+	async #revoke(spaceId: SpaceId, participantId: ParticipantId): Promise<number> {
+		const generation = await this.#store.revokeTokens(spaceId, participantId, this.#tokens.maxTokenLifetimeS + revocationMarginS);
+		if (generation === undefined) throw new TribuneError('conflict', 'this space keeps no more token revocations');
+		return generation;
 	}
 
 	async start(actor: Actor): Promise<Space> {
@@ -286,13 +375,17 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 	async remove(actor: Actor, target: ParticipantId, ban: boolean): Promise<void> {
 		const me = await this.require(actor, 'remove_participant');
 		await this.#requireOutranks(actor.spaceId, me, target);
-		const wasPinned = (await this.#store.pinned(actor.spaceId)).includes(target);
-		const hadHand = (await this.#store.handQueue(actor.spaceId)).some((p) => p.id === target);
-		const removed = await this.#store.removeParticipant(actor.spaceId, target, ban);
+		await this.#removeFromSpace(actor.spaceId, target, ban);
+	}
+
+	async #removeFromSpace(spaceId: SpaceId, target: ParticipantId, ban: boolean): Promise<void> {
+		const wasPinned = (await this.#store.pinned(spaceId)).includes(target);
+		const hadHand = (await this.#store.handQueue(spaceId)).some((p) => p.id === target);
+		const removed = await this.#store.removeParticipant(spaceId, target, ban);
 		if (!removed) throw new TribuneError('not_found', 'no such participant');
-		this.safeEmit('participantRemoved', { spaceId: actor.spaceId, participant: removed, banned: ban });
-		if (wasPinned) this.safeEmit('pinnedChanged', { spaceId: actor.spaceId, pinned: await this.#store.pinned(actor.spaceId) });
-		if (hadHand) await this.#announceQueue(actor.spaceId, { lowered: target });
+		this.safeEmit('participantRemoved', { spaceId, participant: removed, banned: ban });
+		if (wasPinned) this.safeEmit('pinnedChanged', { spaceId, pinned: await this.#store.pinned(spaceId) });
+		if (hadHand) await this.#announceQueue(spaceId, { lowered: target });
 	}
 
 	async pin(actor: Actor, target: ParticipantId): Promise<ParticipantId[]> {
@@ -368,8 +461,7 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 			}
 		}
 		const { participant, previousRole } = result;
-		const token = await this.#tokens.issue({ spaceId, participantId: participant.id, role: participant.role });
-		this.safeEmit('roleChanged', { spaceId, participant, previousRole, token });
+		this.safeEmit('roleChanged', { spaceId, participant, previousRole });
 		// Leaving the stage unpins (atomically, in the store); say so.
 		if (isOnStage(previousRole) && !isOnStage(participant.role)) await this.#announcePins(spaceId);
 		return participant;

@@ -22,6 +22,18 @@ export type AddParticipantResult = 'added' | 'rejoined' | 'banned' | 'ended' | '
 export type RaiseHandResult = 'raised' | 'already_raised' | 'not_listener' | 'not_found';
 export type PinResult = 'pinned' | 'already_pinned' | 'not_on_stage';
 
+/** What verifying a participant token needs from the store, read in one round trip (`readAuth`). */
+export interface AuthRecord {
+	space: Space | undefined;
+	participant: Participant | undefined;
+	banned: boolean;
+	/** The participant's token generation: 0 until their tokens are first revoked; a token must carry this one. */
+	tokenGeneration: number;
+}
+
+/** Revocation records one space keeps at most (one per participant whose tokens were ever revoked or rotated). */
+export const maxTokenRecordsPerSpace = 10_000;
+
 /**
  * Where spaces live. Every method that checks and changes state does both atomically, so several API processes can
  * serve one space. Implementations: `RedisSpaceStore` (the app) and `MemorySpaceStore` (unit tests).
@@ -46,6 +58,14 @@ export interface SpaceStore {
 	/** Removes the participant everywhere (hand, pins, stage), optionally banning the id from the space. */
 	removeParticipant(spaceId: SpaceId, participantId: ParticipantId, ban: boolean): Promise<Participant | undefined>;
 	isBanned(spaceId: SpaceId, participantId: ParticipantId): Promise<boolean>;
+	/** The space, the participant, their ban and their token generation, read at once (one Redis round trip). */
+	readAuth(spaceId: SpaceId, participantId: ParticipantId): Promise<AuthRecord>;
+	/**
+	 * Moves the participant's token generation on, revoking every token issued to them so far; returns the new
+	 * generation, or undefined when the space already keeps `maxTokenRecordsPerSpace` records (for others). The
+	 * record expires `keepS` after its last change (at least the longest token's lifetime), never sooner than before.
+	 */
+	revokeTokens(spaceId: SpaceId, participantId: ParticipantId, keepS: number): Promise<number | undefined>;
 
 	changeRole(spaceId: SpaceId, change: RoleChange): Promise<RoleChangeResult>;
 	/** Sets the mute state if it is one of `from` and the participant is on stage. */

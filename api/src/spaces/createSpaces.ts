@@ -28,6 +28,10 @@ export interface SpacesOptions {
 	redisPrefix: string;
 	tokenKey: Uint8Array;
 	tokenTtlS: number;
+	/** Maximum session age, s (`TOKEN_MAX_SESSION_S`). Default one day. */
+	tokenMaxSessionS?: number;
+	/** The captioner WebSocket also takes `?token=` (`CAPTIONER_URL_TOKENS`). Default false. */
+	captionerUrlTokens?: boolean;
 	maxSpeakersLimit: number;
 	workers: WorkerPool;
 	ingest: Pick<IngestConfig, 'listenIp' | 'announcedIp'>;
@@ -52,6 +56,9 @@ export interface Spaces {
 	close(): void;
 }
 
+/** A session's maximum age unless configured, s: a long day's space, without renewing a leaked token for ever. */
+const defaultMaxSessionS = 24 * 3600;
+
 /** How much sooner than the request connection's command timeout a store change's deadline falls, ms. */
 const storeDeadlineMarginMs = 100;
 
@@ -71,7 +78,7 @@ export function createSpaces(options: SpacesOptions): Spaces {
 	});
 	const service = new SpaceService({
 		store,
-		tokens: new TokenIssuer(options.tokenKey, options.tokenTtlS),
+		tokens: new TokenIssuer(options.tokenKey, { ttlS: options.tokenTtlS, maxSessionS: options.tokenMaxSessionS ?? defaultMaxSessionS }),
 		maxSpeakersLimit: options.maxSpeakersLimit,
 		// Signaling knows how many listeners this node holds; it is created below, before any join can arrive.
 		admitJoin: (role) => signaling.admission.admitJoin(role),
@@ -101,7 +108,7 @@ export function createSpaces(options: SpacesOptions): Spaces {
 	signaling.watchRooms({ opened: (spaceId) => relay.watch(spaceId), closed: (spaceId) => relay.unwatch(spaceId) });
 	const captionerTokens = new CaptionerTokens(options.tokenKey);
 	const pushes = new CaptionerPushes({ service, tokens: captionerTokens, redis: requestRedis, prefix: options.redisPrefix });
-	const captionerSocket = new CaptionerSocket({ pushes, logger: logger.child({ module: 'captioner-socket' }) });
+	const captionerSocket = new CaptionerSocket({ pushes, logger: logger.child({ module: 'captioner-socket' }), allowUrlToken: options.captionerUrlTokens ?? false });
 	let closed = false;
 	return {
 		service,

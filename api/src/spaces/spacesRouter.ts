@@ -5,9 +5,9 @@ import { parseInput } from '../validation/parseInput.js';
 import { plainLine } from '../validation/plainLine.js';
 import { NodeFullError } from '../signaling/Admission.js';
 import { spaceInfo, participantInfo } from '../signaling/toWire.js';
-import { asSpaceId, captionModes, type CaptionMode } from './Space.js';
+import { asParticipantId, asSpaceId, captionModes, type CaptionMode } from './Space.js';
 import type { SyntheticSpeakers } from '../stage/SyntheticSpeakers.js';
-import type { Actor, SpaceService } from './SpaceService.js';
+import type { Authenticated, SpaceService } from './SpaceService.js';
 
 export interface SpacesRouterDeps {
 	service: SpaceService;
@@ -48,6 +48,8 @@ const syntheticBody = z.strictObject({
 
 const spaceIdParam = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
 
+const revokeBody = z.strictObject({ participantId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected a participant id') });
+
 /**
  * REST for spaces, under /api/spaces:
  *   POST /                 create a space → { space, participant, token } (the host's)
@@ -57,20 +59,26 @@ const spaceIdParam = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
  *   POST /:id/end          end the space (host token)
  *   POST /:id/synthetic-speakers  put a synthetic (espeak-ng) speaker on stage (host or co-host token; only with
  *                          SYNTHETIC_SPEAKERS=true): { displayName, text, video?, colour?: '#rrggbb' } → { participant }
+ *   POST /:id/tokens/rotate  {} → { token } (any participant's token): a new token in the same session; every older
+ *                          one of the caller's stops working, and their WebSockets holding one close (4013)
+ *   POST /:id/tokens/revoke  { participantId } → { revoked: true } (host or co-host token, someone of lower rank):
+ *                          every token of theirs stops working, their WebSockets close (4013), and they are removed
+ *                          from the space (not banned: the share link lets them in again as someone new)
  * Everything else (the stage, hands, moderation) is WebSocket signaling.
  */
 export function spacesRouter({ service, synthetic }: SpacesRouterDeps): Router {
 	const router = express.Router();
 	router.use(express.json({ limit: '16kb' }));
 
-	const actorOf = async (req: Request): Promise<Actor> => {
+	const authenticated = async (req: Request): Promise<Authenticated> => {
 		const header = req.get('authorization') ?? '';
 		const match = /^Bearer (\S+)$/.exec(header);
 		if (!match) throw new TribuneError('unauthorized', 'expected Authorization: Bearer <token>');
-		const { actor } = await service.authenticate(match[1]!);
-		if (actor.spaceId !== parseInput(spaceIdParam, req.params.id)) throw new TribuneError('forbidden', 'token is for another space');
-		return actor;
+		const auth = await service.authenticate(match[1]!);
+		if (auth.actor.spaceId !== parseInput(spaceIdParam, req.params.id)) throw new TribuneError('forbidden', 'token is for another space');
+		return auth;
 	};
+	const actorOf = async (req: Request) => (await authenticated(req)).actor;
 
 	router.post('/', async (req, res) => {
 		const body = parseInput(createBody, req.body);
@@ -100,6 +108,20 @@ export function spacesRouter({ service, synthetic }: SpacesRouterDeps): Router {
 
 	router.post('/:id/end', async (req, res) => {
 		res.json({ space: spaceInfo(await service.end(await actorOf(req))) });
+	});
+
+	router.post('/:id/tokens/rotate', async (req, res) => {
+		const { actor, claims } = await authenticated(req);
+		parseInput(z.strictObject({}), req.body ?? {});
+		const { token } = await service.rotateToken(actor, claims);
+		res.set('Cache-Control', 'no-store').json({ token });
+	});
+
+	router.post('/:id/tokens/revoke', async (req, res) => {
+		const actor = await actorOf(req);
+		const { participantId } = parseInput(revokeBody, req.body ?? {});
+		await service.revokeTokens(actor, asParticipantId(participantId));
+		res.set('Cache-Control', 'no-store').json({ revoked: true });
 	});
 
 	router.post('/:id/synthetic-speakers', async (req, res) => {

@@ -445,7 +445,8 @@ function runWs(job: WsJob): { finish: () => void; probes: number[]; compute: (re
 	};
 	const connect = (index: number): void => {
 		connecting++;
-		const socket = new WebSocket(`${job.wsUrl}?token=${encodeURIComponent(job.tokens[index] as string)}`, { perMessageDeflate: false });
+		// The token as the player sends it (protocol.ts `authSubprotocols`; this file is compiled alone).
+		const socket = new WebSocket(job.wsUrl, ['tribune.v1', `tribune.token.${job.tokens[index] as string}`], { perMessageDeflate: false });
 		sockets[index] = socket;
 		let opened = false;
 		socket.on('open', () => {

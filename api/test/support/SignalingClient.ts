@@ -1,5 +1,5 @@
 import WebSocket from 'ws';
-import type { EventData, EventName, ReplyData, RequestName } from '../../src/signaling/protocol.js';
+import { authSubprotocols, type EventData, type EventName, type ReplyData, type RequestName } from '../../src/signaling/protocol.js';
 
 type AnyReply = { id: number | null; ok: boolean; data?: unknown; error?: { code: string; message: string } };
 
@@ -35,9 +35,10 @@ export class SignalingClient {
 		});
 	}
 
+	/** Opens signaling at `wsUrl` as the player does: the token in the `Sec-WebSocket-Protocol` offer, never the URL. */
 	static connect(wsUrl: string, token: string): Promise<SignalingClient> {
 		return new Promise((resolve, reject) => {
-			const socket = new WebSocket(`${wsUrl}?token=${encodeURIComponent(token)}`);
+			const socket = new WebSocket(wsUrl, authSubprotocols(token));
 			const client = new SignalingClient(socket);
 			socket.once('open', () => resolve(client));
 			socket.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));

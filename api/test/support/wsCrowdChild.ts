@@ -172,7 +172,9 @@ function connectOne(url: URL, token: string): Promise<Client> {
 		socket.on('error', () => {});
 		socket.once('connect', () => {
 			socket.write(
-				`GET ${url.pathname}?token=${encodeURIComponent(token)} HTTP/1.1\r\nHost: ${url.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+				`GET ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+					// The token as the player sends it (protocol.ts `authSubprotocols`; this file is compiled alone).
+					`Sec-WebSocket-Protocol: tribune.v1, tribune.token.${token}\r\n` +
 					'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
 			);
 		});

@@ -3,8 +3,8 @@ import type { Role } from '../Space.js';
 import { grantsForRole, hasGrant, type Grant } from './grantsForRole.js';
 
 describe('grantsForRole()', () => {
-	it('lets a listener listen, react and raise a hand, and nothing else', () => {
-		expect([...grantsForRole('listener')].sort()).toEqual(['listen', 'raise_hand', 'react']);
+	it('lets a listener listen, react, raise a hand and rotate their own token, and nothing else', () => {
+		expect([...grantsForRole('listener')].sort()).toEqual(['listen', 'raise_hand', 'react', 'rotate_token']);
 	});
 
 	it.each<[Role, Grant]>([
@@ -20,6 +20,8 @@ describe('grantsForRole()', () => {
 		['host', 'leave_stage'],
 		['listener', 'manage_captions'],
 		['speaker', 'manage_captions'],
+		['listener', 'revoke_tokens'],
+		['speaker', 'revoke_tokens'],
 	])('does not give a %s %s', (role, grant) => {
 		expect(hasGrant(role, grant)).toBe(false);
 	});
@@ -35,6 +37,10 @@ describe('grantsForRole()', () => {
 		['host', 'publish_audio'],
 		['cohost', 'manage_captions'],
 		['host', 'manage_captions'],
+		['cohost', 'revoke_tokens'],
+		['host', 'revoke_tokens'],
+		['speaker', 'rotate_token'],
+		['host', 'rotate_token'],
 	])('gives a %s %s', (role, grant) => {
 		expect(hasGrant(role, grant)).toBe(true);
 	});

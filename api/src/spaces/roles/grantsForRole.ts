@@ -21,11 +21,15 @@ export type Grant =
 	| 'start_space'
 	| 'end_space'
 	/** Change how the space shows captions, and issue captioner tokens. */
-	| 'manage_captions';
+	| 'manage_captions'
+	/** Get a new token of your own; every older one stops working. */
+	| 'rotate_token'
+	/** Revoke every token of a participant of lower rank (which also removes them, unbanned). */
+	| 'revoke_tokens';
 
-const listener: readonly Grant[] = ['listen', 'react', 'raise_hand'];
-const speaker: readonly Grant[] = ['listen', 'react', 'publish_audio', 'publish_video', 'mute_self', 'leave_stage'];
-const cohost: readonly Grant[] = [...speaker, 'manage_stage', 'remove_participant', 'manage_captions'];
+const listener: readonly Grant[] = ['listen', 'react', 'raise_hand', 'rotate_token'];
+const speaker: readonly Grant[] = ['listen', 'react', 'publish_audio', 'publish_video', 'mute_self', 'leave_stage', 'rotate_token'];
+const cohost: readonly Grant[] = [...speaker, 'manage_stage', 'remove_participant', 'manage_captions', 'revoke_tokens'];
 // The host cannot leave the stage: the space would have nobody to end it.
 const host: readonly Grant[] = [...cohost.filter((g) => g !== 'leave_stage'), 'manage_cohosts', 'start_space', 'end_space'];
 
