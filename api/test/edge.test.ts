@@ -5,6 +5,7 @@ import { countUpstream, startNginxEdge, type NginxEdge } from './load/nginxEdge.
 import type { TribuneUnderLoad } from './load/tribuneUnderLoad.js';
 import { get } from './origin/support/fetchText.js';
 import { LiveStream } from './origin/support/liveStream.js';
+import { rawUpgrade } from './support/rawUpgrade.js';
 
 /**
  * The CDN edge (deploy/nginx/tribune-edge.conf in Debian's nginx) in front of a real origin fed by a real packager:
@@ -52,6 +53,25 @@ describe('CDN edge (nginx)', () => {
 		const again = await fetch(`${base}part-99999999.m4s`);
 		await again.arrayBuffer();
 		expect(again.headers.get('x-cache')).not.toBe('HIT');
+	});
+
+	it('logs paths, never query strings: a token put in a URL does not reach the access log', async () => {
+		const secret = `eyJhbGciOiJIUzI1NiJ9.${'s'.repeat(40)}.leak${Date.now()}`;
+		const base = `${edge.baseUrl}/hls/${live.streamId}/audio/`;
+		await (await fetch(`${edge.baseUrl}/ws?token=${secret}`)).arrayBuffer();
+		await (await fetch(`${base}init-0.mp4?token=${secret}`)).arrayBuffer();
+		// An upgrade as an old captioner client made it (this origin takes none: whatever it answers is logged).
+		await rawUpgrade(edge.baseUrl.replace(/^http/, 'ws'), `/captions/ws?a=1&token=${encodeURIComponent(secret)}`, {}).catch(() => undefined);
+		await (await fetch(`${base}index.m3u8?_HLS_msn=1&token=${secret}`)).arrayBuffer();
+		// nginx writes each line as the request ends (no buffer= on the access_log).
+		await expect.poll(() => fs.readFileSync(edge.accessLog, 'utf8'), { timeout: 10_000 }).toMatch(/GET \/hls\/\S+\/index\.m3u8 [^\n]*msn=1/);
+		const text = fs.readFileSync(edge.accessLog, 'utf8');
+		expect(text).toContain('"GET /ws HTTP/1.1"');
+		expect(text).toContain(`"GET /hls/${live.streamId}/audio/init-0.mp4 HTTP/1.1"`);
+		expect(text).toContain('"GET /captions/ws HTTP/1.1"');
+		expect(text).not.toContain('leak');
+		expect(text).not.toContain('token');
+		expect(text).not.toContain('?');
 	});
 
 	it(`collapses ${listeners} listeners' requests to about one origin request per part`, { timeout: 120_000 }, async () => {

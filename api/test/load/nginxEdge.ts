@@ -13,6 +13,8 @@ export interface NginxEdge {
 	baseUrl: string;
 	/** One line per request nginx sent to an origin: `<uri> <status>`. */
 	upstreamLog: string;
+	/** The shipped configuration's own access log (its `tribune_edge` format). */
+	accessLog: string;
 	stop(): Promise<void>;
 }
 
@@ -25,16 +27,20 @@ export async function startNginxEdge(origin: string, options: { workers?: number
 	const prefix = fs.mkdtempSync(path.join(os.tmpdir(), 'tribune-edge-'));
 	const port = await freePort();
 	const cacheDir = path.join(prefix, 'cache');
+	const upstreamLog = path.join(prefix, 'logs', 'upstream.log');
+	const accessLog = path.join(prefix, 'logs', 'access.log');
 	fs.mkdirSync(cacheDir);
 	fs.mkdirSync(path.join(prefix, 'logs'));
 	const edge = fs
 		.readFileSync(edgeConfigPath, 'utf8')
 		.replace(/proxy_cache_path \S+/, `proxy_cache_path ${cacheDir}`)
 		.replace(/server 127\.0\.0\.1:8080/, `server ${origin}`)
-		.replace(/listen 8081;/, `listen 127.0.0.1:${port};`);
-	if (edge.includes('8080') || !edge.includes(`${port}`)) throw new Error('deploy/nginx/tribune-edge.conf: marked lines not found');
+		.replace(/listen 8081;/, `listen 127.0.0.1:${port};`)
+		// The shipped access log goes to the prefix; the test's count of upstream requests is logged beside it (a
+		// server-level access_log replaces any inherited from http).
+		.replace(/access_log \S+ tribune_edge;/, `access_log ${accessLog} tribune_edge;\n\taccess_log ${upstreamLog} tribune_upstream if=$tribune_went_upstream;`);
+	if (edge.includes('8080') || !edge.includes(`${port}`) || !edge.includes(accessLog)) throw new Error('deploy/nginx/tribune-edge.conf: marked lines not found');
 	fs.writeFileSync(path.join(prefix, 'tribune-edge.conf'), edge);
-	const upstreamLog = path.join(prefix, 'logs', 'upstream.log');
 	const main = [
 		// As root (CI containers), workers would switch to `nobody` and lose the temporary prefix.
 		process.getuid?.() === 0 ? 'user root;' : '',
@@ -52,7 +58,6 @@ export async function startNginxEdge(origin: string, options: { workers?: number
 		'  keepalive_requests 100000;',
 		'  map $upstream_addr $tribune_went_upstream { "" 0; default 1; }',
 		`  log_format tribune_upstream '$uri?$args $upstream_status';`,
-		`  access_log ${upstreamLog} tribune_upstream if=$tribune_went_upstream;`,
 		`  include ${path.join(prefix, 'tribune-edge.conf')};`,
 		'}',
 	].join('\n');
@@ -78,7 +83,7 @@ export async function startNginxEdge(origin: string, options: { workers?: number
 		}
 		await new Promise((resolve) => setTimeout(resolve, 100));
 	}
-	return { baseUrl: `http://127.0.0.1:${port}`, upstreamLog, stop };
+	return { baseUrl: `http://127.0.0.1:${port}`, upstreamLog, accessLog, stop };
 }
 
 function canConnect(port: number): Promise<boolean> {
