@@ -10,20 +10,12 @@
  *   server → client  event    { "event": "handQueueChanged", "data": {…} }
  *
  * The client connects to `/ws` offering two WebSocket subprotocols: `tribune.v1` and `tribune.token.<participant
- * token>` (`Sec-WebSocket-Protocol`); the server selects `tribune.v1` and never echoes the token. A token in the URL
- * is refused: URLs end up in access logs.
+ * token>` (`Sec-WebSocket-Protocol`, `authSubprotocols.ts`); the server selects `tribune.v1` and never echoes the
+ * token. A token in the URL is refused: URLs end up in access logs.
  */
 import { z } from 'zod';
 
-/** The subprotocol the server selects: this protocol, version 1. */
-export const signalingSubprotocol = 'tribune.v1';
-/** The subprotocol that carries the token (a JWT's characters are all valid in a subprotocol name). */
-export const tokenSubprotocolPrefix = 'tribune.token.';
-
-/** The subprotocols a client offers to authenticate with `token`. */
-export function authSubprotocols(token: string): string[] {
-	return [signalingSubprotocol, `${tokenSubprotocolPrefix}${token}`];
-}
+export { authSubprotocols, signalingSubprotocol, tokenSubprotocolPrefix } from './authSubprotocols.js';
 
 /** Largest text message the server reads; larger ones get a `payload_too_large` reply. */
 export const maxMessageBytes = 64 * 1024;

@@ -1,6 +1,6 @@
 import type http from 'node:http';
 import { TribuneError } from '../errors.js';
-import { signalingSubprotocol, tokenSubprotocolPrefix } from '../signaling/protocol.js';
+import { signalingSubprotocol, tokenSubprotocolPrefix } from '../signaling/authSubprotocols.js';
 
 /** Longest token taken from an upgrade; Tribune's are a few hundred bytes. */
 const maxTokenLength = 4096;

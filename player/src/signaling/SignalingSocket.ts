@@ -1,3 +1,4 @@
+import { authSubprotocols } from '../../../api/src/signaling/authSubprotocols.js';
 import type { EventData, EventName, ReplyData, RequestData, RequestName } from '../../../api/src/signaling/protocol.js';
 
 /** A refused request: the server's stable error code and its message. */
@@ -39,10 +40,13 @@ export class SignalingSocket {
 		});
 	}
 
-	/** Opens `/ws?token=…` at `url` (e.g. `wss://host/ws`). */
+	/**
+	 * Opens signaling at `url` (e.g. `wss://host/ws`). The token goes in the subprotocol offer, never in the URL
+	 * (which proxies and edges log); the server selects `tribune.v1` and does not echo it.
+	 */
 	static connect(url: string, token: string, timeoutMs = 10_000): Promise<SignalingSocket> {
 		return new Promise((resolve, reject) => {
-			const ws = new WebSocket(`${url}?token=${encodeURIComponent(token)}`);
+			const ws = new WebSocket(url, authSubprotocols(token));
 			const socket = new SignalingSocket(ws, timeoutMs);
 			ws.addEventListener('open', () => resolve(socket), { once: true });
 			ws.addEventListener('error', () => reject(new SignalingError('closed', 'could not connect')), { once: true });

@@ -19,6 +19,12 @@ export function reconnectDelayMs(attempt: number, policy: ReconnectPolicy = defa
 /** WebSocket close codes after which reconnecting is pointless (see api/src/signaling/SignalingServer.ts `closeCodes`). */
 export const finalCloseCodes = { removed: 4003, replaced: 4009, spaceEnded: 4010 } as const;
 
+/**
+ * Close codes after which the stored token is useless (see `closeCodes` there): it expired unrenewed, the session
+ * reached its maximum age, or a host revoked it (or it was rotated elsewhere). The player goes back to the join form.
+ */
+export const rejoinCloseCodes = { tokenExpired: 4011, sessionExpired: 4012, revoked: 4013 } as const;
+
 /** Close code of a node that is full (api/src/signaling/SignalingServer.ts `closeCodes.full`); its reason is "retry-after=N". */
 export const fullCloseCode = 4503;
 

@@ -1,8 +1,9 @@
 import { onBeforeUnmount, ref, shallowRef } from 'vue';
 import type { EventName, ParticipantInfo, ReactionKind, ReplyData, RequestData, RequestName } from '../../../api/src/signaling/protocol.js';
 import { ApiError, restApi } from '../api/restApi.js';
+import { renewalDelayMs, tokenExpiresAtMs } from '../session/tokenExpiry.js';
 import { forgetSession, loadSession, saveSession } from '../session/tokenStore.js';
-import { finalCloseCodes, fullCloseCode, parseRetryAfter, reconnectDelayMs, retryAfterDelayMs } from '../signaling/reconnectDelay.js';
+import { finalCloseCodes, fullCloseCode, parseRetryAfter, reconnectDelayMs, rejoinCloseCodes, retryAfterDelayMs } from '../signaling/reconnectDelay.js';
 import { SignalingError, SignalingSocket } from '../signaling/SignalingSocket.js';
 import { describeError, describeFull } from './describeError.js';
 import { addReaction, type FloatingReaction } from './reactions.js';
@@ -38,6 +39,8 @@ export function useSpaceSession(spaceId: string) {
 	const names = new Map<string, string>();
 	let attempt = 0;
 	let retryTimer: ReturnType<typeof setTimeout> | undefined;
+	/** Renews the token on the open connection before it expires (the server closes a connection whose token did). */
+	let renewTimer: ReturnType<typeof setTimeout> | undefined;
 	let closed = false;
 	/** The server closed the WebSocket as full while we connected (and scheduled the retry). */
 	let turnedAway = false;
@@ -48,8 +51,37 @@ export function useSpaceSession(spaceId: string) {
 	function end(reason: string): void {
 		status.value = 'final';
 		finalReason.value = reason;
+		clearTimeout(renewTimer);
 		socket.value?.close();
 		socket.value = undefined;
+	}
+
+	/** The stored token can no longer be used (revoked, expired, session too old): say why and show the join form. */
+	function backToJoin(reason: string): void {
+		forgetSession(spaceId);
+		clearTimeout(renewTimer);
+		socket.value?.close();
+		socket.value = undefined;
+		view.value = undefined;
+		token.value = '';
+		error.value = reason;
+		status.value = 'joining';
+	}
+
+	/** Keeps `t` (saved for reconnects) and renews it on the connection before it expires. */
+	function useToken(t: string): void {
+		const stored = loadSession(spaceId);
+		if (stored) saveSession(spaceId, { ...stored, token: t });
+		token.value = t;
+		clearTimeout(renewTimer);
+		const expiresAtMs = tokenExpiresAtMs(t);
+		if (expiresAtMs === undefined) return;
+		renewTimer = setTimeout(() => {
+			const s = socket.value;
+			if (!s || closed) return;
+			// Refused once the session is too old: the server then closes the connection (4012) when the token expires.
+			s.request('renewToken', {}).then(({ token: fresh }) => useToken(fresh), () => {});
+		}, renewalDelayMs(expiresAtMs, Date.now()));
 	}
 
 	/** Joins with a display name from the share link's form. */
@@ -102,6 +134,7 @@ export function useSpaceSession(spaceId: string) {
 			socket.value = s;
 			status.value = 'connected';
 			attempt = 0;
+			useToken(rejoined.token);
 			if (state.space.state === 'ended') end(describeError('space_ended'));
 		} catch (e) {
 			// The WebSocket was closed as full: its close handler scheduled the retry already.
@@ -135,11 +168,7 @@ export function useSpaceSession(spaceId: string) {
 
 	function wire(s: SignalingSocket): void {
 		for (const name of forwarded) s.on(name, (data) => onEvent({ event: name, data } as SpaceEvent));
-		s.on('tokenRenewed', ({ token: t }) => {
-			const stored = loadSession(spaceId);
-			if (stored) saveSession(spaceId, { ...stored, token: t });
-			token.value = t;
-		});
+		s.on('tokenRenewed', ({ token: t }) => useToken(t));
 		// One message per tick: who came and went (the first few by name, then counts) and the reactions by kind.
 		s.on('tick', ({ joined = [], joinedCount = 0, left = [], leftCount = 0, reactions = [] }) => {
 			for (const p of joined) names.set(p.id, p.displayName);
@@ -159,6 +188,9 @@ export function useSpaceSession(spaceId: string) {
 			if (code === finalCloseCodes.spaceEnded) return end(describeError('space_ended'));
 			if (code === finalCloseCodes.removed) return end('A host removed you from this space.');
 			if (code === finalCloseCodes.replaced) return end('This space is open in another tab or window.');
+			if (code === rejoinCloseCodes.revoked) return backToJoin(describeError('revoked'));
+			if (code === rejoinCloseCodes.sessionExpired) return backToJoin(describeError('session_expired'));
+			if (code === rejoinCloseCodes.tokenExpired) return backToJoin(describeError('token_expired'));
 			socket.value = undefined;
 			turnedAway = code === fullCloseCode;
 			scheduleReconnect(turnedAway ? (parseRetryAfter(reason) ?? 10) : undefined);
@@ -204,9 +236,18 @@ export function useSpaceSession(spaceId: string) {
 		return names.get(participantId) ?? 'Someone';
 	}
 
+	/** Gets a new token and makes every older one of ours stop working (a token that may have leaked). */
+	async function rotateToken(): Promise<boolean> {
+		const reply = await request('rotateToken', {});
+		if (!reply) return false;
+		useToken(reply.token);
+		return true;
+	}
+
 	function close(): void {
 		closed = true;
 		clearTimeout(retryTimer);
+		clearTimeout(renewTimer);
 		batcher.close();
 		socket.value?.close();
 	}
@@ -214,7 +255,7 @@ export function useSpaceSession(spaceId: string) {
 	onBeforeUnmount(close);
 	if (status.value === 'connecting') void connect();
 
-	return { status, finalReason, view, socket, toasts, reactions, error, token, join, adopt, connect, request, nameOf, dismissToast: (id: number) => batcher.dismiss(id), announce: (t: string) => batcher.announce(t), close };
+	return { status, finalReason, view, socket, toasts, reactions, error, token, join, adopt, connect, request, rotateToken, nameOf, dismissToast: (id: number) => batcher.dismiss(id), announce: (t: string) => batcher.announce(t), close };
 }
 
 export type SpaceSession = ReturnType<typeof useSpaceSession>;
