@@ -104,15 +104,18 @@ describe('npm start (the one-machine launcher)', () => {
 		for (const dir of dataDirs) fs.rmSync(dir, { recursive: true, force: true });
 	});
 
-	it('serves the player, health and metrics, and Ctrl-C leaves no process behind', async () => {
-		const running = await startTribune(newDataDir());
+	it('serves the player, health and metrics (on their own loopback port), and Ctrl-C leaves no process behind', async () => {
+		const metricsPort = await freePort();
+		const running = await startTribune(newDataDir(), { METRICS_PORT: String(metricsPort) });
 		const health = await waitHealthy(running);
 		expect(health.mediasoupWorkers).toBe(os.availableParallelism());
 		const page = await fetch(`http://127.0.0.1:${running.port}/`);
 		expect(page.status).toBe(200);
 		expect(await page.text()).toContain('<div id="app">');
-		const metrics = await (await fetch(`http://127.0.0.1:${running.port}/metrics`)).text();
+		const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
 		expect(metrics).toMatch(/^tribune_mediasoup_workers \d+$/m);
+		// Not on the public port.
+		expect((await fetch(`http://127.0.0.1:${running.port}/metrics`)).status).toBe(404);
 
 		const tree = descendants(running.child.pid!);
 		const commands = tree.map(commandOf).join('\n');

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CspViolations } from '../../player/test/support/cspViolations.js';
 import { ApiProcess, startCluster } from './support/apiProcess.js';
 import { SignalingClient } from './support/SignalingClient.js';
 import { createLiveSpace, joinSpace, type TestNode } from './support/startTestNode.js';
@@ -32,7 +33,9 @@ describe('admission control in the player', () => {
 		const rest = { baseUrl: api.baseUrl } as TestNode;
 		const { spaceId } = await createLiveSpace(rest);
 		const occupant = await SignalingClient.connect(api.wsUrl, (await joinSpace(rest, spaceId, 'First')).token);
-		const page = await (await browser.newContext()).newPage();
+		const context = await browser.newContext();
+		const csp = await CspViolations.watch(context);
+		const page = await context.newPage();
 		await page.goto(`${api.baseUrl}/s/${spaceId}`);
 		await page.getByLabel('Your name').fill('Second');
 		await page.getByRole('button', { name: 'Listen in' }).click();
@@ -44,5 +47,6 @@ describe('admission control in the player', () => {
 		occupant.close();
 		await page.getByTestId('listener-count').waitFor({ timeout: 20_000 });
 		expect(await page.getByTestId('join-form').count()).toBe(0);
+		expect(csp.list(), 'CSP violations').toEqual([]);
 	});
 });

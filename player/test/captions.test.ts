@@ -163,5 +163,6 @@ describe('captions in the player', () => {
 		expect(transcript).toContain('Thank you all for coming');
 		await expectAccessible(viewer, 'replay with timeline');
 		await system.shot(viewer, '04-replay-timeline');
+		expect(system.cspViolations(), 'CSP violations').toEqual([]);
 	});
 });

@@ -154,5 +154,7 @@ describe('player journeys', () => {
 		await shot(listener, '11-replay-phone');
 		await listener.setViewportSize({ width: 1280, height: 800 });
 		await shot(listener, '12-replay');
+		// Every page above ran under the app's Content-Security-Policy (and the embed's).
+		expect(system.cspViolations(), 'CSP violations').toEqual([]);
 	});
 });

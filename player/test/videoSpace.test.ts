@@ -98,5 +98,6 @@ describe('a video space in the player', () => {
 		for (const page of [listener, host]) await page.getByTestId('reconnecting').waitFor({ state: 'detached', timeout: 30_000 });
 		await host.getByTestId('host-panel').waitFor({ timeout: 5000 });
 		await listener.getByTestId('raise-hand').waitFor({ timeout: 5000 });
+		expect(system.cspViolations(), 'CSP violations').toEqual([]);
 	});
 });

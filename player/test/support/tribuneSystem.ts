@@ -6,6 +6,7 @@ import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { commandOf, descendants, freePort } from '../../../api/test/support/processes.js';
 import { seriousViolations } from './axeCheck.js';
+import { CspViolations, type CspViolation } from './cspViolations.js';
 
 const root = path.resolve(import.meta.dirname, '../../..');
 
@@ -42,6 +43,7 @@ export class TribuneSystem {
 	readonly #dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tribune-player-e2e-'));
 	#process: ChildProcess | undefined;
 	#browser: Browser | undefined;
+	readonly #csp: CspViolations[] = [];
 	base = '';
 	output = '';
 
@@ -78,9 +80,15 @@ export class TribuneSystem {
 	/** A page in a browser context of its own (its own sessionStorage, as a separate person). */
 	async newPage(viewport = { width: 1280, height: 800 }): Promise<{ context: BrowserContext; page: Page }> {
 		const context = await this.#browser!.newContext({ viewport });
+		this.#csp.push(await CspViolations.watch(context));
 		const page = await context.newPage();
 		page.on('pageerror', (error) => console.error('page error:', error.message));
 		return { context, page };
+	}
+
+	/** Every Content-Security-Policy violation any page of this system reported so far (journeys end expecting none). */
+	cspViolations(): CspViolation[] {
+		return this.#csp.flatMap((watcher) => watcher.list());
 	}
 
 	async shot(page: Page, name: string): Promise<void> {
