@@ -13,6 +13,8 @@ export interface LiveCompositeOptions {
 	planned: LiveView;
 	signal: AbortSignal;
 	logger: Logger;
+	/** How long to wait for a starting ffmpeg's zmq filter to bind, ms. Default 10000. */
+	connectTimeoutMs?: number;
 	/** The encode now shows `layout` (every command acknowledged by ffmpeg). */
 	onApplied?: (layout: Layout) => void;
 	/**
@@ -125,7 +127,7 @@ export class LiveComposite {
 	}
 
 	static async #open(options: LiveCompositeOptions): Promise<ZmqControl[]> {
-		const first = await ZmqControl.connect(options.port, { signal: options.signal });
+		const first = await ZmqControl.connect(options.port, { signal: options.signal, ...(options.connectTimeoutMs !== undefined && { timeoutMs: options.connectTimeoutMs }) });
 		const rest = await Promise.allSettled(Array.from({ length: (options.connections ?? 8) - 1 }, () => ZmqControl.connect(options.port, { signal: options.signal, timeoutMs: 2000 })));
 		return [first, ...rest.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []))];
 	}

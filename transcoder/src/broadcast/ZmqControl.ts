@@ -59,7 +59,8 @@ export class ZmqControl {
 
 	/** Connects and handshakes, retrying while ffmpeg has not bound its socket yet (up to `timeoutMs`). */
 	static async connect(port: number, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<ZmqControl> {
-		const deadline = Date.now() + (options.timeoutMs ?? 10_000);
+		const timeoutMs = options.timeoutMs ?? 10_000;
+		const deadline = Date.now() + timeoutMs;
 		for (let attempt = 0; ; attempt++) {
 			try {
 				const socket = await new Promise<net.Socket>((resolve, reject) => {
@@ -71,7 +72,8 @@ export class ZmqControl {
 				await control.#handshake(Math.max(1000, deadline - Date.now()));
 				return control;
 			} catch (error) {
-				if (options.signal?.aborted || Date.now() > deadline || attempt > 200) throw error;
+				// Bounded by time, and by count too (an attempt takes at least the 50 ms pause).
+				if (options.signal?.aborted || Date.now() > deadline || attempt > timeoutMs / 50) throw error;
 				await new Promise((resolve) => setTimeout(resolve, 50));
 			}
 		}

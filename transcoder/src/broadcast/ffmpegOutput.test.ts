@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyFfmpegExit, parseFfmpegStats } from './ffmpegOutput.js';
+import { classifyFfmpegExit, parseFfmpegStats, watchdogFailure } from './ffmpegOutput.js';
 
 describe('parseFfmpegStats()', () => {
 	it('reads a video encode stats line', () => {
@@ -58,5 +58,12 @@ describe('classifyFfmpegExit()', () => {
 			'frame=  250 fps= 25 q=23.0 size=    1024kB time=00:00:10.00 bitrate= 838.9kbits/s speed=1x',
 		]);
 		expect(failure).toEqual({ retryable: true, reason: 'ffmpeg exited with code 1: av_interleaved_write_frame(): Broken pipe' });
+	});
+});
+
+describe('watchdogFailure()', () => {
+	it('tells an ffmpeg that did not start by its deadline from one that stalled after it had started; both retryable', () => {
+		expect(watchdogFailure('starting', 30_000)).toEqual({ retryable: true, kind: 'did-not-start', reason: 'ffmpeg did not start: no progress within 30000 ms of its start' });
+		expect(watchdogFailure('running', 5000)).toEqual({ retryable: true, kind: 'stalled', reason: 'ffmpeg stalled: no progress for 5000 ms after it had started' });
 	});
 });

@@ -34,10 +34,29 @@ export function parseFfmpegStats(line: string): FfmpegStats | undefined {
 	return stats;
 }
 
+/**
+ * How an ffmpeg run ended badly: it exited or was killed from outside (`exit`), the runner's watchdog killed it before
+ * its first stats line by its start-up deadline (`did-not-start`), or after its stats had stopped (`stalled`).
+ */
+export type FfmpegFailureKind = 'exit' | 'did-not-start' | 'stalled';
+
 /** Why an ffmpeg process ended badly, and whether running it again can help. */
 export interface FfmpegFailure {
 	retryable: boolean;
 	reason: string;
+	/** Default `exit`. */
+	kind?: FfmpegFailureKind;
+}
+
+/**
+ * The failure of an ffmpeg the watchdog killed: still `starting` (no stats line yet) when its start-up deadline
+ * passed, or `running` (it had started) when its stats stopped for the stall timeout. Both are retryable: a busy
+ * machine or a stuck input, not a wrong plan.
+ */
+export function watchdogFailure(phase: 'starting' | 'running', timeoutMs: number): FfmpegFailure {
+	return phase === 'starting'
+		? { retryable: true, kind: 'did-not-start', reason: `ffmpeg did not start: no progress within ${timeoutMs} ms of its start` }
+		: { retryable: true, kind: 'stalled', reason: `ffmpeg stalled: no progress for ${timeoutMs} ms after it had started` };
 }
 
 /**

@@ -14,7 +14,8 @@ import { computeLayout, type Layout } from './computeLayout.js';
 import type { LatencyProfile, Rendition } from './ladder.js';
 import { OpusGapFiller } from './OpusGapFiller.js';
 import { LiveComposite, type LiveView } from './LiveComposite.js';
-import { FfmpegError, runFfmpeg } from './runFfmpeg.js';
+import { watchdogFailure } from './ffmpegOutput.js';
+import { defaultStartTimeoutMs, FfmpegError, runFfmpeg } from './runFfmpeg.js';
 import { Vp8SlotRelay } from './Vp8SlotRelay.js';
 
 export interface StageBroadcastOptions {
@@ -32,6 +33,9 @@ export interface StageBroadcastOptions {
 	/** Burned-in captions' text file (see `BroadcastCaptions`), drawn on the composite; empty draws nothing. */
 	captionsFile?: string;
 	ffmpegPath?: string;
+	/** An encoder run's start-up deadline, ms from spawning to its first stats line (see `runFfmpeg`). Default 30000. */
+	startTimeoutMs?: number;
+	/** Once an encoder run has started, how long its stats may stop before it counts as stalled, ms. Default 5000. */
 	stallTimeoutMs?: number;
 	/**
 	 * Before every ffmpeg run: where each rendition's fMP4 goes. From the second run on, the packager behind it marks
@@ -204,7 +208,8 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 		failures++;
 		restarts++;
 		const delayMs = Math.min(backoff.initialMs * 2 ** (failures - 1), backoff.maxMs);
-		logger.warn({ err: error, delayMs, restarts, run: run.n }, 'broadcast run ended; replacing it');
+		const kind = error instanceof FfmpegError ? error.kind : undefined;
+		logger.warn({ err: error, kind, delayMs, restarts, run: run.n }, 'broadcast run ended; replacing it');
 		// A warm-up run becomes the one to wait for: the packager puts it on air as soon as it can.
 		if (!current && next) {
 			current = next;
@@ -546,10 +551,17 @@ async function runEncode(
 			logger,
 			onProgress: onStats,
 			...(options.ffmpegPath !== undefined && { ffmpegPath: options.ffmpegPath }),
+			...(options.startTimeoutMs !== undefined && { startTimeoutMs: options.startTimeoutMs }),
 			...(options.stallTimeoutMs !== undefined && { stallTimeoutMs: options.stallTimeoutMs }),
 		});
 		// Consumers are made only once ffmpeg listens, so a camera's first keyframe is not lost on the way.
-		const following = waitForUdpPortsBound(sdpStreams.map((s) => s.rtpPort), 10_000, signal).then(async () => {
+		// ffmpeg binds its ports while it starts: as long as its start may take. Not bound by then, it did not start.
+		const startTimeoutMs = options.startTimeoutMs ?? defaultStartTimeoutMs;
+		const bound = waitForUdpPortsBound(sdpStreams.map((s) => s.rtpPort), startTimeoutMs, signal).catch((error: unknown) => {
+			if (signal.aborted) throw error;
+			throw new FfmpegError(watchdogFailure('starting', startTimeoutMs), [String(error)]);
+		});
+		const following = bound.then(async () => {
 			if (signal.aborted) return;
 			try {
 				composite = await LiveComposite.connect({
@@ -558,6 +570,8 @@ async function runEncode(
 					planned,
 					signal,
 					logger,
+					// The filter binds as the graph is set up, part of a start that may take this long.
+					connectTimeoutMs: startTimeoutMs,
 					onApplied: (shown) => options.onLiveLayout?.(run.n, shown),
 				});
 				releases.push(() => composite?.close());

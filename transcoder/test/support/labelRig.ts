@@ -122,7 +122,7 @@ export class LabelRig {
 		// Warnings (a refused command) are kept for the test to show; the counts come from the composite.
 		const logger = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line) });
 		let rig: LabelRig | undefined;
-		let pending = Buffer.alloc(0);
+		let pending: Buffer = Buffer.alloc(0);
 		ffmpeg.stdout!.on('data', (chunk: Buffer) => {
 			pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
 			while (pending.length >= frameBytes) {

@@ -1,0 +1,85 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import { FfmpegError, runFfmpeg, type FfmpegPlan, type FfmpegStats } from '../src/index.js';
+
+/**
+ * The encoder's start-up deadline and its stall watchdog are separate: a real ffmpeg reads raw audio from a FIFO,
+ * which holds it in `open()` (no stats line: still starting) until a writer comes, and in `read()` (no stats line
+ * after it had started: stalled) while the writer is silent. The writer's timing is set against the timeouts by
+ * multiples, not measured.
+ */
+describe('runFfmpeg(): starting, started, stalled', () => {
+	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tribune-ffmpeg-start-'));
+	afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+	const logger = pino({ level: 'silent' });
+	let fifos = 0;
+
+	/** A plan reading 8 kHz mono s16le from a new FIFO, stats every 0.1 s, output discarded. */
+	function fifoPlan(): { plan: FfmpegPlan; fifo: string } {
+		const fifo = path.join(dir, `in-${fifos++}.pcm`);
+		execFileSync('mkfifo', [fifo]);
+		const input = { url: fifo, options: ['-hide_banner', '-nostdin', '-loglevel', 'error', '-stats', '-stats_period', '0.1', '-f', 's16le', '-ar', '8000', '-ac', '1'] };
+		const outputs = [{ rendition: 'audio', url: '/dev/null', options: ['-map', '[a]', '-f', 'null'] }];
+		return { fifo, plan: { input, filterGraph: '[0:a]anull[a]', outputs, args: [], textFiles: [], renditions: [] } };
+	}
+
+	/** Writes 50 ms of silence every 50 ms into `fifo` (opening it lets ffmpeg's `open()` return) until `until()`. */
+	async function feed(fifo: string, until: () => boolean, maxMs = 20_000): Promise<fs.WriteStream> {
+		const writer = fs.createWriteStream(fifo);
+		writer.on('error', () => {
+			// ffmpeg killed or gone: the test's assertions say what happened.
+		});
+		const deadline = Date.now() + maxMs;
+		while (!until() && Date.now() < deadline) {
+			writer.write(Buffer.alloc(800));
+			await new Promise((resolve) => setTimeout(resolve, 50));
+		}
+		return writer;
+	}
+
+	it('an ffmpeg that takes longer than the stall timeout to start is not killed before its start-up deadline', { timeout: 60_000 }, async () => {
+		const { plan, fifo } = fifoPlan();
+		const progress: FfmpegStats[] = [];
+		const run = runFfmpeg({ plan, logger, startTimeoutMs: 30_000, stallTimeoutMs: 1000, onProgress: (s) => progress.push(s) });
+		let ended = false;
+		void run.then(() => (ended = true), () => (ended = true));
+		// Three stall timeouts with no stats line (ffmpeg waits in open()): the stall watchdog alone would have killed it.
+		await new Promise((resolve) => setTimeout(resolve, 3000));
+		expect(ended).toBe(false);
+		const writer = await feed(fifo, () => progress.length >= 3 || ended);
+		writer.end();
+		await expect(run).resolves.toBeUndefined();
+		expect(progress.length).toBeGreaterThanOrEqual(3);
+	});
+
+	it('an ffmpeg that never starts is killed at its start-up deadline as "did not start"', { timeout: 60_000 }, async () => {
+		const { plan } = fifoPlan();
+		const run = runFfmpeg({ plan, logger, startTimeoutMs: 2000, stallTimeoutMs: 300 });
+		const error = await run.then(() => undefined, (e: unknown) => e);
+		expect(error).toBeInstanceOf(FfmpegError);
+		expect(error).toMatchObject({ kind: 'did-not-start', retryable: true, message: expect.stringMatching(/did not start: no progress within 2000 ms/) });
+	});
+
+	it('an ffmpeg whose progress stops after it had started is killed as stalled', { timeout: 60_000 }, async () => {
+		const { plan, fifo } = fifoPlan();
+		const progress: FfmpegStats[] = [];
+		const run = runFfmpeg({ plan, logger, startTimeoutMs: 30_000, stallTimeoutMs: 1000, onProgress: (s) => progress.push(s) });
+		let error: unknown;
+		let ended = false;
+		void run.then(() => (ended = true), (e: unknown) => ((error = e), (ended = true)));
+		// Started (stats flow), then the writer falls silent but stays open: ffmpeg waits in read().
+		const writer = await feed(fifo, () => progress.length >= 3 || ended);
+		try {
+			await expect.poll(() => ended, { timeout: 20_000 }).toBe(true);
+		} finally {
+			writer.destroy();
+		}
+		expect(progress.length).toBeGreaterThanOrEqual(3);
+		expect(error).toBeInstanceOf(FfmpegError);
+		expect(error).toMatchObject({ kind: 'stalled', retryable: true, message: expect.stringMatching(/stalled: no progress for 1000 ms after it had started/) });
+	});
+});
