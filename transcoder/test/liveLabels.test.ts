@@ -109,6 +109,28 @@ describe('live labels through the real control path', () => {
 		});
 	});
 
+	it('a command ffmpeg refuses is logged with its target and skipped: the commands queued behind it on the same connection are applied, with no reconnect', async () => {
+		// One connection, so the order is certain: the labels, then every command of a slot the encode was not planned
+		// with (no such filter: refused), then the active-speaker frame, which must still move.
+		const rig = await LabelRig.start(['Eve', 'Ada'], { connections: 1 });
+		try {
+			await rig.show(['Eve', 'Ada']);
+			await rig.show(['Zed', 'Ada'], { active: 's0', extraSlots: 1 });
+			const frame = await rig.frame();
+			expect(changedOutside(frame, await rig.reference(['Zed', 'Ada'], 's0'), [])).toBe(0);
+			// drawbox@tile2 x, y, w, h, drawtext@initials2 and drawtext@name2.
+			expect(rig.composite.counts).toMatchObject({ refused: 6, reconnects: 0 });
+			const refusals = rig.warnings.filter((line) => line.includes('ffmpeg refused a live command')).map((line) => (JSON.parse(line) as { target: string }).target);
+			expect(refusals.sort()).toEqual(['drawbox@tile2', 'drawbox@tile2', 'drawbox@tile2', 'drawbox@tile2', 'drawtext@initials2', 'drawtext@name2']);
+			// A refused value is not sent again while it is still the one wanted; the next name is applied.
+			await rig.show(['Bo', 'Ada'], { active: 's0', extraSlots: 1 });
+			expect(changedOutside(await rig.frame(), await rig.reference(['Bo', 'Ada'], 's0'), [])).toBe(0);
+			expect(rig.composite.counts).toMatchObject({ refused: 6, reconnects: 0 });
+		} finally {
+			rig.close();
+		}
+	});
+
 	it(`${randomNames} random names go through the label path with no refusal, no reconnect and no change outside the names`, async () => {
 		const speakers = 8;
 		const random = prng(seed);

@@ -37,8 +37,9 @@ export function prng(seed: number): () => number {
 	};
 }
 
-export function stageOf(names: readonly string[]): StageSnapshot {
-	return { speakers: names.map((name, i) => ({ id: `s${i}`, name, video: false, muted: false })), pinned: [] };
+/** Speakers `s0`, `s1`, … with these names; `active`: the one talking (their tile framed, a dot before their name). */
+export function stageOf(names: readonly string[], active?: string): StageSnapshot {
+	return { speakers: names.map((name, i) => ({ id: `s${i}`, name, video: false, muted: false })), pinned: [], activeSpeakerId: active };
 }
 
 /** A rectangle of the canvas, `x1`/`y1` exclusive. */
@@ -75,8 +76,8 @@ export function changedOutside(a: Buffer, b: Buffer, regions: readonly Region[])
 }
 
 /** The broadcast's composite graph for a stage of `names` (one slot each), paced at 2× real time. */
-function compositeGraph(names: readonly string[], port: number): { layout: Layout; slots: SlotAssignment; graph: string } {
-	const layout = computeLayout(stageOf(names), canvas);
+function compositeGraph(names: readonly string[], port: number, active?: string): { layout: Layout; slots: SlotAssignment; graph: string } {
+	const layout = computeLayout(stageOf(names, active), canvas);
 	const slots = assignBySpeakerId(layout, new Map());
 	const plan = buildFfmpegPlan(layout, [rendition], latency, { composite: true, sdpPath: '/tmp/unused.sdp', slots, workDir: os.tmpdir(), fontFile, outputs: { small: 'unused' }, controlPort: port });
 	// An empty stage is paced by `realtime`; twice as fast, commands (taken as frames pass) are answered sooner.
@@ -111,7 +112,8 @@ export class LabelRig {
 		this.warnings = init.warnings;
 	}
 
-	static async start(names: readonly string[]): Promise<LabelRig> {
+	/** `connections`: the composite's control connections (default its own, 8). */
+	static async start(names: readonly string[], options: { connections?: number } = {}): Promise<LabelRig> {
 		const port = await freePort();
 		const { layout, slots, graph } = compositeGraph(names, port);
 		// Only the outputs differ from the broadcast: raw frames on stdout, the audio discarded.
@@ -142,6 +144,7 @@ export class LabelRig {
 				planned: { layout, slots },
 				signal: abort.signal,
 				logger,
+				...(options.connections !== undefined && { connections: options.connections }),
 				onApplied: () => {
 					if (!rig) return;
 					rig.#applied++;
@@ -156,11 +159,17 @@ export class LabelRig {
 		}
 	}
 
-	/** The stage with these names (same speakers, same slots) on the air: resolves once ffmpeg acknowledged it. */
-	async show(names: readonly string[], timeoutMs = 15_000): Promise<void> {
-		const layout = computeLayout(stageOf(names), canvas);
+	/**
+	 * The stage with these names (same speakers, same slots) on the air: resolves once the composite has sent it.
+	 * `active`: who talks. `extraSlots`: slots the encode was not planned with (empty ones; their filters do not
+	 * exist, so ffmpeg refuses every command for them).
+	 */
+	async show(names: readonly string[], options: { active?: string; extraSlots?: number; timeoutMs?: number } = {}): Promise<void> {
+		const layout = computeLayout(stageOf(names, options.active), canvas);
 		const applied = this.#applied;
-		this.composite.show({ layout, slots: this.slots });
+		const streams = [...this.slots.streams, ...Array.from({ length: options.extraSlots ?? 0 }, () => ({}))];
+		this.composite.show({ layout, slots: { ...this.slots, streams } });
+		const timeoutMs = options.timeoutMs ?? 15_000;
 		await this.#until(() => this.#applied > applied, timeoutMs, 'layout applied');
 	}
 
@@ -178,8 +187,8 @@ export class LabelRig {
 	 * The frame the plan for `names` draws from the start, each label's text read by drawtext from a file (no parser
 	 * sees it): what "drawn as typed" looks like.
 	 */
-	async reference(names: readonly string[]): Promise<Buffer> {
-		const planned = compositeGraph(names, 1);
+	async reference(names: readonly string[], active?: string): Promise<Buffer> {
+		const planned = compositeGraph(names, 1, active);
 		const { layout } = planned;
 		let { graph } = planned;
 		const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tribune-label-ref-'));
