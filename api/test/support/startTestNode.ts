@@ -18,6 +18,8 @@ export interface TestNode {
 	redisPrefix: string;
 	/** The key participant and captioner tokens are signed with. */
 	tokenKey: Uint8Array;
+	/** The HTTP server (tests may watch its requests and upgrades). */
+	server: http.Server;
 	close(): Promise<void>;
 }
 
@@ -60,6 +62,7 @@ export async function startTestNode(redisUrl: string, signaling: SpacesOptions['
 		workers,
 		redisPrefix,
 		tokenKey,
+		server,
 		async close() {
 			spaces.close();
 			server.closeAllConnections();

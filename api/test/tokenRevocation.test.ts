@@ -1,0 +1,233 @@
+import { SignJWT } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { authSubprotocols } from '../src/signaling/protocol.js';
+import { ApiProcess, startCluster } from './support/apiProcess.js';
+import { rawUpgrade } from './support/rawUpgrade.js';
+import { SignalingClient } from './support/SignalingClient.js';
+import { createLiveSpace, joinSpace, postJson, type TestNode } from './support/startTestNode.js';
+
+/**
+ * Revocation, rotation, bans and session age with real API processes on one real Redis: node A and node B as
+ * `npm start` runs them, node C with short token lifetimes (TOKEN_TTL_S=3, TOKEN_MAX_SESSION_S=8) and the captioner
+ * compatibility switch on (CAPTIONER_URL_TOKENS=true).
+ */
+let cluster: Awaited<ReturnType<typeof startCluster>>;
+let a: ApiProcess;
+let b: ApiProcess;
+let c: ApiProcess;
+const clients: SignalingClient[] = [];
+/** Measured close times, ms, printed as one JSON line at the end. */
+const figures: Record<string, number[]> = {};
+
+beforeAll(async () => {
+	cluster = await startCluster();
+	[a, b, c] = await Promise.all([
+		ApiProcess.start(cluster),
+		ApiProcess.start(cluster),
+		ApiProcess.start(cluster, { TOKEN_TTL_S: '3', TOKEN_MAX_SESSION_S: '8', CAPTIONER_URL_TOKENS: 'true' }),
+	]);
+}, 120_000);
+afterAll(async () => {
+	for (const client of clients) client.close();
+	console.log(JSON.stringify({ revocation_close_ms: figures }));
+	await Promise.all([a?.kill('SIGTERM'), b?.kill('SIGTERM'), c?.kill('SIGTERM')]);
+	await cluster?.stop();
+});
+
+async function connect(node: ApiProcess, token: string): Promise<SignalingClient> {
+	const client = await SignalingClient.connect(node.wsUrl, token);
+	clients.push(client);
+	return client;
+}
+
+const rest = (node: ApiProcess) => ({ baseUrl: node.baseUrl }) as TestNode;
+const post = (node: ApiProcess, spaceId: string, route: string, body: unknown, token: string) => postJson(`${node.baseUrl}/api/spaces/${spaceId}/${route}`, body, token);
+
+/** Waits for `client` to close; records how long after `since` it did, under `figure`. */
+async function closedWithin(client: SignalingClient, since: number, figure: string): Promise<number> {
+	const code = await client.waitForClose(10_000);
+	(figures[figure] ??= []).push(Math.round(performance.now() - since));
+	return code;
+}
+
+/** What an upgrade with `token` is answered, at `node`: 101 or the refusal's status. */
+async function upgradeStatus(node: ApiProcess, token: string): Promise<number> {
+	return (await rawUpgrade(node.wsUrl, '/ws', { 'Sec-WebSocket-Protocol': authSubprotocols(token).join(', ') })).status;
+}
+
+/**
+ * The 1 s goal is for a quiet machine; the assertion leaves room for a loaded one (the figures are printed), so it
+ * fails only when a close is not pushed at all (the next chance would be the token's expiry, minutes away).
+ */
+const closeBoundMs = 3000;
+
+describe('revoking tokens over several nodes', () => {
+	it("a host revokes a listener's tokens: their sockets on both nodes close with 4013, REST and WebSockets refuse the token, a fresh join works", async () => {
+		const { spaceId, hostToken } = await createLiveSpace(rest(a));
+		const host = await connect(a, hostToken);
+		const lee = await joinSpace(rest(a), spaceId, 'Lee');
+		const [leeA, leeB] = [await connect(a, lee.token), await connect(b, lee.token)];
+		await host.waitFor('tick', (d) => d.listenerCount === 2);
+
+		const t0 = performance.now();
+		await host.request('revokeTokens', { participantId: lee.participantId });
+		const [codeA, codeB] = await Promise.all([closedWithin(leeA, t0, 'same_node'), closedWithin(leeB, t0, 'other_node')]);
+		expect([codeA, codeB]).toEqual([4013, 4013]);
+		expect(leeA.closeReason).toBe('token revoked');
+		expect(Math.max(...figures.same_node!.slice(-1), ...figures.other_node!.slice(-1))).toBeLessThan(closeBoundMs);
+
+		for (const node of [a, b]) {
+			expect(await upgradeStatus(node, lee.token)).toBe(401);
+			const rejoin = await post(node, spaceId, 'join', { displayName: 'Lee', token: lee.token }, '');
+			expect(rejoin.status).toBe(401);
+			expect((await post(node, spaceId, 'tokens/rotate', {}, lee.token)).status).toBe(401);
+		}
+		// Removed, not banned: the share link lets them in again as someone new.
+		const fresh = await joinSpace(rest(b), spaceId, 'Lee again');
+		expect(fresh.participantId).not.toBe(lee.participantId);
+		expect((await (await connect(b, fresh.token)).request('getState')).you.role).toBe('listener');
+		expect(host.closeCode).toBeUndefined();
+	});
+
+	it('over REST too, by a co-host, on the other node; a speaker may revoke nobody and a co-host not the host', async () => {
+		const { spaceId, hostId, hostToken } = await createLiveSpace(rest(a));
+		const host = await connect(a, hostToken);
+		const [sam, max] = [await joinSpace(rest(a), spaceId, 'Sam'), await joinSpace(rest(a), spaceId, 'Max')];
+		const samSocket = await connect(a, sam.token);
+		await samSocket.request('raiseHand');
+		await host.request('approveHand', { participantId: sam.participantId });
+		const samSpeaker = (await samSocket.waitFor('tokenRenewed')).token;
+		const maxSocket = await connect(b, max.token);
+		expect((await post(b, spaceId, 'tokens/revoke', { participantId: max.participantId }, samSpeaker)).body.error?.code).toBe('forbidden');
+		await maxSocket.request('raiseHand');
+		await host.request('approveHand', { participantId: max.participantId });
+		await host.request('setCoHost', { participantId: max.participantId, cohost: true });
+		const maxCohost = (await maxSocket.waitFor('tokenRenewed', (d) => d.role === 'cohost')).token;
+		expect((await post(b, spaceId, 'tokens/revoke', { participantId: hostId }, maxCohost)).body.error?.code).toBe('forbidden');
+		expect((await post(b, spaceId, 'tokens/revoke', { participantId: 'nobody' }, maxCohost)).status).toBe(404);
+		expect((await post(b, spaceId, 'tokens/revoke', { participantId: '../x' }, maxCohost)).status).toBe(400);
+
+		const t0 = performance.now();
+		expect((await post(b, spaceId, 'tokens/revoke', { participantId: sam.participantId }, maxCohost)).body).toEqual({ revoked: true });
+		expect(await closedWithin(samSocket, t0, 'other_node')).toBe(4013);
+		expect(await upgradeStatus(b, samSpeaker)).toBe(401);
+		expect(figures.other_node!.at(-1)).toBeLessThan(closeBoundMs);
+	});
+
+	it('a ban closes the banned participant\'s sockets on both nodes (4003) and their token is refused everywhere', async () => {
+		const { spaceId, hostToken } = await createLiveSpace(rest(b));
+		const host = await connect(b, hostToken);
+		const troll = await joinSpace(rest(a), spaceId, 'Troll');
+		const [onA, onB] = [await connect(a, troll.token), await connect(b, troll.token)];
+		await host.waitFor('tick', (d) => d.listenerCount === 2);
+		const t0 = performance.now();
+		await host.request('remove', { participantId: troll.participantId, ban: true });
+		const codes = await Promise.all([closedWithin(onA, t0, 'ban_other_node'), closedWithin(onB, t0, 'ban_same_node')]);
+		expect(codes).toEqual([4003, 4003]);
+		expect(Math.max(figures.ban_other_node!.at(-1)!, figures.ban_same_node!.at(-1)!)).toBeLessThan(closeBoundMs);
+		for (const node of [a, b]) {
+			expect(await upgradeStatus(node, troll.token)).toBe(403);
+			expect((await post(node, spaceId, 'join', { displayName: 'Troll', token: troll.token }, '')).body.error?.code).toBe('banned');
+		}
+	});
+
+	it('a host rotates: the asking socket stays, the old token\'s other socket closes, old refused and new accepted; a REST rotation closes every socket', async () => {
+		const { spaceId, hostToken } = await createLiveSpace(rest(a));
+		const [hostA, hostB] = [await connect(a, hostToken), await connect(b, hostToken)];
+		const t0 = performance.now();
+		const { token: rotated } = await hostA.request('rotateToken');
+		expect(await closedWithin(hostB, t0, 'rotation_other_node')).toBe(4013);
+		expect(hostB.closeReason).toBe('token rotated');
+		expect(await upgradeStatus(a, hostToken)).toBe(401);
+		expect((await post(b, spaceId, 'end', {}, hostToken)).status).toBe(401);
+		expect((await hostA.request('getState')).you.role).toBe('host');
+		const onB = await connect(b, rotated);
+		expect((await onB.request('getState')).you.role).toBe('host');
+
+		// Over REST the caller has no socket to keep: every socket of the host closes.
+		const t1 = performance.now();
+		const again = await post(b, spaceId, 'tokens/rotate', {}, rotated);
+		expect(again.status).toBe(200);
+		expect(await Promise.all([closedWithin(hostA, t1, 'rest_rotation_other_node'), closedWithin(onB, t1, 'rest_rotation_same_node')])).toEqual([4013, 4013]);
+		expect(await upgradeStatus(a, rotated)).toBe(401);
+		expect((await (await connect(a, again.body.token!)).request('getState')).you.role).toBe('host');
+	});
+});
+
+describe('tokens out of URLs', () => {
+	it('signaling refuses a token in the URL on every node and selects tribune.v1 without echoing the token', async () => {
+		const { hostToken } = await createLiveSpace(rest(a));
+		for (const node of [a, b, c]) {
+			const inUrl = await rawUpgrade(node.wsUrl, `/ws?token=${hostToken}`, {});
+			expect(inUrl.status).toBe(400);
+			expect(inUrl.text).not.toContain(hostToken);
+		}
+		const offered = await rawUpgrade(a.wsUrl, '/ws', { 'Sec-WebSocket-Protocol': authSubprotocols(hostToken).join(', ') });
+		expect(offered.status).toBe(101);
+		expect(offered.headers['sec-websocket-protocol']).toBe('tribune.v1');
+		expect(offered.text).not.toContain(hostToken);
+		// The token subprotocol alone (a client that would accept the token echoed back) is refused.
+		expect((await rawUpgrade(a.wsUrl, '/ws', { 'Sec-WebSocket-Protocol': `tribune.token.${hostToken}` })).status).toBe(400);
+	});
+
+	it('the captioner socket takes ?token= only where CAPTIONER_URL_TOKENS is on', async () => {
+		const { spaceId, hostToken } = await createLiveSpace(rest(c), { captionMode: 'sidecar' });
+		const issued = await post(c, spaceId, 'captioner-token', { name: 'Cara' }, hostToken);
+		const token = (issued.body as { token: string }).token;
+		expect((await rawUpgrade(c.wsUrl, `/captions/ws?token=${token}`, {})).status).toBe(101);
+		expect((await rawUpgrade(a.wsUrl, `/captions/ws?token=${token}`, {})).status).toBe(400);
+		expect((await rawUpgrade(a.wsUrl, '/captions/ws', { 'Sec-WebSocket-Protocol': authSubprotocols(token).join(', ') })).status).toBe(101);
+	});
+});
+
+describe('token expiry and the maximum session age (node C: 3 s tokens, 8 s sessions)', () => {
+	it('a socket closes when its token expires unrenewed (4011), lives on while renewed, and closes at the session\'s end (4012); no renewal past it', async () => {
+		const { spaceId, hostToken } = await createLiveSpace(rest(c));
+		const lazy = await connect(c, (await joinSpace(rest(c), spaceId, 'Lazy')).token);
+		const keen = await joinSpace(rest(c), spaceId, 'Keen');
+		const keenSocket = await connect(c, keen.token);
+		const host = await connect(c, hostToken);
+		const t0 = performance.now();
+		let latest = hostToken;
+		// The host renews every second, as the player does before its token runs out.
+		const renewing = setInterval(() => {
+			host.request('renewToken').then(({ token }) => (latest = token), () => {});
+			keenSocket.request('renewToken').then(() => {}, () => {});
+		}, 1000);
+		try {
+			expect(await lazy.waitForClose(6000)).toBe(4011);
+			expect(lazy.closeReason).toBe('token expired');
+			expect(keenSocket.closeCode).toBeUndefined();
+			expect(await host.waitForClose(10_000)).toBe(4012);
+			expect(host.closeReason).toBe('session expired');
+			(figures.session_end_after_create ??= []).push(Math.round(performance.now() - t0));
+		} finally {
+			clearInterval(renewing);
+		}
+		// Keen joined a little after the host: their session ends too, whatever they renewed.
+		expect(await keenSocket.waitForClose(5000)).toBe(4012);
+		// The last renewed token is past the session: a rejoin with it is a new visit, not a renewal.
+		const rejoin = await post(c, spaceId, 'join', { displayName: 'Hana', token: latest }, '');
+		expect(rejoin.body.participant?.role).toBe('listener');
+		expect(await upgradeStatus(c, latest)).toBe(401);
+	});
+
+	it('a token that is otherwise valid but from a session older than the maximum is refused (REST renewal, rotation, WebSocket)', async () => {
+		const { spaceId, hostId } = await createLiveSpace(rest(c));
+		const nowS = Math.floor(Date.now() / 1000);
+		// As a node with a longer maximum would have issued it (or this node before its maximum was lowered).
+		const old = await new SignJWT({ spc: spaceId, role: 'host', jti: 'old-session', gen: 0, sst: nowS - 60 })
+			.setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+			.setSubject(hostId)
+			.setIssuer('tribune')
+			.setAudience('tribune-space')
+			.setIssuedAt()
+			.setExpirationTime(nowS + 600)
+			.sign(new TextEncoder().encode(cluster.tokenSecret));
+		expect(await upgradeStatus(a, old)).toBe(101);
+		expect(await upgradeStatus(c, old)).toBe(401);
+		const rejoin = await post(c, spaceId, 'join', { displayName: 'Hana', token: old }, '');
+		expect([rejoin.status, rejoin.body.error?.message]).toEqual([401, 'session expired; join again']);
+		expect((await post(c, spaceId, 'tokens/rotate', {}, old)).status).toBe(401);
+	});
+});
