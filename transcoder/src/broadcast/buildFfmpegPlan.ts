@@ -73,9 +73,10 @@ const colours = compositeColours;
  * mixed; for video spaces the composite (pinned row, grid, names, initials for speakers without video, active
  * speaker highlight) encoded once per video rendition; each rendition written as fragmented MP4 whose fragments are
  * LL-HLS parts. Pure: returns argv arrays, never a shell string, and keeps user text (names) out of the filter graph:
- * labels start empty and get their text as a quoted drawtext reinit over the control socket (`layoutCommands`). Every
- * tile's filters are named per slot, so the runner can move the tiles of a running encode to a new layout of the
- * same speakers (a pin, a mute, the active speaker) without a restart.
+ * labels start empty and get their text by a drawtext reinit over the control socket (`layoutCommands`, quoted for
+ * each parser on the way: `quoteFfmpegToken`). Every tile's filters are named per slot, so the runner can move the
+ * tiles of a running encode to a new layout of the same speakers (a pin, a mute, the active speaker) without a
+ * restart.
  */
 export function buildFfmpegPlan(layout: Layout, ladder: readonly Rendition[], latency: LatencyProfile, io: PlanIo): FfmpegPlan {
 	validateLadder(ladder, latency);

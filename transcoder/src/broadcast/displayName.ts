@@ -1,6 +1,7 @@
 /**
  * A name as drawn: control characters and line breaks removed, at most 32 characters (with an ellipsis), and a
- * muted marker. Whatever the characters, it only ever reaches ffmpeg as a quoted drawtext value (see `liveLayout`).
+ * muted marker. Whatever the characters, it only ever reaches ffmpeg quoted for every parser on its way (see
+ * `quoteFfmpegToken`).
  */
 export function displayName(name: string, muted: boolean): string {
 	// eslint-disable-next-line no-control-regex
