@@ -6,9 +6,9 @@ import ts from 'typescript';
 /**
  * The load worker runs as its own Node process, outside vitest: transpile its one file (it imports only Node
  * built-ins and `ws`) into the repository's node_modules/.cache, where `ws` resolves, and return the script's path.
+ * `source`: another such one-file process (the slowloris of api/test/slowClients.test.ts).
  */
-export function compileLoadWorker(): string {
-	const source = fileURLToPath(new URL('./loadWorker.ts', import.meta.url));
+export function compileLoadWorker(source = fileURLToPath(new URL('./loadWorker.ts', import.meta.url))): string {
 	const root = path.resolve(path.dirname(source), '../../..');
 	const outDir = path.join(root, 'node_modules', '.cache', 'tribune-load');
 	fs.mkdirSync(outDir, { recursive: true });
@@ -16,7 +16,7 @@ export function compileLoadWorker(): string {
 		compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
 		fileName: source,
 	});
-	const out = path.join(outDir, `loadWorker-${process.pid}.mjs`);
+	const out = path.join(outDir, `${path.basename(source, '.ts')}-${process.pid}.mjs`);
 	fs.writeFileSync(out, outputText);
 	return out;
 }
