@@ -62,10 +62,12 @@ describe('upgrade routing (real API process)', () => {
 		expect(await healthy()).toBe(true);
 	}, 30_000);
 
-	it('the served paths still answer for themselves: a bad token on /ws and /captions/ws is a 401', async () => {
-		for (const p of ['/ws?token=x', '/captions/ws?token=x']) {
-			const reply = await rawUpgrade(api.port, `GET ${p} HTTP/1.1\r\n${upgradeHeaders}\r\n`);
+	it('the served paths still answer for themselves: a bad token on /ws and /captions/ws is a 401, one in the URL a 400', async () => {
+		for (const p of ['/ws', '/captions/ws']) {
+			const reply = await rawUpgrade(api.port, `GET ${p} HTTP/1.1\r\n${upgradeHeaders}Sec-WebSocket-Protocol: tribune.v1, tribune.token.x\r\n\r\n`);
 			expect(reply, p).toMatch(/^HTTP\/1\.1 401 unauthorized\r\n/);
+			const inUrl = await rawUpgrade(api.port, `GET ${p}?token=x HTTP/1.1\r\n${upgradeHeaders}\r\n`);
+			expect(inUrl, p).toMatch(/^HTTP\/1\.1 400 bad_request\r\n/);
 		}
 	}, 30_000);
 
