@@ -7,7 +7,7 @@ describe('buildSecurityHeaders()', () => {
 	it('gives the app exactly its policy, never framed', () => {
 		const { app } = buildSecurityHeaders('any');
 		expect(header(app, 'Content-Security-Policy')).toBe(
-			"default-src 'self'; connect-src 'self'; media-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+			"default-src 'self'; connect-src 'self'; media-src 'self' blob: data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
 		);
 		expect(header(app, 'X-Frame-Options')).toBe('DENY');
 		expect(header(app, 'X-Content-Type-Options')).toBe('nosniff');

@@ -17,9 +17,10 @@ export const everyResponseHeaders: readonly string[] = ['X-Content-Type-Options'
  * - `default-src 'self'`: scripts, styles, fonts, images, the lazily loaded stage chunk — all from the app's origin.
  * - `connect-src 'self'`: REST, the LL-HLS playlists and parts hls.js fetches, and the WebSockets (`/ws`): CSP
  *   Level 3 matches `ws:`/`wss:` of the page's own host with `'self'`.
- * - `media-src 'self' blob:`: hls.js plays through Media Source Extensions, attached as a `blob:` URL of the
- *   MediaSource; a replay's MP4 download is a plain link. (hls.js's ES module build, which Vite bundles, runs its
- *   transmuxer in the page: no `blob:` worker, so workers stay at `'self'` through default-src.)
+ * - `media-src 'self' blob: data:`: hls.js plays through Media Source Extensions, attached as a `blob:` URL of the
+ *   MediaSource, and gives each subtitle `<track>` it creates the empty `data:,WEBVTT` (its createTrackNode: Chrome's
+ *   captions menu and Safari's cue handling need a source). Media can run no script. (hls.js's ES module build,
+ *   which Vite bundles, runs its transmuxer in the page: no `blob:` worker, so workers stay at `'self'`.)
  * - `object-src 'none'`, `base-uri 'none'`: no plugins, and no injected `<base>` to re-point relative URLs.
  * - `form-action 'self'`: the app's forms submit by script; none may post elsewhere.
  * WebRTC (mediasoup-client) is not governed by CSP.
@@ -27,7 +28,7 @@ export const everyResponseHeaders: readonly string[] = ['X-Content-Type-Options'
 const appDirectives = [
 	"default-src 'self'",
 	"connect-src 'self'",
-	"media-src 'self' blob:",
+	"media-src 'self' blob: data:",
 	"object-src 'none'",
 	"base-uri 'none'",
 	"form-action 'self'",
