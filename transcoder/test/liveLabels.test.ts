@@ -88,7 +88,7 @@ describe('live labels through the real control path', () => {
 		beforeAll(async () => {
 			rig = await LabelRig.start(['Eve', 'Ada']);
 			await rig.show(['Eve', 'Ada']);
-			baseline = await rig.frame();
+			baseline = await rig.frameLike(await rig.reference(['Eve', 'Ada']));
 		}, 60_000);
 		afterAll(() => rig?.close());
 
@@ -102,9 +102,10 @@ describe('live labels through the real control path', () => {
 
 		it.each(hostile)('%j changes nothing outside its tile and label and is drawn as typed, with no refusal or reconnect', async (name) => {
 			await rig.show([name, 'Ada']);
-			const frame = await rig.frame();
+			const expected = await rig.reference([name, 'Ada']);
+			const frame = await rig.frameLike(expected);
 			expect(changedOutside(baseline, frame, nameRegions(rig.layout, 's0')), 'pixels changed outside the name').toBe(0);
-			expect(changedOutside(frame, await rig.reference([name, 'Ada']), []), 'pixels differing from the label drawn from a file').toBe(0);
+			expect(changedOutside(frame, expected, []), 'pixels differing from the label drawn from a file').toBe(0);
 			expect(rig.composite.counts).toMatchObject({ refused: 0, reconnects: 0 });
 		});
 	});
@@ -116,15 +117,16 @@ describe('live labels through the real control path', () => {
 		try {
 			await rig.show(['Eve', 'Ada']);
 			await rig.show(['Zed', 'Ada'], { active: 's0', extraSlots: 1 });
-			const frame = await rig.frame();
-			expect(changedOutside(frame, await rig.reference(['Zed', 'Ada'], 's0'), [])).toBe(0);
+			const zed = await rig.reference(['Zed', 'Ada'], 's0');
+			expect(changedOutside(await rig.frameLike(zed), zed, [])).toBe(0);
 			// drawbox@tile2 x, y, w, h, drawtext@initials2 and drawtext@name2.
 			expect(rig.composite.counts).toMatchObject({ refused: 6, reconnects: 0 });
 			const refusals = rig.warnings.filter((line) => line.includes('ffmpeg refused a live command')).map((line) => (JSON.parse(line) as { target: string }).target);
 			expect(refusals.sort()).toEqual(['drawbox@tile2', 'drawbox@tile2', 'drawbox@tile2', 'drawbox@tile2', 'drawtext@initials2', 'drawtext@name2']);
 			// A refused value is not sent again while it is still the one wanted; the next name is applied.
 			await rig.show(['Bo', 'Ada'], { active: 's0', extraSlots: 1 });
-			expect(changedOutside(await rig.frame(), await rig.reference(['Bo', 'Ada'], 's0'), [])).toBe(0);
+			const bo = await rig.reference(['Bo', 'Ada'], 's0');
+			expect(changedOutside(await rig.frameLike(bo), bo, [])).toBe(0);
 			expect(rig.composite.counts).toMatchObject({ refused: 6, reconnects: 0 });
 		} finally {
 			rig.close();

@@ -184,6 +184,21 @@ export class LabelRig {
 	}
 
 	/**
+	 * The first frame equal to `expected`, or the last one seen when none is within `timeoutMs`. Frames still on
+	 * their way when ffmpeg acknowledged a command (how many depends on the machine's load) show the previous state.
+	 */
+	async frameLike(expected: Buffer, timeoutMs = 10_000): Promise<Buffer> {
+		const deadline = Date.now() + timeoutMs;
+		let frame = await this.frame(timeoutMs);
+		while (!frame.equals(expected) && Date.now() < deadline) {
+			const next = this.#frames + 1;
+			await this.#until(() => this.#frames >= next, Math.max(1, deadline - Date.now()), 'frame').catch(() => undefined);
+			frame = this.#latest!;
+		}
+		return frame;
+	}
+
+	/**
 	 * The frame the plan for `names` draws from the start, each label's text read by drawtext from a file (no parser
 	 * sees it): what "drawn as typed" looks like.
 	 */
