@@ -44,11 +44,11 @@ describe('runFfmpeg(): starting, started, stalled', () => {
 	it('an ffmpeg that takes longer than the stall timeout to start is not killed before its start-up deadline', { timeout: 60_000 }, async () => {
 		const { plan, fifo } = fifoPlan();
 		const progress: FfmpegStats[] = [];
-		const run = runFfmpeg({ plan, logger, startTimeoutMs: 30_000, stallTimeoutMs: 1000, onProgress: (s) => progress.push(s) });
+		const run = runFfmpeg({ plan, logger, startTimeoutMs: 30_000, stallTimeoutMs: 1500, onProgress: (s) => progress.push(s) });
 		let ended = false;
 		void run.then(() => (ended = true), () => (ended = true));
 		// Three stall timeouts with no stats line (ffmpeg waits in open()): the stall watchdog alone would have killed it.
-		await new Promise((resolve) => setTimeout(resolve, 3000));
+		await new Promise((resolve) => setTimeout(resolve, 4500));
 		expect(ended).toBe(false);
 		const writer = await feed(fifo, () => progress.length >= 3 || ended);
 		writer.end();
@@ -67,7 +67,7 @@ describe('runFfmpeg(): starting, started, stalled', () => {
 	it('an ffmpeg whose progress stops after it had started is killed as stalled', { timeout: 60_000 }, async () => {
 		const { plan, fifo } = fifoPlan();
 		const progress: FfmpegStats[] = [];
-		const run = runFfmpeg({ plan, logger, startTimeoutMs: 30_000, stallTimeoutMs: 1000, onProgress: (s) => progress.push(s) });
+		const run = runFfmpeg({ plan, logger, startTimeoutMs: 30_000, stallTimeoutMs: 1500, onProgress: (s) => progress.push(s) });
 		let error: unknown;
 		let ended = false;
 		void run.then(() => (ended = true), (e: unknown) => ((error = e), (ended = true)));
@@ -80,6 +80,6 @@ describe('runFfmpeg(): starting, started, stalled', () => {
 		}
 		expect(progress.length).toBeGreaterThanOrEqual(3);
 		expect(error).toBeInstanceOf(FfmpegError);
-		expect(error).toMatchObject({ kind: 'stalled', retryable: true, message: expect.stringMatching(/stalled: no progress for 1000 ms after it had started/) });
+		expect(error).toMatchObject({ kind: 'stalled', retryable: true, message: expect.stringMatching(/stalled: no progress for 1500 ms after it had started/) });
 	});
 });
