@@ -111,6 +111,7 @@ export class LiveComposite {
 			if (this.#closed || this.#options.signal.aborted || controls !== this.#controls || !this.#last) return;
 			this.#drop();
 			this.#forget();
+			this.#counts.reconnects++;
 			this.show(this.#last);
 		});
 	}
