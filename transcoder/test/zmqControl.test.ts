@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ZmqControl } from '../src/broadcast/ZmqControl.js';
+import { ZmqCommandRefused, ZmqControl } from '../src/broadcast/ZmqControl.js';
 
 const size = 32;
 const frameBytes = size * size * 3;
@@ -44,7 +44,10 @@ describe('ZmqControl with a real ffmpeg zmq filter', () => {
 		const movedAt = frames.length;
 		await expect.poll(() => frames.slice(movedAt).some((f) => redAt(f, 16, 16) && !redAt(f, 2, 2)), { timeout: 5000 }).toBe(true);
 
-		await expect(control.send('drawbox@active no_such_option 1')).rejects.toThrow(/ffmpeg refused/);
+		const refusal = await control.send('drawbox@active no_such_option 1').catch((e: unknown) => e);
+		expect(refusal).toBeInstanceOf(ZmqCommandRefused);
+		expect(refusal).toMatchObject({ message: expect.stringMatching(/ffmpeg refused/), code: expect.any(Number) });
+		expect((refusal as ZmqCommandRefused).code).toBeGreaterThan(0);
 		// The connection still works after a refused command.
 		expect(await control.send('drawbox@active x -100')).toBe('0 Success');
 		const parkedAt = frames.length;
