@@ -61,7 +61,7 @@ export async function runExportFfmpeg(options: RunExportFfmpegOptions): Promise<
 			stallTimer = setTimeout(() => {
 				logger.warn({ stallTimeoutMs }, 'export ffmpeg stalled; killing it');
 				command.kill('SIGKILL');
-				settle(new FfmpegError({ retryable: true, reason: `ffmpeg stalled: no progress for ${stallTimeoutMs} ms` }, tail));
+				settle(new FfmpegError({ retryable: true, kind: 'stalled', reason: `ffmpeg stalled: no progress for ${stallTimeoutMs} ms` }, tail));
 			}, stallTimeoutMs);
 		};
 		const onAbort = (): void => {
