@@ -20,6 +20,8 @@ describe('upgradeToken()', () => {
 	it('refuses a token in the URL unless the compatibility switch allows it', () => {
 		expect(() => upgradeToken(req({}), url('/ws?token=t'))).toThrow(expect.objectContaining({ code: 'bad_request', message: expect.stringContaining('URL') }));
 		expect(upgradeToken(req({}), url('/captions/ws?token=t'), { allowQueryToken: true })).toBe('t');
+		// Even beside a token offered properly: the client leaked it.
+		expect(() => upgradeToken(req({ 'sec-websocket-protocol': 'tribune.v1, tribune.token.t' }), url('/ws?token=t'))).toThrow(expect.objectContaining({ code: 'bad_request' }));
 	});
 
 	it('takes a bearer header only where allowed, and asks for the subprotocols when there is no token', () => {

@@ -19,6 +19,10 @@ export interface UpgradeTokenOptions {
  * URLs are logged by proxies and edges, headers are not. Throws a TribuneError (400 or 401) saying what to send.
  */
 export function upgradeToken(req: http.IncomingMessage, url: URL, options: UpgradeTokenOptions = {}): string {
+	// Refused even beside a token offered properly: a client that puts one in a URL leaks it, whatever else it sends.
+	if (url.searchParams.has('token') && !options.allowQueryToken) {
+		throw new TribuneError('bad_request', `a token in the URL is refused (URLs are logged): offer the subprotocols ${signalingSubprotocol} and ${tokenSubprotocolPrefix}<token>`);
+	}
 	const offered = offeredSubprotocols(req);
 	const fromProtocols = offered.filter((p) => p.startsWith(tokenSubprotocolPrefix));
 	if (fromProtocols.length > 1) throw new TribuneError('bad_request', 'offer one tribune.token.<token> subprotocol');
@@ -30,10 +34,7 @@ export function upgradeToken(req: http.IncomingMessage, url: URL, options: Upgra
 		const bearer = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '');
 		if (bearer) return checked(bearer[1]!);
 	}
-	if (url.searchParams.has('token')) {
-		if (options.allowQueryToken) return checked(url.searchParams.get('token') ?? '');
-		throw new TribuneError('bad_request', `a token in the URL is refused (URLs are logged): offer the subprotocols ${signalingSubprotocol} and ${tokenSubprotocolPrefix}<token>`);
-	}
+	if (url.searchParams.has('token')) return checked(url.searchParams.get('token') ?? '');
 	throw new TribuneError('unauthorized', `expected the subprotocols ${signalingSubprotocol} and ${tokenSubprotocolPrefix}<token>`);
 }
 
