@@ -1,3 +1,4 @@
+import { connectRedis } from '@tribune/transcoder';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authSubprotocols } from '../src/signaling/protocol.js';
@@ -151,6 +152,13 @@ describe('revoking tokens over several nodes', () => {
 		expect(await Promise.all([closedWithin(hostA, t1, 'rest_rotation_other_node'), closedWithin(onB, t1, 'rest_rotation_same_node')])).toEqual([4013, 4013]);
 		expect(await upgradeStatus(a, rotated)).toBe(401);
 		expect((await (await connect(a, again.body.token!)).request('getState')).you.role).toBe('host');
+		// The rotated tokens live to the session's end: the record is kept that long (a day) and an hour more.
+		const redis = connectRedis(cluster.redisUrl, 'revocation-test');
+		try {
+			expect(await redis.ttl(`tribune:space:{${spaceId}}:tokens`)).toBeGreaterThan(86_400);
+		} finally {
+			redis.disconnect();
+		}
 	});
 });
 

@@ -75,9 +75,13 @@ export class TokenIssuer {
 		this.#nowS = () => Math.floor(nowMs() / 1000);
 	}
 
-	/** The longest any token lives, s: revocation records must outlast it. */
-	get maxTokenLifetimeS(): number {
-		return Math.min(this.lifetimes.ttlS, this.lifetimes.maxSessionS);
+	/**
+	 * How long a revocation record must be kept, s. Every token of a participant belongs to their one session (a
+	 * renewal carries its start; a visit without a valid token is a new participant), so none outlives the maximum
+	 * session age after the revocation: neither those it revoked nor the rotated ones carrying the new generation.
+	 */
+	get revocationKeepS(): number {
+		return this.lifetimes.maxSessionS;
 	}
 
 	/**

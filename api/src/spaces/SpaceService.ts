@@ -69,7 +69,7 @@ export interface IssuedToken {
 	claims: TokenClaims;
 }
 
-/** Revocation records stay this much longer than the longest token, s (clocks of nodes and Redis may differ). */
+/** Revocation records stay this much longer than needed, s (clocks of nodes and Redis may differ). */
 const revocationMarginS = 3600;
 
 /** What a moderator or a participant sees of the stage when they connect. */
@@ -264,7 +264,7 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 	}
 
 	async #revoke(spaceId: SpaceId, participantId: ParticipantId): Promise<number> {
-		const generation = await this.#store.revokeTokens(spaceId, participantId, this.#tokens.maxTokenLifetimeS + revocationMarginS);
+		const generation = await this.#store.revokeTokens(spaceId, participantId, this.#tokens.revocationKeepS + revocationMarginS);
 		if (generation === undefined) throw new TribuneError('conflict', 'this space keeps no more token revocations');
 		return generation;
 	}

@@ -63,7 +63,8 @@ export interface SpaceStore {
 	/**
 	 * Moves the participant's token generation on, revoking every token issued to them so far; returns the new
 	 * generation, or undefined when the space already keeps `maxTokenRecordsPerSpace` records (for others). The
-	 * record expires `keepS` after its last change (at least the longest token's lifetime), never sooner than before.
+	 * record expires `keepS` after its last change (longer than any token of the participant can live: the maximum
+	 * session age), never sooner than it would have before.
 	 */
 	revokeTokens(spaceId: SpaceId, participantId: ParticipantId, keepS: number): Promise<number | undefined>;
 
