@@ -162,6 +162,31 @@ describe('revoking tokens over several nodes', () => {
 	});
 });
 
+describe('relayed revocations', () => {
+	it('are checked on arrival: a malformed one, or one naming another space than its channel, closes nothing', async () => {
+		const [x, y] = [await createLiveSpace(rest(a)), await createLiveSpace(rest(a))];
+		const [hostX, hostY] = [await connect(b, x.hostToken), await connect(b, y.hostToken)];
+		const redis = connectRedis(cluster.redisUrl, 'relay-forger');
+		try {
+			const forge = (spaceId: string, data: Record<string, unknown>, seq: number) =>
+				redis.publish(`tribune:signal:{${spaceId}}`, JSON.stringify({ node: 'forger', seq, spaceId, body: { t: 'event', name: 'tokensRevoked', data } }));
+			// Each of these alone would close X's host if it were obeyed: a string generation (compared as newer), an
+			// event for space X sent on space Y's channel (whoever may write to Y's reaches X), an unknown field.
+			await forge(x.spaceId, { spaceId: x.spaceId, participantId: x.hostId, generation: '9', reason: 'revoked' }, 1);
+			await forge(y.spaceId, { spaceId: x.spaceId, participantId: x.hostId, generation: 9, reason: 'revoked' }, 2);
+			await forge(x.spaceId, { spaceId: x.spaceId, participantId: x.hostId, generation: 9, reason: 'revoked', extra: 'field' }, 3);
+			// A well-formed one on the right channel is obeyed (whoever can publish on Redis is trusted): proof the
+			// ones above were read and refused, not missed.
+			await forge(y.spaceId, { spaceId: y.spaceId, participantId: y.hostId, generation: 9, reason: 'revoked' }, 4);
+			expect(await hostY.waitForClose(5000)).toBe(4013);
+			expect(hostX.closeCode).toBeUndefined();
+			expect((await hostX.request('getState')).you.role).toBe('host');
+		} finally {
+			redis.disconnect();
+		}
+	});
+});
+
 describe('tokens out of URLs', () => {
 	it('signaling refuses a token in the URL on every node and selects tribune.v1 without echoing the token', async () => {
 		const { hostToken } = await createLiveSpace(rest(a));
