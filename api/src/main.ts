@@ -112,6 +112,7 @@ async function main(): Promise<void> {
 	spaces.signaling.attach(server);
 	spaces.captions.socket.attach(server);
 	refuseUnroutedUpgrades(server, ['/ws', captionerSocketPath]);
+	// Last: it puts every upgrade listener attached so far behind the per-address policy.
 	connections.guardUpgrades(server);
 	// Blocking playlist requests are held for up to ~3 target durations; keep-alive must outlive them.
 	server.keepAliveTimeout = httpServerOptions.keepAliveTimeout;

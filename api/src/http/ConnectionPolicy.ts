@@ -87,6 +87,8 @@ export class ConnectionPolicy {
 	 */
 	attach(server: http.Server): void {
 		server.maxConnections = this.#limits.maxConnections;
+		// Past maxConnections Node closes a new connection before anyone sees it; say so (at most every 10 s).
+		server.on('drop', (data?: { remoteAddress?: string }) => this.#warn('connection dropped: the server holds HTTP_MAX_CONNECTIONS', { address: data?.remoteAddress, maxConnections: this.#limits.maxConnections }));
 		// Ahead of the HTTP server's own listener, so a refused connection is answered before anything reads it.
 		server.prependListener('connection', (socket: Socket) => this.#admit(socket));
 	}
@@ -147,11 +149,15 @@ export class ConnectionPolicy {
 	#refuse(address: string, how: 'direct' | 'forwarded'): void {
 		this.#refusals++;
 		this.#onRefuse();
+		this.#warn('connection refused: too many from this address', { address, how, maxPerAddress: this.#limits.maxPerAddress, refusals: this.#refusals });
+	}
+
+	/** A flood refuses thousands a second: one warning per 10 s, with the count so far. */
+	#warn(message: string, details: Record<string, unknown>): void {
 		const now = Date.now();
-		// A flood refuses thousands a second: one warning per 10 s, with the count so far.
 		if (now - this.#lastWarnMs < 10_000) return;
 		this.#lastWarnMs = now;
-		this.#logger.warn({ address, how, maxPerAddress: this.#limits.maxPerAddress, refusals: this.#refusals }, 'connection refused: too many from this address');
+		this.#logger.warn(details, message);
 	}
 }
 
