@@ -6,7 +6,7 @@ import path from 'node:path';
 import { freePort } from '../support/processes.js';
 
 const root = path.resolve(import.meta.dirname, '../../..');
-/** The shipped edge configuration, tested as it is but for its three marked lines. */
+/** The shipped edge configuration, tested as it is but for its four marked lines. */
 export const edgeConfigPath = path.join(root, 'deploy/nginx/tribune-edge.conf');
 
 export interface NginxEdge {
