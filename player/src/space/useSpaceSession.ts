@@ -80,7 +80,13 @@ export function useSpaceSession(spaceId: string) {
 			const s = socket.value;
 			if (!s || closed) return;
 			// Refused once the session is too old: the server then closes the connection (4012) when the token expires.
-			s.request('renewToken', {}).then(({ token: fresh }) => useToken(fresh), () => {});
+			// Any other failure (a timeout) tries again in four fifths of the time then left.
+			s.request('renewToken', {}).then(
+				({ token: fresh }) => useToken(fresh),
+				(e: unknown) => {
+					if (!(e instanceof SignalingError && e.code === 'unauthorized') && socket.value === s) useToken(t);
+				},
+			);
 		}, renewalDelayMs(expiresAtMs, Date.now()));
 	}
 
