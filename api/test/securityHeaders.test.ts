@@ -74,6 +74,7 @@ describe('security headers', () => {
 			expect(csp).toContain("object-src 'none'");
 			expect(csp).toContain("base-uri 'none'");
 			expect(csp).not.toMatch(/unsafe-inline|unsafe-eval|\*/);
+			expect(csp).toContain(`connect-src 'self' ws://${new URL(open.baseUrl).host} wss://${new URL(open.baseUrl).host};`);
 			expect(reply.get('x-frame-options')).toBe('DENY');
 		}
 		const embed = await headersOf(`${open.baseUrl}/embed/${spaceId}`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildSecurityHeaders, headerSetFor, parseEmbedOrigins } from './securityHeaders.js';
+import { buildSecurityHeaders, headerSetFor, parseEmbedOrigins, withSocketHost } from './securityHeaders.js';
 
 const header = (flat: readonly string[], name: string): string | undefined => flat[flat.indexOf(name) + 1];
 
@@ -27,6 +27,19 @@ describe('buildSecurityHeaders()', () => {
 		const { data } = buildSecurityHeaders('any');
 		expect(header(data, 'Content-Security-Policy')).toBe("default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
 		expect(header(data, 'X-Frame-Options')).toBe('DENY');
+	});
+});
+
+describe('withSocketHost()', () => {
+	const policy = "default-src 'self'; connect-src 'self'; media-src 'self' blob: data:";
+
+	it("names the page's host for WebSockets next to 'self' (for browsers where 'self' does not cover ws:)", () => {
+		expect(withSocketHost(policy, 'tribune.example:8443')).toBe("default-src 'self'; connect-src 'self' ws://tribune.example:8443 wss://tribune.example:8443; media-src 'self' blob: data:");
+		expect(withSocketHost(policy, '[::1]:8080')).toContain('ws://[::1]:8080 wss://[::1]:8080;');
+	});
+
+	it.each([undefined, '', "evil.example; script-src 'unsafe-inline'", 'a b', 'x.example/path', 'user@x.example', `${'a'.repeat(300)}.example`, '*.example'])('leaves the policy alone for Host %j', (host) => {
+		expect(withSocketHost(policy, host)).toBe(policy);
 	});
 });
 

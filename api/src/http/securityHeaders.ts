@@ -16,7 +16,8 @@ export const everyResponseHeaders: readonly string[] = ['X-Content-Type-Options'
  * which CSP does not govern).
  * - `default-src 'self'`: scripts, styles, fonts, images, the lazily loaded stage chunk — all from the app's origin.
  * - `connect-src 'self'`: REST, the LL-HLS playlists and parts hls.js fetches, and the WebSockets (`/ws`): CSP
- *   Level 3 matches `ws:`/`wss:` of the page's own host with `'self'`.
+ *   Level 3 matches `ws:`/`wss:` of the page's own host with `'self'`; Safari has not always, so each response also
+ *   names `ws://` and `wss://` of the host the page was asked for ({@link withSocketHost}).
  * - `media-src 'self' blob: data:`: hls.js plays through Media Source Extensions, attached as a `blob:` URL of the
  *   MediaSource, and gives each subtitle `<track>` it creates the empty `data:,WEBVTT` (its createTrackNode: Chrome's
  *   captions menu and Safari's cue handling need a source). Media can run no script. (hls.js's ES module build,
@@ -88,6 +89,18 @@ export function parseEmbedOrigins(value: string): EmbedOrigins {
 	);
 }
 
+const socketHostPattern = /^([a-z0-9-]+\.)*[a-z0-9-]+(:\d{1,5})?$|^\[[0-9a-f:.]+\](:\d{1,5})?$/i;
+
+/**
+ * A policy whose `connect-src 'self'` also names the page's own host as `ws://` and `wss://` (the player opens its
+ * WebSockets at `location.host`). `host` is the request's Host header: used only when it is a plain host[:port],
+ * else the policy stays as it is ('self' alone). A forged Host only changes the answer to whoever forged it.
+ */
+export function withSocketHost(policy: string, host: string | undefined): string {
+	if (!host || host.length > 261 || !socketHostPattern.test(host)) return policy;
+	return policy.replace("connect-src 'self'", `connect-src 'self' ws://${host} wss://${host}`);
+}
+
 /** Which set a request's response gets, by path (Express matches paths case-insensitively, so this does too). */
 export function headerSetFor(path: string): keyof SecurityHeaders | 'hls' {
 	if (/^\/hls(\/|$)/i.test(path)) return 'hls';
@@ -109,7 +122,10 @@ export function securityHeaders(headers: SecurityHeaders): RequestHandler {
 	};
 	const sets = { app: pairs(headers.app), embed: pairs(headers.embed), data: pairs(headers.data), hls: [] };
 	return (req, res, next) => {
-		for (const [name, value] of sets[headerSetFor(req.path)]) res.setHeader(name, value);
+		const set = headerSetFor(req.path);
+		for (const [name, value] of sets[set]) {
+			res.setHeader(name, name === 'Content-Security-Policy' && set !== 'data' ? withSocketHost(value, req.headers.host) : value);
+		}
 		next();
 	};
 }
