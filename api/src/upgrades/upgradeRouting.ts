@@ -23,7 +23,7 @@ export function unroutedUpgradeStatus(rawUrl: string | undefined, paths: readonl
 /** Answers a refused upgrade with a plain HTTP error and closes the socket (a client that never reads it is cut). */
 export function refuseUpgrade(socket: Duplex, status: number, code: string): void {
 	socket.on('error', () => socket.destroy());
-	socket.end(`HTTP/1.1 ${status} ${code}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${code.length}\r\n\r\n${code}`);
+	socket.end(`HTTP/1.1 ${status} ${code}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${code.length}\r\nX-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\n\r\n${code}`);
 	// end() waits for the peer; a peer that never reads must not keep the socket (and its memory) forever.
 	setTimeout(() => socket.destroy(), 5000).unref();
 }
