@@ -71,7 +71,7 @@ async function listen(name: string): Promise<{ joinMs: number; firstPartMs: numb
 		expect(parts.length).toBeGreaterThan(0);
 		for (const part of parts.slice(-2)) {
 			const got = await request(agent, `${tribune.baseUrl}${space.hlsDir}audio/${part}`);
-			expect([part, got.status]).toEqual([part, 200]);
+			expect([part, got.status, got.headers['x-content-type-options'], got.headers['referrer-policy']]).toEqual([part, 200, 'nosniff', 'no-referrer']);
 			expect(got.body.length).toBeGreaterThan(0);
 		}
 		const firstPartMs = performance.now() - started;
