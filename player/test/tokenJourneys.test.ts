@@ -70,5 +70,6 @@ describe('player tokens', () => {
 		const all = [...hostSockets, ...listenerSockets];
 		expect(all.length).toBeGreaterThanOrEqual(2);
 		for (const url of all) expect(new URL(url).search, url).toBe('');
+		expect(system.cspViolations(), 'CSP violations').toEqual([]);
 	});
 });
