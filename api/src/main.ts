@@ -119,6 +119,10 @@ async function main(): Promise<void> {
 	server.maxHeadersCount = 100;
 	const metricsServer = config.metrics.listen ? await startMetricsServer(metrics.registry, { ...config.metrics, listen: config.metrics.listen }, httpServerOptions) : undefined;
 	if (!config.metrics.listen && !config.metrics.token) logger.info('metrics are off: set METRICS_PORT (own listener) or TRIBUNE_METRICS_TOKEN (bearer on the main port)');
+	// An operator may mean it (a private network with its scraper), but it is worth saying: anyone who reaches it reads it.
+	if (config.metrics.listen && !config.metrics.token && !isLoopbackHost(config.metrics.listen.host)) {
+		logger.warn({ metricsHost: config.metrics.listen.host }, 'metrics listener is not on loopback and needs no token: set TRIBUNE_METRICS_TOKEN unless only your scraper can reach it');
+	}
 	await new Promise<void>((resolve, reject) => {
 		server.once('error', reject);
 		// A listener ramp opens thousands of connections at once; Node's default backlog (511) overflowed.
@@ -150,6 +154,11 @@ async function main(): Promise<void> {
 	process.on('SIGTERM', () => stop('SIGTERM'));
 	process.on('SIGINT', () => stop('SIGINT'));
 	process.on('disconnect', () => stop('launcher gone'));
+}
+
+/** Whether a bind address is this machine's loopback (127.0.0.0/8, ::1, localhost). */
+function isLoopbackHost(host: string): boolean {
+	return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

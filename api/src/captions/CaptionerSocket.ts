@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { TribuneError } from '../errors.js';
-import { upgradeTarget } from '../upgrades/upgradeRouting.js';
+import { refuseUpgrade, upgradeTarget } from '../upgrades/upgradeRouting.js';
 import { selectSubprotocol, upgradeToken } from '../upgrades/upgradeToken.js';
 import type { CaptionerPushes } from './CaptionerPushes.js';
 
@@ -75,7 +75,7 @@ export class CaptionerSocket {
 			if ((await this.#pushes.revocations.current(claims.spaceId)) !== claims.generation) throw new TribuneError('unauthorized', 'captioner token revoked');
 		} catch (error) {
 			const known = error instanceof TribuneError ? error : new TribuneError('internal', 'internal error');
-			socket.end(`HTTP/1.1 ${known.status} ${known.code}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${known.code.length}\r\n\r\n${known.code}`);
+			refuseUpgrade(socket, known.status, known.code);
 			return;
 		}
 		this.#wss.handleUpgrade(req, socket, head, (ws) => this.#serve(ws, claims));

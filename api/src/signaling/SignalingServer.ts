@@ -16,7 +16,7 @@ import { classifyError, requestHandlers } from './requestHandlers.js';
 import type { EventData, EventName, ReactionKind, RequestName } from './protocol.js';
 import { SpaceRoom, type RoomLink } from './SpaceRoom.js';
 import { participantInfo, spaceInfo } from './toWire.js';
-import { upgradeTarget } from '../upgrades/upgradeRouting.js';
+import { refuseUpgrade, upgradeTarget } from '../upgrades/upgradeRouting.js';
 import { selectSubprotocol, upgradeToken } from '../upgrades/upgradeToken.js';
 
 export interface SignalingOptions {
@@ -226,8 +226,7 @@ export class SignalingServer {
 			const { code, unexpected } = classifyError(error);
 			if (unexpected) this.#logger.error({ err: error }, 'upgrade failed');
 			// Redis away or shutting down: a 503 the client retries, with when.
-			const retry = code === 'unavailable' ? 'Retry-After: 1\r\n' : '';
-			socket.end(`HTTP/1.1 ${errorCatalogue[code]} ${code}\r\nConnection: close\r\n${retry}Content-Type: text/plain\r\nContent-Length: ${code.length}\r\n\r\n${code}`);
+			refuseUpgrade(socket, errorCatalogue[code], code, code === 'unavailable' ? { retryAfterS: 1 } : {});
 			return;
 		}
 		this.#wss.handleUpgrade(req, socket, head, (ws) => this.#onConnection(ws, auth));

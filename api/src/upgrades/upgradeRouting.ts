@@ -20,10 +20,14 @@ export function unroutedUpgradeStatus(rawUrl: string | undefined, paths: readonl
 	return paths.includes(url.pathname) ? undefined : { status: 404, code: 'not_found' };
 }
 
-/** Answers a refused upgrade with a plain HTTP error and closes the socket (a client that never reads it is cut). */
-export function refuseUpgrade(socket: Duplex, status: number, code: string): void {
+/**
+ * Answers a refused upgrade with a plain HTTP error and closes the socket (a client that never reads it is cut).
+ * `retryAfterS`: when the client may try again (a 503 while Redis is away or the node stops).
+ */
+export function refuseUpgrade(socket: Duplex, status: number, code: string, options: { retryAfterS?: number } = {}): void {
 	socket.on('error', () => socket.destroy());
-	socket.end(`HTTP/1.1 ${status} ${code}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${code.length}\r\nX-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\n\r\n${code}`);
+	const retry = options.retryAfterS === undefined ? '' : `Retry-After: ${options.retryAfterS}\r\n`;
+	socket.end(`HTTP/1.1 ${status} ${code}\r\nConnection: close\r\n${retry}Content-Type: text/plain\r\nContent-Length: ${code.length}\r\nX-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\n\r\n${code}`);
 	// end() waits for the peer; a peer that never reads must not keep the socket (and its memory) forever.
 	setTimeout(() => socket.destroy(), 5000).unref();
 }
