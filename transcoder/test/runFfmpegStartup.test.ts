@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,8 +9,8 @@ import { FfmpegError, runFfmpeg, type FfmpegPlan, type FfmpegStats } from '../sr
 /**
  * The encoder's start-up deadline and its stall watchdog are separate: a real ffmpeg reads raw audio from a FIFO,
  * which holds it in `open()` (no stats line: still starting) until a writer comes, and in `read()` (no stats line
- * after it had started: stalled) while the writer is silent. The writer's timing is set against the timeouts by
- * multiples, not measured.
+ * after it had started: stalled) while the writer is silent. another ffmpeg feeds it at the input's own rate, so
+ * this test process being slow cannot starve it into a stall.
  */
 describe('runFfmpeg(): starting, started, stalled', () => {
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tribune-ffmpeg-start-'));
@@ -18,27 +18,24 @@ describe('runFfmpeg(): starting, started, stalled', () => {
 	const logger = pino({ level: 'silent' });
 	let fifos = 0;
 
-	/** A plan reading 8 kHz mono s16le from a new FIFO, stats every 0.1 s, output discarded. */
+	/** A plan reading 8 kHz mono s16le from a new FIFO (no probing: it starts on its first bytes), stats every 0.1 s, output discarded. */
 	function fifoPlan(): { plan: FfmpegPlan; fifo: string } {
 		const fifo = path.join(dir, `in-${fifos++}.pcm`);
 		execFileSync('mkfifo', [fifo]);
-		const input = { url: fifo, options: ['-hide_banner', '-nostdin', '-loglevel', 'error', '-stats', '-stats_period', '0.1', '-f', 's16le', '-ar', '8000', '-ac', '1'] };
+		const input = { url: fifo, options: ['-hide_banner', '-nostdin', '-loglevel', 'error', '-stats', '-stats_period', '0.1', '-probesize', '32', '-analyzeduration', '0', '-f', 's16le', '-ar', '8000', '-ac', '1'] };
 		const outputs = [{ rendition: 'audio', url: '/dev/null', options: ['-map', '[a]', '-f', 'null'] }];
 		return { fifo, plan: { input, filterGraph: '[0:a]anull[a]', outputs, args: [], textFiles: [], renditions: [] } };
 	}
 
-	/** Writes 50 ms of silence every 50 ms into `fifo` (opening it lets ffmpeg's `open()` return) until `until()`. */
-	async function feed(fifo: string, until: () => boolean, maxMs = 20_000): Promise<fs.WriteStream> {
-		const writer = fs.createWriteStream(fifo);
-		writer.on('error', () => {
-			// ffmpeg killed or gone: the test's assertions say what happened.
+	/**
+	 * Feeds `fifo` `seconds` of silence at its native rate from another ffmpeg (`-re`), so stats flow for that long
+	 * whatever this test process's event loop is doing; its opening the FIFO lets the encoder's `open()` return.
+	 * Resolves when the feeder has exited (the encoder sees the end of its input unless another writer holds the FIFO).
+	 */
+	function feed(fifo: string, seconds: number): Promise<void> {
+		return new Promise((resolve, reject) => {
+			execFile('ffmpeg', ['-hide_banner', '-nostdin', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'anullsrc=r=8000:cl=mono', '-t', String(seconds), '-f', 's16le', '-y', fifo], { timeout: 30_000 }, (error) => (error ? reject(error) : resolve()));
 		});
-		const deadline = Date.now() + maxMs;
-		while (!until() && Date.now() < deadline) {
-			writer.write(Buffer.alloc(800));
-			await new Promise((resolve) => setTimeout(resolve, 50));
-		}
-		return writer;
 	}
 
 	it('an ffmpeg that takes longer than the stall timeout to start is not killed before its start-up deadline', { timeout: 60_000 }, async () => {
@@ -50,8 +47,7 @@ describe('runFfmpeg(): starting, started, stalled', () => {
 		// Three stall timeouts with no stats line (ffmpeg waits in open()): the stall watchdog alone would have killed it.
 		await new Promise((resolve) => setTimeout(resolve, 4500));
 		expect(ended).toBe(false);
-		const writer = await feed(fifo, () => progress.length >= 3 || ended);
-		writer.end();
+		await feed(fifo, 2);
 		await expect(run).resolves.toBeUndefined();
 		expect(progress.length).toBeGreaterThanOrEqual(3);
 	});
@@ -71,8 +67,13 @@ describe('runFfmpeg(): starting, started, stalled', () => {
 		let error: unknown;
 		let ended = false;
 		void run.then(() => (ended = true), (e: unknown) => ((error = e), (ended = true)));
-		// Started (stats flow), then the writer falls silent but stays open: ffmpeg waits in read().
-		const writer = await feed(fifo, () => progress.length >= 3 || ended);
+		// Started (stats flow for a second of audio), then silence with the FIFO still open: ffmpeg waits in read().
+		// This writer holds the FIFO open and writes nothing, so the feeder's exit is no end of input.
+		const writer = fs.createWriteStream(fifo);
+		writer.on('error', () => {
+			// ffmpeg killed or gone: the assertions below say what happened.
+		});
+		await feed(fifo, 1);
 		try {
 			await expect.poll(() => ended, { timeout: 20_000 }).toBe(true);
 		} finally {
