@@ -1,16 +1,6 @@
 import type { Redis } from 'ioredis';
 
-/** mulberry32: a small seeded PRNG, so a failing fuzz case replays exactly from its seed. */
-export function prng(seed: number): () => number {
-	let a = seed >>> 0;
-	return () => {
-		a = (a + 0x6d2b79f5) >>> 0;
-		let t = a;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-	};
-}
+export { prng } from '../../../scripts/test/fixtures.js';
 
 /**
  * Every Redis key matching `pattern` (minus those `skip` leaves out) with its content, for a before/after comparison:

@@ -1,16 +1,6 @@
 import fs from 'node:fs';
-import net from 'node:net';
 
-/** A TCP port free on loopback right now. */
-export function freePort(): Promise<number> {
-	return new Promise((resolve, reject) => {
-		const server = net.createServer().listen(0, '127.0.0.1', () => {
-			const { port } = server.address() as net.AddressInfo;
-			server.close(() => resolve(port));
-		});
-		server.once('error', reject);
-	});
-}
+export { freePort } from '../../../scripts/test/fixtures.js';
 
 /** Every process descended from `pid`, from /proc. */
 export function descendants(pid: number): number[] {

@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { buildFfmpegPlan, computeLayout, type Layout, type Rendition, type StageSnapshot } from '../../src/index.js';
+import { freePort } from '../../../scripts/test/fixtures.js';
 import { LiveComposite } from '../../src/broadcast/LiveComposite.js';
 import { assignBySpeakerId, labelOptions, labelText, type SlotAssignment } from '../../src/broadcast/liveLayout.js';
 
@@ -15,27 +15,8 @@ const rendition: Rendition = { name: 'small', video: { ...canvas, kbps: 300 }, a
 const latency = { fps: 25, partTargetMs: 200, segmentTargetMs: 1000 };
 const frameBytes = canvas.width * canvas.height * 3;
 
-export function freePort(): Promise<number> {
-	return new Promise((resolve, reject) => {
-		const server = net.createServer().listen(0, '127.0.0.1', () => {
-			const { port } = server.address() as net.AddressInfo;
-			server.close(() => resolve(port));
-		});
-		server.once('error', reject);
-	});
-}
 
-/** mulberry32: a small seeded PRNG, so a failing fuzz case replays from its seed. */
-export function prng(seed: number): () => number {
-	let a = seed >>> 0;
-	return () => {
-		a = (a + 0x6d2b79f5) >>> 0;
-		let t = a;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-	};
-}
+export { prng } from '../../../scripts/test/fixtures.js';
 
 /** Speakers `s0`, `s1`, … with these names; `active`: the one talking (their tile framed, a dot before their name). */
 export function stageOf(names: readonly string[], active?: string): StageSnapshot {
