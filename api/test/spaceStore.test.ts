@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { MemorySpaceStore } from '../src/spaces/MemorySpaceStore.js';
 import { RedisSpaceStore } from '../src/spaces/RedisSpaceStore.js';
 import { newParticipantId, newSpaceId, type Participant, type Role, type Space } from '../src/spaces/Space.js';
-import { maxTokenRecordsPerSpace, type SpaceStore } from '../src/spaces/SpaceStore.js';
+import type { SpaceStore } from '../src/spaces/SpaceStore.js';
 
 let redis: Redis;
 beforeAll(() => {
@@ -144,7 +144,7 @@ describe.each([
 		expect(await store.countParticipants(space.id)).toBe(2);
 	});
 
-	it('reads what a token check needs at once; revoking moves a participant\'s token generation on, up to a bound per space', async () => {
+	it('reads what a token check needs at once; revoking moves a participant\'s token generation on, each on its own', async () => {
 		const store = makeStore();
 		const { space, host } = await newSpace(store);
 		const [a, banned] = [person(), person()];
@@ -161,11 +161,24 @@ describe.each([
 		await store.removeParticipant(space.id, a.id, false);
 		expect((await store.readAuth(space.id, a.id)).tokenGeneration).toBe(2);
 		expect((await store.readAuth(space.id, host.id)).tokenGeneration).toBe(0);
-		// Bounded: once the space keeps maxTokenRecordsPerSpace records, only those already recorded move on.
-		const others = Array.from({ length: maxTokenRecordsPerSpace - 1 }, () => newParticipantId());
+		// No bound shared by the space: however many others were revoked, anyone's generation still moves on.
+		const others = Array.from({ length: 10_001 }, () => newParticipantId());
 		await Promise.all(others.map((id) => store.revokeTokens(space.id, id, 3600)));
-		expect(await store.revokeTokens(space.id, host.id, 3600)).toBeUndefined();
+		expect(await store.revokeTokens(space.id, host.id, 3600)).toBe(1);
 		expect(await store.revokeTokens(space.id, a.id, 3600)).toBe(3);
+		expect(await store.tokenGenerations(space.id, [a.id, host.id, others[0]!, newParticipantId()])).toEqual([3, 1, 1, 0]);
+		expect(await store.tokenGenerations(space.id, [])).toEqual([]);
+		expect(await store.tokenGenerations(newSpaceId(), [a.id])).toEqual([0]);
+	});
+
+	it('revokeTokens() with ifGeneration moves the generation on only from that one', async () => {
+		const store = makeStore();
+		const { space, host } = await newSpace(store);
+		expect(await store.revokeTokens(space.id, host.id, 3600, 1)).toBeUndefined();
+		expect(await store.revokeTokens(space.id, host.id, 3600, 0)).toBe(1);
+		expect(await store.revokeTokens(space.id, host.id, 3600, 0)).toBeUndefined();
+		expect((await store.readAuth(space.id, host.id)).tokenGeneration).toBe(1);
+		expect(await store.revokeTokens(space.id, host.id, 3600, 1)).toBe(2);
 	});
 
 	it('pins only people on stage, once, and reorders only by permutation', async () => {
@@ -212,17 +225,28 @@ describe('RedisSpaceStore under concurrency', () => {
 		}
 	});
 
-	it('keeps token revocation records for at least the time asked, never shortening it', async () => {
+	it('keeps each participant\'s token generation in a key of its own, for at least the time asked, never shortening it', async () => {
 		const prefix = `test-${randomUUID()}`;
 		const store = new RedisSpaceStore(redis, prefix);
 		const { space, host } = await newSpace(store);
-		const key = `${prefix}:space:{${space.id}}:tokens`;
+		const other = newParticipantId();
+		const key = `${prefix}:space:{${space.id}}:tokens:${host.id}`;
 		await store.revokeTokens(space.id, host.id, 7200);
 		expect(await redis.ttl(key)).toBeGreaterThan(7100);
 		await store.revokeTokens(space.id, host.id, 60);
 		expect(await redis.ttl(key)).toBeGreaterThan(7100);
 		await store.revokeTokens(space.id, host.id, 9000);
 		expect(await redis.ttl(key)).toBeGreaterThan(8900);
+		// Another participant's record has its own lifetime, not the host's.
+		await store.revokeTokens(space.id, other, 60);
+		expect(await redis.ttl(`${prefix}:space:{${space.id}}:tokens:${other}`)).toBeLessThanOrEqual(60);
+		expect(await redis.ttl(key)).toBeGreaterThan(8900);
+		// And it does expire: Redis forgets it (the caller asks for longer than any of the participant's tokens lives).
+		const brief = newParticipantId();
+		expect(await store.revokeTokens(space.id, brief, 1)).toBe(1);
+		const deadline = Date.now() + 5000;
+		while ((await redis.exists(`${prefix}:space:{${space.id}}:tokens:${brief}`)) === 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+		expect((await store.readAuth(space.id, brief)).tokenGeneration).toBe(0);
 	});
 
 	it('gives an ended space a TTL so Redis eventually forgets it', async () => {

@@ -1,5 +1,5 @@
 import { isOnStage, type CaptionMode, type MuteState, type Participant, type ParticipantId, type Space, type SpaceId, type SpaceState } from './Space.js';
-import { maxTokenRecordsPerSpace, type AddParticipantResult, type AuthRecord, type PinResult, type RaiseHandResult, type RoleChange, type RoleChangeResult, type SpaceStore } from './SpaceStore.js';
+import { type AddParticipantResult, type AuthRecord, type PinResult, type RaiseHandResult, type RoleChange, type RoleChangeResult, type SpaceStore } from './SpaceStore.js';
 
 interface Entry {
 	space: Space;
@@ -10,8 +10,6 @@ interface Entry {
 	hands: Set<ParticipantId>;
 	bans: Set<ParticipantId>;
 	pinned: ParticipantId[];
-	/** Token generations of participants whose tokens were revoked (no expiry: this store lives for one test). */
-	tokenGenerations: Map<ParticipantId, number>;
 }
 
 /**
@@ -20,6 +18,11 @@ interface Entry {
  */
 export class MemorySpaceStore implements SpaceStore {
 	readonly #spaces = new Map<SpaceId, Entry>();
+	/**
+	 * `<spaceId> <participantId>` → token generation, apart from the spaces as Redis keeps them (a record per
+	 * participant, kept whether or not the space is); no expiry: this store lives for one test.
+	 */
+	readonly #tokenGenerations = new Map<string, number>();
 
 	async createSpace(space: Space, host: Participant): Promise<void> {
 		if (this.#spaces.has(space.id)) throw new Error(`space ${space.id} exists`);
@@ -30,7 +33,6 @@ export class MemorySpaceStore implements SpaceStore {
 			hands: new Set(),
 			bans: new Set(),
 			pinned: [],
-			tokenGenerations: new Map(),
 		});
 	}
 
@@ -104,18 +106,20 @@ export class MemorySpaceStore implements SpaceStore {
 			space: entry && structuredClone(entry.space),
 			participant: p && { ...p },
 			banned: entry?.bans.has(participantId) ?? false,
-			tokenGeneration: entry?.tokenGenerations.get(participantId) ?? 0,
+			tokenGeneration: this.#tokenGenerations.get(`${spaceId} ${participantId}`) ?? 0,
 		};
 	}
 
-	async revokeTokens(spaceId: SpaceId, participantId: ParticipantId, _keepS: number): Promise<number | undefined> {
-		const entry = this.#spaces.get(spaceId);
-		if (!entry) return undefined;
-		const current = entry.tokenGenerations.get(participantId);
-		if (current === undefined && entry.tokenGenerations.size >= maxTokenRecordsPerSpace) return undefined;
-		const next = (current ?? 0) + 1;
-		entry.tokenGenerations.set(participantId, next);
-		return next;
+	async revokeTokens(spaceId: SpaceId, participantId: ParticipantId, _keepS: number, ifGeneration?: number): Promise<number | undefined> {
+		const key = `${spaceId} ${participantId}`;
+		const current = this.#tokenGenerations.get(key) ?? 0;
+		if (ifGeneration !== undefined && current !== ifGeneration) return undefined;
+		this.#tokenGenerations.set(key, current + 1);
+		return current + 1;
+	}
+
+	async tokenGenerations(spaceId: SpaceId, participantIds: readonly ParticipantId[]): Promise<number[]> {
+		return participantIds.map((id) => this.#tokenGenerations.get(`${spaceId} ${id}`) ?? 0);
 	}
 
 	async changeRole(spaceId: SpaceId, change: RoleChange): Promise<RoleChangeResult> {

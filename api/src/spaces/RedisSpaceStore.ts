@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { CaptionMode, MuteState, Participant, ParticipantId, Space, SpaceId, SpaceState } from './Space.js';
-import { maxTokenRecordsPerSpace, type AddParticipantResult, type AuthRecord, type PinResult, type RaiseHandResult, type RoleChange, type RoleChangeResult, type SpaceStore } from './SpaceStore.js';
+import { type AddParticipantResult, type AuthRecord, type PinResult, type RaiseHandResult, type RoleChange, type RoleChangeResult, type SpaceStore } from './SpaceStore.js';
 
 /**
  * Keys of one space. The `{spaceId}` hash tag puts them in one Redis Cluster slot, so the Lua scripts below may touch
@@ -13,7 +13,8 @@ import { maxTokenRecordsPerSpace, type AddParticipantResult, type AuthRecord, ty
  *   <prefix>:space:{id}:seq           string  counter that orders the stage and hands
  *   <prefix>:space:{id}:bans          set     banned participant ids
  *   <prefix>:space:{id}:pinned        list    pinned speakers, in display order
- *   <prefix>:space:{id}:tokens        hash    participantId → token generation (revocations; expires on its own)
+ *   <prefix>:space:{id}:tokens:<pid>  string  the participant's token generation (once revoked or rotated); each
+ *                                             expires on its own, after the maximum session age and a margin
  */
 function spaceKeys(prefix: string, id: SpaceId) {
 	const base = `${prefix}:space:{${id}}`;
@@ -25,7 +26,8 @@ function spaceKeys(prefix: string, id: SpaceId) {
 		seq: `${base}:seq`,
 		bans: `${base}:bans`,
 		pinned: `${base}:pinned`,
-		tokens: `${base}:tokens`,
+		/** One key per participant: no shared record a flood of rotations could fill or keep alive. */
+		tokens: (participantId: ParticipantId) => `${base}:tokens:${participantId}`,
 	};
 }
 
@@ -179,17 +181,17 @@ redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[3]), ARGV[1])
 return 'raised'`,
 	},
 	/**
-	 * KEYS: tokens. ARGV: participantId, keepS, maxRecords. Moves the participant's token generation on (a new
-	 * record only while the space keeps fewer than maxRecords) and keeps the hash at least keepS longer. Returns the
-	 * new generation, or -1 when full.
+	 * KEYS: the participant's tokens key. ARGV: keepS, ifGeneration (-1: any). Moves the generation on, if it is
+	 * ifGeneration now, and keeps the key at least keepS longer. Returns the new generation, or -1 when it was not.
 	 */
 	tribuneRevokeTokens: {
 		keys: 1,
 		lua: `
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 and redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[3]) then return -1 end
-local generation = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]), 'NX')
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]), 'GT')
+local expected = tonumber(ARGV[2])
+if expected >= 0 and tonumber(redis.call('GET', KEYS[1]) or '0') ~= expected then return -1 end
+local generation = redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]), 'NX')
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]), 'GT')
 return generation`,
 	},
 	/** KEYS: participants, stage, hands, pinned, bans. ARGV: participantId, ban (1/0). Returns the removed JSON. */
@@ -336,7 +338,7 @@ export class RedisSpaceStore implements SpaceStore {
 	async readAuth(spaceId: SpaceId, participantId: ParticipantId): Promise<AuthRecord> {
 		const k = this.#keys(spaceId);
 		// One round trip (MULTI is atomic too): a REST request or a WebSocket upgrade costs Redis one read.
-		const results = await this.#redis.multi().get(k.space).hget(k.participants, participantId).sismember(k.bans, participantId).hget(k.tokens, participantId).exec();
+		const results = await this.#redis.multi().get(k.space).hget(k.participants, participantId).sismember(k.bans, participantId).get(k.tokens(participantId)).exec();
 		const failed = results?.find(([error]) => error);
 		if (failed?.[0]) throw failed[0];
 		const [space, participant, banned, generation] = (results ?? []).map(([, value]) => value) as [string | null, string | null, number, string | null];
@@ -348,9 +350,16 @@ export class RedisSpaceStore implements SpaceStore {
 		};
 	}
 
-	async revokeTokens(spaceId: SpaceId, participantId: ParticipantId, keepS: number): Promise<number | undefined> {
-		const generation = Number(await this.#run('tribuneRevokeTokens', [this.#keys(spaceId).tokens], [participantId, Math.ceil(keepS), maxTokenRecordsPerSpace]));
+	async revokeTokens(spaceId: SpaceId, participantId: ParticipantId, keepS: number, ifGeneration?: number): Promise<number | undefined> {
+		const generation = Number(await this.#run('tribuneRevokeTokens', [this.#keys(spaceId).tokens(participantId)], [Math.ceil(keepS), ifGeneration ?? -1]));
 		return generation > 0 ? generation : undefined;
+	}
+
+	async tokenGenerations(spaceId: SpaceId, participantIds: readonly ParticipantId[]): Promise<number[]> {
+		if (participantIds.length === 0) return [];
+		const k = this.#keys(spaceId);
+		// One MGET: the keys share the space's hash tag, so they are in one cluster slot.
+		return (await this.#redis.mget(...participantIds.map((id) => k.tokens(id)))).map((value) => Number(value ?? 0));
 	}
 
 	async changeRole(spaceId: SpaceId, change: RoleChange): Promise<RoleChangeResult> {

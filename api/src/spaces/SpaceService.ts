@@ -243,7 +243,7 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 		const me = await this.require(actor, 'rotate_token');
 		// Checked before anything is revoked: a session past its age must not lose its tokens for nothing.
 		if (this.#now() / 1000 >= session.sessionStartedAt + this.#tokens.lifetimes.maxSessionS) throw new TokenRefusedError('session_expired', 'session expired; join again');
-		const generation = await this.#revoke(actor.spaceId, me.id);
+		const generation = (await this.#store.revokeTokens(actor.spaceId, me.id, this.#revocationKeepS()))!;
 		this.safeEmit('tokensRevoked', { spaceId: actor.spaceId, participantId: me.id, generation, reason: 'rotated', ...(keepTokenId !== undefined && { keepTokenId }) });
 		return this.#tokens.issue({ spaceId: actor.spaceId, participantId: me.id, role: me.role, generation, sessionStartedAt: session.sessionStartedAt });
 	}
@@ -255,7 +255,8 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 	async revokeTokens(actor: Actor, target: ParticipantId): Promise<void> {
 		const me = await this.require(actor, 'revoke_tokens');
 		await this.#requireOutranks(actor.spaceId, me, target);
-		const generation = await this.#revoke(actor.spaceId, target);
+		// Never refused for room: each participant's generation is a record of its own.
+		const generation = (await this.#store.revokeTokens(actor.spaceId, target, this.#revocationKeepS()))!;
 		this.safeEmit('tokensRevoked', { spaceId: actor.spaceId, participantId: target, generation, reason: 'revoked' });
 		await this.#removeFromSpace(actor.spaceId, target, false).catch((error: unknown) => {
 			// Their tokens are dead whatever happens here; someone who left meanwhile has nothing to remove.
@@ -263,10 +264,9 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 		});
 	}
 
-	async #revoke(spaceId: SpaceId, participantId: ParticipantId): Promise<number> {
-		const generation = await this.#store.revokeTokens(spaceId, participantId, this.#tokens.revocationKeepS + revocationMarginS);
-		if (generation === undefined) throw new TribuneError('conflict', 'this space keeps no more token revocations');
-		return generation;
+	/** How long a generation is kept after its last change, s: past the end of any session it could cut short. */
+	#revocationKeepS(): number {
+		return this.#tokens.revocationKeepS + revocationMarginS;
 	}
 
 	async start(actor: Actor): Promise<Space> {

@@ -31,9 +31,6 @@ export interface AuthRecord {
 	tokenGeneration: number;
 }
 
-/** Revocation records one space keeps at most (one per participant whose tokens were ever revoked or rotated). */
-export const maxTokenRecordsPerSpace = 10_000;
-
 /**
  * Where spaces live. Every method that checks and changes state does both atomically, so several API processes can
  * serve one space. Implementations: `RedisSpaceStore` (the app) and `MemorySpaceStore` (unit tests).
@@ -61,12 +58,16 @@ export interface SpaceStore {
 	/** The space, the participant, their ban and their token generation, read at once (one Redis round trip). */
 	readAuth(spaceId: SpaceId, participantId: ParticipantId): Promise<AuthRecord>;
 	/**
-	 * Moves the participant's token generation on, revoking every token issued to them so far; returns the new
-	 * generation, or undefined when the space already keeps `maxTokenRecordsPerSpace` records (for others). The
-	 * record expires `keepS` after its last change (longer than any token of the participant can live: the maximum
-	 * session age), never sooner than it would have before.
+	 * Moves the participant's token generation on, revoking every token issued to them so far, and returns the new
+	 * generation. Each participant's generation is a record of its own (no record shares room or lifetime with
+	 * another's, so no number of rotations by others can refuse a host's revocation); it expires `keepS` after its
+	 * last change (longer than any token of the participant can live: the maximum session age), never sooner than it
+	 * would have before. With `ifGeneration`, only if the generation is that one now (undefined otherwise): a
+	 * rotation asked with a token already revoked changes nothing.
 	 */
-	revokeTokens(spaceId: SpaceId, participantId: ParticipantId, keepS: number): Promise<number | undefined>;
+	revokeTokens(spaceId: SpaceId, participantId: ParticipantId, keepS: number, ifGeneration?: number): Promise<number | undefined>;
+	/** The current token generations of some participants of a space, in their order (0: never revoked). */
+	tokenGenerations(spaceId: SpaceId, participantIds: readonly ParticipantId[]): Promise<number[]>;
 
 	changeRole(spaceId: SpaceId, change: RoleChange): Promise<RoleChangeResult>;
 	/** Sets the mute state if it is one of `from` and the participant is on stage. */
