@@ -204,6 +204,32 @@ describe('revoking tokens over several nodes', () => {
 	}, 180_000);
 });
 
+describe('revocations whose event was lost (the generation moved in Redis, no event published)', () => {
+	let redis: ReturnType<typeof connectRedis>;
+	beforeAll(() => {
+		redis = connectRedis(cluster.redisUrl, 'revocation-test');
+	});
+	afterAll(() => redis.disconnect());
+	const bump = (spaceId: string, participantId: string) => redis.incr(`tribune:space:{${spaceId}}:tokens:${participantId}`);
+
+	it('a renewal or a rotation on such a socket is refused and the socket closes with 4013; the generation stays where it was', async () => {
+		const { spaceId, hostId, hostToken } = await createLiveSpace(rest(a));
+		const lee = await joinSpace(rest(a), spaceId, 'Lee');
+		const [leeSocket, host] = [await connect(b, lee.token), await connect(a, hostToken)];
+		expect((await leeSocket.request('renewToken')).token).toBeTruthy();
+		await bump(spaceId, lee.participantId);
+		await bump(spaceId, hostId);
+		// No event reached the nodes: the sockets are open until they ask for a token.
+		expect((await leeSocket.request('getState')).you.id).toBe(lee.participantId);
+		await expect(leeSocket.request('renewToken')).rejects.toMatchObject({ code: 'unauthorized' });
+		expect(await leeSocket.waitForClose(5000)).toBe(4013);
+		expect(leeSocket.closeReason).toBe('token revoked');
+		await expect(host.request('rotateToken')).rejects.toMatchObject({ code: 'unauthorized' });
+		expect(await host.waitForClose(5000)).toBe(4013);
+		expect(await redis.get(`tribune:space:{${spaceId}}:tokens:${hostId}`)).toBe('1');
+	});
+});
+
 describe('relayed revocations', () => {
 	it('are checked on arrival: a malformed one, or one naming another space than its channel, closes nothing', async () => {
 		const [x, y] = [await createLiveSpace(rest(a)), await createLiveSpace(rest(a))];

@@ -31,8 +31,11 @@ export interface TokenRequest {
 	sessionStartedAt?: number;
 }
 
-/** Why a token was refused: `session_expired` is a token past the maximum session age, which no renewal can help. */
-export type TokenRefusal = 'expired' | 'invalid' | 'session_expired';
+/**
+ * Why a token was refused: `session_expired` is a token past the maximum session age, which no renewal can help;
+ * `revoked`: the participant's token generation moved on past it (revoked by a moderator, or rotated).
+ */
+export type TokenRefusal = 'expired' | 'invalid' | 'session_expired' | 'revoked';
 
 /** An `unauthorized` refusal of a participant token, with the reason for callers that treat them apart. */
 export class TokenRefusedError extends TribuneError {

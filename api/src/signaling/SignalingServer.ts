@@ -4,6 +4,7 @@ import type { StageRegistry } from '@tribune/ingest';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { TokenRefusedError } from '../auth/TokenIssuer.js';
 import { errorCatalogue, TribuneError } from '../errors.js';
 import type { ParticipantId, SpaceId } from '../spaces/Space.js';
 import type { SpaceService, SpaceServiceEvents } from '../spaces/SpaceService.js';
@@ -269,7 +270,11 @@ export class SignalingServer {
 			},
 			logger,
 			limits: this.#limits,
-			dispatch: (c, name: RequestName, data) => (requestHandlers[name] as (ctx: unknown, d: unknown) => Promise<unknown>)({ service: this.#service, stages: this.#stages, room: theRoom, connection: c }, data),
+			dispatch: (c, name: RequestName, data) =>
+				(requestHandlers[name] as (ctx: unknown, d: unknown) => Promise<unknown>)(
+					{ service: this.#service, stages: this.#stages, room: theRoom, connection: c, closeRevoked: (r: ClientConnection) => setImmediate(() => this.#closeRevoked(r, 'token revoked')) },
+					data,
+				),
 			classify: (error) => {
 				const { code, message, unexpected } = classifyError(error);
 				if (unexpected) logger.error({ err: error }, 'request failed');
@@ -353,16 +358,19 @@ export class SignalingServer {
 				c.participant = participant;
 				// Moving in or out of the audience changes the listener count.
 				room.recount();
-				// Tokens do not travel between nodes: the node holding the connection issues one, in the connection's
-				// session and token generation (a session past its age gets none; the connection closes at its end).
-				const { generation, sessionStartedAt } = c.claims;
-				void this.#service.tokens.issue({ spaceId, participantId: participant.id, role: participant.role, generation, sessionStartedAt }).then(
+				// Tokens do not travel between nodes: the node holding the connection renews its token, in the connection's
+				// session and token generation (a session past its age gets none; the connection closes at its end; a
+				// generation revoked meanwhile closes it now).
+				void this.#service.renewToken(c.actor, c.claims).then(
 					({ token, claims }) => {
 						if (c.closed) return;
 						c.renewed(claims);
-						c.send('tokenRenewed', { token, role: participant.role });
+						c.send('tokenRenewed', { token, role: claims.role });
 					},
-					(error: unknown) => this.#logger.info({ err: error, spaceId }, 'no new token after a role change'),
+					(error: unknown) => {
+						if (error instanceof TokenRefusedError && error.reason === 'revoked') this.#closeRevoked(c, 'token revoked');
+						else this.#logger.info({ err: error, spaceId }, 'no new token after a role change');
+					},
 				);
 				if (!c.peer) return;
 				if (participant.role === 'listener') {
@@ -398,9 +406,7 @@ export class SignalingServer {
 				if (!c || c.claims.generation >= generation) return;
 				// Only the connection that asked for the rotation, on the node it asked, keeps going (on its new token).
 				if (!remote && keepTokenId !== undefined && c.claims.tokenId === keepTokenId) return;
-				c.peer?.close();
-				c.peer = undefined;
-				c.close(closeCodes.revoked, reason === 'rotated' ? 'token rotated' : 'token revoked');
+				this.#closeRevoked(c, reason === 'rotated' ? 'token rotated' : 'token revoked');
 			},
 			participantRemoved: ({ spaceId, participant, banned }) => {
 				const c = this.#rooms.get(spaceId)?.get(participant.id);
@@ -493,6 +499,13 @@ export class SignalingServer {
 				this.#scheduleCount(spaceId);
 			} else if (!this.#rooms.has(spaceId)) this.#counts.delete(spaceId);
 		}
+	}
+
+	/** Closes a connection whose token was revoked (4013), its media first. */
+	#closeRevoked(c: ClientConnection, reason: string): void {
+		c.peer?.close();
+		c.peer = undefined;
+		c.close(closeCodes.revoked, reason);
 	}
 
 	/** Remembers a revocation for upgrades in flight as it arrives; bounded in time and count. */

@@ -1,4 +1,5 @@
 import { StageError, type Stage, type StagePeer, type StageRegistry } from '@tribune/ingest';
+import { TokenRefusedError } from '../auth/TokenIssuer.js';
 import { TribuneError, type ErrorCode } from '../errors.js';
 import { isRedisUnavailable, redisUnavailable } from '../redis/requestRedis.js';
 import { asParticipantId, type Participant } from '../spaces/Space.js';
@@ -14,6 +15,8 @@ export interface HandlerContext {
 	stages: StageRegistry;
 	room: SpaceRoom;
 	connection: ClientConnection;
+	/** Closes the connection as revoked (4013), after the reply in hand is sent. */
+	closeRevoked: (connection: ClientConnection) => void;
 }
 
 type Handlers = { [N in RequestName]: (ctx: HandlerContext, data: RequestData<N>) => Promise<ReplyData[N]> };
@@ -24,6 +27,19 @@ const ok = {} as Record<string, never>;
 type DtlsParameters = Parameters<StagePeer['connectTransport']>[1];
 type RtpParameters = Parameters<StagePeer['produce']>[2];
 type RtpCapabilities = Parameters<StagePeer['setRtpCapabilities']>[0];
+
+/**
+ * A connection whose token turns out revoked (its revocation event never reached this node) has nothing left to
+ * renew: it closes with 4013 once the refusal is sent.
+ */
+async function closingIfRevoked<T>(ctx: HandlerContext, work: Promise<T>): Promise<T> {
+	try {
+		return await work;
+	} catch (error) {
+		if (error instanceof TokenRefusedError && error.reason === 'revoked') ctx.closeRevoked(ctx.connection);
+		throw error;
+	}
+}
 
 /**
  * One handler per request. Each begins with the grant check (in SpaceService, or `require()` here for media), so a
@@ -43,14 +59,15 @@ export const requestHandlers: Handlers = {
 			activeSpeaker: (await stages.find(room.spaceId))?.activeSpeaker ?? null,
 		};
 	},
-	async renewToken({ service, connection }) {
-		const { token, claims } = await service.renewToken(connection.actor, connection.claims);
-		connection.renewed(claims);
+	async renewToken(ctx) {
+		const { token, claims } = await closingIfRevoked(ctx, ctx.service.renewToken(ctx.connection.actor, ctx.connection.claims));
+		ctx.connection.renewed(claims);
 		return { token };
 	},
-	async rotateToken({ service, connection }) {
+	async rotateToken(ctx) {
 		// The connection that asked keeps going, on the new token; the participant's others close.
-		const { token, claims } = await service.rotateToken(connection.actor, connection.claims, connection.claims.tokenId);
+		const { connection } = ctx;
+		const { token, claims } = await closingIfRevoked(ctx, ctx.service.rotateToken(connection.actor, connection.claims, connection.claims.tokenId));
 		connection.renewed(claims);
 		return { token };
 	},

@@ -474,6 +474,17 @@ describe('SpaceService: tokens', () => {
 		expect(s.events.filter((e) => e.name === 'tokensRevoked').map((e) => e.data)).toEqual([{ spaceId: s.spaceId, participantId: s.host.participantId, generation: 1, reason: 'rotated', keepTokenId: before.tokenId }]);
 	});
 
+	it('renewToken() and rotateToken() with a generation the store moved past are refused as revoked, changing nothing', async () => {
+		const s = await liveSpace();
+		const session = await tokens.verify(s.hostToken);
+		// As if the revocation's event never reached the node holding the connection: only the store knows.
+		await s.store.revokeTokens(s.spaceId, s.host.participantId, 3600);
+		await expect(s.service.renewToken(s.host, session)).rejects.toMatchObject({ code: 'unauthorized', reason: 'revoked' });
+		await expect(s.service.rotateToken(s.host, session, session.tokenId)).rejects.toMatchObject({ code: 'unauthorized', reason: 'revoked' });
+		expect((await s.store.readAuth(s.spaceId, s.host.participantId)).tokenGeneration).toBe(1);
+		expect(s.events.filter((e) => e.name === 'tokensRevoked')).toEqual([]);
+	});
+
 	it('renewToken() past the maximum session age is refused', async () => {
 		let now = Date.now();
 		const clocked = new TokenIssuer(new TextEncoder().encode('t'.repeat(32)), { ttlS: 600, maxSessionS: 900 }, () => now);

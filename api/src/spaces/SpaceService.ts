@@ -200,7 +200,7 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 		const claims = await this.#tokens.verify(token);
 		const record = await this.#store.readAuth(claims.spaceId, claims.participantId);
 		if (record.banned) throw new TribuneError('banned', 'you were removed from this space');
-		if (record.tokenGeneration !== claims.generation) throw new TribuneError('unauthorized', 'token revoked');
+		if (record.tokenGeneration !== claims.generation) throw new TokenRefusedError('revoked', 'token revoked');
 		return { claims, record };
 	}
 
@@ -228,10 +228,18 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 
 	/**
 	 * A fresh token for the actor's current role in the same session (tokens expire; a long session renews before
-	 * they do). Refused once the session reached its maximum age: the client must join again.
+	 * they do). Refused once the session reached its maximum age (the client must join again), and when the
+	 * session's token generation is no longer the participant's (`revoked`).
 	 */
 	async renewToken(actor: Actor, session: TokenSession): Promise<IssuedToken> {
-		const me = await this.require(actor, 'listen');
+		// Checked against the store, not only the revocation events: a connection that missed one (pub/sub drops
+		// messages while a subscriber reconnects) must not renew a revoked token on and on.
+		const record = await this.#store.readAuth(actor.spaceId, actor.participantId);
+		if (record.banned) throw new TribuneError('banned', 'you were removed from this space');
+		if (record.tokenGeneration !== session.generation) throw new TokenRefusedError('revoked', 'token revoked');
+		const me = record.participant;
+		if (!me) throw new TribuneError('unauthorized', 'not a participant of this space');
+		if (!hasGrant(me.role, 'listen')) throw new TribuneError('forbidden', `a ${me.role} may not do this (listen)`);
 		return this.#tokens.issue({ spaceId: actor.spaceId, participantId: me.id, role: me.role, generation: session.generation, sessionStartedAt: session.sessionStartedAt });
 	}
 
@@ -243,7 +251,9 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 		const me = await this.require(actor, 'rotate_token');
 		// Checked before anything is revoked: a session past its age must not lose its tokens for nothing.
 		if (this.#now() / 1000 >= session.sessionStartedAt + this.#tokens.lifetimes.maxSessionS) throw new TokenRefusedError('session_expired', 'session expired; join again');
-		const generation = (await this.#store.revokeTokens(actor.spaceId, me.id, this.#revocationKeepS()))!;
+		// Only from the session's own generation: a connection holding a token revoked meanwhile takes nothing over.
+		const generation = await this.#store.revokeTokens(actor.spaceId, me.id, this.#revocationKeepS(), session.generation);
+		if (generation === undefined) throw new TokenRefusedError('revoked', 'token revoked');
 		this.safeEmit('tokensRevoked', { spaceId: actor.spaceId, participantId: me.id, generation, reason: 'rotated', ...(keepTokenId !== undefined && { keepTokenId }) });
 		return this.#tokens.issue({ spaceId: actor.spaceId, participantId: me.id, role: me.role, generation, sessionStartedAt: session.sessionStartedAt });
 	}
@@ -267,6 +277,11 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 	/** How long a generation is kept after its last change, s: past the end of any session it could cut short. */
 	#revocationKeepS(): number {
 		return this.#tokens.revocationKeepS + revocationMarginS;
+	}
+
+	/** The current token generations of some participants of a space (a sweep of open connections). */
+	async tokenGenerations(spaceId: SpaceId, participantIds: readonly ParticipantId[]): Promise<number[]> {
+		return this.#store.tokenGenerations(spaceId, participantIds);
 	}
 
 	async start(actor: Actor): Promise<Space> {
