@@ -228,6 +228,28 @@ describe('revocations whose event was lost (the generation moved in Redis, no ev
 		expect(await host.waitForClose(5000)).toBe(4013);
 		expect(await redis.get(`tribune:space:{${spaceId}}:tokens:${hostId}`)).toBe('1');
 	});
+
+	it("after the relay's subscriber reconnects, every connection is checked: one revoked meanwhile closes with 4013, the others stay", async () => {
+		const { spaceId, hostToken } = await createLiveSpace(rest(a));
+		const [lee, max] = [await joinSpace(rest(a), spaceId, 'Lee'), await joinSpace(rest(a), spaceId, 'Max')];
+		const [leeSocket, maxSocket, host] = [await connect(b, lee.token), await connect(b, max.token), await connect(a, hostToken)];
+		await host.waitFor('tick', (d) => d.listenerCount === 2);
+		await bump(spaceId, lee.participantId);
+		// Nothing checks a listener's generation on its own before its next renewal (minutes away)…
+		await new Promise((resolve) => setTimeout(resolve, 1000));
+		expect(leeSocket.closeCode).toBeUndefined();
+		// …until the subscriber that may have missed its event comes back (this Redis serves this file only).
+		const t0 = performance.now();
+		await redis.client('KILL', 'TYPE', 'pubsub');
+		expect(await closedWithin(leeSocket, t0, 'after_resubscribe')).toBe(4013);
+		expect(leeSocket.closeReason).toBe('token revoked');
+		expect(maxSocket.closeCode).toBeUndefined();
+		expect((await host.request('getState')).you.role).toBe('host');
+		// The relay works again after the reconnect: a revocation on node A reaches node B.
+		const t1 = performance.now();
+		await host.request('revokeTokens', { participantId: max.participantId });
+		expect(await closedWithin(maxSocket, t1, 'after_resubscribe_event')).toBe(4013);
+	});
 });
 
 describe('relayed revocations', () => {

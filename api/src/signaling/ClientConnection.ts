@@ -103,6 +103,11 @@ export class ClientConnection {
 		return this.#claims;
 	}
 
+	/** No request queued or running (a rotation in flight may have moved the generation before its new claims land). */
+	get idle(): boolean {
+		return this.#queued === 0;
+	}
+
 	/** The client was given a new token (renewal, rotation, role change): the connection lives until it expires. */
 	renewed(claims: TokenClaims): void {
 		this.#claims = claims;

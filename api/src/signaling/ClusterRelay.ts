@@ -63,14 +63,20 @@ export interface ClusterRelayOptions {
 	nodeId: string;
 	logger: Logger;
 	onMessage: (spaceId: SpaceId, body: RelayBody, fromNode: string) => void;
+	/**
+	 * Called once these spaces' channels are subscribed: after `watch`, and for every watched space after the
+	 * subscriber reconnected. Whatever was published before may have been missed (the caller reads the state again).
+	 */
+	onSubscribed?: (spaceIds: SpaceId[]) => void;
 }
 
 /**
  * Relays signaling between the API nodes that serve one space, over a Redis pub/sub channel per space
  * (`<prefix>:signal:{spaceId}`). A node subscribes while it has connections in the space. Every message names its
  * node and a sequence number: a node skips its own messages (it applied them locally already) and any it has
- * seen, so each client gets each event once. Pub/sub is fire-and-forget: a node that was not subscribed yet misses
- * what was said meanwhile, which a client's `getState` on connecting covers.
+ * seen, so each client gets each event once. Pub/sub is fire-and-forget: a node that was not subscribed yet, or
+ * whose subscriber lost its connection, misses what was said meanwhile; a client's `getState` on connecting covers
+ * the state, and `onSubscribed` tells the node when to check what it holds again (revocations).
  */
 export class ClusterRelay {
 	readonly nodeId: string;
@@ -79,6 +85,9 @@ export class ClusterRelay {
 	readonly #prefix: string;
 	readonly #logger: Logger;
 	readonly #onMessage: ClusterRelayOptions['onMessage'];
+	readonly #onSubscribed: ClusterRelayOptions['onSubscribed'];
+	/** The subscriber's connection closed since it was last ready: on the next 'ready', subscribe again and say so. */
+	#lost = false;
 	readonly #lastSeq = new Map<string, number>();
 	readonly #watched = new Set<string>();
 	#seq = 0;
@@ -92,7 +101,31 @@ export class ClusterRelay {
 		this.#logger = options.logger;
 		this.#onMessage = options.onMessage;
 		this.#subscriber.on('message', (_channel: string, text: string) => this.#receive(text));
+		this.#onSubscribed = options.onSubscribed;
 		this.#subscriber.on('error', (error: unknown) => this.#logger.warn({ err: error }, 'relay subscriber error'));
+		this.#subscriber.on('close', () => (this.#lost = true));
+		this.#subscriber.on('ready', () => {
+			if (!this.#lost || this.#closed) return;
+			this.#lost = false;
+			void this.#resubscribed();
+		});
+	}
+
+	/**
+	 * ioredis subscribes again on its own after a reconnect; subscribing here too (harmless) says when the channels
+	 * are live again, after which the messages missed meanwhile are what the node must make up for.
+	 */
+	async #resubscribed(): Promise<void> {
+		const channels = [...this.#watched];
+		if (channels.length === 0) return;
+		try {
+			await this.#subscriber.subscribe(...channels);
+		} catch (error) {
+			this.#logger.warn({ err: error }, 'relay resubscribe failed');
+			return;
+		}
+		this.#logger.info({ channels: channels.length }, 'relay subscriber reconnected');
+		this.#onSubscribed?.(channels.map((channel) => this.#spaceIdOf(channel)));
 	}
 
 	/** Starts receiving a space's messages (idempotent). */
@@ -100,7 +133,12 @@ export class ClusterRelay {
 		const channel = this.#channel(spaceId);
 		if (this.#closed || this.#watched.has(channel)) return;
 		this.#watched.add(channel);
-		this.#subscriber.subscribe(channel).catch((error: unknown) => this.#logger.warn({ err: error, spaceId }, 'relay subscribe failed'));
+		this.#subscriber.subscribe(channel).then(
+			() => {
+				if (this.#watched.has(channel)) this.#onSubscribed?.([spaceId]);
+			},
+			(error: unknown) => this.#logger.warn({ err: error, spaceId }, 'relay subscribe failed'),
+		);
 	}
 
 	unwatch(spaceId: SpaceId): void {
@@ -123,6 +161,10 @@ export class ClusterRelay {
 
 	#channel(spaceId: SpaceId): string {
 		return `${this.#prefix}:signal:{${spaceId}}`;
+	}
+
+	#spaceIdOf(channel: string): SpaceId {
+		return channel.slice(`${this.#prefix}:signal:{`.length, -1) as SpaceId;
 	}
 
 	#receive(text: string): void {

@@ -30,6 +30,11 @@ export interface SignalingOptions {
 	presenceBatchMs?: number;
 	/** Ping interval; a client that misses one pong is dropped, in ms. Default 30 000. */
 	heartbeatMs?: number;
+	/**
+	 * How often the token generations of connections on stage (moderators included) are read again from the store,
+	 * to close those revoked by an event this node missed, in ms. Default 30 000.
+	 */
+	revocationSweepMs?: number;
 	/** This node's capacity for audience WebSockets and joins. Default: `defaultAdmissionLimits`. */
 	admission?: Partial<AdmissionLimits>;
 	/**
@@ -84,6 +89,8 @@ export const closeCodes = {
 const recentRevocationMs = 60_000;
 /** At most this many remembered revocations per node (the oldest go first). */
 const maxRecentRevocations = 10_000;
+/** Token generations read in one MGET by a revocation sweep (a 10,000-listener space costs ten short commands). */
+const sweepBatch = 1000;
 
 /** Largest frame `ws` accepts before closing the socket; messages over the protocol limit below it get a reply. */
 const hardMaxPayloadBytes = 1024 * 1024;
@@ -106,6 +113,7 @@ export class SignalingServer {
 	readonly #wss: WebSocketServer;
 	readonly #rooms = new Map<SpaceId, SpaceRoom>();
 	readonly #heartbeat: NodeJS.Timeout;
+	readonly #revocationSweep: NodeJS.Timeout;
 	readonly #unsubscribe: (() => void)[] = [];
 	readonly #roomWatchers = new Set<RoomWatcher>();
 	readonly #relay: ClusterRelay | undefined;
@@ -147,10 +155,23 @@ export class SignalingServer {
 			handleProtocols: (protocols) => selectSubprotocol(protocols),
 		});
 		this.#heartbeat = setInterval(() => this.#checkHeartbeats(), options.heartbeatMs ?? 30_000).unref();
+		// The backstop for a revocation event this node never got (pub/sub is fire-and-forget). The likely loss is
+		// around a subscriber reconnect, after which the relay's onSubscribed has every connection checked. This
+		// periodic sweep covers the rest only for the stage and moderators, who can speak, publish and moderate:
+		// a few reads per space. A listener's socket receives what the space shows everyone, and its renewals are
+		// checked against the store, so a revocation it missed keeps it at most one token lifetime; reading every
+		// listener's generation every 30 s would cost 10,000 keys per space for little.
+		this.#revocationSweep = setInterval(() => void this.#sweepRevocations([...this.#rooms.keys()], 'stage'), options.revocationSweepMs ?? 30_000).unref();
 		const cluster = options.cluster;
 		if (cluster) {
 			const ttlMs = cluster.listenerTtlMs ?? 15_000;
-			this.#relay = new ClusterRelay({ ...cluster, logger: this.#logger.child({ module: 'relay' }), onMessage: (spaceId, body) => this.#onRelay(spaceId, body) });
+			this.#relay = new ClusterRelay({
+				...cluster,
+				logger: this.#logger.child({ module: 'relay' }),
+				onMessage: (spaceId, body) => this.#onRelay(spaceId, body),
+				// Events published before the subscription was live were missed: every connection there is checked.
+				onSubscribed: (spaceIds) => void this.#sweepRevocations(spaceIds, 'all'),
+			});
 			this.#tally = new ListenerTally(cluster.redis, cluster.prefix, cluster.nodeId, ttlMs);
 			// Keeps this node's counts from expiring, and drops a dead node's from the totals here.
 			this.#countRefresh = setInterval(() => {
@@ -203,6 +224,7 @@ export class SignalingServer {
 		if (this.#closed) return;
 		this.#closed = true;
 		clearInterval(this.#heartbeat);
+		clearInterval(this.#revocationSweep);
 		clearInterval(this.#countRefresh);
 		for (const off of this.#unsubscribe) off();
 		for (const [spaceId, room] of this.#rooms) {
@@ -506,6 +528,39 @@ export class SignalingServer {
 		c.peer?.close();
 		c.peer = undefined;
 		c.close(closeCodes.revoked, reason);
+	}
+
+	/**
+	 * Reads the current token generations of connections in `spaceIds` (all of them, or those on stage and the
+	 * moderators) and closes those whose generation moved on: revocations whose event this node missed. One MGET per
+	 * `sweepBatch` connections, all sent at once.
+	 */
+	async #sweepRevocations(spaceIds: readonly SpaceId[], who: 'all' | 'stage'): Promise<void> {
+		await Promise.all(
+			spaceIds.map(async (spaceId) => {
+				const room = this.#rooms.get(spaceId);
+				if (!room) return;
+				const connections = [...room.connections].filter((c) => who === 'all' || c.participant.role !== 'listener');
+				for (let i = 0; i < connections.length; i += sweepBatch) {
+					// Each connection's claims as they were before the read: a connection that renewed or rotated since,
+					// or is in the middle of a request (a rotation moves the generation before its new claims land), is
+					// left to its own path.
+					const batch = connections.slice(i, i + sweepBatch).map((c) => ({ c, claims: c.claims }));
+					let generations: number[];
+					try {
+						generations = await this.#service.tokenGenerations(spaceId, batch.map(({ c }) => c.actor.participantId));
+					} catch (error) {
+						this.#logger.warn({ err: error, spaceId }, 'revocation sweep: could not read token generations');
+						return;
+					}
+					batch.forEach(({ c, claims }, j) => {
+						if (c.closed || !c.idle || c.claims !== claims || (generations[j] ?? 0) <= claims.generation) return;
+						this.#logger.info({ spaceId, participantId: c.actor.participantId }, 'revocation sweep: closing a revoked connection');
+						this.#closeRevoked(c, 'token revoked');
+					});
+				}
+			}),
+		);
 	}
 
 	/** Remembers a revocation for upgrades in flight as it arrives; bounded in time and count. */
