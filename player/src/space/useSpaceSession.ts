@@ -1,7 +1,7 @@
 import { onBeforeUnmount, ref, shallowRef } from 'vue';
 import type { EventName, ParticipantInfo, ReactionKind, ReplyData, RequestData, RequestName } from '../../../api/src/signaling/protocol.js';
 import { ApiError, restApi } from '../api/restApi.js';
-import { renewalDelayMs, tokenExpiresAtMs } from '../session/tokenExpiry.js';
+import { localExpiryMs, renewalDelayMs, tokenTimes } from '../session/tokenExpiry.js';
 import { forgetSession, loadSession, saveSession } from '../session/tokenStore.js';
 import { finalCloseCodes, fullCloseCode, parseRetryAfter, reconnectDelayMs, rejoinCloseCodes, retryAfterDelayMs } from '../signaling/reconnectDelay.js';
 import { SignalingError, SignalingSocket } from '../signaling/SignalingSocket.js';
@@ -68,14 +68,23 @@ export function useSpaceSession(spaceId: string) {
 		status.value = 'joining';
 	}
 
-	/** Keeps `t` (saved for reconnects) and renews it on the connection before it expires. */
-	function useToken(t: string): void {
+	/**
+	 * Keeps `t` (saved for reconnects) and renews it on the connection before it expires; `expiresAtMs` (this
+	 * device's clock) when it is a token already in hand being tried again. A token that expires before the one in
+	 * hand is not taken (a `tokenRenewed` that overtook the rejoin's reply stays).
+	 */
+	function useToken(t: string, expiresAtMs?: number): void {
+		const times = tokenTimes(t);
+		const current = tokenTimes(token.value);
+		if (t !== token.value && times && current && times.expiresAtMs < current.expiresAtMs) return;
 		const stored = loadSession(spaceId);
 		if (stored) saveSession(spaceId, { ...stored, token: t });
 		token.value = t;
 		clearTimeout(renewTimer);
-		const expiresAtMs = tokenExpiresAtMs(t);
-		if (expiresAtMs === undefined) return;
+		if (!times) return;
+		// From the token's own lifetime, counted from now: `exp` against Date.now() would renew too late (or never)
+		// on a device whose clock is behind the server's.
+		const localExpiry = expiresAtMs ?? localExpiryMs(times, Date.now());
 		renewTimer = setTimeout(() => {
 			const s = socket.value;
 			if (!s || closed) return;
@@ -84,10 +93,10 @@ export function useSpaceSession(spaceId: string) {
 			s.request('renewToken', {}).then(
 				({ token: fresh }) => useToken(fresh),
 				(e: unknown) => {
-					if (!(e instanceof SignalingError && e.code === 'unauthorized') && socket.value === s) useToken(t);
+					if (!(e instanceof SignalingError && e.code === 'unauthorized') && socket.value === s && token.value === t) useToken(t, localExpiry);
 				},
 			);
-		}, renewalDelayMs(expiresAtMs, Date.now()));
+		}, renewalDelayMs(localExpiry, Date.now()));
 	}
 
 	/** Joins with a display name from the share link's form. */
@@ -132,6 +141,8 @@ export function useSpaceSession(spaceId: string) {
 			token.value = rejoined.token;
 			const s = await SignalingSocket.connect(wsUrl(), rejoined.token);
 			if (closed) return s.close();
+			// Taken before the events are wired: a `tokenRenewed` arriving during getState is newer and must win.
+			useToken(rejoined.token);
 			wire(s);
 			const state = await s.request('getState', {});
 			for (const p of [...state.stage, ...state.handQueue]) names.set(p.id, p.displayName);
@@ -140,7 +151,6 @@ export function useSpaceSession(spaceId: string) {
 			socket.value = s;
 			status.value = 'connected';
 			attempt = 0;
-			useToken(rejoined.token);
 			if (state.space.state === 'ended') end(describeError('space_ended'));
 		} catch (e) {
 			// The WebSocket was closed as full: its close handler scheduled the retry already.
