@@ -151,7 +151,7 @@ describe('buildFfmpegPlan() run by real ffmpeg on a live stage', () => {
 		expect(Number(audio.format.duration)).toBeGreaterThan(Number(hd.format.duration) - 1.5);
 	});
 
-	it('kills an ffmpeg that receives nothing and fails the run as retryable', async () => {
+	it('kills an ffmpeg that receives nothing at its start-up deadline and fails the run as retryable', async () => {
 		const ports = await allocateUdpPortPair({ host: ip });
 		const sdpPath = path.join(dir, 'silent.sdp');
 		fs.writeFileSync(sdpPath, buildConsumerSdp(ip, [{ kind: 'audio', rtpPort: ports.rtpPort, rtpParameters: { codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2 }] } }]));
@@ -165,11 +165,11 @@ describe('buildFfmpegPlan() run by real ffmpeg on a live stage', () => {
 			outputs: { audio: path.join(dir, 'silent.mp4') },
 		});
 		const started = Date.now();
-		const error = await runFfmpeg({ plan, stallTimeoutMs: 1500, logger: pino({ level: 'silent' }) }).catch((e: unknown) => e);
+		// Nothing ever arrives, so ffmpeg never starts: its start-up deadline (not the stall watchdog) ends it.
+		const error = await runFfmpeg({ plan, startTimeoutMs: 1500, stallTimeoutMs: 1000, logger: pino({ level: 'silent' }) }).catch((e: unknown) => e);
 		ports.release();
 		expect(error).toBeInstanceOf(FfmpegError);
-		expect((error as FfmpegError).retryable).toBe(true);
-		expect((error as FfmpegError).message).toMatch(/stalled: no progress for 1500 ms/);
+		expect(error).toMatchObject({ kind: 'did-not-start', retryable: true, message: expect.stringMatching(/did not start: no progress within 1500 ms/) });
 		expect(Date.now() - started).toBeLessThan(10_000);
 	});
 });
