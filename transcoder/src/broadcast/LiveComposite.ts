@@ -13,7 +13,10 @@ export interface LiveCompositeOptions {
 	planned: LiveView;
 	signal: AbortSignal;
 	logger: Logger;
-	/** How long to wait for a starting ffmpeg's zmq filter to bind, ms. Default 10000. */
+	/**
+	 * How long to wait for a starting ffmpeg's zmq filter to bind, and for its first reply (the filter answers as its
+	 * first frame passes, which a busy machine can delay past `commandTimeoutMs`), ms. Default 10000.
+	 */
 	connectTimeoutMs?: number;
 	/** The encode now shows `layout` (every command acknowledged by ffmpeg). */
 	onApplied?: (layout: Layout) => void;
@@ -65,6 +68,8 @@ export class LiveComposite {
 	#last: LiveView | undefined;
 	#busy = false;
 	#closed = false;
+	/** Whether ffmpeg has answered a command yet: until then it may still be starting, not stuck. */
+	#answered = false;
 
 	private constructor(options: LiveCompositeOptions, controls: ZmqControl[]) {
 		this.#options = options;
@@ -183,9 +188,11 @@ export class LiveComposite {
 				for (const c of share) {
 					try {
 						// ffmpeg answers as a frame passes its zmq filter: a starting or loaded encode can take seconds.
-						await controls[i]!.send(zmqCommandText(c), commandTimeoutMs);
+						await controls[i]!.send(zmqCommandText(c), this.#answered ? commandTimeoutMs : (this.#options.connectTimeoutMs ?? 10_000));
+						this.#answered = true;
 					} catch (error) {
 						if (!(error instanceof ZmqCommandRefused)) throw error;
+						this.#answered = true;
 						// The filter keeps its previous settings; what it shows is unchanged.
 						refused++;
 						this.#counts.refused++;

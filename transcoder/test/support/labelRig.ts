@@ -133,8 +133,12 @@ export class LabelRig {
 				},
 			});
 			rig = new LabelRig({ layout, slots, composite, ffmpeg, abort, warnings });
+			// A started encode: frames pass the zmq filter, so a command is answered within a frame. On a loaded machine
+			// the first frame can take longer than a command's timeout, and the label path is not what that measures.
+			await rig.frame(30_000);
 			return rig;
 		} catch (error) {
+			abort.abort();
 			ffmpeg.kill('SIGKILL');
 			throw error;
 		}
