@@ -1,7 +1,7 @@
 /// <reference types="node" />
 import type { Page } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { hearsBroadcast, TribuneSystem, until } from './support/tribuneSystem.js';
+import { createLiveSpace, hearsBroadcast, TribuneSystem, until } from './support/tribuneSystem.js';
 
 /**
  * Captions in headless Chromium against the whole system (compiled; build first): the host turns captions on while
@@ -29,15 +29,7 @@ describe('captions in the player', () => {
 	it('mode change, captioner text live on stage and in hls.js, and the replay speaker timeline', { timeout: 180_000 }, async () => {
 		await system.start();
 		const { page: host } = await system.newPage();
-		await host.goto(system.base);
-		await host.getByLabel('Title').fill('Captioned space');
-		await host.getByLabel('Your name').fill('Hana Host');
-		await host.getByLabel('Captions').selectOption('off');
-		await host.getByRole('button', { name: 'Create space' }).click();
-		await host.waitForURL(/\/s\/[A-Za-z0-9_-]+$/, { timeout: 10_000 });
-		const spaceId = new URL(host.url()).pathname.split('/')[2]!;
-		await host.getByTestId('go-live').click({ timeout: 10_000 });
-		await host.locator('.live-badge').waitFor({ timeout: 10_000 });
+		const spaceId = await createLiveSpace(host, system.base, { title: 'Captioned space', name: 'Hana Host', captions: 'off' });
 
 		const { page: listener } = await system.newPage();
 		await listener.goto(`${system.base}/s/${spaceId}`);

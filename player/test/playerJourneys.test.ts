@@ -2,7 +2,7 @@
 import type { Page } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { estimateLatencyMs } from '../src/listen/estimateLatency.js';
-import { hearsBroadcast, packetStats, sample, tokenOf, TribuneSystem, until } from './support/tribuneSystem.js';
+import { createLiveSpace, hearsBroadcast, packetStats, sample, tokenOf, TribuneSystem, until } from './support/tribuneSystem.js';
 
 /**
  * The player's journeys in headless Chromium against the whole system as `npm start` runs it (compiled: `npm run
@@ -29,17 +29,10 @@ describe('player journeys', () => {
 
 		// The host creates a space from the home page and lands on its page.
 		const { page: host } = await newPage();
-		await host.goto(base);
-		await expectAccessible(host, 'create page');
-		await shot(host, '01-create');
-		await host.getByLabel('Title').fill('Player journeys');
-		await host.getByLabel('Description').fill('A space the end-to-end test runs.');
-		await host.getByLabel('Your name').fill('Hana Host');
-		await host.getByRole('button', { name: 'Create space' }).click();
-		await host.waitForURL(/\/s\/[A-Za-z0-9_-]+$/, { timeout: 10_000 });
-		const spaceId = new URL(host.url()).pathname.split('/')[2]!;
-		await host.getByTestId('go-live').click({ timeout: 10_000 });
-		await host.locator('.live-badge').waitFor({ timeout: 10_000 });
+		const spaceId = await createLiveSpace(host, base, { title: 'Player journeys', description: 'A space the end-to-end test runs.', name: 'Hana Host' }, async () => {
+			await expectAccessible(host, 'create page');
+			await shot(host, '01-create');
+		});
 		const hostToken = await tokenOf(host, spaceId);
 
 		// A synthetic speaker talks on stage.

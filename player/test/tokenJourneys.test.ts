@@ -1,7 +1,7 @@
 /// <reference types="node" />
 import type { Page } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { tokenOf, TribuneSystem } from './support/tribuneSystem.js';
+import { createLiveSpace, tokenOf, TribuneSystem } from './support/tribuneSystem.js';
 
 /**
  * Tokens in the player, in headless Chromium against the whole system as `npm start` runs it (compiled: `npm run
@@ -25,14 +25,7 @@ describe('player tokens', () => {
 
 		const { page: host } = await system.newPage();
 		const hostSockets = socketUrls(host);
-		await host.goto(base);
-		await host.getByLabel('Title').fill('Token journeys');
-		await host.getByLabel('Your name').fill('Hana Host');
-		await host.getByRole('button', { name: 'Create space' }).click();
-		await host.waitForURL(/\/s\/[A-Za-z0-9_-]+$/, { timeout: 10_000 });
-		const spaceId = new URL(host.url()).pathname.split('/')[2]!;
-		await host.getByTestId('go-live').click({ timeout: 10_000 });
-		await host.locator('.live-badge').waitFor({ timeout: 10_000 });
+		const spaceId = await createLiveSpace(host, base, { title: 'Token journeys', name: 'Hana Host' });
 		const hostToken = await tokenOf(host, spaceId);
 
 		// A listener joins, asks to speak and is invited; the host signs them out (their tokens revoked, no ban).

@@ -141,6 +141,30 @@ export const packetStats = (page: Page) =>
 export const tokenOf = (page: Page, spaceId: string): Promise<string> =>
 	page.evaluate((id) => (JSON.parse(sessionStorage.getItem(`tribune:session:${id}`)!) as { token: string }).token, spaceId);
 
+/**
+ * A host creates a space on the home page (title, their name, optionally a description and a caption mode), lands on
+ * its page and takes it live; `beforeCreate` runs on the filled form (checks, screenshots). Returns the space's id.
+ */
+export async function createLiveSpace(
+	host: Page,
+	base: string,
+	form: { title: string; name: string; description?: string; captions?: string },
+	beforeCreate: () => Promise<void> = async () => {},
+): Promise<string> {
+	await host.goto(base);
+	await beforeCreate();
+	await host.getByLabel('Title').fill(form.title);
+	if (form.description !== undefined) await host.getByLabel('Description').fill(form.description);
+	await host.getByLabel('Your name').fill(form.name);
+	if (form.captions !== undefined) await host.getByLabel('Captions').selectOption(form.captions);
+	await host.getByRole('button', { name: 'Create space' }).click();
+	await host.waitForURL(/\/s\/[A-Za-z0-9_-]+$/, { timeout: 10_000 });
+	const spaceId = new URL(host.url()).pathname.split('/')[2]!;
+	await host.getByTestId('go-live').click({ timeout: 10_000 });
+	await host.locator('.live-badge').waitFor({ timeout: 10_000 });
+	return spaceId;
+}
+
 /** HLS plays: media time moves on and (unless `requireSound` is false) the analyser hears something. */
 export async function hearsBroadcast(system: TribuneSystem, page: Page, what: string, diagnose: () => Promise<string> = async () => '', requireSound = true): Promise<Sample & { loudest: number }> {
 	const start = await until(`${what}: playback`, async () => {
