@@ -119,6 +119,8 @@ async function startSlowloris(port: number): Promise<{ stats: Promise<AttackStat
 			}
 		});
 	});
+	// Observed here so a slowloris that dies before ramping fails the test through `ramped` (awaited below), not as an
+	// unhandled rejection of `stats`, which nobody awaits then; a caller that does await `stats` still gets the error.
 	stats.catch(() => {});
 	await ramped;
 	return { stats, stop: () => child.kill('SIGTERM') };

@@ -286,9 +286,7 @@ export class SignalingServer {
 				// A token is capped at its session's end: expiring there means no renewal can help.
 				const sessionEnd = c.claims.sessionStartedAt + this.#service.tokens.lifetimes.maxSessionS;
 				const ended = c.claims.expiresAt >= sessionEnd;
-				c.peer?.close();
-				c.peer = undefined;
-				c.close(ended ? closeCodes.sessionExpired : closeCodes.tokenExpired, ended ? 'session expired' : 'token expired');
+				this.#closeWithMedia(c, ended ? closeCodes.sessionExpired : closeCodes.tokenExpired, ended ? 'session expired' : 'token expired');
 			},
 			logger,
 			limits: this.#limits,
@@ -525,9 +523,14 @@ export class SignalingServer {
 
 	/** Closes a connection whose token was revoked (4013), its media first. */
 	#closeRevoked(c: ClientConnection, reason: string): void {
+		this.#closeWithMedia(c, closeCodes.revoked, reason);
+	}
+
+	/** Closes a connection whose token no longer holds: its stage media (transports, producers) first, then the socket. */
+	#closeWithMedia(c: ClientConnection, code: number, reason: string): void {
 		c.peer?.close();
 		c.peer = undefined;
-		c.close(closeCodes.revoked, reason);
+		c.close(code, reason);
 	}
 
 	/**
