@@ -33,7 +33,10 @@ export interface LiveCompositeCounts {
 	applied: number;
 	/** Commands ffmpeg refused (each logged with its target); the filter kept its previous settings. */
 	refused: number;
-	/** Times the control connections were opened again after a lost connection or a command with no reply. */
+	/**
+	 * Times the control connections were opened again after a lost connection or a command with no reply, once ffmpeg
+	 * had answered a first command (reopening while it starts is not counted; see `#countReconnect`).
+	 */
 	reconnects: number;
 }
 
@@ -113,12 +116,23 @@ export class LiveComposite {
 	 */
 	#watch(controls: ZmqControl[]): void {
 		void Promise.race(controls.map((c) => c.closed)).then(() => {
-			if (this.#closed || this.#options.signal.aborted || controls !== this.#controls || !this.#last) return;
+			if (this.#closed || this.#options.signal.aborted || controls !== this.#controls) return;
 			this.#drop();
+			// Nothing asked for yet: the next show() opens new connections.
+			if (!this.#last) return;
 			this.#forget();
-			this.#counts.reconnects++;
+			this.#countReconnect();
 			this.show(this.#last);
 		});
+	}
+
+	/**
+	 * Counts a reconnect of an encode that had answered. While ffmpeg starts, a connection can land on a zmq socket
+	 * that is about to go: ffmpeg 5.1 parses `-filter_complex` once into a throwaway graph (whose zmq filter binds the
+	 * port, then unbinds it) before it builds the real one. Opening again then is part of starting, not a lost encode.
+	 */
+	#countReconnect(): void {
+		if (this.#answered) this.#counts.reconnects++;
 	}
 
 	/** After a lost connection the graph may have been rebuilt from the plan: nothing is known to be shown. */
@@ -159,7 +173,7 @@ export class LiveComposite {
 						if (attempt === attempts || this.#closed) break;
 						// A rebuilt graph starts over from the plan (labels blank): send everything.
 						this.#forget();
-						this.#counts.reconnects++;
+						this.#countReconnect();
 						this.#controls = await LiveComposite.#open(this.#options).catch(() => []);
 						this.#watch(this.#controls);
 					}

@@ -62,8 +62,9 @@ export class ZmqControl {
 		const timeoutMs = options.timeoutMs ?? 10_000;
 		const deadline = Date.now() + timeoutMs;
 		for (let attempt = 0; ; attempt++) {
+			let socket: net.Socket | undefined;
 			try {
-				const socket = await new Promise<net.Socket>((resolve, reject) => {
+				socket = await new Promise<net.Socket>((resolve, reject) => {
 					const s = net.connect({ host: '127.0.0.1', port }, () => resolve(s));
 					s.once('error', reject);
 				});
@@ -72,6 +73,8 @@ export class ZmqControl {
 				await control.#handshake(Math.max(1000, deadline - Date.now()));
 				return control;
 			} catch (error) {
+				// A connection whose handshake failed is not kept open while the next attempt runs.
+				socket?.destroy();
 				// Bounded by time, and by count too (an attempt takes at least the 50 ms pause).
 				if (options.signal?.aborted || Date.now() > deadline || attempt > timeoutMs / 50) throw error;
 				await new Promise((resolve) => setTimeout(resolve, 50));
