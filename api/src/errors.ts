@@ -5,6 +5,8 @@
 export const errorCatalogue = {
 	bad_request: 400,
 	unauthorized: 401,
+	/** Creating a space needs a host credential (an invite from the operator) unless hosting is open. */
+	host_required: 401,
 	forbidden: 403,
 	/** Banned from this space. */
 	banned: 403,
@@ -17,15 +19,25 @@ export const errorCatalogue = {
 	stage_full: 409,
 	/** The request conflicts with the current state (no raised hand to approve, already pinned, …). */
 	conflict: 409,
+	/** Someone on stage in this space goes by that display name already. */
+	name_taken: 409,
+	/** The space's queue of raised hands is as long as it may be (`SPACE_MAX_HANDS`). */
+	hand_queue_full: 409,
 	/** The space has ended. */
 	space_ended: 410,
 	/** A WebSocket message whose name is not in the protocol. */
 	unknown_message: 400,
 	rate_limited: 429,
+	/** A standing limit of this identity is reached (live spaces per host, `LIVE_SPACES_PER_HOST`). */
+	limit_reached: 429,
 	/** One client address holds as many connections as the node lets one address hold (`HTTP_MAX_CONNECTIONS_PER_ADDRESS`). */
 	too_many_connections: 429,
 	internal: 500,
 	unavailable: 503,
+	/** The cluster runs as many live spaces as it may (`LIVE_SPACES_MAX`); try again later. */
+	capacity: 503,
+	/** The space holds as many participants, or audience connections, as it may; try again later. */
+	space_full: 503,
 } as const;
 
 export type ErrorCode = keyof typeof errorCatalogue;
