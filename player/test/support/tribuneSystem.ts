@@ -51,7 +51,8 @@ export class TribuneSystem {
 		this.artifacts = path.join(root, 'test-artifacts', name);
 	}
 
-	async start(): Promise<void> {
+	/** `envOverrides`: variables for the launcher on top of the defaults (undefined removes one, e.g. an inherited key). */
+	async start(envOverrides: Record<string, string | undefined> = {}): Promise<void> {
 		fs.mkdirSync(this.artifacts, { recursive: true });
 		const port = await freePort();
 		this.base = `http://127.0.0.1:${port}`;
@@ -59,6 +60,10 @@ export class TribuneSystem {
 			...process.env, PORT: String(port), HOST: '127.0.0.1', TRIBUNE_DATA_DIR: this.#dataDir, SYNTHETIC_SPEAKERS: 'true', LOG_LEVEL: process.env.TRIBUNE_TEST_LOG_LEVEL ?? 'warn',
 		};
 		delete env.REDIS_URL;
+		for (const [name, value] of Object.entries(envOverrides)) {
+			if (value === undefined) delete env[name];
+			else env[name] = value;
+		}
 		const child = spawn(process.execPath, [path.join(root, 'api/dist/start.js')], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
 		this.#process = child;
 		const append = (chunk: Buffer) => (this.output = (this.output + chunk.toString()).slice(-2_000_000));
