@@ -1,4 +1,5 @@
 import type { ParticipantInfo, SpaceInfo } from '../../../api/src/signaling/protocol.js';
+import { forgetHostCredential, joinIdentity, loadHostCredential, saveIdentity } from '../session/identityStore.js';
 
 /** A refused REST call: the API's stable error code (api/src/errors.ts) and HTTP status. */
 export class ApiError extends Error {
@@ -20,6 +21,8 @@ export interface Joined {
 	space: SpaceInfo;
 	participant: ParticipantInfo;
 	token: string;
+	/** A renewed anonymous identity credential (absent when the join named a host credential). */
+	identity?: string;
 }
 
 export interface NewSpace {
@@ -32,6 +35,8 @@ export interface NewSpace {
 /** GET /api/spaces/:id/broadcast (hosts). */
 export interface BroadcastStatus {
 	state: 'waiting' | 'active' | 'delayed' | 'none';
+	/** While waiting for a transcoder: the place in line, 1 = next. */
+	position?: number;
 	// fps, speed and bitrate are absent until ffmpeg's first stats (and fps for an audio-only encode).
 	progress?: { transcoder: string; state: string; fps?: number; speed?: number; bitrateKbps?: number; speakers: number; restarts: number; replayError?: string; updatedAt: number };
 }
@@ -43,6 +48,32 @@ export interface ExportStatus {
 	bytes?: number;
 	url?: string;
 	error?: string;
+}
+
+/** A host invite as the server API lists it (`/api/server/host-invites`). */
+export interface HostInvite {
+	id: string;
+	label: string;
+	/** ms since the epoch. */
+	createdAt?: number;
+	expiresAt: number;
+	maxUses: number;
+	uses: number;
+	revoked?: boolean;
+}
+
+/** A host identity redeemed from an invite (`/api/server/hosts`). */
+export interface HostInfo {
+	id: string;
+	label: string;
+	/** ms since the epoch. */
+	createdAt?: number;
+	expiresAt?: number;
+}
+
+export interface AdminSessionReply {
+	token: string;
+	expiresAt: number;
 }
 
 async function call<T>(method: string, path: string, body?: unknown, token?: string): Promise<T> {
@@ -70,10 +101,36 @@ const base = (spaceId: string) => `/api/spaces/${encodeURIComponent(spaceId)}`;
 /** Where a replay's transcript is, in each format the API serves. */
 export const transcriptUrl = (spaceId: string, format: 'vtt' | 'srt' | 'txt' | 'json') => `${base(spaceId)}/transcript.${format}`;
 
+/** Keeps the anonymous identity credential a create or a join handed back (sliding: each one renews it). */
+function keepIdentity<T extends { identity?: string }>(reply: T): T {
+	if (typeof reply.identity === 'string') saveIdentity(reply.identity);
+	return reply;
+}
+
+const server = (path: string) => `/api/server${path}`;
+
 export const restApi = {
-	createSpace: (body: NewSpace) => call<Joined>('POST', '/api/spaces', body),
+	/**
+	 * Creates a space: as the host this browser redeemed an invite for (`hostCredential`, a bearer), or, where the
+	 * server lets anyone create (open hosting), as this browser's anonymous identity.
+	 */
+	createSpace: async (body: NewSpace, hostCredential?: string) => {
+		const identity = hostCredential ? undefined : joinIdentity();
+		return keepIdentity(await call<Joined>('POST', '/api/spaces', { ...body, ...(identity && { identity }) }, hostCredential));
+	},
 	getSpace: (spaceId: string) => call<{ space: SpaceInfo }>('GET', base(spaceId)),
-	join: (spaceId: string, displayName: string, token?: string) => call<Joined>('POST', `${base(spaceId)}/join`, { displayName, ...(token && { token }) }),
+	/**
+	 * Joins (or, with `token`, rejoins) a space as this browser's identity: its host credential, or its anonymous
+	 * identity credential, whose renewal in the reply is kept for the next visit.
+	 */
+	join: async (spaceId: string, displayName: string, token?: string) => {
+		const identity = joinIdentity();
+		const joined = keepIdentity(await call<Joined>('POST', `${base(spaceId)}/join`, { displayName, ...(token && { token }), ...(identity && { identity }) }));
+		// A host credential is answered without an anonymous identity; one in the reply says the server no longer
+		// takes it (the operator revoked this host), so the create page must stop offering to create.
+		if (joined.identity && identity !== undefined && identity === loadHostCredential()) forgetHostCredential();
+		return joined;
+	},
 	start: (spaceId: string, token: string) => call<{ space: SpaceInfo }>('POST', `${base(spaceId)}/start`, {}, token),
 	end: (spaceId: string, token: string) => call<{ space: SpaceInfo }>('POST', `${base(spaceId)}/end`, {}, token),
 	broadcast: (spaceId: string, token: string) => call<BroadcastStatus>('GET', `${base(spaceId)}/broadcast`, undefined, token),
@@ -84,4 +141,36 @@ export const restApi = {
 	revokeCaptionerTokens: (spaceId: string, token: string) => call<{ revoked: true }>('POST', `${base(spaceId)}/captioner-tokens/revoke`, {}, token),
 	/** The replay's transcript as JSON (`{ cues: [{ startS, endS, speakerName, text }] }`). */
 	transcript: (spaceId: string) => call<unknown>('GET', transcriptUrl(spaceId, 'json')),
+
+	/** Redeems a host invite's code (from its link's fragment) for a host credential. */
+	redeemHostInvite: (code: string) => call<{ credential: string; host: { id: string; label: string } }>('POST', '/api/host-invites/redeem', { code }),
+	/**
+	 * Who may create spaces on this server: `open` (anyone, TRIBUNE_OPEN_HOSTING), `hosts` (only hosts with a
+	 * credential from an operator's invite), or `unknown` (the server did not say; creating finds out).
+	 */
+	hosting: async (): Promise<'open' | 'hosts' | 'unknown'> => {
+		try {
+			const reply = await call<{ host: unknown; openHosting?: boolean }>('GET', '/api/host/me');
+			return reply.openHosting ? 'open' : 'unknown';
+		} catch (e) {
+			return e instanceof ApiError && e.code === 'host_required' ? 'hosts' : 'unknown';
+		}
+	},
+	/** The host a host credential names; refused (401) once the operator revoked it. */
+	hostMe: (hostCredential: string) => call<{ host: { id: string; label: string } }>('GET', '/api/host/me', undefined, hostCredential),
+};
+
+/** The operator's API (`/api/server/*`), with an admin session token or the admin key as the bearer. */
+export const adminApi = {
+	/** A session from the one-time sign-in code of `npm start`'s link. */
+	signInWithCode: (code: string) => call<AdminSessionReply>('POST', '/api/admin/sessions', { code }),
+	/** A session from the admin key itself (the key is sent once, never kept). */
+	signInWithKey: (adminKey: string) => call<AdminSessionReply>('POST', '/api/admin/sessions', {}, adminKey),
+	invites: (token: string) => call<{ invites: HostInvite[] }>('GET', server('/host-invites'), undefined, token),
+	createInvite: (token: string, invite: { label?: string; expiresInS: number; maxUses: number }) => call<{ invite: HostInvite; url: string }>('POST', server('/host-invites'), invite, token),
+	revokeInvite: (token: string, id: string) => call<unknown>('DELETE', server(`/host-invites/${encodeURIComponent(id)}`), undefined, token),
+	hosts: (token: string) => call<{ hosts: HostInfo[] }>('GET', server('/hosts'), undefined, token),
+	revokeHost: (token: string, hostId: string) => call<unknown>('DELETE', server(`/hosts/${encodeURIComponent(hostId)}`), undefined, token),
+	spaces: (token: string, state: SpaceInfo['state'], limit = 50) => call<{ spaces: SpaceInfo[]; nextCursor: string | null }>('GET', server(`/spaces?state=${state}&limit=${limit}`), undefined, token),
+	endSpace: (token: string, spaceId: string) => call<{ space: SpaceInfo }>('POST', server(`/spaces/${encodeURIComponent(spaceId)}/end`), {}, token),
 };

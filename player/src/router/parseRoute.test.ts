@@ -8,6 +8,14 @@ describe('parseRoute', () => {
 		expect(parseRoute('/embed/xyz/')).toEqual({ name: 'embed', spaceId: 'xyz' });
 	});
 
+	it('maps the operator\'s page and the host invite link', () => {
+		expect(parseRoute('/admin')).toEqual({ name: 'admin' });
+		expect(parseRoute('/admin/')).toEqual({ name: 'admin' });
+		expect(parseRoute('/host-invite')).toEqual({ name: 'hostInvite' });
+		expect(parseRoute('/admin/x')).toEqual({ name: 'notFound' });
+		expect(parseRoute('/host-invites')).toEqual({ name: 'notFound' });
+	});
+
 	it('rejects malformed space ids instead of passing them to the API', () => {
 		expect(parseRoute('/s/a%2Fb')).toEqual({ name: 'notFound' });
 		expect(parseRoute('/s/')).toEqual({ name: 'notFound' });

@@ -1,6 +1,11 @@
-/** The player's pages. Share links are `/s/<spaceId>`; `/embed/<spaceId>` is the minimal listener for iframes. */
+/**
+ * The player's pages. Share links are `/s/<spaceId>`; `/embed/<spaceId>` is the minimal listener for iframes;
+ * `/admin` is the operator's page and `/host-invite` redeems a host invite (both read a code from the fragment).
+ */
 export type Route =
 	| { name: 'create' }
+	| { name: 'admin' }
+	| { name: 'hostInvite' }
 	| { name: 'space'; spaceId: string }
 	| { name: 'embed'; spaceId: string }
 	| { name: 'notFound' };
@@ -14,6 +19,8 @@ const patterns: [RegExp, (id: string) => Route][] = [
 /** Maps a location's path to a page; ids are checked here so pages never see malformed ones. */
 export function parseRoute(pathname: string): Route {
 	if (pathname === '/' || pathname === '') return { name: 'create' };
+	if (/^\/admin\/?$/.test(pathname)) return { name: 'admin' };
+	if (/^\/host-invite\/?$/.test(pathname)) return { name: 'hostInvite' };
 	for (const [pattern, make] of patterns) {
 		const match = pattern.exec(pathname);
 		if (match) return make(match[1]!);
