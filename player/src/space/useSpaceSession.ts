@@ -5,7 +5,7 @@ import { localExpiryMs, renewalDelayMs, tokenTimes } from '../session/tokenExpir
 import { forgetSession, loadSession, saveSession } from '../session/tokenStore.js';
 import { finalCloseCodes, fullCloseCode, parseRetryAfter, reconnectDelayMs, rejoinCloseCodes, retryAfterDelayMs } from '../signaling/reconnectDelay.js';
 import { SignalingError, SignalingSocket } from '../signaling/SignalingSocket.js';
-import { describeError, describeFull } from './describeError.js';
+import { describeCloseCode, describeError, describeFull, describeRefusal } from './describeError.js';
 import { addReaction, type FloatingReaction } from './reactions.js';
 import { applyEvent, viewFromState, type SpaceEvent, type SpaceView } from './spaceState.js';
 import { ToastBatcher, type Toast } from './toastBatcher.js';
@@ -111,7 +111,7 @@ export function useSpaceSession(spaceId: string) {
 		} catch (e) {
 			const retryAfterS = fullRetryAfter(e);
 			if (retryAfterS === undefined) {
-				error.value = describeError(e instanceof ApiError ? e.code : 'internal', 'Could not join the space.');
+				error.value = e instanceof ApiError ? describeRefusal(e.code, e.retryAfterS, 'Could not join the space.') : describeError('internal', 'Could not join the space.');
 				return;
 			}
 			// This server is full: say so, and try again when it said to.
@@ -208,6 +208,9 @@ export function useSpaceSession(spaceId: string) {
 			if (code === rejoinCloseCodes.sessionExpired) return backToJoin(describeError('session_expired'));
 			if (code === rejoinCloseCodes.tokenExpired) return backToJoin(describeError('token_expired'));
 			socket.value = undefined;
+			// Too many connections from this address (4429, across nodes): said in words; the backoff tries again.
+			const limited = code === fullCloseCode ? undefined : describeCloseCode(code, parseRetryAfter(reason));
+			if (limited) batcher.announce(limited);
 			turnedAway = code === fullCloseCode;
 			scheduleReconnect(turnedAway ? (parseRetryAfter(reason) ?? 10) : undefined);
 		});
