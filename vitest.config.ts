@@ -7,6 +7,9 @@ import { defineConfig } from 'vitest/config';
 const conditions = ['tribune-source', ...defaultServerConditions];
 const resolve = { conditions };
 const ssr = { resolve: { conditions, externalConditions: conditions } };
+// Tests create spaces anonymously (open hosting), in process and in the API processes they spawn, which inherit the
+// environment; tests of the closed default set TRIBUNE_OPEN_HOSTING=false themselves.
+const env = { TRIBUNE_OPEN_HOSTING: 'true' };
 
 export default defineConfig({
 	test: {
@@ -16,6 +19,7 @@ export default defineConfig({
 				ssr,
 				test: {
 					name: 'unit',
+					env,
 					include: ['{api,ingest,transcoder,player}/src/**/*.test.ts'],
 					environment: 'node',
 				},
@@ -25,6 +29,7 @@ export default defineConfig({
 				ssr,
 				test: {
 					name: 'integration',
+					env,
 					include: ['{api,ingest,transcoder,player}/test/**/*.test.ts'],
 					environment: 'node',
 					// Real Redis for every integration test; each test picks its own key prefix.

@@ -4,11 +4,13 @@ import { fileURLToPath } from 'node:url';
 import { envValue, parseEnv } from '@tribune/ingest';
 import { redisUrlEnv } from '@tribune/transcoder';
 import { z } from 'zod';
+import { defaultLifecycleLimits, type LifecycleLimits } from './lifecycle/SpaceLifecycle.js';
 import { defaultAdmissionLimits, type AdmissionLimits } from './signaling/Admission.js';
 import { defaultConnectionLimits, type ConnectionLimits } from './http/ConnectionPolicy.js';
 import type { MetricsAccess } from './http/metricsAccess.js';
 import { parseEmbedOrigins, type EmbedOrigins } from './http/securityHeaders.js';
 import { parseTrustedProxies, type TrustedProxies } from './http/trustedProxies.js';
+import { defaultSpaceLimits, type SpaceLimits } from './spaces/SpaceLimits.js';
 
 const defaultDataDir = path.join(os.homedir(), '.local', 'share', 'tribune');
 const defaultPlayerDir = fileURLToPath(new URL('../../player/dist', import.meta.url));
@@ -53,6 +55,18 @@ const apiSchema = z.object({
 	NODE_MAX_JOINS_PER_S: envValue.positiveInt().max(100_000, 'expected at most 100000').default(defaultAdmissionLimits.maxJoinsPerS),
 	/** Retry-After (s) of a "full" answer. */
 	NODE_FULL_RETRY_AFTER_S: envValue.positiveInt().max(3600, 'expected at most 3600').default(defaultAdmissionLimits.retryAfterS),
+	/** Listener WebSockets one space takes over every node before new ones are told "full, retry later" (4503). */
+	SPACE_MAX_AUDIENCE: envValue.positiveInt().max(10_000_000, 'expected at most 10000000').default(defaultAdmissionLimits.maxSpaceAudience),
+	/** Signaling WebSockets one client address (IPv6: one /64) holds over every node; more are closed with 4429. */
+	ADDRESS_MAX_CONNECTIONS: envValue.positiveInt().max(1_000_000, 'expected at most 1000000').default(defaultAdmissionLimits.maxAddressConnections),
+	/** A live space ends on its own when no host or co-host has been connected on any node for this long, in seconds. */
+	SPACE_IDLE_END_S: envValue.positiveInt().max(7 * 24 * 3600, 'expected at most 7 days').default(defaultLifecycleLimits.idleEndS),
+	/** A space ends on its own after being live this long, in seconds. */
+	SPACE_MAX_LIVE_S: envValue.positiveInt().max(30 * 24 * 3600, 'expected at most 30 days').default(defaultLifecycleLimits.maxLiveS),
+	/** A listener's record is removed this long after their last connection, in seconds. */
+	PARTICIPANT_IDLE_TTL_S: envValue.positiveInt().max(30 * 24 * 3600, 'expected at most 30 days').default(defaultLifecycleLimits.participantIdleTtlS),
+	/** A raised hand is lowered when its owner has been disconnected this long, in seconds. */
+	HAND_DISCONNECT_LOWER_S: envValue.positiveInt().max(24 * 3600, 'expected at most 1 day').default(defaultLifecycleLimits.handDisconnectLowerS),
 	/** Sites that may frame /embed/<id>: `*` (any) or a comma-separated list of origins. */
 	TRIBUNE_EMBED_ORIGINS: z.string().default('*').transform(parsedWith(parseEmbedOrigins)),
 	/** Bearer token a /metrics scrape must present; header-safe, at least 32 characters. Never echoed. */
@@ -67,9 +81,42 @@ const apiSchema = z.object({
 	HTTP_MAX_CONNECTIONS: envValue.positiveInt().max(1_000_000, 'expected at most 1000000').default(defaultConnectionLimits.maxConnections),
 	/** Concurrent connections one client address holds (IPv6: one /64). */
 	HTTP_MAX_CONNECTIONS_PER_ADDRESS: envValue.positiveInt().max(1_000_000, 'expected at most 1000000').default(defaultConnectionLimits.maxPerAddress),
+	/**
+	 * Anyone who reaches the server may create spaces (as an anonymous identity), for demos and local use. Default
+	 * false: creating a space needs a host credential (an invite from the operator).
+	 */
+	TRIBUNE_OPEN_HOSTING: envValue.boolean().default(false),
+	/** Live spaces in the cluster at once; going live beyond: 503 `capacity`, Retry-After 60. */
+	LIVE_SPACES_MAX: envValue.positiveInt().max(100_000, 'expected at most 100000').default(defaultSpaceLimits.liveSpacesMax),
+	/** Live spaces one host identity has at once; beyond: 429 `limit_reached`. */
+	LIVE_SPACES_PER_HOST: envValue.positiveInt().max(1000, 'expected at most 1000').default(defaultSpaceLimits.liveSpacesPerHost),
+	/** Spaces one identity creates a minute (a token bucket in Redis); beyond: 429 `rate_limited` with Retry-After. */
+	CREATES_PER_MIN_PER_IDENTITY: envValue.positiveInt().max(10_000, 'expected at most 10000').default(defaultSpaceLimits.createsPerMinPerIdentity),
+	/** Spaces one client address (IPv6: one /64) creates a minute; beyond: 429 `rate_limited` with Retry-After. */
+	CREATES_PER_MIN_PER_ADDRESS: envValue.positiveInt().max(10_000, 'expected at most 10000').default(defaultSpaceLimits.createsPerMinPerAddress),
+	/** Participant records one space holds; a new join beyond: 503 `space_full` with Retry-After. */
+	SPACE_MAX_PARTICIPANTS: envValue.positiveInt().max(10_000_000, 'expected at most 10000000').default(defaultSpaceLimits.maxParticipants),
+	/** Raised hands one space holds at once; raising one more: 409 `hand_queue_full`. */
+	SPACE_MAX_HANDS: envValue.positiveInt().max(100_000, 'expected at most 100000').default(defaultSpaceLimits.maxHands),
+	/** A space never started expires (every key of it) this long after creation, in seconds. */
+	SPACE_UNSTARTED_TTL_S: envValue.positiveInt().min(60, 'expected at least 60').max(30 * 24 * 3600, 'expected at most 30 days').default(defaultSpaceLimits.unstartedTtlS),
+	/** Where webhooks are POSTed (http or https); unset: none are sent. */
+	TRIBUNE_WEBHOOK_URL: z.string().transform(parsedWith(parseWebhookUrl)).optional(),
+	/** Key of the webhooks' HMAC-SHA256 signature; at least 32 characters, required with TRIBUNE_WEBHOOK_URL. Never echoed. */
+	TRIBUNE_WEBHOOK_SECRET: z.string().regex(/^[\x21-\x7e]{32,}$/, 'expected at least 32 characters, printable ASCII without spaces').optional(),
+	/**
+	 * The operator's key for /api/server/* (`Authorization: Bearer`); header-safe, at least 32 characters. Unset:
+	 * generated once into <data dir>/admin-key (0600), and `npm start` prints a one-time sign-in link. Never echoed.
+	 */
+	TRIBUNE_ADMIN_KEY: z.string().regex(/^[\x21-\x7e]{32,}$/, 'expected at least 32 characters, printable ASCII without spaces').optional(),
+	/** Lifetime of a host identity (and its credential) from the invite it was redeemed with, in seconds. */
+	HOST_CREDENTIAL_TTL_S: envValue.positiveInt().min(3600, 'expected at least 3600').max(365 * 24 * 3600, 'expected at most 365 days').default(90 * 24 * 3600),
 }).refine((c) => c.METRICS_PORT === undefined || c.METRICS_PORT !== c.PORT, {
 	message: 'must differ from PORT (the metrics listener is a separate one)',
 	path: ['METRICS_PORT'],
+}).refine((c) => (c.TRIBUNE_WEBHOOK_URL === undefined) === (c.TRIBUNE_WEBHOOK_SECRET === undefined), {
+	message: 'TRIBUNE_WEBHOOK_URL and TRIBUNE_WEBHOOK_SECRET go together: receivers verify every webhook with the secret',
+	path: ['TRIBUNE_WEBHOOK_SECRET'],
 });
 
 const launcherSchema = z.object({
@@ -104,8 +151,10 @@ export interface ApiConfig {
 	syntheticSpeakers: boolean;
 	/** Segments in a live media playlist served by the origin. */
 	hlsWindowSegments: number;
-	/** This node's capacity for audience WebSockets and joins. */
+	/** This node's capacity for audience WebSockets and joins, and the per-space and per-address caps. */
 	admission: AdmissionLimits;
+	/** When live spaces end on their own, and how long idle listeners' records and absent owners' hands stay. */
+	lifecycle: LifecycleLimits;
 	/** Who may frame the embed. */
 	embedOrigins: EmbedOrigins;
 	/** Where /metrics is served, and the token it needs. */
@@ -113,6 +162,16 @@ export interface ApiConfig {
 	/** Peers whose X-Forwarded-For is believed (Express's req.ip and the connection caps). */
 	trustedProxies: TrustedProxies;
 	connections: ConnectionLimits;
+	/** Anyone may create spaces (`TRIBUNE_OPEN_HOSTING`). */
+	openHosting: boolean;
+	/** Live spaces, creations, participants, hands, unstarted spaces' lifetime. */
+	spaceLimits: Readonly<SpaceLimits>;
+	/** Where webhooks go and the key they are signed with; undefined: none are sent. */
+	webhooks: Readonly<{ url: URL; secret: string }> | undefined;
+	/** The operator's key (TRIBUNE_ADMIN_KEY); unset: generated and kept under dataDir. */
+	adminKey: string | undefined;
+	/** Lifetime of a host identity and its credential, s. */
+	hostCredentialTtlS: number;
 }
 
 /** The one-machine launcher's configuration (`npm start`). */
@@ -140,11 +199,31 @@ export function loadApiConfig(env: Record<string, string | undefined>): Readonly
 		maxSpeakersLimit: c.SPACE_MAX_SPEAKERS_LIMIT,
 		syntheticSpeakers: c.SYNTHETIC_SPEAKERS,
 		hlsWindowSegments: c.HLS_WINDOW_SEGMENTS,
-		admission: Object.freeze({ maxAudience: c.NODE_MAX_AUDIENCE, maxJoinsPerS: c.NODE_MAX_JOINS_PER_S, retryAfterS: c.NODE_FULL_RETRY_AFTER_S }),
+		admission: Object.freeze({
+			maxAudience: c.NODE_MAX_AUDIENCE,
+			maxJoinsPerS: c.NODE_MAX_JOINS_PER_S,
+			retryAfterS: c.NODE_FULL_RETRY_AFTER_S,
+			maxSpaceAudience: c.SPACE_MAX_AUDIENCE,
+			maxAddressConnections: c.ADDRESS_MAX_CONNECTIONS,
+		}),
+		lifecycle: Object.freeze({ idleEndS: c.SPACE_IDLE_END_S, maxLiveS: c.SPACE_MAX_LIVE_S, participantIdleTtlS: c.PARTICIPANT_IDLE_TTL_S, handDisconnectLowerS: c.HAND_DISCONNECT_LOWER_S }),
 		embedOrigins: c.TRIBUNE_EMBED_ORIGINS,
 		metrics: Object.freeze({ token: c.TRIBUNE_METRICS_TOKEN, listen: c.METRICS_PORT === undefined ? undefined : Object.freeze({ host: c.METRICS_HOST, port: c.METRICS_PORT }) }),
 		trustedProxies: c.TRIBUNE_TRUSTED_PROXIES,
 		connections: Object.freeze({ maxConnections: c.HTTP_MAX_CONNECTIONS, maxPerAddress: c.HTTP_MAX_CONNECTIONS_PER_ADDRESS }),
+		openHosting: c.TRIBUNE_OPEN_HOSTING,
+		spaceLimits: Object.freeze({
+			liveSpacesMax: c.LIVE_SPACES_MAX,
+			liveSpacesPerHost: c.LIVE_SPACES_PER_HOST,
+			createsPerMinPerIdentity: c.CREATES_PER_MIN_PER_IDENTITY,
+			createsPerMinPerAddress: c.CREATES_PER_MIN_PER_ADDRESS,
+			maxParticipants: c.SPACE_MAX_PARTICIPANTS,
+			maxHands: c.SPACE_MAX_HANDS,
+			unstartedTtlS: c.SPACE_UNSTARTED_TTL_S,
+		}),
+		webhooks: c.TRIBUNE_WEBHOOK_URL && c.TRIBUNE_WEBHOOK_SECRET ? Object.freeze({ url: c.TRIBUNE_WEBHOOK_URL, secret: c.TRIBUNE_WEBHOOK_SECRET }) : undefined,
+		adminKey: c.TRIBUNE_ADMIN_KEY,
+		hostCredentialTtlS: c.HOST_CREDENTIAL_TTL_S,
 	});
 }
 
@@ -157,4 +236,19 @@ export function loadLauncherConfig(env: Record<string, string | undefined>): Rea
 		dataDir: path.resolve(c.TRIBUNE_DATA_DIR),
 		logLevel: c.LOG_LEVEL,
 	});
+}
+
+/** A webhook receiver's URL: absolute http(s), with a host; credentials belong in the receiver's checks, not the URL. */
+function parseWebhookUrl(value: string): URL {
+	let url: URL;
+	try {
+		url = new URL(value);
+	} catch {
+		throw new Error('expected an absolute http:// or https:// URL');
+	}
+	if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('expected an http:// or https:// URL');
+	if (!url.hostname) throw new Error('expected a host');
+	if (url.username || url.password) throw new Error('expected no user or password in the URL (the signature authenticates webhooks)');
+	if (url.hash) throw new Error('expected no #fragment');
+	return url;
 }

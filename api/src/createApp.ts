@@ -105,6 +105,9 @@ export function createApp(deps: AppDeps): Express {
 			res.end();
 			return;
 		}
+		// A refusal that waiting helps (RetryLaterError, a full node) says when to try again.
+		const retryAfterS = (reply as { retryAfterS?: unknown }).retryAfterS;
+		if (typeof retryAfterS === 'number') res.set('Retry-After', String(retryAfterS));
 		res.status(reply.status).set('Cache-Control', 'no-store').json(errorBody(reply.code, reply.message));
 	};
 	app.use(onError);

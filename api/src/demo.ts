@@ -2,8 +2,8 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 /**
- * `npm run demo`: starts Tribune (the normal launcher, with synthetic speakers allowed), creates a live space with
- * three synthetic speakers, and prints its link. Ctrl-C stops everything.
+ * `npm run demo`: starts Tribune (the normal launcher, with synthetic speakers and open hosting allowed), creates a
+ * live space with three synthetic speakers, and prints its link. Ctrl-C stops everything.
  */
 const port = Number(process.env.PORT ?? 8080);
 const base = `http://127.0.0.1:${port}`;
@@ -37,7 +37,8 @@ async function waitForHealthy(timeoutMs: number): Promise<void> {
 
 async function main(): Promise<void> {
 	const launcher = spawn(process.execPath, [fileURLToPath(new URL('./start.js', import.meta.url))], {
-		env: { ...process.env, SYNTHETIC_SPEAKERS: 'true', LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', PORT: String(port) },
+		// Open hosting: the demo creates its space anonymously, and so may anyone trying it (never the default).
+		env: { ...process.env, SYNTHETIC_SPEAKERS: 'true', TRIBUNE_OPEN_HOSTING: 'true', LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', PORT: String(port) },
 		stdio: ['ignore', 'inherit', 'inherit'],
 	});
 	const stop = (): void => {

@@ -56,6 +56,16 @@ export class TribuneError extends Error {
 	}
 }
 
+/** A refusal that waiting helps: HTTP replies carry `Retry-After: retryAfterS`. */
+export class RetryLaterError extends TribuneError {
+	readonly retryAfterS: number;
+
+	constructor(code: ErrorCode, message: string, retryAfterS: number) {
+		super(code, message);
+		this.retryAfterS = Math.max(1, Math.ceil(retryAfterS));
+	}
+}
+
 /** The JSON body of every error response: `{ "error": { "code": "not_found", "message": "…" } }`. */
 export function errorBody(code: ErrorCode, message: string): { error: { code: ErrorCode; message: string } } {
 	return { error: { code, message } };

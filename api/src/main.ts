@@ -41,6 +41,8 @@ async function main(): Promise<void> {
 		requestRedis,
 		redisPrefix,
 		tokenKey: loadTokenSecret(config.tokenSecret, config.dataDir),
+		openHosting: config.openHosting,
+		spaceLimits: config.spaceLimits,
 		tokenTtlS: config.tokenTtlS,
 		tokenMaxSessionS: config.tokenMaxSessionS,
 		captionerUrlTokens: config.captionerUrlTokens,

@@ -1,10 +1,10 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { connectRedis } from '@tribune/transcoder';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { MemorySpaceStore } from '../src/spaces/MemorySpaceStore.js';
 import { RedisSpaceStore } from '../src/spaces/RedisSpaceStore.js';
-import { newParticipantId, newSpaceId, type Participant, type Role, type Space } from '../src/spaces/Space.js';
+import { asParticipantId, newAnonymousIdentity, newSpaceId, type Participant, type Role, type Space } from '../src/spaces/Space.js';
 import type { SpaceStore } from '../src/spaces/SpaceStore.js';
 
 let redis: Redis;
@@ -13,11 +13,16 @@ beforeAll(() => {
 });
 afterAll(() => redis.disconnect());
 
-function person(role: Role = 'listener', name = 'P'): Participant {
-	return { id: newParticipantId(), displayName: name, role, mute: 'none', joinedAt: 1_795_000_000_123 };
+/** An id as the store sees it (it does not check how ids are derived from identities). */
+const newParticipantId = () => asParticipantId(randomBytes(12).toString('base64url'));
+
+const day = 86_400;
+
+function person(role: Role = 'listener', name = 'P', addr?: string): Participant {
+	return { id: newParticipantId(), identity: newAnonymousIdentity(), ...(addr !== undefined && { addr }), displayName: name, role, mute: 'none', joinedAt: 1_795_000_000_123 };
 }
 
-async function newSpace(store: SpaceStore, maxSpeakers = 13) {
+async function newSpace(store: SpaceStore, maxSpeakers = 13, options: { owner?: string; unstartedTtlS?: number; createdAt?: number } = {}) {
 	const host = person('host', 'Host');
 	const space: Space = {
 		id: newSpaceId(),
@@ -25,12 +30,13 @@ async function newSpace(store: SpaceStore, maxSpeakers = 13) {
 		description: '',
 		state: 'created',
 		hostId: host.id,
+		owner: options.owner ?? host.identity,
 		settings: { captionMode: 'off', recording: false, video: true, maxSpeakers },
-		createdAt: 1_795_000_000_000,
+		createdAt: options.createdAt ?? 1_795_000_000_000,
 		startedAt: null,
 		endedAt: null,
 	};
-	await store.createSpace(space, host);
+	await store.createSpace(space, host, { unstartedTtlS: options.unstartedTtlS ?? day });
 	return { space, host };
 }
 
@@ -44,7 +50,7 @@ describe.each([
 		const { space, host } = await newSpace(store);
 		expect(await store.getSpace(space.id)).toEqual(space);
 		expect(await store.listStage(space.id)).toEqual([host]);
-		await expect(store.createSpace(space, host)).rejects.toThrow(/exists/);
+		await expect(store.createSpace(space, host, { unstartedTtlS: day })).rejects.toThrow(/exists/);
 	});
 
 	it('moves state only from the allowed states and stamps the times', async () => {
@@ -253,10 +259,11 @@ describe('RedisSpaceStore under concurrency', () => {
 		const prefix = `test-${randomUUID()}`;
 		const store = new RedisSpaceStore(redis, prefix);
 		const { space } = await newSpace(store);
+		await store.transitionState(space.id, ['created'], 'live', 1);
 		expect(await redis.ttl(`${prefix}:space:{${space.id}}`)).toBe(-1);
-		await store.transitionState(space.id, ['created'], 'ended', 1);
-		expect(await redis.ttl(`${prefix}:space:{${space.id}}`)).toBeGreaterThan(3600);
-		expect(await redis.ttl(`${prefix}:space:{${space.id}}:participants`)).toBeGreaterThan(3600);
+		await store.transitionState(space.id, ['live'], 'ended', 2);
+		expect(await redis.ttl(`${prefix}:space:{${space.id}}`)).toBeGreaterThan(6 * day);
+		expect(await redis.ttl(`${prefix}:space:{${space.id}}:participants`)).toBeGreaterThan(6 * day);
 	});
 });
 

@@ -4,7 +4,7 @@ import { asParticipantId, asSpaceId } from '../spaces/Space.js';
 import { TokenIssuer } from './TokenIssuer.js';
 
 const key = new TextEncoder().encode('k'.repeat(32));
-const claims = { spaceId: asSpaceId('space1'), participantId: asParticipantId('p1'), role: 'speaker' as const, generation: 0 };
+const claims = { spaceId: asSpaceId('space1'), participantId: asParticipantId('p1'), identity: 'op:alice', role: 'speaker' as const, generation: 0 };
 const day = { ttlS: 60, maxSessionS: 86_400 };
 
 describe('TokenIssuer', () => {

@@ -1,13 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { TribuneError } from '../errors.js';
-import { asParticipantId, asSpaceId, roles, type ParticipantId, type Role, type SpaceId } from '../spaces/Space.js';
+import { asParticipantId, asSpaceId, identityPattern, roles, type ParticipantId, type Role, type SpaceId } from '../spaces/Space.js';
 import { signHs256, verifyHs256 } from './hs256Jwt.js';
 
 /** What a participant token says. The role is the role when issued; handlers read the current role from the store. */
 export interface TokenClaims {
 	spaceId: SpaceId;
 	participantId: ParticipantId;
+	/** `idn`: the identity the participant is (their id is derived from it and the space). */
+	identity: string;
 	role: Role;
 	/** Epoch seconds. */
 	expiresAt: number;
@@ -26,6 +28,7 @@ export interface TokenClaims {
 export interface TokenRequest {
 	spaceId: SpaceId;
 	participantId: ParticipantId;
+	identity: string;
 	role: Role;
 	generation: number;
 	sessionStartedAt?: number;
@@ -50,6 +53,7 @@ export class TokenRefusedError extends TribuneError {
 const claimsSchema = z.object({
 	sub: z.string().min(1).max(64),
 	spc: z.string().min(1).max(64),
+	idn: z.string().max(128).regex(identityPattern),
 	role: z.enum(roles as [Role, ...Role[]]),
 	exp: z.number().int(),
 	jti: z.string().min(1).max(64),
@@ -101,12 +105,12 @@ export class TokenIssuer {
 		const token = await signHs256(this.#key, {
 			audience,
 			subject: request.participantId,
-			claims: { spc: request.spaceId, role: request.role, jti: tokenId, gen: request.generation, sst: sessionStartedAt },
+			claims: { spc: request.spaceId, idn: request.identity, role: request.role, jti: tokenId, gen: request.generation, sst: sessionStartedAt },
 			expiresAt,
 		});
 		return {
 			token,
-			claims: { spaceId: request.spaceId, participantId: request.participantId, role: request.role, expiresAt, tokenId, generation: request.generation, sessionStartedAt },
+			claims: { spaceId: request.spaceId, participantId: request.participantId, identity: request.identity, role: request.role, expiresAt, tokenId, generation: request.generation, sessionStartedAt },
 		};
 	}
 
@@ -127,6 +131,7 @@ export class TokenIssuer {
 		return {
 			spaceId: asSpaceId(c.spc),
 			participantId: asParticipantId(c.sub),
+			identity: c.idn,
 			role: c.role,
 			expiresAt: c.exp,
 			tokenId: c.jti,

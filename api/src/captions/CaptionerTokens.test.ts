@@ -32,7 +32,7 @@ describe('CaptionerTokens', () => {
 	it('a participant token is not a captioner token, and a captioner token is not a participant token', async () => {
 		const participants = new TokenIssuer(key, { ttlS: 600, maxSessionS: 3600 });
 		const captioners = new CaptionerTokens(key);
-		const { token: hostToken } = await participants.issue({ spaceId, participantId: asParticipantId('p1'), role: 'host', generation: 0 });
+		const { token: hostToken } = await participants.issue({ spaceId, participantId: asParticipantId('p1'), identity: 'op:p1', role: 'host', generation: 0 });
 		await expect(captioners.verify(hostToken)).rejects.toMatchObject({ code: 'unauthorized' });
 		const { token } = await captioners.issue(spaceId, 'Cara', 600);
 		await expect(participants.verify(token)).rejects.toMatchObject({ code: 'unauthorized' });

@@ -88,7 +88,7 @@ export const requestSchemas = {
 	setCoHost: z.strictObject({ participantId: id, cohost: z.boolean() }),
 	mute: target,
 	unmute: target,
-	remove: z.strictObject({ participantId: id, ban: z.boolean() }),
+	remove: z.strictObject({ participantId: id, ban: z.boolean(), banAddress: z.boolean().optional() }),
 	pin: target,
 	unpin: target,
 	reorderPins: z.strictObject({ participantIds: z.array(id).max(64) }),

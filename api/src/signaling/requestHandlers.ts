@@ -109,8 +109,8 @@ export const requestHandlers: Handlers = {
 		await applyMute(ctx, participant);
 		return { participant: participantInfo(participant) };
 	},
-	async remove({ service, connection }, { participantId, ban }) {
-		await service.remove(connection.actor, asParticipantId(participantId), ban);
+	async remove({ service, connection }, { participantId, ban, banAddress }) {
+		await service.remove(connection.actor, asParticipantId(participantId), ban, banAddress ?? false);
 		return ok;
 	},
 	async pin({ service, connection }, { participantId }) {

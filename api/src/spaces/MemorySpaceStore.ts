@@ -1,5 +1,18 @@
+import type { RateLimit } from '../signaling/TokenBucket.js';
 import { isOnStage, type CaptionMode, type MuteState, type Participant, type ParticipantId, type Space, type SpaceId, type SpaceState } from './Space.js';
-import { type AddParticipantResult, type AuthRecord, type PinResult, type RaiseHandResult, type RoleChange, type RoleChangeResult, type SpaceStore } from './SpaceStore.js';
+import {
+	type AddParticipantResult,
+	type AuthRecord,
+	type HandStatus,
+	type LiveLimits,
+	type Page,
+	type PinResult,
+	type RaiseHandResult,
+	type RoleChange,
+	type RoleChangeResult,
+	type SpaceStore,
+	type StartResult,
+} from './SpaceStore.js';
 
 interface Entry {
 	space: Space;
@@ -9,6 +22,8 @@ interface Entry {
 	/** Raised hands in FIFO order (Set keeps insertion order). */
 	hands: Set<ParticipantId>;
 	bans: Set<ParticipantId>;
+	/** Banned address tag → the participant banned with it. */
+	addrBans: Map<string, ParticipantId>;
 	pinned: ParticipantId[];
 }
 
@@ -23,8 +38,16 @@ export class MemorySpaceStore implements SpaceStore {
 	 * participant, kept whether or not the space is); no expiry: this store lives for one test.
 	 */
 	readonly #tokenGenerations = new Map<string, number>();
+	/** Rate buckets, timed by `now` (ms). No expiry: this store lives for one test. */
+	readonly #buckets = new Map<string, { tokens: number; at: number }>();
+	readonly #now: () => number;
 
-	async createSpace(space: Space, host: Participant): Promise<void> {
+	/** `now`: the clock of the rate buckets, ms (tests may drive it). Unstarted spaces never expire here. */
+	constructor(options: { now?: () => number } = {}) {
+		this.#now = options.now ?? Date.now;
+	}
+
+	async createSpace(space: Space, host: Participant, _options: { unstartedTtlS: number }): Promise<void> {
 		if (this.#spaces.has(space.id)) throw new Error(`space ${space.id} exists`);
 		this.#spaces.set(space.id, {
 			space: structuredClone(space),
@@ -32,6 +55,7 @@ export class MemorySpaceStore implements SpaceStore {
 			stage: new Set([host.id]),
 			hands: new Set(),
 			bans: new Set(),
+			addrBans: new Map(),
 			pinned: [],
 		});
 	}
@@ -50,6 +74,37 @@ export class MemorySpaceStore implements SpaceStore {
 		return structuredClone(entry.space);
 	}
 
+	async startSpace(spaceId: SpaceId, atMs: number, limits: LiveLimits): Promise<StartResult> {
+		const entry = this.#spaces.get(spaceId);
+		if (!entry) return { ok: false, reason: 'not_found' };
+		if (entry.space.state !== 'created') return { ok: false, reason: 'wrong_state' };
+		const live = [...this.#spaces.values()].filter((e) => e.space.state === 'live');
+		if (live.length >= limits.maxLive) return { ok: false, reason: 'capacity' };
+		if (live.filter((e) => e.space.owner === entry.space.owner).length >= limits.maxLivePerOwner) return { ok: false, reason: 'limit_reached' };
+		return { ok: true, space: (await this.transitionState(spaceId, ['created'], 'live', atMs))! };
+	}
+
+	async listSpaces(options: { state?: SpaceState; limit: number; cursor?: string }): Promise<Page<Space>> {
+		const all = [...this.#spaces.values()].map((e) => e.space).filter((sp) => options.state === undefined || sp.state === options.state);
+		all.sort((a, b) => b.createdAt - a.createdAt);
+		const offset = Number(options.cursor ?? 0) || 0;
+		const items = all.slice(offset, offset + options.limit).map((sp) => structuredClone(sp));
+		return { items, nextCursor: offset + options.limit < all.length ? String(offset + options.limit) : null };
+	}
+
+	async takeRate(bucket: string, limit: RateLimit): Promise<number> {
+		const now = this.#now();
+		const state = this.#buckets.get(bucket) ?? { tokens: limit.burst, at: now };
+		state.tokens = Math.min(limit.burst, state.tokens + (Math.max(0, now - state.at) * limit.perSecond) / 1000);
+		state.at = now;
+		this.#buckets.set(bucket, state);
+		if (state.tokens >= 1) {
+			state.tokens -= 1;
+			return 0;
+		}
+		return Math.ceil(((1 - state.tokens) * 1000) / limit.perSecond);
+	}
+
 	async setCaptionMode(spaceId: SpaceId, mode: CaptionMode): Promise<Space | undefined> {
 		const entry = this.#spaces.get(spaceId);
 		if (!entry || entry.space.state === 'ended') return undefined;
@@ -57,12 +112,18 @@ export class MemorySpaceStore implements SpaceStore {
 		return structuredClone(entry.space);
 	}
 
-	async addParticipant(spaceId: SpaceId, participant: Participant): Promise<AddParticipantResult> {
+	async addParticipant(spaceId: SpaceId, participant: Participant, limits: { maxParticipants?: number } = {}): Promise<AddParticipantResult> {
 		const entry = this.#spaces.get(spaceId);
 		if (!entry) return 'no_space';
 		if (entry.space.state === 'ended') return 'ended';
 		if (entry.bans.has(participant.id)) return 'banned';
-		if (entry.participants.has(participant.id)) return 'rejoined';
+		if (participant.addr !== undefined && entry.addrBans.has(participant.addr)) return 'banned';
+		const existing = entry.participants.get(participant.id);
+		if (existing) {
+			if (participant.addr !== undefined) existing.addr = participant.addr;
+			return 'rejoined';
+		}
+		if (limits.maxParticipants !== undefined && entry.participants.size >= limits.maxParticipants) return 'full';
 		entry.participants.set(participant.id, { ...participant });
 		return 'added';
 	}
@@ -82,17 +143,35 @@ export class MemorySpaceStore implements SpaceStore {
 		return this.#spaces.get(spaceId)?.participants.size ?? 0;
 	}
 
-	async removeParticipant(spaceId: SpaceId, participantId: ParticipantId, ban: boolean): Promise<Participant | undefined> {
+	async listParticipants(spaceId: SpaceId, options: { limit: number; cursor?: string }): Promise<Page<Participant>> {
+		const all = [...(this.#spaces.get(spaceId)?.participants.values() ?? [])];
+		const offset = Number(options.cursor ?? 0) || 0;
+		const items = all.slice(offset, offset + options.limit).map((p) => ({ ...p }));
+		return { items, nextCursor: offset + options.limit < all.length ? String(offset + options.limit) : null };
+	}
+
+	async removeParticipant(spaceId: SpaceId, participantId: ParticipantId, ban: boolean, banAddress = false): Promise<Participant | undefined> {
 		const entry = this.#spaces.get(spaceId);
 		if (!entry) return undefined;
 		if (ban) entry.bans.add(participantId);
 		const p = entry.participants.get(participantId);
 		if (!p) return undefined;
+		if (ban && banAddress && p.addr !== undefined) entry.addrBans.set(p.addr, participantId);
 		entry.participants.delete(participantId);
 		entry.stage.delete(participantId);
 		entry.hands.delete(participantId);
 		entry.pinned = entry.pinned.filter((id) => id !== participantId);
 		return { ...p };
+	}
+
+	async unban(spaceId: SpaceId, participantId: ParticipantId): Promise<boolean> {
+		const entry = this.#spaces.get(spaceId);
+		if (!entry) return false;
+		let lifted = entry.bans.delete(participantId);
+		for (const [addr, id] of entry.addrBans) {
+			if (id === participantId) lifted = entry.addrBans.delete(addr) || lifted;
+		}
+		return lifted;
 	}
 
 	async isBanned(spaceId: SpaceId, participantId: ParticipantId): Promise<boolean> {
@@ -154,12 +233,13 @@ export class MemorySpaceStore implements SpaceStore {
 		return { ...p };
 	}
 
-	async raiseHand(spaceId: SpaceId, participantId: ParticipantId): Promise<RaiseHandResult> {
+	async raiseHand(spaceId: SpaceId, participantId: ParticipantId, limits: { maxHands?: number } = {}): Promise<RaiseHandResult> {
 		const entry = this.#spaces.get(spaceId);
 		const p = entry?.participants.get(participantId);
 		if (!entry || !p) return 'not_found';
 		if (p.role !== 'listener') return 'not_listener';
 		if (entry.hands.has(participantId)) return 'already_raised';
+		if (limits.maxHands !== undefined && entry.hands.size >= limits.maxHands) return 'queue_full';
 		entry.hands.add(participantId);
 		return 'raised';
 	}
@@ -199,5 +279,76 @@ export class MemorySpaceStore implements SpaceStore {
 
 	async pinned(spaceId: SpaceId): Promise<ParticipantId[]> {
 		return [...(this.#spaces.get(spaceId)?.pinned ?? [])];
+	}
+
+	// Hands at scale and presence (see SpaceStore); time is this process's clock.
+
+	/** spaceId → participantId → when last connected (ms). No expiry: this store lives for one test. */
+	readonly #seen = new Map<SpaceId, Map<ParticipantId, number>>();
+
+	async lowerHandCounted(spaceId: SpaceId, participantId: ParticipantId): Promise<{ lowered: boolean; length: number }> {
+		const hands = this.#spaces.get(spaceId)?.hands;
+		const lowered = hands?.delete(participantId) ?? false;
+		return { lowered, length: hands?.size ?? 0 };
+	}
+
+	async handStatus(spaceId: SpaceId, participantId: ParticipantId): Promise<HandStatus> {
+		const entry = this.#spaces.get(spaceId);
+		const index = entry ? [...entry.hands].indexOf(participantId) : -1;
+		const p = entry?.participants.get(participantId);
+		return { position: index < 0 ? null : index + 1, length: entry?.hands.size ?? 0, participant: p && { ...p } };
+	}
+
+	async handPage(spaceId: SpaceId, after: ParticipantId | undefined, limit: number): Promise<{ hands: Participant[]; length: number; more: boolean } | undefined> {
+		const entry = this.#spaces.get(spaceId);
+		const ids = entry ? [...entry.hands] : [];
+		const start = after === undefined ? 0 : ids.indexOf(after) + 1;
+		if (start === 0 && after !== undefined) return undefined;
+		const page = ids.slice(start, start + limit);
+		return { hands: page.map((id) => ({ ...entry!.participants.get(id)! })), length: ids.length, more: start + limit < ids.length };
+	}
+
+	async touchParticipants(spaceId: SpaceId, participantIds: readonly ParticipantId[], _keepS: number): Promise<void> {
+		const seen = this.#seen.get(spaceId) ?? new Map<ParticipantId, number>();
+		this.#seen.set(spaceId, seen);
+		for (const id of participantIds) seen.set(id, Date.now());
+	}
+
+	async lowerAwayHands(spaceId: SpaceId, awayMs: number, max: number): Promise<{ lowered: ParticipantId[]; length: number }> {
+		const entry = this.#spaces.get(spaceId);
+		const seen = this.#seen.get(spaceId) ?? new Map<ParticipantId, number>();
+		this.#seen.set(spaceId, seen);
+		const now = Date.now();
+		const lowered: ParticipantId[] = [];
+		for (const id of entry?.hands ?? []) {
+			const at = seen.get(id);
+			if (at === undefined) seen.set(id, now);
+			else if (at < now - awayMs && lowered.length < max) lowered.push(id);
+		}
+		for (const id of lowered) entry!.hands.delete(id);
+		return { lowered, length: entry?.hands.size ?? 0 };
+	}
+
+	async expireIdleListeners(spaceId: SpaceId, idleMs: number, max: number): Promise<{ removed: ParticipantId[]; lowered: ParticipantId[]; length: number }> {
+		const entry = this.#spaces.get(spaceId);
+		const seen = this.#seen.get(spaceId);
+		const removed: ParticipantId[] = [];
+		const lowered: ParticipantId[] = [];
+		const now = Date.now();
+		const candidates = [...(seen ?? [])].filter(([, at]) => at < now - idleMs).sort((a, b) => a[1] - b[1]).slice(0, max);
+		for (const [id] of candidates) {
+			const p = entry?.participants.get(id);
+			if (p && isOnStage(p.role)) {
+				seen!.set(id, now);
+				continue;
+			}
+			if (p) {
+				entry!.participants.delete(id);
+				removed.push(id);
+			}
+			if (entry?.hands.delete(id)) lowered.push(id);
+			seen!.delete(id);
+		}
+		return { removed, lowered, length: entry?.hands.size ?? 0 };
 	}
 }

@@ -1,6 +1,20 @@
 import type { Redis } from 'ioredis';
+import { takeRedisTokenBucket } from '../redis/RedisTokenBucket.js';
+import type { RateLimit } from '../signaling/TokenBucket.js';
 import type { CaptionMode, MuteState, Participant, ParticipantId, Space, SpaceId, SpaceState } from './Space.js';
-import { type AddParticipantResult, type AuthRecord, type PinResult, type RaiseHandResult, type RoleChange, type RoleChangeResult, type SpaceStore } from './SpaceStore.js';
+import {
+	type AddParticipantResult,
+	type AuthRecord,
+	type HandStatus,
+	type LiveLimits,
+	type Page,
+	type PinResult,
+	type RaiseHandResult,
+	type RoleChange,
+	type RoleChangeResult,
+	type SpaceStore,
+	type StartResult,
+} from './SpaceStore.js';
 
 /**
  * Keys of one space. The `{spaceId}` hash tag puts them in one Redis Cluster slot, so the Lua scripts below may touch
@@ -12,9 +26,19 @@ import { type AddParticipantResult, type AuthRecord, type PinResult, type RaiseH
  *   <prefix>:space:{id}:hands         zset    participantId → seq: raised hands, FIFO
  *   <prefix>:space:{id}:seq           string  counter that orders the stage and hands
  *   <prefix>:space:{id}:bans          set     banned participant ids
+ *   <prefix>:space:{id}:bans:addr     hash    banned address tag → the participant banned with it
  *   <prefix>:space:{id}:pinned        list    pinned speakers, in display order
  *   <prefix>:space:{id}:tokens:<pid>  string  the participant's token generation (once revoked or rotated); each
  *                                             expires on its own, after the maximum session age and a margin
+ *
+ * A space never started expires whole `unstartedTtlS` after creation: its keys get that TTL at create, every script
+ * that may create another of its keys gives it the space key's TTL (`keepWithSpace`), and going live PERSISTs them.
+ * Ending gives them all `endedSpaceTtlS`. Besides the space's keys, shared by all spaces:
+ *
+ *   <prefix>:spaces                   zset    spaceId → createdAt: every space, for listing; expired ones pruned
+ *   <prefix>:live                     set     live space ids (LIVE_SPACES_MAX)
+ *   <prefix>:live:owner:<identity>    set     the owner's live space ids (LIVE_SPACES_PER_HOST)
+ *   <prefix>:rate:<bucket>            hash    a token bucket (creations per identity and per address)
  */
 function spaceKeys(prefix: string, id: SpaceId) {
 	const base = `${prefix}:space:{${id}}`;
@@ -25,6 +49,7 @@ function spaceKeys(prefix: string, id: SpaceId) {
 		hands: `${base}:hands`,
 		seq: `${base}:seq`,
 		bans: `${base}:bans`,
+		addrBans: `${base}:bans:addr`,
 		pinned: `${base}:pinned`,
 		/** One key per participant: no shared record a flood of rotations could fill or keep alive. */
 		tokens: (participantId: ParticipantId) => `${base}:tokens:${participantId}`,
@@ -33,6 +58,34 @@ function spaceKeys(prefix: string, id: SpaceId) {
 
 /** How long an ended space's keys stay readable (for its page and replay) before Redis drops them. */
 const endedSpaceTtlS = 7 * 24 * 3600;
+
+/** Index entries looked at (and dropped if their space expired) on each create: the index prunes itself as it grows. */
+const indexPrunePerCreate = 2;
+
+/**
+ * Lua: gives keys just made for a space the TTL its space key has (an unstarted or ended space's keys expire
+ * together; a live space's have none).
+ */
+const keepWithSpace = `
+local function keepWithSpace(spaceKey, ...)
+	local ttl = redis.call('PTTL', spaceKey)
+	if ttl > 0 then
+		for _, key in ipairs({...}) do redis.call('PEXPIRE', key, ttl) end
+	end
+end`;
+
+/**
+ * Lua: drops from a set of live space ids those whose space is gone or no longer live (a set is only pruned when it
+ * is at its limit, so a space that left it by a path this store does not see cannot hold a seat for ever).
+ */
+const pruneLive = `
+local function pruneLive(setKey, prefix)
+	for _, id in ipairs(redis.call('SMEMBERS', setKey)) do
+		local raw = redis.call('GET', prefix .. ':space:{' .. id .. '}')
+		if not raw or cjson.decode(raw).state ~= 'live' then redis.call('SREM', setKey, id) end
+	end
+	return redis.call('SCARD', setKey)
+end`;
 
 /**
  * The first line of every script: ARGV[1] is a deadline in Redis's time (ms since the epoch, 0: none), taken off ARGV
@@ -55,37 +108,62 @@ end`;
  * `deadlinePrelude`.
  */
 const scripts = {
-	/** KEYS: space, participants, stage, seq. ARGV: spaceJson, hostId, hostJson. Creates a space with its host. */
+	/**
+	 * KEYS: space, participants, stage, seq, the spaces index. ARGV: spaceJson, hostId, hostJson, unstartedTtlS,
+	 * spaceId, createdAt, prefix, indexPrune. Creates a space with its host, every key expiring after unstartedTtlS,
+	 * indexes it, and drops up to indexPrune of the oldest index entries whose space expired.
+	 */
 	tribuneCreateSpace: {
-		keys: 4,
+		keys: 5,
 		lua: `
-if redis.call('SET', KEYS[1], ARGV[1], 'NX') == false then return 0 end
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', tonumber(ARGV[4])) == false then return 0 end
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
 redis.call('ZADD', KEYS[3], redis.call('INCR', KEYS[4]), ARGV[2])
+for i = 2, 4 do redis.call('EXPIRE', KEYS[i], tonumber(ARGV[4])) end
+for _, id in ipairs(redis.call('ZRANGE', KEYS[5], 0, tonumber(ARGV[8]) - 1)) do
+	if redis.call('EXISTS', ARGV[7] .. ':space:{' .. id .. '}') == 0 then redis.call('ZREM', KEYS[5], id) end
+end
+redis.call('ZADD', KEYS[5], tonumber(ARGV[6]), ARGV[5])
 return 1`,
 	},
 	/**
-	 * KEYS: space, then every other key of the space. ARGV: to, atMs, ttlS, from… Moves the state if it is one of
-	 * `from`, stamps startedAt/endedAt, and gives an ended space's keys a TTL. Returns the new Space JSON or false.
+	 * KEYS: space, then the 7 other keys of the space, the live set, the owner's live set. ARGV: to, atMs, ttlS,
+	 * maxLive (-1: none), maxLivePerOwner (-1: none), prefix, spaceId, from… Moves the state if it is one of `from`
+	 * and, going live, if neither live set is at its limit; stamps startedAt/endedAt. Going live PERSISTs the
+	 * space's keys and adds it to the live sets; ending gives its keys ttlS and takes it out of them. Returns
+	 * {'ok', Space JSON} or {reason}.
 	 */
 	tribuneTransition: {
-		keys: 7,
-		lua: `
+		keys: 10,
+		lua: `${pruneLive}
 local raw = redis.call('GET', KEYS[1])
-if not raw then return false end
+if not raw then return {'not_found'} end
 local space = cjson.decode(raw)
 local allowed = false
-for i = 4, #ARGV do if ARGV[i] == space.state then allowed = true end end
-if not allowed then return false end
-space.state = ARGV[1]
-if ARGV[1] == 'live' then space.startedAt = tonumber(ARGV[2]) end
-if ARGV[1] == 'ended' then space.endedAt = tonumber(ARGV[2]) end
-local out = cjson.encode(space)
-redis.call('SET', KEYS[1], out)
-if ARGV[1] == 'ended' then
-	for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], tonumber(ARGV[3])) end
+for i = 8, #ARGV do if ARGV[i] == space.state then allowed = true end end
+if not allowed then return {'wrong_state'} end
+local to = ARGV[1]
+if to == 'live' then
+	local maxLive, maxOwner = tonumber(ARGV[4]), tonumber(ARGV[5])
+	if maxLive >= 0 and redis.call('SCARD', KEYS[9]) >= maxLive and pruneLive(KEYS[9], ARGV[6]) >= maxLive then return {'capacity'} end
+	if maxOwner >= 0 and redis.call('SCARD', KEYS[10]) >= maxOwner and pruneLive(KEYS[10], ARGV[6]) >= maxOwner then return {'limit_reached'} end
 end
-return out`,
+space.state = to
+if to == 'live' then space.startedAt = tonumber(ARGV[2]) end
+if to == 'ended' then space.endedAt = tonumber(ARGV[2]) end
+local out = cjson.encode(space)
+-- SET without KEEPTTL: the space key loses an unstarted space's TTL here (ending sets the ended one below).
+redis.call('SET', KEYS[1], out)
+if to == 'live' then
+	for i = 2, 8 do redis.call('PERSIST', KEYS[i]) end
+	redis.call('SADD', KEYS[9], ARGV[7])
+	redis.call('SADD', KEYS[10], ARGV[7])
+elseif to == 'ended' then
+	for i = 1, 8 do redis.call('EXPIRE', KEYS[i], tonumber(ARGV[3])) end
+	redis.call('SREM', KEYS[9], ARGV[7])
+	redis.call('SREM', KEYS[10], ARGV[7])
+end
+return {'ok', out}`,
 	},
 	/** KEYS: space. ARGV: captionMode. Sets the caption mode unless the space ended. Returns the Space JSON or false. */
 	tribuneSetCaptionMode: {
@@ -100,25 +178,42 @@ local out = cjson.encode(space)
 redis.call('SET', KEYS[1], out, 'KEEPTTL')
 return out`,
 	},
-	/** KEYS: space, participants, bans. ARGV: participantId, participantJson. Adds a listener unless banned/ended. */
+	/**
+	 * KEYS: space, participants, bans, address bans. ARGV: participantId, participantJson, address tag ('': none),
+	 * maxParticipants (-1: none). Adds a listener unless the id or the address is banned, the space ended or holds
+	 * maxParticipants records; someone already there is found again (`rejoined`) and takes the new address tag.
+	 */
 	tribuneAddParticipant: {
-		keys: 3,
-		lua: `
+		keys: 4,
+		lua: `${keepWithSpace}
 local raw = redis.call('GET', KEYS[1])
 if not raw then return 'no_space' end
 if cjson.decode(raw).state == 'ended' then return 'ended' end
 if redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 1 then return 'banned' end
-if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 0 then return 'rejoined' end
+if ARGV[3] ~= '' and redis.call('HEXISTS', KEYS[4], ARGV[3]) == 1 then return 'banned' end
+local existing = redis.call('HGET', KEYS[2], ARGV[1])
+if existing then
+	local p = cjson.decode(existing)
+	if ARGV[3] ~= '' and p.addr ~= ARGV[3] then
+		p.addr = ARGV[3]
+		redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(p))
+	end
+	return 'rejoined'
+end
+local max = tonumber(ARGV[4])
+if max >= 0 and redis.call('HLEN', KEYS[2]) >= max then return 'full' end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+keepWithSpace(KEYS[1], KEYS[2])
 return 'added'`,
 	},
 	/**
-	 * KEYS: participants, stage, hands, pinned, seq. ARGV: participantId, to, requireHand (1/0), maxStage (-1: none),
-	 * maxCoHosts (-1: none), from… Changes a role if every condition holds; coming on stage lowers the hand, leaving
-	 * it unpins and unmutes. Returns {'ok', participantJson, previousRole} or {reason}.
+	 * KEYS: participants, stage, hands, pinned, seq, space. ARGV: participantId, to, requireHand (1/0), maxStage
+	 * (-1: none), maxCoHosts (-1: none), from… Changes a role if every condition holds; coming on stage lowers the
+	 * hand, leaving it unpins and unmutes. Returns {'ok', participantJson, previousRole} or {reason}.
 	 */
 	tribuneChangeRole: {
-		keys: 5,
-		lua: `
+		keys: 6,
+		lua: `${keepWithSpace}
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
 if not raw then return {'not_found'} end
 local p = cjson.decode(raw)
@@ -143,7 +238,10 @@ end
 local previous = p.role
 p.role = to
 if willBeOn then
-	if not wasOn then redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[5]), ARGV[1]) end
+	if not wasOn then
+		redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[5]), ARGV[1])
+		keepWithSpace(KEYS[6], KEYS[2], KEYS[5])
+	end
 	redis.call('ZREM', KEYS[3], ARGV[1])
 else
 	redis.call('ZREM', KEYS[2], ARGV[1])
@@ -169,15 +267,21 @@ local out = cjson.encode(p)
 redis.call('HSET', KEYS[1], ARGV[1], out)
 return out`,
 	},
-	/** KEYS: participants, hands, seq. ARGV: participantId. Queues a listener's hand once. */
+	/**
+	 * KEYS: participants, hands, seq, space. ARGV: participantId, maxHands (-1: none). Queues a listener's hand
+	 * once, unless the queue holds maxHands.
+	 */
 	tribuneRaiseHand: {
-		keys: 3,
-		lua: `
+		keys: 4,
+		lua: `${keepWithSpace}
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
 if not raw then return 'not_found' end
 if cjson.decode(raw).role ~= 'listener' then return 'not_listener' end
 if redis.call('ZSCORE', KEYS[2], ARGV[1]) then return 'already_raised' end
+local max = tonumber(ARGV[2])
+if max >= 0 and redis.call('ZCARD', KEYS[2]) >= max then return 'queue_full' end
 redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[3]), ARGV[1])
+keepWithSpace(KEYS[4], KEYS[2], KEYS[3])
 return 'raised'`,
 	},
 	/**
@@ -194,34 +298,59 @@ redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]), 'NX')
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]), 'GT')
 return generation`,
 	},
-	/** KEYS: participants, stage, hands, pinned, bans. ARGV: participantId, ban (1/0). Returns the removed JSON. */
+	/**
+	 * KEYS: participants, stage, hands, pinned, bans, address bans, space. ARGV: participantId, ban (1/0),
+	 * banAddress (1/0). Returns the removed JSON.
+	 */
 	tribuneRemoveParticipant: {
-		keys: 5,
-		lua: `
-if ARGV[2] == '1' then redis.call('SADD', KEYS[5], ARGV[1]) end
+		keys: 7,
+		lua: `${keepWithSpace}
+if ARGV[2] == '1' then
+	redis.call('SADD', KEYS[5], ARGV[1])
+	keepWithSpace(KEYS[7], KEYS[5])
+end
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
 if not raw then return false end
+if ARGV[3] == '1' then
+	local addr = cjson.decode(raw).addr
+	if type(addr) == 'string' and addr ~= '' then
+		redis.call('HSET', KEYS[6], addr, ARGV[1])
+		keepWithSpace(KEYS[7], KEYS[6])
+	end
+end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('LREM', KEYS[4], 0, ARGV[1])
 return raw`,
 	},
-	/** KEYS: stage, pinned. ARGV: participantId. Pins someone on stage, at the end. */
-	tribunePin: {
+	/** KEYS: bans, address bans. ARGV: participantId. Lifts the id's ban and the address bans made with it. */
+	tribuneUnban: {
 		keys: 2,
 		lua: `
+local n = redis.call('SREM', KEYS[1], ARGV[1])
+local entries = redis.call('HGETALL', KEYS[2])
+for i = 1, #entries, 2 do
+	if entries[i + 1] == ARGV[1] then n = n + redis.call('HDEL', KEYS[2], entries[i]) end
+end
+return n`,
+	},
+	/** KEYS: stage, pinned, space. ARGV: participantId. Pins someone on stage, at the end. */
+	tribunePin: {
+		keys: 3,
+		lua: `${keepWithSpace}
 if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 'not_on_stage' end
 for _, id in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
 	if id == ARGV[1] then return 'already_pinned' end
 end
 redis.call('RPUSH', KEYS[2], ARGV[1])
+keepWithSpace(KEYS[3], KEYS[2])
 return 'pinned'`,
 	},
-	/** KEYS: pinned. ARGV: the new order. Applies it only if it is a permutation of the current list. */
+	/** KEYS: pinned, space. ARGV: the new order. Applies it only if it is a permutation of the current list. */
 	tribuneReorderPins: {
-		keys: 1,
-		lua: `
+		keys: 2,
+		lua: `${keepWithSpace}
 local current = redis.call('LRANGE', KEYS[1], 0, -1)
 if #current ~= #ARGV then return 0 end
 local seen = {}
@@ -233,6 +362,7 @@ end
 if #ARGV == 0 then return 1 end
 redis.call('DEL', KEYS[1])
 redis.call('RPUSH', KEYS[1], unpack(ARGV))
+keepWithSpace(KEYS[2], KEYS[1])
 return 1`,
 	},
 } as const;
@@ -284,10 +414,18 @@ export class RedisSpaceStore implements SpaceStore {
 		return spaceKeys(this.#prefix, id);
 	}
 
-	async createSpace(space: Space, host: Participant): Promise<void> {
+	async createSpace(space: Space, host: Participant, options: { unstartedTtlS: number }): Promise<void> {
 		const k = this.#keys(space.id);
-		const created = await this.#run('tribuneCreateSpace', [k.space, k.participants, k.stage, k.seq], [JSON.stringify(space), host.id, JSON.stringify(host)]);
+		const created = await this.#run(
+			'tribuneCreateSpace',
+			[k.space, k.participants, k.stage, k.seq, this.#spacesIndex],
+			[JSON.stringify(space), host.id, JSON.stringify(host), Math.ceil(options.unstartedTtlS), space.id, space.createdAt, this.#prefix, indexPrunePerCreate],
+		);
 		if (created !== 1) throw new Error(`space ${space.id} exists`);
+	}
+
+	get #spacesIndex(): string {
+		return `${this.#prefix}:spaces`;
 	}
 
 	async getSpace(spaceId: SpaceId): Promise<Space | undefined> {
@@ -296,9 +434,60 @@ export class RedisSpaceStore implements SpaceStore {
 	}
 
 	async transitionState(spaceId: SpaceId, from: readonly SpaceState[], to: SpaceState, atMs: number): Promise<Space | undefined> {
+		const result = await this.#transition(spaceId, from, to, atMs, { maxLive: -1, maxLivePerOwner: -1 });
+		return result.ok ? result.space : undefined;
+	}
+
+	async startSpace(spaceId: SpaceId, atMs: number, limits: LiveLimits): Promise<StartResult> {
+		return this.#transition(spaceId, ['created'], 'live', atMs, limits);
+	}
+
+	async #transition(spaceId: SpaceId, from: readonly SpaceState[], to: SpaceState, atMs: number, limits: LiveLimits): Promise<StartResult> {
+		// The owner names a key the script touches, so it is read first; it never changes once the space exists.
+		const before = await this.getSpace(spaceId);
+		if (!before) return { ok: false, reason: 'not_found' };
 		const k = this.#keys(spaceId);
-		const raw = await this.#run('tribuneTransition', [k.space, k.participants, k.stage, k.hands, k.seq, k.bans, k.pinned], [to, atMs, endedSpaceTtlS, ...from]);
-		return typeof raw === 'string' ? (JSON.parse(raw) as Space) : undefined;
+		const reply = (await this.#run(
+			'tribuneTransition',
+			[k.space, k.participants, k.stage, k.hands, k.seq, k.bans, k.pinned, k.addrBans, `${this.#prefix}:live`, `${this.#prefix}:live:owner:${before.owner}`],
+			[to, atMs, endedSpaceTtlS, limits.maxLive, limits.maxLivePerOwner, this.#prefix, spaceId, ...from],
+		)) as string[];
+		if (reply[0] === 'ok') return { ok: true, space: JSON.parse(reply[1]!) as Space };
+		return { ok: false, reason: reply[0] as Exclude<StartResult, { ok: true }>['reason'] };
+	}
+
+	async listSpaces(options: { state?: SpaceState; limit: number; cursor?: string }): Promise<Page<Space>> {
+		// The cursor is an offset into the index, newest first; a page is filled from batches of the index, at most
+		// a few pages' worth read per call whatever the state filter leaves.
+		let offset = Number(options.cursor ?? 0);
+		if (!Number.isSafeInteger(offset) || offset < 0) offset = 0;
+		const items: Space[] = [];
+		const batch = Math.max(options.limit, 50);
+		for (let read = 0; items.length < options.limit && read < batch * 4; read += batch) {
+			const ids = await this.#redis.zrevrange(this.#spacesIndex, offset, offset + batch - 1);
+			if (ids.length === 0) return { items, nextCursor: null };
+			const raws = await this.#redis.mget(...ids.map((id) => this.#keys(id as SpaceId).space));
+			const gone = ids.filter((_, i) => raws[i] === null);
+			if (gone.length > 0) await this.#redis.zrem(this.#spacesIndex, ...gone);
+			let consumed = 0;
+			let kept = 0;
+			for (const raw of raws) {
+				if (items.length === options.limit) break;
+				consumed++;
+				if (raw === null) continue;
+				kept++;
+				const space = JSON.parse(raw) as Space;
+				if (options.state === undefined || space.state === options.state) items.push(space);
+			}
+			// With the expired entries dropped, what this call read of the index ends `kept` places further on.
+			offset += kept;
+			if (consumed === ids.length && ids.length < batch) return { items, nextCursor: null };
+		}
+		return { items, nextCursor: String(offset) };
+	}
+
+	async takeRate(bucket: string, limit: RateLimit): Promise<number> {
+		return takeRedisTokenBucket(this.#redis, `${this.#prefix}:rate:${bucket}`, limit);
 	}
 
 	async setCaptionMode(spaceId: SpaceId, mode: CaptionMode): Promise<Space | undefined> {
@@ -306,9 +495,13 @@ export class RedisSpaceStore implements SpaceStore {
 		return typeof raw === 'string' ? (JSON.parse(raw) as Space) : undefined;
 	}
 
-	async addParticipant(spaceId: SpaceId, participant: Participant): Promise<AddParticipantResult> {
+	async addParticipant(spaceId: SpaceId, participant: Participant, limits: { maxParticipants?: number } = {}): Promise<AddParticipantResult> {
 		const k = this.#keys(spaceId);
-		return (await this.#run('tribuneAddParticipant', [k.space, k.participants, k.bans], [participant.id, JSON.stringify(participant)])) as AddParticipantResult;
+		return (await this.#run(
+			'tribuneAddParticipant',
+			[k.space, k.participants, k.bans, k.addrBans],
+			[participant.id, JSON.stringify(participant), participant.addr ?? '', limits.maxParticipants ?? -1],
+		)) as AddParticipantResult;
 	}
 
 	async getParticipant(spaceId: SpaceId, participantId: ParticipantId): Promise<Participant | undefined> {
@@ -325,10 +518,27 @@ export class RedisSpaceStore implements SpaceStore {
 		return this.#redis.hlen(this.#keys(spaceId).participants);
 	}
 
-	async removeParticipant(spaceId: SpaceId, participantId: ParticipantId, ban: boolean): Promise<Participant | undefined> {
+	async listParticipants(spaceId: SpaceId, options: { limit: number; cursor?: string }): Promise<Page<Participant>> {
+		const cursor = /^\d{1,20}$/.test(options.cursor ?? '') ? options.cursor! : '0';
+		const [next, flat] = await this.#redis.hscan(this.#keys(spaceId).participants, cursor, 'COUNT', options.limit);
+		const items: Participant[] = [];
+		for (let i = 1; i < flat.length; i += 2) items.push(JSON.parse(flat[i]!) as Participant);
+		return { items, nextCursor: next === '0' ? null : next };
+	}
+
+	async removeParticipant(spaceId: SpaceId, participantId: ParticipantId, ban: boolean, banAddress = false): Promise<Participant | undefined> {
 		const k = this.#keys(spaceId);
-		const raw = await this.#run('tribuneRemoveParticipant', [k.participants, k.stage, k.hands, k.pinned, k.bans], [participantId, ban ? '1' : '0']);
+		const raw = await this.#run(
+			'tribuneRemoveParticipant',
+			[k.participants, k.stage, k.hands, k.pinned, k.bans, k.addrBans, k.space],
+			[participantId, ban ? '1' : '0', ban && banAddress ? '1' : '0'],
+		);
 		return typeof raw === 'string' ? (JSON.parse(raw) as Participant) : undefined;
+	}
+
+	async unban(spaceId: SpaceId, participantId: ParticipantId): Promise<boolean> {
+		const k = this.#keys(spaceId);
+		return Number(await this.#run('tribuneUnban', [k.bans, k.addrBans], [participantId])) > 0;
 	}
 
 	async isBanned(spaceId: SpaceId, participantId: ParticipantId): Promise<boolean> {
@@ -366,7 +576,7 @@ export class RedisSpaceStore implements SpaceStore {
 		const k = this.#keys(spaceId);
 		const reply = (await this.#run(
 			'tribuneChangeRole',
-			[k.participants, k.stage, k.hands, k.pinned, k.seq],
+			[k.participants, k.stage, k.hands, k.pinned, k.seq, k.space],
 			[change.participantId, change.to, change.requireHand ? '1' : '0', change.maxStage ?? -1, change.maxCoHosts ?? -1, ...change.from],
 		)) as string[];
 		if (reply[0] === 'ok') return { ok: true, participant: JSON.parse(reply[1]!) as Participant, previousRole: reply[2] as Participant['role'] };
@@ -379,9 +589,9 @@ export class RedisSpaceStore implements SpaceStore {
 		return typeof raw === 'string' ? (JSON.parse(raw) as Participant) : undefined;
 	}
 
-	async raiseHand(spaceId: SpaceId, participantId: ParticipantId): Promise<RaiseHandResult> {
+	async raiseHand(spaceId: SpaceId, participantId: ParticipantId, limits: { maxHands?: number } = {}): Promise<RaiseHandResult> {
 		const k = this.#keys(spaceId);
-		return (await this.#run('tribuneRaiseHand', [k.participants, k.hands, k.seq], [participantId])) as RaiseHandResult;
+		return (await this.#run('tribuneRaiseHand', [k.participants, k.hands, k.seq, k.space], [participantId, limits.maxHands ?? -1])) as RaiseHandResult;
 	}
 
 	async lowerHand(spaceId: SpaceId, participantId: ParticipantId): Promise<boolean> {
@@ -395,7 +605,7 @@ export class RedisSpaceStore implements SpaceStore {
 
 	async pin(spaceId: SpaceId, participantId: ParticipantId): Promise<PinResult> {
 		const k = this.#keys(spaceId);
-		return (await this.#run('tribunePin', [k.stage, k.pinned], [participantId])) as PinResult;
+		return (await this.#run('tribunePin', [k.stage, k.pinned, k.space], [participantId])) as PinResult;
 	}
 
 	async unpin(spaceId: SpaceId, participantId: ParticipantId): Promise<boolean> {
@@ -403,11 +613,75 @@ export class RedisSpaceStore implements SpaceStore {
 	}
 
 	async reorderPins(spaceId: SpaceId, order: readonly ParticipantId[]): Promise<boolean> {
-		return (await this.#run('tribuneReorderPins', [this.#keys(spaceId).pinned], [...order])) === 1;
+		const k = this.#keys(spaceId);
+		return (await this.#run('tribuneReorderPins', [k.pinned, k.space], [...order])) === 1;
 	}
 
 	async pinned(spaceId: SpaceId): Promise<ParticipantId[]> {
 		return (await this.#redis.lrange(this.#keys(spaceId).pinned, 0, -1)) as ParticipantId[];
+	}
+
+	// Hands at scale and presence (see SpaceStore). Scripts in `presenceScripts`, below the class.
+
+	async lowerHandCounted(spaceId: SpaceId, participantId: ParticipantId): Promise<{ lowered: boolean; length: number }> {
+		const [lowered, length] = (await this.#runPresence('tribuneLowerHandCounted', [this.#keys(spaceId).hands], [participantId])) as number[];
+		return { lowered: lowered === 1, length: Number(length) };
+	}
+
+	async handStatus(spaceId: SpaceId, participantId: ParticipantId): Promise<HandStatus> {
+		const k = this.#keys(spaceId);
+		const results = await this.#redis.multi().zrank(k.hands, participantId).zcard(k.hands).hget(k.participants, participantId).exec();
+		const failed = results?.find(([error]) => error);
+		if (failed?.[0]) throw failed[0];
+		const [rank, length, raw] = (results ?? []).map(([, value]) => value) as [number | null, number, string | null];
+		return { position: rank === null ? null : rank + 1, length: Number(length), participant: raw === null ? undefined : (JSON.parse(raw) as Participant) };
+	}
+
+	async handPage(spaceId: SpaceId, after: ParticipantId | undefined, limit: number): Promise<{ hands: Participant[]; length: number; more: boolean } | undefined> {
+		const k = this.#keys(spaceId);
+		const reply = (await this.#runPresence('tribuneHandPage', [k.hands, k.participants], [after ?? '', limit])) as (number | string)[] | null;
+		if (!reply) return undefined;
+		const [length, more, ...raws] = reply;
+		return { hands: raws.map((raw) => JSON.parse(String(raw)) as Participant), length: Number(length), more: Number(more) === 1 };
+	}
+
+	async touchParticipants(spaceId: SpaceId, participantIds: readonly ParticipantId[], keepS: number): Promise<void> {
+		const seen = this.#seenKey(spaceId);
+		for (let i = 0; i < participantIds.length; i += presenceBatch) {
+			await this.#runPresence('tribuneTouch', [seen], [Math.ceil(keepS), ...participantIds.slice(i, i + presenceBatch)]);
+		}
+	}
+
+	async lowerAwayHands(spaceId: SpaceId, awayMs: number, max: number): Promise<{ lowered: ParticipantId[]; length: number }> {
+		const k = this.#keys(spaceId);
+		const [length, ...lowered] = (await this.#runPresence('tribuneLowerAwayHands', [k.hands, this.#seenKey(spaceId)], [Math.round(awayMs), max])) as (number | string)[];
+		return { lowered: lowered.map(String) as ParticipantId[], length: Number(length) };
+	}
+
+	async expireIdleListeners(spaceId: SpaceId, idleMs: number, max: number): Promise<{ removed: ParticipantId[]; lowered: ParticipantId[]; length: number }> {
+		const k = this.#keys(spaceId);
+		const seen = this.#seenKey(spaceId);
+		// Candidates first (a read); the script checks each again, atomically with its removal.
+		const [seconds, micros] = await this.#redis.time();
+		const cutoff = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) - idleMs;
+		const candidates = await this.#redis.zrangebyscore(seen, '-inf', `(${cutoff}`, 'LIMIT', 0, max);
+		if (candidates.length === 0) return { removed: [], lowered: [], length: await this.#redis.zcard(k.hands) };
+		const [length, removedCount, ...ids] = (await this.#runPresence('tribuneExpireIdle', [k.participants, k.hands, seen], [Math.round(idleMs), ...candidates])) as (number | string)[];
+		const gone = ids.map(String) as ParticipantId[];
+		return { removed: gone.slice(0, Number(removedCount)), lowered: gone.slice(Number(removedCount)), length: Number(length) };
+	}
+
+	#seenKey(spaceId: SpaceId): string {
+		return `${this.#keys(spaceId).space}:seen`;
+	}
+
+	#runPresence(name: keyof typeof presenceScripts, keys: string[], args: (string | number)[]): Promise<Reply> {
+		const redis = this.#redis as unknown as Record<string, Runner>;
+		if (!(name in redis)) this.#redis.defineCommand(name, { numberOfKeys: presenceScripts[name].keys, lua: deadlinePrelude + presenceScripts[name].lua });
+		return redis[name]!.call(this.#redis, ...keys, this.#deadlineMs(), ...args).catch((error: unknown) => {
+			if (error instanceof Error && error.message.startsWith('TRIBUNE_DEADLINE')) this.#onDeadlineRefused?.();
+			throw error;
+		});
 	}
 
 	async #participantsIn(zsetKey: string, participantsKey: string): Promise<Participant[]> {
@@ -417,3 +691,128 @@ export class RedisSpaceStore implements SpaceStore {
 		return raws.flatMap((raw) => (raw === null ? [] : [JSON.parse(raw) as Participant]));
 	}
 }
+
+/** Participants touched in one script call. */
+const presenceBatch = 1000;
+
+/** Lua: Redis's time in ms (scripts compare presence in Redis's clock, so node clocks do not matter). */
+const nowMs = `
+local function nowMs()
+	local t = redis.call('TIME')
+	return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end`;
+
+/**
+ * Hands at scale and presence. `<prefix>:space:{id}:seen` is a zset: participantId → when they were last connected
+ * (Redis ms; every API node refreshes those it holds while they are). Redis 7.0 has no per-field TTL on the
+ * participants hash, so idle listener records are found in it and removed by the lifecycle sweep.
+ */
+const presenceScripts = {
+	/** KEYS: hands. ARGV: participantId. Returns {1 if it was raised, the length after}. */
+	tribuneLowerHandCounted: {
+		keys: 1,
+		lua: `
+local n = redis.call('ZREM', KEYS[1], ARGV[1])
+return {n, redis.call('ZCARD', KEYS[1])}`,
+	},
+	/**
+	 * KEYS: hands, participants. ARGV: after (a participant id, '' for the start), limit. Returns {length, more (1/0),
+	 * participant JSON…}, or false when `after` has no raised hand.
+	 */
+	tribuneHandPage: {
+		keys: 2,
+		lua: `
+local start = 0
+if ARGV[1] ~= '' then
+	local rank = redis.call('ZRANK', KEYS[1], ARGV[1])
+	if not rank then return false end
+	start = rank + 1
+end
+local limit = tonumber(ARGV[2])
+local ids = redis.call('ZRANGE', KEYS[1], start, start + limit)
+local more = 0
+if #ids > limit then
+	more = 1
+	table.remove(ids)
+end
+local out = {redis.call('ZCARD', KEYS[1]), more}
+if #ids > 0 then
+	local raws = redis.call('HMGET', KEYS[2], unpack(ids))
+	for i = 1, #ids do if raws[i] then table.insert(out, raws[i]) end end
+end
+return out`,
+	},
+	/** KEYS: seen. ARGV: keepS, participantId… Marks them connected now; the zset lives at least keepS more (never less). */
+	tribuneTouch: {
+		keys: 1,
+		lua: `${nowMs}
+local now = nowMs()
+local args = {}
+for i = 2, #ARGV do
+	table.insert(args, now)
+	table.insert(args, ARGV[i])
+end
+if #args > 0 then redis.call('ZADD', KEYS[1], unpack(args)) end
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]), 'NX')
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]), 'GT')
+return #args / 2`,
+	},
+	/**
+	 * KEYS: hands, seen. ARGV: awayMs, max. Lowers at most max hands whose owner was last connected more than awayMs
+	 * ago (an owner with no presence yet is given it now: a hand raised just as its socket opened is not lowered).
+	 * The queue is bounded (SPACE_MAX_HANDS), and so is this walk. Returns {length after, lowered id…}.
+	 */
+	tribuneLowerAwayHands: {
+		keys: 2,
+		lua: `${nowMs}
+local now = nowMs()
+local cutoff = now - tonumber(ARGV[1])
+local max = tonumber(ARGV[2])
+local lowered = {}
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, 4999)) do
+	local seen = redis.call('ZSCORE', KEYS[2], id)
+	if not seen then
+		redis.call('ZADD', KEYS[2], now, id)
+	elseif tonumber(seen) < cutoff then
+		redis.call('ZREM', KEYS[1], id)
+		table.insert(lowered, id)
+		if #lowered >= max then break end
+	end
+end
+return {redis.call('ZCARD', KEYS[1]), unpack(lowered)}`,
+	},
+	/**
+	 * KEYS: participants, hands, seen. ARGV: idleMs, participantId… Removes each listener still last connected more
+	 * than idleMs ago: record, hand, presence. Someone on stage is kept (their presence moves to now, so they do not
+	 * come back first in every sweep). The token generation key stays: it expires on its own, and dropping it early
+	 * would make tokens revoked before valid again. Returns {hand queue length, removed count, removed id…, lowered id…}.
+	 */
+	tribuneExpireIdle: {
+		keys: 3,
+		lua: `${nowMs}
+local now = nowMs()
+local cutoff = now - tonumber(ARGV[1])
+local removed, lowered = {}, {}
+for i = 2, #ARGV do
+	local id = ARGV[i]
+	local seen = redis.call('ZSCORE', KEYS[3], id)
+	if seen and tonumber(seen) < cutoff then
+		local raw = redis.call('HGET', KEYS[1], id)
+		if raw and cjson.decode(raw).role ~= 'listener' then
+			redis.call('ZADD', KEYS[3], now, id)
+		else
+			if raw then
+				redis.call('HDEL', KEYS[1], id)
+				table.insert(removed, id)
+			end
+			if redis.call('ZREM', KEYS[2], id) == 1 then table.insert(lowered, id) end
+			redis.call('ZREM', KEYS[3], id)
+		end
+	end
+end
+local out = {redis.call('ZCARD', KEYS[2]), #removed}
+for _, id in ipairs(removed) do table.insert(out, id) end
+for _, id in ipairs(lowered) do table.insert(out, id) end
+return out`,
+	},
+} as const;

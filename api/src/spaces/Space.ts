@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 declare const brand: unique symbol;
 /** A string that the type system keeps apart from other strings of the same shape. */
@@ -42,6 +42,8 @@ export interface Space {
 	description: string;
 	state: SpaceState;
 	hostId: ParticipantId;
+	/** The identity that created the space (the host's): what the live-spaces-per-host limit counts. */
+	owner: string;
 	settings: SpaceSettings;
 	/** Epoch ms. */
 	createdAt: number;
@@ -50,7 +52,11 @@ export interface Space {
 }
 
 export interface Participant {
+	/** `participantIdFor(spaceId, identity)`: one identity is one participant per space. */
 	id: ParticipantId;
+	identity: string;
+	/** `clientAddressTag` of the address of their latest join (absent for participants added by the server). */
+	addr?: string;
 	displayName: string;
 	role: Role;
 	mute: MuteState;
@@ -83,8 +89,40 @@ export function newSpaceId(): SpaceId {
 	return randomBytes(16).toString('base64url') as SpaceId;
 }
 
-export function newParticipantId(): ParticipantId {
-	return randomBytes(12).toString('base64url') as ParticipantId;
+/**
+ * Who someone is, across spaces: `op:<sub>` (a subject named by the operator's server API), `host:<hostId>` (a host
+ * identity from an invite), `anon:<22 base64url chars>` (an anonymous browser identity, kept by the browser as a
+ * signed credential) or `synthetic:<random>` (a speaker the server puts on stage). Nothing else is an identity.
+ */
+export const identityPattern = /^(?:op:[A-Za-z0-9._@:+-]{1,96}|host:[A-Za-z0-9_-]{1,64}|anon:[A-Za-z0-9_-]{22}|synthetic:[A-Za-z0-9_-]{1,64})$/;
+
+export function isIdentity(value: string): boolean {
+	return identityPattern.test(value);
+}
+
+/** A new anonymous identity: 128 random bits. */
+export function newAnonymousIdentity(): string {
+	return `anon:${randomBytes(16).toString('base64url')}`;
+}
+
+export function newSyntheticIdentity(): string {
+	return `synthetic:${randomBytes(12).toString('base64url')}`;
+}
+
+/**
+ * A participant's id: derived from the space and the identity, so an identity is one participant per space, and a
+ * ban of the id bans the identity there whatever token it comes back with (or without).
+ */
+export function participantIdFor(spaceId: SpaceId, identity: string): ParticipantId {
+	return createHash('sha256').update(`${spaceId}\n${identity}`).digest('base64url').slice(0, 16) as ParticipantId;
+}
+
+/**
+ * What two display names are compared as: NFKC (full-width, ligatures and compatibility forms folded), case folded
+ * (upper then lower, so `ß` meets `SS`), runs of whitespace as one space, trimmed.
+ */
+export function displayNameKey(name: string): string {
+	return name.normalize('NFKC').toUpperCase().toLowerCase().normalize('NFKC').replace(/\s+/gu, ' ').trim();
 }
 
 /** Ids arrive as strings from tokens and messages; this is the one place that brands them after validation. */

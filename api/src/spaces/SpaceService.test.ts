@@ -1,32 +1,37 @@
 import { describe, expect, it } from 'vitest';
+import { IdentityCredentials } from '../auth/IdentityCredentials.js';
 import { TokenIssuer } from '../auth/TokenIssuer.js';
 import { Admission, NodeFullError } from '../signaling/Admission.js';
 import { MemorySpaceStore } from './MemorySpaceStore.js';
 import type { ParticipantId } from './Space.js';
 import { SpaceService, type Actor, type SpaceServiceEvents } from './SpaceService.js';
 
-const tokens = new TokenIssuer(new TextEncoder().encode('t'.repeat(32)), { ttlS: 3600, maxSessionS: 86_400 });
+const key = new TextEncoder().encode('t'.repeat(32));
+const tokens = new TokenIssuer(key, { ttlS: 3600, maxSessionS: 86_400 });
+const identities = new IdentityCredentials(key);
 
 /** A live space with a host, and helpers to add people in each role. */
 async function liveSpace(settings: { maxSpeakers?: number } = {}) {
 	const store = new MemorySpaceStore();
-	const service = new SpaceService({ store, tokens, maxSpeakersLimit: 50 });
+	const service = new SpaceService({ store, tokens, identities, maxSpeakersLimit: 50 });
 	const events: { name: keyof SpaceServiceEvents; data: unknown }[] = [];
 	for (const name of ['spaceState', 'roleChanged', 'handQueueChanged', 'muteChanged', 'pinnedChanged', 'participantRemoved', 'reaction', 'tokensRevoked'] as const) {
 		service.on(name, (data: unknown) => events.push({ name, data }));
 	}
-	const created = await service.createSpace({ title: 'T', description: '', hostName: 'Hana', settings });
+	const created = await service.createSpace({ title: 'T', description: '', hostName: 'Hana', settings, owner: 'op:hana' });
 	const spaceId = created.space.id;
 	const host: Actor = { spaceId, participantId: created.host.id };
 	await service.start(host);
-	const listener = async (name = 'L'): Promise<Actor> => ({ spaceId, participantId: (await service.join(spaceId, name)).participant.id });
-	const speaker = async (name = 'S'): Promise<Actor> => {
+	// Distinct names: nobody may join under the name of someone on stage.
+	let people = 0;
+	const listener = async (name = `L${++people}`): Promise<Actor> => ({ spaceId, participantId: (await service.join(spaceId, { displayName: name })).participant.id });
+	const speaker = async (name = `S${++people}`): Promise<Actor> => {
 		const a = await listener(name);
 		await service.raiseHand(a);
 		await service.approveHand(host, a.participantId);
 		return a;
 	};
-	const cohost = async (name = 'C'): Promise<Actor> => {
+	const cohost = async (name = `C${++people}`): Promise<Actor> => {
 		const a = await speaker(name);
 		await service.setCoHost(host, a.participantId, true);
 		return a;
@@ -38,15 +43,15 @@ async function liveSpace(settings: { maxSpeakers?: number } = {}) {
 describe('SpaceService: lifecycle', () => {
 	it('creates a scheduled space whose host token verifies as the host', async () => {
 		const store = new MemorySpaceStore();
-		const service = new SpaceService({ store, tokens, maxSpeakersLimit: 50 });
-		const { space, host, token } = await service.createSpace({ title: 'Hi', description: 'd', hostName: 'H', settings: { video: true } });
+		const service = new SpaceService({ store, tokens, identities, maxSpeakersLimit: 50 });
+		const { space, host, token } = await service.createSpace({ title: 'Hi', description: 'd', hostName: 'H', settings: { video: true }, owner: 'op:h' });
 		expect(space).toMatchObject({ state: 'created', hostId: host.id, settings: { maxSpeakers: 13, video: true, captionMode: 'off', recording: false } });
 		expect(await tokens.verify(token)).toMatchObject({ spaceId: space.id, participantId: host.id, role: 'host' });
 	});
 
 	it('refuses a stage larger than the configured limit', async () => {
-		const service = new SpaceService({ store: new MemorySpaceStore(), tokens, maxSpeakersLimit: 20 });
-		await expect(service.createSpace({ title: 'x', description: '', hostName: 'H', settings: { maxSpeakers: 21 } })).rejects.toMatchObject({ code: 'bad_request' });
+		const service = new SpaceService({ store: new MemorySpaceStore(), tokens, identities, maxSpeakersLimit: 20 });
+		await expect(service.createSpace({ title: 'x', description: '', hostName: 'H', settings: { maxSpeakers: 21 }, owner: 'op:h' })).rejects.toMatchObject({ code: 'bad_request' });
 	});
 
 	it('goes created → live → ended, and not back', async () => {
@@ -70,15 +75,15 @@ describe('SpaceService: lifecycle', () => {
 	it('join() of an ended space is rejected', async () => {
 		const s = await liveSpace();
 		await s.service.end(s.host);
-		await expect(s.service.join(s.spaceId, 'late')).rejects.toMatchObject({ code: 'space_ended' });
+		await expect(s.service.join(s.spaceId, { displayName: 'late' })).rejects.toMatchObject({ code: 'space_ended' });
 	});
 
 	it('join() with a previous token finds the same participant with their current role', async () => {
 		const s = await liveSpace();
-		const first = await s.service.join(s.spaceId, 'L');
+		const first = await s.service.join(s.spaceId, { displayName: 'L' });
 		await s.service.raiseHand({ spaceId: s.spaceId, participantId: first.participant.id });
 		await s.service.approveHand(s.host, first.participant.id);
-		const again = await s.service.join(s.spaceId, 'L', first.token);
+		const again = await s.service.join(s.spaceId, { displayName: 'L', token: first.token });
 		expect(again.participant).toMatchObject({ id: first.participant.id, role: 'speaker' });
 		expect((await tokens.verify(again.token)).role).toBe('speaker');
 	});
@@ -87,11 +92,11 @@ describe('SpaceService: lifecycle', () => {
 		const store = new MemorySpaceStore();
 		let full = false;
 		const admission = new Admission({ maxAudience: 1 }, () => (full ? 1 : 0));
-		const service = new SpaceService({ store, tokens, maxSpeakersLimit: 50, admitJoin: (role) => admission.admitJoin(role) });
-		const created = await service.createSpace({ title: 'T', description: '', hostName: 'H', settings: {} });
+		const service = new SpaceService({ store, tokens, identities, maxSpeakersLimit: 50, admitJoin: (role) => admission.admitJoin(role) });
+		const created = await service.createSpace({ title: 'T', description: '', hostName: 'H', settings: {}, owner: 'op:h' });
 		const host: Actor = { spaceId: created.space.id, participantId: created.host.id };
 		await service.start(host);
-		const first = await service.join(host.spaceId, 'L');
+		const first = await service.join(host.spaceId, { displayName: 'L' });
 		const me: Actor = { spaceId: host.spaceId, participantId: first.participant.id };
 		await service.raiseHand(me);
 		await service.approveHand(host, me.participantId);
@@ -99,11 +104,11 @@ describe('SpaceService: lifecycle', () => {
 		expect((await tokens.verify(speakerToken)).role).toBe('speaker');
 		full = true;
 		// On stage now: let in although the node is full.
-		expect((await service.join(host.spaceId, 'L', speakerToken)).participant.role).toBe('speaker');
+		expect((await service.join(host.spaceId, { displayName: 'L', token: speakerToken })).participant.role).toBe('speaker');
 		await service.demote(host, me.participantId);
-		await expect(service.join(host.spaceId, 'L', speakerToken)).rejects.toBeInstanceOf(NodeFullError);
+		await expect(service.join(host.spaceId, { displayName: 'L', token: speakerToken })).rejects.toBeInstanceOf(NodeFullError);
 		// The host's own token still gets in.
-		expect((await service.join(host.spaceId, 'H', created.token)).participant.role).toBe('host');
+		expect((await service.join(host.spaceId, { displayName: 'H', token: created.token })).participant.role).toBe('host');
 	});
 });
 
@@ -259,11 +264,11 @@ describe('SpaceService: moderation by rank', () => {
 
 	it('a removed and banned listener cannot rejoin with their token, act, or authenticate', async () => {
 		const s = await liveSpace();
-		const joined = await s.service.join(s.spaceId, 'troll');
+		const joined = await s.service.join(s.spaceId, { displayName: 'troll' });
 		const troll: Actor = { spaceId: s.spaceId, participantId: joined.participant.id };
 		await s.service.raiseHand(troll);
 		await s.service.remove(s.host, troll.participantId, true);
-		await expect(s.service.join(s.spaceId, 'troll again', joined.token)).rejects.toMatchObject({ code: 'banned' });
+		await expect(s.service.join(s.spaceId, { displayName: 'troll again', token: joined.token })).rejects.toMatchObject({ code: 'banned' });
 		await expect(s.service.authenticate(joined.token)).rejects.toMatchObject({ code: 'banned' });
 		await expect(s.service.raiseHand(troll)).rejects.toMatchObject({ code: 'unauthorized' });
 		expect((await s.service.view(s.host)).handQueue).toEqual([]);
@@ -272,10 +277,10 @@ describe('SpaceService: moderation by rank', () => {
 
 	it('a removed but not banned listener may rejoin as a new listener', async () => {
 		const s = await liveSpace();
-		const joined = await s.service.join(s.spaceId, 'L');
+		const joined = await s.service.join(s.spaceId, { displayName: 'L' });
 		await s.service.remove(s.host, joined.participant.id, false);
 		await expect(s.service.authenticate(joined.token)).rejects.toMatchObject({ code: 'unauthorized' });
-		expect((await s.service.join(s.spaceId, 'L', joined.token)).participant).toMatchObject({ id: joined.participant.id, role: 'listener' });
+		expect((await s.service.join(s.spaceId, { displayName: 'L', token: joined.token })).participant).toMatchObject({ id: joined.participant.id, role: 'listener' });
 	});
 });
 
@@ -438,18 +443,18 @@ describe('SpaceService: caption mode', () => {
 describe('SpaceService: tokens', () => {
 	it('revokeTokens() by the host refuses every token of that participant, removes them unbanned, and says so', async () => {
 		const s = await liveSpace();
-		const first = await s.service.join(s.spaceId, 'L');
+		const first = await s.service.join(s.spaceId, { displayName: 'L' });
 		const me: Actor = { spaceId: s.spaceId, participantId: first.participant.id };
 		const renewed = await s.service.renewToken(me, await tokens.verify(first.token));
 		await s.service.revokeTokens(s.host, me.participantId);
 		for (const token of [first.token, renewed.token]) {
 			await expect(s.service.authenticate(token)).rejects.toMatchObject({ code: 'unauthorized', message: 'token revoked' });
-			await expect(s.service.join(s.spaceId, 'L', token)).rejects.toMatchObject({ code: 'unauthorized' });
+			await expect(s.service.join(s.spaceId, { displayName: 'L', token: token })).rejects.toMatchObject({ code: 'unauthorized' });
 		}
 		expect(await s.store.getParticipant(s.spaceId, me.participantId)).toBeUndefined();
 		expect(s.events.filter((e) => e.name === 'participantRemoved').map((e) => e.data)).toMatchObject([{ banned: false }]);
 		// Not banned: a new visit from the share link is someone new.
-		const again = await s.service.join(s.spaceId, 'L');
+		const again = await s.service.join(s.spaceId, { displayName: 'L' });
 		expect(again.participant.id).not.toBe(me.participantId);
 	});
 
@@ -488,8 +493,8 @@ describe('SpaceService: tokens', () => {
 	it('renewToken() past the maximum session age is refused', async () => {
 		let now = Date.now();
 		const clocked = new TokenIssuer(new TextEncoder().encode('t'.repeat(32)), { ttlS: 600, maxSessionS: 900 }, () => now);
-		const service = new SpaceService({ store: new MemorySpaceStore(), tokens: clocked, maxSpeakersLimit: 50 });
-		const created = await service.createSpace({ title: 'T', description: '', hostName: 'H', settings: {} });
+		const service = new SpaceService({ store: new MemorySpaceStore(), tokens: clocked, identities, maxSpeakersLimit: 50 });
+		const created = await service.createSpace({ title: 'T', description: '', hostName: 'H', settings: {}, owner: 'op:h' });
 		const host: Actor = { spaceId: created.space.id, participantId: created.host.id };
 		const session = await clocked.verify(created.token);
 		now += 500_000;
@@ -497,6 +502,6 @@ describe('SpaceService: tokens', () => {
 		expect(renewed.claims.expiresAt).toBe(session.sessionStartedAt + 900);
 		now += 400_000;
 		await expect(service.renewToken(host, session)).rejects.toMatchObject({ code: 'unauthorized', reason: 'session_expired' });
-		await expect(service.join(host.spaceId, 'H', renewed.token)).rejects.toMatchObject({ code: 'unauthorized' });
+		await expect(service.join(host.spaceId, { displayName: 'H', token: renewed.token })).rejects.toMatchObject({ code: 'unauthorized' });
 	});
 });

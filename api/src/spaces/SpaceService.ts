@@ -1,14 +1,21 @@
 import { TypedEmitter } from '@tribune/ingest';
+import type { IdentityCredentials } from '../auth/IdentityCredentials.js';
 import { TokenRefusedError, type TokenClaims, type TokenIssuer } from '../auth/TokenIssuer.js';
-import { TribuneError } from '../errors.js';
+import { RetryLaterError, TribuneError } from '../errors.js';
+import { capacityRetryAfterS, defaultSpaceLimits, spaceFullRetryAfterS, type SpaceLimits } from './SpaceLimits.js';
+import { handPageSize } from '../signaling/protocol.js';
 import { hasGrant, type Grant } from './roles/grantsForRole.js';
 import {
 	defaultSpaceSettings,
+	displayNameKey,
 	type CaptionMode,
+	isIdentity,
 	isOnStage,
 	maxCoHosts,
-	newParticipantId,
+	newAnonymousIdentity,
 	newSpaceId,
+	newSyntheticIdentity,
+	participantIdFor,
 	roleRank,
 	stageRoles,
 	type MuteState,
@@ -18,8 +25,9 @@ import {
 	type Space,
 	type SpaceId,
 	type SpaceSettings,
+	type SpaceState,
 } from './Space.js';
-import type { AuthRecord, RoleChange, SpaceStore } from './SpaceStore.js';
+import type { AuthRecord, Page, RoleChange, SpaceStore } from './SpaceStore.js';
 
 /** Who is asking: the participant a verified token names. Their role is read afresh from the store every time. */
 export interface Actor {
@@ -33,7 +41,15 @@ export type SpaceServiceEvents = {
 	settingsChanged: [e: { space: Space }];
 	/** The node holding the participant's connection sends them a new token (`tokenRenewed`) for the role. */
 	roleChanged: [e: { spaceId: SpaceId; participant: Participant; previousRole: Role }];
-	handQueueChanged: [e: { spaceId: SpaceId; queue: Participant[]; raised?: ParticipantId; lowered?: ParticipantId }];
+	/**
+	 * One change of the hand queue, never the queue: a hand raised (at `position`, the end) or lowered, and the
+	 * queue's length after it.
+	 */
+	handQueueChanged: [e: { spaceId: SpaceId; raised: Participant | null; lowered: ParticipantId | null; length: number; position?: number }];
+	/** The space will end on its own at `endsAt` (epoch ms) unless what `reason` says changes (`idle`: a host returns). */
+	spaceEnding: [e: { spaceId: SpaceId; reason: 'idle' | 'max_duration'; endsAt: number }];
+	/** The end announced by `spaceEnding` is off. */
+	spaceEndingCancelled: [e: { spaceId: SpaceId }];
 	muteChanged: [e: { spaceId: SpaceId; participant: Participant }];
 	pinnedChanged: [e: { spaceId: SpaceId; pinned: ParticipantId[] }];
 	participantRemoved: [e: { spaceId: SpaceId; participant: Participant; banned: boolean }];
@@ -50,6 +66,47 @@ export interface CreateSpaceInput {
 	description: string;
 	hostName: string;
 	settings: Partial<SpaceSettings>;
+	/** The creator's identity, who hosts the space (`creatorFor`, or `op:<sub>` from the server API). */
+	owner: string;
+	/** The client's address, for the per-address creation rate and the host's record (absent: server API). */
+	address?: string;
+}
+
+/** A join from the share link. */
+export interface JoinRequest {
+	displayName: string;
+	/** A token from an earlier visit: rejoin as the same participant, in the same session. */
+	token?: string;
+	/** An anonymous identity credential or a host credential: join as that identity. */
+	identity?: string;
+	/** The client's address (kept only as `clientAddressTag`, for address bans). */
+	address?: string;
+}
+
+/** What a verified host credential names (`HostIdentities.verify`). */
+export type VerifyHostCredential = (credential: string) => Promise<{ identity: string }>;
+
+export interface SpaceServiceOptions {
+	store: SpaceStore;
+	tokens: TokenIssuer;
+	/** Anonymous identity credentials (the participant token key, another audience). */
+	identities: IdentityCredentials;
+	/** The largest stage a host may configure. */
+	maxSpeakersLimit: number;
+	now?: () => number;
+	/**
+	 * This node's admission control, asked before a join with the role the visitor will likely have; it throws to
+	 * refuse (the node is full).
+	 */
+	admitJoin?: (role: Role) => void;
+	/** Verifies a host credential (throws `unauthorized`); absent: host credentials are refused. */
+	verifyHostCredential?: VerifyHostCredential;
+	/** Anyone may create spaces, as an anonymous identity (`TRIBUNE_OPEN_HOSTING`). Default false. */
+	openHosting?: boolean;
+	/** Default `defaultSpaceLimits`. */
+	limits?: Partial<SpaceLimits>;
+	/** The tag a client address is kept as (`clientAddressTag` with the token key); absent: addresses are not kept. */
+	addressTag?: (address: string) => string;
 }
 
 /** A verified token's participant, as the store has them now. */
@@ -78,9 +135,13 @@ export interface StageView {
 	you: Participant;
 	stage: Participant[];
 	pinned: ParticipantId[];
-	/** Raised hands, FIFO; only for those who may manage the stage, else empty. */
+	/** The first raised hands (at most `handPageSize`), FIFO; only for those who may manage the stage, else empty. */
 	handQueue: Participant[];
+	/** Raised hands in all, for those who may manage the stage (else 0). */
+	handCount: number;
 	handRaised: boolean;
+	/** The actor's place in the queue (1 = next) while their hand is raised. */
+	handPosition: number | null;
 }
 
 /**
@@ -94,16 +155,22 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 	readonly #now: () => number;
 	readonly #maxSpeakersLimit: number;
 	readonly #admitJoin: ((role: Role) => void) | undefined;
+	readonly #identities: IdentityCredentials;
+	readonly #verifyHostCredential: VerifyHostCredential | undefined;
+	readonly #addressTag: ((address: string) => string) | undefined;
+	readonly openHosting: boolean;
+	readonly limits: Readonly<SpaceLimits>;
 
-	/**
-	 * `maxSpeakersLimit`: the largest stage a host may configure. `admitJoin`: this node's admission control, asked
-	 * before a join with the role the visitor will likely have; it throws to refuse (the node is full).
-	 */
-	constructor(options: { store: SpaceStore; tokens: TokenIssuer; maxSpeakersLimit: number; now?: () => number; admitJoin?: (role: Role) => void }) {
+	constructor(options: SpaceServiceOptions) {
 		super();
 		this.#admitJoin = options.admitJoin;
 		this.#store = options.store;
 		this.#tokens = options.tokens;
+		this.#identities = options.identities;
+		this.#verifyHostCredential = options.verifyHostCredential;
+		this.#addressTag = options.addressTag;
+		this.openHosting = options.openHosting ?? false;
+		this.limits = Object.freeze({ ...defaultSpaceLimits, ...options.limits });
 		this.#maxSpeakersLimit = options.maxSpeakersLimit;
 		this.#now = options.now ?? Date.now;
 	}
@@ -112,26 +179,80 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 		return this.#tokens;
 	}
 
+	/**
+	 * Who may create a space from a REST request: the host a host credential names; without one, refused
+	 * (`host_required`) unless hosting is open, where the creator is the anonymous identity `identity` names (a
+	 * new one when it names none) and gets a fresh credential for it.
+	 */
+	async creatorFor(request: { hostCredential?: string; identity?: string }): Promise<{ identity: string; credential?: string }> {
+		if (request.hostCredential !== undefined) {
+			if (!this.#verifyHostCredential) throw new TribuneError('unauthorized', 'host credentials are not accepted here');
+			return { identity: (await this.#verifyHostCredential(request.hostCredential)).identity };
+		}
+		if (!this.openHosting) throw new TribuneError('host_required', "creating a space needs a host invite from this server's operator");
+		const known = request.identity === undefined ? undefined : await this.#identities.verify(request.identity).catch(() => undefined);
+		return this.#identities.issue(known);
+	}
+
 	async createSpace(input: CreateSpaceInput): Promise<{ space: Space; host: Participant; token: string }> {
+		if (!isIdentity(input.owner)) throw new TribuneError('bad_request', 'not an identity');
 		const settings: SpaceSettings = { ...defaultSpaceSettings, maxSpeakers: Math.min(defaultSpaceSettings.maxSpeakers, this.#maxSpeakersLimit), ...input.settings };
 		if (settings.maxSpeakers < 1 || settings.maxSpeakers > this.#maxSpeakersLimit) {
 			throw new TribuneError('bad_request', `maxSpeakers must be 1-${this.#maxSpeakersLimit}`);
 		}
-		const host: Participant = { id: newParticipantId(), displayName: input.hostName, role: 'host', mute: 'none', joinedAt: this.#now() };
+		await this.#takeCreation(input.owner, input.address);
+		const spaceId = newSpaceId();
+		const host: Participant = {
+			id: participantIdFor(spaceId, input.owner),
+			identity: input.owner,
+			...this.#addr(input.address),
+			displayName: input.hostName,
+			role: 'host',
+			mute: 'none',
+			joinedAt: this.#now(),
+		};
 		const space: Space = {
-			id: newSpaceId(),
+			id: spaceId,
 			title: input.title,
 			description: input.description,
 			state: 'created',
 			hostId: host.id,
+			owner: input.owner,
 			settings,
 			createdAt: this.#now(),
 			startedAt: null,
 			endedAt: null,
 		};
-		await this.#store.createSpace(space, host);
-		const { token } = await this.#tokens.issue({ spaceId: space.id, participantId: host.id, role: 'host', generation: 0 });
+		await this.#store.createSpace(space, host, { unstartedTtlS: this.limits.unstartedTtlS });
+		const { token } = await this.#tokens.issue({ spaceId: space.id, participantId: host.id, identity: host.identity, role: 'host', generation: 0 });
 		return { space, host, token };
+	}
+
+	/**
+	 * Counts a creation against the address's and the identity's buckets (operator subjects are the operator's
+	 * own: only their address, if any, is counted). Refused `rate_limited` with when to try again.
+	 */
+	async #takeCreation(owner: string, address: string | undefined): Promise<void> {
+		const take = async (bucket: string, perMin: number): Promise<void> => {
+			const waitMs = await this.#store.takeRate(bucket, { burst: perMin, perSecond: perMin / 60 });
+			if (waitMs > 0) throw new RetryLaterError('rate_limited', 'too many spaces created; try again later', waitMs / 1000);
+		};
+		const tag = address === undefined ? undefined : this.#addressTag?.(address);
+		if (tag !== undefined) await take(`create:addr:${tag}`, this.limits.createsPerMinPerAddress);
+		if (!owner.startsWith('op:')) await take(`create:identity:${owner}`, this.limits.createsPerMinPerIdentity);
+	}
+
+	#addr(address: string | undefined): { addr?: string } {
+		const tag = address === undefined ? undefined : this.#addressTag?.(address);
+		return tag === undefined ? {} : { addr: tag };
+	}
+
+	/** The identity an identity credential (anonymous or host) names, or undefined when it names none. */
+	async #identityOf(credential: string): Promise<string | undefined> {
+		const anonymous = await this.#identities.verify(credential).catch(() => undefined);
+		if (anonymous !== undefined) return anonymous;
+		if (!this.#verifyHostCredential) return undefined;
+		return (await this.#verifyHostCredential(credential).catch(() => undefined))?.identity;
 	}
 
 	async getSpace(spaceId: SpaceId): Promise<Space> {
@@ -144,37 +265,61 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 	 * Joins as a listener from the share link. A still-valid token for this space (a reconnect) finds the same
 	 * participant again, with their current role, and renews it within the session; a banned one is refused. A
 	 * previous token that was revoked, or whose session reached its maximum age, is refused (`unauthorized`): the
-	 * client joins again without it. Any other unusable token (expired, another space's) is ignored: a new visit.
+	 * client joins again without it. Any other unusable token (expired, another space's) is ignored. Without a token,
+	 * the identity an identity credential names joins (the same participant as before, if they were here: their id
+	 * derives from it); without a valid one, a new anonymous identity. An anonymous joiner gets a fresh credential for
+	 * their identity (`identity`). Refused: a banned identity or address, a display name someone on stage goes by
+	 * (`name_taken`), a space at its participant limit (`space_full`).
 	 */
-	async join(spaceId: SpaceId, displayName: string, previousToken?: string): Promise<{ participant: Participant; token: string }> {
-		let id = newParticipantId();
-		let role: Role = 'listener';
-		let session: { generation: number; sessionStartedAt?: number } = { generation: 0 };
-		if (previousToken !== undefined) {
-			const claims = await this.#tokens.verify(previousToken).catch((error: unknown) => {
+	async join(spaceId: SpaceId, request: JoinRequest): Promise<{ participant: Participant; token: string; identity?: string }> {
+		let identity: string | undefined;
+		let id: ParticipantId | undefined;
+		let session: { generation: number; sessionStartedAt?: number } | undefined;
+		let record: AuthRecord | undefined;
+		if (request.token !== undefined) {
+			const claims = await this.#tokens.verify(request.token).catch((error: unknown) => {
 				if (error instanceof TokenRefusedError && error.reason === 'session_expired') throw error;
 				return undefined;
 			});
 			if (claims?.spaceId === spaceId) {
+				identity = claims.identity;
 				id = claims.participantId;
-				const record = await this.#store.readAuth(spaceId, id);
+				record = await this.#store.readAuth(spaceId, id);
 				if (record.tokenGeneration !== claims.generation) throw new TribuneError('unauthorized', 'token revoked; join again');
 				session = { generation: claims.generation, sessionStartedAt: claims.sessionStartedAt };
-				// The role a token names may be stale (a speaker since sent back to the audience): only the store's
-				// current role may skip the node's audience cap.
-				role = record.participant?.role ?? 'listener';
 			}
 		}
-		// Before adding anyone: a full node should not cost Redis a write. Those on stage now always get in.
-		this.#admitJoin?.(role);
-		const result = await this.#store.addParticipant(spaceId, { id, displayName, role: 'listener', mute: 'none', joinedAt: this.#now() });
+		if (identity === undefined && request.identity !== undefined) identity = await this.#identityOf(request.identity);
+		identity ??= newAnonymousIdentity();
+		id ??= participantIdFor(spaceId, identity);
+		record ??= await this.#store.readAuth(spaceId, id);
+		if (record.banned) throw new TribuneError('banned', 'you were removed from this space');
+		// The role a token names may be stale (a speaker since sent back to the audience): only the store's current
+		// role may skip the node's audience cap. Before adding anyone: a full node should not cost Redis a write.
+		this.#admitJoin?.(record.participant?.role ?? 'listener');
+		// Someone coming back keeps the name they have; a newcomer may not take the name of someone on stage.
+		if (!record.participant) await this.#requireNameFree(spaceId, id, request.displayName);
+		const joining: Participant = { id, identity, ...this.#addr(request.address), displayName: request.displayName, role: 'listener', mute: 'none', joinedAt: this.#now() };
+		const result = await this.#store.addParticipant(spaceId, joining, { maxParticipants: this.limits.maxParticipants });
 		if (result === 'no_space') throw new TribuneError('not_found', 'no such space');
 		if (result === 'ended') throw new TribuneError('space_ended', 'this space has ended');
 		if (result === 'banned') throw new TribuneError('banned', 'you were removed from this space');
+		if (result === 'full') throw new RetryLaterError('space_full', 'this space is full; try again later', spaceFullRetryAfterS);
 		const participant = await this.#store.getParticipant(spaceId, id);
 		if (!participant) throw new TribuneError('conflict', 'removed while joining');
-		const { token } = await this.#tokens.issue({ spaceId, participantId: id, role: participant.role, ...session });
-		return { participant, token };
+		// A record is timed from its last connection (api/src/lifecycle): one that never connects is timed from here.
+		await this.#store.touchParticipants(spaceId, [id], joinPresenceKeepS);
+		const { token } = await this.#tokens.issue({ spaceId, participantId: id, identity, role: participant.role, ...(session ?? { generation: record.tokenGeneration }) });
+		const credential = identity.startsWith('anon:') ? (await this.#identities.issue(identity)).credential : undefined;
+		return { participant, token, ...(credential !== undefined && { identity: credential }) };
+	}
+
+	async #requireNameFree(spaceId: SpaceId, id: ParticipantId, displayName: string): Promise<void> {
+		const key = displayNameKey(displayName);
+		const stage = await this.#store.listStage(spaceId);
+		if (stage.some((p) => p.id !== id && displayNameKey(p.displayName) === key)) {
+			throw new TribuneError('name_taken', 'someone on stage goes by that name; choose another');
+		}
 	}
 
 	/**
@@ -214,15 +359,23 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 
 	async view(actor: Actor): Promise<StageView> {
 		const me = await this.require(actor, 'listen');
-		const [space, stage, pinned] = await Promise.all([this.getSpace(actor.spaceId), this.#store.listStage(actor.spaceId), this.#store.pinned(actor.spaceId)]);
-		const queue = await this.#store.handQueue(actor.spaceId);
+		const moderator = hasGrant(me.role, 'manage_stage');
+		const [space, stage, pinned, mine, page] = await Promise.all([
+			this.getSpace(actor.spaceId),
+			this.#store.listStage(actor.spaceId),
+			this.#store.pinned(actor.spaceId),
+			this.#store.handStatus(actor.spaceId, me.id),
+			moderator ? this.#store.handPage(actor.spaceId, undefined, handPageSize) : undefined,
+		]);
 		return {
 			space,
 			you: me,
 			stage,
 			pinned,
-			handQueue: hasGrant(me.role, 'manage_stage') ? queue : [],
-			handRaised: queue.some((p) => p.id === me.id),
+			handQueue: page?.hands ?? [],
+			handCount: moderator ? mine.length : 0,
+			handRaised: mine.position !== null,
+			handPosition: mine.position,
 		};
 	}
 
@@ -240,7 +393,7 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 		const me = record.participant;
 		if (!me) throw new TribuneError('unauthorized', 'not a participant of this space');
 		if (!hasGrant(me.role, 'listen')) throw new TribuneError('forbidden', `a ${me.role} may not do this (listen)`);
-		return this.#tokens.issue({ spaceId: actor.spaceId, participantId: me.id, role: me.role, generation: session.generation, sessionStartedAt: session.sessionStartedAt });
+		return this.#tokens.issue({ spaceId: actor.spaceId, participantId: me.id, identity: me.identity, role: me.role, generation: session.generation, sessionStartedAt: session.sessionStartedAt });
 	}
 
 	/**
@@ -255,7 +408,7 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 		const generation = await this.#store.revokeTokens(actor.spaceId, me.id, this.#revocationKeepS(), session.generation);
 		if (generation === undefined) throw new TokenRefusedError('revoked', 'token revoked');
 		this.safeEmit('tokensRevoked', { spaceId: actor.spaceId, participantId: me.id, generation, reason: 'rotated', ...(keepTokenId !== undefined && { keepTokenId }) });
-		return this.#tokens.issue({ spaceId: actor.spaceId, participantId: me.id, role: me.role, generation, sessionStartedAt: session.sessionStartedAt });
+		return this.#tokens.issue({ spaceId: actor.spaceId, participantId: me.id, identity: me.identity, role: me.role, generation, sessionStartedAt: session.sessionStartedAt });
 	}
 
 	/**
@@ -284,20 +437,101 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 		return this.#store.tokenGenerations(spaceId, participantIds);
 	}
 
+	/**
+	 * Goes live, unless the cluster runs `liveSpacesMax` live spaces (503 `capacity`) or the space's owner
+	 * `liveSpacesPerHost` (429 `limit_reached`), checked atomically with the change.
+	 */
 	async start(actor: Actor): Promise<Space> {
 		await this.require(actor, 'start_space');
-		const space = await this.#store.transitionState(actor.spaceId, ['created'], 'live', this.#now());
-		if (!space) throw new TribuneError('conflict', 'only a scheduled space can go live');
-		this.safeEmit('spaceState', { space });
-		return space;
+		const result = await this.#store.startSpace(actor.spaceId, this.#now(), { maxLive: this.limits.liveSpacesMax, maxLivePerOwner: this.limits.liveSpacesPerHost });
+		if (!result.ok) {
+			switch (result.reason) {
+				case 'not_found':
+					throw new TribuneError('not_found', 'no such space');
+				case 'wrong_state':
+					throw new TribuneError('conflict', 'only a scheduled space can go live');
+				case 'capacity':
+					throw new RetryLaterError('capacity', 'this server runs as many live spaces as it can; try again later', capacityRetryAfterS);
+				case 'limit_reached':
+					throw new RetryLaterError('limit_reached', `a host may have ${this.limits.liveSpacesPerHost} live spaces at once; end one first`, capacityRetryAfterS);
+			}
+		}
+		this.safeEmit('spaceState', { space: result.space });
+		return result.space;
 	}
 
 	async end(actor: Actor): Promise<Space> {
 		await this.require(actor, 'end_space');
-		const space = await this.#store.transitionState(actor.spaceId, ['created', 'live'], 'ended', this.#now());
-		if (!space) throw new TribuneError('space_ended', 'this space has already ended');
+		return this.endSpace(actor.spaceId);
+	}
+
+	/** Ends a space without an actor (the operator); `space_ended` if it had, `not_found` if there is none. */
+	async endSpace(spaceId: SpaceId): Promise<Space> {
+		const space = await this.#store.transitionState(spaceId, ['created', 'live'], 'ended', this.#now());
+		if (!space) {
+			await this.getSpace(spaceId);
+			throw new TribuneError('space_ended', 'this space has already ended');
+		}
 		this.safeEmit('spaceState', { space });
 		return space;
+	}
+
+	/**
+	 * A participant token for `identity` in a space (the operator's server API): they join (banned identities and a
+	 * full space refused) and take `role` — `host` only for the space's host, stage roles within the stage and
+	 * co-host caps.
+	 */
+	async issueFor(spaceId: SpaceId, request: { identity: string; displayName: string; role: Role }): Promise<{ participant: Participant; token: string }> {
+		if (!isIdentity(request.identity)) throw new TribuneError('bad_request', 'not an identity');
+		const space = await this.#requireNotEnded(spaceId);
+		const id = participantIdFor(spaceId, request.identity);
+		if (request.role === 'host' && id !== space.hostId) throw new TribuneError('forbidden', "only the space's host may have the host role");
+		const added = await this.#store.addParticipant(
+			spaceId,
+			{ id, identity: request.identity, displayName: request.displayName, role: 'listener', mute: 'none', joinedAt: this.#now() },
+			{ maxParticipants: this.limits.maxParticipants },
+		);
+		if (added === 'banned') throw new TribuneError('banned', 'that identity is banned from this space');
+		if (added === 'full') throw new RetryLaterError('space_full', 'this space is full; try again later', spaceFullRetryAfterS);
+		if (added === 'ended' || added === 'no_space') throw new TribuneError('space_ended', 'this space has ended');
+		let participant = await this.#store.getParticipant(spaceId, id);
+		if (!participant) throw new TribuneError('conflict', 'removed while joining');
+		if (participant.role !== request.role) {
+			const from = (['listener', 'speaker', 'cohost'] as const).filter((r) => r !== request.role);
+			participant = await this.#changeRole(spaceId, { participantId: id, from, to: request.role, maxStage: space.settings.maxSpeakers, maxCoHosts });
+		}
+		const { tokenGeneration } = await this.#store.readAuth(spaceId, id);
+		const { token } = await this.#tokens.issue({ spaceId, participantId: id, identity: request.identity, role: participant.role, generation: tokenGeneration });
+		return { participant, token };
+	}
+
+	/**
+	 * Bans a participant id (an identity in this space) without an actor (the operator), and with `address` the
+	 * address of their latest join; removes them if they are here. An id never seen is banned all the same.
+	 */
+	async ban(spaceId: SpaceId, participantId: ParticipantId, options: { address: boolean }): Promise<void> {
+		await this.getSpace(spaceId);
+		await this.#removeFromSpace(spaceId, participantId, true, options.address).catch((error: unknown) => {
+			// Banned all the same: the store records a ban before it looks for the participant.
+			if (!(error instanceof TribuneError && error.code === 'not_found')) throw error;
+		});
+	}
+
+	/** Lifts a ban (and the address bans made with it); true if there was one. */
+	async unban(spaceId: SpaceId, participantId: ParticipantId): Promise<boolean> {
+		await this.getSpace(spaceId);
+		return this.#store.unban(spaceId, participantId);
+	}
+
+	/** Spaces, newest first (`limit` 1–100). */
+	async listSpaces(options: { state?: SpaceState; limit: number; cursor?: string }): Promise<Page<Space>> {
+		return this.#store.listSpaces({ ...options, limit: Math.min(Math.max(1, Math.floor(options.limit)), 100) });
+	}
+
+	/** A page of a space's participant records (`limit` 1–500). */
+	async listParticipants(spaceId: SpaceId, options: { limit: number; cursor?: string }): Promise<Page<Participant>> {
+		await this.getSpace(spaceId);
+		return this.#store.listParticipants(spaceId, { ...options, limit: Math.min(Math.max(1, Math.floor(options.limit)), 500) });
 	}
 
 	/** A host or co-host changes how captions are shown; the broadcast follows through the stage snapshot. */
@@ -314,15 +548,17 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 	async raiseHand(actor: Actor): Promise<void> {
 		await this.require(actor, 'raise_hand');
 		await this.#requireNotEnded(actor.spaceId);
-		const result = await this.#store.raiseHand(actor.spaceId, actor.participantId);
+		const result = await this.#store.raiseHand(actor.spaceId, actor.participantId, { maxHands: this.limits.maxHands });
+		if (result === 'queue_full') throw new TribuneError('hand_queue_full', 'too many hands are raised in this space; try again later');
 		if (result === 'not_listener') throw new TribuneError('forbidden', 'only listeners raise hands');
 		if (result === 'not_found') throw new TribuneError('unauthorized', 'not a participant of this space');
-		if (result === 'raised') await this.#announceQueue(actor.spaceId, { raised: actor.participantId });
+		if (result === 'raised') await this.#announceRaised(actor.spaceId, actor.participantId);
 	}
 
 	async lowerHand(actor: Actor): Promise<void> {
 		await this.require(actor, 'raise_hand');
-		if (await this.#store.lowerHand(actor.spaceId, actor.participantId)) await this.#announceQueue(actor.spaceId, { lowered: actor.participantId });
+		const { lowered, length } = await this.#store.lowerHandCounted(actor.spaceId, actor.participantId);
+		if (lowered) this.#announceLowered(actor.spaceId, actor.participantId, length);
 	}
 
 	/** A host or co-host brings a listener with a raised hand on stage as a speaker, if there is a seat. */
@@ -330,14 +566,15 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 		await this.require(actor, 'manage_stage');
 		const space = await this.#requireNotEnded(actor.spaceId);
 		const p = await this.#changeRole(actor.spaceId, { participantId: target, from: ['listener'], to: 'speaker', requireHand: true, maxStage: space.settings.maxSpeakers });
-		await this.#announceQueue(actor.spaceId, { lowered: target });
+		this.#announceLowered(actor.spaceId, target, (await this.#store.handStatus(actor.spaceId, target)).length);
 		return p;
 	}
 
 	async denyHand(actor: Actor, target: ParticipantId): Promise<void> {
 		await this.require(actor, 'manage_stage');
-		if (!(await this.#store.lowerHand(actor.spaceId, target))) throw new TribuneError('conflict', 'that hand is not raised');
-		await this.#announceQueue(actor.spaceId, { lowered: target });
+		const { lowered, length } = await this.#store.lowerHandCounted(actor.spaceId, target);
+		if (!lowered) throw new TribuneError('conflict', 'that hand is not raised');
+		this.#announceLowered(actor.spaceId, target, length);
 	}
 
 	async leaveStage(actor: Actor): Promise<Participant> {
@@ -387,20 +624,24 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 		return this.#setMute(actor.spaceId, target, ['moderator'], 'none');
 	}
 
-	async remove(actor: Actor, target: ParticipantId, ban: boolean): Promise<void> {
+	/**
+	 * Removes someone of lower rank; with `ban`, their identity may not come back to this space, and with
+	 * `banAddress` neither may the address of their latest join.
+	 */
+	async remove(actor: Actor, target: ParticipantId, ban: boolean, banAddress = false): Promise<void> {
 		const me = await this.require(actor, 'remove_participant');
 		await this.#requireOutranks(actor.spaceId, me, target);
-		await this.#removeFromSpace(actor.spaceId, target, ban);
+		await this.#removeFromSpace(actor.spaceId, target, ban, banAddress);
 	}
 
-	async #removeFromSpace(spaceId: SpaceId, target: ParticipantId, ban: boolean): Promise<void> {
+	async #removeFromSpace(spaceId: SpaceId, target: ParticipantId, ban: boolean, banAddress = false): Promise<void> {
 		const wasPinned = (await this.#store.pinned(spaceId)).includes(target);
-		const hadHand = (await this.#store.handQueue(spaceId)).some((p) => p.id === target);
-		const removed = await this.#store.removeParticipant(spaceId, target, ban);
+		const hadHand = (await this.#store.handStatus(spaceId, target)).position !== null;
+		const removed = await this.#store.removeParticipant(spaceId, target, ban, banAddress);
 		if (!removed) throw new TribuneError('not_found', 'no such participant');
 		this.safeEmit('participantRemoved', { spaceId, participant: removed, banned: ban });
 		if (wasPinned) this.safeEmit('pinnedChanged', { spaceId, pinned: await this.#store.pinned(spaceId) });
-		if (hadHand) await this.#announceQueue(spaceId, { lowered: target });
+		if (hadHand) this.#announceLowered(spaceId, target, (await this.#store.handStatus(spaceId, target)).length);
 	}
 
 	async pin(actor: Actor, target: ParticipantId): Promise<ParticipantId[]> {
@@ -429,8 +670,9 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 	async addSyntheticSpeaker(actor: Actor, displayName: string): Promise<Participant> {
 		await this.require(actor, 'manage_stage');
 		const space = await this.#requireNotEnded(actor.spaceId);
-		const id = newParticipantId();
-		const added = await this.#store.addParticipant(actor.spaceId, { id, displayName, role: 'listener', mute: 'none', joinedAt: this.#now() });
+		const identity = newSyntheticIdentity();
+		const id = participantIdFor(actor.spaceId, identity);
+		const added = await this.#store.addParticipant(actor.spaceId, { id, identity, displayName, role: 'listener', mute: 'none', joinedAt: this.#now() });
 		if (added !== 'added') throw new TribuneError('conflict', 'could not add the speaker');
 		try {
 			return await this.#changeRole(actor.spaceId, { participantId: id, from: ['listener'], to: 'speaker', maxStage: space.settings.maxSpeakers });
@@ -489,8 +731,16 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 		return p;
 	}
 
-	async #announceQueue(spaceId: SpaceId, change: { raised?: ParticipantId; lowered?: ParticipantId }): Promise<void> {
-		this.safeEmit('handQueueChanged', { spaceId, queue: await this.#store.handQueue(spaceId), ...change });
+	/** A hand just raised: its owner's record and place, and the queue's length, in one read (never the queue). */
+	async #announceRaised(spaceId: SpaceId, participantId: ParticipantId): Promise<void> {
+		const { participant, position, length } = await this.#store.handStatus(spaceId, participantId);
+		// Lowered or approved in between: that change was announced by itself.
+		if (!participant || position === null) return;
+		this.safeEmit('handQueueChanged', { spaceId, raised: participant, lowered: null, length, position });
+	}
+
+	#announceLowered(spaceId: SpaceId, participantId: ParticipantId, length: number): void {
+		this.safeEmit('handQueueChanged', { spaceId, raised: null, lowered: participantId, length });
 	}
 
 	async #announcePins(spaceId: SpaceId): Promise<ParticipantId[]> {
@@ -498,4 +748,65 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 		this.safeEmit('pinnedChanged', { spaceId, pinned });
 		return pinned;
 	}
+	// Hands at scale and the space lifecycle (api/src/lifecycle sweeps; signaling keeps presence).
+
+	/** A host or co-host reads the hand queue a page at a time, first raised first, after the hand of `after`. */
+	async listHands(actor: Actor, after: ParticipantId | undefined, limit: number): Promise<{ hands: Participant[]; length: number; next: ParticipantId | null }> {
+		await this.require(actor, 'manage_stage');
+		const page = await this.#store.handPage(actor.spaceId, after, Math.min(limit, handPageSize));
+		if (!page) throw new TribuneError('not_found', 'that hand is no longer raised; list the hands again from the start');
+		return { hands: page.hands, length: page.length, next: page.more ? (page.hands.at(-1)?.id ?? null) : null };
+	}
+
+	/** The actor's place in the hand queue now (1 = next), null when their hand is not raised. */
+	async handPosition(actor: Actor): Promise<{ raised: boolean; position: number | null }> {
+		await this.require(actor, 'listen');
+		const { position } = await this.#store.handStatus(actor.spaceId, actor.participantId);
+		return { raised: position !== null, position };
+	}
+
+	/** Marks participants as connected now (their presence lives `keepS` after the last mark). */
+	async touchParticipants(spaceId: SpaceId, participantIds: readonly ParticipantId[], keepS: number): Promise<void> {
+		if (participantIds.length > 0) await this.#store.touchParticipants(spaceId, participantIds, keepS);
+	}
+
+	/** Lowers at most `max` hands whose owner has been disconnected for `awayMs`, and says so. Returns how many. */
+	async lowerAwayHands(spaceId: SpaceId, awayMs: number, max: number): Promise<number> {
+		const { lowered, length } = await this.#store.lowerAwayHands(spaceId, awayMs, max);
+		lowered.forEach((id, i) => this.#announceLowered(spaceId, id, length + lowered.length - 1 - i));
+		return lowered.length;
+	}
+
+	/**
+	 * Removes at most `max` listener records whose owner has not been connected for `idleMs` (never anyone on stage or
+	 * connected), their hands with them. Returns how many records went.
+	 */
+	async expireIdleListeners(spaceId: SpaceId, idleMs: number, max: number): Promise<number> {
+		const { removed, lowered, length } = await this.#store.expireIdleListeners(spaceId, idleMs, max);
+		lowered.forEach((id, i) => this.#announceLowered(spaceId, id, length + lowered.length - 1 - i));
+		return removed.length;
+	}
+
+	/** Warns the stage that the space ends on its own at `endsAt` (epoch ms). */
+	announceEnding(spaceId: SpaceId, reason: 'idle' | 'max_duration', endsAt: number): void {
+		this.safeEmit('spaceEnding', { spaceId, reason, endsAt });
+	}
+
+	/** The end announced by `announceEnding` is off. */
+	cancelEnding(spaceId: SpaceId): void {
+		this.safeEmit('spaceEndingCancelled', { spaceId });
+	}
+
+	/**
+	 * Ends a live space that nobody ended (idle, or live for the longest allowed): as a host's end does, so the
+	 * broadcast stops and the replay is kept. Undefined if it was no longer live.
+	 */
+	async endOnItsOwn(spaceId: SpaceId): Promise<Space | undefined> {
+		const space = await this.#store.transitionState(spaceId, ['live'], 'ended', this.#now());
+		if (space) this.safeEmit('spaceState', { space });
+		return space;
+	}
 }
+
+/** How long a space's presence lives at least after a join, s (connections keep it longer; it is never shortened). */
+const joinPresenceKeepS = 24 * 3600;

@@ -13,7 +13,10 @@ import { requestRedisCommandTimeoutMs } from '../redis/requestRedis.js';
 import { SignalingServer, type SignalingOptions } from '../signaling/SignalingServer.js';
 import { SyntheticSpeakers } from '../stage/SyntheticSpeakers.js';
 import { RedisSpaceStore } from './RedisSpaceStore.js';
-import { SpaceService } from './SpaceService.js';
+import { IdentityCredentials } from '../auth/IdentityCredentials.js';
+import { clientAddressTag } from '../auth/clientAddressTag.js';
+import type { SpaceLimits } from './SpaceLimits.js';
+import { SpaceService, type VerifyHostCredential } from './SpaceService.js';
 import type { SpaceStore } from './SpaceStore.js';
 
 export interface SpacesOptions {
@@ -28,6 +31,12 @@ export interface SpacesOptions {
 	redisPrefix: string;
 	tokenKey: Uint8Array;
 	tokenTtlS: number;
+	/** Verifies host credentials (`HostIdentities.verify`); absent: none are accepted (create needs open hosting). */
+	verifyHostCredential?: VerifyHostCredential;
+	/** Anyone may create spaces, as an anonymous identity (`TRIBUNE_OPEN_HOSTING`). Default false. */
+	openHosting?: boolean;
+	/** Default `defaultSpaceLimits`. */
+	spaceLimits?: Partial<SpaceLimits>;
 	/** Maximum session age, s (`TOKEN_MAX_SESSION_S`). Default one day. */
 	tokenMaxSessionS?: number;
 	/** The captioner WebSocket also takes `?token=` (`CAPTIONER_URL_TOKENS`). Default false. */
@@ -39,7 +48,7 @@ export interface SpacesOptions {
 	/** Where synthetic speakers' speech goes; unset: synthetic speakers are off. */
 	syntheticSpeakerDir?: string;
 	/** Rate limits and timings of the WebSocket signaling. */
-	signaling?: Pick<SignalingOptions, 'limits' | 'presenceBatchMs' | 'heartbeatMs' | 'admission'>;
+	signaling?: Pick<SignalingOptions, 'limits' | 'presenceBatchMs' | 'heartbeatMs' | 'admission' | 'lifecycle' | 'trustedProxies'>;
 }
 
 /** Everything spaces need on an API node, wired together: store → rules → stages → signaling. */
@@ -79,6 +88,11 @@ export function createSpaces(options: SpacesOptions): Spaces {
 	const service = new SpaceService({
 		store,
 		tokens: new TokenIssuer(options.tokenKey, { ttlS: options.tokenTtlS, maxSessionS: options.tokenMaxSessionS ?? defaultMaxSessionS }),
+		identities: new IdentityCredentials(options.tokenKey),
+		addressTag: (address) => clientAddressTag(options.tokenKey, address),
+		...(options.verifyHostCredential && { verifyHostCredential: options.verifyHostCredential }),
+		openHosting: options.openHosting ?? false,
+		...(options.spaceLimits && { limits: options.spaceLimits }),
 		maxSpeakersLimit: options.maxSpeakersLimit,
 		// Signaling knows how many listeners this node holds; it is created below, before any join can arrive.
 		admitJoin: (role) => signaling.admission.admitJoin(role),
@@ -91,7 +105,15 @@ export function createSpaces(options: SpacesOptions): Spaces {
 	);
 	// Every node relays its signaling through Redis, so any number of them can serve one space.
 	const cluster = { redis: options.redis, subscriber: options.redis.duplicate(), prefix: options.redisPrefix, nodeId: newNodeId() };
-	const signaling = new SignalingServer({ service, stages, logger: logger.child({ module: 'signaling' }), ...options.signaling, cluster });
+	const signaling = new SignalingServer({
+		service,
+		stages,
+		logger: logger.child({ module: 'signaling' }),
+		// Connections per address are counted in Redis under the same tag as address bans: never the address.
+		addressTag: (address) => clientAddressTag(options.tokenKey, address),
+		...options.signaling,
+		cluster,
+	});
 	const synthetic =
 		options.syntheticSpeakerDir === undefined
 			? undefined

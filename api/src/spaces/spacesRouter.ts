@@ -30,12 +30,16 @@ const createBody = z.strictObject({
 			maxSpeakers: z.number().int().min(1).optional(),
 		})
 		.default({}),
+	/** With open hosting: the creator's anonymous identity credential (absent or invalid: a new identity). */
+	identity: z.string().max(4096).optional(),
 });
 
 const joinBody = z.strictObject({
 	displayName: text(50).min(1),
 	/** A token from an earlier visit: rejoin as the same participant. */
 	token: z.string().max(4096).optional(),
+	/** An anonymous identity credential (from an earlier join) or a host credential: join as that identity. */
+	identity: z.string().max(4096).optional(),
 });
 
 const syntheticBody = z.strictObject({
@@ -52,9 +56,12 @@ const revokeBody = z.strictObject({ participantId: z.string().regex(/^[A-Za-z0-9
 
 /**
  * REST for spaces, under /api/spaces:
- *   POST /                 create a space → { space, participant, token } (the host's)
+ *   POST /                 create a space (a host credential as `Authorization: Bearer …`, or anyone with open
+ *                          hosting) → { space, participant, token } (the host's), and with open hosting
+ *                          `identity`: the creator's anonymous identity credential
  *   GET  /:id              the space's public description
- *   POST /:id/join         join from the share link → { space, participant, token } (a listener's)
+ *   POST /:id/join         join from the share link { displayName, token?, identity? } → { space, participant, token }
+ *                          (a listener's), and `identity` for an anonymous joiner (a fresh identity credential)
  *   POST /:id/start        go live (host token as `Authorization: Bearer …`)
  *   POST /:id/end          end the space (host token)
  *   POST /:id/synthetic-speakers  put a synthetic (espeak-ng) speaker on stage (host or co-host token; only with
@@ -81,9 +88,23 @@ export function spacesRouter({ service, synthetic }: SpacesRouterDeps): Router {
 	const actorOf = async (req: Request) => (await authenticated(req)).actor;
 
 	router.post('/', async (req, res) => {
+		const header = req.get('authorization');
+		const bearer = header === undefined ? undefined : /^Bearer (\S{1,4096})$/.exec(header)?.[1];
+		if (header !== undefined && bearer === undefined) throw new TribuneError('unauthorized', 'expected Authorization: Bearer <host credential>');
 		const body = parseInput(createBody, req.body);
-		const { space, host, token } = await service.createSpace({ ...body, settings: body.settings });
-		res.status(201).set('Cache-Control', 'no-store').json({ space: spaceInfo(space), participant: participantInfo(host), token });
+		const creator = await service.creatorFor({ ...(bearer !== undefined && { hostCredential: bearer }), ...(body.identity !== undefined && { identity: body.identity }) });
+		const { space, host, token } = await service.createSpace({
+			title: body.title,
+			description: body.description,
+			hostName: body.hostName,
+			settings: body.settings,
+			owner: creator.identity,
+			...(req.ip !== undefined && { address: req.ip }),
+		});
+		res
+			.status(201)
+			.set('Cache-Control', 'no-store')
+			.json({ space: spaceInfo(space), participant: participantInfo(host), token, ...(creator.credential !== undefined && { identity: creator.credential }) });
 	});
 
 	router.get('/:id', async (req, res) => {
@@ -94,12 +115,16 @@ export function spacesRouter({ service, synthetic }: SpacesRouterDeps): Router {
 	router.post('/:id/join', async (req, res) => {
 		const spaceId = asSpaceId(parseInput(spaceIdParam, req.params.id));
 		const body = parseInput(joinBody, req.body);
-		const { participant, token } = await service.join(spaceId, body.displayName, body.token).catch((error: unknown) => {
-			// This node is full: 503 (from the error catalogue) with when to try again.
-			if (error instanceof NodeFullError) res.set('Retry-After', String(error.retryAfterS));
-			throw error;
-		});
-		res.set('Cache-Control', 'no-store').json({ space: spaceInfo(await service.getSpace(spaceId)), participant: participantInfo(participant), token });
+		const { participant, token, identity } = await service
+			.join(spaceId, { displayName: body.displayName, token: body.token, identity: body.identity, ...(req.ip !== undefined && { address: req.ip }) })
+			.catch((error: unknown) => {
+				// This node is full: 503 (from the error catalogue) with when to try again.
+				if (error instanceof NodeFullError) res.set('Retry-After', String(error.retryAfterS));
+				throw error;
+			});
+		res
+			.set('Cache-Control', 'no-store')
+			.json({ space: spaceInfo(await service.getSpace(spaceId)), participant: participantInfo(participant), token, ...(identity !== undefined && { identity }) });
 	});
 
 	router.post('/:id/start', async (req, res) => {

@@ -8,7 +8,7 @@ export async function joinListeners(service: SpaceService, spaceId: string, coun
 	const worker = async (): Promise<void> => {
 		while (next < count) {
 			const i = next++;
-			tokens[i] = (await service.join(asSpaceId(spaceId), `Listener ${i}`)).token;
+			tokens[i] = (await service.join(asSpaceId(spaceId), { displayName: `Listener ${i}` })).token;
 		}
 	};
 	await Promise.all(Array.from({ length: concurrency }, worker));

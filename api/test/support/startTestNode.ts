@@ -2,12 +2,14 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadIngestConfig, WorkerPool } from '@tribune/ingest';
-import { connectRedis } from '@tribune/transcoder';
+import { BroadcastQueue, connectRedis, ExportQueue } from '@tribune/transcoder';
 import pino from 'pino';
 import { createApp } from '../../src/createApp.js';
 import { createApiMetrics } from '../../src/metrics.js';
 import type { ParticipantInfo, SpaceInfo } from '../../src/signaling/protocol.js';
 import { createSpaces, type Spaces, type SpacesOptions } from '../../src/spaces/createSpaces.js';
+import type { SpaceLimits } from '../../src/spaces/SpaceLimits.js';
+import { hostingFor } from './hostingNode.js';
 
 export interface TestNode {
 	baseUrl: string;
@@ -27,16 +29,38 @@ export interface TestNode {
  * An API node as main.ts builds it (real Redis with a fresh key prefix, a real mediasoup worker, HTTP and
  * WebSocket on a free loopback port), for integration tests.
  */
-export async function startTestNode(redisUrl: string, signaling: SpacesOptions['signaling'] = {}, options: { syntheticSpeakerDir?: string; hlsRoot?: string } = {}): Promise<TestNode> {
+export async function startTestNode(
+	redisUrl: string,
+	signaling: SpacesOptions['signaling'] = {},
+	options: {
+		syntheticSpeakerDir?: string;
+		hlsRoot?: string;
+		/** Serve hosting (/api/server/*, admin sessions, host invites, /api/openapi.json) with this operator's key. */
+		adminKey?: string;
+		/** Serve the broadcast state and replay export routes too, with real queues on this Redis (as main.ts does). */
+		queues?: boolean;
+		/** Anyone may create spaces. Default: `TRIBUNE_OPEN_HOSTING` of the test process (true: vitest.config.ts). */
+		openHosting?: boolean;
+		/** Default `testSpaceLimits`: tests create and start spaces from one address far faster than people do. */
+		spaceLimits?: Partial<SpaceLimits>;
+		/** Join another node's cluster: its Redis key prefix and token key (default: a fresh prefix and key). */
+		cluster?: { redisPrefix: string; tokenKey: Uint8Array };
+	} = {},
+): Promise<TestNode> {
 	const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 	const redis = connectRedis(redisUrl, 'test-node');
 	const ingestConfig = loadIngestConfig({ MEDIASOUP_NUM_WORKERS: '1' });
 	const workers = await WorkerPool.create(ingestConfig, logger);
-	const redisPrefix = `test-${randomUUID()}`;
-	const tokenKey = new TextEncoder().encode(randomUUID() + randomUUID());
+	const redisPrefix = options.cluster?.redisPrefix ?? `test-${randomUUID()}`;
+	const tokenKey = options.cluster?.tokenKey ?? new TextEncoder().encode(randomUUID() + randomUUID());
+	const hosting = options.adminKey === undefined ? undefined : hostingFor(redis, redisPrefix, tokenKey, options.adminKey);
+	const queues = options.queues ? { broadcast: new BroadcastQueue(redis, redisPrefix), exports: new ExportQueue(redis, redisPrefix) } : undefined;
 	const spaces = createSpaces({
 		redis,
 		redisPrefix,
+		openHosting: options.openHosting ?? process.env.TRIBUNE_OPEN_HOSTING === 'true',
+		spaceLimits: options.spaceLimits ?? testSpaceLimits,
+		...(hosting && { verifyHostCredential: (credential: string) => hosting.hosts.verify(credential) }),
 		tokenKey,
 		tokenTtlS: 600,
 		maxSpeakersLimit: 25,
@@ -49,6 +73,11 @@ export async function startTestNode(redisUrl: string, signaling: SpacesOptions['
 	const health = async () => ({ ok: true, redis: 'up' as const, mediasoupWorkers: 1, transcoders: 0 });
 	const app = createApp({ logger, metrics: createApiMetrics(), health, playerDir: '/nonexistent', spaces: { service: spaces.service, synthetic: spaces.synthetic },
 		captions: { service: spaces.service, tokens: spaces.captions.tokens, pushes: spaces.captions.pushes, hlsRoot: options.hlsRoot ?? '/nonexistent' },
+		...(hosting && { hosting: hosting.deps(spaces) }),
+		...(queues && {
+			broadcastStatus: { service: spaces.service, queue: queues.broadcast },
+			replayExport: { service: spaces.service, queue: queues.exports, hlsRoot: options.hlsRoot ?? '/nonexistent' },
+		}),
 	});
 	const server = http.createServer(app);
 	spaces.signaling.attach(server);
@@ -68,16 +97,27 @@ export async function startTestNode(redisUrl: string, signaling: SpacesOptions['
 			server.closeAllConnections();
 			await new Promise<void>((resolve) => server.close(() => resolve()));
 			workers.close();
+			await Promise.all([queues?.broadcast.close(), queues?.exports.close()]);
 			redis.disconnect();
 		},
 	};
 }
+
+/** Space limits of test nodes unless a test sets its own: none that a test's burst of creates and starts reaches. */
+export const testSpaceLimits: Partial<SpaceLimits> = Object.freeze({
+	liveSpacesMax: 100_000,
+	liveSpacesPerHost: 100_000,
+	createsPerMinPerIdentity: 100_000,
+	createsPerMinPerAddress: 100_000,
+});
 
 /** The JSON bodies of /api/spaces responses. */
 export interface ApiBody {
 	space?: SpaceInfo;
 	participant?: ParticipantInfo;
 	token?: string;
+	/** An anonymous identity credential (join; create with open hosting). */
+	identity?: string;
 	error?: { code: string; message: string };
 }
 
