@@ -12,6 +12,7 @@ import { answerScrape } from './http/metricsAccess.js';
 import { buildSecurityHeaders, securityHeaders, type SecurityHeaders } from './http/securityHeaders.js';
 import { parseTrustedProxies, type TrustedProxies } from './http/trustedProxies.js';
 import { spacesRouter, type SpacesRouterDeps } from './spaces/spacesRouter.js';
+import { hostingRouter, type HostingRouterDeps } from './server/hostingRouter.js';
 
 /** What /healthz reports; `ok` is false when this node cannot serve (Redis down, no mediasoup worker). */
 export interface Health {
@@ -37,6 +38,8 @@ export interface AppDeps {
 	broadcastStatus?: BroadcastStatusRouterDeps;
 	/** Caption mode, captioner tokens and pushes, transcripts (/api/spaces/:id/captions, …); absent without them. */
 	captions?: CaptionsRouterDeps;
+	/** The operator's server API (/api/server/*), admin sign-in, host invites, /api/openapi.json; absent without them. */
+	hosting?: HostingRouterDeps;
 	/** CSP, framing and the rest, per kind of response; default: the embed may be framed by any site. */
 	securityHeaders?: SecurityHeaders;
 	/** Peers whose X-Forwarded-For sets req.ip; default: loopback (TRIBUNE_TRUSTED_PROXIES). */
@@ -80,6 +83,7 @@ export function createApp(deps: AppDeps): Express {
 	if (deps.broadcastStatus) app.use('/api/spaces', broadcastStatusRouter(deps.broadcastStatus));
 	if (deps.captions) app.use('/api/spaces', captionsRouter(deps.captions));
 	if (deps.spaces) app.use('/api/spaces', spacesRouter(deps.spaces));
+	if (deps.hosting) app.use('/api', hostingRouter(deps.hosting));
 	if (deps.origin) app.use('/hls', deps.origin);
 	app.use('/api', (_req, _res, next) => next(new TribuneError('not_found', 'no such API route')));
 

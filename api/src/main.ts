@@ -1,15 +1,24 @@
+import { once } from 'node:events';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, exitCodes, loadIngestConfig, WorkerPool } from '@tribune/ingest';
 import { BroadcastQueue, connectRedis, createLogger, ExportQueue, TranscoderPresence } from '@tribune/transcoder';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
 import { BroadcastCoordinator } from './broadcast/BroadcastCoordinator.js';
+import { startWebhooks } from './webhooks/startWebhooks.js';
 import { StageLinkServer } from './stageLink/StageLinkServer.js';
 import { loadApiConfig } from './config.js';
 import { createApp, type Health } from './createApp.js';
 import { createApiMetrics } from './metrics.js';
 import { createOrigin } from './origin/createOrigin.js';
 import { loadTokenSecret } from './auth/loadTokenSecret.js';
+import { AdminSessions } from './auth/AdminSessions.js';
+import { HostIdentities } from './auth/HostIdentities.js';
+import { HostInvites } from './auth/HostInvites.js';
+import { loadOperatorKey } from './auth/OperatorKey.js';
+import { ListenerTally } from './signaling/ListenerTally.js';
 import { createSpaces } from './spaces/createSpaces.js';
 import { captionerSocketPath } from './captions/CaptionerSocket.js';
 import { refuseUnroutedUpgrades } from './upgrades/upgradeRouting.js';
@@ -36,11 +45,18 @@ async function main(): Promise<void> {
 	const requestRedis = connectRequestRedis(config.redisUrl, 'tribune-api-requests');
 	requestRedis.on('error', (error) => logger.warn({ err: error }, 'redis (requests) connection error'));
 	const workers = await WorkerPool.create(ingestConfig, logger.child({ module: 'ingest' }));
+	const tokenKey = loadTokenSecret(config.tokenSecret, config.dataDir);
+	// Hosting: the operator's key and sessions, host invites and host identities (docs/ARCHITECTURE.md, hosting).
+	const operatorKey = loadOperatorKey(config.adminKey, config.dataDir);
+	const adminSessions = new AdminSessions({ redis: requestRedis, prefix: redisPrefix, operatorKey });
+	const hosts = new HostIdentities({ redis: requestRedis, prefix: redisPrefix, tokenKey });
+	const hostInvites = new HostInvites({ redis: requestRedis, prefix: redisPrefix, hostTtlS: config.hostCredentialTtlS });
 	const spaces = createSpaces({
 		redis,
 		requestRedis,
 		redisPrefix,
-		tokenKey: loadTokenSecret(config.tokenSecret, config.dataDir),
+		tokenKey,
+		verifyHostCredential: (credential) => hosts.verify(credential),
 		openHosting: config.openHosting,
 		spaceLimits: config.spaceLimits,
 		tokenTtlS: config.tokenTtlS,
@@ -51,7 +67,7 @@ async function main(): Promise<void> {
 		ingest: ingestConfig,
 		logger,
 		syntheticSpeakerDir: config.syntheticSpeakers ? path.join(config.dataDir, 'synthetic-speakers') : undefined,
-		signaling: { admission: config.admission },
+		signaling: { admission: config.admission, lifecycle: config.lifecycle, trustedProxies: config.trustedProxies },
 	});
 
 	// Transcoders on any machine consume this node's stages through the stage link; this node queues their jobs.
@@ -75,6 +91,10 @@ async function main(): Promise<void> {
 		exports: exportQueue,
 		logger: logger.child({ module: 'broadcast' }),
 	});
+	// Operators' webhooks (TRIBUNE_WEBHOOK_URL): this node's space events, and exports finished on any transcoder.
+	const webhooks = config.webhooks
+		? await startWebhooks({ ...config.webhooks, redis, prefix: redisPrefix, service: spaces.service, exports: exportQueue, logger: logger.child({ module: 'webhooks' }) })
+		: undefined;
 
 	const health = async (): Promise<Health> => {
 		const [redisUp, transcoders] = await Promise.all([
@@ -87,6 +107,7 @@ async function main(): Promise<void> {
 		return { ok: redisUp && mediasoupWorkers > 0, redis: redisUp ? 'up' : 'down', mediasoupWorkers, transcoders };
 	};
 
+	const operatorTally = new ListenerTally(requestRedis, redisPrefix, `${nodeId}-operator`, 15_000);
 	const origin = createOrigin({ redisUrl: config.redisUrl, redisPrefix, dataDir: config.dataDir, windowSegments: config.hlsWindowSegments, logger });
 	const app = createApp({
 		logger,
@@ -97,6 +118,15 @@ async function main(): Promise<void> {
 		replayExport: { service: spaces.service, queue: exportQueue, hlsRoot: path.join(config.dataDir, 'hls') },
 		broadcastStatus: { service: spaces.service, queue: broadcastQueue },
 		captions: { service: spaces.service, tokens: spaces.captions.tokens, pushes: spaces.captions.pushes, hlsRoot: path.join(config.dataDir, 'hls') },
+		hosting: {
+			spaces: spaces.service,
+			sessions: adminSessions,
+			invites: hostInvites,
+			hosts,
+			participantCount: (spaceId) => spaces.store.countParticipants(spaceId),
+			// Reads only (no count of this node's is written under this name).
+			listenerCount: async (spaceId) => (await operatorTally.read(spaceId)).listeners,
+		},
 		origin: origin.router,
 		securityHeaders: buildSecurityHeaders(config.embedOrigins),
 		trustedProxies: config.trustedProxies,
@@ -131,6 +161,7 @@ async function main(): Promise<void> {
 		server.listen(config.port, config.host, 4096, resolve);
 	});
 	logger.info({ port: config.port, host: config.host, mediasoupWorkers: workers.pids.length, metrics: config.metrics.listen ?? (config.metrics.token ? 'main port, bearer' : 'off'), trustedProxies: config.trustedProxies.description }, 'api ready');
+	if (operatorKey.fromDataDir) offerAdminSignIn(adminSessions, requestRedis, logger);
 
 	let stopping = false;
 	const stop = (reason: string): void => {
@@ -145,6 +176,7 @@ async function main(): Promise<void> {
 		stageLink.close();
 		void broadcastQueue.close();
 		void exportQueue.close();
+		void webhooks?.close();
 		spaces.close();
 		origin.close();
 		workers.close();
@@ -156,6 +188,22 @@ async function main(): Promise<void> {
 	process.on('SIGTERM', () => stop('SIGTERM'));
 	process.on('SIGINT', () => stop('SIGINT'));
 	process.on('disconnect', () => stop('launcher gone'));
+}
+
+/**
+ * With a generated operator key (nobody was told it) and a launcher to tell (`npm start`'s IPC channel): a one-time
+ * sign-in code, sent to the launcher, which prints the link on its stdout. Never logged: a log line would outlive
+ * the code's single use in every log store it reaches.
+ */
+function offerAdminSignIn(sessions: AdminSessions, requestRedis: Redis, logger: Logger): void {
+	const send = process.send?.bind(process);
+	if (!send) return;
+	const offer = async (): Promise<void> => {
+		if (requestRedis.status !== 'ready') await once(requestRedis, 'ready');
+		const code = await sessions.createSignInCode();
+		send({ type: 'admin-sign-in', path: `/admin#code=${code}` });
+	};
+	offer().catch((error: unknown) => logger.warn({ err: error }, 'could not create the admin sign-in link; sign in with the key in <data dir>/admin-key'));
 }
 
 /** Whether a bind address is this machine's loopback (127.0.0.0/8, ::1, localhost). */

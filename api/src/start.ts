@@ -2,6 +2,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, exitCodes, loadIngestConfig } from '@tribune/ingest';
 import { createLogger, loadTranscoderConfig } from '@tribune/transcoder';
+import { z } from 'zod';
 import { loadApiConfig, loadLauncherConfig } from './config.js';
 import { EmbeddedRedis } from './launcher/EmbeddedRedis.js';
 import { Supervisor } from './launcher/Supervisor.js';
@@ -47,7 +48,13 @@ async function main(): Promise<void> {
 		noRestartExitCodes: [exitCodes.config],
 		onFatal: (name) => void stop(`${name} could not start`, exitCodes.config),
 	});
-	supervisor.start({ name: 'api', script: fileURLToPath(new URL('./main.js', import.meta.url)), env });
+	const apiConfig = loadApiConfig(env);
+	supervisor.start({
+		name: 'api',
+		script: fileURLToPath(new URL('./main.js', import.meta.url)),
+		env,
+		onMessage: (message) => printSignInLink(message, apiConfig),
+	});
 	const transcoderMain = fileURLToPath(new URL('./main.js', import.meta.resolve('@tribune/transcoder')));
 	for (let i = 1; i <= config.transcoderProcesses; i++) {
 		supervisor.start({ name: `transcoder-${i}`, script: transcoderMain, env });
@@ -55,6 +62,21 @@ async function main(): Promise<void> {
 
 	process.on('SIGINT', () => void stop('SIGINT'));
 	process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+const signInMessage = z.strictObject({ type: z.literal('admin-sign-in'), path: z.string().regex(/^\/admin#code=[A-Za-z0-9_-]{43}$/) });
+
+/**
+ * The API node's one-time admin sign-in link (its operator key was generated, so nobody knows it yet), printed on
+ * the launcher's stdout for whoever started Tribune, and nowhere else: not through the logger, whose lines may be
+ * shipped and kept.
+ */
+function printSignInLink(message: unknown, api: { host: string; port: number }): void {
+	const parsed = signInMessage.safeParse(message);
+	if (!parsed.success) return;
+	const wildcard = api.host === '0.0.0.0' || api.host === '::';
+	const host = wildcard ? 'localhost' : api.host.includes(':') ? `[${api.host}]` : api.host;
+	process.stdout.write(`Admin sign-in (one-time, 1 h): http://${host}:${api.port}${parsed.data.path}\n`);
 }
 
 main().catch((error: unknown) => {

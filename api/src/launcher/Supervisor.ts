@@ -8,6 +8,8 @@ export interface ChildSpec {
 	/** Path of the compiled entry script. */
 	script: string;
 	env: NodeJS.ProcessEnv;
+	/** Called with each message the child sends over its IPC channel (unvalidated: the receiver parses it). */
+	onMessage?: (message: unknown) => void;
 }
 
 /** Restart backoff: doubles per consecutive crash up to `maxMs`; a child up for `stableMs` resets it. */
@@ -84,6 +86,7 @@ export class Supervisor {
 		managed.child = child;
 		managed.startedAt = Date.now();
 		child.once('error', (error) => this.#logger.error({ err: error, child: spec.name }, 'child process error'));
+		if (spec.onMessage) child.on('message', spec.onMessage);
 		child.once('exit', (code, signal) => {
 			if (this.#stopping) return;
 			if (code !== null && this.#noRestartExitCodes.includes(code)) {

@@ -1,0 +1,185 @@
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import type { AdminSessions } from '../auth/AdminSessions.js';
+import type { HostIdentities } from '../auth/HostIdentities.js';
+import type { HostInvites } from '../auth/HostInvites.js';
+import { TribuneError } from '../errors.js';
+import { participantInfo, spaceInfo } from '../signaling/toWire.js';
+import { asParticipantId, asSpaceId, participantIdFor, type Participant, type ParticipantId, type Role, type Space, type SpaceId, type SpaceSettings, type SpaceState } from '../spaces/Space.js';
+import { parseInput } from '../validation/parseInput.js';
+import {
+	banBody,
+	createInviteBody,
+	createSpaceBody,
+	hostIdParam,
+	inviteIdParam,
+	issueTokenBody,
+	listParticipantsQuery,
+	listSpacesQuery,
+	pageQuery,
+	participantIdParam,
+	spaceIdParam,
+} from './serverSchemas.js';
+
+/** One page of a listing; `nextCursor` is null on the last page. */
+export interface ListPage<T> {
+	items: T[];
+	nextCursor: string | null;
+}
+
+/** What the server API asks of the spaces (`SpaceService`): the operator acts without being a participant. */
+export interface OperatorSpaces {
+	createSpace(input: { title: string; description: string; hostName: string; settings: Partial<SpaceSettings>; owner: string }): Promise<{ space: Space; host: Participant; token: string }>;
+	getSpace(spaceId: SpaceId): Promise<Space>;
+	issueFor(spaceId: SpaceId, request: { identity: string; displayName: string; role: Role }): Promise<{ participant: Participant; token: string }>;
+	ban(spaceId: SpaceId, participantId: ParticipantId, options: { address: boolean }): Promise<unknown>;
+	unban(spaceId: SpaceId, participantId: ParticipantId): Promise<unknown>;
+	listSpaces(options: { state?: SpaceState; limit: number; cursor?: string }): Promise<ListPage<Space>>;
+	listParticipants(spaceId: SpaceId, options: { limit: number; cursor?: string }): Promise<ListPage<Participant>>;
+	endSpace(spaceId: SpaceId): Promise<Space>;
+	/** Anyone may create spaces (TRIBUNE_OPEN_HOSTING); `GET /api/host/me` without a credential says so to the player. */
+	readonly openHosting?: boolean;
+}
+
+export interface OperatorRouterDeps {
+	spaces: OperatorSpaces;
+	sessions: AdminSessions;
+	invites: HostInvites;
+	hosts: HostIdentities;
+	/** Participant records of a space (everyone who joined and was not removed). */
+	participantCount(spaceId: SpaceId): Promise<number>;
+	/** Listeners connected to a space, over every API node. */
+	listenerCount(spaceId: SpaceId): Promise<number>;
+}
+
+/** A participant as the operator sees them: with their identity. */
+export function operatorParticipant(p: Participant): ReturnType<typeof participantInfo> & { identity: string } {
+	return { ...participantInfo(p), identity: p.identity };
+}
+
+const spaceIdOf = (req: Request): SpaceId => asSpaceId(parseInput(spaceIdParam, req.params.id));
+
+/**
+ * The operator's server API, under /api/server (README "Running Tribune in public"), for integrators and the admin
+ * page. Every route needs `Authorization: Bearer <admin key>` or `Bearer <admin session token>`, and every answer is
+ * `Cache-Control: no-store`:
+ *   POST   /spaces                          { title, description?, settings?, host: { sub, displayName } } → 201
+ *                                           { space, participant, token } (the host's; the space's owner is op:<sub>)
+ *   GET    /spaces?state=&limit=&cursor=    → { spaces, nextCursor }
+ *   GET    /spaces/:id                      → { space, participants, listeners } (counts)
+ *   POST   /spaces/:id/end                  → { space }
+ *   POST   /spaces/:id/tokens               { sub, displayName, role } → { participant, token } (identity op:<sub>;
+ *                                           `host` only for the space's owner)
+ *   GET    /spaces/:id/participants?limit=&cursor=  → { participants (with identity), nextCursor }
+ *   POST   /spaces/:id/bans                 { identity } | { sub }, address? → { banned: true }
+ *   DELETE /spaces/:id/bans/:participantId  → { banned: false }
+ *   POST   /host-invites                    { label?, expiresInS?, maxUses? } → 201 { invite, url }
+ *   GET    /host-invites?limit=&cursor=     → { invites, nextCursor }
+ *   DELETE /host-invites/:id                → { revoked: true }
+ *   GET    /hosts?limit=&cursor=            → { hosts, nextCursor }
+ *   DELETE /hosts/:hostId                   → { revoked: true } (its credential is refused from then on)
+ */
+export function operatorRouter(deps: OperatorRouterDeps): Router {
+	const { spaces, sessions, invites, hosts } = deps;
+	const router = express.Router();
+	router.use((req: Request, res: Response, next: NextFunction) => {
+		res.set('Cache-Control', 'no-store');
+		sessions.authorize(req.get('authorization')).then(
+			() => next(),
+			(error: unknown) => {
+				res.set('WWW-Authenticate', 'Bearer realm="tribune-operator"');
+				next(error);
+			},
+		);
+	});
+	router.use(express.json({ limit: '16kb' }));
+
+	router.post('/spaces', async (req, res) => {
+		const body = parseInput(createSpaceBody, req.body);
+		const { space, host, token } = await spaces.createSpace({
+			title: body.title,
+			description: body.description,
+			hostName: body.host.displayName,
+			settings: body.settings,
+			owner: `op:${body.host.sub}`,
+		});
+		res.status(201).json({ space: spaceInfo(space), participant: operatorParticipant(host), token });
+	});
+
+	router.get('/spaces', async (req, res) => {
+		const query = parseInput(listSpacesQuery, req.query);
+		const page = await spaces.listSpaces(query);
+		res.json({ spaces: page.items.map(spaceInfo), nextCursor: page.nextCursor });
+	});
+
+	router.get('/spaces/:id', async (req, res) => {
+		const spaceId = spaceIdOf(req);
+		const space = await spaces.getSpace(spaceId);
+		const [participants, listeners] = await Promise.all([deps.participantCount(spaceId), deps.listenerCount(spaceId)]);
+		res.json({ space: spaceInfo(space), participants, listeners });
+	});
+
+	router.post('/spaces/:id/end', async (req, res) => {
+		res.json({ space: spaceInfo(await spaces.endSpace(spaceIdOf(req))) });
+	});
+
+	router.post('/spaces/:id/tokens', async (req, res) => {
+		const spaceId = spaceIdOf(req);
+		const body = parseInput(issueTokenBody, req.body);
+		const identity = `op:${body.sub}`;
+		if (body.role === 'host' && (await spaces.getSpace(spaceId)).owner !== identity) {
+			throw new TribuneError('forbidden', "only the space's host (the sub it was created for) gets a host token");
+		}
+		const { participant, token } = await spaces.issueFor(spaceId, { identity, displayName: body.displayName, role: body.role });
+		res.json({ participant: operatorParticipant(participant), token });
+	});
+
+	router.get('/spaces/:id/participants', async (req, res) => {
+		const spaceId = spaceIdOf(req);
+		const query = parseInput(listParticipantsQuery, req.query);
+		const page = await spaces.listParticipants(spaceId, query);
+		res.json({ participants: page.items.map(operatorParticipant), nextCursor: page.nextCursor });
+	});
+
+	router.post('/spaces/:id/bans', async (req, res) => {
+		const spaceId = spaceIdOf(req);
+		const body = parseInput(banBody, req.body);
+		const identity = 'identity' in body ? body.identity : `op:${body.sub}`;
+		await spaces.ban(spaceId, participantIdFor(spaceId, identity), { address: body.address });
+		res.json({ banned: true });
+	});
+
+	router.delete('/spaces/:id/bans/:participantId', async (req, res) => {
+		const spaceId = spaceIdOf(req);
+		await spaces.unban(spaceId, asParticipantId(parseInput(participantIdParam, req.params.participantId)));
+		res.json({ banned: false });
+	});
+
+	router.post('/host-invites', async (req, res) => {
+		const body = parseInput(createInviteBody, req.body ?? {});
+		const { invite, code } = await invites.create(body);
+		// A fragment: browsers never send it, so the code stays out of every access log on the way.
+		res.status(201).json({ invite, url: `/host-invite#code=${code}` });
+	});
+
+	router.get('/host-invites', async (req, res) => {
+		const query = parseInput(pageQuery, req.query);
+		res.json(await invites.list(query.limit, Number(query.cursor ?? 0)));
+	});
+
+	router.delete('/host-invites/:id', async (req, res) => {
+		if (!(await invites.revoke(parseInput(inviteIdParam, req.params.id)))) throw new TribuneError('not_found', 'no such host invite (it may have expired)');
+		res.json({ revoked: true });
+	});
+
+	router.get('/hosts', async (req, res) => {
+		const query = parseInput(pageQuery, req.query);
+		res.json(await hosts.list(query.limit, Number(query.cursor ?? 0)));
+	});
+
+	router.delete('/hosts/:hostId', async (req, res) => {
+		if (!(await hosts.revoke(parseInput(hostIdParam, req.params.hostId)))) throw new TribuneError('not_found', 'no such host (it may have expired)');
+		res.json({ revoked: true });
+	});
+
+	return router;
+}
