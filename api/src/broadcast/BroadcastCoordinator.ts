@@ -87,7 +87,8 @@ export class BroadcastCoordinator {
 				const stage = await stages.open(space.id);
 				this.#hook(stage);
 				await this.publish(space.id);
-				const queued = await queue.start({ spaceId: space.id, composite: space.settings.video, recording: space.settings.recording, requestedAt: Date.now() });
+				// Transcoders are shared fairly between owners (BroadcastQueue's priorities).
+				const queued = await queue.start({ spaceId: space.id, composite: space.settings.video, recording: space.settings.recording, requestedAt: Date.now(), owner: space.owner });
 				logger.info({ spaceId: space.id, queued }, 'broadcast requested');
 			} else if (space.state === 'ended') {
 				await queue.stop(space.id);

@@ -13,8 +13,9 @@ const spaceIdParam = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
 
 /**
  * A live space's broadcast as its hosts see it, under /api/spaces:
- *   GET /:id/broadcast  (host or co-host token) → { state: waiting|active|delayed|none, progress?: { transcoder,
- *                       state, fps, speed, bitrateKbps, speakers, restarts, replayError?, updatedAt } }
+ *   GET /:id/broadcast  (host or co-host token) → { state: waiting|active|delayed|none, position? (while waiting
+ *                       for a transcoder, 1 = next), progress?: { transcoder, state, fps, speed, bitrateKbps,
+ *                       speakers, restarts, replayError?, updatedAt } }
  * Operators' figures (which transcoder, encoder speed), so deny by default: the stage-managing grant, read afresh.
  */
 export function broadcastStatusRouter({ service, queue }: BroadcastStatusRouterDeps): Router {

@@ -1,4 +1,4 @@
-import { Queue } from 'bullmq';
+import { Queue, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { broadcastJobDataSchema, broadcastJobId, broadcastProgressSchema, broadcastQueueName, broadcastStopChannel, broadcastStoppedKey, type BroadcastJobData, type BroadcastProgress } from './broadcastJob.js';
 
@@ -7,12 +7,27 @@ const stopMemoryS = 3600;
 
 export interface BroadcastState {
 	state: 'waiting' | 'active' | 'delayed' | 'none';
+	/** While waiting: the job's place in the order transcoders take jobs, 1 = next. */
+	position?: number;
 	progress?: BroadcastProgress;
+}
+
+/** BullMQ's highest priority number (the lowest priority). */
+const lowestPriority = 2_097_152;
+
+/**
+ * The BullMQ priority of a new broadcast whose owner already has `ownerJobs` broadcasts running or waiting: 1 for an
+ * owner's first, 2 for their second, and so on. Transcoders take lower numbers first, and jobs of equal number in
+ * the order they were queued, so an owner's second broadcast waits behind every other owner's first.
+ */
+export function fairPriority(ownerJobs: number): number {
+	return Math.min(lowestPriority, 1 + Math.max(0, Math.floor(ownerJobs)));
 }
 
 /**
  * The API's side of broadcasting: queue a space's broadcast when it goes live (at most one job per space, whichever
- * transcoder takes it), ask for it to stop when the space ends, and read its state.
+ * transcoder takes it, scheduled fairly between owners: `fairPriority`), ask for it to stop when the space ends, and
+ * read its state and, while it waits, its position.
  */
 export class BroadcastQueue {
 	readonly #queue: Queue<BroadcastJobData>;
@@ -39,8 +54,11 @@ export class BroadcastQueue {
 		const existing = await this.#queue.getJob(jobId);
 		if (existing && !(await existing.isCompleted()) && !(await existing.isFailed())) return false;
 		if (existing) await existing.remove();
+		// Two starts of one owner racing here may get the same priority: a tie, taken in queue order.
+		const priority = fairPriority(valid.owner === undefined ? 0 : await this.#ownerJobs(valid.owner));
 		await this.#queue.add('broadcast', valid, {
 			jobId,
+			priority,
 			// The transcoder restarts ffmpeg itself; BullMQ's attempts cover a job that throws anyway.
 			attempts: 5,
 			backoff: { type: 'exponential', delay: 500 },
@@ -56,7 +74,9 @@ export class BroadcastQueue {
 		const jobId = broadcastJobId(spaceId);
 		await this.#redis.set(broadcastStoppedKey(this.#prefix, spaceId), '1', 'EX', stopMemoryS);
 		const job = await this.#queue.getJob(jobId);
-		if (job && ((await job.isWaiting()) || (await job.isDelayed()))) await job.remove().catch(() => {});
+		const state = await job?.getState();
+		// A job being taken meanwhile cannot be removed; the stop message and key end it instead.
+		if (job && (state === 'waiting' || state === 'prioritized' || state === 'delayed')) await job.remove().catch(() => {});
 		await this.#redis.publish(broadcastStopChannel(this.#prefix), spaceId);
 	}
 
@@ -65,8 +85,12 @@ export class BroadcastQueue {
 		const job = await this.#queue.getJob(broadcastJobId(spaceId));
 		if (!job) return { state: 'none' };
 		const state = await job.getState();
+		if (state === 'waiting' || state === 'prioritized') {
+			const position = await this.#position(job.id!);
+			return position === undefined ? { state: 'waiting' } : { state: 'waiting', position };
+		}
 		const progress = broadcastProgressSchema.safeParse(job.progress);
-		const known = state === 'waiting' || state === 'active' || state === 'delayed' ? state : 'none';
+		const known = state === 'active' || state === 'delayed' ? state : 'none';
 		return progress.success ? { state: known, progress: progress.data } : { state: known };
 	}
 
@@ -74,6 +98,24 @@ export class BroadcastQueue {
 		if (this.#closed) return;
 		this.#closed = true;
 		await this.#queue.close();
+	}
+
+	/** Broadcasts of one owner that run or wait. The queue holds at most the cluster's live spaces. */
+	async #ownerJobs(owner: string): Promise<number> {
+		const jobs = await this.#queue.getJobs(['active', 'waiting', 'prioritized', 'delayed']);
+		return jobs.filter((job: Job<BroadcastJobData> | undefined) => job?.data?.owner === owner).length;
+	}
+
+	/**
+	 * Where a waiting job stands, 1 = next: transcoders take the jobs without a priority first (queued by an older
+	 * API), then the prioritized ones by priority and, within one, in queue order.
+	 */
+	async #position(jobId: string): Promise<number | undefined> {
+		const [plain, prioritized] = await Promise.all([this.#queue.getRanges(['waiting'], 0, -1, true), this.#queue.getRanges(['prioritized'], 0, -1, true)]);
+		const inPlain = plain.indexOf(jobId);
+		if (inPlain >= 0) return inPlain + 1;
+		const inPrioritized = prioritized.indexOf(jobId);
+		return inPrioritized >= 0 ? plain.length + inPrioritized + 1 : undefined;
 	}
 
 	#assertOpen(): void {
