@@ -3,6 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadIngestConfig, WorkerPool } from '@tribune/ingest';
 import { BroadcastQueue, connectRedis, ExportQueue } from '@tribune/transcoder';
+import type { Redis } from 'ioredis';
 import pino from 'pino';
 import { createApp } from '../../src/createApp.js';
 import { createApiMetrics } from '../../src/metrics.js';
@@ -18,6 +19,8 @@ export interface TestNode {
 	workers: WorkerPool;
 	/** This node's Redis key prefix. */
 	redisPrefix: string;
+	/** This node's Redis connection (tests may read keys under `redisPrefix`). */
+	redis: Redis;
 	/** The key participant and captioner tokens are signed with. */
 	tokenKey: Uint8Array;
 	/** The HTTP server (tests may watch its requests and upgrades). */
@@ -90,6 +93,7 @@ export async function startTestNode(
 		spaces,
 		workers,
 		redisPrefix,
+		redis,
 		tokenKey,
 		server,
 		async close() {

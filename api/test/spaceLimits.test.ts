@@ -1,0 +1,168 @@
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { asSpaceId } from '../src/spaces/Space.js';
+import type { SpaceLimits } from '../src/spaces/SpaceLimits.js';
+import { SignalingClient } from './support/SignalingClient.js';
+import { startTestNode, testSpaceLimits, type ApiBody, type TestNode } from './support/startTestNode.js';
+
+const running: TestNode[] = [];
+const clients: SignalingClient[] = [];
+afterEach(async () => {
+	for (const c of clients.splice(0)) c.close();
+	await Promise.all(running.splice(0).map((n) => n.close()));
+});
+
+/** Two API nodes of one cluster (one Redis prefix, one token key) with `limits`: a limit must hold across them. */
+async function twoNodes(limits: Partial<SpaceLimits>): Promise<[TestNode, TestNode]> {
+	const spaceLimits = { ...testSpaceLimits, ...limits };
+	const a = await startTestNode(inject('redisUrl'), {}, { openHosting: true, spaceLimits });
+	running.push(a);
+	const b = await startTestNode(inject('redisUrl'), {}, { openHosting: true, spaceLimits, cluster: { redisPrefix: a.redisPrefix, tokenKey: a.tokenKey } });
+	running.push(b);
+	return [a, b];
+}
+
+interface Reply {
+	status: number;
+	body: ApiBody;
+	retryAfter: string | null;
+}
+
+async function post(node: TestNode, path: string, body: unknown, options: { bearer?: string; from?: string } = {}): Promise<Reply> {
+	const res = await fetch(`${node.baseUrl}${path}`, {
+		method: 'POST',
+		headers: {
+			'content-type': 'application/json',
+			...(options.bearer !== undefined && { authorization: `Bearer ${options.bearer}` }),
+			...(options.from !== undefined && { 'x-forwarded-for': options.from }),
+		},
+		body: JSON.stringify(body),
+	});
+	return { status: res.status, body: (await res.json()) as ApiBody, retryAfter: res.headers.get('retry-after') };
+}
+
+const create = (node: TestNode, options: { identity?: string; from?: string } = {}) =>
+	post(node, '/api/spaces', { title: 'Limited', hostName: 'Hana', ...(options.identity !== undefined && { identity: options.identity }) }, { ...(options.from !== undefined && { from: options.from }) });
+
+function expectRefusal(reply: Reply, status: number, code: string): void {
+	expect([reply.status, reply.body.error?.code]).toEqual([status, code]);
+}
+
+describe('space limits, shared by the nodes of a cluster', () => {
+	it('creations per minute per client address: the bucket is one over both nodes, and a refusal says when to retry', async () => {
+		const [a, b] = await twoNodes({ createsPerMinPerAddress: 3 });
+		for (const node of [a, b, a]) expect((await create(node, { from: '198.51.100.1' })).status).toBe(201);
+		const refused = await create(b, { from: '198.51.100.1' });
+		expectRefusal(refused, 429, 'rate_limited');
+		// 3 a minute: the next token in about 20 s.
+		expect(Number(refused.retryAfter)).toBeGreaterThanOrEqual(15);
+		expect(Number(refused.retryAfter)).toBeLessThanOrEqual(20);
+		expect((await create(a, { from: '198.51.100.2' })).status).toBe(201);
+	});
+
+	it('creations per minute per identity, from whatever address', async () => {
+		const [a, b] = await twoNodes({ createsPerMinPerIdentity: 2 });
+		const first = await create(a, { from: '198.51.100.10' });
+		expect((await create(b, { identity: first.body.identity, from: '198.51.100.11' })).status).toBe(201);
+		const refused = await create(a, { identity: first.body.identity, from: '198.51.100.12' });
+		expectRefusal(refused, 429, 'rate_limited');
+		expect(Number(refused.retryAfter)).toBeGreaterThan(0);
+		// A refused creation left nothing behind.
+		expect((await a.spaces.service.listSpaces({ limit: 100 })).items).toHaveLength(2);
+	});
+
+	it('live spaces per cluster: a start past the limit is 503 capacity with Retry-After 60; ending one frees its seat', async () => {
+		const [a, b] = await twoNodes({ liveSpacesMax: 2 });
+		const spaces = [await create(a), await create(b), await create(a)];
+		const start = (node: TestNode, i: number) => post(node, `/api/spaces/${spaces[i]!.body.space!.id}/start`, {}, { bearer: spaces[i]!.body.token! });
+		expect((await start(a, 0)).status).toBe(200);
+		expect((await start(b, 1)).status).toBe(200);
+		const refused = await start(a, 2);
+		expectRefusal(refused, 503, 'capacity');
+		expect(refused.retryAfter).toBe('60');
+		expect((await a.spaces.service.getSpace(asSpaceId(spaces[2]!.body.space!.id))).state).toBe('created');
+		expect((await post(b, `/api/spaces/${spaces[0]!.body.space!.id}/end`, {}, { bearer: spaces[0]!.body.token! })).status).toBe(200);
+		expect((await start(b, 2)).status).toBe(200);
+	});
+
+	it('live spaces per host identity: 429 limit_reached for that identity only', async () => {
+		const [a, b] = await twoNodes({ liveSpacesPerHost: 1 });
+		const first = await create(a);
+		const second = await create(b, { identity: first.body.identity });
+		const stranger = await create(b);
+		expect((await post(a, `/api/spaces/${first.body.space!.id}/start`, {}, { bearer: first.body.token! })).status).toBe(200);
+		const refused = await post(b, `/api/spaces/${second.body.space!.id}/start`, {}, { bearer: second.body.token! });
+		expectRefusal(refused, 429, 'limit_reached');
+		expect((await post(a, `/api/spaces/${stranger.body.space!.id}/start`, {}, { bearer: stranger.body.token! })).status).toBe(200);
+		// The operator ends the first: the host may go live with the other.
+		await b.spaces.service.endSpace(asSpaceId(first.body.space!.id));
+		expect((await post(b, `/api/spaces/${second.body.space!.id}/start`, {}, { bearer: second.body.token! })).status).toBe(200);
+	});
+
+	it('participants per space: a newcomer past the limit is 503 space_full with Retry-After; someone already there rejoins', async () => {
+		const [a, b] = await twoNodes({ maxParticipants: 3 });
+		const created = await create(a);
+		const spaceId = created.body.space!.id;
+		const first = await post(a, `/api/spaces/${spaceId}/join`, { displayName: 'One' });
+		expect((await post(b, `/api/spaces/${spaceId}/join`, { displayName: 'Two' })).status).toBe(200);
+		const refused = await post(b, `/api/spaces/${spaceId}/join`, { displayName: 'Three' });
+		expectRefusal(refused, 503, 'space_full');
+		expect(Number(refused.retryAfter)).toBeGreaterThan(0);
+		expect((await post(b, `/api/spaces/${spaceId}/join`, { displayName: 'One', identity: first.body.identity })).status).toBe(200);
+		expect(await a.spaces.store.countParticipants(asSpaceId(spaceId))).toBe(3);
+	});
+
+	it('raised hands per space: one past the limit is refused hand_queue_full; a lowered hand makes room', async () => {
+		const [a, b] = await twoNodes({ maxHands: 1 });
+		const created = await create(a);
+		const spaceId = created.body.space!.id;
+		await post(a, `/api/spaces/${spaceId}/start`, {}, { bearer: created.body.token! });
+		const tokens = [(await post(a, `/api/spaces/${spaceId}/join`, { displayName: 'One' })).body.token!, (await post(b, `/api/spaces/${spaceId}/join`, { displayName: 'Two' })).body.token!];
+		const one = await SignalingClient.connect(a.wsUrl, tokens[0]!);
+		const two = await SignalingClient.connect(b.wsUrl, tokens[1]!);
+		clients.push(one, two);
+		await one.request('raiseHand');
+		await expect(two.request('raiseHand')).rejects.toMatchObject({ code: 'hand_queue_full' });
+		await one.request('lowerHand');
+		await two.request('raiseHand');
+	});
+});
+
+describe('spaces never started', () => {
+	it('expire with every key made for them, unless they go live', async () => {
+		const [a] = await twoNodes({ unstartedTtlS: 3600 });
+		const created = await create(a);
+		const spaceId = created.body.space!.id;
+		const listener = await post(a, `/api/spaces/${spaceId}/join`, { displayName: 'Early' });
+		const moderator = await SignalingClient.connect(a.wsUrl, created.body.token!);
+		const early = await SignalingClient.connect(a.wsUrl, listener.body.token!);
+		clients.push(moderator, early);
+		await early.request('raiseHand');
+		const banned = await post(a, `/api/spaces/${spaceId}/join`, { displayName: 'Banned' }, { from: '192.0.2.1' });
+		await moderator.request('remove', { participantId: banned.body.participant!.id, ban: true, banAddress: true });
+		const base = `${a.redisPrefix}:space:{${spaceId}}`;
+		const keys = [base, `${base}:participants`, `${base}:stage`, `${base}:seq`, `${base}:hands`, `${base}:bans`, `${base}:bans:addr`];
+		const ttls = async () => Promise.all(keys.map((key) => redisTtl(a, key)));
+		for (const ttl of await ttls()) {
+			expect(ttl).toBeGreaterThan(3500);
+			expect(ttl).toBeLessThanOrEqual(3600);
+		}
+		expect((await post(a, `/api/spaces/${spaceId}/start`, {}, { bearer: created.body.token! })).status).toBe(200);
+		expect(await ttls()).toEqual(keys.map(() => -1));
+	});
+
+	it('are gone after their time: the page 404s and the listing drops them', async () => {
+		const [a] = await twoNodes({ unstartedTtlS: 1 });
+		const created = await create(a);
+		const spaceId = created.body.space!.id;
+		expect((await a.spaces.service.listSpaces({ limit: 10 })).items.map((s) => s.id)).toEqual([spaceId]);
+		await new Promise((resolve) => setTimeout(resolve, 1500));
+		expect((await fetch(`${a.baseUrl}/api/spaces/${spaceId}`)).status).toBe(404);
+		expect((await a.spaces.service.listSpaces({ limit: 10 })).items).toEqual([]);
+		expect(await redisZcard(a, `${a.redisPrefix}:spaces`)).toBe(0);
+	});
+});
+
+/** TTL (s) of a key on the node's Redis. */
+const redisTtl = (node: TestNode, key: string): Promise<number> => node.redis.ttl(key);
+
+const redisZcard = (node: TestNode, key: string): Promise<number> => node.redis.zcard(key);
