@@ -41,7 +41,10 @@ describe('loadApiConfig(): tokens', () => {
 
 describe('loadApiConfig(): admission', () => {
 	it('takes 10 000 listeners and 2000 joins a second per node unless told otherwise', () => {
-		expect(loadApiConfig({ REDIS_URL: 'redis://h' }).admission).toEqual({ maxAudience: 10_000, maxJoinsPerS: 2000, retryAfterS: 10 });
+		expect(loadApiConfig({ REDIS_URL: 'redis://h' }).admission).toEqual({ maxAudience: 10_000, maxJoinsPerS: 2000, retryAfterS: 10, maxSpaceAudience: 50_000, maxAddressConnections: 500 });
+		expect(loadApiConfig({ REDIS_URL: 'redis://h' }).lifecycle).toEqual({ idleEndS: 600, maxLiveS: 43_200, participantIdleTtlS: 3600, handDisconnectLowerS: 60 });
+		expect(loadApiConfig({ REDIS_URL: 'redis://h', SPACE_MAX_AUDIENCE: '7', ADDRESS_MAX_CONNECTIONS: '3', SPACE_IDLE_END_S: '5' })).toMatchObject({ admission: { maxSpaceAudience: 7, maxAddressConnections: 3 }, lifecycle: { idleEndS: 5 } });
+		expect(() => loadApiConfig({ REDIS_URL: 'redis://h', HAND_DISCONNECT_LOWER_S: '0' })).toThrow(/HAND_DISCONNECT_LOWER_S/);
 		expect(loadApiConfig({ REDIS_URL: 'redis://h', NODE_MAX_AUDIENCE: '500', NODE_FULL_RETRY_AFTER_S: '3' }).admission).toMatchObject({ maxAudience: 500, retryAfterS: 3 });
 	});
 

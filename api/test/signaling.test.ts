@@ -107,7 +107,7 @@ describe('signaling', () => {
 		expect(host.events.some((e) => (e.event as string) === 'reaction')).toBe(false);
 	});
 
-	it('raised hands learn their place in the queue, and it moves up when someone ahead lowers theirs', async () => {
+	it('raised hands learn their place in the queue when they raise, and ask for it as it moves up', async () => {
 		const { spaceId, hostToken } = await createLiveSpace(node);
 		await connect(hostToken);
 		const [ann, bob] = await Promise.all([joinSpace(node, spaceId, 'Ann'), joinSpace(node, spaceId, 'Bob')]);
@@ -119,7 +119,10 @@ describe('signaling', () => {
 		await second.waitFor('handChanged', (d) => d.raised && d.position === 2);
 		await first.request('lowerHand');
 		await first.waitFor('handChanged', (d) => !d.raised);
-		await second.waitFor('handChanged', (d) => d.raised && d.position === 1);
+		// No message to everyone behind on every change: the place is asked for.
+		expect(await second.request('handPosition')).toEqual({ raised: true, position: 1 });
+		expect(await first.request('handPosition')).toEqual({ raised: false, position: null });
+		expect(second.events.filter((e) => e.event === 'handChanged')).toHaveLength(1);
 	});
 
 	it('a listener raises a hand, the host sees the queue and approves, and the listener gets a speaker token', async () => {
@@ -128,8 +131,8 @@ describe('signaling', () => {
 		const lee = await joinSpace(node, spaceId, 'Lee');
 		const listener = await connect(lee.token);
 		await listener.request('raiseHand');
-		const queued = await host.waitFor('handQueueChanged', (d) => d.raised === lee.participantId);
-		expect(queued.queue.map((p) => p.displayName)).toEqual(['Lee']);
+		const queued = await host.waitFor('handQueueChanged', (d) => d.raised?.id === lee.participantId);
+		expect([queued.raised?.displayName, queued.length]).toEqual(['Lee', 1]);
 		await listener.waitFor('handChanged', (d) => d.raised);
 		// Listeners do not see the queue.
 		expect(listener.events.some((e) => e.event === 'handQueueChanged')).toBe(false);

@@ -10,9 +10,16 @@ export interface AdmissionLimits {
 	maxJoinsPerS: number;
 	/** What a refused client is told to wait before retrying, in s. Default 10. */
 	retryAfterS: number;
+	/**
+	 * Listener WebSockets in one space over every node (`SPACE_MAX_AUDIENCE`), so idle sockets in one space cannot
+	 * take another's places. Default 50 000.
+	 */
+	maxSpaceAudience: number;
+	/** Signaling WebSockets of one client address (IPv6: a /64) over every node (`ADDRESS_MAX_CONNECTIONS`). Default 500. */
+	maxAddressConnections: number;
 }
 
-export const defaultAdmissionLimits: Readonly<AdmissionLimits> = Object.freeze({ maxAudience: 10_000, maxJoinsPerS: 2000, retryAfterS: 10 });
+export const defaultAdmissionLimits: Readonly<AdmissionLimits> = Object.freeze({ maxAudience: 10_000, maxJoinsPerS: 2000, retryAfterS: 10, maxSpaceAudience: 50_000, maxAddressConnections: 500 });
 
 /** This node is full: HTTP 503 with `Retry-After`, or WebSocket close `closeCodes.full` with "retry-after=N". */
 export class NodeFullError extends TribuneError {
@@ -50,5 +57,10 @@ export class Admission {
 	/** A new WebSocket of someone in `role`; false if this node has no room for them. */
 	admitConnection(role: Role): boolean {
 		return role !== 'listener' || this.#audience() < this.limits.maxAudience;
+	}
+
+	/** A new WebSocket of someone in `role` in a space with `spaceListeners` listeners (all nodes); false: it is full. */
+	admitSpaceConnection(role: Role, spaceListeners: number): boolean {
+		return role !== 'listener' || spaceListeners < this.limits.maxSpaceAudience;
 	}
 }

@@ -35,8 +35,8 @@ const relayBody = z.discriminatedUnion('t', [
 	z.object({ t: z.literal('activeSpeaker'), participantId: z.string().nullable() }),
 ]);
 /**
- * The relayed SpaceService events that close connections, checked in full on arrival (the rest only steer what is
- * sent to clients, each field of which the handlers read defensively).
+ * The relayed SpaceService events that close connections or whose data goes to clients as it is, checked in full on
+ * arrival (the rest only steer what is sent to clients, each field of which the handlers read defensively).
  */
 const relayId = z.string().min(1).max(64);
 export const relayedEventSchemas = {
@@ -48,6 +48,15 @@ export const relayedEventSchemas = {
 		keepTokenId: z.string().max(64).optional(),
 	}),
 	participantRemoved: z.object({ spaceId: relayId, participant: participantInfo.extend({ joinedAt: z.number() }), banned: z.boolean() }),
+	handQueueChanged: z.object({
+		spaceId: relayId,
+		raised: participantInfo.extend({ id: relayId, displayName: z.string().max(200), joinedAt: z.number() }).nullable(),
+		lowered: relayId.nullable(),
+		length: count,
+		position: z.number().int().min(1).optional(),
+	}),
+	spaceEnding: z.strictObject({ spaceId: relayId, reason: z.enum(['idle', 'max_duration']), endsAt: z.number().int().min(0) }),
+	spaceEndingCancelled: z.strictObject({ spaceId: relayId }),
 } as const;
 
 /** `seq` orders one node's messages: a receiver drops any it has seen (a node id is new with every process). */

@@ -9,7 +9,11 @@ import { errorCatalogue, TribuneError } from '../errors.js';
 import type { ParticipantId, SpaceId } from '../spaces/Space.js';
 import type { SpaceService, SpaceServiceEvents } from '../spaces/SpaceService.js';
 import { publishGrantsFor } from '../stage/publishGrantsFor.js';
+import { addressKey, clientAddress, normalizeAddress, parseTrustedProxies, type TrustedProxies } from '../http/trustedProxies.js';
+import { Presence } from '../lifecycle/Presence.js';
+import { defaultLifecycleLimits, lifecycleTimings, SpaceLifecycle, type LifecycleLimits } from '../lifecycle/SpaceLifecycle.js';
 import { Admission, type AdmissionLimits } from './Admission.js';
+import { AddressTally } from './AddressTally.js';
 import { ClientConnection, defaultSignalingLimits, type SignalingLimits } from './ClientConnection.js';
 import { ClusterRelay, relayedEventSchemas, type RelayBody } from './ClusterRelay.js';
 import { ListenerTally } from './ListenerTally.js';
@@ -39,9 +43,16 @@ export interface SignalingOptions {
 	admission?: Partial<AdmissionLimits>;
 	/**
 	 * Several API nodes on one Redis: events, ticks and listener counts are shared through it (`ClusterRelay`,
-	 * `ListenerTally`). Unset: this node is alone.
+	 * `ListenerTally`), and so are presence, the space lifecycle and the per-space and per-address caps. Unset: this
+	 * node is alone (and none of those run).
 	 */
 	cluster?: ClusterOptions;
+	/** When live spaces end on their own and idle participants go. Default: `defaultLifecycleLimits`. */
+	lifecycle?: Partial<LifecycleLimits>;
+	/** Peers whose `X-Forwarded-For` names the client, for the per-address cap. Default: loopback. */
+	trustedProxies?: TrustedProxies;
+	/** What an address is counted under in Redis (never the address itself). Default: its `addressKey`. */
+	addressTag?: (address: string) => string;
 }
 
 export interface ClusterOptions {
@@ -57,7 +68,18 @@ export interface ClusterOptions {
 }
 
 /** SpaceService events that every node serving the space applies to its own connections. */
-const relayedEvents = ['spaceState', 'settingsChanged', 'roleChanged', 'handQueueChanged', 'muteChanged', 'pinnedChanged', 'participantRemoved', 'tokensRevoked'] as const;
+const relayedEvents = [
+	'spaceState',
+	'settingsChanged',
+	'roleChanged',
+	'handQueueChanged',
+	'muteChanged',
+	'pinnedChanged',
+	'participantRemoved',
+	'tokensRevoked',
+	'spaceEnding',
+	'spaceEndingCancelled',
+] as const;
 type RelayedEvent = (typeof relayedEvents)[number];
 type EventOf<K extends RelayedEvent> = SpaceServiceEvents[K][0];
 /** `remote`: the event happened on another node (relayed); side effects that belong to its origin stay there. */
@@ -82,7 +104,10 @@ export const closeCodes = {
 	sessionExpired: 4012,
 	revoked: 4013,
 	shuttingDown: 1001,
+	/** This node, or the space over every node, has no room for another listener: "retry-after=N". */
 	full: 4503,
+	/** The client's address holds as many signaling connections as one address may, over every node: "retry-after=N". */
+	tooManyConnections: 4429,
 } as const;
 
 /** How long a node remembers a revocation for connections being opened as it arrives, ms (an upgrade takes less). */
@@ -121,6 +146,11 @@ export class SignalingServer {
 	/** Per space: the listener-count report to Redis, at most one in flight and one per tick. */
 	readonly #counts = new Map<SpaceId, { timer: NodeJS.Timeout | undefined; running: boolean; again: boolean; reported: number | undefined }>();
 	readonly #countRefresh: NodeJS.Timeout | undefined;
+	readonly #presence: Presence | undefined;
+	readonly #lifecycle: SpaceLifecycle | undefined;
+	readonly #addresses: AddressTally | undefined;
+	readonly #proxies: TrustedProxies;
+	readonly #addressTag: (address: string) => string;
 	readonly #link: RoomLink = {
 		published: (spaceId, news) => this.#relay?.publish(spaceId, { t: 'tick', news }),
 		localListenersChanged: (spaceId, count) => {
@@ -173,11 +203,25 @@ export class SignalingServer {
 				onSubscribed: (spaceIds) => void this.#sweepRevocations(spaceIds, 'all'),
 			});
 			this.#tally = new ListenerTally(cluster.redis, cluster.prefix, cluster.nodeId, ttlMs);
+			this.#addresses = new AddressTally(cluster.redis, cluster.prefix, cluster.nodeId, ttlMs);
 			// Keeps this node's counts from expiring, and drops a dead node's from the totals here.
 			this.#countRefresh = setInterval(() => {
 				for (const spaceId of this.#rooms.keys()) this.#scheduleCount(spaceId);
+				this.#addresses?.refresh().catch((error: unknown) => this.#logger.warn({ err: error }, 'could not refresh the address counts'));
 			}, ttlMs / 3).unref();
+			const limits = { ...defaultLifecycleLimits, ...options.lifecycle };
+			const timings = lifecycleTimings(limits);
+			this.#presence = new Presence({
+				service: this.#service,
+				logger: this.#logger.child({ module: 'presence' }),
+				connected: () => [...this.#rooms].map(([spaceId, room]) => [spaceId, [...room.connections].map((c) => c.actor.participantId)] as [SpaceId, ParticipantId[]]),
+				refreshMs: timings.presenceRefreshMs,
+				keepS: timings.presenceKeepS,
+			});
+			this.#lifecycle = new SpaceLifecycle({ service: this.#service, redis: cluster.redis, prefix: cluster.prefix, nodeId: cluster.nodeId, tally: this.#tally, logger: this.#logger.child({ module: 'lifecycle' }), limits });
 		}
+		this.#proxies = options.trustedProxies ?? parseTrustedProxies('loopback');
+		this.#addressTag = options.addressTag ?? addressKey;
 		this.#subscribe();
 	}
 
@@ -219,10 +263,17 @@ export class SignalingServer {
 		this.#rooms.get(spaceId)?.toStage(event, data);
 	}
 
+	/** The space lifecycle's sweeper (tests run a sweep without waiting for its timer); unset when alone. */
+	get lifecycle(): SpaceLifecycle | undefined {
+		return this.#lifecycle;
+	}
+
 	/** Closes every connection and stops listening to events. Idempotent. */
 	close(): void {
 		if (this.#closed) return;
 		this.#closed = true;
+		this.#lifecycle?.close();
+		this.#presence?.close();
 		clearInterval(this.#heartbeat);
 		clearInterval(this.#revocationSweep);
 		clearInterval(this.#countRefresh);
@@ -252,11 +303,62 @@ export class SignalingServer {
 			refuseUpgrade(socket, errorCatalogue[code], code, code === 'unavailable' ? { retryAfterS: 1 } : {});
 			return;
 		}
-		this.#wss.handleUpgrade(req, socket, head, (ws) => this.#onConnection(ws, auth));
+		const admitted = await this.#admitAcrossNodes(req, auth);
+		this.#wss.handleUpgrade(req, socket, head, (ws) => this.#onConnection(ws, auth, admitted));
 	}
 
-	#onConnection(ws: WebSocket, auth: Awaited<ReturnType<SpaceService['authenticate']>>): void {
+	/**
+	 * The caps kept over every node: listeners in the space (`maxSpaceAudience`, from the tally) and connections of
+	 * the client's address (`maxAddressConnections`). Those on stage are always let in (their connections count to
+	 * their address all the same). A refusal is a close code and reason, sent once the socket is open (a browser
+	 * cannot read a refused upgrade). Redis away: let in (the upgrade's own read just worked; the node cap still holds).
+	 */
+	async #admitAcrossNodes(req: http.IncomingMessage, auth: Awaited<ReturnType<SpaceService['authenticate']>>): Promise<Admitted> {
+		const { actor, participant } = auth;
+		const retry = `retry-after=${this.admission.limits.retryAfterS}`;
+		const listener = participant.role === 'listener';
+		try {
+			// A participant already connected here is replacing their own connection and takes no new place.
+			if (listener && !this.#rooms.get(actor.spaceId)?.get(actor.participantId)) {
+				const listeners = await this.#spaceListeners(actor.spaceId);
+				if (!this.admission.admitSpaceConnection(participant.role, listeners)) return { refused: { code: closeCodes.full, reason: retry } };
+			}
+			const peer = normalizeAddress(req.socket.remoteAddress ?? '');
+			const address = clientAddress(peer, headerValue(req.headers['x-forwarded-for']), this.#proxies);
+			// A trusted proxy that forwards nothing carries everyone's connections: not one client's.
+			if (!this.#addresses || this.#proxies.trusts(address)) return {};
+			const tag = this.#addressTag(address);
+			const max = listener ? this.admission.limits.maxAddressConnections : Number.MAX_SAFE_INTEGER;
+			if (!(await this.#addresses.acquire(tag, max))) return { refused: { code: closeCodes.tooManyConnections, reason: retry } };
+			return { addressTag: tag };
+		} catch (error) {
+			this.#logger.warn({ err: error, spaceId: actor.spaceId }, 'admission across nodes: Redis did not answer; letting the connection in');
+			return {};
+		}
+	}
+
+	/**
+	 * Listeners in a space over every node, as this node can best tell: the last total plus this node's change since
+	 * it reported; read from Redis while this node has not reported one yet.
+	 */
+	async #spaceListeners(spaceId: SpaceId): Promise<number> {
+		const room = this.#rooms.get(spaceId);
+		const reported = this.#counts.get(spaceId)?.reported;
+		if (room && (reported !== undefined || !this.#tally)) return room.listenerCount - (reported ?? 0) + room.localListenerCount;
+		if (!this.#tally) return 0;
+		return (await this.#tally.read(spaceId)).listeners + (room?.localListenerCount ?? 0);
+	}
+
+	#onConnection(ws: WebSocket, auth: Awaited<ReturnType<SpaceService['authenticate']>>, admitted: Admitted): void {
 		const { actor, participant, claims } = auth;
+		if (admitted.addressTag !== undefined) {
+			const tag = admitted.addressTag;
+			ws.once('close', () => this.#addresses?.release(tag));
+		}
+		if (admitted.refused) {
+			ws.close(admitted.refused.code, admitted.refused.reason);
+			return;
+		}
 		// Revoked while this upgrade was being checked: the event came before there was a connection to close.
 		if ((this.#recentRevocations.get(`${actor.spaceId} ${actor.participantId}`)?.generation ?? 0) > claims.generation) {
 			ws.close(closeCodes.revoked, 'token revoked');
@@ -292,7 +394,14 @@ export class SignalingServer {
 			limits: this.#limits,
 			dispatch: (c, name: RequestName, data) =>
 				(requestHandlers[name] as (ctx: unknown, d: unknown) => Promise<unknown>)(
-					{ service: this.#service, stages: this.#stages, room: theRoom, connection: c, closeRevoked: (r: ClientConnection) => setImmediate(() => this.#closeRevoked(r, 'token revoked')) },
+					{
+						service: this.#service,
+						stages: this.#stages,
+						room: theRoom,
+						connection: c,
+						closeRevoked: (r: ClientConnection) => setImmediate(() => this.#closeRevoked(r, 'token revoked')),
+						ending: async (spaceId: SpaceId) => (this.#lifecycle ? this.#lifecycle.ending(spaceId) : null),
+					},
 					data,
 				),
 			classify: (error) => {
@@ -306,10 +415,12 @@ export class SignalingServer {
 			previous.peer?.close();
 			previous.close(closeCodes.replaced, 'connected elsewhere');
 		}
+		// Connected: what is timed from a last connection (a raised hand, a listener record) starts again.
+		this.#presence?.mark(actor.spaceId, actor.participantId);
 		ws.once('close', () => {
 			connection.peer?.close();
 			connection.peer = undefined;
-			theRoom.remove(connection);
+			if (theRoom.remove(connection)) this.#presence?.mark(actor.spaceId, actor.participantId);
 			if (theRoom.size === 0) {
 				theRoom.flush();
 				theRoom.close();
@@ -410,14 +521,20 @@ export class SignalingServer {
 				c.participant = participant;
 				c.peer?.setAudioMuted(participant.mute !== 'none').catch((error: unknown) => this.#logger.warn({ err: error }, 'mute failed'));
 			},
-			handQueueChanged: ({ spaceId, queue, raised, lowered }) => {
+			handQueueChanged: ({ spaceId, raised, lowered, length, position }) => {
 				const room = this.#rooms.get(spaceId);
 				if (!room) return;
-				room.toModerators('handQueueChanged', { queue: queue.map(participantInfo), raised: raised ?? null, lowered: lowered ?? null });
+				// The change only, whatever the queue's length: a few hundred bytes per change to each moderator.
+				room.toModerators('handQueueChanged', { raised: raised ? participantInfo(raised) : null, lowered: lowered ?? null, length });
 				if (lowered) room.get(lowered)?.send('handChanged', { raised: false });
-				// Everyone waiting learns their place (first raised first) whenever the queue changes.
-				queue.forEach((p, i) => room.get(p.id)?.send('handChanged', { raised: true, position: i + 1 }));
+				// The owner learns their place when they raise; later places are asked for (`handPosition`), not pushed
+				// to everyone in the queue on every change.
+				if (raised && position !== undefined) room.get(raised.id)?.send('handChanged', { raised: true, position });
 			},
+			spaceEnding: ({ spaceId, reason, endsAt }) => {
+				this.#rooms.get(spaceId)?.toStage('spaceEnding', { reason, endsAt, inS: Math.max(0, Math.round((endsAt - Date.now()) / 1000)) });
+			},
+			spaceEndingCancelled: ({ spaceId }) => this.#rooms.get(spaceId)?.toStage('spaceEndingCancelled', {}),
 			settingsChanged: ({ space }) => this.#rooms.get(space.id)?.broadcast('spaceSettings', { space: spaceInfo(space) }),
 			pinnedChanged: ({ spaceId, pinned }) => this.#rooms.get(spaceId)?.broadcast('pinnedChanged', { participantIds: pinned }),
 			tokensRevoked: ({ spaceId, participantId, generation, reason, keepTokenId }, remote) => {
@@ -502,9 +619,10 @@ export class SignalingServer {
 	async #reportCount(spaceId: SpaceId, state: { timer: NodeJS.Timeout | undefined; running: boolean; again: boolean; reported: number | undefined }): Promise<void> {
 		state.timer = undefined;
 		state.running = true;
-		const local = this.#rooms.get(spaceId)?.localListenerCount ?? 0;
+		const room = this.#rooms.get(spaceId);
+		const local = room?.localListenerCount ?? 0;
 		try {
-			const total = await this.#tally!.report(spaceId, local);
+			const { listeners: total } = await this.#tally!.report(spaceId, local, room?.localModeratorCount ?? 0);
 			this.#rooms.get(spaceId)?.setListenerTotal(total);
 			if (local !== state.reported) {
 				state.reported = local;
@@ -582,6 +700,18 @@ export class SignalingServer {
 	connectionOf(spaceId: SpaceId, participantId: ParticipantId): ClientConnection | undefined {
 		return this.#rooms.get(spaceId)?.get(participantId);
 	}
+}
+
+/** What the caps kept over every node said about a new connection (see `#admitAcrossNodes`). */
+interface Admitted {
+	/** Close the socket with this as soon as it opens. */
+	refused?: { code: number; reason: string };
+	/** The address place taken for it, given back when it closes. */
+	addressTag?: string;
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+	return Array.isArray(value) ? value.join(',') : value;
 }
 
 function spaceIdOf(e: EventOf<RelayedEvent>): SpaceId {

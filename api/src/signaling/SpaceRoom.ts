@@ -21,7 +21,7 @@ const publishMs = 8;
 export interface RoomLink {
 	/** This node's news of the tick that just went out (to relay to the other nodes). */
 	published(spaceId: SpaceId, news: TickNews): void;
-	/** This node's listener count in the space changed. */
+	/** This node's listener count in the space changed (or its count of hosts and co-hosts did). */
 	localListenersChanged(spaceId: SpaceId, count: number): void;
 }
 
@@ -48,6 +48,7 @@ export class SpaceRoom {
 	#publishedEarly = false;
 	#timer: NodeJS.Timeout | undefined;
 	#localListeners = 0;
+	#localModerators = 0;
 	#listenerTotal = 0;
 	#announcedListeners = -1;
 	#lastFlushAt = -Infinity;
@@ -73,6 +74,11 @@ export class SpaceRoom {
 	/** Listeners connected to this node. */
 	get localListenerCount(): number {
 		return this.#localListeners;
+	}
+
+	/** Hosts and co-hosts connected to this node. */
+	get localModeratorCount(): number {
+		return this.#localModerators;
 	}
 
 	/** Listeners in the space over every node, as last known. */
@@ -169,9 +175,14 @@ export class SpaceRoom {
 	/** Counts this node's listeners again (connections come and go, roles change) and tells the link if it moved. */
 	recount(): void {
 		let n = 0;
-		for (const c of this.#connections.values()) if (c.participant.role === 'listener') n++;
-		if (n === this.#localListeners) return;
+		let moderators = 0;
+		for (const c of this.#connections.values()) {
+			if (c.participant.role === 'listener') n++;
+			else if (hasGrant(c.participant.role, 'manage_stage')) moderators++;
+		}
+		if (n === this.#localListeners && moderators === this.#localModerators) return;
 		this.#localListeners = n;
+		this.#localModerators = moderators;
 		this.#link.localListenersChanged(this.spaceId, n);
 	}
 

@@ -81,6 +81,10 @@ export const requestSchemas = {
 	revokeTokens: target,
 	raiseHand: empty,
 	lowerHand: empty,
+	/** Your place in the hand queue now (it is sent when you raise, not on every change of the queue). */
+	handPosition: empty,
+	/** Host or co-host: a page of the raised hands, first raised first, after the hand `after` (a participant id). */
+	listHands: z.strictObject({ after: id.optional(), limit: z.number().int().min(1).max(50).optional() }),
 	approveHand: target,
 	denyHand: target,
 	leaveStage: empty,
@@ -116,8 +120,15 @@ export interface StateData {
 	you: ParticipantInfo;
 	stage: ParticipantInfo[];
 	pinned: string[];
+	/** The first raised hands (at most `handPageSize`), for hosts and co-hosts; empty for everyone else. */
 	handQueue: ParticipantInfo[];
+	/** Raised hands in all, for hosts and co-hosts (0 for everyone else). */
+	handCount: number;
 	handRaised: boolean;
+	/** Your place in the hand queue (1 = next) while your hand is raised. */
+	handPosition: number | null;
+	/** The space is about to end on its own (told to those on stage), or null. */
+	ending: SpaceEndingData | null;
 	listenerCount: number;
 	activeSpeaker: string | null;
 }
@@ -131,6 +142,31 @@ export interface TransportData {
 
 type Ok = Record<string, never>;
 
+/** Raised hands a page holds at most (`getState` carries the first one, `listHands` the next ones). */
+export const handPageSize = 50;
+
+/** A page of the hand queue: `next` is the `after` of the following page, null at the end. */
+export interface HandPage {
+	hands: ParticipantInfo[];
+	/** Raised hands in all. */
+	length: number;
+	next: string | null;
+}
+
+/**
+ * Why a live space ends on its own: `idle`, no host or co-host has been connected for `SPACE_IDLE_END_S`;
+ * `max_duration`, it has been live for `SPACE_MAX_LIVE_S`.
+ */
+export type SpaceEndReason = 'idle' | 'max_duration';
+
+export interface SpaceEndingData {
+	reason: SpaceEndReason;
+	/** When it ends, epoch ms (the server's clock). */
+	endsAt: number;
+	/** Seconds left when this was sent (a device whose clock is off counts from here). */
+	inS: number;
+}
+
 /** The reply data of each request. */
 export interface ReplyData {
 	getState: StateData;
@@ -139,6 +175,8 @@ export interface ReplyData {
 	revokeTokens: Ok;
 	raiseHand: Ok;
 	lowerHand: Ok;
+	handPosition: { raised: boolean; position: number | null };
+	listHands: HandPage;
 	approveHand: { participant: ParticipantInfo };
 	denyHand: Ok;
 	leaveStage: { participant: ParticipantInfo };
@@ -174,10 +212,20 @@ export interface EventData {
 	roleChanged: { participant: ParticipantInfo; previousRole: WireRole };
 	/** To one participant: their new token after a role change. Use it for reconnects. */
 	tokenRenewed: { token: string; role: WireRole };
-	/** To hosts and co-hosts: the raised hands, first raised first. */
-	handQueueChanged: { queue: ParticipantInfo[]; raised: string | null; lowered: string | null };
-	/** To the hand's owner; while raised, also whenever their place in the queue changes (`position`, 1 = next). */
+	/**
+	 * To hosts and co-hosts: one change of the hand queue (a hand raised, at the end, or lowered) and its length
+	 * after it. Never the queue itself: `getState` has its first page and `listHands` the rest.
+	 */
+	handQueueChanged: { raised: ParticipantInfo | null; lowered: string | null; length: number };
+	/**
+	 * To the hand's owner when it is raised (`position`, 1 = next) or lowered. A place moves up as others leave the
+	 * queue without a message each (`handPosition` asks).
+	 */
 	handChanged: { raised: boolean; position?: number };
+	/** To those on stage: the space will end on its own at `endsAt` unless a host or co-host comes back (`idle`). */
+	spaceEnding: SpaceEndingData;
+	/** To those on stage: the end announced by `spaceEnding` is off (a host or co-host is back). */
+	spaceEndingCancelled: Record<string, never>;
 	muteChanged: { participantId: string; mute: WireMute };
 	pinnedChanged: { participantIds: string[] };
 	activeSpeaker: { participantId: string | null };

@@ -6,7 +6,8 @@ import { asParticipantId, type Participant } from '../spaces/Space.js';
 import type { SpaceService } from '../spaces/SpaceService.js';
 import { publishGrantsFor } from '../stage/publishGrantsFor.js';
 import type { ClientConnection } from './ClientConnection.js';
-import type { ReplyData, RequestData, RequestName } from './protocol.js';
+import type { SpaceId } from '../spaces/Space.js';
+import { handPageSize, type ReplyData, type RequestData, type RequestName, type SpaceEndReason } from './protocol.js';
 import type { SpaceRoom } from './SpaceRoom.js';
 import { participantInfo, spaceInfo } from './toWire.js';
 
@@ -17,6 +18,8 @@ export interface HandlerContext {
 	connection: ClientConnection;
 	/** Closes the connection as revoked (4013), after the reply in hand is sent. */
 	closeRevoked: (connection: ClientConnection) => void;
+	/** The end the space's stage was warned of and that still stands (the lifecycle's), or null. */
+	ending: (spaceId: SpaceId) => Promise<{ reason: SpaceEndReason; endsAt: number } | null>;
 }
 
 type Handlers = { [N in RequestName]: (ctx: HandlerContext, data: RequestData<N>) => Promise<ReplyData[N]> };
@@ -46,17 +49,22 @@ async function closingIfRevoked<T>(ctx: HandlerContext, work: Promise<T>): Promi
  * request a role may not make fails before it touches anything.
  */
 export const requestHandlers: Handlers = {
-	async getState({ service, stages, room, connection }) {
+	async getState({ service, stages, room, connection, ending }) {
 		const view = await service.view(connection.actor);
+		// Warnings of the end go to the stage; someone who comes on stage after one was sent reads it here.
+		const warned = view.you.role !== 'listener' && view.space.state === 'live' ? await ending(room.spaceId) : null;
 		return {
 			space: spaceInfo(view.space),
 			you: participantInfo(view.you),
 			stage: view.stage.map(participantInfo),
 			pinned: view.pinned,
 			handQueue: view.handQueue.map(participantInfo),
+			handCount: view.handCount,
 			handRaised: view.handRaised,
+			handPosition: view.handPosition,
 			listenerCount: room.listenerCount,
 			activeSpeaker: (await stages.find(room.spaceId))?.activeSpeaker ?? null,
+			ending: warned && { ...warned, inS: Math.max(0, Math.round((warned.endsAt - Date.now()) / 1000)) },
 		};
 	},
 	async renewToken(ctx) {
@@ -82,6 +90,13 @@ export const requestHandlers: Handlers = {
 	async lowerHand({ service, connection }) {
 		await service.lowerHand(connection.actor);
 		return ok;
+	},
+	async handPosition({ service, connection }) {
+		return service.handPosition(connection.actor);
+	},
+	async listHands({ service, connection }, { after, limit }) {
+		const page = await service.listHands(connection.actor, after === undefined ? undefined : asParticipantId(after), limit ?? handPageSize);
+		return { hands: page.hands.map(participantInfo), length: page.length, next: page.next };
 	},
 	async approveHand({ service, connection }, { participantId }) {
 		return { participant: participantInfo(await service.approveHand(connection.actor, asParticipantId(participantId))) };
