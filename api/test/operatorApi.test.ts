@@ -1,0 +1,261 @@
+import { randomBytes } from 'node:crypto';
+import { connectRedis } from '@tribune/transcoder';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AdminSessions } from '../src/auth/AdminSessions.js';
+import { HostInvites, maxInvites } from '../src/auth/HostInvites.js';
+import { participantIdFor, asSpaceId } from '../src/spaces/Space.js';
+import { ApiProcess, startCluster } from './support/apiProcess.js';
+
+/**
+ * The operator's server API, admin sessions, host invites and host identities against a real API process (`main.js`
+ * as `npm start` runs it: hosting closed by default) on a real Redis.
+ */
+const adminKey = `operator-${randomBytes(24).toString('base64url')}`;
+const prefix = 'tribune';
+let cluster: Awaited<ReturnType<typeof startCluster>>;
+let node: ApiProcess;
+let redis: Redis;
+
+beforeAll(async () => {
+	cluster = await startCluster();
+	// The test harness opens hosting for other tests; this node has the default, closed.
+	node = await ApiProcess.start(cluster, { TRIBUNE_ADMIN_KEY: adminKey, TRIBUNE_OPEN_HOSTING: 'false' });
+	redis = connectRedis(cluster.redisUrl, 'operator-test');
+}, 120_000);
+afterAll(async () => {
+	redis?.disconnect();
+	await node?.kill('SIGTERM');
+	await cluster?.stop();
+});
+
+interface Reply {
+	status: number;
+	headers: Headers;
+	// Bodies are checked field by field below.
+	body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+async function call(method: string, path: string, options: { bearer?: string; body?: unknown } = {}): Promise<Reply> {
+	const res = await fetch(`${node.baseUrl}${path}`, {
+		method,
+		headers: { ...(options.body !== undefined && { 'content-type': 'application/json' }), ...(options.bearer !== undefined && { authorization: `Bearer ${options.bearer}` }) },
+		...(options.body !== undefined && { body: JSON.stringify(options.body) }),
+	});
+	return { status: res.status, headers: res.headers, body: await res.json() };
+}
+
+const asOperator = (method: string, path: string, body?: unknown) => call(method, `/api/server${path}`, { bearer: adminKey, body });
+
+/** A host identity made from a fresh one-use invite. */
+async function newHost(label = 'Guest host'): Promise<{ credential: string; hostId: string }> {
+	const minted = await asOperator('POST', '/host-invites', { label });
+	expect(minted.status).toBe(201);
+	const code = /#code=(.+)$/.exec(minted.body.url)![1]!;
+	const redeemed = await call('POST', '/api/host-invites/redeem', { body: { code } });
+	expect(redeemed.status).toBe(200);
+	return { credential: redeemed.body.credential, hostId: redeemed.body.host.id };
+}
+
+describe('operator credentials', () => {
+	it('/api/server refuses a request without the admin key, or with a wrong one, and says how to authenticate', async () => {
+		for (const bearer of [undefined, 'x'.repeat(43), `${adminKey}x`, adminKey.slice(0, -1)]) {
+			const reply = await call('GET', '/api/server/spaces', { bearer });
+			expect(reply.status).toBe(401);
+			expect(reply.body.error.code).toBe('unauthorized');
+			expect(reply.headers.get('www-authenticate')).toContain('Bearer');
+			expect(reply.headers.get('cache-control')).toBe('no-store');
+		}
+		const ok = await asOperator('GET', '/spaces');
+		expect(ok.status).toBe(200);
+		expect(ok.headers.get('cache-control')).toBe('no-store');
+	});
+
+	it('an admin session from the admin key works like the key; a token of another kind does not', async () => {
+		expect((await call('POST', '/api/admin/sessions', { body: {} })).status).toBe(401);
+		const session = await call('POST', '/api/admin/sessions', { bearer: adminKey, body: {} });
+		expect(session.status).toBe(200);
+		expect(session.body.expiresAt - Date.now() / 1000).toBeGreaterThan(11.9 * 3600);
+		expect((await call('GET', '/api/server/hosts', { bearer: session.body.token })).status).toBe(200);
+		// A host credential is signed with another key and audience.
+		const { credential } = await newHost();
+		expect((await call('GET', '/api/server/hosts', { bearer: credential })).status).toBe(401);
+	});
+
+	it('a one-time sign-in code is traded for a session once, and only once', async () => {
+		const sessions = new AdminSessions({ redis, prefix, operatorKey: { key: adminKey, fromDataDir: true } });
+		const code = await sessions.createSignInCode();
+		const first = await call('POST', '/api/admin/sessions', { body: { code } });
+		expect(first.status).toBe(200);
+		expect((await call('GET', '/api/server/spaces', { bearer: first.body.token })).status).toBe(200);
+		const again = await call('POST', '/api/admin/sessions', { body: { code } });
+		expect(again.status).toBe(401);
+		expect((await call('POST', '/api/admin/sessions', { body: { code: 'not a code' } })).status).toBe(400);
+	});
+});
+
+describe('host invites and host identities', () => {
+	it('an invite is redeemed as many times as it allows, expires in Redis, and keeps no code', async () => {
+		const minted = await asOperator('POST', '/host-invites', { label: 'Panel', maxUses: 2, expiresInS: 3600 });
+		expect(minted.status).toBe(201);
+		expect(minted.body.url).toMatch(/^\/host-invite#code=[A-Za-z0-9_-]{43}$/);
+		const { invite } = minted.body;
+		expect(invite).toMatchObject({ label: 'Panel', maxUses: 2, uses: 0 });
+		expect(invite.expiresAt - invite.createdAt).toBe(3_600_000);
+		const code = /#code=(.+)$/.exec(minted.body.url)![1]!;
+		const ttlMs = await redis.pttl(`${prefix}:host-invite:${invite.id}`);
+		expect(ttlMs).toBeGreaterThan(3_590_000);
+		expect(ttlMs).toBeLessThanOrEqual(3_600_000);
+		expect(await redis.get(`${prefix}:host-invite:${invite.id}`)).not.toContain(code);
+
+		const first = await call('POST', '/api/host-invites/redeem', { body: { code, label: 'Ada' } });
+		expect(first.status).toBe(200);
+		expect(first.body.host.label).toBe('Ada');
+		const second = await call('POST', '/api/host-invites/redeem', { body: { code } });
+		expect(second.body.host.label).toBe('Panel');
+		const third = await call('POST', '/api/host-invites/redeem', { body: { code } });
+		expect(third.status).toBe(403);
+		expect(third.body.error.message).toMatch(/used/);
+
+		const listed = await asOperator('GET', '/host-invites');
+		expect(listed.body.invites.find((i: { id: string }) => i.id === invite.id)).toMatchObject({ uses: 2, maxUses: 2 });
+		const hosts = await asOperator('GET', '/hosts?limit=500');
+		const mine = hosts.body.hosts.filter((h: { inviteId: string }) => h.inviteId === invite.id);
+		expect(mine.map((h: { label: string }) => h.label).sort()).toEqual(['Ada', 'Panel']);
+		expect(await redis.pttl(`${prefix}:host:${first.body.host.id}`)).toBeGreaterThan(89 * 24 * 3600 * 1000);
+	});
+
+	it('twenty redeems of a one-use invite at once make one host', async () => {
+		const minted = await asOperator('POST', '/host-invites', {});
+		const code = /#code=(.+)$/.exec(minted.body.url)![1]!;
+		const replies = await Promise.all(Array.from({ length: 20 }, () => call('POST', '/api/host-invites/redeem', { body: { code } })));
+		expect(replies.filter((r) => r.status === 200)).toHaveLength(1);
+		expect(replies.filter((r) => r.status === 403)).toHaveLength(19);
+	});
+
+	it('a revoked invite no longer works; an unknown code is not found', async () => {
+		const minted = await asOperator('POST', '/host-invites', { maxUses: 5 });
+		const code = /#code=(.+)$/.exec(minted.body.url)![1]!;
+		expect((await asOperator('DELETE', `/host-invites/${minted.body.invite.id}`)).body).toEqual({ revoked: true });
+		expect((await call('POST', '/api/host-invites/redeem', { body: { code } })).status).toBe(404);
+		expect((await asOperator('DELETE', `/host-invites/${minted.body.invite.id}`)).status).toBe(404);
+		expect((await call('POST', '/api/host-invites/redeem', { body: { code: randomBytes(32).toString('base64url') } })).status).toBe(404);
+	});
+
+	it('invite bodies are validated: lifetime, uses, unknown fields', async () => {
+		for (const body of [{ expiresInS: 59 }, { expiresInS: 30 * 24 * 3600 + 1 }, { maxUses: 0 }, { maxUses: 1001 }, { label: 'a\u202Eb' }, { extra: 1 }]) {
+			const reply = await asOperator('POST', '/host-invites', body);
+			expect(reply.status, JSON.stringify(body)).toBe(400);
+		}
+	});
+
+	it('a host credential creates spaces until the host is revoked; without one, creating is refused', async () => {
+		const anonymous = await call('POST', '/api/spaces', { body: { title: 'Mine', hostName: 'Me' } });
+		expect(anonymous.status).toBe(401);
+		expect(anonymous.body.error.code).toBe('host_required');
+
+		const { credential, hostId } = await newHost('Studio B');
+		expect((await call('GET', '/api/host/me', { bearer: credential })).body.host).toMatchObject({ id: hostId, label: 'Studio B' });
+		const created = await call('POST', '/api/spaces', { bearer: credential, body: { title: 'Hosted', hostName: 'Studio B' } });
+		expect(created.status).toBe(201);
+		const participants = await asOperator('GET', `/spaces/${created.body.space.id}/participants`);
+		expect(participants.body.participants[0]).toMatchObject({ role: 'host', identity: `host:${hostId}` });
+
+		expect((await asOperator('DELETE', `/hosts/${hostId}`)).body).toEqual({ revoked: true });
+		const me = await call('GET', '/api/host/me', { bearer: credential });
+		expect(me.status).toBe(401);
+		expect(me.body.error.message).toMatch(/revoked/);
+		expect((await call('POST', '/api/spaces', { bearer: credential, body: { title: 'Again', hostName: 'Studio B' } })).status).toBe(401);
+		expect((await asOperator('DELETE', `/hosts/${hostId}`)).status).toBe(404);
+	});
+
+	it(`invites are capped at ${maxInvites}, with a clear refusal`, async () => {
+		// Fill up to the cap through the same script the route runs (10,000 HTTP requests would only be slower).
+		const invites = new HostInvites({ redis, prefix, hostTtlS: 3600 });
+		const held = (await asOperator('GET', '/host-invites?limit=500')).body.invites.length as number;
+		for (let i = held; i < maxInvites; i += 500) {
+			await Promise.all(Array.from({ length: Math.min(500, maxInvites - i) }, () => invites.create({ label: '', expiresInS: 120, maxUses: 1 })));
+		}
+		expect(await redis.zcard(`${prefix}:host-invites`)).toBe(maxInvites);
+		const refused = await asOperator('POST', '/host-invites', {});
+		expect(refused.status).toBe(429);
+		expect(refused.body.error.code).toBe('limit_reached');
+		expect(refused.body.error.message).toMatch(/10000 host invites/);
+		// The index expires with its last invite, as each invite does.
+		expect(await redis.pttl(`${prefix}:host-invites`)).toBeGreaterThan(0);
+		await redis.del(`${prefix}:host-invites`);
+	});
+});
+
+describe('the server API', () => {
+	it('creates a space for a sub, lists it, mints tokens within the roles, counts, and ends it', async () => {
+		const created = await asOperator('POST', '/spaces', { title: 'Town hall', settings: { maxSpeakers: 3 }, host: { sub: 'user-42', displayName: 'Mayor' } });
+		expect(created.status).toBe(201);
+		const spaceId = created.body.space.id as string;
+		expect(created.body.participant).toMatchObject({ role: 'host', identity: 'op:user-42', displayName: 'Mayor' });
+		expect(created.body.participant.id).toBe(participantIdFor(asSpaceId(spaceId), 'op:user-42'));
+		// The host's token runs the space like any host's.
+		expect((await call('POST', `/api/spaces/${spaceId}/start`, { bearer: created.body.token, body: {} })).status).toBe(200);
+
+		const listed = await asOperator('GET', '/spaces?state=live&limit=100');
+		expect(listed.status).toBe(200);
+		expect(listed.body.spaces.map((s: { id: string }) => s.id)).toContain(spaceId);
+		expect((await asOperator('GET', '/spaces?state=sleeping')).status).toBe(400);
+		expect((await asOperator('GET', '/spaces?limit=101')).status).toBe(400);
+
+		const speaker = await asOperator('POST', `/spaces/${spaceId}/tokens`, { sub: 'user-7', displayName: 'Councillor', role: 'speaker' });
+		expect(speaker.status).toBe(200);
+		expect(speaker.body.participant).toMatchObject({ role: 'speaker', identity: 'op:user-7' });
+		const notHost = await asOperator('POST', `/spaces/${spaceId}/tokens`, { sub: 'user-7', displayName: 'Councillor', role: 'host' });
+		expect(notHost.status).toBe(403);
+		const hostAgain = await asOperator('POST', `/spaces/${spaceId}/tokens`, { sub: 'user-42', displayName: 'Mayor', role: 'host' });
+		expect(hostAgain.status).toBe(200);
+		expect(hostAgain.body.participant.id).toBe(created.body.participant.id);
+		expect((await asOperator('POST', `/spaces/${spaceId}/tokens`, { sub: 'bad sub!', displayName: 'X', role: 'listener' })).status).toBe(400);
+
+		const detail = await asOperator('GET', `/spaces/${spaceId}`);
+		expect(detail.body).toMatchObject({ space: { id: spaceId, state: 'live' }, participants: 2, listeners: 0 });
+
+		const ended = await asOperator('POST', `/spaces/${spaceId}/end`);
+		expect(ended.status).toBe(200);
+		expect(ended.body.space.state).toBe('ended');
+		expect((await asOperator('GET', '/spaces/nope!')).status).toBe(400);
+		expect((await asOperator('GET', `/spaces/${randomBytes(16).toString('base64url')}`)).status).toBe(404);
+	});
+
+	it('bans an identity from a space: a rejoin by it is refused until the ban is lifted', async () => {
+		const created = await asOperator('POST', '/spaces', { title: 'Q&A', host: { sub: 'host-1', displayName: 'Quinn' } });
+		const spaceId = created.body.space.id as string;
+		const joined = await call('POST', `/api/spaces/${spaceId}/join`, { body: { displayName: 'Heckler' } });
+		expect(joined.status).toBe(200);
+		const identityCredential = joined.body.identity as string;
+
+		// Pages until the last (a page holds about `limit`: a small space comes whole).
+		const all: { id: string; displayName: string; identity: string }[] = [];
+		let cursor: string | null = null;
+		do {
+			const page: { status: number; body: { participants: typeof all; nextCursor: string | null } } = await asOperator('GET', `/spaces/${spaceId}/participants?limit=1${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`);
+			expect(page.status).toBe(200);
+			all.push(...page.body.participants);
+			cursor = page.body.nextCursor;
+		} while (cursor !== null);
+		expect(all.map((p) => p.displayName).sort()).toEqual(['Heckler', 'Quinn']);
+		const heckler = all.find((p) => p.displayName === 'Heckler')!;
+		expect(heckler.identity).toMatch(/^anon:/);
+
+		expect((await asOperator('POST', `/spaces/${spaceId}/bans`, { identity: heckler.identity })).body).toEqual({ banned: true });
+		const again = await call('POST', `/api/spaces/${spaceId}/join`, { body: { displayName: 'Heckler', identity: identityCredential } });
+		expect(again.status).toBe(403);
+		expect(again.body.error.code).toBe('banned');
+
+		expect((await asOperator('DELETE', `/spaces/${spaceId}/bans/${heckler.id}`)).body).toEqual({ banned: false });
+		expect((await call('POST', `/api/spaces/${spaceId}/join`, { body: { displayName: 'Heckler', identity: identityCredential } })).status).toBe(200);
+
+		// By sub: an operator-given identity.
+		expect((await asOperator('POST', `/spaces/${spaceId}/bans`, { sub: 'troll-9' })).status).toBe(200);
+		const troll = await asOperator('POST', `/spaces/${spaceId}/tokens`, { sub: 'troll-9', displayName: 'Troll', role: 'listener' });
+		expect(troll.status).toBe(403);
+		expect((await asOperator('POST', `/spaces/${spaceId}/bans`, { identity: 'someone' })).status).toBe(400);
+		expect((await asOperator('POST', `/spaces/${spaceId}/bans`, { sub: 'a', identity: 'op:a' })).status).toBe(400);
+	});
+});
