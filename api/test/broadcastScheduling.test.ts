@@ -81,6 +81,34 @@ describe('broadcast scheduling', () => {
 		}
 	});
 
+	it('moves an owner up once their running broadcasts ended, ahead of owners who came later', async () => {
+		const prefix = `test-${randomUUID()}`;
+		const queue = new BroadcastQueue(redis, prefix);
+		let transcoder: Awaited<ReturnType<typeof startTranscoder>> | undefined;
+		try {
+			transcoder = await startTranscoder(prefix);
+			const taken = transcoder.taken;
+			await queue.start(job('a1', 'op:busy'));
+			await expect.poll(() => taken).toEqual(['a1']);
+			await queue.start(job('a2', 'op:busy'));
+			await queue.start(job('b1', 'op:other'));
+			expect((await queue.state('b1')).position).toBe(1);
+			expect((await queue.state('a2')).position).toBe(2);
+
+			// a1 ends: the busy owner runs nothing now, so a2 counts as their first and waits only for b1, queued before.
+			await queue.stop('a1');
+			await expect.poll(() => taken).toEqual(['a1', 'b1']);
+			await queue.start(job('c1', 'op:third'));
+			expect((await queue.state('a2')).position).toBe(1);
+			expect((await queue.state('c1')).position).toBe(2);
+			await queue.stop('b1');
+			await expect.poll(() => taken).toEqual(['a1', 'b1', 'a2']);
+		} finally {
+			await transcoder?.worker.close();
+			await queue.close();
+		}
+	});
+
 	it('a job without an owner waits its turn like an owner’s first; a stopped waiting job leaves the line', async () => {
 		const prefix = `test-${randomUUID()}`;
 		const queue = new BroadcastQueue(redis, prefix);

@@ -78,6 +78,8 @@ export class BroadcastQueue {
 		// A job being taken meanwhile cannot be removed; the stop message and key end it instead.
 		if (job && (state === 'waiting' || state === 'prioritized' || state === 'delayed')) await job.remove().catch(() => {});
 		await this.#redis.publish(broadcastStopChannel(this.#prefix), spaceId);
+		// The stop stands whatever happens here; priorities are brought up to date again at the next stop.
+		await this.#rebalance(jobId).catch(() => {});
 	}
 
 	async state(spaceId: string): Promise<BroadcastState> {
@@ -104,6 +106,29 @@ export class BroadcastQueue {
 	async #ownerJobs(owner: string): Promise<number> {
 		const jobs = await this.#queue.getJobs(['active', 'waiting', 'prioritized', 'delayed']);
 		return jobs.filter((job: Job<BroadcastJobData> | undefined) => job?.data?.owner === owner).length;
+	}
+
+	/**
+	 * Gives each waiting job the priority it would get if queued now behind its owner's earlier ones, so an owner whose
+	 * broadcasts ended moves up instead of keeping the number it got while they ran. `leaving`: the job of a space
+	 * that ended (it counts no more, though it stays active until its transcoder lets go). A job whose priority changes
+	 * goes behind those already waiting at its new one.
+	 */
+	async #rebalance(leaving: string): Promise<void> {
+		const [running, waiting] = await Promise.all([this.#queue.getJobs(['active', 'delayed']), this.#queue.getJobs(['prioritized'], 0, -1, true)]);
+		const jobs = new Map<string, number>();
+		for (const job of running as (Job<BroadcastJobData> | undefined)[]) {
+			const owner = job?.data?.owner;
+			if (owner !== undefined && job!.id !== leaving) jobs.set(owner, (jobs.get(owner) ?? 0) + 1);
+		}
+		for (const job of waiting as (Job<BroadcastJobData> | undefined)[]) {
+			if (!job) continue;
+			const owner = job.data?.owner;
+			const ahead = owner === undefined ? 0 : (jobs.get(owner) ?? 0);
+			if (owner !== undefined) jobs.set(owner, ahead + 1);
+			const priority = fairPriority(ahead);
+			if (job.priority !== priority) await job.changePriority({ priority });
+		}
 	}
 
 	/**
