@@ -149,7 +149,7 @@ describe('Redis outage under a real API process', () => {
 			expect(clock.offsetMs).toBeTypeOf('number');
 			const guarded = new RedisSpaceStore(connection, 'tribune', { deadlineMs: () => clock.deadlineMs(requestRedisCommandTimeoutMs - 100) });
 			const unguarded = new RedisSpaceStore(connection, 'tribune');
-			const participant = (id: string) => ({ id: asParticipantId(id), displayName: id, role: 'listener' as const, mute: 'none' as const, joinedAt: Date.now() });
+			const participant = (id: string) => ({ id: asParticipantId(id), identity: `op:${id}`, displayName: id, role: 'listener' as const, mute: 'none' as const, joinedAt: Date.now() });
 			const pid = redis!.pid!;
 			process.kill(pid, 'SIGSTOP');
 			let replies: PromiseSettledResult<unknown>[];

@@ -10,6 +10,7 @@ import type { Redis } from 'ioredis';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { audioLadder, recordReplay } from '../../transcoder/test/support/recordReplay.js';
+import { IdentityCredentials } from '../src/auth/IdentityCredentials.js';
 import { TokenIssuer } from '../src/auth/TokenIssuer.js';
 import { createApp } from '../src/createApp.js';
 import type { ExportStatus } from '../src/export/exportStatus.js';
@@ -34,7 +35,9 @@ let base: string;
 beforeAll(async () => {
 	redis = connectRedis(inject('redisUrl'), 'test');
 	const prefix = `test-${randomUUID()}`;
-	service = new SpaceService({ store: new RedisSpaceStore(redis, prefix), tokens: new TokenIssuer(new TextEncoder().encode(randomUUID() + randomUUID()), { ttlS: 600, maxSessionS: 3600 }), maxSpeakersLimit: 25 });
+	const tokenKey = new TextEncoder().encode(randomUUID() + randomUUID());
+	// Open hosting: the test creates its spaces anonymously.
+	service = new SpaceService({ store: new RedisSpaceStore(redis, prefix), tokens: new TokenIssuer(tokenKey, { ttlS: 600, maxSessionS: 3600 }), identities: new IdentityCredentials(tokenKey), openHosting: true, maxSpeakersLimit: 25 });
 	queue = new ExportQueue(redis, prefix);
 	worker = new ExportWorker({ redis, prefix, logger, run: createExportRunner({ hlsRoot, ffmpegPath: 'ffmpeg', replayPollMs: 100 }) });
 	const health = async () => ({ ok: true, redis: 'up' as const, mediasoupWorkers: 0, transcoders: 0 });
