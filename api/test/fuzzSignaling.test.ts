@@ -189,7 +189,7 @@ describe('WebSocket fuzzing', () => {
 		const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
 		const nowS = Math.floor(Date.now() / 1000);
 		const sign = (claims: Record<string, unknown>, k: Uint8Array, exp: number | string = '1h') =>
-			new SignJWT({ jti: `fuzz${int(1e9)}`, gen: 0, sst: nowS, ...claims }).setProtectedHeader({ alg: 'HS256' }).setSubject(String(claims.sub ?? ids.lee)).setIssuer('tribune').setAudience('tribune-space').setIssuedAt().setExpirationTime(exp).sign(k);
+			new SignJWT({ jti: `fuzz${int(1e9)}`, gen: 0, sst: nowS, idn: 'op:fuzz', ...claims }).setProtectedHeader({ alg: 'HS256' }).setSubject(String(claims.sub ?? ids.lee)).setIssuer('tribune').setAudience('tribune-space').setIssuedAt().setExpirationTime(exp).sign(k);
 		const forged: [string, () => Promise<string>][] = [
 			['other key, host role', () => sign({ spc: spaceId, role: 'host', sub: ids.host }, new TextEncoder().encode('not-the-key-'.repeat(4)))],
 			['expired', () => sign({ spc: spaceId, role: 'host', sub: ids.host }, key, Math.floor(Date.now() / 1000) - 60)],

@@ -340,7 +340,7 @@ describe('token expiry and the maximum session age (node C: 3 s tokens, 8 s sess
 		const { spaceId, hostId } = await createLiveSpace(rest(c));
 		const nowS = Math.floor(Date.now() / 1000);
 		// As a node with a longer maximum would have issued it (or this node before its maximum was lowered).
-		const old = await new SignJWT({ spc: spaceId, role: 'host', jti: 'old-session', gen: 0, sst: nowS - 60 })
+		const old = await new SignJWT({ spc: spaceId, idn: 'op:old-session', role: 'host', jti: 'old-session', gen: 0, sst: nowS - 60 })
 			.setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
 			.setSubject(hostId)
 			.setIssuer('tribune')

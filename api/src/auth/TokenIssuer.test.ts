@@ -48,7 +48,7 @@ describe('TokenIssuer', () => {
 	});
 
 	it('rejects an expired token', async () => {
-		const expired = await new SignJWT({ spc: 'space1', role: 'host', jti: 'j', gen: 0, sst: Math.floor(Date.now() / 1000) - 20 })
+		const expired = await new SignJWT({ spc: 'space1', idn: 'op:alice', role: 'host', jti: 'j', gen: 0, sst: Math.floor(Date.now() / 1000) - 20 })
 			.setProtectedHeader({ alg: 'HS256' })
 			.setSubject('p1')
 			.setIssuer('tribune')
@@ -70,7 +70,7 @@ describe('TokenIssuer', () => {
 	});
 
 	it('rejects a correctly signed token with a role that does not exist', async () => {
-		const forged = await new SignJWT({ spc: 'space1', role: 'admin', jti: 'j', gen: 0, sst: Math.floor(Date.now() / 1000) })
+		const forged = await new SignJWT({ spc: 'space1', idn: 'op:alice', role: 'admin', jti: 'j', gen: 0, sst: Math.floor(Date.now() / 1000) })
 			.setProtectedHeader({ alg: 'HS256' })
 			.setSubject('p1')
 			.setIssuer('tribune')
@@ -78,5 +78,21 @@ describe('TokenIssuer', () => {
 			.setExpirationTime('1m')
 			.sign(key);
 		await expect(new TokenIssuer(key, day).verify(forged)).rejects.toMatchObject({ code: 'unauthorized' });
+	});
+
+	it('carries the identity, and refuses a correctly signed token whose identity is none (missing, malformed, hostile)', async () => {
+		const tokens = new TokenIssuer(key, day);
+		expect((await tokens.verify((await tokens.issue(claims)).token)).identity).toBe('op:alice');
+		const nowS = Math.floor(Date.now() / 1000);
+		for (const idn of [undefined, '', 'alice', 'op:', 'op:a b', 'op:ünï', `op:${'a'.repeat(97)}`, 'anon:short', 'host:a/b', 'op:a\nb', 42]) {
+			const forged = await new SignJWT({ spc: 'space1', ...(idn !== undefined && { idn }), role: 'listener', jti: 'j', gen: 0, sst: nowS })
+				.setProtectedHeader({ alg: 'HS256' })
+				.setSubject('p1')
+				.setIssuer('tribune')
+				.setAudience('tribune-space')
+				.setExpirationTime('1m')
+				.sign(key);
+			await expect(tokens.verify(forged), String(idn)).rejects.toMatchObject({ code: 'unauthorized', reason: 'invalid' });
+		}
 	});
 });
