@@ -1,0 +1,151 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { asParticipantId, asSpaceId } from '../src/spaces/Space.js';
+import { SignalingClient } from './support/SignalingClient.js';
+import { createLiveSpace, joinSpace, startTestNode, type TestNode } from './support/startTestNode.js';
+
+/**
+ * Two real API nodes on one real Redis (one cluster: shared key prefix and token key), with the lifecycle's times
+ * cut to seconds: a hand goes 1 s after its owner left, a space with no host or co-host ends after 3 s, a listener's
+ * record goes 2 s after their last connection.
+ */
+const lifecycle = { handDisconnectLowerS: 1, idleEndS: 3, participantIdleTtlS: 2, maxLiveS: 3600 };
+let a: TestNode;
+let b: TestNode;
+const clients: SignalingClient[] = [];
+beforeAll(async () => {
+	a = await startTestNode(inject('redisUrl'), { lifecycle });
+	b = await startTestNode(inject('redisUrl'), { lifecycle }, { cluster: { redisPrefix: a.redisPrefix, tokenKey: a.tokenKey } });
+});
+afterAll(async () => {
+	for (const c of clients) c.close();
+	await Promise.all([a?.close(), b?.close()]);
+});
+
+async function connect(node: TestNode, token: string): Promise<SignalingClient> {
+	const c = await SignalingClient.connect(node.wsUrl, token);
+	clients.push(c);
+	return c;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A listener of `spaceId` brought on stage by the host, connected to `node` with their speaker token. */
+async function speakerOn(node: TestNode, spaceId: string, host: SignalingClient, name: string): Promise<SignalingClient> {
+	const joined = await joinSpace(node, spaceId, name);
+	const listener = await connect(node, joined.token);
+	await listener.request('raiseHand');
+	await host.request('approveHand', { participantId: joined.participantId });
+	const { token } = await listener.waitFor('tokenRenewed');
+	listener.close();
+	return connect(node, token);
+}
+
+describe('the space lifecycle over two nodes', () => {
+	it('a raised hand stays while its owner is connected on any node, and is lowered once they have been away a while', async () => {
+		const { spaceId, hostToken } = await createLiveSpace(a);
+		const host = await connect(a, hostToken);
+		const lee = await joinSpace(b, spaceId, 'Lee');
+		const onB = await connect(b, lee.token);
+		await onB.request('raiseHand');
+		await host.waitFor('handQueueChanged', (d) => d.raised?.id === lee.participantId);
+		// Off node B and onto node A at once: the store knows they are here, B's room does not.
+		onB.close();
+		await onB.waitForClose();
+		const onA = await connect(a, lee.token);
+		await sleep(2500);
+		expect(await onA.request('handPosition')).toEqual({ raised: true, position: 1 });
+		expect(host.events.some((e) => e.event === 'handQueueChanged' && (e.data as { lowered: string | null }).lowered === lee.participantId)).toBe(false);
+
+		onA.close();
+		const lowered = await host.waitFor('handQueueChanged', (d) => d.lowered === lee.participantId, 5000);
+		expect(lowered).toEqual({ raised: null, lowered: lee.participantId, length: 0 });
+		expect((await host.request('getState')).handCount).toBe(0);
+	});
+
+	it('a space whose hosts are gone warns the stage, a returning host calls it off, and it ends itself when they stay away', async () => {
+		const { spaceId, hostToken } = await createLiveSpace(a);
+		const host = await connect(a, hostToken);
+		const speaker = await speakerOn(b, spaceId, host, 'Sam');
+		const listener = await connect(b, (await joinSpace(b, spaceId, 'Lou')).token);
+
+		host.close();
+		const warning = await speaker.waitFor('spaceEnding', () => true, 5000);
+		expect(warning.reason).toBe('idle');
+		expect(warning.endsAt - Date.now()).toBeLessThanOrEqual(3000);
+		expect(warning.inS).toBeLessThanOrEqual(3);
+		// The audience hears the broadcast; only the stage is warned.
+		expect(listener.events.some((e) => e.event === 'spaceEnding')).toBe(false);
+		// Someone on stage who connects after the warning reads it in getState.
+		expect((await speaker.request('getState')).ending).toMatchObject({ reason: 'idle', endsAt: warning.endsAt });
+
+		// The host comes back, on the other node: the end is off.
+		const back = await connect(b, hostToken);
+		await speaker.waitFor('spaceEndingCancelled', () => true, 5000);
+		expect((await back.request('getState')).ending).toBeNull();
+		await sleep(3500);
+		expect((await back.request('getState')).space.state).toBe('live');
+
+		back.close();
+		const ended = await speaker.waitFor('spaceState', (d) => d.space.state === 'ended', 8000);
+		expect(ended.space.endedAt).not.toBeNull();
+		expect(await speaker.waitForClose()).toBe(4010);
+		expect(await listener.waitForClose()).toBe(4010);
+		const info = (await (await fetch(`${a.baseUrl}/api/spaces/${spaceId}`)).json()) as { space: { state: string } };
+		expect(info.space.state).toBe('ended');
+	}, 30_000);
+
+	it('a listener record goes a while after its last connection, with its hand; the connected and the stage stay', async () => {
+		const { spaceId, hostToken } = await createLiveSpace(a);
+		const host = await connect(a, hostToken);
+		const speaker = await speakerOn(a, spaceId, host, 'Sam');
+		const [never, gone, staying] = await Promise.all(['Never', 'Gone', 'Staying'].map((name) => joinSpace(b, spaceId, name)));
+		const goneSocket = await connect(b, gone!.token);
+		await goneSocket.request('raiseHand');
+		const stayingSocket = await connect(a, staying!.token);
+		goneSocket.close();
+		speaker.close();
+		const store = a.spaces.store;
+		const space = asSpaceId(spaceId);
+		const deadline = Date.now() + 8000;
+		while ((await store.getParticipant(space, asParticipantId(gone!.participantId))) && Date.now() < deadline) await sleep(200);
+		expect(await store.getParticipant(space, asParticipantId(never!.participantId))).toBeUndefined();
+		expect(await store.getParticipant(space, asParticipantId(gone!.participantId))).toBeUndefined();
+		await host.waitFor('handQueueChanged', (d) => d.lowered === gone!.participantId);
+		expect(await store.getParticipant(space, asParticipantId(staying!.participantId))).toBeDefined();
+		// Sam left the stage's connection but not the stage: someone on stage is never removed for being away.
+		expect((await store.getParticipant(space, asParticipantId((await host.request('getState')).stage.find((p) => p.displayName === 'Sam')!.id)))?.role).toBe('speaker');
+		expect(stayingSocket.closeCode).toBeUndefined();
+		expect(await store.countParticipants(space)).toBe(3);
+	}, 30_000);
+
+	it('one node sweeps at a time: the lock is taken by one and given back', async () => {
+		const redisKey = `${a.redisPrefix}:lifecycle:lock`;
+		const both = await Promise.all([a.spaces.signaling.lifecycle!.sweep(), b.spaces.signaling.lifecycle!.sweep()]);
+		expect(both).toEqual([undefined, undefined]);
+		const { connectRedis } = await import('@tribune/transcoder');
+		const redis = connectRedis(inject('redisUrl'), 'lock-check');
+		try {
+			expect(await redis.exists(redisKey)).toBe(0);
+		} finally {
+			redis.disconnect();
+		}
+	});
+});
+
+describe('the longest live time', () => {
+	it('a space live for SPACE_MAX_LIVE_S is warned and ends, with its host connected', async () => {
+		const node = await startTestNode(inject('redisUrl'), { lifecycle: { ...lifecycle, idleEndS: 600, maxLiveS: 2 } });
+		try {
+			const { spaceId, hostToken } = await createLiveSpace(node);
+			const host = await SignalingClient.connect(node.wsUrl, hostToken);
+			clients.push(host);
+			const warning = await host.waitFor('spaceEnding', () => true, 5000);
+			expect(warning.reason).toBe('max_duration');
+			await host.waitFor('spaceState', (d) => d.space.state === 'ended', 8000);
+			expect(await host.waitForClose()).toBe(4010);
+			expect((await node.spaces.service.getSpace(asSpaceId(spaceId))).state).toBe('ended');
+		} finally {
+			await node.close();
+		}
+	}, 30_000);
+});
