@@ -32,6 +32,7 @@ async function startTribune(dataDir: string, extraEnv: Record<string, string> = 
 	const port = await freePort();
 	const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), HOST: '127.0.0.1', TRIBUNE_DATA_DIR: dataDir, LOG_LEVEL: 'info', ...extraEnv };
 	delete env.REDIS_URL;
+	if (!('TRIBUNE_ADMIN_KEY' in extraEnv)) delete env.TRIBUNE_ADMIN_KEY;
 	const child = spawn(process.execPath, [launcherScript], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
 	let output = '';
 	child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -130,7 +131,9 @@ describe('npm start (the one-machine launcher)', () => {
 	});
 
 	it('stops everything, Redis last, on SIGTERM to the launcher alone', async () => {
-		const running = await startTribune(newDataDir());
+		const dataDir = newDataDir();
+		// With a configured admin key, no key file and no sign-in link (checked below).
+		const running = await startTribune(dataDir, { TRIBUNE_ADMIN_KEY: 'configured-admin-key-'.padEnd(40, 'k') });
 		await waitHealthy(running);
 		const tree = descendants(running.child.pid!);
 		running.child.kill('SIGTERM');
@@ -138,6 +141,9 @@ describe('npm start (the one-machine launcher)', () => {
 		expect(await waitGone(tree, 5_000)).toEqual([]);
 		const log = running.output();
 		expect(log.indexOf('private redis-server stopped')).toBeGreaterThan(log.lastIndexOf('api stopping'));
+		expect(log).not.toContain('Admin sign-in');
+		expect(log).not.toContain('configured-admin-key');
+		expect(fs.existsSync(path.join(dataDir, 'admin-key'))).toBe(false);
 	});
 
 	it('restarts a child that crashes', async () => {
@@ -175,6 +181,45 @@ describe('npm start (the one-machine launcher)', () => {
 		second.child.kill('SIGTERM');
 		expect(await withTimeout(second.exited, 20_000, 'launcher exit')).toBe(0);
 		expect(await waitGone(secondTree, 5_000)).toEqual([]);
+	});
+
+	it('without TRIBUNE_ADMIN_KEY, writes one (0600) into the data dir and prints a sign-in link that works once; the key is printed nowhere', async () => {
+		const dataDir = newDataDir();
+		const running = await startTribune(dataDir);
+		await waitHealthy(running);
+		const keyFile = path.join(dataDir, 'admin-key');
+		expect(fs.statSync(keyFile).mode & 0o777).toBe(0o600);
+		const key = fs.readFileSync(keyFile, 'utf8').trim();
+		expect(key.length).toBeGreaterThanOrEqual(32);
+		const deadline = Date.now() + 10_000;
+		let link: string | undefined;
+		while (!link && Date.now() < deadline) {
+			link = /^Admin sign-in \(one-time, 1 h\): (\S+)$/m.exec(running.output())?.[1];
+			if (!link) await sleep(100);
+		}
+		expect(link, running.output()).toBeDefined();
+		const url = new URL(link!);
+		expect(url.origin).toBe(`http://127.0.0.1:${running.port}`);
+		expect(url.pathname).toBe('/admin');
+		const code = new URLSearchParams(url.hash.slice(1)).get('code')!;
+		expect(code).toMatch(/^[A-Za-z0-9_-]{43}$/);
+
+		const signIn = () => fetch(`${url.origin}/api/admin/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code }) });
+		const first = await signIn();
+		expect(first.status).toBe(200);
+		const { token } = (await first.json()) as { token: string };
+		expect((await fetch(`${url.origin}/api/server/spaces`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+		expect((await signIn()).status).toBe(401);
+		// The key itself works too (from the file, as an operator would read it).
+		expect((await fetch(`${url.origin}/api/server/hosts`, { headers: { authorization: `Bearer ${key}` } })).status).toBe(200);
+
+		running.child.kill('SIGTERM');
+		expect(await withTimeout(running.exited, 20_000, 'launcher exit')).toBe(0);
+		const output = running.output();
+		expect(output).not.toContain(key);
+		// The code is on its one line, once, and in no log line.
+		expect(output.split(code).length - 1).toBe(1);
+		expect(output.match(/Admin sign-in/g)).toHaveLength(1);
 	});
 
 	it('refuses to start with an invalid variable, naming it, and starts nothing', async () => {
