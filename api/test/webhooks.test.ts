@@ -241,6 +241,38 @@ describe('webhook delivery', () => {
 		}
 	});
 
+	it('reads no further into a refusal than its first bytes, however long the receiver goes on', async () => {
+		const prefix = `test-${randomUUID()}`;
+		// A 500 whose body never ends.
+		const server = http.createServer((req, res) => {
+			req.resume();
+			res.writeHead(500, { 'content-type': 'text/plain' });
+			const chunk = 'x'.repeat(64 * 1024);
+			const pump = (): void => {
+				while (!res.destroyed && res.write(chunk));
+				if (!res.destroyed) res.once('drain', pump);
+			};
+			pump();
+		});
+		await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+		const url = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+		const queue = new WebhookQueue(redis, prefix, { attempts: 1 });
+		const worker = new WebhookWorker({ url, secret, redis, prefix, logger, timeoutMs: 5000 });
+		const failures: { error: string; final: boolean }[] = [];
+		worker.on('attemptFailed', (e) => failures.push(e));
+		try {
+			await queue.send('space.ended', { spaceId: 'endless', owner: 'op:x', title: 'Endless', startedAt: null, endedAt: new Date().toISOString() });
+			await expect.poll(() => failures.length, { timeout: 10_000 }).toBe(1);
+			// Refused for its status, with the start of its body; not cut off by the timeout.
+			expect(failures[0]).toMatchObject({ error: `receiver answered 500: ${JSON.stringify('x'.repeat(200))}`, final: true });
+		} finally {
+			await worker.close();
+			await queue.close();
+			server.closeAllConnections();
+			server.close();
+		}
+	});
+
 	it('gives up on a receiver that does not answer within the timeout, and retries it', async () => {
 		const prefix = `test-${randomUUID()}`;
 		// The first request hangs until its sender gives up; later ones are answered.

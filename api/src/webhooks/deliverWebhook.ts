@@ -15,7 +15,7 @@ export interface WebhookDelivery {
 	nowS?: number;
 }
 
-/** Bytes of a receiver's reply kept for the log; the rest is not read. */
+/** Characters of a refusal's body kept for the log; the rest is not read. */
 const replyBytesKept = 512;
 
 /** A delivery the receiver did not accept (connection refused, timeout, a status other than 2xx). */
@@ -32,8 +32,8 @@ export class WebhookDeliveryError extends Error {
 
 /**
  * POSTs one signed event to the receiver. Resolves with the status of a 2xx answer; otherwise throws
- * `WebhookDeliveryError`. Redirects are not followed (a 3xx is a failure: the URL is the operator's to fix), and of
- * the answer's body at most a few hundred bytes are read.
+ * `WebhookDeliveryError`. Redirects are not followed (a 3xx is a failure: the URL is the operator's to fix); an
+ * accepting answer's body is not read, and of a refusal's at most a few hundred bytes.
  */
 export function deliverWebhook(d: WebhookDelivery): Promise<number> {
 	const timestampS = d.nowS ?? Math.floor(Date.now() / 1000);
@@ -60,6 +60,12 @@ export function deliverWebhook(d: WebhookDelivery): Promise<number> {
 		});
 		req.once('response', (res) => {
 			const status = res.statusCode ?? 0;
+			if (status >= 200 && status < 300) {
+				// Accepted: what the receiver says besides is not read.
+				resolve(status);
+				res.destroy();
+				return;
+			}
 			let kept = '';
 			res.setEncoding('utf8');
 			res.on('data', (chunk: string) => {
@@ -67,10 +73,7 @@ export function deliverWebhook(d: WebhookDelivery): Promise<number> {
 				// Enough for the log: the rest of the answer is not read.
 				if (kept.length >= replyBytesKept) res.destroy();
 			});
-			const settle = (): void => {
-				if (status >= 200 && status < 300) resolve(status);
-				else reject(new WebhookDeliveryError(`receiver answered ${status}${kept ? `: ${JSON.stringify(kept.slice(0, 200))}` : ''}`, status));
-			};
+			const settle = (): void => reject(new WebhookDeliveryError(`receiver answered ${status}${kept ? `: ${JSON.stringify(kept.slice(0, 200))}` : ''}`, status));
 			res.once('end', settle);
 			res.once('close', settle);
 			res.once('error', () => settle());
