@@ -205,6 +205,111 @@ describe.each([
 		expect(await store.unpin(space.id, a.id)).toBe(true);
 		expect(await store.unpin(space.id, a.id)).toBe(false);
 	});
+	it('bans an address with the participant it was taken from, refuses fresh ids from it, and lifts both with unban', async () => {
+		const store = makeStore();
+		const { space } = await newSpace(store);
+		const troll = person('listener', 'Troll', 'tagA');
+		expect(await store.addParticipant(space.id, troll)).toBe('added');
+		// A rejoin takes the address of the latest join.
+		expect(await store.addParticipant(space.id, { ...troll, addr: 'tagB' })).toBe('rejoined');
+		expect((await store.getParticipant(space.id, troll.id))?.addr).toBe('tagB');
+		expect(await store.removeParticipant(space.id, troll.id, true, true)).toMatchObject({ id: troll.id, addr: 'tagB' });
+		expect(await store.addParticipant(space.id, person('listener', 'New', 'tagB'))).toBe('banned');
+		expect(await store.addParticipant(space.id, person('listener', 'Neighbour', 'tagA'))).toBe('added');
+		expect(await store.addParticipant(space.id, person('listener', 'No address'))).toBe('added');
+		// Without `ban`, no address is banned.
+		const other = person('listener', 'Other', 'tagC');
+		await store.addParticipant(space.id, other);
+		await store.removeParticipant(space.id, other.id, false, true);
+		expect(await store.addParticipant(space.id, person('listener', 'C again', 'tagC'))).toBe('added');
+		expect(await store.unban(space.id, troll.id)).toBe(true);
+		expect(await store.unban(space.id, troll.id)).toBe(false);
+		expect(await store.addParticipant(space.id, { ...troll, addr: 'tagB' })).toBe('added');
+		// An id never seen may be banned.
+		const stranger = newParticipantId();
+		expect(await store.removeParticipant(space.id, stranger, true, true)).toBeUndefined();
+		expect(await store.isBanned(space.id, stranger)).toBe(true);
+	});
+
+	it('refuses a newcomer past maxParticipants records but finds someone already there; refuses a hand past maxHands', async () => {
+		const store = makeStore();
+		const { space } = await newSpace(store);
+		const [a, b] = [person(), person()];
+		expect(await store.addParticipant(space.id, a, { maxParticipants: 2 })).toBe('added');
+		expect(await store.addParticipant(space.id, b, { maxParticipants: 2 })).toBe('full');
+		expect(await store.addParticipant(space.id, a, { maxParticipants: 2 })).toBe('rejoined');
+		expect(await store.addParticipant(space.id, b, { maxParticipants: 3 })).toBe('added');
+		expect(await store.raiseHand(space.id, a.id, { maxHands: 1 })).toBe('raised');
+		expect(await store.raiseHand(space.id, b.id, { maxHands: 1 })).toBe('queue_full');
+		expect(await store.raiseHand(space.id, a.id, { maxHands: 1 })).toBe('already_raised');
+		await store.lowerHand(space.id, a.id);
+		expect(await store.raiseHand(space.id, b.id, { maxHands: 1 })).toBe('raised');
+	});
+
+	it('starts a space only within the live limits of the store and of its owner; an ended space leaves them', async () => {
+		const store = makeStore();
+		const limits = { maxLive: 2, maxLivePerOwner: 1 };
+		const [x1, x2, y1, z1] = [
+			await newSpace(store, 13, { owner: 'op:x' }),
+			await newSpace(store, 13, { owner: 'op:x' }),
+			await newSpace(store, 13, { owner: 'op:y' }),
+			await newSpace(store, 13, { owner: 'op:z' }),
+		];
+		expect(await store.startSpace(x1.space.id, 10, limits)).toMatchObject({ ok: true, space: { state: 'live', startedAt: 10 } });
+		expect(await store.startSpace(x1.space.id, 11, limits)).toEqual({ ok: false, reason: 'wrong_state' });
+		expect(await store.startSpace(x2.space.id, 11, limits)).toEqual({ ok: false, reason: 'limit_reached' });
+		expect(await store.startSpace(y1.space.id, 12, limits)).toMatchObject({ ok: true });
+		expect(await store.startSpace(z1.space.id, 13, limits)).toEqual({ ok: false, reason: 'capacity' });
+		expect(await store.startSpace(newSpaceId(), 13, limits)).toEqual({ ok: false, reason: 'not_found' });
+		await store.transitionState(x1.space.id, ['live'], 'ended', 14);
+		expect(await store.startSpace(x2.space.id, 15, limits)).toMatchObject({ ok: true });
+		expect(await store.startSpace(z1.space.id, 16, limits)).toEqual({ ok: false, reason: 'capacity' });
+		// Ending a space that never went live frees nothing and takes nothing.
+		await store.transitionState(z1.space.id, ['created'], 'ended', 17);
+		expect((await store.getSpace(z1.space.id))?.state).toBe('ended');
+	});
+
+	it('lists spaces newest first, by state, a page at a time; and participants a page at a time', async () => {
+		const store = makeStore();
+		const made = [];
+		for (let i = 0; i < 5; i++) made.push(await newSpace(store, 13, { createdAt: 1_795_000_000_000 + i }));
+		await store.transitionState(made[1]!.space.id, ['created'], 'live', 1);
+		const ids = (page: { items: Space[] }) => page.items.map((sp) => sp.id);
+		const first = await store.listSpaces({ limit: 3 });
+		expect(ids(first)).toEqual([made[4]!, made[3]!, made[2]!].map((m) => m.space.id));
+		const second = await store.listSpaces({ limit: 3, cursor: first.nextCursor! });
+		expect(ids(second)).toEqual([made[1]!, made[0]!].map((m) => m.space.id));
+		expect(second.nextCursor).toBeNull();
+		expect(ids(await store.listSpaces({ state: 'live', limit: 10 }))).toEqual([made[1]!.space.id]);
+		const { space, host } = made[0]!;
+		const people = [host];
+		for (let i = 0; i < 25; i++) {
+			const p = person('listener', `P${i}`);
+			await store.addParticipant(space.id, p);
+			people.push(p);
+		}
+		const seen: Participant[] = [];
+		let cursor: string | undefined;
+		for (let pages = 0; pages < 100; pages++) {
+			const page = await store.listParticipants(space.id, { limit: 10, ...(cursor !== undefined && { cursor }) });
+			seen.push(...page.items);
+			if (page.nextCursor === null) break;
+			cursor = page.nextCursor;
+		}
+		expect(new Set(seen.map((p) => p.id))).toEqual(new Set(people.map((p) => p.id)));
+	});
+
+	it('takes from a rate bucket shared by its name until it is empty, then says how long until the next token', async () => {
+		const store = makeStore();
+		const bucket = `create:test:${randomUUID()}`;
+		const limit = { burst: 2, perSecond: 2 / 60 };
+		expect(await store.takeRate(bucket, limit)).toBe(0);
+		expect(await store.takeRate(bucket, limit)).toBe(0);
+		const waitMs = await store.takeRate(bucket, limit);
+		expect(waitMs).toBeGreaterThan(25_000);
+		expect(waitMs).toBeLessThanOrEqual(30_000);
+		expect(await store.takeRate(`${bucket}:other`, limit)).toBe(0);
+	});
 });
 
 describe('RedisSpaceStore under concurrency', () => {
@@ -285,5 +390,42 @@ describe('RedisSpaceStore deadlines', () => {
 		const ahead = new RedisSpaceStore(redis, prefix, { deadlineMs: () => redisTime[0] * 1000 + 60_000, onDeadlineRefused: () => refused++ });
 		expect(await ahead.addParticipant(space.id, listener)).toBe('added');
 		expect(refused).toBe(2);
+	});
+});
+
+describe('RedisSpaceStore shared records', () => {
+	it('a live set at its limit drops spaces that are gone or no longer live, and only then refuses', async () => {
+		const prefix = `test-${randomUUID()}`;
+		const store = new RedisSpaceStore(redis, prefix);
+		const live = await newSpace(store, 13, { owner: 'op:x' });
+		await store.startSpace(live.space.id, 1, { maxLive: 1, maxLivePerOwner: 5 });
+		// A seat held by a space whose keys are gone (deleted by hand; or a store that missed the end).
+		await redis.del(`${prefix}:space:{${live.space.id}}`);
+		const next = await newSpace(store, 13, { owner: 'op:x' });
+		expect(await store.startSpace(next.space.id, 2, { maxLive: 1, maxLivePerOwner: 1 })).toMatchObject({ ok: true });
+		expect(await redis.smembers(`${prefix}:live`)).toEqual([next.space.id]);
+		expect(await redis.smembers(`${prefix}:live:owner:op:x`)).toEqual([next.space.id]);
+		await store.transitionState(next.space.id, ['live'], 'ended', 3);
+		expect(await redis.exists(`${prefix}:live`, `${prefix}:live:owner:op:x`)).toBe(0);
+	});
+
+	it('the spaces index drops spaces that expired, on listing and a few at each create', async () => {
+		const prefix = `test-${randomUUID()}`;
+		const store = new RedisSpaceStore(redis, prefix);
+		const gone = [await newSpace(store, 13, { createdAt: 1 }), await newSpace(store, 13, { createdAt: 2 }), await newSpace(store, 13, { createdAt: 3 })];
+		for (const { space } of gone) await redis.del(`${prefix}:space:{${space.id}}`);
+		await newSpace(store, 13, { createdAt: 4 });
+		expect(await redis.zcard(`${prefix}:spaces`)).toBe(2);
+		expect((await store.listSpaces({ limit: 10 })).items).toHaveLength(1);
+		expect(await redis.zcard(`${prefix}:spaces`)).toBe(1);
+	});
+
+	it('a rate bucket expires once it would be full again', async () => {
+		const prefix = `test-${randomUUID()}`;
+		const store = new RedisSpaceStore(redis, prefix);
+		await store.takeRate('create:addr:x', { burst: 30, perSecond: 0.5 });
+		const ttl = await redis.pttl(`${prefix}:rate:create:addr:x`);
+		expect(ttl).toBeGreaterThan(55_000);
+		expect(ttl).toBeLessThanOrEqual(61_000);
 	});
 });
