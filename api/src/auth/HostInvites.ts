@@ -32,7 +32,7 @@ const nowLua = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
-/** Drops an index's expired members, and has the index expire with its last one. KEYS-agnostic: the index is `idx`. */
+/** For scripts: `prune` drops an index's expired members; `expireWithLast` has the index expire with its last one. */
 const pruneLua = `
 local function prune(idx)
 	redis.call('ZREMRANGEBYSCORE', idx, '-inf', now)
