@@ -3,7 +3,9 @@ import { IdentityCredentials } from '../auth/IdentityCredentials.js';
 import { TokenIssuer } from '../auth/TokenIssuer.js';
 import { Admission, NodeFullError } from '../signaling/Admission.js';
 import { MemorySpaceStore } from './MemorySpaceStore.js';
-import type { ParticipantId } from './Space.js';
+import { asSpaceId, displayNameKey, participantIdFor, type ParticipantId, type SpaceId } from './Space.js';
+import type { SpaceLimits } from './SpaceLimits.js';
+import { RetryLaterError, TribuneError } from '../errors.js';
 import { SpaceService, type Actor, type SpaceServiceEvents } from './SpaceService.js';
 
 const key = new TextEncoder().encode('t'.repeat(32));
@@ -503,5 +505,153 @@ describe('SpaceService: tokens', () => {
 		now += 400_000;
 		await expect(service.renewToken(host, session)).rejects.toMatchObject({ code: 'unauthorized', reason: 'session_expired' });
 		await expect(service.join(host.spaceId, { displayName: 'H', token: renewed.token })).rejects.toMatchObject({ code: 'unauthorized' });
+	});
+});
+
+describe('SpaceService: identities', () => {
+	it('a participant is their identity in the space: the same credential finds them again, a ban of the id holds for it', async () => {
+		const s = await liveSpace();
+		const first = await s.service.join(s.spaceId, { displayName: 'Lee' });
+		const identity = await identities.verify(first.identity!);
+		expect(first.participant).toMatchObject({ id: participantIdFor(s.spaceId, identity), identity });
+		expect(await tokens.verify(first.token)).toMatchObject({ identity, participantId: first.participant.id });
+		const again = await s.service.join(s.spaceId, { displayName: 'Lee', identity: first.identity });
+		expect(again.participant.id).toBe(first.participant.id);
+		await s.service.remove(s.host, first.participant.id, true);
+		await expect(s.service.join(s.spaceId, { displayName: 'Lee', identity: again.identity })).rejects.toMatchObject({ code: 'banned' });
+		// Elsewhere the identity is someone else, and not banned.
+		const other = await liveSpace();
+		expect((await other.service.join(other.spaceId, { displayName: 'Lee', identity: first.identity })).participant.id).not.toBe(first.participant.id);
+	});
+
+	it('a rejoin without a token gets a token of the current generation: one revoked before still rejoins by identity', async () => {
+		const s = await liveSpace();
+		const first = await s.service.join(s.spaceId, { displayName: 'Lee' });
+		await s.service.revokeTokens(s.host, first.participant.id);
+		await expect(s.service.join(s.spaceId, { displayName: 'Lee', token: first.token })).rejects.toMatchObject({ code: 'unauthorized' });
+		const back = await s.service.join(s.spaceId, { displayName: 'Lee', identity: first.identity });
+		expect(back.participant.id).toBe(first.participant.id);
+		expect((await s.service.verifyToken(back.token)).claims.generation).toBe(1);
+	});
+
+	it('a host credential joins as the host identity it names, without an identity credential in the reply', async () => {
+		const store = new MemorySpaceStore();
+		const verifyHostCredential = async (credential: string) => {
+			if (credential !== 'good-host-credential') throw new TribuneError('unauthorized', 'invalid host credential');
+			return { identity: 'host:studio-b' };
+		};
+		const service = new SpaceService({ store, tokens, identities, maxSpeakersLimit: 50, verifyHostCredential });
+		const creator = await service.creatorFor({ hostCredential: 'good-host-credential' });
+		expect(creator).toEqual({ identity: 'host:studio-b' });
+		await expect(service.creatorFor({ hostCredential: 'bad' })).rejects.toMatchObject({ code: 'unauthorized' });
+		const created = await service.createSpace({ title: 'T', description: '', hostName: 'Studio B', settings: {}, owner: creator.identity });
+		// The host on another device: their credential finds the host participant, role and all.
+		const joined = await service.join(created.space.id, { displayName: 'Studio B', identity: 'good-host-credential' });
+		expect(joined).toMatchObject({ participant: { id: created.host.id, role: 'host' } });
+		expect(joined.identity).toBeUndefined();
+		// A bad one is no identity at all: someone new, anonymous.
+		const stranger = await service.join(created.space.id, { displayName: 'Stranger', identity: 'bad' });
+		expect(stranger.participant.role).toBe('listener');
+		expect(await identities.verify(stranger.identity!)).toMatch(/^anon:/);
+	});
+
+	it('creating a space needs a host credential unless hosting is open; open, the creator is an anonymous identity', async () => {
+		const closed = new SpaceService({ store: new MemorySpaceStore(), tokens, identities, maxSpeakersLimit: 50 });
+		await expect(closed.creatorFor({})).rejects.toMatchObject({ code: 'host_required', status: 401 });
+		await expect(closed.creatorFor({ hostCredential: 'anything' })).rejects.toMatchObject({ code: 'unauthorized' });
+		const open = new SpaceService({ store: new MemorySpaceStore(), tokens, identities, maxSpeakersLimit: 50, openHosting: true });
+		const creator = await open.creatorFor({});
+		expect(await identities.verify(creator.credential!)).toBe(creator.identity);
+		expect((await open.creatorFor({ identity: creator.credential })).identity).toBe(creator.identity);
+		expect((await open.creatorFor({ identity: 'forged' })).identity).not.toBe(creator.identity);
+	});
+
+	it('refuses a display name of someone on stage (NFKC, case, spacing), not of a listener; the one on stage keeps theirs', async () => {
+		const s = await liveSpace();
+		const sam = await s.speaker('Sam Speaker');
+		for (const name of ['Hana', 'HANA', ' hana ', 'Ｈａｎａ', 'sam  speaker', 'SAM SPEAKER']) {
+			await expect(s.service.join(s.spaceId, { displayName: name }), name).rejects.toMatchObject({ code: 'name_taken' });
+		}
+		await s.listener('Lee');
+		await s.listener('lee');
+		await s.service.leaveStage(sam);
+		await s.listener('Sam Speaker');
+		expect(displayNameKey('Straße  Ｘ')).toBe(displayNameKey('STRASSE x'));
+	});
+
+	it('synthetic speakers get synthetic identities', async () => {
+		const s = await liveSpace();
+		const robot = await s.service.addSyntheticSpeaker(s.host, 'Robot');
+		expect(robot.identity).toMatch(/^synthetic:/);
+		expect(robot.id).toBe(participantIdFor(s.spaceId, robot.identity));
+	});
+});
+
+describe('SpaceService: limits', () => {
+	async function limited(limits: Partial<SpaceLimits>, now = { ms: 1_795_000_000_000 }) {
+		const store = new MemorySpaceStore({ now: () => now.ms });
+		const service = new SpaceService({ store, tokens, identities, maxSpeakersLimit: 50, limits, addressTag: (address) => `tag-${address}`, now: () => now.ms });
+		const create = (owner: string, address?: string) => service.createSpace({ title: 'T', description: '', hostName: 'H', settings: {}, owner, ...(address !== undefined && { address }) });
+		return { store, service, create, now };
+	}
+
+	it('creations per minute per address and per identity, refused rate_limited with a Retry-After; operator subjects only by address', async () => {
+		const { create, now } = await limited({ createsPerMinPerAddress: 3, createsPerMinPerIdentity: 2 });
+		await create('anon:AAAAAAAAAAAAAAAAAAAAAA', '192.0.2.1');
+		await create('anon:AAAAAAAAAAAAAAAAAAAAAA', '192.0.2.2');
+		const byIdentity = await create('anon:AAAAAAAAAAAAAAAAAAAAAA', '192.0.2.3').catch((error: unknown) => error);
+		expect(byIdentity).toMatchObject({ code: 'rate_limited', status: 429, retryAfterS: 30 });
+		await create('anon:BBBBBBBBBBBBBBBBBBBBBB', '192.0.2.1');
+		await create('anon:CCCCCCCCCCCCCCCCCCCCCC', '192.0.2.1');
+		await expect(create('anon:DDDDDDDDDDDDDDDDDDDDDD', '192.0.2.1')).rejects.toBeInstanceOf(RetryLaterError);
+		for (let i = 0; i < 5; i++) await create('op:integrator');
+		now.ms += 20_000;
+		await create('anon:DDDDDDDDDDDDDDDDDDDDDD', '192.0.2.1');
+	});
+
+	it('live spaces per cluster (capacity, Retry-After 60) and per owner (limit_reached); ending one makes room', async () => {
+		const { service, create } = await limited({ liveSpacesMax: 2, liveSpacesPerHost: 1 });
+		const [a1, a2, b1, c1] = [await create('op:a'), await create('op:a'), await create('op:b'), await create('op:c')];
+		const actor = (c: { space: { id: SpaceId }; host: { id: ParticipantId } }): Actor => ({ spaceId: c.space.id, participantId: c.host.id });
+		await service.start(actor(a1));
+		await expect(service.start(actor(a2))).rejects.toMatchObject({ code: 'limit_reached', status: 429 });
+		await service.start(actor(b1));
+		await expect(service.start(actor(c1))).rejects.toMatchObject({ code: 'capacity', status: 503, retryAfterS: 60 });
+		await service.endSpace(a1.space.id);
+		await expect(service.endSpace(a1.space.id)).rejects.toMatchObject({ code: 'space_ended' });
+		await service.start(actor(c1));
+	});
+
+	it('participants per space (space_full) and raised hands per space (hand_queue_full)', async () => {
+		const { service, create } = await limited({ maxParticipants: 3, maxHands: 1 });
+		const created = await create('op:a');
+		const one = await service.join(created.space.id, { displayName: 'One' });
+		const two = await service.join(created.space.id, { displayName: 'Two' });
+		await expect(service.join(created.space.id, { displayName: 'Three' })).rejects.toMatchObject({ code: 'space_full', status: 503 });
+		expect((await service.join(created.space.id, { displayName: 'One', token: one.token })).participant.id).toBe(one.participant.id);
+		await service.raiseHand({ spaceId: created.space.id, participantId: one.participant.id });
+		await expect(service.raiseHand({ spaceId: created.space.id, participantId: two.participant.id })).rejects.toMatchObject({ code: 'hand_queue_full', status: 409 });
+	});
+});
+
+describe('SpaceService: the operator', () => {
+	it('issues tokens for identities in a role, host only for the host; bans and unbans identities, present or not; lists', async () => {
+		const s = await liveSpace();
+		const alice = await s.service.issueFor(s.spaceId, { identity: 'op:alice', displayName: 'Alice', role: 'cohost' });
+		expect(alice.participant).toMatchObject({ role: 'cohost', identity: 'op:alice' });
+		expect((await s.service.issueFor(s.spaceId, { identity: 'op:alice', displayName: 'Alice', role: 'listener' })).participant.role).toBe('listener');
+		expect((await s.service.issueFor(s.spaceId, { identity: 'op:hana', displayName: 'Hana', role: 'host' })).participant.id).toBe(s.host.participantId);
+		await expect(s.service.issueFor(s.spaceId, { identity: 'op:bob', displayName: 'Bob', role: 'host' })).rejects.toMatchObject({ code: 'forbidden' });
+		const bobId = participantIdFor(s.spaceId, 'op:bob');
+		await s.service.ban(s.spaceId, bobId, { address: false });
+		await expect(s.service.issueFor(s.spaceId, { identity: 'op:bob', displayName: 'Bob', role: 'listener' })).rejects.toMatchObject({ code: 'banned' });
+		await s.service.ban(s.spaceId, alice.participant.id, { address: true });
+		expect(s.events.filter((e) => e.name === 'participantRemoved')).toHaveLength(1);
+		expect(await s.service.unban(s.spaceId, bobId)).toBe(true);
+		await s.service.issueFor(s.spaceId, { identity: 'op:bob', displayName: 'Bob', role: 'listener' });
+		const page = await s.service.listParticipants(s.spaceId, { limit: 500 });
+		expect(page.items.map((p) => p.identity).sort()).toEqual(['op:bob', 'op:hana']);
+		expect((await s.service.listSpaces({ state: 'live', limit: 10 })).items.map((sp) => sp.id)).toEqual([s.spaceId]);
+		await expect(s.service.ban(asSpaceId('nope'), bobId, { address: false })).rejects.toMatchObject({ code: 'not_found' });
 	});
 });
