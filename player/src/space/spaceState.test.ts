@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ParticipantInfo, StateData } from '../../../api/src/signaling/protocol.js';
-import { applyEvent, orderStage, viewFromState } from './spaceState.js';
+import { appendHands, applyEvent, describeEnded, describeEnding, maxLoadedHands, orderStage, viewFromState } from './spaceState.js';
 
 const person = (id: string, role: ParticipantInfo['role'] = 'speaker'): ParticipantInfo => ({ id, displayName: id.toUpperCase(), role, mute: 'none' });
 const state = (over: Partial<StateData> = {}): StateData => ({
@@ -9,9 +9,12 @@ const state = (over: Partial<StateData> = {}): StateData => ({
 	stage: [person('h', 'host'), person('a'), person('b')],
 	pinned: [],
 	handQueue: [],
+	handCount: 0,
 	handRaised: false,
+	handPosition: null,
 	listenerCount: 3,
 	activeSpeaker: null,
+	ending: null,
 	...over,
 });
 const ids = (ps: ParticipantInfo[]) => ps.map((p) => p.id);
@@ -19,16 +22,16 @@ const ids = (ps: ParticipantInfo[]) => ps.map((p) => p.id);
 describe('space view', () => {
 	it('puts pinned speakers on top in the host\'s order', () => {
 		expect(ids(orderStage(state().stage, ['b', 'a']))).toEqual(['b', 'a', 'h']);
-		expect(ids(viewFromState(state({ pinned: ['b'] })).stage)).toEqual(['b', 'h', 'a']);
+		expect(ids(viewFromState(state({ pinned: ['b'] }), 0).stage)).toEqual(['b', 'h', 'a']);
 	});
 
 	it('a pinnedChanged event reorders the stage', () => {
-		const view = applyEvent(viewFromState(state()), { event: 'pinnedChanged', data: { participantIds: ['b'] } });
+		const view = applyEvent(viewFromState(state(), 0), { event: 'pinnedChanged', data: { participantIds: ['b'] } });
 		expect(ids(view.stage)).toEqual(['b', 'h', 'a']);
 	});
 
 	it('approving my hand puts me on stage and lowers my hand', () => {
-		let view = viewFromState(state({ handRaised: true }));
+		let view = viewFromState(state({ handRaised: true }), 0);
 		view = applyEvent(view, { event: 'roleChanged', data: { participant: person('me', 'speaker'), previousRole: 'listener' } });
 		expect(view.you.role).toBe('speaker');
 		expect(view.handRaised).toBe(false);
@@ -36,14 +39,14 @@ describe('space view', () => {
 	});
 
 	it('a demoted pinned speaker leaves the stage and the pinned list', () => {
-		let view = viewFromState(state({ pinned: ['a'] }));
+		let view = viewFromState(state({ pinned: ['a'] }), 0);
 		view = applyEvent(view, { event: 'roleChanged', data: { participant: person('a', 'listener'), previousRole: 'speaker' } });
 		expect(ids(view.stage)).toEqual(['h', 'b']);
 		expect(view.pinned).toEqual([]);
 	});
 
 	it('my place in the hand queue follows handChanged and goes when the hand is lowered', () => {
-		let view = viewFromState(state());
+		let view = viewFromState(state(), 0);
 		view = applyEvent(view, { event: 'handChanged', data: { raised: true, position: 3 } });
 		expect([view.handRaised, view.handPosition]).toEqual([true, 3]);
 		view = applyEvent(view, { event: 'handChanged', data: { raised: true, position: 2 } });
@@ -53,12 +56,45 @@ describe('space view', () => {
 	});
 
 	it('mute, active speaker and listener count events update what the stage shows', () => {
-		let view = viewFromState(state());
+		let view = viewFromState(state(), 0);
 		view = applyEvent(view, { event: 'muteChanged', data: { participantId: 'a', mute: 'moderator' } });
 		view = applyEvent(view, { event: 'activeSpeaker', data: { participantId: 'b' } });
 		view = applyEvent(view, { event: 'tick', data: { listenerCount: 9, reactions: [{ reaction: 'clap', count: 40 }] } });
 		expect(view.stage.find((p) => p.id === 'a')?.mute).toBe('moderator');
 		expect(view.activeSpeaker).toBe('b');
 		expect(view.listenerCount).toBe(9);
+	});
+
+	it('a hand change carries only the change: the loaded hands and the count follow it', () => {
+		const hands = [person('q1', 'listener'), person('q2', 'listener')];
+		let view = viewFromState(state({ you: person('h', 'host'), handQueue: hands, handCount: 2 }), 0);
+		view = applyEvent(view, { event: 'handQueueChanged', data: { raised: person('q3', 'listener'), lowered: null, length: 3 } });
+		expect([ids(view.handQueue), view.handCount]).toEqual([['q1', 'q2', 'q3'], 3]);
+		view = applyEvent(view, { event: 'handQueueChanged', data: { raised: null, lowered: 'q1', length: 2 } });
+		expect([ids(view.handQueue), view.handCount]).toEqual([['q2', 'q3'], 2]);
+	});
+
+	it('a hand raised behind hands not loaded yet is counted, not shown, until the pages before it are', () => {
+		let view = viewFromState(state({ you: person('h', 'host'), handQueue: [person('q1', 'listener')], handCount: 60 }), 0);
+		view = applyEvent(view, { event: 'handQueueChanged', data: { raised: person('q61', 'listener'), lowered: null, length: 61 } });
+		expect([ids(view.handQueue), view.handCount]).toEqual([['q1'], 61]);
+		view = appendHands(view, { hands: [person('q1', 'listener'), person('q2', 'listener'), person('q61', 'listener')], length: 61, next: null });
+		expect(ids(view.handQueue)).toEqual(['q1', 'q2', 'q61']);
+		const many = Array.from({ length: maxLoadedHands + 10 }, (_, i) => person(`m${i}`, 'listener'));
+		expect(appendHands(view, { hands: many, length: 700, next: 'm509' }).handQueue).toHaveLength(maxLoadedHands);
+	});
+
+	it('the stage is told when the space will end on its own, counted on this device\'s clock, and when that is off', () => {
+		let view = viewFromState(state({ you: person('a') }), 0);
+		view = applyEvent(view, { event: 'spaceEnding', data: { reason: 'idle', endsAt: 9e12, inS: 45 } }, 1_000_000);
+		expect(view.ending).toEqual({ reason: 'idle', endsAtMs: 1_045_000 });
+		expect(describeEnding('idle', 45)).toBe('This space ends in 45 s: no host or co-host is connected. It carries on if one comes back.');
+		expect(describeEnding('max_duration', 600)).toBe('This space ends in 10 minutes: it has been live as long as a space may be.');
+		expect(describeEnded(view.ending)).toBe('This space has ended: no host or co-host was connected.');
+		view = applyEvent(view, { event: 'spaceEndingCancelled', data: {} });
+		expect(view.ending).toBeNull();
+		expect(describeEnded(view.ending)).toBe('This space has ended.');
+		const late = viewFromState(state({ ending: { reason: 'max_duration', endsAt: 5, inS: 30 } }), 2000);
+		expect(late.ending).toEqual({ reason: 'max_duration', endsAtMs: 32_000 });
 	});
 });

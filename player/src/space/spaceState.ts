@@ -1,10 +1,25 @@
-import type { EventData, ParticipantInfo, StateData, WireRole } from '../../../api/src/signaling/protocol.js';
+import type { EventData, HandPage, ParticipantInfo, SpaceEndReason, StateData, WireRole } from '../../../api/src/signaling/protocol.js';
+
+/** An end the stage was warned of, timed on this device's clock (its own clock may be off the server's). */
+export interface LocalEnding {
+	reason: SpaceEndReason;
+	/** When it ends, on this device's clock (epoch ms). */
+	endsAtMs: number;
+}
 
 /** What the space page shows: the `getState` snapshot, kept current by signaling events. */
-export interface SpaceView extends StateData {
-	/** My place in the hand queue while my hand is raised (1 = next), when the server said. */
-	handPosition: number | null;
+export interface SpaceView extends Omit<StateData, 'ending'> {
+	/**
+	 * The raised hands loaded so far (a moderator's), first raised first: the first page, then the pages asked for, at
+	 * most `maxLoadedHands`; `handCount` counts them all.
+	 */
+	handQueue: ParticipantInfo[];
+	/** The space is about to end on its own (told to those on stage). */
+	ending: LocalEnding | null;
 }
+
+/** Raised hands the host panel keeps at most (the queue's first ones; the count says how many more). */
+export const maxLoadedHands = 500;
 
 export type SpaceEvent = { [N in keyof EventData]: { event: N; data: EventData[N] } }[keyof EventData];
 
@@ -19,13 +34,24 @@ export function orderStage(stage: readonly ParticipantInfo[], pinned: readonly s
 	return [...top, ...rest];
 }
 
-export function viewFromState(state: StateData): SpaceView {
-	const position = state.handQueue.findIndex((p) => p.id === state.you.id);
-	return { ...state, stage: orderStage(state.stage, state.pinned), handPosition: state.handRaised && position >= 0 ? position + 1 : null };
+/** `nowMs`: this device's clock when the state arrived (an end's time left is counted from it). */
+export function viewFromState(state: StateData, nowMs: number): SpaceView {
+	const ending = state.ending && { reason: state.ending.reason, endsAtMs: nowMs + state.ending.inS * 1000 };
+	return { ...state, stage: orderStage(state.stage, state.pinned), handPosition: state.handRaised ? state.handPosition : null, ending };
 }
 
-/** Applies one signaling event. Pure: returns a new view (or the same one when nothing the page shows changed). */
-export function applyEvent(view: SpaceView, e: SpaceEvent): SpaceView {
+/** Adds a page of hands (`listHands`) after those loaded: each once, at most `maxLoadedHands`. */
+export function appendHands(view: SpaceView, page: HandPage): SpaceView {
+	const loaded = new Set(view.handQueue.map((p) => p.id));
+	const handQueue = [...view.handQueue, ...page.hands.filter((p) => !loaded.has(p.id))].slice(0, maxLoadedHands);
+	return { ...view, handQueue, handCount: page.length };
+}
+
+/**
+ * Applies one signaling event. Pure: returns a new view (or the same one when nothing the page shows changed).
+ * `nowMs`: this device's clock as the event arrived.
+ */
+export function applyEvent(view: SpaceView, e: SpaceEvent, nowMs = 0): SpaceView {
 	switch (e.event) {
 		case 'roleChanged': {
 			const p = e.data.participant;
@@ -33,7 +59,7 @@ export function applyEvent(view: SpaceView, e: SpaceEvent): SpaceView {
 			const others = view.stage.filter((s) => s.id !== p.id);
 			const stage = isOnStage(p.role) ? [...others, p] : others;
 			const pinned = isOnStage(p.role) ? view.pinned : view.pinned.filter((id) => id !== p.id);
-			// Someone approved leaves the queue; the server's next queue event confirms it.
+			// Someone approved leaves the queue; the server's next queue event confirms it (with the length).
 			const handQueue = view.handQueue.filter((h) => h.id !== p.id);
 			const handRaised = p.id === view.you.id && isOnStage(p.role) ? false : view.handRaised;
 			const handPosition = handRaised ? view.handPosition : null;
@@ -47,10 +73,20 @@ export function applyEvent(view: SpaceView, e: SpaceEvent): SpaceView {
 		}
 		case 'pinnedChanged':
 			return { ...view, pinned: e.data.participantIds, stage: orderStage(view.stage, e.data.participantIds) };
-		case 'handQueueChanged':
-			return { ...view, handQueue: e.data.queue };
+		case 'handQueueChanged': {
+			const { raised, lowered, length } = e.data;
+			// Everything raised so far is loaded: a new hand (raised last) belongs at the end of what is shown.
+			const complete = view.handQueue.length >= view.handCount;
+			let handQueue = lowered ? view.handQueue.filter((p) => p.id !== lowered) : view.handQueue;
+			if (raised && complete && handQueue.length < maxLoadedHands && !handQueue.some((p) => p.id === raised.id)) handQueue = [...handQueue, raised];
+			return { ...view, handQueue, handCount: length };
+		}
 		case 'handChanged':
 			return { ...view, handRaised: e.data.raised, handPosition: e.data.raised ? (e.data.position ?? view.handPosition) : null };
+		case 'spaceEnding':
+			return { ...view, ending: { reason: e.data.reason, endsAtMs: nowMs + e.data.inS * 1000 } };
+		case 'spaceEndingCancelled':
+			return { ...view, ending: null };
 		case 'activeSpeaker':
 			return { ...view, activeSpeaker: e.data.participantId };
 		case 'spaceState':
@@ -67,4 +103,20 @@ export function applyEvent(view: SpaceView, e: SpaceEvent): SpaceView {
 		default:
 			return view;
 	}
+}
+
+/** A sentence for the stage: the space is about to end on its own, `secondsLeft` from now. */
+export function describeEnding(reason: SpaceEndReason, secondsLeft: number): string {
+	const s = Math.max(0, Math.round(secondsLeft));
+	const when = s >= 120 ? `in ${Math.round(s / 60)} minutes` : s > 0 ? `in ${s} s` : 'now';
+	return reason === 'idle'
+		? `This space ends ${when}: no host or co-host is connected. It carries on if one comes back.`
+		: `This space ends ${when}: it has been live as long as a space may be.`;
+}
+
+/** A sentence for a space that ended on its own after the warning `ending` (or without one: a host ended it). */
+export function describeEnded(ending: LocalEnding | null): string {
+	if (ending?.reason === 'idle') return 'This space has ended: no host or co-host was connected.';
+	if (ending?.reason === 'max_duration') return 'This space has ended: it was live as long as a space may be.';
+	return 'This space has ended.';
 }

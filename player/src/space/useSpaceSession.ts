@@ -7,7 +7,7 @@ import { finalCloseCodes, fullCloseCode, parseRetryAfter, reconnectDelayMs, rejo
 import { SignalingError, SignalingSocket } from '../signaling/SignalingSocket.js';
 import { describeCloseCode, describeError, describeFull, describeRefusal } from './describeError.js';
 import { addReaction, type FloatingReaction } from './reactions.js';
-import { applyEvent, viewFromState, type SpaceEvent, type SpaceView } from './spaceState.js';
+import { appendHands, applyEvent, describeEnded, describeEnding, viewFromState, type SpaceEvent, type SpaceView } from './spaceState.js';
 import { ToastBatcher, type Toast } from './toastBatcher.js';
 
 /**
@@ -16,7 +16,22 @@ import { ToastBatcher, type Toast } from './toastBatcher.js';
  */
 export type ConnectionStatus = 'joining' | 'connecting' | 'connected' | 'reconnecting' | 'final';
 
-const forwarded: EventName[] = ['roleChanged', 'muteChanged', 'pinnedChanged', 'handQueueChanged', 'handChanged', 'activeSpeaker', 'spaceState', 'spaceSettings', 'tick'];
+const forwarded: EventName[] = [
+	'roleChanged',
+	'muteChanged',
+	'pinnedChanged',
+	'handQueueChanged',
+	'handChanged',
+	'activeSpeaker',
+	'spaceState',
+	'spaceSettings',
+	'tick',
+	'spaceEnding',
+	'spaceEndingCancelled',
+];
+
+/** While a hand is raised, its place in the queue is asked for this often (places move without a message), ms. */
+const handPositionEveryMs = 15_000;
 
 const roleWords: Record<string, string> = { host: 'the host', cohost: 'a co-host', speaker: 'a speaker', listener: 'a listener' };
 
@@ -147,7 +162,7 @@ export function useSpaceSession(spaceId: string) {
 			const state = await s.request('getState', {});
 			for (const p of [...state.stage, ...state.handQueue]) names.set(p.id, p.displayName);
 			names.set(state.you.id, state.you.displayName);
-			view.value = viewFromState(state);
+			view.value = viewFromState(state, Date.now());
 			socket.value = s;
 			status.value = 'connected';
 			attempt = 0;
@@ -219,14 +234,17 @@ export function useSpaceSession(spaceId: string) {
 	function onEvent(e: SpaceEvent): void {
 		const before = view.value;
 		if (!before) return;
-		view.value = applyEvent(before, e);
+		view.value = applyEvent(before, e, Date.now());
+		if (e.event === 'handQueueChanged' && e.data.raised) names.set(e.data.raised.id, e.data.raised.displayName);
+		if (e.event === 'spaceEnding') batcher.announce(describeEnding(e.data.reason, e.data.inS));
+		if (e.event === 'spaceEndingCancelled' && before.ending) batcher.announce('A host is back: the space carries on.');
 		if (e.event === 'roleChanged') {
 			const p: ParticipantInfo = e.data.participant;
 			names.set(p.id, p.displayName);
 			const who = p.id === before.you.id ? 'You are' : `${p.displayName} is`;
 			batcher.announce(`${who} now ${roleWords[p.role]}`);
 		}
-		if (e.event === 'spaceState' && e.data.space.state === 'ended') end(describeError('space_ended'));
+		if (e.event === 'spaceState' && e.data.space.state === 'ended') end(describeEnded(before.ending));
 		if (e.event === 'spaceState' && e.data.space.state === 'live' && before.space.state !== 'live') batcher.announce('The space is live');
 	}
 
@@ -255,6 +273,39 @@ export function useSpaceSession(spaceId: string) {
 		return names.get(participantId) ?? 'Someone';
 	}
 
+	/**
+	 * Loads the next page of raised hands after those shown (a host or co-host); from the start again if the last
+	 * one shown was lowered meanwhile (the pages are merged, each hand once).
+	 */
+	async function loadMoreHands(): Promise<void> {
+		const s = socket.value;
+		const last = view.value?.handQueue.at(-1);
+		if (!s) return;
+		try {
+			const page = await s.request('listHands', last ? { after: last.id } : {}).catch((e: unknown) => {
+				if (e instanceof SignalingError && e.code === 'not_found') return s.request('listHands', {});
+				throw e;
+			});
+			if (view.value) view.value = appendHands(view.value, page);
+			for (const p of page.hands) names.set(p.id, p.displayName);
+		} catch (e) {
+			batcher.announce(describeError(e instanceof SignalingError ? e.code : 'internal', 'Could not load more raised hands.'));
+		}
+	}
+
+	/** Asks where our raised hand is in the queue now, every `handPositionEveryMs` while it is raised. */
+	const positionTimer = setInterval(() => {
+		const s = socket.value;
+		if (!s || !view.value?.handRaised) return;
+		s.request('handPosition', {}).then(
+			({ raised, position }) => {
+				if (view.value && socket.value === s) view.value = applyEvent(view.value, { event: 'handChanged', data: raised && position !== null ? { raised, position } : { raised } });
+			},
+			// A missed answer only leaves the place shown a little old; the next asks again.
+			() => {},
+		);
+	}, handPositionEveryMs);
+
 	/** Gets a new token and makes every older one of ours stop working (a token that may have leaked). */
 	async function rotateToken(): Promise<boolean> {
 		const reply = await request('rotateToken', {});
@@ -265,6 +316,7 @@ export function useSpaceSession(spaceId: string) {
 
 	function close(): void {
 		closed = true;
+		clearInterval(positionTimer);
 		clearTimeout(retryTimer);
 		clearTimeout(renewTimer);
 		batcher.close();
@@ -274,7 +326,26 @@ export function useSpaceSession(spaceId: string) {
 	onBeforeUnmount(close);
 	if (status.value === 'connecting') void connect();
 
-	return { status, finalReason, view, socket, toasts, reactions, error, token, join, adopt, connect, request, rotateToken, nameOf, dismissToast: (id: number) => batcher.dismiss(id), announce: (t: string) => batcher.announce(t), close };
+	return {
+		status,
+		finalReason,
+		view,
+		socket,
+		toasts,
+		reactions,
+		error,
+		token,
+		join,
+		adopt,
+		connect,
+		request,
+		rotateToken,
+		loadMoreHands,
+		nameOf,
+		dismissToast: (id: number) => batcher.dismiss(id),
+		announce: (t: string) => batcher.announce(t),
+		close,
+	};
 }
 
 export type SpaceSession = ReturnType<typeof useSpaceSession>;
