@@ -214,7 +214,7 @@ describe('webhook delivery', () => {
 		let receiver: Receiver | undefined;
 		try {
 			await worker.ready();
-			const event = await queue.send('space.started', { spaceId: 'down-for-a-while', title: 'Down', startedAt: new Date().toISOString(), endedAt: null });
+			const event = await queue.send('space.started', { spaceId: 'down-for-a-while', owner: 'op:operator-sub', title: 'Down', startedAt: new Date().toISOString(), endedAt: null });
 			await expect.poll(() => failures.length, { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
 			expect(failures.every((f) => /ECONNREFUSED/.test(f))).toBe(true);
 			expect(delivered).toEqual([]);
@@ -294,7 +294,7 @@ describe('webhook delivery', () => {
 		const delivered: number[] = [];
 		worker.on('delivered', (e) => delivered.push(e.attempt));
 		try {
-			await queue.send('space.ended', { spaceId: 'slow', title: 'Slow', startedAt: null, endedAt: new Date().toISOString() });
+			await queue.send('space.ended', { spaceId: 'slow', owner: 'op:operator-sub', title: 'Slow', startedAt: null, endedAt: new Date().toISOString() });
 			await expect.poll(() => delivered, { timeout: 10_000 }).toEqual([2]);
 			expect(failures).toEqual(['no answer within 300 ms']);
 		} finally {
