@@ -38,6 +38,8 @@ export class ApiProcess {
 			PLAYER_DIR: '/nonexistent',
 			MEDIASOUP_NUM_WORKERS: '1',
 			LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
+			// Tests create spaces anonymously unless they ask for the closed default (TRIBUNE_OPEN_HOSTING=false).
+			TRIBUNE_OPEN_HOSTING: process.env.TRIBUNE_OPEN_HOSTING ?? 'true',
 			...extraEnv,
 		};
 		const node = new ApiProcess(port, env);

@@ -58,6 +58,8 @@ export class TribuneSystem {
 		this.base = `http://127.0.0.1:${port}`;
 		const env: NodeJS.ProcessEnv = {
 			...process.env, PORT: String(port), HOST: '127.0.0.1', TRIBUNE_DATA_DIR: this.#dataDir, SYNTHETIC_SPEAKERS: 'true', LOG_LEVEL: process.env.TRIBUNE_TEST_LOG_LEVEL ?? 'warn',
+			// Journeys create spaces anonymously unless they ask for the closed default (TRIBUNE_OPEN_HOSTING=false).
+			TRIBUNE_OPEN_HOSTING: process.env.TRIBUNE_OPEN_HOSTING ?? 'true',
 		};
 		delete env.REDIS_URL;
 		for (const [name, value] of Object.entries(envOverrides)) {
