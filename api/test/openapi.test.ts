@@ -168,6 +168,7 @@ describe('each documented operation, called for real', () => {
 		expect(redeemed.status).toBe(200);
 		await refusesExtra('post', '/api/host-invites/redeem', '/api/host-invites/redeem', { code });
 		expect((await call('get', '/api/host/me', '/api/host/me', { bearer: redeemed.body.credential })).status).toBe(200);
+		expect((await call('get', '/api/host/me', '/api/host/me')).body).toEqual({ host: null, openHosting: true });
 		expect((await call('get', '/api/server/hosts', '/api/server/hosts', { bearer: admin })).status).toBe(200);
 		expect((await call('delete', '/api/server/hosts/:hostId', `/api/server/hosts/${redeemed.body.host.id}`, { bearer: admin })).status).toBe(200);
 		expect((await call('get', '/api/host/me', '/api/host/me', { bearer: redeemed.body.credential })).status).toBe(401);

@@ -153,6 +153,10 @@ describe('host invites and host identities', () => {
 		const anonymous = await call('POST', '/api/spaces', { body: { title: 'Mine', hostName: 'Me' } });
 		expect(anonymous.status).toBe(401);
 		expect(anonymous.body.error.code).toBe('host_required');
+		// What the create page asks first.
+		const nobody = await call('GET', '/api/host/me');
+		expect(nobody.status).toBe(401);
+		expect(nobody.body.error.code).toBe('host_required');
 
 		const { credential, hostId } = await newHost('Studio B');
 		expect((await call('GET', '/api/host/me', { bearer: credential })).body.host).toMatchObject({ id: hostId, label: 'Studio B' });

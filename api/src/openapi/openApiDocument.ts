@@ -3,7 +3,7 @@ import * as server from '../server/serverSchemas.js';
 import * as wire from './wireSchemas.js';
 
 /** Who may call a route. */
-type Auth = 'none' | 'operator' | 'adminKeyOrCode' | 'participant' | 'host' | 'hostUnlessOpen' | 'captioner';
+type Auth = 'none' | 'operator' | 'adminKeyOrCode' | 'participant' | 'hostUnlessOpen' | 'captioner';
 
 interface Reply {
 	description: string;
@@ -60,7 +60,7 @@ export const apiOperations: readonly ApiOperation[] = [
 	// Hosting (public).
 	{ method: 'post', path: '/api/admin/sessions', tag: 'hosting', auth: 'adminKeyOrCode', summary: 'An admin session: for the one-time sign-in code, or the admin key as bearer', body: server.adminSessionBody, replies: { 200: json('The session token (12 h)', wire.adminSessionResponse) } },
 	{ method: 'post', path: '/api/host-invites/redeem', tag: 'hosting', auth: 'none', summary: 'Become a host with an invite code; keep the credential', body: server.redeemInviteBody, replies: { 200: json('The host credential', wire.redeemResponse) } },
-	{ method: 'get', path: '/api/host/me', tag: 'hosting', auth: 'host', summary: 'The host a credential names, while it is not revoked; without one, whether creating needs one (401 host_required, or openHosting)', replies: { 200: json('The host', wire.hostMeResponse) } },
+	{ method: 'get', path: '/api/host/me', tag: 'hosting', auth: 'hostUnlessOpen', summary: 'The host a credential names, while it is not revoked; without one, whether creating needs one (401 host_required, or openHosting)', replies: { 200: json('The host', wire.hostMeResponse) } },
 	{ method: 'get', path: '/api/openapi.json', tag: 'hosting', auth: 'none', summary: 'This document', replies: { 200: json('OpenAPI 3.1', z.looseObject({ openapi: z.literal('3.1.0') })) } },
 	// The operator's server API.
 	{ method: 'post', path: '/api/server/spaces', tag: 'server', auth: 'operator', summary: 'Create a space for a host named by sub (its owner is op:<sub>)', body: server.createSpaceBody, replies: { 201: json('The space and the host\'s token', wire.serverSpaceResponse) } },
@@ -90,8 +90,7 @@ const securityOf: Record<Auth, object[] | undefined> = {
 	operator: [{ operator: [] }],
 	adminKeyOrCode: [{}, { operator: [] }],
 	participant: [{ participant: [] }],
-	host: [{ host: [] }],
-	// Open hosting (TRIBUNE_OPEN_HOSTING=true) takes a creation without it.
+	// Open hosting (TRIBUNE_OPEN_HOSTING=true) takes a creation without it; /api/host/me then says so.
 	hostUnlessOpen: [{ host: [] }, {}],
 	captioner: [{ captioner: [] }],
 };
