@@ -60,8 +60,8 @@ describe('broadcast scheduling', () => {
 
 			transcoder = await startTranscoder(prefix);
 			const taken = transcoder.taken;
-			await expect.poll(() => taken).toEqual(['a1']);
-			await expect.poll(async () => (await queue.state('a1')).state).toBe('active');
+			await expect.poll(() => taken, { timeout: 10_000 }).toEqual(['a1']);
+			await expect.poll(async () => (await queue.state('a1')).state, { timeout: 10_000 }).toBe('active');
 			expect(await positions(['b1', 'a2', 'a3'])).toEqual([1, 2, 3]);
 
 			// A third owner arrives while the busy one runs one broadcast and waits for two: it goes ahead of both.
@@ -70,11 +70,11 @@ describe('broadcast scheduling', () => {
 
 			// Each stop frees the transcoder for the next job in that order (first come first served: a2 before b1).
 			for (const [i, id] of ['a1', 'b1', 'c1', 'a2', 'a3'].entries()) {
-				await expect.poll(() => taken.length).toBe(i + 1);
+				await expect.poll(() => taken.length, { timeout: 10_000 }).toBe(i + 1);
 				await queue.stop(id);
 			}
 			expect(taken).toEqual(['a1', 'b1', 'c1', 'a2', 'a3']);
-			await expect.poll(async () => (await queue.state('a3')).state).toBe('none');
+			await expect.poll(async () => (await queue.state('a3')).state, { timeout: 10_000 }).toBe('none');
 		} finally {
 			await transcoder?.worker.close();
 			await queue.close();
@@ -89,7 +89,7 @@ describe('broadcast scheduling', () => {
 			transcoder = await startTranscoder(prefix);
 			const taken = transcoder.taken;
 			await queue.start(job('a1', 'op:busy'));
-			await expect.poll(() => taken).toEqual(['a1']);
+			await expect.poll(() => taken, { timeout: 10_000 }).toEqual(['a1']);
 			await queue.start(job('a2', 'op:busy'));
 			await queue.start(job('b1', 'op:other'));
 			expect((await queue.state('b1')).position).toBe(1);
@@ -97,12 +97,12 @@ describe('broadcast scheduling', () => {
 
 			// a1 ends: the busy owner runs nothing now, so a2 counts as their first and waits only for b1, queued before.
 			await queue.stop('a1');
-			await expect.poll(() => taken).toEqual(['a1', 'b1']);
+			await expect.poll(() => taken, { timeout: 10_000 }).toEqual(['a1', 'b1']);
 			await queue.start(job('c1', 'op:third'));
 			expect((await queue.state('a2')).position).toBe(1);
 			expect((await queue.state('c1')).position).toBe(2);
 			await queue.stop('b1');
-			await expect.poll(() => taken).toEqual(['a1', 'b1', 'a2']);
+			await expect.poll(() => taken, { timeout: 10_000 }).toEqual(['a1', 'b1', 'a2']);
 		} finally {
 			await transcoder?.worker.close();
 			await queue.close();
@@ -158,7 +158,7 @@ describe('GET /api/spaces/:id/broadcast', () => {
 		};
 		const first = await createLiveSpace(node);
 		const second = await createLiveSpace(node);
-		await expect.poll(() => status(second.spaceId, second.hostToken)).toEqual({ state: 'waiting', position: 2 });
+		await expect.poll(() => status(second.spaceId, second.hostToken), { timeout: 10_000 }).toEqual({ state: 'waiting', position: 2 });
 		expect(await status(first.spaceId, first.hostToken)).toEqual({ state: 'waiting', position: 1 });
 		await rig.queue.stop(first.spaceId);
 		expect(await status(second.spaceId, second.hostToken)).toEqual({ state: 'waiting', position: 1 });
