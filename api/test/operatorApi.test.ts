@@ -3,6 +3,7 @@ import { connectRedis } from '@tribune/transcoder';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdminSessions } from '../src/auth/AdminSessions.js';
+import { maxHosts } from '../src/auth/HostIdentities.js';
 import { HostInvites, maxInvites } from '../src/auth/HostInvites.js';
 import { participantIdFor, asSpaceId } from '../src/spaces/Space.js';
 import { ApiProcess, startCluster } from './support/apiProcess.js';
@@ -188,6 +189,29 @@ describe('host invites and host identities', () => {
 		// The index expires with its last invite, as each invite does.
 		expect(await redis.pttl(`${prefix}:host-invites`)).toBeGreaterThan(0);
 		await redis.del(`${prefix}:host-invites`);
+	});
+});
+
+describe('host identity bounds', () => {
+	it(`redeeming is refused once ${maxHosts} hosts exist, and the invite keeps its use`, async () => {
+		const minted = await asOperator('POST', '/host-invites', {});
+		const code = /#code=(.+)$/.exec(minted.body.url)![1]!;
+		// The index is what the script counts: fill it with unexpired members (no records are needed for the count).
+		const index = `${prefix}:hosts`;
+		const saved = await redis.zrange(index, 0, -1, 'WITHSCORES');
+		const later = Date.now() + 3_600_000;
+		for (let i = 0; i < maxHosts; i += 1000) await redis.zadd(index, ...Array.from({ length: 1000 }, (_, j) => [later, `filler-${i + j}`]).flat());
+		try {
+			const refused = await call('POST', '/api/host-invites/redeem', { body: { code } });
+			expect(refused.status).toBe(429);
+			expect(refused.body.error.code).toBe('limit_reached');
+			const listed = await asOperator('GET', '/host-invites?limit=500');
+			expect(listed.body.invites.find((i: { id: string }) => i.id === minted.body.invite.id).uses).toBe(0);
+		} finally {
+			await redis.del(index);
+			if (saved.length > 0) await redis.zadd(index, ...saved.flatMap((v, i) => (i % 2 === 0 ? [saved[i + 1]!, v] : [])));
+		}
+		expect((await call('POST', '/api/host-invites/redeem', { body: { code } })).status).toBe(200);
 	});
 });
 

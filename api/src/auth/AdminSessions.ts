@@ -1,4 +1,4 @@
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { TribuneError } from '../errors.js';
@@ -31,24 +31,28 @@ export interface AdminSession {
  * key, so changing the operator's key ends every session.
  *
  * A one-time sign-in code is what the admin page trades for a session when the operator was never told the key (it
- * was generated into the data dir): only its SHA-256 is kept, in `<prefix>:admin:signin:<sha256 hex>` for an hour,
- * and redeeming it deletes it (GETDEL), so it works once.
+ * was generated into the data dir): only its HMAC-SHA256 under a key derived from the operator's key is kept, in
+ * `<prefix>:admin:signin:<hex>` for an hour (so Redis neither holds the code nor can be handed one), and redeeming
+ * it deletes it (GETDEL), so it works once.
  */
 export class AdminSessions {
 	readonly #redis: Redis;
 	readonly #prefix: string;
 	readonly #operatorKey: OperatorKey;
 	readonly #signingKey: Uint8Array;
+	readonly #signInHmacKey: Uint8Array;
 
 	constructor(options: { redis: Redis; prefix: string; operatorKey: OperatorKey }) {
 		this.#redis = options.redis;
 		this.#prefix = options.prefix;
 		this.#operatorKey = options.operatorKey;
 		this.#signingKey = createHmac('sha256', options.operatorKey.key).update('tribune admin sessions').digest();
+		this.#signInHmacKey = createHmac('sha256', options.operatorKey.key).update('tribune admin sign-in codes').digest();
 	}
 
+	/** Keyed by an HMAC (the operator's key's), so a code written into Redis by anyone else names no key here. */
 	#signInKey(code: string): string {
-		return `${this.#prefix}:admin:signin:${createHash('sha256').update(code).digest('hex')}`;
+		return `${this.#prefix}:admin:signin:${createHmac('sha256', this.#signInHmacKey).update(code).digest('hex')}`;
 	}
 
 	/** A new one-time sign-in code, redeemable for `signInCodeTtlS`. The caller shows it once and keeps it nowhere. */
