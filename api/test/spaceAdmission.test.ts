@@ -59,6 +59,9 @@ describe('admission over every node', () => {
 		const refusedOnA = await open(a, tokens[4]!);
 		expect(await refusedOnA.closed).toEqual({ code: 4503, reason: 'retry-after=7' });
 		expect(await staysOpen(l3)).toBe(true);
+		// A new visitor's REST join to the full space is 503 `space_full` with Retry-After, on a node serving it.
+		const join = await fetch(`${a.baseUrl}/api/spaces/${spaceId}/join`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ displayName: 'L6' }) });
+		expect([join.status, join.headers.get('retry-after'), ((await join.json()) as { error: { code: string } }).error.code]).toEqual([503, '7', 'space_full']);
 
 		// Idle sockets in this space do not lock out another space's listeners, on either node.
 		const other = await createLiveSpace(b);

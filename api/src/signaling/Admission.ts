@@ -1,4 +1,4 @@
-import { TribuneError } from '../errors.js';
+import { RetryLaterError, TribuneError } from '../errors.js';
 import type { Role } from '../spaces/Space.js';
 import { TokenBucket } from './TokenBucket.js';
 
@@ -48,9 +48,15 @@ export class Admission {
 		this.#joins = new TokenBucket({ burst: this.limits.maxJoinsPerS, perSecond: this.limits.maxJoinsPerS }, now);
 	}
 
-	/** A REST join by someone who would be in the `role` (a new visitor: listener). Throws NodeFullError. */
-	admitJoin(role: Role): void {
+	/**
+	 * A REST join by someone who would be in the `role` (a new visitor: listener), to a space with `spaceListeners`
+	 * listeners over every node when known. Throws NodeFullError, or a `space_full` RetryLaterError.
+	 */
+	admitJoin(role: Role, spaceListeners?: number): void {
 		if (role !== 'listener') return;
+		if (spaceListeners !== undefined && spaceListeners >= this.limits.maxSpaceAudience) {
+			throw new RetryLaterError('space_full', 'this space has as many listeners as it can take; try again later', this.limits.retryAfterS);
+		}
 		if (this.#audience() >= this.limits.maxAudience || !this.#joins.take()) throw new NodeFullError(this.limits.retryAfterS);
 	}
 

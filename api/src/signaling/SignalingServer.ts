@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { TokenRefusedError } from '../auth/TokenIssuer.js';
 import { errorCatalogue, TribuneError } from '../errors.js';
-import type { ParticipantId, SpaceId } from '../spaces/Space.js';
+import type { ParticipantId, Role, SpaceId } from '../spaces/Space.js';
 import type { SpaceService, SpaceServiceEvents } from '../spaces/SpaceService.js';
 import { publishGrantsFor } from '../stage/publishGrantsFor.js';
 import { addressKey, clientAddress, normalizeAddress, parseTrustedProxies, type TrustedProxies } from '../http/trustedProxies.js';
@@ -234,6 +234,14 @@ export class SignalingServer {
 		});
 	}
 
+	/**
+	 * Admission of a REST join (SpaceService asks): this node's capacity, and the space's audience over every node
+	 * when this node serves it (else its WebSocket is checked at the upgrade). Throws to refuse.
+	 */
+	admitJoin(role: Role, spaceId: SpaceId): void {
+		this.admission.admitJoin(role, this.#knownSpaceListeners(spaceId));
+	}
+
 	/** Listener connections on this process, over all spaces. */
 	audienceCount(): number {
 		let n = 0;
@@ -342,11 +350,18 @@ export class SignalingServer {
 	 * it reported; read from Redis while this node has not reported one yet.
 	 */
 	async #spaceListeners(spaceId: SpaceId): Promise<number> {
+		const known = this.#knownSpaceListeners(spaceId);
+		if (known !== undefined) return known;
+		if (!this.#tally) return 0;
+		return (await this.#tally.read(spaceId)).listeners + (this.#rooms.get(spaceId)?.localListenerCount ?? 0);
+	}
+
+	/** The last total plus this node's change since it reported it; undefined while this node has none to go by. */
+	#knownSpaceListeners(spaceId: SpaceId): number | undefined {
 		const room = this.#rooms.get(spaceId);
 		const reported = this.#counts.get(spaceId)?.reported;
-		if (room && (reported !== undefined || !this.#tally)) return room.listenerCount - (reported ?? 0) + room.localListenerCount;
-		if (!this.#tally) return 0;
-		return (await this.#tally.read(spaceId)).listeners + (room?.localListenerCount ?? 0);
+		if (!room || (reported === undefined && this.#tally)) return undefined;
+		return room.listenerCount - (reported ?? 0) + room.localListenerCount;
 	}
 
 	#onConnection(ws: WebSocket, auth: Awaited<ReturnType<SpaceService['authenticate']>>, admitted: Admitted): void {

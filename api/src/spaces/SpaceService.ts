@@ -98,7 +98,7 @@ export interface SpaceServiceOptions {
 	 * This node's admission control, asked before a join with the role the visitor will likely have; it throws to
 	 * refuse (the node is full).
 	 */
-	admitJoin?: (role: Role) => void;
+	admitJoin?: (role: Role, spaceId: SpaceId) => void;
 	/** Verifies a host credential (throws `unauthorized`); absent: host credentials are refused. */
 	verifyHostCredential?: VerifyHostCredential;
 	/** Anyone may create spaces, as an anonymous identity (`TRIBUNE_OPEN_HOSTING`). Default false. */
@@ -154,7 +154,7 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 	readonly #tokens: TokenIssuer;
 	readonly #now: () => number;
 	readonly #maxSpeakersLimit: number;
-	readonly #admitJoin: ((role: Role) => void) | undefined;
+	readonly #admitJoin: ((role: Role, spaceId: SpaceId) => void) | undefined;
 	readonly #identities: IdentityCredentials;
 	readonly #verifyHostCredential: VerifyHostCredential | undefined;
 	readonly #addressTag: ((address: string) => string) | undefined;
@@ -296,7 +296,7 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 		if (record.banned) throw new TribuneError('banned', 'you were removed from this space');
 		// The role a token names may be stale (a speaker since sent back to the audience): only the store's current
 		// role may skip the node's audience cap. Before adding anyone: a full node should not cost Redis a write.
-		this.#admitJoin?.(record.participant?.role ?? 'listener');
+		this.#admitJoin?.(record.participant?.role ?? 'listener', spaceId);
 		// Someone coming back keeps the name they have; a newcomer may not take the name of someone on stage.
 		if (!record.participant) await this.#requireNameFree(spaceId, id, request.displayName);
 		const joining: Participant = { id, identity, ...this.#addr(request.address), displayName: request.displayName, role: 'listener', mute: 'none', joinedAt: this.#now() };

@@ -95,7 +95,7 @@ export function createSpaces(options: SpacesOptions): Spaces {
 		...(options.spaceLimits && { limits: options.spaceLimits }),
 		maxSpeakersLimit: options.maxSpeakersLimit,
 		// Signaling knows how many listeners this node holds; it is created below, before any join can arrive.
-		admitJoin: (role) => signaling.admission.admitJoin(role),
+		admitJoin: (role, spaceId) => signaling.admitJoin(role, spaceId),
 	});
 	service.onListenerError((event, error) => logger.error({ err: error, event }, 'SpaceService listener threw'));
 	const stages = new StageRegistry(
