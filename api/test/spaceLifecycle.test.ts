@@ -118,6 +118,22 @@ describe('the space lifecycle over two nodes', () => {
 		expect(await store.countParticipants(space)).toBe(3);
 	}, 30_000);
 
+	it('a live space missing from the sweep\'s index is indexed again when a node opens its first connection there', async () => {
+		const { spaceId, hostToken } = await createLiveSpace(a);
+		const { connectRedis } = await import('@tribune/transcoder');
+		const redis = connectRedis(inject('redisUrl'), 'index-check');
+		try {
+			const index = `${a.redisPrefix}:lifecycle:live`;
+			expect(await redis.zscore(index, spaceId)).not.toBeNull();
+			await redis.zrem(index, spaceId);
+			await connect(b, hostToken);
+			await a.spaces.signaling.lifecycle!.sweep();
+			expect(await redis.zscore(index, spaceId)).not.toBeNull();
+		} finally {
+			redis.disconnect();
+		}
+	});
+
 	it('one node sweeps at a time: the lock is taken by one and given back', async () => {
 		const redisKey = `${a.redisPrefix}:lifecycle:lock`;
 		const both = await Promise.all([a.spaces.signaling.lifecycle!.sweep(), b.spaces.signaling.lifecycle!.sweep()]);

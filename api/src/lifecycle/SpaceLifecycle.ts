@@ -101,6 +101,14 @@ export class SpaceLifecycle {
 		this.#timer = setInterval(() => void this.sweep(), this.#sweepMs).unref();
 	}
 
+	/**
+	 * Indexes a live space if it is not yet (a node opening its first connection there says so): a space that went
+	 * live where the index was not written (Redis away then, or before this index existed) is swept all the same.
+	 */
+	track(spaceId: SpaceId, startedAt: number): void {
+		this.#redis.zadd(this.#liveKey, 'NX', startedAt, spaceId).catch((error: unknown) => this.#logger.warn({ err: error, spaceId }, 'lifecycle: could not index a live space'));
+	}
+
 	/** One sweep, if this node takes the lock (tests call it directly). Resolves when done; never rejects. */
 	sweep(): Promise<void> {
 		if (this.#closed) return Promise.resolve();

@@ -392,6 +392,7 @@ export class SignalingServer {
 			this.#rooms.set(actor.spaceId, room);
 			this.#relay?.watch(actor.spaceId);
 			for (const w of this.#roomWatchers) w.opened(actor.spaceId);
+			if (auth.space.state === 'live') this.#lifecycle?.track(actor.spaceId, auth.space.startedAt ?? Date.now());
 		}
 		const theRoom = room;
 		const connection: ClientConnection = new ClientConnection({
