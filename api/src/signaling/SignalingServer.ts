@@ -312,6 +312,12 @@ export class SignalingServer {
 			return;
 		}
 		const admitted = await this.#admitAcrossNodes(req, auth);
+		// Gone while Redis was asked: the place it took is given back (no socket will close to do it).
+		if (socket.destroyed || this.#closed) {
+			if (admitted.addressTag !== undefined) this.#addresses?.release(admitted.addressTag);
+			socket.destroy();
+			return;
+		}
 		this.#wss.handleUpgrade(req, socket, head, (ws) => this.#onConnection(ws, auth, admitted));
 	}
 
@@ -325,9 +331,10 @@ export class SignalingServer {
 		const { actor, participant } = auth;
 		const retry = `retry-after=${this.admission.limits.retryAfterS}`;
 		const listener = participant.role === 'listener';
+		// A participant already connected here is replacing their own connection and takes no new place.
+		const replacing = this.#rooms.get(actor.spaceId)?.get(actor.participantId) !== undefined;
 		try {
-			// A participant already connected here is replacing their own connection and takes no new place.
-			if (listener && !this.#rooms.get(actor.spaceId)?.get(actor.participantId)) {
+			if (listener && !replacing) {
 				const listeners = await this.#spaceListeners(actor.spaceId);
 				if (!this.admission.admitSpaceConnection(participant.role, listeners)) return { refused: { code: closeCodes.full, reason: retry } };
 			}
@@ -336,7 +343,7 @@ export class SignalingServer {
 			// A trusted proxy that forwards nothing carries everyone's connections: not one client's.
 			if (!this.#addresses || this.#proxies.trusts(address)) return {};
 			const tag = this.#addressTag(address);
-			const max = listener ? this.admission.limits.maxAddressConnections : Number.MAX_SAFE_INTEGER;
+			const max = listener && !replacing ? this.admission.limits.maxAddressConnections : Number.MAX_SAFE_INTEGER;
 			if (!(await this.#addresses.acquire(tag, max))) return { refused: { code: closeCodes.tooManyConnections, reason: retry } };
 			return { addressTag: tag };
 		} catch (error) {
