@@ -244,7 +244,11 @@ export function useSpaceSession(spaceId: string) {
 			const who = p.id === before.you.id ? 'You are' : `${p.displayName} is`;
 			batcher.announce(`${who} now ${roleWords[p.role]}`);
 		}
-		if (e.event === 'spaceState' && e.data.space.state === 'ended') end(describeEnded(before.ending));
+		if (e.event === 'spaceState' && e.data.space.state === 'ended') {
+			// The page turns to the replay; the stage, warned before, is told why it ended.
+			if (before.ending) batcher.announce(describeEnded(before.ending));
+			end(describeEnded(before.ending));
+		}
 		if (e.event === 'spaceState' && e.data.space.state === 'live' && before.space.state !== 'live') batcher.announce('The space is live');
 	}
 
