@@ -129,6 +129,28 @@ describe('hosting journey', () => {
 		expect(await host.evaluate(() => localStorage.getItem('tribune.hostCredential'))).toBeNull();
 		await expectAccessible(host, 'create page after the host was revoked');
 
+		// A revoked invite's link is refused.
+		await admin.getByRole('textbox', { name: /^Label/ }).fill('Spare');
+		await admin.getByRole('button', { name: 'Create invite' }).click();
+		const spareUrl = await until('the second invite link', async () => {
+			const url = await admin.getByTestId('invite-url').inputValue();
+			return url && url !== inviteUrl ? url : undefined;
+		}, 10_000);
+		await admin.getByRole('button', { name: 'Revoke invite Spare' }).click({ timeout: 10_000 });
+		await expect.poll(() => admin.getByTestId('invites-status').textContent(), { timeout: 10_000 }).toMatch(/revoked: its link no longer works/);
+		await late.goto(spareUrl);
+		await expect.poll(() => late.getByTestId('invite-refused').textContent(), { timeout: 10_000 }).toMatch(/cannot be used/);
+
+		// The admin ends the live space: it moves to the recently ended.
+		const spaceRow = admin.getByTestId('running-spaces').locator('li').filter({ hasText: 'Hosting journey' });
+		await spaceRow.getByRole('button', { name: 'End Hosting journey' }).click({ timeout: 10_000 });
+		await spaceRow.getByRole('button', { name: 'Yes, end Hosting journey' }).click();
+		await expect.poll(() => admin.getByTestId('spaces-status').textContent(), { timeout: 10_000 }).toMatch(/has ended/);
+		await expect.poll(() => admin.getByTestId('ended-spaces').textContent(), { timeout: 10_000 }).toMatch(/Hosting journey/);
+		expect(await admin.getByTestId('running-spaces').textContent()).not.toMatch(/Hosting journey/);
+		await system.shot(admin, '05-admin-ended');
+		await expectAccessible(admin, 'admin page after ending a space');
+
 		expect(system.cspViolations(), 'CSP violations').toEqual([]);
 	});
 });

@@ -21,7 +21,7 @@ describe('adminFormat', () => {
 
 	it('counts uses in words', () => {
 		expect(usesWords({ uses: 0, maxUses: 1 })).toBe('1 use');
-		expect(usesWords({ uses: 1, maxUses: 1 })).toBe('used');
-		expect(usesWords({ uses: 2, maxUses: 10 })).toBe('2 of 10 uses');
+		expect(usesWords({ uses: 1, maxUses: 1 })).toBe('1 use');
+		expect(usesWords({ uses: 2, maxUses: 10 })).toBe('2 of 10 uses used');
 	});
 });

@@ -41,7 +41,7 @@ export const inviteStateWords: Record<ReturnType<typeof inviteState>, string> = 
 	used: 'Used up',
 };
 
-/** "1 use" / "3 of 5 uses". */
+/** "1 use" / "3 of 5 uses used" (whether a one-use invite was used is its state). */
 export function usesWords(invite: Pick<InviteLike, 'uses' | 'maxUses'>): string {
-	return invite.maxUses === 1 ? (invite.uses >= 1 ? 'used' : '1 use') : `${invite.uses} of ${invite.maxUses} uses`;
+	return invite.maxUses === 1 ? '1 use' : `${invite.uses} of ${invite.maxUses} uses used`;
 }
