@@ -305,7 +305,8 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 		if (result === 'ended') throw new TribuneError('space_ended', 'this space has ended');
 		if (result === 'banned') throw new TribuneError('banned', 'you were removed from this space');
 		if (result === 'full') throw new RetryLaterError('space_full', 'this space is full; try again later', spaceFullRetryAfterS);
-		const participant = await this.#store.getParticipant(spaceId, id);
+		// Someone found again is as the store has them (their role may have changed since); a newcomer is as added.
+		const participant = result === 'added' ? joining : await this.#store.getParticipant(spaceId, id);
 		if (!participant) throw new TribuneError('conflict', 'removed while joining');
 		// A record is timed from its last connection (api/src/lifecycle): one that never connects is timed from here.
 		await this.#store.touchParticipants(spaceId, [id], joinPresenceKeepS);
