@@ -30,6 +30,9 @@ const forwarded: EventName[] = [
 	'spaceEndingCancelled',
 ];
 
+/** A moderator's loaded hands below this many, with more raised, load the next page. */
+const refillBelow = 10;
+
 /** While a hand is raised, its place in the queue is asked for this often (places move without a message), ms. */
 const handPositionEveryMs = 15_000;
 
@@ -236,6 +239,9 @@ export function useSpaceSession(spaceId: string) {
 		if (!before) return;
 		view.value = applyEvent(before, e, Date.now());
 		if (e.event === 'handQueueChanged' && e.data.raised) names.set(e.data.raised.id, e.data.raised.displayName);
+		// A host working down the queue from the top runs out of loaded hands: the next page comes by itself.
+		const hands = view.value;
+		if (e.event === 'handQueueChanged' && hands.handQueue.length < refillBelow && hands.handQueue.length < hands.handCount) void loadMoreHands();
 		if (e.event === 'spaceEnding') batcher.announce(describeEnding(e.data.reason, e.data.inS));
 		if (e.event === 'spaceEndingCancelled' && before.ending) batcher.announce('A host is back: the space carries on.');
 		if (e.event === 'roleChanged') {
@@ -277,6 +283,9 @@ export function useSpaceSession(spaceId: string) {
 		return names.get(participantId) ?? 'Someone';
 	}
 
+	/** A page of hands is on its way (one at a time). */
+	let loadingHands = false;
+
 	/**
 	 * Loads the next page of raised hands after those shown (a host or co-host); from the start again if the last
 	 * one shown was lowered meanwhile (the pages are merged, each hand once).
@@ -284,7 +293,8 @@ export function useSpaceSession(spaceId: string) {
 	async function loadMoreHands(): Promise<void> {
 		const s = socket.value;
 		const last = view.value?.handQueue.at(-1);
-		if (!s) return;
+		if (!s || loadingHands) return;
+		loadingHands = true;
 		try {
 			const page = await s.request('listHands', last ? { after: last.id } : {}).catch((e: unknown) => {
 				if (e instanceof SignalingError && e.code === 'not_found') return s.request('listHands', {});
@@ -294,6 +304,8 @@ export function useSpaceSession(spaceId: string) {
 			for (const p of page.hands) names.set(p.id, p.displayName);
 		} catch (e) {
 			batcher.announce(describeError(e instanceof SignalingError ? e.code : 'internal', 'Could not load more raised hands.'));
+		} finally {
+			loadingHands = false;
 		}
 	}
 
