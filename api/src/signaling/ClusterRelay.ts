@@ -39,6 +39,8 @@ const relayBody = z.discriminatedUnion('t', [
  * arrival (the rest only steer what is sent to clients, each field of which the handlers read defensively).
  */
 const relayId = z.string().min(1).max(64);
+/** A participant id as ids are made (base64url): what a hand change names goes to moderators as it is. */
+const participantId = relayId.regex(/^[A-Za-z0-9_-]+$/);
 export const relayedEventSchemas = {
 	tokensRevoked: z.strictObject({
 		spaceId: relayId,
@@ -50,8 +52,8 @@ export const relayedEventSchemas = {
 	participantRemoved: z.object({ spaceId: relayId, participant: participantInfo.extend({ joinedAt: z.number() }), banned: z.boolean() }),
 	handQueueChanged: z.object({
 		spaceId: relayId,
-		raised: participantInfo.extend({ id: relayId, displayName: z.string().max(200), joinedAt: z.number() }).nullable(),
-		lowered: relayId.nullable(),
+		raised: participantInfo.extend({ id: participantId, displayName: z.string().max(200), joinedAt: z.number() }).nullable(),
+		lowered: participantId.nullable(),
 		length: count,
 		position: z.number().int().min(1).optional(),
 	}),
