@@ -2,6 +2,7 @@ import { TypedEmitter } from '@tribune/ingest';
 import type { IdentityCredentials } from '../auth/IdentityCredentials.js';
 import { TokenRefusedError, type TokenClaims, type TokenIssuer } from '../auth/TokenIssuer.js';
 import { RetryLaterError, TribuneError } from '../errors.js';
+import { ClientIdentities, type VerifyHostCredential } from './ClientIdentities.js';
 import { capacityRetryAfterS, defaultSpaceLimits, spaceFullRetryAfterS, type SpaceLimits } from './SpaceLimits.js';
 import { handPageSize } from '../signaling/protocol.js';
 import { hasGrant, type Grant } from './roles/grantsForRole.js';
@@ -83,8 +84,7 @@ export interface JoinRequest {
 	address?: string;
 }
 
-/** What a verified host credential names (`HostIdentities.verify`). */
-export type VerifyHostCredential = (credential: string) => Promise<{ identity: string }>;
+export type { VerifyHostCredential } from './ClientIdentities.js';
 
 export interface SpaceServiceOptions {
 	store: SpaceStore;
@@ -155,9 +155,7 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 	readonly #now: () => number;
 	readonly #maxSpeakersLimit: number;
 	readonly #admitJoin: ((role: Role, spaceId: SpaceId) => void) | undefined;
-	readonly #identities: IdentityCredentials;
-	readonly #verifyHostCredential: VerifyHostCredential | undefined;
-	readonly #addressTag: ((address: string) => string) | undefined;
+	readonly #clients: ClientIdentities;
 	readonly openHosting: boolean;
 	readonly limits: Readonly<SpaceLimits>;
 
@@ -166,11 +164,16 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 		this.#admitJoin = options.admitJoin;
 		this.#store = options.store;
 		this.#tokens = options.tokens;
-		this.#identities = options.identities;
-		this.#verifyHostCredential = options.verifyHostCredential;
-		this.#addressTag = options.addressTag;
 		this.openHosting = options.openHosting ?? false;
 		this.limits = Object.freeze({ ...defaultSpaceLimits, ...options.limits });
+		this.#clients = new ClientIdentities({
+			identities: options.identities,
+			...(options.verifyHostCredential && { verifyHostCredential: options.verifyHostCredential }),
+			openHosting: this.openHosting,
+			...(options.addressTag && { addressTag: options.addressTag }),
+			store: options.store,
+			limits: this.limits,
+		});
 		this.#maxSpeakersLimit = options.maxSpeakersLimit;
 		this.#now = options.now ?? Date.now;
 	}
@@ -179,19 +182,9 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 		return this.#tokens;
 	}
 
-	/**
-	 * Who may create a space from a REST request: the host a host credential names; without one, refused
-	 * (`host_required`) unless hosting is open, where the creator is the anonymous identity `identity` names (a
-	 * new one when it names none) and gets a fresh credential for it.
-	 */
-	async creatorFor(request: { hostCredential?: string; identity?: string }): Promise<{ identity: string; credential?: string }> {
-		if (request.hostCredential !== undefined) {
-			if (!this.#verifyHostCredential) throw new TribuneError('unauthorized', 'host credentials are not accepted here');
-			return { identity: (await this.#verifyHostCredential(request.hostCredential)).identity };
-		}
-		if (!this.openHosting) throw new TribuneError('host_required', "creating a space needs a host invite from this server's operator");
-		const known = request.identity === undefined ? undefined : await this.#identities.verify(request.identity).catch(() => undefined);
-		return this.#identities.issue(known);
+	/** Who may create a space from a REST request (`ClientIdentities.creatorFor`): a host, or anyone with open hosting. */
+	creatorFor(request: { hostCredential?: string; identity?: string }): Promise<{ identity: string; credential?: string }> {
+		return this.#clients.creatorFor(request);
 	}
 
 	async createSpace(input: CreateSpaceInput): Promise<{ space: Space; host: Participant; token: string }> {
@@ -200,7 +193,7 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 		if (settings.maxSpeakers < 1 || settings.maxSpeakers > this.#maxSpeakersLimit) {
 			throw new TribuneError('bad_request', `maxSpeakers must be 1-${this.#maxSpeakersLimit}`);
 		}
-		await this.#takeCreation(input.owner, input.address);
+		await this.#clients.takeCreation(input.owner, input.address);
 		const spaceId = newSpaceId();
 		const host: Participant = {
 			id: participantIdFor(spaceId, input.owner),
@@ -228,37 +221,15 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 		return { space, host, token };
 	}
 
-	/**
-	 * Counts a creation against the address's and the identity's buckets (operator subjects are the operator's
-	 * own: only their address, if any, is counted). Refused `rate_limited` with when to try again.
-	 */
-	async #takeCreation(owner: string, address: string | undefined): Promise<void> {
-		const take = async (bucket: string, perMin: number): Promise<void> => {
-			const waitMs = await this.#store.takeRate(bucket, { burst: perMin, perSecond: perMin / 60 });
-			if (waitMs > 0) throw new RetryLaterError('rate_limited', 'too many spaces created; try again later', waitMs / 1000);
-		};
-		const tag = address === undefined ? undefined : this.#addressTag?.(address);
-		if (tag !== undefined) await take(`create:addr:${tag}`, this.limits.createsPerMinPerAddress);
-		if (!owner.startsWith('op:')) await take(`create:identity:${owner}`, this.limits.createsPerMinPerIdentity);
-	}
-
-	#addr(address: string | undefined): { addr?: string } {
-		const tag = address === undefined ? undefined : this.#addressTag?.(address);
-		return tag === undefined ? {} : { addr: tag };
-	}
-
-	/** The identity an identity credential (anonymous or host) names, or undefined when it names none. */
-	async #identityOf(credential: string): Promise<string | undefined> {
-		const anonymous = await this.#identities.verify(credential).catch(() => undefined);
-		if (anonymous !== undefined) return anonymous;
-		if (!this.#verifyHostCredential) return undefined;
-		return (await this.#verifyHostCredential(credential).catch(() => undefined))?.identity;
-	}
-
 	async getSpace(spaceId: SpaceId): Promise<Space> {
 		const space = await this.#store.getSpace(spaceId);
 		if (!space) throw new TribuneError('not_found', 'no such space');
 		return space;
+	}
+
+	#addr(address: string | undefined): { addr?: string } {
+		const tag = this.#clients.addressTag(address);
+		return tag === undefined ? {} : { addr: tag };
 	}
 
 	/**
@@ -289,7 +260,7 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 				session = { generation: claims.generation, sessionStartedAt: claims.sessionStartedAt };
 			}
 		}
-		if (identity === undefined && request.identity !== undefined) identity = await this.#identityOf(request.identity);
+		if (identity === undefined && request.identity !== undefined) identity = await this.#clients.identityOf(request.identity);
 		identity ??= newAnonymousIdentity();
 		id ??= participantIdFor(spaceId, identity);
 		record ??= await this.#store.readAuth(spaceId, id);
@@ -311,7 +282,7 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 		// A record is timed from its last connection (api/src/lifecycle): one that never connects is timed from here.
 		await this.#store.touchParticipants(spaceId, [id], joinPresenceKeepS);
 		const { token } = await this.#tokens.issue({ spaceId, participantId: id, identity, role: participant.role, ...(session ?? { generation: record.tokenGeneration }) });
-		const credential = identity.startsWith('anon:') ? (await this.#identities.issue(identity)).credential : undefined;
+		const credential = await this.#clients.credentialFor(identity);
 		return { participant, token, ...(credential !== undefined && { identity: credential }) };
 	}
 
