@@ -84,6 +84,7 @@ describe('hosting journey', () => {
 		const hostTile = host.locator(`[data-testid=stage-tile]`).filter({ hasText: 'Hana Host' });
 		expect(await hostTile.getByTestId('role').textContent()).toBe('Host');
 		expect(await hostTile.getByTestId('role').getAttribute('class')).toMatch(/role-badge/);
+		await system.shot(host, '03-host-live');
 		await expectAccessible(host, 'space page, host');
 
 		// A listener joins: not as the host's name, then as their own; the browser keeps its anonymous identity.
@@ -105,7 +106,7 @@ describe('hosting journey', () => {
 		const row = host.locator('[data-testid=manage-stage] li').filter({ hasText: 'Lena Listener' });
 		await row.getByRole('button', { name: 'Remove Lena Listener (ban)' }).click({ timeout: 10_000 });
 		await expect.poll(() => listener.getByTestId('final').textContent(), { timeout: 10_000 }).toMatch(/You were removed from this space by a host/);
-		await system.shot(listener, '03-banned');
+		await system.shot(listener, '04-banned');
 		await expectAccessible(listener, 'banned listener');
 
 		// A new visit from the same browser, without its token: the kept identity is refused with the same sentence.
@@ -115,7 +116,7 @@ describe('hosting journey', () => {
 		await listener.getByRole('button', { name: 'Listen in' }).click();
 		await expect.poll(() => alertOf(listener, 'join-form'), { timeout: 10_000 }).toMatch(/You were removed from this space by a host/);
 		expect(await listener.evaluate(() => localStorage.getItem('tribune.identity'))).not.toBeNull();
-		await system.shot(listener, '04-banned-rejoin');
+		await system.shot(listener, '05-banned-rejoin');
 		await expectAccessible(listener, 'banned listener joining again');
 
 		// The admin revokes the host: their create page forgets the credential and says what to do.
@@ -148,7 +149,7 @@ describe('hosting journey', () => {
 		await expect.poll(() => admin.getByTestId('spaces-status').textContent(), { timeout: 10_000 }).toMatch(/has ended/);
 		await expect.poll(() => admin.getByTestId('ended-spaces').textContent(), { timeout: 10_000 }).toMatch(/Hosting journey/);
 		expect(await admin.getByTestId('running-spaces').textContent()).not.toMatch(/Hosting journey/);
-		await system.shot(admin, '05-admin-ended');
+		await system.shot(admin, '06-admin-ended');
 		await expectAccessible(admin, 'admin page after ending a space');
 
 		expect(system.cspViolations(), 'CSP violations').toEqual([]);

@@ -143,7 +143,7 @@ export const restApi = {
 	transcript: (spaceId: string) => call<unknown>('GET', transcriptUrl(spaceId, 'json')),
 
 	/** Redeems a host invite's code (from its link's fragment) for a host credential. */
-	redeemHostInvite: (code: string) => call<{ credential: string; host: { id: string; label: string } }>('POST', '/api/host-invites/redeem', { code }),
+	redeemHostInvite: (code: string) => call<{ credential: string; host: { id: string; label: string; expiresAt?: number } }>('POST', '/api/host-invites/redeem', { code }),
 	/**
 	 * Who may create spaces on this server: `open` (anyone, TRIBUNE_OPEN_HOSTING), `hosts` (only hosts with a
 	 * credential from an operator's invite), or `unknown` (the server did not say; creating finds out).
