@@ -3,7 +3,6 @@ import { z } from 'zod';
 import { TribuneError } from '../errors.js';
 import { parseInput } from '../validation/parseInput.js';
 import { plainLine } from '../validation/plainLine.js';
-import { NodeFullError } from '../signaling/Admission.js';
 import { spaceInfo, participantInfo } from '../signaling/toWire.js';
 import { asParticipantId, asSpaceId, captionModes, type CaptionMode } from './Space.js';
 import type { SyntheticSpeakers } from '../stage/SyntheticSpeakers.js';
@@ -115,13 +114,13 @@ export function spacesRouter({ service, synthetic }: SpacesRouterDeps): Router {
 	router.post('/:id/join', async (req, res) => {
 		const spaceId = asSpaceId(parseInput(spaceIdParam, req.params.id));
 		const body = parseInput(joinBody, req.body);
-		const { participant, token, identity } = await service
-			.join(spaceId, { displayName: body.displayName, token: body.token, identity: body.identity, ...(req.ip !== undefined && { address: req.ip }) })
-			.catch((error: unknown) => {
-				// This node is full: 503 (from the error catalogue) with when to try again.
-				if (error instanceof NodeFullError) res.set('Retry-After', String(error.retryAfterS));
-				throw error;
-			});
+		// Refusals that waiting helps (this node or the space is full) carry Retry-After (createApp's error handler).
+		const { participant, token, identity } = await service.join(spaceId, {
+			displayName: body.displayName,
+			token: body.token,
+			identity: body.identity,
+			...(req.ip !== undefined && { address: req.ip }),
+		});
 		res
 			.set('Cache-Control', 'no-store')
 			.json({ space: spaceInfo(await service.getSpace(spaceId)), participant: participantInfo(participant), token, ...(identity !== undefined && { identity }) });
