@@ -108,6 +108,8 @@ function keepIdentity<T extends { identity?: string }>(reply: T): T {
 }
 
 const server = (path: string) => `/api/server${path}`;
+/** A page's query: its size and, after the first, the cursor the previous page gave. */
+const page = (limit: number, cursor?: string) => `?limit=${limit}${cursor === undefined ? '' : `&cursor=${encodeURIComponent(cursor)}`}`;
 
 export const restApi = {
 	/**
@@ -166,11 +168,12 @@ export const adminApi = {
 	signInWithCode: (code: string) => call<AdminSessionReply>('POST', '/api/admin/sessions', { code }),
 	/** A session from the admin key itself (the key is sent once, never kept). */
 	signInWithKey: (adminKey: string) => call<AdminSessionReply>('POST', '/api/admin/sessions', {}, adminKey),
-	invites: (token: string) => call<{ invites: HostInvite[] }>('GET', server('/host-invites'), undefined, token),
+	invites: (token: string, cursor?: string) => call<{ invites: HostInvite[]; nextCursor: string | null }>('GET', server(`/host-invites${page(100, cursor)}`), undefined, token),
 	createInvite: (token: string, invite: { label?: string; expiresInS: number; maxUses: number }) => call<{ invite: HostInvite; url: string }>('POST', server('/host-invites'), invite, token),
 	revokeInvite: (token: string, id: string) => call<unknown>('DELETE', server(`/host-invites/${encodeURIComponent(id)}`), undefined, token),
-	hosts: (token: string) => call<{ hosts: HostInfo[] }>('GET', server('/hosts'), undefined, token),
+	hosts: (token: string, cursor?: string) => call<{ hosts: HostInfo[]; nextCursor: string | null }>('GET', server(`/hosts${page(100, cursor)}`), undefined, token),
 	revokeHost: (token: string, hostId: string) => call<unknown>('DELETE', server(`/hosts/${encodeURIComponent(hostId)}`), undefined, token),
-	spaces: (token: string, state: SpaceInfo['state'], limit = 50) => call<{ spaces: SpaceInfo[]; nextCursor: string | null }>('GET', server(`/spaces?state=${state}&limit=${limit}`), undefined, token),
+	spaces: (token: string, state: SpaceInfo['state'], limit = 50, cursor?: string) =>
+		call<{ spaces: SpaceInfo[]; nextCursor: string | null }>('GET', server(`/spaces${page(limit, cursor)}&state=${state}`), undefined, token),
 	endSpace: (token: string, spaceId: string) => call<{ space: SpaceInfo }>('POST', server(`/spaces/${encodeURIComponent(spaceId)}/end`), {}, token),
 };
