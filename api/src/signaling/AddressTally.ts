@@ -71,11 +71,33 @@ export class AddressTally {
 		this.#own = this.#nodePrefix + nodeId;
 	}
 
-	/** Takes a place for one more connection of `tag` if the address holds fewer than `max` over every node. */
-	async acquire(tag: string, max: number): Promise<boolean> {
-		const ok = (await this.#redis.tribuneAddressAcquire(this.#nodes, this.#own, this.#nodeId, tag, max, this.#ttlMs, this.#nodePrefix)) === 1;
-		if (ok) this.#local.set(tag, (this.#local.get(tag) ?? 0) + 1);
-		return ok;
+	/**
+	 * Takes a place for one more connection of `tag` if the address holds fewer than `max` over every node.
+	 * Undefined when Redis did not answer within `timeoutMs` (an upgrade does not wait on a frozen Redis): nothing is
+	 * held then, and a place taken when the answer comes late is given back.
+	 */
+	async acquire(tag: string, max: number, timeoutMs = 1500): Promise<boolean | undefined> {
+		let timedOut = false;
+		const taken = this.#redis.tribuneAddressAcquire(this.#nodes, this.#own, this.#nodeId, tag, max, this.#ttlMs, this.#nodePrefix).then((reply) => {
+			const ok = reply === 1;
+			if (ok) this.#local.set(tag, (this.#local.get(tag) ?? 0) + 1);
+			if (ok && timedOut) this.release(tag);
+			return ok;
+		});
+		let timer: NodeJS.Timeout | undefined;
+		const late = new Promise<undefined>((resolve) => {
+			timer = setTimeout(() => {
+				timedOut = true;
+				resolve(undefined);
+			}, timeoutMs);
+		});
+		try {
+			return await Promise.race([taken, late]);
+		} finally {
+			clearTimeout(timer);
+			// A late failure has no one to tell: the connection was let in without a place.
+			taken.catch(() => {});
+		}
 	}
 
 	/** Gives back a place taken by `acquire`. */

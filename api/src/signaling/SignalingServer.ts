@@ -344,8 +344,9 @@ export class SignalingServer {
 			if (!this.#addresses || this.#proxies.trusts(address)) return {};
 			const tag = this.#addressTag(address);
 			const max = listener && !replacing ? this.admission.limits.maxAddressConnections : Number.MAX_SAFE_INTEGER;
-			if (!(await this.#addresses.acquire(tag, max))) return { refused: { code: closeCodes.tooManyConnections, reason: retry } };
-			return { addressTag: tag };
+			const taken = await this.#addresses.acquire(tag, max, upgradeRedisWaitMs);
+			if (taken === false) return { refused: { code: closeCodes.tooManyConnections, reason: retry } };
+			return taken ? { addressTag: tag } : {};
 		} catch (error) {
 			this.#logger.warn({ err: error, spaceId: actor.spaceId }, 'admission across nodes: Redis did not answer; letting the connection in');
 			return {};
@@ -360,7 +361,9 @@ export class SignalingServer {
 		const known = this.#knownSpaceListeners(spaceId);
 		if (known !== undefined) return known;
 		if (!this.#tally) return 0;
-		return (await this.#tally.read(spaceId)).listeners + (this.#rooms.get(spaceId)?.localListenerCount ?? 0);
+		// Not answered in time (a frozen Redis): counted as empty; the node's own cap still holds.
+		const total = await within(this.#tally.read(spaceId).then((t) => t.listeners), upgradeRedisWaitMs, 0);
+		return total + (this.#rooms.get(spaceId)?.localListenerCount ?? 0);
 	}
 
 	/** The last total plus this node's change since it reported it; undefined while this node has none to go by. */
@@ -731,6 +734,16 @@ interface Admitted {
 	refused?: { code: number; reason: string };
 	/** The address place taken for it, given back when it closes. */
 	addressTag?: string;
+}
+
+/** How long an upgrade waits for Redis to answer the caps kept over every node, ms. */
+const upgradeRedisWaitMs = 1500;
+
+/** `promise`'s value, or `fallback` when it takes longer than `ms` (its later failure is dropped: nobody waits). */
+function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
+	let timer: NodeJS.Timeout | undefined;
+	promise.catch(() => {});
+	return Promise.race([promise, new Promise<T>((resolve) => (timer = setTimeout(() => resolve(fallback), ms)))]).finally(() => clearTimeout(timer));
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {
