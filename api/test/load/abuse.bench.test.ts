@@ -1,10 +1,11 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { hlsRedisKeys } from '@tribune/transcoder';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AbuseCrowd } from './AbuseCrowd.js';
 import type { BotsReport, CreatesReport, IdleReport } from './abuseCrowdChild.js';
-import { BroadcastWatch, call, HostWatch, hostDelta, listenerJoin, percentileOf, RedisMemory, round1, sampleJoins, type JoinTiming } from './abuseProbes.js';
+import { BroadcastWatch, call, HostWatch, hostDelta, listenerJoin, percentileOf, RedisMemory, round1, sampleJoins, shapeGrowth, type JoinTiming } from './abuseProbes.js';
 import { runHlsLoad, type LoadResult } from './audienceLoad.js';
 import { loadAverage } from './procStats.js';
 import { startTribuneUnderLoad, type LiveSpace, type TribuneUnderLoad } from './tribuneUnderLoad.js';
@@ -22,7 +23,8 @@ import { startTribuneUnderLoad, type LiveSpace, type TribuneUnderLoad } from './
  * Measured: the host's bytes received per hand change and whether it stayed connected (a real signaling client of
  * the space), a real listener's join time and TRIBUNE_ABUSE_LISTENERS LL-HLS listeners' part delay p99 alone and with
  * the crowd, the space's broadcast state throughout (GET /api/spaces/:id/broadcast), creations accepted and refused,
- * and Redis used_memory before, during, and after the crowd's records expired. One JSON line to TRIBUNE_BENCH_OUT
+ * and Redis used_memory before, during, and after the crowd's records expired (with `redis_key_growth`: the key
+ * shapes that differ from before, as [keys, bytes, members]). One JSON line to TRIBUNE_BENCH_OUT
  * (and last on stdout). Asserts what is structural (host connected, ≤ 1 KB per hand change, transcoder kept);
  * reports the timing ratios. Skipped unless TRIBUNE_BENCH=1.
  */
@@ -118,9 +120,10 @@ interface PhaseResult {
 	joinFailures: string[];
 }
 
-function joinSummary(joins: readonly JoinTiming[]): { p50_ms: number | null; p99_ms: number | null; max_ms: number | null; samples: number } {
+function joinSummary(joins: readonly JoinTiming[]): { p50_ms: number | null; p99_ms: number | null; max_ms: number | null; samples: number; slowest: JoinTiming | null } {
 	const totals = joins.map((j) => j.totalMs);
-	return { p50_ms: percentileOf(totals, 50), p99_ms: percentileOf(totals, 99), max_ms: percentileOf(totals, 100), samples: totals.length };
+	const slowest = joins.reduce<JoinTiming | null>((worst, j) => (worst === null || j.totalMs > worst.totalMs ? j : worst), null);
+	return { p50_ms: percentileOf(totals, 50), p99_ms: percentileOf(totals, 99), max_ms: percentileOf(totals, 100), samples: totals.length, slowest };
 }
 
 const ratio = (withCrowd: number | null | undefined, without: number | null | undefined): number | null =>
@@ -163,7 +166,8 @@ describe.skipIf(process.env.TRIBUNE_BENCH !== '1')('abuse bench', () => {
 
 	const measure = async (phase: string): Promise<PhaseResult> => {
 		log(`${phase}: ${hlsListeners} LL-HLS listeners for ${windowS} s, a listener joining every 3 s`);
-		const joins = sampleJoins(() => listenerJoin(tribune.baseUrl, tribune.wsUrl, space.spaceId, space.hlsDir), 3000, Math.ceil(windowS / 3) + 10);
+		// The first join after the load worker's compilation, which holds this process's loop for a moment.
+		const joins = sampleJoins(() => listenerJoin(tribune.baseUrl, tribune.wsUrl, space.spaceId, space.hlsDir), 3000, Math.ceil(windowS / 3) + 10, 2000);
 		const hls = await runHlsLoad({ tribune, space, listeners: hlsListeners, workers: 1, durationS: windowS, log: (line) => log(`${phase}: ${line}`) });
 		const { samples, failures } = await joins.stop();
 		log(`${phase}: part delay p99 ${hls.p99Ms} ms (${hls.samples} samples, ${hls.errors} errors), join p50 ${joinSummary(samples).p50_ms} ms, ${failures.length} joins failed`);
@@ -175,13 +179,17 @@ describe.skipIf(process.env.TRIBUNE_BENCH !== '1')('abuse bench', () => {
 
 		// Alone.
 		const alone = await measure('alone');
+		const feed = await redis.untilTrimmed(hlsRedisKeys(tribune.redisPrefix, space.spaceId).log, 240_000);
+		log(`the space's LL-HLS log in Redis is full (${feed.length} events, trimmed: ${feed.trimmed}, waited ${feed.waitedMs} ms)`);
 		const redisBefore = await redis.read();
+		const shapesBefore = await redis.keysByShape(tribune.redisPrefix);
 		log(`Redis before: ${redisBefore.usedMemory} B, ${redisBefore.keys} keys`);
 
 		// With the crowd: idle sockets parked first, then bots and creations while the space is measured again.
 		const credentials = await redeemHostCredentials(tribune, hostCredentials);
 		const idleSpace = await operatorSpace(tribune, 'Idle crowd', 'idle-host');
 		const idleCreatedAt = now();
+		let lastCreateAt = idleCreatedAt;
 		let redisDuring = redisBefore;
 		const redisSampler = setInterval(() => {
 			void redis.read().then((r) => {
@@ -203,9 +211,9 @@ describe.skipIf(process.env.TRIBUNE_BENCH !== '1')('abuse bench', () => {
 			log(`crowd: ${bots} bots over ${spreadMs / 1000} s, ${anonymousCreates} anonymous creations and ${credentials.length} × ${perCredential} with host credentials from ${createsAddress}`);
 			const botsDone = crowd.bots({ baseUrl: tribune.baseUrl, wsUrl: tribune.wsUrl, spaceId: space.spaceId, count: bots, spreadMs, maxInFlight: botsInFlight, perAddress, deadlineMs: spreadMs * 2, stepTimeoutMs: 10_000 });
 			// While the space is measured (after the load worker's ramp), not before.
-			const createsDone = sleep(8000).then(() =>
-				crowd.creates({ baseUrl: tribune.baseUrl, anonymous: anonymousCreates, credentials, perCredential, address: createsAddress, concurrency: 8 }, 300_000),
-			);
+			const createsDone = sleep(8000)
+				.then(() => crowd.creates({ baseUrl: tribune.baseUrl, anonymous: anonymousCreates, credentials, perCredential, address: createsAddress, concurrency: 8 }, 300_000))
+				.finally(() => (lastCreateAt = now()));
 			withCrowd = await measure('crowd');
 			[botsReport, creates] = await Promise.all([botsDone, createsDone]);
 			log(`crowd: bots ${JSON.stringify(botsReport)}`);
@@ -220,7 +228,8 @@ describe.skipIf(process.env.TRIBUNE_BENCH !== '1')('abuse bench', () => {
 
 		// After: every record the crowd left has a lifetime; wait them out (and the creation buckets' minute), then
 		// until Redis is back near its baseline or another minute has passed.
-		const unstartedLeftS = unstartedTtlS - (crowdEndedAt - idleCreatedAt) / 1000;
+		// The last unstarted space is the last one the burst created (or the idle sockets' space).
+		const unstartedLeftS = unstartedTtlS - (crowdEndedAt - Math.max(idleCreatedAt, lastCreateAt)) / 1000;
 		const expiryS = Math.max(participantTtlS, handLowerS, unstartedLeftS, 60) + 15;
 		log(`after: waiting ${Math.round(expiryS)} s for the crowd's records to expire`);
 		await sleep(expiryS * 1000);
@@ -230,6 +239,7 @@ describe.skipIf(process.env.TRIBUNE_BENCH !== '1')('abuse bench', () => {
 			redisAfter = await redis.read();
 		}
 		const recoveredAfterS = Math.round((now() - crowdEndedAt) / 1000);
+		const redisGrowth = shapeGrowth(shapesBefore, await redis.keysByShape(tribune.redisPrefix));
 		log(`Redis after: ${redisAfter.usedMemory} B, ${redisAfter.keys} keys (${recoveredAfterS} s after the crowd)`);
 
 		// The host's view from the crowd's start to now: every raise and lowering, the delayed ones included.
@@ -312,6 +322,7 @@ describe.skipIf(process.env.TRIBUNE_BENCH !== '1')('abuse bench', () => {
 			redis_keys: { before: redisBefore.keys, during_max: redisDuring.keys, after: redisAfter.keys },
 			redis_after_ratio: redisRatio,
 			redis_after_s: recoveredAfterS,
+			redis_key_growth: redisGrowth,
 			targets: {
 				host_bytes_per_hand_change_le_1kb: handBytesPerChange !== null && handBytesPerChange <= 1024 && Object.values(host.handEventMaxBytes).every((b) => b <= 1024),
 				host_connected_throughout: hostConnected,

@@ -242,12 +242,13 @@ export async function listenerJoin(baseUrl: string, wsUrl: string, spaceId: stri
 	}
 }
 
-/** `listenerJoin` every `everyMs` until `stop()` resolves its promise; failures are counted with a sample each. */
-export function sampleJoins(join: () => Promise<JoinTiming>, everyMs: number, maxSamples: number): { stop: () => Promise<{ samples: JoinTiming[]; failures: string[] }> } {
+/** `join` every `everyMs` from `delayMs` on, until `stop()`; failures are kept (their messages) apart. */
+export function sampleJoins(join: () => Promise<JoinTiming>, everyMs: number, maxSamples: number, delayMs = 0): { stop: () => Promise<{ samples: JoinTiming[]; failures: string[] }> } {
 	const samples: JoinTiming[] = [];
 	const failures: string[] = [];
 	let running = true;
 	const loop = (async () => {
+		await sleep(delayMs);
 		while (running && samples.length + failures.length < maxSamples) {
 			const startedAt = now();
 			try {
@@ -315,9 +316,87 @@ export class RedisMemory {
 		return { usedMemory, keys: await this.#redis.dbsize() };
 	}
 
+	/**
+	 * Waits until the stream at `key` has been trimmed once (its length went down), so that it holds all it ever will:
+	 * a capped log (XADD MAXLEN ~) grows for a while after a space goes live, and a baseline taken before it is full
+	 * would count that growth against the crowd. Polls every second within `timeoutMs`.
+	 */
+	async untilTrimmed(key: string, timeoutMs: number): Promise<{ trimmed: boolean; length: number; waitedMs: number }> {
+		const started = now();
+		let last = await this.#redis.xlen(key);
+		while (now() - started < timeoutMs) {
+			await sleep(1000);
+			const length = await this.#redis.xlen(key);
+			if (length < last) return { trimmed: true, length, waitedMs: Math.round(now() - started) };
+			last = length;
+		}
+		return { trimmed: false, length: last, waitedMs: Math.round(now() - started) };
+	}
+
+	/**
+	 * Keys under `prefix` by shape (ids replaced by `<id>`), with their count, members and MEMORY USAGE (every member
+	 * counted, not sampled): what a difference in used_memory is made of. At most `maxKeys` keys are looked at.
+	 */
+	async keysByShape(prefix: string, maxKeys = 5000): Promise<Record<string, Shape>> {
+		const shapes: Record<string, Shape> = {};
+		let cursor = '0';
+		let seen = 0;
+		do {
+			const [next, keys] = await this.#redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+			cursor = next;
+			for (const key of keys) {
+				if (seen++ >= maxKeys) break;
+				const shape = key.replace(/\{[^}]*\}/g, '{<id>}').replace(/[A-Za-z0-9_-]{16,}/g, '<id>');
+				const bytes = Number((await this.#redis.memory('USAGE', key, 'SAMPLES', 0)) ?? 0);
+				const entry = (shapes[shape] ??= { keys: 0, bytes: 0, elements: 0 });
+				entry.keys++;
+				entry.bytes += bytes;
+				entry.elements += await this.#elements(key);
+			}
+		} while (cursor !== '0' && seen < maxKeys);
+		return shapes;
+	}
+
 	close(): void {
 		this.#redis.disconnect();
 	}
+
+	/** Members of a collection key (fields, entries), 1 for a string. */
+	async #elements(key: string): Promise<number> {
+		switch (await this.#redis.type(key)) {
+			case 'zset':
+				return this.#redis.zcard(key);
+			case 'hash':
+				return this.#redis.hlen(key);
+			case 'set':
+				return this.#redis.scard(key);
+			case 'list':
+				return this.#redis.llen(key);
+			case 'stream':
+				return this.#redis.xlen(key);
+			default:
+				return 1;
+		}
+	}
+}
+
+/** Keys of one shape: how many, their MEMORY USAGE, and their members (fields, entries; 1 per string). */
+export interface Shape {
+	keys: number;
+	bytes: number;
+	elements: number;
+}
+
+/** Shapes that differ between two `keysByShape` readings: [keys, bytes, members] after minus before. */
+export function shapeGrowth(before: Record<string, Shape>, after: Record<string, Shape>): Record<string, [number, number, number]> {
+	const growth: Record<string, [number, number, number]> = {};
+	for (const shape of new Set([...Object.keys(before), ...Object.keys(after)])) {
+		const keys = (after[shape]?.keys ?? 0) - (before[shape]?.keys ?? 0);
+		const bytes = (after[shape]?.bytes ?? 0) - (before[shape]?.bytes ?? 0);
+		const elements = (after[shape]?.elements ?? 0) - (before[shape]?.elements ?? 0);
+		if (keys !== 0 || elements !== 0 || Math.abs(bytes) >= 1024) growth[shape] = [keys, bytes, elements];
+	}
+	return growth;
 }
 
 export function round1(value: number): number {
