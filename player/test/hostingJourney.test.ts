@@ -1,4 +1,6 @@
 /// <reference types="node" />
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLiveSpace, TribuneSystem, until } from './support/tribuneSystem.js';
@@ -37,11 +39,18 @@ describe('hosting journey', () => {
 		// The page fits a phone: nothing scrolls sideways.
 		expect(await admin.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
 
-		// The link works once.
+		// The link works once; then the admin key (generated into the data directory) signs in, and nothing else does.
 		const { page: again } = await system.newPage();
 		await again.goto(link);
 		await expect.poll(() => alertOf(again, 'admin-sign-in'), { timeout: 10_000 }).toMatch(/used already or has expired/);
 		await expectAccessible(again, 'admin sign-in refused');
+		await again.getByLabel('Admin key').fill('x'.repeat(43));
+		await again.getByRole('button', { name: 'Sign in' }).click();
+		await expect.poll(() => alertOf(again, 'admin-sign-in'), { timeout: 10_000 }).toMatch(/did not accept that admin key/);
+		await again.getByLabel('Admin key').fill(fs.readFileSync(path.join(system.dataDir, 'admin-key'), 'utf8').trim());
+		await again.getByRole('button', { name: 'Sign in' }).click();
+		await expect.poll(() => again.getByTestId('admin-status').textContent(), { timeout: 10_000 }).toMatch(/Signed in with the admin key/);
+		expect(await again.evaluate(() => JSON.stringify({ ...sessionStorage, ...localStorage }))).not.toContain(fs.readFileSync(path.join(system.dataDir, 'admin-key'), 'utf8').trim());
 
 		// A host invite for one use, a day.
 		await admin.getByRole('textbox', { name: /^Label/ }).fill('Hana');

@@ -51,6 +51,11 @@ export class TribuneSystem {
 		this.artifacts = path.join(root, 'test-artifacts', name);
 	}
 
+	/** The launcher's data directory (TRIBUNE_DATA_DIR): its generated token secret and admin key live there. */
+	get dataDir(): string {
+		return this.#dataDir;
+	}
+
 	/** `envOverrides`: variables for the launcher on top of the defaults (undefined removes one, e.g. an inherited key). */
 	async start(envOverrides: Record<string, string | undefined> = {}): Promise<void> {
 		fs.mkdirSync(this.artifacts, { recursive: true });
