@@ -27,6 +27,8 @@ describe('player tokens', () => {
 		const hostSockets = socketUrls(host);
 		const spaceId = await createLiveSpace(host, base, { title: 'Token journeys', name: 'Hana Host' });
 		const hostToken = await tokenOf(host, spaceId);
+		// Open hosting: the creator is this browser's anonymous identity, whose credential it keeps for its next joins.
+		expect(await host.evaluate(() => localStorage.getItem('tribune.identity'))).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
 
 		// A listener joins, asks to speak and is invited; the host signs them out (their tokens revoked, no ban).
 		const { page: listener } = await system.newPage();
