@@ -187,9 +187,12 @@ function problemWith(reply: Reply, method: string): string | undefined {
 	return undefined;
 }
 
-/** Every key under `prefix` with its type and content: the state a request must not change. */
+/**
+ * Every key under `prefix` with its type and content: the state a request must not change. The lifecycle sweep's own
+ * bookkeeping (its lock, and when each live space's moderators left) changes on a timer, whatever the requests do.
+ */
 async function snapshot(redis: Redis, prefix: string): Promise<Record<string, string>> {
-	const keys = (await redis.keys(`${prefix}*`)).filter((key) => !key.includes(':hls:')).sort();
+	const keys = (await redis.keys(`${prefix}*`)).filter((key) => !key.includes(':hls:') && !/:lifecycle(?::lock)?$/.test(key)).sort();
 	const out: Record<string, string> = {};
 	for (const key of keys) {
 		const type = await redis.type(key);

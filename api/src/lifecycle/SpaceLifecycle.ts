@@ -149,7 +149,8 @@ export class SpaceLifecycle {
 		} catch (error) {
 			this.#logger.warn({ err: error }, 'lifecycle: sweep failed');
 		} finally {
-			// Released only if still ours (it may have expired and been taken by another node meanwhile).
+			// Released only if still ours (it may have expired and been taken by another node meanwhile); one that cannot be
+			// released now (Redis away) expires by itself.
 			await this.#redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, lock, this.#nodeId).catch(() => {});
 		}
 	}
