@@ -1,6 +1,16 @@
 import { ref } from 'vue';
 import { ApiError } from '../api/restApi.js';
-import { describeRefusal } from '../space/describeError.js';
+import { formatWait } from '../space/describeError.js';
+
+/**
+ * A refusal as the operator reads it: the server's own message (written for people, and more precise here than the
+ * player's sentences for listeners and hosts: "this server holds 10000 host invites, its most; …"), and the wait.
+ */
+export function operatorSentence(e: ApiError): string {
+	const text = e.message.trim();
+	const sentence = `${text.charAt(0).toUpperCase()}${text.slice(1)}${/[.!?]$/.test(text) ? '' : '.'}`;
+	return e.retryAfterS === undefined ? sentence : `${sentence} Try again in ${formatWait(e.retryAfterS)}.`;
+}
 
 /**
  * Runs the admin page's calls: one at a time per section, the outcome said in a status line (`status`, for a
@@ -25,7 +35,7 @@ export function useAdminAction(onExpired: () => void) {
 				return undefined;
 			}
 			failed.value = true;
-			status.value = `${describe.failed} ${e instanceof ApiError ? describeRefusal(e.code, e.retryAfterS, e.message) : ''}`.trim();
+			status.value = `${describe.failed} ${e instanceof ApiError ? operatorSentence(e) : ''}`.trim();
 			return undefined;
 		} finally {
 			busy.value = false;
