@@ -104,6 +104,10 @@ const apiSchema = z.object({
 	TRIBUNE_WEBHOOK_URL: z.string().transform(parsedWith(parseWebhookUrl)).optional(),
 	/** Key of the webhooks' HMAC-SHA256 signature; at least 32 characters, required with TRIBUNE_WEBHOOK_URL. Never echoed. */
 	TRIBUNE_WEBHOOK_SECRET: z.string().regex(/^[\x21-\x7e]{32,}$/, 'expected at least 32 characters, printable ASCII without spaces').optional(),
+	/** The secret being rotated out: while set, each webhook also carries a signature with it. Never echoed. */
+	TRIBUNE_WEBHOOK_SECRET_PREVIOUS: z.string().regex(/^[\x21-\x7e]{32,}$/, 'expected at least 32 characters, printable ASCII without spaces').optional(),
+	/** Webhook events waiting or due for a retry at most (receiver down); a new event beyond is dropped, logged and counted. */
+	WEBHOOK_MAX_BACKLOG: envValue.positiveInt().max(1_000_000, 'expected at most 1000000').default(10_000),
 	/**
 	 * The operator's key for /api/server/* (`Authorization: Bearer`); header-safe, at least 32 characters. Unset:
 	 * generated once into <data dir>/admin-key (0600), and `npm start` prints a one-time sign-in link. Never echoed.
@@ -117,6 +121,9 @@ const apiSchema = z.object({
 }).refine((c) => (c.TRIBUNE_WEBHOOK_URL === undefined) === (c.TRIBUNE_WEBHOOK_SECRET === undefined), {
 	message: 'TRIBUNE_WEBHOOK_URL and TRIBUNE_WEBHOOK_SECRET go together: receivers verify every webhook with the secret',
 	path: ['TRIBUNE_WEBHOOK_SECRET'],
+}).refine((c) => c.TRIBUNE_WEBHOOK_SECRET_PREVIOUS === undefined || c.TRIBUNE_WEBHOOK_SECRET !== undefined, {
+	message: 'TRIBUNE_WEBHOOK_SECRET_PREVIOUS is the secret being replaced: set TRIBUNE_WEBHOOK_SECRET (the new one) with it',
+	path: ['TRIBUNE_WEBHOOK_SECRET_PREVIOUS'],
 });
 
 const launcherSchema = z.object({
@@ -167,7 +174,7 @@ export interface ApiConfig {
 	/** Live spaces, creations, participants, hands, unstarted spaces' lifetime. */
 	spaceLimits: Readonly<SpaceLimits>;
 	/** Where webhooks go and the key they are signed with; undefined: none are sent. */
-	webhooks: Readonly<{ url: URL; secret: string }> | undefined;
+	webhooks: Readonly<{ url: URL; secret: string; previousSecret?: string; maxBacklog: number }> | undefined;
 	/** The operator's key (TRIBUNE_ADMIN_KEY); unset: generated and kept under dataDir. */
 	adminKey: string | undefined;
 	/** Lifetime of a host identity and its credential, s. */
@@ -221,7 +228,7 @@ export function loadApiConfig(env: Record<string, string | undefined>): Readonly
 			maxHands: c.SPACE_MAX_HANDS,
 			unstartedTtlS: c.SPACE_UNSTARTED_TTL_S,
 		}),
-		webhooks: c.TRIBUNE_WEBHOOK_URL && c.TRIBUNE_WEBHOOK_SECRET ? Object.freeze({ url: c.TRIBUNE_WEBHOOK_URL, secret: c.TRIBUNE_WEBHOOK_SECRET }) : undefined,
+		webhooks: c.TRIBUNE_WEBHOOK_URL && c.TRIBUNE_WEBHOOK_SECRET ? Object.freeze({ url: c.TRIBUNE_WEBHOOK_URL, secret: c.TRIBUNE_WEBHOOK_SECRET, ...(c.TRIBUNE_WEBHOOK_SECRET_PREVIOUS && { previousSecret: c.TRIBUNE_WEBHOOK_SECRET_PREVIOUS }), maxBacklog: c.WEBHOOK_MAX_BACKLOG }) : undefined,
 		adminKey: c.TRIBUNE_ADMIN_KEY,
 		hostCredentialTtlS: c.HOST_CREDENTIAL_TTL_S,
 	});

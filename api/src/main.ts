@@ -93,7 +93,7 @@ async function main(): Promise<void> {
 	});
 	// Operators' webhooks (TRIBUNE_WEBHOOK_URL): this node's space events, and exports finished on any transcoder.
 	const webhooks = config.webhooks
-		? await startWebhooks({ ...config.webhooks, redis, prefix: redisPrefix, service: spaces.service, exports: exportQueue, logger: logger.child({ module: 'webhooks' }) })
+		? await startWebhooks({ ...config.webhooks, redis, prefix: redisPrefix, service: spaces.service, exports: exportQueue, logger: logger.child({ module: 'webhooks' }), dropped: metrics.webhookEventsDropped })
 		: undefined;
 
 	const health = async (): Promise<Health> => {

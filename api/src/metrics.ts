@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { webhookDropCounter } from './webhooks/webhookDrops.js';
 
 /** The API process's Prometheus registry: Node's default process metrics plus Tribune's own. */
 export interface ApiMetrics {
@@ -7,6 +8,8 @@ export interface ApiMetrics {
 	transcoders: Gauge;
 	/** Connections refused by the per-address cap (http/ConnectionPolicy). */
 	connectionsRefused: Counter;
+	/** Webhook events dropped before they were queued, by reason (webhooks/WebhookNotifier). */
+	webhookEventsDropped: Counter<'reason'>;
 }
 
 export function createApiMetrics(): ApiMetrics {
@@ -17,5 +20,6 @@ export function createApiMetrics(): ApiMetrics {
 		mediasoupWorkers: new Gauge({ name: 'tribune_mediasoup_workers', help: 'mediasoup worker processes running in this node', registers: [registry] }),
 		transcoders: new Gauge({ name: 'tribune_transcoders', help: 'Transcoder processes alive on the shared Redis', registers: [registry] }),
 		connectionsRefused: new Counter({ name: 'tribune_http_connections_refused_total', help: 'Connections refused: too many from one client address', registers: [registry] }),
+		webhookEventsDropped: webhookDropCounter(registry),
 	};
 }

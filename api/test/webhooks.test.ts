@@ -8,10 +8,12 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { asParticipantId, asSpaceId } from '../src/spaces/Space.js';
 import { verifyWebhookSignature } from '../src/webhooks/signWebhook.js';
-import { RecordingReadyWatcher } from '../src/webhooks/RecordingReadyWatcher.js';
+import { recordingCursorKey, RecordingReadyWatcher } from '../src/webhooks/RecordingReadyWatcher.js';
+import { webhookDropCounter } from '../src/webhooks/webhookDrops.js';
+import { WebhookNotifier } from '../src/webhooks/WebhookNotifier.js';
 import { startWebhooks, type Webhooks } from '../src/webhooks/startWebhooks.js';
-import type { WebhookEvent } from '../src/webhooks/webhookEvent.js';
-import { WebhookQueue } from '../src/webhooks/WebhookQueue.js';
+import { webhookEventId, type WebhookEvent } from '../src/webhooks/webhookEvent.js';
+import { WebhookBacklogFullError, WebhookQueue } from '../src/webhooks/WebhookQueue.js';
 import { WebhookWorker } from '../src/webhooks/WebhookWorker.js';
 import { createLiveSpace, joinSpace, startTestNode, type TestNode } from './support/startTestNode.js';
 
@@ -112,7 +114,7 @@ describe('webhooks from an API node', () => {
 		await node?.close();
 	});
 
-	it('sends space.started, participant.promoted, participant.demoted and space.ended, signed', async () => {
+	it('sends space.started, participant.promoted, participant.demoted, participant.removed and space.ended, signed', async () => {
 		const { spaceId, hostToken } = await createLiveSpace(node);
 		const service = node.spaces.service;
 		const host = (await service.authenticate(hostToken)).actor;
@@ -120,14 +122,23 @@ describe('webhooks from an API node', () => {
 		await service.raiseHand({ spaceId: asSpaceId(spaceId), participantId: asParticipantId(listener.participantId) });
 		await service.approveHand(host, asParticipantId(listener.participantId));
 		await service.demote(host, asParticipantId(listener.participantId));
+		// A speaker removed from the stage and banned.
+		const speaker = await joinSpace(node, spaceId, 'Sam Speaker');
+		await service.raiseHand({ spaceId: asSpaceId(spaceId), participantId: asParticipantId(speaker.participantId) });
+		await service.approveHand(host, asParticipantId(speaker.participantId));
+		const speakerIdentity = (await node.spaces.store.getParticipant(asSpaceId(spaceId), asParticipantId(speaker.participantId)))?.identity;
+		await service.remove(host, asParticipantId(speaker.participantId), true);
 		await service.end(host);
 
 		// Deliveries run in parallel, so they may arrive in any order (`createdAt` says when each happened).
-		const ofSpace = () => receiver.events().filter((e) => (e.data as { spaceId: string }).spaceId === spaceId);
-		const order = ['space.started', 'participant.promoted', 'participant.demoted', 'space.ended'];
+		const ofSpace = () => receiver.events().filter((e) => (e.data as { spaceId: string }).spaceId === spaceId && (e.type !== 'participant.promoted' || (e.data as { participantId: string }).participantId === listener.participantId));
+		const order = ['space.started', 'participant.promoted', 'participant.demoted', 'participant.removed', 'space.ended'];
 		await expect.poll(() => ofSpace().map((e) => e.type).sort(), { timeout: 10_000 }).toEqual([...order].sort());
-		const [started, promoted, demoted, ended] = order.map((type) => ofSpace().find((e) => e.type === type));
-		expect([started, promoted, demoted, ended].map((e) => Date.parse(e!.createdAt))).toEqual([started, promoted, demoted, ended].map((e) => Date.parse(e!.createdAt)).sort((a, b) => a - b));
+		const [started, promoted, demoted, removed, ended] = order.map((type) => ofSpace().find((e) => e.type === type));
+		const times = [started, promoted, demoted, removed, ended].map((e) => Date.parse(e!.createdAt));
+		expect(times).toEqual([...times].sort((a, b) => a - b));
+		expect(speakerIdentity).toMatch(/^anon:/);
+		expect(removed!.data).toEqual({ spaceId, participantId: speaker.participantId, identity: speakerIdentity, role: 'speaker', banned: true });
 		const { owner } = await service.getSpace(asSpaceId(spaceId));
 		expect(started).toMatchObject({ type: 'space.started', data: { spaceId, title: 'Test space', owner, endedAt: null } });
 		expect(Date.parse(started!.createdAt)).not.toBeNaN();
@@ -139,7 +150,7 @@ describe('webhooks from an API node', () => {
 		expect(demoted!.data).toMatchObject({ participantId: listener.participantId, role: 'listener', previousRole: 'speaker' });
 		expect(ended!.data).toMatchObject({ spaceId });
 		expect(Date.parse((ended!.data as { endedAt: string }).endedAt)).not.toBeNaN();
-		expect(new Set(ofSpace().map((e) => e.id)).size).toBe(4);
+		expect(new Set(ofSpace().map((e) => e.id)).size).toBe(5);
 		for (const r of receiver.requests) {
 			expect(r.path).toBe('/hooks/tribune');
 			expect(header(r, 'content-type')).toBe('application/json');
@@ -156,8 +167,9 @@ describe('webhooks from an API node', () => {
 				return queue.send(type, data, options);
 			}) as WebhookQueue['send'],
 		});
-		const secondNode = await RecordingReadyWatcher.start({ redis, prefix: node.redisPrefix, exports: exportQueue, service: node.spaces.service, queue: recording(webhooks.queue), logger });
-		const firstNode = await RecordingReadyWatcher.start({ redis, prefix: node.redisPrefix, exports: exportQueue, service: node.spaces.service, queue: recording(webhooks.queue), logger });
+		const dropped = webhookDropCounter();
+		const secondNode = await RecordingReadyWatcher.start({ redis, prefix: node.redisPrefix, exports: exportQueue, service: node.spaces.service, queue: recording(webhooks.queue), logger, dropped });
+		const firstNode = await RecordingReadyWatcher.start({ redis, prefix: node.redisPrefix, exports: exportQueue, service: node.spaces.service, queue: recording(webhooks.queue), logger, dropped });
 		// A transcoder's export worker; its runner stands in for ffmpeg (the export itself is tested in replayExport.test.ts).
 		const transcoder = new ExportWorker({
 			redis,
@@ -182,6 +194,108 @@ describe('webhooks from an API node', () => {
 			await transcoder.close();
 			await firstNode.close();
 			await secondNode.close();
+		}
+	});
+});
+
+/** A webhook queue whose next `failures` sends fail as if Redis were away; `keys` lists every send's key, in order. */
+function flakyQueue(queue: WebhookQueue): Pick<WebhookQueue, 'send'> & { failures: number; keys: string[] } {
+	const flaky = {
+		failures: 0,
+		keys: [] as string[],
+		send: ((type, data, options) => {
+			flaky.keys.push(options?.key ?? '');
+			if (flaky.failures > 0) {
+				flaky.failures--;
+				return Promise.reject(new Error('Connection is closed.'));
+			}
+			return queue.send(type, data, options);
+		}) as WebhookQueue['send'],
+	};
+	return flaky;
+}
+
+/** What a prom-client counter counted for one reason. */
+async function countOf(counter: ReturnType<typeof webhookDropCounter>, reason: string): Promise<number> {
+	return (await counter.get()).values.find((v) => v.labels.reason === reason)?.value ?? 0;
+}
+
+describe('webhooks while Redis refuses', () => {
+	let node: TestNode;
+
+	beforeAll(async () => {
+		node = await startTestNode(inject('redisUrl'));
+	});
+
+	afterAll(async () => {
+		await node?.close();
+	});
+
+	it('queues a space event after failed tries, as one job with one id; drops and counts one no try could queue', async () => {
+		const queue = new WebhookQueue(redis, node.redisPrefix);
+		const flaky = flakyQueue(queue);
+		const dropped = webhookDropCounter();
+		flaky.failures = 2;
+		new WebhookNotifier({ service: node.spaces.service, queue: flaky, logger, dropped, enqueue: { attempts: 4, backoffMs: 20 } });
+		try {
+			const { spaceId, hostToken } = await createLiveSpace(node);
+			await expect.poll(async () => (await webhookJobCounts(node.redisPrefix)).waiting, { timeout: 10_000 }).toBe(1);
+			expect(flaky.keys).toEqual([`space.started:${spaceId}`, `space.started:${spaceId}`, `space.started:${spaceId}`]);
+			const jobs = new Queue('webhook', { connection: redis.duplicate(), prefix: node.redisPrefix });
+			try {
+				const [job] = await jobs.getJobs(['waiting']);
+				expect(job?.data.id).toBe(webhookEventId(`space.started:${spaceId}`));
+			} finally {
+				await jobs.close();
+			}
+			expect(await countOf(dropped, 'not_queued')).toBe(0);
+
+			// Redis stays away: after its 4 tries the event is dropped, and counted.
+			flaky.failures = Number.POSITIVE_INFINITY;
+			const host = (await node.spaces.service.authenticate(hostToken)).actor;
+			await node.spaces.service.end(host);
+			await expect.poll(() => countOf(dropped, 'not_queued'), { timeout: 10_000 }).toBe(1);
+			expect(flaky.keys.filter((k) => k === `space.ended:${spaceId}`)).toHaveLength(4);
+			expect((await webhookJobCounts(node.redisPrefix)).waiting).toBe(1);
+		} finally {
+			await queue.close();
+		}
+	});
+
+	it('sends recording.ready in stream order, trying a failed one again before the next; the shared cursor only moves forward', async () => {
+		const prefix = `test-${randomUUID()}`;
+		const exports = new ExportQueue(redis, prefix);
+		const queue = new WebhookQueue(redis, prefix);
+		const flaky = flakyQueue(queue);
+		flaky.failures = 2;
+		const dropped = webhookDropCounter();
+		const watcher = await RecordingReadyWatcher.start({ redis, prefix, exports, service: node.spaces.service, queue: flaky, logger, dropped, retryMs: 20 });
+		const transcoder = new ExportWorker({ redis, prefix, logger, run: async (_data, { reportProgress }) => reportProgress({ state: 'ready', percent: 100, rendition: 'audio', durationS: 1, bytes: 1 }) });
+		const streamIdOf = (key: string) => key.split(':').at(-1)!;
+		try {
+			for (const spaceId of ['first', 'second']) {
+				expect(await exports.request({ spaceId, requestedAt: Date.now() })).toBe(true);
+				await expect.poll(async () => (await exports.state(spaceId)).state, { timeout: 10_000 }).toBe('completed');
+			}
+			await expect.poll(() => flaky.keys.length, { timeout: 10_000 }).toBe(4);
+			// The first export's event failed twice, then went; only then the second.
+			expect(flaky.keys.map((k) => k.split(':')[1])).toEqual(['export-first', 'export-first', 'export-first', 'export-second']);
+			expect(new Set(flaky.keys.slice(0, 3)).size).toBe(1);
+			await expect.poll(() => redis.get(recordingCursorKey(prefix)), { timeout: 10_000 }).toBe(streamIdOf(flaky.keys[3]!));
+			expect((await webhookJobCounts(prefix)).waiting).toBe(2);
+
+			// Another node has read further: this one's later handling does not move the cursor back.
+			const ahead = `${Date.now() + 3_600_000}-0`;
+			await redis.set(recordingCursorKey(prefix), ahead);
+			expect(await exports.request({ spaceId: 'third', requestedAt: Date.now() })).toBe(true);
+			await expect.poll(() => flaky.keys.length, { timeout: 10_000 }).toBe(5);
+			await expect.poll(async () => (await webhookJobCounts(prefix)).waiting, { timeout: 10_000 }).toBe(3);
+			expect(await redis.get(recordingCursorKey(prefix))).toBe(ahead);
+		} finally {
+			await transcoder.close();
+			await watcher.close();
+			await queue.close();
+			await exports.close();
 		}
 	});
 });
@@ -238,6 +352,51 @@ describe('webhook delivery', () => {
 			await worker.close();
 			await queue.close();
 			await receiver?.close();
+		}
+	});
+
+	it('signs with the previous secret too while one is rotated: a receiver not yet given the new one still verifies', async () => {
+		const prefix = `test-${randomUUID()}`;
+		const receiver = await Receiver.start();
+		const next = `whsec-${randomUUID()}`;
+		const queue = new WebhookQueue(redis, prefix);
+		const worker = new WebhookWorker({ url: receiver.url, secret: next, previousSecret: secret, redis, prefix, logger });
+		try {
+			const event = await queue.send('space.started', { spaceId: 'rotating', owner: 'op:x', title: 'Rotating', startedAt: new Date().toISOString(), endedAt: null });
+			await expect.poll(() => receiver.requests.length, { timeout: 10_000 }).toBe(1);
+			// Checked against the previous secret, as the receiver still knows it…
+			expect(receiver.events()).toEqual([event]);
+			// …and against the new one.
+			const [r] = receiver.requests;
+			expect(verifyWebhookSignature({ secret: next, signature: header(r!, 'tribune-signature'), timestamp: header(r!, 'tribune-webhook-timestamp'), body: r!.body })).toBe(true);
+		} finally {
+			await worker.close();
+			await queue.close();
+			await receiver.close();
+		}
+	});
+
+	it('keeps at most maxBacklog events waiting for a receiver that is down, refusing more', async () => {
+		const prefix = `test-${randomUUID()}`;
+		const probe = await Receiver.start();
+		const url = probe.url;
+		await probe.close();
+		// Retries a minute apart: failed events wait, delayed.
+		const queue = new WebhookQueue(redis, prefix, { attempts: 10, backoffMs: 60_000 }, 3);
+		const worker = new WebhookWorker({ url, secret, redis, prefix, logger, timeoutMs: 2000 });
+		const failures: string[] = [];
+		worker.on('attemptFailed', (e) => failures.push(e.error));
+		const ended = (spaceId: string) => ({ spaceId, owner: 'op:x', title: 'Down', startedAt: null, endedAt: new Date().toISOString() });
+		try {
+			await worker.ready();
+			for (const spaceId of ['one', 'two', 'three']) await queue.send('space.ended', ended(spaceId), { key: `space.ended:${spaceId}` });
+			await expect.poll(() => failures.length, { timeout: 10_000 }).toBe(3);
+			expect(failures.every((f) => /ECONNREFUSED/.test(f))).toBe(true);
+			await expect(queue.send('space.ended', ended('four'))).rejects.toBeInstanceOf(WebhookBacklogFullError);
+			expect(await webhookJobCounts(prefix)).toMatchObject({ waiting: 0, delayed: 3, active: 0 });
+		} finally {
+			await worker.close();
+			await queue.close();
 		}
 	});
 

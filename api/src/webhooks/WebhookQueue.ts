@@ -12,6 +12,21 @@ export interface WebhookRetryOptions {
 	backoffMs?: number;
 }
 
+/** The about 68 minutes of `WebhookRetryOptions`' defaults: from the first attempt to the last, ms. */
+export function webhookRetryHorizonMs(retry: WebhookRetryOptions = {}): number {
+	const attempts = retry.attempts ?? 12;
+	const backoffMs = retry.backoffMs ?? 2000;
+	return backoffMs * (2 ** Math.max(0, attempts - 1) - 1);
+}
+
+/** Events waiting or due for a retry at most, by default (`WEBHOOK_MAX_BACKLOG`). */
+export const defaultWebhookMaxBacklog = 10_000;
+
+/** An event not queued because `maxBacklog` events already wait (the receiver is down or slow). Not worth retrying. */
+export class WebhookBacklogFullError extends Error {
+	override readonly name = 'WebhookBacklogFullError';
+}
+
 /** Delivered events stay this long (so a late duplicate finds its id taken), s; failed ones a week, for operators. */
 const keepDeliveredS = 24 * 3600;
 const keepFailedS = 7 * 24 * 3600;
@@ -25,19 +40,33 @@ const keepCount = 10_000;
 export class WebhookQueue {
 	readonly #queue: Queue<WebhookJobData>;
 	readonly #retry: Required<WebhookRetryOptions>;
+	readonly #maxBacklog: number;
 	#closed = false;
 
-	/** @param redis A connection whose options BullMQ copies for its own. */
-	constructor(redis: Redis, prefix: string, retry: WebhookRetryOptions = {}) {
+	/**
+	 * @param redis A connection whose options BullMQ copies for its own.
+	 * @param maxBacklog Events waiting or due for a retry at most; a new one beyond is refused. Checked before each
+	 *   event is added, so nodes adding at once may pass it by a few.
+	 */
+	constructor(redis: Redis, prefix: string, retry: WebhookRetryOptions = {}, maxBacklog = defaultWebhookMaxBacklog) {
 		this.#queue = new Queue<WebhookJobData>(webhookQueueName, { connection: redis.duplicate(), prefix });
 		this.#retry = { attempts: retry.attempts ?? 12, backoffMs: retry.backoffMs ?? 2000 };
+		this.#maxBacklog = maxBacklog;
 	}
 
-	/** Queues an event; resolves with it. `key`: what makes two reports the same event (see `webhookEventId`). */
+	/**
+	 * Queues an event; resolves with it. `key`: what makes two reports the same event (see `webhookEventId`); the same
+	 * `key` and `at` make the same event, so sending again after an error queues it at most once. Rejects with
+	 * `WebhookBacklogFullError` when `maxBacklog` events wait already.
+	 */
 	async send<T extends WebhookEventType>(type: T, data: WebhookEventData[T], options: { key?: string; at?: number } = {}): Promise<WebhookEvent<T>> {
 		if (this.#closed) throw new Error('WebhookQueue is closed');
 		const event: WebhookEvent<T> = { id: webhookEventId(options.key), type, createdAt: new Date(options.at ?? Date.now()).toISOString(), data };
 		const job = webhookJobDataSchema.parse({ id: event.id, type, body: JSON.stringify(event) });
+		const backlog = await this.#queue.getJobCounts('waiting', 'prioritized', 'delayed');
+		if ((backlog.waiting ?? 0) + (backlog.prioritized ?? 0) + (backlog.delayed ?? 0) >= this.#maxBacklog) {
+			throw new WebhookBacklogFullError(`${this.#maxBacklog} webhook events wait already (WEBHOOK_MAX_BACKLOG)`);
+		}
 		// A job with this id already queued (another node's report) is kept, and this one dropped.
 		await this.#queue.add(type, job, {
 			jobId: webhookJobId(event.id),

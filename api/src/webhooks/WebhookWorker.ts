@@ -5,10 +5,12 @@ import type { Logger } from 'pino';
 import { deliverWebhook } from './deliverWebhook.js';
 import { webhookJobDataSchema, webhookQueueName, type WebhookEventType, type WebhookJobData } from './webhookEvent.js';
 
-/** Where webhooks go: the validated `TRIBUNE_WEBHOOK_URL` and `TRIBUNE_WEBHOOK_SECRET`. */
+/** Where webhooks go: the validated `TRIBUNE_WEBHOOK_URL`, `TRIBUNE_WEBHOOK_SECRET` (and `…_PREVIOUS`). */
 export interface WebhookTarget {
 	url: URL;
 	secret: string;
+	/** `TRIBUNE_WEBHOOK_SECRET_PREVIOUS`: while a secret is rotated, deliveries carry a signature with each. */
+	previousSecret?: string;
 }
 
 export interface WebhookWorkerOptions extends WebhookTarget {
@@ -73,8 +75,8 @@ export class WebhookWorker extends TypedEmitter<WebhookWorkerEvents> {
 		const parsed = webhookJobDataSchema.safeParse(job.data);
 		if (!parsed.success) throw new UnrecoverableError('invalid webhook job data');
 		const { id, type, body } = parsed.data;
-		const { url, secret } = this.#options;
-		const status = await deliverWebhook({ url, secret, id, body, timeoutMs: this.#options.timeoutMs ?? 10_000 });
+		const { url, secret, previousSecret } = this.#options;
+		const status = await deliverWebhook({ url, secret, ...(previousSecret !== undefined && { previousSecret }), id, body, timeoutMs: this.#options.timeoutMs ?? 10_000 });
 		this.#options.logger.info({ jobId: job.id, type, attempt: job.attemptsMade + 1, status }, 'webhook delivered');
 		this.safeEmit('delivered', { id, type, attempt: job.attemptsMade + 1, status });
 	}

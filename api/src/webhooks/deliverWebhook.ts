@@ -1,10 +1,12 @@
 import http from 'node:http';
 import https from 'node:https';
-import { webhookSignature } from './signWebhook.js';
+import { webhookSignatures } from './signWebhook.js';
 
 export interface WebhookDelivery {
 	url: URL;
 	secret: string;
+	/** The secret being rotated out: a second signature is made with it. */
+	previousSecret?: string;
 	/** The event's id (`Tribune-Webhook-Id`). */
 	id: string;
 	/** The JSON body, sent as is. */
@@ -48,7 +50,7 @@ export function deliverWebhook(d: WebhookDelivery): Promise<number> {
 				'User-Agent': 'Tribune-Webhooks/1',
 				'Tribune-Webhook-Id': d.id,
 				'Tribune-Webhook-Timestamp': String(timestampS),
-				'Tribune-Signature': webhookSignature(d.secret, timestampS, d.body),
+				'Tribune-Signature': webhookSignatures([d.secret, ...(d.previousSecret === undefined ? [] : [d.previousSecret])], timestampS, d.body),
 			},
 			signal: AbortSignal.timeout(d.timeoutMs),
 			// A fresh connection per delivery: retries are minutes apart, and a pooled socket the receiver closed

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { verifyWebhookSignature, webhookSignature } from './signWebhook.js';
+import { verifyWebhookSignature, webhookSignature, webhookSignatures } from './signWebhook.js';
+import { webhookRetryHorizonMs } from './WebhookQueue.js';
 
 const secret = 'a-webhook-secret-of-at-least-32-characters';
 const body = '{"id":"evt_AAAAAAAAAAAAAAAAAAAAAA","type":"space.started","createdAt":"2026-01-01T00:00:00.000Z","data":{}}';
@@ -22,5 +23,23 @@ describe('webhookSignature', () => {
 		expect(verifyWebhookSignature({ ...ok, timestamp: '1e9' })).toBe(false);
 		// A rotated secret: either of two signatures is enough.
 		expect(verifyWebhookSignature({ ...ok, signature: `v1=${'0'.repeat(64)}, ${signature}` })).toBe(true);
+	});
+
+	it('signs with the new and the previous secret while one is rotated: a receiver knowing either accepts', () => {
+		const t = 1_700_000_000;
+		const previous = 'the-previous-webhook-secret-of-32-chars-or-more';
+		const signature = webhookSignatures([secret, previous], t, body);
+		expect(signature).toBe(`${webhookSignature(secret, t, body)}, ${webhookSignature(previous, t, body)}`);
+		for (const known of [secret, previous]) expect(verifyWebhookSignature({ secret: known, signature, timestamp: String(t), body, nowS: t })).toBe(true);
+		expect(verifyWebhookSignature({ secret: 'another-webhook-secret-of-32-characters-x', signature, timestamp: String(t), body, nowS: t })).toBe(false);
+	});
+});
+
+describe('webhookRetryHorizonMs', () => {
+	it('is the time from the first attempt to the last: 2 s doubling over 12 attempts is about 68 minutes', () => {
+		expect(webhookRetryHorizonMs()).toBe(2000 * (2 ** 11 - 1));
+		expect(Math.round(webhookRetryHorizonMs() / 60_000)).toBe(68);
+		expect(webhookRetryHorizonMs({ attempts: 3, backoffMs: 100 })).toBe(300);
+		expect(webhookRetryHorizonMs({ attempts: 1 })).toBe(0);
 	});
 });

@@ -11,9 +11,14 @@ export function webhookSignature(secret: string, timestampS: number, body: strin
 	return `v1=${createHmac('sha256', secret).update(`${timestampS}.${body}`).digest('hex')}`;
 }
 
+/** The header with one signature per secret, comma-separated: the new secret's and, while rotating, the previous one's. */
+export function webhookSignatures(secrets: readonly string[], timestampS: number, body: string): string {
+	return secrets.map((secret) => webhookSignature(secret, timestampS, body)).join(', ');
+}
+
 export interface WebhookVerification {
 	secret: string;
-	/** `Tribune-Signature`: one or more `v1=<hex>`, comma-separated (several while a secret is being rotated). */
+	/** `Tribune-Signature`: one or more `v1=<hex>`, comma-separated (two while `TRIBUNE_WEBHOOK_SECRET_PREVIOUS` is set). */
 	signature: string | undefined;
 	/** `Tribune-Webhook-Timestamp`. */
 	timestamp: string | undefined;
@@ -27,9 +32,10 @@ export interface WebhookVerification {
 /**
  * What a receiver does with a delivery (Tribune's own tests use it as a receiver would): recompute the signature
  * over the timestamp and the raw body, compare in constant time, and refuse a timestamp more than `toleranceS` away
- * from its clock. A replayed delivery within the window carries an `id` already seen: the receiver keeps the ids of
- * the last `toleranceS` seconds and refuses repeats (Tribune also retries with the same id, so that is also how a
- * receiver drops a retry of an event it has handled).
+ * from its clock. A replayed delivery within the window carries an `id` already seen, and so does Tribune's retry of
+ * an event whose answer was lost: the receiver keeps the ids it handled for at least the retry horizon plus
+ * `toleranceS` (`webhookRetryHorizonMs`: about 68 minutes with the defaults, so 75 minutes) and acknowledges and
+ * drops a repeat.
  */
 export function verifyWebhookSignature(v: WebhookVerification): boolean {
 	if (v.signature === undefined || v.timestamp === undefined || !/^\d{1,12}$/.test(v.timestamp)) return false;

@@ -19,6 +19,18 @@ describe('loadApiConfig(): webhooks', () => {
 		expect(() => loadApiConfig({ REDIS_URL: 'redis://h', TRIBUNE_WEBHOOK_SECRET: secret })).toThrow(/TRIBUNE_WEBHOOK_SECRET=\(hidden\): TRIBUNE_WEBHOOK_URL and TRIBUNE_WEBHOOK_SECRET go together/);
 	});
 
+	it('takes the previous secret while one is rotated, only with a current one, and a backlog bound', () => {
+		const previous = 'whsec-previous-0123456789abcdef0123456789';
+		const env = { REDIS_URL: 'redis://h', TRIBUNE_WEBHOOK_URL: 'https://hooks.example.com/', TRIBUNE_WEBHOOK_SECRET: secret };
+		expect(loadApiConfig(env).webhooks).toMatchObject({ maxBacklog: 10_000 });
+		expect(loadApiConfig(env).webhooks?.previousSecret).toBeUndefined();
+		expect(loadApiConfig({ ...env, TRIBUNE_WEBHOOK_SECRET_PREVIOUS: previous, WEBHOOK_MAX_BACKLOG: '500' }).webhooks).toMatchObject({ previousSecret: previous, maxBacklog: 500 });
+		const load = () => loadApiConfig({ REDIS_URL: 'redis://h', TRIBUNE_WEBHOOK_SECRET_PREVIOUS: previous });
+		expect(load).toThrow(/TRIBUNE_WEBHOOK_SECRET_PREVIOUS=\(hidden\): TRIBUNE_WEBHOOK_SECRET_PREVIOUS is the secret being replaced/);
+		expect(load).not.toThrow(/whsec-previous/);
+		expect(() => loadApiConfig({ ...env, WEBHOOK_MAX_BACKLOG: '0' })).toThrow(/WEBHOOK_MAX_BACKLOG/);
+	});
+
 	it('refuses a short secret without echoing it', () => {
 		const load = () => loadApiConfig({ REDIS_URL: 'redis://h', TRIBUNE_WEBHOOK_URL: 'http://127.0.0.1:9000/', TRIBUNE_WEBHOOK_SECRET: 'too-short-secret' });
 		expect(load).toThrow(/TRIBUNE_WEBHOOK_SECRET=\(hidden\): expected at least 32/);

@@ -4,7 +4,7 @@ import { z } from 'zod';
 /** BullMQ queue that carries one job per webhook event: "deliver this to the operator's receiver". */
 export const webhookQueueName = 'webhook';
 
-export const webhookEventTypes = ['space.started', 'space.ended', 'participant.promoted', 'participant.demoted', 'recording.ready'] as const;
+export const webhookEventTypes = ['space.started', 'space.ended', 'participant.promoted', 'participant.demoted', 'participant.removed', 'recording.ready'] as const;
 export type WebhookEventType = (typeof webhookEventTypes)[number];
 
 /** A space as events describe it. Times are ISO 8601; `owner` is the identity that created the space. */
@@ -27,6 +27,17 @@ export interface WebhookRoleChange {
 	previousRole: string;
 }
 
+/** Someone removed from a space's stage (banned or not) by a moderator or the operator. */
+export interface WebhookRemoval {
+	spaceId: string;
+	participantId: string;
+	identity: string;
+	/** Their role when removed: `host`, `cohost` or `speaker`. */
+	role: string;
+	/** Their identity may not come back to this space. */
+	banned: boolean;
+}
+
 /** A recorded space's MP4 export is ready: `path` on this server (`GET` it from any API node that has the replay). */
 export interface WebhookRecording {
 	spaceId: string;
@@ -42,6 +53,7 @@ export interface WebhookEventData {
 	'space.ended': WebhookSpace;
 	'participant.promoted': WebhookRoleChange;
 	'participant.demoted': WebhookRoleChange;
+	'participant.removed': WebhookRemoval;
 	'recording.ready': WebhookRecording;
 }
 
