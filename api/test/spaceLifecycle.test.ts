@@ -134,6 +134,31 @@ describe('the space lifecycle over two nodes', () => {
 		}
 	});
 
+	it('a sweep that cannot read a live space keeps it indexed with its presence, for the next sweep', async () => {
+		const { spaceId, hostToken } = await createLiveSpace(a);
+		await connect(a, hostToken);
+		const { connectRedis } = await import('@tribune/transcoder');
+		const redis = connectRedis(inject('redisUrl'), 'forget-check');
+		const service = a.spaces.service;
+		try {
+			const seen = `${a.redisPrefix}:space:{${spaceId}}:seen`;
+			while ((await redis.exists(seen)) === 0) await sleep(50);
+			// The store's Redis fails one read of this space, as a command that timed out does.
+			let failed = false;
+			service.getSpace = async (id) => {
+				if (id !== spaceId || failed) return Object.getPrototypeOf(service).getSpace.call(service, id);
+				failed = true;
+				throw new Error('Command timed out');
+			};
+			while (!failed) await a.spaces.signaling.lifecycle!.sweep();
+			expect(await redis.zscore(`${a.redisPrefix}:lifecycle:live`, spaceId)).not.toBeNull();
+			expect(await redis.exists(seen)).toBe(1);
+		} finally {
+			delete (service as { getSpace?: unknown }).getSpace;
+			redis.disconnect();
+		}
+	});
+
 	it('one node sweeps at a time: the lock is taken by one and given back', async () => {
 		const redisKey = `${a.redisPrefix}:lifecycle:lock`;
 		const both = await Promise.all([a.spaces.signaling.lifecycle!.sweep(), b.spaces.signaling.lifecycle!.sweep()]);

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { TribuneError } from '../errors.js';
 import type { ListenerTally } from '../signaling/ListenerTally.js';
 import { asSpaceId, type SpaceId } from '../spaces/Space.js';
 import type { SpaceService } from '../spaces/SpaceService.js';
@@ -156,7 +157,12 @@ export class SpaceLifecycle {
 	}
 
 	async #sweepSpace(spaceId: SpaceId): Promise<void> {
-		const space = await this.#service.getSpace(spaceId).catch(() => undefined);
+		// Only a space that is gone or no longer live is forgotten: any other failure (Redis slow or away) throws, and
+		// the next sweep tries again with its presence and idle clock intact.
+		const space = await this.#service.getSpace(spaceId).catch((error: unknown) => {
+			if (error instanceof TribuneError && error.code === 'not_found') return undefined;
+			throw error;
+		});
 		if (!space || space.state !== 'live') {
 			await this.#forget(spaceId);
 			return;
