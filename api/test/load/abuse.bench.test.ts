@@ -7,14 +7,16 @@ import { AbuseCrowd } from './AbuseCrowd.js';
 import type { BotsReport, CreatesReport, IdleReport } from './abuseCrowdChild.js';
 import { BroadcastWatch, call, HostWatch, hostDelta, listenerJoin, percentileOf, RedisMemory, round1, sampleJoins, shapeGrowth, type JoinTiming } from './abuseProbes.js';
 import { runHlsLoad, type LoadResult } from './audienceLoad.js';
-import { loadAverage } from './procStats.js';
+import { CpuMeter, loadAverage } from './procStats.js';
 import { startTribuneUnderLoad, type LiveSpace, type TribuneUnderLoad } from './tribuneUnderLoad.js';
 
 /**
  * `npm run bench:abuse`: does a Tribune in public stay up for its real host and audience while others abuse it?
  * Starts `npm start`'s launcher on loopback with hosting closed (an operator key, no anonymous creation) and the
  * record lifetimes shortened, has the operator create one space for an authorized host, live with a synthetic
- * speaker, and measures it twice — alone, then under an abusive crowd (one child process, abuseCrowdChild.ts):
+ * speaker, and measures it alone (once its LL-HLS log in Redis is full), then under an abusive crowd (one child
+ * process, abuseCrowdChild.ts), then calm again while the crowd's records expire (LL-HLS only; a check on the
+ * machine's own noise):
  * - TRIBUNE_ABUSE_BOTS (5,000) bot identities joining that space (each without an identity, so each gets one),
  *   raising and lowering hands, leaving some raised, and disconnecting;
  * - TRIBUNE_ABUSE_CREATES (500) space creations from one address without a host credential, after a few dozen with
@@ -164,10 +166,10 @@ describe.skipIf(process.env.TRIBUNE_BENCH !== '1')('abuse bench', () => {
 		await tribune?.stop();
 	}, 60_000);
 
-	const measure = async (phase: string): Promise<PhaseResult> => {
-		log(`${phase}: ${hlsListeners} LL-HLS listeners for ${windowS} s, a listener joining every 3 s`);
+	const measure = async (phase: string, joining = true): Promise<PhaseResult> => {
+		log(`${phase}: ${hlsListeners} LL-HLS listeners for ${windowS} s${joining ? ', a listener joining every 3 s' : ''}`);
 		// The first join after the load worker's compilation, which holds this process's loop for a moment.
-		const joins = sampleJoins(() => listenerJoin(tribune.baseUrl, tribune.wsUrl, space.spaceId, space.hlsDir), 3000, Math.ceil(windowS / 3) + 10, 2000);
+		const joins = sampleJoins(() => listenerJoin(tribune.baseUrl, tribune.wsUrl, space.spaceId, space.hlsDir), 3000, joining ? Math.ceil(windowS / 3) + 10 : 0, 2000);
 		const hls = await runHlsLoad({ tribune, space, listeners: hlsListeners, workers: 1, durationS: windowS, log: (line) => log(`${phase}: ${line}`) });
 		const { samples, failures } = await joins.stop();
 		log(`${phase}: part delay p99 ${hls.p99Ms} ms (${hls.samples} samples, ${hls.errors} errors), join p50 ${joinSummary(samples).p50_ms} ms, ${failures.length} joins failed`);
@@ -177,10 +179,10 @@ describe.skipIf(process.env.TRIBUNE_BENCH !== '1')('abuse bench', () => {
 	it(`keeps a host's space up under ${bots} bots, ${anonymousCreates} creations and ${idleSockets} idle sockets`, { timeout: (4 * windowS + unstartedTtlS + participantTtlS + 900) * 1000 }, async () => {
 		const loadBefore = loadAverage()[0];
 
-		// Alone.
-		const alone = await measure('alone');
+		// Alone, once the space is in its steady state: its LL-HLS log in Redis full (a minute or two after going live).
 		const feed = await redis.untilTrimmed(hlsRedisKeys(tribune.redisPrefix, space.spaceId).log, 240_000);
 		log(`the space's LL-HLS log in Redis is full (${feed.length} events, trimmed: ${feed.trimmed}, waited ${feed.waitedMs} ms)`);
+		const alone = await measure('alone');
 		const redisBefore = await redis.read();
 		const shapesBefore = await redis.keysByShape(tribune.redisPrefix);
 		log(`Redis before: ${redisBefore.usedMemory} B, ${redisBefore.keys} keys`);
@@ -198,6 +200,7 @@ describe.skipIf(process.env.TRIBUNE_BENCH !== '1')('abuse bench', () => {
 			}, () => {});
 		}, 2000);
 		const hostBefore = host.snapshot();
+		const crowdCpu = crowd.pid === undefined ? undefined : new CpuMeter(crowd.pid);
 		let idle: IdleReport;
 		let botsReport: BotsReport;
 		let creates: CreatesReport;
@@ -223,6 +226,7 @@ describe.skipIf(process.env.TRIBUNE_BENCH !== '1')('abuse bench', () => {
 			clearInterval(redisSampler);
 		}
 		const crowdEndedAt = now();
+		const crowdCores = crowdCpu?.read();
 		const redisDuringLast = await redis.read();
 		if (redisDuringLast.usedMemory > redisDuring.usedMemory) redisDuring = redisDuringLast;
 
@@ -232,7 +236,11 @@ describe.skipIf(process.env.TRIBUNE_BENCH !== '1')('abuse bench', () => {
 		const unstartedLeftS = unstartedTtlS - (crowdEndedAt - Math.max(idleCreatedAt, lastCreateAt)) / 1000;
 		const expiryS = Math.max(participantTtlS, handLowerS, unstartedLeftS, 60) + 15;
 		log(`after: waiting ${Math.round(expiryS)} s for the crowd's records to expire`);
-		await sleep(expiryS * 1000);
+		// Meanwhile the space alone again (LL-HLS only: a listener's join would leave a record of its own), a check on
+		// the machine: a shared one's own noise shows as a difference between the two measurements without the crowd.
+		const calmStarted = now();
+		const calm = (await measure('calm', false)).hls;
+		await sleep(Math.max(0, expiryS * 1000 - (now() - calmStarted)));
 		let redisAfter = await redis.read();
 		for (let extra = 0; extra < 12 && redisAfter.usedMemory > redisBefore.usedMemory * 1.1; extra++) {
 			await sleep(5000);
@@ -297,10 +305,12 @@ describe.skipIf(process.env.TRIBUNE_BENCH !== '1')('abuse bench', () => {
 			part_delay_p50_ms_alone: alone.hls.p50Ms ?? null,
 			part_delay_p50_ms_crowd: withCrowd.hls.p50Ms ?? null,
 			part_delay_p99_ratio: partDelayRatio,
-			hls_samples: { alone: alone.hls.samples, crowd: withCrowd.hls.samples },
-			hls_errors: { alone: alone.hls.errors, crowd: withCrowd.hls.errors },
-			hls_live_syncs: { alone: alone.hls.liveSyncs, crowd: withCrowd.hls.liveSyncs },
-			origin_cores: { alone: alone.hls.originCores ?? null, crowd: withCrowd.hls.originCores ?? null },
+			part_delay_p99_ms_calm: calm.p99Ms ?? null,
+			part_delay_p99_ratio_to_calm: ratio(withCrowd.hls.p99Ms, calm.p99Ms),
+			hls_samples: { alone: alone.hls.samples, crowd: withCrowd.hls.samples, calm: calm.samples },
+			hls_errors: { alone: alone.hls.errors, crowd: withCrowd.hls.errors, calm: calm.errors },
+			hls_live_syncs: { alone: alone.hls.liveSyncs, crowd: withCrowd.hls.liveSyncs, calm: calm.liveSyncs },
+			origin_cores: { alone: alone.hls.originCores ?? null, crowd: withCrowd.hls.originCores ?? null, calm: calm.originCores ?? null },
 			broadcast_states: broadcast.states,
 			transcoder_kept: transcoderKept,
 			creates_anonymous: creates.anonymous,
@@ -337,6 +347,7 @@ describe.skipIf(process.env.TRIBUNE_BENCH !== '1')('abuse bench', () => {
 			hls_listeners: hlsListeners,
 			ttl_s: { participant: participantTtlS, hand_lower: handLowerS, unstarted: unstartedTtlS },
 			crowd_clients_per_address: perAddress,
+			crowd_cores: crowdCores === undefined ? null : Math.round(crowdCores * 100) / 100,
 			load_before: loadBefore,
 			load_after: loadAverage()[0],
 		};
