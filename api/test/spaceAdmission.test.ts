@@ -78,6 +78,21 @@ describe('admission over every node', () => {
 		expect(await staysOpen(l2)).toBe(true);
 	}, 30_000);
 
+	it('one space fills at most 80 % of a node beyond its share: the rest stays for other spaces', async () => {
+		const node = await startTestNode(inject('redisUrl'), { admission: { maxAudience: 5, retryAfterS: 7 } });
+		try {
+			const crowded = await createLiveSpace(node);
+			const tokens = await Promise.all(['C1', 'C2', 'C3', 'C4', 'C5'].map(async (name) => (await joinSpace(node, crowded.spaceId, name)).token));
+			for (const token of tokens.slice(0, 4)) expect(await staysOpen(await open(node, token))).toBe(true);
+			const fifth = await open(node, tokens[4]!);
+			expect(await fifth.closed).toEqual({ code: 4503, reason: 'retry-after=7' });
+			const other = await createLiveSpace(node);
+			expect(await staysOpen(await open(node, (await joinSpace(node, other.spaceId, 'O1')).token))).toBe(true);
+		} finally {
+			await node.close();
+		}
+	}, 30_000);
+
 	it('one client address holds at most ADDRESS_MAX_CONNECTIONS signaling connections over both nodes', async () => {
 		const { spaceId, hostToken } = await createLiveSpace(a);
 		const other = await createLiveSpace(b);

@@ -11,8 +11,8 @@ export interface AdmissionLimits {
 	/** What a refused client is told to wait before retrying, in s. Default 10. */
 	retryAfterS: number;
 	/**
-	 * Listener WebSockets in one space over every node (`SPACE_MAX_AUDIENCE`), so idle sockets in one space cannot
-	 * take another's places. Default 50 000.
+	 * Listener WebSockets in one space over every node (`SPACE_MAX_AUDIENCE`). Default 50 000. On each node one space
+	 * fills at most 80 % of `maxAudience` beyond its share (`admitConnection`).
 	 */
 	maxSpaceAudience: number;
 	/** Signaling WebSockets of one client address (IPv6: a /64) over every node (`ADDRESS_MAX_CONNECTIONS`). Default 500. */
@@ -20,6 +20,9 @@ export interface AdmissionLimits {
 }
 
 export const defaultAdmissionLimits: Readonly<AdmissionLimits> = Object.freeze({ maxAudience: 10_000, maxJoinsPerS: 2000, retryAfterS: 10, maxSpaceAudience: 50_000, maxAddressConnections: 500 });
+
+/** The part of a node's audience any one space may fill; the rest goes to spaces holding less than their share. */
+const sharedFrom = 0.8;
 
 /** This node is full: HTTP 503 with `Retry-After`, or WebSocket close `closeCodes.full` with "retry-after=N". */
 export class NodeFullError extends TribuneError {
@@ -60,9 +63,17 @@ export class Admission {
 		if (this.#audience() >= this.limits.maxAudience || !this.#joins.take()) throw new NodeFullError(this.limits.retryAfterS);
 	}
 
-	/** A new WebSocket of someone in `role`; false if this node has no room for them. */
-	admitConnection(role: Role): boolean {
-		return role !== 'listener' || this.#audience() < this.limits.maxAudience;
+	/**
+	 * A new WebSocket of someone in `role`, in a space holding `here.spaceListeners` of this node's listeners, while
+	 * `here.spaces` spaces hold any; false if this node has no room for them. Past `sharedFrom` of the node, a space
+	 * holding at least its share (the node over those spaces and one more) is refused: the rest of the node stays for
+	 * other spaces, however many idle sockets one space's crowd opens.
+	 */
+	admitConnection(role: Role, here: { spaceListeners: number; spaces: number } = { spaceListeners: 0, spaces: 0 }): boolean {
+		if (role !== 'listener') return true;
+		const audience = this.#audience();
+		if (audience >= this.limits.maxAudience) return false;
+		return audience < this.limits.maxAudience * sharedFrom || here.spaceListeners < this.limits.maxAudience / (here.spaces + 1);
 	}
 
 	/** A new WebSocket of someone in `role` in a space with `spaceListeners` listeners (all nodes); false: it is full. */

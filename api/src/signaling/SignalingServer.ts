@@ -374,6 +374,15 @@ export class SignalingServer {
 		return room.listenerCount - (reported ?? 0) + room.localListenerCount;
 	}
 
+	/** This node's cap and the space's share of it, and the space's cap over every node as this node knows it. */
+	#admitHere(spaceId: SpaceId, role: Role): boolean {
+		let spaces = 0;
+		for (const room of this.#rooms.values()) if (room.localListenerCount > 0) spaces++;
+		const spaceListeners = this.#rooms.get(spaceId)?.localListenerCount ?? 0;
+		if (!this.admission.admitConnection(role, { spaceListeners, spaces })) return false;
+		return this.admission.admitSpaceConnection(role, this.#knownSpaceListeners(spaceId) ?? 0);
+	}
+
 	#onConnection(ws: WebSocket, auth: Awaited<ReturnType<SpaceService['authenticate']>>, admitted: Admitted): void {
 		const { actor, participant, claims } = auth;
 		if (admitted.addressTag !== undefined) {
@@ -390,8 +399,9 @@ export class SignalingServer {
 			return;
 		}
 		// Full: told when to come back (a browser cannot read the status of a refused upgrade, but it reads this).
-		// A participant already connected here is replacing their own connection and takes no new place.
-		if (!this.#rooms.get(actor.spaceId)?.get(actor.participantId) && !this.admission.admitConnection(participant.role)) {
+		// A participant already connected here is replacing their own connection and takes no new place. Checked again
+		// here, with no await before the connection is added: upgrades that passed the caps together fill only what was left.
+		if (!this.#rooms.get(actor.spaceId)?.get(actor.participantId) && !this.#admitHere(actor.spaceId, participant.role)) {
 			ws.close(closeCodes.full, `retry-after=${this.admission.limits.retryAfterS}`);
 			return;
 		}
