@@ -94,6 +94,17 @@ const apiSchema = z.object({
 	CREATES_PER_MIN_PER_IDENTITY: envValue.positiveInt().max(10_000, 'expected at most 10000').default(defaultSpaceLimits.createsPerMinPerIdentity),
 	/** Spaces one client address (IPv6: one /64) creates a minute; beyond: 429 `rate_limited` with Retry-After. */
 	CREATES_PER_MIN_PER_ADDRESS: envValue.positiveInt().max(10_000, 'expected at most 10000').default(defaultSpaceLimits.createsPerMinPerAddress),
+	/**
+	 * Joins that add a participant record, per client address (IPv6: one /64) a minute, over all spaces and in one
+	 * space (Redis token buckets holding a minute's worth); beyond: 429 `rate_limited` with Retry-After. 1200 and 600:
+	 * a venue's audience behind one NAT gets 600 in at once and 10 more a second into its space (a rejoin is not
+	 * counted), while one address adds at most ~1800 records a space that never connect (they go after
+	 * UNCONNECTED_PARTICIPANT_TTL_S).
+	 */
+	JOINS_PER_MIN_PER_ADDRESS: envValue.positiveInt().max(1_000_000, 'expected at most 1000000').default(defaultSpaceLimits.joinsPerMinPerAddress),
+	JOINS_PER_MIN_PER_ADDRESS_IN_SPACE: envValue.positiveInt().max(1_000_000, 'expected at most 1000000').default(defaultSpaceLimits.joinsPerMinPerAddressInSpace),
+	/** A participant record whose owner never opened a WebSocket goes this long after the join, in seconds. */
+	UNCONNECTED_PARTICIPANT_TTL_S: envValue.positiveInt().max(30 * 24 * 3600, 'expected at most 30 days').default(defaultSpaceLimits.unconnectedParticipantTtlS),
 	/** Participant records one space holds; a new join beyond: 503 `space_full` with Retry-After. */
 	SPACE_MAX_PARTICIPANTS: envValue.positiveInt().max(10_000_000, 'expected at most 10000000').default(defaultSpaceLimits.maxParticipants),
 	/** Raised hands one space holds at once; raising one more: 409 `hand_queue_full`. */
@@ -224,6 +235,9 @@ export function loadApiConfig(env: Record<string, string | undefined>): Readonly
 			liveSpacesPerHost: c.LIVE_SPACES_PER_HOST,
 			createsPerMinPerIdentity: c.CREATES_PER_MIN_PER_IDENTITY,
 			createsPerMinPerAddress: c.CREATES_PER_MIN_PER_ADDRESS,
+			joinsPerMinPerAddress: c.JOINS_PER_MIN_PER_ADDRESS,
+			joinsPerMinPerAddressInSpace: c.JOINS_PER_MIN_PER_ADDRESS_IN_SPACE,
+			unconnectedParticipantTtlS: c.UNCONNECTED_PARTICIPANT_TTL_S,
 			maxParticipants: c.SPACE_MAX_PARTICIPANTS,
 			maxHands: c.SPACE_MAX_HANDS,
 			unstartedTtlS: c.SPACE_UNSTARTED_TTL_S,

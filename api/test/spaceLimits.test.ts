@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { asSpaceId } from '../src/spaces/Space.js';
+import { asParticipantId, asSpaceId } from '../src/spaces/Space.js';
 import type { SpaceLimits } from '../src/spaces/SpaceLimits.js';
 import { SignalingClient } from './support/SignalingClient.js';
 import { startTestNode, testSpaceLimits, type ApiBody, type TestNode } from './support/startTestNode.js';
@@ -111,6 +111,58 @@ describe('space limits, shared by the nodes of a cluster', () => {
 		expect(await a.spaces.store.countParticipants(asSpaceId(spaceId))).toBe(3);
 	});
 
+	it('joins per minute per client address in a space: a newcomer past it is 429 rate_limited with Retry-After; a rejoin, another address or another space is not counted', async () => {
+		const [a, b] = await twoNodes({ joinsPerMinPerAddressInSpace: 3 });
+		const spaceId = (await create(a)).body.space!.id;
+		const other = (await create(a)).body.space!.id;
+		const join = (node: TestNode, id: string, from: string, identity?: string) =>
+			post(node, `/api/spaces/${id}/join`, { displayName: 'Joiner', ...(identity !== undefined && { identity }) }, { from });
+		const first = await join(a, spaceId, '198.51.100.20');
+		for (const node of [b, a]) expect((await join(node, spaceId, '198.51.100.20')).status).toBe(200);
+		const refused = await join(b, spaceId, '198.51.100.20');
+		expectRefusal(refused, 429, 'rate_limited');
+		expect(Number(refused.retryAfter)).toBeGreaterThanOrEqual(15);
+		expect(Number(refused.retryAfter)).toBeLessThanOrEqual(20);
+		expect((await join(a, spaceId, '198.51.100.20', first.body.identity)).status).toBe(200);
+		expect((await join(a, spaceId, '198.51.100.21')).status).toBe(200);
+		expect((await join(b, other, '198.51.100.20')).status).toBe(200);
+		expect(await a.spaces.store.countParticipants(asSpaceId(spaceId))).toBe(5);
+	});
+
+	it('joins per minute per client address over all spaces: one address cannot fill space after space', async () => {
+		const [a, b] = await twoNodes({ joinsPerMinPerAddress: 3 });
+		const ids = [(await create(a)).body.space!.id, (await create(a)).body.space!.id, (await create(a)).body.space!.id, (await create(a)).body.space!.id];
+		for (const [i, node] of [a, b, a].entries()) expect((await post(node, `/api/spaces/${ids[i]}/join`, { displayName: 'Hopper' }, { from: '2001:db8:7::1' })).status).toBe(200);
+		// Another address of the same /64 is the same network.
+		const refused = await post(b, `/api/spaces/${ids[3]}/join`, { displayName: 'Hopper' }, { from: '2001:db8:7::2' });
+		expectRefusal(refused, 429, 'rate_limited');
+		expect(Number(refused.retryAfter)).toBeGreaterThan(0);
+	});
+
+	it('a record that never opened a WebSocket goes after UNCONNECTED_PARTICIPANT_TTL_S, so a flood does not hold the space full; space_full says how soon', async () => {
+		const lifecycle = { handDisconnectLowerS: 1, idleEndS: 600, participantIdleTtlS: 3600, maxLiveS: 3600 };
+		const spaceLimits = { ...testSpaceLimits, maxParticipants: 3, unconnectedParticipantTtlS: 2 };
+		const a = await startTestNode(inject('redisUrl'), { lifecycle }, { openHosting: true, spaceLimits });
+		running.push(a);
+		const created = await create(a);
+		const spaceId = created.body.space!.id;
+		await post(a, `/api/spaces/${spaceId}/start`, {}, { bearer: created.body.token! });
+		const connected = await post(a, `/api/spaces/${spaceId}/join`, { displayName: 'Connected' });
+		const socket = await SignalingClient.connect(a.wsUrl, connected.body.token!);
+		clients.push(socket);
+		const never = await post(a, `/api/spaces/${spaceId}/join`, { displayName: 'Never' });
+		const refused = await post(a, `/api/spaces/${spaceId}/join`, { displayName: 'Late' });
+		expectRefusal(refused, 503, 'space_full');
+		// The oldest record is the unconnected one, due in 2 s (and a sweep's slack), not in PARTICIPANT_IDLE_TTL_S.
+		expect(Number(refused.retryAfter)).toBeLessThanOrEqual(10);
+		const store = a.spaces.store;
+		const deadline = Date.now() + 10_000;
+		while ((await store.getParticipant(asSpaceId(spaceId), asParticipantId(never.body.participant!.id))) && Date.now() < deadline) await sleep(200);
+		expect(await store.getParticipant(asSpaceId(spaceId), asParticipantId(never.body.participant!.id))).toBeUndefined();
+		expect(await store.getParticipant(asSpaceId(spaceId), asParticipantId(connected.body.participant!.id))).toBeDefined();
+		expect((await post(a, `/api/spaces/${spaceId}/join`, { displayName: 'Late' })).status).toBe(200);
+	}, 30_000);
+
 	it('raised hands per space: one past the limit is refused hand_queue_full; a lowered hand makes room', async () => {
 		const [a, b] = await twoNodes({ maxHands: 1 });
 		const created = await create(a);
@@ -161,6 +213,8 @@ describe('spaces never started', () => {
 		expect(await redisZcard(a, `${a.redisPrefix}:spaces`)).toBe(0);
 	});
 });
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** TTL (s) of a key on the node's Redis. */
 const redisTtl = (node: TestNode, key: string): Promise<number> => node.redis.ttl(key);

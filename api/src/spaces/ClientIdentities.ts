@@ -17,7 +17,7 @@ export interface ClientIdentitiesOptions {
 	addressTag?: (address: string) => string;
 	/** Where the creation buckets are. */
 	store: Pick<SpaceStore, 'takeRate'>;
-	limits: Pick<SpaceLimits, 'createsPerMinPerAddress' | 'createsPerMinPerIdentity'>;
+	limits: Pick<SpaceLimits, 'createsPerMinPerAddress' | 'createsPerMinPerIdentity' | 'joinsPerMinPerAddress' | 'joinsPerMinPerAddressInSpace'>;
 }
 
 /**
@@ -60,6 +60,23 @@ export class ClientIdentities {
 		const tag = this.addressTag(address);
 		if (tag !== undefined) await take(`create:addr:${tag}`, limits.createsPerMinPerAddress);
 		if (!owner.startsWith('op:')) await take(`create:identity:${owner}`, limits.createsPerMinPerIdentity);
+	}
+
+	/**
+	 * Counts a join that adds a participant record against the address's buckets, in the space and over all spaces.
+	 * Refused `rate_limited` with when to try again. An address that is not kept (none, or no tags) is not counted.
+	 */
+	async takeJoin(spaceId: string, address: string | undefined): Promise<void> {
+		const { store, limits } = this.#options;
+		const tag = this.addressTag(address);
+		if (tag === undefined) return;
+		for (const [bucket, perMin] of [
+			[`join:space:${spaceId}:addr:${tag}`, limits.joinsPerMinPerAddressInSpace],
+			[`join:addr:${tag}`, limits.joinsPerMinPerAddress],
+		] as const) {
+			const waitMs = await store.takeRate(bucket, { burst: perMin, perSecond: perMin / 60 });
+			if (waitMs > 0) throw new RetryLaterError('rate_limited', 'too many joins from your network; try again later', waitMs / 1000);
+		}
 	}
 
 	/** The tag an address is kept as (undefined: no address, or addresses are not kept). */

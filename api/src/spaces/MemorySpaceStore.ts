@@ -308,10 +308,17 @@ export class MemorySpaceStore implements SpaceStore {
 		return { hands: page.map((id) => ({ ...entry!.participants.get(id)! })), length: ids.length, more: start + limit < ids.length };
 	}
 
-	async touchParticipants(spaceId: SpaceId, participantIds: readonly ParticipantId[], _keepS: number): Promise<void> {
+	async touchParticipants(spaceId: SpaceId, participantIds: readonly ParticipantId[], _keepS: number, agoMs = 0): Promise<void> {
+		if (!this.#spaces.has(spaceId)) return;
 		const seen = this.#seen.get(spaceId) ?? new Map<ParticipantId, number>();
 		this.#seen.set(spaceId, seen);
-		for (const id of participantIds) seen.set(id, Date.now());
+		const at = Date.now() - agoMs;
+		for (const id of participantIds) seen.set(id, Math.max(at, seen.get(id) ?? -Infinity));
+	}
+
+	async oldestPresenceAgeMs(spaceId: SpaceId): Promise<number | undefined> {
+		const marks = [...(this.#seen.get(spaceId)?.values() ?? [])];
+		return marks.length === 0 ? undefined : Date.now() - Math.min(...marks);
 	}
 
 	async lowerAwayHands(spaceId: SpaceId, awayMs: number, max: number): Promise<{ lowered: ParticipantId[]; length: number }> {

@@ -341,11 +341,20 @@ export class RedisSpaceStore implements SpaceStore {
 		return { hands: raws.map((raw) => JSON.parse(String(raw)) as Participant), length: Number(length), more: Number(more) === 1 };
 	}
 
-	async touchParticipants(spaceId: SpaceId, participantIds: readonly ParticipantId[], keepS: number): Promise<void> {
+	async touchParticipants(spaceId: SpaceId, participantIds: readonly ParticipantId[], keepS: number, agoMs = 0): Promise<void> {
 		const seen = this.#seenKey(spaceId);
 		for (let i = 0; i < participantIds.length; i += presenceBatch) {
-			await this.#runPresence('tribuneTouch', [seen], [Math.ceil(keepS), ...participantIds.slice(i, i + presenceBatch)]);
+			await this.#runPresence('tribuneTouch', [seen, this.#keys(spaceId).space], [Math.ceil(keepS), Math.round(agoMs), ...participantIds.slice(i, i + presenceBatch)]);
 		}
+	}
+
+	async oldestPresenceAgeMs(spaceId: SpaceId): Promise<number | undefined> {
+		const results = await this.#redis.multi().time().zrange(this.#seenKey(spaceId), 0, 0, 'WITHSCORES').exec();
+		const failed = results?.find(([error]) => error);
+		if (failed?.[0]) throw failed[0];
+		const [[seconds, micros], oldest] = (results ?? []).map(([, value]) => value) as [[string, string], string[]];
+		if (oldest.length < 2) return undefined;
+		return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) - Number(oldest[1]);
 	}
 
 	async lowerAwayHands(spaceId: SpaceId, awayMs: number, max: number): Promise<{ lowered: ParticipantId[]; length: number }> {
@@ -438,19 +447,29 @@ if #ids > 0 then
 end
 return out`,
 	},
-	/** KEYS: seen. ARGV: keepS, participantId… Marks them connected now; the zset lives at least keepS more (never less). */
+	/**
+	 * KEYS: seen, space. ARGV: keepS, agoMs, participantId… Marks them connected agoMs ago (never moving a mark back),
+	 * if the space exists. The zset expires with the space's keys while they expire (a space not live), else lives at
+	 * least keepS more (never less).
+	 */
 	tribuneTouch: {
-		keys: 1,
+		keys: 2,
 		lua: `${nowMs}
-local now = nowMs()
+local ttl = redis.call('PTTL', KEYS[2])
+if ttl == -2 then return 0 end
+local at = nowMs() - tonumber(ARGV[2])
 local args = {}
-for i = 2, #ARGV do
-	table.insert(args, now)
+for i = 3, #ARGV do
+	table.insert(args, at)
 	table.insert(args, ARGV[i])
 end
-if #args > 0 then redis.call('ZADD', KEYS[1], unpack(args)) end
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]), 'NX')
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]), 'GT')
+if #args > 0 then redis.call('ZADD', KEYS[1], 'GT', unpack(args)) end
+if ttl > 0 then
+	redis.call('PEXPIRE', KEYS[1], ttl)
+else
+	redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]), 'NX')
+	redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]), 'GT')
+end
 return #args / 2`,
 	},
 	/**

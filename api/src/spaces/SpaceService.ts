@@ -4,6 +4,7 @@ import { TokenRefusedError, type TokenClaims, type TokenIssuer } from '../auth/T
 import { RetryLaterError, TribuneError } from '../errors.js';
 import { ClientIdentities, type VerifyHostCredential } from './ClientIdentities.js';
 import { capacityRetryAfterS, defaultSpaceLimits, spaceFullRetryAfterS, type SpaceLimits } from './SpaceLimits.js';
+import { defaultLifecycleLimits } from '../lifecycle/SpaceLifecycle.js';
 import { handPageSize } from '../signaling/protocol.js';
 import { hasGrant, type Grant } from './roles/grantsForRole.js';
 import {
@@ -107,6 +108,16 @@ export interface SpaceServiceOptions {
 	limits?: Partial<SpaceLimits>;
 	/** The tag a client address is kept as (`clientAddressTag` with the token key); absent: addresses are not kept. */
 	addressTag?: (address: string) => string;
+	/**
+	 * A listener's record goes this long after their last connection (the lifecycle sweep's `PARTICIPANT_IDLE_TTL_S`),
+	 * s. Default `defaultLifecycleLimits.participantIdleTtlS`.
+	 */
+	participantIdleTtlS?: number;
+	/**
+	 * Whether a host identity still exists (`HostIdentities.exists`): a token whose identity is `host:<id>` is refused
+	 * once the operator revoked that host. Absent: not checked.
+	 */
+	hostExists?: (hostId: string) => Promise<boolean>;
 }
 
 /** A verified token's participant, as the store has them now. */
@@ -156,6 +167,8 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 	readonly #maxSpeakersLimit: number;
 	readonly #admitJoin: ((role: Role, spaceId: SpaceId) => void) | undefined;
 	readonly #clients: ClientIdentities;
+	readonly #hostExists: ((hostId: string) => Promise<boolean>) | undefined;
+	readonly #participantIdleTtlS: number;
 	readonly openHosting: boolean;
 	readonly limits: Readonly<SpaceLimits>;
 
@@ -176,6 +189,14 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 		});
 		this.#maxSpeakersLimit = options.maxSpeakersLimit;
 		this.#now = options.now ?? Date.now;
+		this.#hostExists = options.hostExists;
+		this.#participantIdleTtlS = options.participantIdleTtlS ?? defaultLifecycleLimits.participantIdleTtlS;
+	}
+
+	/** Refuses a token naming a host identity the operator revoked (`hostExists`). */
+	async #requireHostNotRevoked(identity: string): Promise<void> {
+		if (this.#hostExists === undefined || !identity.startsWith('host:')) return;
+		if (!(await this.#hostExists(identity.slice('host:'.length)))) throw new TokenRefusedError('revoked', 'this host identity was revoked');
 	}
 
 	get tokens(): TokenIssuer {
@@ -268,22 +289,40 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 		// The role a token names may be stale (a speaker since sent back to the audience): only the store's current
 		// role may skip the node's audience cap. Before adding anyone: a full node should not cost Redis a write.
 		this.#admitJoin?.(record.participant?.role ?? 'listener', spaceId);
-		// Someone coming back keeps the name they have; a newcomer may not take the name of someone on stage.
-		if (!record.participant) await this.#requireNameFree(spaceId, id, request.displayName);
+		// Someone coming back keeps the name they have; a newcomer is counted against their network's join rates and
+		// may not take the name of someone on stage.
+		if (!record.participant) {
+			await this.#clients.takeJoin(spaceId, request.address);
+			await this.#requireNameFree(spaceId, id, request.displayName);
+		}
 		const joining: Participant = { id, identity, ...this.#addr(request.address), displayName: request.displayName, role: 'listener', mute: 'none', joinedAt: this.#now() };
 		const result = await this.#store.addParticipant(spaceId, joining, { maxParticipants: this.limits.maxParticipants });
 		if (result === 'no_space') throw new TribuneError('not_found', 'no such space');
 		if (result === 'ended') throw new TribuneError('space_ended', 'this space has ended');
 		if (result === 'banned') throw new TribuneError('banned', 'you were removed from this space');
-		if (result === 'full') throw new RetryLaterError('space_full', 'this space is full; try again later', spaceFullRetryAfterS);
+		if (result === 'full') throw new RetryLaterError('space_full', 'this space is full; try again later', await this.#fullRetryAfterS(spaceId));
 		// Someone found again is as the store has them (their role may have changed since); a newcomer is as added.
 		const participant = result === 'added' ? joining : await this.#store.getParticipant(spaceId, id);
 		if (!participant) throw new TribuneError('conflict', 'removed while joining');
-		// A record is timed from its last connection (api/src/lifecycle): one that never connects is timed from here.
-		await this.#store.touchParticipants(spaceId, [id], joinPresenceKeepS);
+		// A record is timed from its last connection (api/src/lifecycle). One that never connects is timed from here,
+		// as if it had last been connected long enough ago that it goes `unconnectedParticipantTtlS` from now (a mark
+		// never moves back: someone connected keeps theirs).
+		const unconnectedAgoS = Math.max(0, this.#participantIdleTtlS - this.limits.unconnectedParticipantTtlS);
+		await this.#store.touchParticipants(spaceId, [id], joinPresenceKeepS, unconnectedAgoS * 1000);
 		const { token } = await this.#tokens.issue({ spaceId, participantId: id, identity, role: participant.role, ...(session ?? { generation: record.tokenGeneration }) });
 		const credential = await this.#clients.credentialFor(identity);
 		return { participant, token, ...(credential !== undefined && { identity: credential }) };
+	}
+
+	/**
+	 * When a full space will likely have room, s: when its least recently connected record idles out (the lifecycle
+	 * sweep removes it a few seconds after), or `spaceFullRetryAfterS` when nothing says.
+	 */
+	async #fullRetryAfterS(spaceId: SpaceId): Promise<number> {
+		const space = await this.#store.getSpace(spaceId);
+		const age = space?.state === 'live' ? await this.#store.oldestPresenceAgeMs(spaceId) : undefined;
+		if (age === undefined) return spaceFullRetryAfterS;
+		return Math.max(1, Math.ceil((this.#participantIdleTtlS * 1000 - age) / 1000) + sweepSlackS);
 	}
 
 	async #requireNameFree(spaceId: SpaceId, id: ParticipantId, displayName: string): Promise<void> {
@@ -318,6 +357,7 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 		const record = await this.#store.readAuth(claims.spaceId, claims.participantId);
 		if (record.banned) throw new TribuneError('banned', 'you were removed from this space');
 		if (record.tokenGeneration !== claims.generation) throw new TokenRefusedError('revoked', 'token revoked');
+		await this.#requireHostNotRevoked(claims.identity);
 		return { claims, record };
 	}
 
@@ -365,6 +405,7 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 		const me = record.participant;
 		if (!me) throw new TribuneError('unauthorized', 'not a participant of this space');
 		if (!hasGrant(me.role, 'listen')) throw new TribuneError('forbidden', `a ${me.role} may not do this (listen)`);
+		await this.#requireHostNotRevoked(me.identity);
 		return this.#tokens.issue({ spaceId: actor.spaceId, participantId: me.id, identity: me.identity, role: me.role, generation: session.generation, sessionStartedAt: session.sessionStartedAt });
 	}
 
@@ -397,6 +438,15 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 			// Their tokens are dead whatever happens here; someone who left meanwhile has nothing to remove.
 			if (!(error instanceof TribuneError && error.code === 'not_found')) throw error;
 		});
+	}
+
+	/**
+	 * Revokes every token of a participant without an actor (the operator revoking a host identity): their
+	 * connections close on every node. They stay a participant: their identity decides whether they may come back.
+	 */
+	async revokeTokensOf(spaceId: SpaceId, participantId: ParticipantId): Promise<void> {
+		const generation = (await this.#store.revokeTokens(spaceId, participantId, this.#revocationKeepS()))!;
+		this.safeEmit('tokensRevoked', { spaceId, participantId, generation, reason: 'revoked' });
 	}
 
 	/** How long a generation is kept after its last change, s: past the end of any session it could cut short. */
@@ -782,3 +832,6 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 
 /** How long a space's presence lives at least after a join, s (connections keep it longer; it is never shortened). */
 const joinPresenceKeepS = 24 * 3600;
+
+/** How much later than its idle time a record is gone, s: the lifecycle sweeps every few seconds (at most 5). */
+const sweepSlackS = 5;

@@ -143,10 +143,13 @@ export interface SpaceStore {
 	 */
 	handPage(spaceId: SpaceId, after: ParticipantId | undefined, limit: number): Promise<{ hands: Participant[]; length: number; more: boolean } | undefined>;
 	/**
-	 * Marks participants as connected now (`<space>:seen`, a score per participant: when they were last connected).
-	 * Kept `keepS` after the last call.
+	 * Marks participants as connected now, or `agoMs` before now (`<space>:seen`, a score per participant: when they
+	 * were last connected); a mark never moves back. Kept `keepS` after the last call, or with the space's keys while
+	 * they expire (a space not live); nothing is marked in a space that does not exist.
 	 */
-	touchParticipants(spaceId: SpaceId, participantIds: readonly ParticipantId[], keepS: number): Promise<void>;
+	touchParticipants(spaceId: SpaceId, participantIds: readonly ParticipantId[], keepS: number, agoMs?: number): Promise<void>;
+	/** How long ago the least recently connected participant with a mark was last connected, ms (undefined: none). */
+	oldestPresenceAgeMs(spaceId: SpaceId): Promise<number | undefined>;
 	/** Lowers at most `max` hands whose owner was last connected more than `awayMs` ago; their ids and the length after. */
 	lowerAwayHands(spaceId: SpaceId, awayMs: number, max: number): Promise<{ lowered: ParticipantId[]; length: number }>;
 	/**

@@ -33,6 +33,8 @@ export interface SpacesOptions {
 	tokenTtlS: number;
 	/** Verifies host credentials (`HostIdentities.verify`); absent: none are accepted (create needs open hosting). */
 	verifyHostCredential?: VerifyHostCredential;
+	/** Whether a host identity still exists (`HostIdentities.exists`): a revoked host's tokens are refused. */
+	hostExists?: (hostId: string) => Promise<boolean>;
 	/** Anyone may create spaces, as an anonymous identity (`TRIBUNE_OPEN_HOSTING`). Default false. */
 	openHosting?: boolean;
 	/** Default `defaultSpaceLimits`. */
@@ -91,9 +93,11 @@ export function createSpaces(options: SpacesOptions): Spaces {
 		identities: new IdentityCredentials(options.tokenKey),
 		addressTag: (address) => clientAddressTag(options.tokenKey, address),
 		...(options.verifyHostCredential && { verifyHostCredential: options.verifyHostCredential }),
+		...(options.hostExists && { hostExists: options.hostExists }),
 		openHosting: options.openHosting ?? false,
 		...(options.spaceLimits && { limits: options.spaceLimits }),
 		maxSpeakersLimit: options.maxSpeakersLimit,
+		...(options.signaling?.lifecycle?.participantIdleTtlS !== undefined && { participantIdleTtlS: options.signaling.lifecycle.participantIdleTtlS }),
 		// Signaling knows how many listeners this node holds; it is created below, before any join can arrive.
 		admitJoin: (role, spaceId) => signaling.admitJoin(role, spaceId),
 	});

@@ -61,6 +61,9 @@ export async function startTribuneUnderLoad(options: StartOptions = {}): Promise
 		// Admission control must not refuse the audience the bench brings (10,000 WebSockets and the host).
 		NODE_MAX_AUDIENCE: '100000',
 		NODE_MAX_JOINS_PER_S: '100000',
+		// Nor the per-address join rates: the bench's audience all joins from loopback.
+		JOINS_PER_MIN_PER_ADDRESS: '1000000',
+		JOINS_PER_MIN_PER_ADDRESS_IN_SPACE: '1000000',
 		...options.env,
 	};
 	delete env.REDIS_URL;

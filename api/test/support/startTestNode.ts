@@ -63,7 +63,7 @@ export async function startTestNode(
 		redisPrefix,
 		openHosting: options.openHosting ?? process.env.TRIBUNE_OPEN_HOSTING === 'true',
 		spaceLimits: options.spaceLimits ?? testSpaceLimits,
-		...(hosting && { verifyHostCredential: (credential: string) => hosting.hosts.verify(credential) }),
+		...(hosting && { verifyHostCredential: (credential: string) => hosting.hosts.verify(credential), hostExists: (hostId: string) => hosting.hosts.exists(hostId) }),
 		tokenKey,
 		tokenTtlS: 600,
 		maxSpeakersLimit: 25,
@@ -113,6 +113,8 @@ export const testSpaceLimits: Partial<SpaceLimits> = Object.freeze({
 	liveSpacesPerHost: 100_000,
 	createsPerMinPerIdentity: 100_000,
 	createsPerMinPerAddress: 100_000,
+	joinsPerMinPerAddress: 1_000_000,
+	joinsPerMinPerAddressInSpace: 1_000_000,
 });
 
 /** The JSON bodies of /api/spaces responses. */
