@@ -52,7 +52,7 @@ const participantTtlS = envInt('TRIBUNE_ABUSE_PARTICIPANT_TTL_S', 30);
 const handLowerS = envInt('TRIBUNE_ABUSE_HAND_LOWER_S', 10);
 /** An unstarted space must outlive the crowd (the idle sockets' space is one). */
 const unstartedTtlS = envInt('TRIBUNE_ABUSE_UNSTARTED_TTL_S', windowS + 90);
-/** Creations a minute per identity and per address (the bench reports against these; Tribune's defaults). */
+/** Creations a minute per address: Tribune's default, or what the environment (passed on to the launcher) sets. */
 const createsPerMinPerAddress = envInt('CREATES_PER_MIN_PER_ADDRESS', 30);
 
 const adminKey = crypto.randomBytes(32).toString('base64url');
@@ -61,29 +61,14 @@ const log = (line: string): void => void process.stderr.write(`[bench:abuse] ${n
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const now = (): number => performance.now();
 
-interface HostedSpace extends LiveSpace {
-	/** Created through the operator API (false: a server without it, where anyone creates). */
-	viaOperator: boolean;
-}
-
-/** A space created by the operator for a host `sub` (POST /api/server/spaces), not started. */
-async function operatorSpace(tribune: TribuneUnderLoad, title: string, sub: string): Promise<HostedSpace> {
-	const host = { sub, displayName: `Host ${sub}` };
-	let created: { space: { id: string }; token: string };
-	let viaOperator = true;
-	try {
-		created = (await call<typeof created>(`${tribune.baseUrl}/api/server/spaces`, { body: { title, host }, bearer: adminKey })).body;
-	} catch (error) {
-		if ((error as { status?: number }).status !== 404) throw error;
-		// A server without the operator API yet: anyone creates.
-		viaOperator = false;
-		created = (await call<typeof created>(`${tribune.baseUrl}/api/spaces`, { body: { title, hostName: host.displayName } })).body;
-	}
-	return { spaceId: created.space.id, hostToken: created.token, hlsDir: `/hls/${created.space.id}/`, viaOperator };
+/** A space created by the operator for a host `sub` (POST /api/server/spaces), not started; the host's token. */
+async function operatorSpace(tribune: TribuneUnderLoad, title: string, sub: string): Promise<LiveSpace> {
+	const { body } = await call<{ space: { id: string }; token: string }>(`${tribune.baseUrl}/api/server/spaces`, { body: { title, host: { sub, displayName: `Host ${sub}` } }, bearer: adminKey });
+	return { spaceId: body.space.id, hostToken: body.token, hlsDir: `/hls/${body.space.id}/` };
 }
 
 /** Starts the space with a synthetic speaker and waits (≤ 60 s) until its LL-HLS has two whole segments. */
-async function goLive(tribune: TribuneUnderLoad, space: HostedSpace): Promise<void> {
+async function goLive(tribune: TribuneUnderLoad, space: LiveSpace): Promise<void> {
 	await call(`${tribune.baseUrl}/api/spaces/${space.spaceId}/start`, { body: {}, bearer: space.hostToken });
 	await call(`${tribune.baseUrl}/api/spaces/${space.spaceId}/synthetic-speakers`, {
 		body: { displayName: 'Speaker', text: 'This space is measured while a crowd of bots tries to take it down. It keeps talking all along.', video: false },
@@ -99,19 +84,14 @@ async function goLive(tribune: TribuneUnderLoad, space: HostedSpace): Promise<vo
 	throw new Error(`space ${space.spaceId} did not reach the origin in 60 s`);
 }
 
-/** Host credentials from `count` one-use invites the operator minted, redeemed; none on a server without invites. */
+/** Host credentials: `count` one-use invites the operator mints (POST /api/server/host-invites), each redeemed. */
 async function redeemHostCredentials(tribune: TribuneUnderLoad, count: number): Promise<string[]> {
 	const credentials: string[] = [];
 	for (let k = 0; k < count; k++) {
-		try {
-			const { body } = await call<{ url: string }>(`${tribune.baseUrl}/api/server/host-invites`, { body: { label: `bench ${k + 1}`, maxUses: 1 }, bearer: adminKey });
-			const code = new URL(body.url, tribune.baseUrl).hash.replace(/^#code=/, '');
-			const redeemed = await call<{ credential: string }>(`${tribune.baseUrl}/api/host-invites/redeem`, { body: { code } });
-			credentials.push(redeemed.body.credential);
-		} catch (error) {
-			if ((error as { status?: number }).status === 404) return credentials;
-			throw error;
-		}
+		const { body } = await call<{ url: string }>(`${tribune.baseUrl}/api/server/host-invites`, { body: { label: `bench ${k + 1}`, maxUses: 1 }, bearer: adminKey });
+		const code = new URL(body.url, tribune.baseUrl).hash.replace(/^#code=/, '');
+		const redeemed = await call<{ credential: string }>(`${tribune.baseUrl}/api/host-invites/redeem`, { body: { code } });
+		credentials.push(redeemed.body.credential);
 	}
 	return credentials;
 }
@@ -134,7 +114,7 @@ const ratio = (withCrowd: number | null | undefined, without: number | null | un
 describe.skipIf(process.env.TRIBUNE_BENCH !== '1')('abuse bench', () => {
 	let tribune: TribuneUnderLoad;
 	let crowd: AbuseCrowd;
-	let space: HostedSpace;
+	let space: LiveSpace;
 	let host: HostWatch;
 	let broadcast: BroadcastWatch;
 	let redis: RedisMemory;
@@ -156,7 +136,7 @@ describe.skipIf(process.env.TRIBUNE_BENCH !== '1')('abuse bench', () => {
 		await goLive(tribune, space);
 		host = await HostWatch.connect(tribune.wsUrl, space.hostToken);
 		broadcast = new BroadcastWatch(tribune.baseUrl, space.spaceId, space.hostToken);
-		log(`space ${space.spaceId} is live at ${tribune.baseUrl} (operator API: ${space.viaOperator})`);
+		log(`space ${space.spaceId} is live at ${tribune.baseUrl}`);
 	}, 180_000);
 	afterAll(async () => {
 		broadcast?.stop();
@@ -342,7 +322,6 @@ describe.skipIf(process.env.TRIBUNE_BENCH !== '1')('abuse bench', () => {
 				anonymous_creates_refused: anonymousAccepted === 0,
 				credential_creates_within_address_limit: credentialAccepted <= createsPerMinPerAddress,
 			},
-			operator_api: space.viaOperator,
 			window_s: windowS,
 			hls_listeners: hlsListeners,
 			ttl_s: { participant: participantTtlS, hand_lower: handLowerS, unstarted: unstartedTtlS },
