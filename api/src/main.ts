@@ -18,6 +18,8 @@ import { AdminSessions } from './auth/AdminSessions.js';
 import { HostIdentities } from './auth/HostIdentities.js';
 import { HostInvites } from './auth/HostInvites.js';
 import { loadOperatorKey } from './auth/OperatorKey.js';
+import { clientAddressTag } from './auth/clientAddressTag.js';
+import { FailedAuthThrottle } from './server/FailedAuthThrottle.js';
 import { ListenerTally } from './signaling/ListenerTally.js';
 import { createSpaces } from './spaces/createSpaces.js';
 import { captionerSocketPath } from './captions/CaptionerSocket.js';
@@ -51,12 +53,19 @@ async function main(): Promise<void> {
 	const adminSessions = new AdminSessions({ redis: requestRedis, prefix: redisPrefix, operatorKey });
 	const hosts = new HostIdentities({ redis: requestRedis, prefix: redisPrefix, tokenKey });
 	const hostInvites = new HostInvites({ redis: requestRedis, prefix: redisPrefix, hostTtlS: config.hostCredentialTtlS });
+	const authThrottle = new FailedAuthThrottle({ redis: requestRedis, prefix: redisPrefix, tag: (address) => clientAddressTag(tokenKey, address), logger: logger.child({ module: 'operator-auth' }) });
+	// Nodes that each generate a key sign sessions no other node accepts. Under `npm start` (an IPC channel) the
+	// launcher says so when it was given a Redis of its own (start.ts).
+	if (operatorKey.fromDataDir && process.send === undefined) {
+		logger.warn('TRIBUNE_ADMIN_KEY is not set: this node uses the key it generated into <data dir>/admin-key; every API node of a cluster must be given the same TRIBUNE_ADMIN_KEY');
+	}
 	const spaces = createSpaces({
 		redis,
 		requestRedis,
 		redisPrefix,
 		tokenKey,
 		verifyHostCredential: (credential) => hosts.verify(credential),
+		hostExists: (hostId) => hosts.exists(hostId),
 		openHosting: config.openHosting,
 		spaceLimits: config.spaceLimits,
 		tokenTtlS: config.tokenTtlS,
@@ -81,6 +90,8 @@ async function main(): Promise<void> {
 		listenIp: ingestConfig.listenIp,
 	});
 	const broadcastQueue = new BroadcastQueue(redis, redisPrefix);
+	// Waiting broadcasts move up when any broadcast ends, on whichever transcoder (fair scheduling between owners).
+	await broadcastQueue.rebalanceOnFinish();
 	const exportQueue = new ExportQueue(redis, redisPrefix);
 	const broadcasts = new BroadcastCoordinator({
 		service: spaces.service,
@@ -123,6 +134,7 @@ async function main(): Promise<void> {
 			sessions: adminSessions,
 			invites: hostInvites,
 			hosts,
+			authThrottle,
 			participantCount: (spaceId) => spaces.store.countParticipants(spaceId),
 			// Reads only (no count of this node's is written under this name).
 			listenerCount: async (spaceId) => (await operatorTally.read(spaceId)).listeners,
@@ -191,15 +203,17 @@ async function main(): Promise<void> {
 }
 
 /**
- * With a generated operator key (nobody was told it) and a launcher to tell (`npm start`'s IPC channel): a one-time
- * sign-in code, sent to the launcher, which prints the link on its stdout. Never logged: a log line would outlive
- * the code's single use in every log store it reaches.
+ * With a generated operator key (nobody was told it) and a launcher to tell (`npm start`'s IPC channel), until an
+ * admin has signed in with one: a one-time sign-in code (cancelling any earlier one), sent to the launcher, which
+ * shows the link to whoever started Tribune (`start.ts`). Never logged: a log line would outlive the code's single
+ * use in every log store it reaches.
  */
 function offerAdminSignIn(sessions: AdminSessions, requestRedis: Redis, logger: Logger): void {
 	const send = process.send?.bind(process);
 	if (!send) return;
 	const offer = async (): Promise<void> => {
 		if (requestRedis.status !== 'ready') await once(requestRedis, 'ready');
+		if (await sessions.signedInWithCode()) return;
 		const code = await sessions.createSignInCode();
 		send({ type: 'admin-sign-in', path: `/admin#code=${code}` });
 	};

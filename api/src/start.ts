@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, exitCodes, loadIngestConfig } from '@tribune/ingest';
@@ -53,8 +54,11 @@ async function main(): Promise<void> {
 		name: 'api',
 		script: fileURLToPath(new URL('./main.js', import.meta.url)),
 		env,
-		onMessage: (message) => printSignInLink(message, apiConfig),
+		onMessage: (message) => showSignInLink(message, apiConfig, config.dataDir),
 	});
+	if (config.redisUrl !== undefined && apiConfig.adminKey === undefined) {
+		logger.warn('REDIS_URL names a shared Redis but TRIBUNE_ADMIN_KEY is not set: this machine generated its own admin key; every API node of a cluster must be given the same TRIBUNE_ADMIN_KEY');
+	}
 	const transcoderMain = fileURLToPath(new URL('./main.js', import.meta.resolve('@tribune/transcoder')));
 	for (let i = 1; i <= config.transcoderProcesses; i++) {
 		supervisor.start({ name: `transcoder-${i}`, script: transcoderMain, env });
@@ -66,17 +70,36 @@ async function main(): Promise<void> {
 
 const signInMessage = z.strictObject({ type: z.literal('admin-sign-in'), path: z.string().regex(/^\/admin#code=[A-Za-z0-9_-]{43}$/) });
 
+/** Where the launcher leaves the admin sign-in link when its stdout is not a terminal. */
+const signInLinkFile = 'admin-sign-in';
+
 /**
- * The API node's one-time admin sign-in link (its operator key was generated, so nobody knows it yet), printed on
- * the launcher's stdout for whoever started Tribune, and nowhere else: not through the logger, whose lines may be
- * shipped and kept.
+ * The API node's one-time admin sign-in link (its operator key was generated, so nobody knows it yet), for whoever
+ * started Tribune and nobody else: printed when stdout is a terminal; otherwise (systemd, Docker, a pipe: logs that
+ * are shipped and kept) written to `<data dir>/admin-sign-in` (0600, replaced whole) and only that path is printed.
+ * Never through the logger.
  */
-function printSignInLink(message: unknown, api: { host: string; port: number }): void {
+function showSignInLink(message: unknown, api: { host: string; port: number }, dataDir: string): void {
 	const parsed = signInMessage.safeParse(message);
 	if (!parsed.success) return;
 	const wildcard = api.host === '0.0.0.0' || api.host === '::';
 	const host = wildcard ? 'localhost' : api.host.includes(':') ? `[${api.host}]` : api.host;
-	process.stdout.write(`Admin sign-in (one-time, 1 h): http://${host}:${api.port}${parsed.data.path}\n`);
+	const link = `http://${host}:${api.port}${parsed.data.path}`;
+	if (process.stdout.isTTY) {
+		process.stdout.write(`Admin sign-in (one-time, 1 h): ${link}\n`);
+		return;
+	}
+	const file = path.join(dataDir, signInLinkFile);
+	const temporary = `${file}.${process.pid}.tmp`;
+	try {
+		fs.rmSync(temporary, { force: true });
+		fs.writeFileSync(temporary, `${link}\n`, { mode: 0o600, flag: 'wx' });
+		// Readers see the old link or the new one, never half of one.
+		fs.renameSync(temporary, file);
+		process.stdout.write(`Admin sign-in (one-time, 1 h): the link is in ${file}\n`);
+	} catch (error) {
+		process.stderr.write(`tribune: could not write ${file} (${(error as Error).message}); sign in with the key in ${path.join(dataDir, 'admin-key')}\n`);
+	}
 }
 
 main().catch((error: unknown) => {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BroadcastQueue, BroadcastWorker, connectRedis, type BroadcastJobData } from '@tribune/transcoder';
-import { Queue } from 'bullmq';
+import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -45,6 +45,30 @@ async function startTranscoder(prefix: string): Promise<{ worker: BroadcastWorke
 	return { worker, taken };
 }
 
+/** Each waiting space's position, in the order given. */
+const positions = async (queue: BroadcastQueue, ids: string[]) => Promise.all(ids.map(async (id) => (await queue.state(id)).position));
+
+/** The BullMQ priority of a space's broadcast job. */
+async function priorityOf(prefix: string, spaceId: string): Promise<number | undefined> {
+	const jobs = new Queue<BroadcastJobData>('broadcast', { connection: redis.duplicate(), prefix });
+	try {
+		return (await jobs.getJob(`broadcast-${spaceId}`))?.priority;
+	} finally {
+		await jobs.close();
+	}
+}
+
+/** A transcoder that takes one broadcast job when told to, and finishes it when told to (BullMQ's manual processing). */
+function manualTranscoder(prefix: string): { token: string; take(): Promise<Job<BroadcastJobData> | undefined>; close(): Promise<void> } {
+	const worker = new Worker<BroadcastJobData>('broadcast', null, { connection: redis.duplicate(), prefix });
+	const token = randomUUID();
+	return {
+		token,
+		take: async () => (await worker.getNextJob(token, { block: false })) ?? undefined,
+		close: () => worker.close(true),
+	};
+}
+
 describe('broadcast scheduling', () => {
 	it('puts an owner’s further broadcasts behind other owners’ first ones, and says each waiting job’s position', async () => {
 		const prefix = `test-${randomUUID()}`;
@@ -54,19 +78,18 @@ describe('broadcast scheduling', () => {
 			// No transcoder yet: a busy owner queues three broadcasts, then another owner one.
 			for (const id of ['a1', 'a2', 'a3']) expect(await queue.start(job(id, 'op:busy'))).toBe(true);
 			expect(await queue.start(job('b1', 'op:other'))).toBe(true);
-			const positions = async (ids: string[]) => Promise.all(ids.map(async (id) => (await queue.state(id)).position));
 			expect(await queue.state('b1')).toEqual({ state: 'waiting', position: 2 });
-			expect(await positions(['a1', 'b1', 'a2', 'a3'])).toEqual([1, 2, 3, 4]);
+			expect(await positions(queue, ['a1', 'b1', 'a2', 'a3'])).toEqual([1, 2, 3, 4]);
 
 			transcoder = await startTranscoder(prefix);
 			const taken = transcoder.taken;
 			await expect.poll(() => taken, { timeout: 10_000 }).toEqual(['a1']);
 			await expect.poll(async () => (await queue.state('a1')).state, { timeout: 10_000 }).toBe('active');
-			expect(await positions(['b1', 'a2', 'a3'])).toEqual([1, 2, 3]);
+			expect(await positions(queue, ['b1', 'a2', 'a3'])).toEqual([1, 2, 3]);
 
 			// A third owner arrives while the busy one runs one broadcast and waits for two: it goes ahead of both.
 			expect(await queue.start(job('c1', 'op:third'))).toBe(true);
-			expect(await positions(['b1', 'c1', 'a2', 'a3'])).toEqual([1, 2, 3, 4]);
+			expect(await positions(queue, ['b1', 'c1', 'a2', 'a3'])).toEqual([1, 2, 3, 4]);
 
 			// Each stop frees the transcoder for the next job in that order (first come first served: a2 before b1).
 			for (const [i, id] of ['a1', 'b1', 'c1', 'a2', 'a3'].entries()) {
@@ -81,30 +104,60 @@ describe('broadcast scheduling', () => {
 		}
 	});
 
-	it('moves an owner up once their running broadcasts ended, ahead of owners who came later', async () => {
+	it('once an owner’s running broadcast is stopped, their next goes behind the firsts already waiting, ahead of those queued later', async () => {
 		const prefix = `test-${randomUUID()}`;
 		const queue = new BroadcastQueue(redis, prefix);
-		let transcoder: Awaited<ReturnType<typeof startTranscoder>> | undefined;
+		const transcoder = manualTranscoder(prefix);
 		try {
-			transcoder = await startTranscoder(prefix);
-			const taken = transcoder.taken;
 			await queue.start(job('a1', 'op:busy'));
-			await expect.poll(() => taken, { timeout: 10_000 }).toEqual(['a1']);
+			expect((await transcoder.take())?.id).toBe('broadcast-a1');
 			await queue.start(job('a2', 'op:busy'));
 			await queue.start(job('b1', 'op:other'));
-			expect((await queue.state('b1')).position).toBe(1);
-			expect((await queue.state('a2')).position).toBe(2);
+			await queue.start(job('b2', 'op:other'));
+			expect(await positions(queue, ['b1', 'a2', 'b2'])).toEqual([1, 2, 3]);
 
-			// a1 ends: the busy owner runs nothing now, so a2 counts as their first and waits only for b1, queued before.
+			// a1's space ends (its transcoder has not let go yet): a2 is the busy owner's first now. b1 waited while a1
+			// ran, so it keeps its turn; c1, queued later, goes behind a2, and so does b2, other's second.
 			await queue.stop('a1');
-			await expect.poll(() => taken, { timeout: 10_000 }).toEqual(['a1', 'b1']);
+			expect(await priorityOf(prefix, 'a2')).toBe(1);
 			await queue.start(job('c1', 'op:third'));
-			expect((await queue.state('a2')).position).toBe(1);
-			expect((await queue.state('c1')).position).toBe(2);
-			await queue.stop('b1');
-			await expect.poll(() => taken, { timeout: 10_000 }).toEqual(['a1', 'b1', 'a2']);
+			expect(await positions(queue, ['b1', 'a2', 'c1', 'b2'])).toEqual([1, 2, 3, 4]);
+			expect((await transcoder.take())?.id).toBe('broadcast-b1');
 		} finally {
-			await transcoder?.worker.close();
+			await transcoder.close();
+			await queue.close();
+		}
+	});
+
+	it('moves an owner up when their broadcast completes or fails on a transcoder, without a stop', async () => {
+		const prefix = `test-${randomUUID()}`;
+		const queue = new BroadcastQueue(redis, prefix);
+		await queue.rebalanceOnFinish();
+		const transcoder = manualTranscoder(prefix);
+		try {
+			await queue.start(job('a1', 'op:busy'));
+			const a1 = await transcoder.take();
+			await queue.start(job('a2', 'op:busy'));
+			await queue.start(job('b1', 'op:other'));
+			expect(await positions(queue, ['b1', 'a2'])).toEqual([1, 2]);
+
+			// a1 completes on its transcoder: a2 moves up then, so c1, queued afterwards, waits behind it.
+			await a1!.moveToCompleted('done', transcoder.token, false);
+			await expect.poll(() => priorityOf(prefix, 'a2'), { timeout: 10_000 }).toBe(1);
+			await queue.start(job('c1', 'op:third'));
+			expect(await positions(queue, ['b1', 'a2', 'c1'])).toEqual([1, 2, 3]);
+
+			// b1 runs and fails for good: other's b2 moves up then, ahead of d1 queued afterwards.
+			const b1 = await transcoder.take();
+			expect(b1?.id).toBe('broadcast-b1');
+			await queue.start(job('b2', 'op:other'));
+			expect(await priorityOf(prefix, 'b2')).toBe(2);
+			await b1!.moveToFailed(new UnrecoverableError('the encoder refused its options'), transcoder.token, false);
+			await expect.poll(() => priorityOf(prefix, 'b2'), { timeout: 10_000 }).toBe(1);
+			await queue.start(job('d1', 'op:fourth'));
+			expect(await positions(queue, ['a2', 'c1', 'b2', 'd1'])).toEqual([1, 2, 3, 4]);
+		} finally {
+			await transcoder.close();
 			await queue.close();
 		}
 	});
@@ -160,15 +213,24 @@ describe('GET /api/spaces/:id/broadcast', () => {
 		const second = await createLiveSpace(node);
 		await expect.poll(() => status(second.spaceId, second.hostToken), { timeout: 10_000 }).toEqual({ state: 'waiting', position: 2 });
 		expect(await status(first.spaceId, first.hostToken)).toEqual({ state: 'waiting', position: 1 });
-		await rig.queue.stop(first.spaceId);
-		expect(await status(second.spaceId, second.hostToken)).toEqual({ state: 'waiting', position: 1 });
-		// The job is scheduled by its space's owner.
+		// Both spaces were created anonymously (open hosting) from one address: each has an identity of its own, which
+		// anyone can mint, so their broadcasts are scheduled by the creator's address tag: the second is its second.
 		const jobs = new Queue<BroadcastJobData>('broadcast', { connection: redis.duplicate(), prefix: node.redisPrefix });
 		try {
-			const space = await node.spaces.service.getSpace(asSpaceId(second.spaceId));
-			expect((await jobs.getJob(`broadcast-${second.spaceId}`))?.data.owner).toBe(space.owner);
+			const [one, two] = await Promise.all([first, second].map(({ spaceId }) => node.spaces.service.getSpace(asSpaceId(spaceId))));
+			expect(one!.owner).toMatch(/^anon:/);
+			expect(two!.owner).toMatch(/^anon:/);
+			expect(one!.owner).not.toBe(two!.owner);
+			const host = await node.spaces.store.getParticipant(two!.id, two!.hostId);
+			expect(host?.addr).toMatch(/^[A-Za-z0-9_-]{16}$/);
+			const secondJob = await jobs.getJob(`broadcast-${second.spaceId}`);
+			expect(secondJob?.data.owner).toBe(`addr:${host!.addr}`);
+			expect((await jobs.getJob(`broadcast-${first.spaceId}`))?.data.owner).toBe(`addr:${host!.addr}`);
+			expect(secondJob?.priority).toBe(2);
 		} finally {
 			await jobs.close();
 		}
+		await rig.queue.stop(first.spaceId);
+		expect(await status(second.spaceId, second.hostToken)).toEqual({ state: 'waiting', position: 1 });
 	});
 });

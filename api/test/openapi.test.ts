@@ -164,7 +164,7 @@ describe('each documented operation, called for real', () => {
 		await refusesExtra('post', '/api/server/host-invites', '/api/server/host-invites', {}, admin);
 		expect((await call('get', '/api/server/host-invites', '/api/server/host-invites?limit=10', { bearer: admin })).status).toBe(200);
 		const code = /#code=(.+)$/.exec(invite.body.url as string)![1]!;
-		const redeemed = await call('post', '/api/host-invites/redeem', '/api/host-invites/redeem', { body: { code, label: 'Docs host' } });
+		const redeemed = await call('post', '/api/host-invites/redeem', '/api/host-invites/redeem', { body: { code, name: 'Docs host' } });
 		expect(redeemed.status).toBe(200);
 		await refusesExtra('post', '/api/host-invites/redeem', '/api/host-invites/redeem', { code });
 		expect((await call('get', '/api/host/me', '/api/host/me', { bearer: redeemed.body.credential })).status).toBe(200);
@@ -189,6 +189,8 @@ describe('each documented operation, called for real', () => {
 		expect((await call('delete', '/api/server/spaces/:id/bans/:participantId', `/api/server/spaces/${id}/bans/${token.body.participant.id}`, { bearer: admin })).status).toBe(200);
 		expect((await call('post', '/api/server/spaces/:id/end', `/api/server/spaces/${id}/end`, { bearer: admin })).status).toBe(200);
 		expect((await call('get', '/api/server/spaces/:id', `/api/server/spaces/${id}`)).status).toBe(401);
+		expect((await call('post', '/api/server/sessions/revoke', '/api/server/sessions/revoke', { bearer: admin })).status).toBe(200);
+		expect((await call('get', '/api/server/hosts', '/api/server/hosts', { bearer: admin })).status).toBe(401);
 	});
 
 	it('every documented operation was called, and every documented success answered at least once', () => {

@@ -7,6 +7,7 @@ import { maxHosts } from '../src/auth/HostIdentities.js';
 import { HostInvites, maxInvites } from '../src/auth/HostInvites.js';
 import { participantIdFor, asSpaceId } from '../src/spaces/Space.js';
 import { ApiProcess, startCluster } from './support/apiProcess.js';
+import { SignalingClient } from './support/SignalingClient.js';
 
 /**
  * The operator's server API, admin sessions, host invites and host identities against a real API process (`main.js`
@@ -37,14 +38,27 @@ interface Reply {
 	body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
-async function call(method: string, path: string, options: { bearer?: string; body?: unknown } = {}): Promise<Reply> {
-	const res = await fetch(`${node.baseUrl}${path}`, {
+/**
+ * A request to `node` (or `options.at`). `from`: the client address it comes from, through the loopback proxy the
+ * node trusts (X-Forwarded-For): tests of refusals use addresses of their own, so the failed-auth throttle of one
+ * does not lock out another.
+ */
+async function call(method: string, path: string, options: { bearer?: string; body?: unknown; from?: string; at?: ApiProcess } = {}): Promise<Reply> {
+	const res = await fetch(`${(options.at ?? node).baseUrl}${path}`, {
 		method,
-		headers: { ...(options.body !== undefined && { 'content-type': 'application/json' }), ...(options.bearer !== undefined && { authorization: `Bearer ${options.bearer}` }) },
+		headers: {
+			...(options.body !== undefined && { 'content-type': 'application/json' }),
+			...(options.bearer !== undefined && { authorization: `Bearer ${options.bearer}` }),
+			...(options.from !== undefined && { 'x-forwarded-for': options.from }),
+		},
 		...(options.body !== undefined && { body: JSON.stringify(options.body) }),
 	});
 	return { status: res.status, headers: res.headers, body: await res.json() };
 }
+
+let addresses = 0;
+/** A client address no other request of this file comes from (TEST-NET-2). */
+const newAddress = () => `198.51.100.${++addresses}`;
 
 const asOperator = (method: string, path: string, body?: unknown) => call(method, `/api/server${path}`, { bearer: adminKey, body });
 
@@ -78,20 +92,103 @@ describe('operator credentials', () => {
 		expect(session.status).toBe(200);
 		expect(session.body.expiresAt - Date.now() / 1000).toBeGreaterThan(11.9 * 3600);
 		expect((await call('GET', '/api/server/hosts', { bearer: session.body.token })).status).toBe(200);
-		// A host credential is signed with another key and audience.
+		// A host credential is signed with the participant token key, for another audience.
 		const { credential } = await newHost();
 		expect((await call('GET', '/api/server/hosts', { bearer: credential })).status).toBe(401);
 	});
 
-	it('a one-time sign-in code is traded for a session once, and only once', async () => {
+	it('an identity credential, a participant token or a captioner token is refused at /api/server; an admin session cannot create a space', async () => {
+		const from = newAddress();
+		const created = await asOperator('POST', '/spaces', { title: 'Kinds', host: { sub: 'kinds-host', displayName: 'Kim' } });
+		const spaceId = created.body.space.id as string;
+		expect((await call('POST', `/api/spaces/${spaceId}/start`, { bearer: created.body.token, body: {} })).status).toBe(200);
+		const joined = await call('POST', `/api/spaces/${spaceId}/join`, { body: { displayName: 'Jo' } });
+		const captioner = await call('POST', `/api/spaces/${spaceId}/captioner-token`, { bearer: created.body.token, body: {} });
+		expect(captioner.status).toBe(201);
+		for (const [kind, bearer] of [['identity credential', joined.body.identity], ['participant token', joined.body.token], ["host's participant token", created.body.token], ['captioner token', captioner.body.token]]) {
+			const reply = await call('GET', '/api/server/spaces', { bearer, from });
+			expect(reply.status, kind).toBe(401);
+			expect(reply.body.error.code, kind).toBe('unauthorized');
+		}
+		const session = await call('POST', '/api/admin/sessions', { bearer: adminKey, body: {} });
+		const refused = await call('POST', '/api/spaces', { bearer: session.body.token, body: { title: 'Mine', hostName: 'Admin' } });
+		expect(refused.status).toBe(401);
+		expect(refused.body.error.code).toBe('unauthorized');
+	});
+
+	it('signing every admin session out ends them all; the key keeps working', async () => {
+		const [one, two] = await Promise.all([1, 2].map(() => call('POST', '/api/admin/sessions', { bearer: adminKey, body: {} })));
+		expect((await call('GET', '/api/server/hosts', { bearer: one!.body.token })).status).toBe(200);
+		expect((await call('POST', '/api/server/sessions/revoke', { bearer: two!.body.token })).body).toEqual({ revoked: true });
+		for (const session of [one!, two!]) {
+			const reply = await call('GET', '/api/server/hosts', { bearer: session.body.token, from: newAddress() });
+			expect(reply.status).toBe(401);
+			expect(reply.body.error.message).toMatch(/signed out/);
+		}
+		expect((await asOperator('GET', '/hosts')).status).toBe(200);
+		const fresh = await call('POST', '/api/admin/sessions', { bearer: adminKey, body: {} });
+		expect((await call('GET', '/api/server/hosts', { bearer: fresh.body.token })).status).toBe(200);
+	});
+
+	it('a changed operator key ends the sessions signed under the old one', async () => {
+		const session = await call('POST', '/api/admin/sessions', { bearer: adminKey, body: {} });
+		// The same Redis, the key changed (as a restart with another TRIBUNE_ADMIN_KEY would be).
+		const rekeyed = await ApiProcess.start(cluster, { TRIBUNE_ADMIN_KEY: `${adminKey}-changed`, TRIBUNE_OPEN_HOSTING: 'false' });
+		try {
+			expect((await call('GET', '/api/server/hosts', { bearer: session.body.token, at: rekeyed, from: newAddress() })).status).toBe(401);
+			expect((await call('GET', '/api/server/hosts', { bearer: `${adminKey}-changed`, at: rekeyed })).status).toBe(200);
+		} finally {
+			await rekeyed.kill('SIGTERM');
+		}
+	});
+
+	it('failed operator sign-ins are logged without the secret and, past a burst, lock the address out (429) before any check', async () => {
+		const from = newAddress();
+		const wrong = `wrong-${randomBytes(24).toString('base64url')}`;
+		for (let i = 0; i < 10; i++) {
+			const path = i % 2 === 0 ? '/api/server/hosts' : '/api/admin/sessions';
+			const reply = await call(i % 2 === 0 ? 'GET' : 'POST', path, { bearer: wrong, from, ...(i % 2 === 1 && { body: {} }) });
+			expect(reply.status, `failure ${i + 1}`).toBe(401);
+		}
+		const locked = await call('GET', '/api/server/hosts', { bearer: wrong, from });
+		expect(locked.status).toBe(429);
+		expect(locked.body.error.code).toBe('rate_limited');
+		expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(0);
+		// Locked out: even the right key waits (guessing goes no faster than the bucket refills).
+		expect((await call('GET', '/api/server/hosts', { bearer: adminKey, from })).status).toBe(429);
+		expect((await call('POST', '/api/admin/sessions', { bearer: adminKey, body: {}, from })).status).toBe(429);
+		// Another address is not.
+		expect((await call('GET', '/api/server/hosts', { bearer: adminKey, from: newAddress() })).status).toBe(200);
+		await expect.poll(() => node.output(), { timeout: 5000 }).toMatch(/operator authentication: address locked out/);
+		expect(node.output()).toMatch(/operator authentication failed/);
+		expect(node.output()).not.toContain(wrong);
+		expect(node.output()).not.toContain(from);
+	});
+
+	it('a one-time sign-in code is traded for a session once, and only once; a new code cancels the one before', async () => {
+		const from = newAddress();
 		const sessions = new AdminSessions({ redis, prefix, operatorKey: { key: adminKey, fromDataDir: true } });
+		await redis.del(`${prefix}:{admin}:signed-in`);
+		const older = await sessions.createSignInCode();
 		const code = await sessions.createSignInCode();
+		expect((await call('POST', '/api/admin/sessions', { body: { code: older }, from })).status).toBe(401);
+		// A wrong code left the current one alone.
 		const first = await call('POST', '/api/admin/sessions', { body: { code } });
 		expect(first.status).toBe(200);
 		expect((await call('GET', '/api/server/spaces', { bearer: first.body.token })).status).toBe(200);
-		const again = await call('POST', '/api/admin/sessions', { body: { code } });
+		const again = await call('POST', '/api/admin/sessions', { body: { code }, from });
 		expect(again.status).toBe(401);
 		expect((await call('POST', '/api/admin/sessions', { body: { code: 'not a code' } })).status).toBe(400);
+		// Signed in with a code: no node offers another (main.ts asks this before it makes one).
+		expect(await sessions.signedInWithCode()).toBe(true);
+	});
+
+	it('twenty redeems of one sign-in code at once make one session', async () => {
+		const sessions = new AdminSessions({ redis, prefix, operatorKey: { key: adminKey, fromDataDir: true } });
+		const code = await sessions.createSignInCode();
+		const replies = await Promise.all(Array.from({ length: 20 }, () => call('POST', '/api/admin/sessions', { body: { code }, from: newAddress() })));
+		expect(replies.filter((r) => r.status === 200)).toHaveLength(1);
+		expect(replies.filter((r) => r.status === 401)).toHaveLength(19);
 	});
 });
 
@@ -109,11 +206,13 @@ describe('host invites and host identities', () => {
 		expect(ttlMs).toBeLessThanOrEqual(3_600_000);
 		expect(await redis.get(`${prefix}:host-invite:${invite.id}`)).not.toContain(code);
 
-		const first = await call('POST', '/api/host-invites/redeem', { body: { code, label: 'Ada' } });
+		const first = await call('POST', '/api/host-invites/redeem', { body: { code, name: 'Ada' } });
 		expect(first.status).toBe(200);
-		expect(first.body.host.label).toBe('Ada');
+		// The operator's label stays theirs; the redeemer's name is kept beside it.
+		expect(first.body.host).toMatchObject({ label: 'Panel', name: 'Ada' });
 		const second = await call('POST', '/api/host-invites/redeem', { body: { code } });
 		expect(second.body.host.label).toBe('Panel');
+		expect(second.body.host.name).toBeUndefined();
 		const third = await call('POST', '/api/host-invites/redeem', { body: { code } });
 		expect(third.status).toBe(403);
 		expect(third.body.error.message).toMatch(/used/);
@@ -122,7 +221,9 @@ describe('host invites and host identities', () => {
 		expect(listed.body.invites.find((i: { id: string }) => i.id === invite.id)).toMatchObject({ uses: 2, maxUses: 2 });
 		const hosts = await asOperator('GET', '/hosts?limit=500');
 		const mine = hosts.body.hosts.filter((h: { inviteId: string }) => h.inviteId === invite.id);
-		expect(mine.map((h: { label: string }) => h.label).sort()).toEqual(['Ada', 'Panel']);
+		expect(mine.map((h: { label: string; name?: string }) => `${h.label}/${h.name ?? '-'}`).sort()).toEqual(['Panel/-', 'Panel/Ada']);
+		expect((await call('GET', '/api/host/me', { bearer: first.body.credential })).body.host).toMatchObject({ label: 'Panel', name: 'Ada' });
+		expect((await call('POST', '/api/host-invites/redeem', { body: { code, label: 'Ada' } })).status).toBe(400);
 		expect(await redis.pttl(`${prefix}:host:${first.body.host.id}`)).toBeGreaterThan(89 * 24 * 3600 * 1000);
 	});
 
@@ -166,7 +267,7 @@ describe('host invites and host identities', () => {
 		const participants = await asOperator('GET', `/spaces/${created.body.space.id}/participants`);
 		expect(participants.body.participants[0]).toMatchObject({ role: 'host', identity: `host:${hostId}` });
 
-		expect((await asOperator('DELETE', `/hosts/${hostId}`)).body).toEqual({ revoked: true });
+		expect((await asOperator('DELETE', `/hosts/${hostId}`)).body).toMatchObject({ revoked: true });
 		const me = await call('GET', '/api/host/me', { bearer: credential });
 		expect(me.status).toBe(401);
 		expect(me.body.error.message).toMatch(/revoked/);
@@ -189,6 +290,48 @@ describe('host invites and host identities', () => {
 		// The index expires with its last invite, as each invite does.
 		expect(await redis.pttl(`${prefix}:host-invites`)).toBeGreaterThan(0);
 		await redis.del(`${prefix}:host-invites`);
+	});
+});
+
+describe('revoking a host', () => {
+	it('signs the host out of its spaces: its participant tokens get 401 at REST and its WebSocket closes 4013; the spaces carry on', async () => {
+		const { credential, hostId } = await newHost('Rita');
+		const live = await call('POST', '/api/spaces', { bearer: credential, body: { title: 'Live', hostName: 'Rita' } });
+		expect((await call('POST', `/api/spaces/${live.body.space.id}/start`, { bearer: live.body.token, body: {} })).status).toBe(200);
+		const later = await call('POST', '/api/spaces', { bearer: credential, body: { title: 'Later', hostName: 'Rita' } });
+		// The same identity listening in a space someone else holds: its token there is refused too (the record is gone).
+		const other = await asOperator('POST', '/spaces', { title: 'Elsewhere', host: { sub: 'elsewhere-host', displayName: 'Olga' } });
+		const visiting = await call('POST', `/api/spaces/${other.body.space.id}/join`, { body: { displayName: 'Rita', identity: credential } });
+		expect(visiting.status).toBe(200);
+		const socket = await SignalingClient.connect(node.wsUrl, live.body.token);
+		try {
+			expect((await socket.send('getState', {})).ok).toBe(true);
+			const revoked = await asOperator('DELETE', `/hosts/${hostId}`);
+			expect(revoked.status).toBe(200);
+			expect({ ...revoked.body, spaceIds: [...revoked.body.spaceIds].sort() }).toEqual({ revoked: true, spaceIds: [live.body.space.id, later.body.space.id].sort(), ended: false });
+			expect(await socket.waitForClose(10_000)).toBe(4013);
+		} finally {
+			socket.close();
+		}
+		for (const [where, spaceId, token] of [['its live space', live.body.space.id, live.body.token], ['its unstarted space', later.body.space.id, later.body.token], ['a space it visits', other.body.space.id, visiting.body.token]]) {
+			const reply = await call('POST', `/api/spaces/${spaceId}/tokens/rotate`, { bearer: token, body: {} });
+			expect(reply.status, where).toBe(401);
+		}
+		expect((await asOperator('GET', `/spaces/${live.body.space.id}`)).body.space.state).toBe('live');
+		await asOperator('POST', `/spaces/${live.body.space.id}/end`);
+	});
+
+	it('with endSpaces=true, also ends its live and unstarted spaces', async () => {
+		const { credential, hostId } = await newHost('Eve');
+		const live = await call('POST', '/api/spaces', { bearer: credential, body: { title: 'Live', hostName: 'Eve' } });
+		expect((await call('POST', `/api/spaces/${live.body.space.id}/start`, { bearer: live.body.token, body: {} })).status).toBe(200);
+		const later = await call('POST', '/api/spaces', { bearer: credential, body: { title: 'Later', hostName: 'Eve' } });
+		expect((await asOperator('DELETE', `/hosts/${hostId}?endSpaces=maybe`)).status).toBe(400);
+		const revoked = await asOperator('DELETE', `/hosts/${hostId}?endSpaces=true`);
+		expect(revoked.body).toMatchObject({ revoked: true, ended: true });
+		for (const spaceId of [live.body.space.id, later.body.space.id]) {
+			expect((await asOperator('GET', `/spaces/${spaceId}`)).body.space.state).toBe('ended');
+		}
 	});
 });
 

@@ -15,8 +15,10 @@ export const hostIdSchema = z.string().regex(/^[A-Za-z0-9_-]{22}$/, 'expected a 
 /** A host identity, as `<prefix>:host:<hostId>` keeps it (JSON) and the server API shows it. */
 export interface HostRecord {
 	id: string;
-	/** Who the host is to the operator (the invite's label, or the name given when redeeming it). */
+	/** Who the host is to the operator: the invite's label ('Host' when it had none). */
 	label: string;
+	/** The name the host gave when redeeming the invite, if any: theirs, shown beside the label, never in its place. */
+	name?: string;
 	/** The invite it was redeemed with. */
 	inviteId: string;
 	/** Epoch ms. */
@@ -31,7 +33,14 @@ export interface VerifiedHost {
 	identity: string;
 	hostId: string;
 	label: string;
+	/** The record as read for this check. */
+	host: HostRecord;
 }
+
+/** How long a host found to exist is taken to still exist without asking Redis again, ms (`exists`). */
+export const hostExistsCacheMs = 5000;
+/** Host ids `exists` remembers at once; past it the memory starts over. */
+const hostExistsCacheMax = 10_000;
 
 const claimsSchema = z.object({ sub: z.string().regex(/^host:[A-Za-z0-9_-]{22}$/) });
 
@@ -66,6 +75,8 @@ export class HostIdentities {
 	readonly #redis: Redis;
 	readonly #keys: ReturnType<typeof hostingKeys>;
 	readonly #key: Uint8Array;
+	/** hostId → until when (epoch ms) it is taken to exist. */
+	readonly #existsUntil = new Map<string, number>();
 
 	constructor(options: { redis: Redis; prefix: string; tokenKey: Uint8Array }) {
 		this.#redis = options.redis;
@@ -84,7 +95,23 @@ export class HostIdentities {
 		const hostId = sub.slice('host:'.length);
 		const host = await this.get(hostId);
 		if (!host) throw new TribuneError('unauthorized', 'this host identity was revoked; ask the operator for a new invite');
-		return { identity: sub, hostId, label: host.label };
+		return { identity: sub, hostId, label: host.label, host };
+	}
+
+	/**
+	 * Whether a host identity still exists (not revoked or expired), for every participant token that names it
+	 * (`SpaceService` refuses those of a revoked host). A host found is remembered `hostExistsCacheMs`, so a busy host
+	 * costs at most one Redis read per that long on a node; a revocation on another node shows here within it.
+	 */
+	async exists(hostId: string): Promise<boolean> {
+		const now = Date.now();
+		if ((this.#existsUntil.get(hostId) ?? 0) > now) return true;
+		const found = (await this.#redis.exists(this.#keys.host(hostId))) === 1;
+		if (found) {
+			if (this.#existsUntil.size >= hostExistsCacheMax) this.#existsUntil.clear();
+			this.#existsUntil.set(hostId, now + hostExistsCacheMs);
+		} else this.#existsUntil.delete(hostId);
+		return found;
 	}
 
 	async get(hostId: string): Promise<HostRecord | undefined> {
@@ -100,6 +127,7 @@ export class HostIdentities {
 
 	/** Deletes a host identity: its credential is refused from now on. False when there was none. */
 	async revoke(hostId: string): Promise<boolean> {
+		this.#existsUntil.delete(hostId);
 		const [[, deleted] = []] = (await this.#redis.multi().del(this.#keys.host(hostId)).zrem(this.#keys.hosts, hostId).exec()) ?? [];
 		return deleted === 1;
 	}

@@ -61,7 +61,7 @@ expireWithLast(KEYS[2])
 return json`,
 	},
 	/**
-	 * KEYS: invite, new host, hosts index. ARGV: hostId, label ('' for the invite's), hostTtlS, hostCap. One use of
+	 * KEYS: invite, new host, hosts index. ARGV: hostId, name the redeemer gives ('' for none), hostTtlS, hostCap. One use of
 	 * an invite that exists (not revoked), has not expired and has uses left makes a host identity, in one step: two
 	 * redeeming the last use at once get one host between them. Returns {'ok', hostJson} or {reason}.
 	 */
@@ -77,11 +77,11 @@ prune(KEYS[3])
 if redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[4]) then return {'hosts_full'} end
 invite.uses = invite.uses + 1
 redis.call('SET', KEYS[1], cjson.encode(invite), 'KEEPTTL')
-local label = ARGV[2]
-if label == '' then label = invite.label end
+local label = invite.label
 if label == '' then label = 'Host' end
 local ttlMs = tonumber(ARGV[3]) * 1000
 local host = { id = ARGV[1], label = label, inviteId = invite.id, createdAt = now, expiresAt = now + ttlMs }
+if ARGV[2] ~= '' then host.name = ARGV[2] end
 local json = cjson.encode(host)
 redis.call('SET', KEYS[2], json, 'PX', ttlMs)
 redis.call('ZADD', KEYS[3], host.expiresAt, ARGV[1])
@@ -132,9 +132,10 @@ export class HostInvites {
 	}
 
 	/** Makes a host identity from one use of an invite; refused (`not_found`, `forbidden`, `limit_reached`) otherwise. */
-	async redeem(code: string, label: string | undefined): Promise<HostRecord> {
+	/** `name`: what the redeemer calls themselves, kept apart from the operator's label. */
+	async redeem(code: string, name: string | undefined): Promise<HostRecord> {
 		const hostId = newHostId();
-		const reply = (await this.#run('tribuneRedeemHostInvite', [this.#keys.invite(inviteIdOf(code)), this.#keys.host(hostId), this.#keys.hosts], [hostId, label ?? '', this.#hostTtlS, maxHosts])) as [string, string?];
+		const reply = (await this.#run('tribuneRedeemHostInvite', [this.#keys.invite(inviteIdOf(code)), this.#keys.host(hostId), this.#keys.hosts], [hostId, name ?? '', this.#hostTtlS, maxHosts])) as [string, string?];
 		switch (reply[0]) {
 			case 'ok':
 				return JSON.parse(reply[1]!) as HostRecord;

@@ -3,9 +3,13 @@ import { type z } from 'zod';
 import { TribuneError } from '../errors.js';
 
 /**
- * The one JWT core behind Tribune's tokens (participant tokens in `TokenIssuer`, captioner tokens in
- * `CaptionerTokens`): HS256 only, issuer `tribune`, and an audience per kind of token so that one kind never
- * verifies as another even though they share the key.
+ * The one JWT core behind Tribune's tokens: HS256 only, issuer `tribune`, and an audience per kind of token so that
+ * one kind never verifies as another even where they share the key. The kinds:
+ *   tribune-space      participant tokens (`TokenIssuer`)                    the participant token key
+ *   tribune-captioner  captioner tokens (`CaptionerTokens`)                   the participant token key
+ *   tribune-identity   anonymous identity credentials (`IdentityCredentials`) the participant token key
+ *   tribune-host       host credentials (`HostIdentities`)                    the participant token key
+ *   tribune-admin      admin session tokens (`AdminSessions`)                 a key derived from the operator's key
  */
 const issuer = 'tribune';
 

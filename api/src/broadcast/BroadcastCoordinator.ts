@@ -88,7 +88,8 @@ export class BroadcastCoordinator {
 				this.#hook(stage);
 				await this.publish(space.id);
 				// Transcoders are shared fairly between owners (BroadcastQueue's priorities).
-				const queued = await queue.start({ spaceId: space.id, composite: space.settings.video, recording: space.settings.recording, requestedAt: Date.now(), owner: space.owner });
+				const owner = await this.#fairnessOwner(space);
+				const queued = await queue.start({ spaceId: space.id, composite: space.settings.video, recording: space.settings.recording, requestedAt: Date.now(), owner });
 				logger.info({ spaceId: space.id, queued }, 'broadcast requested');
 			} else if (space.state === 'ended') {
 				await queue.stop(space.id);
@@ -102,6 +103,17 @@ export class BroadcastCoordinator {
 		} catch (error) {
 			logger.error({ err: error, spaceId: space.id, state: space.state }, 'broadcast coordination failed');
 		}
+	}
+
+	/**
+	 * Whose share of the transcoders a space's broadcast takes: its owner identity; for an anonymous one (free to make
+	 * under open hosting) the address tag of the host's latest join (`addr:<tag>`, IPv6 per /64), when the host's
+	 * record has one, so one client cannot take several shares by minting identities.
+	 */
+	async #fairnessOwner(space: Space): Promise<string> {
+		if (!space.owner.startsWith('anon:')) return space.owner;
+		const host = await this.#options.store.getParticipant(space.id, space.hostId);
+		return host?.addr ? `addr:${host.addr}` : space.owner;
 	}
 
 	#hook(stage: Stage): void {

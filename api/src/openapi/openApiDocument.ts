@@ -75,7 +75,8 @@ export const apiOperations: readonly ApiOperation[] = [
 	{ method: 'get', path: '/api/server/host-invites', tag: 'server', auth: 'operator', summary: 'Unexpired host invites', query: server.pageQuery, replies: { 200: json('A page of invites', wire.invitesResponse) } },
 	{ method: 'delete', path: '/api/server/host-invites/:id', tag: 'server', auth: 'operator', summary: 'Revoke a host invite', replies: { 200: json('Revoked', wire.revokedResponse) } },
 	{ method: 'get', path: '/api/server/hosts', tag: 'server', auth: 'operator', summary: 'Host identities', query: server.pageQuery, replies: { 200: json('A page of hosts', wire.hostsResponse) } },
-	{ method: 'delete', path: '/api/server/hosts/:hostId', tag: 'server', auth: 'operator', summary: 'Revoke a host identity: its credential is refused from now on', replies: { 200: json('Revoked', wire.revokedResponse) } },
+	{ method: 'delete', path: '/api/server/hosts/:hostId', tag: 'server', auth: 'operator', summary: 'Revoke a host identity: its credential and its participant tokens are refused from now on, and its connections to the spaces it holds close; with endSpaces=true those spaces (live and not yet started) end too', query: server.revokeHostQuery, replies: { 200: json('Revoked, with the spaces it held', wire.revokedHostResponse) } },
+	{ method: 'post', path: '/api/server/sessions/revoke', tag: 'server', auth: 'operator', summary: 'Sign every admin session out (the admin key keeps working)', replies: { 200: json('Signed out', wire.revokedResponse) } },
 ];
 
 const securitySchemes = {

@@ -148,9 +148,12 @@ export const hostInviteSchema = z.strictObject({
 export const newInviteResponse = z.strictObject({ invite: hostInviteSchema, url: z.string().regex(/^\/host-invite#code=[A-Za-z0-9_-]{43}$/) });
 export const invitesResponse = z.strictObject({ invites: z.array(hostInviteSchema), nextCursor: z.string().nullable() });
 
-export const hostRecordSchema = z.strictObject({ id: z.string(), label: z.string(), inviteId: z.string(), createdAt: epochMs, expiresAt: epochMs });
+/** `label`: the invite's, the operator's; `name`: what the host called themselves when redeeming it, if anything. */
+export const hostRecordSchema = z.strictObject({ id: z.string(), label: z.string(), name: z.string().optional(), inviteId: z.string(), createdAt: epochMs, expiresAt: epochMs });
 export const hostsResponse = z.strictObject({ hosts: z.array(hostRecordSchema), nextCursor: z.string().nullable() });
-const publicHost = z.strictObject({ id: z.string(), label: z.string(), expiresAt: epochMs });
+/** `spaceIds`: the spaces the host held that had not ended (its tokens there were revoked); `ended`: they were ended too. */
+export const revokedHostResponse = z.strictObject({ revoked: z.literal(true), spaceIds: z.array(z.string()), ended: z.boolean() });
+const publicHost = z.strictObject({ id: z.string(), label: z.string(), name: z.string().optional(), expiresAt: epochMs });
 export const redeemResponse = z.strictObject({ credential: z.string().min(1), host: publicHost });
 /** With a host credential: its host. Without one, on a server with open hosting: that no credential is needed. */
 export const hostMeResponse = z.union([z.strictObject({ host: publicHost }), z.strictObject({ host: z.null(), openHosting: z.literal(true) })]);

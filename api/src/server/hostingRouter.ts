@@ -1,19 +1,24 @@
 import express, { type Router } from 'express';
 import { TribuneError } from '../errors.js';
 import { parseInput } from '../validation/parseInput.js';
-import { operatorRouter, type OperatorRouterDeps } from './operatorRouter.js';
+import type { AdminSession } from '../auth/AdminSessions.js';
+import type { HostRecord } from '../auth/HostIdentities.js';
+import { operatorRouter, throttledOperatorAuth, type OperatorRouterDeps } from './operatorRouter.js';
 import { adminSessionBody, redeemInviteBody } from './serverSchemas.js';
 import { openApiDocument } from '../openapi/openApiDocument.js';
 
 export type HostingRouterDeps = OperatorRouterDeps;
 
+/** A host as it is shown to itself: the operator's label, the name it gave, and when it expires. */
+const hostView = (host: HostRecord) => ({ id: host.id, label: host.label, ...(host.name !== undefined && { name: host.name }), expiresAt: host.expiresAt });
+
 /**
  * Hosting, under /api: the operator's server API (`/server/*`, `operatorRouter`) and the public routes around it:
  *   POST /admin/sessions        { code } (the one-time sign-in link's) or {} with `Authorization: Bearer <admin key>`
  *                               → { token, expiresAt } (an admin session token for /server/*, 12 h)
- *   POST /host-invites/redeem   { code, label? } → { credential, host: { id, label, expiresAt } }: a host identity
+ *   POST /host-invites/redeem   { code, name? } → { credential, host: { id, label, name?, expiresAt } }: a host identity
  *                               whose credential the browser keeps (`Authorization: Bearer` when creating a space)
- *   GET  /host/me               (host credential) → { host: { id, label, expiresAt } }, or 401 once revoked; without
+ *   GET  /host/me               (host credential) → { host: { id, label, name?, expiresAt } }, or 401 once revoked; without
  *                               one: 401 host_required, or { host: null, openHosting: true } (TRIBUNE_OPEN_HOSTING)
  *   GET  /openapi.json          the OpenAPI 3.1 document of /api
  */
@@ -26,37 +31,32 @@ export function hostingRouter(deps: HostingRouterDeps): Router {
 	router.post('/admin/sessions', json, async (req, res) => {
 		res.set('Cache-Control', 'no-store');
 		const { code } = parseInput(adminSessionBody, req.body ?? {});
-		if (code !== undefined) {
-			res.json(await sessions.redeemSignInCode(code));
-			return;
-		}
-		if (!sessions.isOperatorKey(req.get('authorization'))) {
-			res.set('WWW-Authenticate', 'Bearer realm="tribune-operator"');
-			throw new TribuneError('unauthorized', 'sign in with the one-time link from the server, or the admin key as Authorization: Bearer');
-		}
-		res.json(await sessions.issue());
+		let session: AdminSession | undefined;
+		await throttledOperatorAuth(deps, req, res, async () => {
+			if (code !== undefined) session = await sessions.redeemSignInCode(code);
+			else if (!sessions.isOperatorKey(req.get('authorization'))) throw new TribuneError('unauthorized', 'sign in with the one-time link from the server, or the admin key as Authorization: Bearer');
+		});
+		res.json(session ?? (await sessions.issue()));
 	});
 
 	router.post('/host-invites/redeem', json, async (req, res) => {
 		res.set('Cache-Control', 'no-store');
 		const body = parseInput(redeemInviteBody, req.body);
-		const host = await invites.redeem(body.code, body.label);
-		res.json({ credential: await hosts.credentialFor(host), host: { id: host.id, label: host.label, expiresAt: host.expiresAt } });
+		const host = await invites.redeem(body.code, body.name);
+		res.json({ credential: await hosts.credentialFor(host), host: hostView(host) });
 	});
 
 	router.get('/host/me', async (req, res) => {
 		res.set('Cache-Control', 'no-store');
-		const credential = /^Bearer (\S+)$/.exec(req.get('authorization') ?? '')?.[1];
+		const credential = /^Bearer +(\S+)$/i.exec(req.get('authorization') ?? '')?.[1];
 		if (credential === undefined) {
 			// Without a credential: whether one is needed to create a space (the create page asks before its form).
 			if (!deps.spaces.openHosting) throw new TribuneError('host_required', "creating a space needs a host invite from this server's operator");
 			res.json({ host: null, openHosting: true });
 			return;
 		}
-		const { hostId } = await hosts.verify(credential);
-		const host = await hosts.get(hostId);
-		if (!host) throw new TribuneError('unauthorized', 'this host identity was revoked; ask the operator for a new invite');
-		res.json({ host: { id: host.id, label: host.label, expiresAt: host.expiresAt } });
+		const { host } = await hosts.verify(credential);
+		res.json({ host: hostView(host) });
 	});
 
 	const document = JSON.stringify(openApiDocument());

@@ -3,6 +3,7 @@ import type { AdminSessions } from '../auth/AdminSessions.js';
 import type { HostIdentities } from '../auth/HostIdentities.js';
 import type { HostInvites } from '../auth/HostInvites.js';
 import { TribuneError } from '../errors.js';
+import type { FailedAuthThrottle } from './FailedAuthThrottle.js';
 import { participantInfo, spaceInfo } from '../signaling/toWire.js';
 import { asParticipantId, asSpaceId, participantIdFor, type Participant, type ParticipantId, type Role, type Space, type SpaceId, type SpaceSettings, type SpaceState } from '../spaces/Space.js';
 import { parseInput } from '../validation/parseInput.js';
@@ -17,6 +18,7 @@ import {
 	listSpacesQuery,
 	pageQuery,
 	participantIdParam,
+	revokeHostQuery,
 	spaceIdParam,
 } from './serverSchemas.js';
 
@@ -36,6 +38,8 @@ export interface OperatorSpaces {
 	listSpaces(options: { state?: SpaceState; limit: number; cursor?: string }): Promise<ListPage<Space>>;
 	listParticipants(spaceId: SpaceId, options: { limit: number; cursor?: string }): Promise<ListPage<Participant>>;
 	endSpace(spaceId: SpaceId): Promise<Space>;
+	/** Revokes every token of a participant (their connections close on every node), without an actor. */
+	revokeTokensOf(spaceId: SpaceId, participantId: ParticipantId): Promise<void>;
 	/** Anyone may create spaces (TRIBUNE_OPEN_HOSTING); `GET /api/host/me` without a credential says so to the player. */
 	readonly openHosting?: boolean;
 }
@@ -45,6 +49,8 @@ export interface OperatorRouterDeps {
 	sessions: AdminSessions;
 	invites: HostInvites;
 	hosts: HostIdentities;
+	/** Failed operator authentication, per client address. */
+	authThrottle: FailedAuthThrottle;
 	/** Participant records of a space (everyone who joined and was not removed). */
 	participantCount(spaceId: SpaceId): Promise<number>;
 	/** Listeners connected to a space, over every API node. */
@@ -57,6 +63,35 @@ export function operatorParticipant(p: Participant): ReturnType<typeof participa
 }
 
 const spaceIdOf = (req: Request): SpaceId => asSpaceId(parseInput(spaceIdParam, req.params.id));
+
+/**
+ * Runs `authenticate` for an operator route behind the failed-auth throttle: a locked-out address is refused before
+ * anything is checked, and an `unauthorized` refusal counts against its address (and says how to authenticate).
+ */
+export async function throttledOperatorAuth(deps: Pick<OperatorRouterDeps, 'authThrottle'>, req: Request, res: Response, authenticate: () => Promise<unknown>): Promise<void> {
+	await deps.authThrottle.check(req.ip);
+	try {
+		await authenticate();
+	} catch (error) {
+		if (error instanceof TribuneError && error.code === 'unauthorized') {
+			res.set('WWW-Authenticate', 'Bearer realm="tribune-operator"');
+			await deps.authThrottle.failed(req.ip, `${req.method} ${req.baseUrl}${req.path}`);
+		}
+		throw error;
+	}
+}
+
+/** The spaces an owner identity holds that have not ended: every page of the spaces index, newest first. */
+async function openSpacesOf(spaces: OperatorSpaces, owner: string): Promise<Space[]> {
+	const found: Space[] = [];
+	let cursor: string | undefined;
+	do {
+		const page = await spaces.listSpaces({ limit: 100, ...(cursor !== undefined && { cursor }) });
+		found.push(...page.items.filter((space) => space.owner === owner && space.state !== 'ended'));
+		cursor = page.nextCursor ?? undefined;
+	} while (cursor !== undefined);
+	return found;
+}
 
 /**
  * The operator's server API, under /api/server (README "Running Tribune in public"), for integrators and the admin
@@ -76,20 +111,17 @@ const spaceIdOf = (req: Request): SpaceId => asSpaceId(parseInput(spaceIdParam, 
  *   GET    /host-invites?limit=&cursor=     → { invites, nextCursor }
  *   DELETE /host-invites/:id                → { revoked: true }
  *   GET    /hosts?limit=&cursor=            → { hosts, nextCursor }
- *   DELETE /hosts/:hostId                   → { revoked: true } (its credential is refused from then on)
+ *   DELETE /hosts/:hostId?endSpaces=        → { revoked: true, spaceIds, ended }: its credential and its participant
+ *                                           tokens are refused from then on (their connections close) in the spaces
+ *                                           it holds (`spaceIds`); with `endSpaces=true` those spaces end too
+ *   POST   /sessions/revoke                 → { revoked: true }: every admin session is signed out (the key stays)
  */
 export function operatorRouter(deps: OperatorRouterDeps): Router {
 	const { spaces, sessions, invites, hosts } = deps;
 	const router = express.Router();
 	router.use((req: Request, res: Response, next: NextFunction) => {
 		res.set('Cache-Control', 'no-store');
-		sessions.authorize(req.get('authorization')).then(
-			() => next(),
-			(error: unknown) => {
-				res.set('WWW-Authenticate', 'Bearer realm="tribune-operator"');
-				next(error);
-			},
-		);
+		throttledOperatorAuth(deps, req, res, () => sessions.authorize(req.get('authorization'))).then(() => next(), next);
 	});
 	router.use(express.json({ limit: '16kb' }));
 
@@ -177,7 +209,26 @@ export function operatorRouter(deps: OperatorRouterDeps): Router {
 	});
 
 	router.delete('/hosts/:hostId', async (req, res) => {
-		if (!(await hosts.revoke(parseInput(hostIdParam, req.params.hostId)))) throw new TribuneError('not_found', 'no such host (it may have expired)');
+		const hostId = parseInput(hostIdParam, req.params.hostId);
+		const { endSpaces } = parseInput(revokeHostQuery, req.query);
+		// The record first: from here its credential, and every participant token naming it, is refused on every node.
+		if (!(await hosts.revoke(hostId))) throw new TribuneError('not_found', 'no such host (it may have expired)');
+		const identity = `host:${hostId}`;
+		const held = await openSpacesOf(spaces, identity);
+		for (const space of held) {
+			await spaces.revokeTokensOf(space.id, participantIdFor(space.id, identity));
+			if (endSpaces) {
+				await spaces.endSpace(space.id).catch((error: unknown) => {
+					// Ended meanwhile (by its lifecycle or another operator call): what was asked for.
+					if (!(error instanceof TribuneError && error.code === 'space_ended')) throw error;
+				});
+			}
+		}
+		res.json({ revoked: true, spaceIds: held.map((space) => space.id), ended: endSpaces });
+	});
+
+	router.post('/sessions/revoke', async (_req, res) => {
+		await sessions.revokeAll();
 		res.json({ revoked: true });
 	});
 

@@ -76,8 +76,13 @@ export const hostIdParam = hostIdSchema;
 
 export const redeemInviteBody = z.strictObject({
 	code: inviteCodeSchema,
-	/** What the operator sees this host as; default: the invite's label. */
-	label: plainLine(80).min(1).optional(),
+	/** The name the host gives themselves (the operator sees it beside the invite's label, which stays theirs). */
+	name: plainLine(80).min(1).optional(),
+});
+
+/** `endSpaces=true`: revoking a host also ends the spaces it holds (live and not yet started). */
+export const revokeHostQuery = z.strictObject({
+	endSpaces: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
 });
 
 /** A sign-in: the one-time code from `npm start`'s link, or nothing with the admin key as the bearer. */

@@ -78,7 +78,7 @@ export function spacesRouter({ service, synthetic }: SpacesRouterDeps): Router {
 
 	const authenticated = async (req: Request): Promise<Authenticated> => {
 		const header = req.get('authorization') ?? '';
-		const match = /^Bearer (\S+)$/.exec(header);
+		const match = /^Bearer +(\S+)$/i.exec(header);
 		if (!match) throw new TribuneError('unauthorized', 'expected Authorization: Bearer <token>');
 		const auth = await service.authenticate(match[1]!);
 		if (auth.actor.spaceId !== parseInput(spaceIdParam, req.params.id)) throw new TribuneError('forbidden', 'token is for another space');
@@ -88,7 +88,7 @@ export function spacesRouter({ service, synthetic }: SpacesRouterDeps): Router {
 
 	router.post('/', async (req, res) => {
 		const header = req.get('authorization');
-		const bearer = header === undefined ? undefined : /^Bearer (\S{1,4096})$/.exec(header)?.[1];
+		const bearer = header === undefined ? undefined : /^Bearer +(\S{1,4096})$/i.exec(header)?.[1];
 		if (header !== undefined && bearer === undefined) throw new TribuneError('unauthorized', 'expected Authorization: Bearer <host credential>');
 		const body = parseInput(createBody, req.body);
 		const creator = await service.creatorFor({ ...(bearer !== undefined && { hostCredential: bearer }), ...(body.identity !== undefined && { identity: body.identity }) });

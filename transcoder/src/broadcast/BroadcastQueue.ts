@@ -1,6 +1,7 @@
-import { Queue, type Job } from 'bullmq';
+import { Queue, QueueEvents, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { broadcastJobDataSchema, broadcastJobId, broadcastProgressSchema, broadcastQueueName, broadcastStopChannel, broadcastStoppedKey, type BroadcastJobData, type BroadcastProgress } from './broadcastJob.js';
+import { fairPriorities, fairPriority } from './fairPriorities.js';
 
 /** How long a stop request is remembered for a job that has not started yet. */
 const stopMemoryS = 3600;
@@ -12,27 +13,20 @@ export interface BroadcastState {
 	progress?: BroadcastProgress;
 }
 
-/** BullMQ's highest priority number (the lowest priority). */
-const lowestPriority = 2_097_152;
-
-/**
- * The BullMQ priority of a new broadcast whose owner already has `ownerJobs` broadcasts running or waiting: 1 for an
- * owner's first, 2 for their second, and so on. Transcoders take lower numbers first, and jobs of equal number in
- * the order they were queued, so an owner's second broadcast waits behind every other owner's first.
- */
-export function fairPriority(ownerJobs: number): number {
-	return Math.min(lowestPriority, 1 + Math.max(0, Math.floor(ownerJobs)));
-}
-
 /**
  * The API's side of broadcasting: queue a space's broadcast when it goes live (at most one job per space, whichever
  * transcoder takes it, scheduled fairly between owners: `fairPriority`), ask for it to stop when the space ends, and
- * read its state and, while it waits, its position.
+ * read its state and, while it waits, its position. Waiting jobs' priorities are brought up to date
+ * (`fairPriorities`) when a space ends here and, with `rebalanceOnFinish()`, when any broadcast job completes or fails.
  */
 export class BroadcastQueue {
 	readonly #queue: Queue<BroadcastJobData>;
 	readonly #redis: Redis;
 	readonly #prefix: string;
+	#events: QueueEvents | undefined;
+	/** The rebalance under way, and whether another was asked for meanwhile (one runs at a time). */
+	#rebalancing: Promise<void> | undefined;
+	#rebalanceAgain = false;
 	#closed = false;
 
 	/** @param redis A connection for commands (BullMQ opens its own from the same options). */
@@ -78,8 +72,27 @@ export class BroadcastQueue {
 		// A job being taken meanwhile cannot be removed; the stop message and key end it instead.
 		if (job && (state === 'waiting' || state === 'prioritized' || state === 'delayed')) await job.remove().catch(() => {});
 		await this.#redis.publish(broadcastStopChannel(this.#prefix), spaceId);
-		// The stop stands whatever happens here; priorities are brought up to date again at the next stop.
+		// The stop stands whatever happens here; priorities are brought up to date again at the next stop or finish.
 		await this.#rebalance(jobId).catch(() => {});
+	}
+
+	/**
+	 * Also brings waiting jobs' priorities up to date whenever a broadcast job completes or fails (on any transcoder:
+	 * this reads the queue's events), so an owner whose broadcast ended without a stop here moves up then. Resolves
+	 * once reading; idempotent. Each rebalance reads the queue once and changes at most the waiting jobs (at most the
+	 * cluster's live spaces); finishes arriving during one are served by one more.
+	 */
+	async rebalanceOnFinish(): Promise<void> {
+		this.#assertOpen();
+		if (this.#events) return this.#events.waitUntilReady().then(() => undefined);
+		const events = new QueueEvents(broadcastQueueName, { connection: this.#redis.duplicate(), prefix: this.#prefix });
+		this.#events = events;
+		const rebalance = (): void => void this.#rebalanceSoon();
+		events.on('completed', rebalance);
+		events.on('failed', rebalance);
+		// Reading resumes by itself; meanwhile priorities wait for the next stop or finish.
+		events.on('error', () => {});
+		await events.waitUntilReady();
 	}
 
 	async state(spaceId: string): Promise<BroadcastState> {
@@ -99,6 +112,8 @@ export class BroadcastQueue {
 	async close(): Promise<void> {
 		if (this.#closed) return;
 		this.#closed = true;
+		await this.#events?.close();
+		await this.#rebalancing;
 		await this.#queue.close();
 	}
 
@@ -108,26 +123,45 @@ export class BroadcastQueue {
 		return jobs.filter((job: Job<BroadcastJobData> | undefined) => job?.data?.owner === owner).length;
 	}
 
-	/**
-	 * Gives each waiting job the priority it would get if queued now behind its owner's earlier ones, so an owner whose
-	 * broadcasts ended moves up instead of keeping the number it got while they ran. `leaving`: the job of a space
-	 * that ended (it counts no more, though it stays active until its transcoder lets go). A job whose priority changes
-	 * goes behind those already waiting at its new one.
-	 */
-	async #rebalance(leaving: string): Promise<void> {
-		const [running, waiting] = await Promise.all([this.#queue.getJobs(['active', 'delayed']), this.#queue.getJobs(['prioritized'], 0, -1, true)]);
-		const jobs = new Map<string, number>();
-		for (const job of running as (Job<BroadcastJobData> | undefined)[]) {
-			const owner = job?.data?.owner;
-			if (owner !== undefined && job!.id !== leaving) jobs.set(owner, (jobs.get(owner) ?? 0) + 1);
+	/** A rebalance after the one under way, if any; errors are dropped (the next finish or stop tries again). */
+	async #rebalanceSoon(): Promise<void> {
+		if (this.#closed) return;
+		if (this.#rebalancing) {
+			this.#rebalanceAgain = true;
+			return;
 		}
-		for (const job of waiting as (Job<BroadcastJobData> | undefined)[]) {
-			if (!job) continue;
-			const owner = job.data?.owner;
-			const ahead = owner === undefined ? 0 : (jobs.get(owner) ?? 0);
-			if (owner !== undefined) jobs.set(owner, ahead + 1);
-			const priority = fairPriority(ahead);
-			if (job.priority !== priority) await job.changePriority({ priority });
+		this.#rebalancing = (async () => {
+			do {
+				this.#rebalanceAgain = false;
+				await this.#rebalance().catch(() => {});
+			} while (this.#rebalanceAgain && !this.#closed);
+		})();
+		await this.#rebalancing;
+		this.#rebalancing = undefined;
+	}
+
+	/**
+	 * Gives each waiting job the priority it would get if queued now behind its owner's earlier ones
+	 * (`fairPriorities`), so an owner whose broadcasts ended moves up. A raised job goes behind the jobs already
+	 * waiting at its new priority (BullMQ's `changePriority`), ahead of those queued later: its owner's broadcast has
+	 * just ended, so owners who waited meanwhile go first — turns, not queue times — and a transcoder freed at that
+	 * moment takes the same job whether it asks before the rebalance or after. `leaving`: the job of a space that
+	 * ended (it counts no more, though it stays active until its transcoder lets go).
+	 */
+	async #rebalance(leaving?: string): Promise<void> {
+		const [running, waiting] = await Promise.all([this.#queue.getJobs(['active', 'delayed']), this.#queue.getJobs(['prioritized'])]);
+		const present = (jobs: (Job<BroadcastJobData> | undefined)[]) => jobs.filter((job): job is Job<BroadcastJobData> => job?.id !== undefined);
+		const lined = new Map(present(waiting).map((job) => [job.id!, job]));
+		const planned = fairPriorities(
+			present(running)
+				.filter((job) => job.id !== leaving)
+				.map((job) => ({ ...(job.data?.owner !== undefined && { owner: job.data.owner }) })),
+			[...lined.values()].map((job) => ({ id: job.id!, queuedAt: job.timestamp, ...(job.data?.owner !== undefined && { owner: job.data.owner }) })),
+		);
+		for (const { id, priority } of planned) {
+			const job = lined.get(id)!;
+			// A job taken or removed meanwhile is not waiting any more: nothing to change.
+			if (job.priority !== priority) await job.changePriority({ priority }).catch(() => {});
 		}
 	}
 

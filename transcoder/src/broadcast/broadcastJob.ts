@@ -21,7 +21,10 @@ export const broadcastJobDataSchema = z
 		recording: z.boolean(),
 		/** When the space went live, ms since the epoch. */
 		requestedAt: z.number().int().positive(),
-		/** The space's owner identity: broadcasts are scheduled fairly between owners. Absent: an owner of its own. */
+		/**
+		 * Whose share of the transcoders the job takes (broadcasts are scheduled fairly between owners): the space's owner
+		 * identity, or `addr:<tag>` for an anonymous one. Absent: an owner of its own.
+		 */
 		owner: z.string().min(1).max(200).optional(),
 	})
 	.strict();

@@ -4,7 +4,8 @@ export { defaultLadder, defaultLatency, validateLadder, type LatencyProfile, typ
 export { classifyFfmpegExit, parseFfmpegStats, watchdogFailure, type FfmpegFailure, type FfmpegFailureKind, type FfmpegStats } from './ffmpegOutput.js';
 export { FfmpegError, runFfmpeg, type RunFfmpegOptions } from './runFfmpeg.js';
 export { broadcastJobDataSchema, broadcastJobId, broadcastProgressSchema, broadcastQueueName, type BroadcastJobData, type BroadcastProgress } from './broadcastJob.js';
-export { BroadcastQueue, fairPriority, type BroadcastState } from './BroadcastQueue.js';
+export { BroadcastQueue, type BroadcastState } from './BroadcastQueue.js';
+export { fairPriorities, fairPriority, type FairJob } from './fairPriorities.js';
 export { BroadcastWorker, type BroadcastRunner, type BroadcastWorkerOptions } from './BroadcastWorker.js';
 export { runStageBroadcast, type StageBroadcastOptions } from './runStageBroadcast.js';
 export { SocketOutputs, type RenditionSink } from './SocketOutputs.js';
