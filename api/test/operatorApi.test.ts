@@ -165,6 +165,19 @@ describe('operator credentials', () => {
 		expect(node.output()).not.toContain(from);
 	});
 
+	it('the Bearer scheme is matched whatever its case (RFC 9110), at /api/server, /api/admin/sessions, /api/host/me and /api/spaces', async () => {
+		const as = (authorization: string) => ({ authorization, 'content-type': 'application/json' });
+		expect((await fetch(`${node.baseUrl}/api/server/hosts`, { headers: as(`bearer ${adminKey}`) })).status).toBe(200);
+		expect((await fetch(`${node.baseUrl}/api/admin/sessions`, { method: 'POST', headers: as(`BEARER ${adminKey}`), body: '{}' })).status).toBe(200);
+		const { credential, hostId } = await newHost('Case');
+		expect((await fetch(`${node.baseUrl}/api/host/me`, { headers: as(`bearer ${credential}`) })).status).toBe(200);
+		const created = await fetch(`${node.baseUrl}/api/spaces`, { method: 'POST', headers: as(`bEaReR ${credential}`), body: JSON.stringify({ title: 'Case', hostName: 'Case' }) });
+		expect(created.status).toBe(201);
+		const { space, token } = (await created.json()) as { space: { id: string }; token: string };
+		expect((await fetch(`${node.baseUrl}/api/spaces/${space.id}/tokens/rotate`, { method: 'POST', headers: as(`bearer ${token}`), body: '{}' })).status).toBe(200);
+		await asOperator('DELETE', `/hosts/${hostId}?endSpaces=true`);
+	});
+
 	it('a one-time sign-in code is traded for a session once, and only once; a new code cancels the one before', async () => {
 		const from = newAddress();
 		const sessions = new AdminSessions({ redis, prefix, operatorKey: { key: adminKey, fromDataDir: true } });

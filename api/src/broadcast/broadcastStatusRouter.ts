@@ -23,7 +23,7 @@ export function broadcastStatusRouter({ service, queue }: BroadcastStatusRouterD
 	router.get('/:id/broadcast', async (req, res) => {
 		const id = spaceIdParam.safeParse(req.params.id);
 		if (!id.success) throw new TribuneError('bad_request', 'id: expected a space id');
-		const match = /^Bearer (\S+)$/.exec(req.get('authorization') ?? '');
+		const match = /^Bearer +(\S+)$/i.exec(req.get('authorization') ?? '');
 		if (!match) throw new TribuneError('unauthorized', 'expected Authorization: Bearer <token>');
 		const { actor } = await service.authenticate(match[1]!);
 		if (actor.spaceId !== id.data) throw new TribuneError('forbidden', 'token is for another space');

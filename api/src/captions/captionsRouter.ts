@@ -39,7 +39,7 @@ function idOf(req: Request): SpaceId {
 }
 
 function bearer(req: Request): string {
-	const match = /^Bearer (\S+)$/.exec(req.get('authorization') ?? '');
+	const match = /^Bearer +(\S+)$/i.exec(req.get('authorization') ?? '');
 	if (!match) throw new TribuneError('unauthorized', 'expected Authorization: Bearer <token>');
 	return match[1]!;
 }

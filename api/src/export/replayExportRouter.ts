@@ -48,7 +48,7 @@ export function replayExportRouter(deps: ReplayExportRouterDeps): Router {
 
 	router.post('/:id/export', async (req, res) => {
 		const spaceId = idOf(req);
-		const match = /^Bearer (\S+)$/.exec(req.get('authorization') ?? '');
+		const match = /^Bearer +(\S+)$/i.exec(req.get('authorization') ?? '');
 		if (!match) throw new TribuneError('unauthorized', 'expected Authorization: Bearer <token>');
 		// Not service.authenticate(): that refuses ended spaces, and only an ended space has an export.
 		const { claims } = await service.verifyToken(match[1]!);

@@ -31,7 +31,7 @@ export function upgradeToken(req: http.IncomingMessage, url: URL, options: Upgra
 		return checked(fromProtocols[0]!.slice(tokenSubprotocolPrefix.length));
 	}
 	if (options.allowBearer) {
-		const bearer = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '');
+		const bearer = /^Bearer +(\S+)$/i.exec(req.headers.authorization ?? '');
 		if (bearer) return checked(bearer[1]!);
 	}
 	if (url.searchParams.has('token')) return checked(url.searchParams.get('token') ?? '');
