@@ -1,7 +1,13 @@
 import { SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { HostIdentities, type HostRecord } from '../src/auth/HostIdentities.js';
 import { IdentityCredentials } from '../src/auth/IdentityCredentials.js';
+import { TokenIssuer } from '../src/auth/TokenIssuer.js';
+import { TribuneError } from '../src/errors.js';
+import { MemorySpaceStore } from '../src/spaces/MemorySpaceStore.js';
 import { asSpaceId, participantIdFor } from '../src/spaces/Space.js';
+import { SpaceService } from '../src/spaces/SpaceService.js';
 import { SignalingClient } from './support/SignalingClient.js';
 import { createLiveSpace, startTestNode, type ApiBody, type TestNode } from './support/startTestNode.js';
 
@@ -86,6 +92,52 @@ describe('identities', () => {
 		// The operator lifts the ban, address included.
 		expect(await node.spaces.service.unban(asSpaceId(spaceId), troll.body.participant!.id as never)).toBe(true);
 		expect((await join(spaceId, { displayName: 'Troll', identity: troll.body.identity }, '203.0.113.7')).status).toBe(200);
+	});
+
+	it('an address ban never locks out those already in the space or on stage, and a moderator cannot ban their own network', async () => {
+		const { spaceId, hostToken } = await createLiveSpace(node);
+		const moderator = await host(spaceId, hostToken);
+		const office = '198.51.100.77';
+		const colleague = await join(spaceId, { displayName: 'Colleague' }, office);
+		const speaker = await join(spaceId, { displayName: 'Speaker' }, office);
+		const speakerSocket = await host(spaceId, speaker.body.token!);
+		await speakerSocket.request('raiseHand');
+		await moderator.request('approveHand', { participantId: speaker.body.participant!.id });
+		const { token: speakerToken } = await speakerSocket.waitFor('tokenRenewed');
+		const troll = await join(spaceId, { displayName: 'Troll' }, office);
+		await moderator.request('remove', { participantId: troll.body.participant!.id, ban: true, banAddress: true });
+		// Reconnects of those already in, by token or by identity credential, and of the speaker on stage.
+		expect((await join(spaceId, { displayName: 'Colleague', token: colleague.body.token }, office)).status).toBe(200);
+		expect((await join(spaceId, { displayName: 'Colleague', identity: colleague.body.identity }, office)).status).toBe(200);
+		expect((await join(spaceId, { displayName: 'Speaker', token: speakerToken }, office)).body.participant?.role).toBe('speaker');
+		expect((await join(spaceId, { displayName: 'New here' }, office)).body.error?.code).toBe('banned');
+		// The host created the space from loopback: a listener from there cannot be banned with that network.
+		const sameNetwork = await join(spaceId, { displayName: 'Next door' });
+		await expect(moderator.request('remove', { participantId: sameNetwork.body.participant!.id, ban: true, banAddress: true })).rejects.toMatchObject({ code: 'conflict' });
+		expect(await node.spaces.store.getParticipant(asSpaceId(spaceId), sameNetwork.body.participant!.id as never)).toBeDefined();
+		expect((await join(spaceId, { displayName: 'Also next door' })).status).toBe(200);
+	});
+
+	it('a host credential that cannot be checked (Redis away) fails the join, never makes the host someone new', async () => {
+		// A connection never opened and with no offline queue: every command fails at once, as a Redis away does.
+		const away = new Redis(inject('redisUrl'), { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+		const hosts = new HostIdentities({ redis: away, prefix: 'away', tokenKey: node.tokenKey });
+		const record = { id: 'H'.repeat(22), label: 'Host', inviteId: 'invite', createdAt: Date.now(), expiresAt: Date.now() + 3_600_000 } as HostRecord;
+		const credential = await hosts.credentialFor(record);
+		const service = new SpaceService({
+			store: new MemorySpaceStore(),
+			tokens: new TokenIssuer(node.tokenKey, { ttlS: 600, maxSessionS: 3600 }),
+			identities: new IdentityCredentials(node.tokenKey),
+			maxSpeakersLimit: 5,
+			verifyHostCredential: (c) => hosts.verify(c),
+		});
+		const { space } = await service.createSpace({ title: 'T', description: '', hostName: 'Op', settings: {}, owner: 'op:someone' });
+		const failure = await service.join(space.id, { displayName: 'Hana', identity: credential }).then(() => undefined, (error: unknown) => error);
+		expect(failure).toBeInstanceOf(Error);
+		expect(failure).not.toBeInstanceOf(TribuneError);
+		// A credential refused outright still names nobody: a new anonymous identity joins.
+		expect((await service.join(space.id, { displayName: 'Forger', identity: `${credential}x` })).identity).toBeDefined();
+		away.disconnect();
 	});
 
 	it('refuses the name of someone on stage, however it is spelled (case, width, spacing), and lets them rejoin under it', async () => {

@@ -43,7 +43,7 @@ export class ClientIdentities {
 			return { identity: (await verifyHostCredential(request.hostCredential)).identity };
 		}
 		if (!openHosting) throw new TribuneError('host_required', "creating a space needs a host invite from this server's operator");
-		const known = request.identity === undefined ? undefined : await identities.verify(request.identity).catch(() => undefined);
+		const known = request.identity === undefined ? undefined : await identities.verify(request.identity).catch(namesNobody);
 		return identities.issue(known);
 	}
 
@@ -84,17 +84,27 @@ export class ClientIdentities {
 		return address === undefined ? undefined : this.#options.addressTag?.(address);
 	}
 
-	/** The identity an identity credential (anonymous or host) names, or undefined when it names none. */
+	/**
+	 * The identity an identity credential (anonymous or host) names, or undefined when it names none (refused
+	 * `unauthorized`: forged, expired, revoked). Anything else (Redis slow or away) reaches the caller: a host whose
+	 * credential could not be checked must not be told it names nobody (the player would forget it).
+	 */
 	async identityOf(credential: string): Promise<string | undefined> {
 		const { identities, verifyHostCredential } = this.#options;
-		const anonymous = await identities.verify(credential).catch(() => undefined);
+		const anonymous = await identities.verify(credential).catch(namesNobody);
 		if (anonymous !== undefined) return anonymous;
 		if (!verifyHostCredential) return undefined;
-		return (await verifyHostCredential(credential).catch(() => undefined))?.identity;
+		return (await verifyHostCredential(credential).catch(namesNobody))?.identity;
 	}
 
 	/** A fresh credential for an anonymous identity; undefined for others (hosts keep theirs, the operator names its own). */
 	async credentialFor(identity: string): Promise<string | undefined> {
 		return identity.startsWith('anon:') ? (await this.#options.identities.issue(identity)).credential : undefined;
 	}
+}
+
+/** A credential refused `unauthorized` names nobody; any other failure is rethrown. */
+function namesNobody(error: unknown): undefined {
+	if (error instanceof TribuneError && error.code === 'unauthorized') return undefined;
+	throw error;
 }

@@ -117,12 +117,12 @@ export class MemorySpaceStore implements SpaceStore {
 		if (!entry) return 'no_space';
 		if (entry.space.state === 'ended') return 'ended';
 		if (entry.bans.has(participant.id)) return 'banned';
-		if (participant.addr !== undefined && entry.addrBans.has(participant.addr)) return 'banned';
 		const existing = entry.participants.get(participant.id);
 		if (existing) {
 			if (participant.addr !== undefined) existing.addr = participant.addr;
 			return 'rejoined';
 		}
+		if (participant.addr !== undefined && entry.addrBans.has(participant.addr)) return 'banned';
 		if (limits.maxParticipants !== undefined && entry.participants.size >= limits.maxParticipants) return 'full';
 		entry.participants.set(participant.id, { ...participant });
 		return 'added';

@@ -648,11 +648,15 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 
 	/**
 	 * Removes someone of lower rank; with `ban`, their identity may not come back to this space, and with
-	 * `banAddress` neither may the address of their latest join.
+	 * `banAddress` neither may a new identity from the address of their latest join (refused when it is the actor's).
 	 */
 	async remove(actor: Actor, target: ParticipantId, ban: boolean, banAddress = false): Promise<void> {
 		const me = await this.require(actor, 'remove_participant');
-		await this.#requireOutranks(actor.spaceId, me, target);
+		const other = await this.#requireOutranks(actor.spaceId, me, target);
+		// Banning one's own network would keep out whoever shares it; those already in stay, but it is never meant.
+		if (ban && banAddress && other.addr !== undefined && other.addr === me.addr) {
+			throw new TribuneError('conflict', 'they join from your own network: ban them without it');
+		}
 		await this.#removeFromSpace(actor.spaceId, target, ban, banAddress);
 	}
 

@@ -84,7 +84,8 @@ export interface SpaceStore {
 
 	/**
 	 * Adds a listener, or finds them again (`rejoined`, same id; their record takes the new `addr`). Refuses banned
-	 * ids and addresses, ended spaces, and a new participant past `maxParticipants` records.
+	 * ids, ended spaces, and a new participant from a banned address or past `maxParticipants` records (an address
+	 * ban never refuses someone already in the space, nor anyone on stage).
 	 */
 	addParticipant(spaceId: SpaceId, participant: Participant, limits?: { maxParticipants?: number }): Promise<AddParticipantResult>;
 	getParticipant(spaceId: SpaceId, participantId: ParticipantId): Promise<Participant | undefined>;

@@ -116,8 +116,10 @@ return out`,
 	},
 	/**
 	 * KEYS: space, participants, bans, address bans. ARGV: participantId, participantJson, address tag ('': none),
-	 * maxParticipants (-1: none). Adds a listener unless the id or the address is banned, the space ended or holds
-	 * maxParticipants records; someone already there is found again (`rejoined`) and takes the new address tag.
+	 * maxParticipants (-1: none). Adds a listener unless the id is banned, the space ended, or (for a new record) the
+	 * address is banned or the space holds maxParticipants records; someone already there is found again
+	 * (`rejoined`, whatever their address: an address ban keeps newcomers out, never those already in or on stage)
+	 * and takes the new address tag.
 	 */
 	tribuneAddParticipant: {
 		keys: 4,
@@ -126,7 +128,6 @@ local raw = redis.call('GET', KEYS[1])
 if not raw then return 'no_space' end
 if cjson.decode(raw).state == 'ended' then return 'ended' end
 if redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 1 then return 'banned' end
-if ARGV[3] ~= '' and redis.call('HEXISTS', KEYS[4], ARGV[3]) == 1 then return 'banned' end
 local existing = redis.call('HGET', KEYS[2], ARGV[1])
 if existing then
 	local p = cjson.decode(existing)
@@ -136,6 +137,7 @@ if existing then
 	end
 	return 'rejoined'
 end
+if ARGV[3] ~= '' and redis.call('HEXISTS', KEYS[4], ARGV[3]) == 1 then return 'banned' end
 local max = tonumber(ARGV[4])
 if max >= 0 and redis.call('HLEN', KEYS[2]) >= max then return 'full' end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
