@@ -114,7 +114,7 @@ describe('hosting journey', () => {
 		// The host invites them on stage, then removes them with a ban.
 		await host.locator('[data-testid=hand-queue] li').first().getByTestId('approve').click({ timeout: 10_000 });
 		const row = host.locator('[data-testid=manage-stage] li').filter({ hasText: 'Lena Listener' });
-		await row.getByRole('button', { name: 'Remove Lena Listener (ban)' }).click({ timeout: 10_000 });
+		await row.getByRole('button', { name: 'Ban Lena Listener', exact: true }).click({ timeout: 10_000 });
 		await expect.poll(() => listener.getByTestId('final').textContent(), { timeout: 10_000 }).toMatch(/You were removed from this space by a host/);
 		await system.shot(listener, '04-banned');
 		await expectAccessible(listener, 'banned listener');
