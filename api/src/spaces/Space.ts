@@ -118,11 +118,22 @@ export function participantIdFor(spaceId: SpaceId, identity: string): Participan
 }
 
 /**
- * What two display names are compared as: NFKC (full-width, ligatures and compatibility forms folded), case folded
- * (upper then lower, so `ß` meets `SS`), runs of whitespace as one space, trimmed.
+ * Letters that show as nothing but a gap (Hangul fillers, the braille blank): compared as a space, so
+ * "Hana\u3164Host" meets "Hana Host". Default-ignorable code points (zero-width spaces and joiners, soft hyphens,
+ * variation selectors, tag characters) show as nothing at all and are dropped.
+ */
+const blankLetters = /[\u115F\u1160\u2800\u3164\uFFA0]/gu;
+const ignorable = /\p{Default_Ignorable_Code_Point}/gu;
+
+/**
+ * What two display names are compared as: blank-looking letters as spaces and invisible code points dropped, NFKC
+ * (full-width, ligatures and compatibility forms folded), case folded (upper then lower, so `ß` meets `SS`), runs of
+ * whitespace as one space, trimmed. Look-alike letters of other scripts (Cyrillic `а` for Latin `a`) are not folded:
+ * the role badge, not the name, says who hosts.
  */
 export function displayNameKey(name: string): string {
-	return name.normalize('NFKC').toUpperCase().toLowerCase().normalize('NFKC').replace(/\s+/gu, ' ').trim();
+	const visible = name.replace(blankLetters, ' ').replace(ignorable, '');
+	return visible.normalize('NFKC').toUpperCase().toLowerCase().normalize('NFKC').replace(ignorable, '').replace(/\s+/gu, ' ').trim();
 }
 
 /** Ids arrive as strings from tokens and messages; this is the one place that brands them after validation. */

@@ -579,6 +579,28 @@ describe('SpaceService: identities', () => {
 		expect(displayNameKey('Straße  Ｘ')).toBe(displayNameKey('STRASSE x'));
 	});
 
+	it('compares names with invisible code points dropped and blank-looking letters as spaces', async () => {
+		const s = await liveSpace();
+		for (const name of ['Hana\u200b', 'Ha\u00adna', '\u2060Hana', 'Hana\ufe0f', 'Ha\u{e0041}na']) {
+			await expect(s.service.join(s.spaceId, { displayName: name }), JSON.stringify(name)).rejects.toMatchObject({ code: 'name_taken' });
+		}
+		await s.speaker('Sam Speaker');
+		for (const blank of ['\u3164', '\u2800', '\u115f', '\u1160', '\uffa0']) {
+			await expect(s.service.join(s.spaceId, { displayName: `Sam${blank}Speaker` }), JSON.stringify(blank)).rejects.toMatchObject({ code: 'name_taken' });
+		}
+	});
+
+	it('a listener who joined under the name of someone since on stage is refused the stage (name_taken), by a host and by the server API', async () => {
+		const s = await liveSpace();
+		const early = await s.listener('Robin');
+		await s.service.raiseHand(early);
+		await s.speaker('ROBIN');
+		await expect(s.service.approveHand(s.host, early.participantId)).rejects.toMatchObject({ code: 'name_taken' });
+		expect(await s.role(early)).toBe('listener');
+		await expect(s.service.issueFor(s.spaceId, { identity: 'op:robin', displayName: 'robin', role: 'speaker' })).rejects.toMatchObject({ code: 'name_taken' });
+		expect((await s.service.issueFor(s.spaceId, { identity: 'op:robin2', displayName: 'Robin Two', role: 'speaker' })).participant.role).toBe('speaker');
+	});
+
 	it('synthetic speakers get synthetic identities', async () => {
 		const s = await liveSpace();
 		const robot = await s.service.addSyntheticSpeaker(s.host, 'Robot');

@@ -304,14 +304,20 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 		// Someone found again is as the store has them (their role may have changed since); a newcomer is as added.
 		const participant = result === 'added' ? joining : await this.#store.getParticipant(spaceId, id);
 		if (!participant) throw new TribuneError('conflict', 'removed while joining');
-		// A record is timed from its last connection (api/src/lifecycle). One that never connects is timed from here,
-		// as if it had last been connected long enough ago that it goes `unconnectedParticipantTtlS` from now (a mark
-		// never moves back: someone connected keeps theirs).
-		const unconnectedAgoS = Math.max(0, this.#participantIdleTtlS - this.limits.unconnectedParticipantTtlS);
-		await this.#store.touchParticipants(spaceId, [id], joinPresenceKeepS, unconnectedAgoS * 1000);
+		await this.#markJoined(spaceId, id);
 		const { token } = await this.#tokens.issue({ spaceId, participantId: id, identity, role: participant.role, ...(session ?? { generation: record.tokenGeneration }) });
 		const credential = await this.#clients.credentialFor(identity);
 		return { participant, token, ...(credential !== undefined && { identity: credential }) };
+	}
+
+	/**
+	 * A record is timed from its last connection (api/src/lifecycle). One that never connects is timed from its join,
+	 * as if it had last been connected long enough ago that it goes `unconnectedParticipantTtlS` from now (a mark
+	 * never moves back: someone connected keeps theirs).
+	 */
+	async #markJoined(spaceId: SpaceId, id: ParticipantId): Promise<void> {
+		const unconnectedAgoS = Math.max(0, this.#participantIdleTtlS - this.limits.unconnectedParticipantTtlS);
+		await this.#store.touchParticipants(spaceId, [id], joinPresenceKeepS, unconnectedAgoS * 1000);
 	}
 
 	/**
@@ -508,13 +514,16 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 		const space = await this.#requireNotEnded(spaceId);
 		const id = participantIdFor(spaceId, request.identity);
 		if (request.role === 'host' && id !== space.hostId) throw new TribuneError('forbidden', "only the space's host may have the host role");
+		// A newcomer, or someone coming on stage, may not go by the name of someone on stage (a record keeps its name).
+		const before = await this.#store.getParticipant(spaceId, id);
+		if (!before || (isOnStage(request.role) && !isOnStage(before.role))) await this.#requireNameFree(spaceId, id, before?.displayName ?? request.displayName);
 		const added = await this.#store.addParticipant(
 			spaceId,
 			{ id, identity: request.identity, displayName: request.displayName, role: 'listener', mute: 'none', joinedAt: this.#now() },
 			{ maxParticipants: this.limits.maxParticipants },
 		);
 		if (added === 'banned') throw new TribuneError('banned', 'that identity is banned from this space');
-		if (added === 'full') throw new RetryLaterError('space_full', 'this space is full; try again later', spaceFullRetryAfterS);
+		if (added === 'full') throw new RetryLaterError('space_full', 'this space is full; try again later', await this.#fullRetryAfterS(spaceId));
 		if (added === 'ended' || added === 'no_space') throw new TribuneError('space_ended', 'this space has ended');
 		let participant = await this.#store.getParticipant(spaceId, id);
 		if (!participant) throw new TribuneError('conflict', 'removed while joining');
@@ -522,6 +531,7 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 			const from = (['listener', 'speaker', 'cohost'] as const).filter((r) => r !== request.role);
 			participant = await this.#changeRole(spaceId, { participantId: id, from, to: request.role, maxStage: space.settings.maxSpeakers, maxCoHosts });
 		}
+		await this.#markJoined(spaceId, id);
 		const { tokenGeneration } = await this.#store.readAuth(spaceId, id);
 		const { token } = await this.#tokens.issue({ spaceId, participantId: id, identity: request.identity, role: participant.role, generation: tokenGeneration });
 		return { participant, token };
@@ -587,6 +597,9 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 	async approveHand(actor: Actor, target: ParticipantId): Promise<Participant> {
 		await this.require(actor, 'manage_stage');
 		const space = await this.#requireNotEnded(actor.spaceId);
+		// Nobody on stage goes by another's name there (a listener may have joined under it before that one came on).
+		const listener = await this.#store.getParticipant(actor.spaceId, target);
+		if (listener) await this.#requireNameFree(actor.spaceId, target, listener.displayName);
 		const p = await this.#changeRole(actor.spaceId, { participantId: target, from: ['listener'], to: 'speaker', requireHand: true, maxStage: space.settings.maxSpeakers });
 		this.#announceLowered(actor.spaceId, target, (await this.#store.handStatus(actor.spaceId, target)).length);
 		return p;

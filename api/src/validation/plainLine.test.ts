@@ -13,6 +13,13 @@ describe('plainLine', () => {
 			expect(name.safeParse(`Alice${c}tsoh`).success, JSON.stringify(c)).toBe(false);
 		}
 	});
+	it('refuses invisible format characters, but keeps a joiner inside an emoji and a non-joiner inside a word', () => {
+		for (const c of ['\u200b', '\u00ad', '\u2060', '\ufeff', '\u200e', '\u200f', '\u061c', '\u{e0041}', '\u200d', '\u200c']) {
+			expect(name.safeParse(`Hana${c} Host`).success, JSON.stringify(c)).toBe(false);
+			expect(name.safeParse(`Ha${c}na`).success, JSON.stringify(c)).toBe(c === '\u200c');
+		}
+		for (const ok of ['👩\u200d🎤 Zoë', '👨🏽\u200d💻', '❤️\u200d🔥', 'می\u200cخواهم']) expect(name.safeParse(ok).success, ok).toBe(true);
+	});
 	it('keeps the length limit', () => {
 		expect(name.safeParse('x'.repeat(51)).success).toBe(false);
 	});
