@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { EventData, ReplyData } from '../src/signaling/protocol.js';
+import { maxHandChanges, type EventData, type ReplyData } from '../src/signaling/protocol.js';
 import { asSpaceId, type ParticipantId } from '../src/spaces/Space.js';
 import { SignalingClient } from './support/SignalingClient.js';
 import { createLiveSpace, joinSpace, startTestNode, testSpaceLimits, type TestNode } from './support/startTestNode.js';
@@ -37,13 +37,16 @@ async function raiseHands(spaceId: string, n: number, prefix: string): Promise<P
 }
 
 describe('raised hands at scale', () => {
-	it('with a thousand hands raised, the host receives only the change, under 1 KB each, whatever the length', async () => {
+	it('with a thousand hands raised, the host receives only the changes, under 1 KB each, whatever the length', async () => {
 		const { spaceId, hostToken } = await createLiveSpace(node);
 		const host = await connect(hostToken);
-		const frames: { size: number; event: string }[] = [];
-		host.socket.on('message', (raw: Buffer) => frames.push({ size: raw.length, event: (JSON.parse(String(raw)) as { event?: string }).event ?? 'reply' }));
+		const frames: { size: number; event: string; data?: EventData['handQueueChanged'] }[] = [];
+		host.socket.on('message', (raw: Buffer) => {
+			const message = JSON.parse(String(raw)) as { event?: string; data?: EventData['handQueueChanged'] };
+			frames.push({ size: raw.length, event: message.event ?? 'reply', data: message.data });
+		});
 		await raiseHands(spaceId, 1000, 'Bot');
-		await host.until(() => (host.events.filter((e) => e.event === 'handQueueChanged').length >= 1000 ? true : undefined), '1000 hand changes', 30_000);
+		await host.waitFor('handQueueChanged', (d) => d.length === 1000, 30_000);
 
 		// Ten more changes at a queue of a thousand: a real listener raises and lowers, bots are declined.
 		const lee = await joinSpace(node, spaceId, 'Lee');
@@ -51,22 +54,64 @@ describe('raised hands at scale', () => {
 		const before = frames.length;
 		await listener.request('raiseHand');
 		expect(await listener.waitFor('handChanged', (d) => d.raised)).toEqual({ raised: true, position: 1001 });
-		const raised = await host.waitFor('handQueueChanged', (d) => d.raised?.id === lee.participantId);
-		expect(raised).toEqual({ raised: { id: lee.participantId, displayName: 'Lee', role: 'listener', mute: 'none' }, lowered: null, length: 1001 });
+		const raised = await host.waitFor('handQueueChanged', (d) => d.changes.some((c) => c.raised?.id === lee.participantId));
+		expect(raised).toEqual({ changes: [{ raised: { id: lee.participantId, displayName: 'Lee', role: 'listener', mute: 'none' }, lowered: null }], length: 1001 });
 		const bots = (await host.request('getState')).handQueue.slice(0, 8);
 		for (const bot of bots) await host.request('denyHand', { participantId: bot.id });
 		await listener.request('lowerHand');
-		await host.waitFor('handQueueChanged', (d) => d.lowered === lee.participantId);
-		const changes = host.events.filter((e) => e.event === 'handQueueChanged').slice(-10).map((e) => e.data as EventData['handQueueChanged']);
-		expect(changes.map((c) => c.length)).toEqual([1001, 1000, 999, 998, 997, 996, 995, 994, 993, 992]);
+		await host.waitFor('handQueueChanged', (d) => d.changes.some((c) => c.lowered === lee.participantId));
+		const after = frames.slice(before).filter((f) => f.event === 'handQueueChanged').map((f) => f.data!);
+		expect(after.flatMap((d) => d.changes.map((c) => c.raised?.id ?? c.lowered))).toEqual([lee.participantId, ...bots.map((b) => b.id), lee.participantId]);
+		expect(after.at(-1)!.length).toBe(992);
 
-		const changeFrames = frames.filter((f) => f.event === 'handQueueChanged');
-		expect(changeFrames.length).toBe(1010);
-		expect(Math.max(...changeFrames.map((f) => f.size))).toBeLessThan(1024);
+		// However many changes an event carries, at most 1 KB each (a resync carries none: its own size).
+		for (const f of frames.filter((f) => f.event === 'handQueueChanged')) expect(f.size).toBeLessThan(1024 * Math.max(1, f.data!.changes.length));
 		// Every event the host received over those ten changes (the ticks included; its own replies are not), per change.
 		const events = frames.slice(before).filter((f) => f.event !== 'reply');
-		expect(events.length).toBeGreaterThanOrEqual(10);
 		expect(events.reduce((n, f) => n + f.size, 0) / 10).toBeLessThanOrEqual(1024);
+	}, 60_000);
+
+	it('bots raising and lowering in a loop and reconnecting: raises are counted per participant and per space, and the host gets at most 1 KB a change', async () => {
+		const { spaceId, hostToken } = await createLiveSpace(node);
+		const host = await connect(hostToken);
+		let hostBytes = 0;
+		host.socket.on('message', (raw: Buffer) => {
+			if ((JSON.parse(String(raw)) as { event?: string }).event !== undefined) hostBytes += raw.length;
+		});
+		const bots = await Promise.all(Array.from({ length: 30 }, (_, i) => joinSpace(node, spaceId, `Storm${i}`)));
+		let accepted = 0;
+		let refused = 0;
+		await Promise.all(
+			bots.map(async (bot) => {
+				for (let round = 0; round < 3; round++) {
+					// A fresh connection each round: a reconnect does not refill the participant's raises.
+					const socket = await SignalingClient.connect(node.wsUrl, bot.token);
+					for (let i = 0; i < 3; i++) {
+						const reply = await socket.send('raiseHand', {});
+						if (!reply.ok) {
+							expect(reply.error?.code).toBe('rate_limited');
+							refused++;
+							continue;
+						}
+						accepted++;
+						await socket.request('lowerHand');
+					}
+					socket.close();
+				}
+			}),
+		);
+		// Three raises per participant, and one more per 5 s, over nine attempts on three connections.
+		expect(accepted).toBeLessThanOrEqual(bots.length * 4);
+		expect(refused).toBe(bots.length * 9 - accepted);
+		const changes = accepted * 2;
+		await host.until(() => (host.events.some((e) => e.event === 'handQueueChanged' && (e.data as EventData['handQueueChanged']).length === 0) ? true : undefined), 'the queue empty', 10_000);
+		await new Promise((resolve) => setTimeout(resolve, 300));
+		expect(host.closeCode).toBeUndefined();
+		const handEvents = host.events.filter((e) => e.event === 'handQueueChanged').map((e) => e.data as EventData['handQueueChanged']);
+		expect(handEvents.length).toBeLessThan(changes);
+		for (const d of handEvents) expect(d.changes.length).toBeLessThanOrEqual(maxHandChanges);
+		expect(hostBytes / changes).toBeLessThanOrEqual(1024);
+		expect((await host.request('getState')).handCount).toBe(0);
 	}, 60_000);
 
 	it('getState has the first page and the count; listHands pages the rest in order, for moderators only', async () => {
@@ -104,5 +149,9 @@ describe('raised hands at scale', () => {
 		expect([listenerState.handQueue, listenerState.handCount, listenerState.handPosition]).toEqual([[], 0, null]);
 		await listener.request('raiseHand');
 		expect((await listener.request('getState')).handPosition).toBe(130);
+		// Asking one's place has a bucket of its own (two reads each): two at once, then one per 5 s.
+		expect(await listener.request('handPosition')).toEqual({ raised: true, position: 130 });
+		await listener.request('handPosition');
+		expect((await listener.send('handPosition', {})).error?.code).toBe('rate_limited');
 	}, 60_000);
 });

@@ -131,8 +131,8 @@ describe('signaling', () => {
 		const lee = await joinSpace(node, spaceId, 'Lee');
 		const listener = await connect(lee.token);
 		await listener.request('raiseHand');
-		const queued = await host.waitFor('handQueueChanged', (d) => d.raised?.id === lee.participantId);
-		expect([queued.raised?.displayName, queued.length]).toEqual(['Lee', 1]);
+		const queued = await host.waitFor('handQueueChanged', (d) => d.changes.some((c) => c.raised?.id === lee.participantId));
+		expect([queued.changes[0]?.raised?.displayName, queued.length]).toEqual(['Lee', 1]);
 		await listener.waitFor('handChanged', (d) => d.raised);
 		// Listeners do not see the queue.
 		expect(listener.events.some((e) => e.event === 'handQueueChanged')).toBe(false);

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { EventData } from '../src/signaling/protocol.js';
 import { asParticipantId, asSpaceId } from '../src/spaces/Space.js';
 import { SignalingClient } from './support/SignalingClient.js';
 import { createLiveSpace, joinSpace, startTestNode, type TestNode } from './support/startTestNode.js';
@@ -47,18 +48,18 @@ describe('the space lifecycle over two nodes', () => {
 		const lee = await joinSpace(b, spaceId, 'Lee');
 		const onB = await connect(b, lee.token);
 		await onB.request('raiseHand');
-		await host.waitFor('handQueueChanged', (d) => d.raised?.id === lee.participantId);
+		await host.waitFor('handQueueChanged', (d) => d.changes.some((c) => c.raised?.id === lee.participantId));
 		// Off node B and onto node A at once: the store knows they are here, B's room does not.
 		onB.close();
 		await onB.waitForClose();
 		const onA = await connect(a, lee.token);
 		await sleep(2500);
 		expect(await onA.request('handPosition')).toEqual({ raised: true, position: 1 });
-		expect(host.events.some((e) => e.event === 'handQueueChanged' && (e.data as { lowered: string | null }).lowered === lee.participantId)).toBe(false);
+		expect(host.events.some((e) => e.event === 'handQueueChanged' && (e.data as EventData['handQueueChanged']).changes.some((c) => c.lowered === lee.participantId))).toBe(false);
 
 		onA.close();
-		const lowered = await host.waitFor('handQueueChanged', (d) => d.lowered === lee.participantId, 5000);
-		expect(lowered).toEqual({ raised: null, lowered: lee.participantId, length: 0 });
+		const lowered = await host.waitFor('handQueueChanged', (d) => d.changes.some((c) => c.lowered === lee.participantId), 5000);
+		expect(lowered).toEqual({ changes: [{ raised: null, lowered: lee.participantId }], length: 0 });
 		expect((await host.request('getState')).handCount).toBe(0);
 	});
 
@@ -110,7 +111,7 @@ describe('the space lifecycle over two nodes', () => {
 		while ((await store.getParticipant(space, asParticipantId(gone!.participantId))) && Date.now() < deadline) await sleep(200);
 		expect(await store.getParticipant(space, asParticipantId(never!.participantId))).toBeUndefined();
 		expect(await store.getParticipant(space, asParticipantId(gone!.participantId))).toBeUndefined();
-		await host.waitFor('handQueueChanged', (d) => d.lowered === gone!.participantId);
+		await host.waitFor('handQueueChanged', (d) => d.changes.some((c) => c.lowered === gone!.participantId));
 		expect(await store.getParticipant(space, asParticipantId(staying!.participantId))).toBeDefined();
 		// Sam left the stage's connection but not the stage: someone on stage is never removed for being away.
 		expect((await store.getParticipant(space, asParticipantId((await host.request('getState')).stage.find((p) => p.displayName === 'Sam')!.id)))?.role).toBe('speaker');

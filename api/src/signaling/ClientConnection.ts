@@ -10,11 +10,16 @@ import { maxMessageBytes, requestEnvelope, requestSchemas, type EventData, type 
 import { TokenBucket, type RateLimit } from './TokenBucket.js';
 import { writeEncoded, type EncodedMessage } from './wsFrame.js';
 
-/** Per-connection rate limits. */
+/** Signaling rate limits: per connection, but hand raises (per participant and per space, on each node). */
 export interface SignalingLimits {
 	/** Every request, valid or not. */
 	requests: RateLimit;
+	/** Hand raises of one participant, whichever connection they come from (`SpaceRoom.takeRaise`). */
 	handRaises: RateLimit;
+	/** Hand raises in one space, everyone together (`SpaceRoom.takeRaise`). */
+	spaceHandRaises: RateLimit;
+	/** `handPosition` asks (two Redis reads each). */
+	handPositions: RateLimit;
 	reactions: RateLimit;
 	/** Requests waiting for their turn; more are refused with `rate_limited`. */
 	maxQueuedRequests: number;
@@ -25,6 +30,8 @@ export interface SignalingLimits {
 export const defaultSignalingLimits: Readonly<SignalingLimits> = Object.freeze({
 	requests: { burst: 50, perSecond: 20 },
 	handRaises: { burst: 3, perSecond: 0.2 },
+	spaceHandRaises: { burst: 50, perSecond: 20 },
+	handPositions: { burst: 2, perSecond: 0.2 },
 	reactions: { burst: 10, perSecond: 3 },
 	maxQueuedRequests: 32,
 	maxBufferedBytes: 4 * 1024 * 1024,
@@ -58,7 +65,7 @@ export class ClientConnection {
 	readonly #limits: SignalingLimits;
 	readonly #dispatch: RequestDispatcher;
 	readonly #classify: ErrorClassifier;
-	readonly #buckets: { requests: TokenBucket; raiseHand: TokenBucket; react: TokenBucket };
+	readonly #buckets: { requests: TokenBucket; handPosition: TokenBucket; react: TokenBucket };
 	#queue: Promise<void> = Promise.resolve();
 	#queued = 0;
 	#alive = true;
@@ -88,7 +95,7 @@ export class ClientConnection {
 		this.#classify = options.classify;
 		this.#buckets = {
 			requests: new TokenBucket(options.limits.requests),
-			raiseHand: new TokenBucket(options.limits.handRaises),
+			handPosition: new TokenBucket(options.limits.handPositions),
 			react: new TokenBucket(options.limits.reactions),
 		};
 		this.#socket.on('message', (raw, isBinary) => this.#onMessage(raw, isBinary));
@@ -206,7 +213,7 @@ export class ClientConnection {
 		const schema = requestSchemas[name as RequestName];
 		const data = schema.safeParse(envelope.data.data);
 		if (!data.success) return this.#fail(id, 'bad_request', describeIssues(data.error));
-		if (name === 'raiseHand' && !this.#buckets.raiseHand.take()) return this.#fail(id, 'rate_limited', 'too many hand raises');
+		if (name === 'handPosition' && !this.#buckets.handPosition.take()) return this.#fail(id, 'rate_limited', 'too many hand position requests');
 		if (name === 'react' && !this.#buckets.react.take()) return this.#fail(id, 'rate_limited', 'too many reactions');
 		if (this.#queued >= this.#limits.maxQueuedRequests) return this.#fail(id, 'rate_limited', 'too many requests in flight');
 		this.#queued++;

@@ -408,7 +408,7 @@ export class SignalingServer {
 		const logger = this.#logger.child({ spaceId: actor.spaceId, participantId: actor.participantId });
 		let room = this.#rooms.get(actor.spaceId);
 		if (!room) {
-			room = new SpaceRoom(actor.spaceId, this.#batchMs, this.#link);
+			room = new SpaceRoom(actor.spaceId, this.#batchMs, this.#link, { participant: this.#limits.handRaises, space: this.#limits.spaceHandRaises });
 			this.#rooms.set(actor.spaceId, room);
 			this.#relay?.watch(actor.spaceId);
 			for (const w of this.#roomWatchers) w.opened(actor.spaceId);
@@ -560,8 +560,8 @@ export class SignalingServer {
 			handQueueChanged: ({ spaceId, raised, lowered, length, position }) => {
 				const room = this.#rooms.get(spaceId);
 				if (!room) return;
-				// The change only, whatever the queue's length: a few hundred bytes per change to each moderator.
-				room.toModerators('handQueueChanged', { raised: raised ? participantInfo(raised) : null, lowered: lowered ?? null, length });
+				// The change only, whatever the queue's length, gathered into the next tick for the moderators.
+				room.handChanged({ raised: raised ? participantInfo(raised) : null, lowered: lowered ?? null }, length);
 				if (lowered) room.get(lowered)?.send('handChanged', { raised: false });
 				// The owner learns their place when they raise; later places are asked for (`handPosition`), not pushed
 				// to everyone in the queue on every change.

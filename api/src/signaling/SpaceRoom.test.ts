@@ -81,3 +81,48 @@ describe('SpaceRoom ticks', () => {
 		expect(ticks.length).toBeLessThanOrEqual(11);
 	});
 });
+
+describe('SpaceRoom hand changes and raises', () => {
+	beforeEach(() => vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] }));
+	afterEach(() => vi.useRealTimers());
+
+	/** A host's connection, recording the hand events it is sent. */
+	function host(events: unknown[]): ClientConnection {
+		const participant = { id: 'h', displayName: 'H', role: 'host', mute: 'none' } as unknown as Participant;
+		return {
+			actor: { spaceId, participantId: participant.id as ParticipantId },
+			participant,
+			sendEncoded: (message: EncodedMessage) => {
+				const { event, data } = JSON.parse(message.payload.toString()) as { event: string; data: unknown };
+				if (event === 'handQueueChanged') events.push(data);
+			},
+		} as unknown as ClientConnection;
+	}
+
+	it('gathers the hand changes of a tick into one event for the moderators, and past the cap says only resync', () => {
+		const events: unknown[] = [];
+		const room = new SpaceRoom(spaceId, 100, link);
+		room.add(host(events));
+		room.add(listener(1, []));
+		const p = (i: number) => ({ id: `p${i}`, displayName: `P${i}`, role: 'listener' as const, mute: 'none' as const });
+		room.handChanged({ raised: p(1), lowered: null }, 1);
+		room.handChanged({ raised: null, lowered: 'p1' }, 0);
+		vi.advanceTimersByTime(200);
+		expect(events).toEqual([{ changes: [{ raised: p(1), lowered: null }, { raised: null, lowered: 'p1' }], length: 0 }]);
+		for (let i = 0; i < 25; i++) room.handChanged({ raised: p(i), lowered: null }, i + 1);
+		vi.advanceTimersByTime(200);
+		expect(events.at(-1)).toEqual({ changes: [], length: 25, resync: true });
+		expect(events).toHaveLength(2);
+		room.close();
+	});
+
+	it('counts raises per participant whatever their connection, and per space', () => {
+		const room = new SpaceRoom(spaceId, 100, link, { participant: { burst: 2, perSecond: 0.1 }, space: { burst: 5, perSecond: 1 } });
+		const id = (i: number) => `p${i}` as ParticipantId;
+		expect([room.takeRaise(id(1)), room.takeRaise(id(1)), room.takeRaise(id(1))]).toEqual([true, true, false]);
+		expect([2, 3, 4, 5].map((i) => room.takeRaise(id(i)))).toEqual([true, true, true, false]);
+		vi.advanceTimersByTime(1000);
+		expect([room.takeRaise(id(1)), room.takeRaise(id(6)), room.takeRaise(id(7))]).toEqual([false, true, false]);
+		room.close();
+	});
+});

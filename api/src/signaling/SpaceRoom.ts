@@ -1,9 +1,10 @@
 import type { ParticipantId, SpaceId } from '../spaces/Space.js';
 import { hasGrant } from '../spaces/roles/grantsForRole.js';
 import type { ClientConnection } from './ClientConnection.js';
-import { maxTickNames, type EventData, type EventName, type ParticipantInfo, type ReactionKind } from './protocol.js';
+import { maxHandChanges, maxTickNames, type EventData, type EventName, type HandChangeInfo, type ParticipantInfo, type ReactionKind } from './protocol.js';
 import { emptyNews, isEmptyNews, mergeNews, tallyReactions, tickData, type TickNews } from './tickNews.js';
 import { participantInfo } from './toWire.js';
+import { TokenBucket, type RateLimit } from './TokenBucket.js';
 import { encodeMessage, type EncodedMessage } from './wsFrame.js';
 
 /** How long news after a quiet spell waits for more of its kind, at least, in ms. */
@@ -17,6 +18,14 @@ const settleMs = 8;
 /** How long this node's first news of a tick waits before it goes to the other nodes (before `gatherMs`), in ms. */
 const publishMs = 8;
 
+/** How often hands may be raised in a space, on one node. */
+export interface RaiseLimits {
+	/** Per participant, whichever connection they raise from (a reconnect does not refill it). */
+	participant: RateLimit;
+	/** Per space, everyone together. */
+	space: RateLimit;
+}
+
 /** What a room tells the rest of the cluster, and learns from it (see `ClusterRelay`). */
 export interface RoomLink {
 	/** This node's news of the tick that just went out (to relay to the other nodes). */
@@ -29,12 +38,24 @@ export interface RoomLink {
  * The connections of one space in this process, one per participant. Joins, leaves and reactions are collected
  * and sent as one `tick` message per `tickMs` to everyone, with the listener count when it changed, so a thousand
  * listeners arriving or clapping at once cost each connection one message per tick instead of a thousand. The
- * message is serialised once per tick and the same bytes go to every connection.
+ * message is serialised once per tick and the same bytes go to every connection. Changes of the hand queue go to the
+ * hosts and co-hosts the same way: one `handQueueChanged` per tick, with at most `maxHandChanges` changes (past that,
+ * only the length and `resync`), so a crowd raising and lowering hands costs a moderator a bounded rate of bytes.
  */
 export class SpaceRoom {
 	readonly spaceId: SpaceId;
 	readonly #connections = new Map<ParticipantId, ClientConnection>();
+	/** The connections whose role may manage the stage (host, co-hosts). */
+	readonly #moderators = new Set<ClientConnection>();
 	readonly #tickMs: number;
+	readonly #raiseLimits: RaiseLimits;
+	readonly #spaceRaises: TokenBucket;
+	/** Per participant who raised lately; those refilled are dropped as the map grows (`#pruneRaises`). */
+	readonly #raises = new Map<ParticipantId, TokenBucket>();
+	#pruneRaisesAt = 1024;
+	/** Hand changes since the last tick, for the moderators; null once past `maxHandChanges` (a resync). */
+	#handChanges: HandChangeInfo[] | null = [];
+	#handLength: number | undefined;
 	readonly #link: RoomLink;
 	#joined = new Map<ParticipantId, ParticipantInfo>();
 	/** Left this tick, and whether they were on stage (named first). */
@@ -49,6 +70,8 @@ export class SpaceRoom {
 	#timer: NodeJS.Timeout | undefined;
 	#localListeners = 0;
 	#localModerators = 0;
+	/** The counts last told to the link. */
+	#reported = { listeners: 0, moderators: 0 };
 	#listenerTotal = 0;
 	#announcedListeners = -1;
 	#lastFlushAt = -Infinity;
@@ -57,10 +80,12 @@ export class SpaceRoom {
 	#quietNewsAt: number | undefined;
 	#closed = false;
 
-	constructor(spaceId: SpaceId, tickMs: number, link: RoomLink) {
+	constructor(spaceId: SpaceId, tickMs: number, link: RoomLink, raiseLimits: RaiseLimits = { participant: { burst: 3, perSecond: 0.2 }, space: { burst: 50, perSecond: 20 } }) {
 		this.spaceId = spaceId;
 		this.#tickMs = tickMs;
 		this.#link = link;
+		this.#raiseLimits = raiseLimits;
+		this.#spaceRaises = new TokenBucket(raiseLimits.space);
 	}
 
 	get size(): number {
@@ -95,12 +120,14 @@ export class SpaceRoom {
 		const id = connection.actor.participantId;
 		const previous = this.#connections.get(id);
 		this.#connections.set(id, connection);
-		if (!previous) {
+		if (previous) this.#uncount(previous);
+		else {
 			this.#left.delete(id);
 			this.#joined.set(id, participantInfo(connection.participant));
 			this.#scheduleLocal();
 		}
-		this.recount();
+		this.#count(connection);
+		this.#countsChanged();
 		return previous;
 	}
 
@@ -111,7 +138,8 @@ export class SpaceRoom {
 		this.#connections.delete(id);
 		if (!this.#joined.delete(id)) this.#left.set(id, connection.participant.role !== 'listener');
 		this.#scheduleLocal();
-		this.recount();
+		this.#uncount(connection);
+		this.#countsChanged();
 		return true;
 	}
 
@@ -151,8 +179,38 @@ export class SpaceRoom {
 
 	/** Sends to those who may manage the stage (host and co-hosts). */
 	toModerators<N extends EventName>(event: N, data: EventData[N]): void {
-		let frame: EncodedMessage | undefined;
-		for (const c of this.#connections.values()) if (hasGrant(c.participant.role, 'manage_stage')) c.sendEncoded((frame ??= encodeEvent(event, data)));
+		if (this.#moderators.size === 0) return;
+		const frame = encodeEvent(event, data);
+		for (const c of this.#moderators) c.sendEncoded(frame);
+	}
+
+	/** A change of the hand queue (on any node), and its length after it: goes to the moderators with the next tick. */
+	handChanged(change: HandChangeInfo, length: number): void {
+		this.#handLength = length;
+		if (this.#handChanges && this.#handChanges.length < maxHandChanges) this.#handChanges.push(change);
+		else this.#handChanges = null;
+		this.#schedule();
+	}
+
+	/**
+	 * Takes one hand raise of `participantId` from their bucket and the space's; false when either is empty (the
+	 * participant's is kept whatever connection they come back on).
+	 */
+	takeRaise(participantId: ParticipantId): boolean {
+		let bucket = this.#raises.get(participantId);
+		if (!bucket) {
+			if (this.#raises.size >= this.#pruneRaisesAt) this.#pruneRaises();
+			this.#raises.set(participantId, (bucket = new TokenBucket(this.#raiseLimits.participant)));
+		}
+		if (!bucket.available()) return false;
+		if (!this.#spaceRaises.take()) return false;
+		return bucket.take();
+	}
+
+	/** Forgets the buckets that have refilled (nothing is lost); the next prune waits until the map doubles. */
+	#pruneRaises(): void {
+		for (const [id, bucket] of this.#raises) if (bucket.full()) this.#raises.delete(id);
+		this.#pruneRaisesAt = Math.max(1024, this.#raises.size * 2);
 	}
 
 	/** Sends the pending tick now (tests and shutdown); normally the timer does. */
@@ -166,24 +224,47 @@ export class SpaceRoom {
 		this.#outbox = emptyNews();
 		this.#remote = emptyNews();
 		this.#publishedEarly = false;
+		this.#flushHands();
 		const count = this.#listenerTotal !== this.#announcedListeners ? this.#listenerTotal : undefined;
 		this.#announcedListeners = this.#listenerTotal;
 		const data = tickData(news, count);
 		if (data) this.broadcast('tick', data);
 	}
 
-	/** Counts this node's listeners again (connections come and go, roles change) and tells the link if it moved. */
+	/** Counts this node's listeners and moderators again (after a role change) and tells the link if they moved. */
 	recount(): void {
-		let n = 0;
-		let moderators = 0;
-		for (const c of this.#connections.values()) {
-			if (c.participant.role === 'listener') n++;
-			else if (hasGrant(c.participant.role, 'manage_stage')) moderators++;
-		}
-		if (n === this.#localListeners && moderators === this.#localModerators) return;
-		this.#localListeners = n;
+		this.#localListeners = 0;
+		this.#moderators.clear();
+		for (const c of this.#connections.values()) this.#count(c);
+		this.#countsChanged();
+	}
+
+	#count(c: ClientConnection): void {
+		if (c.participant.role === 'listener') this.#localListeners++;
+		else if (hasGrant(c.participant.role, 'manage_stage')) this.#moderators.add(c);
+	}
+
+	/** Takes back what `#count` counted of `c`, with the role it was counted under. */
+	#uncount(c: ClientConnection): void {
+		if (!this.#moderators.delete(c) && c.participant.role === 'listener') this.#localListeners--;
+	}
+
+	#countsChanged(): void {
+		const moderators = this.#moderators.size;
+		if (this.#reported.listeners === this.#localListeners && this.#reported.moderators === moderators) return;
+		this.#reported = { listeners: this.#localListeners, moderators };
 		this.#localModerators = moderators;
-		this.#link.localListenersChanged(this.spaceId, n);
+		this.#link.localListenersChanged(this.spaceId, this.#localListeners);
+	}
+
+	/** The hand changes of the tick to the moderators: the changes, or past `maxHandChanges` only the length. */
+	#flushHands(): void {
+		const length = this.#handLength;
+		if (length === undefined) return;
+		const changes = this.#handChanges;
+		this.#handLength = undefined;
+		this.#handChanges = [];
+		this.toModerators('handQueueChanged', changes ? { changes, length } : { changes: [], length, resync: true });
 	}
 
 	close(): void {

@@ -19,11 +19,26 @@ export class TokenBucket {
 	}
 
 	take(): boolean {
+		if (!this.available()) return false;
+		this.#tokens -= 1;
+		return true;
+	}
+
+	/** Whether `take()` would succeed now (nothing is taken). */
+	available(): boolean {
+		this.#refill();
+		return this.#tokens >= 1;
+	}
+
+	/** Refilled to its burst: a bucket forgotten now and made again would be the same. */
+	full(): boolean {
+		this.#refill();
+		return this.#tokens >= this.#limit.burst;
+	}
+
+	#refill(): void {
 		const now = this.#now();
 		this.#tokens = Math.min(this.#limit.burst, this.#tokens + ((now - this.#at) / 1000) * this.#limit.perSecond);
 		this.#at = now;
-		if (this.#tokens < 1) return false;
-		this.#tokens -= 1;
-		return true;
 	}
 }

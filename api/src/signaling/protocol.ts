@@ -145,6 +145,15 @@ type Ok = Record<string, never>;
 /** Raised hands a page holds at most (`getState` carries the first one, `listHands` the next ones). */
 export const handPageSize = 50;
 
+/** One change of the hand queue: a hand raised (at the end of the queue), or one lowered (by anyone, for any reason). */
+export interface HandChangeInfo {
+	raised: ParticipantInfo | null;
+	lowered: string | null;
+}
+
+/** Hand changes one `handQueueChanged` carries at most; more in one tick is a `resync`. */
+export const maxHandChanges = 20;
+
 /** A page of the hand queue: `next` is the `after` of the following page, null at the end. */
 export interface HandPage {
 	hands: ParticipantInfo[];
@@ -213,10 +222,11 @@ export interface EventData {
 	/** To one participant: their new token after a role change. Use it for reconnects. */
 	tokenRenewed: { token: string; role: WireRole };
 	/**
-	 * To hosts and co-hosts: one change of the hand queue (a hand raised, at the end, or lowered) and its length
-	 * after it. Never the queue itself: `getState` has its first page and `listHands` the rest.
+	 * To hosts and co-hosts, at most once per tick: the changes of the hand queue since the last one, in order, and its
+	 * length after them. Never the queue itself: `getState` has its first page and `listHands` the rest. Past
+	 * `maxHandChanges` in a tick, `changes` is empty and `resync` true: read the first page again.
 	 */
-	handQueueChanged: { raised: ParticipantInfo | null; lowered: string | null; length: number };
+	handQueueChanged: { changes: HandChangeInfo[]; length: number; resync?: true };
 	/**
 	 * To the hand's owner when it is raised (`position`, 1 = next) or lowered. A place moves up as others leave the
 	 * queue without a message each (`handPosition` asks).

@@ -83,7 +83,9 @@ export const requestHandlers: Handlers = {
 		await service.revokeTokens(connection.actor, asParticipantId(participantId));
 		return ok;
 	},
-	async raiseHand({ service, connection }) {
+	async raiseHand({ service, connection, room }) {
+		// Per participant (a reconnect does not refill it) and per space, before the store is asked.
+		if (!room.takeRaise(connection.actor.participantId)) throw new TribuneError('rate_limited', 'too many hand raises; try again in a few seconds');
 		await service.raiseHand(connection.actor);
 		return ok;
 	},

@@ -170,11 +170,12 @@ export class HostWatch {
 			return;
 		}
 		if (message.event !== 'handQueueChanged' || !message.data) return;
-		// `{ raised, lowered, length }`; an older server sent the whole `queue` with every change.
-		const { raised, lowered } = message.data;
+		// `{ changes, length, resync? }` once per tick; older servers sent `{ raised, lowered, length }` per change, and
+		// before that the whole `queue` with every change.
+		const { raised, lowered, changes } = message.data;
 		const length = typeof message.data.length === 'number' ? message.data.length : Array.isArray(message.data.queue) ? message.data.queue.length : 0;
 		this.counters.handEvents++;
-		this.counters.handChanges += (raised ? 1 : 0) + (lowered ? 1 : 0);
+		this.counters.handChanges += Array.isArray(changes) ? changes.length : (raised ? 1 : 0) + (lowered ? 1 : 0);
 		this.counters.handEventBytes += bytes;
 		this.maxQueueLength = Math.max(this.maxQueueLength, length);
 		const band = lengthBands.find(([, below]) => length < below)![0];

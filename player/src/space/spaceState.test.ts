@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ParticipantInfo, StateData } from '../../../api/src/signaling/protocol.js';
-import { appendHands, applyEvent, describeEnded, describeEnding, maxLoadedHands, orderStage, viewFromState } from './spaceState.js';
+import { appendHands, applyEvent, describeEnded, describeEnding, maxLoadedHands, orderStage, replaceHands, viewFromState } from './spaceState.js';
 
 const person = (id: string, role: ParticipantInfo['role'] = 'speaker'): ParticipantInfo => ({ id, displayName: id.toUpperCase(), role, mute: 'none' });
 const state = (over: Partial<StateData> = {}): StateData => ({
@@ -68,15 +68,24 @@ describe('space view', () => {
 	it('a hand change carries only the change: the loaded hands and the count follow it', () => {
 		const hands = [person('q1', 'listener'), person('q2', 'listener')];
 		let view = viewFromState(state({ you: person('h', 'host'), handQueue: hands, handCount: 2 }), 0);
-		view = applyEvent(view, { event: 'handQueueChanged', data: { raised: person('q3', 'listener'), lowered: null, length: 3 } });
+		view = applyEvent(view, { event: 'handQueueChanged', data: { changes: [{ raised: person('q3', 'listener'), lowered: null }], length: 3 } });
 		expect([ids(view.handQueue), view.handCount]).toEqual([['q1', 'q2', 'q3'], 3]);
-		view = applyEvent(view, { event: 'handQueueChanged', data: { raised: null, lowered: 'q1', length: 2 } });
+		view = applyEvent(view, { event: 'handQueueChanged', data: { changes: [{ raised: null, lowered: 'q1' }], length: 2 } });
 		expect([ids(view.handQueue), view.handCount]).toEqual([['q2', 'q3'], 2]);
+		// A tick's changes in order: raised and lowered again, lowered and raised again (now last).
+		const changes = [{ raised: person('q4', 'listener'), lowered: null }, { raised: null, lowered: 'q4' }, { raised: null, lowered: 'q2' }, { raised: person('q2', 'listener'), lowered: null }];
+		view = applyEvent(view, { event: 'handQueueChanged', data: { changes, length: 2 } });
+		expect([ids(view.handQueue), view.handCount]).toEqual([['q3', 'q2'], 2]);
+		// Too many changes in one tick: the count follows, the first page is read again.
+		view = applyEvent(view, { event: 'handQueueChanged', data: { changes: [], length: 40, resync: true } });
+		expect([ids(view.handQueue), view.handCount]).toEqual([['q3', 'q2'], 40]);
+		view = replaceHands(view, { hands: [person('r1', 'listener')], length: 41, next: 'r1' });
+		expect([ids(view.handQueue), view.handCount]).toEqual([['r1'], 41]);
 	});
 
 	it('a hand raised behind hands not loaded yet is counted, not shown, until the pages before it are', () => {
 		let view = viewFromState(state({ you: person('h', 'host'), handQueue: [person('q1', 'listener')], handCount: 60 }), 0);
-		view = applyEvent(view, { event: 'handQueueChanged', data: { raised: person('q61', 'listener'), lowered: null, length: 61 } });
+		view = applyEvent(view, { event: 'handQueueChanged', data: { changes: [{ raised: person('q61', 'listener'), lowered: null }], length: 61 } });
 		expect([ids(view.handQueue), view.handCount]).toEqual([['q1'], 61]);
 		view = appendHands(view, { hands: [person('q1', 'listener'), person('q2', 'listener'), person('q61', 'listener')], length: 61, next: null });
 		expect(ids(view.handQueue)).toEqual(['q1', 'q2', 'q61']);

@@ -47,6 +47,11 @@ export function appendHands(view: SpaceView, page: HandPage): SpaceView {
 	return { ...view, handQueue, handCount: page.length };
 }
 
+/** The first page of hands read again (after a `resync`): it replaces those loaded. */
+export function replaceHands(view: SpaceView, page: HandPage): SpaceView {
+	return { ...view, handQueue: page.hands.slice(0, maxLoadedHands), handCount: page.length };
+}
+
 /**
  * Applies one signaling event. Pure: returns a new view (or the same one when nothing the page shows changed).
  * `nowMs`: this device's clock as the event arrived.
@@ -74,11 +79,15 @@ export function applyEvent(view: SpaceView, e: SpaceEvent, nowMs = 0): SpaceView
 		case 'pinnedChanged':
 			return { ...view, pinned: e.data.participantIds, stage: orderStage(view.stage, e.data.participantIds) };
 		case 'handQueueChanged': {
-			const { raised, lowered, length } = e.data;
-			// Everything raised so far is loaded: a new hand (raised last) belongs at the end of what is shown.
+			const { changes, length } = e.data;
+			// Everything raised so far is loaded: a new hand (raised last) belongs at the end of what is shown. (A
+			// `resync` keeps what is shown until the first page is read again: `replaceHands`.)
 			const complete = view.handQueue.length >= view.handCount;
-			let handQueue = lowered ? view.handQueue.filter((p) => p.id !== lowered) : view.handQueue;
-			if (raised && complete && handQueue.length < maxLoadedHands && !handQueue.some((p) => p.id === raised.id)) handQueue = [...handQueue, raised];
+			let handQueue = view.handQueue;
+			for (const { raised, lowered } of changes) {
+				if (lowered) handQueue = handQueue.filter((p) => p.id !== lowered);
+				if (raised && complete && handQueue.length < maxLoadedHands && !handQueue.some((p) => p.id === raised.id)) handQueue = [...handQueue, raised];
+			}
 			return { ...view, handQueue, handCount: length };
 		}
 		case 'handChanged':

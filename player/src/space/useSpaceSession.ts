@@ -7,7 +7,7 @@ import { finalCloseCodes, fullCloseCode, parseRetryAfter, reconnectDelayMs, rejo
 import { SignalingError, SignalingSocket } from '../signaling/SignalingSocket.js';
 import { describeCloseCode, describeError, describeFull, describeRefusal } from './describeError.js';
 import { addReaction, type FloatingReaction } from './reactions.js';
-import { appendHands, applyEvent, describeEnded, describeEnding, viewFromState, type SpaceEvent, type SpaceView } from './spaceState.js';
+import { appendHands, applyEvent, describeEnded, describeEnding, replaceHands, viewFromState, type SpaceEvent, type SpaceView } from './spaceState.js';
 import { ToastBatcher, type Toast } from './toastBatcher.js';
 
 /**
@@ -32,6 +32,12 @@ const forwarded: EventName[] = [
 
 /** A moderator's loaded hands below this many, with more raised, load the next page. */
 const refillBelow = 10;
+/** After a page of hands could not be read, none is asked for by itself for this long, ms. */
+const handsRetryMs = 5000;
+/** After a `resync`, the first page is read again no sooner than this after the last read, ms (a storm of resyncs is one read a second). */
+const resyncEveryMs = 1000;
+/** Display names remembered for toasts, at most (the most recent; a crowd of hands passes through). */
+const maxNames = 2000;
 
 /** While a hand is raised, its place in the queue is asked for this often (places move without a message), ms. */
 const handPositionEveryMs = 15_000;
@@ -163,8 +169,8 @@ export function useSpaceSession(spaceId: string) {
 			useToken(rejoined.token);
 			wire(s);
 			const state = await s.request('getState', {});
-			for (const p of [...state.stage, ...state.handQueue]) names.set(p.id, p.displayName);
-			names.set(state.you.id, state.you.displayName);
+			for (const p of [...state.stage, ...state.handQueue]) rememberName(p.id, p.displayName);
+			rememberName(state.you.id, state.you.displayName);
 			view.value = viewFromState(state, Date.now());
 			socket.value = s;
 			status.value = 'connected';
@@ -205,7 +211,7 @@ export function useSpaceSession(spaceId: string) {
 		s.on('tokenRenewed', ({ token: t }) => useToken(t));
 		// One message per tick: who came and went (the first few by name, then counts) and the reactions by kind.
 		s.on('tick', ({ joined = [], joinedCount = 0, left = [], leftCount = 0, reactions = [] }) => {
-			for (const p of joined) names.set(p.id, p.displayName);
+			for (const p of joined) rememberName(p.id, p.displayName);
 			const me = view.value?.you.id;
 			const others = joined.filter((p) => p.id !== me);
 			batcher.joined(others.map((p) => p.displayName), joinedCount - (joined.length - others.length));
@@ -238,15 +244,18 @@ export function useSpaceSession(spaceId: string) {
 		const before = view.value;
 		if (!before) return;
 		view.value = applyEvent(before, e, Date.now());
-		if (e.event === 'handQueueChanged' && e.data.raised) names.set(e.data.raised.id, e.data.raised.displayName);
-		// A host working down the queue from the top runs out of loaded hands: the next page comes by itself.
-		const hands = view.value;
-		if (e.event === 'handQueueChanged' && hands.handQueue.length < refillBelow && hands.handQueue.length < hands.handCount) void loadMoreHands();
+		if (e.event === 'handQueueChanged') {
+			for (const { raised } of e.data.changes) if (raised) rememberName(raised.id, raised.displayName);
+			if (e.data.resync) resyncHands();
+			// A host working down the queue from the top runs out of loaded hands: the next page comes by itself.
+			const hands = view.value;
+			if (!e.data.resync && hands.handQueue.length < refillBelow && hands.handQueue.length < hands.handCount && Date.now() >= handsHeldUntil) void loadMoreHands();
+		}
 		if (e.event === 'spaceEnding') batcher.announce(describeEnding(e.data.reason, e.data.inS));
 		if (e.event === 'spaceEndingCancelled' && before.ending) batcher.announce('A host is back: the space carries on.');
 		if (e.event === 'roleChanged') {
 			const p: ParticipantInfo = e.data.participant;
-			names.set(p.id, p.displayName);
+			rememberName(p.id, p.displayName);
 			const who = p.id === before.you.id ? 'You are' : `${p.displayName} is`;
 			batcher.announce(`${who} now ${roleWords[p.role]}`);
 		}
@@ -283,8 +292,38 @@ export function useSpaceSession(spaceId: string) {
 		return names.get(participantId) ?? 'Someone';
 	}
 
+	/** Remembers a name as the most recent; the oldest go past `maxNames`. */
+	function rememberName(id: string, displayName: string): void {
+		names.delete(id);
+		names.set(id, displayName);
+		if (names.size > maxNames) names.delete(names.keys().next().value!);
+	}
+
 	/** A page of hands is on its way (one at a time). */
 	let loadingHands = false;
+	/** No page of hands is asked for by itself before this (after a failed read), epoch ms. */
+	let handsHeldUntil = 0;
+	let resyncTimer: ReturnType<typeof setTimeout> | undefined;
+	let lastResyncAt = 0;
+
+	/** Reads the first page of hands again and shows it instead of those loaded: at most once per `resyncEveryMs`. */
+	function resyncHands(): void {
+		if (resyncTimer) return;
+		resyncTimer = setTimeout(() => {
+			resyncTimer = undefined;
+			lastResyncAt = Date.now();
+			const s = socket.value;
+			s?.request('listHands', {}).then(
+				(page) => {
+					if (!view.value || socket.value !== s) return;
+					view.value = replaceHands(view.value, page);
+					for (const p of page.hands) rememberName(p.id, p.displayName);
+				},
+				// The count is current; the hands shown stay a little old until the next change or "Show more".
+				() => {},
+			);
+		}, Math.max(0, lastResyncAt + resyncEveryMs - Date.now()));
+	}
 
 	/**
 	 * Loads the next page of raised hands after those shown (a host or co-host); from the start again if the last
@@ -303,6 +342,7 @@ export function useSpaceSession(spaceId: string) {
 			if (view.value) view.value = appendHands(view.value, page);
 			for (const p of page.hands) names.set(p.id, p.displayName);
 		} catch (e) {
+			handsHeldUntil = Date.now() + handsRetryMs;
 			batcher.announce(describeError(e instanceof SignalingError ? e.code : 'internal', 'Could not load more raised hands.'));
 		} finally {
 			loadingHands = false;
@@ -333,6 +373,7 @@ export function useSpaceSession(spaceId: string) {
 	function close(): void {
 		closed = true;
 		clearInterval(positionTimer);
+		clearTimeout(resyncTimer);
 		clearTimeout(retryTimer);
 		clearTimeout(renewTimer);
 		batcher.close();
