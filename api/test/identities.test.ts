@@ -51,7 +51,7 @@ describe('identities', () => {
 		const credential = first.body.identity!;
 		const identity = await new IdentityCredentials(node.tokenKey).verify(credential);
 		expect(identity).toMatch(/^anon:[A-Za-z0-9_-]{22}$/);
-		expect(first.body.participant!.id).toBe(participantIdFor(asSpaceId(spaceId), identity));
+		expect(first.body.participant!.id).toBe(participantIdFor(node.tokenKey, asSpaceId(spaceId), identity));
 		const again = await join(spaceId, { displayName: 'Lee again', identity: credential });
 		expect(again.body.participant).toMatchObject({ id: first.body.participant!.id, displayName: 'Lee' });
 		expect(await new IdentityCredentials(node.tokenKey).verify(again.body.identity!)).toBe(identity);
@@ -129,6 +129,7 @@ describe('identities', () => {
 			tokens: new TokenIssuer(node.tokenKey, { ttlS: 600, maxSessionS: 3600 }),
 			identities: new IdentityCredentials(node.tokenKey),
 			maxSpeakersLimit: 5,
+			idKey: node.tokenKey,
 			verifyHostCredential: (c) => hosts.verify(c),
 		});
 		const { space } = await service.createSpace({ title: 'T', description: '', hostName: 'Op', settings: {}, owner: 'op:someone' });
@@ -186,7 +187,7 @@ describe('identities', () => {
 			await expect(service.createSpace({ title: 'T', description: '', hostName: 'H', settings: {}, owner: identity })).rejects.toMatchObject({ code: 'bad_request' });
 		}
 		const issued = await service.issueFor(asSpaceId(spaceId), { identity: 'op:alice@example.com', displayName: 'Alice', role: 'speaker' });
-		expect(issued.participant).toMatchObject({ id: participantIdFor(asSpaceId(spaceId), 'op:alice@example.com'), role: 'speaker' });
+		expect(issued.participant).toMatchObject({ id: participantIdFor(node.tokenKey, asSpaceId(spaceId), 'op:alice@example.com'), role: 'speaker' });
 		expect(await service.tokens.verify(issued.token)).toMatchObject({ identity: 'op:alice@example.com', role: 'speaker' });
 		await expect(service.issueFor(asSpaceId(spaceId), { identity: 'op:mallory', displayName: 'M', role: 'host' })).rejects.toMatchObject({ code: 'forbidden' });
 	});
@@ -219,7 +220,7 @@ describe('hosting', () => {
 		const owner = await new IdentityCredentials(node.tokenKey).verify(first.body.identity!);
 		const space = await node.spaces.service.getSpace(asSpaceId(first.body.space!.id));
 		expect(space.owner).toBe(owner);
-		expect(first.body.participant!.id).toBe(participantIdFor(space.id, owner));
+		expect(first.body.participant!.id).toBe(participantIdFor(node.tokenKey, space.id, owner));
 		const second = await post('/api/spaces', { title: 'Open again', hostName: 'Olga', identity: first.body.identity });
 		expect((await node.spaces.service.getSpace(asSpaceId(second.body.space!.id))).owner).toBe(owner);
 		const forged = await post('/api/spaces', { title: 'Forged', hostName: 'Olga', identity: first.body.token });

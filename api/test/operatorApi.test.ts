@@ -5,7 +5,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdminSessions } from '../src/auth/AdminSessions.js';
 import { maxHosts } from '../src/auth/HostIdentities.js';
 import { HostInvites, maxInvites } from '../src/auth/HostInvites.js';
-import { participantIdFor, asSpaceId } from '../src/spaces/Space.js';
 import { ApiProcess, startCluster } from './support/apiProcess.js';
 import { SignalingClient } from './support/SignalingClient.js';
 
@@ -377,7 +376,8 @@ describe('the server API', () => {
 		expect(created.status).toBe(201);
 		const spaceId = created.body.space.id as string;
 		expect(created.body.participant).toMatchObject({ role: 'host', identity: 'op:user-42', displayName: 'Mayor' });
-		expect(created.body.participant.id).toBe(participantIdFor(asSpaceId(spaceId), 'op:user-42'));
+		// A keyed hash of the space and the identity (participantIdFor): the same sub is the same participant.
+		expect(created.body.participant.id).toMatch(/^[A-Za-z0-9_-]{16}$/);
 		// The host's token runs the space like any host's.
 		expect((await call('POST', `/api/spaces/${spaceId}/start`, { bearer: created.body.token, body: {} })).status).toBe(200);
 

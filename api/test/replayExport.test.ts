@@ -37,7 +37,7 @@ beforeAll(async () => {
 	const prefix = `test-${randomUUID()}`;
 	const tokenKey = new TextEncoder().encode(randomUUID() + randomUUID());
 	// Open hosting: the test creates its spaces anonymously.
-	service = new SpaceService({ store: new RedisSpaceStore(redis, prefix), tokens: new TokenIssuer(tokenKey, { ttlS: 600, maxSessionS: 3600 }), identities: new IdentityCredentials(tokenKey), openHosting: true, maxSpeakersLimit: 25 });
+	service = new SpaceService({ store: new RedisSpaceStore(redis, prefix), tokens: new TokenIssuer(tokenKey, { ttlS: 600, maxSessionS: 3600 }), identities: new IdentityCredentials(tokenKey), openHosting: true, maxSpeakersLimit: 25, idKey: tokenKey });
 	queue = new ExportQueue(redis, prefix);
 	worker = new ExportWorker({ redis, prefix, logger, run: createExportRunner({ hlsRoot, ffmpegPath: 'ffmpeg', replayPollMs: 100 }) });
 	const health = async () => ({ ok: true, redis: 'up' as const, mediasoupWorkers: 0, transcoders: 0 });

@@ -1,6 +1,7 @@
+import { createHash, createHmac } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { asParticipantId, asSpaceId } from '../spaces/Space.js';
+import { asParticipantId, asSpaceId, participantIdFor } from '../spaces/Space.js';
 import { clientAddressTag } from './clientAddressTag.js';
 import { IdentityCredentials } from './IdentityCredentials.js';
 import { TokenIssuer } from './TokenIssuer.js';
@@ -64,5 +65,20 @@ describe('clientAddressTag', () => {
 		expect(clientAddressTag(new TextEncoder().encode('x'.repeat(32)), '203.0.113.7')).not.toBe(tag);
 		expect(clientAddressTag(key, '2001:db8:1:2::1')).toBe(clientAddressTag(key, '2001:db8:1:2:ffff:ffff:ffff:ffff'));
 		expect(clientAddressTag(key, '2001:db8:1:2::1')).not.toBe(clientAddressTag(key, '2001:db8:1:3::1'));
+	});
+});
+
+describe('keys derived from the token key', () => {
+	it('participant ids are keyed: not the bare SHA-256 of space and identity, different under another key, stable under one', () => {
+		const spaceId = asSpaceId('s'.repeat(22));
+		const id = participantIdFor(key, spaceId, 'op:alice@example.com');
+		expect(id).toMatch(/^[A-Za-z0-9_-]{16}$/);
+		expect(id).not.toBe(createHash('sha256').update(`${spaceId}\nop:alice@example.com`).digest('base64url').slice(0, 16));
+		expect(participantIdFor(new TextEncoder().encode('k'.repeat(32)), spaceId, 'op:alice@example.com')).toBe(id);
+		expect(participantIdFor(new TextEncoder().encode('x'.repeat(32)), spaceId, 'op:alice@example.com')).not.toBe(id);
+	});
+
+	it('address tags and participant ids use subkeys of their own, never the token key itself', () => {
+		expect(clientAddressTag(key, '203.0.113.7')).not.toBe(createHmac('sha256', key).update('203.0.113.7').digest('base64url').slice(0, 16));
 	});
 });

@@ -5,7 +5,7 @@ import type { HostInvites } from '../auth/HostInvites.js';
 import { TribuneError } from '../errors.js';
 import type { FailedAuthThrottle } from './FailedAuthThrottle.js';
 import { participantInfo, spaceInfo } from '../signaling/toWire.js';
-import { asParticipantId, asSpaceId, participantIdFor, type Participant, type ParticipantId, type Role, type Space, type SpaceId, type SpaceSettings, type SpaceState } from '../spaces/Space.js';
+import { asParticipantId, asSpaceId, type Participant, type ParticipantId, type Role, type Space, type SpaceId, type SpaceSettings, type SpaceState } from '../spaces/Space.js';
 import { parseInput } from '../validation/parseInput.js';
 import {
 	banBody,
@@ -40,6 +40,8 @@ export interface OperatorSpaces {
 	endSpace(spaceId: SpaceId): Promise<Space>;
 	/** Revokes every token of a participant (their connections close on every node), without an actor. */
 	revokeTokensOf(spaceId: SpaceId, participantId: ParticipantId): Promise<void>;
+	/** The id an identity has as a participant of a space (a keyed hash: `participantIdFor`). */
+	participantIdOf(spaceId: SpaceId, identity: string): ParticipantId;
 	/** Anyone may create spaces (TRIBUNE_OPEN_HOSTING); `GET /api/host/me` without a credential says so to the player. */
 	readonly openHosting?: boolean;
 }
@@ -176,7 +178,7 @@ export function operatorRouter(deps: OperatorRouterDeps): Router {
 		const spaceId = spaceIdOf(req);
 		const body = parseInput(banBody, req.body);
 		const identity = 'identity' in body ? body.identity : `op:${body.sub}`;
-		await spaces.ban(spaceId, participantIdFor(spaceId, identity), { address: body.address });
+		await spaces.ban(spaceId, spaces.participantIdOf(spaceId, identity), { address: body.address });
 		res.json({ banned: true });
 	});
 
@@ -216,7 +218,7 @@ export function operatorRouter(deps: OperatorRouterDeps): Router {
 		const identity = `host:${hostId}`;
 		const held = await openSpacesOf(spaces, identity);
 		for (const space of held) {
-			await spaces.revokeTokensOf(space.id, participantIdFor(space.id, identity));
+			await spaces.revokeTokensOf(space.id, spaces.participantIdOf(space.id, identity));
 			if (endSpaces) {
 				await spaces.endSpace(space.id).catch((error: unknown) => {
 					// Ended meanwhile (by its lifecycle or another operator call): what was asked for.

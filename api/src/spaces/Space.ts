@@ -1,4 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
+import { purposeKey } from '../auth/purposeKey.js';
 
 declare const brand: unique symbol;
 /** A string that the type system keeps apart from other strings of the same shape. */
@@ -111,10 +112,13 @@ export function newSyntheticIdentity(): string {
 
 /**
  * A participant's id: derived from the space and the identity, so an identity is one participant per space, and a
- * ban of the id bans the identity there whatever token it comes back with (or without).
+ * ban of the id bans the identity there whatever token it comes back with (or without). HMAC-SHA256 under the token
+ * key's participant-id subkey (`purposeKey`): ids are public (every participant list, a space's `hostId`), and an
+ * unkeyed hash would let anyone test whether `op:alice@example.com` hosts a space. A new token key gives identities
+ * new ids in the spaces they join from then on.
  */
-export function participantIdFor(spaceId: SpaceId, identity: string): ParticipantId {
-	return createHash('sha256').update(`${spaceId}\n${identity}`).digest('base64url').slice(0, 16) as ParticipantId;
+export function participantIdFor(tokenKey: Uint8Array, spaceId: SpaceId, identity: string): ParticipantId {
+	return createHmac('sha256', purposeKey(tokenKey, 'participant-id')).update(`${spaceId}\n${identity}`).digest('base64url').slice(0, 16) as ParticipantId;
 }
 
 /**

@@ -15,7 +15,7 @@ const identities = new IdentityCredentials(key);
 /** A live space with a host, and helpers to add people in each role. */
 async function liveSpace(settings: { maxSpeakers?: number } = {}) {
 	const store = new MemorySpaceStore();
-	const service = new SpaceService({ store, tokens, identities, maxSpeakersLimit: 50 });
+	const service = new SpaceService({ store, tokens, identities, maxSpeakersLimit: 50, idKey: key });
 	const events: { name: keyof SpaceServiceEvents; data: unknown }[] = [];
 	for (const name of ['spaceState', 'roleChanged', 'handQueueChanged', 'muteChanged', 'pinnedChanged', 'participantRemoved', 'reaction', 'tokensRevoked'] as const) {
 		service.on(name, (data: unknown) => events.push({ name, data }));
@@ -45,14 +45,14 @@ async function liveSpace(settings: { maxSpeakers?: number } = {}) {
 describe('SpaceService: lifecycle', () => {
 	it('creates a scheduled space whose host token verifies as the host', async () => {
 		const store = new MemorySpaceStore();
-		const service = new SpaceService({ store, tokens, identities, maxSpeakersLimit: 50 });
+		const service = new SpaceService({ store, tokens, identities, maxSpeakersLimit: 50, idKey: key });
 		const { space, host, token } = await service.createSpace({ title: 'Hi', description: 'd', hostName: 'H', settings: { video: true }, owner: 'op:h' });
 		expect(space).toMatchObject({ state: 'created', hostId: host.id, settings: { maxSpeakers: 13, video: true, captionMode: 'off', recording: false } });
 		expect(await tokens.verify(token)).toMatchObject({ spaceId: space.id, participantId: host.id, role: 'host' });
 	});
 
 	it('refuses a stage larger than the configured limit', async () => {
-		const service = new SpaceService({ store: new MemorySpaceStore(), tokens, identities, maxSpeakersLimit: 20 });
+		const service = new SpaceService({ store: new MemorySpaceStore(), tokens, identities, maxSpeakersLimit: 20, idKey: key });
 		await expect(service.createSpace({ title: 'x', description: '', hostName: 'H', settings: { maxSpeakers: 21 }, owner: 'op:h' })).rejects.toMatchObject({ code: 'bad_request' });
 	});
 
@@ -94,7 +94,7 @@ describe('SpaceService: lifecycle', () => {
 		const store = new MemorySpaceStore();
 		let full = false;
 		const admission = new Admission({ maxAudience: 1 }, () => (full ? 1 : 0));
-		const service = new SpaceService({ store, tokens, identities, maxSpeakersLimit: 50, admitJoin: (role) => admission.admitJoin(role) });
+		const service = new SpaceService({ store, tokens, identities, maxSpeakersLimit: 50, idKey: key, admitJoin: (role) => admission.admitJoin(role) });
 		const created = await service.createSpace({ title: 'T', description: '', hostName: 'H', settings: {}, owner: 'op:h' });
 		const host: Actor = { spaceId: created.space.id, participantId: created.host.id };
 		await service.start(host);
@@ -495,7 +495,7 @@ describe('SpaceService: tokens', () => {
 	it('renewToken() past the maximum session age is refused', async () => {
 		let now = Date.now();
 		const clocked = new TokenIssuer(new TextEncoder().encode('t'.repeat(32)), { ttlS: 600, maxSessionS: 900 }, () => now);
-		const service = new SpaceService({ store: new MemorySpaceStore(), tokens: clocked, identities, maxSpeakersLimit: 50 });
+		const service = new SpaceService({ store: new MemorySpaceStore(), tokens: clocked, identities, maxSpeakersLimit: 50, idKey: key });
 		const created = await service.createSpace({ title: 'T', description: '', hostName: 'H', settings: {}, owner: 'op:h' });
 		const host: Actor = { spaceId: created.space.id, participantId: created.host.id };
 		const session = await clocked.verify(created.token);
@@ -513,7 +513,7 @@ describe('SpaceService: identities', () => {
 		const s = await liveSpace();
 		const first = await s.service.join(s.spaceId, { displayName: 'Lee' });
 		const identity = await identities.verify(first.identity!);
-		expect(first.participant).toMatchObject({ id: participantIdFor(s.spaceId, identity), identity });
+		expect(first.participant).toMatchObject({ id: participantIdFor(key, s.spaceId, identity), identity });
 		expect(await tokens.verify(first.token)).toMatchObject({ identity, participantId: first.participant.id });
 		const again = await s.service.join(s.spaceId, { displayName: 'Lee', identity: first.identity });
 		expect(again.participant.id).toBe(first.participant.id);
@@ -540,7 +540,7 @@ describe('SpaceService: identities', () => {
 			if (credential !== 'good-host-credential') throw new TribuneError('unauthorized', 'invalid host credential');
 			return { identity: 'host:studio-b' };
 		};
-		const service = new SpaceService({ store, tokens, identities, maxSpeakersLimit: 50, verifyHostCredential });
+		const service = new SpaceService({ store, tokens, identities, maxSpeakersLimit: 50, idKey: key, verifyHostCredential });
 		const creator = await service.creatorFor({ hostCredential: 'good-host-credential' });
 		expect(creator).toEqual({ identity: 'host:studio-b' });
 		await expect(service.creatorFor({ hostCredential: 'bad' })).rejects.toMatchObject({ code: 'unauthorized' });
@@ -556,10 +556,10 @@ describe('SpaceService: identities', () => {
 	});
 
 	it('creating a space needs a host credential unless hosting is open; open, the creator is an anonymous identity', async () => {
-		const closed = new SpaceService({ store: new MemorySpaceStore(), tokens, identities, maxSpeakersLimit: 50 });
+		const closed = new SpaceService({ store: new MemorySpaceStore(), tokens, identities, maxSpeakersLimit: 50, idKey: key });
 		await expect(closed.creatorFor({})).rejects.toMatchObject({ code: 'host_required', status: 401 });
 		await expect(closed.creatorFor({ hostCredential: 'anything' })).rejects.toMatchObject({ code: 'unauthorized' });
-		const open = new SpaceService({ store: new MemorySpaceStore(), tokens, identities, maxSpeakersLimit: 50, openHosting: true });
+		const open = new SpaceService({ store: new MemorySpaceStore(), tokens, identities, maxSpeakersLimit: 50, idKey: key, openHosting: true });
 		const creator = await open.creatorFor({});
 		expect(await identities.verify(creator.credential!)).toBe(creator.identity);
 		expect((await open.creatorFor({ identity: creator.credential })).identity).toBe(creator.identity);
@@ -605,14 +605,14 @@ describe('SpaceService: identities', () => {
 		const s = await liveSpace();
 		const robot = await s.service.addSyntheticSpeaker(s.host, 'Robot');
 		expect(robot.identity).toMatch(/^synthetic:/);
-		expect(robot.id).toBe(participantIdFor(s.spaceId, robot.identity));
+		expect(robot.id).toBe(participantIdFor(key, s.spaceId, robot.identity));
 	});
 });
 
 describe('SpaceService: limits', () => {
 	async function limited(limits: Partial<SpaceLimits>, now = { ms: 1_795_000_000_000 }) {
 		const store = new MemorySpaceStore({ now: () => now.ms });
-		const service = new SpaceService({ store, tokens, identities, maxSpeakersLimit: 50, limits, addressTag: (address) => `tag-${address}`, now: () => now.ms });
+		const service = new SpaceService({ store, tokens, identities, maxSpeakersLimit: 50, idKey: key, limits, addressTag: (address) => `tag-${address}`, now: () => now.ms });
 		const create = (owner: string, address?: string) => service.createSpace({ title: 'T', description: '', hostName: 'H', settings: {}, owner, ...(address !== undefined && { address }) });
 		return { store, service, create, now };
 	}
@@ -664,7 +664,7 @@ describe('SpaceService: the operator', () => {
 		expect((await s.service.issueFor(s.spaceId, { identity: 'op:alice', displayName: 'Alice', role: 'listener' })).participant.role).toBe('listener');
 		expect((await s.service.issueFor(s.spaceId, { identity: 'op:hana', displayName: 'Hana', role: 'host' })).participant.id).toBe(s.host.participantId);
 		await expect(s.service.issueFor(s.spaceId, { identity: 'op:bob', displayName: 'Bob', role: 'host' })).rejects.toMatchObject({ code: 'forbidden' });
-		const bobId = participantIdFor(s.spaceId, 'op:bob');
+		const bobId = participantIdFor(key, s.spaceId, 'op:bob');
 		await s.service.ban(s.spaceId, bobId, { address: false });
 		await expect(s.service.issueFor(s.spaceId, { identity: 'op:bob', displayName: 'Bob', role: 'listener' })).rejects.toMatchObject({ code: 'banned' });
 		await s.service.ban(s.spaceId, alice.participant.id, { address: true });

@@ -94,6 +94,8 @@ export interface SpaceServiceOptions {
 	identities: IdentityCredentials;
 	/** The largest stage a host may configure. */
 	maxSpeakersLimit: number;
+	/** The participant token key: participant ids are keyed hashes under a subkey of it (`participantIdFor`). */
+	idKey: Uint8Array;
 	now?: () => number;
 	/**
 	 * This node's admission control, asked before a join with the role the visitor will likely have; it throws to
@@ -169,6 +171,7 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 	readonly #clients: ClientIdentities;
 	readonly #hostExists: ((hostId: string) => Promise<boolean>) | undefined;
 	readonly #participantIdleTtlS: number;
+	readonly #idKey: Uint8Array;
 	readonly openHosting: boolean;
 	readonly limits: Readonly<SpaceLimits>;
 
@@ -191,6 +194,12 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 		this.#now = options.now ?? Date.now;
 		this.#hostExists = options.hostExists;
 		this.#participantIdleTtlS = options.participantIdleTtlS ?? defaultLifecycleLimits.participantIdleTtlS;
+		this.#idKey = options.idKey;
+	}
+
+	/** The id `identity` has (or would have) as a participant of `spaceId`. */
+	participantIdOf(spaceId: SpaceId, identity: string): ParticipantId {
+		return participantIdFor(this.#idKey, spaceId, identity);
 	}
 
 	/** Refuses a token naming a host identity the operator revoked (`hostExists`). */
@@ -217,7 +226,7 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 		await this.#clients.takeCreation(input.owner, input.address);
 		const spaceId = newSpaceId();
 		const host: Participant = {
-			id: participantIdFor(spaceId, input.owner),
+			id: this.participantIdOf(spaceId, input.owner),
 			identity: input.owner,
 			...this.#addr(input.address),
 			displayName: input.hostName,
@@ -283,7 +292,7 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 		}
 		if (identity === undefined && request.identity !== undefined) identity = await this.#clients.identityOf(request.identity);
 		identity ??= newAnonymousIdentity();
-		id ??= participantIdFor(spaceId, identity);
+		id ??= this.participantIdOf(spaceId, identity);
 		record ??= await this.#store.readAuth(spaceId, id);
 		if (record.banned) throw new TribuneError('banned', 'you were removed from this space');
 		// The role a token names may be stale (a speaker since sent back to the audience): only the store's current
@@ -512,7 +521,7 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 	async issueFor(spaceId: SpaceId, request: { identity: string; displayName: string; role: Role }): Promise<{ participant: Participant; token: string }> {
 		if (!isIdentity(request.identity)) throw new TribuneError('bad_request', 'not an identity');
 		const space = await this.#requireNotEnded(spaceId);
-		const id = participantIdFor(spaceId, request.identity);
+		const id = this.participantIdOf(spaceId, request.identity);
 		if (request.role === 'host' && id !== space.hostId) throw new TribuneError('forbidden', "only the space's host may have the host role");
 		// A newcomer, or someone coming on stage, may not go by the name of someone on stage (a record keeps its name).
 		const before = await this.#store.getParticipant(spaceId, id);
@@ -710,7 +719,7 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 		await this.require(actor, 'manage_stage');
 		const space = await this.#requireNotEnded(actor.spaceId);
 		const identity = newSyntheticIdentity();
-		const id = participantIdFor(actor.spaceId, identity);
+		const id = this.participantIdOf(actor.spaceId, identity);
 		const added = await this.#store.addParticipant(actor.spaceId, { id, identity, displayName, role: 'listener', mute: 'none', joinedAt: this.#now() });
 		if (added !== 'added') throw new TribuneError('conflict', 'could not add the speaker');
 		try {

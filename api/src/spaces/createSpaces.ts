@@ -91,6 +91,7 @@ export function createSpaces(options: SpacesOptions): Spaces {
 		store,
 		tokens: new TokenIssuer(options.tokenKey, { ttlS: options.tokenTtlS, maxSessionS: options.tokenMaxSessionS ?? defaultMaxSessionS }),
 		identities: new IdentityCredentials(options.tokenKey),
+		idKey: options.tokenKey,
 		addressTag: (address) => clientAddressTag(options.tokenKey, address),
 		...(options.verifyHostCredential && { verifyHostCredential: options.verifyHostCredential }),
 		...(options.hostExists && { hostExists: options.hostExists }),
