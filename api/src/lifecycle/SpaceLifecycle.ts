@@ -58,8 +58,9 @@ export interface SpaceLifecycleOptions {
 /**
  * Ends live spaces nobody is running any more and clears what idle participants leave behind, on a cluster of API
  * nodes sharing one Redis. Every node runs a sweep timer; a Redis lock with an expiry lets one node sweep at a time
- * (a node that dies mid-sweep frees it when it expires, and every step is idempotent, so a sweep cut short is
- * finished by the next). Per live space, a sweep:
+ * (renewed before each space, so a slow sweep keeps it; a node that dies mid-sweep frees it when it expires, and every
+ * step is idempotent, so a sweep cut short is finished by the next), and is kept after the sweep until the next period,
+ * so the cluster sweeps once a period. Per live space, a sweep:
  *  - ends it, through `SpaceService` like a host's end (the broadcast stops, the replay stays), when no host or
  *    co-host has been connected on any node (`ListenerTally`) for `idleEndS`, or it has been live `maxLiveS`;
  *    warns the stage a minute before (`spaceEnding`), and says when a host's return calls it off;
@@ -133,10 +134,11 @@ export class SpaceLifecycle {
 	}
 
 	async #sweepLocked(): Promise<void> {
-		const lock = `${this.#prefix}:lifecycle:lock`;
+		const startedAt = performance.now();
+		// Held at most three sweep periods between two spaces: a node that dies holding it stops nobody for long.
+		const holdMs = this.#sweepMs * 3;
 		try {
-			// Held at most three sweep periods: a node that dies holding it stops nobody for long.
-			if ((await this.#redis.set(lock, this.#nodeId, 'PX', this.#sweepMs * 3, 'NX')) !== 'OK') return;
+			if ((await this.#redis.set(this.#lockKey, this.#nodeId, 'PX', holdMs, 'NX')) !== 'OK') return;
 		} catch (error) {
 			this.#logger.warn({ err: error }, 'lifecycle: could not take the sweep lock');
 			return;
@@ -144,16 +146,26 @@ export class SpaceLifecycle {
 		try {
 			const ids = await this.#redis.zrange(this.#liveKey, 0, spacesPerSweep - 1);
 			for (const id of ids) {
-				if (this.#closed) break;
+				// Renewed before each space; lost (expired while Redis was slow, and taken): another node sweeps now.
+				if (this.#closed || !(await this.#holdLock(holdMs))) return;
 				await this.#sweepSpace(asSpaceId(id)).catch((error: unknown) => this.#logger.warn({ err: error, spaceId: id }, 'lifecycle: sweeping a space failed'));
 			}
 		} catch (error) {
 			this.#logger.warn({ err: error }, 'lifecycle: sweep failed');
 		} finally {
-			// Released only if still ours (it may have expired and been taken by another node meanwhile); one that cannot be
-			// released now (Redis away) expires by itself.
-			await this.#redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, lock, this.#nodeId).catch(() => {});
+			// Not given back: kept until about a period after this sweep began, so the cluster sweeps about once a period
+			// whatever its number of nodes (a failure leaves it to expire by itself).
+			await this.#holdLock(Math.max(1, Math.round(startedAt + this.#sweepMs * 0.9 - performance.now()))).catch(() => false);
 		}
+	}
+
+	get #lockKey(): string {
+		return `${this.#prefix}:lifecycle:lock`;
+	}
+
+	/** Sets the sweep lock to expire in `ms` if this node still holds it; false if it does not. */
+	async #holdLock(ms: number): Promise<boolean> {
+		return (await this.#redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0", 1, this.#lockKey, this.#nodeId, ms)) === 1;
 	}
 
 	async #sweepSpace(spaceId: SpaceId): Promise<void> {
