@@ -135,6 +135,24 @@ describe('the space lifecycle over two nodes', () => {
 		}
 	});
 
+	it('a live space is swept whatever the index says: missing from it, it still ends when nobody runs it', async () => {
+		const { spaceId } = await createLiveSpace(a);
+		const { connectRedis } = await import('@tribune/transcoder');
+		const redis = connectRedis(inject('redisUrl'), 'index-drift');
+		try {
+			await redis.zrem(`${a.redisPrefix}:lifecycle:live`, spaceId);
+			const deadline = Date.now() + 10_000;
+			let state = 'live';
+			while (state === 'live' && Date.now() < deadline) {
+				await sleep(250);
+				state = ((await (await fetch(`${a.baseUrl}/api/spaces/${spaceId}`)).json()) as { space: { state: string } }).space.state;
+			}
+			expect(state).toBe('ended');
+		} finally {
+			redis.disconnect();
+		}
+	}, 30_000);
+
 	it('a sweep that cannot read a live space keeps it indexed with its presence, for the next sweep', async () => {
 		const { spaceId, hostToken } = await createLiveSpace(a);
 		await connect(a, hostToken);

@@ -22,8 +22,6 @@ export const defaultLifecycleLimits: Readonly<LifecycleLimits> = Object.freeze({
 
 /** The stage is warned this long before a space ends on its own (at once when the end is nearer), ms. */
 const warnMs = 60_000;
-/** Spaces looked at per sweep (the oldest live first); live spaces are bounded by `LIVE_SPACES_MAX`. */
-const spacesPerSweep = 200;
 /** Hands lowered and listener records removed per space per sweep: a sweep's work stays bounded under churn. */
 const removalsPerSweep = 500;
 
@@ -68,7 +66,8 @@ export interface SpaceLifecycleOptions {
  *    another node);
  *  - removes listener records not connected for `participantIdleTtlS`.
  *
- * Keys: `<prefix>:lifecycle:live` (zset: live space → start), `<prefix>:lifecycle:lock`, and per space
+ * Keys: `<prefix>:live` (the store's set of live spaces) read, `<prefix>:lifecycle:live` (zset: space → start; a
+ * space stays there until a sweep finds it ended), `<prefix>:lifecycle:lock`, and per space
  * `<prefix>:space:{id}:lifecycle` (hash: idleSince, warnedReason, warnedEndsAt; deleted when the space ends).
  */
 export class SpaceLifecycle {
@@ -144,8 +143,10 @@ export class SpaceLifecycle {
 			return;
 		}
 		try {
-			const ids = await this.#redis.zrange(this.#liveKey, 0, spacesPerSweep - 1);
-			for (const id of ids) {
+			// Every live space (the store's set, bounded by `LIVE_SPACES_MAX`: what the index missed is swept all the same),
+			// and what the index still holds (a space that ended, to be forgotten).
+			const [live, indexed] = await Promise.all([this.#redis.smembers(`${this.#prefix}:live`), this.#redis.zrange(this.#liveKey, 0, -1)]);
+			for (const id of new Set([...indexed, ...live])) {
 				// Renewed before each space; lost (expired while Redis was slow, and taken): another node sweeps now.
 				if (this.#closed || !(await this.#holdLock(holdMs))) return;
 				await this.#sweepSpace(asSpaceId(id)).catch((error: unknown) => this.#logger.warn({ err: error, spaceId: id }, 'lifecycle: sweeping a space failed'));
