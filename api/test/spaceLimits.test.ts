@@ -192,14 +192,18 @@ describe('spaces never started', () => {
 		const banned = await post(a, `/api/spaces/${spaceId}/join`, { displayName: 'Banned' }, { from: '192.0.2.1' });
 		await moderator.request('remove', { participantId: banned.body.participant!.id, ban: true, banAddress: true });
 		const base = `${a.redisPrefix}:space:{${spaceId}}`;
+		// Every key of the space but each participant's token generation (which outlives the tokens it revoked).
 		const keys = [base, `${base}:participants`, `${base}:stage`, `${base}:seq`, `${base}:hands`, `${base}:bans`, `${base}:bans:addr`];
+		const presence = `${base}:seen`;
 		const ttls = async () => Promise.all(keys.map((key) => redisTtl(a, key)));
-		for (const ttl of await ttls()) {
+		for (const ttl of [...(await ttls()), await redisTtl(a, presence)]) {
 			expect(ttl).toBeGreaterThan(3500);
 			expect(ttl).toBeLessThanOrEqual(3600);
 		}
 		expect((await post(a, `/api/spaces/${spaceId}/start`, {}, { bearer: created.body.token! })).status).toBe(200);
 		expect(await ttls()).toEqual(keys.map(() => -1));
+		// Presence then lives while marks keep it (it is dropped when the space ends).
+		expect(await redisTtl(a, presence)).toBeGreaterThan(0);
 	});
 
 	it('are gone after their time: the page 404s and the listing drops them', async () => {

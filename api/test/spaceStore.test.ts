@@ -249,11 +249,12 @@ describe.each([
 	it('starts a space only within the live limits of the store and of its owner; an ended space leaves them', async () => {
 		const store = makeStore();
 		const limits = { maxLive: 2, maxLivePerOwner: 1 };
-		const [x1, x2, y1, z1] = [
+		const [x1, x2, y1, z1, w1] = [
 			await newSpace(store, 13, { owner: 'op:x' }),
 			await newSpace(store, 13, { owner: 'op:x' }),
 			await newSpace(store, 13, { owner: 'op:y' }),
 			await newSpace(store, 13, { owner: 'op:z' }),
+			await newSpace(store, 13, { owner: 'op:w' }),
 		];
 		expect(await store.startSpace(x1.space.id, 10, limits)).toMatchObject({ ok: true, space: { state: 'live', startedAt: 10 } });
 		expect(await store.startSpace(x1.space.id, 11, limits)).toEqual({ ok: false, reason: 'wrong_state' });
@@ -264,9 +265,12 @@ describe.each([
 		await store.transitionState(x1.space.id, ['live'], 'ended', 14);
 		expect(await store.startSpace(x2.space.id, 15, limits)).toMatchObject({ ok: true });
 		expect(await store.startSpace(z1.space.id, 16, limits)).toEqual({ ok: false, reason: 'capacity' });
-		// Ending a space that never went live frees nothing and takes nothing.
+		// Ending a space that never went live frees no seat (the cluster stays full) and takes none (ending a live one frees one).
 		await store.transitionState(z1.space.id, ['created'], 'ended', 17);
 		expect((await store.getSpace(z1.space.id))?.state).toBe('ended');
+		expect(await store.startSpace(w1.space.id, 18, limits)).toEqual({ ok: false, reason: 'capacity' });
+		await store.transitionState(y1.space.id, ['live'], 'ended', 19);
+		expect(await store.startSpace(w1.space.id, 20, limits)).toMatchObject({ ok: true });
 	});
 
 	it('lists spaces newest first, by state, a page at a time; and participants a page at a time', async () => {
@@ -360,15 +364,52 @@ describe('RedisSpaceStore under concurrency', () => {
 		expect((await store.readAuth(space.id, brief)).tokenGeneration).toBe(0);
 	});
 
-	it('gives an ended space a TTL so Redis eventually forgets it', async () => {
-		const prefix = `test-${randomUUID()}`;
+	/** A space with every key a space can have besides token generations: stage, hands, pins, bans, address bans, presence. */
+	async function fullSpace(prefix: string, unstartedTtlS = day) {
 		const store = new RedisSpaceStore(redis, prefix);
-		const { space } = await newSpace(store);
+		const { space, host } = await newSpace(store, 13, { unstartedTtlS });
+		const [hand, speaker, banned] = [person('listener', 'Hand'), person('listener', 'Speaker'), person('listener', 'Banned', 'tag-banned')];
+		for (const p of [hand, speaker, banned]) await store.addParticipant(space.id, p);
+		await store.raiseHand(space.id, hand.id);
+		await store.changeRole(space.id, { participantId: speaker.id, from: ['listener'], to: 'speaker' });
+		await store.pin(space.id, speaker.id);
+		await store.removeParticipant(space.id, banned.id, true, true);
+		await store.touchParticipants(space.id, [host.id, hand.id], day);
+		const base = `${prefix}:space:{${space.id}}`;
+		const keys = ['', ':participants', ':stage', ':hands', ':seq', ':bans', ':bans:addr', ':pinned', ':seen'].map((k) => base + k);
+		expect(await redis.exists(...keys)).toBe(keys.length);
+		return { store, space, hand, keys, ttls: () => Promise.all(keys.map((key) => redis.ttl(key))) };
+	}
+
+	it('gives an ended space a TTL so Redis eventually forgets it, every key of it', async () => {
+		const { store, space, keys, ttls } = await fullSpace(`test-${randomUUID()}`);
 		await store.transitionState(space.id, ['created'], 'live', 1);
-		expect(await redis.ttl(`${prefix}:space:{${space.id}}`)).toBe(-1);
+		expect((await ttls()).slice(0, -1)).toEqual(keys.slice(0, -1).map(() => -1));
 		await store.transitionState(space.id, ['live'], 'ended', 2);
-		expect(await redis.ttl(`${prefix}:space:{${space.id}}`)).toBeGreaterThan(6 * day);
-		expect(await redis.ttl(`${prefix}:space:{${space.id}}:participants`)).toBeGreaterThan(6 * day);
+		for (const ttl of await ttls()) expect(ttl).toBeGreaterThan(6 * day);
+	});
+
+	it('a space never started keeps its own expiry on every key, and ending it does not lengthen it', async () => {
+		const { store, space, ttls } = await fullSpace(`test-${randomUUID()}`, 3600);
+		for (const ttl of await ttls()) expect(ttl).toBeGreaterThan(3500);
+		await store.transitionState(space.id, ['created'], 'ended', 1);
+		for (const ttl of await ttls()) {
+			expect(ttl).toBeGreaterThan(3500);
+			expect(ttl).toBeLessThanOrEqual(3600);
+		}
+	});
+
+	it('presence a hand sweep makes expires, and nothing is marked in a space that does not exist', async () => {
+		const prefix = `test-${randomUUID()}`;
+		const { store, space, hand, keys } = await fullSpace(prefix);
+		await store.transitionState(space.id, ['created'], 'live', 1);
+		await redis.del(keys.at(-1)!);
+		await store.lowerAwayHands(space.id, 60_000, 10);
+		expect(await redis.zscore(keys.at(-1)!, hand.id)).not.toBeNull();
+		expect(await redis.ttl(keys.at(-1)!)).toBeGreaterThan(0);
+		const gone = newSpaceId();
+		await store.touchParticipants(gone, [hand.id], day);
+		expect(await redis.exists(`${prefix}:space:{${gone}}:seen`)).toBe(0);
 	});
 });
 
@@ -409,15 +450,20 @@ describe('RedisSpaceStore shared records', () => {
 		expect(await redis.exists(`${prefix}:live`, `${prefix}:live:owner:op:x`)).toBe(0);
 	});
 
-	it('the spaces index drops spaces that expired, on listing and a few at each create', async () => {
+	it('the spaces index drops spaces that expired, on listing and a few at each create, past the oldest that stay', async () => {
 		const prefix = `test-${randomUUID()}`;
 		const store = new RedisSpaceStore(redis, prefix);
-		const gone = [await newSpace(store, 13, { createdAt: 1 }), await newSpace(store, 13, { createdAt: 2 }), await newSpace(store, 13, { createdAt: 3 })];
-		for (const { space } of gone) await redis.del(`${prefix}:space:{${space.id}}`);
-		await newSpace(store, 13, { createdAt: 4 });
-		expect(await redis.zcard(`${prefix}:spaces`)).toBe(2);
-		expect((await store.listSpaces({ limit: 10 })).items).toHaveLength(1);
-		expect(await redis.zcard(`${prefix}:spaces`)).toBe(1);
+		// The two oldest stay (live or ended spaces); ten behind them expired.
+		for (const createdAt of [1, 2]) await newSpace(store, 13, { createdAt });
+		for (let createdAt = 3; createdAt <= 12; createdAt++) await redis.del(`${prefix}:space:{${(await newSpace(store, 13, { createdAt })).space.id}}`);
+		const later = 12 + day * 1000;
+		await newSpace(store, 13, { createdAt: later });
+		// Eight looked at: the two that stay and six expired ones.
+		expect(await redis.zcard(`${prefix}:spaces`)).toBe(2 + 4 + 1);
+		await newSpace(store, 13, { createdAt: later + 1 });
+		expect(await redis.zcard(`${prefix}:spaces`)).toBe(2 + 2);
+		expect((await store.listSpaces({ limit: 10 })).items).toHaveLength(4);
+		expect(await redis.zcard(`${prefix}:spaces`)).toBe(4);
 	});
 
 	it('a rate bucket expires once it would be full again', async () => {

@@ -163,4 +163,8 @@ export const serverSpacesResponse = z.strictObject({ spaces: z.array(spaceInfoSc
 export const serverSpaceDetailResponse = z.strictObject({ space: spaceInfoSchema, participants: z.number().int().min(0), listeners: z.number().int().min(0) });
 export const serverTokenResponse = z.strictObject({ participant: operatorParticipantSchema, token: tokenSchema });
 export const serverParticipantsResponse = z.strictObject({ participants: z.array(operatorParticipantSchema), nextCursor: z.string().nullable() });
-export const bannedResponse = z.strictObject({ banned: z.boolean() });
+export const bannedResponse = z.strictObject({
+	banned: z.boolean(),
+	/** With `address: true` asked: whether an address was banned too (false: the identity's record has none, as a record the server API made, or it has no record in the space). */
+	address: z.boolean().optional(),
+});

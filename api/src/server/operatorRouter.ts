@@ -33,7 +33,8 @@ export interface OperatorSpaces {
 	createSpace(input: { title: string; description: string; hostName: string; settings: Partial<SpaceSettings>; owner: string }): Promise<{ space: Space; host: Participant; token: string }>;
 	getSpace(spaceId: SpaceId): Promise<Space>;
 	issueFor(spaceId: SpaceId, request: { identity: string; displayName: string; role: Role }): Promise<{ participant: Participant; token: string }>;
-	ban(spaceId: SpaceId, participantId: ParticipantId, options: { address: boolean }): Promise<unknown>;
+	/** `address`: whether an address was banned too (asked, and their record had one). */
+	ban(spaceId: SpaceId, participantId: ParticipantId, options: { address: boolean }): Promise<{ address: boolean }>;
 	unban(spaceId: SpaceId, participantId: ParticipantId): Promise<unknown>;
 	listSpaces(options: { state?: SpaceState; limit: number; cursor?: string }): Promise<ListPage<Space>>;
 	listParticipants(spaceId: SpaceId, options: { limit: number; cursor?: string }): Promise<ListPage<Participant>>;
@@ -178,8 +179,9 @@ export function operatorRouter(deps: OperatorRouterDeps): Router {
 		const spaceId = spaceIdOf(req);
 		const body = parseInput(banBody, req.body);
 		const identity = 'identity' in body ? body.identity : `op:${body.sub}`;
-		await spaces.ban(spaceId, spaces.participantIdOf(spaceId, identity), { address: body.address });
-		res.json({ banned: true });
+		const banned = await spaces.ban(spaceId, spaces.participantIdOf(spaceId, identity), { address: body.address });
+		// Asked to ban the address too: say whether there was one (a record the server API made has none).
+		res.json({ banned: true, ...(body.address && { address: banned.address }) });
 	});
 
 	router.delete('/spaces/:id/bans/:participantId', async (req, res) => {

@@ -18,8 +18,9 @@ import {
 } from './SpaceStore.js';
 
 /**
- * Keys of one space. The `{spaceId}` hash tag puts them in one Redis Cluster slot, so the Lua scripts
- * (`redisSpaceScripts.ts`, and the presence scripts below) may touch them all.
+ * Keys of one space, under a `{spaceId}` hash tag. The store needs one Redis (a primary with replicas, or Sentinel),
+ * not Redis Cluster: the transition script also changes the live-space sets shared by all spaces, and the create and
+ * prune scripts read keys named in their arguments, which a cluster would refuse across slots.
  *
  *   <prefix>:space:{id}               string  the Space as JSON
  *   <prefix>:space:{id}:participants  hash    participantId → Participant JSON (role, mute, name)
@@ -30,13 +31,18 @@ import {
  *   <prefix>:space:{id}:bans:addr     hash    banned address tag → the participant banned with it
  *   <prefix>:space:{id}:pinned        list    pinned speakers, in display order
  *   <prefix>:space:{id}:tokens:<pid>  string  the participant's token generation (once revoked or rotated); each
- *                                             expires on its own, after the maximum session age and a margin
+ *                                             expires on its own, after the maximum session age and a margin,
+ *                                             even in a space that expires sooner: a revocation must outlive
+ *                                             every token it revoked, should the space go live
+ *   <prefix>:space:{id}:seen          zset    participantId → when last connected (presence, below); expires
+ *                                             with the space's keys while they expire
  *
  * A space never started expires whole `unstartedTtlS` after creation: its keys get that TTL at create, every script
  * that may create another of its keys gives it the space key's TTL (`keepWithSpace`), and going live PERSISTs them.
  * Ending gives them all `endedSpaceTtlS`. Besides the space's keys, shared by all spaces:
  *
  *   <prefix>:spaces                   zset    spaceId → createdAt: every space, for listing; expired ones pruned
+ *   <prefix>:spaces:pruned            string  the createdAt where the last create's pruning of the index stopped
  *   <prefix>:live                     set     live space ids (LIVE_SPACES_MAX)
  *   <prefix>:live:owner:<identity>    set     the owner's live space ids (LIVE_SPACES_PER_HOST)
  *   <prefix>:rate:<bucket>            hash    a token bucket (creations per identity and per address)
@@ -61,7 +67,7 @@ function spaceKeys(prefix: string, id: SpaceId) {
 const endedSpaceTtlS = 7 * 24 * 3600;
 
 /** Index entries looked at (and dropped if their space expired) on each create: the index prunes itself as it grows. */
-const indexPrunePerCreate = 2;
+const indexPrunePerCreate = 8;
 
 type ScriptName = keyof typeof scripts;
 type Reply = string | number | null | Reply[];
@@ -80,7 +86,7 @@ export interface RedisSpaceStoreOptions {
 	onDeadlineRefused?: () => void;
 }
 
-/** The `SpaceStore` the app uses: one Redis (or cluster slot) per space, every compound change in a Lua script. */
+/** The `SpaceStore` the app uses: one Redis (not a cluster), every compound change in a Lua script. */
 export class RedisSpaceStore implements SpaceStore {
 	readonly #redis: Redis;
 	readonly #prefix: string;
@@ -114,7 +120,7 @@ export class RedisSpaceStore implements SpaceStore {
 		const k = this.#keys(space.id);
 		const created = await this.#run(
 			'tribuneCreateSpace',
-			[k.space, k.participants, k.stage, k.seq, this.#spacesIndex],
+			[k.space, k.participants, k.stage, k.seq, this.#spacesIndex, `${this.#spacesIndex}:pruned`],
 			[JSON.stringify(space), host.id, JSON.stringify(host), Math.ceil(options.unstartedTtlS), space.id, space.createdAt, this.#prefix, indexPrunePerCreate],
 		);
 		if (created !== 1) throw new Error(`space ${space.id} exists`);
@@ -145,7 +151,7 @@ export class RedisSpaceStore implements SpaceStore {
 		const k = this.#keys(spaceId);
 		const reply = (await this.#run(
 			'tribuneTransition',
-			[k.space, k.participants, k.stage, k.hands, k.seq, k.bans, k.pinned, k.addrBans, `${this.#prefix}:live`, `${this.#prefix}:live:owner:${before.owner}`],
+			[k.space, k.participants, k.stage, k.hands, k.seq, k.bans, k.pinned, k.addrBans, `${this.#prefix}:live`, `${this.#prefix}:live:owner:${before.owner}`, this.#seenKey(spaceId)],
 			[to, atMs, endedSpaceTtlS, limits.maxLive, limits.maxLivePerOwner, this.#prefix, spaceId, ...from],
 		)) as string[];
 		if (reply[0] === 'ok') return { ok: true, space: JSON.parse(reply[1]!) as Space };
@@ -474,8 +480,9 @@ return #args / 2`,
 	},
 	/**
 	 * KEYS: hands, seen. ARGV: awayMs, max. Lowers at most max hands whose owner was last connected more than awayMs
-	 * ago (an owner with no presence yet is given it now: a hand raised just as its socket opened is not lowered).
-	 * The queue is bounded (SPACE_MAX_HANDS), and so is this walk. Returns {length after, lowered id…}.
+	 * ago (an owner with no presence yet is given it now: a hand raised just as its socket opened is not lowered; a
+	 * presence zset made so expires in a day unless marks keep it). The queue is bounded (SPACE_MAX_HANDS), and so is
+	 * this walk. Returns {length after, lowered id…}.
 	 */
 	tribuneLowerAwayHands: {
 		keys: 2,
@@ -488,6 +495,7 @@ for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, 4999)) do
 	local seen = redis.call('ZSCORE', KEYS[2], id)
 	if not seen then
 		redis.call('ZADD', KEYS[2], now, id)
+		redis.call('EXPIRE', KEYS[2], 86400, 'NX')
 	elseif tonumber(seen) < cutoff then
 		redis.call('ZREM', KEYS[1], id)
 		table.insert(lowered, id)

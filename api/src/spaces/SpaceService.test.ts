@@ -617,6 +617,19 @@ describe('SpaceService: limits', () => {
 		return { store, service, create, now };
 	}
 
+	it('an operator ban with the address says whether there was one: a record the server API made has none', async () => {
+		const { service, create, store } = await limited({});
+		const { space } = await create('op:hana', '192.0.2.1');
+		const issued = await service.issueFor(space.id, { identity: 'op:bob', displayName: 'Bob', role: 'listener' });
+		// Marked as a join is, so a record nobody connects with idles out.
+		expect(await store.oldestPresenceAgeMs(space.id)).toBeDefined();
+		expect(await service.ban(space.id, issued.participant.id, { address: true })).toEqual({ address: false });
+		const joined = await service.join(space.id, { displayName: 'Lee', address: '198.51.100.1' });
+		expect(await service.ban(space.id, joined.participant.id, { address: true })).toEqual({ address: true });
+		expect(await service.ban(space.id, service.participantIdOf(space.id, 'op:never'), { address: true })).toEqual({ address: false });
+		await expect(service.join(space.id, { displayName: 'Lee again', address: '198.51.100.1' })).rejects.toMatchObject({ code: 'banned' });
+	});
+
 	it('creations per minute per address and per identity, refused rate_limited with a Retry-After; operator subjects only by address', async () => {
 		const { create, now } = await limited({ createsPerMinPerAddress: 3, createsPerMinPerIdentity: 2 });
 		await create('anon:AAAAAAAAAAAAAAAAAAAAAA', '192.0.2.1');

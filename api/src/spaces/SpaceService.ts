@@ -548,14 +548,18 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 
 	/**
 	 * Bans a participant id (an identity in this space) without an actor (the operator), and with `address` the
-	 * address of their latest join; removes them if they are here. An id never seen is banned all the same.
+	 * address of their latest join; removes them if they are here. An id never seen is banned all the same. `address`
+	 * in the answer: whether an address was banned (false when asked but their record has none, as for records the
+	 * server API made, or there is no record).
 	 */
-	async ban(spaceId: SpaceId, participantId: ParticipantId, options: { address: boolean }): Promise<void> {
+	async ban(spaceId: SpaceId, participantId: ParticipantId, options: { address: boolean }): Promise<{ address: boolean }> {
 		await this.getSpace(spaceId);
-		await this.#removeFromSpace(spaceId, participantId, true, options.address).catch((error: unknown) => {
+		const removed = await this.#removeFromSpace(spaceId, participantId, true, options.address).catch((error: unknown) => {
 			// Banned all the same: the store records a ban before it looks for the participant.
 			if (!(error instanceof TribuneError && error.code === 'not_found')) throw error;
+			return undefined;
 		});
+		return { address: options.address && removed?.addr !== undefined };
 	}
 
 	/** Lifts a ban (and the address bans made with it); true if there was one. */
@@ -682,7 +686,7 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 		await this.#removeFromSpace(actor.spaceId, target, ban, banAddress);
 	}
 
-	async #removeFromSpace(spaceId: SpaceId, target: ParticipantId, ban: boolean, banAddress = false): Promise<void> {
+	async #removeFromSpace(spaceId: SpaceId, target: ParticipantId, ban: boolean, banAddress = false): Promise<Participant> {
 		const wasPinned = (await this.#store.pinned(spaceId)).includes(target);
 		const hadHand = (await this.#store.handStatus(spaceId, target)).position !== null;
 		const removed = await this.#store.removeParticipant(spaceId, target, ban, banAddress);
@@ -690,6 +694,7 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 		this.safeEmit('participantRemoved', { spaceId, participant: removed, banned: ban });
 		if (wasPinned) this.safeEmit('pinnedChanged', { spaceId, pinned: await this.#store.pinned(spaceId) });
 		if (hadHand) this.#announceLowered(spaceId, target, (await this.#store.handStatus(spaceId, target)).length);
+		return removed;
 	}
 
 	async pin(actor: Actor, target: ParticipantId): Promise<ParticipantId[]> {

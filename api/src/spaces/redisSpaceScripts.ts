@@ -45,35 +45,47 @@ end`;
  */
 export const spaceScripts = {
 	/**
-	 * KEYS: space, participants, stage, seq, the spaces index. ARGV: spaceJson, hostId, hostJson, unstartedTtlS,
-	 * spaceId, createdAt, prefix, indexPrune. Creates a space with its host, every key expiring after unstartedTtlS,
-	 * indexes it, and drops up to indexPrune of the oldest index entries whose space expired.
+	 * KEYS: space, participants, stage, seq, the spaces index, the index's prune cursor. ARGV: spaceJson, hostId,
+	 * hostJson, unstartedTtlS, spaceId, createdAt, prefix, indexPrune. Creates a space with its host, every key
+	 * expiring after unstartedTtlS, and indexes it. Then looks at up to indexPrune index entries, from the cursor on,
+	 * created more than unstartedTtlS before this one (younger ones cannot have expired unstarted), and drops those
+	 * whose space is gone: the cursor moves on past entries that stay (live and ended spaces), and starts over once it
+	 * reaches the window's end, so every create does bounded work and every expired entry is reached in turn.
 	 */
 	tribuneCreateSpace: {
-		keys: 5,
+		keys: 6,
 		lua: `
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', tonumber(ARGV[4])) == false then return 0 end
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
 redis.call('ZADD', KEYS[3], redis.call('INCR', KEYS[4]), ARGV[2])
 for i = 2, 4 do redis.call('EXPIRE', KEYS[i], tonumber(ARGV[4])) end
-for _, id in ipairs(redis.call('ZRANGE', KEYS[5], 0, tonumber(ARGV[8]) - 1)) do
-	if redis.call('EXISTS', ARGV[7] .. ':space:{' .. id .. '}') == 0 then redis.call('ZREM', KEYS[5], id) end
+local horizon = tonumber(ARGV[6]) - tonumber(ARGV[4]) * 1000
+local from = redis.call('GET', KEYS[6]) or '-inf'
+local entries = redis.call('ZRANGEBYSCORE', KEYS[5], from, '(' .. horizon, 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[8]))
+for i = 1, #entries, 2 do
+	if redis.call('EXISTS', ARGV[7] .. ':space:{' .. entries[i] .. '}') == 0 then redis.call('ZREM', KEYS[5], entries[i]) end
+end
+if #entries / 2 < tonumber(ARGV[8]) then
+	redis.call('DEL', KEYS[6])
+else
+	redis.call('SET', KEYS[6], entries[#entries], 'EX', tonumber(ARGV[4]))
 end
 redis.call('ZADD', KEYS[5], tonumber(ARGV[6]), ARGV[5])
 return 1`,
 	},
 	/**
-	 * KEYS: space, then the 7 other keys of the space, the live set, the owner's live set. ARGV: to, atMs, ttlS,
-	 * maxLive (-1: none), maxLivePerOwner (-1: none), prefix, spaceId, from… Moves the state if it is one of `from`
-	 * and, going live, if neither live set is at its limit; stamps startedAt/endedAt. Going live PERSISTs the
-	 * space's keys and adds it to the live sets; ending gives its keys ttlS and takes it out of them. Returns
-	 * {'ok', Space JSON} or {reason}.
+	 * KEYS: space, then the 7 other keys of the space, the live set, the owner's live set, the space's presence.
+	 * ARGV: to, atMs, ttlS, maxLive (-1: none), maxLivePerOwner (-1: none), prefix, spaceId, from… Moves the state if
+	 * it is one of `from` and, going live, if neither live set is at its limit; stamps startedAt/endedAt. Going live
+	 * PERSISTs the space's keys and adds it to the live sets; ending gives its keys and presence ttlS (a space never
+	 * started keeps what remains of its own, if shorter) and takes it out of them. Returns {'ok', Space JSON} or {reason}.
 	 */
 	tribuneTransition: {
-		keys: 10,
+		keys: 11,
 		lua: `${pruneLive}
 local raw = redis.call('GET', KEYS[1])
 if not raw then return {'not_found'} end
+local remainingMs = redis.call('PTTL', KEYS[1])
 local space = cjson.decode(raw)
 local allowed = false
 for i = 8, #ARGV do if ARGV[i] == space.state then allowed = true end end
@@ -95,7 +107,10 @@ if to == 'live' then
 	redis.call('SADD', KEYS[9], ARGV[7])
 	redis.call('SADD', KEYS[10], ARGV[7])
 elseif to == 'ended' then
-	for i = 1, 8 do redis.call('EXPIRE', KEYS[i], tonumber(ARGV[3])) end
+	local ms = tonumber(ARGV[3]) * 1000
+	if remainingMs > 0 and remainingMs < ms then ms = remainingMs end
+	for i = 1, 8 do redis.call('PEXPIRE', KEYS[i], ms) end
+	redis.call('PEXPIRE', KEYS[11], ms)
 	redis.call('SREM', KEYS[9], ARGV[7])
 	redis.call('SREM', KEYS[10], ARGV[7])
 end
