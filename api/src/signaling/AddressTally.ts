@@ -32,19 +32,24 @@ if redis.call('HINCRBY', KEYS[1], ARGV[1], -1) <= 0 then redis.call('HDEL', KEYS
 return 1
 `;
 
+/** Writes the node's counts whole (ARGV[3..]: tag, count, …), so a lost release or a place taken late is set right. */
 const refreshLua = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ttl = tonumber(ARGV[2])
 redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
-redis.call('PEXPIRE', KEYS[2], ttl * 2)
+redis.call('DEL', KEYS[2])
+if #ARGV > 2 then
+	redis.call('HSET', KEYS[2], unpack(ARGV, 3))
+	redis.call('PEXPIRE', KEYS[2], ttl * 2)
+end
 return 1
 `;
 
 type WithScripts = Redis & {
 	tribuneAddressAcquire(nodes: string, own: string, node: string, tag: string, max: number, ttlMs: number, nodePrefix: string): Promise<number>;
 	tribuneAddressRelease(own: string, tag: string): Promise<number>;
-	tribuneAddressRefresh(nodes: string, own: string, node: string, ttlMs: number): Promise<number>;
+	tribuneAddressRefresh(nodes: string, own: string, node: string, ttlMs: number, ...counts: (string | number)[]): Promise<number>;
 };
 
 export class AddressTally {
@@ -54,7 +59,7 @@ export class AddressTally {
 	readonly #nodes: string;
 	readonly #nodePrefix: string;
 	readonly #own: string;
-	/** This node's counts, to know what to give back (and to refresh only while it holds any). */
+	/** This node's counts, as they should stand in Redis (each refresh writes them whole). */
 	readonly #local = new Map<string, number>();
 
 	constructor(redis: Redis, prefix: string, nodeId: string, ttlMs: number) {
@@ -73,17 +78,26 @@ export class AddressTally {
 
 	/**
 	 * Takes a place for one more connection of `tag` if the address holds fewer than `max` over every node.
-	 * Undefined when Redis did not answer within `timeoutMs` (an upgrade does not wait on a frozen Redis): nothing is
-	 * held then, and a place taken when the answer comes late is given back.
+	 * Undefined when Redis did not answer within `timeoutMs` (an upgrade does not wait on a frozen Redis): the
+	 * connection goes in and holds its place all the same (counted here, written by the next refresh; give it back
+	 * with `release` like any other).
 	 */
 	async acquire(tag: string, max: number, timeoutMs = 1500): Promise<boolean | undefined> {
 		let timedOut = false;
-		const taken = this.#redis.tribuneAddressAcquire(this.#nodes, this.#own, this.#nodeId, tag, max, this.#ttlMs, this.#nodePrefix).then((reply) => {
-			const ok = reply === 1;
-			if (ok) this.#local.set(tag, (this.#local.get(tag) ?? 0) + 1);
-			if (ok && timedOut) this.release(tag);
-			return ok;
-		});
+		// Counted here from the start, so a refresh while the answer is on its way writes it.
+		this.#add(tag, 1);
+		const taken = this.#redis.tribuneAddressAcquire(this.#nodes, this.#own, this.#nodeId, tag, max, this.#ttlMs, this.#nodePrefix).then(
+			(reply) => {
+				const ok = reply === 1;
+				// Refused in time: not held. Refused late: the connection went in, so it keeps its place here.
+				if (!ok && !timedOut) this.#add(tag, -1);
+				return ok;
+			},
+			(error: unknown) => {
+				if (!timedOut) this.#add(tag, -1);
+				throw error;
+			},
+		);
 		let timer: NodeJS.Timeout | undefined;
 		const late = new Promise<undefined>((resolve) => {
 			timer = setTimeout(() => {
@@ -100,20 +114,22 @@ export class AddressTally {
 		}
 	}
 
-	/** Gives back a place taken by `acquire`. */
+	/** Gives back a place taken by `acquire` (in time or not). */
 	release(tag: string): void {
-		const n = (this.#local.get(tag) ?? 0) - 1;
-		if (n < 0) return;
-		if (n === 0) this.#local.delete(tag);
-		else this.#local.set(tag, n);
-		// Lost only if Redis is away; the node's hash then expires with its entry if it dies, or is corrected by
-		// nothing: a count one too high for this address until this node restarts (a refusal at worst, never a hole).
+		if ((this.#local.get(tag) ?? 0) <= 0) return;
+		this.#add(tag, -1);
+		// Lost only if Redis is away: the next refresh writes this node's counts whole.
 		this.#redis.tribuneAddressRelease(this.#own, tag).catch(() => {});
 	}
 
-	/** Keeps this node's counts standing (every ttl/3). */
+	/** Writes this node's counts whole and keeps them standing (every ttl/3), none included. */
 	async refresh(): Promise<void> {
-		if (this.#local.size === 0) return;
-		await this.#redis.tribuneAddressRefresh(this.#nodes, this.#own, this.#nodeId, this.#ttlMs);
+		await this.#redis.tribuneAddressRefresh(this.#nodes, this.#own, this.#nodeId, this.#ttlMs, ...[...this.#local].flat());
+	}
+
+	#add(tag: string, n: number): void {
+		const count = (this.#local.get(tag) ?? 0) + n;
+		if (count <= 0) this.#local.delete(tag);
+		else this.#local.set(tag, count);
 	}
 }

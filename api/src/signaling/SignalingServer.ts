@@ -346,7 +346,8 @@ export class SignalingServer {
 			const max = listener && !replacing ? this.admission.limits.maxAddressConnections : Number.MAX_SAFE_INTEGER;
 			const taken = await this.#addresses.acquire(tag, max, upgradeRedisWaitMs);
 			if (taken === false) return { refused: { code: closeCodes.tooManyConnections, reason: retry } };
-			return taken ? { addressTag: tag } : {};
+			// Taken, or not answered in time: either way the connection holds its place (the next refresh writes it).
+			return { addressTag: tag };
 		} catch (error) {
 			this.#logger.warn({ err: error, spaceId: actor.spaceId }, 'admission across nodes: Redis did not answer; letting the connection in');
 			return {};
