@@ -88,10 +88,10 @@ describe.each([
 		expect(await store.raiseHand(space.id, b.id)).toBe('already_raised');
 		expect(await store.raiseHand(space.id, host.id)).toBe('not_listener');
 		expect(await store.raiseHand(space.id, newParticipantId())).toBe('not_found');
-		expect((await store.handQueue(space.id)).map((p) => p.displayName)).toEqual(['B', 'A']);
+		expect((await store.handPage(space.id, undefined, 50))!.hands.map((p) => p.displayName)).toEqual(['B', 'A']);
 		expect(await store.lowerHand(space.id, b.id)).toBe(true);
 		expect(await store.lowerHand(space.id, b.id)).toBe(false);
-		expect((await store.handQueue(space.id)).map((p) => p.displayName)).toEqual(['A']);
+		expect((await store.handPage(space.id, undefined, 50))!.hands.map((p) => p.displayName)).toEqual(['A']);
 	});
 
 	it('approves a raised hand onto the stage only while a seat is free', async () => {
@@ -106,7 +106,7 @@ describe.each([
 		expect(await approve(a.id)).toMatchObject({ ok: true, previousRole: 'listener', participant: { id: a.id, role: 'speaker' } });
 		expect(await approve(b.id)).toEqual({ ok: false, reason: 'stage_full' });
 		expect(await approve(a.id)).toEqual({ ok: false, reason: 'wrong_role' });
-		expect((await store.handQueue(space.id)).map((p) => p.id)).toEqual([b.id]);
+		expect((await store.handPage(space.id, undefined, 50))!.hands.map((p) => p.id)).toEqual([b.id]);
 		expect((await store.listStage(space.id)).map((p) => p.role)).toEqual(['host', 'speaker']);
 	});
 
@@ -334,7 +334,7 @@ describe('RedisSpaceStore under concurrency', () => {
 			);
 			expect(results.filter((r) => r.ok)).toHaveLength(3);
 			expect(await stores[1]!.listStage(space.id)).toHaveLength(4);
-			expect(await stores[1]!.handQueue(space.id)).toHaveLength(17);
+			expect((await stores[1]!.handPage(space.id, undefined, 50))!.hands).toHaveLength(17);
 		} finally {
 			other.disconnect();
 		}

@@ -248,12 +248,6 @@ export class MemorySpaceStore implements SpaceStore {
 		return this.#spaces.get(spaceId)?.hands.delete(participantId) ?? false;
 	}
 
-	async handQueue(spaceId: SpaceId): Promise<Participant[]> {
-		const entry = this.#spaces.get(spaceId);
-		if (!entry) return [];
-		return [...entry.hands].map((id) => ({ ...entry.participants.get(id)! }));
-	}
-
 	async pin(spaceId: SpaceId, participantId: ParticipantId): Promise<PinResult> {
 		const entry = this.#spaces.get(spaceId);
 		if (!entry || !entry.stage.has(participantId)) return 'not_on_stage';

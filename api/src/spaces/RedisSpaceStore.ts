@@ -300,11 +300,6 @@ export class RedisSpaceStore implements SpaceStore {
 		return (await this.#redis.zrem(this.#keys(spaceId).hands, participantId)) === 1;
 	}
 
-	async handQueue(spaceId: SpaceId): Promise<Participant[]> {
-		const k = this.#keys(spaceId);
-		return this.#participantsIn(k.hands, k.participants);
-	}
-
 	async pin(spaceId: SpaceId, participantId: ParticipantId): Promise<PinResult> {
 		const k = this.#keys(spaceId);
 		return (await this.#run('tribunePin', [k.stage, k.pinned, k.space], [participantId])) as PinResult;

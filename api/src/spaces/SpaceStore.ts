@@ -123,8 +123,6 @@ export interface SpaceStore {
 	raiseHand(spaceId: SpaceId, participantId: ParticipantId, limits?: { maxHands?: number }): Promise<RaiseHandResult>;
 	/** True if the hand was raised. */
 	lowerHand(spaceId: SpaceId, participantId: ParticipantId): Promise<boolean>;
-	/** Raised hands, first raised first. */
-	handQueue(spaceId: SpaceId): Promise<Participant[]>;
 
 	pin(spaceId: SpaceId, participantId: ParticipantId): Promise<PinResult>;
 	/** True if the participant was pinned. */
