@@ -40,6 +40,25 @@ describe('loadApiConfig(): tokens', () => {
 });
 
 describe('loadApiConfig(): admission', () => {
+	it('keeps hosting closed and the spaces limits at their documented defaults unless told otherwise', () => {
+		const config = loadApiConfig({ REDIS_URL: 'redis://h' });
+		expect(config.openHosting).toBe(false);
+		expect(config.spaceLimits).toEqual({
+			liveSpacesMax: 50,
+			liveSpacesPerHost: 2,
+			createsPerMinPerIdentity: 10,
+			createsPerMinPerAddress: 30,
+			joinsPerMinPerAddress: 1200,
+			joinsPerMinPerAddressInSpace: 600,
+			unconnectedParticipantTtlS: 120,
+			maxParticipants: 100_000,
+			maxHands: 500,
+			unstartedTtlS: 86_400,
+		});
+		expect(loadApiConfig({ REDIS_URL: 'redis://h', TRIBUNE_OPEN_HOSTING: 'true', JOINS_PER_MIN_PER_ADDRESS_IN_SPACE: '60' })).toMatchObject({ openHosting: true, spaceLimits: { joinsPerMinPerAddressInSpace: 60 } });
+		expect(() => loadApiConfig({ REDIS_URL: 'redis://h', JOINS_PER_MIN_PER_ADDRESS: '0' })).toThrow(/JOINS_PER_MIN_PER_ADDRESS="0"/);
+	});
+
 	it('takes 10 000 listeners and 2000 joins a second per node unless told otherwise', () => {
 		expect(loadApiConfig({ REDIS_URL: 'redis://h' }).admission).toEqual({ maxAudience: 10_000, maxJoinsPerS: 2000, retryAfterS: 10, maxSpaceAudience: 50_000, maxAddressConnections: 500 });
 		expect(loadApiConfig({ REDIS_URL: 'redis://h' }).lifecycle).toEqual({ idleEndS: 600, maxLiveS: 43_200, participantIdleTtlS: 3600, handDisconnectLowerS: 60 });

@@ -194,7 +194,7 @@ describe('identities', () => {
 });
 
 describe('hosting', () => {
-	it('closed (the default): an anonymous create is refused 401 host_required, a bearer that is no host credential 401', async () => {
+	it('closed: an anonymous create is refused 401 host_required, a bearer that is no host credential 401', async () => {
 		const closed = await startTestNode(inject('redisUrl'), {}, { openHosting: false });
 		try {
 			const create = (bearer?: string) =>

@@ -69,7 +69,8 @@ const revokeBody = z.strictObject({ participantId: z.string().regex(/^[A-Za-z0-9
  *                          one of the caller's stops working, and their WebSockets holding one close (4013)
  *   POST /:id/tokens/revoke  { participantId } → { revoked: true } (host or co-host token, someone of lower rank):
  *                          every token of theirs stops working, their WebSockets close (4013), and they are removed
- *                          from the space (not banned: the share link lets them in again as someone new)
+ *                          from the space (not banned: the share link lets them in again, as the same identity
+ *                          if their browser kept its identity credential)
  * Everything else (the stage, hands, moderation) is WebSocket signaling.
  */
 export function spacesRouter({ service, synthetic }: SpacesRouterDeps): Router {

@@ -24,8 +24,8 @@ export class ApiProcess {
 		this.#env = env;
 	}
 
-	/** `shared`: what every node of one cluster has in common (Redis, token secret). */
-	static async start(shared: { redisUrl: string; tokenSecret: string; dataDir: string }, extraEnv: Record<string, string> = {}): Promise<ApiProcess> {
+	/** `shared`: what every node of one cluster has in common (Redis, token secret). `extraEnv`: undefined unsets. */
+	static async start(shared: { redisUrl: string; tokenSecret: string; dataDir: string }, extraEnv: Record<string, string | undefined> = {}): Promise<ApiProcess> {
 		if (!fs.existsSync(mainScript)) throw new Error(`${mainScript} is missing: run npx tsc -b ingest transcoder api`);
 		const port = await freePort();
 		const env: NodeJS.ProcessEnv = {
@@ -42,6 +42,7 @@ export class ApiProcess {
 			TRIBUNE_OPEN_HOSTING: process.env.TRIBUNE_OPEN_HOSTING ?? 'true',
 			...extraEnv,
 		};
+		for (const [name, value] of Object.entries(extraEnv)) if (value === undefined) delete env[name];
 		const node = new ApiProcess(port, env);
 		await node.restart();
 		return node;
