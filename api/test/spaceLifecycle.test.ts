@@ -153,6 +153,17 @@ describe('the space lifecycle over two nodes', () => {
 		}
 	}, 30_000);
 
+	it('an end stored but never said (its node lost the reply) is said by the next sweep: the stage closes', async () => {
+		const { spaceId, hostToken } = await createLiveSpace(a);
+		const host = await connect(b, hostToken);
+		await host.request('getState');
+		// Ended in the store with no event, as when the node ending it died before saying so.
+		await a.spaces.store.transitionState(asSpaceId(spaceId), ['live'], 'ended', Date.now());
+		const ended = await host.waitFor('spaceState', (d) => d.space.state === 'ended', 5000);
+		expect(ended.space.endedAt).not.toBeNull();
+		expect(await host.waitForClose()).toBe(4010);
+	});
+
 	it('a sweep that cannot read a live space keeps it indexed with its presence, for the next sweep', async () => {
 		const { spaceId, hostToken } = await createLiveSpace(a);
 		await connect(a, hostToken);

@@ -93,10 +93,11 @@ export class SpaceLifecycle {
 		this.#logger = options.logger;
 		this.#limits = options.limits;
 		this.#sweepMs = lifecycleTimings(options.limits).sweepMs;
-		// The node where a space goes live indexes it; the sweep drops it once it has ended.
+		// The node where a space goes live indexes it, and the node where it ends, having said so, takes it out; one
+		// still indexed once ended (the end's reply or its node was lost) is said to have ended by the sweep.
 		this.#onSpaceState = ({ space }) => {
-			if (space.state !== 'live') return;
-			this.#redis.zadd(this.#liveKey, space.startedAt ?? Date.now(), space.id).catch((error: unknown) => this.#logger.warn({ err: error, spaceId: space.id }, 'lifecycle: could not index a live space'));
+			const indexed = space.state === 'live' ? this.#redis.zadd(this.#liveKey, space.startedAt ?? Date.now(), space.id) : space.state === 'ended' ? this.#redis.zrem(this.#liveKey, space.id) : undefined;
+			indexed?.catch((error: unknown) => this.#logger.warn({ err: error, spaceId: space.id }, 'lifecycle: could not update the live-space index'));
 		};
 		this.#service.on('spaceState', this.#onSpaceState);
 		this.#timer = setInterval(() => void this.sweep(), this.#sweepMs).unref();
@@ -177,6 +178,7 @@ export class SpaceLifecycle {
 			throw error;
 		});
 		if (!space || space.state !== 'live') {
+			if (space?.state === 'ended') this.#service.announceEnded(space);
 			await this.#forget(spaceId);
 			return;
 		}

@@ -859,6 +859,14 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 		if (space) this.safeEmit('spaceState', { space });
 		return space;
 	}
+
+	/**
+	 * Says that a space has ended once more: its end was stored but maybe never said (the node that ended it lost the
+	 * reply, or died). Every node closes its connections and stage there and the broadcast stops, as at any end.
+	 */
+	announceEnded(space: Space): void {
+		if (space.state === 'ended') this.safeEmit('spaceState', { space });
+	}
 }
 
 /** How long a space's presence lives at least after a join, s (connections keep it longer; it is never shortened). */
