@@ -41,25 +41,32 @@ export interface HostCounters {
 	/** Every byte the host's socket received (frames with their headers). */
 	bytes: number;
 	frames: number;
-	/** `handQueueChanged` events, the hand changes they carried (a raise or a lowering each), and their bytes. */
+	/** `handQueueChanged` events, the hand changes they listed (a raise or a lowering each), and their bytes. */
 	handEvents: number;
 	handChanges: number;
 	handEventBytes: number;
+	/** Events that said `resync` instead of listing changes, and the bytes of the first pages read again for them. */
+	resyncs: number;
+	resyncBytes: number;
 }
 
 /**
  * The measured space's host: a real signaling connection (from the test process, as the player holds it) that
  * counts what it receives — every frame's bytes, and those of hand events apart — and checks it stays connected:
  * a WebSocket ping every second (its round trip says how busy the server's loop is) and a `getState` every 10 s.
+ * As the host panel does, it reads the queue's first page again (`listHands`, at most once a second) when a
+ * `handQueueChanged` says `resync` (more changes in one tick than an event lists): those bytes count as hands' too.
  */
 export class HostWatch {
 	readonly #socket: WebSocket;
-	readonly counters: HostCounters = { bytes: 0, frames: 0, handEvents: 0, handChanges: 0, handEventBytes: 0 };
+	readonly counters: HostCounters = { bytes: 0, frames: 0, handEvents: 0, handChanges: 0, handEventBytes: 0, resyncs: 0, resyncBytes: 0 };
 	/** Bytes received by message: each event by name, replies as `reply` (where the host's bytes go). */
 	readonly bytesByMessage: Record<string, number> = {};
-	/** Largest hand event in each queue-length band, bytes. */
-	readonly handEventMaxBytes: Record<string, number> = {};
+	/** Events that listed changes, by queue-length band: their bytes and changes (a cost per change by queue length). */
+	readonly handBands: Record<string, { events: number; changes: number; bytes: number }> = {};
 	maxQueueLength = 0;
+	/** The queue's length as the latest hand event said. */
+	queueLength = 0;
 	closeCode: number | undefined;
 	pings = 0;
 	/** Pings unanswered within 5 s and getState requests refused or unanswered within 10 s. */
@@ -68,6 +75,10 @@ export class HostWatch {
 	readonly #pingRttsMs: number[] = [];
 	readonly #timers: NodeJS.Timeout[] = [];
 	readonly #pending = new Map<number, (ok: boolean) => void>();
+	/** Request ids of the `listHands` a resync asked for: their replies count as hand bytes. */
+	readonly #pageRequests = new Set<number>();
+	#lastPageAt = -Infinity;
+	#pageWanted = false;
 	#nextId = 1;
 	#pingSentAt: number | undefined;
 
@@ -138,6 +149,17 @@ export class HostWatch {
 				if (!ok) this.stateFailures++;
 			});
 		}, 10_000));
+		// A resync's page read, at most once a second (a later resync within the second is answered by that read).
+		this.#timers.push(setInterval(() => this.#readPageIfWanted(), 250));
+	}
+
+	#readPageIfWanted(): void {
+		if (!this.#pageWanted || !this.connected || now() - this.#lastPageAt < 1000) return;
+		this.#pageWanted = false;
+		this.#lastPageAt = now();
+		const id = this.#nextId;
+		this.#pageRequests.add(id);
+		void this.#request('listHands').finally(() => this.#pageRequests.delete(id));
 	}
 
 	#request(name: string, timeoutMs = 10_000): Promise<boolean> {
@@ -164,22 +186,40 @@ export class HostWatch {
 		this.bytesByMessage[kind] = (this.bytesByMessage[kind] ?? 0) + bytes;
 		if (message.event === undefined) {
 			if (typeof message.id === 'number') {
+				if (this.#pageRequests.has(message.id)) this.counters.resyncBytes += bytes;
 				this.#pending.get(message.id)?.(message.ok === true);
 				this.#pending.delete(message.id);
 			}
 			return;
 		}
 		if (message.event !== 'handQueueChanged' || !message.data) return;
-		// `{ changes, length, resync? }` once per tick; older servers sent `{ raised, lowered, length }` per change, and
-		// before that the whole `queue` with every change.
-		const { raised, lowered, changes } = message.data;
-		const length = typeof message.data.length === 'number' ? message.data.length : Array.isArray(message.data.queue) ? message.data.queue.length : 0;
+		const data = message.data as { changes?: { raised: unknown; lowered: unknown }[]; length?: number; resync?: boolean; raised?: unknown; lowered?: unknown; queue?: unknown[] };
+		// `{ changes, length, resync? }`; a server of one change per event sent `{ raised, lowered, length }`, an older
+		// one the whole `queue` with every change.
+		const changes = data.changes ?? [{ raised: data.raised, lowered: data.lowered }];
+		const changed = changes.reduce((n, c) => n + (c.raised ? 1 : 0) + (c.lowered ? 1 : 0), 0);
+		const length = data.length ?? data.queue?.length ?? 0;
 		this.counters.handEvents++;
-		this.counters.handChanges += Array.isArray(changes) ? changes.length : (raised ? 1 : 0) + (lowered ? 1 : 0);
+		this.counters.handChanges += changed;
 		this.counters.handEventBytes += bytes;
 		this.maxQueueLength = Math.max(this.maxQueueLength, length);
+		this.queueLength = length;
+		if (data.resync) {
+			this.counters.resyncs++;
+			this.#pageWanted = true;
+			this.#readPageIfWanted();
+			return;
+		}
 		const band = lengthBands.find(([, below]) => length < below)![0];
-		this.handEventMaxBytes[band] = Math.max(this.handEventMaxBytes[band] ?? 0, bytes);
+		const entry = (this.handBands[band] ??= { events: 0, changes: 0, bytes: 0 });
+		entry.events++;
+		entry.changes += changed;
+		entry.bytes += bytes;
+	}
+
+	/** Bytes per listed change in each queue-length band (events that said `resync` aside). */
+	bytesPerChangeByQueueLength(): Record<string, number> {
+		return Object.fromEntries(Object.entries(this.handBands).map(([band, b]) => [band, b.changes === 0 ? 0 : Math.round(b.bytes / b.changes)]));
 	}
 }
 
@@ -191,6 +231,8 @@ export function hostDelta(from: HostCounters, to: HostCounters): HostCounters {
 		handEvents: to.handEvents - from.handEvents,
 		handChanges: to.handChanges - from.handChanges,
 		handEventBytes: to.handEventBytes - from.handEventBytes,
+		resyncs: to.resyncs - from.resyncs,
+		resyncBytes: to.resyncBytes - from.resyncBytes,
 	};
 }
 
