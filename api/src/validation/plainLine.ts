@@ -13,7 +13,7 @@ const plain = /^[^\p{Cc}\p{Cs}\u202A-\u202E\u2066-\u2069]*$/u;
  * (zero-width spaces, soft hyphens, word joiners, bidi marks, tag characters) is invisible or moves text, so that
  * "Hana Host\u200B" could pass for "Hana Host": refused.
  */
-const joinerInEmoji = /(?<=\p{Extended_Pictographic}[\uFE0F\u{1F3FB}-\u{1F3FF}]?)\u200D(?=\p{Extended_Pictographic})/gu;
+const joinerInEmoji = /(?<=\p{Extended_Pictographic}(?:\uFE0F|\p{Emoji_Modifier})?)\u200D(?=\p{Extended_Pictographic})/gu;
 const nonJoinerInWord = /(?<=\p{L}\p{M}*)\u200C(?=\p{L})/gu;
 const format = /\p{Cf}/u;
 
