@@ -117,6 +117,9 @@ describe('space limits, shared by the nodes of a cluster', () => {
 		const other = (await create(a)).body.space!.id;
 		const join = (node: TestNode, id: string, from: string, identity?: string) =>
 			post(node, `/api/spaces/${id}/join`, { displayName: 'Joiner', ...(identity !== undefined && { identity }) }, { from });
+		// A space that does not exist makes no bucket.
+		expect((await join(a, 'nosuchspace', '198.51.100.20')).status).toBe(404);
+		expect(await a.redis.keys(`${a.redisPrefix}:rate:join:space:nosuchspace:*`)).toEqual([]);
 		const first = await join(a, spaceId, '198.51.100.20');
 		for (const node of [b, a]) expect((await join(node, spaceId, '198.51.100.20')).status).toBe(200);
 		const refused = await join(b, spaceId, '198.51.100.20');

@@ -301,6 +301,9 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 		// Someone coming back keeps the name they have; a newcomer is counted against their network's join rates and
 		// may not take the name of someone on stage.
 		if (!record.participant) {
+			// No bucket is made for a space that does not exist or has ended.
+			if (!record.space) throw new TribuneError('not_found', 'no such space');
+			if (record.space.state === 'ended') throw new TribuneError('space_ended', 'this space has ended');
 			await this.#clients.takeJoin(spaceId, request.address);
 			await this.#requireNameFree(spaceId, id, request.displayName);
 		}
