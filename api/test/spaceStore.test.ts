@@ -413,6 +413,25 @@ describe('RedisSpaceStore under concurrency', () => {
 	});
 });
 
+describe('RedisSpaceStore idle ends', () => {
+	it('an end unless moderators are connected is refused while the connection tally counts one on a live node', async () => {
+		const prefix = `test-${randomUUID()}`;
+		const store = new RedisSpaceStore(redis, prefix);
+		const { space } = await newSpace(store);
+		await store.transitionState(space.id, ['created'], 'live', 1_795_000_001_000);
+		// `ListenerTally`'s hash: node → "<listeners>:<expiresAtMs>:<moderators>", times in Redis's clock.
+		const tally = `${prefix}:space:{${space.id}}:listeners`;
+		const [s] = await redis.time();
+		const nowMs = Number(s) * 1000;
+		await redis.hset(tally, 'node-gone', `3:${nowMs - 1000}:1`, 'node-here', `5:${nowMs + 60_000}:1`);
+		expect(await store.transitionState(space.id, ['live'], 'ended', 1_795_000_002_000, { unlessModeratorsConnected: true })).toBeUndefined();
+		expect((await store.getSpace(space.id))?.state).toBe('live');
+		// The host went (the node's moderators 0): it ends; a max-duration end never asks.
+		await redis.hset(tally, 'node-here', `5:${nowMs + 60_000}:0`);
+		expect(await store.transitionState(space.id, ['live'], 'ended', 1_795_000_002_000, { unlessModeratorsConnected: true })).toMatchObject({ state: 'ended' });
+	});
+});
+
 describe('RedisSpaceStore deadlines', () => {
 	it('a change whose deadline has passed in Redis\'s time changes nothing, answers TRIBUNE_DEADLINE and asks for a new clock reading; 0 means none', async () => {
 		const prefix = `test-${randomUUID()}`;

@@ -193,8 +193,10 @@ export class SpaceLifecycle {
 			times: { idleEndMs: idleEndS * 1000, maxLiveMs: maxLiveS * 1000, warnMs },
 		});
 		if (plan.end) {
-			const ended = await this.#service.endOnItsOwn(spaceId);
-			if (ended) this.#logger.info({ spaceId, reason: plan.end }, 'space ended on its own');
+			// Not ended (a host came back since the tally was read, or it ended otherwise): the next sweep sees which.
+			const ended = await this.#service.endOnItsOwn(spaceId, plan.end);
+			if (!ended) return;
+			this.#logger.info({ spaceId, reason: plan.end }, 'space ended on its own');
 			await this.#forget(spaceId);
 			return;
 		}

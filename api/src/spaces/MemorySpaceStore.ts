@@ -65,7 +65,8 @@ export class MemorySpaceStore implements SpaceStore {
 		return entry && structuredClone(entry.space);
 	}
 
-	async transitionState(spaceId: SpaceId, from: readonly SpaceState[], to: SpaceState, atMs: number): Promise<Space | undefined> {
+	// `unlessModeratorsConnected` needs the connection tally, kept in Redis only (one node alone has no lifecycle sweep).
+	async transitionState(spaceId: SpaceId, from: readonly SpaceState[], to: SpaceState, atMs: number, _options?: { unlessModeratorsConnected?: boolean }): Promise<Space | undefined> {
 		const entry = this.#spaces.get(spaceId);
 		if (!entry || !from.includes(entry.space.state)) return undefined;
 		entry.space.state = to;

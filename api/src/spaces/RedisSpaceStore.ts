@@ -135,8 +135,8 @@ export class RedisSpaceStore implements SpaceStore {
 		return raw === null ? undefined : (JSON.parse(raw) as Space);
 	}
 
-	async transitionState(spaceId: SpaceId, from: readonly SpaceState[], to: SpaceState, atMs: number): Promise<Space | undefined> {
-		const result = await this.#transition(spaceId, from, to, atMs, { maxLive: -1, maxLivePerOwner: -1 });
+	async transitionState(spaceId: SpaceId, from: readonly SpaceState[], to: SpaceState, atMs: number, options: { unlessModeratorsConnected?: boolean } = {}): Promise<Space | undefined> {
+		const result = await this.#transition(spaceId, from, to, atMs, { maxLive: -1, maxLivePerOwner: -1 }, options.unlessModeratorsConnected === true);
 		return result.ok ? result.space : undefined;
 	}
 
@@ -144,15 +144,16 @@ export class RedisSpaceStore implements SpaceStore {
 		return this.#transition(spaceId, ['created'], 'live', atMs, limits);
 	}
 
-	async #transition(spaceId: SpaceId, from: readonly SpaceState[], to: SpaceState, atMs: number, limits: LiveLimits): Promise<StartResult> {
+	async #transition(spaceId: SpaceId, from: readonly SpaceState[], to: SpaceState, atMs: number, limits: LiveLimits, unlessModerators = false): Promise<StartResult> {
 		// The owner names a key the script touches, so it is read first; it never changes once the space exists.
 		const before = await this.getSpace(spaceId);
 		if (!before) return { ok: false, reason: 'not_found' };
 		const k = this.#keys(spaceId);
 		const reply = (await this.#run(
 			'tribuneTransition',
-			[k.space, k.participants, k.stage, k.hands, k.seq, k.bans, k.pinned, k.addrBans, `${this.#prefix}:live`, `${this.#prefix}:live:owner:${before.owner}`, this.#seenKey(spaceId)],
-			[to, atMs, endedSpaceTtlS, limits.maxLive, limits.maxLivePerOwner, this.#prefix, spaceId, ...from],
+			// The connection tally is `ListenerTally`'s (signaling writes it; the idle end reads it in the same step).
+			[k.space, k.participants, k.stage, k.hands, k.seq, k.bans, k.pinned, k.addrBans, `${this.#prefix}:live`, `${this.#prefix}:live:owner:${before.owner}`, this.#seenKey(spaceId), `${k.space}:listeners`],
+			[to, atMs, endedSpaceTtlS, limits.maxLive, limits.maxLivePerOwner, this.#prefix, spaceId, unlessModerators ? '1' : '0', ...from],
 		)) as string[];
 		if (reply[0] === 'ok') return { ok: true, space: JSON.parse(reply[1]!) as Space };
 		return { ok: false, reason: reply[0] as Exclude<StartResult, { ok: true }>['reason'] };

@@ -855,10 +855,11 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 
 	/**
 	 * Ends a live space that nobody ended (idle, or live for the longest allowed): as a host's end does, so the
-	 * broadcast stops and the replay is kept. Undefined if it was no longer live.
+	 * broadcast stops and the replay is kept. Undefined if it was no longer live, or, for `idle`, if a host or co-host
+	 * is connected again by then.
 	 */
-	async endOnItsOwn(spaceId: SpaceId): Promise<Space | undefined> {
-		const space = await this.#store.transitionState(spaceId, ['live'], 'ended', this.#now());
+	async endOnItsOwn(spaceId: SpaceId, reason: 'idle' | 'max_duration'): Promise<Space | undefined> {
+		const space = await this.#store.transitionState(spaceId, ['live'], 'ended', this.#now(), { unlessModeratorsConnected: reason === 'idle' });
 		if (space) this.safeEmit('spaceState', { space });
 		return space;
 	}

@@ -69,7 +69,11 @@ export interface SpaceStore {
 	 * live makes the space's keys permanent and counts it live; ending stops counting it and gives its keys the
 	 * ended spaces' expiry. Live limits are `startSpace`'s.
 	 */
-	transitionState(spaceId: SpaceId, from: readonly SpaceState[], to: SpaceState, atMs: number): Promise<Space | undefined>;
+	/**
+	 * `unlessModeratorsConnected`: refused (undefined) while the space's connection tally counts a host or co-host
+	 * connected on a live node, read in the same step (Redis; an idle end never races a host's return).
+	 */
+	transitionState(spaceId: SpaceId, from: readonly SpaceState[], to: SpaceState, atMs: number, options?: { unlessModeratorsConnected?: boolean }): Promise<Space | undefined>;
 	/** `created` → `live`, refused when the cluster or the space's owner already has as many live spaces as `limits` allow. */
 	startSpace(spaceId: SpaceId, atMs: number, limits: LiveLimits): Promise<StartResult>;
 	/** Spaces, newest first, optionally only those in `state`; ids whose space expired are dropped from the index. */

@@ -74,22 +74,32 @@ redis.call('ZADD', KEYS[5], tonumber(ARGV[6]), ARGV[5])
 return 1`,
 	},
 	/**
-	 * KEYS: space, then the 7 other keys of the space, the live set, the owner's live set, the space's presence.
-	 * ARGV: to, atMs, ttlS, maxLive (-1: none), maxLivePerOwner (-1: none), prefix, spaceId, from… Moves the state if
-	 * it is one of `from` and, going live, if neither live set is at its limit; stamps startedAt/endedAt. Going live
+	 * KEYS: space, then the 7 other keys of the space, the live set, the owner's live set, the space's presence, its
+	 * connection tally (`ListenerTally`'s hash). ARGV: to, atMs, ttlS, maxLive (-1: none), maxLivePerOwner (-1: none),
+	 * prefix, spaceId, unlessModerators ('1': refused while the tally counts a host or co-host on a live node), from…
+	 * Moves the state if it is one of `from` and, going live, if neither live set is at its limit; stamps startedAt/endedAt. Going live
 	 * PERSISTs the space's keys and adds it to the live sets; ending gives its keys and presence ttlS (a space never
 	 * started keeps what remains of its own, if shorter) and takes it out of them. Returns {'ok', Space JSON} or {reason}.
 	 */
 	tribuneTransition: {
-		keys: 11,
+		keys: 12,
 		lua: `${pruneLive}
 local raw = redis.call('GET', KEYS[1])
 if not raw then return {'not_found'} end
 local remainingMs = redis.call('PTTL', KEYS[1])
 local space = cjson.decode(raw)
 local allowed = false
-for i = 8, #ARGV do if ARGV[i] == space.state then allowed = true end end
+for i = 9, #ARGV do if ARGV[i] == space.state then allowed = true end end
 if not allowed then return {'wrong_state'} end
+if ARGV[8] == '1' then
+	local t = redis.call('TIME')
+	local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+	local tally = redis.call('HGETALL', KEYS[12])
+	for i = 2, #tally, 2 do
+		local expires, moderators = string.match(tally[i], '^%d+:(%d+):?(%d*)$')
+		if expires and tonumber(expires) > now and (tonumber(moderators) or 0) > 0 then return {'moderators_connected'} end
+	end
+end
 local to = ARGV[1]
 if to == 'live' then
 	local maxLive, maxOwner = tonumber(ARGV[4]), tonumber(ARGV[5])
