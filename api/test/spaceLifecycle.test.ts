@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import type { EventData } from '../src/signaling/protocol.js';
 import { asParticipantId, asSpaceId } from '../src/spaces/Space.js';
 import { SignalingClient } from './support/SignalingClient.js';
@@ -162,6 +162,21 @@ describe('the space lifecycle over two nodes', () => {
 		const ended = await host.waitFor('spaceState', (d) => d.space.state === 'ended', 5000);
 		expect(ended.space.endedAt).not.toBeNull();
 		expect(await host.waitForClose()).toBe(4010);
+	});
+
+	it('sweeps time spaces by Redis\'s clock: a node whose clock runs hours ahead ends nothing early', async () => {
+		const { hostToken } = await createLiveSpace(a);
+		const host = await connect(a, hostToken);
+		await host.request('getState');
+		// Both nodes' clocks (they run in this process) two hours ahead: past this space's SPACE_MAX_LIVE_S (1 h).
+		vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 2 * 3600_000 });
+		try {
+			await sleep(1500);
+		} finally {
+			vi.useRealTimers();
+		}
+		expect((await host.request('getState')).space.state).toBe('live');
+		expect(host.events.some((e) => e.event === 'spaceEnding')).toBe(false);
 	});
 
 	it('a sweep that cannot read a live space keeps it indexed with its presence, for the next sweep', async () => {

@@ -146,11 +146,13 @@ export class SpaceLifecycle {
 		try {
 			// Every live space (the store's set, bounded by `LIVE_SPACES_MAX`: what the index missed is swept all the same),
 			// and what the index still holds (a space that ended, to be forgotten).
-			const [live, indexed] = await Promise.all([this.#redis.smembers(`${this.#prefix}:live`), this.#redis.zrange(this.#liveKey, 0, -1)]);
+			const [live, indexed, [seconds, micros]] = await Promise.all([this.#redis.smembers(`${this.#prefix}:live`), this.#redis.zrange(this.#liveKey, 0, -1), this.#redis.time()]);
+			// Time is Redis's, like presence's and the tally's: whichever node sweeps, its clock does not matter.
+			const redisOffsetMs = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) - performance.now();
 			for (const id of new Set([...indexed, ...live])) {
 				// Renewed before each space; lost (expired while Redis was slow, and taken): another node sweeps now.
 				if (this.#closed || !(await this.#holdLock(holdMs))) return;
-				await this.#sweepSpace(asSpaceId(id)).catch((error: unknown) => this.#logger.warn({ err: error, spaceId: id }, 'lifecycle: sweeping a space failed'));
+				await this.#sweepSpace(asSpaceId(id), Math.round(redisOffsetMs + performance.now())).catch((error: unknown) => this.#logger.warn({ err: error, spaceId: id }, 'lifecycle: sweeping a space failed'));
 			}
 		} catch (error) {
 			this.#logger.warn({ err: error }, 'lifecycle: sweep failed');
@@ -170,7 +172,7 @@ export class SpaceLifecycle {
 		return (await this.#redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0", 1, this.#lockKey, this.#nodeId, ms)) === 1;
 	}
 
-	async #sweepSpace(spaceId: SpaceId): Promise<void> {
+	async #sweepSpace(spaceId: SpaceId, nowMs: number): Promise<void> {
 		// Only a space that is gone or no longer live is forgotten: any other failure (Redis slow or away) throws, and
 		// the next sweep tries again with its presence and idle clock intact.
 		const space = await this.#service.getSpace(spaceId).catch((error: unknown) => {
@@ -186,8 +188,8 @@ export class SpaceLifecycle {
 		const [{ moderators }, raw] = await Promise.all([this.#tally.read(spaceId), this.#redis.hgetall(this.#stateKey(spaceId))]);
 		const before = readState(raw);
 		const plan = planLifecycle({
-			startedAt: space.startedAt ?? Date.now(),
-			nowMs: Date.now(),
+			startedAt: space.startedAt ?? nowMs,
+			nowMs,
 			moderatorsConnected: moderators > 0,
 			state: before,
 			times: { idleEndMs: idleEndS * 1000, maxLiveMs: maxLiveS * 1000, warnMs },
