@@ -333,25 +333,33 @@ export class SignalingServer {
 		const listener = participant.role === 'listener';
 		// A participant already connected here is replacing their own connection and takes no new place.
 		const replacing = this.#rooms.get(actor.spaceId)?.get(actor.participantId) !== undefined;
-		try {
-			if (listener && !replacing) {
-				const listeners = await this.#spaceListeners(actor.spaceId);
-				if (!this.admission.admitSpaceConnection(participant.role, listeners)) return { refused: { code: closeCodes.full, reason: retry } };
-			}
-			const peer = normalizeAddress(req.socket.remoteAddress ?? '');
-			const address = clientAddress(peer, headerValue(req.headers['x-forwarded-for']), this.#proxies);
-			// A trusted proxy that forwards nothing carries everyone's connections: not one client's.
-			if (!this.#addresses || this.#proxies.trusts(address)) return {};
-			const tag = this.#addressTag(address);
-			const max = listener && !replacing ? this.admission.limits.maxAddressConnections : Number.MAX_SAFE_INTEGER;
-			const taken = await this.#addresses.acquire(tag, max, upgradeRedisWaitMs);
-			if (taken === false) return { refused: { code: closeCodes.tooManyConnections, reason: retry } };
-			// Taken, or not answered in time: either way the connection holds its place (the next refresh writes it).
-			return { addressTag: tag };
-		} catch (error) {
-			this.#logger.warn({ err: error, spaceId: actor.spaceId }, 'admission across nodes: Redis did not answer; letting the connection in');
-			return {};
+		// Both asked at once: a slow Redis costs an upgrade one wait, not two.
+		const [space, address] = await Promise.allSettled([
+			listener && !replacing ? this.#spaceListeners(actor.spaceId).then((n) => this.admission.admitSpaceConnection(participant.role, n)) : true,
+			this.#admitAddress(req, listener && !replacing),
+		]);
+		for (const r of [space, address]) {
+			if (r.status === 'rejected') this.#logger.warn({ err: r.reason, spaceId: actor.spaceId }, 'admission across nodes: Redis did not answer; letting the connection in');
 		}
+		const admitted: Admitted = address.status === 'fulfilled' ? address.value : {};
+		if (space.status === 'fulfilled' && !space.value) {
+			if (admitted.addressTag !== undefined) this.#addresses?.release(admitted.addressTag);
+			return { refused: { code: closeCodes.full, reason: retry } };
+		}
+		return admitted;
+	}
+
+	/** The client address's place over every node (`maxAddressConnections` for a new listener, unlimited else). */
+	async #admitAddress(req: http.IncomingMessage, capped: boolean): Promise<Admitted> {
+		const peer = normalizeAddress(req.socket.remoteAddress ?? '');
+		const address = clientAddress(peer, headerValue(req.headers['x-forwarded-for']), this.#proxies);
+		// A trusted proxy that forwards nothing carries everyone's connections: not one client's.
+		if (!this.#addresses || this.#proxies.trusts(address)) return {};
+		const tag = this.#addressTag(address);
+		const taken = await this.#addresses.acquire(tag, capped ? this.admission.limits.maxAddressConnections : Number.MAX_SAFE_INTEGER, upgradeRedisWaitMs);
+		if (taken === false) return { refused: { code: closeCodes.tooManyConnections, reason: `retry-after=${this.admission.limits.retryAfterS}` } };
+		// Taken, or not answered in time: either way the connection holds its place (the next refresh writes it).
+		return { addressTag: tag };
 	}
 
 	/**
