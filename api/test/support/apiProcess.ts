@@ -40,6 +40,9 @@ export class ApiProcess {
 			LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
 			// Tests create spaces anonymously unless they ask for the closed default (TRIBUNE_OPEN_HOSTING=false).
 			TRIBUNE_OPEN_HOSTING: process.env.TRIBUNE_OPEN_HOSTING ?? 'true',
+			// Tests join from loopback far faster than a network of people does (spaceLimits.test.ts tests the rates).
+			JOINS_PER_MIN_PER_ADDRESS: '1000000',
+			JOINS_PER_MIN_PER_ADDRESS_IN_SPACE: '1000000',
 			...extraEnv,
 		};
 		for (const [name, value] of Object.entries(extraEnv)) if (value === undefined) delete env[name];
