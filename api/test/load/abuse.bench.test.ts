@@ -55,7 +55,8 @@ const unstartedTtlS = envInt('TRIBUNE_ABUSE_UNSTARTED_TTL_S', windowS + 90);
 /** Creations a minute per address: Tribune's default, or what the environment (passed on to the launcher) sets. */
 const createsPerMinPerAddress = envInt('CREATES_PER_MIN_PER_ADDRESS', 30);
 
-const adminKey = crypto.randomBytes(32).toString('base64url');
+/** The operator key: the environment's for a Tribune at TRIBUNE_LOAD_URL, else one the launcher is given. */
+const adminKey = process.env.TRIBUNE_LOAD_URL && process.env.TRIBUNE_ADMIN_KEY ? process.env.TRIBUNE_ADMIN_KEY : crypto.randomBytes(32).toString('base64url');
 const createsAddress = '203.0.113.7';
 const log = (line: string): void => void process.stderr.write(`[bench:abuse] ${new Date().toISOString().slice(11, 19)} ${line}\n`);
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

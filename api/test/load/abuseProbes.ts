@@ -29,7 +29,7 @@ export async function call<T = Record<string, unknown>>(url: string, init: { met
 	return { status: res.status, body: (text ? JSON.parse(text) : {}) as T };
 }
 
-/** Hand events' wire sizes, largest per queue-length band: whatever the queue's length, a change costs the same. */
+/** Queue-length bands the cost of a hand change is reported in: whatever the queue's length, it should be the same. */
 const lengthBands = [
 	['0-9', 10],
 	['10-99', 100],
