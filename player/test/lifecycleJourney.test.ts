@@ -5,7 +5,7 @@ import { createLiveSpace, TribuneSystem } from './support/tribuneSystem.js';
 /**
  * A space's end on its own, in headless Chromium against the whole system as `npm start` runs it (compiled: `npm run
  * build` first), with the longest live time cut to seconds: the host panel says the space will end and counts down,
- * then the page turns to the replay and says why it ended. Screenshots go to test-artifacts/player-lifecycle/.
+ * then the page turns to the replay (written whole) and says why it ended. Screenshots go to test-artifacts/player-lifecycle/.
  */
 const system = new TribuneSystem('player-lifecycle');
 afterAll(() => system.stop());
@@ -29,6 +29,9 @@ describe('player: a space ending on its own', () => {
 		await system.shot(host, '02-ended');
 		const info = (await (await fetch(`${system.base}/api/spaces/${spaceId}`)).json()) as { space: { state: string } };
 		expect(info.space.state).toBe('ended');
+		// Ended like a host's end: the broadcast stopped and wrote the replay whole, and the page plays it.
+		await host.getByTestId('replay').waitFor({ timeout: 30_000 });
+		await expect.poll(async () => (await fetch(`${system.base}/hls/${spaceId}/audio/vod.m3u8`)).text(), { timeout: 30_000 }).toContain('#EXT-X-ENDLIST');
 		expect(system.cspViolations(), 'CSP violations').toEqual([]);
 	});
 });
