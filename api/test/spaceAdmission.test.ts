@@ -78,6 +78,14 @@ describe('admission over every node', () => {
 		expect(await staysOpen(l2)).toBe(true);
 	}, 30_000);
 
+	it('upgrades that pass the space cap together fill only the places left', async () => {
+		const { spaceId } = await createLiveSpace(a);
+		const tokens = await Promise.all(['B1', 'B2', 'B3', 'B4', 'B5', 'B6'].map(async (name) => (await joinSpace(a, spaceId, name)).token));
+		const burst = await Promise.all(tokens.map((token) => open(a, token)));
+		const open3 = await Promise.all(burst.map((c) => staysOpen(c)));
+		expect(open3.filter(Boolean)).toHaveLength(3);
+	}, 30_000);
+
 	it('one space fills at most 80 % of a node beyond its share: the rest stays for other spaces', async () => {
 		const node = await startTestNode(inject('redisUrl'), { admission: { maxAudience: 5, retryAfterS: 7 } });
 		try {

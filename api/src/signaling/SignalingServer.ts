@@ -389,7 +389,8 @@ export class SignalingServer {
 		for (const room of this.#rooms.values()) if (room.localListenerCount > 0) spaces++;
 		const spaceListeners = this.#rooms.get(spaceId)?.localListenerCount ?? 0;
 		if (!this.admission.admitConnection(role, { spaceListeners, spaces })) return false;
-		return this.admission.admitSpaceConnection(role, this.#knownSpaceListeners(spaceId) ?? 0);
+		// Before this node's first report, its own listeners at least (a burst of upgrades all read the same total).
+		return this.admission.admitSpaceConnection(role, this.#knownSpaceListeners(spaceId) ?? spaceListeners);
 	}
 
 	#onConnection(ws: WebSocket, auth: Awaited<ReturnType<SpaceService['authenticate']>>, admitted: Admitted): void {
