@@ -188,11 +188,12 @@ function problemWith(reply: Reply, method: string): string | undefined {
 }
 
 /**
- * Every key under `prefix` with its type and content: the state a request must not change. The lifecycle sweep's own
- * bookkeeping (its lock, and when each live space's moderators left) changes on a timer, whatever the requests do.
+ * Every key under `prefix` with its type and content: the state a request must not change. Bookkeeping that changes
+ * on a timer whatever the requests do is left out: the lifecycle sweep's (its lock, and when each live space's
+ * moderators left) and the per-address connection counts' list of live nodes.
  */
 async function snapshot(redis: Redis, prefix: string): Promise<Record<string, string>> {
-	const keys = (await redis.keys(`${prefix}*`)).filter((key) => !key.includes(':hls:') && !/:lifecycle(?::lock)?$/.test(key)).sort();
+	const keys = (await redis.keys(`${prefix}*`)).filter((key) => !key.includes(':hls:') && !/:lifecycle(?::lock)?$|:\{conn\}:nodes$/.test(key)).sort();
 	const out: Record<string, string> = {};
 	for (const key of keys) {
 		const type = await redis.type(key);
