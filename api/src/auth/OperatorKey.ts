@@ -1,6 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
+import { readOrCreateSecretFile } from './secretFile.js';
 import { bearerMatches } from '../http/metricsAccess.js';
 
 /** Minimum length of the operator's key, in characters (printable ASCII without spaces: it travels in a header). */
@@ -30,15 +28,7 @@ export function loadOperatorKey(configured: string | undefined, dataDir: string)
 		}
 		return { key: configured, fromDataDir: false };
 	}
-	const file = path.join(dataDir, 'admin-key');
-	fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-	try {
-		// 'wx': fail if it exists, so two processes starting together do not overwrite each other's key.
-		fs.writeFileSync(file, randomBytes(32).toString('base64url'), { flag: 'wx', mode: 0o600 });
-	} catch (error) {
-		if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-	}
-	const stored = fs.readFileSync(file, 'utf8').trim();
+	const { file, stored } = readOrCreateSecretFile(dataDir, 'admin-key');
 	if (stored.length < minOperatorKeyLength || !keyShape.test(stored)) {
 		throw new Error(`${file} does not hold a key of at least ${minOperatorKeyLength} characters; delete it to generate one`);
 	}

@@ -1,6 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
+import { readOrCreateSecretFile } from './secretFile.js';
 
 /** Minimum length of a configured token secret, in bytes of UTF-8 (HS256 wants at least 256 bits). */
 export const minTokenSecretBytes = 32;
@@ -16,15 +14,7 @@ export function loadTokenSecret(configured: string | undefined, dataDir: string)
 		if (bytes.length < minTokenSecretBytes) throw new Error(`TRIBUNE_TOKEN_SECRET must be at least ${minTokenSecretBytes} bytes`);
 		return bytes;
 	}
-	const file = path.join(dataDir, 'token-secret');
-	fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-	try {
-		// 'wx': fail if it exists, so two processes starting together do not overwrite each other's key.
-		fs.writeFileSync(file, randomBytes(32).toString('base64url'), { flag: 'wx', mode: 0o600 });
-	} catch (error) {
-		if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-	}
-	const stored = fs.readFileSync(file, 'utf8').trim();
+	const { file, stored } = readOrCreateSecretFile(dataDir, 'token-secret');
 	if (Buffer.from(stored, 'base64url').length < minTokenSecretBytes) throw new Error(`${file} does not hold a 32-byte key; delete it to generate one`);
 	return new TextEncoder().encode(stored);
 }
