@@ -1,7 +1,7 @@
-import { fork, type ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { connectRedis, decodeHlsMessage, hlsRedisKeys } from '@tribune/transcoder';
 import { compileLoadWorker } from './compileLoadWorker.js';
+import { ForkedWorker } from './ForkedWorker.js';
 import type { HlsJob, WsJob } from './loadWorker.js';
 import { CpuMeter, histogramPercentile, mergeHistograms, rssMb } from './procStats.js';
 import { joinListeners, type LiveSpace, type TribuneUnderLoad } from './tribuneUnderLoad.js';
@@ -12,64 +12,6 @@ interface WorkerTotals {
 	liveSyncs: number;
 	bytes: number;
 	errorSamples: string[];
-}
-
-/** One forked load worker (loadWorker.ts) and its IPC messages. */
-class LoadWorkerProcess {
-	readonly child: ChildProcess;
-	readonly #messages: { type: string; [key: string]: unknown }[] = [];
-	readonly #waiters = new Set<() => void>();
-
-	constructor(script: string) {
-		// A bigger young generation: the generator allocates many short-lived buffers.
-		this.child = fork(script, [], { execArgv: ['--max-semi-space-size=32'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-		this.child.on('message', (message: { type: string }) => {
-			this.#messages.push(message);
-			for (const waiter of this.#waiters) waiter();
-		});
-		this.child.on('exit', () => {
-			for (const waiter of this.#waiters) waiter();
-		});
-	}
-
-	send(message: unknown): void {
-		this.child.send(message as never);
-	}
-
-	/** The next message of `type` (taken off the queue), within `timeoutMs`. */
-	next<T>(type: string, timeoutMs: number): Promise<T> {
-		return new Promise((resolve, reject) => {
-			const check = (): boolean => {
-				const index = this.#messages.findIndex((m) => m.type === type);
-				if (index >= 0) {
-					const [message] = this.#messages.splice(index, 1);
-					done();
-					resolve(message as T);
-					return true;
-				}
-				if (this.child.exitCode !== null || this.child.signalCode !== null) {
-					done();
-					reject(new Error(`load worker exited (${this.child.exitCode ?? this.child.signalCode}) before '${type}'`));
-					return true;
-				}
-				return false;
-			};
-			const timer = setTimeout(() => {
-				done();
-				reject(new Error(`load worker sent no '${type}' in ${timeoutMs} ms`));
-			}, timeoutMs);
-			const waiter = (): void => void check();
-			const done = (): void => {
-				clearTimeout(timer);
-				this.#waiters.delete(waiter);
-			};
-			if (!check()) this.#waiters.add(waiter);
-		});
-	}
-
-	kill(): void {
-		if (this.child.exitCode === null) this.child.kill('SIGKILL');
-	}
 }
 
 export interface LoadResult {
@@ -93,7 +35,7 @@ export interface LoadResult {
 }
 
 interface Phase {
-	workers: LoadWorkerProcess[];
+	workers: ForkedWorker[];
 	jobs: (HlsJob | WsJob)[];
 	rampMs: number;
 	durationS: number;
@@ -197,7 +139,7 @@ export async function runHlsLoad(options: HlsLoadOptions): Promise<LoadResult> {
 	});
 	await subscriber.subscribe(channel);
 	const script = compileLoadWorker();
-	const workers = Array.from({ length: options.workers }, () => new LoadWorkerProcess(script));
+	const workers = Array.from({ length: options.workers }, () => new ForkedWorker(script, 'load worker', ['--max-semi-space-size=32']));
 	// Slowly enough that the origin's accept queue (Node's default backlog, 511) does not overflow on a busy machine:
 	// a dropped SYN costs its listener a second or more.
 	const rampMs = Math.max(2000, options.listeners * 5);
@@ -239,7 +181,7 @@ export async function runWsLoad(options: WsLoadOptions): Promise<LoadResult> {
 	options.log(`joining ${options.clients} listeners over REST`);
 	const tokens = await joinListeners(options.tribune, options.space.spaceId, options.clients);
 	const script = compileLoadWorker();
-	const workers = Array.from({ length: options.workers }, () => new LoadWorkerProcess(script));
+	const workers = Array.from({ length: options.workers }, () => new ForkedWorker(script, 'load worker', ['--max-semi-space-size=32']));
 	const rampMs = Math.max(2000, options.clients * 2);
 	let offset = 0;
 	const jobs: WsJob[] = workers.map((_, i) => {
