@@ -25,8 +25,17 @@ const seed = Number(process.env.TRIBUNE_FUZZ_SEED ?? 20261129);
 /** Messages in flight per connection before waiting for their replies. */
 const window = 500;
 
-/** Every Redis value of the space (its listener tally aside: it is refreshed with a timestamp). */
-const snapshotSpace = (redis: Redis, prefix: string, spaceId: string) => snapshotRedis(redis, `${prefix}:space:{${spaceId}}*`, (key) => key.endsWith(':listeners'));
+/**
+ * Every Redis value of the space, but what a timer refreshes with a timestamp: its listener tally aside, and of its
+ * presence (`:seen`, participant → last connected) who is in it, not when they were last marked.
+ */
+async function snapshotSpace(redis: Redis, prefix: string, spaceId: string): Promise<Record<string, unknown>> {
+	const snapshot = await snapshotRedis(redis, `${prefix}:space:{${spaceId}}*`, (key) => key.endsWith(':listeners'));
+	for (const [key, value] of Object.entries(snapshot)) {
+		if (key.endsWith(':seen') && Array.isArray(value)) snapshot[key] = value.filter((_, i) => i % 2 === 0).sort();
+	}
+	return snapshot;
+}
 
 interface Template {
 	id: number;
