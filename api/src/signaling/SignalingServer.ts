@@ -762,6 +762,7 @@ const upgradeRedisWaitMs = 1500;
 /** `promise`'s value, or `fallback` when it takes longer than `ms` (its later failure is dropped: nobody waits). */
 function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
 	let timer: NodeJS.Timeout | undefined;
+	// Past the deadline nobody waits for it: a late failure (Redis away) is the fallback's case, already taken.
 	promise.catch(() => {});
 	return Promise.race([promise, new Promise<T>((resolve) => (timer = setTimeout(() => resolve(fallback), ms)))]).finally(() => clearTimeout(timer));
 }

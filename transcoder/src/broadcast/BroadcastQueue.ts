@@ -133,6 +133,7 @@ export class BroadcastQueue {
 		this.#rebalancing = (async () => {
 			do {
 				this.#rebalanceAgain = false;
+				// Priorities only order waiting jobs: one not brought up to date (Redis away) is, at the next finish or stop.
 				await this.#rebalance().catch(() => {});
 			} while (this.#rebalanceAgain && !this.#closed);
 		})();
