@@ -9,7 +9,7 @@ import { MemorySpaceStore } from '../src/spaces/MemorySpaceStore.js';
 import { asSpaceId, participantIdFor } from '../src/spaces/Space.js';
 import { SpaceService } from '../src/spaces/SpaceService.js';
 import { SignalingClient } from './support/SignalingClient.js';
-import { createLiveSpace, startTestNode, type ApiBody, type TestNode } from './support/startTestNode.js';
+import { createLiveSpace, postJson, startTestNode, type ApiBody, type TestNode } from './support/startTestNode.js';
 
 let node: TestNode;
 const clients: SignalingClient[] = [];
@@ -21,19 +21,8 @@ afterEach(() => {
 });
 afterAll(() => node.close());
 
-/** POSTs JSON as a client at `from` (the node believes X-Forwarded-For from loopback, as by default). */
-async function post(path: string, body: unknown, options: { bearer?: string; from?: string } = {}): Promise<{ status: number; body: ApiBody }> {
-	const res = await fetch(`${node.baseUrl}${path}`, {
-		method: 'POST',
-		headers: {
-			'content-type': 'application/json',
-			...(options.bearer !== undefined && { authorization: `Bearer ${options.bearer}` }),
-			...(options.from !== undefined && { 'x-forwarded-for': options.from }),
-		},
-		body: JSON.stringify(body),
-	});
-	return { status: res.status, body: (await res.json()) as ApiBody };
-}
+/** POSTs JSON to the node as a client at `from`. */
+const post = (path: string, body: unknown, options: { bearer?: string; from?: string } = {}) => postJson(`${node.baseUrl}${path}`, body, options.bearer, options.from);
 
 const join = (spaceId: string, body: Record<string, unknown>, from?: string) => post(`/api/spaces/${spaceId}/join`, body, { ...(from !== undefined && { from }) });
 

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, inject, it } from 'vitest';
 import { asParticipantId, asSpaceId } from '../src/spaces/Space.js';
 import type { SpaceLimits } from '../src/spaces/SpaceLimits.js';
 import { SignalingClient } from './support/SignalingClient.js';
-import { startTestNode, testSpaceLimits, type ApiBody, type TestNode } from './support/startTestNode.js';
+import { postJson, startTestNode, testSpaceLimits, type TestNode } from './support/startTestNode.js';
 
 const running: TestNode[] = [];
 const clients: SignalingClient[] = [];
@@ -21,29 +21,13 @@ async function twoNodes(limits: Partial<SpaceLimits>): Promise<[TestNode, TestNo
 	return [a, b];
 }
 
-interface Reply {
-	status: number;
-	body: ApiBody;
-	retryAfter: string | null;
-}
-
-async function post(node: TestNode, path: string, body: unknown, options: { bearer?: string; from?: string } = {}): Promise<Reply> {
-	const res = await fetch(`${node.baseUrl}${path}`, {
-		method: 'POST',
-		headers: {
-			'content-type': 'application/json',
-			...(options.bearer !== undefined && { authorization: `Bearer ${options.bearer}` }),
-			...(options.from !== undefined && { 'x-forwarded-for': options.from }),
-		},
-		body: JSON.stringify(body),
-	});
-	return { status: res.status, body: (await res.json()) as ApiBody, retryAfter: res.headers.get('retry-after') };
-}
+/** POSTs JSON to `node` as a client at `from`. */
+const post = (node: TestNode, path: string, body: unknown, options: { bearer?: string; from?: string } = {}) => postJson(`${node.baseUrl}${path}`, body, options.bearer, options.from);
 
 const create = (node: TestNode, options: { identity?: string; from?: string } = {}) =>
 	post(node, '/api/spaces', { title: 'Limited', hostName: 'Hana', ...(options.identity !== undefined && { identity: options.identity }) }, { ...(options.from !== undefined && { from: options.from }) });
 
-function expectRefusal(reply: Reply, status: number, code: string): void {
+function expectRefusal(reply: Awaited<ReturnType<typeof postJson>>, status: number, code: string): void {
 	expect([reply.status, reply.body.error?.code]).toEqual([status, code]);
 }
 

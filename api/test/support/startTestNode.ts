@@ -128,13 +128,21 @@ export interface ApiBody {
 }
 
 /** POSTs JSON and returns status and body. */
-export async function postJson(url: string, body: unknown, token?: string): Promise<{ status: number; body: ApiBody }> {
+/**
+ * POSTs JSON, with a participant, host or operator token when given, as a client at `from` (a test node believes
+ * X-Forwarded-For from loopback, as a node does by default); the reply's status, body and Retry-After.
+ */
+export async function postJson(url: string, body: unknown, token?: string, from?: string): Promise<{ status: number; body: ApiBody; retryAfter: string | null }> {
 	const res = await fetch(url, {
 		method: 'POST',
-		headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+		headers: {
+			'content-type': 'application/json',
+			...(token ? { authorization: `Bearer ${token}` } : {}),
+			...(from !== undefined && { 'x-forwarded-for': from }),
+		},
 		body: JSON.stringify(body),
 	});
-	return { status: res.status, body: (await res.json()) as ApiBody };
+	return { status: res.status, body: (await res.json()) as ApiBody, retryAfter: res.headers.get('retry-after') };
 }
 
 /** Creates a space over REST, starts it, and returns the host's token and ids. */
