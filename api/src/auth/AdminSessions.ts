@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { TribuneError } from '../errors.js';
 import { signHs256, verifyHs256 } from './hs256Jwt.js';
 import { operatorKeyMatches, type OperatorKey } from './OperatorKey.js';
+import { bearerToken } from '../http/bearerToken.js';
 
 const audience = 'tribune-admin';
 const subject = 'operator';
@@ -128,7 +129,7 @@ export class AdminSessions {
 	 */
 	async authorize(authorization: string | undefined): Promise<void> {
 		if (this.isOperatorKey(authorization)) return;
-		const token = /^Bearer +(\S+)$/i.exec(authorization ?? '')?.[1];
+		const token = bearerToken(authorization);
 		if (token === undefined) throw new TribuneError('unauthorized', 'expected Authorization: Bearer <admin key or admin session token>');
 		const { gen } = await verifyHs256(this.#signingKey, token, audience, claimsSchema, { expired: 'admin session expired; sign in again', invalid: 'not the admin key or an admin session token' });
 		if (gen !== (await this.#generation())) throw new TribuneError('unauthorized', 'admin session signed out; sign in again');

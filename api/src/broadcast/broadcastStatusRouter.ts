@@ -3,6 +3,7 @@ import express, { type Router } from 'express';
 import { z } from 'zod';
 import { TribuneError } from '../errors.js';
 import type { SpaceService } from '../spaces/SpaceService.js';
+import { bearerToken } from '../http/bearerToken.js';
 
 export interface BroadcastStatusRouterDeps {
 	service: SpaceService;
@@ -23,9 +24,9 @@ export function broadcastStatusRouter({ service, queue }: BroadcastStatusRouterD
 	router.get('/:id/broadcast', async (req, res) => {
 		const id = spaceIdParam.safeParse(req.params.id);
 		if (!id.success) throw new TribuneError('bad_request', 'id: expected a space id');
-		const match = /^Bearer +(\S+)$/i.exec(req.get('authorization') ?? '');
-		if (!match) throw new TribuneError('unauthorized', 'expected Authorization: Bearer <token>');
-		const { actor } = await service.authenticate(match[1]!);
+		const token = bearerToken(req.get('authorization'));
+		if (token === undefined) throw new TribuneError('unauthorized', 'expected Authorization: Bearer <token>');
+		const { actor } = await service.authenticate(token);
 		if (actor.spaceId !== id.data) throw new TribuneError('forbidden', 'token is for another space');
 		await service.require(actor, 'manage_stage');
 		res.set('Cache-Control', 'no-store').json(await queue.state(actor.spaceId));

@@ -12,6 +12,7 @@ import type { CaptionerPushes } from './CaptionerPushes.js';
 import { captionerSocketPath } from './CaptionerSocket.js';
 import { captionerTokenTtl, type CaptionerTokens } from './CaptionerTokens.js';
 import { transcriptFile } from './transcriptFiles.js';
+import { bearerToken } from '../http/bearerToken.js';
 
 export interface CaptionsRouterDeps {
 	service: SpaceService;
@@ -39,9 +40,9 @@ function idOf(req: Request): SpaceId {
 }
 
 function bearer(req: Request): string {
-	const match = /^Bearer +(\S+)$/i.exec(req.get('authorization') ?? '');
-	if (!match) throw new TribuneError('unauthorized', 'expected Authorization: Bearer <token>');
-	return match[1]!;
+	const token = bearerToken(req.get('authorization'));
+	if (token === undefined) throw new TribuneError('unauthorized', 'expected Authorization: Bearer <token>');
+	return token;
 }
 
 /**

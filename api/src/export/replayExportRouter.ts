@@ -7,6 +7,7 @@ import { TribuneError } from '../errors.js';
 import { asSpaceId, type Space, type SpaceId } from '../spaces/Space.js';
 import type { SpaceService } from '../spaces/SpaceService.js';
 import { exportStatus, replayDownloadName, type ExportStatus } from './exportStatus.js';
+import { bearerToken } from '../http/bearerToken.js';
 
 export interface ReplayExportRouterDeps {
 	service: SpaceService;
@@ -48,10 +49,10 @@ export function replayExportRouter(deps: ReplayExportRouterDeps): Router {
 
 	router.post('/:id/export', async (req, res) => {
 		const spaceId = idOf(req);
-		const match = /^Bearer +(\S+)$/i.exec(req.get('authorization') ?? '');
-		if (!match) throw new TribuneError('unauthorized', 'expected Authorization: Bearer <token>');
+		const token = bearerToken(req.get('authorization'));
+		if (token === undefined) throw new TribuneError('unauthorized', 'expected Authorization: Bearer <token>');
 		// Not service.authenticate(): that refuses ended spaces, and only an ended space has an export.
-		const { claims } = await service.verifyToken(match[1]!);
+		const { claims } = await service.verifyToken(token);
 		if (claims.spaceId !== spaceId) throw new TribuneError('forbidden', 'token is for another space');
 		// The host's and co-hosts' grant; the role is read afresh from the store, never from the token.
 		await service.require({ spaceId, participantId: claims.participantId }, 'manage_stage');

@@ -3,6 +3,7 @@ import http from 'node:http';
 import type { Registry } from 'prom-client';
 import { errorBody } from '../errors.js';
 import { everyResponseHeaders } from './securityHeaders.js';
+import { bearerToken } from './bearerToken.js';
 
 /**
  * Where `/metrics` is served (README, configuration):
@@ -24,7 +25,7 @@ export interface MetricsAccess {
  * same time whatever was sent and however long it is (timingSafeEqual needs equal lengths).
  */
 export function bearerMatches(header: string | undefined, token: string): boolean {
-	const given = /^Bearer +(\S+)$/i.exec(header ?? '')?.[1] ?? '';
+	const given = bearerToken(header) ?? '';
 	const a = createHash('sha256').update(given).digest();
 	const b = createHash('sha256').update(token).digest();
 	return timingSafeEqual(a, b) && given !== '';

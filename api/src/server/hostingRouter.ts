@@ -6,6 +6,7 @@ import type { HostRecord } from '../auth/HostIdentities.js';
 import { operatorRouter, throttledOperatorAuth, type OperatorRouterDeps } from './operatorRouter.js';
 import { adminSessionBody, redeemInviteBody } from './serverSchemas.js';
 import { openApiDocument } from '../openapi/openApiDocument.js';
+import { bearerToken } from '../http/bearerToken.js';
 
 export type HostingRouterDeps = OperatorRouterDeps;
 
@@ -48,7 +49,7 @@ export function hostingRouter(deps: HostingRouterDeps): Router {
 
 	router.get('/host/me', async (req, res) => {
 		res.set('Cache-Control', 'no-store');
-		const credential = /^Bearer +(\S+)$/i.exec(req.get('authorization') ?? '')?.[1];
+		const credential = bearerToken(req.get('authorization'));
 		if (credential === undefined) {
 			// Without a credential: whether one is needed to create a space (the create page asks before its form).
 			if (!deps.spaces.openHosting) throw new TribuneError('host_required', "creating a space needs a host invite from this server's operator");

@@ -7,6 +7,7 @@ import { spaceInfo, participantInfo } from '../signaling/toWire.js';
 import { asParticipantId, asSpaceId, captionModes, type CaptionMode } from './Space.js';
 import type { SyntheticSpeakers } from '../stage/SyntheticSpeakers.js';
 import type { Authenticated, SpaceService } from './SpaceService.js';
+import { bearerToken } from '../http/bearerToken.js';
 
 export interface SpacesRouterDeps {
 	service: SpaceService;
@@ -79,9 +80,9 @@ export function spacesRouter({ service, synthetic }: SpacesRouterDeps): Router {
 
 	const authenticated = async (req: Request): Promise<Authenticated> => {
 		const header = req.get('authorization') ?? '';
-		const match = /^Bearer +(\S+)$/i.exec(header);
-		if (!match) throw new TribuneError('unauthorized', 'expected Authorization: Bearer <token>');
-		const auth = await service.authenticate(match[1]!);
+		const token = bearerToken(header);
+		if (token === undefined) throw new TribuneError('unauthorized', 'expected Authorization: Bearer <token>');
+		const auth = await service.authenticate(token);
 		if (auth.actor.spaceId !== parseInput(spaceIdParam, req.params.id)) throw new TribuneError('forbidden', 'token is for another space');
 		return auth;
 	};

@@ -1,6 +1,7 @@
 import type http from 'node:http';
 import { TribuneError } from '../errors.js';
 import { signalingSubprotocol, tokenSubprotocolPrefix } from '../signaling/authSubprotocols.js';
+import { bearerToken } from '../http/bearerToken.js';
 
 /** Longest token taken from an upgrade; Tribune's are a few hundred bytes. */
 const maxTokenLength = 4096;
@@ -31,8 +32,8 @@ export function upgradeToken(req: http.IncomingMessage, url: URL, options: Upgra
 		return checked(fromProtocols[0]!.slice(tokenSubprotocolPrefix.length));
 	}
 	if (options.allowBearer) {
-		const bearer = /^Bearer +(\S+)$/i.exec(req.headers.authorization ?? '');
-		if (bearer) return checked(bearer[1]!);
+		const bearer = bearerToken(req.headers.authorization);
+		if (bearer !== undefined) return checked(bearer);
 	}
 	if (url.searchParams.has('token')) return checked(url.searchParams.get('token') ?? '');
 	throw new TribuneError('unauthorized', `expected the subprotocols ${signalingSubprotocol} and ${tokenSubprotocolPrefix}<token>`);
