@@ -66,9 +66,11 @@ export class ExportQueue {
 
 	async state(spaceId: string): Promise<ExportState> {
 		this.#assertOpen();
-		const job = await this.#queue.getJob(exportJobId(spaceId));
+		let job = await this.#queue.getJob(exportJobId(spaceId));
 		if (!job) return { state: 'none', percent: 0 };
 		const state = await job.getState();
+		// The job was read before its state: one that finished in between is read again for its reason and progress.
+		if (state === 'failed' || state === 'completed') job = (await this.#queue.getJob(exportJobId(spaceId))) ?? job;
 		const parsed = exportProgressSchema.safeParse(job.progress);
 		const progress = parsed.success ? parsed.data : undefined;
 		const withProgress = progress ? { progress } : {};
