@@ -14,6 +14,8 @@ export interface ParsedSegment {
 	discontinuity: boolean;
 	map: string | undefined;
 	parts: ParsedPart[];
+	/** EXT-X-GAP: a placeholder with no media. */
+	gap: boolean;
 }
 
 export interface ParsedMediaPlaylist {
@@ -49,7 +51,7 @@ export function parseMediaPlaylist(text: string): ParsedMediaPlaylist {
 	};
 	let current: Omit<ParsedSegment, 'msn'> | undefined;
 	let map: string | undefined;
-	const open = (): Omit<ParsedSegment, 'msn'> => (current ??= { uri: undefined, durationS: undefined, pdt: undefined, discontinuity: false, map, parts: [] });
+	const open = (): Omit<ParsedSegment, 'msn'> => (current ??= { uri: undefined, durationS: undefined, pdt: undefined, discontinuity: false, map, parts: [], gap: false });
 	for (const line of lines.slice(1)) {
 		const [tag, value = ''] = line.startsWith('#') ? [line.slice(0, line.indexOf(':') < 0 ? line.length : line.indexOf(':')), line.slice(line.indexOf(':') + 1)] : ['URI', line];
 		switch (tag) {
@@ -64,6 +66,7 @@ export function parseMediaPlaylist(text: string): ParsedMediaPlaylist {
 			case '#EXT-X-MAP': map = attributes(value).URI; if (current) current.map = map; break;
 			case '#EXT-X-DISCONTINUITY': open().discontinuity = true; break;
 			case '#EXT-X-PROGRAM-DATE-TIME': open().pdt = value; break;
+			case '#EXT-X-GAP': open().gap = true; break;
 			case '#EXT-X-PART': {
 				const a = attributes(value);
 				open().parts.push({ uri: a.URI as string, durationS: Number(a.DURATION), independent: a.INDEPENDENT === 'YES' });
@@ -95,4 +98,32 @@ export function lastPosition(p: ParsedMediaPlaylist): { msn: number; part: numbe
 	const last = p.segments.at(-1);
 	if (!last) return { msn: p.mediaSequence, part: -1 };
 	return { msn: last.msn, part: last.parts.length - 1 };
+}
+
+/** One variant stream of a multivariant playlist (EXT-X-STREAM-INF and the URI line after it). */
+export interface ParsedVariant {
+	uri: string;
+	attributes: Record<string, string>;
+}
+
+export interface ParsedMultivariant {
+	variants: ParsedVariant[];
+	/** EXT-X-MEDIA renditions (subtitles, alternative audio). */
+	media: Record<string, string>[];
+}
+
+export function parseMultivariant(text: string): ParsedMultivariant {
+	const lines = text.split('\n').filter((l) => l !== '');
+	if (lines[0] !== '#EXTM3U') throw new Error('not a playlist');
+	const result: ParsedMultivariant = { variants: [], media: [] };
+	let pending: Record<string, string> | undefined;
+	for (const line of lines.slice(1)) {
+		if (line.startsWith('#EXT-X-STREAM-INF:')) pending = attributes(line.slice('#EXT-X-STREAM-INF:'.length));
+		else if (line.startsWith('#EXT-X-MEDIA:')) result.media.push(attributes(line.slice('#EXT-X-MEDIA:'.length)));
+		else if (!line.startsWith('#') && pending) {
+			result.variants.push({ uri: line, attributes: pending });
+			pending = undefined;
+		}
+	}
+	return result;
 }
