@@ -96,6 +96,43 @@ class Harness {
 		const subs = this.origin.subtitlesPlaylist();
 		if (subs) this.histories.subs.check(subs.text);
 		if (subs && this.origin.mediaPlaylist('v', false)) for (const problem of this.alignment()) this.misaligned.add(problem);
+		if (subs) for (const segment of parseMediaPlaylist(subs.text).segments) this.subsTimings.set(segment.msn, new Set([...(this.subsTimings.get(segment.msn) ?? []), `${segment.durationS} s at ${Date.parse(segment.pdt as string)}`]));
+	}
+
+	/** Each subtitle segment number's duration and date, as every reload of the subtitles playlist listed them. */
+	readonly subsTimings = new Map<number, Set<string>>();
+
+	/**
+	 * The subtitles' timing over the whole scenario: a segment's EXTINF and PROGRAM-DATE-TIME never change between
+	 * reloads (RFC 8216bis §6.2.1), and equal those of the reference rendition's (`v`) segment of its number (gap
+	 * placeholders included: a segment cut short at a switch, then a gap dated by another rendition). A number the
+	 * reference never had (filled by the origin) starts where the previous subtitle segment ends.
+	 */
+	timing(): string[] {
+		const problems: string[] = [];
+		const reference = new Map<number, { durationS: number; pdtMs: number }>();
+		for (const e of this.events) {
+			if (e.type === 'part' && e.rendition === 'v') {
+				const known = reference.get(e.msn);
+				if (e.segment) reference.set(e.msn, { durationS: e.durationS, pdtMs: e.segment.pdtMs });
+				else if (known) known.durationS += e.durationS;
+			} else if (e.type === 'gap' && e.rendition === 'v') reference.set(e.msn, { durationS: e.durationS, pdtMs: e.pdtMs });
+		}
+		const listed = [...this.subsTimings].sort(([a], [b]) => a - b);
+		listed.forEach(([msn, timings], i) => {
+			if (timings.size !== 1) return void problems.push(`subs msn ${msn} changed: ${[...timings].join(' / ')}`);
+			const [durationS, pdtMs] = /^(\S+) s at (\S+)$/.exec([...timings][0]!)!.slice(1).map(Number) as [number, number];
+			const ref = reference.get(msn);
+			if (ref) {
+				if (durationS.toFixed(5) !== ref.durationS.toFixed(5) || pdtMs !== ref.pdtMs) problems.push(`subs msn ${msn}: ${durationS} s at ${pdtMs}, reference ${ref.durationS.toFixed(5)} s at ${ref.pdtMs}`);
+				return;
+			}
+			const previous = listed[i - 1];
+			if (!previous || previous[0] !== msn - 1) return;
+			const [previousS, previousMs] = /^(\S+) s at (\S+)$/.exec([...previous[1]][0]!)!.slice(1).map(Number) as [number, number];
+			if (Math.abs(pdtMs - previousMs - previousS * 1000) > 1) problems.push(`subs msn ${msn} at ${pdtMs}: the previous one ends at ${previousMs + previousS * 1000}`);
+		});
+		return problems;
 	}
 
 	/** Every time the subtitles and the reference rendition disagreed on a segment's discontinuity count. */
@@ -137,7 +174,10 @@ class Harness {
 		video.segments.forEach((s) => videoCc.set(s.msn, (cc += s.discontinuity ? 1 : 0)));
 		const subsCc = ccByMsn(subs);
 		const problems: string[] = [];
+		// A subtitle segment goes out when its reference segment closes: the open one has none yet.
+		const complete = new Set(video.segments.filter((s) => s.complete).map((s) => s.msn));
 		for (const [msn, cc] of videoCc) {
+			if (!complete.has(msn)) continue;
 			const own = subsCc.get(msn);
 			if (own === undefined) {
 				if (msn >= subs.mediaSequence) problems.push(`subs lack msn ${msn}`);
@@ -202,6 +242,7 @@ describe('the subtitles playlist stays a valid sliding window across run switche
 		expect(h.histories.subs.problems).toEqual([]);
 		expect(h.alignment()).toEqual([]);
 		expect([...h.misaligned]).toEqual([]);
+		expect(h.timing()).toEqual([]);
 	};
 
 	const scenarios: Record<string, () => Promise<Harness>> = {

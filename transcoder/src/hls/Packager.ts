@@ -79,6 +79,8 @@ export class Packager {
 	#sequentialRun = 0;
 	/** Number of the last subtitle segment this packager published. */
 	#lastVttMsn: number | undefined;
+	/** The reference rendition's open segment, whose subtitle segment goes out when it closes. */
+	#openSubtitle: StartedSegment | undefined;
 	readonly #switcher: RunSwitcher;
 
 	constructor(options: PackagerOptions) {
@@ -122,6 +124,12 @@ export class Packager {
 				this.options.onRunOnAir?.(run);
 			},
 		});
+		// The packager that stopped had the reference's last segment open: its subtitle segment, without the cues that
+		// packager held, goes to origins only (the replay's reference rendition has no such segment in its journal).
+		if (options.subtitles && resume?.owedSubtitle) {
+			const owed = resume.owedSubtitle;
+			this.#publish({ type: 'vtt', ...owed, durationS: Math.max(minimumSubtitleGapS, owed.durationS) }, Buffer.from(renderWebVtt(0, [])));
+		}
 		// A takeover: a rendition that was behind the others gets gap segments up to the number all continue after.
 		if (resume) {
 			for (const [name, rendition] of this.#renditions) {
@@ -218,6 +226,7 @@ export class Packager {
 		if (this.#ended) return;
 		this.#ended = true;
 		for (const rendition of this.#renditions.values()) rendition.end();
+		this.#closeSubtitleSegment();
 		this.subtitlesTimeline.end();
 		this.#publish({ type: 'end' }, Buffer.alloc(0));
 		await options.beforeReplayComplete?.();
@@ -270,6 +279,7 @@ export class Packager {
 	#fillGap(rendition: RenditionPackager, afterMsn: number, toMsn: number, gapAt: (msn: number) => { pdtMs: number; durationS: number }): void {
 		if (afterMsn < 0 || afterMsn >= toMsn) return;
 		if (this.options.subtitles && rendition.name === this.options.renditions[0]?.name) {
+			this.#closeSubtitleSegment();
 			for (let msn = afterMsn + 1; msn <= toMsn; msn++) this.#putSubtitleSegment({ msn, ...gapAt(msn), discontinuity: false }, renderWebVtt(0, []));
 		}
 		rendition.fillGap(afterMsn, toMsn, gapAt);
@@ -309,18 +319,32 @@ export class Packager {
 	}
 
 	/**
-	 * Subtitle segments follow the first rendition's segments (same media sequence numbers) and are published when
-	 * that segment starts, one segment target long: a player at PART-HOLD-BACK reaches a segment well before it
-	 * closes, so a WebVTT segment published at its close would come too late. Cues must reach the packager before
-	 * their segment starts; later ones go into the next segment they overlap.
+	 * Subtitle segments follow the first rendition's segments: same media sequence number, same PROGRAM-DATE-TIME and
+	 * same duration, so the subtitles' durations add up to their dates as the reference's do (RFC 8216bis §4.4.4.1,
+	 * §4.4.4.6). Each one is published when its reference segment closes, the only time its duration is known: a
+	 * duration guessed at the segment's start (it was one segment target, while audio-only segments are 5 or 6 parts of
+	 * 192 ms) cannot be corrected later, as a live playlist may only grow and lose its oldest segments (§6.2.1). A cue
+	 * is not published later for it: cues are finals, which exist only after their speech, and one that arrives while a
+	 * segment is open goes out at that segment's close in both designs, now in the open segment itself rather than the
+	 * next (it can cover the media a player at PART-HOLD-BACK has not played yet).
 	 */
 	#onSegmentStarted(rendition: string, segment: StartedSegment): void {
 		if (!this.options.subtitles || rendition !== this.options.renditions[0]?.name) return;
-		const durationS = this.options.segmentTargetMs / 1000;
-		const { msn, pdtMs, discontinuity } = segment;
-		this.#fillSubtitleGap(msn, pdtMs);
-		const text = this.#vtt.segment(segment.startMediaS, durationS, pdtMs);
-		this.#putSubtitleSegment({ msn, durationS, pdtMs, discontinuity }, text);
+		this.#closeSubtitleSegment();
+		this.#fillSubtitleGap(segment.msn, segment.pdtMs);
+		this.#openSubtitle = segment;
+	}
+
+	/** Publishes the subtitle segment of the reference rendition's segment that just closed, with its final duration. */
+	#closeSubtitleSegment(): void {
+		const open = this.#openSubtitle;
+		const reference = this.options.renditions[0];
+		if (!open || !reference) return;
+		this.#openSubtitle = undefined;
+		const placed = this.#rendition(reference.name).timeline.segments.find((s) => s.msn === open.msn);
+		const durationS = Math.max(minimumSubtitleGapS, placed?.durationS ?? 0);
+		const { msn, pdtMs, discontinuity } = open;
+		this.#putSubtitleSegment({ msn, durationS, pdtMs, discontinuity }, this.#vtt.segment(open.startMediaS, durationS, pdtMs));
 	}
 
 	/**
@@ -359,14 +383,6 @@ export class Packager {
 		}
 	}
 
-	/** The replay knows the real segment durations: subtitle segments take those of the first rendition. */
-	#alignSubtitleDurations(): void {
-		const reference = this.options.renditions[0];
-		if (!reference) return;
-		const durations = new Map(this.#rendition(reference.name).timeline.segments.map((s) => [s.msn, s.durationS]));
-		for (const segment of this.subtitlesTimeline.segments) segment.durationS = durations.get(segment.msn) ?? segment.durationS;
-	}
-
 	#writeReplay(): void {
 		const disk = this.options.disk;
 		if (!disk) return;
@@ -380,7 +396,6 @@ export class Packager {
 			disk.writeFile(`${spec.name}/vod.m3u8`, renderMediaPlaylist(rendition.timeline, { targetDurationS: this.targetDurationS, type: 'vod' }));
 		}
 		if (this.options.subtitles) {
-			this.#alignSubtitleDurations();
 			const vod = renderMediaPlaylist(this.subtitlesTimeline, { targetDurationS: this.targetDurationS, type: 'vod', segmentUri: vttName });
 			disk.writeFile(`${subtitlesRendition}/vod.m3u8`, vod);
 		}

@@ -28,7 +28,11 @@ describe('feedPositionOf()', () => {
 			state: 'live',
 			nextSeq: 15,
 			lastPdtEndMs: 1_000_000 + 3 * 400 + 200,
-			renditions: { '360p': { lastSeq: 6, lastMsn: 3, lastInitIndex: 0 }, audio: { lastSeq: 6, lastMsn: 3, lastInitIndex: 0 } },
+			renditions: {
+				'360p': { lastSeq: 6, lastMsn: 3, lastInitIndex: 0, lastSegment: { msn: 3, pdtMs: 1_001_200, durationS: 0.2, discontinuity: false } },
+				audio: { lastSeq: 6, lastMsn: 3, lastInitIndex: 0, lastSegment: { msn: 3, pdtMs: 1_001_200, durationS: 0.2, discontinuity: false } },
+			},
+			lastVttMsn: -1,
 		});
 	});
 
@@ -54,6 +58,15 @@ describe('planStreamResume()', () => {
 		expect(resume?.nextSeq).toBe(15);
 		expect(resume?.renditions['360p']).toEqual({ lastSeq: 6, lastMsn: 3, placedMsn: 3, lastInitIndex: 0, replaySegments: journal });
 		expect(resume?.lastPdtEndMs).toBe(1_001_400);
+	});
+
+	it('owes the subtitle segment of the reference rendition\'s last segment unless the feed already has it', () => {
+		const feed = feedPositionOf(history().reverse(), { '360p': 0, audio: 0 });
+		if (feed.state === 'ended') throw new Error('unexpected');
+		expect(planStreamResume(feed, {}, ['360p', 'audio'])?.owedSubtitle).toEqual({ msn: 3, pdtMs: 1_001_200, durationS: 0.2, discontinuity: false });
+		const published = feedPositionOf([{ type: 'vtt', seq: 15, msn: 3, durationS: 0.4, pdtMs: 1_001_200, discontinuity: false }, ...history().reverse()], { '360p': 0, audio: 0 });
+		if (published.state === 'ended') throw new Error('unexpected');
+		expect(planStreamResume(published, {}, ['360p', 'audio'])?.owedSubtitle).toBeUndefined();
 	});
 
 	it('keeps the last number each rendition reached, so one that was behind gets gap segments up to the common one', () => {

@@ -16,13 +16,34 @@ export interface StreamResume {
 	/** The end of the last packaged media in wall-clock time: the next PDT must not be earlier. */
 	lastPdtEndMs: number;
 	renditions: Record<string, RenditionResume>;
+	/**
+	 * The subtitle segment the packager that stopped still owed: that of the reference rendition's (the first's)
+	 * last segment, which it publishes when the segment closes. The new packager publishes it without cues, with the
+	 * reference segment's timing, so the subtitles list every number the reference does, with its duration and date.
+	 */
+	owedSubtitle?: { msn: number; pdtMs: number; durationS: number; discontinuity: boolean };
+}
+
+/** A rendition's last segment as the feed shows it: its first part's date and the parts it received. */
+export interface FeedSegment {
+	msn: number;
+	pdtMs: number;
+	durationS: number;
+	discontinuity: boolean;
 }
 
 /** What the feed in Redis says of a stream: never published, ended, or where it stopped. */
 export type FeedPosition =
 	| { state: 'new' }
 	| { state: 'ended' }
-	| { state: 'live'; nextSeq: number; lastPdtEndMs: number; renditions: Record<string, { lastSeq: number; lastMsn: number; lastInitIndex: number }> };
+	| {
+			state: 'live';
+			nextSeq: number;
+			lastPdtEndMs: number;
+			renditions: Record<string, { lastSeq: number; lastMsn: number; lastInitIndex: number; lastSegment?: FeedSegment }>;
+			/** Number of the newest subtitle segment in the feed, or -1. */
+			lastVttMsn: number;
+	  };
 
 /**
  * Reads a stream's position from its recent events, newest first (the Redis log, read backwards) and the init
@@ -30,13 +51,15 @@ export type FeedPosition =
  */
 export function feedPositionOf(newestFirst: readonly HlsEvent[], initIndexes: Readonly<Record<string, number>>): FeedPosition {
 	const newest = newestFirst[0];
-	if (!newest) return Object.keys(initIndexes).length > 0 ? { state: 'live', nextSeq: 0, lastPdtEndMs: 0, renditions: {} } : { state: 'new' };
+	if (!newest) return Object.keys(initIndexes).length > 0 ? { state: 'live', nextSeq: 0, lastPdtEndMs: 0, renditions: {}, lastVttMsn: -1 } : { state: 'new' };
 	if (newest.type === 'end') return { state: 'ended' };
-	const renditions: Record<string, { lastSeq: number; lastMsn: number; lastInitIndex: number }> = {};
+	const renditions: Extract<FeedPosition, { state: 'live' }>['renditions'] = {};
+	let lastVttMsn = -1;
 	// Per rendition: parts of its last segment seen so far (walking back), until the part that opened that segment.
 	const open = new Map<string, { msn: number; durationS: number; done: boolean }>();
 	let lastPdtEndMs = 0;
 	for (const event of newestFirst) {
+		if (event.type === 'vtt') lastVttMsn = Math.max(lastVttMsn, event.msn);
 		if (event.type !== 'part') continue;
 		let last = open.get(event.rendition);
 		if (!last) {
@@ -49,10 +72,12 @@ export function feedPositionOf(newestFirst: readonly HlsEvent[], initIndexes: Re
 		if (event.segment) {
 			last.done = true;
 			lastPdtEndMs = Math.max(lastPdtEndMs, event.segment.pdtMs + last.durationS * 1000);
+			const position = renditions[event.rendition];
+			if (position) position.lastSegment = { msn: event.msn, pdtMs: event.segment.pdtMs, durationS: last.durationS, discontinuity: event.segment.discontinuity };
 		}
 	}
 	for (const [name, index] of Object.entries(initIndexes)) renditions[name] ??= { lastSeq: -1, lastMsn: -1, lastInitIndex: index };
-	return { state: 'live', nextSeq: newest.seq + 1, lastPdtEndMs, renditions };
+	return { state: 'live', nextSeq: newest.seq + 1, lastPdtEndMs, renditions, lastVttMsn };
 }
 
 /** Events of the log read back to find every rendition's last segment start (~20 s of three renditions). */
@@ -116,6 +141,8 @@ export function planStreamResume(feed: Exclude<FeedPosition, { state: 'ended' }>
 			replaySegments,
 		};
 	}
+	const owed = renditions[0] === undefined ? undefined : live?.renditions[renditions[0]]?.lastSegment;
+	if (owed && live && owed.msn > live.lastVttMsn) resume.owedSubtitle = owed;
 	return resume;
 }
 

@@ -98,6 +98,46 @@ describe('Packager with real ffmpeg', () => {
 		}
 	});
 
+	it('gives each subtitle segment the duration and date of the reference segment of its number, live and in the replay', async () => {
+		// Audio-only as the reference: 192 ms parts make segments of 0.960 and 1.152 s, never one segment target.
+		const messages: HlsMessage[] = [];
+		const packager = new Packager({
+			streamId: 'pk3',
+			renditions: [{ name: 'audio', kind: 'audio', bandwidth: 80_000 }],
+			partTargetMs: 200,
+			segmentTargetMs: 1000,
+			subtitles: true,
+			sink: { publish: (message) => messages.push(message) },
+			disk: new HlsDiskWriter(path.join(dataDir, 'hls'), 'pk3'),
+			logger,
+		});
+		packager.addCue({ startS: 0.5, endS: 3.5, text: 'a long cue' });
+		const plan = buildHlsEncodePlan({
+			inputArgs: ['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=6'],
+			videoInput: '0:v', audioInput: '0:a', ladder: [{ name: 'audio', audioKbps: 64 }], partTargetMs: 200, segmentTargetMs: 1000, frameRate: 30,
+		});
+		const result = await runHlsEncoder('ffmpeg', plan, packager, logger).done;
+		expect(result.code, result.stderr).toBe(0);
+		await packager.end();
+
+		const reference = packager.timeline('audio').segments;
+		expect(new Set(reference.map((s) => s.durationS.toFixed(3)))).toEqual(new Set(['0.960', '1.152', ...reference.slice(-1).map((s) => s.durationS.toFixed(3))]));
+		const vtts = messages.flatMap((m) => (m.event.type === 'vtt' ? [m.event] : []));
+		expect(vtts.map((e) => [e.msn, e.durationS, e.pdtMs])).toEqual(reference.map((s) => [s.msn, s.durationS, s.pdtMs]));
+		// Each subtitle segment goes out as its reference segment closes: after its last part, before the next one's first.
+		for (const vtt of vtts) {
+			const at = messages.findIndex((m) => m.event === vtt);
+			const lastPart = messages.findLastIndex((m) => m.event.type === 'part' && m.event.msn === vtt.msn);
+			expect(at, `msn ${vtt.msn}`).toBeGreaterThan(lastPart);
+			const nextPart = messages.findIndex((m) => m.event.type === 'part' && m.event.msn === vtt.msn + 1);
+			if (nextPart >= 0) expect(at, `msn ${vtt.msn}`).toBeLessThan(nextPart);
+		}
+		const cued = vtts.filter((e) => messages.find((m) => m.event === e)?.bytes.toString().includes('a long cue')).map((e) => e.msn);
+		expect(cued).toEqual([0, 1, 2, 3]);
+		const extinfs = (file: string) => [...fs.readFileSync(path.join(dataDir, 'hls/pk3', file), 'utf8').matchAll(/#EXTINF:([\d.]+)/g)].map((m) => m[1]);
+		expect(extinfs('subs/vod.m3u8')).toEqual(extinfs('audio/vod.m3u8'));
+	});
+
 	it('switches to an overlapping encoder run without a gap in parts, all renditions at one segment number', { timeout: 60_000 }, async () => {
 		const published: { message: HlsMessage; atMs: number }[] = [];
 		const onAir: number[] = [];
