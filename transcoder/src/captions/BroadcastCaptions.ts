@@ -22,7 +22,7 @@ export interface BroadcastCaptionsOptions {
 	workDir: string;
 	ffmpegPath: string;
 	/** Where sidecar cues go: the broadcast's packager (its subtitles rendition). */
-	packager: { addWallClockCue(cue: WallClockCue): void };
+	packager: { addWallClockCue(cue: WallClockCue): void; setSubtitlesDefault(on: boolean): void };
 	/** A video space: burned-in captions are drawn on its composite. Audio-only spaces have no picture to draw on. */
 	composite: boolean;
 	canvas: { width: number; height: number };
@@ -123,7 +123,12 @@ export class BroadcastCaptions {
 			sessionId: `${this.#options.sessionId.slice(0, 58)}-cap`,
 			createEngine: this.#options.createEngine,
 			onCue: (cue) => this.#publish(cue),
-			onSnapshot: (snapshot) => this.#burnedIn?.setEnabled(captionModeHasBurnedIn(snapshot.captionMode ?? 'off')),
+			onSnapshot: (snapshot) => {
+				const mode = snapshot.captionMode ?? 'off';
+				this.#burnedIn?.setEnabled(captionModeHasBurnedIn(mode));
+				// The subtitles are shown by default only while they get cues (see renderMultivariantPlaylist).
+				this.#options.packager.setSubtitlesDefault(captionModeHasSidecar(mode));
+			},
 			workDir: this.#options.workDir,
 			ffmpegPath: this.#options.ffmpegPath,
 			logger,

@@ -22,6 +22,11 @@ export interface StreamDescriptor {
 	renditions: RenditionInfo[];
 	/** The stream has a WebVTT subtitles rendition. */
 	subtitles: boolean;
+	/**
+	 * Players should show the subtitles unless their user chose otherwise (DEFAULT=YES): the caption mode shows
+	 * sidecar captions (live), or the subtitles carry cues (replay). Absent in descriptors of older packagers: no.
+	 */
+	subtitlesDefault?: boolean;
 }
 
 /**

@@ -8,6 +8,7 @@ const stream: StreamDescriptor = {
 	segmentTargetMs: 1000,
 	targetDurationS: 1,
 	subtitles: true,
+	subtitlesDefault: true,
 	renditions: [
 		{ name: 'audio', kind: 'audio', codecs: ['mp4a.40.2'], bandwidth: 72_000 },
 		{ name: 'v360', kind: 'video', codecs: ['avc1.64001e', 'mp4a.40.2'], bandwidth: 900_000, width: 640, height: 360, frameRate: 30 },
@@ -28,6 +29,13 @@ v360/index.m3u8
 #EXT-X-STREAM-INF:BANDWIDTH=72000,CODECS="mp4a.40.2",SUBTITLES="subs"
 audio/index.m3u8
 `);
+	});
+
+	it('lists the subtitles, auto-selectable but not shown by default, while the stream has no captions to show', () => {
+		const off = renderMultivariantPlaylist({ ...stream, subtitlesDefault: false }, 'index.m3u8');
+		expect(off).toContain('#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="subs",NAME="Captions",LANGUAGE="en",DEFAULT=NO,AUTOSELECT=YES,FORCED=NO,URI="subs/index.m3u8"\n');
+		const { subtitlesDefault: _, ...older } = stream;
+		expect(renderMultivariantPlaylist(older, 'index.m3u8')).toBe(off);
 	});
 
 	it('points a replay at the VOD playlists, without subtitles when there are none', () => {

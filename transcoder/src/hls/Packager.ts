@@ -74,7 +74,11 @@ export class Packager {
 	#seq = 0;
 	#anchor: { wallMs: number; mediaS: number } | undefined;
 	#lastPdtEndMs = 0;
-	#descriptorSent = false;
+	/** The renditions of the descriptor sent to origins, once every rendition has its init section. */
+	#descriptorRenditions: RenditionInfo[] | undefined;
+	#subtitlesDefault = false;
+	/** Some subtitle segment had a cue: the replay shows its subtitles by default. */
+	#subtitlesHadCues = false;
 	#ended = false;
 	#sequentialRun = 0;
 	/** Number of the last subtitle segment this packager published. */
@@ -299,7 +303,7 @@ export class Packager {
 	}
 
 	#maybeSendDescriptor(): void {
-		if (this.#descriptorSent) return;
+		if (this.#descriptorRenditions) return;
 		const renditions: RenditionInfo[] = [];
 		for (const spec of this.options.renditions) {
 			const init = this.#renditions.get(spec.name)?.init;
@@ -308,14 +312,26 @@ export class Packager {
 			const codecs = init.tracks.map((t) => t.codec).filter((c): c is string => c !== undefined);
 			renditions.push({ ...spec, codecs, ...(video ? { width: video.width, height: video.height } : {}) });
 		}
-		this.#descriptorSent = true;
+		this.#descriptorRenditions = renditions;
 		this.#publish({ type: 'stream', descriptor: this.descriptor(renditions) }, Buffer.alloc(0));
 	}
 
+	/**
+	 * Whether players should show the subtitles by default (the caption mode shows sidecar captions; default no).
+	 * A change after the stream was described describes it again: origins serve the new multivariant playlist to
+	 * players that load it from then on (those playing keep their choice; Tribune's player has its own CC button).
+	 */
+	setSubtitlesDefault(on: boolean): void {
+		if (on === this.#subtitlesDefault) return;
+		this.#subtitlesDefault = on;
+		const renditions = this.#descriptorRenditions;
+		if (renditions && !this.#ended) this.#publish({ type: 'stream', descriptor: this.descriptor(renditions) }, Buffer.alloc(0));
+	}
+
 	/** What origins and the replay's multivariant playlist say about this stream. */
-	descriptor(renditions: RenditionInfo[]): StreamDescriptor {
+	descriptor(renditions: RenditionInfo[], subtitlesDefault = this.#subtitlesDefault): StreamDescriptor {
 		const { streamId, partTargetMs, segmentTargetMs, subtitles } = this.options;
-		return { streamId, partTargetMs, segmentTargetMs, targetDurationS: this.targetDurationS, renditions, subtitles };
+		return { streamId, partTargetMs, segmentTargetMs, targetDurationS: this.targetDurationS, renditions, subtitles, ...(subtitles && { subtitlesDefault }) };
 	}
 
 	/**
@@ -344,7 +360,10 @@ export class Packager {
 		const placed = this.#rendition(reference.name).timeline.segments.find((s) => s.msn === open.msn);
 		const durationS = Math.max(minimumSubtitleGapS, placed?.durationS ?? 0);
 		const { msn, pdtMs, discontinuity } = open;
-		this.#putSubtitleSegment({ msn, durationS, pdtMs, discontinuity }, this.#vtt.segment(open.startMediaS, durationS, pdtMs));
+		const text = this.#vtt.segment(open.startMediaS, durationS, pdtMs);
+		// Cue text is escaped (`-->` becomes `--&gt;`): the arrow is only ever a cue's timing line.
+		if (text.includes(' --> ')) this.#subtitlesHadCues = true;
+		this.#putSubtitleSegment({ msn, durationS, pdtMs, discontinuity }, text);
 	}
 
 	/**
@@ -399,7 +418,7 @@ export class Packager {
 			const vod = renderMediaPlaylist(this.subtitlesTimeline, { targetDurationS: this.targetDurationS, type: 'vod', segmentUri: vttName });
 			disk.writeFile(`${subtitlesRendition}/vod.m3u8`, vod);
 		}
-		const descriptor = this.descriptor(renditions);
+		const descriptor = this.descriptor(renditions, this.#subtitlesHadCues);
 		disk.writeFile('vod.m3u8', renderMultivariantPlaylist(descriptor, 'vod.m3u8'));
 		disk.writeFile('stream.json', JSON.stringify({ descriptor, endedAtMs: (this.options.nowMs ?? Date.now)() }));
 	}

@@ -116,9 +116,17 @@ describe('Packager with real ffmpeg', () => {
 			inputArgs: ['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=6'],
 			videoInput: '0:v', audioInput: '0:a', ladder: [{ name: 'audio', audioKbps: 64 }], partTargetMs: 200, segmentTargetMs: 1000, frameRate: 30,
 		});
-		const result = await runHlsEncoder('ffmpeg', plan, packager, logger).done;
+		const encoding = runHlsEncoder('ffmpeg', plan, packager, logger);
+		// Captions turn on once the stream is described: origins get it described again, subtitles shown by default.
+		await expect.poll(() => messages.filter((m) => m.event.type === 'stream').length).toBe(1);
+		packager.setSubtitlesDefault(true);
+		packager.setSubtitlesDefault(true);
+		const result = await encoding.done;
 		expect(result.code, result.stderr).toBe(0);
 		await packager.end();
+		const descriptors = messages.flatMap((m) => (m.event.type === 'stream' ? [m.event.descriptor.subtitlesDefault] : []));
+		expect(descriptors).toEqual([false, true]);
+		expect(fs.readFileSync(path.join(dataDir, 'hls/pk3/vod.m3u8'), 'utf8')).toContain('DEFAULT=YES,AUTOSELECT=YES');
 
 		const reference = packager.timeline('audio').segments;
 		expect(new Set(reference.map((s) => s.durationS.toFixed(3)))).toEqual(new Set(['0.960', '1.152', ...reference.slice(-1).map((s) => s.durationS.toFixed(3))]));
