@@ -50,6 +50,26 @@ describe('OriginStream', () => {
 		expect(stream.mediaPlaylist('a', false)).not.toBe(first);
 	});
 
+	it('gives every live playlist of an audio-only stream with captions a report of each other rendition and the same server control', () => {
+		const stream = new OriginStream('s', { windowSegments: 12 });
+		const audioOnly: StreamDescriptor = { ...descriptor, subtitles: true, renditions: [{ name: 'b', kind: 'audio', codecs: ['mp4a.40.2'], bandwidth: 1 }] };
+		stream.apply({ event: { type: 'stream', seq: 0, descriptor: audioOnly }, bytes: Buffer.alloc(0) });
+		for (let n = 0; n < 12; n++) {
+			const segment = n % 5 === 0 ? { pdtMs: 1_000_000 + n * 200, discontinuity: false, initIndex: 0 } : undefined;
+			stream.apply({ event: { type: 'part', seq: 1 + 2 * n, rendition: 'b', partSeq: n, msn: Math.floor(n / 5), durationS: 0.2, independent: n % 5 === 0, segment }, bytes: Buffer.from(`p${n}`) });
+			if (n % 5 === 4) stream.apply({ event: { type: 'vtt', seq: 2 + 2 * n, msn: Math.floor(n / 5), durationS: 1, pdtMs: 1_000_000 + (n - 4) * 200, discontinuity: false }, bytes: Buffer.from('WEBVTT\n') });
+		}
+		const audio = stream.mediaPlaylist('b', false)?.text ?? '';
+		const subs = stream.subtitlesPlaylist()?.text ?? '';
+		expect(audio).toContain('\n#EXT-X-RENDITION-REPORT:URI="../subs/index.m3u8",LAST-MSN=1\n');
+		expect(subs).toContain('\n#EXT-X-RENDITION-REPORT:URI="../b/index.m3u8",LAST-MSN=2,LAST-PART=1\n');
+		const control = (text: string): string[] => text.split('\n').filter((l) => /^#EXT-X-(SERVER-CONTROL|PART-INF):/.test(l));
+		expect(control(subs)).toEqual(control(audio));
+		expect(control(subs)).toEqual(['#EXT-X-PART-INF:PART-TARGET=0.20000', '#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL=6.00000,PART-HOLD-BACK=0.60000']);
+		expect(subs).not.toContain('#EXT-X-PART:');
+		expect(subs).not.toContain('PRELOAD-HINT');
+	});
+
 	it('ignores events it has already applied (history and live messages overlap)', () => {
 		const stream = new OriginStream('s', { windowSegments: 12 });
 		feed(stream, 0, 3);

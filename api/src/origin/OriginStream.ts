@@ -4,9 +4,12 @@ import {
 	renderMediaPlaylist,
 	renderMultivariantPlaylist,
 	renderWebVtt,
+	subtitlesRendition,
 	vttName,
 	type HlsMessage,
 	type MediaPlaylistOptions,
+	type MediaTimeline as Timeline,
+	type RenditionReport,
 	type StreamDescriptor,
 } from '@tribune/transcoder';
 import { BlockingWaiters } from './BlockingWaiters.js';
@@ -57,8 +60,8 @@ export class OriginStream {
 	lastAccessMs = Date.now();
 	#lastSeq = -1;
 	#ended = false;
-	#version = 0;
-	#cache = new Map<string, { version: number; playlist: RenderedPlaylist }>();
+	/** Playlists rendered since the last change. */
+	readonly #cache = new Map<string, RenderedPlaylist>();
 	readonly #window: OriginWindow;
 
 	constructor(streamId: string, window: OriginWindow) {
@@ -100,7 +103,7 @@ export class OriginStream {
 				this.#ended = true;
 				break;
 		}
-		this.#version++;
+		this.#cache.clear();
 		this.waiters.notify();
 	}
 
@@ -121,12 +124,15 @@ export class OriginStream {
 		return this.#cached('master', () => renderMultivariantPlaylist(descriptor, 'index.m3u8'));
 	}
 
-	/** The live media playlist of a rendition (a delta update with `skip`), rendered once per change. */
-	mediaPlaylist(name: string, skip: boolean): RenderedPlaylist | undefined {
+	/**
+	 * The live media playlist of a rendition, rendered once per change: with `skip`, a delta update that (for a
+	 * blocking request, `msn`) leaves out only segments its client has seen.
+	 */
+	mediaPlaylist(name: string, skip: boolean, msn?: number): RenderedPlaylist | undefined {
 		const descriptor = this.descriptor;
 		const rendition = this.renditions.get(name);
 		if (!descriptor || !rendition || rendition.timeline.segments.length === 0) return undefined;
-		return this.#cached(`${name}:${skip}`, () => renderMediaPlaylist(rendition.timeline, { ...this.#liveOptions(descriptor, name), skip }));
+		return this.#render(name, rendition.timeline, descriptor, skip, msn);
 	}
 
 	/**
@@ -149,21 +155,38 @@ export class OriginStream {
 		return false;
 	}
 
-	/** The live subtitles playlist: whole WebVTT segments, no parts, blocking reloads per segment. */
-	subtitlesPlaylist(): RenderedPlaylist | undefined {
+	/**
+	 * The live subtitles playlist: whole WebVTT segments, no parts, with the same server control as the media
+	 * renditions (blocking reloads per segment, delta updates) and their rendition reports.
+	 */
+	subtitlesPlaylist(skip = false, msn?: number): RenderedPlaylist | undefined {
 		const descriptor = this.descriptor;
 		if (!descriptor?.subtitles) return undefined;
-		return this.#cached('subs', () =>
-			renderMediaPlaylist(this.subtitles, { targetDurationS: descriptor.targetDurationS, type: 'live', canBlockReload: true, segmentUri: vttName }),
+		return this.#render(subtitlesRendition, this.subtitles, descriptor, skip, msn, vttName);
+	}
+
+	#render(name: string, timeline: Timeline, descriptor: StreamDescriptor, skip: boolean, msn: number | undefined, segmentUri?: (msn: number) => string): RenderedPlaylist {
+		return this.#cached(`${name}:${skip ? `skip:${msn ?? ''}` : 'full'}`, () =>
+			renderMediaPlaylist(timeline, { ...this.#liveOptions(descriptor, name), skip, ...(msn !== undefined && { skipBeforeMsn: msn }), ...(segmentUri && { segmentUri }) }),
 		);
 	}
 
+	/**
+	 * Live playlist options, the same for every rendition (Appendix B.1) but for the rendition reports: one for each
+	 * other rendition of the multivariant playlist that has begun, subtitles included (§4.4.5.4: LAST-MSN and
+	 * LAST-PART of its last part; LAST-MSN alone for the subtitles, which have no parts).
+	 */
 	#liveOptions(descriptor: StreamDescriptor, self: string): MediaPlaylistOptions {
 		const partTargetS = descriptor.partTargetMs / 1000;
 		const target = descriptor.targetDurationS;
-		const renditionReports = [...this.renditions.values()]
-			.filter((r) => r.name !== self && r.timeline.lastMsn >= 0)
-			.map((r) => ({ uri: `../${r.name}/index.m3u8`, lastMsn: r.timeline.lastMsn, lastPart: r.timeline.lastPartIndex }));
+		const renditionReports: RenditionReport[] = [];
+		for (const { name } of descriptor.renditions) {
+			const position = name === self ? undefined : lastPartPosition(this.renditions.get(name)?.timeline);
+			if (position) renditionReports.push({ uri: `../${name}/index.m3u8`, ...position });
+		}
+		if (descriptor.subtitles && self !== subtitlesRendition && this.subtitles.lastMsn >= 0) {
+			renditionReports.push({ uri: `../${subtitlesRendition}/index.m3u8`, lastMsn: this.subtitles.lastMsn });
+		}
 		return {
 			targetDurationS: target,
 			type: 'live',
@@ -211,10 +234,11 @@ export class OriginStream {
 	}
 
 	#cached(key: string, render: () => string): RenderedPlaylist {
-		const hit = this.#cache.get(key);
-		if (hit && hit.version === this.#version) return hit.playlist;
-		const playlist = new RenderedPlaylist(render());
-		this.#cache.set(key, { version: this.#version, playlist });
+		let playlist = this.#cache.get(key);
+		if (!playlist) {
+			playlist = new RenderedPlaylist(render());
+			this.#cache.set(key, playlist);
+		}
 		return playlist;
 	}
 
@@ -226,4 +250,11 @@ export class OriginStream {
 		}
 		return rendition;
 	}
+}
+
+/** Where a rendition's last part is (a gap segment at the end has none), or its last segment when it has no parts. */
+function lastPartPosition(timeline: Timeline | undefined): { lastMsn: number; lastPart?: number } | undefined {
+	if (!timeline || timeline.lastMsn < 0) return undefined;
+	const withParts = timeline.segments.findLast((s) => s.parts.length > 0);
+	return withParts ? { lastMsn: withParts.msn, lastPart: withParts.parts.length - 1 } : { lastMsn: timeline.lastMsn };
 }

@@ -164,8 +164,9 @@ async function serveMediaPlaylist(
 		return replay ? sendReplayPlaylist(res, replay) : fail(res, 'not_found', 'no such playlist');
 	}
 	const target = descriptor.targetDurationS;
+	const skip = directives._HLS_skip !== undefined;
 	const render = (): RenderedPlaylist | undefined =>
-		isSubtitles ? stream.subtitlesPlaylist() : stream.mediaPlaylist(file.rendition, directives._HLS_skip !== undefined);
+		isSubtitles ? stream.subtitlesPlaylist(skip, directives._HLS_msn) : stream.mediaPlaylist(file.rendition, skip, directives._HLS_msn);
 	const live = stream.ended ? originCacheControl.endedPlaylist : originCacheControl.livePlaylist(target);
 	if (directives._HLS_part !== undefined && directives._HLS_msn === undefined) return fail(res, 'bad_request', '_HLS_part without _HLS_msn');
 	if (directives._HLS_msn === undefined) {
@@ -183,8 +184,7 @@ async function serveMediaPlaylist(
 	const msn = directives._HLS_msn;
 	// Subtitles have whole segments only: a blocking request waits for segment msn itself.
 	const part = rendition ? directives._HLS_part : undefined;
-	const timeline = rendition ? rendition.timeline : stream.subtitles;
-	const problem = blockingRequestProblem(stream, timeline, msn, part);
+	const problem = blockingRequestProblem(stream, rendition ? rendition.timeline : stream.subtitles, msn, part);
 	if (problem) return fail(res, 'bad_request', problem);
 	const isReady = rendition ? () => rendition.has(msn, part) : () => stream.ended || stream.subtitles.lastMsn >= msn;
 	// Hold the request until the playlist has the part (§6.2.5.2), for at most three target durations.
@@ -198,17 +198,22 @@ async function serveMediaPlaylist(
 }
 
 /**
- * Why a blocking request is a 400 (§6.2.5.2): a segment more than two beyond the last, or a part beyond the Advance
- * Part Limit (3 / PART-TARGET parts when PART-TARGET < 1 s, else 3).
+ * Why a blocking request is a 400 (§6.2.5.2): a segment more than two beyond "the last Media Segment in the current
+ * Playlist", or a part beyond the Advance Part Limit (3 / PART-TARGET parts when PART-TARGET < 1 s, else 3). The last
+ * Media Segment is the last complete one: the open segment is only Partial Segments so far (it has no URI or
+ * EXTINF yet), and a request without `_HLS_part` waits for a whole segment. Counted from the open segment, a request
+ * for open + 2 waited up to three segments, as long as a request is held (3 target durations), and came back 200 or
+ * 503 by chance; now it is a 400 at once, and whatever is allowed (up to open + 1) comes within two segments.
  */
 function blockingRequestProblem(
 	stream: OriginStream,
-	timeline: { lastMsn: number; lastPartIndex: number },
+	timeline: { segments: readonly { complete: boolean }[]; lastMsn: number; lastPartIndex: number },
 	msn: number,
 	part: number | undefined,
 ): string | undefined {
 	if (stream.ended) return undefined;
-	if (msn > timeline.lastMsn + 2) return `_HLS_msn ${msn} is more than two segments ahead`;
+	const lastComplete = timeline.segments.at(-1)?.complete === false ? timeline.lastMsn - 1 : timeline.lastMsn;
+	if (msn > lastComplete + 2) return `_HLS_msn ${msn} is more than two segments past the last complete segment (${lastComplete})`;
 	if (part === undefined) return undefined;
 	const descriptor = stream.descriptor;
 	if (!descriptor) return undefined;

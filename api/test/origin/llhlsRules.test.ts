@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { get, until } from './support/fetchText.js';
+import { get, until, type Fetched } from './support/fetchText.js';
+import { checkLlhls, type PlaylistFetch } from './support/llhlsChecker.js';
 import { LiveStream } from './support/liveStream.js';
 import { attributes, lastPosition, parseMediaPlaylist, type ParsedMediaPlaylist } from './support/parsePlaylist.js';
 
@@ -40,7 +41,9 @@ function checkPlaylistRules(p: ParsedMediaPlaylist, renditions: string[], self: 
 	if (!p.endList) {
 		expect(p.preloadHint).toBe(`part-${(allParts.at(-1) as number) + 1}.m4s`);
 		expect(p.segments.at(-1)?.uri, 'live playlists end with the open segment').toBeUndefined();
-		expect(p.renditionReports.map((r) => r.uri).sort()).toEqual(renditions.filter((r) => r !== self).map((r) => `../${r}/index.m3u8`).sort());
+		// Every other rendition of the multivariant playlist, subtitles included (Appendix B.1).
+		expect(p.renditionReports.map((r) => r.uri).sort()).toEqual([...renditions, 'subs'].filter((r) => r !== self).map((r) => `../${r}/index.m3u8`).sort());
+		for (const report of p.renditionReports) expect(Number.isNaN(report.lastPart), report.uri).toBe(report.uri === '../subs/index.m3u8');
 	}
 }
 
@@ -174,11 +177,19 @@ describe('LL-HLS origin with real ffmpeg and Redis', () => {
 		const now = parseMediaPlaylist((await get(live.url('360p/index.m3u8'))).text);
 		const { msn, part } = lastPosition(now);
 		expect((await get(live.url(`360p/index.m3u8?_HLS_part=1`))).status).toBe(400);
+		// "The last Media Segment in the current Playlist" is the last complete one (msn − 1; msn is still parts): two
+		// past it is the open segment + 1, which comes within two segments; one more is refused at once.
+		const refused = await get(live.url(`360p/index.m3u8?_HLS_msn=${msn + 2}`));
+		expect(refused.status).toBe(400);
+		expect(refused.text).toContain(`past the last complete segment (${msn - 1})`);
 		expect((await get(live.url(`360p/index.m3u8?_HLS_msn=${msn + 3}`))).status).toBe(400);
 		expect((await get(live.url(`360p/index.m3u8?_HLS_msn=${msn}&_HLS_part=${part + 16}`))).status).toBe(400);
 		expect((await get(live.url(`360p/index.m3u8?_HLS_msn=abc`))).status).toBe(400);
 		const bad = await get(live.url(`360p/index.m3u8?_HLS_msn=${msn + 3}`));
 		expect(bad.headers['cache-control']).toBe('no-store');
+		const waited = await get(live.url(`360p/index.m3u8?_HLS_msn=${msn + 1}`));
+		expect(waited.status).toBe(200);
+		expect(parseMediaPlaylist(waited.text).segments.find((s) => s.msn === msn + 1)?.uri).toBe(`seg-${msn + 1}.m4s`);
 
 		const pid = live.encoderPid;
 		if (pid === undefined) throw new Error('no encoder running');
@@ -226,7 +237,11 @@ describe('LL-HLS origin with real ffmpeg and Redis', () => {
 
 	it('holds a subtitles playlist request until the next WebVTT segment is published', async () => {
 		const subs = await get(live.url('subs/index.m3u8'));
-		expect(subs.text).toContain('#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES\n');
+		const video = await get(live.url('360p/index.m3u8'));
+		// The same server control as the media renditions (Appendix B.1; Shaka fails the track without PART-HOLD-BACK).
+		const control = (text: string): string[] => text.split('\n').filter((l) => /^#EXT-X-(SERVER-CONTROL|PART-INF):/.test(l));
+		expect(control(subs.text)).toEqual(control(video.text));
+		expect(control(subs.text)).toHaveLength(2);
 		const last = parseMediaPlaylist(subs.text).segments.at(-1)?.msn as number;
 		const held = await get(live.url(`subs/index.m3u8?_HLS_msn=${last + 1}`));
 		expect(held.status).toBe(200);
@@ -234,6 +249,54 @@ describe('LL-HLS origin with real ffmpeg and Redis', () => {
 		// Answered once segment last + 1 exists (a plain reload could still end at `last`).
 		expect(parseMediaPlaylist(held.text).segments.at(-1)?.msn).toBeGreaterThanOrEqual(last + 1);
 		expect((await get(live.url(`subs/index.m3u8?_HLS_msn=${last + 4}`))).status).toBe(400);
+		// Delta updates too: the segments left out are those of the full playlist that start over 6 s before its end.
+		for (let attempt = 0; attempt < 20; attempt++) {
+			const [full, delta] = await Promise.all([get(live.url('subs/index.m3u8')), get(live.url('subs/index.m3u8?_HLS_skip=YES'))]);
+			const whole = parseMediaPlaylist(full.text);
+			const skip = parseMediaPlaylist(delta.text);
+			if (whole.segments.at(-1)?.msn !== skip.segments.at(-1)?.msn) continue;
+			expect(skip.skipped).toBeGreaterThan(0);
+			expect([...whole.segments.slice(0, skip.skipped), ...skip.segments]).toEqual(whole.segments);
+			return;
+		}
+		throw new Error('no full and delta subtitles playlist of the same moment in 20 attempts');
+	});
+
+	it('a client that stops polling for 6 s finds the hinted part\'s segment complete on its next reload, and a delta keeps what it has not seen', { timeout: 30_000 }, async () => {
+		const sentAt = Date.now();
+		const first = await get(live.url('360p/index.m3u8'));
+		const before = parseMediaPlaylist(first.text);
+		const hint = Number(/part-(\d+)\.m4s/.exec(before.preloadHint ?? '')?.[1]);
+		const { msn, part } = lastPosition(before);
+		await new Promise((resolve) => setTimeout(resolve, 6000));
+		// The reloads a client makes then: full, a plain delta, and (as Shaka does, whatever its copy's age) a
+		// blocking delta for the part after its last.
+		const query = [`360p/index.m3u8`, `360p/index.m3u8?_HLS_skip=YES`, `360p/index.m3u8?_HLS_msn=${msn}&_HLS_part=${part + 1}&_HLS_skip=YES`];
+		const reloadAt = Date.now();
+		const [full, delta, blocking] = await Promise.all(query.map((q) => get(live.url(q))));
+		const after = parseMediaPlaylist((full as Fetched).text);
+		const listed = after.segments.flatMap((s) => s.parts.map((p) => Number(/part-(\d+)/.exec(p.uri)?.[1])));
+		// The part window (3 target durations) has moved past the hinted part: its segment is listed whole.
+		expect(listed[0]).toBeGreaterThan(hint);
+		expect(after.segments.find((s) => s.msn === msn)?.uri).toBe(`seg-${msn}.m4s`);
+		expect((await get(live.url(`360p/seg-${msn}.m4s`))).status).toBe(200);
+		const kept = parseMediaPlaylist((blocking as Fetched).text);
+		expect(kept.mediaSequence + kept.skipped, 'the blocking delta keeps the segment before the one asked for').toBeLessThanOrEqual(msn - 1);
+		expect(kept.segments.find((s) => s.msn === msn)?.uri).toBe(`seg-${msn}.m4s`);
+		const fetches: PlaylistFetch[] = [
+			{ uri: '360p/index.m3u8', sentAtMs: sentAt, answeredAtMs: sentAt + first.elapsedMs, status: first.status, text: first.text },
+			...[full, delta, blocking].map((reply, i) => ({
+				uri: '360p/index.m3u8',
+				...(i > 0 && { skip: 'YES' as const }),
+				...(i === 2 && { msn, part: part + 1 }),
+				sentAtMs: reloadAt,
+				answeredAtMs: reloadAt + (reply as Fetched).elapsedMs,
+				status: (reply as Fetched).status,
+				text: (reply as Fetched).text,
+			})),
+		];
+		const master = await get(live.url('master.m3u8'));
+		expect(checkLlhls({ multivariant: master.text, fetches })).toEqual([]);
 	});
 
 	it('can be read by ffprobe live', async () => {

@@ -220,13 +220,15 @@ seg-2.m4s
 `);
 	});
 
-	it('renders a subtitles playlist of whole WebVTT segments that answers blocking reloads', () => {
+	it('renders a subtitles playlist of whole WebVTT segments with the media renditions\' server control and reports, without a preload hint', () => {
 		const subtitles = new MediaTimeline();
 		for (const msn of [4, 5]) subtitles.addSegment({ msn, pdtMs: t0 + msn * 1000, durationS: 1, discontinuity: false, mapUri: '' });
-		expect(renderMediaPlaylist(subtitles, { targetDurationS: 1, type: 'live', canBlockReload: true, segmentUri: (msn) => `seg-${msn}.vtt` })).toBe(`#EXTM3U
+		const reports = [{ uri: '../v360/index.m3u8', lastMsn: 6, lastPart: 2 }];
+		expect(renderMediaPlaylist(subtitles, { ...live, lowLatency: { ...lowLatency, renditionReports: reports }, segmentUri: (msn) => `seg-${msn}.vtt` })).toBe(`#EXTM3U
 #EXT-X-VERSION:9
 #EXT-X-TARGETDURATION:1
-#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES
+#EXT-X-PART-INF:PART-TARGET=0.20000
+#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL=6.00000,PART-HOLD-BACK=0.60000
 #EXT-X-MEDIA-SEQUENCE:4
 #EXT-X-PROGRAM-DATE-TIME:2026-01-01T12:00:04.000Z
 #EXTINF:1.00000,
@@ -234,6 +236,33 @@ seg-4.vtt
 #EXT-X-PROGRAM-DATE-TIME:2026-01-01T12:00:05.000Z
 #EXTINF:1.00000,
 seg-5.vtt
+#EXT-X-RENDITION-REPORT:URI="../v360/index.m3u8",LAST-MSN=6,LAST-PART=2
 `);
+	});
+
+	it('reports a rendition without parts with LAST-MSN alone, and delta-updates subtitles like media', () => {
+		const subtitles = new MediaTimeline();
+		for (let msn = 0; msn < 10; msn++) subtitles.addSegment({ msn, pdtMs: t0 + msn * 1000, durationS: 1, discontinuity: false, mapUri: '' });
+		const options: MediaPlaylistOptions = { ...live, lowLatency: { ...lowLatency, renditionReports: [{ uri: '../subs/index.m3u8', lastMsn: 9 }] } };
+		expect(renderMediaPlaylist(timeline(2, 1), options)).toContain('\n#EXT-X-RENDITION-REPORT:URI="../subs/index.m3u8",LAST-MSN=9\n');
+		// Ten 1 s segments: the first four start more than 6 s before the end.
+		expect(renderMediaPlaylist(subtitles, { ...options, skip: true })).toContain('#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-SKIP:SKIPPED-SEGMENTS=4\n#EXT-X-PROGRAM-DATE-TIME:2026-01-01T12:00:04.000Z\n#EXTINF:1.00000,\nseg-4.m4s\n');
+	});
+
+	it('leaves out of a delta update no segment from the one before a blocking request\'s _HLS_msn on', () => {
+		const window = timeline(12, 1);
+		const delta = (skipBeforeMsn?: number): string => renderMediaPlaylist(window, { ...live, skip: true, ...(skipBeforeMsn !== undefined && { skipBeforeMsn }) });
+		// 11.2 s: segments 0–5 start more than 6 s before the end.
+		expect(delta()).toContain('#EXT-X-SKIP:SKIPPED-SEGMENTS=6\n');
+		expect(delta(11)).toContain('#EXT-X-SKIP:SKIPPED-SEGMENTS=6\n');
+		// A client that asks for segment 4 last saw a playlist ending in segment 3 or 4: 0–2 may go.
+		expect(delta(4)).toContain('#EXT-X-SKIP:SKIPPED-SEGMENTS=3\n');
+		expect(delta(1)).not.toContain('EXT-X-SKIP');
+	});
+
+	it('hints the part after the last one listed when a gap segment ends the playlist', () => {
+		const gapped = timeline(2, 2);
+		gapped.addGap({ msn: 2, pdtMs: t0 + 1400, durationS: 0.5 });
+		expect(renderMediaPlaylist(gapped, live)).toContain('#EXT-X-GAP\n#EXTINF:0.50000,\nseg-2.m4s\n#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part-7.m4s"\n');
 	});
 });

@@ -1,14 +1,20 @@
 import type { MediaTimeline, TimelineSegment } from './MediaTimeline.js';
 import { partName, segmentName } from './hlsNames.js';
 
-/** Where a sibling rendition is, for EXT-X-RENDITION-REPORT (RFC 8216bis §4.4.5.4). */
+/** Where another rendition is, for EXT-X-RENDITION-REPORT (RFC 8216bis §4.4.5.4). */
 export interface RenditionReport {
 	uri: string;
+	/** Media sequence number of its last segment (the open one, for a rendition with parts). */
 	lastMsn: number;
-	lastPart: number;
+	/** Index of its last part within segment `lastMsn`; absent for a rendition without parts (subtitles, §4.4.5.4). */
+	lastPart?: number;
 }
 
-/** Low-latency settings of a live playlist; absent for replays and subtitles. */
+/**
+ * Low-latency settings of a live playlist; absent for replays. Every live playlist of a stream gets the same ones,
+ * subtitles included (Appendix B.1): players read EXT-X-SERVER-CONTROL from every rendition (Shaka fails a track
+ * whose playlist lacks PART-HOLD-BACK once another has EXT-X-PART-INF).
+ */
 export interface LowLatencyOptions {
 	partTargetS: number;
 	/** PART-HOLD-BACK, seconds; at least 3 × PART-TARGET (§4.4.3.8 recommends 3). */
@@ -17,6 +23,7 @@ export interface LowLatencyOptions {
 	canSkipUntilS: number;
 	/** Parts are listed for segments ending within this many seconds of the playlist's end (§6.2.2: ≥ 3 targets). */
 	partWindowS: number;
+	/** One for every other rendition of the multivariant playlist, subtitles included (Appendix B.1). */
 	renditionReports: readonly RenditionReport[];
 }
 
@@ -28,10 +35,11 @@ export interface MediaPlaylistOptions {
 	/** Render a delta update (EXT-X-SKIP) when the playlist allows one (`_HLS_skip=YES|v2`). */
 	skip?: boolean;
 	/**
-	 * A live playlist without parts (subtitles) that still answers blocking reloads for its next segment
-	 * (EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES), so players learn of each segment as it is published.
+	 * A delta update leaves out only segments before this number: the `_HLS_msn` of a blocking request, whose client
+	 * has seen every segment before the one before it. A client that reloads late (Shaka asks for deltas however old
+	 * its copy is, §6.3.7 says it should not) then still gets the segments it has not seen.
 	 */
-	canBlockReload?: boolean;
+	skipBeforeMsn?: number;
 	/** Segment URI for segments; default `seg-<msn>.m4s`. */
 	segmentUri?: (msn: number) => string;
 }
@@ -53,14 +61,12 @@ export function renderMediaPlaylist(timeline: MediaTimeline, options: MediaPlayl
 		lines.push(`#EXT-X-PART-INF:PART-TARGET=${decimal(ll.partTargetS)}`);
 		const canSkip = options.type === 'live' ? `,CAN-SKIP-UNTIL=${decimal(ll.canSkipUntilS)}` : '';
 		lines.push(`#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES${canSkip},PART-HOLD-BACK=${decimal(ll.partHoldBackS)}`);
-	} else if (options.canBlockReload && options.type === 'live') {
-		lines.push('#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES');
 	}
 	lines.push(`#EXT-X-MEDIA-SEQUENCE:${segments[0]?.msn ?? 0}`);
 	if (timeline.discontinuitySequence > 0) lines.push(`#EXT-X-DISCONTINUITY-SEQUENCE:${timeline.discontinuitySequence}`);
 
 	const totalS = segments.reduce((sum, s) => sum + s.durationS, 0);
-	const skipped = options.skip && ll && options.type === 'live' ? skippableCount(segments, totalS, ll.canSkipUntilS) : 0;
+	const skipped = skippedSegmentCount(timeline, options);
 	if (skipped > 0) lines.push(`#EXT-X-SKIP:SKIPPED-SEGMENTS=${skipped}`);
 
 	const segmentUri = options.segmentUri ?? segmentName;
@@ -82,12 +88,16 @@ export function renderMediaPlaylist(timeline: MediaTimeline, options: MediaPlayl
 		if (segment.complete) lines.push(`#EXTINF:${decimal(segment.durationS)},`, segmentUri(segment.msn));
 		startS = endS;
 	}
-	if (ll && !timeline.ended && options.type === 'live') {
-		lines.push(`#EXT-X-PRELOAD-HINT:TYPE=PART,URI="${partName(timeline.lastPartSeq + 1)}"`);
+	// The part after the last one listed (a gap segment at the end has none of its own); none for a playlist
+	// without parts (subtitles).
+	const lastPartSeq = segments.findLast((s) => s.parts.length > 0)?.parts.at(-1)?.seq;
+	if (ll && !timeline.ended && options.type === 'live' && lastPartSeq !== undefined) {
+		lines.push(`#EXT-X-PRELOAD-HINT:TYPE=PART,URI="${partName(lastPartSeq + 1)}"`);
 	}
 	if (ll && options.type === 'live') {
 		for (const report of ll.renditionReports) {
-			lines.push(`#EXT-X-RENDITION-REPORT:URI="${report.uri}",LAST-MSN=${report.lastMsn},LAST-PART=${report.lastPart}`);
+			const lastPart = report.lastPart === undefined ? '' : `,LAST-PART=${report.lastPart}`;
+			lines.push(`#EXT-X-RENDITION-REPORT:URI="${report.uri}",LAST-MSN=${report.lastMsn}${lastPart}`);
 		}
 	}
 	if (timeline.ended || options.type === 'vod') lines.push('#EXT-X-ENDLIST');
@@ -102,14 +112,20 @@ function partLines(segment: TimelineSegment): string[] {
 }
 
 /**
- * Leading complete segments a delta update may leave out: those starting more than CAN-SKIP-UNTIL before the end
- * of the playlist (§6.2.5.1).
+ * Leading segments a delta update of `timeline` leaves out: the complete ones starting more than CAN-SKIP-UNTIL
+ * before the end of the playlist (§6.2.5.1), and only those before `skipBeforeMsn − 1`; 0 unless `skip` is set on a
+ * live low-latency playlist. The origin keys its cache of delta updates by this count.
  */
-function skippableCount(segments: readonly TimelineSegment[], totalS: number, canSkipUntilS: number): number {
+export function skippedSegmentCount(timeline: MediaTimeline, options: MediaPlaylistOptions): number {
+	const ll = options.lowLatency;
+	if (!options.skip || !ll || options.type !== 'live') return 0;
+	const segments = timeline.segments;
+	const totalS = segments.reduce((sum, s) => sum + s.durationS, 0);
+	const beforeMsn = options.skipBeforeMsn === undefined ? Number.POSITIVE_INFINITY : options.skipBeforeMsn - 1;
 	let count = 0;
 	let startS = 0;
 	for (const segment of segments) {
-		if (!segment.complete || totalS - startS <= canSkipUntilS) break;
+		if (!segment.complete || totalS - startS <= ll.canSkipUntilS || segment.msn >= beforeMsn) break;
 		startS += segment.durationS;
 		count++;
 	}
