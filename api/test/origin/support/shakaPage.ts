@@ -62,6 +62,11 @@ setInterval(() => {
 shaka.polyfill.installAll();
 const player = new shaka.Player();
 player.addEventListener('error', (event) => state.errors.push(describe(event.detail)));
+// Shaka rejects some failures of a track's playlist (4023 on a later text playlist) without an 'error' event.
+window.addEventListener('unhandledrejection', (event) => state.errors.push('unhandled ' +
+	(event.reason && event.reason.code !== undefined ? describe(event.reason) : String(event.reason && event.reason.stack || event.reason).slice(0, 600))));
+window.addEventListener('error', (event) => state.errors.push('uncaught ' +
+	(event.error && event.error.code !== undefined ? describe(event.error) : String(event.message).slice(0, 600))));
 // Captions on: the first text track, once Shaka knows the tracks (it picks none unless a preference matches).
 const showText = () => {
 	const tracks = player.getTextTracks();
@@ -130,7 +135,10 @@ export interface ShakaSample {
 	/** Shaka's live edge (the end of its seek range) minus the playhead, s. */
 	liveEdgeDistanceS: number | undefined;
 	stalls: number;
-	/** Every Shaka 'error' event (and a failed load): code, category and data, 'CRITICAL ' first when fatal. */
+	/**
+	 * Every Shaka 'error' event, a failed load, and any uncaught error or unhandled rejection in the page: code, category
+	 * and data ('CRITICAL ' first when fatal), or the message.
+	 */
 	errors: string[];
 	/** Text of the cues active at the video's time. */
 	activeCues: string[];
