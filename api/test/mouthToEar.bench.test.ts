@@ -31,11 +31,13 @@ import { postJson } from './support/startTestNode.js';
 const durationS = Number(process.env.TRIBUNE_BENCH_MOUTH_S ?? 40);
 /** Longer than any one hop, so each onset pairs with the one before it on the path without doubt. */
 const periodS = 2;
+/** Shaka settings over the test page's (`shakaLowLatencyConfig`), as JSON: e.g. its live sync, to compare. */
+const shakaConfig = JSON.parse(process.env.TRIBUNE_BENCH_SHAKA_CONFIG ?? '{}') as object;
 /** Time a player gets after it starts playing to settle at its distance from the live edge, ms. */
 const settleMs = 5000;
 
 /** What Tribune's player reports (player/src/listen/exposeForTests.ts). */
-const samplePlayer = (page: Page) => page.evaluate('window.tribunePlayer.sample()') as Promise<{ status: string; currentTime: number; errors: string[] }>;
+const samplePlayer = (page: Page) => page.evaluate('window.tribunePlayer.sample()') as Promise<{ status: string; currentTime: number; errors: string[]; latency: number | null }>;
 
 function percentile(values: readonly number[], p: number): number | null {
 	if (values.length === 0) return null;
@@ -138,12 +140,22 @@ describe.skipIf(process.env.TRIBUNE_BENCH !== '1')('mouth-to-ear latency bench',
 		const originTap = new OriginPartTap(audioPlaylist, (2 * durationS + 100) * 1000);
 
 		/** Plays on `page` until it settles, then listens for `durationS`: the beeps of that window and what was heard. */
-		const listen = async (page: Page, playing: () => Promise<boolean>): Promise<{ from: number; to: number; ears: number[]; stalls: number; stalledMs: number }> => {
+		const listen = async (
+			page: Page,
+			playing: () => Promise<boolean>,
+			behindLiveS: () => Promise<number | undefined>,
+		): Promise<{ from: number; to: number; ears: number[]; stalls: number; stalledMs: number; behindLiveMs: number[] }> => {
 			await eventually(async () => ((await playing()) ? true : undefined), 'the listener playing', 30_000);
 			await new Promise((resolve) => setTimeout(resolve, settleMs));
 			const from = Date.now();
 			const before = await earStalls(page);
-			await new Promise((resolve) => setTimeout(resolve, durationS * 1000));
+			// The player's own distance behind the live edge, once a second (bounded by the window).
+			const behindLiveMs: number[] = [];
+			for (let i = 0; i < durationS && Date.now() < from + durationS * 1000; i++) {
+				await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(1000, from + durationS * 1000 - Date.now()))));
+				const behind = await behindLiveS();
+				if (behind !== undefined) behindLiveMs.push(behind * 1000);
+			}
 			const after = await earStalls(page);
 			// A beep near the window's end is heard up to a period later.
 			await new Promise((resolve) => setTimeout(resolve, periodS * 1000));
@@ -151,7 +163,7 @@ describe.skipIf(process.env.TRIBUNE_BENCH !== '1')('mouth-to-ear latency bench',
 			const seen = (await page.evaluate('window.tribuneEar.seen.slice()')) as number[];
 			const ears = await earOnsets(page);
 			console.log('ear: output minus main-thread time, ms', percentile(ears.map((t, i) => t - seen[i]!), 50));
-			return { from, to: from + durationS * 1000, ears, stalls: after.stalls - before.stalls, stalledMs: after.stalledMs - before.stalledMs };
+			return { from, to: from + durationS * 1000, ears, stalls: after.stalls - before.stalls, stalledMs: after.stalledMs - before.stalledMs, behindLiveMs };
 		};
 
 		// Tribune's own player, as a listener's embed runs it (its Content-Security-Policy bypassed for the ear's module).
@@ -162,7 +174,7 @@ describe.skipIf(process.env.TRIBUNE_BENCH !== '1')('mouth-to-ear latency bench',
 		const hlsWindow = await listen(hlsPage, async () => {
 			const s = await samplePlayer(hlsPage);
 			return s.status === 'playing' && s.currentTime > 0.5;
-		});
+		}, async () => (await samplePlayer(hlsPage)).latency ?? undefined);
 		const hlsErrors = (await samplePlayer(hlsPage)).errors;
 		await hlsContext.close();
 
@@ -170,12 +182,12 @@ describe.skipIf(process.env.TRIBUNE_BENCH !== '1')('mouth-to-ear latency bench',
 		await routeShakaPage(shakaContext, system.baseUrl);
 		await shakaContext.addInitScript(earInitScript);
 		const shakaPage = await shakaContext.newPage();
-		await shakaPage.goto(shakaPageUrl(system.baseUrl, master));
+		await shakaPage.goto(shakaPageUrl(system.baseUrl, master, shakaConfig));
 		const shakaWindow = await listen(shakaPage, async () => {
 			const s = await sampleShaka(shakaPage);
 			if (s.playing) await attachEar(shakaPage);
 			return s.playing && s.currentTime > 0.5;
-		});
+		}, async () => (await sampleShaka(shakaPage)).latencyS);
 		const shakaSample = await sampleShaka(shakaPage);
 		await shakaContext.close();
 
@@ -196,12 +208,14 @@ describe.skipIf(process.env.TRIBUNE_BENCH !== '1')('mouth-to-ear latency bench',
 			mouth_to_ear_p95_ms: percentile(hls.map((h) => h.mouthToEar), 95),
 			mouth_to_ear_player_p50_ms: p50(hls, 'player'),
 			mouth_to_ear_beeps: hls.length,
+			mouth_to_ear_hlsjs_latency_p50_ms: percentile(hlsWindow.behindLiveMs, 50),
 			mouth_to_ear_stalls: hlsWindow.stalls,
 			mouth_to_ear_stalled_ms: hlsWindow.stalledMs,
 			shaka_mouth_to_ear_p50_ms: p50(shaka, 'mouthToEar'),
 			shaka_mouth_to_ear_p95_ms: percentile(shaka.map((h) => h.mouthToEar), 95),
 			shaka_mouth_to_ear_player_p50_ms: p50(shaka, 'player'),
 			shaka_mouth_to_ear_beeps: shaka.length,
+			shaka_mouth_to_ear_pdt_latency_p50_ms: percentile(shakaWindow.behindLiveMs, 50),
 			shaka_mouth_to_ear_stalls: shakaWindow.stalls,
 			shaka_mouth_to_ear_stalled_ms: shakaWindow.stalledMs,
 			mouth_to_ear_stage_p50_ms: p50(both, 'stage'),
