@@ -95,7 +95,6 @@ export function buildFfmpegPlan(layout: Layout, ladder: readonly Rendition[], la
 	chains.push(...audioChains(layout, io, slots, hasInput, renditions));
 	const filterGraph = chains.join(';');
 
-	const gop = String((latency.segmentTargetMs * latency.fps) / 1000);
 	// Errors only, and the once-a-second stats line the runner reads for progress and stall detection (with
 	// `-stats`, ffmpeg prints it below info level too). At info and warning level a camera of another size than its
 	// slot's first picture (the filler) logs two lines per frame (`-reinit_filter:v 0`): 50 lines a second each.
@@ -119,7 +118,7 @@ export function buildFfmpegPlan(layout: Layout, ladder: readonly Rendition[], la
 			}
 		: // An empty stage: silence read at real time (-re) keeps the broadcast's clock.
 			{ url: 'anullsrc=r=48000:cl=stereo', options: [...globalOptions, '-re', '-f', 'lavfi'] };
-	const outputs = renditions.map((r): PlanOutput => ({ rendition: r.name, url: io.outputs[r.name]!, options: outputOptions(r, latency, gop) }));
+	const outputs = renditions.map((r): PlanOutput => ({ rendition: r.name, url: io.outputs[r.name]!, options: renditionOutputOptions(r, latency) }));
 	const args = [...input.options, '-i', input.url, '-filter_complex', filterGraph, ...outputs.flatMap((o) => [...o.options, o.url])];
 	return { input, filterGraph, outputs, args, textFiles, renditions };
 }
@@ -221,7 +220,12 @@ function audioChains(layout: Layout, io: PlanIo, slots: SlotAssignment, hasInput
 	return chains;
 }
 
-function outputOptions(r: Rendition, latency: LatencyProfile, gop: string): string[] {
+/**
+ * The encoder and muxer options of one rendition's output (after its `-map`s' sources exist in the graph as
+ * `[vo_<name>]` and `[ao_<name>]`): what every broadcast encode writes, also used to measure its bit rates.
+ */
+export function renditionOutputOptions(r: Rendition, latency: LatencyProfile): string[] {
+	const gop = String((latency.segmentTargetMs * latency.fps) / 1000);
 	const args: string[] = [];
 	// One fMP4 fragment per LL-HLS part: whole video frames, or whole AAC frames for audio-only renditions.
 	const partFrames = Math.max(1, Math.floor((latency.partTargetMs / 1000) * latency.fps + 1e-9));

@@ -16,6 +16,7 @@ import type { StageLinkClient } from '../stageLink/StageLinkClient.js';
 import type { StageLinkSpeaker } from '../stageLink/stageLinkProtocol.js';
 import type { BroadcastRunner } from './BroadcastWorker.js';
 import type { LatencyProfile, Rendition } from './ladder.js';
+import { renditionBandwidth } from './renditionBandwidth.js';
 import { runStageBroadcast } from './runStageBroadcast.js';
 import { SocketOutputs } from './SocketOutputs.js';
 
@@ -33,9 +34,6 @@ export interface BroadcastRunnerDeps {
 	/** One speaker's caption engine (not started). Default: PocketSphinx with Debian's US English model. */
 	createCaptionEngine?: (speaker: StageLinkSpeaker, logger: Logger) => CaptionEngine;
 }
-
-/** Container and muxing overhead on top of the encoder bit rates, for BANDWIDTH. */
-const bandwidthOverhead = 1.1;
 
 /**
  * What a transcoder does with a broadcast job: the stage (through the stage link) → ffmpeg (the composite and the
@@ -78,7 +76,7 @@ export function createBroadcastRunner(deps: BroadcastRunnerDeps): BroadcastRunne
 			renditions: renditions.map((r) => ({
 				name: r.name,
 				kind: r.video ? 'video' : 'audio',
-				bandwidth: Math.round(((r.video?.kbps ?? 0) + r.audioKbps) * 1000 * bandwidthOverhead),
+				bandwidth: renditionBandwidth(r, deps.latency),
 				...(r.video && { frameRate: deps.latency.fps }),
 			})),
 			partTargetMs: deps.latency.partTargetMs,

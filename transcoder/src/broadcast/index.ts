@@ -1,4 +1,4 @@
-export { buildFfmpegPlan, displayName, type FfmpegPlan, type PlanIo, type PlanOutput, type TextFile } from './buildFfmpegPlan.js';
+export { buildFfmpegPlan, displayName, renditionOutputOptions, type FfmpegPlan, type PlanIo, type PlanOutput, type TextFile } from './buildFfmpegPlan.js';
 export { computeLayout, initialsOf, type Layout, type LayoutOptions, type Rect, type StageSnapshot, type StageSpeaker, type Tile } from './computeLayout.js';
 export { defaultLadder, defaultLatency, validateLadder, type LatencyProfile, type Rendition } from './ladder.js';
 export { classifyFfmpegExit, parseFfmpegStats, watchdogFailure, type FfmpegFailure, type FfmpegFailureKind, type FfmpegStats } from './ffmpegOutput.js';
@@ -11,3 +11,4 @@ export { runStageBroadcast, type StageBroadcastOptions } from './runStageBroadca
 export { SocketOutputs, type RenditionSink } from './SocketOutputs.js';
 export { createBroadcastRunner, type BroadcastRunnerDeps } from './createBroadcastRunner.js';
 export { parseVp8Descriptor, Vp8SlotRelay, type Vp8Descriptor, type Vp8SlotRelayOptions } from './Vp8SlotRelay.js';
+export { renditionBandwidth } from './renditionBandwidth.js';

@@ -5,8 +5,13 @@ export interface RenditionInfo {
 	kind: 'video' | 'audio';
 	/** RFC 6381 codecs of the rendition's tracks, read from its init section. */
 	codecs: string[];
-	/** Peak bits per second the encoder is configured for, container overhead included. */
+	/**
+	 * Peak segment bit rate, bits per second, container overhead included (BANDWIDTH): expected for a live stream,
+	 * raised when a segment run measures more; measured for a replay.
+	 */
 	bandwidth: number;
+	/** Average segment bit rate, bits per second (AVERAGE-BANDWIDTH): measured, replays only. */
+	averageBandwidth?: number;
 	width?: number;
 	height?: number;
 	frameRate?: number;

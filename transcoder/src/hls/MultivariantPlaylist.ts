@@ -23,7 +23,9 @@ export function renderMultivariantPlaylist(stream: StreamDescriptor, playlist: '
 	}
 	const ordered = [...stream.renditions].sort((a, b) => kindOrder(a.kind) - kindOrder(b.kind) || b.bandwidth - a.bandwidth);
 	for (const rendition of ordered) {
-		const attributes = [`BANDWIDTH=${rendition.bandwidth}`, `CODECS="${rendition.codecs.join(',')}"`];
+		const attributes = [`BANDWIDTH=${rendition.bandwidth}`];
+		if (rendition.averageBandwidth !== undefined) attributes.push(`AVERAGE-BANDWIDTH=${rendition.averageBandwidth}`);
+		attributes.push(`CODECS="${rendition.codecs.join(',')}"`);
 		if (rendition.width && rendition.height) attributes.push(`RESOLUTION=${rendition.width}x${rendition.height}`);
 		if (rendition.frameRate) attributes.push(`FRAME-RATE=${rendition.frameRate.toFixed(3)}`);
 		if (stream.subtitles) attributes.push(`SUBTITLES="${subtitlesGroup}"`);

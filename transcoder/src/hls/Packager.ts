@@ -9,6 +9,7 @@ import { renderMultivariantPlaylist } from './MultivariantPlaylist.js';
 import { renderMediaPlaylist } from './PlaylistWriter.js';
 import { RenditionPackager, type StartedSegment } from './RenditionPackager.js';
 import { RunSwitcher } from './RunSwitcher.js';
+import { averageSegmentBitRate, peakSegmentBitRate, type SizedSegment } from './segmentBitRates.js';
 import type { StreamResume } from './streamResume.js';
 import { renderWebVtt, WebVttSegmenter, type Cue, type WallClockCue } from './WebVttSegmenter.js';
 
@@ -26,7 +27,7 @@ export interface HlsSink {
 export interface RenditionSpec {
 	name: string;
 	kind: 'video' | 'audio';
-	/** Peak bits per second, for BANDWIDTH. */
+	/** Expected peak segment bit rate, bits per second, for BANDWIDTH (raised if a stream measures more). */
 	bandwidth: number;
 	frameRate?: number;
 }
@@ -79,6 +80,10 @@ export class Packager {
 	#subtitlesDefault = false;
 	/** Some subtitle segment had a cue: the replay shows its subtitles by default. */
 	#subtitlesHadCues = false;
+	/** BANDWIDTH per rendition as origins were told it: the expected peak, raised when a stream measures more. */
+	readonly #bandwidth = new Map<string, number>();
+	/** Bytes of each subtitle segment this packager wrote, by number. */
+	readonly #subtitleBytes = new Map<number, number>();
 	#ended = false;
 	#sequentialRun = 0;
 	/** Number of the last subtitle segment this packager published. */
@@ -97,6 +102,7 @@ export class Packager {
 			this.#lastPdtEndMs = resume.lastPdtEndMs;
 		}
 		for (const spec of options.renditions) {
+			this.#bandwidth.set(spec.name, spec.bandwidth);
 			this.#renditions.set(spec.name, new RenditionPackager(spec.name, this.#renditionContext(), resume?.renditions[spec.name]));
 		}
 		this.#switcher = new RunSwitcher({
@@ -256,6 +262,7 @@ export class Packager {
 			},
 			onInit: () => this.#maybeSendDescriptor(),
 			onSegmentStarted: (rendition: string, segment: StartedSegment) => this.#onSegmentStarted(rendition, segment),
+			onSegmentClosed: (rendition: string) => this.#checkBandwidth(rendition),
 		};
 	}
 
@@ -328,10 +335,32 @@ export class Packager {
 		if (renditions && !this.#ended) this.#publish({ type: 'stream', descriptor: this.descriptor(renditions) }, Buffer.alloc(0));
 	}
 
-	/** What origins and the replay's multivariant playlist say about this stream. */
+	/** What origins and the replay's multivariant playlist say about this stream (BANDWIDTH as origins were told). */
 	descriptor(renditions: RenditionInfo[], subtitlesDefault = this.#subtitlesDefault): StreamDescriptor {
 		const { streamId, partTargetMs, segmentTargetMs, subtitles } = this.options;
-		return { streamId, partTargetMs, segmentTargetMs, targetDurationS: this.targetDurationS, renditions, subtitles, ...(subtitles && { subtitlesDefault }) };
+		const described = renditions.map((r) => ({ ...r, bandwidth: this.#bandwidth.get(r.name) ?? r.bandwidth }));
+		return { streamId, partTargetMs, segmentTargetMs, targetDurationS: this.targetDurationS, renditions: described, subtitles, ...(subtitles && { subtitlesDefault }) };
+	}
+
+	/**
+	 * BANDWIDTH must be at least the peak segment bit rate (RFC 8216bis §4.4.6.2), subtitles included (a variant plays
+	 * with them). The expected peak comes from measured encodes (`renditionBandwidth`); should a stream measure more
+	 * over its latest segments, the rendition's BANDWIDTH is raised 10 % above it and the stream described again, so
+	 * every player that loads the multivariant playlist from then on gets a value the stream has not exceeded.
+	 */
+	#checkBandwidth(name: string): void {
+		const rendition = this.#rendition(name);
+		const recent = (segments: readonly { msn: number; durationS: number; gap?: boolean }[], bytes: ReadonlyMap<number, number>): number =>
+			peakSegmentBitRate(segments.slice(-4).map((s) => ({ durationS: s.durationS, bytes: bytes.get(s.msn) ?? 0, ...(s.gap && { gap: true }) })), this.targetDurationS);
+		// Called as a segment closes: it is the timeline's last one.
+		const measured = recent(rendition.timeline.segments, rendition.segmentBytes) + (this.options.subtitles ? recent(this.subtitlesTimeline.segments, this.#subtitleBytes) : 0);
+		const advertised = this.#bandwidth.get(name) ?? 0;
+		if (measured <= advertised) return;
+		const raised = Math.ceil((measured * 1.1) / 1000) * 1000;
+		this.#bandwidth.set(name, raised);
+		this.options.logger.info({ rendition: name, measured: Math.round(measured), advertised, raised }, 'a rendition measured above its BANDWIDTH: raised');
+		const renditions = this.#descriptorRenditions;
+		if (renditions && !this.#ended) this.#publish({ type: 'stream', descriptor: this.descriptor(renditions) }, Buffer.alloc(0));
 	}
 
 	/**
@@ -375,6 +404,7 @@ export class Packager {
 		const known = this.subtitlesTimeline.segments.find((s) => s.msn === segment.msn);
 		if (known) Object.assign(known, segment);
 		else this.subtitlesTimeline.addSegment({ ...segment, mapUri: '' });
+		this.#subtitleBytes.set(segment.msn, Buffer.byteLength(text));
 		this.options.disk?.writeFile(`${subtitlesRendition}/${vttName(segment.msn)}`, text);
 		this.#publish({ type: 'vtt', ...segment }, Buffer.from(text));
 		this.#lastVttMsn = Math.max(this.#lastVttMsn ?? -1, segment.msn);
@@ -402,6 +432,21 @@ export class Packager {
 		}
 	}
 
+	/**
+	 * A replay rendition's measured peak and average segment bit rates, subtitles included. Segments another packager
+	 * completed before a takeover are measured from their journal; when an older journal lacks sizes, BANDWIDTH is at
+	 * least what live players were told and AVERAGE-BANDWIDTH is left out.
+	 */
+	#measuredBandwidth(rendition: RenditionPackager): { bandwidth: number; averageBandwidth?: number } {
+		const sized = (segments: readonly { msn: number; durationS: number; gap?: boolean }[], bytes: ReadonlyMap<number, number>): (SizedSegment & { known: boolean })[] =>
+			segments.map((s) => ({ durationS: s.durationS, bytes: bytes.get(s.msn) ?? 0, known: s.gap === true || bytes.has(s.msn), ...(s.gap && { gap: true }) }));
+		const media = sized(rendition.timeline.segments, rendition.segmentBytes);
+		const subtitles = this.options.subtitles ? sized(this.subtitlesTimeline.segments, this.#subtitleBytes) : [];
+		const peak = Math.ceil(peakSegmentBitRate(media, this.targetDurationS) + peakSegmentBitRate(subtitles, this.targetDurationS));
+		if (media.every((s) => s.known) && peak > 0) return { bandwidth: peak, averageBandwidth: Math.ceil(averageSegmentBitRate(media) + averageSegmentBitRate(subtitles)) };
+		return { bandwidth: Math.max(peak, this.#bandwidth.get(rendition.name) ?? 0) };
+	}
+
 	#writeReplay(): void {
 		const disk = this.options.disk;
 		if (!disk) return;
@@ -411,14 +456,15 @@ export class Packager {
 			const tracks = rendition.init?.tracks ?? [];
 			const video = tracks.find((t) => t.kind === 'video');
 			const codecs = tracks.map((t) => t.codec).filter((c): c is string => c !== undefined);
-			renditions.push({ ...spec, codecs, ...(video ? { width: video.width, height: video.height } : {}) });
+			renditions.push({ ...spec, codecs, ...(video ? { width: video.width, height: video.height } : {}), ...this.#measuredBandwidth(rendition) });
 			disk.writeFile(`${spec.name}/vod.m3u8`, renderMediaPlaylist(rendition.timeline, { targetDurationS: this.targetDurationS, type: 'vod' }));
 		}
 		if (this.options.subtitles) {
 			const vod = renderMediaPlaylist(this.subtitlesTimeline, { targetDurationS: this.targetDurationS, type: 'vod', segmentUri: vttName });
 			disk.writeFile(`${subtitlesRendition}/vod.m3u8`, vod);
 		}
-		const descriptor = this.descriptor(renditions, this.#subtitlesHadCues);
+		// The replay's BANDWIDTH and AVERAGE-BANDWIDTH are what its segments measure (§4.4.6.2: a MUST once all exist).
+		const descriptor = { ...this.descriptor(renditions, this.#subtitlesHadCues), renditions };
 		disk.writeFile('vod.m3u8', renderMultivariantPlaylist(descriptor, 'vod.m3u8'));
 		disk.writeFile('stream.json', JSON.stringify({ descriptor, endedAtMs: (this.options.nowMs ?? Date.now)() }));
 	}

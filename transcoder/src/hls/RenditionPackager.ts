@@ -23,6 +23,8 @@ export interface ReplaySegment {
 	durationS: number;
 	/** A placeholder for a skipped number (EXT-X-GAP); absent in older journals. */
 	gap?: boolean;
+	/** Size of the segment file (its parts), for the replay's measured bit rates; absent in older journals. */
+	bytes?: number;
 }
 
 /** Where another packager left a rendition of the same stream (a broadcast taken over from a dead transcoder). */
@@ -50,6 +52,8 @@ export interface RenditionContext {
 	partEnded(mediaEndS: number): void;
 	onInit(rendition: string, init: InitSection): void;
 	onSegmentStarted(rendition: string, segment: StartedSegment): void;
+	/** A segment of this rendition is complete (its bytes are in {@link RenditionPackager.segmentBytes}). */
+	onSegmentClosed(rendition: string): void;
 }
 
 /**
@@ -60,6 +64,8 @@ export class RenditionPackager {
 	readonly name: string;
 	readonly timeline = new MediaTimeline();
 	init: InitSection | undefined;
+	/** Bytes of each segment (the sum of its parts) by number, for the peak and average bit rates. */
+	readonly segmentBytes = new Map<number, number>();
 	readonly #context: RenditionContext;
 	readonly #segmenter: Segmenter;
 	#initIndex = -1;
@@ -77,7 +83,10 @@ export class RenditionPackager {
 		});
 		if (resume) {
 			this.#initIndex = resume.lastInitIndex;
-			for (const segment of resume.replaySegments) this.timeline.addSegment({ ...segment, mapUri: initName(segment.initIndex) });
+			for (const segment of resume.replaySegments) {
+				this.timeline.addSegment({ ...segment, mapUri: initName(segment.initIndex) });
+				if (segment.bytes !== undefined) this.segmentBytes.set(segment.msn, segment.bytes);
+			}
 		}
 	}
 
@@ -158,6 +167,7 @@ export class RenditionPackager {
 		this.timeline.addPart(part);
 		this.#context.partEnded(startS + durationS);
 		this.#context.publish({ type: 'part', rendition: this.name, partSeq: part.seq, msn: part.msn, durationS, independent: part.independent, segment }, bytes);
+		this.segmentBytes.set(placed.msn, (this.segmentBytes.get(placed.msn) ?? 0) + bytes.length);
 		this.#context.disk?.appendToFile(`${this.name}/${segmentName(placed.msn)}`, bytes);
 	}
 
@@ -167,12 +177,13 @@ export class RenditionPackager {
 		if (msn === undefined || !opened) return;
 		this.#openMsn = undefined;
 		this.#openSegment = undefined;
+		this.#context.onSegmentClosed(this.name);
 		const disk = this.#context.disk;
 		if (!disk) return;
 		disk.completeFile(`${this.name}/${segmentName(msn)}`);
 		// The journal lets a packager that takes the broadcast over keep this segment in the replay playlist.
 		const durationS = this.timeline.segments.find((s) => s.msn === msn)?.durationS ?? 0;
-		const entry: ReplaySegment = { msn, pdtMs: opened.pdtMs, discontinuity: opened.discontinuity, initIndex: opened.initIndex, durationS };
+		const entry: ReplaySegment = { msn, pdtMs: opened.pdtMs, discontinuity: opened.discontinuity, initIndex: opened.initIndex, durationS, bytes: this.segmentBytes.get(msn) ?? 0 };
 		disk.appendLine(`${this.name}/${replayJournalName}`, JSON.stringify(entry));
 	}
 }

@@ -24,3 +24,4 @@ export type { RenditionResume, ReplaySegment } from './RenditionPackager.js';
 export { Segmenter, type FragmentTiming, type PartPlacement } from './Segmenter.js';
 export { renderWebVtt, WebVttSegmenter, type Cue } from './WebVttSegmenter.js';
 export { pruneReplays, startReplayPruner } from './pruneReplays.js';
+export { averageSegmentBitRate, peakSegmentBitRate, type SizedSegment } from './segmentBitRates.js';

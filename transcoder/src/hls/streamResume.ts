@@ -150,5 +150,5 @@ function isReplaySegment(value: unknown): value is ReplaySegment {
 	if (typeof value !== 'object' || value === null) return false;
 	const v = value as Record<string, unknown>;
 	const whole = (n: unknown): boolean => Number.isSafeInteger(n) && (n as number) >= 0;
-	return whole(v.msn) && whole(v.initIndex) && whole(v.pdtMs) && typeof v.discontinuity === 'boolean' && typeof v.durationS === 'number' && (v.durationS as number) >= 0 && (v.gap === undefined || typeof v.gap === 'boolean');
+	return whole(v.msn) && whole(v.initIndex) && whole(v.pdtMs) && typeof v.discontinuity === 'boolean' && typeof v.durationS === 'number' && (v.durationS as number) >= 0 && (v.gap === undefined || typeof v.gap === 'boolean') && (v.bytes === undefined || whole(v.bytes));
 }
