@@ -16,6 +16,7 @@ import {
 	readFeedPosition,
 	readReplayJournals,
 	RedisHlsPublisher,
+	renditionBandwidth,
 	type PackagerOptions,
 	runHlsEncoder,
 	type HlsEncodePlan,
@@ -92,7 +93,7 @@ export class LiveStream {
 			renditions: ladder.map((r) => ({
 				name: r.name,
 				kind: r.video ? 'video' : 'audio',
-				bandwidth: Math.round(((r.video?.kbps ?? 0) + r.audioKbps) * 1000 * 1.1),
+				bandwidth: renditionBandwidth(r, { fps, partTargetMs: options.partTargetMs ?? 200, segmentTargetMs: this.#plan.timing.segmentMs }),
 				...(r.video ? { frameRate: fps } : {}),
 			})),
 			partTargetMs: options.partTargetMs ?? 200,
