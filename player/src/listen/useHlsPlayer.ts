@@ -120,16 +120,18 @@ export function useHlsPlayer() {
 		}
 		behindLiveS.value = hls.latency || null;
 		watchStalls();
-		// Startup lands behind the target (the live edge moves on while the first parts load), and the rate-based
-		// catch-up stops with a second of buffer left: jump to one part behind the sync position, within the buffer,
-		// once two parts' worth lies buffered beyond it (a jump into the buffer's last tenth of a second would leave
-		// the next part's fetch no margin).
+		// Startup lands behind the target (the live edge moves on while the first parts load: 0.15-0.3 s), and hls.js'
+		// rate-based catch-up never starts with less than a second buffered (always, at PART-HOLD-BACK 0.6 s): once
+		// more than half a part behind, jump to the sync position (PART-HOLD-BACK behind the live edge, more after
+		// stalls), within the buffer, once two parts' worth lies buffered beyond it (a jump into the buffer's last tenth
+		// of a second would leave the next part's fetch no margin). Jumping only when 0.3 s behind, to a part behind the
+		// sync position, left listeners 0.8 s behind the edge (bench:latency, mouth to ear).
 		if (status.value !== 'playing' || jumps >= maxLiveJumps || hls.liveSyncPosition === null || hls.targetLatency === null) return;
 		const b = video.buffered;
 		const bufferedEnd = b.length ? b.end(b.length - 1) : 0;
 		const partS = hls.levels[hls.currentLevel]?.details?.partTarget || defaultPartTargetS;
-		const target = hls.liveSyncPosition - partS;
-		if (hls.latency - hls.targetLatency > 0.3 && bufferedEnd >= target + 2 * partS && target > video.currentTime) {
+		const target = hls.liveSyncPosition;
+		if (hls.latency - hls.targetLatency > partS / 2 && bufferedEnd >= target + 2 * partS && target > video.currentTime) {
 			video.currentTime = target;
 			jumps++;
 		}
