@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
 import fs from 'node:fs';
 import { TypedEmitter } from '@tribune/ingest';
 import { type Logger } from 'pino';
@@ -38,6 +39,12 @@ export interface ChildRecogniserEngineOptions {
 	stopTimeoutMs: number;
 	/** The compiled recogniser entry point. Default: the engine's child script beside its module (in `dist/`). */
 	childScript: string;
+	/**
+	 * Scheduling priority of the recogniser process (`nice`, 0–19). Default 10: on a busy machine the broadcast's
+	 * encoder and packager, whose parts are due every 200 ms, get the CPU first; a recogniser behind queues its audio
+	 * (`maxBacklogMs`) and its finals come a little later.
+	 */
+	niceness: number;
 	/** Where restarts and overloads are logged, with the caller's ids bound (`spaceId`, `participantId`). */
 	logger: Logger | undefined;
 }
@@ -52,6 +59,7 @@ export const childRecogniserEngineDefaults: Readonly<Omit<ChildRecogniserEngineO
 	restartMaxDelayMs: 10_000,
 	healthyAfterMs: 30_000,
 	stopTimeoutMs: 5_000,
+	niceness: 10,
 	logger: undefined,
 });
 
@@ -206,6 +214,7 @@ export class ChildRecogniserEngine extends TypedEmitter<CaptionEngineEvents> imp
 			execArgv: [],
 			serialization: 'json',
 		});
+		lowerPriority(child, this.#options.niceness, this.#options.logger);
 		this.#child = child;
 		this.#childStartedAt = Date.now();
 		this.#stderrTail = '';
@@ -333,5 +342,19 @@ export class ChildRecogniserEngine extends TypedEmitter<CaptionEngineEvents> imp
 
 	#stderrSuffix(): string {
 		return this.#stderrTail ? `: ${this.#stderrTail.trim().split('\n').slice(-5).join(' | ')}` : '';
+	}
+}
+
+/**
+ * Runs a caption process at a lower priority than the broadcast (see `niceness`). A process that has already exited
+ * (ESRCH) needs none, and a system that refuses (EACCES, EPERM) leaves it at the default: captions still work, only
+ * without yielding the CPU first.
+ */
+export function lowerPriority(child: ChildProcess, niceness: number, logger: Logger | undefined): void {
+	if (child.pid === undefined || niceness === 0) return;
+	try {
+		os.setPriority(child.pid, niceness);
+	} catch (error) {
+		logger?.debug({ err: error, pid: child.pid }, 'caption process priority unchanged');
 	}
 }

@@ -10,6 +10,7 @@ import type { StageLinkClient } from '../stageLink/StageLinkClient.js';
 import { buildPcmDecoderArgs } from './buildPcmDecoderArgs.js';
 import type { CaptionEngine, CaptionFinal, CaptionPartial } from './CaptionEngine.js';
 import type { CaptionCue } from './captionFeed.js';
+import { childRecogniserEngineDefaults, lowerPriority } from './ChildRecogniserEngine.js';
 import { PcmArrivalClock } from './PcmArrivalClock.js';
 
 export interface SpeakerCaptionerOptions {
@@ -164,6 +165,8 @@ export class SpeakerCaptioner {
 	#spawnDecoder(): void {
 		const { ffmpegPath, logger } = this.#options;
 		const child = spawn(ffmpegPath, buildPcmDecoderArgs(this.#sdpPath!), { stdio: ['ignore', 'pipe', 'pipe'] });
+		// Behind the broadcast's encoder, as the recogniser is (see ChildRecogniserEngineOptions.niceness).
+		lowerPriority(child, childRecogniserEngineDefaults.niceness, logger);
 		this.#decoder = child;
 		this.#carry = undefined;
 		const startedAt = Date.now();
