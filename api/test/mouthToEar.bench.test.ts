@@ -28,9 +28,12 @@ import { postJson } from './support/startTestNode.js';
  * at the origin; **player** — the origin to the ear (the player's hold-back, buffering and output).
  * Merges its keys into the JSON at TRIBUNE_BENCH_OUT. Skipped unless TRIBUNE_BENCH=1.
  */
-const durationS = Number(process.env.TRIBUNE_BENCH_MOUTH_S ?? 40);
-/** Longer than any one hop, so each onset pairs with the one before it on the path without doubt. */
-const periodS = 2;
+const durationS = Number(process.env.TRIBUNE_BENCH_MOUTH_S ?? 45);
+/**
+ * Longer than any one hop, so each onset pairs with the one before it on the path without doubt: a player that fell
+ * 2 s behind (Shaka after a stall, with its live sync off) paired with the next beep at 2 s.
+ */
+const periodS = 3;
 /** Shaka settings over the test page's (`shakaLowLatencyConfig`), as JSON: e.g. its live sync, to compare. */
 const shakaConfig = JSON.parse(process.env.TRIBUNE_BENCH_SHAKA_CONFIG ?? '{}') as object;
 /** Time a player gets after it starts playing to settle at its distance from the live edge, ms. */
