@@ -25,7 +25,7 @@ export const shakaLowLatencyConfig = {
 
 /**
  * The Shaka test player: Shaka Player (low-latency mode) on a muted, autoplaying video, with the first text track
- * selected and shown. Shaka shows cues through its native text displayer (no UI container), so they are the video
+ * selected and shown (unless `?captions=off`). Shaka shows cues through its native text displayer (no UI container), so they are the video
  * element's text track cues. `window.tribuneShaka.sample()` reports what a listener would see. The page plays
  * `?src=` at once; `?config=` (JSON) is merged over `shakaLowLatencyConfig`.
  * Shaka 5.2 probes video segments for CEA-608 captions when EXT-X-STREAM-INF has no CLOSED-CAPTIONS attribute; on a
@@ -67,8 +67,11 @@ window.addEventListener('unhandledrejection', (event) => state.errors.push('unha
 	(event.reason && event.reason.code !== undefined ? describe(event.reason) : String(event.reason && event.reason.stack || event.reason).slice(0, 600))));
 window.addEventListener('error', (event) => state.errors.push('uncaught ' +
 	(event.error && event.error.code !== undefined ? describe(event.error) : String(event.message).slice(0, 600))));
-// Captions on: the first text track, once Shaka knows the tracks (it picks none unless a preference matches).
+// Captions on (unless ?captions=off): the first text track, once Shaka knows the tracks (it picks none unless a
+// preference matches). Shaka updates the playlists of the active tracks together, each round waiting for all of
+// them, so a subtitles playlist without parts holds every round for up to a segment.
 const showText = () => {
+	if (params.get('captions') === 'off') return;
 	const tracks = player.getTextTracks();
 	if (tracks.length > 0 && !tracks.some((t) => t.active)) player.selectTextTrack(tracks[0]);
 };
@@ -91,6 +94,7 @@ window.tribuneShaka = {
 			activeCues: activeCues(), cuesSeen: state.cuesSeen, currentTime: video.currentTime, paused: video.paused,
 			bufferAheadS: b.length ? b.end(b.length - 1) - video.currentTime : 0, rate: video.playbackRate, stallLog: state.stallLog,
 			textTracks: player.getTextTracks().map((t) => ({ id: t.id, language: t.language, active: t.active })),
+			variant: (({ height, bandwidth }) => ({ height, bandwidth }))(player.getVariantTracks().find((t) => t.active) ?? {}), videoHeight: video.videoHeight, quality: (({ droppedVideoFrames, totalVideoFrames }) => ({ droppedVideoFrames, totalVideoFrames }))(video.getVideoPlaybackQuality()),
 			lowLatency: state.lowLatency ?? null, shakaLatencyS: stats.liveLatency, shakaStalls: stats.stallsDetected, now: Date.now() };
 	},
 };
@@ -150,6 +154,11 @@ export interface ShakaSample {
 	rate: number;
 	stallLog: { startMs: number; endMs: number | null }[];
 	textTracks: { id: number; language: string; active: boolean }[];
+	/** The variant Shaka plays (height null for the audio-only one). */
+	variant: { height?: number | null; bandwidth?: number };
+	videoHeight: number;
+	/** The video element's frame counts: a player skipping ahead shows fewer frames than media time passes. */
+	quality: { droppedVideoFrames: number; totalVideoFrames: number };
 	/** Shaka found the stream low-latency (it has parts); null until the load. */
 	lowLatency: boolean | null;
 	/** Shaka's own `getStats().liveLatency` (presentation start + current time against the clock), s. */
@@ -158,16 +167,21 @@ export interface ShakaSample {
 	now: number;
 }
 
+export interface ShakaPageOptions {
+	/** Select and show the first text track (default true); false is a viewer who never turns captions on. */
+	captions?: boolean;
+}
+
 /** The URL of the Shaka test page for `src`, with `config` merged over `shakaLowLatencyConfig`. */
-export function shakaPageUrl(baseUrl: string, src: string, config: object = {}): string {
-	const query = new URLSearchParams({ src, config: JSON.stringify(config) });
+export function shakaPageUrl(baseUrl: string, src: string, config: object = {}, options: ShakaPageOptions = {}): string {
+	const query = new URLSearchParams({ src, config: JSON.stringify(config), ...(options.captions === false && { captions: 'off' }) });
 	return `${baseUrl}/test/shaka.html?${query.toString()}`;
 }
 
 /** Opens the Shaka test page on `baseUrl` (served by `shakaRoutes`) playing `src`. */
-export async function openShakaPlayer(browser: Browser, baseUrl: string, src: string, config: object = {}): Promise<Page> {
+export async function openShakaPlayer(browser: Browser, baseUrl: string, src: string, config: object = {}, options: ShakaPageOptions = {}): Promise<Page> {
 	const page = await browser.newPage();
-	await page.goto(shakaPageUrl(baseUrl, src, config));
+	await page.goto(shakaPageUrl(baseUrl, src, config, options));
 	return page;
 }
 
