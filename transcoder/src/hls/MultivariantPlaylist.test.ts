@@ -38,6 +38,11 @@ audio/index.m3u8
 		expect(renderMultivariantPlaylist(older, 'index.m3u8')).toBe(off);
 	});
 
+	it('states AVERAGE-BANDWIDTH beside BANDWIDTH when it was measured (a replay)', () => {
+		const measured = { ...stream, renditions: [{ name: 'audio', kind: 'audio' as const, codecs: ['mp4a.40.2'], bandwidth: 86_512, averageBandwidth: 61_003 }] };
+		expect(renderMultivariantPlaylist(measured, 'vod.m3u8')).toContain('\n#EXT-X-STREAM-INF:BANDWIDTH=86512,AVERAGE-BANDWIDTH=61003,CODECS="mp4a.40.2",SUBTITLES="subs"\naudio/vod.m3u8\n');
+	});
+
 	it('points a replay at the VOD playlists, without subtitles when there are none', () => {
 		const text = renderMultivariantPlaylist({ ...stream, subtitles: false }, 'vod.m3u8');
 		expect(text).not.toContain('SUBTITLES');
