@@ -146,7 +146,7 @@ describe.skipIf(process.env.TRIBUNE_BENCH !== '1')('LL-HLS glass-to-glass latenc
 			shaka_frames: shaka.frames.length,
 			shaka_stalls: shaka.end.stalls,
 			shaka_first_frame_samples_ms: shakaFirstFrames.map(Math.round),
-			// Shaka's distance to the end of its seek range (the newest part listed), s → ms.
+			// How far behind the end of its seek range Shaka plays (its live edge less PART-HOLD-BACK), s → ms.
 			shaka_edge_distance_p50_ms: Math.round(percentile(sortedMs(shaka.playerLatencies), 50) * 1000),
 			shaka_errors: shaka.end.errors.slice(0, 5),
 			shaka_captions_p50_ms: Math.round(percentile(shakaCaptionsLatencies, 50)),

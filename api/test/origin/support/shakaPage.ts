@@ -136,7 +136,10 @@ export interface ShakaSample {
 	firstFrameMs: number | undefined;
 	/** Wall clock minus the program date-time of the frame playing (the packager's PDT is the capture time), s. */
 	latencyS: number | undefined;
-	/** Shaka's live edge (the end of its seek range) minus the playhead, s. */
+	/**
+	 * The end of Shaka's seek range minus the playhead, s: how far behind the position Shaka starts at (its live edge,
+	 * reckoned from the newest part it has seen and the clock since, less PART-HOLD-BACK) it plays.
+	 */
 	liveEdgeDistanceS: number | undefined;
 	stalls: number;
 	/**
