@@ -174,10 +174,12 @@ async function serveMediaPlaylist(
 			const playlist = render();
 			return playlist ? sendPlaylist(res, playlist, live) : fail(res, 'not_found', 'playlist not started');
 		};
-		if (!rendition || stream.ended || stream.holdsStartupMedia(file.rendition)) return send();
 		// The stream is just starting: hold a player's first request until it can start PART-HOLD-BACK from the edge
-		// with a segment behind it (at most three target durations; then whatever there is).
-		const cancel = stream.waiters.wait(() => stream.ended || stream.holdsStartupMedia(file.rendition), 3 * target * 1000, send);
+		// with a segment behind it, or for the subtitles until their first segment (an empty live playlist is an error
+		// to hls.js, levelEmptyError); at most three target durations, then whatever there is.
+		const started = (): boolean => stream.ended || (rendition ? stream.holdsStartupMedia(file.rendition) : stream.subtitles.lastMsn >= 0);
+		if (started()) return send();
+		const cancel = stream.waiters.wait(started, 3 * target * 1000, send);
 		res.once('close', cancel);
 		return;
 	}

@@ -67,17 +67,20 @@ describe('LL-HLS origin with real ffmpeg and Redis', () => {
 	let live: LiveStream;
 	const renditions = ['360p', '180p', 'audio'];
 	const fetched: ParsedMediaPlaylist[] = [];
-	/** The first playlist the origin gave, asked for from the moment the encoder started. */
+	/** The first playlists the origin gave, asked for from the moment the encoder started. */
 	let firstPlaylist: ParsedMediaPlaylist;
+	let firstSubtitles: ParsedMediaPlaylist;
 
 	beforeAll(async () => {
 		live = new LiveStream({ redisUrl: inject('redisUrl') });
 		await live.listen();
 		live.startEncoder();
-		firstPlaylist = await until(async () => {
-			const reply = await get(live.url('360p/index.m3u8'));
-			return reply.status === 200 ? parseMediaPlaylist(reply.text) : undefined;
-		}, 15_000, 'the first playlist');
+		const first = (rendition: string): Promise<ParsedMediaPlaylist> =>
+			until(async () => {
+				const reply = await get(live.url(`${rendition}/index.m3u8`));
+				return reply.status === 200 ? parseMediaPlaylist(reply.text) : undefined;
+			}, 15_000, `the first ${rendition} playlist`);
+		[firstPlaylist, firstSubtitles] = await Promise.all([first('360p'), first('subs')]);
 	});
 	afterAll(async () => live?.close());
 
@@ -88,6 +91,10 @@ describe('LL-HLS origin with real ffmpeg and Redis', () => {
 		// Asked for from the first moment, answered only with 0.6 s + one 1 s segment (part durations are whole frames).
 		expect(heldS).toBeGreaterThanOrEqual(partHoldBackS + 1 - 0.05);
 		expect(heldS).toBeLessThan(partHoldBackS + 1 + 0.5);
+	});
+
+	it('holds the first subtitles playlist request until it has a segment (an empty live playlist is an error to hls.js)', () => {
+		expect(firstSubtitles.segments.length).toBeGreaterThan(0);
 	});
 
 	it('lists every rendition with CODECS, BANDWIDTH, RESOLUTION and the subtitles group', async () => {

@@ -111,6 +111,8 @@ export class LiveStream {
 			logger,
 		};
 		this.packager = new Packager(this.#packagerOptions);
+		// As a space whose caption mode shows sidecar captions: the subtitles are DEFAULT=YES, so players show them.
+		this.packager.setSubtitlesDefault(true);
 		this.#redis = redis;
 		const origin = createOrigin({ redisUrl: options.redisUrl, redisPrefix: prefix, dataDir: this.dataDir, windowSegments: 12, logger });
 		this.#closers.push(origin.close);
@@ -206,6 +208,7 @@ export class LiveStream {
 		if (feed.state === 'ended') throw new Error('the stream has ended');
 		const resume = planStreamResume(feed, await readReplayJournals(this.#disk, names), names);
 		this.packager = new Packager({ ...this.#packagerOptions, ...(resume && { resume }) });
+		this.packager.setSubtitlesDefault(true);
 		this.startEncoder();
 	}
 
