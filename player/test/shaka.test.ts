@@ -1,5 +1,7 @@
 /// <reference types="node" />
+import type { Page } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
+import { checkLlhls, type PlaylistFetch } from '../../api/test/origin/support/llhlsChecker.js';
 import { routeShakaPage, sampleShaka, shakaPageUrl, type ShakaSample } from '../../api/test/origin/support/shakaPage.js';
 import { createLiveSpace, tokenOf, TribuneSystem, until } from './support/tribuneSystem.js';
 
@@ -9,7 +11,8 @@ import { createLiveSpace, tokenOf, TribuneSystem, until } from './support/tribun
  * the LL-HLS subtitle track for a minute while a captioner writes lines: no Shaka error of any kind, every line shown
  * as a cue, and the latency a viewer sees (wall clock minus the program date-time on screen) logged and bounded.
  * Shaka reads the rules hls.js forgives (EXT-X-SERVER-CONTROL with PART-HOLD-BACK on every media playlist, the
- * subtitles' included, or error 4023 on the caption track), so this is where the origin's conformance shows.
+ * subtitles' included, or error 4023 on the caption track), so this is where the origin's conformance shows; the
+ * playlists Shaka fetched during the minute also go through llhlsChecker.
  */
 const system = new TribuneSystem('player-e2e-shaka');
 afterAll(() => system.stop());
@@ -18,6 +21,37 @@ const watchS = 60;
 const lines = ['Shaka reads the first line', 'A second line from the captioner', 'The third line arrives', 'And the last line of the minute'];
 
 const median = (values: readonly number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
+
+/**
+ * The media playlists `page` fetched from `/hls/<spaceId>/` while `recording()` holds, as llhlsChecker reads them:
+ * URI as the multivariant playlist names it, delivery directives, when the request left and was answered, the body.
+ */
+function recordPlaylistFetches(page: Page, spaceId: string, recording: () => boolean): { fetches: PlaylistFetch[]; settled: () => Promise<unknown> } {
+	const fetches: PlaylistFetch[] = [];
+	const pending: Promise<void>[] = [];
+	const sentAt = new Map<unknown, number>();
+	const prefix = `/hls/${spaceId}/`;
+	page.on('request', (request) => {
+		if (recording()) sentAt.set(request, Date.now());
+	});
+	page.on('requestfinished', (request) => {
+		const sentAtMs = sentAt.get(request);
+		const url = new URL(request.url());
+		if (sentAtMs === undefined || !url.pathname.startsWith(prefix) || !url.pathname.endsWith('/index.m3u8')) return;
+		const answeredAtMs = Date.now();
+		const msn = url.searchParams.get('_HLS_msn');
+		const part = url.searchParams.get('_HLS_part');
+		const skip = url.searchParams.get('_HLS_skip');
+		pending.push((async () => {
+			const response = await request.response();
+			fetches.push({
+				uri: url.pathname.slice(prefix.length), sentAtMs, answeredAtMs, status: response?.status() ?? 0, text: (await response?.text()) ?? '',
+				...(msn !== null && { msn: Number(msn) }), ...(part !== null && { part: Number(part) }), ...((skip === 'YES' || skip === 'v2') && { skip }),
+			});
+		})());
+	});
+	return { fetches, settled: () => Promise.all(pending) };
+}
 
 describe('Shaka Player on a live video space with captions', () => {
 	it('plays a minute in low-latency mode with no error and shows the captioner\'s lines', { timeout: 170_000 }, async () => {
@@ -44,6 +78,8 @@ describe('Shaka Player on a live video space with captions', () => {
 
 		const { page } = await system.newPage({ width: 800, height: 500 });
 		await routeShakaPage(page, system.base);
+		let recording = false;
+		const playlists = recordPlaylistFetches(page, spaceId, () => recording);
 		await page.goto(shakaPageUrl(system.base, master));
 		let last: ShakaSample | undefined;
 		const started = await until('Shaka playing', async () => {
@@ -56,6 +92,7 @@ describe('Shaka Player on a live video space with captions', () => {
 		const latencies: number[] = [];
 		const edgeDistances: number[] = [];
 		const startMs = Date.now();
+		recording = true;
 		let written = 0;
 		for (let second = 1; second <= watchS; second++) {
 			await new Promise((resolve) => setTimeout(resolve, Math.max(0, startMs + second * 1000 - Date.now())));
@@ -68,6 +105,7 @@ describe('Shaka Player on a live video space with captions', () => {
 			if (s.latencyS !== undefined) latencies.push(s.latencyS);
 			if (s.liveEdgeDistanceS !== undefined) edgeDistances.push(s.liveEdgeDistanceS);
 		}
+		recording = false;
 		// Up to 10 s more for the last line's subtitle segment to be listed, fetched and reached by the playhead.
 		let end = await sampleShaka(page);
 		for (let wait = 0; wait < 50 && !lines.every((line) => end.cuesSeen.some((cue) => cue.includes(line))); wait++) {
@@ -78,9 +116,16 @@ describe('Shaka Player on a live video space with captions', () => {
 		const latencyP50 = median(latencies);
 		console.log(`shaka: ${watchS} s watched, media time ${started.currentTime.toFixed(2)} → ${end.currentTime.toFixed(2)} s, latency p50 ${latencyP50.toFixed(3)} s ` +
 			`(min ${Math.min(...latencies).toFixed(3)}, max ${Math.max(...latencies).toFixed(3)}), live-edge distance p50 ${median(edgeDistances).toFixed(3)} s, ` +
-			`stalls ${end.stalls}, cues seen ${JSON.stringify(end.cuesSeen)}`);
+			`stalls ${end.stalls}, frames ${end.quality.totalVideoFrames} (${end.quality.droppedVideoFrames} dropped), cues seen ${JSON.stringify(end.cuesSeen)}`);
+
+		// The origin's playlists as Shaka fetched them, against the LL-HLS rules (segment sizes were not recorded, so
+		// BANDWIDTH is not judged here).
+		await playlists.settled();
+		const violations = checkLlhls({ multivariant: await (await fetch(master)).text(), fetches: playlists.fetches });
+		console.log(`shaka: ${playlists.fetches.length} playlist fetches checked, ${violations.length} rule(s) broken`);
 
 		expect(end.errors, 'Shaka errors').toEqual([]);
+		expect(violations, 'LL-HLS rules over the playlists Shaka fetched').toEqual([]);
 		expect(started.lowLatency, 'Shaka found the stream low-latency').toBe(true);
 		// It played the minute: media time moved on with the clock (a stall or two may cost a little), still playing.
 		expect(end.currentTime - started.currentTime).toBeGreaterThan(watchS * 0.9);
