@@ -80,6 +80,7 @@ export function useHlsPlayer() {
 		element.textTracks.addEventListener('addtrack', (e) => {
 			const track = (e as TrackEvent).track;
 			track?.addEventListener('cuechange', onCueChange);
+			if (track && !hlsRef.value) showNativeTrack(track, captionsOn.value);
 		});
 		timers.push(setInterval(tick, 250), setInterval(measureLevel, 100));
 		if (pending) loadInternal(pending.url, pending.live);
@@ -302,9 +303,18 @@ export function useHlsPlayer() {
 		if (resumeAt !== undefined) startAt = resumeAt;
 	}
 
+	/**
+	 * Native HLS (Safari): the subtitles rendition is DEFAULT=NO while captions are off, so the browser leaves its
+	 * track disabled and fires no cuechange; captions on keeps it 'hidden' (cues arrive, the page draws them).
+	 */
+	function showNativeTrack(track: TextTrack, on: boolean): void {
+		if (track.kind === 'subtitles' || track.kind === 'captions') track.mode = on ? 'hidden' : 'disabled';
+	}
+
 	function setCaptions(on: boolean): void {
 		captionsOn.value = on;
 		if (hlsRef.value) hlsRef.value.subtitleTrack = on ? 0 : -1;
+		else if (video) for (const track of Array.from(video.textTracks)) showNativeTrack(track, on);
 		if (!on) caption.value = null;
 	}
 
