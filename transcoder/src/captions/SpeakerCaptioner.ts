@@ -10,7 +10,6 @@ import type { StageLinkClient } from '../stageLink/StageLinkClient.js';
 import { buildPcmDecoderArgs } from './buildPcmDecoderArgs.js';
 import type { CaptionEngine, CaptionFinal, CaptionPartial } from './CaptionEngine.js';
 import type { CaptionCue } from './captionFeed.js';
-import { childRecogniserEngineDefaults, lowerPriority } from './ChildRecogniserEngine.js';
 import { PcmArrivalClock } from './PcmArrivalClock.js';
 
 export interface SpeakerCaptionerOptions {
@@ -165,8 +164,8 @@ export class SpeakerCaptioner {
 	#spawnDecoder(): void {
 		const { ffmpegPath, logger } = this.#options;
 		const child = spawn(ffmpegPath, buildPcmDecoderArgs(this.#sdpPath!), { stdio: ['ignore', 'pipe', 'pipe'] });
-		// Behind the broadcast's encoder, as the recogniser is (see ChildRecogniserEngineOptions.niceness).
-		lowerPriority(child, childRecogniserEngineDefaults.niceness, logger);
+		// At the broadcast's priority, unlike the recogniser: captions are timed by when this decoder's PCM arrives
+		// (PcmArrivalClock), and at nice 10 on a busy machine their cues came out ~0.6 s off the voice (captionsBroadcast).
 		this.#decoder = child;
 		this.#carry = undefined;
 		const startedAt = Date.now();
