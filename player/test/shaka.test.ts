@@ -31,6 +31,8 @@ function recordPlaylistFetches(page: Page, spaceId: string, recording: () => boo
 	const pending: Promise<void>[] = [];
 	const sentAt = new Map<unknown, number>();
 	const prefix = `/hls/${spaceId}/`;
+	const failures: unknown[] = [];
+	let done = false;
 	page.on('request', (request) => {
 		if (recording()) sentAt.set(request, Date.now());
 	});
@@ -48,9 +50,19 @@ function recordPlaylistFetches(page: Page, spaceId: string, recording: () => boo
 				uri: url.pathname.slice(prefix.length), sentAtMs, answeredAtMs, status: response?.status() ?? 0, text: (await response?.text()) ?? '',
 				...(msn !== null && { msn: Number(msn) }), ...(part !== null && { part: Number(part) }), ...((skip === 'YES' || skip === 'v2') && { skip }),
 			});
-		})());
+		})().catch((error: unknown) => {
+			// A reload still in flight when the page closes cannot be read; one that fails before then is a failure.
+			if (!done) failures.push(error);
+		}));
 	});
-	return { fetches, settled: () => Promise.all(pending) };
+	return {
+		fetches,
+		settled: async () => {
+			await Promise.all(pending);
+			done = true;
+			if (failures.length > 0) throw new Error(`reading ${failures.length} playlist answers failed: ${String(failures[0])}`);
+		},
+	};
 }
 
 describe('Shaka Player on a live video space with captions', () => {
