@@ -16,6 +16,11 @@ describe('splitReplayRuns()', () => {
 		]);
 	});
 
+	it('puts the time of gap placeholders after a run on the run\'s last input', () => {
+		const gapped: ReplayRun[] = [{ ...runs[0]!, gapAfterS: 1.92 }, runs[1]!];
+		expect(splitReplayRuns(gapped, '720p', 2).map((input) => input.gapAfterS ?? 0)).toEqual([0, 1.92, 0]);
+	});
+
 	it('refuses a non-positive input size', () => {
 		expect(() => splitReplayRuns(runs, 'audio', 0)).toThrow(RangeError);
 	});
@@ -71,6 +76,13 @@ describe('buildExportPlan()', () => {
 		expect(plan.extraInputs).toEqual([{ url: '/tmp/x/captions.vtt', options: ['-f', 'webvtt'] }]);
 		expect(plan.textFiles[1]).toEqual({ path: '/tmp/x/captions.vtt', content: vtt });
 		expect(plan.durationS).toBeCloseTo(4.521333, 6);
+	});
+
+	it('keeps the time of gap placeholders in the MP4: the next run starts that much later, as on the replay\'s timeline', () => {
+		const gapped = inputs.map((input, i) => (i === 1 ? { ...input, gapAfterS: 1.92 } : input));
+		const plan = buildExportPlan({ replayDir: '/r', listPath: '/t/l', inputs: gapped });
+		expect(plan.textFiles[0]!.content).toContain("file 'concat:720p/init-0.mp4|720p/seg-2.m4s'\nduration 2.941333\n");
+		expect(plan.durationS).toBeCloseTo(4.521333 + 1.92, 6);
 	});
 
 	it('falls back to the playlist durations when an input measures no time', () => {

@@ -12,6 +12,8 @@ export interface ExportInput {
 	playlistDurationS: number;
 	/** The input goes on with the previous input's encoder run (same init section, no discontinuity). */
 	continuesRun: boolean;
+	/** Time of gap placeholders after this input (the last of its run), s: the MP4 keeps it, see {@link buildExportPlan}. */
+	gapAfterS?: number;
 }
 
 /** An input with where its media lies on its encoder run's timeline (see measureMediaSpan). */
@@ -59,11 +61,13 @@ export function splitReplayRuns(runs: readonly ReplayRun[], rendition: string, m
 	for (const run of runs) {
 		for (let i = 0; i < run.segments.length; i += maxSegmentsPerInput) {
 			const segments = run.segments.slice(i, i + maxSegmentsPerInput);
+			const last = i + maxSegmentsPerInput >= run.segments.length;
 			inputs.push({
 				initPath: `${rendition}/${run.initUri}`,
 				segmentPaths: segments.map((s) => `${rendition}/${s.uri}`),
 				playlistDurationS: segments.reduce((sum, s) => sum + s.durationS, 0),
 				continuesRun: i > 0,
+				...(last && run.gapAfterS !== undefined && run.gapAfterS > 0 && { gapAfterS: run.gapAfterS }),
 			});
 		}
 	}
@@ -79,7 +83,9 @@ export function splitReplayRuns(runs: readonly ReplayRun[], rendition: string, m
  * file), and the concat demuxer lays the inputs end to end, each `duration` measured from the fragments: an input
  * that goes on with the same run lasts until the next one starts (its timeline is kept exactly); the last input of
  * a run lasts until its longest track ends, so the next run starts after the last audio frame and no timestamps
- * overlap (audio and video stay in sync within every run).
+ * overlap (audio and video stay in sync within every run). Gap placeholders after a run (numbers the rendition
+ * skipped) lengthen its last input by their time: the MP4's timeline stays the replay's, on which the transcript
+ * (its subtitle track) is timed; players hold the last picture through it.
  */
 export function buildExportPlan(options: ExportPlanOptions): ExportPlan {
 	const { inputs } = options;
@@ -90,7 +96,7 @@ export function buildExportPlan(options: ExportPlanOptions): ExportPlan {
 		const next = inputs[i + 1];
 		const measured = next?.continuesRun ? next.span.startS - input.span.startS : input.span.endS - input.span.startS;
 		// Timestamps that do not advance mean a damaged run: the playlist's durations are the next best thing.
-		const inputS = measured > 0 ? measured : input.playlistDurationS;
+		const inputS = (measured > 0 ? measured : input.playlistDurationS) + (input.gapAfterS ?? 0);
 		durationS += inputS;
 		// Protocol URLs are taken as they are (not resolved against the script's directory): relative to cwd.
 		lines.push(`file ${quote(`concat:${[input.initPath, ...input.segmentPaths].join('|')}`)}`, `duration ${inputS.toFixed(6)}`);

@@ -35,6 +35,23 @@ describe('parseReplayPlaylist()', () => {
 		expect(runs.map((r) => r.initUri)).toEqual(['init-0.mp4', 'init-1.mp4']);
 	});
 
+	it('keeps gap placeholders (EXT-X-GAP, no file) out of the files and counts their time after the run they follow', () => {
+		// A rendition that was a segment behind when its run died: two numbers of placeholders, then the next run.
+		const withGap = vod.replace('seg-1.m4s\n', 'seg-1.m4s\n#EXT-X-PROGRAM-DATE-TIME:2026-11-29T04:45:40.203Z\n#EXT-X-GAP\n#EXTINF:0.96000,\nseg-2.m4s\n#EXT-X-GAP\n#EXTINF:0.04000,\nseg-2.m4s\n');
+		expect(parseReplayPlaylist(withGap)).toEqual([
+			{ initUri: 'init-0.mp4', segments: [{ uri: 'seg-0.m4s', durationS: 1 }, { uri: 'seg-1.m4s', durationS: 0.96 }], gapAfterS: 1 },
+			{ initUri: 'init-1.mp4', segments: [{ uri: 'seg-3.m4s', durationS: 1.10133 }] },
+		]);
+	});
+
+	it('starts a new run after a gap even without a discontinuity tag (the media after it is not continuous)', () => {
+		const withGap = vod.replace('#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI="init-1.mp4"\n', '').replace('seg-1.m4s\n', 'seg-1.m4s\n#EXT-X-GAP\n#EXTINF:0.50000,\nseg-2.m4s\n');
+		expect(parseReplayPlaylist(withGap)).toEqual([
+			{ initUri: 'init-0.mp4', segments: [{ uri: 'seg-0.m4s', durationS: 1 }, { uri: 'seg-1.m4s', durationS: 0.96 }], gapAfterS: 0.5 },
+			{ initUri: 'init-0.mp4', segments: [{ uri: 'seg-3.m4s', durationS: 1.10133 }] },
+		]);
+	});
+
 	it('reads an empty replay as no runs', () => {
 		expect(parseReplayPlaylist('#EXTM3U\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-ENDLIST\n')).toEqual([]);
 	});

@@ -11,6 +11,12 @@ export interface ReplayPlaylistSegment {
 export interface ReplayRun {
 	initUri: string;
 	segments: ReplayPlaylistSegment[];
+	/**
+	 * Time of the gap placeholders (EXT-X-GAP) after the run's media, s: numbers this rendition skipped when the run
+	 * ended (it was behind the others). They have no file, but the replay's timeline, and so its transcript, counts
+	 * them. Absent when none follow.
+	 */
+	gapAfterS?: number;
 }
 
 const initUri = /^init-(0|[1-9][0-9]{0,15})\.mp4$/;
@@ -18,8 +24,11 @@ const segmentUri = /^seg-(0|[1-9][0-9]{0,15})\.m4s$/;
 
 /**
  * Splits a replay media playlist (`<rendition>/vod.m3u8`, as PlaylistWriter renders it) into encoder runs: a new
- * run starts at every `EXT-X-DISCONTINUITY` or `EXT-X-MAP` change. Only Tribune's own file names are accepted (they
- * end up in an ffmpeg input list), and only a finished playlist (`EXT-X-ENDLIST`). Throws otherwise.
+ * run starts at every `EXT-X-DISCONTINUITY` or `EXT-X-MAP` change, and after gap placeholders (`EXT-X-GAP`: no file
+ * was written for them, their time goes to {@link ReplayRun.gapAfterS}; the packager writes them only after some
+ * media of the rendition, so a leading one has no run to follow and is not counted). Only Tribune's own file names
+ * are accepted (they end up in an ffmpeg input list), and only a finished playlist (`EXT-X-ENDLIST`). Throws
+ * otherwise.
  */
 export function parseReplayPlaylist(text: string): ReplayRun[] {
 	const lines = text.split(/\r?\n/).map((line) => line.trim());
@@ -30,6 +39,7 @@ export function parseReplayPlaylist(text: string): ReplayRun[] {
 	let current: ReplayRun | undefined;
 	let discontinuity = false;
 	let durationS: number | undefined;
+	let gap = false;
 	for (const line of lines) {
 		if (line.startsWith('#EXT-X-MAP:')) {
 			const uri = /URI="([^"]*)"/.exec(line)?.[1] ?? '';
@@ -38,12 +48,22 @@ export function parseReplayPlaylist(text: string): ReplayRun[] {
 			map = uri;
 		} else if (line === '#EXT-X-DISCONTINUITY') {
 			discontinuity = true;
+		} else if (line === '#EXT-X-GAP') {
+			gap = true;
 		} else if (line.startsWith('#EXTINF:')) {
 			durationS = Number(/^#EXTINF:([0-9.]+)/.exec(line)?.[1]);
 			if (!Number.isFinite(durationS)) throw new Error(`malformed ${line.slice(0, 80)}`);
 		} else if (line !== '' && !line.startsWith('#')) {
 			if (!segmentUri.test(line)) throw new Error(`unexpected segment name ${JSON.stringify(line.slice(0, 80))}`);
 			if (map === undefined || durationS === undefined) throw new Error(`segment ${line} without EXT-X-MAP or EXTINF`);
+			if (gap) {
+				if (current) current.gapAfterS = (current.gapAfterS ?? 0) + durationS;
+				// The media after a gap does not continue the run's timeline where its files stop.
+				discontinuity = true;
+				gap = false;
+				durationS = undefined;
+				continue;
+			}
 			if (!current || discontinuity) {
 				current = { initUri: map, segments: [] };
 				runs.push(current);
