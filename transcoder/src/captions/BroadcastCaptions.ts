@@ -34,12 +34,12 @@ export interface BroadcastCaptionsOptions {
 	 */
 	lingerMs?: number;
 	/**
-	 * Where a sound's program-date-time lies relative to when the recogniser starts an utterance on it, ms; sidecar
-	 * cues are shifted by it so they sit on the speech in the picture's timeline. The packager stamps a run's first
-	 * part as captured one part before it arrived, so a voice's PDT is its capture time plus the broadcast's latency
-	 * beyond one part; the recogniser starts an utterance a little after the voice (its gate needs some speech). With
-	 * the standing encode the recogniser's lag is the larger: default -230, measured in api/test/captionsBroadcast (cues
-	 * were 0.56–0.61 s after their voices with the +350 the restarting encoder needed).
+	 * Where a sound's capture time, as the packager places cues (`Packager.capturedAtMs`: a run's dates less what its
+	 * parts show them late by), lies relative to when the recogniser starts an utterance on it, ms; sidecar cues and
+	 * the transcript are shifted by it so they sit on the speech in the picture's timeline. What remains between the
+	 * two is the fastest part's own encode delay against the recogniser's lag (its gate needs some speech): default
+	 * -230, measured in api/test/captionsBroadcast (cues −0.15 to +0.09 s from their voices at load 2, +0.07 to
+	 * +0.23 s with both cores taken by busy loops, where the run's dates were 0.7–1.3 s late).
 	 */
 	encodeDelayMs?: number;
 }
@@ -101,7 +101,10 @@ export class BroadcastCaptions {
 	 */
 	async writeTranscript(dir: string, segments: readonly TimelineSegmentClock[], write: (file: string, text: string) => void): Promise<number> {
 		const { redis, prefix, spaceId } = this.#options;
-		const cues = buildTranscript(await readCaptionLog(redis, prefix, spaceId), segments);
+		// Cues are shifted as in the live track (`encodeDelayMs`), so the transcript and the replay's subtitles agree.
+		const delayMs = this.#delayMs();
+		const logged = (await readCaptionLog(redis, prefix, spaceId)).map((cue) => ({ ...cue, startMs: cue.startMs + delayMs, endMs: cue.endMs + delayMs }));
+		const cues = buildTranscript(logged, segments);
 		if (cues.length === 0) {
 			// Captions were off, or nobody was captioned: no transcript (the api answers 404, the export has no track).
 			this.#options.logger.info({ dir }, 'no captions: no transcript');
@@ -147,7 +150,7 @@ export class BroadcastCaptions {
 		if (captionModeHasBurnedIn(mode)) this.#burnedIn?.show(cue);
 		if (!cue.final || !captionModeHasSidecar(mode)) return;
 		const lingerMs = this.#options.lingerMs ?? 2000;
-		const delayMs = this.#options.encodeDelayMs ?? -230;
+		const delayMs = this.#delayMs();
 		this.#options.packager.addWallClockCue({
 			startMs: cue.startMs + delayMs,
 			// A final that comes late (a recogniser behind on a loaded machine, a slow captioner) still shows, for the
@@ -156,6 +159,10 @@ export class BroadcastCaptions {
 			text: cue.text,
 			voice: cue.speakerName,
 		});
+	}
+
+	#delayMs(): number {
+		return this.#options.encodeDelayMs ?? -230;
 	}
 
 	async #close(): Promise<void> {

@@ -75,6 +75,21 @@ export class Packager {
 	#seq = 0;
 	#anchor: { wallMs: number; mediaS: number } | undefined;
 	#lastPdtEndMs = 0;
+	/**
+	 * How late the on-air run's program-date-times are, at least: the most by which a part was in the packager's
+	 * hands before the PDT of its last sample (no part can arrive before it was captured). See {@link #pdtMs}.
+	 */
+	#runPdtLateMs = 0;
+	/** {@link #runPdtLateMs} of the run whose reference segment is open (the subtitle segment maps cues by it). */
+	#openSubtitlePdtLateMs = 0;
+	/**
+	 * {@link #runPdtLateMs} the subtitle segments were placed with, for the transcript: from `fromMsn` on, until the
+	 * next entry (it changes a few times a run, so a day-long broadcast keeps a short list).
+	 */
+	readonly #subtitlePdtLateMs: { fromMsn: number; lateMs: number }[] = [];
+	/** Counts run switches, so a segment of the run before one keeps that run's {@link #runPdtLateMs}. */
+	#runGeneration = 0;
+	#openSubtitleGeneration = 0;
 	/** The renditions of the descriptor sent to origins, once every rendition has its init section. */
 	#descriptorRenditions: RenditionInfo[] | undefined;
 	#subtitlesDefault = false;
@@ -125,6 +140,8 @@ export class Packager {
 				// for every rendition after a discontinuity. A rendition still behind (the run on air died, or did not
 				// align within the switcher's wait) gets a gap segment for each number it skipped.
 				this.#anchor = undefined;
+				this.#runPdtLateMs = 0;
+				this.#runGeneration++;
 				if (hadPrevious) {
 					const renditions = [...this.#renditions.values()];
 					const last = Math.max(...renditions.map((r) => r.placedMsn));
@@ -228,6 +245,23 @@ export class Packager {
 	}
 
 	/**
+	 * When the media of the first rendition's segment `msn` was captured, as far as this packager knows: its
+	 * program-date-time less what its run's dates were measured to be late by (see {@link #pdtMs}). Captions, timed
+	 * by when their words were spoken, map onto the media by these.
+	 */
+	capturedAtMs(msn: number, pdtMs: number): number {
+		const changes = this.#subtitlePdtLateMs;
+		let lateMs = 0;
+		for (let i = changes.length - 1; i >= 0; i--) {
+			if (changes[i]!.fromMsn <= msn) {
+				lateMs = changes[i]!.lateMs;
+				break;
+			}
+		}
+		return pdtMs - lateMs;
+	}
+
+	/**
 	 * Ends the broadcast: completes the last segments, tells origins, writes the replay playlists.
 	 * `beforeReplayComplete` runs once the timelines are final and before `stream.json` (which marks the replay
 	 * complete) is queued: files it writes through the disk writer (the transcript) are there whenever the replay is.
@@ -258,7 +292,11 @@ export class Packager {
 			publish: (event: UnnumberedHlsEvent, bytes: Buffer) => this.#publish(event, bytes),
 			pdtMs: (mediaS: number, durationS: number) => this.#pdtMs(mediaS, durationS),
 			partEnded: (mediaEndS: number) => {
-				if (this.#anchor) this.#lastPdtEndMs = Math.max(this.#lastPdtEndMs, this.#pdtMs(mediaEndS, 0));
+				if (!this.#anchor) return;
+				const endMs = this.#pdtMs(mediaEndS, 0);
+				this.#lastPdtEndMs = Math.max(this.#lastPdtEndMs, endMs);
+				this.#runPdtLateMs = Math.max(this.#runPdtLateMs, endMs - (this.options.nowMs ?? Date.now)());
+				if (this.#openSubtitle && this.#openSubtitleGeneration === this.#runGeneration) this.#openSubtitlePdtLateMs = this.#runPdtLateMs;
 			},
 			onInit: () => this.#maybeSendDescriptor(),
 			onSegmentStarted: (rendition: string, segment: StartedSegment) => this.#onSegmentStarted(rendition, segment),
@@ -274,6 +312,11 @@ export class Packager {
 	/**
 	 * The first part of an encoder run anchors media time to the wall clock: its first sample was captured about
 	 * its duration before it arrived. PDT never goes backwards across runs.
+	 *
+	 * That makes a run's dates late by its first part's encode delay, which a busy machine, the burst of input
+	 * probing or a warmed-up run's buffered parts stretch to a second or more; dates already published cannot move,
+	 * so the run's later parts measure it instead: one that arrives before its own last sample's date shows the
+	 * dates late by at least that much ({@link #runPdtLateMs}). Wall-clock cues are placed by it.
 	 */
 	#pdtMs(mediaS: number, durationS: number): number {
 		if (!this.#anchor) {
@@ -378,6 +421,8 @@ export class Packager {
 		this.#closeSubtitleSegment();
 		this.#fillSubtitleGap(segment.msn, segment.pdtMs);
 		this.#openSubtitle = segment;
+		this.#openSubtitlePdtLateMs = this.#runPdtLateMs;
+		this.#openSubtitleGeneration = this.#runGeneration;
 	}
 
 	/** Publishes the subtitle segment of the reference rendition's segment that just closed, with its final duration. */
@@ -389,7 +434,13 @@ export class Packager {
 		const placed = this.#rendition(reference.name).timeline.segments.find((s) => s.msn === open.msn);
 		const durationS = Math.max(minimumSubtitleGapS, placed?.durationS ?? 0);
 		const { msn, pdtMs, discontinuity } = open;
-		const text = this.#vtt.segment(open.startMediaS, durationS, pdtMs);
+		// Cues carry when their words were spoken: they are placed by when the segment's media was captured, its date
+		// less what the run's dates are known to be late by.
+		const text = this.#vtt.segment(open.startMediaS, durationS, pdtMs - this.#openSubtitlePdtLateMs);
+		if ((this.#subtitlePdtLateMs.at(-1)?.lateMs ?? 0) !== this.#openSubtitlePdtLateMs) {
+			this.#subtitlePdtLateMs.push({ fromMsn: msn, lateMs: this.#openSubtitlePdtLateMs });
+			this.options.logger.debug({ msn, lateMs: this.#openSubtitlePdtLateMs }, 'the run\'s dates are measured later than its media was captured');
+		}
 		// Cue text is escaped (`-->` becomes `--&gt;`): the arrow is only ever a cue's timing line.
 		if (text.includes(' --> ')) this.#subtitlesHadCues = true;
 		this.#putSubtitleSegment({ msn, durationS, pdtMs, discontinuity }, text);

@@ -1,0 +1,87 @@
+import { execFile } from 'node:child_process';
+import { PassThrough } from 'node:stream';
+import { promisify } from 'node:util';
+import pino from 'pino';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { childBoxes } from '../../src/hls/mp4Boxes.js';
+import { Packager, type HlsMessage } from '../../src/index.js';
+
+const run = promisify(execFile);
+const logger = pino({ level: 'warn' });
+
+/** A real fMP4 (AAC at 48 kHz, 9-frame fragments: 192 ms parts), as its init section and its parts. */
+async function fragmentedAudio(seconds: number): Promise<{ init: Buffer; parts: Buffer[] }> {
+	const { stdout } = await run(
+		'ffmpeg',
+		['-v', 'error', '-f', 'lavfi', '-i', `sine=f=440:r=48000:d=${seconds}`, '-c:a', 'aac', '-f', 'mp4', '-movflags', '+empty_moov+default_base_moof', '-frag_duration', '192000', 'pipe:1'],
+		{ encoding: 'buffer', maxBuffer: 1 << 24 },
+	);
+	const boxes = childBoxes(stdout);
+	const init = Buffer.concat(boxes.filter((b) => b.type === 'ftyp' || b.type === 'moov').map((b) => b.box));
+	const parts: Buffer[] = [];
+	for (let i = 0; i + 1 < boxes.length; i++) if (boxes[i]!.type === 'moof') parts.push(Buffer.concat([boxes[i]!.box, boxes[i + 1]!.box]));
+	return { init, parts };
+}
+
+const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** The cue lines (`start --> end`) of a WebVTT segment, on the media timeline. */
+function cueTimes(vtt: string): string[] {
+	return vtt.split('\n').filter((line) => line.includes(' --> '));
+}
+
+describe("a run's program-date-times and the captions placed by them", () => {
+	let media: Awaited<ReturnType<typeof fragmentedAudio>>;
+	beforeAll(async () => {
+		media = await fragmentedAudio(4);
+		expect(media.parts.length).toBeGreaterThan(15);
+	});
+
+	it('places a wall-clock cue by when the media was captured when the first part came late', async () => {
+		// Captured from wall time 10,000 ms on, 192 ms a part; the first part reaches the packager 1,000 ms late (a
+		// busy machine, input probing), the others 100 ms after their last sample.
+		const partS = 0.192;
+		let now = 0;
+		const messages: HlsMessage[] = [];
+		const packager = new Packager({
+			streamId: 'dates',
+			renditions: [{ name: 'audio', kind: 'audio', bandwidth: 80_000 }],
+			partTargetMs: 200,
+			segmentTargetMs: 1000,
+			subtitles: true,
+			nowMs: () => now,
+			sink: { publish: (message) => messages.push(message) },
+			logger,
+		});
+		const input = new PassThrough();
+		const attached = packager.attachRun(0, 'audio', input);
+		input.write(media.init);
+		await tick();
+		// Spoken from 11,000 to 12,500 ms of the wall clock: 1.0 s into the media.
+		packager.addWallClockCue({ startMs: 11_000, endMs: 12_500, text: 'on its voice' });
+		for (const [i, part] of media.parts.entries()) {
+			const capturedEndMs = 10_000 + (i + 1) * partS * 1000;
+			now = i === 0 ? capturedEndMs + 1000 : capturedEndMs + 100;
+			input.write(part);
+			await tick();
+		}
+		input.end();
+		await attached;
+		await packager.end();
+
+		// The dates say what the first part made of them: the first sample at 11,000 ms, a second late...
+		const segments = packager.timeline('audio').segments;
+		expect(segments[0]!.pdtMs).toBe(11_000);
+		// ...and the later parts, in the packager 0.1 s after their capture, show them at least 0.9 s late: the cue
+		// sits at media time 0.9 s, 0.1 s before its voice (the parts' own delay, which `encodeDelayMs` stands for),
+		// where the dates alone put it at 0.
+		const vtt = messages.filter((m) => m.event.type === 'vtt').map((m) => m.bytes.toString('utf8'));
+		const times = vtt.flatMap(cueTimes);
+		expect(times.length).toBeGreaterThan(0);
+		const [start] = times[0]!.split(' --> ');
+		const [, , seconds] = start!.split(':');
+		expect(Number(seconds)).toBeCloseTo(0.9, 2);
+		// The transcript maps by the same capture times.
+		expect(packager.capturedAtMs(segments.at(-1)!.msn, segments.at(-1)!.pdtMs)).toBe(segments.at(-1)!.pdtMs - 900);
+	});
+});
