@@ -38,15 +38,15 @@ describe('wallClockToTimelineS()', () => {
 		expect(wallClockToTimelineS(13_000, segments)).toBe(2);
 	});
 
-	it('clamps instants before the first and after the last segment', () => {
-		expect(wallClockToTimelineS(5_000, segments)).toBe(0);
-		expect(wallClockToTimelineS(99_000, segments)).toBe(3.5);
+	it('keeps the real offset of instants before the first and after the last segment (negative, past the end)', () => {
+		expect(wallClockToTimelineS(5_000, segments)).toBe(-5);
+		expect(wallClockToTimelineS(99_000, segments)).toBeCloseTo(3.5 + 82.5, 9);
 		expect(wallClockToTimelineS(5_000, [])).toBe(0);
 	});
 
 	it('never goes back when the wall clock of a later run restarts earlier (takeover on a skewed clock)', () => {
 		const skewed = [{ pdtMs: 20_000, durationS: 2 }, { pdtMs: 19_000, durationS: 2 }];
-		expect(wallClockToTimelineS(19_500, skewed)).toBe(0);
+		expect(wallClockToTimelineS(19_500, skewed)).toBe(-0.5);
 		expect(wallClockToTimelineS(21_500, skewed)).toBe(1.5);
 	});
 });

@@ -26,19 +26,30 @@ export interface TimelineSegmentClock {
 }
 
 /**
- * Position (seconds from the timeline's first instant) of `wallMs` on a timeline made of `segments` played back to
- * back, as a replay plays them. An instant inside a segment maps into it; one in a gap between segments (the wall
- * time an encoder restart or a takeover lost) maps to the start of the next segment; one before the first maps to 0
- * and one after the last to the end. Segments are searched in order, so the result never goes backwards when wall
- * time jumps back at a discontinuity.
+ * Position (seconds from the timeline's first media instant) of `wallMs` on a timeline made of `segments` played
+ * back to back, as a replay plays them (gap placeholders count: they have a duration on the replay's timeline). An
+ * instant inside a segment maps into it; one in a gap between segments (wall time an encoder restart or a takeover
+ * lost) maps to the start of the next segment; one before the first segment keeps its real offset (negative), and one
+ * after the last its real offset past the end — the caller decides what to do with time the replay does not hold
+ * (`buildTranscript` clips to it). Segments are searched in order, so the result never goes backwards when wall time
+ * jumps back at a discontinuity. No segments: 0.
  */
 export function wallClockToTimelineS(wallMs: number, segments: readonly TimelineSegmentClock[]): number {
+	const first = segments[0];
+	if (!first) return 0;
+	if (wallMs < first.pdtMs) return (wallMs - first.pdtMs) / 1000;
 	let startS = 0;
+	let endMs = first.pdtMs;
 	for (const segment of segments) {
-		const endMs = segment.pdtMs + segment.durationS * 1000;
 		if (wallMs < segment.pdtMs) return startS;
+		endMs = segment.pdtMs + segment.durationS * 1000;
 		if (wallMs < endMs) return startS + (wallMs - segment.pdtMs) / 1000;
 		startS += segment.durationS;
 	}
-	return startS;
+	return startS + (wallMs - endMs) / 1000;
+}
+
+/** Length of the timeline `segments` make, played back to back, s. */
+export function timelineDurationS(segments: readonly TimelineSegmentClock[]): number {
+	return segments.reduce((sum, segment) => sum + segment.durationS, 0);
 }

@@ -24,6 +24,55 @@ describe('buildTranscript()', () => {
 			{ startS: 4.5, endS: 6.25, speakerId: 'p2', speakerName: 'Bob', text: 'After the restart' },
 		]);
 	});
+
+	it('places cues from before the first segment at their real time: clipped to the media, never stacked at 0', () => {
+		// The replay's media starts 10 s into the caption log (the first encoder run was still starting).
+		const late = [10, 11, 12, 13].map((s) => ({ pdtMs: t0 + s * 1000, durationS: 1 }));
+		const cues = [
+			cue('a', 1000, 3000, 'Ada', 'Wholly before the media'),
+			cue('b', 4000, 9999, 'Bob', 'Ends just before it'),
+			cue('c', 9000, 10_500, 'Cy', 'Runs into it'),
+			cue('d', 10_250, 11_000, 'Dee', 'Inside it'),
+			cue('e', 12_000, 12_400, 'Eve', 'Later'),
+		];
+		expect(buildTranscript(cues, late)).toEqual([
+			{ startS: 0, endS: 0.5, speakerName: 'Cy', text: 'Runs into it' },
+			{ startS: 0.25, endS: 1, speakerName: 'Dee', text: 'Inside it' },
+			{ startS: 2, endS: 2.4, speakerName: 'Eve', text: 'Later' },
+		]);
+	});
+
+	it('leaves out cues wholly after the end and clips one that runs past it', () => {
+		const cues = [cue('a', 7500, 11_000, 'Ada', 'Runs past the end'), cue('b', 10_000, 12_000, 'Bob', 'After the end'), cue('c', 10_000, 10_000, 'Cy', 'Exactly at the end')];
+		expect(buildTranscript(cues, segments)).toEqual([{ startS: 5.5, endS: 8, speakerName: 'Ada', text: 'Runs past the end' }]);
+	});
+
+	it('keeps cues said between runs at the join, in the order they were said, and spans a join at real time on both sides', () => {
+		const cues = [
+			cue('b', 5000, 5500, 'Bob', 'Second in the gap'),
+			cue('a', 4200, 4800, 'Ada', 'First in the gap'),
+			cue('c', 3500, 6500, 'Cy', 'Across the join'),
+		];
+		expect(buildTranscript(cues, segments).map((c) => [c.speakerName, c.startS, c.endS])).toEqual([
+			['Cy', 3.5, 4.5],
+			['Ada', 4, 4],
+			['Bob', 4, 4],
+		]);
+	});
+
+	it('counts gap placeholders as replay time (the MP4 and the replay playlists do)', () => {
+		const withGap = [{ pdtMs: t0, durationS: 1 }, { pdtMs: t0 + 1000, durationS: 0.96 }, { pdtMs: t0 + 5000, durationS: 1 }];
+		expect(buildTranscript([cue('a', 5250, 5500, 'Ada', 'After the gap')], withGap)).toEqual([{ startS: 2.21, endS: 2.46, speakerName: 'Ada', text: 'After the gap' }]);
+	});
+
+	it('survives hostile input: no segments, reversed and non-finite times, a skewed clock', () => {
+		expect(buildTranscript([cue('a', 0, 1000, 'Ada', 'Nothing recorded')], [])).toEqual([]);
+		// A cue whose end precedes its start lasts from its start; one without finite times is left out.
+		expect(buildTranscript([cue('r', 2500, 2000, 'Ada', 'Reversed'), cue('n', Number.NaN, 1000, 'Bob', 'No time')], segments)).toEqual([{ startS: 2.5, endS: 2.5, speakerName: 'Ada', text: 'Reversed' }]);
+		// The second run's wall clock restarts earlier (a takeover on a skewed machine): positions never go backwards.
+		const skewed = [{ pdtMs: t0 + 20_000, durationS: 2 }, { pdtMs: t0 + 19_000, durationS: 2 }];
+		expect(buildTranscript([cue('s', 21_500, 21_800, 'Ada', 'Late in run one')], skewed)).toEqual([{ startS: 1.5, endS: 1.8, speakerName: 'Ada', text: 'Late in run one' }]);
+	});
 });
 
 describe('transcript writers', () => {

@@ -1,5 +1,5 @@
 import type { CaptionCue } from './captionFeed.js';
-import { wallClockToTimelineS, type TimelineSegmentClock } from './mediaTimeMapping.js';
+import { timelineDurationS, wallClockToTimelineS, type TimelineSegmentClock } from './mediaTimeMapping.js';
 
 /** One line of a space's transcript, timed on the replay (0 = the replay's first media instant), seconds. */
 export interface TranscriptCue {
@@ -20,21 +20,34 @@ export const transcriptFileNames = ['transcript.vtt', 'transcript.srt', 'transcr
 
 /**
  * The transcript of a space from its final cues (the durable caption log) and the replay's segments (first rendition,
- * in playlist order): times mapped from the wall clock onto the replay timeline, in order of start, milliseconds
- * rounded. A cue whose speech falls entirely in time the replay does not have (before it began, or lost to a
- * restart) still appears, at the nearest instant the replay has, so nothing said is dropped from the transcript.
+ * in playlist order, gap placeholders included): each cue at its real time on the replay's timeline, in order of
+ * start, milliseconds rounded. The transcript is the replay's: a cue is kept for the part of it the replay holds.
+ * - One that began before the replay's first media instant (while the first encoder run was starting) starts at 0
+ *   and keeps its real end; one spoken wholly before it is not in the replay and is left out (placing it at 0 would
+ *   stack every such cue there, as it once did with nine).
+ * - Likewise at the end: one running past it ends there, one said wholly after it is left out.
+ * - One said in time lost between two runs (a restart, a takeover) sits at the join, where the replay goes on, in the
+ *   order it was said; one spanning the join keeps its real times on both sides.
+ * A cue whose end precedes its start lasts from its start; one without finite times is left out.
  */
 export function buildTranscript(cues: readonly CaptionCue[], segments: readonly TimelineSegmentClock[]): TranscriptCue[] {
 	const seen = new Set<string>();
-	const out: TranscriptCue[] = [];
+	const out: (TranscriptCue & { saidAtMs: number })[] = [];
+	const endOfReplayS = timelineDurationS(segments);
 	for (const cue of cues) {
 		if (!cue.final || seen.has(cue.id)) continue;
 		seen.add(cue.id);
-		const startS = round3(wallClockToTimelineS(cue.startMs, segments));
-		const endS = Math.max(startS, round3(wallClockToTimelineS(cue.endMs, segments)));
-		out.push({ startS, endS, ...(cue.speakerId !== undefined && { speakerId: cue.speakerId }), speakerName: cue.speakerName, text: cue.text });
+		if (!Number.isFinite(cue.startMs) || !Number.isFinite(cue.endMs) || segments.length === 0) continue;
+		const realStartS = wallClockToTimelineS(cue.startMs, segments);
+		const realEndS = Math.max(realStartS, wallClockToTimelineS(cue.endMs, segments));
+		// Wholly outside the media: before its first instant, or at or after its end.
+		if (realEndS < 0 || (realEndS === 0 && realStartS < 0) || realStartS >= endOfReplayS) continue;
+		const startS = round3(Math.max(0, realStartS));
+		const endS = Math.max(startS, round3(Math.min(endOfReplayS, realEndS)));
+		out.push({ saidAtMs: cue.startMs, startS, endS, ...(cue.speakerId !== undefined && { speakerId: cue.speakerId }), speakerName: cue.speakerName, text: cue.text });
 	}
-	return out.sort((a, b) => a.startS - b.startS || a.endS - b.endS);
+	// Cues at one instant (a join) in the order they were said.
+	return out.sort((a, b) => a.startS - b.startS || a.saidAtMs - b.saidAtMs || a.endS - b.endS).map(({ saidAtMs: _, ...cue }) => cue);
 }
 
 const round3 = (s: number): number => Math.round(s * 1000) / 1000;
