@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { launchChromium } from './origin/support/hlsPage.js';
 import { parseMediaPlaylist, parseMultivariant } from './origin/support/parsePlaylist.js';
 import { startCpuHog, type CpuHog } from './support/pressureCpuHog.js';
+import { cpuShares, cpuSnapshot, type CpuSnapshot } from './support/pressureCpuShares.js';
 import { startPressureNode, type PressureNode } from './support/pressureNode.js';
 import { finishedReplay, type ReplayRendition } from './support/pressureReplay.js';
 import { encodePressureClips, startPressureSpeakers, stopPressureSpeakers, type PressureClips, type PressureSpeaker } from './support/pressureSpeakers.js';
@@ -25,13 +26,19 @@ import { postJson } from './support/startTestNode.js';
  * - what was shed: `progress.level`, `.shed`, `.health` as reported (null when the encoder does not report them),
  *   the levels and sheds seen, the ffmpeg restarts, and the transcoder's warnings;
  * - the listener: stall time (`waiting` while playing, to media time moving again; seeks are not stalls) and time
- *   with media time frozen while playing, latency behind live (hls.js `latency`) at the start, the end and its max,
- *   drift = end − start, frames shown;
- * - the replay: each rendition's `vod.m3u8` duration against the time on air (first part at the origin → end).
- * - the machine: load average before and after, the cores busy over the case (/proc/stat), the hog's own cores.
+ *   with media time frozen while playing, latency behind the live edge (hls.js `latency`) at the start, the end and
+ *   its max, drift = end − start, frames shown; how far the live edge itself lies behind the wall clock (`edge_lag_*`:
+ *   an encoder behind real time), so `behind_live_end_s` = latency + edge lag is the listener's delay behind real time;
+ * - the replay: each rendition's `vod.m3u8` duration against the time on air, from the stream's first media (segment
+ *   0's program date-time, seen live) to the end (`delta_s`), and against the time from the first part at the origin
+ *   to the end (`delta_origin_s`); `replay_spread_s`: longest minus shortest media rendition;
+ * - the machine: load average before and after, the cores busy over the case (/proc/stat), the hog's own cores, and
+ *   the cores each part used over the listener's window (`cpu_cores`: broadcast ffmpeg, captions, Chromium, …;
+ *   `other` is everything not of this bench, such as other work on a shared machine).
  * Targets (issue 17): with 1 core taken, speed ≥ 0.99× and 0 ms stall; replay within 1 s of on-air in every case.
  * Writes a JSON summary to TRIBUNE_BENCH_OUT; TRIBUNE_BENCH_PRESSURE_LOG=<file> keeps the transcoder's whole log,
- * TRIBUNE_BENCH_PRESSURE_CORES (`0,1,1.5`) and TRIBUNE_BENCH_ON_AIR_S (50) set the cases. Skipped unless TRIBUNE_BENCH=1.
+ * TRIBUNE_BENCH_PRESSURE_KEEP=<dir> the replays' playlists, TRIBUNE_BENCH_PRESSURE_CORES (`0,1,1.5`) and
+ * TRIBUNE_BENCH_ON_AIR_S (50) set the cases. Skipped unless TRIBUNE_BENCH=1.
  */
 const onAirS = Number(process.env.TRIBUNE_BENCH_ON_AIR_S ?? 50);
 /** Cores the hog takes per case; TRIBUNE_BENCH_PRESSURE_CORES=1 for one case. */
@@ -152,15 +159,32 @@ function stallMs(log: ListenerSample['stallLog'], from: number, to: number): num
 	return log.reduce((sum, stall) => sum + Math.max(0, Math.min(stall.endMs ?? to, to) - Math.max(stall.startMs, from)), 0);
 }
 
-/** Media seconds a live media playlist has listed so far, counted by part (parts are remembered as the window slides). */
+/**
+ * A live media playlist at the origin, read now and then: the media seconds it has listed so far (counted by part, as
+ * the window slides), when its stream started by its own clock (the program date-time of segment 0, seen live), and
+ * how far its live edge (the end of its last part, by program date-time) lies behind the wall clock.
+ */
 class OriginMediaClock {
 	readonly #parts = new Map<string, number>();
+	/** Program date-time of the stream's first segment (media sequence 0), ms; undefined until seen. */
+	startPdtMs: number | undefined;
+	/** Wall clock minus the live edge's date-time at the last poll, s. */
+	edgeLagS: number | undefined;
 	constructor(readonly url: string) {}
 
 	async poll(): Promise<number> {
 		const res = await fetch(this.url);
 		if (res.status === 200) {
-			for (const segment of parseMediaPlaylist(await res.text()).segments) for (const part of segment.parts) this.#parts.set(part.uri, part.durationS);
+			const playlist = parseMediaPlaylist(await res.text());
+			const now = Date.now();
+			let endMs: number | undefined;
+			for (const segment of playlist.segments) {
+				for (const part of segment.parts) this.#parts.set(part.uri, part.durationS);
+				const startMs = segment.pdt !== undefined ? Date.parse(segment.pdt) : endMs;
+				if (segment.msn === 0 && segment.pdt !== undefined) this.startPdtMs ??= Date.parse(segment.pdt);
+				if (startMs !== undefined) endMs = startMs + 1000 * (segment.durationS ?? segment.parts.reduce((sum, p) => sum + p.durationS, 0));
+			}
+			if (endMs !== undefined) this.edgeLagS = (now - endMs) / 1000;
 		}
 		return [...this.#parts.values()].reduce((sum, d) => sum + d, 0);
 	}
@@ -173,6 +197,22 @@ function slope(points: readonly (readonly [number, number])[]): number | null {
 	const meanY = points.reduce((sum, [, y]) => sum + y, 0) / points.length;
 	const sxx = points.reduce((sum, [x]) => sum + (x - meanX) ** 2, 0);
 	return sxx === 0 ? null : round(points.reduce((sum, [x, y]) => sum + (x - meanX) * (y - meanY), 0) / sxx);
+}
+
+/** Which part of the bench (or not) a process is, for the cores each part used. */
+function groupOf(pid: number, command: string, hogPids: readonly number[], transcoderPid: number): string {
+	if (hogPids.includes(pid)) return 'hog';
+	if (pid === process.pid) return 'api_and_bench';
+	if (pid === transcoderPid) return 'transcoder';
+	// Caption PCM decoders read an SDP too; the broadcast ffmpeg is the one with a filter graph.
+	if (/pocketsphinx|sherpa|recogniser|ffmpeg .*-f s16le/.test(command)) return 'captions';
+	if (/ffmpeg .*-filter_complex/.test(command)) return 'broadcast_ffmpeg';
+	if (/ffmpeg .*-f rtp/.test(command)) return 'senders';
+	if (/chromium|chrome/.test(command)) return 'chromium';
+	if (/mediasoup-worker/.test(command)) return 'mediasoup';
+	if (/redis-server/.test(command)) return 'redis';
+	if (/vitest/.test(command)) return 'vitest';
+	return 'other';
 }
 
 const caseName = (cores: number) => `hog${String(cores).replace('.', '_')}`;
@@ -248,7 +288,10 @@ interface CaseFigures {
 	loadavg_after: number[];
 	live_s: number;
 	on_air_s: number;
+	on_air_origin_s: number;
+	stream_start_ms: number | null;
 	first_part_ms: number;
+	times: Record<string, number | null>;
 	progress_samples: number;
 	speed_median: number | null;
 	speed_min: number | null;
@@ -281,7 +324,13 @@ interface CaseFigures {
 	latency_end_s: number | null;
 	latency_max_s: number | null;
 	latency_drift_s: number | null;
-	replay: Record<string, ReplayRendition & { delta_s: number }>;
+	edge_lag_start_s: number | null;
+	edge_lag_end_s: number | null;
+	edge_lag_max_s: number | null;
+	behind_live_end_s: number | null;
+	cpu_cores: Record<string, number> | null;
+	replay: Record<string, ReplayRendition & { delta_s: number; delta_origin_s: number }>;
+	replay_spread_s: number | null;
 	replay_worst_delta_s: number | null;
 	replay_within_1s: boolean;
 }
@@ -326,12 +375,15 @@ async function runCase(node: PressureNode, browser: Browser, clips: PressureClip
 	const progress: { atMs: number; p: Progress }[] = [];
 	const latency: number[] = [];
 	const originPoints: { video: [number, number][]; audio: [number, number][] } = { video: [], audio: [] };
+	/** How far the 360p live edge lies behind the wall clock, s, once a second from the listener's window on. */
+	const edgeLag: number[] = [];
+	let cpuFrom: CpuSnapshot | undefined;
 	let playingAt: number | undefined;
 	let windowFrom: number | undefined;
 	let frozenBefore = 0;
 	let framesBefore: number | null = null;
 	const ffmpegCpu: { atMs: number; s: number }[] = [];
-	const broadcastFfmpeg = (): number | undefined => descendants(node.transcoder.pid!).find((pid) => /ffmpeg .*-f sdp/.test(commandOf(pid)) && commandOf(pid).includes(spaceId));
+	const broadcastFfmpeg = (): number | undefined => descendants(node.transcoder.pid!).find((pid) => /ffmpeg .*-f sdp .*-filter_complex/.test(commandOf(pid)) && commandOf(pid).includes(spaceId));
 	const ffmpegCpuSeconds = (pid: number): number => {
 		try {
 			const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -360,12 +412,15 @@ async function runCase(node: PressureNode, browser: Browser, clips: PressureClip
 				const at = await sampleListener(page).catch(() => undefined);
 				frozenBefore = at?.frozenMs ?? 0;
 				framesBefore = at?.frames ?? null;
+				cpuFrom = cpuSnapshot();
 			}
 			if (player?.latency != null) latency.push(player.latency);
+			if (video.edgeLagS !== undefined) edgeLag.push(video.edgeLagS);
 		}
 		await sleep(Math.max(0, tick + 1000 - Date.now()));
 	}
 	const windowTo = Date.now();
+	const cpuTo = cpuSnapshot();
 	const listener = await sampleListener(page);
 	const player = await samplePlayer(page);
 
@@ -375,11 +430,19 @@ async function runCase(node: PressureNode, browser: Browser, clips: PressureClip
 	await context.close();
 	stopPressureSpeakers(speakers);
 	const replay = await finishedReplay(node.hlsRoot, spaceId, renditions, 30_000);
+	// TRIBUNE_BENCH_PRESSURE_KEEP=<dir>: the replay's playlists, journals and transcript (not its media), per case.
+	if (process.env.TRIBUNE_BENCH_PRESSURE_KEEP) {
+		fs.cpSync(path.join(node.hlsRoot, spaceId), path.join(process.env.TRIBUNE_BENCH_PRESSURE_KEEP, name), { recursive: true, filter: (source) => !/\.(m4s|mp4|vtt)$/.test(source) });
+	}
 	const hogUsed = hog.cpuSeconds();
 	await hog.stop();
 	const machineEnd = machineJiffies();
 
-	const onAir = (endAt - onAirAt) / 1000;
+	// On air from the stream's first media by its own clock (segment 0's date-time, seen live); the first part seen at
+	// the origin comes later (startup), so on air by the origin is reported beside it.
+	const streamStartMs = Math.min(...[video.startPdtMs, audio.startPdtMs].filter((v): v is number => v !== undefined));
+	const onAirOrigin = (endAt - onAirAt) / 1000;
+	const onAir = Number.isFinite(streamStartMs) ? (endAt - streamStartMs) / 1000 : onAirOrigin;
 	const live = progress.filter((s) => s.p.speed !== undefined);
 	const speeds = live.map((s) => s.p.speed!);
 	const fps = live.map((s) => s.p.fps).filter((v): v is number => v !== undefined);
@@ -390,7 +453,8 @@ async function runCase(node: PressureNode, browser: Browser, clips: PressureClip
 	const last = reported.at(-1);
 	// From the warm-up on, once the rendition has parts at the origin.
 	const steady = (points: [number, number][]) => slope(points.filter(([x, y]) => x * 1000 >= progressWarmupMs && Number.isFinite(y) && y > 0));
-	const replayFigures = Object.fromEntries(Object.entries(replay).map(([r, v]) => [r, { ...v, delta_s: round(v.durationS - onAir) }]));
+	const replayFigures = Object.fromEntries(Object.entries(replay).map(([r, v]) => [r, { ...v, delta_s: round(v.durationS - onAir), delta_origin_s: round(v.durationS - onAirOrigin) }]));
+	const mediaDurations = mediaRenditions.map((r) => replay[r]?.durationS ?? 0);
 	// The target holds for the media renditions; the subtitles' are reported beside them.
 	const deltas = mediaRenditions.map((r) => replayFigures[r]?.delta_s ?? -onAir);
 	const worst = deltas.length ? deltas.reduce((a, b) => (Math.abs(b) > Math.abs(a) ? b : a)) : null;
@@ -416,7 +480,10 @@ async function runCase(node: PressureNode, browser: Browser, clips: PressureClip
 		loadavg_after: loadavg(),
 		live_s: round((endAt - liveAt) / 1000, 2),
 		on_air_s: round(onAir, 2),
+		on_air_origin_s: round(onAirOrigin, 2),
+		stream_start_ms: Number.isFinite(streamStartMs) ? streamStartMs - liveAt : null,
 		first_part_ms: onAirAt - liveAt,
+		times: { live_at: liveAt, on_air_at: onAirAt, stream_start_pdt: Number.isFinite(streamStartMs) ? streamStartMs : null, end_at: endAt },
 		progress_samples: speeds.length,
 		speed_median: median(speeds),
 		speed_min: minOf(speeds),
@@ -449,7 +516,13 @@ async function runCase(node: PressureNode, browser: Browser, clips: PressureClip
 		latency_end_s: latency.length ? round(latency.at(-1)!) : null,
 		latency_max_s: latency.length ? round(Math.max(...latency)) : null,
 		latency_drift_s: latency.length ? round(latency.at(-1)! - latency[0]!) : null,
+		edge_lag_start_s: edgeLag.length ? round(edgeLag[0]!) : null,
+		edge_lag_end_s: edgeLag.length ? round(edgeLag.at(-1)!) : null,
+		edge_lag_max_s: edgeLag.length ? round(Math.max(...edgeLag)) : null,
+		behind_live_end_s: edgeLag.length && latency.length ? round(edgeLag.at(-1)! + latency.at(-1)!) : null,
+		cpu_cores: cpuFrom ? cpuShares(cpuFrom, cpuTo, (pid, command) => groupOf(pid, command, hog.pids, node.transcoder.pid!)) : null,
 		replay: replayFigures,
+		replay_spread_s: mediaDurations.length ? round(Math.max(...mediaDurations) - Math.min(...mediaDurations)) : null,
 		replay_worst_delta_s: worst,
 		replay_within_1s: deltas.length > 0 && deltas.every((d) => Math.abs(d) <= targets.replayToleranceS),
 	};
