@@ -9,7 +9,7 @@ import { FfmpegError, runFfmpeg, type FfmpegPlan, type FfmpegStats } from '../sr
 /**
  * The encoder's start-up deadline and its stall watchdog are separate: a real ffmpeg reads raw audio from a FIFO,
  * which holds it in `open()` (no stats line: still starting) until a writer comes, and in `read()` (no stats line
- * after it had started: stalled) while the writer is silent. another ffmpeg feeds it at the input's own rate, so
+ * and no CPU time after it had started: stuck) while the writer is silent. another ffmpeg feeds it at the input's own rate, so
  * this test process being slow cannot starve it into a stall.
  */
 describe('runFfmpeg(): starting, started, stalled', () => {
@@ -60,7 +60,7 @@ describe('runFfmpeg(): starting, started, stalled', () => {
 		expect(error).toMatchObject({ kind: 'did-not-start', retryable: true, message: expect.stringMatching(/did not start: no progress within 2000 ms/) });
 	});
 
-	it('an ffmpeg whose progress stops after it had started is killed as stalled', { timeout: 60_000 }, async () => {
+	it('an ffmpeg whose progress stops after it had started, waiting for input, is killed as stuck', { timeout: 60_000 }, async () => {
 		const { plan, fifo } = fifoPlan();
 		const progress: FfmpegStats[] = [];
 		const run = runFfmpeg({ plan, logger, startTimeoutMs: 30_000, stallTimeoutMs: 1500, onProgress: (s) => progress.push(s) });
@@ -81,6 +81,7 @@ describe('runFfmpeg(): starting, started, stalled', () => {
 		}
 		expect(progress.length).toBeGreaterThanOrEqual(3);
 		expect(error).toBeInstanceOf(FfmpegError);
-		expect(error).toMatchObject({ kind: 'stalled', retryable: true, message: expect.stringMatching(/stalled: no progress for 1500 ms after it had started/) });
+		// Blocked in read(), it uses no CPU time: stuck.
+		expect(error).toMatchObject({ kind: 'stalled', retryable: true, message: expect.stringMatching(/stuck: no stats line, no output and no CPU time for 1500 ms after it had started/) });
 	});
 });

@@ -16,7 +16,9 @@ const spaceIdParam = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
  * A live space's broadcast as its hosts see it, under /api/spaces:
  *   GET /:id/broadcast  (host or co-host token) → { state: waiting|active|delayed|none, position? (while waiting
  *                       for a transcoder, 1 = next), progress?: { transcoder, state, fps, speed, bitrateKbps,
- *                       speakers, restarts, replayError?, updatedAt } }
+ *                       health?, level?, shed?, speakers, restarts, replayError?, updatedAt } }
+ *                       (fps and speed over the encoder's last seconds; health starting|ok|slow|stuck; level 0 =
+ *                       nothing shed; shed: what is shed, in shed order, e.g. ["720p", "fps"])
  * Operators' figures (which transcoder, encoder speed), so deny by default: the stage-managing grant, read afresh.
  */
 export function broadcastStatusRouter({ service, queue }: BroadcastStatusRouterDeps): Router {

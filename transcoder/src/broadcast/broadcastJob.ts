@@ -37,8 +37,19 @@ export const broadcastProgressSchema = z
 		/** Transcoder process running the job, `<host>-<pid>`. */
 		transcoder: z.string(),
 		state: z.enum(['starting', 'live', 'restarting', 'stopping']),
+		/** Frames the encoder wrote per second over its last few seconds (see `EncoderPace`). */
 		fps: z.number().optional(),
+		/** Media time the encoder wrote per wall-clock second over its last few seconds (1 = real time). */
 		speed: z.number().optional(),
+		/**
+		 * The encoder as its watchdog sees it: `starting` (no output yet), `ok`, `slow` (behind real time, or quiet but
+		 * working; never killed for it) or `stuck` (no output and no CPU time: killed after the stall timeout).
+		 */
+		health: z.enum(['starting', 'ok', 'slow', 'stuck']).optional(),
+		/** Degradation level on air: 0 everything, each level above sheds one more piece of work (see `planEncodeLevels`). */
+		level: z.number().int().nonnegative().optional(),
+		/** What is shed now, in shed order: the top video rendition's name (`720p`), `fps`, `preset`, `fps-low`. */
+		shed: z.array(z.string().max(32)).max(8).optional(),
 		bitrateKbps: z.number().optional(),
 		speakers: z.number().int().nonnegative(),
 		/** ffmpeg restarts in this job so far. */

@@ -108,7 +108,10 @@ export function createBroadcastRunner(deps: BroadcastRunnerDeps): BroadcastRunne
 				fontFile: deps.fontFile,
 				ffmpegPath: deps.ffmpegPath,
 				...(captions?.captionsFile !== undefined && { captionsFile: captions.captionsFile }),
-				openOutputs: (run, r) => outputs.open(run, r),
+				openOutputs: (run, r, servedFrom) => outputs.open(run, r, servedFrom),
+				outputBytes: (run) => outputs.bytesOf(run),
+				// Behind real time, the broadcast sheds work in a documented order rather than fall behind (defaults).
+				degradation: {},
 				onAir: (run, runSignal) =>
 					onAir.wait(run, runSignal).catch((error: unknown) => {
 						// Stopped before it went on air: the packager must not switch to it as its encoder goes.
@@ -129,7 +132,12 @@ export function createBroadcastRunner(deps: BroadcastRunnerDeps): BroadcastRunne
 				beforeReplayComplete: async () => {
 					if (!captions || !disk || !reference) return;
 					await captions
-						.writeTranscript(disk.dir, packager.timeline(reference.name).segments, (name, text) => disk.writeFile(name, text))
+						.writeTranscript(
+							disk.dir,
+							// Each segment at when its media was captured, as the live subtitles placed their cues.
+							packager.timeline(reference.name).segments.map((s) => ({ durationS: s.durationS, pdtMs: packager.capturedAtMs(s.msn, s.pdtMs) })),
+							(name, text) => disk.writeFile(name, text),
+						)
 						.catch((error: unknown) => logger.warn({ err: error }, 'transcript not written'));
 				},
 			});

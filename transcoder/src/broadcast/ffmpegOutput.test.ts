@@ -62,8 +62,9 @@ describe('classifyFfmpegExit()', () => {
 });
 
 describe('watchdogFailure()', () => {
-	it('tells an ffmpeg that did not start by its deadline from one that stalled after it had started; both retryable', () => {
+	it('tells an ffmpeg that did not start by its deadline from one stuck or hung after it had started; all retryable', () => {
 		expect(watchdogFailure('starting', 30_000)).toEqual({ retryable: true, kind: 'did-not-start', reason: 'ffmpeg did not start: no progress within 30000 ms of its start' });
-		expect(watchdogFailure('running', 5000)).toEqual({ retryable: true, kind: 'stalled', reason: 'ffmpeg stalled: no progress for 5000 ms after it had started' });
+		expect(watchdogFailure('stuck', 5000)).toEqual({ retryable: true, kind: 'stalled', reason: 'ffmpeg stuck: no stats line, no output and no CPU time for 5000 ms after it had started' });
+		expect(watchdogFailure('hung', 60_000)).toEqual({ retryable: true, kind: 'stalled', reason: 'ffmpeg hung: no stats line and no output for 60000 ms after it had started' });
 	});
 });

@@ -36,7 +36,8 @@ export function parseFfmpegStats(line: string): FfmpegStats | undefined {
 
 /**
  * How an ffmpeg run ended badly: it exited or was killed from outside (`exit`), the runner's watchdog killed it before
- * its first stats line by its start-up deadline (`did-not-start`), or after its stats had stopped (`stalled`).
+ * its first stats line by its start-up deadline (`did-not-start`), or after it had started, stuck (no stats line, no
+ * output and no CPU time) or hung (no stats line and no output for much longer, however busy) (`stalled`).
  */
 export type FfmpegFailureKind = 'exit' | 'did-not-start' | 'stalled';
 
@@ -50,13 +51,19 @@ export interface FfmpegFailure {
 
 /**
  * The failure of an ffmpeg the watchdog killed: still `starting` (no stats line yet) when its start-up deadline
- * passed, or `running` (it had started) when its stats stopped for the stall timeout. Both are retryable: a busy
- * machine or a stuck input, not a wrong plan.
+ * passed; `stuck` (no stats line, no output, no CPU time) for the stall timeout; or `hung` (no stats line and no
+ * output) for the much longer hung timeout. All retryable: a busy machine or a stuck input, not a wrong plan. A slow
+ * ffmpeg is never killed.
  */
-export function watchdogFailure(phase: 'starting' | 'running', timeoutMs: number): FfmpegFailure {
-	return phase === 'starting'
-		? { retryable: true, kind: 'did-not-start', reason: `ffmpeg did not start: no progress within ${timeoutMs} ms of its start` }
-		: { retryable: true, kind: 'stalled', reason: `ffmpeg stalled: no progress for ${timeoutMs} ms after it had started` };
+export function watchdogFailure(state: 'starting' | 'stuck' | 'hung', timeoutMs: number): FfmpegFailure {
+	switch (state) {
+		case 'starting':
+			return { retryable: true, kind: 'did-not-start', reason: `ffmpeg did not start: no progress within ${timeoutMs} ms of its start` };
+		case 'stuck':
+			return { retryable: true, kind: 'stalled', reason: `ffmpeg stuck: no stats line, no output and no CPU time for ${timeoutMs} ms after it had started` };
+		case 'hung':
+			return { retryable: true, kind: 'stalled', reason: `ffmpeg hung: no stats line and no output for ${timeoutMs} ms after it had started` };
+	}
 }
 
 /**

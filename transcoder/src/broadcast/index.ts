@@ -1,8 +1,12 @@
 export { buildFfmpegPlan, displayName, renditionOutputOptions, type FfmpegPlan, type PlanIo, type PlanOutput, type TextFile } from './buildFfmpegPlan.js';
 export { computeLayout, initialsOf, type Layout, type LayoutOptions, type Rect, type StageSnapshot, type StageSpeaker, type Tile } from './computeLayout.js';
-export { defaultLadder, defaultLatency, validateLadder, type LatencyProfile, type Rendition } from './ladder.js';
+export { defaultLadder, defaultLatency, validateLadder, type LatencyProfile, type Rendition, type X264Preset } from './ladder.js';
 export { classifyFfmpegExit, parseFfmpegStats, watchdogFailure, type FfmpegFailure, type FfmpegFailureKind, type FfmpegStats } from './ffmpegOutput.js';
 export { FfmpegError, runFfmpeg, type RunFfmpegOptions } from './runFfmpeg.js';
+export { defaultWatchdogLimits, judgeEncoder, type EncoderHealth, type WatchdogLimits } from './encoderWatchdog.js';
+export { EncoderPace, type Pace } from './EncoderPace.js';
+export { defaultDegradationPolicy, EncoderDegradation, type DegradationChange, type DegradationPolicy, type DegradationSample } from './EncoderDegradation.js';
+export { planEncodeLevels, type EncodeLevel } from './encodeLevels.js';
 export { broadcastJobDataSchema, broadcastJobId, broadcastProgressSchema, broadcastQueueName, type BroadcastJobData, type BroadcastProgress } from './broadcastJob.js';
 export { BroadcastQueue, type BroadcastState } from './BroadcastQueue.js';
 export { fairPriorities, fairPriority, type FairJob } from './fairPriorities.js';

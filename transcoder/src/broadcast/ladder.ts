@@ -2,11 +2,17 @@
 export interface Rendition {
 	/** Name in URLs and playlists; `[a-z0-9_-]`, unique within a ladder. */
 	name: string;
-	/** Video size in pixels (even); absent for audio-only renditions. */
-	video?: { width: number; height: number; kbps: number };
+	/**
+	 * Video size in pixels (even) and bit rate; absent for audio-only renditions. `preset`: x264's preset (default
+	 * `veryfast`; `ultrafast` when the broadcast sheds work, see `planEncodeLevels`).
+	 */
+	video?: { width: number; height: number; kbps: number; preset?: X264Preset };
 	/** AAC bit rate, kbit/s. */
 	audioKbps: number;
 }
+
+/** The x264 presets a broadcast encodes with. */
+export type X264Preset = 'veryfast' | 'ultrafast';
 
 /**
  * Tribune's default ABR ladder: 720p and 360p for video spaces, and an audio-only rendition every space has (the
@@ -45,6 +51,7 @@ export function validateLadder(ladder: readonly Rendition[], latency: LatencyPro
 				throw new RangeError(`ladder: ${r.name} size ${width}x${height} must be even, 16-3840`);
 			}
 			if (!Number.isInteger(kbps) || kbps < 50 || kbps > 20_000) throw new RangeError(`ladder: ${r.name} video kbps must be 50-20000`);
+			if (r.video.preset !== undefined && !['veryfast', 'ultrafast'].includes(r.video.preset)) throw new RangeError(`ladder: ${r.name} preset must be veryfast or ultrafast`);
 		}
 	}
 	const { fps, partTargetMs, segmentTargetMs } = latency;

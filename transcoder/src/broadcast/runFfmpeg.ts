@@ -2,7 +2,10 @@ import fs from 'node:fs/promises';
 import ffmpeg from 'fluent-ffmpeg';
 import type { Logger } from 'pino';
 import type { FfmpegPlan } from './buildFfmpegPlan.js';
-import { classifyFfmpegExit, parseFfmpegStats, watchdogFailure, type FfmpegFailure, type FfmpegFailureKind, type FfmpegStats } from './ffmpegOutput.js';
+import { EncoderPace, type Pace } from './EncoderPace.js';
+import { defaultWatchdogLimits, judgeEncoder, type EncoderHealth, type WatchdogLimits } from './encoderWatchdog.js';
+import { classifyFfmpegExit, parseFfmpegStats, type FfmpegFailure, type FfmpegFailureKind, type FfmpegStats } from './ffmpegOutput.js';
+import { readProcessCpuMs } from './procCpu.js';
 
 export interface RunFfmpegOptions {
 	plan: FfmpegPlan;
@@ -15,16 +18,34 @@ export interface RunFfmpegOptions {
 	 */
 	startTimeoutMs?: number;
 	/**
-	 * Once ffmpeg has started (its first stats line), no stats line for this long, ms, means it stalled: it is killed
-	 * and the run fails (retryable, `kind` `stalled`). Default 5000.
+	 * Once ffmpeg has started (its first stats line): no stats line, no output byte (see `outputBytes`) and (almost) no
+	 * CPU time used for this long, ms, means it is stuck (stopped, or blocked on something that will not come): it is
+	 * killed and the run fails (retryable, `kind` `stalled`). An ffmpeg that is merely slow — its stats or output
+	 * advance, or it keeps using CPU — is never killed for it. Default 5000.
 	 */
 	stallTimeoutMs?: number;
+	/**
+	 * Once started: no stats line and no output byte for this long, ms, even while it uses CPU, means it is hung
+	 * (spinning without producing): killed, `kind` `stalled`. Default 60000.
+	 */
+	hungTimeoutMs?: number;
+	/**
+	 * Bytes the outputs have received so far (a count that only grows), read at every check: output that advances is
+	 * progress even while the stats line is late. Absent: stats lines and CPU time alone.
+	 */
+	outputBytes?: () => number;
 	/** Aborting stops ffmpeg gracefully (SIGINT, then SIGKILL after `stopGraceMs`) and resolves the run. */
 	signal?: AbortSignal;
 	/** Default 3000. */
 	stopGraceMs?: number;
 	logger: Logger;
-	onProgress?: (stats: FfmpegStats) => void;
+	/** Every stats line, with the pace over the last seconds once known (see `EncoderPace`). */
+	onProgress?: (stats: FfmpegStats, pace: Pace | undefined) => void;
+	/**
+	 * At every check of the watchdog (about once a second) once ffmpeg is spawned: its health, and the CPU it used
+	 * over the last check, in cores (undefined when /proc cannot tell).
+	 */
+	onWatch?: (watch: { health: EncoderHealth; cpuCores: number | undefined }) => void;
 	/** Called once ffmpeg is spawned, with its process id. */
 	onStart?: (pid: number) => void;
 }
@@ -46,23 +67,32 @@ export class FfmpegError extends Error {
 }
 
 /** `startTimeoutMs` when not given: an encoder starting on a busy machine has taken seconds (issue 14). */
-export const defaultStartTimeoutMs = 30_000;
+export const defaultStartTimeoutMs = defaultWatchdogLimits.startTimeoutMs;
+
+/** CPU readings kept for the watchdog: enough to cover the stall timeout. */
+const cpuHistoryMs = 70_000;
 
 /** Stderr lines kept for classification and logs. */
 const stderrTailLines = 60;
 
 /**
  * The thin runner for a `buildFfmpegPlan()` plan: writes its text files, applies it with fluent-ffmpeg, reports
- * progress from ffmpeg's stats lines, kills an ffmpeg that did not start by its deadline or stalled after it had
- * started, and settles once: resolved when ffmpeg ends cleanly
- * or the run was aborted, rejected with a classified `FfmpegError` otherwise.
+ * progress from ffmpeg's stats lines and health from its watchdog (see `judgeEncoder`: starting, ok, slow, stuck),
+ * kills an ffmpeg that did not start by its deadline, is stuck or hung — never one that is only slow — and settles
+ * once: resolved when ffmpeg ends cleanly or the run was aborted, rejected with a classified `FfmpegError` otherwise.
  */
 export async function runFfmpeg(options: RunFfmpegOptions): Promise<void> {
 	const { plan, logger } = options;
 	await Promise.all(plan.textFiles.map((file) => fs.writeFile(file.path, file.content, 'utf8')));
 	if (options.signal?.aborted) return;
-	const startTimeoutMs = options.startTimeoutMs ?? defaultStartTimeoutMs;
-	const stallTimeoutMs = options.stallTimeoutMs ?? 5000;
+	const limits: WatchdogLimits = {
+		...defaultWatchdogLimits,
+		...(options.startTimeoutMs !== undefined && { startTimeoutMs: options.startTimeoutMs }),
+		...(options.stallTimeoutMs !== undefined && { stallTimeoutMs: options.stallTimeoutMs }),
+		...(options.hungTimeoutMs !== undefined && { hungTimeoutMs: options.hungTimeoutMs }),
+	};
+	// Checks often enough to see a stall window in several readings, at most once a second.
+	const checkMs = Math.min(1000, Math.max(100, Math.floor(limits.stallTimeoutMs / 5)));
 
 	const command = ffmpeg({ stdoutLines: 0 })
 		.setFfmpegPath(options.ffmpegPath ?? 'ffmpeg')
@@ -77,6 +107,15 @@ export async function runFfmpeg(options: RunFfmpegOptions): Promise<void> {
 		let stopping = false;
 		let watchdogTimer: NodeJS.Timeout | undefined;
 		let killTimer: NodeJS.Timeout | undefined;
+		const pace = new EncoderPace();
+		let spawnedAtMs = Date.now();
+		let startedAtMs: number | undefined;
+		let progressAtMs = spawnedAtMs;
+		let outputBytes = options.outputBytes?.() ?? 0;
+		let health: EncoderHealth = 'starting';
+		/** CPU time readings of the process, oldest first, for "CPU used over the last n ms". */
+		const cpu: { atMs: number; cpuMs: number }[] = [];
+		let pid: number | undefined;
 
 		const settle = (error?: FfmpegError): void => {
 			if (settled) return;
@@ -87,18 +126,45 @@ export async function runFfmpeg(options: RunFfmpegOptions): Promise<void> {
 			if (error) reject(error);
 			else resolve();
 		};
-		// Starting until the first stats line (a busy machine can take seconds to open every input and output),
-		// running after it: each phase has its own deadline, so a slow start is not taken for a stall.
-		let phase: 'starting' | 'running' = 'starting';
-		const armWatchdog = (): void => {
-			clearTimeout(watchdogTimer);
-			const timeoutMs = phase === 'starting' ? startTimeoutMs : stallTimeoutMs;
-			watchdogTimer = setTimeout(() => {
-				const failure = watchdogFailure(phase, timeoutMs);
-				logger.warn({ timeoutMs, kind: failure.kind }, phase === 'starting' ? 'ffmpeg did not start; killing it' : 'ffmpeg stalled; killing it');
+		const cpuMsOver = (ms: number): number | undefined => {
+			const last = cpu.at(-1);
+			if (!last) return undefined;
+			// The newest reading at or before the window's start; none that old: the window is not covered yet.
+			const from = cpu.findLast((reading) => reading.atMs <= last.atMs - ms + checkMs / 2);
+			return from ? last.cpuMs - from.cpuMs : undefined;
+		};
+		const check = async (): Promise<void> => {
+			if (settled || stopping) return;
+			const nowMs = Date.now();
+			const cpuMs = pid !== undefined ? await readProcessCpuMs(pid) : undefined;
+			if (settled || stopping) return;
+			const previous = cpu.at(-1);
+			if (cpuMs !== undefined) {
+				cpu.push({ atMs: nowMs, cpuMs });
+				while (cpu.length > 2 && cpu[1]!.atMs < nowMs - cpuHistoryMs) cpu.shift();
+			}
+			const bytes = options.outputBytes?.() ?? 0;
+			if (bytes !== outputBytes) {
+				outputBytes = bytes;
+				progressAtMs = nowMs;
+			}
+			const verdict = judgeEncoder(
+				{ nowMs, spawnedAtMs, ...(startedAtMs !== undefined && { startedAtMs }), progressAtMs, cpuMsOver, ...(pace.pace && { speed: pace.pace.speed }) },
+				limits,
+			);
+			if (verdict.health !== health) {
+				logger.debug({ health: verdict.health, was: health, quietMs: nowMs - progressAtMs }, 'encoder health');
+				health = verdict.health;
+			}
+			const cpuCores = previous && cpuMs !== undefined && nowMs > previous.atMs ? Math.round(((cpuMs - previous.cpuMs) / (nowMs - previous.atMs)) * 100) / 100 : undefined;
+			options.onWatch?.({ health, cpuCores });
+			if (verdict.kill) {
+				logger.warn({ reason: verdict.kill.reason, quietMs: nowMs - progressAtMs, cpuMs: cpuMsOver(limits.stallTimeoutMs) }, 'ffmpeg watchdog: killing it');
 				command.kill('SIGKILL');
-				settle(new FfmpegError(failure, tail));
-			}, timeoutMs);
+				settle(new FfmpegError(verdict.kill, tail));
+				return;
+			}
+			watchdogTimer = setTimeout(() => void check(), checkMs);
 		};
 		const onAbort = (): void => {
 			if (stopping || settled) return;
@@ -110,19 +176,23 @@ export async function runFfmpeg(options: RunFfmpegOptions): Promise<void> {
 		};
 
 		command.on('start', () => {
-			const pid = (command as unknown as { ffmpegProc?: { pid?: number } }).ffmpegProc?.pid;
+			pid = (command as unknown as { ffmpegProc?: { pid?: number } }).ffmpegProc?.pid;
 			logger.info({ pid, outputs: plan.outputs.map((o) => o.rendition) }, 'ffmpeg started');
 			if (pid !== undefined) options.onStart?.(pid);
-			armWatchdog();
+			spawnedAtMs = progressAtMs = Date.now();
+			watchdogTimer = setTimeout(() => void check(), checkMs);
 		});
 		command.on('stderr', (line: string) => {
 			const stats = parseFfmpegStats(line);
 			if (stats) {
+				const nowMs = Date.now();
 				// The first stats line comes once the outputs run: every output's encoder has its first frame.
-				if (phase === 'starting') logger.debug('ffmpeg outputs started');
-				phase = 'running';
-				if (!stopping) armWatchdog();
-				options.onProgress?.(stats);
+				if (startedAtMs === undefined) {
+					logger.debug('ffmpeg outputs started');
+					startedAtMs = nowMs;
+				}
+				progressAtMs = nowMs;
+				options.onProgress?.(stats, pace.add(stats, nowMs));
 				return;
 			}
 			tail.push(line);
@@ -139,7 +209,7 @@ export async function runFfmpeg(options: RunFfmpegOptions): Promise<void> {
 			}
 			const exit = exitOf(command, error);
 			const failure = classifyFfmpegExit(exit, tail);
-			logger.warn({ ...exit, phase, retryable: failure.retryable, reason: failure.reason }, 'ffmpeg failed');
+			logger.warn({ ...exit, health, retryable: failure.retryable, reason: failure.reason }, 'ffmpeg failed');
 			settle(new FfmpegError(failure, tail));
 		});
 		options.signal?.addEventListener('abort', onAbort, { once: true });

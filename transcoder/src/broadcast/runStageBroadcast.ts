@@ -11,10 +11,15 @@ import { stageLinkLeaseMs } from '../stageLink/stageLinkProtocol.js';
 import type { BroadcastProgress } from './broadcastJob.js';
 import { buildFfmpegPlan } from './buildFfmpegPlan.js';
 import { computeLayout, type Layout } from './computeLayout.js';
+import { EncoderDegradation, type DegradationPolicy } from './EncoderDegradation.js';
+import type { Pace } from './EncoderPace.js';
+import { planEncodeLevels, type EncodeLevel } from './encodeLevels.js';
+import type { EncoderHealth } from './encoderWatchdog.js';
 import type { LatencyProfile, Rendition } from './ladder.js';
 import { OpusGapFiller } from './OpusGapFiller.js';
 import { LiveComposite, type LiveView } from './LiveComposite.js';
 import { watchdogFailure } from './ffmpegOutput.js';
+import { idleCoresBetween, readMachineCpu, type MachineCpu } from './procCpu.js';
 import { defaultStartTimeoutMs, FfmpegError, runFfmpeg } from './runFfmpeg.js';
 import { Vp8SlotRelay } from './Vp8SlotRelay.js';
 
@@ -35,13 +40,27 @@ export interface StageBroadcastOptions {
 	ffmpegPath?: string;
 	/** An encoder run's start-up deadline, ms from spawning to its first stats line (see `runFfmpeg`). Default 30000. */
 	startTimeoutMs?: number;
-	/** Once an encoder run has started, how long its stats may stop before it counts as stalled, ms. Default 5000. */
+	/**
+	 * Once an encoder run has started: no stats line, no output and no CPU time for this long and it is stuck, ms
+	 * (see `runFfmpeg`; a slow run is never killed). Default 5000.
+	 */
 	stallTimeoutMs?: number;
+	/** Once started: no stats line and no output for this long, however busy, and a run is hung, ms. Default 60000. */
+	hungTimeoutMs?: number;
 	/**
 	 * Before every ffmpeg run: where each rendition's fMP4 goes. From the second run on, the packager behind it marks
-	 * a discontinuity, so the listeners' timeline continues across restarts.
+	 * a discontinuity, so the listeners' timeline continues across restarts. `servedFrom`: renditions the run does not
+	 * encode (shed), each to be fed the output of the rendition named (see `SocketOutputs`).
 	 */
-	openOutputs: (run: number, renditions: readonly Rendition[]) => Promise<Readonly<Record<string, string>>>;
+	openOutputs: (run: number, renditions: readonly Rendition[], servedFrom: Readonly<Record<string, string>>) => Promise<Readonly<Record<string, string>>>;
+	/** Bytes run `run`'s outputs have received so far, for its watchdog (see `SocketOutputs.bytesOf`). */
+	outputBytes?: (run: number) => number;
+	/**
+	 * Deliberate degradation (see `EncoderDegradation`, `planEncodeLevels`): its policy, the level the first run
+	 * encodes (default 0, everything) and the highest level it may shed to (default: all the ladder allows). Absent:
+	 * the broadcast never sheds work (tests that count encoder runs).
+	 */
+	degradation?: { policy?: Partial<DegradationPolicy>; initialLevel?: number; maxLevel?: number };
 	/**
 	 * Resolves when the packager has put run `run` on air (see `RunSwitcher`); the run it replaces is stopped then.
 	 * Absent (outputs the runner cannot watch, such as files): a new run replaces the current one at once.
@@ -87,11 +106,18 @@ export function slotCapacity(speakers: number, composite: boolean): number {
 	return composite ? Math.max(4, speakers + 2) : Math.max(6, speakers + 3);
 }
 
-/** One ffmpeg run: a standing encode with `capacity` slots, consuming from one node. */
+/** One ffmpeg run: a standing encode with `capacity` slots, consuming from one node, at one degradation level. */
 interface LiveRun {
 	n: number;
 	node: string;
 	capacity: number;
+	level: EncodeLevel;
+	/** Started for a change of level alone (not counted as a restart). */
+	forLevel: boolean;
+	/** The watchdog's latest word on its ffmpeg. */
+	health: EncoderHealth;
+	/** CPU its ffmpeg uses, cores (from the watchdog). */
+	cpuCores?: number;
 	abort: AbortController;
 	startedAt: number;
 	/** Follows a stage that still fits the run (see `fits`): slots, consumers and the layout. Set once the run is planned. */
@@ -132,6 +158,21 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 	let retryAt = 0;
 	let fatal: unknown;
 	let wake: (() => void) | undefined;
+	const levels = planEncodeLevels(options.ladder.filter((r) => options.composite || !r.video), options.latency, options.canvas).slice(0, (options.degradation ? (options.degradation.maxLevel ?? Infinity) : 0) + 1);
+	const degradation = new EncoderDegradation(
+		levels.map((l) => l.restoreCost),
+		options.degradation?.policy,
+		Math.min(options.degradation?.initialLevel ?? 0, levels.length - 1),
+	);
+	/** What the job's progress says besides the state; the figures of the run on air. */
+	let figures: Pick<BroadcastProgress, 'fps' | 'speed' | 'bitrateKbps'> = {};
+	const report = (state: BroadcastProgress['state']): void => {
+		const onAir = current?.level ?? levels[degradation.level]!;
+		const health = current?.health ?? 'starting';
+		// Dropped: a failed progress update loses one report; the next one (a second later) carries the same fields.
+		void options.reportProgress({ state, speakers: latest?.speakers.length ?? 0, restarts, health, level: onAir.level, shed: onAir.shed, ...(state === 'live' && figures) }).catch(() => {});
+	};
+	const idle = levels.length > 1 ? new IdleCpu() : undefined;
 	const timers = new Set<NodeJS.Timeout>();
 	const poke = (): void => wake?.();
 	const pokeAt = (at: number): void => {
@@ -163,19 +204,39 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 	}, stageLinkLeaseMs / 3);
 	signal.addEventListener('abort', poke, { once: true });
 
-	const start = (snapshot: StageLinkSnapshot): LiveRun => {
+	const start = (snapshot: StageLinkSnapshot, forLevel = false): LiveRun => {
 		const n = runCount++;
 		const capacity = slotCapacity(snapshot.speakers.length, options.composite);
-		logger.info({ run: n, speakers: snapshot.speakers.length, slots: capacity, sinceChangeMs: changedAt > 0 ? Date.now() - changedAt : undefined }, 'encoder run starting');
-		const run: LiveRun = { n, node: snapshot.node, capacity, abort: new AbortController(), startedAt: Date.now(), done: Promise.resolve({}) };
-		void options.reportProgress({ state: n === 0 ? 'starting' : 'restarting', speakers: snapshot.speakers.length, restarts }).catch(() => {});
-		run.done = runEncode(options, run, snapshot, () => latest ?? snapshot, (stats) => {
+		const level = levels[degradation.level]!;
+		logger.info({ run: n, speakers: snapshot.speakers.length, slots: capacity, level: level.level, shed: level.shed, sinceChangeMs: changedAt > 0 ? Date.now() - changedAt : undefined }, 'encoder run starting');
+		const run: LiveRun = { n, node: snapshot.node, capacity, level, forLevel, health: 'starting', abort: new AbortController(), startedAt: Date.now(), done: Promise.resolve({}) };
+		if (!forLevel) report(n === 0 ? 'starting' : 'restarting');
+		const onStats = (stats: { timeS: number; bitrateKbps?: number }, pace: Pace | undefined): void => {
 			if (run !== current) return;
-			// Only the figures the progress schema knows (ffmpeg's stats carry more).
-			const { fps, speed, bitrateKbps } = stats;
-			const figures = { ...(fps !== undefined && { fps }), ...(speed !== undefined && { speed }), ...(bitrateKbps !== undefined && { bitrateKbps }) };
-			void options.reportProgress({ state: 'live', speakers: latest?.speakers.length ?? 0, restarts, ...figures }).catch(() => {});
-		}).then(
+			// The pace over the last seconds, not ffmpeg's averages since its start (see EncoderPace).
+			figures = { ...(pace?.fps !== undefined && { fps: pace.fps }), ...(pace && { speed: pace.speed }), ...(stats.bitrateKbps !== undefined && { bitrateKbps: stats.bitrateKbps }) };
+			report('live');
+			if (!pace) return;
+			const change = degradation.sample({
+				atMs: Date.now(),
+				speed: pace.speed,
+				mediaS: stats.timeS,
+				...(run.cpuCores !== undefined && { encoderCores: run.cpuCores }),
+				...(idle?.cores !== undefined && { idleCores: idle.cores }),
+			});
+			if (!change) return;
+			const to = levels[change.to]!;
+			logger.info({ ...change, shed: to.shed, cpuCores: run.cpuCores }, change.direction === 'shed' ? 'encoder behind real time: shedding work' : 'encoder has headroom: restoring work');
+			poke();
+		};
+		const onWatch = ({ health, cpuCores }: { health: EncoderHealth; cpuCores: number | undefined }): void => {
+			const changed = health !== run.health;
+			run.health = health;
+			if (cpuCores !== undefined) run.cpuCores = cpuCores;
+			// Health without stats lines (a slow or stuck encoder writes none) reaches the job's progress too.
+			if (changed && run === current) report('live');
+		};
+		run.done = runEncode(options, run, snapshot, () => latest ?? snapshot, onStats, onWatch).then(
 			() => ({}),
 			(error: unknown) => ({ error }),
 		);
@@ -183,13 +244,18 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 		void (options.onAir ? options.onAir(n, run.abort.signal) : Promise.resolve()).then(() => {
 			// The packager decides what is on air: a newer run than the current one is followed even if it was just
 			// superseded (its stop raced its switch); ending, it is then replaced like a crashed run.
-			if (current && run.n <= current.n) return;
+			if (current && run.n < current.n) return;
+			// The first run, or one that became current when the run before it died: on air, with nothing to stop.
+			if (run === current) return degradation.onAir(run.level.level, Date.now());
 			const replaced = current;
 			current = run;
 			if (next === run) next = undefined;
-			if (replaced) restarts++;
+			if (replaced && !run.forLevel) restarts++;
 			replaced?.abort.abort();
-			void options.reportProgress({ state: 'live', speakers: latest?.speakers.length ?? 0, restarts }).catch(() => {});
+			degradation.onAir(run.level.level, Date.now());
+			if (replaced && replaced.level !== run.level) logger.info({ run: n, level: run.level.level, shed: run.level.shed }, 'encoder level on air');
+			figures = {};
+			report('live');
 			poke();
 		}, () => {});
 		void run.done.then((result) => onDone(run, result));
@@ -224,23 +290,27 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 		while (!signal.aborted && fatal === undefined) {
 			const now = Date.now();
 			if (latest && now >= retryAt) {
+				const wanted = levels[degradation.level]!;
 				if (!current) {
 					current = start(latest);
-				} else if (next && !fits(next, latest) && now - changedAt >= settleMs) {
-					// The stage outgrew the next run too while it warmed up: start over from the newest stage.
+				} else if (next && (!fits(next, latest) || next.level !== wanted) && now - changedAt >= settleMs) {
+					// The stage outgrew the next run too while it warmed up (or it encodes a level no longer wanted): start
+					// over from the newest stage.
 					next.abort.abort();
 					next = undefined;
 					continue;
-				} else if (!next && !fits(current, latest) && now - changedAt >= settleMs) {
-					next = start(latest);
+				} else if (!next && (!fits(current, latest) || current.level !== wanted) && now - changedAt >= settleMs) {
+					// Made before the break: a stage that outgrew the run, or a degradation level to put on air.
+					next = start(latest, fits(current, latest));
 					if (!options.onAir) {
 						// Without an on-air signal (file outputs), the new run replaces the current one at once.
 						const replaced = current;
 						current = next;
 						next = undefined;
-						restarts++;
+						if (!current.forLevel) restarts++;
 						replaced.abort.abort();
-						void options.reportProgress({ state: 'restarting', speakers: latest.speakers.length, restarts }).catch(() => {});
+						degradation.onAir(current.level.level, Date.now());
+						report('restarting');
 					}
 				}
 			}
@@ -258,6 +328,7 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 		signal.removeEventListener('abort', poke);
 		for (const timer of timers) clearTimeout(timer);
 		clearInterval(renew);
+		idle?.close();
 		const runs = [current, next].filter((r): r is LiveRun => r !== undefined);
 		current = next = undefined;
 		for (const run of runs) run.abort.abort();
@@ -265,7 +336,7 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 		await unwatch();
 		const node = latest?.node;
 		if (node) await link.call(node, 'release', { sessionId: options.sessionId }).catch(() => {});
-		await options.reportProgress({ state: 'stopping', speakers: 0, restarts }).catch(() => {});
+		await options.reportProgress({ state: 'stopping', speakers: 0, restarts, level: 0, shed: [] }).catch(() => {});
 	}
 }
 
@@ -289,7 +360,8 @@ async function runEncode(
 	run: LiveRun,
 	first: StageLinkSnapshot,
 	newest: () => StageLinkSnapshot,
-	onStats: (stats: { fps?: number; speed?: number; bitrateKbps?: number }) => void,
+	onStats: (stats: { timeS: number; bitrateKbps?: number }, pace: Pace | undefined) => void,
+	onWatch: (watch: { health: EncoderHealth; cpuCores: number | undefined }) => void,
 ): Promise<void> {
 	const { link, logger } = options;
 	const signal = run.abort.signal;
@@ -350,7 +422,7 @@ async function runEncode(
 					pinned: stage.pinned,
 					activeSpeakerId: stage.activeSpeakerId,
 				},
-				options.canvas,
+				run.level.canvas,
 			);
 			return { layout, slots: { streams: slotStreams, slotOf: new Map(slotOf), cameras } };
 		};
@@ -529,12 +601,12 @@ async function runEncode(
 		await fs.mkdir(runDir, { recursive: true });
 		const sdpPath = path.join(runDir, 'stage.sdp');
 		await fs.writeFile(sdpPath, buildConsumerSdp(ip, sdpStreams));
-		const renditions = options.ladder.filter((r) => options.composite || !r.video);
-		const outputs = await options.openOutputs(run.n, renditions);
+		const { ladder, latency, servedFrom } = run.level;
+		const outputs = await options.openOutputs(run.n, ladder, servedFrom);
 		// ffmpeg's zmq (video) and azmq (audio) filters take the live commands.
 		const controlPort = await freeTcpPortPair(ip);
 		const planned = view();
-		const plan = buildFfmpegPlan(planned.layout, options.ladder, options.latency, {
+		const plan = buildFfmpegPlan(planned.layout, ladder, latency, {
 			composite: options.composite,
 			sdpPath,
 			slots: planned.slots,
@@ -550,9 +622,12 @@ async function runEncode(
 			signal,
 			logger,
 			onProgress: onStats,
+			onWatch,
+			...(options.outputBytes && { outputBytes: () => options.outputBytes!(run.n) }),
 			...(options.ffmpegPath !== undefined && { ffmpegPath: options.ffmpegPath }),
 			...(options.startTimeoutMs !== undefined && { startTimeoutMs: options.startTimeoutMs }),
 			...(options.stallTimeoutMs !== undefined && { stallTimeoutMs: options.stallTimeoutMs }),
+			...(options.hungTimeoutMs !== undefined && { hungTimeoutMs: options.hungTimeoutMs }),
 		});
 		// Consumers are made only once ffmpeg listens, so a camera's first keyframe is not lost on the way.
 		// ffmpeg binds its ports while it starts: as long as its start may take. Not bound by then, it did not start.
@@ -625,4 +700,27 @@ function listenOnce(host: string, port: number): Promise<number | undefined> {
 			server.close(() => resolve(bound));
 		});
 	});
+}
+
+/** The machine's idle CPU over the last couple of seconds, read from /proc/stat (undefined where it cannot be). */
+class IdleCpu {
+	cores: number | undefined;
+	#last: MachineCpu | undefined;
+	readonly #timer: NodeJS.Timeout;
+
+	constructor(intervalMs = 2000) {
+		this.#timer = setInterval(() => void this.#read(), intervalMs);
+		this.#timer.unref();
+		void this.#read();
+	}
+
+	close(): void {
+		clearInterval(this.#timer);
+	}
+
+	async #read(): Promise<void> {
+		const now = await readMachineCpu();
+		if (now && this.#last) this.cores = Math.round(idleCoresBetween(this.#last, now) * 100) / 100;
+		this.#last = now;
+	}
 }

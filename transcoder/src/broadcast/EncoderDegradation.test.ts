@@ -1,0 +1,128 @@
+import { describe, expect, it } from 'vitest';
+import { EncoderDegradation, type DegradationSample } from './EncoderDegradation.js';
+
+/** Four levels: the default ladder's restore costs (720p, fps, preset, fps-low). */
+const costs = [0, 1, 0.67, 0.4, 0.5];
+
+/** Feeds one measurement a second from `fromS` to `toS` (inclusive) with `speed`; returns the changes decided. */
+function feed(d: EncoderDegradation, fromS: number, toS: number, sample: Omit<DegradationSample, 'atMs'>) {
+	const changes = [];
+	for (let s = fromS; s <= toS; s++) {
+		const change = d.sample({ ...sample, atMs: s * 1000 });
+		if (change) changes.push({ atS: s, ...change });
+	}
+	return changes;
+}
+
+describe('EncoderDegradation', () => {
+	it('sheds one level when the speed stays below 0.97 for 4 s, and nothing more until that level is on air', () => {
+		const d = new EncoderDegradation(costs);
+		d.onAir(0, 0);
+		// The run's first 5 s on air are not judged.
+		expect(feed(d, 0, 4, { speed: 0.5 })).toEqual([]);
+		const changes = feed(d, 5, 30, { speed: 0.9 });
+		expect(changes).toEqual([{ atS: 9, direction: 'shed', from: 0, to: 1, speed: 0.9 }]);
+		expect(d.level).toBe(1);
+		// Level 1 goes on air at 31 s, still slow: one more level 5 + 4 s later.
+		d.onAir(1, 31_000);
+		expect(feed(d, 31, 60, { speed: 0.9 })).toEqual([{ atS: 40, direction: 'shed', from: 1, to: 2, speed: 0.9 }]);
+	});
+
+	it('ignores brief dips below real time', () => {
+		const d = new EncoderDegradation(costs);
+		d.onAir(0, 0);
+		const changes = [];
+		for (let s = 5; s < 120; s++) {
+			// Three slow seconds in every ten.
+			const change = d.sample({ atMs: s * 1000, speed: s % 10 < 3 ? 0.8 : 1 });
+			if (change) changes.push(change);
+		}
+		expect(changes).toEqual([]);
+		expect(d.level).toBe(0);
+	});
+
+	it('sheds when the output falls 1.5 s behind the wall clock, though each window is above the threshold', () => {
+		const d = new EncoderDegradation(costs);
+		d.onAir(0, 0);
+		const changes = [];
+		// 0.98× for a minute: 20 ms lost a second.
+		for (let s = 5; s <= 120; s++) {
+			const change = d.sample({ atMs: s * 1000, speed: 0.98, mediaS: (s - 5) * 0.98 });
+			if (change) changes.push({ atS: s, ...change });
+		}
+		expect(changes).toEqual([{ atS: 80, direction: 'shed', from: 0, to: 1, speed: 0.98, lagMs: 1500 }]);
+	});
+
+	it('restores one level only after 20 s of real-time speed with the idle CPU the level costs', () => {
+		const d = new EncoderDegradation(costs, {}, 2);
+		d.onAir(2, 0);
+		// Real time, but the machine has 0.3 idle cores and restoring frame rate needs 0.5 × 0.67 × 1.25 = 0.42.
+		expect(feed(d, 5, 60, { speed: 1, encoderCores: 0.5, idleCores: 0.3 })).toEqual([]);
+		// Idle CPU comes back: 20 s later, one level is restored.
+		const changes = feed(d, 61, 100, { speed: 1, encoderCores: 0.5, idleCores: 1 });
+		expect(changes).toEqual([{ atS: 81, direction: 'restore', from: 2, to: 1, speed: 1, idleCores: 1, neededCores: 0.42 }]);
+		expect(d.level).toBe(1);
+	});
+
+	it('a slow second resets the wait for headroom', () => {
+		const d = new EncoderDegradation(costs, {}, 1);
+		d.onAir(1, 0);
+		expect(feed(d, 5, 20, { speed: 1 })).toEqual([]);
+		expect(feed(d, 21, 21, { speed: 0.9 })).toEqual([]);
+		expect(feed(d, 22, 60, { speed: 1 })).toEqual([{ atS: 42, direction: 'restore', from: 1, to: 0, speed: 1 }]);
+	});
+
+	it('does not oscillate: a level shed again soon after its restore waits twice as long before the next restore', () => {
+		const d = new EncoderDegradation(costs);
+		const changes: { atS: number; direction: string; to: number }[] = [];
+		let onAir = -1;
+		// A machine that keeps level 0 only at 0.9× and level 1 at real time with idle CPU to spare (it looks as if
+		// level 0 would fit), for 15 minutes; each level goes on air 2 s after it is decided.
+		let pendingAtS: number | undefined;
+		for (let s = 0; s < 900; s++) {
+			if (onAir !== d.level && (pendingAtS === undefined || s >= pendingAtS + 2)) {
+				onAir = d.level;
+				d.onAir(onAir, s * 1000);
+				pendingAtS = undefined;
+			}
+			const change = d.sample({ atMs: s * 1000, speed: onAir === 0 ? 0.9 : 1, encoderCores: 0.4, idleCores: 1.5 });
+			if (change) {
+				changes.push({ atS: s, direction: change.direction, to: change.to });
+				pendingAtS = s;
+			}
+		}
+		const restores = changes.filter((c) => c.direction === 'restore').map((c) => c.atS);
+		// Each restore waits longer than the one before (20 s, 40 s, 80 s, 160 s, 300 s at most).
+		const gaps = restores.slice(1).map((at, i) => at - restores[i]!);
+		for (let i = 1; i < gaps.length; i++) expect(gaps[i]).toBeGreaterThan(gaps[i - 1]!);
+		// It does try again (the machine may have changed), ever more rarely: 5 restores in 15 minutes.
+		expect(restores).toEqual([36, 94, 192, 370, 688]);
+		// Never two changes within 9 s (settle 5 s + 4 s slow), never a restore within 20 s of a change.
+		for (let i = 1; i < changes.length; i++) expect(changes[i]!.atS - changes[i - 1]!.atS).toBeGreaterThanOrEqual(9);
+		for (const [i, c] of changes.entries()) if (c.direction === 'restore' && i > 0) expect(c.atS - changes[i - 1]!.atS).toBeGreaterThanOrEqual(20);
+	});
+
+	it('never sheds past its last level nor restores past level 0', () => {
+		const d = new EncoderDegradation([0, 1]);
+		d.onAir(0, 0);
+		expect(feed(d, 5, 20, { speed: 0.5 })).toHaveLength(1);
+		d.onAir(1, 21_000);
+		expect(feed(d, 21, 60, { speed: 0.5 })).toEqual([]);
+		const full = new EncoderDegradation([0, 1]);
+		full.onAir(0, 0);
+		expect(feed(full, 5, 60, { speed: 1, encoderCores: 0.1, idleCores: 2 })).toEqual([]);
+	});
+
+	it('judges nothing while a decided level waits to go on air', () => {
+		const d = new EncoderDegradation(costs);
+		d.onAir(0, 0);
+		expect(feed(d, 5, 9, { speed: 0.5 })).toHaveLength(1);
+		// Level 0 is still on air: no second shed, however slow.
+		expect(feed(d, 10, 60, { speed: 0.1 })).toEqual([]);
+	});
+
+	it('refuses a level it does not have', () => {
+		expect(() => new EncoderDegradation(costs, {}, 5)).toThrow(/no level 5/);
+		expect(() => new EncoderDegradation([])).toThrow(/at least one level/);
+	});
+});

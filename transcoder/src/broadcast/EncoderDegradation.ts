@@ -1,0 +1,171 @@
+/**
+ * When to shed work from the broadcast encode and when to give it back: the decisions alone (pure, fed one
+ * measurement at a time); the runner applies them by putting a run of the chosen level on air (see
+ * `planEncodeLevels`, `runStageBroadcast`).
+ *
+ * - **Shed** one level when the encoder's windowed speed stays below `shedBelowSpeed` for `shedAfterMs` (every
+ *   measurement in between), or when its output has fallen `maxLagMs` behind the wall clock since the run settled.
+ * - **Restore** one level when, for `restoreAfterMs`, the speed is at least `restoreAtSpeed` and the machine's idle
+ *   CPU would pay for the level restored (the encoder's CPU now × that level's cost ratio × `idleMargin`), and the
+ *   level has lasted `minDwellMs`.
+ * - A run's first `settleMs` on air is not judged (its start is a burst), nor is anything while a change waits to go
+ *   on air. A level shed again within `relapseWindowMs` of being restored doubles the time the next restore waits,
+ *   up to `maxRestoreAfterMs`: a machine that cannot hold a level is not made to try every 20 s.
+ */
+export interface DegradationPolicy {
+	/** Windowed encoder speed (1 = real time) below which the encode is behind. Default 0.97. */
+	shedBelowSpeed: number;
+	/** How long the speed must stay below `shedBelowSpeed` to shed a level, ms. Default 4000. */
+	shedAfterMs: number;
+	/** Output this far behind the wall clock since the run settled sheds a level too, ms. Default 1500. */
+	maxLagMs: number;
+	/** Speed a restore needs. Default 0.99 (a live encode cannot go faster than its input: 1 at most). */
+	restoreAtSpeed: number;
+	/** How long speed and idle CPU must allow a restore before it happens, ms. Default 20000. */
+	restoreAfterMs: number;
+	/** Shortest time between a change and a restore, ms. Default 20000. */
+	minDwellMs: number;
+	/** A run's first time on air not judged, ms. Default 5000. */
+	settleMs: number;
+	/** Idle CPU a restore needs, as a multiple of its estimated cost. Default 1.25. */
+	idleMargin: number;
+	/** A shed this soon after a restore of the same level is a relapse, ms. Default 60000. */
+	relapseWindowMs: number;
+	/** Longest `restoreAfterMs` after relapses, ms. Default 300000. */
+	maxRestoreAfterMs: number;
+}
+
+export const defaultDegradationPolicy: Readonly<DegradationPolicy> = Object.freeze({
+	shedBelowSpeed: 0.97,
+	shedAfterMs: 4000,
+	maxLagMs: 1500,
+	restoreAtSpeed: 0.99,
+	restoreAfterMs: 20_000,
+	minDwellMs: 20_000,
+	settleMs: 5000,
+	idleMargin: 1.25,
+	relapseWindowMs: 60_000,
+	maxRestoreAfterMs: 300_000,
+});
+
+/** One measurement of the encode on air. */
+export interface DegradationSample {
+	atMs: number;
+	/** Windowed speed (see `EncoderPace`). */
+	speed: number;
+	/** Media time the encode has written, s (for the output's lag behind the wall clock). */
+	mediaS?: number;
+	/** CPU the encoder uses now, cores. */
+	encoderCores?: number;
+	/** The machine's idle CPU now, cores. */
+	idleCores?: number;
+}
+
+/** A decision: put level `to` on air. */
+export interface DegradationChange {
+	direction: 'shed' | 'restore';
+	from: number;
+	to: number;
+	/** The measurement that decided it, for the log. */
+	speed: number;
+	lagMs?: number;
+	idleCores?: number;
+	neededCores?: number;
+}
+
+export class EncoderDegradation {
+	readonly #policy: DegradationPolicy;
+	/** Per level, what restoring the level below it costs, as a multiple of the encoder's CPU at that level. */
+	readonly #restoreCost: readonly number[];
+	#wanted: number;
+	#onAir: { level: number; atMs: number } | undefined;
+	#slowSinceMs: number | undefined;
+	#headroomSinceMs: number | undefined;
+	#lagBase: { atMs: number; mediaS: number } | undefined;
+	#changedAtMs = -Infinity;
+	#restoreAfterMs: number;
+	/** When each level was last restored (left for the one below), for relapses. */
+	readonly #restoredAtMs = new Map<number, number>();
+
+	/**
+	 * `restoreCost[n]`: for level n ≥ 1, the CPU restoring level n − 1 adds, as a multiple of the encoder's CPU at
+	 * level n (index 0 unused); its length is the number of levels. `initialLevel`: the level the first run encodes.
+	 */
+	constructor(restoreCost: readonly number[], policy: Partial<DegradationPolicy> = {}, initialLevel = 0) {
+		if (restoreCost.length === 0) throw new RangeError('EncoderDegradation: at least one level');
+		if (!Number.isInteger(initialLevel) || initialLevel < 0 || initialLevel >= restoreCost.length) throw new RangeError(`EncoderDegradation: no level ${initialLevel}`);
+		this.#policy = { ...defaultDegradationPolicy, ...policy };
+		this.#restoreCost = restoreCost;
+		this.#wanted = initialLevel;
+		this.#restoreAfterMs = this.#policy.restoreAfterMs;
+	}
+
+	/** The level runs should encode now. */
+	get level(): number {
+		return this.#wanted;
+	}
+
+	get maxLevel(): number {
+		return this.#restoreCost.length - 1;
+	}
+
+	/** A run encoding `level` went on air at `atMs`: it is judged from `settleMs` later on. */
+	onAir(level: number, atMs: number): void {
+		this.#onAir = { level, atMs };
+		this.#slowSinceMs = this.#headroomSinceMs = this.#lagBase = undefined;
+	}
+
+	/** Judges one measurement of the run on air; returns the change to make, if any. */
+	sample(sample: DegradationSample): DegradationChange | undefined {
+		const onAir = this.#onAir;
+		const policy = this.#policy;
+		// A change waiting to go on air, or a run just started: nothing to judge yet.
+		if (!onAir || onAir.level !== this.#wanted || sample.atMs < onAir.atMs + policy.settleMs) return undefined;
+		let lagMs: number | undefined;
+		if (sample.mediaS !== undefined) {
+			this.#lagBase ??= { atMs: sample.atMs, mediaS: sample.mediaS };
+			lagMs = sample.atMs - this.#lagBase.atMs - (sample.mediaS - this.#lagBase.mediaS) * 1000;
+		}
+		const slow = sample.speed < policy.shedBelowSpeed;
+		if (slow) this.#slowSinceMs ??= sample.atMs;
+		else this.#slowSinceMs = undefined;
+		const behind = (this.#slowSinceMs !== undefined && sample.atMs - this.#slowSinceMs >= policy.shedAfterMs) || (lagMs !== undefined && lagMs >= policy.maxLagMs);
+		if (behind) {
+			if (this.#wanted >= this.maxLevel) return undefined;
+			const restoredAt = this.#restoredAtMs.get(this.#wanted + 1);
+			if (restoredAt !== undefined && sample.atMs - restoredAt < policy.relapseWindowMs) {
+				this.#restoreAfterMs = Math.min(this.#restoreAfterMs * 2, policy.maxRestoreAfterMs);
+			}
+			return this.#change('shed', this.#wanted + 1, sample, lagMs === undefined ? {} : { lagMs: Math.round(lagMs) });
+		}
+		if (this.#wanted === 0 || slow) {
+			this.#headroomSinceMs = undefined;
+			return undefined;
+		}
+		const neededCores = sample.encoderCores !== undefined ? sample.encoderCores * (this.#restoreCost[this.#wanted] ?? 1) * policy.idleMargin : undefined;
+		const headroom = sample.speed >= policy.restoreAtSpeed && (neededCores === undefined || sample.idleCores === undefined || sample.idleCores >= neededCores);
+		if (!headroom) {
+			this.#headroomSinceMs = undefined;
+			return undefined;
+		}
+		this.#headroomSinceMs ??= sample.atMs;
+		if (sample.atMs - this.#headroomSinceMs < this.#restoreAfterMs || sample.atMs - this.#changedAtMs < policy.minDwellMs) return undefined;
+		this.#restoredAtMs.set(this.#wanted, sample.atMs);
+		return this.#change('restore', this.#wanted - 1, sample, {
+			...(sample.idleCores !== undefined && { idleCores: round2(sample.idleCores) }),
+			...(neededCores !== undefined && { neededCores: round2(neededCores) }),
+		});
+	}
+
+	#change(direction: 'shed' | 'restore', to: number, sample: DegradationSample, extra: Partial<DegradationChange>): DegradationChange {
+		const change: DegradationChange = { direction, from: this.#wanted, to, speed: sample.speed, ...extra };
+		this.#wanted = to;
+		this.#changedAtMs = sample.atMs;
+		this.#slowSinceMs = this.#headroomSinceMs = undefined;
+		return change;
+	}
+}
+
+function round2(value: number): number {
+	return Math.round(value * 100) / 100;
+}

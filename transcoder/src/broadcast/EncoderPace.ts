@@ -1,0 +1,50 @@
+import type { FfmpegStats } from './ffmpegOutput.js';
+
+/** How fast an encode goes now, from its latest stats lines. */
+export interface Pace {
+	/** Media time written per wall-clock second over the window (1 = real time). */
+	speed: number;
+	/** Video frames written per wall-clock second over the window (absent for audio-only encodes). */
+	fps?: number;
+	/** Wall-clock span the figures cover, ms. */
+	spanMs: number;
+}
+
+/**
+ * The encoder's pace over its last few seconds, from ffmpeg's stats lines and when they arrived. ffmpeg's own
+ * `speed=` and `fps=` are averages since it started: a live encode that took a second to start still shows 0.9× ten
+ * seconds in, and one that has just fallen behind still shows 1×. These are differences over a sliding window.
+ */
+export class EncoderPace {
+	readonly #windowMs: number;
+	readonly #samples: { atMs: number; timeS: number; frame?: number }[] = [];
+
+	/** `windowMs`: the span figures are taken over (default 3000; at least two stats lines a second apart). */
+	constructor(windowMs = 3000) {
+		this.#windowMs = windowMs;
+	}
+
+	/** A stats line that arrived at `atMs`; returns the pace over the window once it spans a second. */
+	add(stats: FfmpegStats, atMs: number): Pace | undefined {
+		this.#samples.push({ atMs, timeS: stats.timeS, ...(stats.frame !== undefined && { frame: stats.frame }) });
+		// Keep the newest sample at or before the window's start, so the window is covered whole.
+		while (this.#samples.length > 2 && this.#samples[1]!.atMs <= atMs - this.#windowMs) this.#samples.shift();
+		return this.pace;
+	}
+
+	get pace(): Pace | undefined {
+		const first = this.#samples[0];
+		const last = this.#samples.at(-1);
+		if (!first || !last) return undefined;
+		const spanMs = last.atMs - first.atMs;
+		if (spanMs < 1000) return undefined;
+		const speed = Math.max(0, ((last.timeS - first.timeS) * 1000) / spanMs);
+		const fps = first.frame !== undefined && last.frame !== undefined ? Math.max(0, ((last.frame - first.frame) * 1000) / spanMs) : undefined;
+		return { speed: round(speed, 3), ...(fps !== undefined && { fps: round(fps, 1) }), spanMs };
+	}
+}
+
+function round(value: number, digits: number): number {
+	const scale = 10 ** digits;
+	return Math.round(value * scale) / scale;
+}

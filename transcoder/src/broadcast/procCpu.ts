@@ -1,0 +1,59 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+
+/**
+ * Linux's clock tick (`getconf CLK_TCK`), the unit of the CPU times in `/proc`. 100 on every architecture Node
+ * supports on Linux (the kernel's USER_HZ, fixed for the user ABI).
+ */
+const msPerTick = 10;
+
+/**
+ * CPU time a process has used so far (all its threads, user and system), ms, from `/proc/<pid>/stat`; undefined when
+ * it cannot be read (the process has gone, or not Linux).
+ */
+export async function readProcessCpuMs(pid: number): Promise<number | undefined> {
+	const text = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+	return text === undefined ? undefined : parseProcessCpuMs(text);
+}
+
+/**
+ * utime + stime of a `/proc/<pid>/stat` line, ms. The command name (field 2) is in parentheses and may itself hold
+ * spaces and parentheses, so fields are counted from the last `)`: utime and stime are fields 14 and 15.
+ */
+export function parseProcessCpuMs(stat: string): number | undefined {
+	const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+	// After the name: field 3 (state) is index 0, so field n is index n - 3.
+	const utime = Number(fields[11]);
+	const stime = Number(fields[12]);
+	return Number.isFinite(utime) && Number.isFinite(stime) ? (utime + stime) * msPerTick : undefined;
+}
+
+/** The machine's CPU counters from `/proc/stat`, ms summed over all cores. */
+export interface MachineCpu {
+	/** Idle and waiting for I/O. */
+	idleMs: number;
+	totalMs: number;
+}
+
+/** The first line of `/proc/stat` (all cores); undefined when it cannot be read. */
+export async function readMachineCpu(): Promise<MachineCpu | undefined> {
+	const text = await fs.readFile('/proc/stat', 'utf8').catch(() => undefined);
+	return text === undefined ? undefined : parseMachineCpu(text);
+}
+
+/** `cpu  user nice system idle iowait irq softirq steal …` (guest time is already counted in user). */
+export function parseMachineCpu(stat: string): MachineCpu | undefined {
+	const line = stat.split('\n').find((l) => l.startsWith('cpu '));
+	if (!line) return undefined;
+	const ticks = line.trim().split(/\s+/).slice(1, 9).map(Number);
+	if (ticks.length < 5 || ticks.some((t) => !Number.isFinite(t))) return undefined;
+	const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = ticks;
+	return { idleMs: (idle + iowait) * msPerTick, totalMs: (user + nice + system + idle + iowait + irq + softirq + steal) * msPerTick };
+}
+
+/** Idle cores between two readings of the machine's counters (0 … number of cores). */
+export function idleCoresBetween(before: MachineCpu, after: MachineCpu, cores = os.availableParallelism()): number {
+	const total = after.totalMs - before.totalMs;
+	if (total <= 0) return 0;
+	return (Math.max(0, after.idleMs - before.idleMs) / total) * cores;
+}
