@@ -50,6 +50,8 @@ export interface Vp8Descriptor {
  * A 16×16 black VP8 keyframe (libvpx, `-g 1`, 31 bytes). Every filler frame is a keyframe, so the decoder can switch
  * to and from filler at any frame without a reference.
  */
+/** The filler picture's width and height, px: the composite never draws a picture this small (see `cameraPlacement`). */
+export const fillerPictureSize = 16;
 const fillerFrame = Buffer.from('EAIAnQEqEAAQAABHCIWFiIWEiAICAAwNYAD+/6tQgA==', 'base64');
 /** Descriptor 0x10: S=1, partition 0, no extension (so no picture ID: ffmpeg checks IDs only between non-keyframes). */
 const fillerPayload = Buffer.concat([Buffer.from([0x10]), fillerFrame]);

@@ -40,8 +40,8 @@ describe('buildFfmpegPlan()', () => {
 			// Pinned row: 432 px tall, one 710×400 tile centred. Grid below: one 482×272 tile.
 			'color=c=0x15171c:s=1280x720:r=25,format=yuv420p,drawbox@tile0=x=284:y=16:w=710:h=400:color=0x262a33:t=fill,drawbox@tile1=x=398:y=432:w=482:h=272:color=0x262a33:t=fill[bg]',
 			// The camera's size fits its aspect ratio in the tile, as expressions scale evaluates again when the camera changes size.
-			"[0:1]scale@cam0=w='max(2,trunc(min(710,400*iw/ih)/2)*2)':h='max(2,trunc(min(400,710*ih/iw)/2)*2)',setsar=1,fps=25[v0]",
-			'[bg][v0]overlay@cam0=x=284+(710-overlay_w)/2:y=16+(400-overlay_h)/2:eof_action=repeat[c0]',
+			"[0:1]scale@cam0=w='if(lte(iw,16)*lte(ih,16),iw,max(2,trunc(min(710,400*iw/ih)/2)*2))':h='if(lte(iw,16)*lte(ih,16),ih,max(2,trunc(min(400,710*ih/iw)/2)*2))':eval=frame,setsar=1,fps=25[v0]",
+			"[bg][v0]overlay@cam0=x='if(lte(overlay_w,16)*lte(overlay_h,16),-100,284+(710-overlay_w)/2)':y='if(lte(overlay_w,16)*lte(overlay_h,16),-100,16+(400-overlay_h)/2)':eof_action=repeat[c0]",
 			// Initials inline (letters only), parked off the canvas on a slot showing a camera; labels blank until the
 			// runner's first live layout names them.
 			'[c0]drawtext@initials0=fontfile=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:expansion=none:fontsize=8:x=-100:y=-100:fontcolor=white@0:text=-,' +

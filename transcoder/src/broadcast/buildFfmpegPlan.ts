@@ -147,8 +147,8 @@ function videoChains(layout: Layout, latency: LatencyProfile, io: PlanIo, slots:
 		// canvas: its input still flows (filler frames), and the overlay waits for every input.
 		const { size, place } = slotGeometry(tile, tile !== undefined && showsCamera(tile, slots));
 		chains.push(
-			`[0:${streams.video}]${f.camera}=w='${size.w}':h='${size.h}',setsar=1,fps=${latency.fps}[v${slot}]`,
-			`[${canvas}][v${slot}]${f.place}=x=${place.x}:y=${place.y}:eof_action=repeat[c${slot}]`,
+			`[0:${streams.video}]${f.camera}=w='${size.w}':h='${size.h}':eval=frame,setsar=1,fps=${latency.fps}[v${slot}]`,
+			`[${canvas}][v${slot}]${f.place}=x='${place.x}':y='${place.y}':eof_action=repeat[c${slot}]`,
 		);
 		canvas = `c${slot}`;
 	}

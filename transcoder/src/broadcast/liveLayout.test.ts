@@ -42,10 +42,10 @@ describe('layoutCommands()', () => {
 			'drawbox@tile0 y 16',
 			'drawbox@tile0 w 710',
 			'drawbox@tile0 h 400',
-			'scale@cam0 w max(2,trunc(min(710,400*iw/ih)/2)*2)',
-			'scale@cam0 h max(2,trunc(min(400,710*ih/iw)/2)*2)',
-			'overlay@cam0 x 284+(710-overlay_w)/2',
-			'overlay@cam0 y 16+(400-overlay_h)/2',
+			'scale@cam0 w if(lte(iw,16)*lte(ih,16),iw,max(2,trunc(min(710,400*iw/ih)/2)*2))',
+			'scale@cam0 h if(lte(iw,16)*lte(ih,16),ih,max(2,trunc(min(400,710*ih/iw)/2)*2))',
+			'overlay@cam0 x if(lte(overlay_w,16)*lte(overlay_h,16),-100,284+(710-overlay_w)/2)',
+			'overlay@cam0 y if(lte(overlay_w,16)*lte(overlay_h,16),-100,16+(400-overlay_h)/2)',
 			// Her camera shows: her initials stay parked.
 			'drawtext@initials0 reinit fontsize=8:x=-100:y=-100:fontcolor=white@0:text=-',
 			"drawtext@name0 reinit fontsize=28:boxborderw=9:x=312:y=360:fontcolor=white:boxcolor=black@0.55:text='● Ada Lovelace'",
@@ -79,7 +79,7 @@ describe('layoutCommands()', () => {
 		expect(changed.length).toBeGreaterThan(0);
 		// Nothing the pin does not touch is resent: the highlight stays parked, nobody talks.
 		expect(changed.some((c) => c.startsWith('drawbox@active'))).toBe(false);
-		expect(changed).toContain('scale@cam0 w max(2,trunc(min(482,272*iw/ih)/2)*2)');
+		expect(changed).toContain('scale@cam0 w if(lte(iw,16)*lte(ih,16),iw,max(2,trunc(min(482,272*iw/ih)/2)*2))');
 		// Side by side they were panned apart; pinned on top and alone below, both sit in the centre of the stereo field.
 		expect(changed.filter((c) => c.startsWith('volume@pan'))).toEqual(['volume@panl0 volume 0.7071', 'volume@panr0 volume 0.7071', 'volume@panl1 volume 0.7071', 'volume@panr1 volume 0.7071']);
 	});
@@ -127,7 +127,7 @@ describe('layoutCommands()', () => {
 			const commands = text(layoutCommands(layoutOf([{ id: 'ada' }]), assignment([['ada', 2]])));
 			for (const slot of [0, 1]) {
 				expect(commands).toEqual(expect.arrayContaining([
-					`drawbox@tile${slot} x -100`, `drawbox@tile${slot} w 2`, `scale@cam${slot} w max(2,trunc(min(16,16*iw/ih)/2)*2)`, `overlay@cam${slot} x -100`,
+					`drawbox@tile${slot} x -100`, `drawbox@tile${slot} w 2`, `scale@cam${slot} w if(lte(iw,16)*lte(ih,16),iw,max(2,trunc(min(16,16*iw/ih)/2)*2))`, `overlay@cam${slot} x -100`,
 					`drawtext@initials${slot} reinit fontsize=8:x=-100:y=-100:fontcolor=white@0:text=-`,
 					`drawtext@name${slot} reinit fontsize=12:boxborderw=4:x=-100:y=-100:fontcolor=white@0:boxcolor=black@0:text=-`,
 				]));
@@ -154,10 +154,10 @@ describe('layoutCommands()', () => {
 		it('shows a camera only once it flows into its slot', () => {
 			const speakers = [{ id: 'ada', video: true }];
 			const waiting = text(layoutCommands(layoutOf(speakers), assignment([['ada', 1]])));
-			expect(waiting).toContain('scale@cam1 w max(2,trunc(min(16,16*iw/ih)/2)*2)');
+			expect(waiting).toContain('scale@cam1 w if(lte(iw,16)*lte(ih,16),iw,max(2,trunc(min(16,16*iw/ih)/2)*2))');
 			expect(waiting.find((c) => c.startsWith('drawtext@initials1'))).toContain('text=A');
 			const flowing = text(layoutCommands(layoutOf(speakers), assignment([['ada', 1]], ['ada'])));
-			expect(flowing).toContain('scale@cam1 w max(2,trunc(min(1222,688*iw/ih)/2)*2)');
+			expect(flowing).toContain('scale@cam1 w if(lte(iw,16)*lte(ih,16),iw,max(2,trunc(min(1222,688*iw/ih)/2)*2))');
 			expect(flowing).toContain('drawtext@initials1 reinit fontsize=8:x=-100:y=-100:fontcolor=white@0:text=-');
 		});
 

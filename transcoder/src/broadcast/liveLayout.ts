@@ -1,6 +1,7 @@
 import type { Layout, Tile } from './computeLayout.js';
 import { displayName } from './displayName.js';
 import { quoteFfmpegToken } from './ffmpegToken.js';
+import { fillerPictureSize } from './Vp8SlotRelay.js';
 
 /**
  * The encode's live-controllable filters. A running encode follows the stage through ffmpeg's `zmq`/`azmq` filters
@@ -80,24 +81,39 @@ export function showsCamera(tile: Tile, slots: SlotAssignment): boolean {
 /** Where a hidden slot's box, camera and text are parked: off the canvas, 2×2 (drawbox reads 0 as "whole frame"). */
 export const hiddenRect = { x: -100, y: -100, w: 2, h: 2 } as const;
 
+/** Whether the picture of `w`×`h` (expression variables) is a slot relay's filler, not a camera. */
+const isFiller = (w: string, h: string): string => `lte(${w},${fillerPictureSize})*lte(${h},${fillerPictureSize})`;
+
 /**
- * The camera's size in a box of `width`×`height`, as `scale` expressions of the camera's own size (`iw`, `ih`):
- * the largest even size of the camera's aspect ratio that fits, never less than 2×2. `scale` evaluates them again
- * when the camera changes size, so a slot going from filler pictures to a camera, or a camera of any shape arriving
- * while its slot is still parked (16×16), never gives the zero height that would end ffmpeg (its
- * `force_original_aspect_ratio` rounds a wide camera in a small box down to 0).
+ * The camera's size in a box of `width`×`height`, as `scale` expressions of each picture's own size (`iw`, `ih`):
+ * the largest even size of the camera's aspect ratio that fits, never less than 2×2 (`force_original_aspect_ratio`
+ * rounds a wide camera in a small box down to the zero height that ends ffmpeg). The relay's filler picture keeps
+ * its size, so `cameraPlacement` can tell it apart. The plan's scale evaluates them on every picture of a new size
+ * (`eval=frame`): with ffmpeg's default (`eval=init`) a scale keeps the size it computed last when its input changes
+ * size, so a camera took the size computed for the filler that was passing when the command came (a square, or the
+ * parked 16×16 — drawn as a dot in its tile), and kept it.
  */
 export function cameraSize(box: { width: number; height: number } | undefined): { w: string; h: string } {
 	const { width, height } = box ?? hiddenCamera;
-	return { w: `max(2,trunc(min(${width},${height}*iw/ih)/2)*2)`, h: `max(2,trunc(min(${height},${width}*ih/iw)/2)*2)` };
+	const filler = isFiller('iw', 'ih');
+	return {
+		w: `if(${filler},iw,max(2,trunc(min(${width},${height}*iw/ih)/2)*2))`,
+		h: `if(${filler},ih,max(2,trunc(min(${height},${width}*ih/iw)/2)*2))`,
+	};
 }
 
 /** A parked camera's box: 16×16, wholly inside the parked area off the canvas. */
 const hiddenCamera = { width: 16, height: 16 };
 
-/** The camera's place in its tile: centred, letterboxed on the tile colour drawn under it. */
+/**
+ * The camera's place in its tile: centred, letterboxed on the tile colour drawn under it; the relay's filler is put
+ * off the canvas. The overlay evaluates them for every picture, so a slot shown as soon as its relay forwards the
+ * camera never draws the filler pictures still on their way through a busy encode (its input lags by up to seconds):
+ * the tile stays empty until the camera's own pictures arrive.
+ */
 export function cameraPlacement(tile: Tile): { x: string; y: string } {
-	return { x: `${tile.x}+(${tile.width}-overlay_w)/2`, y: `${tile.y}+(${tile.height}-overlay_h)/2` };
+	const filler = isFiller('overlay_w', 'overlay_h');
+	return { x: `if(${filler},${hiddenRect.x},${tile.x}+(${tile.width}-overlay_w)/2)`, y: `if(${filler},${hiddenRect.y},${tile.y}+(${tile.height}-overlay_h)/2)` };
 }
 
 /**
