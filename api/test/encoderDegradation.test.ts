@@ -20,10 +20,11 @@ type Part = Extract<HlsEvent, { type: 'part' }>;
 
 /**
  * Deliberate degradation through the make-before-break switch, with a real standing encode of the default ladder
- * (720p, 360p, audio) of a speaker with a camera: a policy no live encode can satisfy (speed 2×) sheds the first
- * level a few seconds in. The run of level 1 encodes 360p and audio only; the packager is fed its 360p output as the
- * 720p rendition too. Every rendition goes on publishing parts across the switch (one discontinuity, no gap segment,
- * no hole in the program-date-times), and the 720p rendition then carries 640x360 pictures.
+ * (720p, 360p, audio) of a speaker with a camera. A policy no live encode can satisfy (2× real time) sheds the first
+ * level a few seconds in: the run of level 1 encodes 360p and audio only, and the packager is fed its 360p output as
+ * the 720p rendition too. A policy that always sees headroom restores it. Either way every rendition goes on
+ * publishing parts across the switch (one discontinuity, no gap segment, no hole in the program-date-times), and the
+ * 720p rendition carries 640x360 pictures while shed.
  */
 describe('runStageBroadcast(): shedding the 720p encode', () => {
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tribune-degradation-'));
@@ -44,10 +45,11 @@ describe('runStageBroadcast(): shedding the 720p encode', () => {
 		fs.rmSync(dir, { recursive: true, force: true });
 	});
 
-	it('puts a run without the 720p encode on air with no gap: 720p carries the 360p pictures', { timeout: 60_000 }, async () => {
+	/** One speaker with a red camera on stage, a standing encode of the default ladder packaged in memory. */
+	async function broadcastWith(spaceId: string, degradation: NonNullable<Parameters<typeof runStageBroadcast>[0]['degradation']>) {
 		const redis = connectRedis(inject('redisUrl'), 'test');
 		const prefix = `test-${randomUUID()}`;
-		const server = await StageLinkServer.start({ redis, prefix, node: 'node-1', host: { routerFor: (id) => (id === 'space-shed' ? router : undefined) }, logger });
+		const server = await StageLinkServer.start({ redis, prefix, node: 'node-1', host: { routerFor: (id) => (id === spaceId ? router : undefined) }, logger });
 		const client = await StageLinkClient.create(redis, prefix);
 		const options = { listenIp: ip, rtcpMux: false, comedia: true };
 		const audioIn = await router.createPlainTransport(options);
@@ -59,16 +61,17 @@ describe('runStageBroadcast(): shedding the 720p encode', () => {
 		});
 		const audio = await audioIn.produce({ kind: 'audio', rtpParameters: sender.audioRtpParameters! });
 		const video = await videoIn.produce({ kind: 'video', rtpParameters: sender.videoRtpParameters! });
-		processes.push(spawn('ffmpeg', sender.args, { stdio: 'ignore' }));
+		const senderProcess = spawn('ffmpeg', sender.args, { stdio: 'ignore' });
+		processes.push(senderProcess);
 		await server.publishSnapshot({
-			spaceId: 'space-shed', node: 'node-1', version: 1, pinned: [],
+			spaceId, node: 'node-1', version: 1, pinned: [],
 			speakers: [{ peerId: 'ada', name: 'Ada', audioProducerId: audio.id, videoProducerId: video.id, muted: false }],
 		});
 
 		const messages: { at: number; message: HlsMessage }[] = [];
 		const onAir: number[] = [];
 		const packager = new Packager({
-			streamId: 'space-shed',
+			streamId: spaceId,
 			renditions: defaultLadder.map((r) => ({ name: r.name, kind: r.video ? 'video' : 'audio', bandwidth: 1_000_000 })),
 			partTargetMs: 200,
 			segmentTargetMs: 1000,
@@ -77,16 +80,16 @@ describe('runStageBroadcast(): shedding the 720p encode', () => {
 			onRunOnAir: (run) => onAir.push(run),
 			logger,
 		});
-		const workDir = path.join(dir, 'job');
+		const workDir = path.join(dir, spaceId);
 		fs.mkdirSync(workDir);
 		const outputs = new SocketOutputs(packager, workDir, logger);
 		const progress: Omit<BroadcastProgress, 'transcoder' | 'updatedAt'>[] = [];
 		const stop = new AbortController();
 		const broadcast = runStageBroadcast({
-			spaceId: 'space-shed',
+			spaceId,
 			composite: true,
 			link: client,
-			sessionId: 'job-shed',
+			sessionId: `job-${spaceId}`,
 			ladder: defaultLadder,
 			latency: { fps: 25, partTargetMs: 200, segmentTargetMs: 1000 },
 			canvas: { width: 1280, height: 720 },
@@ -98,64 +101,91 @@ describe('runStageBroadcast(): shedding the 720p encode', () => {
 				await expect.poll(() => signal.aborted || onAir.some((n) => n >= run), { timeout: 60_000, interval: 50 }).toBe(true);
 				if (signal.aborted) throw new Error('stopped before it went on air');
 			},
-			// Shed as soon as judged: no live encode reaches 2× real time. Level 1 at most.
-			degradation: { policy: { shedBelowSpeed: 2, shedAfterMs: 1000, settleMs: 3000 }, maxLevel: 1 },
+			degradation,
 			signal: stop.signal,
 			logger,
 			reportProgress: async (p) => void progress.push(p),
 		});
+		const end = async (): Promise<void> => {
+			stop.abort();
+			await broadcast;
+			await outputs.close();
+			await packager.end();
+			senderProcess.kill('SIGKILL');
+			await client.close();
+			server.close();
+			redis.disconnect();
+		};
 		stopBroadcast = () => {
 			stop.abort();
 			return broadcast.catch(() => undefined);
 		};
+		return { messages, onAir, progress, end };
+	}
 
-		await expect.poll(() => onAir, { timeout: 30_000 }).toEqual([0, 1]);
-		await expect.poll(() => progress.at(-1), { timeout: 5000 }).toMatchObject({ state: 'live', level: 1, shed: ['720p'] });
+	/** Every rendition publishes parts before and after the one switch, continuous in program-date-time, no gap segment. */
+	function expectSeamlessSwitch(messages: { at: number; message: HlsMessage }[]): void {
 		const switchedAt = messages.findLast((m) => m.message.event.type === 'init')!.at;
-		// Three seconds of level 1 on air.
-		await new Promise((resolve) => setTimeout(resolve, 3000));
-		stop.abort();
-		await broadcast;
-		await outputs.close();
-		await packager.end();
-
-		expect(progress.filter((p) => p.state === 'restarting')).toEqual([]);
-		expect(progress.every((p) => p.restarts === 0)).toBe(true);
-		expect(progress.some((p) => p.state === 'live' && p.level === 0 && p.health !== undefined)).toBe(true);
-		const events = messages.map((m) => m.message.event);
-		expect(events.filter((e) => e.type === 'gap')).toEqual([]);
+		expect(messages.filter((m) => m.message.event.type === 'gap')).toEqual([]);
 		for (const rendition of ['720p', '360p', 'audio']) {
 			const parts = messages.filter((m): m is { at: number; message: { event: Part; bytes: Buffer } } => m.message.event.type === 'part' && m.message.event.rendition === rendition);
-			const before = parts.filter((p) => p.at < switchedAt);
-			const after = parts.filter((p) => p.at >= switchedAt);
-			expect(before.length, `${rendition} parts before the switch`).toBeGreaterThan(10);
-			expect(after.length, `${rendition} parts after the switch`).toBeGreaterThan(10);
+			expect(parts.filter((p) => p.at < switchedAt).length, `${rendition} parts before the switch`).toBeGreaterThan(10);
+			expect(parts.filter((p) => p.at >= switchedAt).length, `${rendition} parts after the switch`).toBeGreaterThan(10);
 			// One discontinuity, at the new run's init section; its first segment starts where the last one ended.
 			const segments = parts.flatMap((p) => (p.message.event.segment ? [{ msn: p.message.event.msn, ...p.message.event.segment }] : []));
 			const breaks = segments.filter((s) => s.discontinuity);
 			expect(breaks.map((s) => s.initIndex), rendition).toEqual([1]);
-			const at = segments.indexOf(breaks[0]!);
-			const previous = segments[at - 1]!;
+			const previous = segments[segments.indexOf(breaks[0]!) - 1]!;
 			const previousEnd = previous.pdtMs + parts.filter((p) => p.message.event.msn === previous.msn).reduce((sum, p) => sum + p.message.event.durationS * 1000, 0);
 			expect(breaks[0]!.msn, rendition).toBe(previous.msn + 1);
 			expect(Math.abs(breaks[0]!.pdtMs - previousEnd), `${rendition}: program-date-time across the switch`).toBeLessThan(1000);
 		}
+	}
 
-		// The pictures: each run's init section and first segment after it, decoded.
-		const size = async (rendition: string, initIndex: number): Promise<string> => {
-			const init = messages.find((m) => m.message.event.type === 'init' && m.message.event.rendition === rendition && m.message.event.index === initIndex)!;
-			const parts = messages.filter((m) => m.message.event.type === 'part' && m.message.event.rendition === rendition && m.at >= init.at).slice(0, 10);
-			const file = path.join(dir, `${rendition}-${initIndex}.mp4`);
-			fs.writeFileSync(file, Buffer.concat([init.message.bytes, ...parts.map((p) => p.message.bytes)]));
-			const { stdout } = await execFileAsync('ffprobe', ['-v', 'error', '-select_streams', 'v', '-show_entries', 'stream=width,height', '-of', 'csv=p=0', file]);
-			return stdout.trim();
-		};
-		expect(await size('720p', 0)).toBe('1280,720');
-		expect(await size('720p', 1)).toBe('640,360');
-		expect(await size('360p', 1)).toBe('640,360');
+	/** The picture size of a rendition's init section `initIndex` and the parts after it, decoded by ffprobe. */
+	async function pictureSize(messages: { at: number; message: HlsMessage }[], rendition: string, initIndex: number): Promise<string> {
+		const init = messages.find((m) => m.message.event.type === 'init' && m.message.event.rendition === rendition && m.message.event.index === initIndex)!;
+		const parts = messages.filter((m) => m.message.event.type === 'part' && m.message.event.rendition === rendition && m.at >= init.at).slice(0, 10);
+		const file = path.join(dir, `${rendition}-${initIndex}-${randomUUID()}.mp4`);
+		fs.writeFileSync(file, Buffer.concat([init.message.bytes, ...parts.map((p) => p.message.bytes)]));
+		const { stdout } = await execFileAsync('ffprobe', ['-v', 'error', '-select_streams', 'v', '-show_entries', 'stream=width,height', '-of', 'csv=p=0', file]);
+		return stdout.trim();
+	}
 
-		await client.close();
-		server.close();
-		redis.disconnect();
+	it('puts a run without the 720p encode on air with no gap: 720p carries the 360p pictures', { timeout: 60_000 }, async () => {
+		// Shed as soon as judged: no live encode keeps 2× real time. Level 1 at most.
+		const { messages, onAir, progress, end } = await broadcastWith('space-shed', { policy: { shedBelowSpeed: 2, shedAfterMs: 1000, settleMs: 3000 }, maxLevel: 1 });
+		await expect.poll(() => onAir, { timeout: 30_000 }).toEqual([0, 1]);
+		await expect.poll(() => progress.at(-1), { timeout: 5000 }).toMatchObject({ state: 'live', level: 1, shed: ['720p'] });
+		// Three seconds of level 1 on air.
+		await new Promise((resolve) => setTimeout(resolve, 3000));
+		await end();
+
+		// A deliberate switch is no restart.
+		expect(progress.filter((p) => p.state === 'restarting')).toEqual([]);
+		expect(progress.every((p) => p.restarts === 0)).toBe(true);
+		expect(progress.some((p) => p.state === 'live' && p.level === 0 && p.health !== undefined)).toBe(true);
+		expectSeamlessSwitch(messages);
+		expect(await pictureSize(messages, '720p', 0)).toBe('1280,720');
+		expect(await pictureSize(messages, '720p', 1)).toBe('640,360');
+		expect(await pictureSize(messages, '360p', 1)).toBe('640,360');
+	});
+
+	it('restores the 720p encode when the encoder has headroom', { timeout: 60_000 }, async () => {
+		// Starts shed; any speed and any idle CPU is headroom, judged after 2 s on air.
+		const { messages, onAir, progress, end } = await broadcastWith('space-restore', {
+			initialLevel: 1,
+			maxLevel: 1,
+			policy: { shedBelowSpeed: 0, maxLagMs: Infinity, restoreAtSpeed: 0, restoreAfterMs: 1000, minDwellMs: 0, settleMs: 2000, idleMargin: 0 },
+		});
+		await expect.poll(() => onAir, { timeout: 30_000 }).toEqual([0, 1]);
+		await expect.poll(() => progress.at(-1), { timeout: 5000 }).toMatchObject({ state: 'live', level: 0, shed: [] });
+		await new Promise((resolve) => setTimeout(resolve, 3000));
+		await end();
+
+		expect(progress.find((p) => p.state === 'live')).toMatchObject({ level: 1, shed: ['720p'] });
+		expectSeamlessSwitch(messages);
+		expect(await pictureSize(messages, '720p', 0)).toBe('640,360');
+		expect(await pictureSize(messages, '720p', 1)).toBe('1280,720');
 	});
 });
