@@ -37,8 +37,27 @@ export interface BroadcastStatus {
 	state: 'waiting' | 'active' | 'delayed' | 'none';
 	/** While waiting for a transcoder: the place in line, 1 = next. */
 	position?: number;
+	progress?: BroadcastProgress;
+}
+
+/** The broadcast job's progress, as its transcoder reports it. */
+export interface BroadcastProgress {
+	transcoder: string;
+	state: string;
 	// fps, speed and bitrate are absent until ffmpeg's first stats (and fps for an audio-only encode).
-	progress?: { transcoder: string; state: string; fps?: number; speed?: number; bitrateKbps?: number; speakers: number; restarts: number; replayError?: string; updatedAt: number };
+	fps?: number;
+	speed?: number;
+	bitrateKbps?: number;
+	speakers: number;
+	restarts: number;
+	replayError?: string;
+	updatedAt: number;
+	/** The encoder's watchdog: no stats yet, keeping up, slower than real time, or making no progress. Absent from older transcoders. */
+	health?: 'starting' | 'ok' | 'slow' | 'stuck';
+	/** Degradation level on air: 0 = everything; absent from older transcoders. */
+	level?: number;
+	/** What is shed now, in shed order: a video rendition's name (`720p`), `fps`, `preset`, `fps-low`. */
+	shed?: string[];
 }
 
 /** GET /api/spaces/:id/export (public). */
