@@ -11,10 +11,10 @@ describe('planEncodeLevels()', () => {
 		const levels = planEncodeLevels(defaultLadder, defaultLatency, canvas);
 		expect(levels.map((l) => ({ shed: l.shed, encodes: l.ladder.map((r) => `${r.name}${r.video?.preset ? `:${r.video.preset}` : ''}`), servedFrom: l.servedFrom, fps: l.latency.fps, canvas: `${l.canvas.width}x${l.canvas.height}`, restoreCost: l.restoreCost }))).toEqual([
 			{ shed: [], encodes: ['720p', '360p', 'audio'], servedFrom: {}, fps: 25, canvas: '1280x720', restoreCost: 0 },
-			{ shed: ['720p'], encodes: ['360p', 'audio'], servedFrom: { '720p': '360p' }, fps: 25, canvas: '640x360', restoreCost: 1 },
-			{ shed: ['720p', 'fps'], encodes: ['360p', 'audio'], servedFrom: { '720p': '360p' }, fps: 15, canvas: '640x360', restoreCost: 0.67 },
-			{ shed: ['720p', 'fps', 'preset'], encodes: ['360p:ultrafast', 'audio'], servedFrom: { '720p': '360p' }, fps: 15, canvas: '640x360', restoreCost: 0.4 },
-			{ shed: ['720p', 'fps', 'preset', 'fps-low'], encodes: ['360p:ultrafast', 'audio'], servedFrom: { '720p': '360p' }, fps: 10, canvas: '640x360', restoreCost: 0.5 },
+			{ shed: ['720p'], encodes: ['360p', 'audio'], servedFrom: { '720p': '360p' }, fps: 25, canvas: '640x360', restoreCost: 2 },
+			{ shed: ['720p', 'fps'], encodes: ['360p', 'audio'], servedFrom: { '720p': '360p' }, fps: 15, canvas: '640x360', restoreCost: 0.53 },
+			{ shed: ['720p', 'fps', 'preset'], encodes: ['360p:ultrafast', 'audio'], servedFrom: { '720p': '360p' }, fps: 15, canvas: '640x360', restoreCost: 0.3 },
+			{ shed: ['720p', 'fps', 'preset', 'fps-low'], encodes: ['360p:ultrafast', 'audio'], servedFrom: { '720p': '360p' }, fps: 10, canvas: '640x360', restoreCost: 0.4 },
 		]);
 		expect(levels.map((l) => l.level)).toEqual([0, 1, 2, 3, 4]);
 	});
