@@ -14,6 +14,7 @@ export function exposeForTests(name: 'tribunePlayer' | 'tribuneReplay', player: 
 				hlsAttached: !!player.hls.value, onStage: media?.joined.value ?? false,
 				errors: player.errors(), buffered: el && el.buffered.length ? [el.buffered.start(0), el.buffered.end(el.buffered.length - 1)] : [], latency: player.hls.value?.latency ?? null,
 				videoWidth: el?.videoWidth ?? 0, hlsLevel: player.hls.value?.loadLevel ?? null, audioOnly: player.audioOnly.value,
+				playbackRate: el?.playbackRate ?? 1, targetLatency: player.hls.value?.targetLatency ?? null,
 			};
 		},
 		stageLevels: () => media?.levels() ?? {},

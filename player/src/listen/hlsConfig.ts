@@ -7,8 +7,9 @@ import type { HlsConfig } from 'hls.js';
 export function liveHlsConfig(): Partial<HlsConfig> {
 	return {
 		lowLatencyMode: true,
-		// Playback may speed up 10 % to reach PART-HOLD-BACK after starting on a keyframe; faster is audible.
-		maxLiveSyncPlaybackRate: 1.1,
+		// hls.js' own rate catch-up stays off: it needs over a second buffered ahead, which a listener near PART-HOLD-BACK
+		// never has, and gives up past one target duration behind. The player holds the target itself (liveCatchUp).
+		maxLiveSyncPlaybackRate: 1,
 		// After a stall hls.js moves back from the edge by this much (its default, 1 s, is five parts).
 		liveSyncOnStallIncrease: 0.3,
 		backBufferLength: 30,

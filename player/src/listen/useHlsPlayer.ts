@@ -1,6 +1,7 @@
 import Hls, { type Level } from 'hls.js';
 import { onBeforeUnmount, ref, shallowRef } from 'vue';
 import { captionText, liveHlsConfig, replayHlsConfig } from './hlsConfig.js';
+import { planCatchUp } from './liveCatchUp.js';
 
 export interface QualityOption {
 	/** hls.js level index; -1 is automatic. */
@@ -11,10 +12,13 @@ export interface QualityOption {
 
 export type PlayerStatus = 'idle' | 'loading' | 'playing' | 'paused' | 'ended' | 'reconnecting' | 'stopped' | 'error';
 
-/** Jumps to the live target at most this many times per load (see the jump in `tick`). */
-const maxLiveJumps = 3;
 /** Tribune's part duration, for a playlist whose PART-INF hls.js has not read yet, s. */
 const defaultPartTargetS = 0.2;
+/**
+ * Stall watchdog: media time not moving while it should play (or a seek not ending), or the picture frozen while the
+ * sound goes on, for this long starts a recovery; each further one waits as long again, ms.
+ */
+const stallRecoverMs = 3000;
 
 /**
  * A listener's player: hls.js on one <video> element (audio spaces too: it carries the sound and the captions),
@@ -47,10 +51,14 @@ export function useHlsPlayer() {
 	let live = true;
 	let url = '';
 	let jumps = 0;
-	/** Stall watchdog: when media time last moved on, and how many reloads it made since playback last flowed. */
+	let lastJumpAt: number | undefined;
+	let loadedAt = 0;
+	/** Stall watchdog: when media time and the picture last moved on, and its recoveries since playback last flowed. */
 	let progressAt = 0;
 	let lastTime = -1;
-	let watchdogReloads = 0;
+	let framesAt = 0;
+	let lastFrames = -1;
+	let watchdogRecoveries = 0;
 	let recoverTimer: ReturnType<typeof setTimeout> | undefined;
 	/** The multivariant playlist asked for (audio-only plays its audio rendition instead). */
 	let sourceUrl = '';
@@ -120,46 +128,88 @@ export function useHlsPlayer() {
 			return;
 		}
 		behindLiveS.value = hls.latency || null;
-		watchStalls();
-		// Startup lands behind the target (the live edge moves on while the first parts load: 0.15-0.3 s), and hls.js'
-		// rate-based catch-up never starts with less than a second buffered (always, at PART-HOLD-BACK 0.6 s): once
-		// more than half a part behind, jump to the sync position (PART-HOLD-BACK behind the live edge, more after
-		// stalls), within the buffer, once two parts' worth lies buffered beyond it (a jump into the buffer's last tenth
-		// of a second would leave the next part's fetch no margin). Jumping only when 0.3 s behind, to a part behind the
-		// sync position, left listeners 0.8 s behind the edge (bench:latency, mouth to ear).
-		if (status.value !== 'playing' || jumps >= maxLiveJumps || hls.liveSyncPosition === null || hls.targetLatency === null) return;
-		const b = video.buffered;
-		const bufferedEnd = b.length ? b.end(b.length - 1) : 0;
-		const partS = hls.levels[hls.currentLevel]?.details?.partTarget || defaultPartTargetS;
+		watchStalls(hls);
+		holdTarget(hls, video);
+	}
+
+	/** Holds the target latency (see `planCatchUp`): a jump, or a playback rate (1× unless catching up). */
+	function holdTarget(hls: Hls, media: HTMLVideoElement): void {
 		const target = hls.liveSyncPosition;
-		if (hls.latency - hls.targetLatency > partS / 2 && bufferedEnd >= target + 2 * partS && target > video.currentTime) {
-			video.currentTime = target;
+		if (status.value !== 'playing' || media.paused || media.seeking || target === null || hls.targetLatency === null) {
+			setRate(media, 1);
+			return;
+		}
+		const b = media.buffered;
+		const plan = planCatchUp({
+			latencyS: hls.latency,
+			targetS: hls.targetLatency,
+			syncPositionS: target,
+			currentTimeS: media.currentTime,
+			bufferedEndS: b.length ? b.end(b.length - 1) : 0,
+			partS: hls.levels[hls.currentLevel]?.details?.partTarget || defaultPartTargetS,
+			nowMs: performance.now(),
+			lastJumpAtMs: lastJumpAt,
+			jumps,
+			sinceLoadMs: performance.now() - loadedAt,
+		});
+		if ('jumpTo' in plan) {
+			setRate(media, 1);
+			media.currentTime = plan.jumpTo;
 			jumps++;
+			lastJumpAt = performance.now();
+		} else {
+			setRate(media, plan.rate);
 		}
 	}
 
+	function setRate(media: HTMLVideoElement, rate: number): void {
+		// The pitch stays (Chromium's default; said so for the others).
+		media.preservesPitch = true;
+		if (media.playbackRate !== rate) media.playbackRate = rate;
+	}
+
 	/**
-	 * hls.js normally recovers from a gap by itself; a live stream stuck for `stallReloadMs` (no buffer ahead, media
-	 * time not moving while it should play) is started again from the live edge, with a growing wait between reloads.
+	 * hls.js recovers from a gap in the buffer by itself; this watches what it does not: media time not moving while it
+	 * should play (no buffer ahead, or a seek that never ends), or the picture frozen while the sound goes on (a video
+	 * rendition whose decoder stopped). Each `stallRecoverMs` without progress takes the next step: a seek to the
+	 * target (over whatever stopped it), hls.js' media recovery (a new media source), then a reload from the live edge;
+	 * the steps start over once playback flows again.
 	 */
-	function watchStalls(): void {
-		if (!video || video.paused || video.seeking) {
-			progressAt = performance.now();
+	function watchStalls(hls: Hls): void {
+		if (!video || video.paused) {
+			progressAt = framesAt = performance.now();
 			return;
 		}
-		if (video.currentTime !== lastTime) {
+		const now = performance.now();
+		if (video.currentTime !== lastTime && !video.seeking) {
 			lastTime = video.currentTime;
-			progressAt = performance.now();
-			if (status.value === 'playing') watchdogReloads = 0;
-			return;
+			progressAt = now;
 		}
-		const stallReloadMs = 5000 * 2 ** Math.min(watchdogReloads, 3);
-		if (performance.now() - progressAt > stallReloadMs) {
-			watchdogReloads++;
-			errors.push(`watchdog reload after ${stallReloadMs} ms at ${video.currentTime.toFixed(2)}`);
-			const reloads = watchdogReloads;
+		// Frames shown: a video rendition's count moves on as it plays (an audio-only one has no picture to freeze).
+		// A hidden tab's browser may stop decoding the picture on purpose: only the time counts there.
+		const watchPicture = video.videoWidth > 0 && !audioOnly.value && document.visibilityState === 'visible';
+		const frames = watchPicture ? (video.getVideoPlaybackQuality?.().totalVideoFrames ?? -1) : -1;
+		if (frames !== lastFrames || frames < 0) {
+			lastFrames = frames;
+			framesAt = now;
+		}
+		const stalledFor = now - Math.min(progressAt, framesAt);
+		if (progressAt === now && framesAt === now && status.value === 'playing') watchdogRecoveries = 0;
+		if (stalledFor <= stallRecoverMs * (watchdogRecoveries + 1)) return;
+		const step = watchdogRecoveries++;
+		const what = progressAt < framesAt ? 'time' : 'picture';
+		errors.push(`watchdog step ${step + 1} after ${Math.round(stalledFor)} ms (${what} stopped) at ${video.currentTime.toFixed(2)}`);
+		if (errors.length > 20) errors.shift();
+		const target = hls.liveSyncPosition;
+		if (step === 0 && target !== null) {
+			video.currentTime = Math.max(target, video.currentTime + 0.1);
+			lastJumpAt = now;
+		} else if (step <= 1) {
+			hls.recoverMediaError();
+		} else {
+			const recoveries = watchdogRecoveries;
 			loadInternal(url, live);
-			watchdogReloads = reloads;
+			watchdogRecoveries = Math.min(recoveries, 4);
 		}
 	}
 
@@ -191,8 +241,11 @@ export function useHlsPlayer() {
 		live = options.live;
 		url = playlistUrl;
 		jumps = 0;
+		lastJumpAt = undefined;
+		loadedAt = performance.now();
 		lastTime = -1;
-		progressAt = performance.now();
+		lastFrames = -1;
+		progressAt = framesAt = performance.now();
 		status.value = 'loading';
 		ensureAnalyser();
 		if (!Hls.isSupported()) {
@@ -268,6 +321,7 @@ export function useHlsPlayer() {
 		const hls = hlsRef.value;
 		if (!hls || !video || hls.liveSyncPosition === null) return;
 		video.currentTime = hls.liveSyncPosition;
+		lastJumpAt = performance.now();
 		void video.play().catch(() => {});
 	}
 

@@ -22,6 +22,10 @@ export interface Sample {
 	videoWidth: number;
 	hlsLevel: number | null;
 	audioOnly: boolean;
+	/** hls.js' distance behind the live edge and its target (PART-HOLD-BACK, more after stalls), s. */
+	latency: number | null;
+	targetLatency: number | null;
+	playbackRate: number;
 }
 
 export async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, log: () => string = () => ''): Promise<T> {
