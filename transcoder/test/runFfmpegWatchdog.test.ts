@@ -79,7 +79,8 @@ describe('runFfmpeg(): the watchdog tells slow from stuck', () => {
 		void run.then(() => (ended = true), () => (ended = true));
 		await expect.poll(() => stats, { timeout: 15_000 }).toBeGreaterThanOrEqual(3);
 		for (let core = 0; core < os.availableParallelism(); core++) {
-			hogs.push(spawn('timeout', ['25', 'sh', '-c', 'while :; do :; done'], { stdio: 'ignore' }));
+			// A busy loop that ends by itself (25 s) and has no wrapper process that a kill could leave orphaned.
+			hogs.push(spawn(process.execPath, ['-e', 'const end = Date.now() + 25000; while (Date.now() < end);'], { stdio: 'ignore' }));
 		}
 		// Three stall timeouts under the busy loops.
 		const fromCheck = health.length;
