@@ -13,6 +13,12 @@ describe('EncoderPace', () => {
 		expect(pace.pace).toEqual({ speed: 0.5, fps: 12.5, spanMs: 3000 });
 	});
 
+	it('with a frame rate, is as slow as its frames: audio keeping time does not hide a stalled picture', () => {
+		const pace = new EncoderPace(3000, 25);
+		pace.add({ timeS: 0, frame: 0 }, 0);
+		expect(pace.add({ timeS: 1, frame: 10 }, 1000)).toEqual({ speed: 0.4, fps: 10, spanMs: 1000 });
+	});
+
 	it('has no fps for an audio-only encode', () => {
 		const pace = new EncoderPace();
 		pace.add({ timeS: 1 }, 0);

@@ -2,7 +2,11 @@ import type { FfmpegStats } from './ffmpegOutput.js';
 
 /** How fast an encode goes now, from its latest stats lines. */
 export interface Pace {
-	/** Media time written per wall-clock second over the window (1 = real time). */
+	/**
+	 * Media time written per wall-clock second over the window (1 = real time); with a frame rate given, the lower of
+	 * that and frames written per second over the frame rate (ffmpeg's `time=` is the furthest of its outputs: audio
+	 * keeping time hid a composite that had stopped).
+	 */
 	speed: number;
 	/** Video frames written per wall-clock second over the window (absent for audio-only encodes). */
 	fps?: number;
@@ -19,9 +23,15 @@ export class EncoderPace {
 	readonly #windowMs: number;
 	readonly #samples: { atMs: number; timeS: number; frame?: number }[] = [];
 
-	/** `windowMs`: the span figures are taken over (default 3000; at least two stats lines a second apart). */
-	constructor(windowMs = 3000) {
+	readonly #frameRate: number | undefined;
+
+	/**
+	 * `windowMs`: the span figures are taken over (default 3000; at least two stats lines a second apart).
+	 * `frameRate`: the video frame rate the encode should write (absent: media time alone tells the speed).
+	 */
+	constructor(windowMs = 3000, frameRate?: number) {
 		this.#windowMs = windowMs;
+		this.#frameRate = frameRate;
 	}
 
 	/** A stats line that arrived at `atMs`; returns the pace over the window once it spans a second. */
@@ -38,8 +48,9 @@ export class EncoderPace {
 		if (!first || !last) return undefined;
 		const spanMs = last.atMs - first.atMs;
 		if (spanMs < 1000) return undefined;
-		const speed = Math.max(0, ((last.timeS - first.timeS) * 1000) / spanMs);
 		const fps = first.frame !== undefined && last.frame !== undefined ? Math.max(0, ((last.frame - first.frame) * 1000) / spanMs) : undefined;
+		const mediaSpeed = Math.max(0, ((last.timeS - first.timeS) * 1000) / spanMs);
+		const speed = fps !== undefined && this.#frameRate ? Math.min(mediaSpeed, fps / this.#frameRate) : mediaSpeed;
 		return { speed: round(speed, 3), ...(fps !== undefined && { fps: round(fps, 1) }), spanMs };
 	}
 }

@@ -39,6 +39,11 @@ export interface RunFfmpegOptions {
 	/** Default 3000. */
 	stopGraceMs?: number;
 	logger: Logger;
+	/**
+	 * The video frame rate the plan writes, if any: the pace (and so `slow`) counts frames too, since ffmpeg's
+	 * `time=` follows its furthest output (see `EncoderPace`).
+	 */
+	frameRate?: number;
 	/** Every stats line, with the pace over the last seconds once known (see `EncoderPace`). */
 	onProgress?: (stats: FfmpegStats, pace: Pace | undefined) => void;
 	/**
@@ -107,7 +112,7 @@ export async function runFfmpeg(options: RunFfmpegOptions): Promise<void> {
 		let stopping = false;
 		let watchdogTimer: NodeJS.Timeout | undefined;
 		let killTimer: NodeJS.Timeout | undefined;
-		const pace = new EncoderPace();
+		const pace = new EncoderPace(undefined, options.frameRate);
 		let spawnedAtMs = Date.now();
 		let startedAtMs: number | undefined;
 		let progressAtMs = spawnedAtMs;

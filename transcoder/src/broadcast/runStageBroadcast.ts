@@ -623,6 +623,7 @@ async function runEncode(
 			logger,
 			onProgress: onStats,
 			onWatch,
+			...(ladder.some((r) => r.video) && { frameRate: latency.fps }),
 			...(options.outputBytes && { outputBytes: () => options.outputBytes!(run.n) }),
 			...(options.ffmpegPath !== undefined && { ffmpegPath: options.ffmpegPath }),
 			...(options.startTimeoutMs !== undefined && { startTimeoutMs: options.startTimeoutMs }),
