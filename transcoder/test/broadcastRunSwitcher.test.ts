@@ -64,12 +64,89 @@ describe('RunSwitcher', () => {
 		switcher.push(1, 'a', p2!);
 		expect(switched).toEqual([[0, false]]);
 		switcher.push(1, 'b', p1!);
+		// Every rendition is past the warm-up, but b is a part behind a: run 0 stays on air until b reaches a's p2.
+		expect(switched).toEqual([[0, false]]);
+		switcher.push(1, 'b', p2!);
 		expect(switched).toEqual([[0, false], [1, true]]);
-		// Each rendition of the new run starts with its init section, then only the newest part (all are independent).
+		// Each rendition of the new run starts with its init section, then its part of that one instant (p2).
 		expect(delivered.slice(-4)).toEqual(['a:init', 'a:part', 'b:init', 'b:part']);
 		// The old run's output is dropped from then on.
 		switcher.push(0, 'a', p1!);
 		expect(delivered.at(-1)).toBe('b:part');
+	});
+
+	it('starts every rendition of a new run at one media instant, however far one arrives ahead of another', () => {
+		const delivered: { rendition: string; item: RunItem }[] = [];
+		const switcher = new RunSwitcher({ renditions: ['lead', 'lag'], warmupMs: 100, nowMs: () => 0, deliver: (rendition, item) => delivered.push({ rendition, item }), switched: () => {} });
+		// The run on air has died: the next goes on air as soon as every rendition has an independent part.
+		for (const r of ['lead', 'lag']) {
+			switcher.opened(1, r);
+			switcher.push(1, r, media.init);
+		}
+		// 'lead' is six parts (1.2 s) ahead of 'lag' when 'lag' delivers its first part.
+		for (const part of media.parts.slice(0, 7)) switcher.push(1, 'lead', part);
+		expect(delivered).toEqual([]);
+		switcher.push(1, 'lag', media.parts[0]!);
+		const startOf = (item: RunItem) => (item.kind === 'part' ? item.moof : undefined);
+		const partsOf = (rendition: string) => delivered.filter((d) => d.rendition === rendition && d.item.kind === 'part').map((d) => startOf(d.item));
+		// Both start at the same part (the same media time); 'lead' then delivers the rest it holds, nothing is skipped.
+		expect(partsOf('lag')).toEqual([media.parts[0]!.kind === 'part' && media.parts[0]!.moof]);
+		expect(partsOf('lead')).toEqual(media.parts.slice(0, 7).map((p) => p.kind === 'part' && p.moof));
+	});
+
+	it('keeps the run on air until a lagging rendition of the new run reaches the leading one, for at most 2 s', () => {
+		let now = 0;
+		const delivered: { rendition: string; item: RunItem }[] = [];
+		const switched: number[] = [];
+		const switcher = new RunSwitcher({ renditions: ['lead', 'lag'], warmupMs: 100, nowMs: () => now, deliver: (rendition, item) => delivered.push({ rendition, item }), switched: (n) => switched.push(n) });
+		const opened = (run: number) => {
+			for (const r of ['lead', 'lag']) {
+				switcher.opened(run, r);
+				switcher.push(run, r, media.init);
+			}
+		};
+		opened(0);
+		for (const r of ['lead', 'lag']) switcher.push(0, r, media.parts[0]!);
+		expect(switched).toEqual([0]);
+		const moofOf = (item: RunItem) => (item.kind === 'part' ? item.moof : undefined);
+		const parts = media.parts.map(moofOf);
+		const deliveredOf = (rendition: string, from: number) => delivered.slice(from).filter((d) => d.rendition === rendition && d.item.kind === 'part').map((d) => moofOf(d.item));
+
+		// Run 1: 'lead' is three parts ahead of 'lag' once both are past the warm-up.
+		opened(1);
+		for (const [i, part] of media.parts.slice(0, 4).entries()) {
+			now = 1000 + i * 200;
+			switcher.push(1, 'lead', part);
+		}
+		now = 1700;
+		switcher.push(1, 'lag', media.parts[0]!);
+		expect(switched).toEqual([0]);
+		const before = delivered.length;
+		for (const [i, part] of media.parts.slice(1, 4).entries()) {
+			now = 1900 + i * 200;
+			switcher.push(1, 'lag', part);
+		}
+		// Both start at 'lead''s newest part when the switch became possible: nothing run 0 showed is repeated.
+		expect(switched).toEqual([0, 1]);
+		expect(deliveredOf('lead', before)).toEqual([parts[3]]);
+		expect(deliveredOf('lag', before)).toEqual([parts[3]]);
+
+		// Run 2: 'lag' does not catch up within 2 s; then both start at the newest instant both have reached.
+		opened(2);
+		now = 5000;
+		for (const part of media.parts.slice(0, 4)) switcher.push(2, 'lead', part);
+		now = 5200;
+		switcher.push(2, 'lag', media.parts[0]!);
+		switcher.push(2, 'lead', media.parts[4]!);
+		now = 7100;
+		switcher.push(2, 'lag', media.parts[1]!);
+		expect(switched).toEqual([0, 1]);
+		const atFallback = delivered.length;
+		now = 7300;
+		switcher.push(2, 'lead', media.parts[5]!);
+		expect(switched).toEqual([0, 1, 2]);
+		expect(deliveredOf('lag', atFallback)).toEqual([parts[1]]);
+		expect(deliveredOf('lead', atFallback)).toEqual(parts.slice(1, 6));
 	});
 
 	it('never puts an abandoned run on air, and puts a run on air at once when the one on air has ended', () => {

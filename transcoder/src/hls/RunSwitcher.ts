@@ -40,14 +40,30 @@ export interface RunSwitcherOptions {
 interface BufferedPart {
 	item: Extract<RunItem, { kind: 'part' }>;
 	arrivedMs: number;
+	/** Media time of its first sample, s. */
+	startS: number;
+	independent: boolean;
 }
 
 interface PendingRendition {
 	init?: Extract<RunItem, { kind: 'init' }>;
 	track?: TrackInfo;
-	/** From the newest independent part on; nothing older is ever needed. */
+	/**
+	 * The latest {@link pendingHistoryS} of media, from an independent part on: a rendition that arrives ahead of
+	 * another starts, at the switch, from the part at the other's start (see `#startIndex`).
+	 */
 	parts: BufferedPart[];
 }
+
+/** Media a new run's rendition keeps buffered behind its newest part, s (the lag one rendition can have on another). */
+const pendingHistoryS = 4;
+/** Renditions start together within this, s: about half a part (audio parts are 192 ms, video parts 200). */
+const startToleranceS = 0.1;
+/**
+ * Longest a ready new run waits, while the run on air is alive, for its lagging renditions to reach the instant the
+ * leading one starts at, ms; then all start at the newest instant every rendition has reached instead.
+ */
+const maxStartWaitMs = 2000;
 
 /**
  * Decides which encoder run is on air, so a stage change does not interrupt the broadcast (make before break): the
@@ -59,7 +75,18 @@ interface PendingRendition {
 export class RunSwitcher {
 	readonly #options: RunSwitcherOptions;
 	#active: number | undefined;
-	#pending: { run: number; renditions: Map<string, PendingRendition>; firstArrivedMs?: number; skipped: number; readyMs?: number } | undefined;
+	#pending:
+		| {
+				run: number;
+				renditions: Map<string, PendingRendition>;
+				firstArrivedMs?: number;
+				skipped: number;
+				readyMs?: number;
+				/** While the run on air is alive: the media instant every rendition starts at, fixed once all were ready. */
+				startAtS?: number;
+				startReadyMs?: number;
+		  }
+		| undefined;
 	/** Renditions of each run whose output is still open. */
 	readonly #open = new Map<number, Set<string>>();
 	/** Runs the runner gave up before they went on air; their output never goes on air. */
@@ -120,10 +147,18 @@ export class RunSwitcher {
 			pending.parts = [];
 		} else {
 			this.#pending.firstArrivedMs ??= now;
-			const independent = pending.track !== undefined && parseFragment(item.moof, [pending.track]).tracks[0]?.startsWithSync === true;
-			if (independent) pending.parts = [{ item, arrivedMs: now }];
-			else if (pending.parts.length > 0) pending.parts.push({ item, arrivedMs: now });
-			else this.#pending.skipped++;
+			const fragment = pending.track === undefined ? undefined : parseFragment(item.moof, [pending.track]).tracks[0];
+			const independent = fragment?.startsWithSync === true;
+			const startS = fragment && pending.track ? fragment.baseTime / pending.track.timescale : 0;
+			if (independent || pending.parts.length > 0) {
+				pending.parts.push({ item, arrivedMs: now, startS, independent });
+				// Only so much history, and always from an independent part.
+				let first = 0;
+				for (let i = 1; i < pending.parts.length; i++) if (pending.parts[i]!.independent && pending.parts[i]!.startS <= startS - pendingHistoryS) first = i;
+				if (first > 0) pending.parts.splice(0, first);
+			} else {
+				this.#pending.skipped++;
+			}
 		}
 		this.#maybeSwitch();
 	}
@@ -133,15 +168,54 @@ export class RunSwitcher {
 		return (this.#open.get(this.#active)?.size ?? 0) === this.#options.renditions.length;
 	}
 
+	/** Index of the newest independent part of a rendition's buffered parts, or -1. */
+	static #newestIndependent(parts: readonly BufferedPart[]): number {
+		for (let i = parts.length - 1; i >= 0; i--) if (parts[i]!.independent) return i;
+		return -1;
+	}
+
+	/**
+	 * Where a rendition of the new run starts: at its latest independent part that does not begin after the media
+	 * instant `atS` (within {@link startToleranceS}) — a rendition ahead of the others starts back there, so all start
+	 * together in media time and none holds a stretch the others lack — else at its first independent part.
+	 */
+	static #startIndex(parts: readonly BufferedPart[], atS: number): number {
+		let index = -1;
+		for (let i = 0; i < parts.length; i++) {
+			if (!parts[i]!.independent) continue;
+			if (index < 0 || parts[i]!.startS <= atS + startToleranceS) index = i;
+		}
+		return Math.max(0, index);
+	}
+
 	#maybeSwitch(): void {
 		const pending = this.#pending;
 		if (!pending) return;
 		const immediate = !this.#activeAlive();
 		for (const name of this.#options.renditions) {
 			const r = pending.renditions.get(name);
-			const start = r?.parts[0];
+			const start = r?.parts[RunSwitcher.#newestIndependent(r?.parts ?? [])];
 			if (!r?.init || !start) return;
 			if (!immediate && start.arrivedMs - (pending.firstArrivedMs ?? start.arrivedMs) < this.#options.warmupMs) return;
+		}
+		// Renditions arrive on separate pipes, and one can be seconds behind another (a slow x264 behind the sound, the
+		// 720p encoder starting later): all start at one media instant. While the run on air is alive, it stays on air
+		// until the lagging renditions reach the newest instant of the leading one when all were first ready (so the
+		// new run repeats at most that lag of what the old one showed); a run replacing a dead one, or one whose lagging
+		// renditions did not catch up within maxStartWaitMs, starts at the newest instant all renditions have reached.
+		// Before, each started at its own newest independent part: renditions of one segment number held media up to
+		// a GOP apart, and a lagging rendition repeated its whole lag.
+		const newest = this.#options.renditions.map((name) => {
+			const parts = pending.renditions.get(name)!.parts;
+			return parts[RunSwitcher.#newestIndependent(parts)]!.startS;
+		});
+		let startAtS = Math.min(...newest);
+		if (!immediate) {
+			const now = (this.#options.nowMs ?? Date.now)();
+			pending.startAtS ??= Math.max(...newest);
+			pending.startReadyMs ??= now;
+			if (newest.every((s) => s >= (pending.startAtS as number) - startToleranceS)) startAtS = pending.startAtS;
+			else if (now - pending.startReadyMs < maxStartWaitMs) return;
 		}
 		if (!immediate && this.#options.aligned && !this.#options.aligned()) {
 			const now = (this.#options.nowMs ?? Date.now)();
@@ -156,7 +230,7 @@ export class RunSwitcher {
 		for (const name of this.#options.renditions) {
 			const r = pending.renditions.get(name)!;
 			this.#options.deliver(name, r.init!);
-			for (const part of r.parts) this.#options.deliver(name, part.item);
+			for (const part of r.parts.slice(RunSwitcher.#startIndex(r.parts, startAtS))) this.#options.deliver(name, part.item);
 		}
 	}
 }
