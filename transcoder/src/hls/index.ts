@@ -25,3 +25,4 @@ export { Segmenter, type FragmentTiming, type PartPlacement } from './Segmenter.
 export { renderWebVtt, WebVttSegmenter, type Cue } from './WebVttSegmenter.js';
 export { pruneReplays, startReplayPruner } from './pruneReplays.js';
 export { averageSegmentBitRate, peakSegmentBitRate, type SizedSegment } from './segmentBitRates.js';
+export { drainedStopSignal, type ReplayDrainOptions } from './replayDrain.js';
