@@ -11,6 +11,7 @@ import { PocketsphinxEngine } from '../captions/PocketsphinxEngine.js';
 import { HlsDiskWriter } from '../hls/HlsDiskWriter.js';
 import { Packager } from '../hls/Packager.js';
 import { RedisHlsPublisher } from '../hls/RedisHlsPublisher.js';
+import { drainedStopSignal } from '../hls/replayDrain.js';
 import { planStreamResume, readFeedPosition, readReplayJournals } from '../hls/streamResume.js';
 import type { StageLinkClient } from '../stageLink/StageLinkClient.js';
 import type { StageLinkSpeaker } from '../stageLink/stageLinkProtocol.js';
@@ -118,7 +119,9 @@ export function createBroadcastRunner(deps: BroadcastRunnerDeps): BroadcastRunne
 						packager.abandonRun(run);
 						throw error;
 					}),
-				signal,
+				// A recorded space's stop keeps the encoder until what it still holds is packaged (see drainedStopSignal):
+				// a slow encoder runs seconds behind its input, which a plain stop drops from the replay.
+				signal: data.recording ? drainedStopSignal(signal, { mediaEndMs: () => packagedMediaEndMs(packager, renditions) }) : signal,
 				logger,
 				reportProgress,
 			});
@@ -144,6 +147,16 @@ export function createBroadcastRunner(deps: BroadcastRunnerDeps): BroadcastRunne
 			await fs.rm(workDir, { recursive: true, force: true });
 		}
 	};
+}
+
+/** Where every rendition's packaged media has reached, wall-clock ms (the least over them; 0 before any media). */
+function packagedMediaEndMs(packager: Packager, renditions: readonly Rendition[]): number {
+	return Math.min(
+		...renditions.map((r) => {
+			const last = packager.timeline(r.name).segments.at(-1);
+			return last ? last.pdtMs + last.durationS * 1000 : 0;
+		}),
+	);
 }
 
 /** Which encoder runs the packager has put on air, for the runner waiting to stop the run each one replaces. */
