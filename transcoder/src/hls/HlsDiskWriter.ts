@@ -72,6 +72,19 @@ export class HlsDiskWriter {
 		return lines;
 	}
 
+	/** Reads a whole file now (not queued), or undefined when it is missing. */
+	async readFile(relative: string): Promise<Buffer | undefined> {
+		return fs.readFile(path.join(this.dir, relative)).catch((error: NodeJS.ErrnoException) => {
+			if (error.code === 'ENOENT') return undefined;
+			throw error;
+		});
+	}
+
+	/** Removes a file (a missing one is fine). */
+	removeFile(relative: string): void {
+		this.#enqueue(() => fs.rm(path.join(this.dir, relative), { force: true }));
+	}
+
 	/** Publishes a file built with {@link appendToFile}. */
 	completeFile(relative: string): void {
 		this.#enqueue(async () => {

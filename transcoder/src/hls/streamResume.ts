@@ -1,9 +1,13 @@
 import type { Redis } from 'ioredis';
 import { decodeHlsMessage, type HlsEvent } from './HlsEvent.js';
+import { parseFragment } from './FragmentInfo.js';
 import type { HlsDiskWriter } from './HlsDiskWriter.js';
-import { replayJournalName } from './hlsNames.js';
+import { initName, replayJournalName, segmentName, subtitlesRendition, vttName } from './hlsNames.js';
+import { parseInitSection } from './InitSection.js';
+import { childBoxes } from './mp4Boxes.js';
 import { hlsRedisKeys } from './RedisHlsPublisher.js';
 import type { RenditionResume, ReplaySegment } from './RenditionPackager.js';
+import { renderWebVtt } from './WebVttSegmenter.js';
 
 /**
  * Where a stream stands when a packager takes it over — a broadcast job moved from a transcoder that died, or run
@@ -107,14 +111,64 @@ export async function readFeedPosition(redis: Redis, prefix: string, streamId: s
 	return feedPositionOf(events, initIndexes);
 }
 
-/** Reads the replay journal of each rendition; entries that are not well-formed segments are skipped. */
-export async function readReplayJournals(disk: HlsDiskWriter, renditions: readonly string[]): Promise<Record<string, ReplaySegment[]>> {
+/**
+ * Reads the replay journal of each rendition; entries that are not well-formed segments are skipped. Given the feed
+ * of a stream taken over, it first completes the segment each rendition had open when the packager before stopped
+ * (see {@link recoverOpenSegment}), so the replay keeps it.
+ */
+export async function readReplayJournals(disk: HlsDiskWriter, renditions: readonly string[], feed?: FeedPosition): Promise<Record<string, ReplaySegment[]>> {
 	const journals: Record<string, ReplaySegment[]> = {};
 	for (const name of renditions) {
-		const lines = await disk.readLines(`${name}/${replayJournalName}`);
-		journals[name] = lines.filter(isReplaySegment).sort((a, b) => a.msn - b.msn);
+		const read = async () => (await disk.readLines(`${name}/${replayJournalName}`)).filter(isReplaySegment).sort((a, b) => a.msn - b.msn);
+		journals[name] = await read();
+		const open = feed?.state === 'live' ? feed.renditions[name] : undefined;
+		if (open?.lastSegment && !journals[name].some((s) => s.msn === open.lastSegment!.msn)) {
+			const recovered = await recoverOpenSegment(disk, name, open.lastSegment, open.lastInitIndex, name === renditions[0]);
+			if (recovered) journals[name] = [...journals[name], recovered].sort((a, b) => a.msn - b.msn);
+		}
 	}
+	await disk.flush();
 	return journals;
+}
+
+/**
+ * The segment a packager had open when its transcoder died: its parts reached origins (the feed says its number,
+ * date and discontinuity) and its file (`seg-<msn>.m4s.tmp`, written part by part), but it never closed, so no journal
+ * has it and the replay lost up to a segment per takeover. Its whole fragments (a torn last one is cut off) become
+ * `seg-<msn>.m4s` with a journal line, timed by what they hold; the subtitles' reference rendition also gets the
+ * segment's (empty) WebVTT file, which the packager before wrote only at a segment's close. Undefined when there is
+ * nothing to recover.
+ */
+async function recoverOpenSegment(disk: HlsDiskWriter, rendition: string, open: FeedSegment, initIndex: number, reference: boolean): Promise<ReplaySegment | undefined> {
+	const temporary = `${rendition}/${segmentName(open.msn)}.tmp`;
+	const [bytes, init] = await Promise.all([disk.readFile(temporary), initIndex >= 0 ? disk.readFile(`${rendition}/${initName(initIndex)}`) : undefined]);
+	if (!bytes || !init) return undefined;
+	const initBoxes = childBoxes(init);
+	const ftyp = initBoxes.find((b) => b.type === 'ftyp')?.box;
+	const moov = initBoxes.find((b) => b.type === 'moov')?.box;
+	if (!ftyp || !moov) return undefined;
+	const tracks = parseInitSection(ftyp, moov).tracks;
+	const track = tracks.find((t) => t.kind === 'video') ?? tracks.find((t) => t.kind === 'audio');
+	if (!track) return undefined;
+	let wholeBytes = 0;
+	let durationS = 0;
+	let moof: Buffer | undefined;
+	for (const box of childBoxes(bytes)) {
+		if (box.type === 'moof') moof = box.box;
+		else if (box.type === 'mdat' && moof) {
+			const fragment = parseFragment(moof, [track]).tracks[0];
+			durationS += fragment ? fragment.duration / track.timescale : 0;
+			wholeBytes = box.box.byteOffset - bytes.byteOffset + box.box.length;
+			moof = undefined;
+		}
+	}
+	if (wholeBytes === 0 || durationS <= 0) return undefined;
+	const segment: ReplaySegment = { msn: open.msn, pdtMs: Math.round(open.pdtMs), discontinuity: open.discontinuity, initIndex, durationS, bytes: wholeBytes };
+	disk.writeFile(`${rendition}/${segmentName(open.msn)}`, bytes.subarray(0, wholeBytes));
+	disk.removeFile(temporary);
+	if (reference) disk.writeFile(`${subtitlesRendition}/${vttName(open.msn)}`, renderWebVtt(0, []));
+	disk.appendLine(`${rendition}/${replayJournalName}`, JSON.stringify(segment));
+	return segment;
 }
 
 /**

@@ -14,7 +14,9 @@ import {
 	createExportRunner,
 	HlsDiskWriter,
 	Packager,
+	planStreamResume,
 	readFeedPosition,
+	readReplayJournals,
 	RedisHlsPublisher,
 	runHlsEncoder,
 	type HlsEncoderRun,
@@ -185,6 +187,74 @@ describe('the replay holds everything that was on air', () => {
 			const tallest = replays['360p']!;
 			expect(Math.abs(Number(probed.format.duration) - tallest.durationS), `MP4 ${probed.format.duration} s, replay ${tallest.durationS.toFixed(3)} s`).toBeLessThanOrEqual(1);
 			for (const stream of probed.streams) expect(Math.abs(Number(stream.duration) - tallest.durationS), `MP4 ${stream.codec_type} ${stream.duration} s, replay ${tallest.durationS.toFixed(3)} s`).toBeLessThanOrEqual(1);
+		} finally {
+			for (const encoder of runs) if (encoder.process.exitCode === null && encoder.process.signalCode === null) encoder.process.kill('SIGKILL');
+			// Only waiting for the encoders to be gone: how they ended was asserted above (or the test failed already).
+			await Promise.all(runs.map((encoder) => encoder.done.catch(() => undefined)));
+			await redis.quit();
+		}
+	});
+
+	it('across a takeover: the segment the dead transcoder had open stays in the replay', { timeout: 60_000 }, async () => {
+		const redis: Redis = connectRedis(inject('redisUrl'), 'test');
+		const prefix = `test-${randomUUID()}`;
+		const streamId = `tko${randomUUID().slice(0, 8)}`;
+		const runs: HlsEncoderRun[] = [];
+		const names = videoLadder.map((r) => r.name);
+		const live = new Map<string, number>();
+		const packagerFor = (resume?: ReturnType<typeof planStreamResume>) => {
+			const redisSink = new RedisHlsPublisher(redis, prefix, streamId, { logger });
+			return new Packager({
+				streamId,
+				renditions: videoLadder.map((r) => ({ name: r.name, kind: r.video ? 'video' : 'audio', bandwidth: ((r.video?.kbps ?? 0) + r.audioKbps) * 1500, ...(r.video && { frameRate: 30 }) })),
+				partTargetMs: 200,
+				segmentTargetMs: 1000,
+				subtitles: true,
+				sink: {
+					publish: (message: HlsMessage) => {
+						if (message.event.type === 'part') live.set(message.event.rendition, (live.get(message.event.rendition) ?? 0) + message.event.durationS);
+						redisSink.publish(message);
+					},
+				},
+				disk: new HlsDiskWriter(hlsRoot, streamId),
+				logger,
+				...(resume && { resume }),
+			});
+		};
+		const plan = buildHlsEncodePlan({
+			inputArgs: ['-re', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30:duration=40', '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=40'],
+			videoInput: '0:v', audioInput: '1:a', ladder: videoLadder, partTargetMs: 200, segmentTargetMs: 1000, frameRate: 30, x264Preset: 'ultrafast',
+		});
+		try {
+			// The first transcoder broadcasts 3.5 s, then dies with -9 mid-segment: its packager never ends.
+			const first = packagerFor();
+			runs.push(runHlsEncoder('ffmpeg', plan, first, logger, 0));
+			await sleep(3500);
+			runs[0]!.process.kill('SIGKILL');
+			await runs[0]!.done;
+			await sleep(300); // its last events reach Redis and its last parts the disk
+			// Another transcoder takes the job over: the feed in Redis and the journals on the shared disk.
+			const disk = new HlsDiskWriter(hlsRoot, streamId);
+			const feed = await readFeedPosition(redis, prefix, streamId);
+			expect(feed.state).toBe('live');
+			if (feed.state === 'ended') return;
+			const resume = planStreamResume(feed, await readReplayJournals(disk, names, feed), names);
+			const second = packagerFor(resume);
+			runs.push(runHlsEncoder('ffmpeg', plan, second, logger, 0));
+			await sleep(2500);
+			runs[1]!.process.kill('SIGINT');
+			await runs[1]!.done;
+			await second.end();
+
+			for (const name of names) {
+				const replay = replayOf(streamId, name);
+				// Everything origins got, from both transcoders, is in the replay.
+				expect(Math.abs(replay.mediaS - live.get(name)!), `${name}: replay ${replay.mediaS.toFixed(3)} s, live ${live.get(name)!.toFixed(3)} s`).toBeLessThan(0.01);
+				for (const { uri, gap } of replay.entries) if (!gap) expect(fs.existsSync(path.join(hlsRoot, streamId, name, uri)), `${name}/${uri}`).toBe(true);
+				expect(fs.readdirSync(path.join(hlsRoot, streamId, name)).filter((f) => f.endsWith('.tmp')), name).toEqual([]);
+			}
+			const subtitles = fs.readFileSync(path.join(hlsRoot, streamId, 'subs', 'vod.m3u8'), 'utf8');
+			for (const [, vtt] of subtitles.matchAll(/^(seg-\d+\.vtt)$/gm)) expect(fs.existsSync(path.join(hlsRoot, streamId, 'subs', vtt!)), vtt).toBe(true);
 		} finally {
 			for (const encoder of runs) if (encoder.process.exitCode === null && encoder.process.signalCode === null) encoder.process.kill('SIGKILL');
 			// Only waiting for the encoders to be gone: how they ended was asserted above (or the test failed already).
