@@ -1,0 +1,103 @@
+/// <reference types="node" />
+import type { Page } from 'playwright-core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createLiveSpace, hearsBroadcast, sample, tokenOf, TribuneSystem, until, type Sample } from './support/tribuneSystem.js';
+
+/**
+ * Listeners never drift: a listener in headless Chromium (the player's hls.js, against the whole system as `npm start`
+ * runs it; build first) is made to fall behind by pausing its media, as a busy machine's stalls would, and must come
+ * back to its target latency by itself — a little behind, by playing faster with the sound going on (no seek, no
+ * wait for data); far behind, by a jump to live. Bounds are generous: this is behaviour, not speed.
+ */
+const system = new TribuneSystem('player-e2e-latency');
+afterAll(() => system.stop());
+
+/** What the listener's <video> did since `watch`: seeks and waits for data, counted by the page. */
+interface MediaEvents {
+	seeking: number;
+	waiting: number;
+}
+const watchMedia = (page: Page) =>
+	page.evaluate(() => {
+		const video = document.querySelector('video')!;
+		const counts = { seeking: 0, waiting: 0 };
+		(window as unknown as { mediaEvents: typeof counts }).mediaEvents = counts;
+		video.addEventListener('seeking', () => counts.seeking++);
+		video.addEventListener('waiting', () => counts.waiting++);
+	});
+const mediaEvents = (page: Page): Promise<MediaEvents> => page.evaluate(() => ({ ...(window as unknown as { mediaEvents: MediaEvents }).mediaEvents }));
+
+/** Pauses the listener's media for `ms` (the stream goes on without it), then plays on. */
+async function fallBehind(page: Page, ms: number): Promise<void> {
+	await page.evaluate(() => document.querySelector('video')!.pause());
+	await new Promise((resolve) => setTimeout(resolve, ms));
+	await page.evaluate(() => document.querySelector('video')!.play());
+}
+
+/** How far behind its target the listener is, s (undefined until hls.js knows both). */
+const behindTarget = (s: Sample): number | undefined => (s.latency !== null && s.targetLatency !== null ? s.latency - s.targetLatency : undefined);
+
+describe('a listener holds its target latency', () => {
+	it('catches up by playing faster when a little behind, and jumps to live when far behind', { timeout: 240_000 }, async () => {
+		await system.start();
+		const { page: host } = await system.newPage();
+		const spaceId = await createLiveSpace(host, system.base, { title: 'Latency', name: 'Hana Host' });
+		const spoken = 'Hello listeners, this is a live broadcast that goes on and on. '.repeat(12);
+		const added = await system.post(`/api/spaces/${spaceId}/synthetic-speakers`, { displayName: 'Robo Speaker', text: spoken }, await tokenOf(host, spaceId));
+		expect(added.status).toBe(201);
+
+		const { page: listener } = await system.newPage();
+		await listener.goto(`${system.base}/s/${spaceId}`);
+		await listener.getByLabel('Your name').fill('Lena Listener');
+		await listener.getByRole('button', { name: 'Listen in' }).click();
+		await hearsBroadcast(system, listener, 'listener');
+		const log: string[] = [];
+		const note = (s: Sample) => void log.push(`${s.currentTime.toFixed(2)} behind ${behindTarget(s)?.toFixed(2)} ×${s.playbackRate} ${s.status} ${s.errors.slice(-1).join('')}`);
+		const onTarget = async (what: string, boundS: number, timeoutMs: number) =>
+			until(what, async () => {
+				const s = await sample(listener);
+				note(s);
+				const behind = behindTarget(s);
+				return s.status === 'playing' && behind !== undefined && behind < boundS ? s : undefined;
+			}, timeoutMs, () => log.slice(-12).join('\n'));
+		await onTarget('the listener near its target after start-up', 0.5, 30_000);
+		// Past the start-up jumps' 10 s (a load retried while the stream starts counts from the retry).
+		await new Promise((resolve) => setTimeout(resolve, 11_000));
+		await onTarget('the listener near its target', 0.5, 30_000);
+
+		// A little behind (paused 1.5 s): back near the target by playing faster, without a seek or a wait for data.
+		await watchMedia(listener);
+		await fallBehind(listener, 1500);
+		let fastest = 1;
+		let behindAtResume: number | undefined;
+		const caughtUp = await until('the listener back near its target by playing faster', async () => {
+			const s = await sample(listener);
+			note(s);
+			fastest = Math.max(fastest, s.playbackRate);
+			behindAtResume ??= behindTarget(s);
+			const behind = behindTarget(s);
+			return s.status === 'playing' && behind !== undefined && behind < 0.3 && fastest > 1 ? s : undefined;
+		}, 60_000, () => log.slice(-12).join('\n'));
+		const little = await mediaEvents(listener);
+		console.log(`a little behind: ${behindAtResume?.toFixed(2)} s behind its target after the pause, fastest ×${fastest}, back within 0.3 s at ×${caughtUp.playbackRate}; ${JSON.stringify(little)}`);
+		expect(behindAtResume).toBeGreaterThan(0.8);
+		expect(fastest).toBeLessThanOrEqual(1.1);
+		// Continuous: the pause and play are not seeks, and playing faster never ran the buffer dry.
+		expect(little).toEqual({ seeking: 0, waiting: 0 });
+		await until('1× again on target', async () => ((await sample(listener)).playbackRate === 1 ? true : undefined), 20_000, () => log.slice(-12).join('\n'));
+
+		// Far behind (paused 6 s), again and again: a jump to live each time (never a cap per load that leaves a
+		// listener drifting), not minutes at 1.1×.
+		for (let round = 1; round <= 3; round++) {
+			await watchMedia(listener);
+			await fallBehind(listener, 6000);
+			const back = await onTarget(`the listener back near its target after falling far behind (${round})`, 0.5, 30_000);
+			const far = await mediaEvents(listener);
+			console.log(`far behind (${round}): back within 0.5 s of its target at ${back.currentTime.toFixed(2)}; ${JSON.stringify(far)}`);
+			expect(far.seeking).toBeGreaterThanOrEqual(1);
+		}
+		// It keeps playing with sound after the jump.
+		await hearsBroadcast(system, listener, 'listener after the jump');
+		expect(system.cspViolations()).toEqual([]);
+	});
+});
