@@ -92,7 +92,7 @@ export class CameraRig {
 				'-map', '[vo_small]', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1', '-map', '[ao_small]', '-f', 'null', '-'], { stdio: ['ignore', 'pipe', 'pipe'] });
 			rig.#children.push(ffmpeg);
 			ffmpeg.stderr!.on('data', (chunk: Buffer) => void warnings.push(`ffmpeg: ${chunk.toString('utf8').trim()}`));
-			let pending = Buffer.alloc(0);
+			let pending: Buffer = Buffer.alloc(0);
 			ffmpeg.stdout!.on('data', (chunk: Buffer) => {
 				pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
 				while (pending.length >= frameBytes) {
