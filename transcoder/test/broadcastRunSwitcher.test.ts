@@ -149,6 +149,100 @@ describe('RunSwitcher', () => {
 		expect(deliveredOf('lead', atFallback)).toEqual(parts.slice(1, 6));
 	});
 
+	it('keeps a slow run on air until it has delivered its backlog up to where the new run begins, while it delivers (5 s at most)', () => {
+		let now = 0;
+		const delivered: { run: number; rendition: string; item: RunItem }[] = [];
+		const switched: number[] = [];
+		let runOf = 0;
+		const switcher = new RunSwitcher({
+			renditions: ['a'],
+			warmupMs: 100,
+			nowMs: () => now,
+			deliver: (rendition, item) => delivered.push({ run: runOf, rendition, item }),
+			switched: (n) => {
+				runOf = n;
+				switched.push(n);
+			},
+		});
+		const moofOf = (item: RunItem) => (item.kind === 'part' ? item.moof : undefined);
+		const parts = media.parts.map(moofOf);
+		const open = (run: number) => {
+			switcher.opened(run, 'a');
+			switcher.push(run, 'a', media.init);
+		};
+		// Parts of 10 AAC frames: 213 ms. Run 0 keeps real time for its first five (each arrives as its media ends),
+		// then falls to a third of real time: its part 5 (media to 1280 ms, captured by then) arrives at 1600.
+		const partMs = (10 * 1024) / 48;
+		open(0);
+		for (let i = 0; i < 5; i++) {
+			now = Math.round(partMs * (i + 1));
+			switcher.push(0, 'a', media.parts[i]!);
+		}
+		now = 1600;
+		switcher.push(0, 'a', media.parts[5]!);
+		// Run 1 starts at real time, its media beginning at 1900 ms.
+		open(1);
+		const run1 = (i: number) => {
+			now = Math.round(1900 + partMs * (i + 1));
+			switcher.push(1, 'a', media.parts[i]!);
+		};
+		run1(0);
+		run1(1);
+		// Ready (past its warm-up), but run 0 has delivered only to 1280 ms (then 1493) of the 1900 where run 1 begins:
+		// it stays on air, and so it does at 1707.
+		switcher.push(0, 'a', media.parts[6]!);
+		expect(switched).toEqual([0]);
+		for (let i = 2; i <= 4; i++) run1(i);
+		switcher.push(0, 'a', media.parts[7]!);
+		expect(switched).toEqual([0]);
+		for (let i = 5; i <= 7; i++) run1(i);
+		// Run 0's part 8 takes it to 1920 ms: run 1 goes on air from its first part (media 0: 1900 ms), not its newest
+		// (1.5 s of media later); what run 0 had not delivered when run 1 was ready is not lost.
+		switcher.push(0, 'a', media.parts[8]!);
+		expect(switched).toEqual([0, 1]);
+		const ofRun = (run: number) => delivered.filter((d) => d.run === run && d.item.kind === 'part').map((d) => moofOf(d.item));
+		expect(ofRun(0)).toEqual(parts.slice(0, 9));
+		expect(ofRun(1)).toEqual(parts.slice(0, 8));
+
+		// Run 2 while run 1 has gone quiet (stuck): no wait for a backlog that will not come; it starts at its newest part.
+		open(2);
+		for (const [i, part] of media.parts.slice(0, 3).entries()) {
+			now = 5000 + 200 * i;
+			switcher.push(2, 'a', part);
+		}
+		expect(switched).toEqual([0, 1, 2]);
+		expect(ofRun(2)).toEqual(parts.slice(1, 3));
+	});
+
+	it('waits for a slow run\'s backlog 5 s at most', () => {
+		let now = 0;
+		const switched: number[] = [];
+		const switcher = new RunSwitcher({ renditions: ['a'], warmupMs: 100, nowMs: () => now, deliver: () => {}, switched: (n) => switched.push(n) });
+		const open = (run: number) => {
+			switcher.opened(run, 'a');
+			switcher.push(run, 'a', media.init);
+		};
+		open(0);
+		now = 200;
+		switcher.push(0, 'a', media.parts[0]!);
+		// Run 1 begins at 1000 ms; run 0 delivers a part every 900 ms, none of it later media (it never catches up).
+		open(1);
+		now = 1200;
+		switcher.push(1, 'a', media.parts[0]!);
+		now = 1300;
+		switcher.push(0, 'a', media.parts[1]!);
+		now = 1400;
+		switcher.push(1, 'a', media.parts[1]!);
+		expect(switched).toEqual([0]);
+		for (let i = 1; i < 9 && switched.length < 2; i++) {
+			now = 1400 + 900 * i;
+			switcher.push(0, 'a', media.parts[1]!);
+		}
+		expect(switched).toEqual([0, 1]);
+		expect(now).toBeGreaterThanOrEqual(1400 + 5000);
+		expect(now).toBeLessThan(1400 + 5000 + 900);
+	});
+
 	it('never puts an abandoned run on air, and puts a run on air at once when the one on air has ended', () => {
 		let now = 0;
 		const switched: number[] = [];

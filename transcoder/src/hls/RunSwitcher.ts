@@ -19,8 +19,10 @@ export interface RunSwitcherOptions {
 	 * `run` goes on air; `hadPrevious`: another run was on air before (the packager marks a discontinuity).
 	 * `skippedParts`: parts it wrote before that could not start playback (not independent), for logs.
 	 * `alignWaitMs`: how long it waited for the run on air's renditions to align ({@link aligned}), for logs.
+	 * `startCapturedAtMs`: the wall-clock time its first delivered media was captured, as estimated from when its parts
+	 * arrived (see `RunClock`; it can start with parts held for seconds while the run before delivered its backlog).
 	 */
-	switched(run: number, hadPrevious: boolean, skippedParts: number, alignWaitMs: number): void;
+	switched(run: number, hadPrevious: boolean, skippedParts: number, alignWaitMs: number, startCapturedAtMs?: number): void;
 	/**
 	 * Whether the run on air's renditions are all at one segment number. All renditions restart at one number past
 	 * the highest any reached, so a switch while one is a segment behind would make it skip a number (players fail
@@ -45,6 +47,35 @@ interface BufferedPart {
 	independent: boolean;
 }
 
+/** A run held until it can go on air. */
+interface PendingRun {
+	run: number;
+	renditions: Map<string, PendingRendition>;
+	firstArrivedMs?: number;
+	skipped: number;
+	readyMs?: number;
+	/** While the run on air is alive: the media instant every rendition starts at, fixed once all were ready. */
+	startAtS?: number;
+	startReadyMs?: number;
+	/** Since when it has waited for the run on air's backlog. */
+	backlogSinceMs?: number;
+}
+
+/**
+ * What is known of one run's timing: when its media was captured, estimated from when its parts arrived. A part
+ * cannot arrive before its last sample was captured, so the smallest `arrivedMs − end of its media` over a run's
+ * parts is the closest estimate of the wall-clock time of its media instant 0 (plus the encoder's least latency,
+ * alike for every run). Runs have their own media timelines; this puts them on one clock.
+ */
+interface RunClock {
+	/** Wall-clock ms of media instant 0, as estimated so far. */
+	zeroMs: number;
+	/** Per rendition, where the media it delivered (on air) or holds (pending) ends, s. */
+	endS: Map<string, number>;
+	tracks: Map<string, TrackInfo>;
+	lastPartMs: number;
+}
+
 interface PendingRendition {
 	init?: Extract<RunItem, { kind: 'init' }>;
 	track?: TrackInfo;
@@ -55,8 +86,19 @@ interface PendingRendition {
 	parts: BufferedPart[];
 }
 
-/** Media a new run's rendition keeps buffered behind its newest part, s (the lag one rendition can have on another). */
-const pendingHistoryS = 4;
+/**
+ * Media a new run's rendition keeps buffered behind its newest part, s: the lag one rendition can have on another, and
+ * what a backlog of the run on air (below) can need.
+ */
+const pendingHistoryS = 8;
+/**
+ * Longest a ready new run waits, while the run on air is alive and still delivering, for the run on air to deliver
+ * its backlog up to where the new run's media begins, ms. A slow encoder is seconds behind its input; dropping it at
+ * the switch lost those seconds for every listener and the replay.
+ */
+const maxBacklogWaitMs = 5000;
+/** The run on air counts as delivering when its latest part came within this, ms. */
+const deliveringMs = 1000;
 /** Renditions start together within this, s: about half a part (audio parts are 192 ms, video parts 200). */
 const startToleranceS = 0.1;
 /**
@@ -75,18 +117,9 @@ const maxStartWaitMs = 2000;
 export class RunSwitcher {
 	readonly #options: RunSwitcherOptions;
 	#active: number | undefined;
-	#pending:
-		| {
-				run: number;
-				renditions: Map<string, PendingRendition>;
-				firstArrivedMs?: number;
-				skipped: number;
-				readyMs?: number;
-				/** While the run on air is alive: the media instant every rendition starts at, fixed once all were ready. */
-				startAtS?: number;
-				startReadyMs?: number;
-		  }
-		| undefined;
+	#pending: PendingRun | undefined;
+	/** Timing of the run on air and of the pending run (see {@link RunClock}). */
+	readonly #clocks = new Map<number, RunClock>();
 	/** Renditions of each run whose output is still open. */
 	readonly #open = new Map<number, Set<string>>();
 	/** Runs the runner gave up before they went on air; their output never goes on air. */
@@ -124,6 +157,7 @@ export class RunSwitcher {
 		if (run === this.#active) return;
 		this.#abandoned.add(run);
 		if (this.#pending?.run === run) this.#pending = undefined;
+		this.#clocks.delete(run);
 	}
 
 	push(run: number, rendition: string, item: RunItem): void {
@@ -131,12 +165,17 @@ export class RunSwitcher {
 		if (this.#active !== undefined && run < this.#active) return; // a run already replaced: its output is dropped
 		if (run === this.#active) {
 			this.#options.deliver(rendition, item);
-			// A new run may be waiting for the renditions on air to reach one segment number.
-			if (item.kind === 'part' && this.#pending?.readyMs !== undefined) this.#maybeSwitch();
+			this.#clock(run, rendition, item);
+			// A new run may be waiting for the renditions on air to reach one segment number, or to deliver their backlog.
+			if (item.kind === 'part' && (this.#pending?.readyMs !== undefined || this.#pending?.backlogSinceMs !== undefined)) this.#maybeSwitch();
 			return;
 		}
 		if (this.#pending && run < this.#pending.run) return; // superseded before it went on air
-		if (!this.#pending || run > this.#pending.run) this.#pending = { run, renditions: new Map(), skipped: 0 };
+		if (!this.#pending || run > this.#pending.run) {
+			if (this.#pending) this.#clocks.delete(this.#pending.run);
+			this.#pending = { run, renditions: new Map(), skipped: 0 };
+		}
+		this.#clock(run, rendition, item);
 		let pending = this.#pending.renditions.get(rendition);
 		if (!pending) this.#pending.renditions.set(rendition, (pending = { parts: [] }));
 		const now = (this.#options.nowMs ?? Date.now)();
@@ -161,6 +200,49 @@ export class RunSwitcher {
 			}
 		}
 		this.#maybeSwitch();
+	}
+
+	/** Keeps `run`'s clock (see {@link RunClock}) up to date with one of its items, as it arrives. */
+	#clock(run: number, rendition: string, item: RunItem): void {
+		let clock = this.#clocks.get(run);
+		if (!clock) this.#clocks.set(run, (clock = { zeroMs: Infinity, endS: new Map(), tracks: new Map(), lastPartMs: -Infinity }));
+		if (item.kind === 'init') {
+			const init = parseInitSection(item.ftyp, item.moov);
+			const track = init.tracks.find((t) => t.kind === 'video') ?? init.tracks.find((t) => t.kind === 'audio');
+			if (track) clock.tracks.set(rendition, track);
+			return;
+		}
+		const track = clock.tracks.get(rendition);
+		const fragment = track && parseFragment(item.moof, [track]).tracks[0];
+		if (!track || !fragment) return;
+		const now = (this.#options.nowMs ?? Date.now)();
+		const endS = (fragment.baseTime + fragment.duration) / track.timescale;
+		clock.endS.set(rendition, Math.max(clock.endS.get(rendition) ?? 0, endS));
+		clock.zeroMs = Math.min(clock.zeroMs, now - endS * 1000);
+		clock.lastPartMs = now;
+	}
+
+	/**
+	 * While the run on air still delivers (a part within {@link deliveringMs}): where the new run should start so that
+	 * it follows what the run on air has delivered, in the new run's media time (see {@link RunClock}), and whether to
+	 * wait for the run on air to deliver more of its backlog first (it is behind the start of what the new run holds,
+	 * and the wait has lasted less than {@link maxBacklogWaitMs}). Undefined when the run on air has gone quiet (it is
+	 * stuck or ending: nothing more is coming) or its timing is unknown.
+	 */
+	#backlogStart(pending: PendingRun, firstCommonS: number, now: number): { atS: number; wait: boolean } | undefined {
+		const active = this.#active === undefined ? undefined : this.#clocks.get(this.#active);
+		const next = this.#clocks.get(pending.run);
+		if (!active || !next || !Number.isFinite(active.zeroMs) || !Number.isFinite(next.zeroMs)) return undefined;
+		if (now - active.lastPartMs > deliveringMs) return undefined;
+		const ends = this.#options.renditions.map((name) => active.endS.get(name));
+		if (ends.some((e) => e === undefined)) return undefined;
+		// Where every rendition on air has delivered to, on the wall clock, then in the new run's media time.
+		const deliveredToMs = active.zeroMs + Math.min(...(ends as number[])) * 1000;
+		const atS = (deliveredToMs - next.zeroMs) / 1000;
+		const behind = atS < firstCommonS - startToleranceS;
+		pending.backlogSinceMs ??= now;
+		const wait = behind && now - pending.backlogSinceMs < maxBacklogWaitMs;
+		return { atS: Math.max(atS, firstCommonS), wait };
 	}
 
 	#activeAlive(): boolean {
@@ -212,7 +294,18 @@ export class RunSwitcher {
 		let startAtS = Math.min(...newest);
 		if (!immediate) {
 			const now = (this.#options.nowMs ?? Date.now)();
-			pending.startAtS ??= Math.max(...newest);
+			// The run on air may be behind (a slow encoder): the new run starts where its media follows what the run on
+			// air delivered — after the run on air has delivered its backlog up to where the new run's media begins, while
+			// it still delivers (at most maxBacklogWaitMs) — not at its newest part, which skipped that backlog.
+			const firstCommonS = Math.max(
+				...this.#options.renditions.map((name) => {
+					const parts = pending.renditions.get(name)!.parts;
+					return parts.find((p) => p.independent)!.startS;
+				}),
+			);
+			const backlog = pending.startAtS === undefined ? this.#backlogStart(pending, firstCommonS, now) : undefined;
+			if (backlog?.wait) return;
+			pending.startAtS ??= backlog ? Math.min(Math.max(...newest), backlog.atS) : Math.max(...newest);
 			pending.startReadyMs ??= now;
 			if (newest.every((s) => s >= (pending.startAtS as number) - startToleranceS)) startAtS = pending.startAtS;
 			else if (now - pending.startReadyMs < maxStartWaitMs) return;
@@ -223,10 +316,15 @@ export class RunSwitcher {
 			if (now - pending.readyMs < (this.#options.maxAlignWaitMs ?? 1000)) return;
 		}
 		const hadPrevious = this.#active !== undefined;
+		if (this.#active !== undefined) this.#clocks.delete(this.#active);
 		this.#active = pending.run;
 		this.#pending = undefined;
+		// The new run on air's clock goes on from what it delivers now.
+		this.#clocks.get(pending.run)?.endS.clear();
 		const alignWaitMs = pending.readyMs === undefined ? 0 : (this.#options.nowMs ?? Date.now)() - pending.readyMs;
-		this.#options.switched(pending.run, hadPrevious, pending.skipped, alignWaitMs);
+		const zeroMs = this.#clocks.get(pending.run)?.zeroMs;
+		const startCapturedAtMs = zeroMs !== undefined && Number.isFinite(zeroMs) ? Math.round(zeroMs + startAtS * 1000) : undefined;
+		this.#options.switched(pending.run, hadPrevious, pending.skipped, alignWaitMs, startCapturedAtMs);
 		for (const name of this.#options.renditions) {
 			const r = pending.renditions.get(name)!;
 			this.#options.deliver(name, r.init!);
