@@ -73,7 +73,8 @@ interface RunClock {
 	/** Per rendition, where the media it delivered (on air) or holds (pending) ends, s. */
 	endS: Map<string, number>;
 	tracks: Map<string, TrackInfo>;
-	lastPartMs: number;
+	/** Per rendition, when its latest part arrived. */
+	lastPartMs: Map<string, number>;
 }
 
 interface PendingRendition {
@@ -205,7 +206,7 @@ export class RunSwitcher {
 	/** Keeps `run`'s clock (see {@link RunClock}) up to date with one of its items, as it arrives. */
 	#clock(run: number, rendition: string, item: RunItem): void {
 		let clock = this.#clocks.get(run);
-		if (!clock) this.#clocks.set(run, (clock = { zeroMs: Infinity, endS: new Map(), tracks: new Map(), lastPartMs: -Infinity }));
+		if (!clock) this.#clocks.set(run, (clock = { zeroMs: Infinity, endS: new Map(), tracks: new Map(), lastPartMs: new Map() }));
 		if (item.kind === 'init') {
 			const init = parseInitSection(item.ftyp, item.moov);
 			const track = init.tracks.find((t) => t.kind === 'video') ?? init.tracks.find((t) => t.kind === 'audio');
@@ -219,11 +220,11 @@ export class RunSwitcher {
 		const endS = (fragment.baseTime + fragment.duration) / track.timescale;
 		clock.endS.set(rendition, Math.max(clock.endS.get(rendition) ?? 0, endS));
 		clock.zeroMs = Math.min(clock.zeroMs, now - endS * 1000);
-		clock.lastPartMs = now;
+		clock.lastPartMs.set(rendition, now);
 	}
 
 	/**
-	 * While the run on air still delivers (a part within {@link deliveringMs}): where the new run should start so that
+	 * While the run on air still delivers (a part of every rendition within {@link deliveringMs}): where the new run should start so that
 	 * it follows what the run on air has delivered, in the new run's media time (see {@link RunClock}), and whether to
 	 * wait for the run on air to deliver more of its backlog first (it is behind the start of what the new run holds,
 	 * and the wait has lasted less than {@link maxBacklogWaitMs}). Undefined when the run on air has gone quiet (it is
@@ -233,7 +234,8 @@ export class RunSwitcher {
 		const active = this.#active === undefined ? undefined : this.#clocks.get(this.#active);
 		const next = this.#clocks.get(pending.run);
 		if (!active || !next || !Number.isFinite(active.zeroMs) || !Number.isFinite(next.zeroMs)) return undefined;
-		if (now - active.lastPartMs > deliveringMs) return undefined;
+		// Every rendition must still deliver: a composite that stopped while its sound goes on has no backlog coming.
+		if (this.#options.renditions.some((name) => now - (active.lastPartMs.get(name) ?? -Infinity) > deliveringMs)) return undefined;
 		const ends = this.#options.renditions.map((name) => active.endS.get(name));
 		if (ends.some((e) => e === undefined)) return undefined;
 		// Where every rendition on air has delivered to, on the wall clock, then in the new run's media time.
