@@ -235,7 +235,7 @@ export function renditionOutputOptions(r: Rendition, latency: LatencyProfile): s
 			'-map', `[vo_${r.name}]`,
 			// zerolatency + no B-frames: a frame leaves the encoder as soon as it is coded. A fixed GOP of one segment with
 			// scene-cut detection off puts a keyframe exactly at every segment start (RFC 8216bis 4.4.4.9 INDEPENDENT).
-			'-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-profile:v', 'main', '-pix_fmt', 'yuv420p',
+			'-c:v', 'libx264', '-preset', r.video.preset ?? 'veryfast', '-tune', 'zerolatency', '-profile:v', 'main', '-pix_fmt', 'yuv420p',
 			'-bf', '0', '-g', gop, '-keyint_min', gop, '-sc_threshold', '0',
 			// Every part of a run's first segment starts independent, so a run replacing another (make before break)
 			// can go on air at any part once warm, not a whole GOP later; the last forced one is the first segment's
