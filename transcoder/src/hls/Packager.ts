@@ -74,6 +74,8 @@ export class Packager {
 	readonly subtitlesTimeline = new MediaTimeline();
 	#seq = 0;
 	#anchor: { wallMs: number; mediaS: number } | undefined;
+	/** When the media the run going on air delivers first was captured, as the switcher estimates it. */
+	#anchorCapturedAtMs: number | undefined;
 	#lastPdtEndMs = 0;
 	/**
 	 * How late the on-air run's program-date-times are, at least: the most by which a part was in the packager's
@@ -133,13 +135,14 @@ export class Packager {
 				if (item.kind === 'init') packager.addInit(item.ftyp, item.moov);
 				else packager.addPart(item.moof, item.mdat);
 			},
-			switched: (run, hadPrevious, skippedParts, alignWaitMs) => {
+			switched: (run, hadPrevious, skippedParts, alignWaitMs, startCapturedAtMs) => {
 				if (skippedParts > 0) this.options.logger.debug({ run, skippedParts }, 'a new run wrote parts that could not start playback');
 				if (alignWaitMs > 0) this.options.logger.debug({ run, alignWaitMs, placed: Object.fromEntries([...this.#renditions].map(([name, r]) => [name, r.placedMsn])) }, 'a new run waited for the renditions on air to reach one segment number');
 				// The new run's media time starts over: re-anchor it to the wall clock, and open one new segment number
 				// for every rendition after a discontinuity. A rendition still behind (the run on air died, or did not
 				// align within the switcher's wait) gets a gap segment for each number it skipped.
 				this.#anchor = undefined;
+				this.#anchorCapturedAtMs = startCapturedAtMs;
 				this.#runPdtLateMs = 0;
 				this.#runGeneration++;
 				if (hadPrevious) {
@@ -310,8 +313,9 @@ export class Packager {
 	}
 
 	/**
-	 * The first part of an encoder run anchors media time to the wall clock: its first sample was captured about
-	 * its duration before it arrived. PDT never goes backwards across runs.
+	 * The first part of an encoder run anchors media time to the wall clock: its first sample was captured when the
+	 * switcher estimates (from the least delay of the run's parts so far), at latest its duration before it arrived.
+	 * PDT never goes backwards across runs.
 	 *
 	 * That makes a run's dates late by its first part's encode delay, which a busy machine, the burst of input
 	 * probing or a warmed-up run's buffered parts stretch to a second or more; dates already published cannot move,
@@ -321,7 +325,10 @@ export class Packager {
 	#pdtMs(mediaS: number, durationS: number): number {
 		if (!this.#anchor) {
 			const now = (this.options.nowMs ?? Date.now)();
-			this.#anchor = { wallMs: Math.max(now - durationS * 1000, this.#lastPdtEndMs), mediaS };
+			// A run that goes on air with parts held (while the run before delivered its backlog) is dated from when
+			// its media was captured, not from when the packager got it: dates go on where the last run's ended.
+			const capturedAtMs = this.#anchorCapturedAtMs ?? now - durationS * 1000;
+			this.#anchor = { wallMs: Math.max(Math.min(capturedAtMs, now - durationS * 1000), this.#lastPdtEndMs), mediaS };
 		}
 		return Math.round(this.#anchor.wallMs + (mediaS - this.#anchor.mediaS) * 1000);
 	}
