@@ -62,7 +62,7 @@ export function createBroadcastRunner(deps: BroadcastRunnerDeps): BroadcastRunne
 		// follow: carry on its numbering, and keep the replay's earlier segments.
 		const feed = await readFeedPosition(deps.redis, deps.prefix, data.spaceId);
 		if (feed.state === 'ended') throw new UnrecoverableError(`the broadcast of space ${data.spaceId} has already ended`);
-		const journals = disk ? await readReplayJournals(disk, renditions.map((r) => r.name)) : {};
+		const journals = disk ? await readReplayJournals(disk, renditions.map((r) => r.name), feed) : {};
 		const resume = planStreamResume(feed, journals, renditions.map((r) => r.name));
 		if (resume) logger.info({ nextSeq: resume.nextSeq, renditions: Object.fromEntries(Object.entries(resume.renditions).map(([name, r]) => [name, r.lastMsn])) }, 'continuing the stream of an earlier run');
 		const workDir = path.join(os.tmpdir(), `tribune-broadcast-${sessionId}`);
