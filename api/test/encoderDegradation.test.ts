@@ -176,7 +176,7 @@ describe('runStageBroadcast(): shedding the 720p encode', () => {
 		const { messages, onAir, progress, end } = await broadcastWith('space-restore', {
 			initialLevel: 1,
 			maxLevel: 1,
-			policy: { shedBelowSpeed: 0, maxLagMs: Infinity, restoreAtSpeed: 0, restoreAfterMs: 1000, minDwellMs: 0, settleMs: 2000, idleMargin: 0 },
+			policy: { shedBelowSpeed: 0, stalledBelowSpeed: 0, maxLagMs: Infinity, restoreAtSpeed: 0, restoreAfterMs: 1000, minDwellMs: 0, settleMs: 2000, idleMargin: 0 },
 		});
 		await expect.poll(() => onAir, { timeout: 30_000 }).toEqual([0, 1]);
 		await expect.poll(() => progress.at(-1), { timeout: 5000 }).toMatchObject({ state: 'live', level: 0, shed: [] });

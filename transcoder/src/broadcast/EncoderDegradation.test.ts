@@ -28,6 +28,18 @@ describe('EncoderDegradation', () => {
 		expect(feed(d, 31, 60, { speed: 0.9 })).toEqual([{ atS: 40, direction: 'shed', from: 1, to: 2, speed: 0.9 }]);
 	});
 
+	it('sheds at once a run that has all but stopped (below 0.5× for 3 s), though it is still settling', () => {
+		const d = new EncoderDegradation(costs);
+		d.onAir(0, 0);
+		expect(feed(d, 1, 2, { speed: 0.9 })).toEqual([]);
+		expect(feed(d, 3, 10, { speed: 0.2 })).toEqual([{ atS: 6, direction: 'shed', from: 0, to: 1, speed: 0.2 }]);
+		// A dip below 0.5 shorter than 3 s is not a stop.
+		const e = new EncoderDegradation(costs);
+		e.onAir(0, 0);
+		expect(feed(e, 1, 2, { speed: 0.1 })).toEqual([]);
+		expect(feed(e, 3, 4, { speed: 1 })).toEqual([]);
+	});
+
 	it('ignores brief dips below real time', () => {
 		const d = new EncoderDegradation(costs);
 		d.onAir(0, 0);

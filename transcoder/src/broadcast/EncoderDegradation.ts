@@ -8,8 +8,9 @@
  * - **Restore** one level when, for `restoreAfterMs`, the speed is at least `restoreAtSpeed` and the machine's idle
  *   CPU would pay for the level restored (the encoder's CPU now × that level's cost ratio × `idleMargin`), and the
  *   level has lasted `minDwellMs`.
- * - A run's first `settleMs` on air is not judged (its start is a burst), nor is anything while a change waits to go
- *   on air. A level shed again within `relapseWindowMs` of being restored doubles the time the next restore waits,
+ * - A run's first `settleMs` on air is not judged by these (its start is a burst), nor is anything while a change
+ *   waits to go on air — except a run that has all but stopped: below `stalledBelowSpeed` for `stalledAfterMs` sheds
+ *   a level at once, settling or not (a first run starved by a busy machine made almost nothing for 10–13 s). A level shed again within `relapseWindowMs` of being restored doubles the time the next restore waits,
  *   up to `maxRestoreAfterMs`: a machine that cannot hold a level is not made to try every 20 s.
  */
 export interface DegradationPolicy {
@@ -27,6 +28,10 @@ export interface DegradationPolicy {
 	minDwellMs: number;
 	/** A run's first time on air not judged, ms. Default 5000. */
 	settleMs: number;
+	/** Speed below which a run has all but stopped. Default 0.5. */
+	stalledBelowSpeed: number;
+	/** How long below `stalledBelowSpeed` sheds a level, even while the run settles, ms. Default 3000. */
+	stalledAfterMs: number;
 	/** Idle CPU a restore needs, as a multiple of its estimated cost. Default 1.25. */
 	idleMargin: number;
 	/** A shed this soon after a restore of the same level is a relapse, ms. Default 60000. */
@@ -43,6 +48,8 @@ export const defaultDegradationPolicy: Readonly<DegradationPolicy> = Object.free
 	restoreAfterMs: 20_000,
 	minDwellMs: 20_000,
 	settleMs: 5000,
+	stalledBelowSpeed: 0.5,
+	stalledAfterMs: 3000,
 	idleMargin: 1.25,
 	relapseWindowMs: 60_000,
 	maxRestoreAfterMs: 300_000,
@@ -80,6 +87,7 @@ export class EncoderDegradation {
 	#wanted: number;
 	#onAir: { level: number; atMs: number } | undefined;
 	#slowSinceMs: number | undefined;
+	#stalledSinceMs: number | undefined;
 	#headroomSinceMs: number | undefined;
 	#lagBase: { atMs: number; mediaS: number } | undefined;
 	#changedAtMs = -Infinity;
@@ -112,15 +120,22 @@ export class EncoderDegradation {
 	/** A run encoding `level` went on air at `atMs`: it is judged from `settleMs` later on. */
 	onAir(level: number, atMs: number): void {
 		this.#onAir = { level, atMs };
-		this.#slowSinceMs = this.#headroomSinceMs = this.#lagBase = undefined;
+		this.#slowSinceMs = this.#headroomSinceMs = this.#lagBase = this.#stalledSinceMs = undefined;
 	}
 
 	/** Judges one measurement of the run on air; returns the change to make, if any. */
 	sample(sample: DegradationSample): DegradationChange | undefined {
 		const onAir = this.#onAir;
 		const policy = this.#policy;
-		// A change waiting to go on air, or a run just started: nothing to judge yet.
-		if (!onAir || onAir.level !== this.#wanted || sample.atMs < onAir.atMs + policy.settleMs) return undefined;
+		// A change waiting to go on air: nothing to judge yet.
+		if (!onAir || onAir.level !== this.#wanted) return undefined;
+		if (sample.speed < policy.stalledBelowSpeed) this.#stalledSinceMs ??= sample.atMs;
+		else this.#stalledSinceMs = undefined;
+		if (this.#stalledSinceMs !== undefined && sample.atMs - this.#stalledSinceMs >= policy.stalledAfterMs && this.#wanted < this.maxLevel) {
+			return this.#change('shed', this.#wanted + 1, sample, {});
+		}
+		// A run just started: judged once it has settled.
+		if (sample.atMs < onAir.atMs + policy.settleMs) return undefined;
 		let lagMs: number | undefined;
 		if (sample.mediaS !== undefined) {
 			this.#lagBase ??= { atMs: sample.atMs, mediaS: sample.mediaS };
@@ -161,7 +176,7 @@ export class EncoderDegradation {
 		const change: DegradationChange = { direction, from: this.#wanted, to, speed: sample.speed, ...extra };
 		this.#wanted = to;
 		this.#changedAtMs = sample.atMs;
-		this.#slowSinceMs = this.#headroomSinceMs = undefined;
+		this.#slowSinceMs = this.#headroomSinceMs = this.#stalledSinceMs = undefined;
 		return change;
 	}
 }
