@@ -335,6 +335,8 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 		await Promise.all(runs.map((run) => run.done));
 		await unwatch();
 		const node = latest?.node;
+		// Best effort on the way out: the session's lease expires by itself (15 s), and a lost last report only leaves
+		// the job's previous progress until the job ends.
 		if (node) await link.call(node, 'release', { sessionId: options.sessionId }).catch(() => {});
 		await options.reportProgress({ state: 'stopping', speakers: 0, restarts, level: 0, shed: [] }).catch(() => {});
 	}
