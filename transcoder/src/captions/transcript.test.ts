@@ -42,9 +42,13 @@ describe('buildTranscript()', () => {
 		]);
 	});
 
-	it('leaves out cues wholly after the end and clips one that runs past it', () => {
+	it('keeps cues said after the end at the end, in the order said, and clips one that runs past it', () => {
 		const cues = [cue('a', 7500, 11_000, 'Ada', 'Runs past the end'), cue('b', 10_000, 12_000, 'Bob', 'After the end'), cue('c', 10_000, 10_000, 'Cy', 'Exactly at the end')];
-		expect(buildTranscript(cues, segments)).toEqual([{ startS: 5.5, endS: 8, speakerName: 'Ada', text: 'Runs past the end' }]);
+		expect(buildTranscript(cues, segments)).toEqual([
+			{ startS: 5.5, endS: 8, speakerName: 'Ada', text: 'Runs past the end' },
+			{ startS: 8, endS: 8, speakerName: 'Bob', text: 'After the end' },
+			{ startS: 8, endS: 8, speakerName: 'Cy', text: 'Exactly at the end' },
+		]);
 	});
 
 	it('keeps cues said between runs at the join, in the order they were said, and spans a join at real time on both sides', () => {

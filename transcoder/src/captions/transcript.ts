@@ -25,7 +25,9 @@ export const transcriptFileNames = ['transcript.vtt', 'transcript.srt', 'transcr
  * - One that began before the replay's first media instant (while the first encoder run was starting) starts at 0
  *   and keeps its real end; one spoken wholly before it is not in the replay and is left out (placing it at 0 would
  *   stack every such cue there, as it once did with nine).
- * - Likewise at the end: one running past it ends there, one said wholly after it is left out.
+ * - At the end: one running past it ends there, and one said wholly after it is kept at the end, in the order said
+ *   (the replay's last dates can be late by its encode delay, so the last words before the stop can map past them;
+ *   a transcript must not lose them).
  * - One said in time lost between two runs (a restart, a takeover) sits at the join, where the replay goes on, in the
  *   order it was said; one spanning the join keeps its real times on both sides.
  * A cue whose end precedes its start lasts from its start; one without finite times is left out.
@@ -40,9 +42,9 @@ export function buildTranscript(cues: readonly CaptionCue[], segments: readonly 
 		if (!Number.isFinite(cue.startMs) || !Number.isFinite(cue.endMs) || segments.length === 0) continue;
 		const realStartS = wallClockToTimelineS(cue.startMs, segments);
 		const realEndS = Math.max(realStartS, wallClockToTimelineS(cue.endMs, segments));
-		// Wholly outside the media: before its first instant, or at or after its end.
-		if (realEndS < 0 || (realEndS === 0 && realStartS < 0) || realStartS >= endOfReplayS) continue;
-		const startS = round3(Math.max(0, realStartS));
+		// Wholly before the media's first instant: not in the replay.
+		if (realEndS < 0 || (realEndS === 0 && realStartS < 0)) continue;
+		const startS = round3(Math.min(endOfReplayS, Math.max(0, realStartS)));
 		const endS = Math.max(startS, round3(Math.min(endOfReplayS, realEndS)));
 		out.push({ saidAtMs: cue.startMs, startS, endS, ...(cue.speakerId !== undefined && { speakerId: cue.speakerId }), speakerName: cue.speakerName, text: cue.text });
 	}
