@@ -338,6 +338,7 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 		// Best effort on the way out: the session's lease expires by itself (15 s), and a lost last report only leaves
 		// the job's previous progress until the job ends.
 		if (node) await link.call(node, 'release', { sessionId: options.sessionId }).catch(() => {});
+		// A lost last report leaves the job's previous progress until the job ends: nothing to handle.
 		await options.reportProgress({ state: 'stopping', speakers: 0, restarts, level: 0, shed: [] }).catch(() => {});
 	}
 }
