@@ -21,6 +21,19 @@ export const stageLinkSpeakerSchema = z.object({
 	muted: z.boolean(),
 });
 
+/**
+ * The space's screen share (one at a time): the sharer and their producers. The node publishes it only while the
+ * share's video producer is open and not paused; a speaker's `videoProducerId` is their camera only.
+ */
+export const stageLinkScreenSchema = z.object({
+	/** Who shares; on stage (a share by someone not on stage is not drawn). */
+	peerId: id,
+	/** The share's video producer (VP8 is composited; another codec leaves the share's box black). */
+	videoProducerId: z.string().max(64),
+	/** The shared tab's audio, when the sharer included it: mixed in the middle of the stereo field. */
+	audioProducerId: z.string().max(64).optional(),
+});
+
 /** What is on a space's stage, published by the node that hosts it on every change. */
 export const stageLinkSnapshotSchema = z.object({
 	spaceId: id,
@@ -33,9 +46,12 @@ export const stageLinkSnapshotSchema = z.object({
 	activeSpeakerId: id.optional(),
 	/** How the space shows captions (the space's `captionMode` setting); absent means 'off'. */
 	captionMode: captionModeSchema.optional(),
+	/** The screen being shared, if any: the broadcast switches to its presentation layout while it lasts. */
+	screenShare: stageLinkScreenSchema.optional(),
 });
 export type StageLinkSnapshot = z.output<typeof stageLinkSnapshotSchema>;
 export type StageLinkSpeaker = z.output<typeof stageLinkSpeakerSchema>;
+export type StageLinkScreen = z.output<typeof stageLinkScreenSchema>;
 
 export const stageLinkMethods = {
 	/** Creates a paused consumer of `producerId` on a PlainTransport that sends RTP to ip:rtpPort, RTCP to rtcpPort. */
