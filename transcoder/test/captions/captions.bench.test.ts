@@ -12,17 +12,19 @@ import { assertBuilt, collectingEngine } from './support/engineHarness.js';
 import { feedInRealTime } from './support/feedInRealTime.js';
 import { fliteVoices, noise, silence, type FliteVoice } from './support/fliteSpeech.js';
 import { cpuSeconds, memoryMb } from './support/procStats.js';
-import { recogniseStream } from './support/recogniseStream.js';
 import { hypothesesBySlot, sentenceStream, slotOf, type SentenceStream } from './support/sentenceStream.js';
 import { stageSentences } from './support/stageSentences.js';
+import { benchVoices, werByVoice, type BenchVoice } from './support/werByVoice.js';
+import { type WerSentenceSet } from './support/werSentences.js';
 
 /**
  * The captions engine bench (the engine's share of `bench:captions`; the origin and hls.js delays need the
- * broadcast integration). Skipped unless TRIBUNE_BENCH=1. Measures, with Debian's flite voices at 16 kHz:
- * - `wer`, `wer_by_voice`: word error rate of `PocketsphinxEngine` over 24 stage sentences × 4 voices, each voice one
- *   speaker saying the sentences with 1.5 s pauses; audio is fed faster than real time (results do not depend on
- *   pacing: the engine decides everything on the audio's own clock) and finals are matched to sentences by time.
- *   `wer_opus`: the same after an Opus 32 kbit/s round trip, as audio arrives from the stage.
+ * broadcast integration). Skipped unless TRIBUNE_BENCH=1. Measures:
+ * - `wer`, `wer_by_voice`, `wer_flite16`, `wer_by_set`: word error rate of `PocketsphinxEngine` per voice
+ *   (support/werByVoice.ts): flite's 16 kHz voices slt, kal16, awb and rms, flite's 8 kHz voice kal (telephone band)
+ *   and espeak-ng, each voice one speaker saying 48 sentences with 1.5 s pauses — the 24 stage sentences (which
+ *   settings were tuned on) and 24 held-out ones (never tuned on; `wer_by_set` reports each). `wer` pools every voice
+ *   and sentence. `wer_opus*`: the same after an Opus 32 kbit/s round trip, as audio arrives from the stage.
  * - `cores_talking`, `rss_mb_talking`, `final_delay_ms_*`, `first_partial_ms_median`: one speaker saying 8 sentences
  *   (2 per voice, 2 s pauses) fed in 20 ms chunks in real time. Cores are the recogniser process's utime + stime
  *   (/proc/<pid>/stat) per wall second, pauses included; `feed_cores_talking` is this process's time inside
@@ -31,15 +33,28 @@ import { stageSentences } from './support/stageSentences.js';
  * - `cores_silent` (and `silent`): a speaker who says nothing for TRIBUNE_BENCH_SILENT_S seconds (default 30) in real
  *   time: digital silence and room noise at -60 dBFS (under the gate), noise at -45 dBFS (opens the gate: the
  *   recogniser's own detector decides), and -60 dBFS noise with the gate off (PocketSphinx's detector only).
- * - `asr_filter`: ffmpeg 5.1's `asr` filter (same library, same model) on the same 4 streams: WER, CPU per audio
- *   second (`-benchmark`), peak RSS, and how much audio after the end of speech it needs before it emits a final.
- * TRIBUNE_BENCH_DECODER: JSON overriding `PocketsphinxOptions` (tuning runs); TRIBUNE_BENCH_SECTIONS: comma-separated
- * subset of wer,opus,talking,silent,asr. Writes the JSON summary to TRIBUNE_BENCH_OUT and prints it last.
+ * - `asr_filter`: ffmpeg 5.1's `asr` filter (same library, same model) on the 4 flite 16 kHz voices' stage sentences:
+ *   WER, CPU per audio second (`-benchmark`), peak RSS, and how much audio after the end of speech it needs before it
+ *   emits a final.
+ * Tuning runs: TRIBUNE_BENCH_DECODER (JSON overriding `PocketsphinxOptions`), TRIBUNE_BENCH_SECTIONS (comma-separated
+ * subset of wer,opus,talking,silent,asr), TRIBUNE_BENCH_VOICES (comma-separated subset of slt,kal16,awb,rms,kal,
+ * espeak-ng), TRIBUNE_BENCH_WER_SENTENCES (stage, heldout or all, default all). Synthesised speech is cached in
+ * $TMPDIR/tribune-wer-speech. Writes the JSON summary to TRIBUNE_BENCH_OUT and prints it last.
  */
 const decoder = JSON.parse(process.env.TRIBUNE_BENCH_DECODER ?? '{}') as Partial<PocketsphinxOptions>;
 const silentS = Number(process.env.TRIBUNE_BENCH_SILENT_S ?? 30);
 const sections = process.env.TRIBUNE_BENCH_SECTIONS?.split(',') ?? ['wer', 'opus', 'talking', 'silent', 'asr'];
 const pauseMs = 1500;
+const voices = (process.env.TRIBUNE_BENCH_VOICES?.split(',') ?? benchVoices).map((v) => {
+	if (!(benchVoices as readonly string[]).includes(v)) throw new Error(`TRIBUNE_BENCH_VOICES: ${v} is not one of ${benchVoices.join(', ')}`);
+	return v as BenchVoice;
+});
+const werSets = ((): WerSentenceSet[] => {
+	const value = process.env.TRIBUNE_BENCH_WER_SENTENCES ?? 'all';
+	if (value === 'all') return ['stage', 'heldout'];
+	if (value === 'stage' || value === 'heldout') return [value];
+	throw new Error('TRIBUNE_BENCH_WER_SENTENCES: expected stage, heldout or all');
+})();
 
 const run = promisify(execFile);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tribune-bench-captions-'));
@@ -82,41 +97,6 @@ function scoreStream(stream: SentenceStream, finals: readonly CaptionFinal[], la
 		if (e.errors > 0) mistakes.push(`${label} ${slot.voice} (${e.errors}) ${slot.reference} → ${hyps[i]}`);
 	});
 	return { errors, words };
-}
-
-async function werOver(streams: Map<FliteVoice, SentenceStream>, label: string) {
-	const byVoice: Record<string, number> = {};
-	let errors = 0;
-	let words = 0;
-	let cpu = 0;
-	let audioS = 0;
-	let speechS = 0;
-	for (const [voice, stream] of streams) {
-		const { finals, cpu: voiceCpu } = await recogniseStream(collectingEngine({ decoder, maxBacklogMs: 3_600_000 }).engine, stream, 120_000);
-		const score = scoreStream(stream, finals, label);
-		byVoice[voice] = round(score.errors / score.words);
-		errors += score.errors;
-		words += score.words;
-		cpu += voiceCpu;
-		audioS += stream.samples.length / 16_000;
-		speechS += stream.slots.reduce((s, slot) => s + (slot.speechEndMs - slot.speechStartMs) / 1000, 0);
-	}
-	return { wer: round(errors / words, 4), byVoice, words, cpuPerAudioS: round(cpu / audioS), cpuPerSpeechS: round(cpu / speechS) };
-}
-
-async function opusRoundTrip(stream: SentenceStream, name: string): Promise<SentenceStream> {
-	const raw = path.join(dir, `${name}.s16`);
-	const opus = path.join(dir, `${name}.ogg`);
-	const back = path.join(dir, `${name}.opus.s16`);
-	fs.writeFileSync(raw, Buffer.from(stream.samples.buffer, stream.samples.byteOffset, stream.samples.byteLength));
-	const quiet = ['-hide_banner', '-loglevel', 'error', '-y'];
-	await run('ffmpeg', [...quiet, '-f', 's16le', '-ar', '16000', '-ac', '1', '-i', raw, '-ar', '48000', '-c:a', 'libopus', '-b:a', '32k', '-application', 'voip', opus]);
-	await run('ffmpeg', [...quiet, '-i', opus, '-ar', '16000', '-ac', '1', '-f', 's16le', back]);
-	const bytes = fs.readFileSync(back);
-	const samples = new Int16Array(stream.samples.length);
-	// Opus adds a few ms of pre-skip handling at most; keep the original length so slots stay put.
-	for (let i = 0; i < samples.length && i * 2 + 1 < bytes.length; i++) samples[i] = bytes.readInt16LE(i * 2);
-	return { samples, slots: stream.slots };
 }
 
 /** Feeds `samples` in real time to a fresh engine; the recogniser's cores and this process's `feed()` cores. */
@@ -171,25 +151,21 @@ async function asrFilter(stream: SentenceStream, name: string) {
 }
 
 describe.skipIf(process.env.TRIBUNE_BENCH !== '1')('captions engine bench', () => {
-	let streams: Map<FliteVoice, SentenceStream>;
-	// Synthesising 96 sentences with flite takes a minute or more on a loaded machine.
-	beforeAll(() => {
-		assertBuilt();
-		streams = voiceStreams();
-	}, 600_000);
+	beforeAll(() => assertBuilt());
 
-	it.runIf(sections.includes('wer'))('word error rate over the stage sentences, per voice', async () => {
-		const r = await werOver(streams, 'pcm');
-		Object.assign(summary, { wer: r.wer, wer_by_voice: r.byVoice, words: r.words, cpu_per_audio_s: r.cpuPerAudioS, cpu_per_speech_s: r.cpuPerSpeechS });
-		expect(r.words).toBeGreaterThan(stageSentences.length * fliteVoices.length * 5);
-	}, 900_000);
+	it.runIf(sections.includes('wer'))('word error rate per voice: flite 16 kHz, flite 8 kHz, espeak-ng', async () => {
+		const r = await werByVoice({ decoder, voices, sets: werSets, pauseMs });
+		mistakes.push(...r.mistakes.map((m) => `pcm ${m}`));
+		Object.assign(summary, { wer: r.wer, wer_by_voice: r.byVoice, wer_flite16: r.werFlite16, wer_by_set: r.bySet, words: r.words, cpu_per_audio_s: r.cpuPerAudioS });
+		expect(r.words).toBeGreaterThan(voices.length * werSets.length * 24 * 5);
+	}, 1_800_000);
 
-	it.runIf(sections.includes('opus'))('word error rate after an Opus round trip', async () => {
-		const opus = new Map<FliteVoice, SentenceStream>();
-		for (const [voice, stream] of streams) opus.set(voice, await opusRoundTrip(stream, voice));
-		const r = await werOver(opus, 'opus');
-		Object.assign(summary, { wer_opus: r.wer, wer_opus_by_voice: r.byVoice });
-	}, 900_000);
+	it.runIf(sections.includes('opus'))('word error rate per voice after an Opus round trip', async () => {
+		const r = await werByVoice({ decoder, voices, sets: werSets, pauseMs, opus: true });
+		mistakes.push(...r.mistakes.map((m) => `opus ${m}`));
+		Object.assign(summary, { wer_opus: r.wer, wer_opus_by_voice: r.byVoice, wer_opus_flite16: r.werFlite16, wer_opus_by_set: r.bySet });
+		expect(r.words).toBeGreaterThan(voices.length * werSets.length * 24 * 5);
+	}, 1_800_000);
 
 	it.runIf(sections.includes('talking'))('a talking speaker in real time: cores, memory, final delay', async () => {
 		const lines = Array.from({ length: 8 }, (_, i) => ({ text: stageSentences[(i * 3 + 1) % stageSentences.length]!, voice: fliteVoices[i % 4]! }));
@@ -246,7 +222,8 @@ describe.skipIf(process.env.TRIBUNE_BENCH !== '1')('captions engine bench', () =
 		let audioS = 0;
 		let maxRssMb = 0;
 		const afterSpeech: number[] = [];
-		for (const [voice, stream] of streams) {
+		// Synthesising 96 sentences with flite takes a minute or more on a loaded machine.
+		for (const [voice, stream] of voiceStreams()) {
 			const r = await asrFilter(stream, voice);
 			const score = scoreStream(stream, r.finals.map((f) => ({ ...f, words: [], utteranceId: 0, interrupted: false })), 'asr');
 			byVoice[voice] = round(score.errors / score.words);
