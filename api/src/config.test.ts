@@ -130,3 +130,48 @@ describe('loadLauncherConfig()', () => {
 		expect(() => loadLauncherConfig({ TRANSCODER_PROCESSES: '0' })).toThrow(/TRANSCODER_PROCESSES="0"/);
 	});
 });
+
+describe('loadApiConfig(): HTTPS and TURN', () => {
+	const base = { REDIS_URL: 'redis://h' };
+
+	it('serves plain HTTP with no TURN unless told otherwise', () => {
+		expect(loadApiConfig(base)).toMatchObject({ tls: undefined, turn: undefined });
+	});
+
+	it('takes a certificate and key together, a reload interval and a redirect port', () => {
+		const config = loadApiConfig({ ...base, PORT: '443', TLS_CERT_FILE: '/etc/tribune/fullchain.pem', TLS_KEY_FILE: '/etc/tribune/privkey.pem', HTTP_REDIRECT_PORT: '80' });
+		expect(config.tls).toEqual({ certFile: '/etc/tribune/fullchain.pem', keyFile: '/etc/tribune/privkey.pem', reloadCheckS: 30, redirectPort: 80 });
+		expect(() => loadApiConfig({ ...base, TLS_CERT_FILE: '/c.pem' })).toThrow(/TLS_KEY_FILE.*go together/);
+		expect(() => loadApiConfig({ ...base, HTTP_REDIRECT_PORT: '80' })).toThrow(/HTTP_REDIRECT_PORT.*needs TLS_CERT_FILE/);
+		expect(() => loadApiConfig({ ...base, PORT: '443', TLS_CERT_FILE: '/c', TLS_KEY_FILE: '/k', HTTP_REDIRECT_PORT: '443' })).toThrow(/HTTP_REDIRECT_PORT.*must differ from PORT/);
+	});
+
+	it('takes TURN URIs with their secret, never echoing the secret', () => {
+		const config = loadApiConfig({ ...base, TURN_URLS: 'turn:turn.example.com:3478?transport=udp,turns:turn.example.com:443?transport=tcp', TURN_SECRET: 's'.repeat(40) });
+		expect(config.turn).toEqual({ urls: ['turn:turn.example.com:3478?transport=udp', 'turns:turn.example.com:443?transport=tcp'], secret: 's'.repeat(40), credentialTtlS: 43_200 });
+		expect(() => loadApiConfig({ ...base, TURN_URLS: 'turn:t.example.com' })).toThrow(/TURN_SECRET.*go together/);
+		expect(() => loadApiConfig({ ...base, TURN_URLS: 'http://t.example.com', TURN_SECRET: 's'.repeat(40) })).toThrow(/TURN_URLS="http:\/\/t.example.com": "http:\/\/t.example.com" is not a TURN URI/);
+		const short = () => loadApiConfig({ ...base, TURN_URLS: 'turn:t.example.com', TURN_SECRET: 'too-short-secret' });
+		expect(short).toThrow(/TURN_SECRET=\(hidden\): expected at least 32/);
+		expect(short).not.toThrow(/too-short-secret/);
+	});
+});
+
+describe('loadLauncherConfig(): the embedded TURN server', () => {
+	it('runs none unless TURN_EMBEDDED, and then coturn on 3478 relaying from 50000-59999 (clear of mediasoup)', () => {
+		expect(loadLauncherConfig({}).turnServer).toBeUndefined();
+		expect(loadLauncherConfig({ TURN_EMBEDDED: 'true' }).turnServer).toMatchObject({ serverPath: 'turnserver', port: 3478, tls: undefined, relayMinPort: 50_000, relayMaxPort: 59_999, peerIps: undefined, userQuota: 12 });
+	});
+
+	it('listens with TLS on TURN_TLS_PORT with the HTTPS certificate unless given its own', () => {
+		expect(loadLauncherConfig({ TURN_EMBEDDED: 'true', TURN_TLS_PORT: '443', TLS_CERT_FILE: '/c.pem', TLS_KEY_FILE: '/k.pem' }).turnServer?.tls).toEqual({ port: 443, certFile: '/c.pem', keyFile: '/k.pem' });
+		expect(loadLauncherConfig({ TURN_EMBEDDED: 'true', TURN_TLS_PORT: '5349', TLS_CERT_FILE: '/c.pem', TLS_KEY_FILE: '/k.pem', TURN_TLS_CERT_FILE: '/t.pem', TURN_TLS_KEY_FILE: '/tk.pem' }).turnServer?.tls).toEqual({ port: 5349, certFile: '/t.pem', keyFile: '/tk.pem' });
+		expect(() => loadLauncherConfig({ TURN_EMBEDDED: 'true', TURN_TLS_PORT: '443' })).toThrow(/TURN_TLS_PORT.*needs a certificate/);
+	});
+
+	it('names bad peer addresses and port ranges', () => {
+		expect(loadLauncherConfig({ TURN_EMBEDDED: 'true', TURN_PEER_IPS: '192.0.2.10, 2001:db8::10' }).turnServer?.peerIps).toEqual(['192.0.2.10', '2001:db8::10']);
+		expect(() => loadLauncherConfig({ TURN_EMBEDDED: 'true', TURN_PEER_IPS: '192.0.2.0/24' })).toThrow(/"192.0.2.0\/24" is not an IP address/);
+		expect(() => loadLauncherConfig({ TURN_EMBEDDED: 'true', TURN_RELAY_MIN_PORT: '60000', TURN_RELAY_MAX_PORT: '50000' })).toThrow(/TURN_RELAY_MIN_PORT must be below/);
+	});
+});

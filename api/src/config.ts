@@ -1,3 +1,4 @@
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +12,7 @@ import type { MetricsAccess } from './http/metricsAccess.js';
 import { parseEmbedOrigins, type EmbedOrigins } from './http/securityHeaders.js';
 import { parseTrustedProxies, type TrustedProxies } from './http/trustedProxies.js';
 import { defaultSpaceLimits, type SpaceLimits } from './spaces/SpaceLimits.js';
+import { parseTurnUrls, type TurnConfig } from './turn/turnCredentials.js';
 
 const defaultDataDir = path.join(os.homedir(), '.local', 'share', 'tribune');
 const defaultPlayerDir = fileURLToPath(new URL('../../player/dist', import.meta.url));
@@ -69,6 +71,28 @@ const apiSchema = z.object({
 	HAND_DISCONNECT_LOWER_S: envValue.positiveInt().max(24 * 3600, 'expected at most 1 day').default(defaultLifecycleLimits.handDisconnectLowerS),
 	/** Sites that may frame /embed/<id>: `*` (any) or a comma-separated list of origins. */
 	TRIBUNE_EMBED_ORIGINS: z.string().default('*').transform(parsedWith(parseEmbedOrigins)),
+	/**
+	 * PEM certificate chain (leaf first, as certbot's fullchain.pem) and its key: PORT serves HTTPS and WSS. Both or
+	 * neither. Renewed files are picked up without a restart (checked every TLS_RELOAD_CHECK_S, and on SIGHUP).
+	 */
+	TLS_CERT_FILE: z.string().min(1).optional(),
+	TLS_KEY_FILE: z.string().min(1).optional(),
+	/** How often the certificate and key files are checked for a renewal, in seconds. */
+	TLS_RELOAD_CHECK_S: envValue.positiveInt().max(3600, 'expected at most 3600').default(30),
+	/** With TLS: a plain HTTP listener on this port (on HOST) that answers every request with a 308 to https://. */
+	HTTP_REDIRECT_PORT: envValue.port().optional(),
+	/**
+	 * TURN URIs given to speakers with per-participant credentials (comma-separated `turn:`/`turns:` URIs); with
+	 * TURN_SECRET. Unset: no TURN (a speaker whose UDP is blocked still has mediasoup's TCP candidates).
+	 */
+	TURN_URLS: z.string().transform(parsedWith(parseTurnUrls)).optional(),
+	/** The TURN server's shared secret (coturn `static-auth-secret`); at least 32 characters. Never echoed. */
+	TURN_SECRET: z.string().regex(/^[\x21-\x7e]{32,}$/, 'expected at least 32 characters, printable ASCII without spaces').optional(),
+	/**
+	 * Lifetime of a minted TURN credential, in seconds. The TURN server checks it on every allocation refresh, so it
+	 * bounds how long a stage connection can stay relayed; a new transport (a rejoin) gets a new one.
+	 */
+	TURN_CREDENTIAL_TTL_S: envValue.positiveInt().min(300, 'expected at least 300').max(48 * 3600, 'expected at most 48 hours').default(12 * 3600),
 	/** Bearer token a /metrics scrape must present; header-safe, at least 32 characters. Never echoed. */
 	TRIBUNE_METRICS_TOKEN: z.string().regex(/^[\x21-\x7e]{32,}$/, 'expected at least 32 characters, printable ASCII without spaces').optional(),
 	/** Address of the metrics listener (with METRICS_PORT). */
@@ -126,6 +150,18 @@ const apiSchema = z.object({
 	TRIBUNE_ADMIN_KEY: z.string().regex(/^[\x21-\x7e]{32,}$/, 'expected at least 32 characters, printable ASCII without spaces').optional(),
 	/** Lifetime of a host identity (and its credential) from the invite it was redeemed with, in seconds. */
 	HOST_CREDENTIAL_TTL_S: envValue.positiveInt().min(3600, 'expected at least 3600').max(365 * 24 * 3600, 'expected at most 365 days').default(90 * 24 * 3600),
+}).refine((c) => (c.TLS_CERT_FILE === undefined) === (c.TLS_KEY_FILE === undefined), {
+	message: 'TLS_CERT_FILE and TLS_KEY_FILE go together',
+	path: ['TLS_KEY_FILE'],
+}).refine((c) => c.HTTP_REDIRECT_PORT === undefined || c.TLS_CERT_FILE !== undefined, {
+	message: 'redirects to HTTPS, which needs TLS_CERT_FILE and TLS_KEY_FILE',
+	path: ['HTTP_REDIRECT_PORT'],
+}).refine((c) => c.HTTP_REDIRECT_PORT === undefined || (c.HTTP_REDIRECT_PORT !== c.PORT && c.HTTP_REDIRECT_PORT !== c.METRICS_PORT), {
+	message: 'must differ from PORT and METRICS_PORT',
+	path: ['HTTP_REDIRECT_PORT'],
+}).refine((c) => (c.TURN_URLS === undefined) === (c.TURN_SECRET === undefined), {
+	message: 'TURN_URLS and TURN_SECRET go together: credentials are minted from the secret for those servers',
+	path: ['TURN_SECRET'],
 }).refine((c) => c.METRICS_PORT === undefined || c.METRICS_PORT !== c.PORT, {
 	message: 'must differ from PORT (the metrics listener is a separate one)',
 	path: ['METRICS_PORT'],
@@ -146,7 +182,64 @@ const launcherSchema = z.object({
 	REDIS_SERVER_PATH: z.string().min(1).default('redis-server'),
 	TRIBUNE_DATA_DIR: z.string().min(1).default(defaultDataDir),
 	LOG_LEVEL: envValue.logLevel().default('info'),
+	/** The launcher runs Debian's coturn (`turnserver`) with TURN_SECRET, for the servers TURN_URLS names on this machine. */
+	TURN_EMBEDDED: envValue.boolean().default(false),
+	/** coturn's binary. */
+	TURNSERVER_PATH: z.string().min(1).default('turnserver'),
+	/** Address coturn listens on; unset: every address. */
+	TURN_LISTEN_IP: ipAddress().optional(),
+	/** coturn's plain port (UDP and TCP). */
+	TURN_PORT: envValue.port().default(3478),
+	/** coturn's TLS port (TURN over TLS: 443 passes most firewalls); unset: no TLS listener. */
+	TURN_TLS_PORT: envValue.port().optional(),
+	/** Certificate and key of the TLS listener; default TLS_CERT_FILE and TLS_KEY_FILE. */
+	TURN_TLS_CERT_FILE: z.string().min(1).optional(),
+	TURN_TLS_KEY_FILE: z.string().min(1).optional(),
+	TLS_CERT_FILE: z.string().min(1).optional(),
+	TLS_KEY_FILE: z.string().min(1).optional(),
+	/** UDP ports coturn relays from (one per allocation); kept apart from mediasoup's 40000-49999. */
+	TURN_RELAY_MIN_PORT: envValue.port().default(50000),
+	TURN_RELAY_MAX_PORT: envValue.port().default(59999),
+	/** The public address of a server behind 1:1 NAT (coturn `external-ip`); unset: none. */
+	TURN_EXTERNAL_IP: ipAddress().optional(),
+	/**
+	 * The only peers coturn relays to (comma-separated IPs): the media servers. Default MEDIASOUP_ANNOUNCED_IP (when
+	 * an IP) and MEDIASOUP_LISTEN_IP. Everything else is denied, so the relay is no way into the server's network.
+	 */
+	TURN_PEER_IPS: z.string().transform(parsedWith(parseIpList)).optional(),
+	/** coturn's realm (it appears in its replies and logs). */
+	TURN_REALM: z.string().regex(/^[A-Za-z0-9.-]{1,253}$/, 'expected a domain-like name').default('tribune'),
+	/** Relay allocations one credential (one participant) holds at once. */
+	TURN_USER_QUOTA: envValue.positiveInt().max(1000, 'expected at most 1000').default(12),
+	/** Relay allocations the server holds at once. */
+	TURN_TOTAL_QUOTA: envValue.positiveInt().max(100_000, 'expected at most 100000').default(1000),
+	/** Bandwidth one relayed session may use, bytes per second. */
+	TURN_MAX_BPS: envValue.positiveInt().max(100_000_000, 'expected at most 100000000').default(1_000_000),
+}).refine((c) => c.TURN_RELAY_MIN_PORT < c.TURN_RELAY_MAX_PORT, {
+	message: 'TURN_RELAY_MIN_PORT must be below TURN_RELAY_MAX_PORT',
+	path: ['TURN_RELAY_MIN_PORT'],
+}).refine((c) => c.TURN_TLS_PORT === undefined || (c.TURN_TLS_CERT_FILE ?? c.TLS_CERT_FILE) !== undefined, {
+	message: 'TURN over TLS needs a certificate: TURN_TLS_CERT_FILE and TURN_TLS_KEY_FILE (or TLS_CERT_FILE and TLS_KEY_FILE)',
+	path: ['TURN_TLS_PORT'],
+}).refine((c) => (c.TURN_TLS_CERT_FILE === undefined) === (c.TURN_TLS_KEY_FILE === undefined), {
+	message: 'TURN_TLS_CERT_FILE and TURN_TLS_KEY_FILE go together',
+	path: ['TURN_TLS_KEY_FILE'],
+}).refine((c) => c.TURN_TLS_PORT === undefined || c.TURN_TLS_PORT !== c.TURN_PORT, {
+	message: 'must differ from TURN_PORT',
+	path: ['TURN_TLS_PORT'],
 });
+
+function ipAddress() {
+	return z.string().refine((value) => net.isIP(value) !== 0, 'expected an IP address');
+}
+
+/** Comma-separated IP addresses; throws naming the entry that is not one. */
+function parseIpList(value: string): string[] {
+	const entries = value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+	if (entries.length === 0) throw new Error('expected at least one IP address');
+	for (const entry of entries) if (net.isIP(entry) === 0) throw new Error(`"${entry}" is not an IP address`);
+	return entries;
+}
 
 export type LogLevel = z.output<typeof apiSchema>['LOG_LEVEL'];
 
@@ -179,6 +272,10 @@ export interface ApiConfig {
 	metrics: MetricsAccess;
 	/** Peers whose X-Forwarded-For is believed (Express's req.ip and the connection caps). */
 	trustedProxies: TrustedProxies;
+	/** HTTPS on PORT: certificate and key files, how often they are checked, and the optional redirect listener. */
+	tls: Readonly<{ certFile: string; keyFile: string; reloadCheckS: number; redirectPort: number | undefined }> | undefined;
+	/** TURN servers and their shared secret; undefined: none. */
+	turn: Readonly<TurnConfig> | undefined;
 	connections: ConnectionLimits;
 	/** Anyone may create spaces (`TRIBUNE_OPEN_HOSTING`). */
 	openHosting: boolean;
@@ -199,6 +296,26 @@ export interface LauncherConfig {
 	redisServerPath: string;
 	dataDir: string;
 	logLevel: LogLevel;
+	/** The coturn the launcher runs (TURN_EMBEDDED); undefined: none. Its secret is the API's TURN_SECRET. */
+	turnServer: Readonly<EmbeddedTurnConfig> | undefined;
+}
+
+/** How the launcher's coturn listens, relays and limits (the secret comes from the API's configuration). */
+export interface EmbeddedTurnConfig {
+	serverPath: string;
+	listenIp: string | undefined;
+	port: number;
+	/** TLS listener: port, certificate and key files; undefined: none. */
+	tls: Readonly<{ port: number; certFile: string; keyFile: string }> | undefined;
+	relayMinPort: number;
+	relayMaxPort: number;
+	externalIp: string | undefined;
+	/** The only peers relayed to; undefined: the media servers' addresses (MEDIASOUP_ANNOUNCED_IP, MEDIASOUP_LISTEN_IP). */
+	peerIps: readonly string[] | undefined;
+	realm: string;
+	userQuota: number;
+	totalQuota: number;
+	maxBps: number;
 }
 
 export function loadApiConfig(env: Record<string, string | undefined>): Readonly<ApiConfig> {
@@ -228,6 +345,10 @@ export function loadApiConfig(env: Record<string, string | undefined>): Readonly
 		embedOrigins: c.TRIBUNE_EMBED_ORIGINS,
 		metrics: Object.freeze({ token: c.TRIBUNE_METRICS_TOKEN, listen: c.METRICS_PORT === undefined ? undefined : Object.freeze({ host: c.METRICS_HOST, port: c.METRICS_PORT }) }),
 		trustedProxies: c.TRIBUNE_TRUSTED_PROXIES,
+		tls: c.TLS_CERT_FILE && c.TLS_KEY_FILE
+			? Object.freeze({ certFile: path.resolve(c.TLS_CERT_FILE), keyFile: path.resolve(c.TLS_KEY_FILE), reloadCheckS: c.TLS_RELOAD_CHECK_S, redirectPort: c.HTTP_REDIRECT_PORT })
+			: undefined,
+		turn: c.TURN_URLS && c.TURN_SECRET ? Object.freeze({ urls: Object.freeze(c.TURN_URLS), secret: c.TURN_SECRET, credentialTtlS: c.TURN_CREDENTIAL_TTL_S }) : undefined,
 		connections: Object.freeze({ maxConnections: c.HTTP_MAX_CONNECTIONS, maxPerAddress: c.HTTP_MAX_CONNECTIONS_PER_ADDRESS }),
 		openHosting: c.TRIBUNE_OPEN_HOSTING,
 		spaceLimits: Object.freeze({
@@ -256,7 +377,27 @@ export function loadLauncherConfig(env: Record<string, string | undefined>): Rea
 		redisServerPath: c.REDIS_SERVER_PATH,
 		dataDir: path.resolve(c.TRIBUNE_DATA_DIR),
 		logLevel: c.LOG_LEVEL,
+		turnServer: c.TURN_EMBEDDED ? Object.freeze(embeddedTurn(c)) : undefined,
 	});
+}
+
+function embeddedTurn(c: z.output<typeof launcherSchema>): EmbeddedTurnConfig {
+	const certFile = c.TURN_TLS_CERT_FILE ?? c.TLS_CERT_FILE;
+	const keyFile = c.TURN_TLS_KEY_FILE ?? c.TLS_KEY_FILE;
+	return {
+		serverPath: c.TURNSERVER_PATH,
+		listenIp: c.TURN_LISTEN_IP,
+		port: c.TURN_PORT,
+		tls: c.TURN_TLS_PORT !== undefined && certFile && keyFile ? Object.freeze({ port: c.TURN_TLS_PORT, certFile: path.resolve(certFile), keyFile: path.resolve(keyFile) }) : undefined,
+		relayMinPort: c.TURN_RELAY_MIN_PORT,
+		relayMaxPort: c.TURN_RELAY_MAX_PORT,
+		externalIp: c.TURN_EXTERNAL_IP,
+		peerIps: c.TURN_PEER_IPS && Object.freeze(c.TURN_PEER_IPS),
+		realm: c.TURN_REALM,
+		userQuota: c.TURN_USER_QUOTA,
+		totalQuota: c.TURN_TOTAL_QUOTA,
+		maxBps: c.TURN_MAX_BPS,
+	};
 }
 
 /** A webhook receiver's URL: absolute http(s), with a host; credentials belong in the receiver's checks, not the URL. */

@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import http from 'node:http';
+import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, exitCodes, loadIngestConfig, WorkerPool } from '@tribune/ingest';
@@ -28,6 +29,7 @@ import { connectRequestRedis } from './redis/requestRedis.js';
 import { ConnectionPolicy, httpServerOptions } from './http/ConnectionPolicy.js';
 import { startMetricsServer } from './http/metricsAccess.js';
 import { buildSecurityHeaders } from './http/securityHeaders.js';
+import { CertificateReloader, createRedirectServer, loadCertificate, tlsServerOptions } from './http/tlsServer.js';
 
 /** Redis key prefix shared by every Tribune process on one Redis. */
 const redisPrefix = 'tribune';
@@ -146,12 +148,27 @@ async function main(): Promise<void> {
 		metricsToken: config.metrics.listen ? undefined : config.metrics.token,
 	});
 	const connections = new ConnectionPolicy(config.connections, config.trustedProxies, logger.child({ module: 'http' }), () => metrics.connectionsRefused.inc());
+	// A bad certificate or key stops the node here, with the file named, before it serves anyone.
+	let certificate;
+	try {
+		certificate = config.tls && loadCertificate(config.tls.certFile, config.tls.keyFile);
+	} catch (error) {
+		throw new ConfigError(`invalid api configuration:\n  ${(error as Error).message}`);
+	}
 	// LL-HLS ahead of Express: thousands of listeners each ask for a part every ~200 ms (docs/SCALING.md).
-	const server = http.createServer(httpServerOptions, (req, res) => {
+	const handle = (req: http.IncomingMessage, res: http.ServerResponse): void => {
 		// A connection over the per-address cap was answered 429 on accept; what it sends anyway is not served.
 		if (connections.refused(req.socket)) return;
 		if (!origin.serveHls(req, res)) app(req, res);
-	});
+	};
+	// With TLS_CERT_FILE: HTTPS and WSS on the same port (the upgrade listeners below attach to either server).
+	const server: http.Server = certificate
+		? https.createServer({ ...httpServerOptions, ...tlsServerOptions, cert: certificate.cert, key: certificate.key }, handle)
+		: http.createServer(httpServerOptions, handle);
+	const reloader = certificate && config.tls
+		? new CertificateReloader(server as https.Server, { certFile: config.tls.certFile, keyFile: config.tls.keyFile, checkS: config.tls.reloadCheckS }, certificate, logger.child({ module: 'tls' }))
+		: undefined;
+	if (reloader) process.on('SIGHUP', () => reloader.reloadNow());
 	connections.attach(server);
 	spaces.signaling.attach(server);
 	spaces.captions.socket.attach(server);
@@ -161,6 +178,7 @@ async function main(): Promise<void> {
 	// Blocking playlist requests are held for up to ~3 target durations; keep-alive must outlive them.
 	server.keepAliveTimeout = httpServerOptions.keepAliveTimeout;
 	server.maxHeadersCount = 100;
+	const redirectServer = config.tls?.redirectPort === undefined ? undefined : createRedirectServer(config.port, httpServerOptions);
 	const metricsServer = config.metrics.listen ? await startMetricsServer(metrics.registry, { ...config.metrics, listen: config.metrics.listen }, httpServerOptions) : undefined;
 	if (!config.metrics.listen && !config.metrics.token) logger.info('metrics are off: set METRICS_PORT (own listener) or TRIBUNE_METRICS_TOKEN (bearer on the main port)');
 	// An operator may mean it (a private network with its scraper), but it is worth saying: anyone who reaches it reads it.
@@ -172,7 +190,14 @@ async function main(): Promise<void> {
 		// A listener ramp opens thousands of connections at once; Node's default backlog (511) overflowed.
 		server.listen(config.port, config.host, 4096, resolve);
 	});
-	logger.info({ port: config.port, host: config.host, mediasoupWorkers: workers.pids.length, metrics: config.metrics.listen ?? (config.metrics.token ? 'main port, bearer' : 'off'), trustedProxies: config.trustedProxies.description }, 'api ready');
+	if (redirectServer && config.tls?.redirectPort !== undefined) {
+		const redirectPort = config.tls.redirectPort;
+		await new Promise<void>((resolve, reject) => {
+			redirectServer.once('error', reject);
+			redirectServer.listen(redirectPort, config.host, resolve);
+		});
+	}
+	logger.info({ port: config.port, host: config.host, tls: certificate ? { fingerprint: certificate.fingerprint, notAfter: certificate.notAfter.toISOString(), redirectPort: config.tls?.redirectPort } : false, turn: config.turn ? config.turn.urls : false, mediasoupWorkers: workers.pids.length, metrics: config.metrics.listen ?? (config.metrics.token ? 'main port, bearer' : 'off'), trustedProxies: config.trustedProxies.description }, 'api ready');
 	if (operatorKey.fromDataDir) offerAdminSignIn(adminSessions, requestRedis, logger);
 
 	let stopping = false;
@@ -182,6 +207,9 @@ async function main(): Promise<void> {
 		logger.info({ reason }, 'api stopping');
 		server.close();
 		server.closeAllConnections();
+		reloader?.close();
+		redirectServer?.close();
+		redirectServer?.closeAllConnections();
 		metricsServer?.close();
 		metricsServer?.closeAllConnections();
 		broadcasts.close();

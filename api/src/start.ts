@@ -1,10 +1,12 @@
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, exitCodes, loadIngestConfig } from '@tribune/ingest';
 import { createLogger, loadTranscoderConfig } from '@tribune/transcoder';
 import { z } from 'zod';
 import { loadApiConfig, loadLauncherConfig } from './config.js';
+import { Coturn } from './launcher/Coturn.js';
 import { EmbeddedRedis } from './launcher/EmbeddedRedis.js';
 import { Supervisor } from './launcher/Supervisor.js';
 
@@ -27,17 +29,25 @@ async function main(): Promise<void> {
 			throw error;
 		}
 	});
+	if (problems.length === 0 && config.turnServer && loadApiConfig(childEnv).turn === undefined) {
+		problems.push('invalid launcher configuration:\n  TURN_EMBEDDED=true: the API mints credentials for the TURN server it runs: set TURN_URLS (its public turn:/turns: URIs) and TURN_SECRET');
+	}
 	if (problems.length > 0) throw new ConfigError(problems.join('\n'));
 	const logger = createLogger('launcher', config.logLevel);
 	const redis = config.redisUrl === undefined
 		? await EmbeddedRedis.start({ dir: path.join(config.dataDir, 'redis'), serverPath: config.redisServerPath, logger })
 		: undefined;
+	const turn = config.turnServer ? await startCoturn(config.turnServer, childEnv, config.dataDir, logger).catch(async (error: unknown) => {
+		await redis?.stop();
+		throw error;
+	}) : undefined;
 	let stopping = false;
 	const stop = async (reason: string, exitCode = 0): Promise<void> => {
 		if (stopping) return;
 		stopping = true;
 		logger.info({ reason }, 'stopping Tribune');
 		await supervisor.stop();
+		await turn?.stop();
 		await redis?.stop();
 		logger.info('Tribune stopped');
 		process.exit(exitCode);
@@ -68,6 +78,14 @@ async function main(): Promise<void> {
 	process.on('SIGTERM', () => void stop('SIGTERM'));
 }
 
+/** The launcher's coturn, with the API's secret, relaying only to this machine's media addresses unless told otherwise. */
+function startCoturn(turnServer: NonNullable<ReturnType<typeof loadLauncherConfig>['turnServer']>, env: NodeJS.ProcessEnv, dataDir: string, logger: ReturnType<typeof createLogger>): Promise<Coturn> {
+	const api = loadApiConfig(env);
+	const ingest = loadIngestConfig(env);
+	const mediaIps = [ingest.announcedIp, ingest.listenIp].filter((ip): ip is string => ip !== undefined && net.isIP(ip) !== 0 && ip !== '0.0.0.0' && ip !== '::');
+	return Coturn.start({ config: turnServer, secret: api.turn!.secret, mediaIps: [...new Set(mediaIps)], dir: path.join(dataDir, 'turn'), logger: logger.child({ module: 'coturn' }) });
+}
+
 const signInMessage = z.strictObject({ type: z.literal('admin-sign-in'), path: z.string().regex(/^\/admin#code=[A-Za-z0-9_-]{43}$/) });
 
 /** Where the launcher leaves the admin sign-in link when its stdout is not a terminal. */
@@ -79,12 +97,12 @@ const signInLinkFile = 'admin-sign-in';
  * are shipped and kept) written to `<data dir>/admin-sign-in` (0600, replaced whole) and only that path is printed.
  * Never through the logger.
  */
-function showSignInLink(message: unknown, api: { host: string; port: number }, dataDir: string): void {
+function showSignInLink(message: unknown, api: { host: string; port: number; tls: unknown }, dataDir: string): void {
 	const parsed = signInMessage.safeParse(message);
 	if (!parsed.success) return;
 	const wildcard = api.host === '0.0.0.0' || api.host === '::';
 	const host = wildcard ? 'localhost' : api.host.includes(':') ? `[${api.host}]` : api.host;
-	const link = `http://${host}:${api.port}${parsed.data.path}`;
+	const link = `${api.tls ? 'https' : 'http'}://${host}:${api.port}${parsed.data.path}`;
 	if (process.stdout.isTTY) {
 		process.stdout.write(`Admin sign-in (one-time, 1 h): ${link}\n`);
 		return;
