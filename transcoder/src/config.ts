@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { resolveSherpaModelFiles, sherpaModelProblems, sherpaOnnxPackageProblem, type SherpaModelFiles } from './captions/sherpaOnnxModel.js';
 import { isRedisUrl } from './redisConnection.js';
 
-const redisUrlForms = 'redis://host:port, rediss://… or unix:///path.sock';
+const redisUrlForms = 'redis://host:port, rediss://…, unix:///path.sock or redis+sentinel://host:port,host:port/<master name>';
 
 /** REDIS_URL as every Tribune process reads it. */
 export const redisUrlEnv = () => z.string({ message: `required: ${redisUrlForms}` }).refine(isRedisUrl, `expected ${redisUrlForms}`);
@@ -13,6 +13,8 @@ export const redisUrlEnv = () => z.string({ message: `required: ${redisUrlForms}
 const schema = z.object({
 	/** Redis shared with the API; BullMQ's queues live there. Required: the launcher sets it for its private Redis. */
 	REDIS_URL: redisUrlEnv(),
+	/** Address this transcoder receives stage RTP on (the API nodes send to it): on a machine of its own, its address on the network the API nodes reach. */
+	TRANSCODER_RTP_IP: z.ipv4({ message: 'expected an IP address' }).or(z.ipv6({ message: 'expected an IP address' })).default('127.0.0.1'),
 	/** Where the packager writes segments and replays. */
 	TRIBUNE_DATA_DIR: z.string().min(1).default(path.join(os.homedir(), '.local', 'share', 'tribune')),
 	/** ffmpeg and ffprobe binaries. */
@@ -49,6 +51,8 @@ const schema = z.object({
 /** The transcoder's configuration, in the units its names say. */
 export interface TranscoderConfig {
 	redisUrl: string;
+	/** Address stage RTP reaches this transcoder on. */
+	rtpIp: string;
 	dataDir: string;
 	ffmpegPath: string;
 	ffprobePath: string;
@@ -69,6 +73,7 @@ export function loadTranscoderConfig(env: Record<string, string | undefined>): R
 	const c = parseEnv(schema, env, 'transcoder');
 	return Object.freeze({
 		redisUrl: c.REDIS_URL,
+		rtpIp: c.TRANSCODER_RTP_IP,
 		dataDir: path.resolve(c.TRIBUNE_DATA_DIR),
 		ffmpegPath: c.FFMPEG_PATH,
 		ffprobePath: c.FFPROBE_PATH,
