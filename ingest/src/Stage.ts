@@ -1,7 +1,8 @@
 import type { types } from 'mediasoup';
 import type { Logger } from 'pino';
 import { StageError } from './StageError.js';
-import { StagePeer, type ProducerAppData, type PublishGrants, type WebRtcListenOptions } from './StagePeer.js';
+import { defaultScreenShareLimits, ScreenShareGuard, type ScreenShareLimits, type ScreenShareViolation } from './ScreenShareGuard.js';
+import { producerSource, StagePeer, type ProducerAppData, type PublishGrants, type WebRtcListenOptions } from './StagePeer.js';
 import { TypedEmitter } from './TypedEmitter.js';
 import type { WorkerPool } from './WorkerPool.js';
 
@@ -11,13 +12,34 @@ export interface StageOptions {
 	activeSpeakerIntervalMs: number;
 	/** How often audio levels are reported, in ms. */
 	audioLevelIntervalMs: number;
+	/** What a screen share may send (default `defaultScreenShareLimits`). */
+	screenShare?: ScreenShareLimits;
 }
 
 export const defaultStageOptions: Readonly<StageOptions> = Object.freeze({
 	webRtc: { listenIp: '127.0.0.1', initialAvailableOutgoingBitrate: 600_000 },
 	activeSpeakerIntervalMs: 300,
 	audioLevelIntervalMs: 500,
+	screenShare: defaultScreenShareLimits,
 });
+
+/**
+ * Why a screen share ended: `stopped` by its sharer (or the browser's own "stop sharing"), `stopped_by_moderator`,
+ * `replaced` by another share, `left` (the sharer's peer closed: left the stage or disconnected), `demoted` (their
+ * role no longer shares), `not_allowed` (their grant was withdrawn otherwise), `too_large`/`too_fast` (past the
+ * stage's `ScreenShareLimits`), `stage_closed`.
+ */
+export type ShareEndReason = 'stopped' | 'stopped_by_moderator' | 'replaced' | 'left' | 'demoted' | 'not_allowed' | 'too_large' | 'too_fast' | 'stage_closed';
+
+/** The stage's one screen share. */
+export interface ScreenShare {
+	peerId: string;
+	videoProducerId: string;
+	/** The shared tab's sound, when there is one. */
+	audioProducerId?: string;
+	/** When it started, epoch ms. */
+	startedAt: number;
+}
 
 export type StageEvents = {
 	/** The dominant speaker changed. */
@@ -26,9 +48,23 @@ export type StageEvents = {
 	audiolevels: [levels: { peerId: string; volumeDb: number }[]];
 	/** A producer appeared (for tests and the broadcast, which consumes the stage). */
 	newproducer: [producer: types.Producer<ProducerAppData>];
+	/** A screen share started, or its tab audio came or went. */
+	sharechanged: [share: ScreenShare];
+	/** The screen share ended. */
+	shareended: [share: ScreenShare, reason: ShareEndReason];
 	/** `routerclosed`: the worker died; the owner should open a new stage for the space. */
 	close: [reason: 'closed' | 'routerclosed'];
 };
+
+interface ActiveShare {
+	peer: StagePeer;
+	video: types.Producer<ProducerAppData>;
+	audio: types.Producer<ProducerAppData> | undefined;
+	startedAt: number;
+	guard: ScreenShareGuard | undefined;
+	/** Set by whoever ends it, before its producer closes. */
+	endReason: ShareEndReason | undefined;
+}
 
 /**
  * One space's SFU: a mediasoup router on the least-loaded worker, the observers that say who speaks, and the
@@ -45,6 +81,7 @@ export class Stage extends TypedEmitter<StageEvents> {
 	readonly #logger: Logger;
 	#closed = false;
 	#dominant: string | null = null;
+	#share: ActiveShare | undefined;
 
 	private constructor(spaceId: string, router: types.Router, activeSpeaker: types.ActiveSpeakerObserver, audioLevels: types.AudioLevelObserver, options: StageOptions, logger: Logger) {
 		super();
@@ -109,6 +146,9 @@ export class Stage extends TypedEmitter<StageEvents> {
 			webRtc: this.#options.webRtc,
 			onProducer: (p, producer) => this.#onProducer(p, producer),
 			otherProducers: (p) => this.peers.filter((other) => other !== p).flatMap((other) => other.producers),
+			claimShare: (p) => {
+				if (this.#share && this.#share.peer !== p && !this.#share.video.closed) throw new StageError('conflict', 'someone else is sharing their screen');
+			},
 		});
 		peer.onListenerError((event, error) => this.#logger.error({ err: error, event, peerId }, 'StagePeer listener threw'));
 		this.#peers.set(peerId, peer);
@@ -116,6 +156,24 @@ export class Stage extends TypedEmitter<StageEvents> {
 			if (this.#peers.get(peerId) === peer) this.#peers.delete(peerId);
 		});
 		return peer;
+	}
+
+	/** The screen share on stage now, if any. */
+	get share(): ScreenShare | undefined {
+		return this.#share && shareInfo(this.#share);
+	}
+
+	/**
+	 * Ends the screen share (its screen and tab audio producers close; the sharer's client hears of it as
+	 * `shareended` through the API). Returns the share it ended, or undefined when there was none.
+	 */
+	stopShare(reason: ShareEndReason): ScreenShare | undefined {
+		const share = this.#share;
+		if (!share) return undefined;
+		share.endReason ??= reason;
+		const info = shareInfo(share);
+		share.video.close();
+		return info;
 	}
 
 	/** Closes the router, and with it every peer, transport, producer and consumer. Idempotent. */
@@ -126,6 +184,7 @@ export class Stage extends TypedEmitter<StageEvents> {
 	#close(reason: 'closed' | 'routerclosed'): void {
 		if (this.#closed) return;
 		this.#closed = true;
+		if (this.#share) this.#share.endReason ??= 'stage_closed';
 		for (const peer of this.#peers.values()) peer.close();
 		this.#peers.clear();
 		this.router.close();
@@ -133,9 +192,23 @@ export class Stage extends TypedEmitter<StageEvents> {
 	}
 
 	#onProducer(peer: StagePeer, producer: types.Producer<ProducerAppData>): void {
-		if (producer.kind === 'audio') {
+		const source = producerSource(producer);
+		if (source === 'screen') this.#onShare(peer, producer);
+		if (source === 'screenAudio' && this.#share?.peer === peer) {
+			const share = this.#share;
+			share.audio = producer;
+			producer.observer.once('close', () => {
+				if (this.#share !== share || share.audio !== producer) return;
+				share.audio = undefined;
+				if (!share.video.closed) this.safeEmit('sharechanged', shareInfo(share));
+			});
+			this.safeEmit('sharechanged', shareInfo(share));
+		}
+		// Tab audio is not a voice: it neither makes its sharer the active speaker nor shows as their level.
+		if (source === 'mic') {
 			// Observers only take audio; errors here (a producer closed meanwhile) must not fail the produce.
 			this.#activeSpeaker.addProducer({ producerId: producer.id }).catch(() => {});
+			// As above: a producer closed meanwhile leaves the observer by itself.
 			this.#audioLevels.addProducer({ producerId: producer.id }).catch(() => {});
 		}
 		for (const other of this.#peers.values()) {
@@ -144,4 +217,47 @@ export class Stage extends TypedEmitter<StageEvents> {
 		}
 		this.safeEmit('newproducer', producer);
 	}
+
+	/** A screen producer passed the peer's checks (so no other share is live): it becomes the stage's share. */
+	#onShare(peer: StagePeer, producer: types.Producer<ProducerAppData>): void {
+		const share: ActiveShare = { peer, video: producer, audio: undefined, startedAt: Date.now(), guard: undefined, endReason: undefined };
+		this.#share = share;
+		producer.observer.once('close', () => {
+			share.guard?.close();
+			if (this.#share !== share) return;
+			this.#share = undefined;
+			const reason = share.endReason ?? (peer.closed ? 'left' : peer.grants.screen ? 'stopped' : 'not_allowed');
+			this.safeEmit('shareended', shareInfo(share), reason);
+		});
+		const limits = this.#options.screenShare ?? defaultScreenShareLimits;
+		ScreenShareGuard.watch(this.router, producer, limits, (violation) => this.#overLimits(share, violation)).then(
+			(guard) => {
+				if (producer.closed) guard.close();
+				else share.guard = guard;
+			},
+			(error: unknown) => {
+				// A share ingest cannot measure is not let through: it could be any size.
+				if (producer.closed) return;
+				this.#logger.warn({ err: error, peerId: peer.id }, 'screen share guard failed; ending the share');
+				share.endReason ??= 'too_large';
+				producer.close();
+			},
+		);
+		this.safeEmit('sharechanged', shareInfo(share));
+	}
+
+	#overLimits(share: ActiveShare, violation: ScreenShareViolation): void {
+		this.#logger.info({ peerId: share.peer.id, violation }, 'screen share past its limits; ending it');
+		share.endReason ??= violation.reason;
+		share.video.close();
+	}
+}
+
+function shareInfo(share: ActiveShare): ScreenShare {
+	return {
+		peerId: share.peer.id,
+		videoProducerId: share.video.id,
+		...(share.audio && !share.audio.closed && { audioProducerId: share.audio.id }),
+		startedAt: share.startedAt,
+	};
 }

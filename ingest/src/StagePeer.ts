@@ -2,13 +2,31 @@ import type { types } from 'mediasoup';
 import { StageError } from './StageError.js';
 import { TypedEmitter } from './TypedEmitter.js';
 
-/** What a peer may publish. The API derives it from the participant's role; `produce()` checks it again. */
+/**
+ * What a peer may publish. The API derives it from the participant's role; `produce()` checks it again. `screen`
+ * (absent: no) covers a screen share and its tab audio.
+ */
 export interface PublishGrants {
 	audio: boolean;
 	video: boolean;
+	screen?: boolean;
 }
 
-export const noPublishGrants: Readonly<PublishGrants> = Object.freeze({ audio: false, video: false });
+export const noPublishGrants: Readonly<PublishGrants> = Object.freeze({ audio: false, video: false, screen: false });
+
+/**
+ * What a producer carries: `mic` and `camera` (one each per peer), `screen` (a shared screen, window or tab: video,
+ * at most one per stage) and `screenAudio` (the shared tab's sound, only beside the peer's own `screen`).
+ */
+export type ProducerSource = 'mic' | 'camera' | 'screen' | 'screenAudio';
+
+/** The media kind each source is. */
+export const sourceKind: Readonly<Record<ProducerSource, types.MediaKind>> = Object.freeze({ mic: 'audio', camera: 'video', screen: 'video', screenAudio: 'audio' });
+
+/** A producer's source: its appData's, or for one without (older callers) the default of its kind. */
+export function producerSource(producer: types.Producer<ProducerAppData>): ProducerSource {
+	return producer.appData.source ?? (producer.kind === 'audio' ? 'mic' : 'camera');
+}
 
 /** Where a peer's WebRTC transports listen. */
 export interface WebRtcListenOptions {
@@ -32,6 +50,7 @@ export interface ConsumerInfo {
 	/** The peer whose producer this consumes. */
 	participantId: string;
 	kind: types.MediaKind;
+	source: ProducerSource;
 	rtpParameters: types.RtpParameters;
 }
 
@@ -42,9 +61,10 @@ export type StagePeerEvents = {
 	close: [];
 };
 
-/** Producers carry their peer's id, so observers can say who speaks. */
+/** Producers carry their peer's id, so observers can say who speaks, and what they carry. */
 export interface ProducerAppData extends types.AppData {
 	peerId: string;
+	source?: ProducerSource;
 }
 
 /** What a peer needs of its stage; the stage passes it in so a peer never reaches for its parent. */
@@ -55,6 +75,11 @@ export interface PeerContext {
 	onProducer(peer: StagePeer, producer: types.Producer<ProducerAppData>): void;
 	/** Every producer of every other peer, to consume once this peer can receive. */
 	otherProducers(peer: StagePeer): types.Producer<ProducerAppData>[];
+	/**
+	 * Throws unless this peer may start a screen share now (one share per stage); called before and again after
+	 * mediasoup creates the producer.
+	 */
+	claimShare(peer: StagePeer): void;
 }
 
 type Direction = 'send' | 'recv';
@@ -150,29 +175,44 @@ export class StagePeer extends TypedEmitter<StagePeerEvents> {
 	}
 
 	/**
-	 * Publishes a track. Checked here again, whatever the caller checked: the kind must be granted, the transport
-	 * must be this peer's send transport, and a peer has at most one producer per kind. Audio starts paused while the
-	 * peer is muted at the server.
+	 * Publishes a track. Checked here again, whatever the caller checked: the source must be granted and of the
+	 * track's kind, the transport must be this peer's send transport, a peer has at most one producer per source, a
+	 * screen must be the stage's only share (VP8, one encoding), and tab audio needs the peer's own screen. Audio
+	 * from the microphone starts paused while the peer is muted at the server.
 	 */
-	async produce(transportId: string, kind: types.MediaKind, rtpParameters: types.RtpParameters): Promise<types.Producer<ProducerAppData>> {
+	async produce(transportId: string, kind: types.MediaKind, rtpParameters: types.RtpParameters, source: ProducerSource = kind === 'audio' ? 'mic' : 'camera'): Promise<types.Producer<ProducerAppData>> {
 		this.#assertOpen();
-		if (!this.#grants[kind]) throw new StageError('forbidden', `not allowed to publish ${kind}`);
+		if (sourceKind[source] !== kind) throw new StageError('bad_request', `a ${source} producer is ${sourceKind[source]}, not ${kind}`);
+		if (!this.#granted(source)) throw new StageError('forbidden', `not allowed to publish ${source === 'mic' || source === 'camera' ? kind : 'a screen share'}`);
 		const entry = this.#transports.get(transportId);
 		if (!entry || entry.direction !== 'send') throw new StageError('not_found', 'no such send transport');
-		if (this.producers.some((p) => p.kind === kind)) throw new StageError('conflict', `already publishing ${kind}`);
+		const check = (): void => {
+			if (this.producers.some((p) => producerSource(p) === source)) throw new StageError('conflict', `already publishing ${source === 'mic' ? 'audio' : source === 'camera' ? 'video' : source}`);
+			if (source === 'screen') this.#context.claimShare(this);
+			if (source === 'screenAudio' && !this.producers.some((p) => producerSource(p) === 'screen')) throw new StageError('conflict', 'share a screen before its sound');
+		};
+		check();
+		if (source === 'screen') checkScreenParameters(rtpParameters);
 		const producer = await entry.transport.produce<ProducerAppData>({
 			kind,
 			rtpParameters,
-			paused: kind === 'audio' && this.#audioMuted,
-			appData: { peerId: this.id },
+			paused: source === 'mic' && this.#audioMuted,
+			appData: { peerId: this.id, source },
 		});
 		// Grants or state may have changed while mediasoup worked.
-		if (this.#closed || !this.#grants[kind] || this.producers.some((p) => p.kind === kind)) {
+		try {
+			if (this.#closed || !this.#granted(source)) throw new StageError('forbidden', `not allowed to publish ${kind}`);
+			check();
+		} catch (error) {
 			producer.close();
-			throw new StageError('forbidden', `not allowed to publish ${kind}`);
+			throw error;
 		}
 		this.#producers.set(producer.id, producer);
-		producer.observer.once('close', () => this.#producers.delete(producer.id));
+		producer.observer.once('close', () => {
+			this.#producers.delete(producer.id);
+			// Tab audio goes with its screen.
+			if (source === 'screen') for (const p of this.producers) if (producerSource(p) === 'screenAudio') p.close();
+		});
 		this.#context.onProducer(this, producer);
 		return producer;
 	}
@@ -183,11 +223,11 @@ export class StagePeer extends TypedEmitter<StagePeerEvents> {
 		producer.close();
 	}
 
-	/** Narrows or widens what the peer may publish; producers of kinds no longer granted close at once. */
+	/** Narrows or widens what the peer may publish; producers of sources no longer granted close at once. */
 	setGrants(grants: PublishGrants): void {
 		this.#grants = { ...grants };
 		for (const producer of this.producers) {
-			if (!this.#grants[producer.kind]) producer.close();
+			if (!producer.closed && !this.#granted(producerSource(producer))) producer.close();
 		}
 	}
 
@@ -195,7 +235,7 @@ export class StagePeer extends TypedEmitter<StagePeerEvents> {
 	async setAudioMuted(muted: boolean): Promise<void> {
 		this.#audioMuted = muted;
 		for (const producer of this.producers) {
-			if (producer.kind !== 'audio' || producer.closed) continue;
+			if (producerSource(producer) !== 'mic' || producer.closed) continue;
 			if (muted) await producer.pause();
 			else await producer.resume();
 		}
@@ -234,6 +274,7 @@ export class StagePeer extends TypedEmitter<StagePeerEvents> {
 			producerId: producer.id,
 			participantId: producer.appData.peerId,
 			kind: consumer.kind,
+			source: producerSource(producer),
 			rtpParameters: consumer.rtpParameters,
 		});
 	}
@@ -267,6 +308,10 @@ export class StagePeer extends TypedEmitter<StagePeerEvents> {
 		return undefined;
 	}
 
+	#granted(source: ProducerSource): boolean {
+		return source === 'mic' ? this.#grants.audio : source === 'camera' ? this.#grants.video : this.#grants.screen === true;
+	}
+
 	#assertMayPublishAnything(): void {
 		if (!this.#grants.audio && !this.#grants.video) throw new StageError('forbidden', 'not allowed to publish');
 	}
@@ -274,4 +319,14 @@ export class StagePeer extends TypedEmitter<StagePeerEvents> {
 	#assertOpen(): void {
 		if (this.#closed) throw new StageError('conflict', 'peer closed');
 	}
+}
+
+/**
+ * A screen share is one VP8 encoding: ingest reads its keyframes to hold it to its size (`ScreenShareGuard`), and the
+ * broadcast composites VP8. Simulcast layers would multiply what a share may send.
+ */
+function checkScreenParameters(rtpParameters: types.RtpParameters): void {
+	const codec = rtpParameters.codecs?.find((c) => !/\/(rtx|red|ulpfec)$/i.test(c.mimeType));
+	if (codec?.mimeType.toLowerCase() !== 'video/vp8') throw new StageError('bad_request', 'a screen share must be sent as VP8');
+	if ((rtpParameters.encodings?.length ?? 1) > 1) throw new StageError('bad_request', 'a screen share is one encoding (no simulcast)');
 }

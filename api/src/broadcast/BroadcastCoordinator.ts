@@ -2,6 +2,7 @@ import type { Stage, StageRegistry } from '@tribune/ingest';
 import type { BroadcastQueue, ExportQueue, StageLinkSnapshot } from '@tribune/transcoder';
 import type { Logger } from 'pino';
 import type { StageLinkServer } from '../stageLink/StageLinkServer.js';
+import { screenShareOf, stageMediaOf } from '../stageLink/stageMedia.js';
 import type { Space, SpaceId } from '../spaces/Space.js';
 import type { SpaceService } from '../spaces/SpaceService.js';
 import type { SpaceStore } from '../spaces/SpaceStore.js';
@@ -52,22 +53,19 @@ export class BroadcastCoordinator {
 		const stage = stages.get(spaceId);
 		if (!stage) return undefined;
 		const [participants, pinned, space] = await Promise.all([store.listStage(spaceId), store.pinned(spaceId), store.getSpace(spaceId)]);
-		const live = (kind: 'audio' | 'video', peerId: string) =>
-			stage.getPeer(peerId)?.producers.find((p) => p.kind === kind && !p.closed && (kind === 'audio' || !p.paused))?.id;
 		const activeSpeakerId = stage.activeSpeaker ?? undefined;
+		const share = screenShareOf(stage);
 		const snapshot: StageLinkSnapshot = {
 			spaceId,
 			node: link.node,
 			version: this.#nextVersion(),
-			speakers: participants.map((p) => {
-				const audioProducerId = live('audio', p.id);
-				const videoProducerId = live('video', p.id);
-				return { peerId: p.id, name: p.displayName, muted: p.mute !== 'none', ...(audioProducerId && { audioProducerId }), ...(videoProducerId && { videoProducerId }) };
-			}),
+			// Microphones and cameras only: a screen share is the stage's, in `screenShare`.
+			speakers: participants.map((p) => ({ peerId: p.id, name: p.displayName, muted: p.mute !== 'none', ...stageMediaOf(stage, p.id) })),
 			pinned: pinned.filter((id) => participants.some((p) => p.id === id)),
 			...(activeSpeakerId && participants.some((p) => p.id === activeSpeakerId) && { activeSpeakerId }),
 			// The transcoder follows the caption mode live from the snapshots (captions, burned-in text).
 			captionMode: space?.settings.captionMode ?? 'off',
+			...(share && participants.some((p) => p.id === share.peerId) && { screenShare: share }),
 		};
 		await link.publishSnapshot(snapshot);
 		return snapshot;

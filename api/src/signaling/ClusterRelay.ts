@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { SpaceId } from '../spaces/Space.js';
 import { reactionKinds } from './protocol.js';
+import type { ShareRelay } from './ScreenShares.js';
 import type { TickNews } from './tickNews.js';
 
 /**
@@ -12,12 +13,14 @@ import type { TickNews } from './tickNews.js';
  *   event     a SpaceService event that happened on it (role, hand queue, mute, pins, removal, revocation, space
  *             state); those that close connections are validated in full (`relayedEventSchemas`)
  *   activeSpeaker  its stage's loudest speaker changed
+ *   screenShare    its stage's screen share started, changed or ended, or a host switched who may share
  */
 export type RelayBody =
 	| { t: 'tick'; news: TickNews }
 	| { t: 'listeners' }
 	| { t: 'event'; name: string; data: Record<string, unknown> }
-	| { t: 'activeSpeaker'; participantId: string | null };
+	| { t: 'activeSpeaker'; participantId: string | null }
+	| ({ t: 'screenShare' } & ShareRelay);
 
 const participantInfo = z.object({ id: z.string(), displayName: z.string(), role: z.enum(['host', 'cohost', 'speaker', 'listener']), mute: z.enum(['none', 'self', 'moderator']) });
 const count = z.number().int().min(0);
@@ -33,6 +36,25 @@ const relayBody = z.discriminatedUnion('t', [
 	z.object({ t: z.literal('listeners') }),
 	z.object({ t: z.literal('event'), name: z.string().max(64), data: z.record(z.string(), z.unknown()) }),
 	z.object({ t: z.literal('activeSpeaker'), participantId: z.string().nullable() }),
+	// Goes to clients as it is: checked in full.
+	z.strictObject({
+		t: z.literal('screenShare'),
+		share: z
+			.strictObject({
+				participantId: z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/),
+				producerId: z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/),
+				audio: z.boolean(),
+				startedAt: z.number().int().min(0),
+			})
+			.nullable(),
+		speakersMayShare: z.boolean(),
+		ended: z
+			.strictObject({
+				participantId: z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/),
+				reason: z.enum(['stopped', 'stopped_by_moderator', 'replaced', 'left', 'demoted', 'not_allowed', 'too_large', 'too_fast', 'stage_closed']),
+			})
+			.optional(),
+	}),
 ]);
 /**
  * The relayed SpaceService events that close connections or whose data goes to clients as it is, checked in full on

@@ -17,8 +17,9 @@ import { AddressTally } from './AddressTally.js';
 import { ClientConnection, defaultSignalingLimits, type SignalingLimits } from './ClientConnection.js';
 import { ClusterRelay, relayedEventSchemas, type RelayBody } from './ClusterRelay.js';
 import { ListenerTally } from './ListenerTally.js';
+import { ScreenShares } from './ScreenShares.js';
 import { classifyError, requestHandlers } from './requestHandlers.js';
-import type { EventData, EventName, ReactionKind, RequestName } from './protocol.js';
+import type { EventData, EventName, IceServerInfo, ReactionKind, RequestName } from './protocol.js';
 import { SpaceRoom, type RoomLink } from './SpaceRoom.js';
 import { participantInfo, spaceInfo } from './toWire.js';
 import { refuseUpgrade, upgradeTarget } from '../upgrades/upgradeRouting.js';
@@ -53,6 +54,8 @@ export interface SignalingOptions {
 	trustedProxies?: TrustedProxies;
 	/** What an address is counted under in Redis (never the address itself). Default: its `addressKey`. */
 	addressTag?: (address: string) => string;
+	/** TURN servers for a participant's transports (TURN_URLS/TURN_SECRET); unset: none. */
+	iceServers?: (participantId: string) => IceServerInfo[];
 }
 
 export interface ClusterOptions {
@@ -151,6 +154,14 @@ export class SignalingServer {
 	readonly #addresses: AddressTally | undefined;
 	readonly #proxies: TrustedProxies;
 	readonly #addressTag: (address: string) => string;
+	readonly #iceServers: ((participantId: string) => IceServerInfo[]) | undefined;
+	/** The screen share of each space and who may share (one share per space; the stage holds it). */
+	readonly #shares = new ScreenShares({
+		broadcast: (spaceId, data) => this.#rooms.get(spaceId)?.broadcast('screenShare', data),
+		relay: (spaceId, data) => this.#relay?.publish(spaceId, { t: 'screenShare', ...data }),
+		stageRoles: (spaceId) => new Map([...(this.#rooms.get(spaceId)?.connections ?? [])].filter((c) => c.peer).map((c) => [c.actor.participantId, c.participant.role])),
+		video: async (spaceId) => (await this.#service.getSpace(spaceId)).settings.video,
+	});
 	readonly #link: RoomLink = {
 		published: (spaceId, news) => this.#relay?.publish(spaceId, { t: 'tick', news }),
 		localListenersChanged: (spaceId, count) => {
@@ -222,6 +233,7 @@ export class SignalingServer {
 		}
 		this.#proxies = options.trustedProxies ?? parseTrustedProxies('loopback');
 		this.#addressTag = options.addressTag ?? addressKey;
+		this.#iceServers = options.iceServers;
 		this.#subscribe();
 	}
 
@@ -447,6 +459,8 @@ export class SignalingServer {
 						connection: c,
 						closeRevoked: (r: ClientConnection) => setImmediate(() => this.#closeRevoked(r, 'token revoked')),
 						ending: async (spaceId: SpaceId) => (this.#lifecycle ? this.#lifecycle.ending(spaceId) : null),
+						shares: this.#shares,
+						...(this.#iceServers && { iceServers: this.#iceServers }),
 					},
 					data,
 				),
@@ -504,6 +518,7 @@ export class SignalingServer {
 		this.#on('reaction', ({ spaceId, participantId, reaction }) => this.#rooms.get(spaceId)?.react(participantId, reaction as ReactionKind));
 		const onStageOpened = (stage: Parameters<Parameters<StageRegistry['on']>[1]>[0], { replaced }: { replaced: boolean }): void => {
 			const spaceId = stage.spaceId as SpaceId;
+			this.#shares.watch(stage);
 			stage.on('activespeaker', (peerId) => {
 				this.#rooms.get(spaceId)?.broadcast('activeSpeaker', { participantId: peerId });
 				this.#relay?.publish(spaceId, { t: 'activeSpeaker', participantId: peerId });
@@ -551,11 +566,20 @@ export class SignalingServer {
 				);
 				if (!c.peer) return;
 				if (participant.role === 'listener') {
-					// Off the stage: the peer goes, and with it every producer and consumer.
+					// Off the stage: their screen share ends (said as a demotion), then the peer goes, and with it every
+					// producer and consumer.
+					this.#shares.roleChanged(spaceId, this.#stages.get(spaceId), participant.id, participant.role, false);
 					c.peer.close();
 					c.peer = undefined;
 				} else {
-					void this.#service.getSpace(spaceId).then((space) => c.peer?.setGrants(publishGrantsFor(participant.role, space.settings)), () => {});
+					void this.#service.getSpace(spaceId).then(
+						(space) => {
+							this.#shares.roleChanged(spaceId, this.#stages.get(spaceId), participant.id, participant.role, space.settings.video);
+							c.peer?.setGrants(publishGrantsFor(participant.role, space.settings, this.#shares.policy(spaceId)));
+						},
+						// The space is gone or Redis away: the grants stay as they were until the next change or the space ends.
+						() => {},
+					);
 				}
 			},
 			muteChanged: ({ spaceId, participant }) => {
@@ -608,6 +632,7 @@ export class SignalingServer {
 				}
 				if (space.state === 'ended') {
 					void this.#stages.close(space.id);
+					this.#shares.forget(space.id);
 					// Shortly after, so the host's own endSpace reply and the event go out first.
 					if (room) setTimeout(() => {
 						for (const c of room.connections) c.close(closeCodes.spaceEnded, 'space ended');
@@ -629,6 +654,11 @@ export class SignalingServer {
 			case 'activeSpeaker':
 				this.#rooms.get(spaceId)?.broadcast('activeSpeaker', { participantId: body.participantId });
 				return;
+			case 'screenShare': {
+				const { t: _t, ...data } = body;
+				void this.#shares.fromRelay(spaceId, data, this.#stages).catch((error: unknown) => this.#logger.warn({ err: error, spaceId }, 'relayed share policy not applied'));
+				return;
+			}
 			case 'event': {
 				if (!(relayedEvents as readonly string[]).includes(body.name)) return;
 				// Events that close connections are checked in full (another node's word is still input).

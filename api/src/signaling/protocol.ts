@@ -61,6 +61,34 @@ export interface CaptionCueInfo {
 	source: 'asr' | 'captioner';
 }
 
+/**
+ * What a producer carries: the microphone, the camera, a shared screen (window or tab), or the shared tab's sound
+ * (ingest's `ProducerSource`).
+ */
+export const mediaSources = ['mic', 'camera', 'screen', 'screenAudio'] as const;
+export type MediaSource = (typeof mediaSources)[number];
+
+/** Why a screen share ended (ingest's `ShareEndReason`). */
+export type ShareEndReason = 'stopped' | 'stopped_by_moderator' | 'replaced' | 'left' | 'demoted' | 'not_allowed' | 'too_large' | 'too_fast' | 'stage_closed';
+
+/** The space's one screen share. */
+export interface ShareInfo {
+	participantId: string;
+	/** The screen's producer (its `newConsumer` carries `source: 'screen'`). */
+	producerId: string;
+	/** The shared tab's sound comes with it. */
+	audio: boolean;
+	/** When it started, epoch ms (the server's clock). */
+	startedAt: number;
+}
+
+/** A TURN server for a participant's transports, with short-lived credentials. */
+export interface IceServerInfo {
+	urls: string[];
+	username: string;
+	credential: string;
+}
+
 /** mediasoup parameter objects travel as plain JSON; mediasoup itself validates their contents. */
 export type MediaJson = Record<string, unknown>;
 
@@ -104,11 +132,22 @@ export const requestSchemas = {
 	getRouterRtpCapabilities: empty,
 	createTransport: z.strictObject({ direction: z.enum(['send', 'recv']) }),
 	connectTransport: z.strictObject({ transportId: id, dtlsParameters: mediaJson }),
-	produce: z.strictObject({ transportId: id, kind: z.enum(['audio', 'video']), rtpParameters: mediaJson }),
+	/**
+	 * Publishes a track. `source` (default: `mic` for audio, `camera` for video): `screen` starts the space's one screen
+	 * share (needs the share grant: hosts, co-hosts, and speakers unless the host turned it off; a video space);
+	 * `screenAudio` adds the shared tab's sound. While someone else shares, a screen is refused (`conflict`) unless
+	 * `replace` is true — the player asks its user first — and the sharer ranks no higher than you (a host or co-host
+	 * replaces anyone's share, a speaker only a speaker's).
+	 */
+	produce: z.strictObject({ transportId: id, kind: z.enum(['audio', 'video']), rtpParameters: mediaJson, source: z.enum(mediaSources).optional(), replace: z.boolean().optional() }),
 	closeProducer: z.strictObject({ producerId: id }),
 	/** Tells the server what this client can receive; it then sends a `newConsumer` event per stage producer. */
 	setRtpCapabilities: z.strictObject({ rtpCapabilities: mediaJson }),
 	resumeConsumer: z.strictObject({ consumerId: id }),
+	/** Ends the screen share: your own (no `participantId`, or yours), or, as host or co-host, anyone's. */
+	stopShare: z.strictObject({ participantId: id.optional() }),
+	/** Host or co-host: whether speakers may share a screen (they may by default); turning it off ends a speaker's share. */
+	setSharePolicy: z.strictObject({ speakersMayShare: z.boolean() }),
 } as const;
 
 export type RequestName = keyof typeof requestSchemas;
@@ -131,6 +170,10 @@ export interface StateData {
 	ending: SpaceEndingData | null;
 	listenerCount: number;
 	activeSpeaker: string | null;
+	/** The screen share on stage now (as the node hosting the stage knows it), or null. */
+	screenShare: ShareInfo | null;
+	/** Speakers may share a screen (hosts and co-hosts always may). */
+	speakersMayShare: boolean;
 }
 
 export interface TransportData {
@@ -138,6 +181,8 @@ export interface TransportData {
 	iceParameters: MediaJson;
 	iceCandidates: MediaJson[];
 	dtlsParameters: MediaJson;
+	/** TURN servers with credentials minted for this participant (short-lived); absent: none configured. */
+	iceServers?: IceServerInfo[];
 }
 
 type Ok = Record<string, never>;
@@ -208,6 +253,8 @@ export interface ReplyData {
 	closeProducer: Ok;
 	setRtpCapabilities: Ok;
 	resumeConsumer: Ok;
+	stopShare: { share: ShareInfo };
+	setSharePolicy: { speakersMayShare: boolean };
 }
 
 /** Every server event and its data. */
@@ -251,7 +298,12 @@ export interface EventData {
 	caption: { cues: CaptionCueInfo[] };
 	/** Removed by a host or co-host; the server closes the connection next. */
 	removed: { banned: boolean };
-	newConsumer: { consumerId: string; producerId: string; participantId: string; kind: 'audio' | 'video'; rtpParameters: MediaJson };
+	newConsumer: { consumerId: string; producerId: string; participantId: string; kind: 'audio' | 'video'; source: MediaSource; rtpParameters: MediaJson };
+	/**
+	 * The screen share started, changed (its tab audio), ended (`ended` says whose and why), or the host switched
+	 * whether speakers may share. To everyone in the space.
+	 */
+	screenShare: { share: ShareInfo | null; speakersMayShare: boolean; ended?: { participantId: string; reason: ShareEndReason } };
 	consumerClosed: { consumerId: string };
 	/** The media server for this space was replaced: recreate transports, producers and consumers. */
 	stageReset: Record<string, never>;

@@ -1,4 +1,4 @@
-import { StageError, type Stage, type StagePeer, type StageRegistry } from '@tribune/ingest';
+import { StageError, type ScreenShare, type Stage, type StagePeer, type StageRegistry } from '@tribune/ingest';
 import { TokenRefusedError } from '../auth/TokenIssuer.js';
 import { TribuneError, type ErrorCode } from '../errors.js';
 import { isRedisUnavailable, redisUnavailable } from '../redis/requestRedis.js';
@@ -7,7 +7,8 @@ import type { SpaceService } from '../spaces/SpaceService.js';
 import { publishGrantsFor } from '../stage/publishGrantsFor.js';
 import type { ClientConnection } from './ClientConnection.js';
 import type { SpaceId } from '../spaces/Space.js';
-import { handPageSize, type ReplyData, type RequestData, type RequestName, type SpaceEndReason } from './protocol.js';
+import { handPageSize, type IceServerInfo, type ReplyData, type ShareInfo, type StateData, type RequestData, type RequestName, type SpaceEndReason } from './protocol.js';
+import { mayReplaceShare, toShareInfo, type ScreenShares } from './ScreenShares.js';
 import type { SpaceRoom } from './SpaceRoom.js';
 import { participantInfo, spaceInfo } from './toWire.js';
 
@@ -20,6 +21,10 @@ export interface HandlerContext {
 	closeRevoked: (connection: ClientConnection) => void;
 	/** The end the space's stage was warned of and that still stands (the lifecycle's), or null. */
 	ending: (spaceId: SpaceId) => Promise<{ reason: SpaceEndReason; endsAt: number } | null>;
+	/** Screen shares and who may share. */
+	shares: ScreenShares;
+	/** TURN servers for a participant's transports; unset: none configured. */
+	iceServers?: (participantId: string) => IceServerInfo[];
 }
 
 type Handlers = { [N in RequestName]: (ctx: HandlerContext, data: RequestData<N>) => Promise<ReplyData[N]> };
@@ -49,7 +54,7 @@ async function closingIfRevoked<T>(ctx: HandlerContext, work: Promise<T>): Promi
  * request a role may not make fails before it touches anything.
  */
 export const requestHandlers: Handlers = {
-	async getState({ service, stages, room, connection, ending }) {
+	async getState({ service, stages, room, connection, ending, shares }) {
 		const view = await service.view(connection.actor);
 		// Warnings of the end go to the stage; someone who comes on stage after one was sent reads it here.
 		const warned = view.you.role !== 'listener' && view.space.state === 'live' ? await ending(room.spaceId) : null;
@@ -65,6 +70,7 @@ export const requestHandlers: Handlers = {
 			listenerCount: room.listenerCount,
 			activeSpeaker: (await stages.find(room.spaceId))?.activeSpeaker ?? null,
 			ending: warned && { ...warned, inS: Math.max(0, Math.round((warned.endsAt - Date.now()) / 1000)) },
+			...shareState(stages.get(room.spaceId)?.share, shares.state(room.spaceId)),
 		};
 	},
 	async renewToken(ctx) {
@@ -164,15 +170,28 @@ export const requestHandlers: Handlers = {
 			iceParameters: t.iceParameters as unknown as Record<string, unknown>,
 			iceCandidates: t.iceCandidates as unknown as Record<string, unknown>[],
 			dtlsParameters: t.dtlsParameters as unknown as Record<string, unknown>,
+			...(ctx.iceServers && { iceServers: ctx.iceServers(ctx.connection.actor.participantId) }),
 		};
 	},
 	async connectTransport(ctx, { transportId, dtlsParameters }) {
 		await (await peerFor(ctx)).connectTransport(transportId, dtlsParameters as unknown as DtlsParameters);
 		return ok;
 	},
-	async produce(ctx, { transportId, kind, rtpParameters }) {
-		await ctx.service.require(ctx.connection.actor, kind === 'audio' ? 'publish_audio' : 'publish_video');
-		const producer = await (await peerFor(ctx)).produce(transportId, kind, rtpParameters as unknown as RtpParameters);
+	async produce(ctx, { transportId, kind, rtpParameters, source, replace }) {
+		const me = await ctx.service.require(ctx.connection.actor, kind === 'audio' ? 'publish_audio' : 'publish_video');
+		const peer = await peerFor(ctx);
+		if (source === 'screen') {
+			// One share per space: another's is replaced only when asked for, and only by someone who may take it.
+			const stage = ctx.stages.get(ctx.room.spaceId);
+			const current = stage?.share;
+			if (current && current.peerId !== me.id) {
+				const sharer = ctx.room.get(asParticipantId(current.peerId))?.participant;
+				if (!replace) throw new TribuneError('conflict', `${sharer?.displayName ?? 'someone else'} is sharing their screen`);
+				if (!mayReplaceShare(me.role, sharer?.role)) throw new TribuneError('forbidden', 'a speaker cannot replace the screen share of a host or co-host');
+				ctx.shares.stop(stage, 'replaced', current.peerId);
+			}
+		}
+		const producer = await peer.produce(transportId, kind, rtpParameters as unknown as RtpParameters, source);
 		return { producerId: producer.id };
 	},
 	async closeProducer(ctx, { producerId }) {
@@ -187,7 +206,30 @@ export const requestHandlers: Handlers = {
 		await (await peerFor(ctx)).resumeConsumer(consumerId);
 		return ok;
 	},
+	async stopShare({ service, stages, room, connection, shares }, { participantId }) {
+		const me = connection.actor.participantId;
+		const target = participantId ?? me;
+		// Your own share, or, as host or co-host, anyone's.
+		await service.require(connection.actor, target === me ? 'publish_audio' : 'manage_stage');
+		const stage = stages.get(room.spaceId);
+		if (!stage && shares.state(room.spaceId).share?.participantId === target) {
+			throw new TribuneError('conflict', 'this space\'s stage is served by another server: reconnect to stop the share');
+		}
+		const ended = shares.stop(stage, target === me ? 'stopped' : 'stopped_by_moderator', target);
+		if (!ended) throw new TribuneError('not_found', 'no screen share by that participant');
+		return { share: toShareInfo(ended) };
+	},
+	async setSharePolicy({ service, stages, room, connection, shares }, { speakersMayShare }) {
+		await service.require(connection.actor, 'manage_stage');
+		await shares.setPolicy(room.spaceId, stages, speakersMayShare);
+		return { speakersMayShare };
+	},
 };
+
+/** `getState`'s share fields: the stage's own share where this node hosts it, else what the stage's node said. */
+function shareState(local: ScreenShare | undefined, known: { share: ShareInfo | null; speakersMayShare: boolean }): Pick<StateData, 'screenShare' | 'speakersMayShare'> {
+	return { screenShare: local ? toShareInfo(local) : known.share, speakersMayShare: known.speakersMayShare };
+}
 
 /**
  * Pauses or resumes the participant's audio at the server before the reply goes out, so "muted" in a reply means
@@ -214,7 +256,7 @@ async function peerFor(ctx: HandlerContext): Promise<StagePeer> {
 	// A peer left by an older connection of the same participant is replaced.
 	stage.getPeer(id)?.close();
 	const [me, space] = await Promise.all([service.require(connection.actor, 'publish_audio'), service.getSpace(connection.actor.spaceId)]);
-	const peer = stage.addPeer(id, publishGrantsFor(me.role, space.settings));
+	const peer = stage.addPeer(id, publishGrantsFor(me.role, space.settings, ctx.shares.policy(space.id)));
 	peer.on('newconsumer', (info) => connection.send('newConsumer', { ...info, rtpParameters: info.rtpParameters as unknown as Record<string, unknown> }));
 	peer.on('consumerclosed', (consumerId) => connection.send('consumerClosed', { consumerId }));
 	if (connection.closed) {
@@ -229,7 +271,7 @@ async function peerFor(ctx: HandlerContext): Promise<StagePeer> {
 		connection.peer = undefined;
 		throw new TribuneError('forbidden', 'no longer on stage');
 	}
-	peer.setGrants(publishGrantsFor(now.role, space.settings));
+	peer.setGrants(publishGrantsFor(now.role, space.settings, ctx.shares.policy(space.id)));
 	if (now.mute !== 'none') await peer.setAudioMuted(true);
 	return peer;
 }
