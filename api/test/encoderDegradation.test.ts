@@ -153,8 +153,9 @@ describe('runStageBroadcast(): shedding the 720p encode', () => {
 	}
 
 	it('puts a run without the 720p encode on air with no gap: 720p carries the 360p pictures', { timeout: 60_000 }, async () => {
-		// Shed as soon as judged: no live encode keeps 2× real time. Level 1 at most.
-		const { messages, onAir, progress, end } = await broadcastWith('space-shed', { policy: { shedBelowSpeed: 2, shedAfterMs: 1000, settleMs: 3000 }, maxLevel: 1 });
+		// Shed as soon as judged: no live encode keeps 2× real time. Level 1 at most. The first run encodes everything
+		// however busy the machine (startIdleCores 0): the test reads its 720p first.
+		const { messages, onAir, progress, end } = await broadcastWith('space-shed', { policy: { shedBelowSpeed: 2, shedAfterMs: 1000, settleMs: 3000 }, maxLevel: 1, startIdleCores: 0 });
 		await expect.poll(() => onAir, { timeout: 30_000 }).toEqual([0, 1]);
 		await expect.poll(() => progress.at(-1), { timeout: 5000 }).toMatchObject({ state: 'live', level: 1, shed: ['720p'] });
 		// Three seconds of level 1 on air.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EncoderDegradation, type DegradationSample } from './EncoderDegradation.js';
+import { EncoderDegradation, startLevel, type DegradationSample } from './EncoderDegradation.js';
 
 /** Four levels: the default ladder's restore costs (720p, fps, preset, fps-low). */
 const costs = [0, 1, 0.67, 0.4, 0.5];
@@ -32,12 +32,27 @@ describe('EncoderDegradation', () => {
 		const d = new EncoderDegradation(costs);
 		d.onAir(0, 0);
 		expect(feed(d, 1, 2, { speed: 0.9 })).toEqual([]);
-		expect(feed(d, 3, 10, { speed: 0.2 })).toEqual([{ atS: 6, direction: 'shed', from: 0, to: 1, speed: 0.2 }]);
+		// At 0.2× not even level 1 (half the cost) would keep up: it sheds two levels at once, the most one shed goes.
+		expect(feed(d, 3, 10, { speed: 0.2 })).toEqual([{ atS: 6, direction: 'shed', from: 0, to: 2, speed: 0.2 }]);
 		// A dip below 0.5 shorter than 3 s is not a stop.
 		const e = new EncoderDegradation(costs);
 		e.onAir(0, 0);
 		expect(feed(e, 1, 2, { speed: 0.1 })).toEqual([]);
 		expect(feed(e, 3, 4, { speed: 1 })).toEqual([]);
+	});
+
+	it('sheds as far as the speed says, one level at least', () => {
+		// Level 1 costs 0.5 of level 0, level 2 0.3: at 0.6× (× 0.9 margin) level 1 fits, at 0.4× level 2.
+		const d = new EncoderDegradation(costs);
+		d.onAir(0, 0);
+		expect(feed(d, 5, 10, { speed: 0.6 })).toEqual([{ atS: 9, direction: 'shed', from: 0, to: 1, speed: 0.6 }]);
+		const e = new EncoderDegradation(costs);
+		e.onAir(0, 0);
+		expect(feed(e, 5, 10, { speed: 0.4 })).toEqual([{ atS: 8, direction: 'shed', from: 0, to: 2, speed: 0.4 }]);
+		// From level 3, only one is left.
+		const f = new EncoderDegradation(costs, {}, 3);
+		f.onAir(3, 0);
+		expect(feed(f, 5, 10, { speed: 0.1 })).toEqual([{ atS: 8, direction: 'shed', from: 3, to: 4, speed: 0.1 }]);
 	});
 
 	it('ignores brief dips below real time', () => {
@@ -136,5 +151,22 @@ describe('EncoderDegradation', () => {
 	it('refuses a level it does not have', () => {
 		expect(() => new EncoderDegradation(costs, {}, 5)).toThrow(/no level 5/);
 		expect(() => new EncoderDegradation([])).toThrow(/at least one level/);
+	});
+});
+
+describe('startLevel', () => {
+	it('starts with everything on a machine with room, with what fits on a busy one', () => {
+		expect(startLevel(1.6, 1, costs)).toBe(0);
+		expect(startLevel(1, 1, costs)).toBe(0);
+		// 720p shed costs half (restore cost 1).
+		expect(startLevel(0.6, 1, costs)).toBe(1);
+		expect(startLevel(0.4, 1, costs)).toBe(2);
+		expect(startLevel(0, 1, costs)).toBe(4);
+	});
+
+	it('starts with everything when told to, or when it cannot tell', () => {
+		expect(startLevel(0.1, 0, costs)).toBe(0);
+		expect(startLevel(undefined, 1, costs)).toBe(0);
+		expect(startLevel(0.1, 1, [0])).toBe(0);
 	});
 });

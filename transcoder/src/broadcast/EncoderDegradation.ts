@@ -38,6 +38,13 @@ export interface DegradationPolicy {
 	relapseWindowMs: number;
 	/** Longest `restoreAfterMs` after relapses, ms. Default 300000. */
 	maxRestoreAfterMs: number;
+	/**
+	 * A shed goes as far as the level whose estimated cost the run can pay at its speed × this (see `restoreCost`),
+	 * at least one level and at most `maxShedStep`. Default 0.9.
+	 */
+	shedMargin: number;
+	/** Most levels one shed goes down. Default 2. */
+	maxShedStep: number;
 }
 
 export const defaultDegradationPolicy: Readonly<DegradationPolicy> = Object.freeze({
@@ -53,6 +60,8 @@ export const defaultDegradationPolicy: Readonly<DegradationPolicy> = Object.free
 	idleMargin: 1.25,
 	relapseWindowMs: 60_000,
 	maxRestoreAfterMs: 300_000,
+	shedMargin: 0.9,
+	maxShedStep: 2,
 });
 
 /** One measurement of the encode on air. */
@@ -132,7 +141,7 @@ export class EncoderDegradation {
 		if (sample.speed < policy.stalledBelowSpeed) this.#stalledSinceMs ??= sample.atMs;
 		else this.#stalledSinceMs = undefined;
 		if (this.#stalledSinceMs !== undefined && sample.atMs - this.#stalledSinceMs >= policy.stalledAfterMs && this.#wanted < this.maxLevel) {
-			return this.#change('shed', this.#wanted + 1, sample, {});
+			return this.#change('shed', this.#shedTo(sample.speed), sample, {});
 		}
 		// A run just started: judged once it has settled.
 		if (sample.atMs < onAir.atMs + policy.settleMs) return undefined;
@@ -151,7 +160,7 @@ export class EncoderDegradation {
 			if (restoredAt !== undefined && sample.atMs - restoredAt < policy.relapseWindowMs) {
 				this.#restoreAfterMs = Math.min(this.#restoreAfterMs * 2, policy.maxRestoreAfterMs);
 			}
-			return this.#change('shed', this.#wanted + 1, sample, lagMs === undefined ? {} : { lagMs: Math.round(lagMs) });
+			return this.#change('shed', this.#shedTo(sample.speed), sample, lagMs === undefined ? {} : { lagMs: Math.round(lagMs) });
 		}
 		if (this.#wanted === 0 || slow) {
 			this.#headroomSinceMs = undefined;
@@ -172,6 +181,16 @@ export class EncoderDegradation {
 		});
 	}
 
+	/**
+	 * The level to shed to from a run going at `speed`: the next one, or further (up to `maxShedStep` levels) when the
+	 * next one's estimated cost is still more than the run can pay at that speed (with `shedMargin`). A first run at
+	 * a quarter of real time took three switches of 5–10 s each, one level at a time.
+	 */
+	#shedTo(speed: number): number {
+		const fitting = levelFitting(speed * this.#policy.shedMargin, this.#restoreCost, this.#wanted);
+		return Math.min(this.maxLevel, this.#wanted + this.#policy.maxShedStep, Math.max(this.#wanted + 1, fitting));
+	}
+
 	#change(direction: 'shed' | 'restore', to: number, sample: DegradationSample, extra: Partial<DegradationChange>): DegradationChange {
 		const change: DegradationChange = { direction, from: this.#wanted, to, speed: sample.speed, ...extra };
 		this.#wanted = to;
@@ -179,6 +198,37 @@ export class EncoderDegradation {
 		this.#slowSinceMs = this.#headroomSinceMs = this.#stalledSinceMs = undefined;
 		return change;
 	}
+}
+
+/**
+ * Free CPU (idle, or spent by lower-priority processes; cores) a broadcast's first run is taken to need, at its
+ * start, to encode every rendition. On a busy machine a first run at full level made almost nothing for its first
+ * 10–13 s, and what it had not encoded was lost when a lighter run replaced it.
+ */
+export const defaultStartIdleCores = 1;
+
+/**
+ * The level a broadcast's first run encodes, from the machine's free CPU when it starts (`freeCores`; undefined
+ * when it cannot be read): everything with at least `startIdleCores` free (0: always), else the first level whose
+ * estimated cost (`restoreCost`, relative to everything costing `startIdleCores`) fits what is free. From there the
+ * usual rules apply: shed further when still behind, restore once the machine has room.
+ */
+export function startLevel(freeCores: number | undefined, startIdleCores: number, restoreCost: readonly number[]): number {
+	if (startIdleCores <= 0 || freeCores === undefined) return 0;
+	return levelFitting(freeCores / startIdleCores, restoreCost, 0);
+}
+
+/**
+ * The first level from `from` on whose estimated cost, relative to level `from`'s, is at most `ratio` (the last
+ * level when none is). Level n costs level n − 1's divided by 1 + `restoreCost[n]`.
+ */
+export function levelFitting(ratio: number, restoreCost: readonly number[], from: number): number {
+	let cost = 1;
+	for (let level = from; level < restoreCost.length; level++) {
+		if (level > from) cost /= 1 + (restoreCost[level] ?? 0);
+		if (cost <= ratio) return level;
+	}
+	return restoreCost.length - 1;
 }
 
 function round2(value: number): number {

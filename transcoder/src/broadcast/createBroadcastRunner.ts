@@ -34,6 +34,11 @@ export interface BroadcastRunnerDeps {
 	fontFile: string;
 	/** One speaker's caption engine (not started). Default: PocketSphinx with Debian's US English model. */
 	createCaptionEngine?: (speaker: StageLinkSpeaker, logger: Logger) => CaptionEngine;
+	/**
+	 * Free CPU (cores) the machine needs when a broadcast starts for its first run to encode everything; with less
+	 * it starts with work shed (see `startLevel`). 0: always start with everything. Default 1.
+	 */
+	startIdleCores?: number;
 }
 
 /**
@@ -112,7 +117,7 @@ export function createBroadcastRunner(deps: BroadcastRunnerDeps): BroadcastRunne
 				openOutputs: (run, r, servedFrom) => outputs.open(run, r, servedFrom),
 				outputBytes: (run) => outputs.bytesOf(run),
 				// Behind real time, the broadcast sheds work in a documented order rather than fall behind (defaults).
-				degradation: {},
+				degradation: { ...(deps.startIdleCores !== undefined && { startIdleCores: deps.startIdleCores }) },
 				onAir: (run, runSignal) =>
 					onAir.wait(run, runSignal).catch((error: unknown) => {
 						// Stopped before it went on air: the packager must not switch to it as its encoder goes.

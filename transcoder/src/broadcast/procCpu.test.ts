@@ -19,4 +19,11 @@ describe('procCpu', () => {
 		expect(idleCoresBetween(before, after, 2)).toBe(1);
 		expect(parseMachineCpu('intr 1 2 3')).toBeUndefined();
 	});
+
+	it('counts time spent at a lower priority (nice) as free for a normal-priority encoder', () => {
+		const before = parseMachineCpu('cpu  100 0 100 800 0 0 0 0 0 0\n')!;
+		// 400 ticks: 100 user, 100 niced (captions), 50 system, 150 idle.
+		const after = parseMachineCpu('cpu  200 100 150 950 0 0 0 0 0 0\n')!;
+		expect(idleCoresBetween(before, after, 2)).toBe(1.25);
+	});
 });

@@ -32,6 +32,11 @@ export function parseProcessCpuMs(stat: string): number | undefined {
 export interface MachineCpu {
 	/** Idle and waiting for I/O. */
 	idleMs: number;
+	/**
+	 * Spent by processes at a lower priority (positive `nice`), such as Tribune's caption recognisers: time an
+	 * encoder at normal priority takes from them when it needs it.
+	 */
+	niceMs: number;
 	totalMs: number;
 }
 
@@ -48,12 +53,16 @@ export function parseMachineCpu(stat: string): MachineCpu | undefined {
 	const ticks = line.trim().split(/\s+/).slice(1, 9).map(Number);
 	if (ticks.length < 5 || ticks.some((t) => !Number.isFinite(t))) return undefined;
 	const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = ticks;
-	return { idleMs: (idle + iowait) * msPerTick, totalMs: (user + nice + system + idle + iowait + irq + softirq + steal) * msPerTick };
+	return { idleMs: (idle + iowait) * msPerTick, niceMs: nice * msPerTick, totalMs: (user + nice + system + idle + iowait + irq + softirq + steal) * msPerTick };
 }
 
-/** Idle cores between two readings of the machine's counters (0 … number of cores). */
+/**
+ * Cores free for a process at normal priority between two readings of the machine's counters (0 … number of
+ * cores): idle, and spent by lower-priority processes, which yield to it.
+ */
 export function idleCoresBetween(before: MachineCpu, after: MachineCpu, cores = os.availableParallelism()): number {
 	const total = after.totalMs - before.totalMs;
 	if (total <= 0) return 0;
-	return (Math.max(0, after.idleMs - before.idleMs) / total) * cores;
+	const free = Math.max(0, after.idleMs - before.idleMs) + Math.max(0, after.niceMs - before.niceMs);
+	return (Math.min(free, total) / total) * cores;
 }

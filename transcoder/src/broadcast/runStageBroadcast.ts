@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { allocateUdpPortPair, buildConsumerSdp, waitForUdpPortsBound, type SdpStream } from '@tribune/ingest';
 import { UnrecoverableError } from 'bullmq';
 import type { types } from 'mediasoup';
@@ -11,7 +12,7 @@ import { stageLinkLeaseMs } from '../stageLink/stageLinkProtocol.js';
 import type { BroadcastProgress } from './broadcastJob.js';
 import { buildFfmpegPlan } from './buildFfmpegPlan.js';
 import { computeLayout, type Layout } from './computeLayout.js';
-import { EncoderDegradation, type DegradationPolicy } from './EncoderDegradation.js';
+import { defaultStartIdleCores, EncoderDegradation, startLevel, type DegradationPolicy } from './EncoderDegradation.js';
 import type { Pace } from './EncoderPace.js';
 import { planEncodeLevels, type EncodeLevel } from './encodeLevels.js';
 import type { EncoderHealth } from './encoderWatchdog.js';
@@ -57,10 +58,11 @@ export interface StageBroadcastOptions {
 	outputBytes?: (run: number) => number;
 	/**
 	 * Deliberate degradation (see `EncoderDegradation`, `planEncodeLevels`): its policy, the level the first run
-	 * encodes (default 0, everything) and the highest level it may shed to (default: all the ladder allows). Absent:
-	 * the broadcast never sheds work (tests that count encoder runs).
+	 * encodes (default: from the machine's free CPU at the start, see `startLevel` and `startIdleCores`) and the
+	 * highest level it may shed to (default: all the ladder allows). Absent: the broadcast never sheds work (tests
+	 * that count encoder runs).
 	 */
-	degradation?: { policy?: Partial<DegradationPolicy>; initialLevel?: number; maxLevel?: number };
+	degradation?: { policy?: Partial<DegradationPolicy>; initialLevel?: number; startIdleCores?: number; maxLevel?: number };
 	/**
 	 * Resolves when the packager has put run `run` on air (see `RunSwitcher`); the run it replaces is stopped then.
 	 * Absent (outputs the runner cannot watch, such as files): a new run replaces the current one at once.
@@ -159,11 +161,8 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 	let fatal: unknown;
 	let wake: (() => void) | undefined;
 	const levels = planEncodeLevels(options.ladder.filter((r) => options.composite || !r.video), options.latency, options.canvas).slice(0, (options.degradation ? (options.degradation.maxLevel ?? Infinity) : 0) + 1);
-	const degradation = new EncoderDegradation(
-		levels.map((l) => l.restoreCost),
-		options.degradation?.policy,
-		Math.min(options.degradation?.initialLevel ?? 0, levels.length - 1),
-	);
+	const initialLevel = options.degradation?.initialLevel ?? (await busyStartLevel(options, levels.map((l) => l.restoreCost), signal));
+	const degradation = new EncoderDegradation(levels.map((l) => l.restoreCost), options.degradation?.policy, Math.min(initialLevel, levels.length - 1));
 	/** What the job's progress says besides the state; the figures of the run on air. */
 	let figures: Pick<BroadcastProgress, 'fps' | 'speed' | 'bitrateKbps'> = {};
 	const report = (state: BroadcastProgress['state']): void => {
@@ -707,6 +706,27 @@ function listenOnce(host: string, port: number): Promise<number | undefined> {
 }
 
 /** The machine's idle CPU over the last couple of seconds, read from /proc/stat (undefined where it cannot be). */
+/** How long the machine's free CPU is measured before a broadcast's first run, ms. */
+const startSampleMs = 500;
+
+/**
+ * The level a degrading broadcast's first run encodes when none is given: from the machine's free CPU over
+ * `startSampleMs` (see `startLevel`). 0 without degradation, with nothing to shed, or when told to always start
+ * with everything.
+ */
+async function busyStartLevel(options: StageBroadcastOptions, restoreCost: readonly number[], signal: AbortSignal): Promise<number> {
+	const startIdleCores = options.degradation?.startIdleCores ?? defaultStartIdleCores;
+	if (!options.degradation || restoreCost.length <= 1 || startIdleCores <= 0) return 0;
+	const before = await readMachineCpu();
+	// Aborted (the space ended already): the loop that follows starts nothing.
+	await sleep(startSampleMs, undefined, { signal }).catch(() => {});
+	const after = await readMachineCpu();
+	const freeCores = before && after ? Math.round(idleCoresBetween(before, after) * 100) / 100 : undefined;
+	const level = startLevel(freeCores, startIdleCores, restoreCost);
+	if (level > 0) options.logger.info({ freeCores, startIdleCores, level }, 'machine busy at the start: the broadcast starts with work shed');
+	return level;
+}
+
 class IdleCpu {
 	cores: number | undefined;
 	#last: MachineCpu | undefined;
