@@ -71,7 +71,7 @@ describe('buildFfmpegPlan()', () => {
 			['360p', 'unix:/tmp/tribune/job-1/360p.sock'],
 			['audio', 'unix:/tmp/tribune/job-1/audio.sock'],
 		]);
-		expect(args).toContain('-map [vo_720p] -c:v libx264 -preset veryfast -tune zerolatency -profile:v main -pix_fmt yuv420p -bf 0 -g 25 -keyint_min 25 -sc_threshold 0 -force_key_frames expr:lte(n,25)*not(mod(n,5)) -b:v 2500k -maxrate 2500k -bufsize 1250k');
+		expect(args).toContain('-map [vo_720p] -c:v libx264 -preset veryfast -tune stillimage,zerolatency -profile:v main -pix_fmt yuv420p -bf 0 -g 25 -keyint_min 25 -sc_threshold 0 -force_key_frames expr:lte(n,25)*not(mod(n,5)) -b:v 2500k -maxrate 2500k -bufsize 1250k');
 		// Video parts are cut by duration and at every keyframe, so GOP starts always begin a part (independent).
 		expect(args).toContain('-map [ao_720p] -c:a aac -b:a 128k -ar 48000 -ac 2 -f mp4 -movflags +empty_moov+default_base_moof+skip_trailer+frag_keyframe -frag_duration 200000');
 		expect(args).toContain('-map [ao_audio] -c:a aac -b:a 64k -ar 48000 -ac 2 -f mp4 -movflags +empty_moov+default_base_moof+skip_trailer -frag_duration 192000 -use_editlist 1 -flush_packets 1 unix:/tmp/tribune/job-1/audio.sock');

@@ -3,8 +3,8 @@ import { audioFragmentUs, fmp4MuxerArgs } from '../hls/buildHlsEncodePlan.js';
 import { validateLadder, type LatencyProfile, type Rendition } from './ladder.js';
 import { burnedInCaptionFilter } from '../captions/burnedInCaptionFilter.js';
 import {
-	assignBySpeakerId, compositeColours, hiddenLabelOptions, highlightRect, initialsOptions, labelOptions, panGains, showsCamera, slotFilters, slotGeometry,
-	tilesBySlot, type SlotAssignment, type SlotStreams,
+	assignBySpeakerId, compositeColours, hiddenLabelOptions, highlightRect, initialsOptions, labelOptions, panGains, screenFilters, screenGeometry, showsCamera, slotFilters,
+	slotGeometry, tilesBySlot, type SlotAssignment, type SlotStreams,
 } from './liveLayout.js';
 
 export { displayName } from './displayName.js';
@@ -89,7 +89,7 @@ export function buildFfmpegPlan(layout: Layout, ladder: readonly Rendition[], la
 	const textFiles: TextFile[] = [];
 	const chains: string[] = [];
 	const slots = io.slots ?? assignBySpeakerId(layout, io.streams ?? new Map());
-	const hasInput = slots.streams.some((s) => s.audio !== undefined || s.video !== undefined);
+	const hasInput = [...slots.streams, slots.screen ?? {}].some((s) => s.audio !== undefined || s.video !== undefined);
 	const videoRenditions = renditions.filter((r) => r.video);
 	if (videoRenditions.length > 0) chains.push(...videoChains(layout, latency, io, slots, hasInput, videoRenditions));
 	chains.push(...audioChains(layout, io, slots, hasInput, renditions));
@@ -136,8 +136,21 @@ function videoChains(layout: Layout, latency: LatencyProfile, io: PlanIo, slots:
 		const { box } = slotGeometry(tiles.get(slot), false);
 		return `${slotFilters(slot).tile}=x=${box.x}:y=${box.y}:w=${box.w}:h=${box.h}:color=${colours.tile}:t=fill`;
 	});
-	chains.push([`color=c=${colours.background}:s=${width}x${height}:r=${latency.fps}${pace}`, 'format=yuv420p', ...boxes].join(',') + '[bg]');
+	const screen = slots.screen?.video !== undefined ? { stream: slots.screen.video, ...screenGeometry(layout, slots) } : undefined;
+	// The share's box, black under a picture of another aspect ratio (a window, a 4:3 slide); parked when nobody shares.
+	const screenBox = screen ? [`${screenFilters.box}=x=${screen.box.x}:y=${screen.box.y}:w=${screen.box.w}:h=${screen.box.h}:color=black:t=fill`] : [];
+	chains.push([`color=c=${colours.background}:s=${width}x${height}:r=${latency.fps}${pace}`, 'format=yuv420p', ...screenBox, ...boxes].join(',') + '[bg]');
 	let canvas = 'bg';
+	if (screen) {
+		// The share, fitted in its box like a camera in its tile, with lanczos: small text stays sharp where bicubic
+		// blurs it. Scaled at the share's own frame rate (a still slide sends few pictures), then repeated to the
+		// composite's by `fps`, which x264 codes as skipped blocks.
+		chains.push(
+			`[0:${screen.stream}]${screenFilters.scale}=w='${screen.size.w}':h='${screen.size.h}':eval=frame:flags=lanczos,setsar=1,fps=${latency.fps}[vscreen]`,
+			`[bg][vscreen]${screenFilters.place}=x='${screen.place.x}':y='${screen.place.y}':eof_action=repeat[cscreen]`,
+		);
+		canvas = 'cscreen';
+	}
 	for (const [slot, streams] of slots.streams.entries()) {
 		if (streams.video === undefined) continue;
 		const f = slotFilters(slot);
@@ -200,6 +213,12 @@ function audioChains(layout: Layout, io: PlanIo, slots: SlotAssignment, hasInput
 		);
 		mixed.push(`[a${i}]`);
 	}
+	if (slots.screen?.audio !== undefined) {
+		// The shared tab's sound (silence from its relay while there is none), in the middle, as sent: not levelled like
+		// a voice, since it may be music or a video's mix.
+		chains.push(`[0:${slots.screen.audio}]aresample=48000:async=1000,aformat=sample_fmts=fltp:channel_layouts=stereo[ascreen]`);
+		mixed.push('[ascreen]');
+	}
 	const splits = renditions.map((r) => `[ao_${r.name}]`).join('');
 	const control = io.controlPort !== undefined ? `,azmq=bind_address=tcp\\\\://127.0.0.1\\\\:${io.controlPort + 1}` : '';
 	// The mix's timestamps come from packet arrival times and can step back (a late input, the limiter's look-ahead):
@@ -235,7 +254,9 @@ export function renditionOutputOptions(r: Rendition, latency: LatencyProfile): s
 			'-map', `[vo_${r.name}]`,
 			// zerolatency + no B-frames: a frame leaves the encoder as soon as it is coded. A fixed GOP of one segment with
 			// scene-cut detection off puts a keyframe exactly at every segment start (RFC 8216bis 4.4.4.9 INDEPENDENT).
-			'-c:v', 'libx264', '-preset', r.video.preset ?? 'veryfast', '-tune', 'zerolatency', '-profile:v', 'main', '-pix_fmt', 'yuv420p',
+			// A rendition encoded for text (`text`) also takes x264's stillimage tune (weaker deblocking, stronger psy-rd
+			// and adaptive quantisation): a shared slide's small letters keep their edges instead of being smoothed away.
+			'-c:v', 'libx264', '-preset', r.video.preset ?? 'veryfast', '-tune', r.video.text ? 'stillimage,zerolatency' : 'zerolatency', '-profile:v', 'main', '-pix_fmt', 'yuv420p',
 			'-bf', '0', '-g', gop, '-keyint_min', gop, '-sc_threshold', '0',
 			// Every part of a run's first segment starts independent, so a run replacing another (make before break)
 			// can go on air at any part once warm, not a whole GOP later; the last forced one is the first segment's

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { computeLayout, initialsOf, type StageSpeaker } from './computeLayout.js';
+import { captionBandPx, computeLayout, initialsOf, type Rect, type StageSpeaker } from './computeLayout.js';
 
 const speaker = (id: string, name = id, video = true): StageSpeaker => ({ id, name, video, muted: false });
 const canvas = { width: 1280, height: 720 };
@@ -72,6 +72,55 @@ describe('computeLayout()', () => {
 			['b', true, false],
 			['a', false, true],
 		]);
+	});
+
+	describe('presentation layout (someone shares their screen)', () => {
+		const speakers = ['a', 'b', 'c', 'd', 'e', 'f'].map((id) => speaker(id));
+		const apart = (a: Rect, b: Rect) => a.x + a.width <= b.x || b.x + b.width <= a.x || a.y + a.height <= b.y || b.y + b.height <= a.y;
+
+		it('gives the share the largest 16:9 box beside a strip of pinned, active and sharing speakers (golden)', () => {
+			const layout = computeLayout({ speakers, pinned: ['d'], activeSpeakerId: 'b', screen: { speakerId: 'e' } }, canvas);
+			// 1280 less a 192 px strip and three 8 px gaps: 1064 wide, 598 high, centred in the height.
+			expect(layout.screen).toEqual({ x: 8, y: 60, width: 1064, height: 598, speakerId: 'e' });
+			expect(layout.tiles.map((t) => [t.speakerId, t.x, t.y, t.width, t.height, t.pinned, t.active, t.pan])).toEqual([
+				['d', 1080, 60, 192, 108, true, false, 0],
+				['b', 1080, 176, 192, 108, false, true, 0],
+				['e', 1080, 292, 192, 108, false, false, 0],
+			]);
+		});
+
+		it('keeps names and burned-in captions off the share, and every tile inside the canvas', () => {
+			for (const canvasSize of [canvas, { width: 640, height: 360 }]) {
+				for (const burnedInCaptions of [false, true]) {
+					const layout = computeLayout({ speakers, pinned: ['a', 'b', 'c', 'f'], activeSpeakerId: 'd', screen: { speakerId: 'e' }, burnedInCaptions }, canvasSize);
+					const screen = layout.screen!;
+					const bottom = canvasSize.height - (burnedInCaptions ? captionBandPx(canvasSize) : 0);
+					expect(screen.y + screen.height, `${canvasSize.width}: the share ends above the captions' band`).toBeLessThanOrEqual(bottom);
+					expect([screen.x, screen.y, screen.width, screen.height].every((v) => v % 2 === 0)).toBe(true);
+					expect(Math.abs(screen.width / screen.height - 16 / 9)).toBeLessThan(0.02);
+					// At most four in the strip (pinned first), each apart from the share (its label is drawn inside it).
+					expect(layout.tiles.map((t) => t.speakerId)).toEqual(['a', 'b', 'c', 'f']);
+					for (const tile of layout.tiles) {
+						expect(apart(tile, screen), `${tile.speakerId} overlaps the share`).toBe(true);
+						expect(tile.x + tile.width).toBeLessThanOrEqual(canvasSize.width);
+						expect(tile.y + tile.height).toBeLessThanOrEqual(bottom);
+					}
+				}
+			}
+			// The share takes most of the canvas: over 60 % of a 1280×720 frame without captions.
+			const { screen } = computeLayout({ speakers, pinned: [], screen: { speakerId: 'a' } }, canvas);
+			expect((screen!.width * screen!.height) / (1280 * 720)).toBeGreaterThan(0.6);
+		});
+
+		it('leaves speakers who are not pinned, active or sharing out of the strip, and a sharer off stage out of it too', () => {
+			const layout = computeLayout({ speakers, pinned: [], screen: { speakerId: 'gone' } }, canvas);
+			expect(layout.screen?.speakerId).toBe('gone');
+			expect(layout.tiles).toEqual([]);
+			// No strip: the share takes the whole height (16:9 in 1264×704 inside the gaps).
+			expect(layout.screen).toMatchObject({ width: 1250, height: 702 });
+			// Without a share, the usual grid.
+			expect(computeLayout({ speakers, pinned: [] }, canvas).screen).toBeUndefined();
+		});
 	});
 
 	it('rejects an odd or empty canvas', () => {

@@ -4,9 +4,10 @@ export interface Rendition {
 	name: string;
 	/**
 	 * Video size in pixels (even) and bit rate; absent for audio-only renditions. `preset`: x264's preset (default
-	 * `veryfast`; `ultrafast` when the broadcast sheds work, see `planEncodeLevels`).
+	 * `veryfast`; `ultrafast` when the broadcast sheds work, see `planEncodeLevels`). `text`: tuned for a shared
+	 * screen's text (x264's `stillimage` tune), for the whole encode since a tune cannot change while it runs.
 	 */
-	video?: { width: number; height: number; kbps: number; preset?: X264Preset };
+	video?: { width: number; height: number; kbps: number; preset?: X264Preset; text?: boolean };
 	/** AAC bit rate, kbit/s. */
 	audioKbps: number;
 }
@@ -19,7 +20,8 @@ export type X264Preset = 'veryfast' | 'ultrafast';
  * Spaces case, and listeners on poor networks or with the screen off).
  */
 export const defaultLadder: readonly Rendition[] = Object.freeze([
-	{ name: '720p', video: { width: 1280, height: 720, kbps: 2500 }, audioKbps: 128 },
+	// 720p is the rendition that keeps a shared slide's small text readable; 360p stays tuned for faces.
+	{ name: '720p', video: { width: 1280, height: 720, kbps: 2500, text: true }, audioKbps: 128 },
 	{ name: '360p', video: { width: 640, height: 360, kbps: 700 }, audioKbps: 96 },
 	{ name: 'audio', audioKbps: 64 },
 ]);
@@ -51,6 +53,7 @@ export function validateLadder(ladder: readonly Rendition[], latency: LatencyPro
 				throw new RangeError(`ladder: ${r.name} size ${width}x${height} must be even, 16-3840`);
 			}
 			if (!Number.isInteger(kbps) || kbps < 50 || kbps > 20_000) throw new RangeError(`ladder: ${r.name} video kbps must be 50-20000`);
+			if (r.video.text !== undefined && typeof r.video.text !== 'boolean') throw new RangeError(`ladder: ${r.name} text must be a boolean`);
 			if (r.video.preset !== undefined && !['veryfast', 'ultrafast'].includes(r.video.preset)) throw new RangeError(`ladder: ${r.name} preset must be veryfast or ultrafast`);
 		}
 	}

@@ -172,6 +172,60 @@ describe('layoutCommands()', () => {
 			]);
 		});
 
+		describe('with a screen share input', () => {
+			const withScreen = (slotOf: [string, number][], screenLive: boolean, cameras: string[] = []): SlotAssignment => ({ ...assignment(slotOf, cameras), screen: { video: 6, audio: 7 }, screenLive });
+			const sharing = (sharer: string, pinned: string[] = []) =>
+				computeLayout({ speakers: ['ada', 'bob'].map((id) => ({ id, name: id.toUpperCase(), video: false, muted: false })), pinned, activeSpeakerId: 'bob', screen: { speakerId: sharer } }, canvas);
+
+			it('parks the share while nobody shares, and puts its box, size and place on the canvas when someone does (golden)', () => {
+				const idle = text(layoutCommands(layoutOf([{ id: 'ada' }]), withScreen([['ada', 0]], false)));
+				expect(idle.slice(0, 8)).toEqual([
+					'drawbox@screen x -100', 'drawbox@screen y -100', 'drawbox@screen w 2', 'drawbox@screen h 2',
+					'scale@screen w if(lte(iw,16)*lte(ih,16),iw,max(2,trunc(min(16,16*iw/ih)/2)*2))',
+					'scale@screen h if(lte(iw,16)*lte(ih,16),ih,max(2,trunc(min(16,16*ih/iw)/2)*2))',
+					'overlay@screen x -100', 'overlay@screen y -100',
+				]);
+				const shown = text(layoutCommands(sharing('ada'), withScreen([['ada', 0], ['bob', 1]], true)));
+				expect(shown.slice(0, 8)).toEqual([
+					'drawbox@screen x 8', 'drawbox@screen y 60', 'drawbox@screen w 1064', 'drawbox@screen h 598',
+					'scale@screen w if(lte(iw,16)*lte(ih,16),iw,max(2,trunc(min(1064,598*iw/ih)/2)*2))',
+					'scale@screen h if(lte(iw,16)*lte(ih,16),ih,max(2,trunc(min(598,1064*ih/iw)/2)*2))',
+					'overlay@screen x if(lte(overlay_w,16)*lte(overlay_h,16),-100,8+(1064-overlay_w)/2)',
+					'overlay@screen y if(lte(overlay_w,16)*lte(overlay_h,16),-100,60+(598-overlay_h)/2)',
+				]);
+				// Bob (active) and Ada (sharing) in the strip; their labels inside their tiles, right of the share.
+				expect(shown).toContain('drawbox@tile1 x 1080');
+				expect(shown.find((c) => c.startsWith('drawtext@name1'))).toContain('x=1092:');
+			});
+
+			it('keeps the share box black until its pictures flow, then shows them without moving anything else', () => {
+				const waiting = layoutCommands(sharing('ada'), withScreen([['ada', 0], ['bob', 1]], false));
+				const flowing = layoutCommands(sharing('ada'), withScreen([['ada', 0], ['bob', 1]], true));
+				expect(text(waiting)).toContain('drawbox@screen w 1064');
+				expect(text(waiting)).toContain('overlay@screen x -100');
+				const before = new Map(waiting.map((c) => [`${c.target} ${c.command}`, c.arg]));
+				const changed = flowing.filter((c) => before.get(`${c.target} ${c.command}`) !== c.arg).map((c) => `${c.target} ${c.command}`);
+				expect(changed).toEqual(['scale@screen w', 'scale@screen h', 'overlay@screen x', 'overlay@screen y']);
+			});
+
+			it('agrees with a plan made for a share: the share chain is drawn as the commands say, its sound is mixed', () => {
+				const layout = sharing('bob', ['ada']);
+				const slots = withScreen([['ada', 2], ['bob', 0]], true);
+				const plan = buildFfmpegPlan(layout, defaultLadder, defaultLatency, {
+					composite: true, sdpPath: '/tmp/j/stage.sdp', slots, workDir: '/tmp/j', fontFile: '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf', outputs: { '720p': 'a', '360p': 'b', audio: 'c' },
+				});
+				const filters = filtersOf(plan.filterGraph);
+				expect(plan.filterGraph).toContain('[0:6]scale@screen=');
+				expect(plan.filterGraph).toContain(':eval=frame:flags=lanczos,setsar=1,fps=25[vscreen]');
+				expect(plan.filterGraph).toContain('[0:7]aresample=48000:async=1000,aformat=sample_fmts=fltp:channel_layouts=stereo[ascreen]');
+				expect(plan.filterGraph).toContain('amix=inputs=4:');
+				for (const c of layoutCommands(layout, slots)) {
+					if (c.target.startsWith('drawtext@name') && c.arg.includes("text='")) continue;
+					expectDrawn(filters, c);
+				}
+			});
+		});
+
 		it('agrees with a plan made for the same slots: nothing to send but the labels of people in them', () => {
 			const layout = layoutOf([{ id: 'ada', video: true }, { id: 'bob' }], ['bob']);
 			const slots = assignment([['ada', 2], ['bob', 0]], ['ada']);

@@ -1,4 +1,4 @@
-import type { Layout, Tile } from './computeLayout.js';
+import type { Layout, Rect, Tile } from './computeLayout.js';
 import { displayName } from './displayName.js';
 import { quoteFfmpegToken } from './ffmpegToken.js';
 import { fillerPictureSize } from './Vp8SlotRelay.js';
@@ -38,6 +38,13 @@ export interface SlotAssignment {
 	slotOf: ReadonlyMap<string, number>;
 	/** Speakers whose camera flows into their slot now. */
 	cameras: ReadonlySet<string>;
+	/**
+	 * The encode's screen-share input (video spaces; fixed for the encode's life like the slots'): the share's picture
+	 * and the shared tab's audio, SDP stream indices. Absent: the encode cannot show a share.
+	 */
+	screen?: { video?: number; audio?: number };
+	/** Whether the share's pictures flow into the encode now (its relay forwards them). */
+	screenLive?: boolean;
 }
 
 /**
@@ -71,6 +78,27 @@ export const slotFilters = (slot: number) => ({
 	panLeft: `volume@panl${slot}`,
 	panRight: `volume@panr${slot}`,
 });
+
+/** Filter instance names of the screen share: its box, its picture's scale and its place. */
+export const screenFilters = { box: 'drawbox@screen', scale: 'scale@screen', place: 'overlay@screen' } as const;
+
+/**
+ * Where the share's box and picture go: the layout's share box and the picture fitted and centred in it (as a camera
+ * in its tile), or parked off the canvas (nobody shares; or the picture, not flowing yet, leaves the box black).
+ */
+export function screenGeometry(layout: Layout, slots: SlotAssignment): {
+	box: { x: number; y: number; w: number; h: number };
+	size: { w: string; h: string };
+	place: { x: string; y: string };
+} {
+	const area = layout.screen;
+	const shown = area !== undefined && slots.screenLive === true && slots.screen?.video !== undefined;
+	return {
+		box: area ? { x: area.x, y: area.y, w: area.width, h: area.height } : hiddenRect,
+		size: cameraSize(shown ? area : undefined),
+		place: shown ? cameraPlacement(area) : { x: String(hiddenRect.x), y: String(hiddenRect.y) },
+	};
+}
 
 /** Whether a tile shows a camera in this encode (rather than initials). */
 export function showsCamera(tile: Tile, slots: SlotAssignment): boolean {
@@ -111,7 +139,7 @@ const hiddenCamera = { width: 16, height: 16 };
  * camera never draws the filler pictures still on their way through a busy encode (its input lags by up to seconds):
  * the tile stays empty until the camera's own pictures arrive.
  */
-export function cameraPlacement(tile: Tile): { x: string; y: string } {
+export function cameraPlacement(tile: Rect): { x: string; y: string } {
 	const filler = isFiller('overlay_w', 'overlay_h');
 	return { x: `if(${filler},${hiddenRect.x},${tile.x}+(${tile.width}-overlay_w)/2)`, y: `if(${filler},${hiddenRect.y},${tile.y}+(${tile.height}-overlay_h)/2)` };
 }
@@ -187,7 +215,8 @@ export function safeInitials(initials: string): string {
 }
 
 /**
- * Every command that puts `layout` on a running encode: per slot, the tile's box, the camera's size and place, the
+ * Every command that puts `layout` on a running encode: the screen share's box, size and place (parked when nobody
+ * shares), then per slot, the tile's box, the camera's size and place, the
  * initials, the label and the voice's stereo position — or, for a slot nobody is in, all of it parked off the canvas —
  * and the active-speaker frame. `composite` false (an audio-only encode): the stereo positions only. Pure; the runner
  * sends only the ones whose value changed since the last layout it sent.
@@ -196,6 +225,14 @@ export function layoutCommands(layout: Layout, slots: SlotAssignment, composite 
 	const commands: LiveCommand[] = [];
 	const push = (target: string, command: string, arg: string | number): void => void commands.push({ target, command, arg: String(arg) });
 	const tiles = tilesBySlot(layout, slots);
+	if (composite && slots.screen?.video !== undefined) {
+		const { box, size, place } = screenGeometry(layout, slots);
+		for (const [key, value] of Object.entries(box)) push(screenFilters.box, key, value);
+		push(screenFilters.scale, 'w', size.w);
+		push(screenFilters.scale, 'h', size.h);
+		push(screenFilters.place, 'x', place.x);
+		push(screenFilters.place, 'y', place.y);
+	}
 	for (const [slot, streams] of slots.streams.entries()) {
 		const f = slotFilters(slot);
 		const tile = tiles.get(slot);
