@@ -23,6 +23,8 @@ import { watchdogFailure } from './ffmpegOutput.js';
 import { idleCoresBetween, readMachineCpu, type MachineCpu } from './procCpu.js';
 import { defaultStartTimeoutMs, FfmpegError, runFfmpeg } from './runFfmpeg.js';
 import { Vp8SlotRelay } from './Vp8SlotRelay.js';
+import { ScreenShareInput } from './ScreenShareInput.js';
+import { captionModeHasBurnedIn } from '../captions/captionFeed.js';
 
 export interface StageBroadcastOptions {
 	spaceId: string;
@@ -412,6 +414,17 @@ async function runEncode(
 			slots.push(slot);
 			slotStreams.push(streams);
 		}
+		// The screen share's picture and tab sound (video spaces): fed for the run's life, shown while someone shares.
+		const screen = options.composite
+			? await ScreenShareInput.open({
+					link, node, spaceId: options.spaceId, sessionId, ip, firstStream: sdpStreams.length, payloadTypes: { opus: opusPayloadType, vp8: vp8PayloadType },
+					onLiveChange: () => refresh(), signal, logger,
+				})
+			: undefined;
+		if (screen) {
+			releases.push(() => screen.close());
+			sdpStreams.push(...screen.sdpStreams);
+		}
 		place(first);
 
 		const view = (): LiveView => {
@@ -423,10 +436,13 @@ async function runEncode(
 					speakers: stage.speakers.filter((s) => slotOf.has(s.peerId)).map((s) => ({ id: s.peerId, name: s.name, video: cameras.has(s.peerId), muted: s.muted })),
 					pinned: stage.pinned,
 					activeSpeakerId: stage.activeSpeakerId,
+					// A share by someone in a slot switches the composite to the presentation layout, captions' band kept free.
+					screen: screen && stage.screenShare && slotOf.has(stage.screenShare.peerId) ? { speakerId: stage.screenShare.peerId } : undefined,
+					burnedInCaptions: options.captionsFile !== undefined && captionModeHasBurnedIn(stage.captionMode ?? 'off'),
 				},
 				run.level.canvas,
 			);
-			return { layout, slots: { streams: slotStreams, slotOf: new Map(slotOf), cameras } };
+			return { layout, slots: { streams: slotStreams, slotOf: new Map(slotOf), cameras, ...(screen && { screen: screen.streams, screenLive: screen.live }) } };
 		};
 		const refresh = (since?: number): void => composite?.show(view(), since);
 
@@ -479,6 +495,8 @@ async function runEncode(
 				}
 			}
 			place(snapshot);
+			// The share follows the stage's (a sharer without a slot is not drawn); a consumer it could not make is asked again.
+			const shareDone = screen ? await screen.follow(snapshot.screenShare && slotOf.has(snapshot.screenShare.peerId) ? snapshot.screenShare : undefined) : true;
 			if (closing.length > 0) {
 				await link.call(node, 'closeConsumers', { sessionId, consumerIds: closing }).catch((error: unknown) => {
 					// Left open, they send to relays that no longer follow them (dropped by SSRC); the run's release ends them.
@@ -495,7 +513,7 @@ async function runEncode(
 						: []),
 				];
 			});
-			if (wanted.length === 0) return true;
+			if (wanted.length === 0) return shareDone;
 			const made = await Promise.allSettled(
 				wanted.map(async ({ slot, kind, producerId }) => {
 					const relay = kind === 'audio' ? slot.voice : slot.camera!;
@@ -532,7 +550,7 @@ async function runEncode(
 				}
 				resumed.push(consumerId);
 			}
-			if (resumed.length === 0) return complete;
+			if (resumed.length === 0) return complete && shareDone;
 			// `resume` asks each new camera for a keyframe; its relay keeps asking until one passes (askForKeyframe).
 			try {
 				await link.call(node, 'resume', { sessionId, consumerIds: resumed });
@@ -551,7 +569,7 @@ async function runEncode(
 				await link.call(node, 'closeConsumers', { sessionId, consumerIds: resumed }).catch(() => {});
 				throw error;
 			}
-			return complete;
+			return complete && shareDone;
 		};
 
 		/** Gives every speaker on `snapshot` without a slot a free one, in stage order, while slots remain. */
