@@ -1,0 +1,172 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import express from 'express';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { launchChromium, openPlayer, playerRoutes, sample, type PlayerSample } from './origin/support/hlsPage.js';
+import { ApiProcess } from './support/apiProcess.js';
+import { RedisSentinelSet } from './support/netnsRedisSentinel.js';
+import { PlaylistWatcher } from './support/PlaylistWatcher.js';
+import { freePort } from './support/processes.js';
+import { SignalingClient } from './support/SignalingClient.js';
+import { postJson } from './support/startTestNode.js';
+
+/**
+ * Redis high availability: Tribune (an API node and a transcoder, compiled: build first) on a Redis primary with a
+ * replica and three sentinels, REDIS_URL `redis+sentinel://…`. A live space plays to hls.js in Chromium; the primary
+ * is killed with -9. The sentinels promote the replica, every process follows, and what was acknowledged before
+ * and during the failover (joins answered 200, a raised hand) is there afterwards; REST answers during the failover
+ * are 200 or 503, never anything else. The listener's stall and the failover's times are printed as one JSON line.
+ */
+const root = path.resolve(import.meta.dirname, '../..');
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trib-sentinel-'));
+let set: RedisSentinelSet | undefined;
+let api: ApiProcess | undefined;
+let transcoder: ChildProcess | undefined;
+let transcoderOutput = '';
+let browser: Browser | undefined;
+let pageServer: http.Server | undefined;
+const clients: SignalingClient[] = [];
+
+afterAll(async () => {
+	for (const client of clients) client.close();
+	await browser?.close();
+	pageServer?.closeAllConnections();
+	pageServer?.close();
+	await api?.kill('SIGKILL');
+	if (transcoder && transcoder.exitCode === null && transcoder.signalCode === null) {
+		const exited = new Promise((resolve) => transcoder!.once('exit', resolve));
+		// The transcoder's own group: its ffmpeg children go with it.
+		process.kill(-transcoder.pid!, 'SIGKILL');
+		await exited;
+	}
+	await set?.stop();
+	fs.rmSync(dir, { recursive: true, force: true });
+}, 60_000);
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+	const deadline = Date.now() + timeoutMs;
+	for (let attempt = 0; attempt < 100_000; attempt++) {
+		const value = await probe().catch(() => undefined);
+		if (value !== undefined) return value;
+		if (Date.now() > deadline) break;
+		await sleep(100);
+	}
+	throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${set?.logs(dir).slice(-4000) ?? ''}\n${api?.output().slice(-3000) ?? ''}\n${transcoderOutput.slice(-3000)}`);
+}
+
+/** Stall time in [from, to], ms: every logged stall clipped to the window (one still open lasts until `to`). */
+const stallMs = (s: PlayerSample, from: number, to: number): number =>
+	s.stallLog.reduce((sum, stall) => sum + Math.max(0, Math.min(stall.endMs ?? to, to) - Math.max(stall.startMs, from)), 0);
+
+describe.skipIf(!fs.existsSync('/usr/bin/redis-server'))('Redis Sentinel failover under a live space', () => {
+	it('promotes the replica, keeps every acknowledged join and hand, and the listener plays on', { timeout: 240_000 }, async () => {
+		const ports = await Promise.all(Array.from({ length: 5 }, () => freePort()));
+		const place = (port: number) => ({ host: '127.0.0.1', port });
+		set = await RedisSentinelSet.start(dir, { primary: place(ports[0]!), replica: place(ports[1]!), sentinels: ports.slice(2).map(place) });
+		const replicaAddress = `127.0.0.1:${ports[1]}`;
+		expect(await set.currentPrimary()).toBe(`127.0.0.1:${ports[0]}`);
+
+		const shared = { redisUrl: set.url, tokenSecret: randomUUID() + randomUUID(), dataDir: path.join(dir, 'data') };
+		fs.mkdirSync(shared.dataDir);
+		api = await ApiProcess.start(shared, { SYNTHETIC_SPEAKERS: 'true' });
+		transcoder = spawn(process.execPath, [path.join(root, 'transcoder/dist/main.js')], {
+			env: { ...process.env, REDIS_URL: set.url, TRIBUNE_DATA_DIR: shared.dataDir, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn' },
+			stdio: ['ignore', 'pipe', 'pipe'],
+			detached: true,
+		});
+		const keep = (chunk: Buffer) => (transcoderOutput = (transcoderOutput + chunk.toString()).slice(-20_000));
+		transcoder.stdout!.on('data', keep);
+		transcoder.stderr!.on('data', keep);
+		await until('a transcoder registered', async () => ((await (await fetch(`${api!.baseUrl}/healthz`)).json() as { transcoders: number }).transcoders >= 1 ? true : undefined), 40_000);
+
+		const created = await postJson(`${api.baseUrl}/api/spaces`, { title: 'Sentinel', hostName: 'Hana Host' });
+		expect(created.status).toBe(201);
+		const spaceId = created.body.space!.id;
+		const hostToken = created.body.token!;
+		expect((await postJson(`${api.baseUrl}/api/spaces/${spaceId}/start`, {}, hostToken)).status).toBe(200);
+		const added = await postJson(`${api.baseUrl}/api/spaces/${spaceId}/synthetic-speakers`, { displayName: 'Sam Speaker', text: 'Redis fails over while this sentence plays to the audience of the space.', video: false }, hostToken);
+		expect(added.status).toBe(201);
+		const watcher = new PlaylistWatcher(`${api.baseUrl}/hls/${spaceId}/audio/index.m3u8`);
+		watcher.start();
+		await until('parts at the origin', async () => (watcher.parts.size >= 10 ? true : undefined), 60_000);
+
+		const app = express();
+		playerRoutes(app);
+		pageServer = http.createServer(app).listen(0, '127.0.0.1');
+		await new Promise((resolve) => pageServer!.once('listening', resolve));
+		browser = await launchChromium();
+		const page: Page = await openPlayer(browser, `http://127.0.0.1:${(pageServer.address() as AddressInfo).port}`, `${api.baseUrl}/hls/${spaceId}/master.m3u8`);
+		await until('the listener playing', async () => ((await sample(page)).currentTime > 3 ? true : undefined), 40_000);
+
+		// Acknowledged before the kill: 20 joins (each a participant record) and a raised hand.
+		const acknowledged: { name: string; token: string }[] = [];
+		const join = async (name: string) => {
+			const reply = await postJson(`${api!.baseUrl}/api/spaces/${spaceId}/join`, { displayName: name });
+			if (reply.status === 200) acknowledged.push({ name, token: reply.body.token! });
+			return reply.status;
+		};
+		for (let i = 0; i < 20; i++) expect(await join(`Before ${i}`)).toBe(200);
+		const raiser = await SignalingClient.connect(api.wsUrl, acknowledged[0]!.token);
+		clients.push(raiser);
+		await raiser.request('raiseHand');
+
+		const before = await sample(page);
+		const killedAt = Date.now();
+		await set.kill('primary');
+		// Joins go on through the failover, one every 100 ms: each is answered 200 (then it must survive) or 503.
+		const statuses: number[] = [];
+		const failover: { at?: number } = {};
+		const joining = (async () => {
+			for (let i = 0; i < 300 && (failover.at === undefined || Date.now() < failover.at + 3000); i++) {
+				statuses.push(await join(`During ${i}`).catch(() => -1));
+				await sleep(100);
+			}
+		})();
+		await until('the replica promoted', async () => ((await set!.currentPrimary()) === replicaAddress ? true : undefined), 60_000);
+		const failoverAt = Date.now();
+		failover.at = failoverAt;
+		const firstJoinAfter = await until('a join answered 200 after the failover', async () => {
+			const reply = await postJson(`${api!.baseUrl}/api/spaces/${spaceId}/join`, { displayName: 'After' });
+			return reply.status === 200 ? Date.now() : undefined;
+		}, 30_000);
+		await joining;
+		const newParts = await until('new parts at the origin after the failover', async () => watcher.firstPartAfter(failoverAt + 200), 30_000);
+		// The listener: media time 6 s past where it was at the kill, no fatal error, the stall measured.
+		await until('the listener to play 6 s past the kill', async () => ((await sample(page)).currentTime > before.currentTime + 6 ? true : undefined), 60_000);
+		const after = await sample(page);
+		expect(after.errors.filter((e) => e.startsWith('FATAL'))).toEqual([]);
+
+		expect(statuses.filter((s) => s !== 200 && s !== 503)).toEqual([]);
+		// Every acknowledged join, before and during the failover, is there: its participant connects and sees itself.
+		for (const { name, token } of acknowledged) {
+			const client = await SignalingClient.connect(api.wsUrl, token);
+			const state = await client.request('getState');
+			client.close();
+			expect([name, state.you.displayName, state.space.state]).toEqual([name, name, 'live']);
+		}
+		const host = await SignalingClient.connect(api.wsUrl, hostToken);
+		clients.push(host);
+		const hostState = await host.request('getState');
+		expect(hostState.handQueue.map((p) => p.displayName)).toEqual(['Before 0']);
+
+		console.log(JSON.stringify({
+			sentinel_failover_ms: failoverAt - killedAt,
+			first_join_200_after_kill_ms: firstJoinAfter - killedAt,
+			first_new_part_after_kill_ms: newParts - killedAt,
+			origin_part_gap_ms: watcher.maxGap(killedAt - 2000, Date.now()),
+			listener_stall_ms: stallMs(after, killedAt, Date.now()),
+			joins_during_failover: { ok: statuses.filter((s) => s === 200).length, unavailable: statuses.filter((s) => s === 503).length },
+			acknowledged_joins_kept: acknowledged.length,
+			load: os.loadavg()[0],
+		}));
+		watcher.stop();
+	});
+});
