@@ -55,6 +55,14 @@ describe('EncoderDegradation', () => {
 		expect(feed(f, 5, 10, { speed: 0.1 })).toEqual([{ atS: 8, direction: 'shed', from: 3, to: 4, speed: 0.1 }]);
 	});
 
+	it('sheds two levels when a run of the level wanted never started, none past the last', () => {
+		const d = new EncoderDegradation(costs);
+		expect(d.startFailed(30_000)).toEqual({ direction: 'shed', from: 0, to: 2, speed: 0 });
+		expect(d.level).toBe(2);
+		expect(d.startFailed(60_000)).toMatchObject({ from: 2, to: 4 });
+		expect(d.startFailed(90_000)).toBeUndefined();
+	});
+
 	it('ignores brief dips below real time', () => {
 		const d = new EncoderDegradation(costs);
 		d.onAir(0, 0);

@@ -182,6 +182,16 @@ export class EncoderDegradation {
 	}
 
 	/**
+	 * A run of the level wanted never started (no stats line by its start-up deadline: on a starved machine its
+	 * start-up alone outran the deadline): the next one sheds `maxShedStep` levels rather than try the same again.
+	 * Undefined at the last level.
+	 */
+	startFailed(atMs: number): DegradationChange | undefined {
+		if (this.#wanted >= this.maxLevel) return undefined;
+		return this.#change('shed', Math.min(this.maxLevel, this.#wanted + this.#policy.maxShedStep), { atMs, speed: 0 }, {});
+	}
+
+	/**
 	 * The level to shed to from a run going at `speed`: the next one, or further (up to `maxShedStep` levels) when the
 	 * next one's estimated cost is still more than the run can pay at that speed (with `shedMargin`). A first run at
 	 * a quarter of real time took three switches of 5–10 s each, one level at a time.
