@@ -4,6 +4,9 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { broadcastJobDataSchema, broadcastJobId, broadcastQueueName, broadcastStopChannel, broadcastStoppedKey, type BroadcastJobData, type BroadcastProgress } from './broadcastJob.js';
 
+/** The reason a broadcast's signal aborts with when its space ended (not when its transcoder stops). */
+export const spaceEndedReason = 'space ended';
+
 /** What runs one space's broadcast until `signal` aborts (the space ended) — ffmpeg, the packager, restarts. */
 export type BroadcastRunner = (
 	data: BroadcastJobData,
@@ -78,7 +81,7 @@ export class BroadcastWorker {
 
 	#onStop(spaceId: string): void {
 		try {
-			if (this.#worker.cancelJob(broadcastJobId(spaceId), 'space ended')) this.#options.logger.info({ spaceId }, 'broadcast stop requested');
+			if (this.#worker.cancelJob(broadcastJobId(spaceId), spaceEndedReason)) this.#options.logger.info({ spaceId }, 'broadcast stop requested');
 		} catch {
 			// Not a valid space id: nothing of ours.
 		}
@@ -94,8 +97,8 @@ export class BroadcastWorker {
 			return;
 		}
 		const controller = new AbortController();
-		signal?.addEventListener('abort', () => controller.abort(), { once: true });
-		if (signal?.aborted) controller.abort();
+		signal?.addEventListener('abort', () => controller.abort(signal.reason), { once: true });
+		if (signal?.aborted) controller.abort(signal.reason);
 		logger.info({ attempt: job.attemptsMade + 1 }, 'broadcast started');
 		await this.#options.run(data, {
 			signal: controller.signal,

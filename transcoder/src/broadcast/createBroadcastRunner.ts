@@ -15,7 +15,7 @@ import { drainedStopSignal } from '../hls/replayDrain.js';
 import { planStreamResume, readFeedPosition, readReplayJournals } from '../hls/streamResume.js';
 import type { StageLinkClient } from '../stageLink/StageLinkClient.js';
 import type { StageLinkSpeaker } from '../stageLink/stageLinkProtocol.js';
-import type { BroadcastRunner } from './BroadcastWorker.js';
+import { spaceEndedReason, type BroadcastRunner } from './BroadcastWorker.js';
 import type { LatencyProfile, Rendition } from './ladder.js';
 import { renditionBandwidth } from './renditionBandwidth.js';
 import { runStageBroadcast } from './runStageBroadcast.js';
@@ -101,6 +101,13 @@ export function createBroadcastRunner(deps: BroadcastRunnerDeps): BroadcastRunne
 			packager, composite: data.composite, canvas: deps.canvas, logger,
 			createEngine: deps.createCaptionEngine ?? ((_, engineLogger) => new PocketsphinxEngine({ logger: engineLogger })),
 		}).catch((error: unknown) => void logger.error({ err: error }, 'captions unavailable for this broadcast'));
+		// What the encoder flushes as it stops was captured after the space ended: not part of it. (A transcoder that
+		// stops hands the broadcast over instead: nothing is cut.)
+		const cut = (): void => {
+			if (signal.reason === spaceEndedReason) packager.cutAt(Date.now());
+		};
+		if (signal.aborted) cut();
+		else signal.addEventListener('abort', cut, { once: true });
 		try {
 			await runStageBroadcast({
 				spaceId: data.spaceId,

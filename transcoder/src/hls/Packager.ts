@@ -102,6 +102,8 @@ export class Packager {
 	/** Bytes of each subtitle segment this packager wrote, by number. */
 	readonly #subtitleBytes = new Map<number, number>();
 	#ended = false;
+	/** Parts dated from this instant on are not part of the stream (see `cutAt`). */
+	#cutAtMs: number | undefined;
 	#sequentialRun = 0;
 	/** Number of the last subtitle segment this packager published. */
 	#lastVttMsn: number | undefined;
@@ -265,6 +267,15 @@ export class Packager {
 	}
 
 	/**
+	 * The space ended at `atMs` (wall clock): parts dated from then on are dropped, live and from the replay. A
+	 * stopping encoder flushes what it had read — on a busy machine a second or more captured after the end — and a
+	 * replay should end when the space did. The first cut stands.
+	 */
+	cutAt(atMs: number): void {
+		this.#cutAtMs ??= atMs;
+	}
+
+	/**
 	 * Ends the broadcast: completes the last segments, tells origins, writes the replay playlists.
 	 * `beforeReplayComplete` runs once the timelines are final and before `stream.json` (which marks the replay
 	 * complete) is queued: files it writes through the disk writer (the transcript) are there whenever the replay is.
@@ -294,6 +305,7 @@ export class Packager {
 			disk: this.options.disk,
 			publish: (event: UnnumberedHlsEvent, bytes: Buffer) => this.#publish(event, bytes),
 			pdtMs: (mediaS: number, durationS: number) => this.#pdtMs(mediaS, durationS),
+			accepts: (mediaS: number) => this.#cutAtMs === undefined || !this.#anchor || this.#pdtMs(mediaS, 0) < this.#cutAtMs,
 			partEnded: (mediaEndS: number) => {
 				if (!this.#anchor) return;
 				const endMs = this.#pdtMs(mediaEndS, 0);

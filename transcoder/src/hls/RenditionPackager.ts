@@ -48,6 +48,8 @@ export interface RenditionContext {
 	publish(event: UnnumberedHlsEvent, bytes: Buffer): void;
 	/** Wall-clock time of a media instant of the current encoder run. */
 	pdtMs(mediaS: number, durationS: number): number;
+	/** Whether a part starting at this media instant of the current run belongs to the stream (see `Packager.cutAt`). */
+	accepts(mediaS: number): boolean;
 	/** A part ending at this media instant was packaged (PDT must not go back before it after a restart). */
 	partEnded(mediaEndS: number): void;
 	onInit(rendition: string, init: InitSection): void;
@@ -152,6 +154,7 @@ export class RenditionPackager {
 		if (!fragment) return;
 		const startS = fragment.baseTime / track.timescale;
 		const durationS = fragment.duration / track.timescale;
+		if (!this.#context.accepts(startS)) return;
 		const placed = this.#segmenter.place({ startS, durationS, independent: fragment.startsWithSync });
 		let segment: { pdtMs: number; discontinuity: boolean; initIndex: number } | undefined;
 		if (placed.startsSegment) {

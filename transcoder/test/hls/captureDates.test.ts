@@ -84,4 +84,47 @@ describe("a run's program-date-times and the captions placed by them", () => {
 		// The transcript maps by the same capture times.
 		expect(packager.capturedAtMs(segments.at(-1)!.msn, segments.at(-1)!.pdtMs)).toBe(segments.at(-1)!.pdtMs - 900);
 	});
+
+	it('drops parts dated from the end of the space on: what a stopping encoder flushes is not in the stream', async () => {
+		const partS = 0.192;
+		let now = 0;
+		const messages: HlsMessage[] = [];
+		const packager = new Packager({
+			streamId: 'cut',
+			renditions: [{ name: 'audio', kind: 'audio', bandwidth: 80_000 }],
+			partTargetMs: 200,
+			segmentTargetMs: 1000,
+			nowMs: () => now,
+			sink: { publish: (message) => messages.push(message) },
+			logger,
+		});
+		const input = new PassThrough();
+		const attached = packager.attachRun(0, 'audio', input);
+		input.write(media.init);
+		await tick();
+		// Captured from 10,000 ms on, each part 100 ms after its last sample; the space ends at 12,000 ms, and the
+		// encoder then flushes the rest of its 4 s at once.
+		for (const [i, part] of media.parts.entries()) {
+			const capturedEndMs = 10_000 + (i + 1) * partS * 1000;
+			now = Math.max(now, Math.min(capturedEndMs + 100, 12_000));
+			if (now >= 12_000) packager.cutAt(12_000);
+			input.write(part);
+			await tick();
+		}
+		input.end();
+		await attached;
+		await packager.end();
+
+		const segments = packager.timeline('audio').segments;
+		const first = segments[0]!;
+		const last = segments.at(-1)!;
+		const endMs = last.pdtMs + last.durationS * 1000;
+		// Dated from the first part's arrival (100 ms after its capture, less its duration): 10,100 ms. The stream ends
+		// with the last part that began before the end, not with the 4 s encoded.
+		expect(first.pdtMs).toBe(10_100);
+		expect(endMs).toBeGreaterThan(12_000 - partS * 1000);
+		expect(endMs).toBeLessThanOrEqual(12_000 + partS * 1000);
+		const parts = messages.filter((m) => m.event.type === 'part');
+		expect(parts.length).toBe(Math.ceil((12_000 - 10_100) / (partS * 1000)));
+	});
 });
