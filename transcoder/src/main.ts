@@ -50,6 +50,7 @@ async function main(): Promise<void> {
 			dataDir: config.dataDir,
 			ffmpegPath: config.ffmpegPath,
 			fontFile: config.fontFile,
+			rtpIp: config.rtpIp,
 			...(captionEngine.kind === 'sherpa-onnx' && {
 				createCaptionEngine: (_, engineLogger) => new SherpaOnnxEngine({ model: captionEngine.model, logger: engineLogger }),
 			}),

@@ -39,6 +39,8 @@ export interface BroadcastRunnerDeps {
 	 * it starts with work shed (see `startLevel`). 0: always start with everything. Default 1.
 	 */
 	startIdleCores?: number;
+	/** Address the hosting node sends RTP to: this machine's. Default 127.0.0.1. */
+	rtpIp?: string;
 }
 
 /**
@@ -125,6 +127,7 @@ export function createBroadcastRunner(deps: BroadcastRunnerDeps): BroadcastRunne
 				outputBytes: (run) => outputs.bytesOf(run),
 				// Behind real time, the broadcast sheds work in a documented order rather than fall behind (defaults).
 				degradation: { ...(deps.startIdleCores !== undefined && { startIdleCores: deps.startIdleCores }) },
+				...(deps.rtpIp !== undefined && { ip: deps.rtpIp }),
 				onAir: (run, runSignal) =>
 					onAir.wait(run, runSignal).catch((error: unknown) => {
 						// Stopped before it went on air: the packager must not switch to it as its encoder goes.
