@@ -1,18 +1,14 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { demoConversation } from './demoConversation.js';
 
 /**
  * `npm run demo`: starts Tribune (the normal launcher, with synthetic speakers and open hosting allowed), creates a
- * live space with three synthetic speakers, and prints its link. Ctrl-C stops everything.
+ * live, recorded space with captions on, puts three synthetic speakers on its stage who take turns through a short
+ * scripted conversation (flite voices, looped; `demoConversation.ts`), and prints its link. Ctrl-C stops everything.
  */
 const port = Number(process.env.PORT ?? 8080);
 const base = `http://127.0.0.1:${port}`;
-
-const speakers = [
-	{ displayName: 'Ada (synthetic)', text: 'Welcome to Tribune. I am Ada, one of three synthetic speakers on this stage. Everything you hear is sent live through the stage, then to every listener.' },
-	{ displayName: 'Brian (synthetic)', text: 'Hello, I am Brian. Raise your hand from the listener view, and the host can bring you up on stage to speak with us.' },
-	{ displayName: 'Chen (synthetic)', text: 'And I am Chen. We loop our lines so that there is always something to hear while you try the space.' },
-];
 
 async function request(path: string, body: unknown, token?: string): Promise<Record<string, unknown>> {
 	const res = await fetch(`${base}${path}`, {
@@ -51,19 +47,23 @@ async function main(): Promise<void> {
 		await waitForHealthy(60_000);
 		const created = await request('/api/spaces', {
 			title: 'Tribune demo stage',
-			description: 'A live space with three synthetic speakers.',
+			description: 'A live space with three synthetic speakers who take turns. Turn captions on, raise your hand, and try the replay.',
 			hostName: 'Demo host',
+			// Captions as a track listeners turn on; recorded, so the replay and the transcript exist.
+			settings: { captionMode: 'sidecar', recording: true },
 		});
 		const space = created.space as { id: string };
 		const hostToken = created.token as string;
 		await request(`/api/spaces/${space.id}/start`, {}, hostToken);
-		for (const speaker of speakers) await request(`/api/spaces/${space.id}/synthetic-speakers`, { ...speaker, video: false }, hostToken);
+		await request(`/api/spaces/${space.id}/synthetic-conversation`, demoConversation, hostToken);
 		const lines = [
 			'',
 			'Tribune demo is live.',
 			`  Listen:      http://localhost:${port}/s/${space.id}`,
 			`  Space API:   http://localhost:${port}/api/spaces/${space.id}`,
 			`  Host token:  ${hostToken}`,
+			'Three synthetic speakers take turns, looped. Try: captions on in the player, raising your hand as a listener,',
+			'and the replay of this recorded space once it ends.',
 			'Ctrl-C stops it.',
 			'',
 		];

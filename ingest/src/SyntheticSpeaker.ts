@@ -1,12 +1,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomInt } from 'node:crypto';
+import fs from 'node:fs';
 import type { Logger } from 'pino';
 import { buildRtpSenderPlan, type RtpSenderSpec, type RtpVideoSource } from './plainRtp/buildRtpSenderPlan.js';
 import type { StagePeer } from './StagePeer.js';
 
 export interface SyntheticSpeakerOptions {
-	/** A voice file (looped) or a tone. */
-	audio: { file: string } | { toneHz: number };
+	/**
+	 * A voice file (looped) or a tone. With `alignTo`, the file (a 16-bit PCM WAV) is one loop of a conversation that
+	 * started at `alignTo` (epoch ms): playback starts where the conversation is now, so speakers started at different
+	 * times, or restarted, stay in turn with the others who loop the same length from the same instant.
+	 */
+	audio: { file: string; alignTo?: number } | { toneHz: number };
 	/**
 	 * An optional camera: codec, size, frame rate, and what it shows (`pattern`: ffmpeg's `testsrc2` by default, or
 	 * `{ colour: '#rrggbb' }` for one solid colour; any other colour text is refused).
@@ -16,6 +21,13 @@ export interface SyntheticSpeakerOptions {
 	listenIp?: string;
 	/** Default `ffmpeg`. */
 	ffmpegPath?: string;
+}
+
+/** A conversation loop: the file as given, and the rotated copy ffmpeg plays (rewritten before each start). */
+interface AlignedLoop {
+	source: string;
+	played: string;
+	alignTo: number;
 }
 
 /** Payload types ffmpeg stamps on its RTP; mediasoup maps them to the router's. */
@@ -34,13 +46,16 @@ export class SyntheticSpeaker {
 	readonly #args: string[];
 	readonly #ffmpegPath: string;
 	readonly #logger: Logger;
+	/** With `alignTo`: the loop as given, and the rotated copy ffmpeg plays (rewritten before each start). */
+	readonly #aligned: AlignedLoop | undefined;
 	#process: ChildProcess | undefined;
 	#restarts = 0;
 	#closed = false;
 
-	private constructor(peer: StagePeer, args: string[], ffmpegPath: string, logger: Logger) {
+	private constructor(peer: StagePeer, args: string[], ffmpegPath: string, logger: Logger, aligned: AlignedLoop | undefined) {
 		this.peer = peer;
 		this.#args = args;
+		this.#aligned = aligned;
 		this.#ffmpegPath = ffmpegPath;
 		this.#logger = logger;
 		peer.once('close', () => this.close());
@@ -51,8 +66,15 @@ export class SyntheticSpeaker {
 		const listenIp = options.listenIp ?? '127.0.0.1';
 		try {
 			const spec: RtpSenderSpec = {};
+			const { audio } = options;
+			const aligned = 'file' in audio && audio.alignTo !== undefined ? { source: audio.file, played: `${audio.file}.${peer.id}.now.wav`, alignTo: audio.alignTo } : undefined;
+			// A WAV that does not parse fails here, before anything is sent.
+			if (aligned) readPcmWav(aligned.source);
 			const audioTransport = await peer.createPlainTransport(listenIp);
-			spec.audio = { ...target(audioTransport.tuple.localPort, audioTransport.rtcpTuple?.localPort, listenIp, payloadTypes.audio), source: options.audio };
+			spec.audio = {
+				...target(audioTransport.tuple.localPort, audioTransport.rtcpTuple?.localPort, listenIp, payloadTypes.audio),
+				source: 'file' in audio ? { file: aligned?.played ?? audio.file } : audio,
+			};
 			let videoTransportId: string | undefined;
 			if (options.video) {
 				const videoTransport = await peer.createPlainTransport(listenIp);
@@ -62,7 +84,7 @@ export class SyntheticSpeaker {
 			const plan = buildRtpSenderPlan(spec);
 			await peer.produce(audioTransport.id, 'audio', plan.audioRtpParameters!);
 			if (videoTransportId && plan.videoRtpParameters) await peer.produce(videoTransportId, 'video', plan.videoRtpParameters);
-			const speaker = new SyntheticSpeaker(peer, plan.args, options.ffmpegPath ?? 'ffmpeg', logger.child({ peerId: peer.id }));
+			const speaker = new SyntheticSpeaker(peer, plan.args, options.ffmpegPath ?? 'ffmpeg', logger.child({ peerId: peer.id }), aligned);
 			speaker.#spawn();
 			return speaker;
 		} catch (error) {
@@ -81,10 +103,20 @@ export class SyntheticSpeaker {
 		this.#closed = true;
 		this.#process?.kill('SIGKILL');
 		this.#process = undefined;
+		if (this.#aligned) fs.rmSync(this.#aligned.played, { force: true });
 		this.peer.close();
 	}
 
 	#spawn(): void {
+		if (this.#aligned) {
+			try {
+				writeRotatedWav(this.#aligned.source, this.#aligned.played, Date.now() - this.#aligned.alignTo);
+			} catch (error) {
+				this.#logger.error({ err: error }, 'could not prepare the conversation loop');
+				this.close();
+				return;
+			}
+		}
 		const child = spawn(this.#ffmpegPath, this.#args, { stdio: ['ignore', 'ignore', 'pipe'] });
 		this.#process = child;
 		let stderr = '';
@@ -107,4 +139,44 @@ function target(rtpPort: number, rtcpPort: number | undefined, host: string, pay
 	if (rtcpPort === undefined) throw new Error('SyntheticSpeaker: plain transport has no RTCP port (rtcpMux must be off)');
 	// A random SSRC per stream, as RFC 3550 asks; the producer is told the same one.
 	return { host, rtpPort, rtcpPort, ssrc: randomInt(1, 2 ** 31), payloadType };
+}
+
+/** The PCM of a 16-bit PCM WAV: its format chunk and data bytes (RIFF chunks walked, bounded by the file). */
+export function readPcmWav(file: string): { header: Buffer; data: Buffer; bytesPerSecond: number; blockAlign: number } {
+	const bytes = fs.readFileSync(file);
+	if (bytes.length < 12 || bytes.toString('ascii', 0, 4) !== 'RIFF' || bytes.toString('ascii', 8, 12) !== 'WAVE') throw new Error(`${file} is not a WAV file`);
+	let fmt: Buffer | undefined;
+	for (let at = 12; at + 8 <= bytes.length;) {
+		const id = bytes.toString('ascii', at, at + 4);
+		const size = bytes.readUInt32LE(at + 4);
+		const body = bytes.subarray(at + 8, Math.min(bytes.length, at + 8 + size));
+		if (id === 'fmt ') fmt = body;
+		if (id === 'data') {
+			if (!fmt || fmt.length < 16 || fmt.readUInt16LE(0) !== 1 || fmt.readUInt16LE(14) !== 16) throw new Error(`${file} is not 16-bit PCM`);
+			const blockAlign = fmt.readUInt16LE(12);
+			const data = body.subarray(0, body.length - (body.length % blockAlign));
+			if (data.length === 0) throw new Error(`${file} holds no audio`);
+			return { header: bytes.subarray(0, at + 8), data, bytesPerSecond: fmt.readUInt32LE(8), blockAlign };
+		}
+		at += 8 + size + (size % 2);
+	}
+	throw new Error(`${file} has no audio data`);
+}
+
+/**
+ * Writes `source`'s loop as it continues `elapsedMs` after its start: from that point to the end, then from the
+ * start to that point (the same loop, so looping it keeps the conversation's turns). Written beside and renamed, so
+ * an ffmpeg still reading the old copy is not disturbed.
+ */
+export function writeRotatedWav(source: string, played: string, elapsedMs: number): void {
+	const { header, data, bytesPerSecond, blockAlign } = readPcmWav(source);
+	const frames = data.length / blockAlign;
+	const frame = Math.floor(((Math.max(0, elapsedMs) / 1000) * bytesPerSecond) / blockAlign) % frames;
+	const out = Buffer.concat([header, data.subarray(frame * blockAlign), data.subarray(0, frame * blockAlign)]);
+	// The header's sizes: the RIFF chunk and the data chunk (the last 4 bytes of the header).
+	out.writeUInt32LE(out.length - 8, 4);
+	out.writeUInt32LE(data.length, header.length - 4);
+	const tmp = `${played}.tmp`;
+	fs.writeFileSync(tmp, out);
+	fs.renameSync(tmp, played);
 }

@@ -1,15 +1,18 @@
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { SyntheticSpeaker, type Stage, type StageRegistry, type SyntheticSpeakerOptions } from '@tribune/ingest';
 import type { Logger } from 'pino';
 import { TribuneError } from '../errors.js';
 import type { Participant, ParticipantId, SpaceId } from '../spaces/Space.js';
 import type { Actor, SpaceService, SpaceServiceEvents } from '../spaces/SpaceService.js';
 import { publishGrantsFor } from './publishGrantsFor.js';
+import { conversationLimits, type SyntheticConversationRequest, type SyntheticVoice } from './syntheticSpeakerRequests.js';
+import { conversationTracks, conversationTurns, speechRate, synthesiseSpeech, writeSpeechWav } from './syntheticSpeech.js';
 
-const execFileAsync = promisify(execFile);
+/** Voices given to speakers who did not ask for one, in this order: the 16 kHz flite voices PocketSphinx follows best. */
+const defaultVoices: readonly SyntheticVoice[] = ['slt', 'rms', 'awb', 'kal16'];
+/** A lone speaker's line comes round again after this much silence, ms. */
+const soloPauseMs = 2500;
 
 type Camera = NonNullable<SyntheticSpeakerOptions['video']>;
 
@@ -20,8 +23,10 @@ type Listener<K extends keyof SpaceServiceEvents> = (...args: SpaceServiceEvents
 
 export interface SyntheticSpeakerRequest {
 	displayName: string;
-	/** What the speaker says (espeak-ng), looped. */
+	/** What the speaker says, looped (with a pause before it comes round again). */
 	text: string;
+	/** Default: a flite voice no other synthetic speaker of the space uses (while there is one). */
+	voice?: SyntheticVoice | undefined;
 	/** Send a camera too (spaces with video on). */
 	video: boolean;
 	/** With `video`: the camera shows this one solid colour (`#rrggbb`) instead of the moving test pattern. */
@@ -31,14 +36,19 @@ export interface SyntheticSpeakerRequest {
 interface Running {
 	spaceId: SpaceId;
 	participant: Participant;
+	voice: SyntheticVoice;
 	wav: string;
+	/** In a conversation: when its loop started (epoch ms); every speaker of it plays from where it is now. */
+	alignTo: number | undefined;
 	video: Camera | undefined;
 	speaker: SyntheticSpeaker | undefined;
 }
 
 /**
- * Synthetic speakers on this node: each is a participant on stage whose voice is espeak-ng speech sent by ffmpeg
- * into the space's stage. They follow the space's rules like anyone on stage: muted, demoted, removed or ended, they
+ * Synthetic speakers on this node: each is a participant on stage whose voice is flite (or espeak-ng) speech sent by
+ * ffmpeg into the space's stage, alone (one line, looped with a pause) or in a conversation (speakers taking turns
+ * through a script, looped: each plays a track as long as the whole loop, silent outside their turns, aligned to the
+ * conversation's start so they never talk over each other, even when one restarts). They follow the space's rules like anyone on stage: muted, demoted, removed or ended, they
  * stop; when the stage moves to another worker, they start again there.
  */
 export class SyntheticSpeakers {
@@ -83,25 +93,87 @@ export class SyntheticSpeakers {
 
 	/** Adds a synthetic speaker to the actor's space (host or co-host only; the space must be live). */
 	async add(actor: Actor, request: SyntheticSpeakerRequest): Promise<Participant> {
-		if (this.#closed) throw new TribuneError('unavailable', 'shutting down');
-		const space = await this.#service.getSpace(actor.spaceId);
-		if (space.state !== 'live') throw new TribuneError('conflict', 'the space is not live');
+		const space = await this.#requireLive(actor.spaceId);
 		if (request.video && !space.settings.video) throw new TribuneError('forbidden', 'this space has video off');
 		if (request.colour !== undefined && !request.video) throw new TribuneError('bad_request', 'a colour needs video: true');
 		const video = request.video ? { ...camera, pattern: request.colour === undefined ? 'testsrc2' as const : { colour: request.colour } } : undefined;
+		const voice = request.voice ?? this.#freeVoices(actor.spaceId, 1)[0]!;
+		fs.mkdirSync(this.#dir, { recursive: true });
+		const speech = await synthesiseSpeech(this.#dir, voice, request.text);
 		const participant = await this.#service.addSyntheticSpeaker(actor, request.displayName);
-		const running: Running = { spaceId: actor.spaceId, participant, wav: path.join(this.#dir, `${participant.id}.wav`), video, speaker: undefined };
+		const running: Running = { spaceId: actor.spaceId, participant, voice, wav: path.join(this.#dir, `${participant.id}.wav`), alignTo: undefined, video, speaker: undefined };
 		this.#running.set(participant.id, running);
 		try {
-			fs.mkdirSync(this.#dir, { recursive: true });
-			// Text goes to espeak-ng as one argv entry: no shell, no interpolation.
-			await execFileAsync('espeak-ng', ['-s', '165', '-w', running.wav, '--', request.text], { timeout: 30_000 });
+			const loop = new Int16Array(speech.length + (soloPauseMs * speechRate) / 1000);
+			loop.set(speech);
+			writeSpeechWav(running.wav, loop);
 			await this.#startOn(await this.#stages.open(actor.spaceId), running);
 		} catch (error) {
 			this.#stop(participant.id);
 			throw error;
 		}
 		return participant;
+	}
+
+	/**
+	 * Adds synthetic speakers who take turns through `request.lines` in order, looped (host or co-host only; the space
+	 * must be live). Speakers without a voice get different flite voices. Every speaker must have a line, and one loop
+	 * (speech and pauses) lasts at most `conversationLimits.loopS`.
+	 */
+	async addConversation(actor: Actor, request: SyntheticConversationRequest): Promise<Participant[]> {
+		await this.#requireLive(actor.spaceId);
+		const { speakers, lines } = request;
+		for (const [i, line] of lines.entries()) {
+			if (line.speaker >= speakers.length) throw new TribuneError('bad_request', `line ${i} names speaker ${line.speaker}, but there are ${speakers.length}`);
+		}
+		for (const i of speakers.keys()) {
+			if (!lines.some((l) => l.speaker === i)) throw new TribuneError('bad_request', `speaker ${i} (${speakers[i]!.displayName}) has no line`);
+		}
+		const free = this.#freeVoices(actor.spaceId, speakers.length, speakers.flatMap((s) => (s.voice ? [s.voice] : [])));
+		const voices = speakers.map((s) => s.voice ?? free.shift()!);
+		fs.mkdirSync(this.#dir, { recursive: true });
+		const speech: Int16Array[] = [];
+		for (const line of lines) speech.push(await synthesiseSpeech(this.#dir, voices[line.speaker]!, line.text));
+		const { turns, loopMs } = conversationTurns(lines.map((l, i) => ({ speaker: l.speaker, lengthMs: (speech[i]!.length * 1000) / speechRate })), request.pauseMs ?? 1200);
+		if (loopMs > conversationLimits.loopS * 1000) {
+			throw new TribuneError('bad_request', `the conversation lasts ${Math.round(loopMs / 1000)} s; at most ${conversationLimits.loopS} s (shorter or fewer lines)`);
+		}
+		const tracks = conversationTracks(speakers.length, turns, speech, loopMs);
+		const added: Running[] = [];
+		try {
+			for (const [i, speaker] of speakers.entries()) {
+				const participant = await this.#service.addSyntheticSpeaker(actor, speaker.displayName);
+				const running: Running = { spaceId: actor.spaceId, participant, voice: voices[i]!, wav: path.join(this.#dir, `${participant.id}.wav`), alignTo: undefined, video: undefined, speaker: undefined };
+				this.#running.set(participant.id, running);
+				added.push(running);
+				writeSpeechWav(running.wav, tracks[i]!);
+			}
+			// One instant for all: each speaker's ffmpeg starts where the conversation is by then.
+			const alignTo = Date.now();
+			const stage = await this.#stages.open(actor.spaceId);
+			for (const running of added) {
+				running.alignTo = alignTo;
+				await this.#startOn(stage, running);
+			}
+		} catch (error) {
+			for (const running of added) this.#stop(running.participant.id);
+			throw error;
+		}
+		return added.map((r) => r.participant);
+	}
+
+	async #requireLive(spaceId: SpaceId) {
+		if (this.#closed) throw new TribuneError('unavailable', 'shutting down');
+		const space = await this.#service.getSpace(spaceId);
+		if (space.state !== 'live') throw new TribuneError('conflict', 'the space is not live');
+		return space;
+	}
+
+	/** `count` voices for new speakers of the space: the default voices its running speakers (and `taken`) do not use first. */
+	#freeVoices(spaceId: SpaceId, count: number, taken: readonly SyntheticVoice[] = []): SyntheticVoice[] {
+		const used = new Set([...taken, ...[...this.#running.values()].filter((r) => r.spaceId === spaceId).map((r) => r.voice)]);
+		const order = [...defaultVoices.filter((v) => !used.has(v)), ...defaultVoices.filter((v) => used.has(v))];
+		return Array.from({ length: count }, (_, i) => order[i % order.length]!);
 	}
 
 	/** Stops every synthetic speaker. Idempotent. */
@@ -118,7 +190,7 @@ export class SyntheticSpeakers {
 		const peer = stage.addPeer(running.participant.id, publishGrantsFor('speaker', space.settings));
 		running.speaker = await SyntheticSpeaker.start(
 			peer,
-			{ audio: { file: running.wav }, video: running.video, listenIp: '127.0.0.1' },
+			{ audio: { file: running.wav, ...(running.alignTo !== undefined && { alignTo: running.alignTo }) }, video: running.video, listenIp: '127.0.0.1' },
 			this.#logger,
 		);
 		if (!this.#running.has(running.participant.id)) running.speaker.close();
