@@ -22,10 +22,11 @@ node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(
 # Debian packages. Runtime: ffmpeg/ffprobe (composite and encode) and a font for its names, redis-server (the private Redis), chromium (tests
 # and benches), espeak-ng and sox (synthetic speech), nginx (CDN edge config), libpocketsphinx3 and its US English model
 # (captions), flite (the synthetic speakers' voices and caption tests), coturn (TURN relay, started by the launcher when
-# TURN_SECRET is set without TURN_URLS), nftables (the firewall test). Build: the mediasoup worker's compiler,
+# TURN_SECRET is set without TURN_URLS), nftables (the firewall test), tesseract-ocr (npm run bench:slides reads the
+# broadcast's shared slide back with OCR; Debian's package brings the English data). Build: the mediasoup worker's compiler,
 # ninja, pkg-config, Python venv (for meson >= 1.1) and the C/C++ libraries it links.
 packages=(
-  ffmpeg fonts-dejavu-core redis-server chromium espeak-ng sox nginx coturn nftables
+  ffmpeg fonts-dejavu-core redis-server chromium espeak-ng sox nginx coturn nftables tesseract-ocr
   libpocketsphinx3 pocketsphinx-en-us flite
   build-essential ninja-build pkg-config python3-venv
   libssl-dev libuv1-dev libsrtp2-dev libusrsctp-dev libabsl-dev nlohmann-json3-dev

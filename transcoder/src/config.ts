@@ -20,6 +20,12 @@ const schema = z.object({
 	/** ffmpeg and ffprobe binaries. */
 	FFMPEG_PATH: z.string().min(1).default('ffmpeg'),
 	FFPROBE_PATH: z.string().min(1).default('ffprobe'),
+	/**
+	 * Idle CPU (cores, counting niced processes' time as free) the machine needs when a broadcast starts for its first
+	 * encoder run to encode every rendition; with less it starts with work shed (see EncoderDegradation). 0: always
+	 * start with everything.
+	 */
+	TRIBUNE_BROADCAST_START_IDLE_CORES: z.coerce.number({ message: 'expected a number of cores' }).min(0, 'expected 0 or more').max(1024, 'expected at most 1024').default(1),
 	/** Broadcast jobs one transcoder process runs at once. */
 	TRANSCODER_CONCURRENCY: envValue.positiveInt().max(32, 'expected at most 32').default(2),
 	/** LL-HLS part target, milliseconds (EXT-X-PART-INF:PART-TARGET); 200–333. */
@@ -57,6 +63,8 @@ export interface TranscoderConfig {
 	ffmpegPath: string;
 	ffprobePath: string;
 	concurrency: number;
+	/** Idle cores a broadcast's first encoder run needs to start with every rendition (see the variable). */
+	broadcastStartIdleCores: number;
 	hlsPartTargetMs: number;
 	hlsSegmentTargetMs: number;
 	/** 0: keep replays forever. */
@@ -78,6 +86,7 @@ export function loadTranscoderConfig(env: Record<string, string | undefined>): R
 		ffmpegPath: c.FFMPEG_PATH,
 		ffprobePath: c.FFPROBE_PATH,
 		concurrency: c.TRANSCODER_CONCURRENCY,
+		broadcastStartIdleCores: c.TRIBUNE_BROADCAST_START_IDLE_CORES,
 		hlsPartTargetMs: c.HLS_PART_TARGET_MS,
 		hlsSegmentTargetMs: c.HLS_SEGMENT_TARGET_MS,
 		hlsReplayRetentionDays: c.HLS_REPLAY_RETENTION_DAYS,
