@@ -50,7 +50,7 @@ export interface SpacesOptions {
 	/** Where synthetic speakers' speech goes; unset: synthetic speakers are off. */
 	syntheticSpeakerDir?: string;
 	/** Rate limits and timings of the WebSocket signaling. */
-	signaling?: Pick<SignalingOptions, 'limits' | 'presenceBatchMs' | 'heartbeatMs' | 'admission' | 'lifecycle' | 'trustedProxies'>;
+	signaling?: Pick<SignalingOptions, 'limits' | 'presenceBatchMs' | 'heartbeatMs' | 'admission' | 'lifecycle' | 'trustedProxies' | 'iceServers'>;
 }
 
 /** Everything spaces need on an API node, wired together: store → rules → stages → signaling. */

@@ -7,9 +7,13 @@ import { BurnedInCaptions } from './BurnedInCaptions.js';
 import type { CaptionEngine } from './CaptionEngine.js';
 import { captionModeHasBurnedIn, captionModeHasSidecar, publishCaption, readCaptionLog, subscribeCaptions, type CaptionCue } from './captionFeed.js';
 import { CaptionSession } from './CaptionSession.js';
+import { captionVocabularyChannel, readCaptionVocabulary } from './captionVocabulary.js';
 import type { TimelineSegmentClock } from './mediaTimeMapping.js';
 import { buildTranscript, renderTranscriptFiles } from './transcript.js';
 import type { WallClockCue } from '../hls/WebVttSegmenter.js';
+
+/** Changes of the space's words within this long are applied once: each replaces every speaker's recogniser. */
+const vocabularyDebounceMs = 2000;
 
 export interface BroadcastCaptionsOptions {
 	spaceId: string;
@@ -21,6 +25,8 @@ export interface BroadcastCaptionsOptions {
 	/** The job's private work directory (SDP files, the burned-in caption file). */
 	workDir: string;
 	ffmpegPath: string;
+	/** Address the hosting node sends the speakers' RTP to: this machine's. Default 127.0.0.1. */
+	ip?: string;
 	/** Where sidecar cues go: the broadcast's packager (its subtitles rendition). */
 	packager: { addWallClockCue(cue: WallClockCue): void; setSubtitlesDefault(on: boolean): void };
 	/** A video space: burned-in captions are drawn on its composite. Audio-only spaces have no picture to draw on. */
@@ -58,6 +64,7 @@ export class BroadcastCaptions {
 	#subscriber: Redis | undefined;
 	#unsubscribe: (() => Promise<void>) | undefined;
 	#closed: Promise<void> | undefined;
+	#vocabularyTimer: NodeJS.Timeout | undefined;
 
 	private constructor(options: BroadcastCaptionsOptions, burnedIn: BurnedInCaptions | undefined) {
 		this.#options = options;
@@ -119,7 +126,24 @@ export class BroadcastCaptions {
 		const { redis, prefix, spaceId, logger } = this.#options;
 		this.#subscriber = redis.duplicate();
 		this.#unsubscribe = await subscribeCaptions(this.#subscriber, prefix, spaceId, (cue) => this.#onCue(cue), logger);
+		// The space's words: read now, and again after each change a host makes (one read per change burst).
+		const vocabularyChannel = captionVocabularyChannel(prefix, spaceId);
+		this.#subscriber.on('message', (channel: string) => {
+			if (channel !== vocabularyChannel || this.#vocabularyTimer || this.#closed) return;
+			this.#vocabularyTimer = setTimeout(() => {
+				this.#vocabularyTimer = undefined;
+				readCaptionVocabulary(redis, prefix, spaceId)
+					.then((vocabulary) => this.#session?.setVocabulary(vocabulary))
+					.catch((error: unknown) => logger.warn({ err: error }, 'caption vocabulary not read'));
+			}, vocabularyDebounceMs);
+		});
+		await this.#subscriber.subscribe(vocabularyChannel);
+		const vocabulary = await readCaptionVocabulary(redis, prefix, spaceId).catch((error: unknown) => {
+			logger.warn({ err: error }, 'caption vocabulary not read: captions start without it');
+			return undefined;
+		});
 		this.#session = await CaptionSession.start({
+			...(vocabulary && { vocabulary }),
 			spaceId,
 			link: this.#options.link,
 			// Derived from the job's (≤ 61 characters), within the stage link's 64.
@@ -134,6 +158,7 @@ export class BroadcastCaptions {
 			},
 			workDir: this.#options.workDir,
 			ffmpegPath: this.#options.ffmpegPath,
+			...(this.#options.ip !== undefined && { ip: this.#options.ip }),
 			logger,
 		});
 	}
@@ -166,6 +191,7 @@ export class BroadcastCaptions {
 	}
 
 	async #close(): Promise<void> {
+		clearTimeout(this.#vocabularyTimer);
 		await this.#session?.close();
 		// Finals of the utterances the session just ended must reach the log before a transcript reads it.
 		await Promise.all(this.#publishing);

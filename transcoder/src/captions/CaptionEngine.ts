@@ -65,6 +65,11 @@ export type CaptionEngineEvents = {
 export interface CaptionEngine extends Pick<TypedEmitter<CaptionEngineEvents>, 'on' | 'once' | 'off'> {
 	/** A short name for logs and metrics, e.g. `'pocketsphinx'`. */
 	readonly kind: string;
+	/**
+	 * The space's words (`vocabularyWords()`) to make likelier; called before `start()` when the space has any. An
+	 * engine without it ignores the vocabulary.
+	 */
+	setVocabulary?(words: readonly string[]): void;
 	/** Loads the model; resolves once PCM fed from now on will be recognised. Rejects with a clear error otherwise. */
 	start(): Promise<void>;
 	/**

@@ -4,6 +4,7 @@ import type { StageLinkClient } from '../stageLink/StageLinkClient.js';
 import { stageLinkLeaseMs, type StageLinkSnapshot, type StageLinkSpeaker } from '../stageLink/stageLinkProtocol.js';
 import type { CaptionEngine } from './CaptionEngine.js';
 import type { CaptionCue, CaptionMode } from './captionFeed.js';
+import { vocabularyWords, type StoredVocabulary } from './captionVocabulary.js';
 import { SpeakerCaptioner } from './SpeakerCaptioner.js';
 
 export interface CaptionSessionOptions {
@@ -23,6 +24,11 @@ export interface CaptionSessionOptions {
 	ffmpegPath?: string;
 	/** Address the node sends RTP to; this machine's. Default 127.0.0.1. */
 	ip?: string;
+	/**
+	 * The space's stored vocabulary (host's word list, title, description) when the session starts; later changes
+	 * through `setVocabulary`.
+	 */
+	vocabulary?: StoredVocabulary;
 	/** A speaker whose captioner failed to start is tried again after this, ms, doubling per failure in a row up to a minute. Default 3000. */
 	retryMs?: number;
 	logger: Logger;
@@ -47,9 +53,34 @@ export class CaptionSession {
 	#retry: NodeJS.Timeout | undefined;
 	#failuresInARow = 0;
 	#closed: Promise<void> | undefined;
+	#vocabulary: StoredVocabulary | undefined;
+	/** Moves on with every vocabulary change; a captioner started under an older one is replaced. */
+	#vocabularyVersion = 0;
+	readonly #captionerVocabulary = new WeakMap<SpeakerCaptioner, number>();
 
 	private constructor(options: CaptionSessionOptions) {
 		this.#options = options;
+		this.#vocabulary = options.vocabulary;
+	}
+
+	/**
+	 * A host changed the space's words: every speaker's recogniser is replaced by one that knows them (its utterance
+	 * in progress ends with a final; the new one loads its model, a second or two, before it captions again).
+	 */
+	setVocabulary(vocabulary: StoredVocabulary | undefined): void {
+		if (JSON.stringify(vocabulary) === JSON.stringify(this.#vocabulary)) return;
+		this.#vocabulary = vocabulary;
+		this.#vocabularyVersion++;
+		this.#refollow();
+	}
+
+	/**
+	 * The words a speaker's recogniser starts with: the host's list first, then the names of everyone on stage, then
+	 * the title and the description (`vocabularyWords` keeps the first ones when there are too many).
+	 */
+	#vocabularyWords(snapshot: StageLinkSnapshot): string[] {
+		const v = this.#vocabulary;
+		return vocabularyWords([...(v?.words ?? []), ...snapshot.speakers.map((s) => s.name), v?.title ?? '', v?.description ?? '']);
 	}
 
 	static async start(options: CaptionSessionOptions): Promise<CaptionSession> {
@@ -108,7 +139,12 @@ export class CaptionSession {
 		const stopping: Promise<void>[] = [];
 		for (const [peerId, captioner] of this.#captioners) {
 			const speaker = wanted.get(peerId);
-			if (speaker && speaker.audioProducerId === captioner.audioProducerId && this.#captionerNode.get(captioner) === snapshot.node) {
+			if (
+				speaker &&
+				speaker.audioProducerId === captioner.audioProducerId &&
+				this.#captionerNode.get(captioner) === snapshot.node &&
+				this.#captionerVocabulary.get(captioner) === this.#vocabularyVersion
+			) {
 				captioner.name = speaker.name;
 				continue;
 			}
@@ -118,16 +154,21 @@ export class CaptionSession {
 		await Promise.all(stopping);
 		for (const [peerId, speaker] of wanted) {
 			if (this.#captioners.has(peerId) || this.#starting.has(peerId)) continue;
-			const starting = this.#startSpeaker(snapshot.node, speaker).finally(() => this.#starting.delete(peerId));
+			const starting = this.#startSpeaker(snapshot, speaker).finally(() => this.#starting.delete(peerId));
 			this.#starting.set(peerId, starting);
 		}
 		this.#options.onSnapshot?.(snapshot);
 	}
 
-	async #startSpeaker(node: string, speaker: StageLinkSpeaker): Promise<void> {
+	async #startSpeaker(snapshot: StageLinkSnapshot, speaker: StageLinkSpeaker): Promise<void> {
 		const options = this.#options;
+		const node = snapshot.node;
 		const logger = options.logger.child({ participantId: speaker.peerId });
+		const version = this.#vocabularyVersion;
 		try {
+			const engine = options.createEngine(speaker, logger);
+			const words = this.#vocabularyWords(snapshot);
+			if (words.length > 0) engine.setVocabulary?.(words);
 			const captioner = await SpeakerCaptioner.start({
 				spaceId: options.spaceId,
 				peerId: speaker.peerId,
@@ -139,14 +180,15 @@ export class CaptionSession {
 				ip: options.ip ?? '127.0.0.1',
 				workDir: options.workDir,
 				ffmpegPath: options.ffmpegPath ?? 'ffmpeg',
-				engine: options.createEngine(speaker, logger),
+				engine,
 				onCue: options.onCue,
 				logger,
 			});
 			this.#captionerNode.set(captioner, node);
 			const latest = this.#latest;
 			const still = latest?.node === node && (latest.captionMode ?? 'off') !== 'off' && latest.speakers.find((s) => s.peerId === speaker.peerId);
-			if (this.#closed || !still || still.audioProducerId !== speaker.audioProducerId) {
+			this.#captionerVocabulary.set(captioner, version);
+			if (this.#closed || !still || still.audioProducerId !== speaker.audioProducerId || version !== this.#vocabularyVersion) {
 				// The stage moved on while it started.
 				await captioner.close();
 				this.#refollow();
@@ -155,7 +197,7 @@ export class CaptionSession {
 			captioner.name = still.name;
 			this.#failuresInARow = 0;
 			this.#captioners.set(speaker.peerId, captioner);
-			logger.info({ engine: captioner.engine.kind }, 'captioning speaker');
+			logger.info({ engine: captioner.engine.kind, vocabularyWords: words.length }, 'captioning speaker');
 		} catch (error) {
 			if (this.#closed) return;
 			// A broken engine (a missing model) would otherwise fail and log every few seconds for every speaker.

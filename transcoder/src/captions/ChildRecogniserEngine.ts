@@ -11,7 +11,7 @@ import {
 	type CaptionPartial,
 } from './CaptionEngine.js';
 import { encodePcmFrame, type PcmFrame } from './pcmFrames.js';
-import { recogniserMessageSchema, type RecogniserMessage } from './recogniserProtocol.js';
+import { recogniserMessageSchema, recogniserSetupSchema, type RecogniserMessage, type RecogniserSetup } from './recogniserProtocol.js';
 import { VoiceGate, type VoiceGateOptions } from './VoiceGate.js';
 
 /** What every engine whose recogniser runs in a child process takes; each engine adds its decoder's settings. */
@@ -69,7 +69,10 @@ export interface ChildRecogniser {
 	kind: string;
 	/** The recogniser's name in error messages, e.g. `'PocketSphinx'`. */
 	name: string;
-	/** The child's configuration, sent as argv[2] in JSON; the child parses it with its own schema. */
+	/**
+	 * The child's configuration, sent as the first IPC message with the vocabulary (`recogniserSetupSchema`; never on
+	 * the command line, which the space's words must not reach); the child parses it with its own schema.
+	 */
 	config: unknown;
 	/** Throws a clear error when a file the recogniser needs is missing (called by `start()`, before any process). */
 	checkFiles(): void;
@@ -112,6 +115,7 @@ export class ChildRecogniserEngine extends TypedEmitter<CaptionEngineEvents> imp
 	#droppedSamples = 0;
 	#overloaded = false;
 	#stopped: Promise<void> | undefined;
+	#vocabulary: readonly string[] = [];
 
 	constructor(recogniser: ChildRecogniser, options: ChildRecogniserEngineOptions) {
 		super();
@@ -138,6 +142,15 @@ export class ChildRecogniserEngine extends TypedEmitter<CaptionEngineEvents> imp
 	/** Audio dropped because the recogniser could not keep up, ms. */
 	get droppedMs(): number {
 		return (this.#droppedSamples * 1000) / captionSampleRateHz;
+	}
+
+	/**
+	 * The space's words (`vocabularyWords()`), made likelier by the recogniser; set before `start()` (a restarted
+	 * recogniser gets them too). Throws for anything that is not a vocabulary word, or after `start()`.
+	 */
+	setVocabulary(words: readonly string[]): void {
+		if (this.#state !== 'new') throw new Error(`${this.constructor.name}.setVocabulary() called when ${this.#state}`);
+		this.#vocabulary = recogniserSetupSchema.shape.vocabulary.parse([...words]);
 	}
 
 	async start(): Promise<void> {
@@ -209,10 +222,16 @@ export class ChildRecogniserEngine extends TypedEmitter<CaptionEngineEvents> imp
 
 	#spawn(): ChildProcess {
 		// execArgv: [] — the child is compiled JavaScript and must not inherit a test runner's loader flags.
-		const child = fork(this.#options.childScript, [JSON.stringify(this.#recogniser.config)], {
+		const child = fork(this.#options.childScript, [], {
 			stdio: ['pipe', 'ignore', 'pipe', 'ipc'],
 			execArgv: [],
 			serialization: 'json',
+		});
+		// Configuration and vocabulary go over the IPC channel: the space's words must never be on a command line.
+		const setup: RecogniserSetup = { type: 'setup', config: this.#recogniser.config, vocabulary: [...this.#vocabulary] };
+		child.send(setup, (error) => {
+			// A child that died before reading it is reported by its exit.
+			if (error) this.#options.logger?.debug({ err: error }, 'recogniser setup not sent');
 		});
 		lowerPriority(child, this.#options.niceness, this.#options.logger);
 		this.#child = child;

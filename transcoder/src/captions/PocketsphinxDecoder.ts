@@ -1,4 +1,7 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import koffi from 'koffi';
+import { assertVocabularyWords, unigramArpa } from './captionVocabulary.js';
 import { type DecoderSegment, type SpeechDecoder } from './SpeechDecoder.js';
 
 /**
@@ -22,6 +25,29 @@ interface PocketsphinxApi {
 	ps_seg_next(seg: unknown): unknown;
 	ps_seg_word(seg: unknown): string;
 	ps_seg_frames(seg: unknown, outStart: number[], outEnd: number[]): void;
+	ps_lookup_word(ps: unknown, word: string): unknown;
+	ckd_free(pointer: unknown): void;
+	ps_add_word(ps: unknown, word: string, phones: string, update: number): number;
+	ps_get_config(ps: unknown): unknown;
+	ps_get_logmath(ps: unknown): unknown;
+	ngram_model_read(config: unknown, file: string, type: number, logmath: unknown): unknown;
+	ngram_model_set_init(config: unknown, models: unknown[], names: string[], weights: number[], n: number): unknown;
+	ps_set_lm(ps: unknown, name: string, lm: unknown): number;
+	ps_set_search(ps: unknown, name: string): number;
+}
+
+/** The space's words for one decoder (see `PocketsphinxDecoder#useVocabulary`). */
+export interface PocketsphinxVocabulary {
+	/** Vocabulary words (`vocabularyWords()`), checked again here. */
+	words: readonly string[];
+	/** Interpolation weight of the words' model, in (0, 1). */
+	weight: number;
+	/** The general language model (`-lm` is then left out of the arguments). */
+	baseLmFile: string;
+	/** A private, empty directory for the words' model file while it loads. */
+	lmDir: string;
+	/** Phones for a word missing from the dictionary (`flitePronunciation`), or undefined to leave it out. */
+	pronounce: (word: string) => string | undefined;
 }
 
 let api: PocketsphinxApi | undefined;
@@ -34,6 +60,8 @@ function loadApi(): PocketsphinxApi {
 	koffi.opaque('arg_t');
 	koffi.opaque('ps_decoder_t');
 	koffi.opaque('ps_seg_t');
+	koffi.opaque('logmath_t');
+	koffi.opaque('ngram_model_t');
 	api = {
 		ps_args: ps.func('const arg_t *ps_args(void)'),
 		cmd_ln_parse_r: sb.func('cmd_ln_t *cmd_ln_parse_r(cmd_ln_t *inout, const arg_t *defn, int32_t argc, const char **argv, int32_t strict)'),
@@ -51,6 +79,18 @@ function loadApi(): PocketsphinxApi {
 		ps_seg_next: ps.func('ps_seg_t *ps_seg_next(ps_seg_t *seg)'),
 		ps_seg_word: ps.func('const char *ps_seg_word(ps_seg_t *seg)'),
 		ps_seg_frames: ps.func('void ps_seg_frames(ps_seg_t *seg, _Out_ int *out_sf, _Out_ int *out_ef)'),
+		// Returns a copy the caller frees (ckd_free), or NULL for a word not in the dictionary.
+		ps_lookup_word: ps.func('void *ps_lookup_word(ps_decoder_t *ps, const char *word)'),
+		ckd_free: sb.func('void ckd_free(void *ptr)'),
+		ps_add_word: ps.func('int ps_add_word(ps_decoder_t *ps, const char *word, const char *phones, int update)'),
+		ps_get_config: ps.func('cmd_ln_t *ps_get_config(ps_decoder_t *ps)'),
+		ps_get_logmath: ps.func('logmath_t *ps_get_logmath(ps_decoder_t *ps)'),
+		// file_type: NGRAM_AUTO 0, NGRAM_ARPA 1, NGRAM_BIN 2.
+		ngram_model_read: sb.func('ngram_model_t *ngram_model_read(cmd_ln_t *config, const char *file_name, int file_type, logmath_t *lmath)'),
+		// With weights, the set interpolates its models (probabilities mixed by weight) rather than selecting one.
+		ngram_model_set_init: sb.func('ngram_model_t *ngram_model_set_init(cmd_ln_t *config, ngram_model_t **models, const char **names, const float *weights, int32_t n_models)'),
+		ps_set_lm: ps.func('int ps_set_lm(ps_decoder_t *ps, const char *name, ngram_model_t *lm)'),
+		ps_set_search: ps.func('int ps_set_search(ps_decoder_t *ps, const char *name)'),
 	} as PocketsphinxApi;
 	return api;
 }
@@ -68,8 +108,12 @@ export class PocketsphinxDecoder implements SpeechDecoder {
 	#ps: unknown;
 	readonly #score = [0];
 
-	/** `args` as built by `buildPocketsphinxArgs()`. Throws when the library rejects them or cannot load the model. */
-	constructor(args: readonly string[]) {
+	/**
+	 * `args` as built by `buildPocketsphinxArgs()`. With a `vocabulary`, `args` must name no `-lm`: the decoder reads
+	 * `vocabulary.baseLmFile` itself and interpolates it with the space's words (see `#useVocabulary`). Throws when
+	 * the library rejects the arguments or cannot load a model.
+	 */
+	constructor(args: readonly string[], vocabulary?: PocketsphinxVocabulary) {
 		this.#api = loadApi();
 		const config = this.#api.cmd_ln_parse_r(null, this.#api.ps_args(), args.length, [...args], 1);
 		if (!config) throw new Error(`pocketsphinx rejected its arguments: ${args.join(' ')}`);
@@ -80,7 +124,63 @@ export class PocketsphinxDecoder implements SpeechDecoder {
 		}
 		this.#config = config;
 		this.#ps = ps;
+		if (vocabulary) {
+			try {
+				this.added = this.#useVocabulary(ps, vocabulary);
+			} catch (error) {
+				this.close();
+				throw error;
+			}
+		}
 		this.#check(this.#api.ps_start_stream(ps), 'ps_start_stream');
+	}
+
+	/** The vocabulary words that were not in the dictionary and were added with flite's pronunciation. */
+	readonly added: { word: string; phones: string }[] = [];
+
+	/**
+	 * Makes the space's words likelier: each word missing from the dictionary is added with a pronunciation from
+	 * `pronounce` (skipped without one), and the search's language model becomes the general one interpolated with a
+	 * unigram model of the words (P = (1 − w)·P_general + w·P_words), so the words gain probability in every context
+	 * while the rest keep (1 − w) of theirs. The unigram model goes through a file in a private directory of the
+	 * caller's (`lmDir`), built only from checked words (`unigramArpa`).
+	 */
+	#useVocabulary(ps: unknown, vocabulary: PocketsphinxVocabulary): { word: string; phones: string }[] {
+		const api = this.#api;
+		assertVocabularyWords(vocabulary.words);
+		const added: { word: string; phones: string }[] = [];
+		const known: string[] = [];
+		for (const word of vocabulary.words) {
+			const phones = api.ps_lookup_word(ps, word);
+			if (phones) {
+				api.ckd_free(phones);
+				known.push(word);
+				continue;
+			}
+			const pronunciation = vocabulary.pronounce(word);
+			if (pronunciation === undefined) continue;
+			if (api.ps_add_word(ps, word, pronunciation, 0) < 0) continue;
+			added.push({ word, phones: pronunciation });
+			known.push(word);
+		}
+		const config = api.ps_get_config(ps);
+		const logmath = api.ps_get_logmath(ps);
+		const base = api.ngram_model_read(config, vocabulary.baseLmFile, 0, logmath);
+		if (!base) throw new Error(`pocketsphinx could not read its language model ${vocabulary.baseLmFile}`);
+		const lmFile = path.join(vocabulary.lmDir, 'vocabulary.arpa');
+		fs.writeFileSync(lmFile, unigramArpa(known), { mode: 0o600, flag: 'wx' });
+		let words: unknown;
+		try {
+			words = api.ngram_model_read(config, lmFile, 1, logmath);
+		} finally {
+			fs.rmSync(lmFile, { force: true });
+		}
+		if (!words) throw new Error('pocketsphinx could not read the vocabulary language model');
+		const set = api.ngram_model_set_init(config, [base, words], ['general', 'space'], [1 - vocabulary.weight, vocabulary.weight], 2);
+		if (!set) throw new Error('pocketsphinx could not combine the language models');
+		this.#check(api.ps_set_lm(ps, 'space', set), 'ps_set_lm');
+		this.#check(api.ps_set_search(ps, 'space'), 'ps_set_search');
+		return added;
 	}
 
 	startUtterance(): void {

@@ -27,6 +27,7 @@ export class PocketsphinxEngine extends ChildRecogniserEngine {
 		const decoder = resolvePocketsphinxOptions(resolved.decoder);
 		const config: RecogniserConfig = {
 			args: buildPocketsphinxArgs(decoder),
+			vocabularyWeight: decoder.vocabularyWeight,
 			loop: {
 				partialIntervalMs: resolved.partialIntervalMs,
 				maxUtteranceMs: resolved.maxUtteranceMs,

@@ -15,6 +15,20 @@ export interface SherpaOnnxDecoderOptions {
 	numThreads: number;
 }
 
+/**
+ * The space's words as sherpa-onnx hotwords: contextual biasing of `modified_beam_search` towards them (greedy search
+ * has none). `file` holds one word per line in the model's case (`hotwordsText`); `bpeVocab` is the model's
+ * `bpe.vocab`, with which sherpa-onnx splits the words into the model's pieces.
+ */
+export interface SherpaHotwords {
+	file: string;
+	bpeVocab: string;
+	/** Bonus per matched token (sherpa-onnx's default 1.5). */
+	score: number;
+	/** Beam of the search (sherpa-onnx's default 4). */
+	maxActivePaths: number;
+}
+
 /** Segments are reported in 10 ms frames, the unit `RecognitionLoop` maps back to stream time. */
 const framesPerSecond = 100;
 const samplesPerFrame = captionSampleRateHz / framesPerSecond;
@@ -41,7 +55,7 @@ export class SherpaOnnxDecoder implements SpeechDecoder {
 	#closed = false;
 
 	/** Loads the model; throws (or, for a corrupt file, aborts the process inside ONNX Runtime) when it cannot. */
-	constructor(sherpa: SherpaOnnxModule, model: SherpaModelFiles, options: SherpaOnnxDecoderOptions) {
+	constructor(sherpa: SherpaOnnxModule, model: SherpaModelFiles, options: SherpaOnnxDecoderOptions, hotwords?: SherpaHotwords) {
 		this.#options = options;
 		this.#recognizer = new sherpa.OnlineRecognizer({
 			featConfig: { sampleRate: captionSampleRateHz, featureDim: 80 },
@@ -51,8 +65,11 @@ export class SherpaOnnxDecoder implements SpeechDecoder {
 				numThreads: options.numThreads,
 				provider: 'cpu',
 				debug: 0,
+				...(hotwords && { modelingUnit: 'bpe', bpeVocab: hotwords.bpeVocab }),
 			},
-			decodingMethod: 'greedy_search',
+			...(hotwords
+				? { decodingMethod: 'modified_beam_search', maxActivePaths: hotwords.maxActivePaths, hotwordsFile: hotwords.file, hotwordsScore: hotwords.score }
+				: { decodingMethod: 'greedy_search' }),
 			enableEndpoint: 1,
 			rule1MinTrailingSilence: options.rule1MinTrailingSilenceS,
 			rule2MinTrailingSilence: options.rule2MinTrailingSilenceS,

@@ -17,6 +17,8 @@ export interface SherpaOnnxEngineOptions extends ChildRecogniserEngineOptions {
 	onsetLeadMs: number;
 	/** The npm package the recogniser loads. Default `sherpa-onnx-node`. */
 	packageName: string;
+	/** Bonus per matched piece of the space's words (hotwords, with a model that ships `bpe.vocab`). Default 1.5. */
+	hotwordsScore: number;
 }
 
 export const sherpaOnnxDecoderDefaults: Readonly<SherpaOnnxDecoderOptions> = Object.freeze({
@@ -32,6 +34,7 @@ export const sherpaOnnxEngineDefaults: Readonly<Omit<SherpaOnnxEngineOptions, 'm
 	decoder: {},
 	onsetLeadMs: 500,
 	packageName: sherpaOnnxPackage,
+	hotwordsScore: 1.5,
 	/** A large model on a loaded machine. */
 	startTimeoutMs: 30_000,
 	childScript: fileURLToPath(new URL('./sherpaOnnxChild.js', import.meta.url)),
@@ -51,6 +54,7 @@ export class SherpaOnnxEngine extends ChildRecogniserEngine {
 			packageName: resolved.packageName,
 			model: resolved.model,
 			decoder: { ...sherpaOnnxDecoderDefaults, ...resolved.decoder },
+			hotwordsScore: resolved.hotwordsScore,
 			loop: {
 				partialIntervalMs: resolved.partialIntervalMs,
 				maxUtteranceMs: resolved.maxUtteranceMs,

@@ -57,3 +57,14 @@ export {
 	type TranscriptCue,
 	type TranscriptJson,
 } from './transcript.js';
+export {
+	captionVocabularyChannel,
+	captionVocabularyKey,
+	captionVocabularyTtlS,
+	readCaptionVocabulary,
+	storedVocabularySchema,
+	vocabularyLimits,
+	vocabularyWords,
+	writeCaptionVocabulary,
+	type StoredVocabulary,
+} from './captionVocabulary.js';

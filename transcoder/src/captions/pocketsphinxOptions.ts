@@ -43,6 +43,12 @@ export interface PocketsphinxOptions {
 	wordBeam: number;
 	/** Language model weight (`-lw`). Default PocketSphinx's 6.5. */
 	languageWeight: number;
+	/**
+	 * With a space's vocabulary, the weight of its words' unigram model interpolated with the general one: each word
+	 * gets about `w / words` of probability in every context, every other word keeps `1 − w` of its own. Default 0.05
+	 * (see `transcoder/test/captions/vocabulary.bench.test.ts`).
+	 */
+	vocabularyWeight: number;
 }
 
 export const pocketsphinxDefaults: Readonly<PocketsphinxOptions> = Object.freeze({
@@ -58,6 +64,7 @@ export const pocketsphinxDefaults: Readonly<PocketsphinxOptions> = Object.freeze
 	beam: 1e-48,
 	wordBeam: 7e-29,
 	languageWeight: 6.5,
+	vocabularyWeight: 0.05,
 });
 
 /** PocketSphinx analyses 10 ms frames (`-frate 100`, its default, which this module relies on). */
@@ -78,6 +85,7 @@ export function resolvePocketsphinxOptions(options: Partial<PocketsphinxOptions>
 	for (const key of ['beam', 'wordBeam'] as const) {
 		if (!(o[key] > 0 && o[key] < 1)) throw new Error(`pocketsphinx ${key} must be a probability in (0, 1), got ${o[key]}`);
 	}
+	if (!(o.vocabularyWeight > 0 && o.vocabularyWeight < 1)) throw new Error(`pocketsphinx vocabularyWeight must be in (0, 1), got ${o.vocabularyWeight}`);
 	if (!(o.languageWeight > 0)) throw new Error(`pocketsphinx languageWeight must be positive, got ${o.languageWeight}`);
 	if (!Number.isFinite(o.vadThresholdDb)) throw new Error(`pocketsphinx vadThresholdDb must be a number, got ${o.vadThresholdDb}`);
 	return Object.freeze(o);

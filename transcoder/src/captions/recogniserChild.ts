@@ -7,11 +7,14 @@
  */
 import { PcmFrameReader } from './pcmFrames.js';
 import { RecognitionLoop, type RecognitionLoopOptions } from './RecognitionLoop.js';
-import { type RecogniserMessage } from './recogniserProtocol.js';
+import { recogniserSetupSchema, type RecogniserMessage } from './recogniserProtocol.js';
 import { type SpeechDecoder } from './SpeechDecoder.js';
 
-/** One engine's decoder, opened from the configuration the engine sent (argv[2], parsed JSON, not yet validated). */
-export type OpenRecogniserDecoder = (config: unknown) => { decoder: SpeechDecoder; loop: RecognitionLoopOptions } | Promise<{ decoder: SpeechDecoder; loop: RecognitionLoopOptions }>;
+/**
+ * One engine's decoder, opened from the configuration the engine sent (not yet validated) and the space's words
+ * (validated: `recogniserSetupSchema`).
+ */
+export type OpenRecogniserDecoder = (config: unknown, vocabulary: readonly string[]) => { decoder: SpeechDecoder; loop: RecognitionLoopOptions } | Promise<{ decoder: SpeechDecoder; loop: RecognitionLoopOptions }>;
 
 function send(message: RecogniserMessage, done?: () => void): void {
 	if (!process.send || !process.connected) return;
@@ -25,13 +28,19 @@ function fail(error: unknown): void {
 	if (!process.connected) process.exit(1);
 }
 
+/** The engine's first IPC message: the setup. */
+function firstMessage(): Promise<unknown> {
+	return new Promise((resolve) => process.once('message', resolve));
+}
+
 export async function runRecogniserChild(openDecoder: OpenRecogniserDecoder): Promise<void> {
 	// The engine that started us is gone: nothing would read our results.
 	process.on('disconnect', () => process.exit(0));
 	let decoder: SpeechDecoder;
 	let loop: RecognitionLoop;
 	try {
-		const opened = await openDecoder(JSON.parse(process.argv[2] ?? ''));
+		const setup = recogniserSetupSchema.parse(await firstMessage());
+		const opened = await openDecoder(setup.config, setup.vocabulary);
 		decoder = opened.decoder;
 		loop = new RecognitionLoop(decoder, opened.loop, (result) => send({ type: 'result', result }));
 	} catch (error) {

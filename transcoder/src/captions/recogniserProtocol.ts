@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { vocabularyLimits, vocabularyWordSchema } from './captionVocabulary.js';
 
 /**
  * What passes between a `ChildRecogniserEngine` and its recogniser process besides PCM (which goes through stdin, see
@@ -14,10 +15,23 @@ export const recognitionLoopSchema = z.object({
 	onsetLeadMs: ms,
 });
 
-/** PocketSphinx's configuration: argv[2] of the child, as JSON (sherpa-onnx's is in `sherpaOnnxProtocol.ts`). */
+/**
+ * The first message to a recogniser process, over IPC: its engine's configuration (parsed by the child with the
+ * engine's schema) and the space's words to make likelier, each `^[a-z][a-z']*$` (see `captionVocabulary.ts`).
+ */
+export const recogniserSetupSchema = z.object({
+	type: z.literal('setup'),
+	config: z.unknown(),
+	vocabulary: z.array(vocabularyWordSchema).max(vocabularyLimits.maxWords),
+});
+export type RecogniserSetup = z.infer<typeof recogniserSetupSchema>;
+
+/** PocketSphinx's configuration (sherpa-onnx's is in `sherpaOnnxProtocol.ts`). */
 export const recogniserConfigSchema = z.object({
 	/** PocketSphinx arguments from `buildPocketsphinxArgs()`. */
 	args: z.array(z.string()),
+	/** Interpolation weight of the vocabulary's language model (`PocketsphinxVocabulary.weight`). */
+	vocabularyWeight: z.number().gt(0).lt(1),
 	loop: recognitionLoopSchema,
 });
 export type RecogniserConfig = z.infer<typeof recogniserConfigSchema>;

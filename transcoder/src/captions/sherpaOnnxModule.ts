@@ -14,8 +14,15 @@ export interface SherpaOnlineRecognizerConfig {
 		numThreads: number;
 		provider: 'cpu';
 		debug: 0 | 1;
+		/** With `bpeVocab`: hotwords are given as words, split into the model's pieces by sherpa-onnx. */
+		modelingUnit?: 'bpe';
+		bpeVocab?: string;
 	};
-	decodingMethod: 'greedy_search';
+	decodingMethod: 'greedy_search' | 'modified_beam_search';
+	maxActivePaths?: number;
+	/** One hotword per line (modified_beam_search only). */
+	hotwordsFile?: string;
+	hotwordsScore?: number;
 	enableEndpoint: 1;
 	rule1MinTrailingSilence: number;
 	rule2MinTrailingSilence: number;

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { recognitionLoopSchema } from './recogniserProtocol.js';
 
 /**
- * The configuration `SherpaOnnxEngine` gives its recogniser process (argv[2], JSON). Results, readiness and failures
+ * The configuration `SherpaOnnxEngine` gives its recogniser process (the setup message over IPC, with the vocabulary). Results, readiness and failures
  * come back as `recogniserMessageSchema` messages, the same as PocketSphinx's; PCM goes through stdin (`pcmFrames.ts`).
  */
 
@@ -19,6 +19,8 @@ export const sherpaRecogniserConfigSchema = z.object({
 		tailPaddingMs: ms,
 		numThreads: z.number().int().positive(),
 	}),
+	/** Bonus per matched piece of a hotword (the space's words), with a model that ships `bpe.vocab`. */
+	hotwordsScore: z.number().positive().max(10),
 	loop: recognitionLoopSchema,
 });
 export type SherpaRecogniserConfig = z.infer<typeof sherpaRecogniserConfigSchema>;
