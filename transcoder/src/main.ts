@@ -51,6 +51,7 @@ async function main(): Promise<void> {
 			ffmpegPath: config.ffmpegPath,
 			fontFile: config.fontFile,
 			rtpIp: config.rtpIp,
+			startIdleCores: config.broadcastStartIdleCores,
 			...(captionEngine.kind === 'sherpa-onnx' && {
 				createCaptionEngine: (_, engineLogger) => new SherpaOnnxEngine({ model: captionEngine.model, logger: engineLogger }),
 			}),
