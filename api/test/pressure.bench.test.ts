@@ -424,6 +424,8 @@ async function runCase(node: PressureNode, browser: Browser, clips: PressureClip
 	let frozenBefore = 0;
 	let framesBefore: number | null = null;
 	const ffmpegCpu: { atMs: number; s: number }[] = [];
+	/** Once a second, for TRIBUNE_BENCH_PRESSURE_KEEP: what the encoder, the origin and the listener said. */
+	const timeline: Record<string, unknown>[] = [];
 	const broadcastFfmpeg = (): number | undefined => descendants(node.transcoder.pid!).find((pid) => /ffmpeg .*-f sdp .*-filter_complex/.test(commandOf(pid)) && commandOf(pid).includes(spaceId));
 	const ffmpegCpuSeconds = (pid: number): number => {
 		try {
@@ -447,6 +449,10 @@ async function runCase(node: PressureNode, browser: Browser, clips: PressureClip
 		if (ffmpeg !== undefined) ffmpegCpu.push({ atMs: tick, s: ffmpegCpuSeconds(ffmpeg) });
 		const player = await samplePlayer(page).catch(() => undefined);
 		if (player && playingAt === undefined && player.status === 'playing' && player.currentTime > 0.5) playingAt = tick;
+		timeline.push({
+			t: round(wallS), edgeLagS: video.edgeLagS, latencyS: player?.latency, status: player?.status, currentTime: player?.currentTime,
+			speed: status.progress?.speed, fps: status.progress?.fps, level: status.progress?.level, health: status.progress?.health,
+		});
 		if (playingAt !== undefined && tick - playingAt >= settleMs) {
 			if (windowFrom === undefined) {
 				windowFrom = tick;
@@ -471,9 +477,11 @@ async function runCase(node: PressureNode, browser: Browser, clips: PressureClip
 	await context.close();
 	stopPressureSpeakers(speakers);
 	const replay = await finishedReplay(node.hlsRoot, spaceId, renditions, 30_000);
-	// TRIBUNE_BENCH_PRESSURE_KEEP=<dir>: the replay's playlists, journals and transcript (not its media), per case.
+	// TRIBUNE_BENCH_PRESSURE_KEEP=<dir>: the replay's playlists, journals and transcript (not its media), and the
+	// case's second-by-second timeline, per case.
 	if (process.env.TRIBUNE_BENCH_PRESSURE_KEEP) {
 		fs.cpSync(path.join(node.hlsRoot, spaceId), path.join(process.env.TRIBUNE_BENCH_PRESSURE_KEEP, name), { recursive: true, filter: (source) => !/\.(m4s|mp4|vtt)$/.test(source) });
+		fs.writeFileSync(path.join(process.env.TRIBUNE_BENCH_PRESSURE_KEEP, name, 'timeline.json'), JSON.stringify({ liveAt, onAirAt, endAt, stallLog: listener.stallLog, timeline }, null, 1));
 	}
 	const hogUsed = hog.cpuSeconds();
 	await hog.stop();
