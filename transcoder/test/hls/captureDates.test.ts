@@ -94,6 +94,7 @@ describe("a run's program-date-times and the captions placed by them", () => {
 			renditions: [{ name: 'audio', kind: 'audio', bandwidth: 80_000 }],
 			partTargetMs: 200,
 			segmentTargetMs: 1000,
+			subtitles: false,
 			nowMs: () => now,
 			sink: { publish: (message) => messages.push(message) },
 			logger,
