@@ -115,5 +115,13 @@ export function isRedisUrl(url: string): boolean {
  * failing.
  */
 export function connectRedis(url: string, name: string): Redis {
-	return new Redis({ ...redisOptionsFromUrl(url), connectionName: name, maxRetriesPerRequest: null, lazyConnect: false });
+	return new Redis({
+		...redisOptionsFromUrl(url),
+		connectionName: name,
+		maxRetriesPerRequest: null,
+		// A primary demoted by a Sentinel failover answers writes READONLY: reconnect (the sentinels name the new
+		// primary) and resend the command there (2), as commands wait through any other Redis outage.
+		reconnectOnError: (error) => (error.message.startsWith('READONLY ') ? 2 : false),
+		lazyConnect: false,
+	});
 }

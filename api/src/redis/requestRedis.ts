@@ -20,6 +20,9 @@ export function connectRequestRedis(url: string, name: string): Redis {
 		maxRetriesPerRequest: 0,
 		autoResendUnfulfilledCommands: false,
 		commandTimeout: requestRedisCommandTimeoutMs,
+		// A primary demoted by a Sentinel failover answers writes READONLY: reconnect (through the sentinels, to the new
+		// primary) without resending; the request that got it is answered 503.
+		reconnectOnError: (error) => isReadOnly(error),
 		lazyConnect: false,
 	});
 }
@@ -31,8 +34,13 @@ export function connectRequestRedis(url: string, name: string): Redis {
 export function isRedisUnavailable(error: unknown): boolean {
 	if (!(error instanceof Error)) return false;
 	if (error.name === 'MaxRetriesPerRequestError') return true;
-	return /enableOfflineQueue|Command timed out|Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|EPIPE|^TRIBUNE_DEADLINE/.test(error.message);
+	// READONLY: a demoted primary; LOADING: a Redis reading its data after a restart; MASTERDOWN: a replica whose
+	// primary is away; all pass (a failover, a restart).
+	return /enableOfflineQueue|Command timed out|Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|EPIPE|^TRIBUNE_DEADLINE|^(READONLY|LOADING|MASTERDOWN) /.test(error.message);
 }
+
+/** Redis's answer to a write sent to a replica (a primary demoted by a failover). */
+const isReadOnly = (error: Error): boolean => error.message.startsWith('READONLY ');
 
 /** The client-facing form of an outage: 503 `unavailable`, never a 500 with Redis's words in it. */
 export function redisUnavailable(): TribuneError {
