@@ -18,8 +18,8 @@ describe('EncoderDegradation', () => {
 	it('sheds one level when the speed stays below 0.97 for 4 s, and nothing more until that level is on air', () => {
 		const d = new EncoderDegradation(costs);
 		d.onAir(0, 0);
-		// The run's first 5 s on air are not judged.
-		expect(feed(d, 0, 4, { speed: 0.5 })).toEqual([]);
+		// The run's first 5 s on air are not judged (and 0.85× is not clearly slow while settling).
+		expect(feed(d, 0, 4, { speed: 0.85 })).toEqual([]);
 		const changes = feed(d, 5, 30, { speed: 0.9 });
 		expect(changes).toEqual([{ atS: 9, direction: 'shed', from: 0, to: 1, speed: 0.9 }]);
 		expect(d.level).toBe(1);
@@ -39,6 +39,17 @@ describe('EncoderDegradation', () => {
 		e.onAir(0, 0);
 		expect(feed(e, 1, 2, { speed: 0.1 })).toEqual([]);
 		expect(feed(e, 3, 4, { speed: 1 })).toEqual([]);
+	});
+
+	it('counts a settling run\'s clearly slow seconds: shed as soon as it has settled', () => {
+		// On air at 0, settled at 5 s, 0.6× from 1 s on: slow for 4 s when it settles.
+		const d = new EncoderDegradation(costs);
+		d.onAir(0, 0);
+		expect(feed(d, 1, 6, { speed: 0.6 })).toEqual([{ atS: 5, direction: 'shed', from: 0, to: 1, speed: 0.6 }]);
+		// 0.9× while settling is a start-up burst, not yet slow: judged from 5 s, shed at 9 s.
+		const e = new EncoderDegradation(costs);
+		e.onAir(0, 0);
+		expect(feed(e, 1, 10, { speed: 0.9 })).toEqual([{ atS: 9, direction: 'shed', from: 0, to: 1, speed: 0.9 }]);
 	});
 
 	it('sheds as far as the speed says, one level at least', () => {

@@ -8,10 +8,13 @@
  * - **Restore** one level when, for `restoreAfterMs`, the speed is at least `restoreAtSpeed` and the machine's idle
  *   CPU would pay for the level restored (the encoder's CPU now × that level's cost ratio × `idleMargin`), and the
  *   level has lasted `minDwellMs`.
- * - A run's first `settleMs` on air is not judged by these (its start is a burst), nor is anything while a change
- *   waits to go on air — except a run that has all but stopped: below `stalledBelowSpeed` for `stalledAfterMs` sheds
- *   a level at once, settling or not (a first run starved by a busy machine made almost nothing for 10–13 s). A level shed again within `relapseWindowMs` of being restored doubles the time the next restore waits,
- *   up to `maxRestoreAfterMs`: a machine that cannot hold a level is not made to try every 20 s.
+ * - A run's first `settleMs` on air is not judged by these (its start is a burst), though its time below
+ *   `settlingSlowBelowSpeed` then counts towards `shedAfterMs`; nor is anything while a change waits to go on air.
+ *   Except a run that has all but stopped: below `stalledBelowSpeed` for `stalledAfterMs` sheds at once, settling or
+ *   not (a first run starved by a busy machine made almost nothing for 10–13 s).
+ * - A shed goes as deep as the run's speed says (see `shedMargin`, `maxShedStep`).
+ * - A level shed again within `relapseWindowMs` of being restored doubles the time the next restore waits, up to
+ *   `maxRestoreAfterMs`: a machine that cannot hold a level is not made to try every 20 s.
  */
 export interface DegradationPolicy {
 	/** Windowed encoder speed (1 = real time) below which the encode is behind. Default 0.97. */
@@ -28,6 +31,8 @@ export interface DegradationPolicy {
 	minDwellMs: number;
 	/** A run's first time on air not judged, ms. Default 5000. */
 	settleMs: number;
+	/** Below this speed while settling, a run is slow for `shedAfterMs` already (not judged before it settles). Default 0.8. */
+	settlingSlowBelowSpeed: number;
 	/** Speed below which a run has all but stopped. Default 0.5. */
 	stalledBelowSpeed: number;
 	/** How long below `stalledBelowSpeed` sheds a level, even while the run settles, ms. Default 3000. */
@@ -55,6 +60,7 @@ export const defaultDegradationPolicy: Readonly<DegradationPolicy> = Object.free
 	restoreAfterMs: 20_000,
 	minDwellMs: 20_000,
 	settleMs: 5000,
+	settlingSlowBelowSpeed: 0.8,
 	stalledBelowSpeed: 0.5,
 	stalledAfterMs: 3000,
 	idleMargin: 1.25,
@@ -143,16 +149,18 @@ export class EncoderDegradation {
 		if (this.#stalledSinceMs !== undefined && sample.atMs - this.#stalledSinceMs >= policy.stalledAfterMs && this.#wanted < this.maxLevel) {
 			return this.#change('shed', this.#shedTo(sample.speed), sample, {});
 		}
-		// A run just started: judged once it has settled.
-		if (sample.atMs < onAir.atMs + policy.settleMs) return undefined;
+		// A run just started is judged once it has settled; but time it spends clearly slow while settling counts
+		// towards `shedAfterMs` (a first run at a third of real time was shed 9 s after going on air, not 5).
+		const settling = sample.atMs < onAir.atMs + policy.settleMs;
+		const slow = sample.speed < (settling ? policy.settlingSlowBelowSpeed : policy.shedBelowSpeed);
+		if (slow) this.#slowSinceMs ??= sample.atMs;
+		else this.#slowSinceMs = undefined;
+		if (settling) return undefined;
 		let lagMs: number | undefined;
 		if (sample.mediaS !== undefined) {
 			this.#lagBase ??= { atMs: sample.atMs, mediaS: sample.mediaS };
 			lagMs = sample.atMs - this.#lagBase.atMs - (sample.mediaS - this.#lagBase.mediaS) * 1000;
 		}
-		const slow = sample.speed < policy.shedBelowSpeed;
-		if (slow) this.#slowSinceMs ??= sample.atMs;
-		else this.#slowSinceMs = undefined;
 		const behind = (this.#slowSinceMs !== undefined && sample.atMs - this.#slowSinceMs >= policy.shedAfterMs) || (lagMs !== undefined && lagMs >= policy.maxLagMs);
 		if (behind) {
 			if (this.#wanted >= this.maxLevel) return undefined;
