@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ParticipantInfo, StateData } from '../../../api/src/signaling/protocol.js';
-import { appendHands, applyEvent, describeEnded, describeEnding, maxLoadedHands, orderStage, replaceHands, viewFromState } from './spaceState.js';
+import { appendHands, applyEvent, describeEnded, describeEnding, describeShareEnded, maxLoadedHands, orderStage, replaceHands, viewFromState } from './spaceState.js';
 
 const person = (id: string, role: ParticipantInfo['role'] = 'speaker'): ParticipantInfo => ({ id, displayName: id.toUpperCase(), role, mute: 'none' });
 const state = (over: Partial<StateData> = {}): StateData => ({
@@ -15,6 +15,8 @@ const state = (over: Partial<StateData> = {}): StateData => ({
 	listenerCount: 3,
 	activeSpeaker: null,
 	ending: null,
+	screenShare: null,
+	speakersMayShare: true,
 	...over,
 });
 const ids = (ps: ParticipantInfo[]) => ps.map((p) => p.id);
@@ -105,5 +107,25 @@ describe('space view', () => {
 		expect(describeEnded(view.ending)).toBe('This space has ended.');
 		const late = viewFromState(state({ ending: { reason: 'max_duration', endsAt: 5, inS: 30 } }), 2000);
 		expect(late.ending).toEqual({ reason: 'max_duration', endsAtMs: 32_000 });
+	});
+});
+
+describe('screen share in the view', () => {
+	const share = { participantId: 'a', producerId: 'p1', audio: false, startedAt: 5 };
+
+	it('a screenShare event sets the share and the host\'s switch, and clears the share when it ends', () => {
+		const sharing = applyEvent(viewFromState(state(), 0), { event: 'screenShare', data: { share, speakersMayShare: false } });
+		expect(sharing.screenShare).toEqual(share);
+		expect(sharing.speakersMayShare).toBe(false);
+		const ended = applyEvent(sharing, { event: 'screenShare', data: { share: null, speakersMayShare: false, ended: { participantId: 'a', reason: 'stopped_by_moderator' } } });
+		expect(ended.screenShare).toBeNull();
+	});
+
+	it('says why a share ended, to its sharer and to the others', () => {
+		expect(describeShareEnded('stopped_by_moderator', 'Ana', true)).toBe('Your screen share was stopped by a host.');
+		expect(describeShareEnded('stopped_by_moderator', 'Ana', false)).toBe("Ana's screen share was stopped by a host.");
+		expect(describeShareEnded('stopped', 'Ana', false)).toBe('Ana stopped sharing their screen.');
+		expect(describeShareEnded('stopped', 'Ana', true)).toBeUndefined();
+		expect(describeShareEnded('too_large', 'Ana', true)).toMatch(/larger than 1920 × 1080/);
 	});
 });

@@ -1,4 +1,4 @@
-import type { EventData, HandPage, ParticipantInfo, SpaceEndReason, StateData, WireRole } from '../../../api/src/signaling/protocol.js';
+import type { EventData, HandPage, ParticipantInfo, ShareEndReason, SpaceEndReason, StateData, WireRole } from '../../../api/src/signaling/protocol.js';
 
 /** An end the stage was warned of, timed on this device's clock (its own clock may be off the server's). */
 export interface LocalEnding {
@@ -98,6 +98,8 @@ export function applyEvent(view: SpaceView, e: SpaceEvent, nowMs = 0): SpaceView
 			return { ...view, ending: null };
 		case 'activeSpeaker':
 			return { ...view, activeSpeaker: e.data.participantId };
+		case 'screenShare':
+			return { ...view, screenShare: e.data.share, speakersMayShare: e.data.speakersMayShare };
 		case 'spaceState':
 		case 'spaceSettings':
 			return { ...view, space: e.data.space };
@@ -128,4 +130,32 @@ export function describeEnded(ending: LocalEnding | null): string {
 	if (ending?.reason === 'idle') return 'This space has ended: no host or co-host was connected.';
 	if (ending?.reason === 'max_duration') return 'This space has ended: it was live as long as a space may be.';
 	return 'This space has ended.';
+}
+
+/**
+ * A sentence for a screen share that ended, or undefined when it needs none (you stopped it, left, the stage
+ * closed). `whose`: the sharer's name; `you`: the sharer is this participant.
+ */
+export function describeShareEnded(reason: ShareEndReason, whose: string, you: boolean): string | undefined {
+	const subject = you ? 'Your screen share' : `${whose}'s screen share`;
+	switch (reason) {
+		case 'stopped':
+			return you ? undefined : `${whose} stopped sharing their screen.`;
+		case 'stopped_by_moderator':
+			return `${subject} was stopped by a host.`;
+		case 'replaced':
+			return `${subject} was replaced by another.`;
+		case 'left':
+			return you ? undefined : `${subject} ended: they left the stage.`;
+		case 'demoted':
+			return `${subject} ended: ${you ? 'you are' : 'they are'} no longer on stage as a presenter.`;
+		case 'not_allowed':
+			return `${subject} ended: a host turned off screen sharing for speakers.`;
+		case 'too_large':
+			return `${subject} ended: its picture is larger than 1920 × 1080.`;
+		case 'too_fast':
+			return `${subject} ended: it sent more than the stage takes (frames or bitrate).`;
+		case 'stage_closed':
+			return undefined;
+	}
 }

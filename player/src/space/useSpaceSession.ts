@@ -1,5 +1,5 @@
 import { onBeforeUnmount, ref, shallowRef } from 'vue';
-import type { EventName, ParticipantInfo, ReactionKind, ReplyData, RequestData, RequestName } from '../../../api/src/signaling/protocol.js';
+import type { EventData, EventName, ParticipantInfo, ReactionKind, ReplyData, RequestData, RequestName } from '../../../api/src/signaling/protocol.js';
 import { ApiError, restApi } from '../api/restApi.js';
 import { localExpiryMs, renewalDelayMs, tokenTimes } from '../session/tokenExpiry.js';
 import { forgetSession, loadSession, saveSession } from '../session/tokenStore.js';
@@ -7,7 +7,7 @@ import { finalCloseCodes, fullCloseCode, parseRetryAfter, reconnectDelayMs, rejo
 import { SignalingError, SignalingSocket } from '../signaling/SignalingSocket.js';
 import { describeCloseCode, describeError, describeFull, describeRefusal } from './describeError.js';
 import { addReaction, type FloatingReaction } from './reactions.js';
-import { appendHands, applyEvent, describeEnded, describeEnding, replaceHands, viewFromState, type SpaceEvent, type SpaceView } from './spaceState.js';
+import { appendHands, applyEvent, describeEnded, describeEnding, describeShareEnded, replaceHands, viewFromState, type SpaceEvent, type SpaceView } from './spaceState.js';
 import { ToastBatcher, type Toast } from './toastBatcher.js';
 
 /**
@@ -28,6 +28,7 @@ const forwarded: EventName[] = [
 	'tick',
 	'spaceEnding',
 	'spaceEndingCancelled',
+	'screenShare',
 ];
 
 /** A moderator's loaded hands below this many, with more raised, load the next page. */
@@ -265,6 +266,23 @@ export function useSpaceSession(spaceId: string) {
 			end(describeEnded(before.ending));
 		}
 		if (e.event === 'spaceState' && e.data.space.state === 'live' && before.space.state !== 'live') batcher.announce('The space is live');
+		if (e.event === 'screenShare') announceShare(before, e.data);
+	}
+
+	/** Toasts for the screen share: who started sharing, why a share ended, the host's switch. */
+	function announceShare(before: SpaceView, { share, ended, speakersMayShare }: EventData['screenShare']): void {
+		const me = before.you.id;
+		const name = (id: string) => (id === me ? 'you' : nameOf(id));
+		const started = share && share.participantId !== before.screenShare?.participantId ? share : undefined;
+		if (ended?.reason === 'replaced' && started) {
+			const who = started.participantId === me ? 'You' : nameOf(started.participantId);
+			batcher.announce(`${who} took over the screen share from ${ended.participantId === me ? 'you' : name(ended.participantId)}.`);
+		} else {
+			const text = ended && describeShareEnded(ended.reason, nameOf(ended.participantId), ended.participantId === me);
+			if (text) batcher.announce(text);
+			if (started) batcher.announce(started.participantId === me ? 'You are sharing your screen.' : `${nameOf(started.participantId)} is sharing their screen.`);
+		}
+		if (speakersMayShare !== before.speakersMayShare) batcher.announce(speakersMayShare ? 'Speakers may now share their screens.' : 'Only hosts and co-hosts may share their screens now.');
 	}
 
 	function float(kind: ReactionKind, count = 1): void {

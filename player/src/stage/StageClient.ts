@@ -1,5 +1,6 @@
 import { Device } from 'mediasoup-client';
 import type { types } from 'mediasoup-client';
+import type { MediaSource } from '../../../api/src/signaling/protocol.js';
 import type { SignalingSocket } from '../signaling/SignalingSocket.js';
 
 /** A remote speaker's track, as it arrives. */
@@ -7,8 +8,24 @@ export interface RemoteTrack {
 	consumerId: string;
 	participantId: string;
 	kind: 'audio' | 'video';
+	/** Microphone, camera, shared screen or the shared tab's sound. */
+	source: MediaSource;
 	track: MediaStreamTrack;
 }
+
+export interface PublishOptions {
+	/** What the track is (default: `mic` for audio, `camera` for video). */
+	source?: MediaSource;
+	/** A screen: take over the share someone else has (the user said yes to replacing it). */
+	replace?: boolean;
+}
+
+/**
+ * How a screen share is sent: one VP8 encoding (ingest refuses simulcast for a share and reads its keyframes) at up
+ * to 2.5 Mb/s and 15 fps — well inside ingest's bounds (4 Mb/s, 20 fps, 1920 × 1080). With the track's content hint
+ * 'detail', the browser keeps the resolution (text stays sharp) and drops frames when the network is short.
+ */
+export const screenEncoding = Object.freeze({ maxBitrate: 2_500_000, maxFramerate: 15 });
 
 export interface StageClientOptions {
 	/** Called for each remote track (play audio in an <audio>, video in a <video>). */
@@ -65,12 +82,21 @@ export class StageClient {
 		for (const track of tracks) await this.publish(track);
 	}
 
-	async publish(track: MediaStreamTrack): Promise<types.Producer> {
+	async publish(track: MediaStreamTrack, options: PublishOptions = {}): Promise<types.Producer> {
 		if (!this.#send) throw new Error('join() first');
-		// Cameras go out as VP8 where the browser can: the broadcast composites VP8 (its slots' relays and decoder), and
-		// a browser that lists H264 first (Safari) would otherwise show as initials on air.
+		const source = options.source ?? (track.kind === 'audio' ? 'mic' : 'camera');
+		// Cameras and screens go out as VP8 where the browser can: the broadcast composites VP8 (its slots' relays and
+		// decoder), and a browser that lists H264 first (Safari) would otherwise show as initials on air. A screen must be
+		// VP8 (ingest reads its keyframes to hold it to its bounds).
 		const vp8 = track.kind === 'video' ? this.#device?.rtpCapabilities.codecs?.find((c) => c.mimeType.toLowerCase() === 'video/vp8') : undefined;
-		const producer = await this.#send.produce({ track, stopTracks: false, ...(vp8 && { codec: vp8 }) });
+		if (source === 'screen' && !vp8) throw new Error('this browser cannot send VP8, which a screen share needs');
+		const producer = await this.#send.produce({
+			track,
+			stopTracks: false,
+			...(vp8 && { codec: vp8 }),
+			...(source === 'screen' && { encodings: [{ ...screenEncoding }], codecOptions: { videoGoogleStartBitrate: 1000 } }),
+			appData: { source, ...(options.replace && { replace: true }) },
+		});
 		this.#producers.set(producer.id, producer);
 		producer.observer.on('close', () => this.#producers.delete(producer.id));
 		return producer;
@@ -89,9 +115,10 @@ export class StageClient {
 
 	/** After `stageReset`: the server's stage was replaced; set everything up again with the same tracks. */
 	async rejoin(): Promise<void> {
-		const tracks = this.producers.flatMap((p) => (p.track ? [p.track] : []));
+		const published = this.producers.flatMap((p) => (p.track ? [{ track: p.track, source: (p.appData as { source?: MediaSource }).source }] : []));
 		this.leave();
-		await this.join(tracks);
+		await this.join();
+		for (const { track, source } of published) await this.publish(track, source ? { source } : {});
 	}
 
 	close(): void {
@@ -110,16 +137,17 @@ export class StageClient {
 				.then(() => callback(), errback);
 		});
 		if (direction === 'send') {
-			transport.on('produce', ({ kind, rtpParameters }, callback, errback) => {
+			transport.on('produce', ({ kind, rtpParameters, appData }, callback, errback) => {
+				const { source, replace } = appData as PublishOptions;
 				this.#signaling
-					.request('produce', { transportId: transport.id, kind, rtpParameters: rtpParameters as unknown as Record<string, unknown> })
+					.request('produce', { transportId: transport.id, kind, rtpParameters: rtpParameters as unknown as Record<string, unknown>, ...(source && { source }), ...(replace && { replace }) })
 					.then(({ producerId }) => callback({ id: producerId }), errback);
 			});
 		}
 		return transport;
 	}
 
-	async #consume(data: { consumerId: string; producerId: string; participantId: string; kind: 'audio' | 'video'; rtpParameters: Record<string, unknown> }): Promise<void> {
+	async #consume(data: { consumerId: string; producerId: string; participantId: string; kind: 'audio' | 'video'; source?: MediaSource; rtpParameters: Record<string, unknown> }): Promise<void> {
 		if (!this.#recv) return;
 		const consumer = await this.#recv.consume({
 			id: data.consumerId,
@@ -128,7 +156,7 @@ export class StageClient {
 			rtpParameters: data.rtpParameters as unknown as types.RtpParameters,
 		});
 		this.#consumers.set(consumer.id, consumer);
-		this.#options.onTrack?.({ consumerId: consumer.id, participantId: data.participantId, kind: data.kind, track: consumer.track });
+		this.#options.onTrack?.({ consumerId: consumer.id, participantId: data.participantId, kind: data.kind, source: data.source ?? (data.kind === 'audio' ? 'mic' : 'camera'), track: consumer.track });
 		await this.#signaling.request('resumeConsumer', { consumerId: consumer.id });
 	}
 
