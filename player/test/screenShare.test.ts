@@ -1,0 +1,224 @@
+/// <reference types="node" />
+import type { Page } from 'playwright-core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { TribuneSystem } from './support/tribuneSystem.js';
+
+/**
+ * Screen sharing on stage in headless Chromium against the whole system (compiled; build first). Each page's
+ * `getDisplayMedia` gives a canvas-drawn "slide" (the colour and size the test sets in `window.slide`, with known
+ * text and, when asked, a tone as the tab's sound), so what arrives on the other pages can be checked by its
+ * colour and size. A speaker shares and the others see it large with the tiles beside it (pinned first); the host
+ * stops it; a second speaker shares with tab audio; the first replaces it after saying yes; the browser's own
+ * "stop sharing" ends a share; a demoted sharer's share ends; the host's switch takes sharing from speakers; and a
+ * share larger than ingest's bounds is ended by the server. Screenshots go to test-artifacts/player-e2e-screen-share/.
+ */
+const system = new TribuneSystem('player-e2e-screen-share');
+afterAll(() => system.stop());
+
+interface Slide {
+	width: number;
+	height: number;
+	colour: string;
+	text: string;
+	audio: boolean;
+	/** The track ignores the page's request to scale it down (as a modified client would). */
+	noScale?: boolean;
+}
+
+/**
+ * Stands in for the browser's picker: a canvas slide, kept as `window.shared` so the test can end it. Also keeps
+ * every toast the page shows in `window.toastLog` (a toast stays 4 s; a check may come later).
+ */
+function fakeDisplayMedia(): void {
+	const w = window as unknown as { slide: Slide; shared?: MediaStream; displayRequests: number; toastLog: string[] };
+	w.toastLog = [];
+	new MutationObserver(() => {
+		for (const el of document.querySelectorAll('.toast span')) {
+			const text = el.textContent ?? '';
+			if (!w.toastLog.includes(text)) w.toastLog.push(text);
+		}
+	}).observe(document, { childList: true, subtree: true, characterData: true });
+	w.slide = { width: 1920, height: 1080, colour: '#c0392b', text: 'Slide', audio: false };
+	w.displayRequests = 0;
+	navigator.mediaDevices.getDisplayMedia = async () => {
+		w.displayRequests++;
+		const { width, height, colour, text, audio } = w.slide;
+		const canvas = document.createElement('canvas');
+		canvas.width = width;
+		canvas.height = height;
+		const ctx = canvas.getContext('2d')!;
+		let n = 0;
+		const draw = () => {
+			ctx.fillStyle = colour;
+			ctx.fillRect(0, 0, width, height);
+			ctx.fillStyle = '#ffffff';
+			ctx.font = '96px sans-serif';
+			ctx.fillText(`${text} ${n++ % 10}`, width * 0.3, height * 0.5);
+		};
+		draw();
+		const timer = setInterval(draw, 100);
+		const stream = canvas.captureStream(15);
+		if (audio) {
+			const ac = new AudioContext();
+			const osc = ac.createOscillator();
+			const dest = ac.createMediaStreamDestination();
+			osc.connect(dest);
+			osc.start();
+			stream.addTrack(dest.stream.getAudioTracks()[0]!);
+		}
+		const video = stream.getVideoTracks()[0]!;
+		video.addEventListener('ended', () => clearInterval(timer));
+		if (w.slide.noScale) video.applyConstraints = async () => {};
+		w.shared = stream;
+		return stream;
+	};
+}
+
+/** The share shown on a page: whose, the picture's size, and the colour of its left edge (away from the text). */
+const shownShare = (page: Page) =>
+	page.evaluate(() => {
+		const figure = document.querySelector<HTMLElement>('[data-testid=screen-share]');
+		const video = figure?.querySelector('video');
+		if (!figure || !video || video.videoWidth === 0) return null;
+		const canvas = document.createElement('canvas');
+		canvas.width = 64;
+		canvas.height = 36;
+		const ctx = canvas.getContext('2d')!;
+		ctx.drawImage(video, 0, 0, 64, 36);
+		const [r, g, b] = ctx.getImageData(4, 18, 1, 1).data;
+		return { participantId: figure.dataset.participantId, width: video.videoWidth, height: video.videoHeight, rgb: [r!, g!, b!], shareWidth: figure.getBoundingClientRect().width };
+	});
+
+const close = (rgb: number[] | undefined, hex: string) => {
+	const want = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+	return !!rgb && rgb.every((v, i) => Math.abs(v - want[i]!) < 40);
+};
+
+/** Every toast the page has shown so far. */
+const toasts = (page: Page) => page.evaluate(() => (window as unknown as { toastLog: string[] }).toastLog.join(' | '));
+const idOf = (page: Page) => page.evaluate(() => document.querySelector<HTMLElement>('[data-testid=stage-tile]:has(.name span)')?.dataset.participantId);
+const setSlide = (page: Page, slide: Partial<Slide>) => page.evaluate((s) => Object.assign((window as unknown as { slide: Slide }).slide, s), slide);
+
+async function expectShare(page: Page, who: string | undefined, colour: string, what: string): Promise<NonNullable<Awaited<ReturnType<typeof shownShare>>>> {
+	let last: Awaited<ReturnType<typeof shownShare>> = null;
+	await expect
+		.poll(async () => {
+			last = await shownShare(page);
+			return !!last && last.participantId === who && close(last.rgb, colour);
+		}, { timeout: 20_000, message: `${what}: last seen ${JSON.stringify(last)}` })
+		.toBe(true);
+	return last!;
+}
+
+async function joinAndComeOnStage(host: Page, name: string, spaceId: string): Promise<Page> {
+	const { page } = await system.newPage();
+	await page.addInitScript(fakeDisplayMedia);
+	await page.goto(`${system.base}/s/${spaceId}`);
+	await page.getByLabel('Your name').fill(name);
+	await page.getByRole('button', { name: 'Listen in' }).click();
+	await page.getByTestId('raise-hand').click({ timeout: 15_000 });
+	await host.locator('[data-testid=hand-queue] li').filter({ hasText: name }).getByTestId('approve').click({ timeout: 10_000 });
+	await page.getByTestId('share-screen').waitFor({ timeout: 20_000 });
+	await expect.poll(() => page.getByTestId('share-screen').isEnabled(), { timeout: 20_000 }).toBe(true);
+	return page;
+}
+
+describe('screen sharing on stage', () => {
+	it('a speaker shares, the host stops it, a second shares, a replacement asks first, and every way a share ends ends it', { timeout: 240_000 }, async () => {
+		await system.start();
+		const { page: host } = await system.newPage();
+		await host.addInitScript(fakeDisplayMedia);
+		await host.goto(system.base);
+		await host.getByLabel('Title').fill('Slides on stage');
+		await host.getByLabel('Your name').fill('Hana Host');
+		await host.locator('input[name=video]').check();
+		await host.getByRole('button', { name: 'Create space' }).click();
+		await host.waitForURL(/\/s\/[A-Za-z0-9_-]+$/, { timeout: 10_000 });
+		const spaceId = new URL(host.url()).pathname.split('/')[2]!;
+		await host.getByTestId('go-live').click({ timeout: 10_000 });
+		await host.locator('.live-badge').waitFor({ timeout: 10_000 });
+
+		const sam = await joinAndComeOnStage(host, 'Sam Speaker', spaceId);
+		const tess = await joinAndComeOnStage(host, 'Tess Second', spaceId);
+		const samId = await idOf(sam);
+		const tessId = await idOf(tess);
+		expect(samId).toBeTruthy();
+		expect(tessId).toBeTruthy();
+
+		// Sam shares a red 1080p slide: the host and Tess see it large, at its size, with the tiles in a strip beside it.
+		await sam.getByTestId('share-screen').click();
+		await sam.getByTestId('stop-share').waitFor({ timeout: 15_000 });
+		const onHost = await expectShare(host, samId, '#c0392b', "Sam's share on the host's page");
+		await expectShare(tess, samId, '#c0392b', "Sam's share on Tess's page");
+		console.log(`share received at ${onHost.width}×${onHost.height}`);
+		expect(onHost.width).toBeGreaterThanOrEqual(960);
+		const tileWidth = await host.getByTestId('stage-tile').first().evaluate((el) => el.getBoundingClientRect().width);
+		expect(onHost.shareWidth).toBeGreaterThan(2.5 * tileWidth);
+		await expect.poll(() => toasts(tess), { timeout: 10_000 }).toMatch(/Sam Speaker is sharing their screen/);
+		// Pinned speakers stay on top of the strip.
+		await host.locator('[data-testid=manage-stage] li').filter({ hasText: 'Tess Second' }).getByTestId('pin').click();
+		await expect.poll(() => host.getByTestId('stage-tile').first().getAttribute('data-participant-id'), { timeout: 10_000 }).toBe(tessId);
+		// A newcomer is still announced while the share runs.
+		const { page: late } = await system.newPage();
+		await late.addInitScript(fakeDisplayMedia);
+		await late.goto(`${system.base}/s/${spaceId}`);
+		await late.getByLabel('Your name').fill('Lou Late');
+		await late.getByRole('button', { name: 'Listen in' }).click();
+		await expect.poll(() => toasts(host), { timeout: 15_000 }).toMatch(/Lou Late joined/);
+		await system.shot(host, '01-host-sees-share');
+		await system.shot(sam, '02-sharer');
+
+		// The host stops it: it goes from every page, Sam is told, and Sam's capture stops.
+		await host.getByTestId('stop-their-share').click();
+		await expect.poll(() => toasts(sam), { timeout: 10_000 }).toMatch(/Your screen share was stopped by a host/);
+		await expect.poll(() => shownShare(host), { timeout: 10_000 }).toBeNull();
+		await expect.poll(() => sam.evaluate(() => (window as unknown as { shared: MediaStream }).shared.getVideoTracks()[0]!.readyState), { timeout: 10_000 }).toBe('ended');
+		await sam.getByTestId('share-screen').waitFor({ timeout: 10_000 });
+
+		// Tess shares a blue slide with the tab's sound.
+		await setSlide(tess, { colour: '#2455c3', text: 'Second', audio: true });
+		await tess.getByTestId('share-screen').click();
+		await expectShare(host, tessId, '#2455c3', "Tess's share on the host's page");
+		await expectShare(sam, tessId, '#2455c3', "Tess's share on Sam's page");
+
+		// Sam asks to share while Tess does: asked first; cancelling keeps Tess's; saying yes replaces it.
+		await setSlide(sam, { colour: '#1e8449', text: 'Third' });
+		await sam.getByTestId('share-screen').click();
+		await expect.poll(() => sam.getByTestId('share-confirm').textContent(), { timeout: 5000 }).toMatch(/Tess Second is sharing their screen. Replace/);
+		await sam.getByTestId('share-cancel').click();
+		expect(await sam.evaluate(() => (window as unknown as { displayRequests: number }).displayRequests)).toBe(1);
+		await sam.getByTestId('share-screen').click();
+		await sam.getByTestId('share-replace').click();
+		await expectShare(host, samId, '#1e8449', "Sam's replacement on the host's page");
+		await expect.poll(() => toasts(tess), { timeout: 10_000 }).toMatch(/Your screen share was replaced/);
+		await expect.poll(() => tess.evaluate(() => (window as unknown as { shared: MediaStream }).shared.getTracks().map((t) => t.readyState).join()), { timeout: 10_000 }).toBe('ended,ended');
+		await system.shot(host, '03-replaced');
+
+		// The browser's own "Stop sharing" ends the capture track: the share ends everywhere.
+		await sam.evaluate(() => (window as unknown as { shared: MediaStream }).shared.getVideoTracks()[0]!.dispatchEvent(new Event('ended')));
+		await expect.poll(() => shownShare(host), { timeout: 10_000 }).toBeNull();
+		await expect.poll(() => toasts(host), { timeout: 10_000 }).toMatch(/Sam Speaker stopped sharing their screen/);
+
+		// A sharer sent back to the audience: the share ends with them.
+		await setSlide(tess, { colour: '#7d3c98', audio: false });
+		await tess.getByTestId('share-screen').click();
+		await expectShare(host, tessId, '#7d3c98', "Tess's second share");
+		await host.locator('[data-testid=manage-stage] li').filter({ hasText: 'Tess Second' }).getByTestId('demote').click();
+		await expect.poll(() => shownShare(host), { timeout: 10_000 }).toBeNull();
+		await expect.poll(() => toasts(host), { timeout: 10_000 }).toMatch(/Tess Second's screen share ended/);
+		await expect.poll(() => tess.evaluate(() => (window as unknown as { shared: MediaStream }).shared.getVideoTracks()[0]!.readyState), { timeout: 10_000 }).toBe('ended');
+
+		// The host's switch: speakers may no longer share (the button goes); back on, Sam may again.
+		await host.getByTestId('speakers-may-share').uncheck();
+		await expect.poll(() => sam.getByTestId('share-screen').count(), { timeout: 10_000 }).toBe(0);
+		await host.getByTestId('speakers-may-share').check();
+		await sam.getByTestId('share-screen').waitFor({ timeout: 10_000 });
+
+		// Past ingest's bounds: a 2560 × 1440 slide from a client that does not scale it is ended by the server.
+		await setSlide(sam, { width: 2560, height: 1440, colour: '#b9770e', noScale: true });
+		await sam.getByTestId('share-screen').click();
+		await expect.poll(() => toasts(sam), { timeout: 20_000 }).toMatch(/larger than 1920 × 1080/);
+		await expect.poll(() => shownShare(host), { timeout: 10_000 }).toBeNull();
+		expect(system.cspViolations(), 'CSP violations').toEqual([]);
+	});
+});
