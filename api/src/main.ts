@@ -29,6 +29,7 @@ import { connectRequestRedis } from './redis/requestRedis.js';
 import { ConnectionPolicy, httpServerOptions } from './http/ConnectionPolicy.js';
 import { startMetricsServer } from './http/metricsAccess.js';
 import { buildSecurityHeaders } from './http/securityHeaders.js';
+import { iceServersFor } from './turn/turnCredentials.js';
 import { CertificateReloader, createRedirectServer, loadCertificate, tlsServerOptions } from './http/tlsServer.js';
 
 /** Redis key prefix shared by every Tribune process on one Redis. */
@@ -61,6 +62,7 @@ async function main(): Promise<void> {
 	if (operatorKey.fromDataDir && process.send === undefined) {
 		logger.warn('TRIBUNE_ADMIN_KEY is not set: this node uses the key it generated into <data dir>/admin-key; every API node of a cluster must be given the same TRIBUNE_ADMIN_KEY');
 	}
+	const turn = config.turn;
 	const spaces = createSpaces({
 		redis,
 		requestRedis,
@@ -78,7 +80,13 @@ async function main(): Promise<void> {
 		ingest: ingestConfig,
 		logger,
 		syntheticSpeakerDir: config.syntheticSpeakers ? path.join(config.dataDir, 'synthetic-speakers') : undefined,
-		signaling: { admission: config.admission, lifecycle: config.lifecycle, trustedProxies: config.trustedProxies },
+		signaling: {
+			admission: config.admission,
+			lifecycle: config.lifecycle,
+			trustedProxies: config.trustedProxies,
+			// Each participant's transports get TURN credentials of their own, minted from TURN_SECRET when asked for.
+			...(turn && { iceServers: (participantId: string) => iceServersFor(turn, participantId) }),
+		},
 	});
 
 	// Transcoders on any machine consume this node's stages through the stage link; this node queues their jobs.

@@ -86,7 +86,10 @@ describe('HTTPS served by Tribune', () => {
 		const base = `https://${name}:${port}`;
 		const host = await newPage();
 		const spaceId = await createLiveSpace(host, base, { title: 'Over HTTPS', name: 'Hana Host' });
-		expect(await host.evaluate(() => ({ secure: window.isSecureContext, protocol: location.protocol }))).toEqual({ secure: true, protocol: 'https:' });
+		expect(await host.evaluate(() => {
+			const page = globalThis as unknown as { isSecureContext: boolean; location: { protocol: string } };
+			return { secure: page.isSecureContext, protocol: page.location.protocol };
+		})).toEqual({ secure: true, protocol: 'https:' });
 		// The microphone is given only to a secure context: its packets leave for the stage.
 		await until('the host\'s microphone on stage', async () => ((await packetStats(host)).outbound > 50 ? true : undefined), 30_000, () => output);
 
