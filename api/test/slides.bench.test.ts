@@ -40,7 +40,9 @@ import { characterAccuracy, drawSlide, lineCrop, readLine, slideLines, slideSize
  *   job's speed reports (the encoder's media time per wall second over its last 3 s) over the same windows, mean;
  * - `share_restarts`, `share_discontinuities`: new encoder runs and playlist discontinuities from the share's start
  *   to its end, which the standing encode must not need (0 and 0 unless the encoder crashed or shed work);
- * - `levels_seen`: the degradation levels reported (0 = everything; a shed 720p would carry 360p pictures).
+ * - `levels_seen`: the degradation levels reported (0 = everything; a shed 720p would carry 360p pictures);
+ * - `replay_accuracy_720p_24px`: the 24 px lines read from a segment of the replay store on disk (the space is
+ *   recorded), from the middle of the share.
  * Every OCR runs after the windows, so tesseract does not load the encoder being measured. Goals (the issue's):
  * 24 px ≥ 95 % at 720p, readable ≤ 1.5 s, the share adds ≤ 0.2 core, speed ≥ 1.0 (within its 0.02 resolution).
  * Writes a JSON summary to TRIBUNE_BENCH_OUT. Skipped unless TRIBUNE_BENCH=1.
@@ -253,7 +255,7 @@ describe.skipIf(process.env.TRIBUNE_BENCH !== '1')('slides bench: a shared slide
 			// Every rendition from the first run, however busy the machine: the bench reads the 720p composite.
 			startIdleCores: 0,
 		});
-		const job = run({ spaceId, composite: true, recording: false, requestedAt: Date.now() }, {
+		const job = run({ spaceId, composite: true, recording: true, requestedAt: Date.now() }, {
 			signal: stop.signal, logger, reportProgress: async (p) => void progress.push({ ...p, at: Date.now() } as BroadcastProgress & { at: number }),
 		});
 		const failed = job.then(() => undefined, (error: unknown) => String(error));
@@ -352,9 +354,23 @@ describe.skipIf(process.env.TRIBUNE_BENCH !== '1')('slides bench: a shared slide
 					break;
 				}
 			}
+			// The replay (and the MP4 export, a copy of its tallest rendition) holds the share as the listeners saw it: a
+			// segment from the middle of the share, read from the replay store on disk.
+			const middle = samples[Math.floor(samples.length / 2)]?.msn['720p'];
+			let replayAccuracy: number | undefined;
+			const replayPart = middle === undefined ? undefined : [...watches['720p'].parts.values()].find((p) => p.msn === middle);
+			if (replayPart) {
+				const replayDir = path.join(dataDir, 'hls', spaceId, '720p');
+				const media = path.join(dir, 'replay.mp4');
+				fs.writeFileSync(media, Buffer.concat([fs.readFileSync(path.join(replayDir, replayPart.map)), fs.readFileSync(path.join(replayDir, `seg-${middle}.m4s`))]));
+				const frame = path.join(dir, 'replay.png');
+				await execFileAsync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-i', media, '-map', '0:v:0', '-update', '1', frame], { timeout: 30_000 });
+				replayAccuracy = mean(await Promise.all(lines24.map(async (i) => characterAccuracy(await readLine(dir, frame, lineCrop(slideLines[i]!, picture720), `replay-${i}`), slideLines[i]!.text))));
+			}
 			const levels = [...new Set(progress.map((p) => p.level).filter((l) => l !== undefined))];
 			Object.assign(figures, {
 				readable_after_share_s: readableAfterS ?? null,
+				replay_accuracy_720p_24px: replayAccuracy === undefined ? null : round(replayAccuracy),
 				cores_without_share: without.cores,
 				cores_with_share: withShare.cores,
 				share_added_cores: round(withShare.cores - without.cores),

@@ -57,6 +57,7 @@ export interface SlideShare {
 	producer: types.Producer;
 	/** Keyframe requests (PLI or FIR) the share received; each was answered with a keyframe. */
 	readonly requests: number;
+	/** Stops sending and closes the producer's transport. Idempotent. */
 	close(): void;
 }
 
@@ -95,6 +96,7 @@ export async function startSlideShare(router: types.Router, options: { dir: stri
 	let seq = 2000 + (options.ssrc % 1000);
 	let timestamp = 20_000;
 	let pictureId = 0;
+	let closed = false;
 	socket.on('message', (packet) => {
 		if (!hasKeyframeRequest(packet)) return;
 		requests++;
@@ -129,6 +131,8 @@ export async function startSlideShare(router: types.Router, options: { dir: stri
 			return requests;
 		},
 		close() {
+			if (closed) return;
+			closed = true;
 			clearInterval(timer);
 			socket.close();
 			transport.close();

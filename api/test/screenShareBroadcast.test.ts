@@ -1,0 +1,150 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { buildRtpSenderPlan, loadIngestConfig, WorkerPool } from '@tribune/ingest';
+import { computeLayout, connectRedis, runStageBroadcast, StageLinkClient, type Layout, type StageLinkSnapshot } from '@tribune/transcoder';
+import type { types } from 'mediasoup';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { StageLinkServer } from '../src/stageLink/StageLinkServer.js';
+import { drawSlide, startSlideShare, type SlideShare } from './support/slideShare.js';
+
+const execFileAsync = promisify(execFile);
+const ip = '127.0.0.1';
+const logger = pino({ level: process.env.TEST_LOG ?? 'silent' });
+const canvas = { width: 640, height: 360 };
+const spaceId = 'space-share';
+
+/** The last frame written so far to a growing fragmented MP4, as rgb24 (every frame decoded, the last one kept). */
+async function lastFrame(file: string): Promise<Buffer> {
+	const png = `${file}.last.png`;
+	await execFileAsync('ffmpeg', ['-v', 'error', '-y', '-i', file, '-map', '0:v:0', '-update', '1', png], { timeout: 30_000 });
+	const { stdout } = await execFileAsync('ffmpeg', ['-v', 'error', '-i', png, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'], { encoding: 'buffer', maxBuffer: 4 * 1024 * 1024, timeout: 30_000 });
+	if (stdout.length !== canvas.width * canvas.height * 3) throw new Error(`a frame of ${stdout.length} bytes`);
+	return stdout;
+}
+
+/** Mean brightness (0–255) of a rectangle of a frame. */
+function brightness(frame: Buffer, rect: { x: number; y: number; width: number; height: number }): number {
+	let sum = 0;
+	let count = 0;
+	for (let y = rect.y; y < rect.y + rect.height; y += 2) {
+		for (let x = rect.x; x < rect.x + rect.width; x += 2) {
+			const offset = (y * canvas.width + x) * 3;
+			sum += frame[offset]! + frame[offset + 1]! + frame[offset + 2]!;
+			count += 3;
+		}
+	}
+	return sum / count;
+}
+
+// A standing encode (runStageBroadcast, real mediasoup router, stage link, ffmpeg) of two speakers without cameras: a
+// speaker shares a white slide, the share stops, the other speaker shares. The slide's white must fill the share's
+// box (right of the slide's text) while a share is on, the box must be gone while none is, and all of it must happen
+// in the one ffmpeg run the broadcast started with.
+describe('runStageBroadcast(): a screen share in the standing encode', () => {
+	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tribune-screen-share-'));
+	const processes: ChildProcess[] = [];
+	const shares: SlideShare[] = [];
+	let pool: WorkerPool;
+	let router: types.Router;
+
+	beforeAll(async () => {
+		pool = await WorkerPool.create(loadIngestConfig({ MEDIASOUP_NUM_WORKERS: '1' }), logger);
+		router = await pool.createRouter({ spaceId });
+	});
+
+	afterAll(() => {
+		for (const share of shares) share.close();
+		for (const child of processes) child.kill('SIGKILL');
+		pool?.close();
+		fs.rmSync(dir, { recursive: true, force: true });
+	});
+
+	it('switches to the presentation layout and back, and follows a second sharer, without a new encoder run', { timeout: 180_000 }, async () => {
+		const redis = connectRedis(inject('redisUrl'), 'test');
+		const prefix = `test-${randomUUID()}`;
+		const server = await StageLinkServer.start({ redis, prefix, node: 'node-1', host: { routerFor: (id) => (id === spaceId ? router : undefined) }, logger });
+		const client = await StageLinkClient.create(redis, prefix);
+		const speakers: StageLinkSnapshot['speakers'] = [];
+		for (const [i, name] of ['Ada', 'Bob'].entries()) {
+			const audioIn = await router.createPlainTransport({ listenIp: ip, rtcpMux: false, comedia: true });
+			const plan = buildRtpSenderPlan({ audio: { host: ip, rtpPort: audioIn.tuple.localPort, rtcpPort: audioIn.rtcpTuple!.localPort, ssrc: 400 + i, payloadType: 100, source: { toneHz: 440 + 110 * i } }, durationS: 150 });
+			const audio = await audioIn.produce({ kind: 'audio', rtpParameters: plan.audioRtpParameters! });
+			processes.push(spawn('ffmpeg', plan.args, { stdio: 'ignore' }));
+			speakers.push({ peerId: `p${i}`, name, audioProducerId: audio.id, muted: false });
+		}
+		let version = 1;
+		const publish = (screenShare?: StageLinkSnapshot['screenShare']) =>
+			server.publishSnapshot({ spaceId, node: 'node-1', version: version++, speakers, pinned: [], ...(screenShare && { screenShare }) });
+		await publish();
+
+		const opened: number[] = [];
+		const states: string[] = [];
+		const shown: Layout[] = [];
+		const stop = new AbortController();
+		const output = path.join(dir, 'run-0-360p.mp4');
+		const broadcast = runStageBroadcast({
+			spaceId, composite: true, link: client, sessionId: 'job-share',
+			ladder: [{ name: '360p', video: { width: 640, height: 360, kbps: 800 }, audioKbps: 64 }],
+			latency: { fps: 25, partTargetMs: 200, segmentTargetMs: 1000 }, canvas,
+			workDir: path.join(dir, 'job'), fontFile: '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf',
+			// Longer than the test: the run must never be replaced.
+			stallTimeoutMs: 120_000,
+			openOutputs: async (run, renditions) => {
+				opened.push(run);
+				return Object.fromEntries(renditions.map((r) => [r.name, path.join(dir, `run-${run}-${r.name}.mp4`)]));
+			},
+			signal: stop.signal,
+			onLiveLayout: (_run, layout) => void shown.push(layout),
+			logger,
+			reportProgress: async (p) => void states.push(p.state),
+		});
+		const ended = broadcast.then(() => undefined, (error: unknown) => String(error));
+		try {
+			// A white area of the slide in the share's box: right of its text, below its title (slide x 75–95 %, y 20–30 %).
+			const presentation = computeLayout({ speakers: speakers.map((s) => ({ id: s.peerId, name: s.name, video: false, muted: false })), pinned: [], screen: { speakerId: 'p0' } }, canvas);
+			const box = presentation.screen!;
+			const white = { x: Math.round(box.x + box.width * 0.75), y: Math.round(box.y + box.height * 0.2), width: Math.round(box.width * 0.2), height: Math.round(box.height * 0.1) };
+			const slideShown = async () => brightness(await lastFrame(output), white);
+			await expect.poll(() => (fs.existsSync(output) ? fs.statSync(output).size : 0), { timeout: 30_000, interval: 250 }).toBeGreaterThan(20_000);
+			expect(await slideShown(), 'no share: the dark stage').toBeLessThan(120);
+
+			const slide = await drawSlide(dir);
+			const first = await startSlideShare(router, { dir, slide, ssrc: 900, kbps: 1500 });
+			shares.push(first);
+			await publish({ peerId: 'p0', videoProducerId: first.producer.id });
+			await expect.poll(slideShown, { timeout: 30_000, interval: 500 }).toBeGreaterThan(200);
+			expect(shown.at(-1)?.screen?.speakerId).toBe('p0');
+
+			// The share ends: the box goes, the grid comes back.
+			await publish();
+			await expect.poll(slideShown, { timeout: 30_000, interval: 500 }).toBeLessThan(120);
+			expect(shown.at(-1)?.screen).toBeUndefined();
+			first.close();
+
+			// Bob shares: his share shows in the same run.
+			const second = await startSlideShare(router, { dir, slide, ssrc: 902, kbps: 1500 });
+			shares.push(second);
+			await publish({ peerId: 'p1', videoProducerId: second.producer.id });
+			await expect.poll(slideShown, { timeout: 30_000, interval: 500 }).toBeGreaterThan(200);
+			expect(shown.at(-1)?.screen?.speakerId).toBe('p1');
+			// Bob, the sharer, is in the strip beside it.
+			expect(shown.at(-1)?.tiles.map((t) => t.speakerId)).toContain('p1');
+
+			stop.abort();
+			expect(await ended).toBeUndefined();
+			expect(opened, 'one encoder run throughout').toEqual([0]);
+			expect(states).not.toContain('restarting');
+		} finally {
+			stop.abort();
+			await ended;
+			await client.close();
+			server.close();
+			redis.disconnect();
+		}
+	});
+});
