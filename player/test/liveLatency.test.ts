@@ -98,6 +98,30 @@ describe('a listener holds its target latency', () => {
 		}
 		// It keeps playing with sound after the jump.
 		await hearsBroadcast(system, listener, 'listener after the jump');
+
+		// Stalled (the origin answers nothing for 2.5 s, as a busy server or a bad network would): the target moves back
+		// by about the stall, so the same hiccup again finds media buffered; then it stays within its bound (3 s).
+		const before = await sample(listener);
+		expect(before.targetLatency).not.toBeNull();
+		await watchMedia(listener);
+		let holdUntil = 0;
+		await listener.route('**/hls/**', async (route) => {
+			const waitMs = holdUntil - Date.now();
+			if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
+			await route.continue();
+		});
+		holdUntil = Date.now() + 2500;
+		const moved = await until('the target moved back after a stall', async () => {
+			const s = await sample(listener);
+			note(s);
+			return s.status === 'playing' && s.targetLatency !== null && s.targetLatency >= before.targetLatency! + 0.8 ? s : undefined;
+		}, 30_000, () => log.slice(-12).join('\n'));
+		const stalled = await mediaEvents(listener);
+		console.log(`stalled: target ${before.targetLatency!.toFixed(2)} → ${moved.targetLatency!.toFixed(2)} s; ${JSON.stringify(stalled)}`);
+		expect(stalled.waiting).toBeGreaterThanOrEqual(1);
+		expect(moved.targetLatency!).toBeLessThanOrEqual(before.targetLatency! + 3);
+		await onTarget('the listener near its moved target', 0.5, 30_000);
+		await listener.unroute('**/hls/**');
 		expect(system.cspViolations()).toEqual([]);
 	});
 });

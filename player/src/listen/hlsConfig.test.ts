@@ -3,7 +3,7 @@ import { captionText, liveHlsConfig } from './hlsConfig.js';
 
 describe('live hls.js settings', () => {
 	it('run in low-latency mode, hls.js\' own rate catch-up off (the player holds the target: liveCatchUp)', () => {
-		expect(liveHlsConfig()).toMatchObject({ lowLatencyMode: true, maxLiveSyncPlaybackRate: 1, liveSyncOnStallIncrease: 0.3 });
+		expect(liveHlsConfig()).toMatchObject({ lowLatencyMode: true, maxLiveSyncPlaybackRate: 1, liveSyncOnStallIncrease: 0 });
 	});
 
 	it('keep retrying playlists for longer than a broadcast takeover (5-8 s)', () => {

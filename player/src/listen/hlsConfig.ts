@@ -10,8 +10,9 @@ export function liveHlsConfig(): Partial<HlsConfig> {
 		// hls.js' own rate catch-up stays off: it needs over a second buffered ahead, which a listener near PART-HOLD-BACK
 		// never has, and gives up past one target duration behind. The player holds the target itself (liveCatchUp).
 		maxLiveSyncPlaybackRate: 1,
-		// After a stall hls.js moves back from the edge by this much (its default, 1 s, is five parts).
-		liveSyncOnStallIncrease: 0.3,
+		// The player moves its target back after stalls itself, and forward again once playback is calm (LiveTarget):
+		// hls.js' own increase (per stall, kept until the next load) stays off.
+		liveSyncOnStallIncrease: 0,
 		backBufferLength: 30,
 		// A broadcast moving to another transcoder leaves the origin without new parts for 5-8 s: keep asking with
 		// backoff for ~30 s rather than giving up (the defaults end in a fatal error after a few seconds).

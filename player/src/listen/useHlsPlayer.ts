@@ -2,6 +2,7 @@ import Hls, { type Level } from 'hls.js';
 import { onBeforeUnmount, ref, shallowRef } from 'vue';
 import { captionText, liveHlsConfig, replayHlsConfig } from './hlsConfig.js';
 import { planCatchUp } from './liveCatchUp.js';
+import { LiveTarget } from './liveTarget.js';
 
 export interface QualityOption {
 	/** hls.js level index; -1 is automatic. */
@@ -59,6 +60,9 @@ export function useHlsPlayer() {
 	let framesAt = 0;
 	let lastFrames = -1;
 	let watchdogRecoveries = 0;
+	/** The latency a live listener aims at, moved back by stalls (see LiveTarget); the media time a stall began at. */
+	const liveTarget = new LiveTarget(performance.now());
+	let stalledAtTime: number | undefined;
 	let recoverTimer: ReturnType<typeof setTimeout> | undefined;
 	/** The multivariant playlist asked for (audio-only plays its audio rendition instead). */
 	let sourceUrl = '';
@@ -78,6 +82,12 @@ export function useHlsPlayer() {
 		video = element;
 		element.addEventListener('playing', () => (status.value = 'playing'));
 		element.addEventListener('ended', () => (status.value = 'ended'));
+		element.addEventListener('waiting', () => {
+			// A wait right after a jump of the player's own is that jump's load, not a stall.
+			if (!live || status.value !== 'playing' || element.seeking || (lastJumpAt !== undefined && performance.now() - lastJumpAt < 2000)) return;
+			stalledAtTime ??= element.currentTime;
+			liveTarget.stalled(performance.now());
+		});
 		element.addEventListener('timeupdate', () => {
 			position.value = element.currentTime;
 			duration.value = !live && Number.isFinite(element.duration) ? element.duration : null;
@@ -128,6 +138,7 @@ export function useHlsPlayer() {
 			return;
 		}
 		behindLiveS.value = hls.latency || null;
+		followStalls(hls, video);
 		watchStalls(hls);
 		holdTarget(hls, video);
 	}
@@ -160,6 +171,24 @@ export function useHlsPlayer() {
 		} else {
 			setRate(media, plan.rate);
 		}
+	}
+
+	/**
+	 * Moves hls.js' target latency to the stream's own (PART-HOLD-BACK) plus the margin stalls have earned (see
+	 * LiveTarget); a stall ends when media time moves past where it began.
+	 */
+	function followStalls(hls: Hls, media: HTMLVideoElement): void {
+		const now = performance.now();
+		if (stalledAtTime !== undefined && !media.seeking && media.currentTime > stalledAtTime + 0.01) {
+			stalledAtTime = undefined;
+			liveTarget.flowing(now);
+		}
+		const details = hls.levels[hls.currentLevel]?.details;
+		const base = details ? details.partHoldBack || details.holdBack : 0;
+		const current = hls.targetLatency;
+		if (!base || current === null) return;
+		const wanted = Math.round((base + liveTarget.extraS(now)) * 100) / 100;
+		if (Math.abs(current - wanted) >= 0.05) hls.targetLatency = wanted;
 	}
 
 	function setRate(media: HTMLVideoElement, rate: number): void {
@@ -243,6 +272,8 @@ export function useHlsPlayer() {
 		jumps = 0;
 		lastJumpAt = undefined;
 		loadedAt = performance.now();
+		liveTarget.reset(loadedAt);
+		stalledAtTime = undefined;
 		lastTime = -1;
 		lastFrames = -1;
 		progressAt = framesAt = performance.now();

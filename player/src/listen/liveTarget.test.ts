@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { LiveTarget } from './liveTarget.js';
+
+describe('LiveTarget', () => {
+	it('adds each stall\'s length to the margin, at least 0.3 s and at most 3 s in all', () => {
+		const t = new LiveTarget(0);
+		expect(t.extraS(0)).toBe(0);
+		t.stalled(1000);
+		// A second stalled event while the first is open is the same stall.
+		t.stalled(1500);
+		t.flowing(2200);
+		expect(t.extraS(2200)).toBeCloseTo(1.2, 6);
+		t.stalled(3000);
+		t.flowing(3050);
+		expect(t.extraS(3050)).toBeCloseTo(1.5, 6);
+		t.stalled(4000);
+		t.flowing(9000);
+		expect(t.extraS(9000)).toBe(3);
+	});
+
+	it('gives the margin back 0.1 s every 10 s once playback has flowed for 30 s', () => {
+		const t = new LiveTarget(0);
+		t.stalled(0);
+		t.flowing(500);
+		expect(t.extraS(29_000)).toBe(0.5);
+		expect(t.extraS(30_500)).toBe(0.4);
+		expect(t.extraS(35_000)).toBe(0.4);
+		expect(t.extraS(40_500)).toBe(0.3);
+		// A stall in between starts the calm over.
+		t.stalled(41_000);
+		t.flowing(41_100);
+		expect(t.extraS(60_000)).toBe(0.6);
+		expect(t.extraS(71_100)).toBe(0.5);
+		// Nothing is given back while a stall is open.
+		t.stalled(200_000);
+		expect(t.extraS(300_000)).toBe(0.5);
+	});
+
+	it('starts again from the stream\'s own target on a new load', () => {
+		const t = new LiveTarget(0);
+		t.stalled(0);
+		t.flowing(2000);
+		t.reset(3000);
+		expect(t.extraS(3000)).toBe(0);
+		t.flowing(4000);
+		expect(t.extraS(4000)).toBe(0);
+	});
+});

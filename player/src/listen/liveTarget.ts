@@ -1,0 +1,65 @@
+/**
+ * How far behind the live edge a live listener aims: the stream's own target (PART-HOLD-BACK, 0.6 s for Tribune's
+ * 200 ms parts) plus a margin that grows by each stall's length and shrinks again while playback flows. At
+ * PART-HOLD-BACK a listener holds about half a second of media; on a busy server or a bad network parts come late by
+ * more than that, and the same listener stalled again and again (hls.js adds 0.3 s a stall, at most one target
+ * duration, and never gives it back). Here one stall of a second buys a second of margin, and 30 s without a stall
+ * starts handing it back, 0.1 s every 10 s, so a listener drifts back to the low latency the stream allows.
+ */
+export interface LiveTargetSettings {
+	/** Least a stall adds, s. Default 0.3. */
+	minStepS: number;
+	/** Most margin in all, s. Default 3. */
+	maxExtraS: number;
+	/** Playback flowing this long starts giving margin back, ms. Default 30000. */
+	calmMs: number;
+	/** Margin given back each `decayEveryMs`, s. Default 0.1. */
+	decayStepS: number;
+	decayEveryMs: number;
+}
+
+export const liveTargetDefaults: LiveTargetSettings = { minStepS: 0.3, maxExtraS: 3, calmMs: 30_000, decayStepS: 0.1, decayEveryMs: 10_000 };
+
+export class LiveTarget {
+	readonly #settings: LiveTargetSettings;
+	#extraS = 0;
+	#stalledAtMs: number | undefined;
+	#calmSinceMs: number;
+	#decayedAtMs: number;
+
+	constructor(nowMs: number, settings: LiveTargetSettings = liveTargetDefaults) {
+		this.#settings = settings;
+		this.#calmSinceMs = this.#decayedAtMs = nowMs;
+	}
+
+	/** Playback stopped for want of media (the element's `waiting` while playing, not seeking). */
+	stalled(nowMs: number): void {
+		this.#stalledAtMs ??= nowMs;
+	}
+
+	/** Media time moved on: a stall that was open adds its length (at least `minStepS`) to the margin. */
+	flowing(nowMs: number): void {
+		if (this.#stalledAtMs === undefined) return;
+		const stallS = (nowMs - this.#stalledAtMs) / 1000;
+		this.#stalledAtMs = undefined;
+		this.#extraS = Math.min(this.#settings.maxExtraS, this.#extraS + Math.max(this.#settings.minStepS, stallS));
+		this.#calmSinceMs = this.#decayedAtMs = nowMs;
+	}
+
+	/** A new load (another stream, or a reload after an error): the stream's own target again. */
+	reset(nowMs: number): void {
+		this.#extraS = 0;
+		this.#stalledAtMs = undefined;
+		this.#calmSinceMs = this.#decayedAtMs = nowMs;
+	}
+
+	/** The margin to add to the stream's target now, s (given back step by step once playback has been calm). */
+	extraS(nowMs: number): number {
+		const { calmMs, decayStepS, decayEveryMs } = this.#settings;
+		if (this.#extraS > 0 && this.#stalledAtMs === undefined && nowMs - this.#calmSinceMs >= calmMs && nowMs - this.#decayedAtMs >= decayEveryMs) {
+			this.#extraS = Math.max(0, Math.round((this.#extraS - decayStepS) * 1000) / 1000);
+			this.#decayedAtMs = nowMs;
+		}
+		return this.#extraS;
+	}
+}
