@@ -277,8 +277,10 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 		const delayMs = Math.min(backoff.initialMs * 2 ** (failures - 1), backoff.maxMs);
 		const kind = error instanceof FfmpegError ? error.kind : undefined;
 		logger.warn({ err: error, kind, delayMs, restarts, run: run.n }, 'broadcast run ended; replacing it');
-		// A run that never started on a starved machine is replaced by a lighter one, not the same again.
-		const shed = kind === 'did-not-start' && run.level.level === degradation.level && levels.length > 1 ? degradation.startFailed(Date.now()) : undefined;
+		// A run that never started on a starved machine is replaced by a lighter one, not the same again. (One that
+		// did not start on a machine with room was waiting for something else: lighter would not help.)
+		const starved = (idle?.cores ?? 0) < (options.degradation?.startIdleCores ?? defaultStartIdleCores);
+		const shed = kind === 'did-not-start' && starved && run.level.level === degradation.level && levels.length > 1 ? degradation.startFailed(Date.now()) : undefined;
 		if (shed) logger.info({ ...shed, shed: levels[shed.to]!.shed }, 'encoder did not start in time: shedding work');
 		// A warm-up run becomes the one to wait for: the packager puts it on air as soon as it can.
 		if (!current && next) {
