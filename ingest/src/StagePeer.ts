@@ -85,6 +85,13 @@ export interface PeerContext {
 type Direction = 'send' | 'recv';
 
 /**
+ * Screen shares one peer may start within `shareStartWindowMs`: each start switches every viewer's layout and the
+ * broadcast's, so a client starting and stopping in a loop is refused rather than followed.
+ */
+export const maxShareStarts = 3;
+export const shareStartWindowMs = 10_000;
+
+/**
  * One participant on a stage: a send and a receive WebRTC transport (or plain RTP transports for a synthetic
  * speaker), the producers it publishes and the consumers through which it hears everyone else. It owns them all
  * and closes them on close().
@@ -98,6 +105,8 @@ export class StagePeer extends TypedEmitter<StagePeerEvents> {
 	readonly #producers = new Map<string, types.Producer<ProducerAppData>>();
 	readonly #consumers = new Map<string, types.Consumer>();
 	#rtpCapabilities: types.RtpCapabilities | undefined;
+	/** When this peer's last screen shares started (at most `maxShareStarts`), ms. */
+	readonly #shareStarts: number[] = [];
 	#closed = false;
 
 	constructor(id: string, grants: PublishGrants, context: PeerContext) {
@@ -192,7 +201,15 @@ export class StagePeer extends TypedEmitter<StagePeerEvents> {
 			if (source === 'screenAudio' && !this.producers.some((p) => producerSource(p) === 'screen')) throw new StageError('conflict', 'share a screen before its sound');
 		};
 		check();
-		if (source === 'screen') checkScreenParameters(rtpParameters);
+		if (source === 'screen') {
+			checkScreenParameters(rtpParameters);
+			const now = performance.now();
+			if (this.#shareStarts.length >= maxShareStarts && now - this.#shareStarts[0]! < shareStartWindowMs) {
+				throw new StageError('rate_limited', 'too many screen shares started; try again in a few seconds');
+			}
+			this.#shareStarts.push(now);
+			if (this.#shareStarts.length > maxShareStarts) this.#shareStarts.shift();
+		}
 		const producer = await entry.transport.produce<ProducerAppData>({
 			kind,
 			rtpParameters,

@@ -110,6 +110,21 @@ describe('screen share on a stage', () => {
 		expect(stage.share?.peerId).toBe('b');
 	});
 
+	it('refuses a fourth share started by one peer within ten seconds', async () => {
+		const stage = await newStage();
+		const a = stage.addPeer('a', sharer);
+		const t = await sendTransport(a);
+		for (let i = 0; i < 3; i++) {
+			await a.produce(t, 'video', vp8(), 'screen');
+			stage.stopShare('stopped');
+		}
+		await expect(a.produce(t, 'video', vp8(), 'screen')).rejects.toMatchObject({ code: 'rate_limited' });
+		// Someone else is not held back by it.
+		const b = stage.addPeer('b', sharer);
+		await b.produce(await sendTransport(b), 'video', vp8(), 'screen');
+		expect(stage.share?.peerId).toBe('b');
+	});
+
 	it('reads the keyframes of a real VP8 share: 1280 × 720 stays, 2560 × 1440 is ended as too large', async () => {
 		const stage = await newStage();
 		const seen = endings(stage);
