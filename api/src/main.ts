@@ -176,7 +176,12 @@ async function main(): Promise<void> {
 	const reloader = certificate && config.tls
 		? new CertificateReloader(server as https.Server, { certFile: config.tls.certFile, keyFile: config.tls.keyFile, checkS: config.tls.reloadCheckS }, certificate, logger.child({ module: 'tls' }))
 		: undefined;
-	if (reloader) process.on('SIGHUP', () => reloader.reloadNow());
+	// `systemctl reload` (and the launcher passing it on): re-read the certificate now. Without TLS there is nothing to
+	// reload, but SIGHUP must not stop the node (its default action).
+	process.on('SIGHUP', () => {
+		if (reloader) reloader.reloadNow();
+		else logger.info('SIGHUP: nothing to reload (no TLS_CERT_FILE)');
+	});
 	connections.attach(server);
 	spaces.signaling.attach(server);
 	spaces.captions.socket.attach(server);

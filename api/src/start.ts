@@ -74,6 +74,10 @@ async function main(): Promise<void> {
 		supervisor.start({ name: `transcoder-${i}`, script: transcoderMain, env });
 	}
 
+	// `systemctl reload tribune`: the API node re-reads its TLS certificate (the launcher itself has nothing to reload).
+	process.on('SIGHUP', () => {
+		if (!supervisor.signal('api', 'SIGHUP')) logger.warn('SIGHUP: the API node is not running; nothing reloaded');
+	});
 	process.on('SIGINT', () => void stop('SIGINT'));
 	process.on('SIGTERM', () => void stop('SIGTERM'));
 }

@@ -130,6 +130,10 @@ describe('HTTPS served by Tribune', () => {
 		await again.goto(`https://${name}:${port}/s/${spaceId}`);
 		await again.getByLabel('Your name').waitFor({ timeout: 10_000 });
 		expect(await host.getByTestId('reconnecting').count()).toBe(0);
+		// `systemctl reload` (SIGHUP to the launcher) reaches the node, which stays up.
+		process.kill(launcher!.pid!, 'SIGHUP');
+		await until('the node re-reading its certificate on SIGHUP', async () => (/SIGHUP|TLS certificate/.test(output) && (await httpsGet(`https://${name}:${port}/healthz`, ca.pem, name)).status === 200 ? true : undefined), 10_000, () => output);
+		expect(apiPid()).toBe(pid);
 		await Promise.all([host.context().close(), again.context().close()]);
 	});
 

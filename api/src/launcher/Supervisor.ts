@@ -60,6 +60,13 @@ export class Supervisor {
 		this.#spawn(managed);
 	}
 
+	/** Sends `signal` to the running child named `name`; false when it is not running. */
+	signal(name: string, signal: NodeJS.Signals): boolean {
+		const child = this.#managed.get(name)?.child;
+		if (!child || child.exitCode !== null || child.signalCode !== null) return false;
+		return child.kill(signal);
+	}
+
 	/** Stops every child: SIGTERM, then SIGKILL after `graceMs`. Resolves when all have exited. Idempotent. */
 	async stop(graceMs = 10_000): Promise<void> {
 		this.#stopping = true;
