@@ -6,11 +6,14 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import express from 'express';
+import { Redis } from 'ioredis';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { launchChromium, openPlayer, playerRoutes, sample, type PlayerSample } from './origin/support/hlsPage.js';
 import { ApiProcess } from './support/apiProcess.js';
-import { RedisSentinelSet } from './support/netnsRedisSentinel.js';
+import { NetnsLab } from './support/netns.js';
+import { MachineApi, startMachineTranscoder, type MachineProcess } from './support/netnsCluster.js';
+import { RedisSentinelSet, type RedisPlace } from './support/netnsRedisSentinel.js';
 import { PlaylistWatcher } from './support/PlaylistWatcher.js';
 import { freePort } from './support/processes.js';
 import { SignalingClient } from './support/SignalingClient.js';
@@ -18,10 +21,13 @@ import { postJson } from './support/startTestNode.js';
 
 /**
  * Redis high availability: Tribune (an API node and a transcoder, compiled: build first) on a Redis primary with a
- * replica and three sentinels, REDIS_URL `redis+sentinel://…`. A live space plays to hls.js in Chromium; the primary
- * is killed with -9. The sentinels promote the replica, every process follows, and what was acknowledged before
- * and during the failover (joins answered 200, a raised hand) is there afterwards; REST answers during the failover
- * are 200 or 503, never anything else. The listener's stall and the failover's times are printed as one JSON line.
+ * replica and three sentinels, REDIS_URL `redis+sentinel://…`. A live space plays to hls.js in Chromium; then the
+ * primary fails: killed with -9 (on loopback), or cut off the network while it lives on (each Redis, sentinel and
+ * Tribune on a machine of its own: network namespaces; no connection to it is closed, so clients learn of the
+ * failover from the sentinels). The sentinels promote the replica, every process follows, and what was
+ * acknowledged before and during the failover (joins answered 200, a raised hand) is there afterwards; REST answers
+ * during the failover are 200 or 503, never anything else. The listener's stall and the failover's times are
+ * printed as one JSON line per case.
  */
 const root = path.resolve(import.meta.dirname, '../..');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trib-sentinel-'));
@@ -29,23 +35,38 @@ let set: RedisSentinelSet | undefined;
 let api: ApiProcess | undefined;
 let transcoder: ChildProcess | undefined;
 let transcoderOutput = '';
+let lab: NetnsLab | undefined;
+const machineProcesses: MachineProcess[] = [];
 let browser: Browser | undefined;
 let pageServer: http.Server | undefined;
 const clients: SignalingClient[] = [];
 
-afterAll(async () => {
-	for (const client of clients) client.close();
-	await browser?.close();
+/** Stops what the case before left running (each step bounded; the next case starts clean). */
+async function teardown(): Promise<void> {
+	for (const client of clients.splice(0)) client.close();
+	await browser?.close().catch(() => undefined);
+	browser = undefined;
 	pageServer?.closeAllConnections();
 	pageServer?.close();
+	pageServer = undefined;
 	await api?.kill('SIGKILL');
+	api = undefined;
 	if (transcoder && transcoder.exitCode === null && transcoder.signalCode === null) {
 		const exited = new Promise((resolve) => transcoder!.once('exit', resolve));
 		// The transcoder's own group: its ffmpeg children go with it.
 		process.kill(-transcoder.pid!, 'SIGKILL');
 		await exited;
 	}
+	transcoder = undefined;
 	await set?.stop();
+	set = undefined;
+	await lab?.destroy();
+	lab = undefined;
+	machineProcesses.length = 0;
+}
+
+afterAll(async () => {
+	await teardown();
 	fs.rmSync(dir, { recursive: true, force: true });
 }, 60_000);
 
@@ -59,19 +80,107 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
 		if (Date.now() > deadline) break;
 		await sleep(100);
 	}
-	throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${set?.logs(dir).slice(-4000) ?? ''}\n${api?.output().slice(-3000) ?? ''}\n${transcoderOutput.slice(-3000)}`);
+	throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${set?.logs(dir).slice(-4000) ?? ''}\n${api?.output().slice(-3000) ?? ''}\n${transcoderOutput.slice(-3000)}\n${machineProcesses.map((p) => p.output()).join('\n')}`);
 }
 
 /** Stall time in [from, to], ms: every logged stall clipped to the window (one still open lasts until `to`). */
 const stallMs = (s: PlayerSample, from: number, to: number): number =>
 	s.stallLog.reduce((sum, stall) => sum + Math.max(0, Math.min(stall.endMs ?? to, to) - Math.max(stall.startMs, from)), 0);
 
+/**
+ * The case itself, once Tribune runs on the set at `node`: a live space with a synthetic speaker, a listener in
+ * Chromium, acknowledged changes, then `fault()` and the checks. `replicaAddress`: the replica as the sentinels name it.
+ */
+async function failoverUnderLiveSpace(label: string, node: { baseUrl: string; wsUrl: string }, replicaAddress: string, fault: () => Promise<void>): Promise<void> {
+	const created = await postJson(`${node.baseUrl}/api/spaces`, { title: 'Sentinel', hostName: 'Hana Host' });
+	expect(created.status).toBe(201);
+	const spaceId = created.body.space!.id;
+	const hostToken = created.body.token!;
+	expect((await postJson(`${node.baseUrl}/api/spaces/${spaceId}/start`, {}, hostToken)).status).toBe(200);
+	const added = await postJson(`${node.baseUrl}/api/spaces/${spaceId}/synthetic-speakers`, { displayName: 'Sam Speaker', text: 'Redis fails over while this sentence plays to the audience of the space.', video: false }, hostToken);
+	expect(added.status).toBe(201);
+	const watcher = new PlaylistWatcher(`${node.baseUrl}/hls/${spaceId}/audio/index.m3u8`);
+	watcher.start();
+	await until('parts at the origin', async () => (watcher.parts.size >= 10 ? true : undefined), 60_000);
+
+	const app = express();
+	playerRoutes(app);
+	pageServer = http.createServer(app).listen(0, '127.0.0.1');
+	await new Promise((resolve) => pageServer!.once('listening', resolve));
+	browser = await launchChromium();
+	const page: Page = await openPlayer(browser, `http://127.0.0.1:${(pageServer.address() as AddressInfo).port}`, `${node.baseUrl}/hls/${spaceId}/master.m3u8`);
+	await until('the listener playing', async () => ((await sample(page)).currentTime > 3 ? true : undefined), 40_000);
+
+	// Acknowledged before the fault: 20 joins (each a participant record) and a raised hand.
+	const acknowledged: { name: string; token: string }[] = [];
+	const join = async (name: string) => {
+		const reply = await postJson(`${node.baseUrl}/api/spaces/${spaceId}/join`, { displayName: name });
+		if (reply.status === 200) acknowledged.push({ name, token: reply.body.token! });
+		return reply.status;
+	};
+	for (let i = 0; i < 20; i++) expect(await join(`Before ${i}`)).toBe(200);
+	const raiser = await SignalingClient.connect(node.wsUrl, acknowledged[0]!.token);
+	clients.push(raiser);
+	await raiser.request('raiseHand');
+
+	const before = await sample(page);
+	const faultAt = Date.now();
+	await fault();
+	// Joins go on through the failover, one every 100 ms: each is answered 200 (then it must survive) or 503.
+	const statuses: number[] = [];
+	const failover: { at?: number } = {};
+	const joining = (async () => {
+		for (let i = 0; i < 300 && (failover.at === undefined || Date.now() < failover.at + 3000); i++) {
+			statuses.push(await join(`During ${i}`).catch(() => -1));
+			await sleep(100);
+		}
+	})();
+	await until('the replica promoted', async () => ((await set!.currentPrimary()) === replicaAddress ? true : undefined), 60_000);
+	const failoverAt = Date.now();
+	failover.at = failoverAt;
+	const firstJoinAfter = await until('a join answered 200 after the failover', async () => {
+		const reply = await postJson(`${node.baseUrl}/api/spaces/${spaceId}/join`, { displayName: 'After' });
+		return reply.status === 200 ? Date.now() : undefined;
+	}, 30_000);
+	await joining;
+	const newParts = await until('new parts at the origin after the failover', async () => watcher.firstPartAfter(failoverAt + 200), 30_000);
+	// The listener: media time 6 s past where it was at the fault, no fatal error, the stall measured.
+	await until('the listener to play 6 s past the fault', async () => ((await sample(page)).currentTime > before.currentTime + 6 ? true : undefined), 60_000);
+	const after = await sample(page);
+	expect(after.errors.filter((e) => e.startsWith('FATAL'))).toEqual([]);
+
+	expect(statuses.filter((s) => s !== 200 && s !== 503)).toEqual([]);
+	// Every acknowledged join, before and during the failover, is there: its participant connects and sees itself.
+	for (const { name, token } of acknowledged) {
+		const client = await SignalingClient.connect(node.wsUrl, token);
+		const state = await client.request('getState');
+		client.close();
+		expect([name, state.you.displayName, state.space.state]).toEqual([name, name, 'live']);
+	}
+	const host = await SignalingClient.connect(node.wsUrl, hostToken);
+	clients.push(host);
+	const hostState = await host.request('getState');
+	expect(hostState.handQueue.map((p) => p.displayName)).toEqual(['Before 0']);
+
+	console.log(JSON.stringify({
+		case: label,
+		sentinel_failover_ms: failoverAt - faultAt,
+		first_join_200_after_fault_ms: firstJoinAfter - faultAt,
+		first_new_part_after_fault_ms: newParts - faultAt,
+		origin_part_gap_ms: watcher.maxGap(faultAt - 2000, Date.now()),
+		listener_stall_ms: stallMs(after, faultAt, Date.now()),
+		joins_during_failover: { ok: statuses.filter((s) => s === 200).length, unavailable: statuses.filter((s) => s === 503).length },
+		acknowledged_joins_kept: acknowledged.length,
+		load: os.loadavg()[0],
+	}));
+	watcher.stop();
+}
+
 describe.skipIf(!fs.existsSync('/usr/bin/redis-server'))('Redis Sentinel failover under a live space', () => {
-	it('promotes the replica, keeps every acknowledged join and hand, and the listener plays on', { timeout: 240_000 }, async () => {
+	it('the primary killed with -9: the replica is promoted, every acknowledged join and hand is kept, the listener plays on', { timeout: 240_000 }, async () => {
 		const ports = await Promise.all(Array.from({ length: 5 }, () => freePort()));
 		const place = (port: number) => ({ host: '127.0.0.1', port });
 		set = await RedisSentinelSet.start(dir, { primary: place(ports[0]!), replica: place(ports[1]!), sentinels: ports.slice(2).map(place) });
-		const replicaAddress = `127.0.0.1:${ports[1]}`;
 		expect(await set.currentPrimary()).toBe(`127.0.0.1:${ports[0]}`);
 
 		const shared = { redisUrl: set.url, tokenSecret: randomUUID() + randomUUID(), dataDir: path.join(dir, 'data') };
@@ -86,87 +195,30 @@ describe.skipIf(!fs.existsSync('/usr/bin/redis-server'))('Redis Sentinel failove
 		transcoder.stdout!.on('data', keep);
 		transcoder.stderr!.on('data', keep);
 		await until('a transcoder registered', async () => ((await (await fetch(`${api!.baseUrl}/healthz`)).json() as { transcoders: number }).transcoders >= 1 ? true : undefined), 40_000);
+		await failoverUnderLiveSpace('primary killed', api, `127.0.0.1:${ports[1]}`, () => set!.kill('primary'));
+		await teardown();
+	});
 
-		const created = await postJson(`${api.baseUrl}/api/spaces`, { title: 'Sentinel', hostName: 'Hana Host' });
-		expect(created.status).toBe(201);
-		const spaceId = created.body.space!.id;
-		const hostToken = created.body.token!;
-		expect((await postJson(`${api.baseUrl}/api/spaces/${spaceId}/start`, {}, hostToken)).status).toBe(200);
-		const added = await postJson(`${api.baseUrl}/api/spaces/${spaceId}/synthetic-speakers`, { displayName: 'Sam Speaker', text: 'Redis fails over while this sentence plays to the audience of the space.', video: false }, hostToken);
-		expect(added.status).toBe(201);
-		const watcher = new PlaylistWatcher(`${api.baseUrl}/hls/${spaceId}/audio/index.m3u8`);
-		watcher.start();
-		await until('parts at the origin', async () => (watcher.parts.size >= 10 ? true : undefined), 60_000);
-
-		const app = express();
-		playerRoutes(app);
-		pageServer = http.createServer(app).listen(0, '127.0.0.1');
-		await new Promise((resolve) => pageServer!.once('listening', resolve));
-		browser = await launchChromium();
-		const page: Page = await openPlayer(browser, `http://127.0.0.1:${(pageServer.address() as AddressInfo).port}`, `${api.baseUrl}/hls/${spaceId}/master.m3u8`);
-		await until('the listener playing', async () => ((await sample(page)).currentTime > 3 ? true : undefined), 40_000);
-
-		// Acknowledged before the kill: 20 joins (each a participant record) and a raised hand.
-		const acknowledged: { name: string; token: string }[] = [];
-		const join = async (name: string) => {
-			const reply = await postJson(`${api!.baseUrl}/api/spaces/${spaceId}/join`, { displayName: name });
-			if (reply.status === 200) acknowledged.push({ name, token: reply.body.token! });
-			return reply.status;
-		};
-		for (let i = 0; i < 20; i++) expect(await join(`Before ${i}`)).toBe(200);
-		const raiser = await SignalingClient.connect(api.wsUrl, acknowledged[0]!.token);
-		clients.push(raiser);
-		await raiser.request('raiseHand');
-
-		const before = await sample(page);
-		const killedAt = Date.now();
-		await set.kill('primary');
-		// Joins go on through the failover, one every 100 ms: each is answered 200 (then it must survive) or 503.
-		const statuses: number[] = [];
-		const failover: { at?: number } = {};
-		const joining = (async () => {
-			for (let i = 0; i < 300 && (failover.at === undefined || Date.now() < failover.at + 3000); i++) {
-				statuses.push(await join(`During ${i}`).catch(() => -1));
-				await sleep(100);
+	it.skipIf(!NetnsLab.available())('the primary cut off the network (alive): clients follow the sentinels, nothing acknowledged is lost, the old primary rejoins as a replica', { timeout: 240_000 }, async () => {
+		lab = NetnsLab.create('trib-ha', ['r1', 'r2', 's1', 's2', 's3', 'app']);
+		const on = (machine: string, port: number): RedisPlace => ({ host: lab!.ip(machine), port, spawn: (command, args) => lab!.spawn(machine, command, args, { stdio: ['ignore', 'pipe', 'pipe'] }) });
+		set = await RedisSentinelSet.start(dir, { primary: on('r1', 6379), replica: on('r2', 6379), sentinels: ['s1', 's2', 's3'].map((m) => on(m, 26379)) });
+		const shared = { redisUrl: set.url, tokenSecret: randomUUID() + randomUUID(), adminKey: randomUUID() + randomUUID(), dir };
+		const node = new MachineApi(lab, 'app', shared, 'loopback', { SYNTHETIC_SPEAKERS: 'true' });
+		machineProcesses.push(node, startMachineTranscoder(lab, 'app', shared));
+		await until('the node healthy with a transcoder', async () => ((await (await fetch(`${node.baseUrl}/healthz`)).json() as { ok: boolean; transcoders: number }).transcoders >= 1 ? true : undefined), 60_000);
+		await failoverUnderLiveSpace('primary partitioned', node, `${lab.ip('r2')}:6379`, async () => lab!.disconnect('r1'));
+		// Healed, the old primary learns from the sentinels that it is a replica now (its partition-time data dropped).
+		lab.reconnect('r1');
+		await until('the old primary to rejoin as a replica', async () => {
+			const old = new Redis({ host: lab!.ip('r1'), port: 6379, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+			try {
+				await old.connect();
+				return /role:slave/.test(await old.info('replication')) ? true : undefined;
+			} finally {
+				old.disconnect();
 			}
-		})();
-		await until('the replica promoted', async () => ((await set!.currentPrimary()) === replicaAddress ? true : undefined), 60_000);
-		const failoverAt = Date.now();
-		failover.at = failoverAt;
-		const firstJoinAfter = await until('a join answered 200 after the failover', async () => {
-			const reply = await postJson(`${api!.baseUrl}/api/spaces/${spaceId}/join`, { displayName: 'After' });
-			return reply.status === 200 ? Date.now() : undefined;
-		}, 30_000);
-		await joining;
-		const newParts = await until('new parts at the origin after the failover', async () => watcher.firstPartAfter(failoverAt + 200), 30_000);
-		// The listener: media time 6 s past where it was at the kill, no fatal error, the stall measured.
-		await until('the listener to play 6 s past the kill', async () => ((await sample(page)).currentTime > before.currentTime + 6 ? true : undefined), 60_000);
-		const after = await sample(page);
-		expect(after.errors.filter((e) => e.startsWith('FATAL'))).toEqual([]);
-
-		expect(statuses.filter((s) => s !== 200 && s !== 503)).toEqual([]);
-		// Every acknowledged join, before and during the failover, is there: its participant connects and sees itself.
-		for (const { name, token } of acknowledged) {
-			const client = await SignalingClient.connect(api.wsUrl, token);
-			const state = await client.request('getState');
-			client.close();
-			expect([name, state.you.displayName, state.space.state]).toEqual([name, name, 'live']);
-		}
-		const host = await SignalingClient.connect(api.wsUrl, hostToken);
-		clients.push(host);
-		const hostState = await host.request('getState');
-		expect(hostState.handQueue.map((p) => p.displayName)).toEqual(['Before 0']);
-
-		console.log(JSON.stringify({
-			sentinel_failover_ms: failoverAt - killedAt,
-			first_join_200_after_kill_ms: firstJoinAfter - killedAt,
-			first_new_part_after_kill_ms: newParts - killedAt,
-			origin_part_gap_ms: watcher.maxGap(killedAt - 2000, Date.now()),
-			listener_stall_ms: stallMs(after, killedAt, Date.now()),
-			joins_during_failover: { ok: statuses.filter((s) => s === 200).length, unavailable: statuses.filter((s) => s === 503).length },
-			acknowledged_joins_kept: acknowledged.length,
-			load: os.loadavg()[0],
-		}));
-		watcher.stop();
+		}, 60_000);
+		await teardown();
 	});
 });

@@ -112,6 +112,20 @@ export class NetnsLab {
 		return killed;
 	}
 
+	/**
+	 * Cuts the machine off the network (its veth's bridge end goes down): its processes live on, and packets to and
+	 * from it are lost without a reset, as in a network partition. `reconnect` heals it.
+	 */
+	disconnect(machine: string): void {
+		this.#check(machine);
+		run('ip', ['link', 'set', `${this.prefix}-v${this.#machines.indexOf(machine)}`, 'down']);
+	}
+
+	reconnect(machine: string): void {
+		this.#check(machine);
+		run('ip', ['link', 'set', `${this.prefix}-v${this.#machines.indexOf(machine)}`, 'up']);
+	}
+
 	/** Kills every process in the lab and removes its namespaces, veths and bridge. Safe to call twice. */
 	async destroy(): Promise<void> {
 		if (this.#destroyed) return;

@@ -44,7 +44,7 @@ export class MachineApi extends MachineProcess {
 	readonly baseUrl: string;
 	readonly wsUrl: string;
 
-	constructor(lab: NetnsLab, machine: string, shared: ClusterShared, trustedProxy: string) {
+	constructor(lab: NetnsLab, machine: string, shared: ClusterShared, trustedProxy: string, extraEnv: Record<string, string> = {}) {
 		const ip = lab.ip(machine);
 		const dataDir = path.join(shared.dir, machine);
 		fs.mkdirSync(dataDir, { recursive: true });
@@ -65,6 +65,7 @@ export class MachineApi extends MachineProcess {
 			JOINS_PER_MIN_PER_ADDRESS: '1000000',
 			JOINS_PER_MIN_PER_ADDRESS_IN_SPACE: '1000000',
 			LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
+			...extraEnv,
 		});
 		this.baseUrl = `http://${ip}:8080`;
 		this.wsUrl = `ws://${ip}:8080/ws`;
