@@ -15,7 +15,7 @@ import { NetnsLab } from './support/netns.js';
 import { MachineApi, startMachineTranscoder, type MachineProcess } from './support/netnsCluster.js';
 import { RedisSentinelSet, type RedisPlace } from './support/netnsRedisSentinel.js';
 import { PlaylistWatcher } from './support/PlaylistWatcher.js';
-import { freePort } from './support/processes.js';
+import { descendants, freePort } from './support/processes.js';
 import { SignalingClient } from './support/SignalingClient.js';
 import { postJson } from './support/startTestNode.js';
 
@@ -49,7 +49,16 @@ async function teardown(): Promise<void> {
 	pageServer?.closeAllConnections();
 	pageServer?.close();
 	pageServer = undefined;
+	// The API node's children (its synthetic speakers' ffmpeg) outlive a SIGKILL to it: they are killed by pid.
+	const apiChildren = api?.pid !== undefined ? descendants(api.pid) : [];
 	await api?.kill('SIGKILL');
+	for (const pid of apiChildren) {
+		try {
+			process.kill(pid, 'SIGKILL');
+		} catch {
+			// Exited with its parent.
+		}
+	}
 	api = undefined;
 	if (transcoder && transcoder.exitCode === null && transcoder.signalCode === null) {
 		const exited = new Promise((resolve) => transcoder!.once('exit', resolve));
