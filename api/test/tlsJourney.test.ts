@@ -5,7 +5,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLiveSpace, packetStats, sample, until } from '../../player/test/support/tribuneSystem.js';
 import { commandOf, descendants, freePort } from './support/processes.js';
 import { httpsGet, replaceFile, TestCa } from './support/tlsTestCa.js';
 
@@ -67,6 +66,41 @@ afterAll(async () => {
 	fs.rmSync(dir, { recursive: true, force: true });
 });
 
+/** Polls `probe` every 200 ms until it gives a value (a throw counts as none yet), or fails after `timeoutMs`. */
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, log: () => string = () => ''): Promise<T> {
+	const deadline = Date.now() + timeoutMs;
+	for (;;) {
+		const value = await probe().catch(() => undefined);
+		if (value !== undefined) return value;
+		if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${log().slice(-3000)}`);
+		await new Promise((resolve) => setTimeout(resolve, 200));
+	}
+}
+
+/** What the player page reports (player/src/listen/exposeForTests.ts), as far as this test reads it. */
+interface PlayerSample {
+	status: string;
+	level: number;
+	currentTime: number;
+	errors: string[];
+}
+// Browser code as strings: the API's tests are compiled without the DOM library.
+const sample = (page: Page): Promise<PlayerSample> => page.evaluate('window.tribunePlayer.sample()') as Promise<PlayerSample>;
+const outboundPackets = async (page: Page): Promise<number> => ((await page.evaluate('window.tribunePlayer.packetStats()')) as { outbound: number }).outbound;
+
+/** The host creates a space on the home page and takes it live, as player/test's journeys do; the space's id. */
+async function createLiveSpace(host: Page, base: string, form: { title: string; name: string }): Promise<string> {
+	await host.goto(base);
+	await host.getByLabel('Title').fill(form.title);
+	await host.getByLabel('Your name').fill(form.name);
+	await host.getByRole('button', { name: 'Create space' }).click();
+	await host.waitForURL(/\/s\/[A-Za-z0-9_-]+$/, { timeout: 10_000 });
+	const spaceId = new URL(host.url()).pathname.split('/')[2]!;
+	await host.getByTestId('go-live').click({ timeout: 10_000 });
+	await host.locator('.live-badge').waitFor({ timeout: 10_000 });
+	return spaceId;
+}
+
 const apiPid = (): number | undefined => descendants(launcher!.pid!).find((p) => /api\/dist\/main\.js/.test(commandOf(p)));
 
 async function newPage(): Promise<Page> {
@@ -86,12 +120,9 @@ describe('HTTPS served by Tribune', () => {
 		const base = `https://${name}:${port}`;
 		const host = await newPage();
 		const spaceId = await createLiveSpace(host, base, { title: 'Over HTTPS', name: 'Hana Host' });
-		expect(await host.evaluate(() => {
-			const page = globalThis as unknown as { isSecureContext: boolean; location: { protocol: string } };
-			return { secure: page.isSecureContext, protocol: page.location.protocol };
-		})).toEqual({ secure: true, protocol: 'https:' });
+		expect(await host.evaluate('({ secure: window.isSecureContext, protocol: location.protocol })')).toEqual({ secure: true, protocol: 'https:' });
 		// The microphone is given only to a secure context: its packets leave for the stage.
-		await until('the host\'s microphone on stage', async () => ((await packetStats(host)).outbound > 50 ? true : undefined), 30_000, () => output);
+		await until('the host\'s microphone on stage', async () => ((await outboundPackets(host)) > 50 ? true : undefined), 30_000, () => output);
 
 		const listener = await newPage();
 		await listener.goto(`${base}/s/${spaceId}`);
@@ -102,7 +133,7 @@ describe('HTTPS served by Tribune', () => {
 			return s.status === 'playing' && s.currentTime > 1 && s.level > 0.001 ? s : undefined;
 		}, 60_000, () => output);
 		expect(heard.errors).toEqual([]);
-		const requests = await listener.evaluate(() => performance.getEntriesByType('resource').map((entry) => entry.name));
+		const requests = (await listener.evaluate("performance.getEntriesByType('resource').map((entry) => entry.name)")) as string[];
 		expect(requests.filter((url) => url.includes('/hls/')).length).toBeGreaterThan(3);
 		expect(requests.filter((url) => !url.startsWith(`${base}/`) && !url.startsWith('data:') && !url.startsWith('blob:'))).toEqual([]);
 		await Promise.all([host.context().close(), listener.context().close()]);

@@ -127,7 +127,7 @@ describe('behind nginx terminating TLS (deploy/nginx/tribune-tls.conf)', () => {
 		const created = await request({ tls: true, port: tlsPort, method: 'POST', path: '/api/spaces', from: '127.0.0.9', body: { title: 'Through nginx', hostName: 'Hana Host' } });
 		expect(created.status).toBe(201);
 		const { token } = JSON.parse(created.body) as { token: string };
-		const socket = new WebSocket(`wss://127.0.0.1:${tlsPort}/ws`, authSubprotocols(token), { ca: ca.pem, servername: name, headers: { host: `${name}:${tlsPort}` } });
+		const socket = new WebSocket(`wss://127.0.0.1:${tlsPort}/ws`, authSubprotocols(token), { ca: ca.pem, headers: { host: `${name}:${tlsPort}` } });
 		const first = await new Promise<{ type?: string; event?: string }>((resolve, reject) => {
 			socket.once('message', (data: Buffer) => resolve(JSON.parse(data.toString()) as { type?: string; event?: string }));
 			socket.once('error', reject);
