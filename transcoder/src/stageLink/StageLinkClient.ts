@@ -95,6 +95,9 @@ export class StageLinkClient {
 			}, timeoutMs);
 			this.#pending.set(requestId, { method, resolve, reject, timer });
 		});
+		// The publish below can outlast the timeout (Redis away: commands wait for it); the caller's handler is attached
+		// only when this function returns, so a rejection meanwhile must not count as unhandled (it would end the process).
+		reply.catch(() => undefined);
 		const receivers = await this.#redis.publish(stageLinkKeys.requestChannel(this.#prefix, node), JSON.stringify(request));
 		if (receivers === 0) this.#fail(requestId, new StageLinkError('unreachable', `stage link: node ${node} is not listening`));
 		return reply as Promise<StageLinkResult<M>>;
