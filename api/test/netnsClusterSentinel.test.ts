@@ -9,10 +9,10 @@ import express from 'express';
 import { Redis } from 'ioredis';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { launchChromium, openPlayer, playerRoutes, sample, type PlayerSample } from './origin/support/hlsPage.js';
+import { launchChromium, openPlayer, playerRoutes, sample } from './origin/support/hlsPage.js';
 import { ApiProcess } from './support/apiProcess.js';
 import { NetnsLab } from './support/netns.js';
-import { MachineApi, startMachineTranscoder, type MachineProcess } from './support/netnsCluster.js';
+import { MachineApi, stallMs, startMachineTranscoder, within, type MachineProcess } from './support/netnsCluster.js';
 import { RedisSentinelSet, type RedisPlace } from './support/netnsRedisSentinel.js';
 import { PlaylistWatcher } from './support/PlaylistWatcher.js';
 import { descendants, freePort } from './support/processes.js';
@@ -81,20 +81,9 @@ afterAll(async () => {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-	const deadline = Date.now() + timeoutMs;
-	for (let attempt = 0; attempt < 100_000; attempt++) {
-		const value = await probe().catch(() => undefined);
-		if (value !== undefined) return value;
-		if (Date.now() > deadline) break;
-		await sleep(100);
-	}
-	throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${set?.logs(dir).slice(-4000) ?? ''}\n${api?.output().slice(-3000) ?? ''}\n${transcoderOutput.slice(-3000)}\n${machineProcesses.map((p) => p.output()).join('\n')}`);
-}
-
-/** Stall time in [from, to], ms: every logged stall clipped to the window (one still open lasts until `to`). */
-const stallMs = (s: PlayerSample, from: number, to: number): number =>
-	s.stallLog.reduce((sum, stall) => sum + Math.max(0, Math.min(stall.endMs ?? to, to) - Math.max(stall.startMs, from)), 0);
+/** Waits for `probe` (bounded); a timeout names `what` and the last of every process's output. */
+const until = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> =>
+	within(what, timeoutMs, probe, () => `${set?.logs(dir).slice(-4000) ?? ''}\n${api?.output().slice(-3000) ?? ''}\n${transcoderOutput.slice(-3000)}\n${machineProcesses.map((p) => p.output()).join('\n')}`);
 
 /**
  * The case itself, once Tribune runs on the set at `node`: a live space with a synthetic speaker, a listener in

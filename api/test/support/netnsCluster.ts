@@ -2,6 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
+import type { PlayerSample } from '../origin/support/hlsPage.js';
 import { edgeConfigPath } from '../load/nginxEdge.js';
 import type { NetnsLab } from './netns.js';
 
@@ -153,3 +154,7 @@ export async function within<T>(what: string, timeoutMs: number, probe: () => Pr
 	}
 	throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${context()}`);
 }
+
+/** A test player's stall time in [from, to], ms: every logged stall clipped to the window (one still open lasts until `to`). */
+export const stallMs = (s: PlayerSample, from: number, to: number): number =>
+	s.stallLog.reduce((sum, stall) => sum + Math.max(0, Math.min(stall.endMs ?? to, to) - Math.max(stall.startMs, from)), 0);
