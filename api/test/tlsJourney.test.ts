@@ -6,6 +6,7 @@ import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commandOf, descendants, freePort } from './support/processes.js';
+import { eventually } from './support/speakerBrowser.js';
 import { httpsGet, replaceFile, TestCa } from './support/tlsTestCa.js';
 
 /**
@@ -66,14 +67,12 @@ afterAll(async () => {
 	fs.rmSync(dir, { recursive: true, force: true });
 });
 
-/** Polls `probe` every 200 ms until it gives a value (a throw counts as none yet), or fails after `timeoutMs`. */
+/** `probe` until it gives a value (a throw counts as none yet), at most `timeoutMs`; a timeout shows the server's log. */
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, log: () => string = () => ''): Promise<T> {
-	const deadline = Date.now() + timeoutMs;
-	for (;;) {
-		const value = await probe().catch(() => undefined);
-		if (value !== undefined) return value;
-		if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${log().slice(-3000)}`);
-		await new Promise((resolve) => setTimeout(resolve, 200));
+	try {
+		return await eventually(() => probe().catch(() => undefined), what, timeoutMs);
+	} catch (error) {
+		throw new Error(`${(error as Error).message}\n${log().slice(-3000)}`, { cause: error });
 	}
 }
 

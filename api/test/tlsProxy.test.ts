@@ -2,11 +2,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { tcpAccepts } from '../src/launcher/childProcesses.js';
 import { authSubprotocols } from '../src/signaling/protocol.js';
 import { ApiProcess, startCluster } from './support/apiProcess.js';
 import { freePort } from './support/processes.js';
@@ -66,7 +66,7 @@ beforeAll(async () => {
 	let stderr = '';
 	nginx.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
 	const deadline = Date.now() + 10_000;
-	while (!(await canConnect(tlsPort))) {
+	while (!(await tcpAccepts('127.0.0.1', tlsPort))) {
 		if (nginx.exitCode !== null || Date.now() > deadline) throw new Error(`nginx did not start: ${stderr}`);
 		await new Promise((resolve) => setTimeout(resolve, 100));
 	}
@@ -82,17 +82,6 @@ afterAll(async () => {
 	await cluster?.stop();
 	fs.rmSync(dir, { recursive: true, force: true });
 });
-
-function canConnect(port: number): Promise<boolean> {
-	return new Promise((resolve) => {
-		const socket = net.connect(port, '127.0.0.1');
-		socket.once('connect', () => {
-			socket.destroy();
-			resolve(true);
-		});
-		socket.once('error', () => resolve(false));
-	});
-}
 
 /** A request over HTTPS (trusting the test CA only) or plain HTTP, from `from` (a loopback address). */
 function request(options: { tls: boolean; port: number; method?: string; path: string; from?: string; headers?: Record<string, string>; body?: unknown }): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {

@@ -4,6 +4,7 @@ import http from 'node:http';
 import type https from 'node:https';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
+import { filesStamp } from '../launcher/childProcesses.js';
 
 /** A certificate chain and key read from disk and checked to belong together. */
 export interface LoadedCertificate {
@@ -116,14 +117,7 @@ export class CertificateReloader {
 
 	/** What the files are now (through symlinks): a renewal changes the inode, size or modification time of one. */
 	#stamp(): string {
-		return [this.#certFile, this.#keyFile].map((file) => {
-			try {
-				const s = fs.statSync(file);
-				return `${s.ino}:${s.size}:${s.mtimeMs}`;
-			} catch {
-				return 'missing';
-			}
-		}).join('|');
+		return filesStamp([this.#certFile, this.#keyFile]);
 	}
 }
 

@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
 import type { Logger } from 'pino';
 import type { EmbeddedTurnConfig } from '../config.js';
+import { filesStamp, tcpAccepts, terminate } from './childProcesses.js';
 
 export interface CoturnOptions {
 	config: EmbeddedTurnConfig;
@@ -110,14 +110,7 @@ export class Coturn {
 	async stop(): Promise<void> {
 		this.#stopping = true;
 		clearInterval(this.#certTimer);
-		const child = this.#process;
-		if (child.exitCode === null && child.signalCode === null) {
-			child.kill('SIGTERM');
-			const timer = setTimeout(() => child.kill('SIGKILL'), timing.stopMs);
-			await this.#exited;
-			clearTimeout(timer);
-			this.#options.logger.info('coturn stopped');
-		}
+		if (await terminate(this.#process, this.#exited, timing.stopMs)) this.#options.logger.info('coturn stopped');
 	}
 
 	async #waitReady(child: ChildProcess): Promise<void> {
@@ -170,15 +163,7 @@ export class Coturn {
 
 	#stampCert(): string {
 		const tls = this.#options.config.tls;
-		if (!tls) return '';
-		return [tls.certFile, tls.keyFile].map((file) => {
-			try {
-				const s = fs.statSync(file);
-				return `${s.ino}:${s.size}:${s.mtimeMs}`;
-			} catch {
-				return 'missing';
-			}
-		}).join('|');
+		return tls ? filesStamp([tls.certFile, tls.keyFile]) : '';
 	}
 
 	#checkCert(): void {
@@ -202,17 +187,4 @@ function spawnCoturn(serverPath: string, configFile: string, logger: Logger): Ch
 		});
 	}
 	return child;
-}
-
-function tcpAccepts(host: string, port: number): Promise<boolean> {
-	return new Promise((resolve) => {
-		const socket = net.connect({ host, port });
-		socket.setTimeout(1000, () => socket.destroy());
-		socket.once('connect', () => {
-			socket.destroy();
-			resolve(true);
-		});
-		socket.once('error', () => resolve(false));
-		socket.once('close', () => resolve(false));
-	});
 }

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { terminate } from './childProcesses.js';
 
 export interface EmbeddedRedisOptions {
 	/** Directory for the socket, pid file and append-only file; created with mode 0700. */
@@ -90,14 +91,7 @@ export class EmbeddedRedis {
 	/** Asks redis-server to persist and exit (SIGTERM), then kills it if it has not within 10 s. Idempotent. */
 	async stop(): Promise<void> {
 		this.#stopping = true;
-		const child = this.#process;
-		if (child.exitCode === null && child.signalCode === null) {
-			child.kill('SIGTERM');
-			const timer = setTimeout(() => child.kill('SIGKILL'), timing.stopMs);
-			await this.#exited;
-			clearTimeout(timer);
-			this.#logger.info('private redis-server stopped');
-		}
+		if (await terminate(this.#process, this.#exited, timing.stopMs)) this.#logger.info('private redis-server stopped');
 	}
 
 	async #waitReady(child: ChildProcess): Promise<void> {
