@@ -10,6 +10,7 @@ import { tcpAccepts } from '../src/launcher/childProcesses.js';
 import { authSubprotocols } from '../src/signaling/protocol.js';
 import { ApiProcess, startCluster } from './support/apiProcess.js';
 import { freePort } from './support/processes.js';
+import { eventually } from './support/speakerBrowser.js';
 import { TestCa } from './support/tlsTestCa.js';
 
 /**
@@ -44,8 +45,9 @@ beforeAll(async () => {
 		.replaceAll('server_name tribune.example.com;', `server_name ${name};`)
 		.replace('/etc/letsencrypt/live/tribune.example.com/fullchain.pem', path.join(dir, 'fullchain.pem'))
 		.replace('/etc/letsencrypt/live/tribune.example.com/privkey.pem', path.join(dir, 'privkey.pem'))
-		.replace('root /var/www/letsencrypt;', `root ${path.join(dir, 'acme')};`);
-	if (/server 127\.0\.0\.1:8080|listen (80|443)|server_name tribune\.example|ssl_certificate\S* \/etc|root \/var/.test(site)) throw new Error('deploy/nginx/tribune-tls.conf: marked lines not found');
+		.replace('root /var/www/letsencrypt;', `root ${path.join(dir, 'acme')};`)
+		.replace('access_log /var/log/nginx/tribune.access.log tribune_tls;', `access_log ${path.join(dir, 'tribune.access.log')} tribune_tls;`);
+	if (/server 127\.0\.0\.1:8080|listen (80|443)|server_name tribune\.example|ssl_certificate\S* \/etc|root \/var|\/var\/log/.test(site)) throw new Error('deploy/nginx/tribune-tls.conf: marked lines not found');
 	fs.writeFileSync(path.join(dir, 'site.conf'), site);
 	fs.mkdirSync(path.join(dir, 'acme/.well-known/acme-challenge'), { recursive: true });
 	fs.writeFileSync(path.join(dir, 'acme/.well-known/acme-challenge/token-1'), 'challenge-answer');
@@ -125,6 +127,13 @@ describe('behind nginx terminating TLS (deploy/nginx/tribune-tls.conf)', () => {
 		expect(socket.protocol).toBe('tribune.v1');
 		expect(first).toBeTypeOf('object');
 		socket.close();
+		// The proxy's access log has the paths, never the token (it rode in the subprotocol header). nginx writes a
+		// WebSocket's line when it closes.
+		const log = await eventually(async () => {
+			const text = fs.readFileSync(path.join(dir, 'tribune.access.log'), 'utf8');
+			return text.includes('GET /ws HTTP/1.1') ? text : undefined;
+		}, 'the WebSocket in the access log', 10_000);
+		expect(log).not.toContain(token);
 	});
 
 	it('counts a client by the address nginx saw, whatever X-Forwarded-For the client sent', async () => {
