@@ -44,6 +44,7 @@ const clients: SignalingClient[] = [];
 /** Stops what the case before left running (each step bounded; the next case starts clean). */
 async function teardown(): Promise<void> {
 	for (const client of clients.splice(0)) client.close();
+	// A browser that already went away: nothing left to close.
 	await browser?.close().catch(() => undefined);
 	browser = undefined;
 	pageServer?.closeAllConnections();
@@ -129,6 +130,7 @@ async function failoverUnderLiveSpace(label: string, node: { baseUrl: string; ws
 	const failover: { at?: number } = {};
 	const joining = (async () => {
 		for (let i = 0; i < 300 && (failover.at === undefined || Date.now() < failover.at + 3000); i++) {
+			// A join that got no HTTP answer at all is recorded as -1 (and fails the 200-or-503 check below).
 			statuses.push(await join(`During ${i}`).catch(() => -1));
 			await sleep(100);
 		}

@@ -147,6 +147,7 @@ export async function launchChromiumOn(lab: NetnsLab, machine: string, dir: stri
 export async function within<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>, context: () => string = () => ''): Promise<T> {
 	const deadline = Date.now() + timeoutMs;
 	for (let attempt = 0; attempt < 100_000; attempt++) {
+		// A probe that throws (a server not up yet) is a "not yet".
 		const value = await probe().catch(() => undefined);
 		if (value !== undefined) return value;
 		if (Date.now() > deadline) break;

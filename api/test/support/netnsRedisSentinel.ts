@@ -142,6 +142,7 @@ export class RedisSentinelSet {
 
 	async #until(what: string, probe: () => Promise<boolean>, timeoutMs: number): Promise<void> {
 		const deadline = Date.now() + timeoutMs;
+		// A probe that throws (a port not open yet) is a "not yet".
 		while (!(await probe().catch(() => false))) {
 			if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${[...this.#output].map(([n, o]) => `${n}: ${o}`).join('\n')}`);
 			await new Promise((resolve) => setTimeout(resolve, 100));
