@@ -205,6 +205,8 @@ async function main(): Promise<void> {
 	});
 	if (redirectServer && config.tls?.redirectPort !== undefined) {
 		const redirectPort = config.tls.redirectPort;
+		// Bounded like the main port: each connection answers one redirect and is held 5 s at most for its headers.
+		redirectServer.maxConnections = config.connections.maxConnections;
 		await new Promise<void>((resolve, reject) => {
 			redirectServer.once('error', reject);
 			redirectServer.listen(redirectPort, config.host, resolve);
