@@ -10,7 +10,7 @@ import type { types } from 'mediasoup';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { StageLinkServer } from '../src/stageLink/StageLinkServer.js';
-import { drawSlide, startSlideShare, type SlideShare } from './support/slideShare.js';
+import { drawSlide, encodeSlideClip, startSlideShare, type SlideShare } from './support/slideShare.js';
 
 const execFileAsync = promisify(execFile);
 const ip = '127.0.0.1';
@@ -113,12 +113,15 @@ describe('runStageBroadcast(): a screen share in the standing encode', () => {
 			await expect.poll(() => (fs.existsSync(output) ? fs.statSync(output).size : 0), { timeout: 30_000, interval: 250 }).toBeGreaterThan(20_000);
 			expect(await slideShown(), 'no share: the dark stage').toBeLessThan(120);
 
-			const slide = await drawSlide(dir);
-			const first = await startSlideShare(router, { dir, slide, ssrc: 900, kbps: 1500 });
+			const clip = await encodeSlideClip(dir, await drawSlide(dir), { kbps: 1500 });
+			const first = await startSlideShare(router, { clip, ssrc: 900 });
 			shares.push(first);
+			// Its first keyframe goes out before anyone consumes it: the broadcast must ask for one.
+			await new Promise((resolve) => setTimeout(resolve, 500));
 			await publish({ peerId: 'p0', videoProducerId: first.producer.id });
 			await expect.poll(slideShown, { timeout: 30_000, interval: 500 }).toBeGreaterThan(200);
 			expect(shown.at(-1)?.screen?.speakerId).toBe('p0');
+			expect(first.requests, 'the share was asked for a keyframe').toBeGreaterThanOrEqual(1);
 
 			// The share ends: the box goes, the grid comes back.
 			await publish();
@@ -127,8 +130,9 @@ describe('runStageBroadcast(): a screen share in the standing encode', () => {
 			first.close();
 
 			// Bob shares: his share shows in the same run.
-			const second = await startSlideShare(router, { dir, slide, ssrc: 902, kbps: 1500 });
+			const second = await startSlideShare(router, { clip, ssrc: 902 });
 			shares.push(second);
+			await new Promise((resolve) => setTimeout(resolve, 500));
 			await publish({ peerId: 'p1', videoProducerId: second.producer.id });
 			await expect.poll(slideShown, { timeout: 30_000, interval: 500 }).toBeGreaterThan(200);
 			expect(shown.at(-1)?.screen?.speakerId).toBe('p1');

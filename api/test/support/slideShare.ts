@@ -53,6 +53,28 @@ export async function drawSlide(dir: string): Promise<string> {
 	return png;
 }
 
+/** A browser's screen share of the slide, encoded once: VP8 frames (one keyframe first) and their rate. */
+export interface SlideClip {
+	fps: number;
+	frames: Buffer[];
+}
+
+/**
+ * Encodes 20 s of the still slide with a single keyframe (a keyframe comes only when asked for): good-quality realtime
+ * libvpx at the share's bit rate, as a browser's screen-content encoder (it refines a still picture over its first
+ * frames). Default 15 fps (the ingest's bound for shares), 2500 kbit/s.
+ */
+export async function encodeSlideClip(dir: string, slide: string, options: { fps?: number; kbps?: number } = {}): Promise<SlideClip> {
+	const fps = options.fps ?? 15;
+	const clip = path.join(dir, `slide-share-${fps}-${options.kbps ?? 2500}.ivf`);
+	await execFileAsync('ffmpeg', [
+		'-hide_banner', '-loglevel', 'error', '-y', '-loop', '1', '-framerate', String(fps), '-i', slide, '-t', '20', '-pix_fmt', 'yuv420p',
+		'-c:v', 'libvpx', '-threads', '2', '-deadline', 'realtime', '-cpu-used', '4', '-b:v', `${options.kbps ?? 2500}k`, '-qmin', '2', '-qmax', '40',
+		'-g', '100000', '-keyint_min', '100000', '-auto-alt-ref', '0', '-lag-in-frames', '0', clip,
+	]);
+	return { fps, frames: readIvfFrames(await fs.readFile(clip)) };
+}
+
 export interface SlideShare {
 	producer: types.Producer;
 	/** Keyframe requests (PLI or FIR) the share received; each was answered with a keyframe. */
@@ -64,22 +86,12 @@ export interface SlideShare {
 /**
  * A browser's screen share of the slide, as the broadcast receives it: VP8 at `fps` (a browser bounded to 15 fps
  * sends its still screen's frames on a clock), one keyframe when it starts and then one per keyframe request (RTCP
- * PLI or FIR) only, inter frames otherwise. The clip is encoded once (libvpx at `kbps`, a still picture) and played
- * on a producer of `router` through a PlainTransport; a request starts the clip over from its keyframe.
+ * PLI or FIR) only, inter frames otherwise. The clip (`encodeSlideClip`) is played on a producer of `router` through a
+ * PlainTransport; a request starts the clip over from its keyframe.
  */
-export async function startSlideShare(router: types.Router, options: { dir: string; slide: string; ssrc: number; fps?: number; kbps?: number; ip?: string }): Promise<SlideShare> {
+export async function startSlideShare(router: types.Router, options: { clip: SlideClip; ssrc: number; ip?: string }): Promise<SlideShare> {
 	const ip = options.ip ?? '127.0.0.1';
-	const fps = options.fps ?? 15;
-	const clip = path.join(options.dir, `slide-share-${options.ssrc}.ivf`);
-	// 20 s of the still slide with a single keyframe: a keyframe comes only when asked for. Good-quality realtime
-	// libvpx at the share's bit rate, as a browser's screen-content encoder (it refines a still picture over its
-	// first frames).
-	await execFileAsync('ffmpeg', [
-		'-hide_banner', '-loglevel', 'error', '-y', '-loop', '1', '-framerate', String(fps), '-i', options.slide, '-t', '20', '-pix_fmt', 'yuv420p',
-		'-c:v', 'libvpx', '-threads', '2', '-deadline', 'realtime', '-cpu-used', '4', '-b:v', `${options.kbps ?? 2500}k`, '-qmin', '2', '-qmax', '40',
-		'-g', '100000', '-keyint_min', '100000', '-auto-alt-ref', '0', '-lag-in-frames', '0', clip,
-	]);
-	const frames = readIvfFrames(await fs.readFile(clip));
+	const { fps, frames } = options.clip;
 	const transport = await router.createPlainTransport({ listenIp: ip, rtcpMux: true, comedia: true });
 	const producer = await transport.produce({
 		kind: 'video',
