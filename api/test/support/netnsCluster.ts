@@ -128,9 +128,10 @@ export function startMachineEdge(lab: NetnsLab, machine: string, origin: string,
 
 /**
  * Headless Chromium run inside `machine`'s namespace (through a wrapper that enters it), with a fake microphone
- * and camera. `secureOrigins`: http origins to treat as secure (getUserMedia needs one; the lab has no TLS).
+ * and camera. `secureOrigins`: http origins to treat as secure (getUserMedia needs one; the lab has no TLS);
+ * `extraArgs` go last.
  */
-export async function launchChromiumOn(lab: NetnsLab, machine: string, dir: string, secureOrigins: readonly string[]): Promise<Browser> {
+export async function launchChromiumOn(lab: NetnsLab, machine: string, dir: string, secureOrigins: readonly string[], extraArgs: readonly string[] = []): Promise<Browser> {
 	const wrapper = path.join(dir, `chromium-${machine}.sh`);
 	fs.writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${lab.ns(machine)} /usr/bin/chromium "$@"\n`, { mode: 0o755 });
 	return chromium.launch({
@@ -138,7 +139,8 @@ export async function launchChromiumOn(lab: NetnsLab, machine: string, dir: stri
 		args: [
 			'--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync',
 			'--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', '--autoplay-policy=no-user-gesture-required',
-			`--unsafely-treat-insecure-origin-as-secure=${secureOrigins.join(',')}`,
+			...(secureOrigins.length > 0 ? [`--unsafely-treat-insecure-origin-as-secure=${secureOrigins.join(',')}`] : []),
+			...extraArgs,
 		],
 	});
 }
