@@ -21,13 +21,13 @@ node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(
 
 # Debian packages. Runtime: ffmpeg/ffprobe (composite and encode) and a font for its names, redis-server (the private Redis), chromium (tests
 # and benches), espeak-ng and sox (synthetic speech), nginx (CDN edge config), libpocketsphinx3 and its US English model
-# (captions), flite (the synthetic speakers' voices and caption tests), coturn (TURN relay, started by the launcher when
+# (captions), flite (the synthetic speakers' voices and caption tests), bzip2 (sherpa-onnx model archives), coturn (TURN relay, started by the launcher when
 # TURN_SECRET is set without TURN_URLS), nftables (the firewall test), tesseract-ocr (npm run bench:slides reads the
 # broadcast's shared slide back with OCR; Debian's package brings the English data). Build: the mediasoup worker's compiler,
 # ninja, pkg-config, Python venv (for meson >= 1.1) and the C/C++ libraries it links.
 packages=(
   ffmpeg fonts-dejavu-core redis-server chromium espeak-ng sox nginx coturn nftables tesseract-ocr
-  libpocketsphinx3 pocketsphinx-en-us flite
+  libpocketsphinx3 pocketsphinx-en-us flite bzip2
   build-essential ninja-build pkg-config python3-venv
   libssl-dev libuv1-dev libsrtp2-dev libusrsctp-dev libabsl-dev nlohmann-json3-dev
 )
@@ -57,5 +57,14 @@ say "mediasoup worker: $worker_bin"
 
 say "building TypeScript and the player"
 npm run --silent build >/dev/null
+
+# Captions with a neural model: TRIBUNE_SHERPA_MODEL_URL and TRIBUNE_SHERPA_MODEL_SHA256 name a streaming sherpa-onnx
+# transducer archive (.tar.bz2). It is downloaded once, its SHA-256 checked, unpacked into $TRIBUNE_CACHE_DIR/sherpa-onnx
+# and loaded once; the transcoder then uses it while both variables are set. Any failure is said, and leaves captions on
+# PocketSphinx: setup goes on.
+if [ -n "${TRIBUNE_SHERPA_MODEL_URL:-}${TRIBUNE_SHERPA_MODEL_SHA256:-}" ]; then
+  if node transcoder/dist/fetchSherpaModelCli.js >/dev/null; then say "captions: sherpa-onnx"
+  else say "captions: PocketSphinx (the sherpa-onnx model was not installed; see the error above)"; fi
+fi
 
 say "ready in $(( $(date +%s) - started )) s: npm start (http://localhost:8080), npm test"

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { asSpaceId } from '../src/spaces/Space.js';
+import { asParticipantId, asSpaceId } from '../src/spaces/Space.js';
+import { commandOf, descendants } from './support/processes.js';
 import { SignalingClient } from './support/SignalingClient.js';
 import { createLiveSpace, joinSpace, postJson, startTestNode, type TestNode } from './support/startTestNode.js';
 
@@ -55,4 +56,74 @@ describe('synthetic speakers', () => {
 		const res = await postJson(`${node.baseUrl}/api/spaces/${spaceId}/synthetic-speakers`, { displayName: 'X', text: 'hi' }, listener.token);
 		expect([res.status, res.body.error?.code]).toEqual([403, 'forbidden']);
 	});
+});
+
+describe('a synthetic conversation', () => {
+	const conversation = {
+		speakers: [{ displayName: 'Ann' }, { displayName: 'Bob' }, { displayName: 'Cy' }],
+		lines: [
+			{ speaker: 0, text: 'Hello and welcome.' },
+			{ speaker: 1, text: 'Thanks for having me.' },
+			{ speaker: 2, text: 'Good evening.' },
+		],
+		pauseMs: 1000,
+	};
+
+	/**
+	 * Who is heard, every 500 ms (the stage's audio-level observer), for `ms`: the speakers louder than -50 dBov. A
+	 * speaker's silent stretches are digital silence, so anyone heard is speaking.
+	 */
+	async function listen(stage: NonNullable<Awaited<ReturnType<typeof node.spaces.stages.find>>>, ms: number): Promise<string[][]> {
+		const heard: string[][] = [];
+		const onLevels = (levels: { peerId: string; volumeDb: number }[]): void => {
+			heard.push(levels.filter((l) => l.volumeDb > -50).map((l) => l.peerId).sort());
+		};
+		stage.on('audiolevels', onLevels);
+		await new Promise((r) => setTimeout(r, ms));
+		stage.off('audiolevels', onLevels);
+		return heard;
+	}
+
+	/** The order turns were taken in: runs of one speaker, collapsed. */
+	const turns = (heard: string[][]): string[] => heard.filter((h) => h.length === 1).map((h) => h[0]!).filter((p, i, all) => p !== all[i - 1]);
+
+	it('takes turns in the script order with distinct flite voices, never two at once, also after a speaker restarts', async () => {
+		const { spaceId, hostId } = await createLiveSpace(node);
+		const actor = { spaceId: asSpaceId(spaceId), participantId: asParticipantId(hostId) };
+		const added = await node.spaces.synthetic!.addConversation(actor, conversation);
+		expect(added.map((p) => [p.displayName, p.role])).toEqual([['Ann', 'speaker'], ['Bob', 'speaker'], ['Cy', 'speaker']]);
+		const ids = added.map((p) => p.id as string);
+		const stage = (await node.spaces.stages.find(asSpaceId(spaceId)))!;
+		// Each speaker's ffmpeg plays their own loop (a rotated copy, named after them), so the voices are theirs.
+		const senders = () => descendants(process.pid).filter((pid) => commandOf(pid).includes('.now.wav'));
+		expect(senders().length).toBe(3);
+
+		const expectTurnTaking = (heard: string[][]): void => {
+			expect(heard.filter((h) => h.length > 1)).toEqual([]);
+			const order = turns(heard);
+			expect(order.length).toBeGreaterThanOrEqual(4);
+			// Each turn goes to the next speaker of the script, round and round.
+			for (let i = 1; i < order.length; i++) expect(ids.indexOf(order[i]!)).toBe((ids.indexOf(order[i - 1]!) + 1) % 3);
+		};
+		expectTurnTaking(await listen(stage, 16_000));
+
+		// Bob's ffmpeg dies; it restarts where the conversation is by then, still in turn.
+		const bob = senders().find((pid) => commandOf(pid).includes(ids[1]!))!;
+		process.kill(bob, 'SIGKILL');
+		await new Promise((r) => setTimeout(r, 2500));
+		expect(senders().length).toBe(3);
+		expectTurnTaking(await listen(stage, 16_000));
+	}, 90_000);
+
+	it('refuses a line for a speaker who is not there, a speaker without a line, and a script longer than a loop may be', async () => {
+		const { spaceId, hostId } = await createLiveSpace(node);
+		const actor = { spaceId: asSpaceId(spaceId), participantId: asParticipantId(hostId) };
+		const synthetic = node.spaces.synthetic!;
+		await expect(synthetic.addConversation(actor, { ...conversation, lines: [{ speaker: 3, text: 'hi' }] })).rejects.toMatchObject({ code: 'bad_request', message: expect.stringMatching(/names speaker 3/) });
+		await expect(synthetic.addConversation(actor, { ...conversation, lines: conversation.lines.slice(0, 2) })).rejects.toMatchObject({ code: 'bad_request', message: expect.stringMatching(/speaker 2 \(Cy\) has no line/) });
+		const long = 'This sentence is long enough that twenty four of them take well over three minutes to say out loud, one after another, with pauses between them all.';
+		await expect(synthetic.addConversation(actor, { speakers: [{ displayName: 'Long' }], lines: Array.from({ length: 24 }, () => ({ speaker: 0, text: long })), pauseMs: 5000 })).rejects.toMatchObject({ code: 'bad_request', message: expect.stringMatching(/at most 180 s/) });
+		const listener = await joinSpace(node, spaceId, 'L');
+		await expect(synthetic.addConversation({ spaceId: asSpaceId(spaceId), participantId: asParticipantId(listener.participantId) }, conversation)).rejects.toMatchObject({ code: 'forbidden' });
+	}, 60_000);
 });

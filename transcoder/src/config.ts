@@ -4,6 +4,7 @@ import { envValue, parseEnv } from '@tribune/ingest';
 import { z } from 'zod';
 import { resolveSherpaModelFiles, sherpaModelProblems, sherpaOnnxPackageProblem, type SherpaModelFiles } from './captions/sherpaOnnxModel.js';
 import { isRedisUrl } from './redisConnection.js';
+import { cachedSherpaModel, sha256Pattern, tribuneCacheDir } from './sherpaModelCache.js';
 
 const redisUrlForms = 'redis://host:port, rediss://…, unix:///path.sock or redis+sentinel://host:port,host:port/<master name>';
 
@@ -37,18 +38,35 @@ const schema = z.object({
 	/** TrueType font for names and initials on the broadcast composite. */
 	BROADCAST_FONT_FILE: z.string().regex(/^[A-Za-z0-9_./-]+$/, 'expected a path of [A-Za-z0-9_./-]').default('/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf'),
 	LOG_LEVEL: envValue.logLevel().default('info'),
-	/** Caption engine for every speaker: PocketSphinx (Debian's model, built in) or sherpa-onnx with a model the user supplies. */
-	TRIBUNE_CAPTION_ENGINE: z.enum(['pocketsphinx', 'sherpa-onnx'], { message: 'expected pocketsphinx or sherpa-onnx' }).default('pocketsphinx'),
-	/** A streaming sherpa-onnx transducer model directory (tokens.txt, encoder/decoder/joiner .onnx); required with sherpa-onnx. */
+	/**
+	 * Caption engine for every speaker: PocketSphinx (Debian's model, built in) or sherpa-onnx with a model the user
+	 * supplies. Unset: sherpa-onnx when TRIBUNE_SHERPA_MODEL_URL/_SHA256 name a model `npm run setup` put in the cache,
+	 * else PocketSphinx.
+	 */
+	TRIBUNE_CAPTION_ENGINE: z.enum(['pocketsphinx', 'sherpa-onnx'], { message: 'expected pocketsphinx or sherpa-onnx' }).optional(),
+	/** A streaming sherpa-onnx transducer model directory (tokens.txt, encoder/decoder/joiner .onnx). */
 	TRIBUNE_SHERPA_MODEL_DIR: z.string().optional(),
+	/** A streaming transducer `.tar.bz2` that `npm run setup` downloads into the cache (with its SHA-256). */
+	TRIBUNE_SHERPA_MODEL_URL: z.string().trim().refine((v) => /^https?:\/\/\S+$/.test(v), 'expected an https:// (or http://) URL').optional(),
+	/** The archive's SHA-256 (64 hex digits); it names the model in the cache. */
+	TRIBUNE_SHERPA_MODEL_SHA256: z.string().trim().toLowerCase().regex(sha256Pattern, 'expected the archive\'s SHA-256: 64 hex digits').optional(),
+	/** Where setup caches the mediasoup worker build and downloaded models. Default ~/.cache/tribune. */
+	TRIBUNE_CACHE_DIR: z.string().optional(),
 }).superRefine((c, ctx) => {
+	if ((c.TRIBUNE_SHERPA_MODEL_URL === undefined) !== (c.TRIBUNE_SHERPA_MODEL_SHA256 === undefined)) {
+		ctx.addIssue({ code: 'custom', path: [c.TRIBUNE_SHERPA_MODEL_URL === undefined ? 'TRIBUNE_SHERPA_MODEL_URL' : 'TRIBUNE_SHERPA_MODEL_SHA256'], message: 'TRIBUNE_SHERPA_MODEL_URL and TRIBUNE_SHERPA_MODEL_SHA256 go together' });
+	}
 	// Files are checked here, at startup, so the launcher refuses to start with a model that is not there; a model
 	// that is there but does not load is caught by the transcoder's startup probe (probeSherpaOnnxEngine).
 	if (c.TRIBUNE_CAPTION_ENGINE !== 'sherpa-onnx') return;
 	const packageProblem = sherpaOnnxPackageProblem();
 	if (packageProblem) ctx.addIssue({ code: 'custom', path: ['TRIBUNE_CAPTION_ENGINE'], message: packageProblem });
 	if (c.TRIBUNE_SHERPA_MODEL_DIR === undefined) {
-		ctx.addIssue({ code: 'custom', path: ['TRIBUNE_SHERPA_MODEL_DIR'], message: 'required with TRIBUNE_CAPTION_ENGINE=sherpa-onnx: a streaming transducer model directory' });
+		if (c.TRIBUNE_SHERPA_MODEL_SHA256 === undefined) {
+			ctx.addIssue({ code: 'custom', path: ['TRIBUNE_SHERPA_MODEL_DIR'], message: 'required with TRIBUNE_CAPTION_ENGINE=sherpa-onnx: a streaming transducer model directory (or TRIBUNE_SHERPA_MODEL_URL and _SHA256 with npm run setup)' });
+		} else if (!cachedSherpaModel(tribuneCacheDir(c), c.TRIBUNE_SHERPA_MODEL_SHA256)) {
+			ctx.addIssue({ code: 'custom', path: ['TRIBUNE_SHERPA_MODEL_SHA256'], message: `no model with this SHA-256 in ${tribuneCacheDir(c)}: run npm run setup with TRIBUNE_SHERPA_MODEL_URL and _SHA256 set` });
+		}
 		return;
 	}
 	for (const problem of sherpaModelProblems(c.TRIBUNE_SHERPA_MODEL_DIR)) ctx.addIssue({ code: 'custom', path: ['TRIBUNE_SHERPA_MODEL_DIR'], message: problem });
@@ -74,8 +92,25 @@ export interface TranscoderConfig {
 	captionEngine: CaptionEngineConfig;
 }
 
-/** Which caption engine the transcoder runs; a sherpa-onnx model's files were found and checked at load. */
-export type CaptionEngineConfig = { kind: 'pocketsphinx' } | { kind: 'sherpa-onnx'; model: SherpaModelFiles };
+/**
+ * Which caption engine the transcoder runs; a sherpa-onnx model's files were found and checked at load. `note`: why
+ * PocketSphinx runs although a downloaded model was asked for (to log at startup).
+ */
+export type CaptionEngineConfig = { kind: 'pocketsphinx'; note?: string } | { kind: 'sherpa-onnx'; model: SherpaModelFiles };
+
+/** The engine the variables select (see TRIBUNE_CAPTION_ENGINE); the schema has checked what an explicit choice needs. */
+function captionEngineOf(c: z.output<typeof schema>): CaptionEngineConfig {
+	if (c.TRIBUNE_CAPTION_ENGINE === 'pocketsphinx') return { kind: 'pocketsphinx' };
+	if (c.TRIBUNE_CAPTION_ENGINE === 'sherpa-onnx' && c.TRIBUNE_SHERPA_MODEL_DIR !== undefined) return { kind: 'sherpa-onnx', model: resolveSherpaModelFiles(c.TRIBUNE_SHERPA_MODEL_DIR) };
+	const sha256 = c.TRIBUNE_SHERPA_MODEL_SHA256;
+	if (sha256 === undefined) return { kind: 'pocketsphinx' };
+	const cacheDir = tribuneCacheDir(c);
+	const dir = cachedSherpaModel(cacheDir, sha256);
+	if (dir === undefined) return { kind: 'pocketsphinx', note: `TRIBUNE_SHERPA_MODEL_SHA256 names no model in ${cacheDir} (npm run setup downloads it): captions use PocketSphinx` };
+	const packageProblem = sherpaOnnxPackageProblem();
+	if (packageProblem) return { kind: 'pocketsphinx', note: `${packageProblem}: captions use PocketSphinx` };
+	return { kind: 'sherpa-onnx', model: resolveSherpaModelFiles(dir) };
+}
 
 export function loadTranscoderConfig(env: Record<string, string | undefined>): Readonly<TranscoderConfig> {
 	const c = parseEnv(schema, env, 'transcoder');
@@ -92,8 +127,11 @@ export function loadTranscoderConfig(env: Record<string, string | undefined>): R
 		hlsReplayRetentionDays: c.HLS_REPLAY_RETENTION_DAYS,
 		fontFile: c.BROADCAST_FONT_FILE,
 		logLevel: c.LOG_LEVEL,
-		captionEngine: Object.freeze<CaptionEngineConfig>(c.TRIBUNE_CAPTION_ENGINE === 'sherpa-onnx'
-			? { kind: 'sherpa-onnx', model: Object.freeze(resolveSherpaModelFiles(c.TRIBUNE_SHERPA_MODEL_DIR!)) }
-			: { kind: 'pocketsphinx' }),
+		captionEngine: deepFreeze(captionEngineOf(c)),
 	});
+}
+
+function deepFreeze(engine: CaptionEngineConfig): Readonly<CaptionEngineConfig> {
+	if (engine.kind === 'sherpa-onnx') Object.freeze(engine.model);
+	return Object.freeze(engine);
 }

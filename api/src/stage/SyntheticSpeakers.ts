@@ -93,7 +93,7 @@ export class SyntheticSpeakers {
 
 	/** Adds a synthetic speaker to the actor's space (host or co-host only; the space must be live). */
 	async add(actor: Actor, request: SyntheticSpeakerRequest): Promise<Participant> {
-		const space = await this.#requireLive(actor.spaceId);
+		const space = await this.#requireLive(actor);
 		if (request.video && !space.settings.video) throw new TribuneError('forbidden', 'this space has video off');
 		if (request.colour !== undefined && !request.video) throw new TribuneError('bad_request', 'a colour needs video: true');
 		const video = request.video ? { ...camera, pattern: request.colour === undefined ? 'testsrc2' as const : { colour: request.colour } } : undefined;
@@ -121,7 +121,7 @@ export class SyntheticSpeakers {
 	 * (speech and pauses) lasts at most `conversationLimits.loopS`.
 	 */
 	async addConversation(actor: Actor, request: SyntheticConversationRequest): Promise<Participant[]> {
-		await this.#requireLive(actor.spaceId);
+		await this.#requireLive(actor);
 		const { speakers, lines } = request;
 		for (const [i, line] of lines.entries()) {
 			if (line.speaker >= speakers.length) throw new TribuneError('bad_request', `line ${i} names speaker ${line.speaker}, but there are ${speakers.length}`);
@@ -162,9 +162,11 @@ export class SyntheticSpeakers {
 		return added.map((r) => r.participant);
 	}
 
-	async #requireLive(spaceId: SpaceId) {
+	/** The actor's space, once it is live and they may manage its stage (before any speech is synthesised). */
+	async #requireLive(actor: Actor) {
 		if (this.#closed) throw new TribuneError('unavailable', 'shutting down');
-		const space = await this.#service.getSpace(spaceId);
+		await this.#service.require(actor, 'manage_stage');
+		const space = await this.#service.getSpace(actor.spaceId);
 		if (space.state !== 'live') throw new TribuneError('conflict', 'the space is not live');
 		return space;
 	}
