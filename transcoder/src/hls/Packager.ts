@@ -137,7 +137,7 @@ export class Packager {
 				if (item.kind === 'init') packager.addInit(item.ftyp, item.moov);
 				else packager.addPart(item.moof, item.mdat);
 			},
-			switched: (run, hadPrevious, skippedParts, alignWaitMs, startCapturedAtMs) => {
+			switched: (run, hadPrevious, skippedParts, alignWaitMs, startCapturedAtMs, originS) => {
 				if (skippedParts > 0) this.options.logger.debug({ run, skippedParts }, 'a new run wrote parts that could not start playback');
 				if (alignWaitMs > 0) this.options.logger.debug({ run, alignWaitMs, placed: Object.fromEntries([...this.#renditions].map(([name, r]) => [name, r.placedMsn])) }, 'a new run waited for the renditions on air to reach one segment number');
 				// The new run's media time starts over: re-anchor it to the wall clock, and open one new segment number
@@ -152,6 +152,11 @@ export class Packager {
 					const last = Math.max(...renditions.map((r) => r.placedMsn));
 					for (const rendition of renditions) this.#fillGap(rendition, rendition.placedMsn, last, (msn) => this.#gapAt(msn, rendition));
 					for (const rendition of renditions) rendition.restart(last + 1);
+				}
+				// Its segments follow its GOP grid, wherever it went on air.
+				for (const [name, rendition] of this.#renditions) {
+					const origin = originS?.get(name);
+					if (origin !== undefined) rendition.alignTo(origin);
 				}
 				this.options.onRunOnAir?.(run);
 			},

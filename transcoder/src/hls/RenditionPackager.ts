@@ -97,6 +97,11 @@ export class RenditionPackager {
 		this.#segmenter.restart(nextMsn);
 	}
 
+	/** The run whose parts come next began at media time `originS` (see `Segmenter.alignTo`). */
+	alignTo(originS: number): void {
+		this.#segmenter.alignTo(originS);
+	}
+
 	/**
 	 * Placeholder segments (EXT-X-GAP) for the numbers after `afterMsn` (the last this rendition reached) up to
 	 * `toMsn`, timed by `gapAt` (a rendition that was behind the others when they all restart at one number). The

@@ -21,8 +21,9 @@ export interface RunSwitcherOptions {
 	 * `alignWaitMs`: how long it waited for the run on air's renditions to align ({@link aligned}), for logs.
 	 * `startCapturedAtMs`: the wall-clock time its first delivered media was captured, as estimated from when its parts
 	 * arrived (see `RunClock`; it can start with parts held for seconds while the run before delivered its backlog).
+	 * `originS`: per rendition, the media time of the run's first part (its GOP grid), where known.
 	 */
-	switched(run: number, hadPrevious: boolean, skippedParts: number, alignWaitMs: number, startCapturedAtMs?: number): void;
+	switched(run: number, hadPrevious: boolean, skippedParts: number, alignWaitMs: number, startCapturedAtMs?: number, originS?: ReadonlyMap<string, number>): void;
 	/**
 	 * Whether the run on air's renditions are all at one segment number. All renditions restart at one number past
 	 * the highest any reached, so a switch while one is a segment behind would make it skip a number (players fail
@@ -85,6 +86,8 @@ interface PendingRendition {
 	 * another starts, at the switch, from the part at the other's start (see `#startIndex`).
 	 */
 	parts: BufferedPart[];
+	/** Media time of the first part the run wrote (its first frame: the run's GOP grid starts there). */
+	originS?: number;
 }
 
 /**
@@ -185,11 +188,13 @@ export class RunSwitcher {
 			pending.init = item;
 			pending.track = init.tracks.find((t) => t.kind === 'video') ?? init.tracks.find((t) => t.kind === 'audio');
 			pending.parts = [];
+			delete pending.originS;
 		} else {
 			this.#pending.firstArrivedMs ??= now;
 			const fragment = pending.track === undefined ? undefined : parseFragment(item.moof, [pending.track]).tracks[0];
 			const independent = fragment?.startsWithSync === true;
 			const startS = fragment && pending.track ? fragment.baseTime / pending.track.timescale : 0;
+			if (fragment) pending.originS ??= startS;
 			if (independent || pending.parts.length > 0) {
 				pending.parts.push({ item, arrivedMs: now, startS, independent });
 				// Only so much history, and always from an independent part.
@@ -326,7 +331,9 @@ export class RunSwitcher {
 		const alignWaitMs = pending.readyMs === undefined ? 0 : (this.#options.nowMs ?? Date.now)() - pending.readyMs;
 		const zeroMs = this.#clocks.get(pending.run)?.zeroMs;
 		const startCapturedAtMs = zeroMs !== undefined && Number.isFinite(zeroMs) ? Math.round(zeroMs + startAtS * 1000) : undefined;
-		this.#options.switched(pending.run, hadPrevious, pending.skipped, alignWaitMs, startCapturedAtMs);
+		const originS = new Map<string, number>();
+		for (const [name, r] of pending.renditions) if (r.originS !== undefined) originS.set(name, r.originS);
+		this.#options.switched(pending.run, hadPrevious, pending.skipped, alignWaitMs, startCapturedAtMs, originS);
 		for (const name of this.#options.renditions) {
 			const r = pending.renditions.get(name)!;
 			this.#options.deliver(name, r.init!);

@@ -12,6 +12,23 @@ describe('Segmenter', () => {
 		expect(placed.filter((p) => p.startsSegment).map((p) => p.seq)).toEqual([0, 5, 10]);
 	});
 
+	it('follows a new run\'s GOP grid from its first frame, wherever in its first segment it went on air', () => {
+		// A run began at media time 0: every part of its first second is independent, then one keyframe a second.
+		const independentAt = (i: number) => i <= 5 || i % 5 === 0;
+		const segmenter = new Segmenter({ partTargetS: 0.2, segmentTargetS: 1 });
+		segmenter.restart(7);
+		segmenter.alignTo(0);
+		// It went on air at its part 1 (0.2 s): the first segment ends at 1.0 s with the run's own keyframes, not at 2.0.
+		const placed = Array.from({ length: 14 }, (_, k) => k + 1).map((i) => segmenter.place({ startS: i * 0.2, durationS: 0.2, independent: independentAt(i) }));
+		expect(placed.filter((p) => p.startsSegment).map((p) => p.seq)).toEqual([0, 4, 9]);
+		expect(placed.map((p) => p.msn)).toEqual([7, 7, 7, 7, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9]);
+		// Without the run's origin, its grid would start at the part it went on air at: a keyframe at 1.0 s falls short
+		// of the boundary (1.2 s), and the first segment runs to 2.0 s.
+		const unaligned = new Segmenter({ partTargetS: 0.2, segmentTargetS: 1 });
+		const wrong = Array.from({ length: 14 }, (_, k) => k + 1).map((i) => unaligned.place({ startS: i * 0.2, durationS: 0.2, independent: independentAt(i) }));
+		expect(wrong.filter((p) => p.startsSegment).map((p) => p.seq)).toEqual([0, 9]);
+	});
+
 	it('extends a segment until an independent part arrives', () => {
 		const segmenter = new Segmenter({ partTargetS: 0.2, segmentTargetS: 1 });
 		const independent = [true, false, false, false, false, false, true, false];

@@ -43,6 +43,8 @@ export class Segmenter {
 	#partIndex = 0;
 	#nextBoundaryS = Number.NaN;
 	#restartPending = false;
+	/** Media time of the first frame of the run whose first part comes next (its GOP grid), if known. */
+	#gridOriginS: number | undefined;
 
 	constructor(options: SegmenterOptions) {
 		this.#options = options;
@@ -62,6 +64,16 @@ export class Segmenter {
 		if (this.#seq >= 0 || nextMsn !== undefined) this.#restartPending = true;
 	}
 
+	/**
+	 * The encoder run whose first part comes next began at media time `originS`. Its keyframes fall every segment
+	 * target from there (after a first segment of independent parts), and a run goes on air at any part of that
+	 * first segment: its segments follow that grid, not one from the part it went on air at, which put a keyframe
+	 * just short of the boundary and made a first segment of up to two targets (EXTINF over the target duration).
+	 */
+	alignTo(originS: number): void {
+		this.#gridOriginS = originS;
+	}
+
 	/** Media sequence number of the last segment placed (or resumed after), or -1. */
 	get msn(): number {
 		return this.#msn;
@@ -78,7 +90,12 @@ export class Segmenter {
 		if (startsSegment) {
 			this.#msn++;
 			this.#partIndex = 0;
-			if (first) this.#nextBoundaryS = fragment.startS + this.#options.segmentTargetS;
+			if (first) {
+				const origin = this.#gridOriginS;
+				const target = this.#options.segmentTargetS;
+				this.#nextBoundaryS = origin !== undefined && origin <= fragment.startS ? origin + Math.ceil((fragment.startS + halfPart - origin) / target) * target : fragment.startS + target;
+				this.#gridOriginS = undefined;
+			}
 			while (this.#nextBoundaryS <= fragment.startS + halfPart) this.#nextBoundaryS += this.#options.segmentTargetS;
 		} else {
 			this.#partIndex++;
