@@ -1,4 +1,4 @@
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -14,6 +14,7 @@ import {
 import pino from 'pino';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createOrigin } from '../src/origin/createOrigin.js';
+import { cpuSeconds, loadAverage } from './load/procStats.js';
 import { StageLinkServer } from '../src/stageLink/StageLinkServer.js';
 import { get } from './origin/support/fetchText.js';
 import { parseMediaPlaylist } from './origin/support/parsePlaylist.js';
@@ -67,7 +68,6 @@ const canvas = { width: 1280, height: 720 };
 const spaceId = 'bench-slides';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const round = (value: number, digits = 3) => Number(value.toFixed(digits));
-const loadavg = () => fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);
 const mean = (values: readonly number[]) => (values.length === 0 ? NaN : values.reduce((a, b) => a + b, 0) / values.length);
 
 /** A caption engine that hears nothing: captions are not what this bench measures (and their recognisers cost CPU). */
@@ -76,18 +76,6 @@ class DeafEngine extends TypedEmitter<CaptionEngineEvents> implements CaptionEng
 	async start(): Promise<void> {}
 	feed(): void {}
 	async stop(): Promise<void> {}
-}
-
-let clockTicks = 100;
-/** CPU seconds (user + system, every thread) a process has used so far; undefined once it is gone. */
-function cpuSeconds(pid: number): number | undefined {
-	try {
-		const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-		const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-		return (Number(fields[11]) + Number(fields[12])) / clockTicks;
-	} catch {
-		return undefined;
-	}
 }
 
 /** What the origin listed of a rendition: each part's bytes (fetched at once) and when it was first listed. */
@@ -215,9 +203,8 @@ describe.skipIf(process.env.TRIBUNE_BENCH !== '1')('slides bench: a shared slide
 	});
 
 	it('measures OCR accuracy per text size and rendition, time to readable, and what the share costs the encoder', { timeout: 900_000 }, async () => {
-		clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
 		dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tribune-bench-slides-'));
-		const loadavgBefore = loadavg();
+		const loadavgBefore = loadAverage();
 		const slide = await drawSlide(dir);
 
 		const pool = await WorkerPool.create(loadIngestConfig({ MEDIASOUP_NUM_WORKERS: '1' }), logger);
@@ -411,7 +398,7 @@ describe.skipIf(process.env.TRIBUNE_BENCH !== '1')('slides bench: a shared slide
 			speed_goal_met: (figures.speed_with_share as number) >= goals.speed - speedResolution && (figures.speed_without_share as number) >= goals.speed - speedResolution,
 		};
 		const headline = Object.fromEntries(['accuracy_720p_24px', 'accuracy_360p_24px', 'readable_after_share_s', 'share_added_cores', 'speed_with_share'].map((k) => [k, figures[k]]));
-		const result = { ...headline, ...met, loadavg_before: loadavgBefore, loadavg_end: loadavg(), cores_online: os.cpus().length, share_s: shareS, baseline_s: withoutShareS, ...figures };
+		const result = { ...headline, ...met, loadavg_before: loadavgBefore, loadavg_end: loadAverage(), cores_online: os.cpus().length, share_s: shareS, baseline_s: withoutShareS, ...figures };
 		if (process.env.TRIBUNE_BENCH_OUT) fs.writeFileSync(process.env.TRIBUNE_BENCH_OUT, `${JSON.stringify(result)}\n`);
 		expect(figures.accuracy_720p_48px, 'the share is in the 720p picture').toBeGreaterThan(0.5);
 	});

@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
-import dgram from 'node:dgram';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { types } from 'mediasoup';
+import { playVp8Clip, readIvfFrames } from './vp8Player.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -41,79 +41,15 @@ export async function startPliCamera(router: types.Router, options: { dir: strin
 			encodings: [{ ssrc: options.ssrc }],
 		},
 	});
-	const socket = dgram.createSocket('udp4');
-	await new Promise<void>((resolve) => socket.bind(0, ip, resolve));
-	let requests = 0;
-	let answered = 0;
-	let next = 0;
-	let seq = 1000 + (options.ssrc % 1000);
-	let timestamp = 10_000;
-	let pictureId = 0;
-	socket.on('message', (packet) => {
-		if (!hasKeyframeRequest(packet)) return;
-		requests++;
-		if (requests <= options.ignoreRequests) return;
-		answered++;
-		next = 0;
-	});
-	const timer = setInterval(() => {
-		const frame = frames[next]!;
-		next = (next + 1) % frames.length;
-		timestamp = (timestamp + 90000 / fps) >>> 0;
-		pictureId = (pictureId + 1) & 0x7fff;
-		const maxPayload = 1000;
-		for (let offset = 0; offset < frame.length; offset += maxPayload) {
-			const last = offset + maxPayload >= frame.length;
-			const header = Buffer.alloc(16);
-			header[0] = 0x80;
-			header[1] = (last ? 0x80 : 0) | 101;
-			header.writeUInt16BE(seq, 2);
-			seq = (seq + 1) & 0xffff;
-			header.writeUInt32BE(timestamp, 4);
-			header.writeUInt32BE(options.ssrc, 8);
-			// VP8 payload descriptor (RFC 7741): extended, S=1 on the first packet of a frame, partition 0, and a 15-bit
-			// picture ID, as browsers send it (mediasoup forwards no VP8 without one).
-			header[12] = offset === 0 ? 0x90 : 0x80;
-			header[13] = 0x80;
-			header.writeUInt16BE(0x8000 | pictureId, 14);
-			socket.send(Buffer.concat([header, frame.subarray(offset, offset + maxPayload)]), transport.tuple.localPort, ip);
-		}
-	}, 1000 / fps);
+	const player = await playVp8Clip(transport, { frames, fps, ssrc: options.ssrc, atEnd: 'loop', ignoreRequests: options.ignoreRequests, ip });
 	return {
 		producer,
 		get requests() {
-			return requests;
+			return player.requests;
 		},
 		get answered() {
-			return answered;
+			return player.answered;
 		},
-		close() {
-			clearInterval(timer);
-			socket.close();
-			transport.close();
-		},
+		close: () => player.close(),
 	};
-}
-
-function readIvfFrames(file: Buffer): Buffer[] {
-	const frames: Buffer[] = [];
-	let offset = file.readUInt16LE(6); // header length, 32
-	while (offset + 12 <= file.length) {
-		const size = file.readUInt32LE(offset);
-		frames.push(file.subarray(offset + 12, offset + 12 + size));
-		offset += 12 + size;
-	}
-	return frames;
-}
-
-/** Whether an RTCP (compound) packet holds a PLI (PSFB, FMT 1) or a FIR (PSFB, FMT 4). */
-function hasKeyframeRequest(packet: Buffer): boolean {
-	let offset = 0;
-	while (offset + 4 <= packet.length) {
-		const fmt = packet[offset]! & 0x1f;
-		const type = packet[offset + 1]!;
-		if (type === 206 && (fmt === 1 || fmt === 4)) return true;
-		offset += (packet.readUInt16BE(offset + 2) + 1) * 4;
-	}
-	return false;
 }
