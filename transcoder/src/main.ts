@@ -27,6 +27,8 @@ async function main(): Promise<void> {
 	if (!fs.existsSync(config.fontFile)) throw new ConfigError(`BROADCAST_FONT_FILE=${config.fontFile}: no such file (Debian: apt-get install fonts-dejavu-core)`);
 	const logger = createLogger('transcoder', config.logLevel);
 	const captionEngine = config.captionEngine;
+	// Why captions run PocketSphinx when a sherpa-onnx model was asked for (TRIBUNE_SHERPA_MODEL_URL/_SHA256).
+	if (captionEngine.kind === 'pocketsphinx' && captionEngine.note) logger.warn(captionEngine.note);
 	// A model that does not load stops the transcoder here (ConfigError), before it takes any broadcast.
 	if (captionEngine.kind === 'sherpa-onnx') {
 		await probeSherpaOnnxEngine(captionEngine.model);
