@@ -10,7 +10,9 @@ import { TribuneSystem } from './support/tribuneSystem.js';
  * colour and size. A speaker shares and the others see it large with the tiles beside it (pinned first); the host
  * stops it; a second speaker shares with tab audio; the first replaces it after saying yes; the browser's own
  * "stop sharing" ends a share; a demoted sharer's share ends; the host's switch takes sharing from speakers; and a
- * share larger than ingest's bounds is ended by the server. Screenshots go to test-artifacts/player-e2e-screen-share/.
+ * share larger than ingest's bounds is ended by the server. A listener on HLS sees the first share take most of the
+ * broadcast picture (the presentation layout), and the picture without it once stopped; the times are logged. (The
+ * broadcast's own test of shares, one after another, is api/test/screenShareBroadcast.test.ts.) Screenshots go to test-artifacts/player-e2e-screen-share/.
  */
 const system = new TribuneSystem('player-e2e-screen-share');
 afterAll(() => system.stop());
@@ -89,6 +91,44 @@ const shownShare = (page: Page) =>
 		return { participantId: figure.dataset.participantId, width: video.videoWidth, height: video.videoHeight, rgb: [r!, g!, b!], shareWidth: figure.getBoundingClientRect().width };
 	});
 
+/** The part of a listener's broadcast picture (HLS) that is the colour `hex`, 0–1, and what the picture was. */
+const broadcastShare = (page: Page, hex: string) =>
+	page.evaluate((colour) => {
+		const video = document.querySelector<HTMLVideoElement>('[data-testid=hls-video]');
+		if (!video || video.videoWidth === 0) return { part: 0, picture: `no picture (${video ? `time ${video.currentTime}` : 'no video element'})` };
+		const canvas = document.createElement('canvas');
+		canvas.width = 64;
+		canvas.height = 36;
+		const ctx = canvas.getContext('2d')!;
+		ctx.drawImage(video, 0, 0, 64, 36);
+		const data = ctx.getImageData(0, 0, 64, 36).data;
+		const want = [1, 3, 5].map((i) => parseInt(colour.slice(i, i + 2), 16));
+		let n = 0;
+		const mean = [0, 0, 0];
+		for (let i = 0; i < data.length; i += 4) {
+			for (let k = 0; k < 3; k++) mean[k]! += data[i + k]! / (64 * 36);
+			if ([0, 1, 2].every((k) => Math.abs(data[i + k]! - want[k]!) < 48)) n++;
+		}
+		return { part: n / (64 * 36), picture: `${video.videoWidth}×${video.videoHeight} at ${video.currentTime.toFixed(1)} s, mean rgb ${mean.map(Math.round).join(',')}` };
+	}, hex);
+
+/** Waits until `hex` covers over a quarter of the listener's broadcast picture (`below`: under 2 %); logs how long after `sinceMs`. */
+async function listenerSees(page: Page, hex: string, what: string, sinceMs: number, below = false): Promise<void> {
+	let last = { part: 0, picture: '' };
+	try {
+		await expect
+			.poll(async () => {
+				last = await broadcastShare(page, hex);
+				return below ? last.part < 0.02 : last.part > 0.25;
+			}, { timeout: 60_000 })
+			.toBe(true);
+	} catch (error) {
+		await system.shot(page, `failed-${what.replace(/\W+/g, '-')}`);
+		throw new Error(`${what}: ${hex} covers ${last.part} of the listener's picture (${last.picture})`, { cause: error });
+	}
+	console.log(`${what}: on the listener's HLS picture ${((Date.now() - sinceMs) / 1000).toFixed(1)} s after the click (${Math.round(last.part * 100)} % of the frame; ${last.picture})`);
+}
+
 const close = (rgb: number[] | undefined, hex: string) => {
 	const want = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
 	return !!rgb && rgb.every((v, i) => Math.abs(v - want[i]!) < 40);
@@ -146,6 +186,7 @@ describe('screen sharing on stage', () => {
 		expect(tessId).toBeTruthy();
 
 		// Sam shares a red 1080p slide: the host and Tess see it large, at its size, with the tiles in a strip beside it.
+		const samClick = Date.now();
 		await sam.getByTestId('share-screen').click();
 		await sam.getByTestId('stop-share').waitFor({ timeout: 15_000 });
 		const onHost = await expectShare(host, samId, '#c0392b', "Sam's share on the host's page");
@@ -165,21 +206,27 @@ describe('screen sharing on stage', () => {
 		await late.getByLabel('Your name').fill('Lou Late');
 		await late.getByRole('button', { name: 'Listen in' }).click();
 		await expect.poll(() => toasts(host), { timeout: 15_000 }).toMatch(/Lou Late joined/);
+		// Lou, a listener, sees the share in the broadcast (HLS): the presentation layout gives it most of the frame.
+		await listenerSees(late, '#c0392b', "Sam's share", samClick);
 		await system.shot(host, '01-host-sees-share');
 		await system.shot(sam, '02-sharer');
 
-		// The host stops it: it goes from every page, Sam is told, and Sam's capture stops.
+		// The host stops it: it goes from every page (the broadcast too), Sam is told, and Sam's capture stops.
+		const stopClick = Date.now();
 		await host.getByTestId('stop-their-share').click();
 		await expect.poll(() => toasts(sam), { timeout: 10_000 }).toMatch(/Your screen share was stopped by a host/);
 		await expect.poll(() => shownShare(host), { timeout: 10_000 }).toBeNull();
 		await expect.poll(() => sam.evaluate(() => (window as unknown as { shared: MediaStream }).shared.getVideoTracks()[0]!.readyState), { timeout: 10_000 }).toBe('ended');
+		await listenerSees(late, '#c0392b', "the stopped share gone", stopClick, true);
 		await sam.getByTestId('share-screen').waitFor({ timeout: 10_000 });
 
 		// Tess shares a blue slide with the tab's sound.
 		await setSlide(tess, { colour: '#2455c3', text: 'Second', audio: true });
+		const tessClick = Date.now();
 		await tess.getByTestId('share-screen').click();
 		await expectShare(host, tessId, '#2455c3', "Tess's share on the host's page");
 		await expectShare(sam, tessId, '#2455c3', "Tess's share on Sam's page");
+		console.log(`Tess's share on the host's page ${((Date.now() - tessClick) / 1000).toFixed(1)} s after the click`);
 
 		// Sam asks to share while Tess does: asked first; cancelling keeps Tess's; saying yes replaces it.
 		await setSlide(sam, { colour: '#1e8449', text: 'Third' });
@@ -188,8 +235,10 @@ describe('screen sharing on stage', () => {
 		await sam.getByTestId('share-cancel').click();
 		expect(await sam.evaluate(() => (window as unknown as { displayRequests: number }).displayRequests)).toBe(1);
 		await sam.getByTestId('share-screen').click();
+		const replaceClick = Date.now();
 		await sam.getByTestId('share-replace').click();
 		await expectShare(host, samId, '#1e8449', "Sam's replacement on the host's page");
+		console.log(`Sam's replacement on the host's page ${((Date.now() - replaceClick) / 1000).toFixed(1)} s after the click`);
 		await expect.poll(() => toasts(tess), { timeout: 10_000 }).toMatch(/Your screen share was replaced/);
 		await expect.poll(() => tess.evaluate(() => (window as unknown as { shared: MediaStream }).shared.getTracks().map((t) => t.readyState).join()), { timeout: 10_000 }).toBe('ended,ended');
 		await system.shot(host, '03-replaced');
