@@ -101,6 +101,7 @@ export function createBroadcastRunner(deps: BroadcastRunnerDeps): BroadcastRunne
 		const captions = await BroadcastCaptions.start({
 			spaceId: data.spaceId, redis: deps.redis, prefix: deps.prefix, link: deps.link, sessionId, workDir, ffmpegPath: deps.ffmpegPath,
 			packager, composite: data.composite, canvas: deps.canvas, logger,
+			...(deps.rtpIp !== undefined && { ip: deps.rtpIp }),
 			createEngine: deps.createCaptionEngine ?? ((_, engineLogger) => new PocketsphinxEngine({ logger: engineLogger })),
 		}).catch((error: unknown) => void logger.error({ err: error }, 'captions unavailable for this broadcast'));
 		// What the encoder flushes as it stops was captured after the space ended: not part of it. (A transcoder that
