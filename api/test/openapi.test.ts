@@ -108,7 +108,7 @@ describe('each documented operation, called for real', () => {
 	}
 
 	it('spaces, captions and replays', async () => {
-		const created = await call('post', '/api/spaces', '/api/spaces', { body: { title: 'Documented', hostName: 'Dana', settings: { recording: true } } });
+		const created = await call('post', '/api/spaces', '/api/spaces', { body: { title: 'Documented', hostName: 'Dana', settings: { recording: true }, vocabulary: ['Okonkwo'] } });
 		expect(created.status).toBe(201);
 		await refusesExtra('post', '/api/spaces', '/api/spaces', { title: 'x', hostName: 'y' });
 		const id = created.body.space.id as string;
@@ -123,6 +123,9 @@ describe('each documented operation, called for real', () => {
 		expect((await call('get', '/api/spaces/:id/broadcast', s('/broadcast'))).status).toBe(401);
 		expect((await call('post', '/api/spaces/:id/caption-mode', s('/caption-mode'), { bearer: host, body: { captionMode: 'sidecar' } })).status).toBe(200);
 		await refusesExtra('post', '/api/spaces/:id/caption-mode', s('/caption-mode'), { captionMode: 'off' }, host);
+		expect((await call('get', '/api/spaces/:id/vocabulary', s('/vocabulary'), { bearer: host })).body).toEqual({ words: ['Okonkwo'] });
+		expect((await call('post', '/api/spaces/:id/vocabulary', s('/vocabulary'), { bearer: host, body: { words: ['Grafana', 'Siobhan Okonkwo'] } })).status).toBe(200);
+		await refusesExtra('post', '/api/spaces/:id/vocabulary', s('/vocabulary'), { words: [] }, host);
 		const captioner = await call('post', '/api/spaces/:id/captioner-token', s('/captioner-token'), { bearer: host, body: { name: 'Cap', ttlS: 600 } });
 		expect(captioner.status).toBe(201);
 		await refusesExtra('post', '/api/spaces/:id/captioner-token', s('/captioner-token'), {}, host);
@@ -136,6 +139,9 @@ describe('each documented operation, called for real', () => {
 		expect((await call('post', '/api/spaces/:id/tokens/revoke', s('/tokens/revoke'), { bearer: host, body: { participantId: joined.body.participant.id } })).status).toBe(200);
 		expect((await call('post', '/api/spaces/:id/synthetic-speakers', s('/synthetic-speakers'), { bearer: host, body: { displayName: 'Bot', text: 'Hi' } })).status).toBe(201);
 		await refusesExtra('post', '/api/spaces/:id/synthetic-speakers', s('/synthetic-speakers'), { displayName: 'Bot', text: 'Hi' }, host);
+		const conversation = { speakers: [{ displayName: 'Ana' }, { displayName: 'Ben', voice: 'rms' }], lines: [{ speaker: 0, text: 'Hello' }, { speaker: 1, text: 'Hi Ana' }] };
+		expect((await call('post', '/api/spaces/:id/synthetic-conversation', s('/synthetic-conversation'), { bearer: host, body: conversation })).status).toBe(201);
+		await refusesExtra('post', '/api/spaces/:id/synthetic-conversation', s('/synthetic-conversation'), conversation, host);
 		expect((await call('get', '/api/spaces/:id/export', s('/export'))).status).toBe(200);
 		expect((await call('post', '/api/spaces/:id/export', s('/export'), { bearer: host })).status).toBe(409);
 		expect((await call('post', '/api/spaces/:id/end', s('/end'), { bearer: host })).status).toBe(200);

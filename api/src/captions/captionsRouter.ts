@@ -8,6 +8,7 @@ import { plainLine } from '../validation/plainLine.js';
 import { spaceInfo } from '../signaling/toWire.js';
 import { asSpaceId, captionModes, type CaptionMode, type SpaceId } from '../spaces/Space.js';
 import type { Actor, SpaceService } from '../spaces/SpaceService.js';
+import { vocabularyListSchema } from '../spaces/spaceVocabulary.js';
 import type { CaptionerPushes } from './CaptionerPushes.js';
 import { captionerSocketPath } from './CaptionerSocket.js';
 import { captionerTokenTtl, type CaptionerTokens } from './CaptionerTokens.js';
@@ -27,6 +28,7 @@ const spaceIdParam = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
 /** A captioner's name: trimmed, no control characters, no bidi overrides (as for pushes). */
 const name = plainLine(50);
 
+const vocabularyBody = z.strictObject({ words: vocabularyListSchema });
 const captionModeBody = z.strictObject({ captionMode: z.enum(captionModes as [CaptionMode, ...CaptionMode[]]) });
 const tokenBody = z.strictObject({
 	name: name.min(1).default('Captioner'),
@@ -48,6 +50,11 @@ function bearer(req: Request): string {
 /**
  * Captions over REST, under /api/spaces:
  *   POST /:id/caption-mode     { captionMode } → { space } (host or co-host token; also a signaling request)
+ *   GET  /:id/vocabulary       → { words } (host or co-host token): the words the caption recognisers expect
+ *   POST /:id/vocabulary       { words: string[] } → { words } (host or co-host token; ≤ 100 entries of ≤ 40
+ *                              characters, repeats dropped; 10 changes a minute): with the title, the description
+ *                              and the speakers' names, made likelier in recognition; a broadcast in progress
+ *                              reloads its recognisers with them (captions pause a second or two per speaker)
  *   POST /:id/captioner-token  { name?, ttlS? } → { token, expiresAt, captionsUrl, socketUrl } (host or co-host
  *                              token): a token that may push captions to this space and do nothing else, here or
  *                              over the captioner WebSocket (CaptionerSocket)
@@ -75,6 +82,19 @@ export function captionsRouter(deps: CaptionsRouterDeps): Router {
 		const actor = await moderator(req, spaceId);
 		const { captionMode } = parseInput(captionModeBody, req.body);
 		res.set('Cache-Control', 'no-store').json({ space: spaceInfo(await service.setCaptionMode(actor, captionMode)) });
+	});
+
+	router.get('/:id/vocabulary', async (req, res) => {
+		const spaceId = idOf(req);
+		const actor = await moderator(req, spaceId);
+		res.set('Cache-Control', 'no-store').json({ words: await service.getVocabulary(actor) });
+	});
+
+	router.post('/:id/vocabulary', express.json({ limit: '16kb' }), async (req, res) => {
+		const spaceId = idOf(req);
+		const actor = await moderator(req, spaceId);
+		const { words } = parseInput(vocabularyBody, req.body);
+		res.set('Cache-Control', 'no-store').json({ words: await service.setVocabulary(actor, words) });
 	});
 
 	router.post('/:id/captioner-token', json, async (req, res) => {

@@ -4,6 +4,7 @@ import { captionerTokenTtl } from '../captions/CaptionerTokens.js';
 import { errorCatalogue, type ErrorCode } from '../errors.js';
 import { captionModes, roles, type CaptionMode, type Role } from '../spaces/Space.js';
 import { plainLine } from '../validation/plainLine.js';
+import { vocabularyEntrySchema, vocabularyListLimits } from '../spaces/spaceVocabulary.js';
 
 /**
  * What the public space routes take and every route answers, as zod schemas the OpenAPI document is generated from.
@@ -62,6 +63,8 @@ export const createSpaceRequest = z.strictObject({
 	settings: settingsInput.optional(),
 	/** With open hosting: the creator's anonymous identity credential (a new one otherwise). */
 	identity: identityCredential.optional(),
+	/** Words and names the caption recognisers are to expect (≤ 100 entries of ≤ 40 characters). */
+	vocabulary: z.array(vocabularyEntrySchema).max(vocabularyListLimits.maxEntries).optional(),
 });
 
 export const spaceWithTokenResponse = z.strictObject({
@@ -86,13 +89,25 @@ export const tokenResponse = z.strictObject({ token: tokenSchema });
 export const revokedResponse = z.strictObject({ revoked: z.literal(true) });
 export const revokeRequest = z.strictObject({ participantId: id });
 
+const syntheticVoice = z.enum(['slt', 'rms', 'awb', 'kal16', 'kal', 'espeak-ng']);
 export const syntheticSpeakerRequest = z.strictObject({
 	displayName: plainLine(50).min(1),
 	text: plainLine(1000).min(1),
+	voice: syntheticVoice.optional(),
 	video: z.boolean().optional(),
 	colour: z.string().regex(/^#[0-9A-Fa-f]{6}$/).optional(),
 });
 export const participantResponse = z.strictObject({ participant: participantInfoSchema });
+export const syntheticConversationRequest = z.strictObject({
+	speakers: z.array(z.strictObject({ displayName: plainLine(50).min(1), voice: syntheticVoice.optional() })).min(1).max(6),
+	lines: z.array(z.strictObject({ speaker: z.number().int().min(0).max(5), text: plainLine(1000).min(1) })).min(1).max(24),
+	pauseMs: z.number().int().min(300).max(5000).optional(),
+});
+export const participantsResponse = z.strictObject({ participants: z.array(participantInfoSchema) });
+
+/** The host's caption vocabulary: entries in order, repeats (ignoring case) dropped. */
+export const vocabularyRequest = z.strictObject({ words: z.array(vocabularyEntrySchema).max(vocabularyListLimits.maxEntries) });
+export const vocabularyResponse = z.strictObject({ words: z.array(z.string()) });
 
 export const captionModeRequest = z.strictObject({ captionMode: wireCaptionMode });
 export const captionerTokenRequest = z.strictObject({

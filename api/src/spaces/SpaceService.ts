@@ -30,6 +30,10 @@ import {
 	type SpaceState,
 } from './Space.js';
 import type { AuthRecord, Page, RoleChange, SpaceStore } from './SpaceStore.js';
+import { MemoryVocabularyStore, type VocabularyStore } from './spaceVocabulary.js';
+
+/** Changes of a space's caption word list a minute (each one reloads every speaker's recogniser). */
+export const vocabularyChangesPerMin = 10;
 
 /** Who is asking: the participant a verified token names. Their role is read afresh from the store every time. */
 export interface Actor {
@@ -72,6 +76,8 @@ export interface CreateSpaceInput {
 	owner: string;
 	/** The client's address, for the per-address creation rate and the host's record (absent: server API). */
 	address?: string;
+	/** The host's words for the caption recognisers (`vocabularyListSchema`, validated by the caller). */
+	vocabulary?: string[];
 }
 
 /** A join from the share link. */
@@ -120,6 +126,8 @@ export interface SpaceServiceOptions {
 	 * once the operator revoked that host. Absent: not checked.
 	 */
 	hostExists?: (hostId: string) => Promise<boolean>;
+	/** Where each space's caption vocabulary is kept. Default: in memory (one process). */
+	vocabulary?: VocabularyStore;
 }
 
 /** A verified token's participant, as the store has them now. */
@@ -172,6 +180,7 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 	readonly #hostExists: ((hostId: string) => Promise<boolean>) | undefined;
 	readonly #participantIdleTtlS: number;
 	readonly #idKey: Uint8Array;
+	readonly #vocabulary: VocabularyStore;
 	readonly openHosting: boolean;
 	readonly limits: Readonly<SpaceLimits>;
 
@@ -195,6 +204,7 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 		this.#hostExists = options.hostExists;
 		this.#participantIdleTtlS = options.participantIdleTtlS ?? defaultLifecycleLimits.participantIdleTtlS;
 		this.#idKey = options.idKey;
+		this.#vocabulary = options.vocabulary ?? new MemoryVocabularyStore();
 	}
 
 	/** The id `identity` has (or would have) as a participant of `spaceId`. */
@@ -247,6 +257,8 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 			endedAt: null,
 		};
 		await this.#store.createSpace(space, host, { unstartedTtlS: this.limits.unstartedTtlS });
+		// The recognisers know the title and description from the start, and the host's words if they gave some.
+		await this.#vocabulary.write(space.id, { words: input.vocabulary ?? [], title: space.title, description: space.description });
 		const { token } = await this.#tokens.issue({ spaceId: space.id, participantId: host.id, identity: host.identity, role: 'host', generation: 0 });
 		return { space, host, token };
 	}
@@ -591,6 +603,27 @@ export class SpaceService extends TypedEmitter<SpaceServiceEvents> {
 		if (!space) throw new TribuneError('space_ended', 'this space has ended');
 		this.safeEmit('settingsChanged', { space });
 		return space;
+	}
+
+	/** The host's words for the caption recognisers (host or co-host). */
+	async getVocabulary(actor: Actor): Promise<string[]> {
+		await this.require(actor, 'manage_captions');
+		await this.getSpace(actor.spaceId);
+		return (await this.#vocabulary.read(actor.spaceId))?.words ?? [];
+	}
+
+	/**
+	 * A host or co-host replaces the words the caption recognisers are to expect (`vocabularyListSchema`, validated
+	 * by the caller); a broadcast in progress restarts its recognisers with them. At most `vocabularyChangesPerMin`
+	 * changes a minute per space: each one reloads every speaker's recogniser.
+	 */
+	async setVocabulary(actor: Actor, words: string[]): Promise<string[]> {
+		await this.require(actor, 'manage_captions');
+		const space = await this.#requireNotEnded(actor.spaceId);
+		const waitMs = await this.#store.takeRate(`vocabulary:${space.id}`, { burst: vocabularyChangesPerMin, perSecond: vocabularyChangesPerMin / 60 });
+		if (waitMs > 0) throw new RetryLaterError('rate_limited', 'the word list changed too often; try again later', waitMs / 1000);
+		await this.#vocabulary.write(space.id, { words, title: space.title, description: space.description });
+		return words;
 	}
 
 	async raiseHand(actor: Actor): Promise<void> {

@@ -10,6 +10,7 @@ import { CaptionerSocket } from '../captions/CaptionerSocket.js';
 import { CaptionRelay } from '../captions/CaptionRelay.js';
 import { RedisClock } from '../redis/RedisClock.js';
 import { requestRedisCommandTimeoutMs } from '../redis/requestRedis.js';
+import { RedisCaptionVocabulary } from '../captions/RedisCaptionVocabulary.js';
 import { SignalingServer, type SignalingOptions } from '../signaling/SignalingServer.js';
 import { SyntheticSpeakers } from '../stage/SyntheticSpeakers.js';
 import { RedisSpaceStore } from './RedisSpaceStore.js';
@@ -89,6 +90,8 @@ export function createSpaces(options: SpacesOptions): Spaces {
 	});
 	const service = new SpaceService({
 		store,
+		// Where the transcoder reads each space's caption vocabulary.
+		vocabulary: new RedisCaptionVocabulary({ redis: requestRedis, prefix: options.redisPrefix }),
 		tokens: new TokenIssuer(options.tokenKey, { ttlS: options.tokenTtlS, maxSessionS: options.tokenMaxSessionS ?? defaultMaxSessionS }),
 		identities: new IdentityCredentials(options.tokenKey),
 		idKey: options.tokenKey,

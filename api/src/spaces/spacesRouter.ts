@@ -6,6 +6,8 @@ import { plainLine } from '../validation/plainLine.js';
 import { spaceInfo, participantInfo } from '../signaling/toWire.js';
 import { asParticipantId, asSpaceId, captionModes, type CaptionMode } from './Space.js';
 import type { SyntheticSpeakers } from '../stage/SyntheticSpeakers.js';
+import { syntheticConversationBody, syntheticVoiceSchema } from '../stage/syntheticSpeakerRequests.js';
+import { vocabularyListSchema } from './spaceVocabulary.js';
 import type { Authenticated, SpaceService } from './SpaceService.js';
 import { bearerToken } from '../http/bearerToken.js';
 
@@ -32,6 +34,8 @@ const createBody = z.strictObject({
 		.default({}),
 	/** With open hosting: the creator's anonymous identity credential (absent or invalid: a new identity). */
 	identity: z.string().max(4096).optional(),
+	/** Words and names the caption recognisers are to expect (≤ 100 entries of ≤ 40 characters). */
+	vocabulary: vocabularyListSchema.optional(),
 });
 
 const joinBody = z.strictObject({
@@ -45,6 +49,8 @@ const joinBody = z.strictObject({
 const syntheticBody = z.strictObject({
 	displayName: text(50).min(1),
 	text: text(1000).min(1),
+	/** A flite voice (default: one not yet used in the space) or espeak-ng. */
+	voice: syntheticVoiceSchema.optional(),
 	video: z.boolean().default(false),
 	/** With `video: true`, a camera of this one colour instead of the test pattern (tests find it in the composite). */
 	colour: z.string().regex(/^#[0-9A-Fa-f]{6}$/, 'expected a colour #rrggbb').optional(),
@@ -58,14 +64,18 @@ const revokeBody = z.strictObject({ participantId: z.string().regex(/^[A-Za-z0-9
  * REST for spaces, under /api/spaces:
  *   POST /                 create a space (a host credential as `Authorization: Bearer …`, or anyone with open
  *                          hosting) → { space, participant, token } (the host's), and with open hosting
- *                          `identity`: the creator's anonymous identity credential
+ *                          `identity`: the creator's anonymous identity credential; `vocabulary?: string[]`:
+ *                          words and names for the caption recognisers (≤ 100 entries of ≤ 40 characters)
  *   GET  /:id              the space's public description
  *   POST /:id/join         join from the share link { displayName, token?, identity? } → { space, participant, token }
  *                          (a listener's), and `identity` for an anonymous joiner (a fresh identity credential)
  *   POST /:id/start        go live (host token as `Authorization: Bearer …`)
  *   POST /:id/end          end the space (host token)
- *   POST /:id/synthetic-speakers  put a synthetic (espeak-ng) speaker on stage (host or co-host token; only with
- *                          SYNTHETIC_SPEAKERS=true): { displayName, text, video?, colour?: '#rrggbb' } → { participant }
+ *   POST /:id/synthetic-speakers  put a synthetic (flite) speaker on stage (host or co-host token; only with
+ *                          SYNTHETIC_SPEAKERS=true): { displayName, text, voice?, video?, colour?: '#rrggbb' } → { participant }
+ *   POST /:id/synthetic-conversation  synthetic speakers taking turns in a scripted, looped conversation
+ *                          (host or co-host; SYNTHETIC_SPEAKERS=true): { speakers: [{displayName, voice?}] (1-6),
+ *                          lines: [{speaker: index, text}] (1-24), pauseMs? } → { participants }
  *   POST /:id/tokens/rotate  {} → { token } (any participant's token): a new token in the same session; every older
  *                          one of the caller's stops working, and their WebSockets holding one close (4013)
  *   POST /:id/tokens/revoke  { participantId } → { revoked: true } (host or co-host token, someone of lower rank):
@@ -101,6 +111,7 @@ export function spacesRouter({ service, synthetic }: SpacesRouterDeps): Router {
 			settings: body.settings,
 			owner: creator.identity,
 			...(req.ip !== undefined && { address: req.ip }),
+			...(body.vocabulary !== undefined && { vocabulary: body.vocabulary }),
 		});
 		res
 			.status(201)
@@ -155,6 +166,13 @@ export function spacesRouter({ service, synthetic }: SpacesRouterDeps): Router {
 		const actor = await actorOf(req);
 		const participant = await synthetic.add(actor, parseInput(syntheticBody, req.body));
 		res.status(201).json({ participant: participantInfo(participant) });
+	});
+
+	router.post('/:id/synthetic-conversation', async (req, res) => {
+		if (!synthetic) throw new TribuneError('not_found', 'synthetic speakers are off (SYNTHETIC_SPEAKERS=true turns them on)');
+		const actor = await actorOf(req);
+		const participants = await synthetic.addConversation(actor, parseInput(syntheticConversationBody, req.body));
+		res.status(201).json({ participants: participants.map(participantInfo) });
 	});
 
 	return router;
