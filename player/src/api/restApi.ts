@@ -156,6 +156,10 @@ export const restApi = {
 	end: (spaceId: string, token: string) => call<{ space: SpaceInfo }>('POST', `${base(spaceId)}/end`, {}, token),
 	broadcast: (spaceId: string, token: string) => call<BroadcastStatus>('GET', `${base(spaceId)}/broadcast`, undefined, token),
 	exportStatus: (spaceId: string) => call<ExportStatus>('GET', `${base(spaceId)}/export`),
+	/** The words the caption recognisers expect, besides the title, description and speakers' names (host or co-host). */
+	vocabulary: (spaceId: string, token: string) => call<{ words: string[] }>('GET', `${base(spaceId)}/vocabulary`, undefined, token),
+	/** Replaces them (≤ 100 entries of ≤ 40 characters; a broadcast in progress reloads its recognisers). */
+	setVocabulary: (spaceId: string, token: string, words: string[]) => call<{ words: string[] }>('POST', `${base(spaceId)}/vocabulary`, { words }, token),
 	/** A token a captioner (a person or a service) pushes captions with, and nothing else (host or co-host). */
 	captionerToken: (spaceId: string, token: string) => call<{ token: string; expiresAt: number; captionsUrl: string; socketUrl: string }>('POST', `${base(spaceId)}/captioner-token`, {}, token),
 	/** Every captioner token of the space issued so far stops working; a new one may be issued after (host or co-host). */
