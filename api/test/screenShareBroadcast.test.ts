@@ -42,9 +42,9 @@ function brightness(frame: Buffer, rect: { x: number; y: number; width: number; 
 }
 
 // A standing encode (runStageBroadcast, real mediasoup router, stage link, ffmpeg) of two speakers without cameras: a
-// speaker shares a white slide, the share stops, the other speaker shares. The slide's white must fill the share's
-// box (right of the slide's text) while a share is on, the box must be gone while none is, and all of it must happen
-// in the one ffmpeg run the broadcast started with.
+// speaker shares a white slide, the share stops, the other speaker shares with tab sound. The slide's white must fill
+// the share's box (right of the slide's text) while a share is on, the box must be gone while none is, and all of it
+// must happen in the one ffmpeg run the broadcast started with.
 describe('runStageBroadcast(): a screen share in the standing encode', () => {
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tribune-screen-share-'));
 	const processes: ChildProcess[] = [];
@@ -129,12 +129,19 @@ describe('runStageBroadcast(): a screen share in the standing encode', () => {
 			expect(shown.at(-1)?.screen).toBeUndefined();
 			first.close();
 
-			// Bob shares: his share shows in the same run.
+			// Bob shares a tab with its sound: his share shows in the same run, and the encode keeps going with the tab's
+			// sound in the mix.
 			const second = await startSlideShare(router, { clip, ssrc: 902 });
 			shares.push(second);
+			const tabIn = await router.createPlainTransport({ listenIp: ip, rtcpMux: false, comedia: true });
+			const tabPlan = buildRtpSenderPlan({ audio: { host: ip, rtpPort: tabIn.tuple.localPort, rtcpPort: tabIn.rtcpTuple!.localPort, ssrc: 450, payloadType: 100, source: { toneHz: 880 } }, durationS: 120 });
+			const tab = await tabIn.produce({ kind: 'audio', rtpParameters: tabPlan.audioRtpParameters!, appData: { source: 'screenAudio' } });
+			processes.push(spawn('ffmpeg', tabPlan.args, { stdio: 'ignore' }));
 			await new Promise((resolve) => setTimeout(resolve, 500));
-			await publish({ peerId: 'p1', videoProducerId: second.producer.id });
+			await publish({ peerId: 'p1', videoProducerId: second.producer.id, audioProducerId: tab.id });
 			await expect.poll(slideShown, { timeout: 30_000, interval: 500 }).toBeGreaterThan(200);
+			const size = fs.statSync(output).size;
+			await expect.poll(() => fs.statSync(output).size, { timeout: 30_000, interval: 500 }).toBeGreaterThan(size + 50_000);
 			expect(shown.at(-1)?.screen?.speakerId).toBe('p1');
 			// Bob, the sharer, is in the strip beside it.
 			expect(shown.at(-1)?.tiles.map((t) => t.speakerId)).toContain('p1');
