@@ -216,10 +216,13 @@ function findModelDir(root: string): string {
 }
 
 function causeOf(error: unknown): string {
-	const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-	if (cause?.code) return `${cause.code}${cause.message ? ` ${cause.message}` : ''}`;
+	// fetch() throws "fetch failed" with the socket's error as its cause (an AggregateError when several addresses were tried).
+	const cause = (error as { cause?: { code?: string; message?: string; errors?: { code?: string; message?: string }[] } }).cause;
+	const inner = cause?.code ? cause : cause?.errors?.find((e) => e.code) ?? cause;
+	if (inner?.code) return `${inner.code}${inner.message ? ` (${inner.message})` : ''}`;
 	if ((error as Error).name === 'TimeoutError') return 'timed out';
-	return error instanceof Error ? error.message : String(error);
+	const message = error instanceof Error ? error.message : String(error);
+	return inner?.message ? `${message}: ${inner.message}` : message;
 }
 
 function tarMessage(error: unknown): string {

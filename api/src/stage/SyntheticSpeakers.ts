@@ -71,6 +71,7 @@ export class SyntheticSpeakers {
 		};
 		const onRemoved: Listener<'participantRemoved'> = ({ participant }) => this.#stop(participant.id);
 		const onMute: Listener<'muteChanged'> = ({ participant }) => {
+			// A producer closed meanwhile (the speaker stopping) has nothing left to pause: nothing to do.
 			this.#running.get(participant.id)?.speaker?.peer.setAudioMuted(participant.mute !== 'none').catch(() => {});
 		};
 		const onState: Listener<'spaceState'> = ({ space }) => {
