@@ -60,6 +60,8 @@ export function useHlsPlayer() {
 	let framesAt = 0;
 	let lastFrames = -1;
 	let watchdogRecoveries = 0;
+	/** Pauses the listener asked for, counted (an interrupted start is not tried again over one). */
+	let pausedByListener = 0;
 	/** The latency a live listener aims at, moved back by stalls (see LiveTarget); the media time a stall began at. */
 	const liveTarget = new LiveTarget(performance.now());
 	let stalledAtTime: number | undefined;
@@ -282,7 +284,7 @@ export function useHlsPlayer() {
 		if (!Hls.isSupported()) {
 			// Safari on iOS: native HLS (low-latency when the browser supports it).
 			video.src = playlistUrl;
-			void video.play().catch(() => (status.value = 'paused'));
+			startPlaying(video);
 			return;
 		}
 		const hls = new Hls(live ? liveHlsConfig() : replayHlsConfig());
@@ -293,7 +295,7 @@ export function useHlsPlayer() {
 			if (!audioOnly.value) updateQualities(data.levels);
 			if (startAt !== undefined) video!.currentTime = startAt;
 			startAt = undefined;
-			void video!.play().catch(() => (status.value = 'paused'));
+			startPlaying(video!);
 		});
 		hls.on(Hls.Events.SUBTITLE_TRACKS_UPDATED, (_e, data) => {
 			captionsAvailable.value = data.subtitleTracks.length > 0;
@@ -313,6 +315,25 @@ export function useHlsPlayer() {
 		});
 		hls.loadSource(playlistUrl);
 		hls.attachMedia(video);
+	}
+
+	/**
+	 * Starts the element after a load. A browser that wants a user gesture first (NotAllowedError) leaves the player
+	 * paused, for the listener's click; a start interrupted by another load or a media recovery (AbortError) is tried
+	 * again, a few times: said paused for good, a listener whose player the watchdog had just reloaded sat "Paused" at
+	 * 0 s, 12 s behind, until they clicked.
+	 */
+	function startPlaying(media: HTMLVideoElement, attempt = 0): void {
+		const load = hlsRef.value;
+		media.play().catch((error: unknown) => {
+			const interrupted = error instanceof DOMException && error.name === 'AbortError';
+			if (!interrupted || attempt >= 5) return void (status.value = 'paused');
+			// Only while the same load is in place, still paused, and the listener has not paused it meanwhile.
+			const asked = pausedByListener;
+			setTimeout(() => {
+				if (hlsRef.value === load && media.paused && pausedByListener === asked && status.value !== 'stopped') startPlaying(media, attempt + 1);
+			}, 500);
+		});
 	}
 
 	/** Stops playback and releases hls.js (the element stays attached for the next load). */
@@ -338,6 +359,7 @@ export function useHlsPlayer() {
 	}
 
 	function pause(): void {
+		pausedByListener++;
 		video?.pause();
 	}
 
