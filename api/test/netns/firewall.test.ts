@@ -22,7 +22,7 @@ import { icePaths, launchInNamespace, watchPeerConnections, type IcePath } from 
  * A speaker behind a firewall, in network namespaces: the server (API node with its mediasoup worker, and the
  * launcher's coturn) is the root namespace on the lab's bridge; the speaker's Chromium is in a namespace whose
  * nftables drop its traffic to the server; the host, who listens on stage, is in another namespace with no filter.
- * 1. Every UDP packet to the server dropped: the speaker joins through mediasoup's TCP candidate.
+ * 1. Every UDP packet to the server dropped (and TURN's 443): the speaker joins through mediasoup's TCP candidate.
  * 2. UDP and every TCP port but the web port and 443 dropped: the speaker joins through TURN over TLS on 443, with
  *    the credential the API minted for it.
  * Each case says which path the speaker's send transport took (Chromium's selected candidate pair) and that the
@@ -148,7 +148,9 @@ async function speakerJoins(): Promise<{ speakerPage: Page; hostPage: Page; spea
 
 describe.skipIf(!enabled)('a speaker whose firewall blocks UDP', () => {
 	it('joins through mediasoup\'s TCP candidate when every UDP packet to the server is dropped, and is heard', { timeout: 90_000 }, async () => {
-		firewall([`ip daddr ${serverIp} meta l4proto udp`]);
+		// TURN's port is closed too: with it open, Chromium may settle on the relay though the direct TCP path works
+		// (both connect; seen here), and this case is about mediasoup's own TCP candidate.
+		firewall([`ip daddr ${serverIp} meta l4proto udp`, `ip daddr ${serverIp} tcp dport 443`]);
 		const { path: used, heardBeeps, speakerPage, hostPage } = await speakerJoins();
 		const counters = dropped();
 		console.log(`firewall test, UDP dropped: path ${JSON.stringify(used)}; UDP packets dropped ${counters[0]}; beeps heard ${heardBeeps}`);
@@ -165,8 +167,9 @@ describe.skipIf(!enabled)('a speaker whose firewall blocks UDP', () => {
 		const { path: used, heardBeeps, speakerId, speakerPage, hostPage } = await speakerJoins();
 		const counters = dropped();
 		console.log(`firewall test, only TCP ${webPorts} open: path ${JSON.stringify(used)}; UDP packets dropped ${counters[0]}, TCP ${counters[1]}; beeps heard ${heardBeeps}`);
+		// UDP was tried and dropped; whether Chromium also tried mediasoup's TCP port before the relay connected
+		// depends on timing (the count is printed), but the rule makes the relay the only path that can work.
 		expect(counters[0]).toBeGreaterThan(0);
-		expect(counters[1]).toBeGreaterThan(0);
 		expect(used).toMatchObject({ localType: 'relay', relayProtocol: 'tls', remoteAddress: serverIp });
 		// The credential is this participant's, and expires.
 		const [expiry, owner] = used.turnUsernames[0]!.split(':');
