@@ -11,12 +11,13 @@ import { loadLauncherConfig } from '../../src/config.js';
 import { Coturn } from '../../src/launcher/Coturn.js';
 import { ApiProcess, startCluster } from '../support/apiProcess.js';
 import { NetnsLab } from '../support/netns.js';
+import { launchChromiumOn } from '../support/netnsCluster.js';
 import { freePort } from '../support/processes.js';
 import { eventually, openSpeakerPage, pageRequest, type Tribune } from '../support/speakerBrowser.js';
 import { serveStagePage } from '../support/stagePageBundle.js';
 import { postJson } from '../support/startTestNode.js';
 import { TestCa } from '../support/tlsTestCa.js';
-import { icePaths, launchInNamespace, watchPeerConnections, type IcePath } from './netnsBrowser.js';
+import { icePaths, watchPeerConnections, type IcePath } from './netnsBrowser.js';
 
 /**
  * A speaker behind a firewall, in network namespaces: the server (API node with its mediasoup worker, and the
@@ -75,8 +76,9 @@ beforeAll(async () => {
 	pageUrl = `http://${serverIp}:${(pageServer.address() as AddressInfo).port}/`;
 	const secure = [pageUrl.slice(0, -1)];
 	// The TURN server's certificate is the test CA's, which the speaker's Chromium trusts by its key (as an installed root).
-	const trustCa = [`--ignore-certificate-errors-spki-list=${ca.spkiSha256}`];
-	[speakerBrowser, hostBrowser] = await Promise.all([launchInNamespace(lab.ns('speaker'), dir, secure, trustCa), launchInNamespace(lab.ns('host'), dir, secure, trustCa)]);
+	// Host candidates with their real addresses (not mDNS names): the namespaces have no mDNS responder.
+	const args = [`--ignore-certificate-errors-spki-list=${ca.spkiSha256}`, '--disable-features=WebRtcHideLocalIpsWithMdns'];
+	[speakerBrowser, hostBrowser] = await Promise.all([launchChromiumOn(lab, 'speaker', dir, secure, args), launchChromiumOn(lab, 'host', dir, secure, args)]);
 }, 120_000);
 
 afterAll(async () => {

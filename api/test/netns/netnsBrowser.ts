@@ -1,30 +1,4 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
-
-/**
- * Headless Chromium inside a network namespace: Playwright starts a wrapper that enters the namespace and runs
- * Chromium there (the DevTools pipe is inherited, so the test drives it from the root namespace). `secureOrigins`:
- * plain-http origins Chromium treats as secure (the stage page's AudioWorklet needs a secure context). `extraArgs`: more
- * switches (a test CA's key to trust: `--ignore-certificate-errors-spki-list=`).
- */
-export function launchInNamespace(ns: string, dir: string, secureOrigins: string[], extraArgs: string[] = []): Promise<Browser> {
-	if (!/^trib-[a-z0-9-]{1,40}$/.test(ns)) throw new Error(`namespace ${ns}: expected trib-…`);
-	const wrapper = path.join(dir, `chromium-${ns}.sh`);
-	const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-	fs.writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${ns} ${chromiumPath} "$@"\n`, { mode: 0o700 });
-	return chromium.launch({
-		executablePath: wrapper,
-		args: [
-			'--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync',
-			'--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', '--autoplay-policy=no-user-gesture-required',
-			`--unsafely-treat-insecure-origin-as-secure=${secureOrigins.join(',')}`,
-			// Host candidates with their real addresses (not mDNS names): the namespaces have no mDNS responder.
-			'--disable-features=WebRtcHideLocalIpsWithMdns',
-			...extraArgs,
-		],
-	});
-}
+import type { Page } from 'playwright-core';
 
 // The page's types, as far as these helpers use them (the API's tests are compiled without the DOM library).
 interface PagePeerConnection {
