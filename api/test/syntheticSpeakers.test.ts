@@ -70,21 +70,23 @@ describe('a synthetic conversation', () => {
 	};
 
 	/**
-	 * Who is heard, every 250 ms, for `ms`: the speakers whose producer received more than 16 kbit/s of Opus in that
-	 * interval. ffmpeg sends no audio-level header extension (so the stage's level observer does not see synthetic
-	 * speakers), but Opus at 64 kbit/s VBR codes speech at tens of kbit/s and a speaker's digital silence at about 1.
+	 * Who is heard, every 250 ms, for `ms`: the speakers whose producer received clearly more Opus in that interval
+	 * than it does while silent (its median over the run: each speaker is silent two thirds of the time). ffmpeg sends
+	 * no audio-level header extension, so the stage's level observer does not see synthetic speakers; Opus VBR codes
+	 * speech at several times the rate of digital silence.
 	 */
 	async function listen(producers: { id: string; getStats: () => Promise<{ byteCount: number }[]> }[], ms: number): Promise<string[][]> {
 		const bytes = async () => Promise.all(producers.map(async (p) => (await p.getStats()).reduce((n, s) => n + s.byteCount, 0)));
-		const heard: string[][] = [];
+		const rates: number[][] = [];
 		let last = await bytes();
 		for (const end = Date.now() + ms; Date.now() < end;) {
 			await new Promise((r) => setTimeout(r, 250));
 			const now = await bytes();
-			heard.push(producers.filter((_, i) => ((now[i]! - last[i]!) * 8) / 250 > 16).map((p) => p.id));
+			rates.push(now.map((b, i) => ((b - last[i]!) * 8) / 250));
 			last = now;
 		}
-		return heard;
+		const silent = producers.map((_, i) => rates.map((r) => r[i]!).sort((a, b) => a - b)[Math.floor(rates.length / 2)]!);
+		return rates.map((r) => producers.filter((_, i) => r[i]! > silent[i]! * 2 + 4).map((p) => p.id));
 	}
 
 	/** The order turns were taken in: runs of one speaker, collapsed. */

@@ -23,6 +23,8 @@ const archives: Record<string, Buffer> = {};
 const requests: string[] = [];
 let server: http.Server;
 let base: string;
+/** A port nothing listens on (bound, then closed): connecting is refused, as with no network. */
+let closedPort: number;
 
 const sha = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
 
@@ -78,6 +80,10 @@ beforeAll(async () => {
 		res.writeHead(200, { 'content-length': String(body.length), 'content-type': 'application/x-bzip2' }).end(body);
 	});
 	await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+	const probe = http.createServer();
+	await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+	closedPort = (probe.address() as AddressInfo).port;
+	await new Promise<void>((resolve) => probe.close(() => resolve()));
 	base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
 
@@ -134,7 +140,7 @@ describe('TRIBUNE_SHERPA_MODEL_URL and _SHA256', () => {
 			['damaged archive', { TRIBUNE_SHERPA_MODEL_URL: `${base}/damaged.tar.bz2`, TRIBUNE_SHERPA_MODEL_SHA256: sha(archives.damaged!) }, /archive is damaged/],
 			['not a model', { TRIBUNE_SHERPA_MODEL_URL: `${base}/notModel.tar.bz2`, TRIBUNE_SHERPA_MODEL_SHA256: sha(archives.notModel!) }, /no tokens\.txt: not a sherpa-onnx model/],
 			['a symlink', { TRIBUNE_SHERPA_MODEL_URL: `${base}/link.tar.bz2`, TRIBUNE_SHERPA_MODEL_SHA256: sha(archives.link!) }, /something other than files and directories \(tokens\.txt -> \/etc\/passwd\): refused/],
-			['no network', { TRIBUNE_SHERPA_MODEL_URL: 'http://127.0.0.1:9/model.tar.bz2', TRIBUNE_SHERPA_MODEL_SHA256: sha(archives.good!) }, /could not download http:\/\/127\.0\.0\.1:9\/model\.tar\.bz2: ECONNREFUSED.*no network/],
+			['no network', { TRIBUNE_SHERPA_MODEL_URL: `http://127.0.0.1:${closedPort}/model.tar.bz2`, TRIBUNE_SHERPA_MODEL_SHA256: sha(archives.good!) }, /could not download http:\/\/127\.0\.0\.1:\d+\/model\.tar\.bz2: ECONNREFUSED.*no network/],
 			['HTTP 404', { TRIBUNE_SHERPA_MODEL_URL: `${base}/missing.tar.bz2`, TRIBUNE_SHERPA_MODEL_SHA256: sha(archives.good!) }, /HTTP 404/],
 			['hash alone', { TRIBUNE_SHERPA_MODEL_SHA256: sha(archives.good!) }, /go together \(only the hash is set\)/],
 			['not a hash', { TRIBUNE_SHERPA_MODEL_URL: `${base}/good.tar.bz2`, TRIBUNE_SHERPA_MODEL_SHA256: 'sha256:abc' }, /64 lowercase hex digits/],
