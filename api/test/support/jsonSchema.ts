@@ -58,6 +58,12 @@ export function schemaProblems(schema: Schema, value: unknown, root: Schema, at 
 				if (keyword === 'anyOf' ? matching === 0 : matching !== 1) problems.push(`${at}: ${matching} of ${keyword} match ${JSON.stringify(value)}`);
 				break;
 			}
+			case 'minItems':
+				if (Array.isArray(value) && value.length < (rule as number)) problems.push(`${at}: fewer than ${String(rule)} items`);
+				break;
+			case 'maxItems':
+				if (Array.isArray(value) && value.length > (rule as number)) problems.push(`${at}: more than ${String(rule)} items`);
+				break;
 			case 'minLength':
 				if (typeof value === 'string' && [...value].length < (rule as number)) problems.push(`${at}: shorter than ${String(rule)}`);
 				break;

@@ -11,6 +11,7 @@ import {
 	type CaptionPartial,
 } from './CaptionEngine.js';
 import { encodePcmFrame, type PcmFrame } from './pcmFrames.js';
+import { readProcessCpuMs } from '../broadcast/procCpu.js';
 import { recogniserMessageSchema, recogniserSetupSchema, type RecogniserMessage, type RecogniserSetup } from './recogniserProtocol.js';
 import { VoiceGate, type VoiceGateOptions } from './VoiceGate.js';
 
@@ -256,9 +257,41 @@ export class ChildRecogniserEngine extends TypedEmitter<CaptionEngineEvents> imp
 		return child;
 	}
 
+	/**
+	 * Resolves when the recogniser says it is ready. At `startTimeoutMs` a recogniser that is still using CPU is slow
+	 * (a starved machine, nice 10), not stuck: it gets another `startTimeoutMs` as long as it used at least 2 % of a
+	 * core since the last look, up to 4 × `startTimeoutMs` in all; one that used none is stuck and fails at once.
+	 */
 	#waitReady(child: ChildProcess): Promise<void> {
 		return new Promise((resolve, reject) => {
-			const timer = setTimeout(() => done(new Error(`${this.#recogniser.name} did not load its model within ${this.#options.startTimeoutMs} ms`)), this.#options.startTimeoutMs);
+			const name = this.#recogniser.name;
+			const startedAt = Date.now();
+			let lastCpuMs = 0;
+			let settled = false;
+			let timer: NodeJS.Timeout;
+			const look = (): void => {
+				const waitedMs = Date.now() - startedAt;
+				const pid = child.pid;
+				void (pid === undefined ? Promise.resolve(undefined) : readProcessCpuMs(pid)).then((cpuMs) => {
+					if (settled) return;
+					const usedMs = cpuMs === undefined ? 0 : cpuMs - lastCpuMs;
+					lastCpuMs = cpuMs ?? lastCpuMs;
+					const working = usedMs >= 0.02 * this.#options.startTimeoutMs;
+					if (working && waitedMs < 4 * this.#options.startTimeoutMs) {
+						this.#options.logger?.info({ waitedMs, cpuMs: usedMs }, `${name} is still loading its model (slow, not stuck)`);
+						timer = setTimeout(look, this.#options.startTimeoutMs);
+						return;
+					}
+					done(
+						new Error(
+							working
+								? `${name} was still loading its model after ${waitedMs} ms (using CPU: the machine is too busy)`
+								: `${name} did not load its model within ${waitedMs} ms (stuck: no CPU time in the last ${this.#options.startTimeoutMs} ms)`,
+						),
+					);
+				});
+			};
+			timer = setTimeout(look, this.#options.startTimeoutMs);
 			const onMessage = (raw: unknown): void => {
 				const parsed = recogniserMessageSchema.safeParse(raw);
 				if (parsed.success && parsed.data.type === 'ready') done();
@@ -269,6 +302,7 @@ export class ChildRecogniserEngine extends TypedEmitter<CaptionEngineEvents> imp
 			};
 			const onError = (error: Error): void => done(new Error(`${this.#recogniser.name} recogniser could not start: ${error.message}`));
 			const done = (error?: Error): void => {
+				settled = true;
 				clearTimeout(timer);
 				child.off('message', onMessage);
 				child.off('exit', onExit);
