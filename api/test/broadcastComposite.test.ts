@@ -321,7 +321,8 @@ describe('the broadcast composite and spatial mix, end to end', () => {
 		const shown = await until('the pinned speaker on top', () => showsLayout(pinned, 'pinned.mp4', pinnedAt), 60_000, () => seen);
 		const top = pinned.tiles[0]!;
 		for (const id of [red, green]) expect(centreOf(pinned, id).y).toBeGreaterThan(top.y + top.height);
-		expect(shown.init, 'the pinned layout comes from the encoder run that showed the grid').toBe(gridShown.init);
+		// A new run in between (a crash, a level change) is told by the node's log.
+		expect(shown.init, `the pinned layout comes from the encoder run that showed the grid\n${output.slice(-3000)}`).toBe(gridShown.init);
 
 		// What a listener's player gets: H.264 1280×720 and stereo AAC.
 		const probe = JSON.parse((await run('ffprobe', ['-v', 'error', '-show_streams', '-of', 'json', shown.file])).toString('utf8')) as {
