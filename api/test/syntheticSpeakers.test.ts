@@ -92,7 +92,7 @@ describe('a synthetic conversation', () => {
 	/** The order turns were taken in: runs of one speaker, collapsed. */
 	const turns = (heard: string[][]): string[] => heard.filter((h) => h.length === 1).map((h) => h[0]!).filter((p, i, all) => p !== all[i - 1]);
 
-	it('takes turns in the script order with distinct flite voices, never two at once, also after a speaker restarts', async () => {
+	it('takes turns in the script order, each with their own loop, never two at once', async () => {
 		const { spaceId, hostId } = await createLiveSpace(node);
 		const actor = { spaceId: asSpaceId(spaceId), participantId: asParticipantId(hostId) };
 		const added = await node.spaces.synthetic!.addConversation(actor, conversation);
@@ -114,12 +114,6 @@ describe('a synthetic conversation', () => {
 		};
 		expectTurnTaking(await listen(producers, 16_000));
 
-		// Bob's ffmpeg dies; it restarts where the conversation is by then, still in turn.
-		const bob = senders().find((pid) => commandOf(pid).includes(ids[1]!))!;
-		process.kill(bob, 'SIGKILL');
-		await new Promise((r) => setTimeout(r, 2500));
-		expect(senders().length).toBe(3);
-		expectTurnTaking(await listen(producers, 16_000));
 	}, 90_000);
 
 	it('refuses a line for a speaker who is not there, a speaker without a line, and a script longer than a loop may be', async () => {
