@@ -113,8 +113,7 @@ describe('a synthetic conversation', () => {
 			for (let i = 1; i < taken.length; i++) expect(taken[i]).toBe((taken[i - 1]! + 1) % 3);
 		};
 		expectTurnTaking(await listen(producers, 16_000));
-
-	}, 90_000);
+	}, 60_000);
 
 	it('refuses a line for a speaker who is not there, a speaker without a line, and a script longer than a loop may be', async () => {
 		const { spaceId, hostId } = await createLiveSpace(node);
