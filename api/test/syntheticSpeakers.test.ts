@@ -121,8 +121,9 @@ describe('a synthetic conversation', () => {
 		const synthetic = node.spaces.synthetic!;
 		await expect(synthetic.addConversation(actor, { ...conversation, lines: [{ speaker: 3, text: 'hi' }] })).rejects.toMatchObject({ code: 'bad_request', message: expect.stringMatching(/names speaker 3/) });
 		await expect(synthetic.addConversation(actor, { ...conversation, lines: conversation.lines.slice(0, 2) })).rejects.toMatchObject({ code: 'bad_request', message: expect.stringMatching(/speaker 2 \(Cy\) has no line/) });
-		const long = 'This sentence is long enough that twenty four of them take well over three minutes to say out loud, one after another, with pauses between them all.';
-		await expect(synthetic.addConversation(actor, { speakers: [{ displayName: 'Long' }], lines: Array.from({ length: 24 }, () => ({ speaker: 0, text: long })), pauseMs: 5000 })).rejects.toMatchObject({ code: 'bad_request', message: expect.stringMatching(/at most 180 s/) });
+		// Four lines of about a minute each (few syntheses: a loaded machine takes seconds per line).
+		const long = 'This sentence is long, and said ten times over it takes about a minute to say out loud. '.repeat(10).trim();
+		await expect(synthetic.addConversation(actor, { speakers: [{ displayName: 'Long' }], lines: Array.from({ length: 4 }, () => ({ speaker: 0, text: long })), pauseMs: 5000 })).rejects.toMatchObject({ code: 'bad_request', message: expect.stringMatching(/at most 180 s/) });
 		const listener = await joinSpace(node, spaceId, 'L');
 		await expect(synthetic.addConversation({ spaceId: asSpaceId(spaceId), participantId: asParticipantId(listener.participantId) }, conversation)).rejects.toMatchObject({ code: 'forbidden' });
 	}, 60_000);
