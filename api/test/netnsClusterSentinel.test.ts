@@ -8,7 +8,7 @@ import path from 'node:path';
 import express from 'express';
 import { Redis } from 'ioredis';
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { launchChromium, openPlayer, playerRoutes, sample } from './origin/support/hlsPage.js';
 import { ApiProcess } from './support/apiProcess.js';
 import { NetnsLab } from './support/netns.js';
@@ -74,6 +74,9 @@ async function teardown(): Promise<void> {
 	lab = undefined;
 	machineProcesses.length = 0;
 }
+
+// A case that failed half way still stops its Redis set, sentinels and processes before the next case starts its own.
+afterEach(teardown, 60_000);
 
 afterAll(async () => {
 	await teardown();
