@@ -6,6 +6,13 @@ describe('live hls.js settings', () => {
 		expect(liveHlsConfig()).toMatchObject({ lowLatencyMode: true, maxLiveSyncPlaybackRate: 1, liveSyncOnStallIncrease: 0 });
 	});
 
+	it('ask a timed-out blocking playlist reload again at once, for longer than a broadcast takeover', () => {
+		const retry = liveHlsConfig().playlistLoadPolicy!.default.timeoutRetry!;
+		expect(retry).toMatchObject({ retryDelayMs: 100, maxRetryDelayMs: 100, backoff: 'linear' });
+		// hls.js times a blocking reload out after 0.8 s (Tribune's 200 ms parts, 1 s segments).
+		expect(retry.maxNumRetry * (800 + retry.retryDelayMs)).toBeGreaterThan(15_000);
+	});
+
 	it('keep retrying playlists for longer than a broadcast takeover (5-8 s)', () => {
 		const retry = liveHlsConfig().playlistLoadPolicy!.default.errorRetry!;
 		let total = 0;

@@ -16,10 +16,23 @@ export function liveHlsConfig(): Partial<HlsConfig> {
 		backBufferLength: 30,
 		// A broadcast moving to another transcoder leaves the origin without new parts for 5-8 s: keep asking with
 		// backoff for ~30 s rather than giving up (the defaults end in a fatal error after a few seconds).
-		playlistLoadPolicy: patientLoadPolicy(8, 12),
+		playlistLoadPolicy: blockingReloadPolicy(),
 		manifestLoadPolicy: patientLoadPolicy(4, 8),
 		fragLoadPolicy: patientLoadPolicy(6, 8),
 	};
+}
+
+/**
+ * Playlist reloads. hls.js gives a blocking reload (`_HLS_msn`/`_HLS_part`) only max(3 parts, 0.8 target durations) —
+ * 0.8 s here — before it times out, whatever the policy says; on a busy server or network one sometimes takes longer,
+ * and a timed-out reload retried after the backoff (250 ms doubling to 4 s) left the listener without new parts for
+ * seconds while the live edge went on (levelLoadTimeOut, then a stall). A timed-out blocking reload is asked again
+ * at once, every 0.1 s after its timeout, for as long as a broadcast takeover lasts (~40 tries, ~36 s); other
+ * errors keep the backoff.
+ */
+function blockingReloadPolicy(): HlsConfig['playlistLoadPolicy'] {
+	const policy = patientLoadPolicy(8, 12);
+	return { default: { ...policy.default, timeoutRetry: { maxNumRetry: 40, retryDelayMs: 100, maxRetryDelayMs: 100, backoff: 'linear' } } };
 }
 
 /** Generous timeouts and exponential backoff (250 ms doubling to 4 s): `timeouts` and `errors` retries. */
