@@ -27,6 +27,11 @@ const schema = z.object({
 	 * start with everything.
 	 */
 	TRIBUNE_BROADCAST_START_IDLE_CORES: z.coerce.number({ message: 'expected a number of cores' }).min(0, 'expected 0 or more').max(1024, 'expected at most 1024').default(1),
+	/**
+	 * How many levels of work a broadcast may shed to keep up with real time (see `planEncodeLevels`: 720p, frame rate,
+	 * preset, lower frame rate). 0: never shed (a busy machine's broadcast then falls behind live instead).
+	 */
+	TRIBUNE_BROADCAST_MAX_SHED: z.coerce.number({ message: 'expected a whole number 0-4' }).int('expected a whole number 0-4').min(0, 'expected a whole number 0-4').max(4, 'expected a whole number 0-4').default(4),
 	/** Broadcast jobs one transcoder process runs at once. */
 	TRANSCODER_CONCURRENCY: envValue.positiveInt().max(32, 'expected at most 32').default(2),
 	/** LL-HLS part target, milliseconds (EXT-X-PART-INF:PART-TARGET); 200–333. */
@@ -83,6 +88,8 @@ export interface TranscoderConfig {
 	concurrency: number;
 	/** Idle cores a broadcast's first encoder run needs to start with every rendition (see the variable). */
 	broadcastStartIdleCores: number;
+	/** Levels of work a broadcast may shed (see the variable). */
+	broadcastMaxShed: number;
 	hlsPartTargetMs: number;
 	hlsSegmentTargetMs: number;
 	/** 0: keep replays forever. */
@@ -122,6 +129,7 @@ export function loadTranscoderConfig(env: Record<string, string | undefined>): R
 		ffprobePath: c.FFPROBE_PATH,
 		concurrency: c.TRANSCODER_CONCURRENCY,
 		broadcastStartIdleCores: c.TRIBUNE_BROADCAST_START_IDLE_CORES,
+		broadcastMaxShed: c.TRIBUNE_BROADCAST_MAX_SHED,
 		hlsPartTargetMs: c.HLS_PART_TARGET_MS,
 		hlsSegmentTargetMs: c.HLS_SEGMENT_TARGET_MS,
 		hlsReplayRetentionDays: c.HLS_REPLAY_RETENTION_DAYS,

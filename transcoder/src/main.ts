@@ -54,6 +54,7 @@ async function main(): Promise<void> {
 			fontFile: config.fontFile,
 			rtpIp: config.rtpIp,
 			startIdleCores: config.broadcastStartIdleCores,
+			maxShed: config.broadcastMaxShed,
 			...(captionEngine.kind === 'sherpa-onnx' && {
 				createCaptionEngine: (_, engineLogger) => new SherpaOnnxEngine({ model: captionEngine.model, logger: engineLogger }),
 			}),

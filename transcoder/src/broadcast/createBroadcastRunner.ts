@@ -39,6 +39,8 @@ export interface BroadcastRunnerDeps {
 	 * it starts with work shed (see `startLevel`). 0: always start with everything. Default 1.
 	 */
 	startIdleCores?: number;
+	/** How many levels of work a broadcast may shed (see `planEncodeLevels`); 0 never sheds. Default: all there are. */
+	maxShed?: number;
 	/** Address the hosting node sends RTP to: this machine's. Default 127.0.0.1. */
 	rtpIp?: string;
 }
@@ -127,7 +129,7 @@ export function createBroadcastRunner(deps: BroadcastRunnerDeps): BroadcastRunne
 				openOutputs: (run, r, servedFrom) => outputs.open(run, r, servedFrom),
 				outputBytes: (run) => outputs.bytesOf(run),
 				// Behind real time, the broadcast sheds work in a documented order rather than fall behind (defaults).
-				degradation: { ...(deps.startIdleCores !== undefined && { startIdleCores: deps.startIdleCores }) },
+				degradation: { ...(deps.startIdleCores !== undefined && { startIdleCores: deps.startIdleCores }), ...(deps.maxShed !== undefined && { maxLevel: deps.maxShed }) },
 				...(deps.rtpIp !== undefined && { ip: deps.rtpIp }),
 				onAir: (run, runSignal) =>
 					onAir.wait(run, runSignal).catch((error: unknown) => {
