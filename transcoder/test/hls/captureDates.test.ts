@@ -25,6 +25,26 @@ async function fragmentedAudio(seconds: number): Promise<{ init: Buffer; parts: 
 
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+/** A packager of one audio rendition on a clock of the test's, with its first run attached and its init section in. */
+async function audioPackager(streamId: string, subtitles: boolean, nowMs: () => number, init: Buffer) {
+	const messages: HlsMessage[] = [];
+	const packager = new Packager({
+		streamId,
+		renditions: [{ name: 'audio', kind: 'audio', bandwidth: 80_000 }],
+		partTargetMs: 200,
+		segmentTargetMs: 1000,
+		subtitles,
+		nowMs,
+		sink: { publish: (message) => messages.push(message) },
+		logger,
+	});
+	const input = new PassThrough();
+	const attached = packager.attachRun(0, 'audio', input);
+	input.write(init);
+	await tick();
+	return { packager, messages, input, attached };
+}
+
 /** The cue lines (`start --> end`) of a WebVTT segment, on the media timeline. */
 function cueTimes(vtt: string): string[] {
 	return vtt.split('\n').filter((line) => line.includes(' --> '));
@@ -42,21 +62,7 @@ describe("a run's program-date-times and the captions placed by them", () => {
 		// busy machine, input probing), the others 100 ms after their last sample.
 		const partS = 0.192;
 		let now = 0;
-		const messages: HlsMessage[] = [];
-		const packager = new Packager({
-			streamId: 'dates',
-			renditions: [{ name: 'audio', kind: 'audio', bandwidth: 80_000 }],
-			partTargetMs: 200,
-			segmentTargetMs: 1000,
-			subtitles: true,
-			nowMs: () => now,
-			sink: { publish: (message) => messages.push(message) },
-			logger,
-		});
-		const input = new PassThrough();
-		const attached = packager.attachRun(0, 'audio', input);
-		input.write(media.init);
-		await tick();
+		const { packager, messages, input, attached } = await audioPackager('dates', true, () => now, media.init);
 		// Spoken from 11,000 to 12,500 ms of the wall clock: 1.0 s into the media.
 		packager.addWallClockCue({ startMs: 11_000, endMs: 12_500, text: 'on its voice' });
 		for (const [i, part] of media.parts.entries()) {
@@ -88,21 +94,7 @@ describe("a run's program-date-times and the captions placed by them", () => {
 	it('drops parts dated from the end of the space on: what a stopping encoder flushes is not in the stream', async () => {
 		const partS = 0.192;
 		let now = 0;
-		const messages: HlsMessage[] = [];
-		const packager = new Packager({
-			streamId: 'cut',
-			renditions: [{ name: 'audio', kind: 'audio', bandwidth: 80_000 }],
-			partTargetMs: 200,
-			segmentTargetMs: 1000,
-			subtitles: false,
-			nowMs: () => now,
-			sink: { publish: (message) => messages.push(message) },
-			logger,
-		});
-		const input = new PassThrough();
-		const attached = packager.attachRun(0, 'audio', input);
-		input.write(media.init);
-		await tick();
+		const { packager, messages, input, attached } = await audioPackager('cut', false, () => now, media.init);
 		// Captured from 10,000 ms on, each part 100 ms after its last sample; the space ends at 12,000 ms, and the
 		// encoder then flushes the rest of its 4 s at once.
 		for (const [i, part] of media.parts.entries()) {
