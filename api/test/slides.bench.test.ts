@@ -379,6 +379,7 @@ describe.skipIf(process.env.TRIBUNE_BENCH !== '1')('slides bench: a shared slide
 			});
 		} finally {
 			stop.abort();
+			// The broadcast job was stopped just above: here it only has to have ended, however it ended.
 			await job.catch(() => undefined);
 			for (const watch of Object.values(watches)) watch.stop();
 			httpServer.closeAllConnections();

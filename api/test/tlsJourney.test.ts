@@ -70,6 +70,7 @@ afterAll(async () => {
 /** `probe` until it gives a value (a throw counts as none yet), at most `timeoutMs`; a timeout shows the server's log. */
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, log: () => string = () => ''): Promise<T> {
 	try {
+		// A probe that throws (the server not up yet) is a "not yet".
 		return await eventually(() => probe().catch(() => undefined), what, timeoutMs);
 	} catch (error) {
 		throw new Error(`${(error as Error).message}\n${log().slice(-3000)}`, { cause: error });
