@@ -106,7 +106,10 @@ describe('a synthetic conversation', () => {
 		expect(senders().length).toBe(3);
 
 		const expectTurnTaking = (heard: string[][]): void => {
-			expect(heard.filter((h) => h.length > 1)).toEqual([]);
+			// Never two at once for two intervals running (half a second): two lines said together last that long, while
+			// a sender starved on a busy machine sends what it owes in one burst, which can lift a silent speaker's rate
+			// above its threshold for a single interval.
+			expect(heard.filter((h, i) => h.length > 1 && (heard[i - 1]?.length ?? 0) > 1)).toEqual([]);
 			const taken = order(heard);
 			expect(taken.length).toBeGreaterThanOrEqual(4);
 			// Each turn goes to the next speaker of the script, round and round.
