@@ -116,6 +116,9 @@ function partLines(segment: TimelineSegment): string[] {
  * before the end of the playlist (§6.2.5.1), and only those before `skipBeforeMsn − 1`; 0 unless `skip` is set on a
  * live low-latency playlist. The origin keys its cache of delta updates by this count.
  */
+/** How much further than CAN-SKIP-UNTIL from the end a segment must start to be skipped, s (see skippedSegmentCount). */
+const skipMarginS = 0.001;
+
 export function skippedSegmentCount(timeline: MediaTimeline, options: MediaPlaylistOptions): number {
 	const ll = options.lowLatency;
 	if (!options.skip || !ll || options.type !== 'live') return 0;
@@ -125,7 +128,9 @@ export function skippedSegmentCount(timeline: MediaTimeline, options: MediaPlayl
 	let count = 0;
 	let startS = 0;
 	for (const segment of segments) {
-		if (!segment.complete || totalS - startS <= ll.canSkipUntilS || segment.msn >= beforeMsn) break;
+		// A millisecond's margin: a client adds up the EXTINF values as written (five decimals) and must find every
+		// skipped segment starting more than CAN-SKIP-UNTIL before the end, not exactly on it.
+		if (!segment.complete || totalS - startS <= ll.canSkipUntilS + skipMarginS || segment.msn >= beforeMsn) break;
 		startS += segment.durationS;
 		count++;
 	}
