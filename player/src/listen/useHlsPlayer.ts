@@ -325,11 +325,12 @@ export function useHlsPlayer() {
 	 */
 	function startPlaying(media: HTMLVideoElement, attempt = 0): void {
 		const load = hlsRef.value;
+		// The listener's pause interrupts a start too (AbortError): counted from here, it is never overridden.
+		const asked = pausedByListener;
 		media.play().catch((error: unknown) => {
 			const interrupted = error instanceof DOMException && error.name === 'AbortError';
-			if (!interrupted || attempt >= 5) return void (status.value = 'paused');
+			if (!interrupted || attempt >= 5 || pausedByListener !== asked) return void (status.value = 'paused');
 			// Only while the same load is in place, still paused, and the listener has not paused it meanwhile.
-			const asked = pausedByListener;
 			setTimeout(() => {
 				if (hlsRef.value === load && media.paused && pausedByListener === asked && status.value !== 'stopped') startPlaying(media, attempt + 1);
 			}, 500);
