@@ -143,9 +143,10 @@ async function serveMultivariant(deps: OriginRouterDeps, res: Res, stream: Origi
 	if (live) return sendPlaylist(res, live, originCacheControl.livePlaylist(stream.descriptor?.targetDurationS ?? 1));
 	const replay = await readReplayFile(deps.hlsRoot, file);
 	if (replay) return sendReplayPlaylist(res, replay);
-	// Ended but the replay is not on this machine's disk: the live window still plays.
-	const ended = stream.multivariant();
-	if (ended) return sendPlaylist(res, ended, originCacheControl.endedPlaylist);
+	// The replay is not on this machine's disk (not written yet, or kept elsewhere): the live window still plays,
+	// cached briefly, as the replay takes its place once written.
+	const window = stream.multivariant();
+	if (window) return sendPlaylist(res, window, originCacheControl.replayPending);
 	return fail(res, 'not_found', 'no such stream');
 }
 

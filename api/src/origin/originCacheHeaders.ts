@@ -10,6 +10,11 @@ export const originCacheControl = {
 	livePlaylist: (targetDurationS: number): string => `public, max-age=${Math.floor(targetDurationS / 2)}`,
 	/** A finished playlist no longer changes. */
 	endedPlaylist: 'public, max-age=3600',
+	/**
+	 * The stream's live window answering for a replay not on this machine's disk (yet): the replay is written a
+	 * moment after the end and takes its place, so this is kept only a few seconds.
+	 */
+	replayPending: 'public, max-age=2',
 	/** A miss may become a hit soon (a stream starting): cache it only a few seconds. */
 	notFound: 'public, max-age=2',
 	/** 400 and 503 depend on the moment, not on the URL alone. */

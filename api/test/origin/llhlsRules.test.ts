@@ -225,6 +225,12 @@ describe('LL-HLS origin with real ffmpeg and Redis', () => {
 		const missing = await get(live.url('360p/seg-999999.m4s'));
 		expect(missing.status).toBe(404);
 		expect(missing.headers['cache-control']).toBe('public, max-age=2');
+		// The replay asked for before it is written: the live window answers, kept a few seconds only (the replay
+		// takes its place once written; an hour-long copy hid it from players and CDNs).
+		const early = await get(live.url('vod.m3u8'));
+		expect(early.status).toBe(200);
+		expect(early.text).toContain('360p/index.m3u8');
+		expect(early.headers['cache-control']).toBe('public, max-age=2');
 		const plain = await get(live.url('360p/index.m3u8'));
 		expect(plain.headers['cache-control']).toBe('public, max-age=0');
 		expect(plain.headers.vary).toBe('Accept-Encoding');
@@ -323,6 +329,9 @@ describe('LL-HLS origin with real ffmpeg and Redis', () => {
 		expect((await get(live.url(`360p/index.m3u8?_HLS_msn=${msn + 1}&_HLS_part=0`))).status).toBe(200);
 		const master = await get(live.url('master.m3u8'));
 		expect(master.text).toContain('360p/vod.m3u8');
+		const replay = await get(live.url('vod.m3u8'));
+		expect(replay.text).toContain('360p/vod.m3u8');
+		expect(replay.headers['cache-control']).toBe('public, max-age=3600');
 		const vod = parseMediaPlaylist((await get(live.url('360p/vod.m3u8'))).text);
 		expect(vod.playlistType).toBe('VOD');
 		expect(vod.endList).toBe(true);

@@ -3,6 +3,7 @@ import { onBeforeUnmount, ref, shallowRef } from 'vue';
 import { captionText, liveHlsConfig, replayHlsConfig } from './hlsConfig.js';
 import { planCatchUp } from './liveCatchUp.js';
 import { LiveTarget } from './liveTarget.js';
+import { replayTimeOf } from './replayTime.js';
 
 export interface QualityOption {
 	/** hls.js level index; -1 is automatic. */
@@ -70,6 +71,11 @@ export function useHlsPlayer() {
 	let sourceUrl = '';
 	/** A replay position to go on from after switching renditions. */
 	let startAt: number | undefined;
+	/**
+	 * Set by reloadReplay(): the moment to go on from (its program date-time, and its distance from the end should
+	 * the new playlist carry no dates) and whether to play on, applied once the new playlist is loaded.
+	 */
+	let resume: { dateMs: number | undefined; fromEndS: number; play: boolean } | undefined;
 	/** A load() asked for before the element was attached. */
 	let pending: { url: string; live: boolean } | undefined;
 	const timers: ReturnType<typeof setInterval>[] = [];
@@ -258,6 +264,7 @@ export function useHlsPlayer() {
 	function load(playlistUrl: string, options: { live: boolean } = { live: true }): void {
 		sourceUrl = playlistUrl;
 		audioOnly.value = false;
+		resume = undefined;
 		loadInternal(playlistUrl, options.live);
 	}
 
@@ -295,7 +302,16 @@ export function useHlsPlayer() {
 			if (!audioOnly.value) updateQualities(data.levels);
 			if (startAt !== undefined) video!.currentTime = startAt;
 			startAt = undefined;
-			startPlaying(video!);
+			// A reload in place starts once its playlist says where that moment is.
+			if (!resume) startPlaying(video!);
+		});
+		hls.on(Hls.Events.LEVEL_LOADED, (_e, data) => {
+			const at = resume;
+			if (!at) return;
+			resume = undefined;
+			video!.currentTime = replayTimeOf(data.details.fragments, data.details.totalduration, at);
+			if (at.play) startPlaying(video!);
+			else status.value = 'paused';
 		});
 		hls.on(Hls.Events.SUBTITLE_TRACKS_UPDATED, (_e, data) => {
 			captionsAvailable.value = data.subtitleTracks.length > 0;
@@ -362,6 +378,21 @@ export function useHlsPlayer() {
 	function pause(): void {
 		pausedByListener++;
 		video?.pause();
+	}
+
+	/**
+	 * Replay only: loads the replay again where it is, for a playlist that has grown since it was loaded (a replay
+	 * asked for before it was whole plays the stream's last live window). The same moment of the space is found by
+	 * its program date-time; it plays on if it was playing or had played to its end, and a listener's pause stays.
+	 */
+	function reloadReplay(): void {
+		const hls = hlsRef.value;
+		if (live || !url || !video || !hls) return;
+		const fromEndS = Number.isFinite(video.duration) ? Math.max(0, video.duration - video.currentTime) : 0;
+		const play = status.value === 'playing' || status.value === 'loading' || status.value === 'ended';
+		const dateMs = hls.playingDate?.getTime();
+		loadInternal(url, false);
+		resume = { dateMs, fromEndS, play };
 	}
 
 	/** Replay only: goes to `seconds` from the start. */
@@ -438,8 +469,9 @@ export function useHlsPlayer() {
 		status, position, duration, qualities, quality, audioOnly, volume, muted, captionsAvailable, captionsOn, caption, behindLiveS, level, hls: hlsRef,
 		element: () => video,
 		errors: () => [...errors],
-		attach, load, stop, play, pause, seek, jumpToLive, setVolume, setMuted, setQuality, setAudioOnly, setCaptions, close,
+		attach, load, reloadReplay, stop, play, pause, seek, jumpToLive, setVolume, setMuted, setQuality, setAudioOnly, setCaptions, close,
 	};
 }
 
 export type HlsPlayer = ReturnType<typeof useHlsPlayer>;
+

@@ -144,6 +144,7 @@ export class TribuneSystem {
 			process.kill(-child.pid, 'SIGINT');
 			await new Promise((resolve) => child.once('exit', resolve));
 		}
+		this.saveLog();
 		fs.rmSync(this.#dataDir, { recursive: true, force: true });
 	}
 }

@@ -76,7 +76,9 @@ export class ExportQueue {
 		const withProgress = progress ? { progress } : {};
 		switch (state) {
 			case 'active':
-				return { state: progress?.state === 'waiting' ? 'waiting' : 'running', percent: progress?.percent ?? 0, ...withProgress };
+				// A job just taken has no progress yet: its first step is waiting for the replay to be complete (said
+				// 'running' there, players loaded the replay before it was written).
+				return { state: !progress || progress.state === 'waiting' ? 'waiting' : 'running', percent: progress?.percent ?? 0, ...withProgress };
 			case 'completed':
 				return { state: 'completed', percent: 100, ...withProgress };
 			case 'failed':

@@ -173,4 +173,29 @@ describe('replay export with real ffmpeg', () => {
 		closers.push(() => raw.close());
 		expect((await raw.getJob(`export-${spaceId}`))!.attemptsMade).toBe(2);
 	});
+	it('says a job taken but not yet reporting is waiting for the replay, not running', async () => {
+		const redis: Redis = connectRedis(inject('redisUrl'), 'test');
+		const prefix = `test-${randomUUID()}`;
+		const queue = new ExportQueue(redis, prefix);
+		let release = (): void => {};
+		let finish = (): void => {};
+		const released = new Promise<void>((resolve) => (release = resolve));
+		const finished = new Promise<void>((resolve) => (finish = resolve));
+		let taken = false;
+		const worker = new ExportWorker({
+			redis, prefix, logger,
+			run: async (_data, { reportProgress }) => {
+				taken = true;
+				await released;
+				await reportProgress({ state: 'running', percent: 0 });
+				await finished;
+			},
+		});
+		closers.push(() => redis.disconnect(), () => queue.close(), () => worker.close(), finish);
+		expect(await queue.request({ spaceId: 'exp-taken', requestedAt: Date.now() })).toBe(true);
+		await until('the job taken', async () => (taken ? true : undefined));
+		expect((await queue.state('exp-taken')).state).toBe('waiting');
+		release();
+		await until('the job running', async () => ((await queue.state('exp-taken')).state === 'running' ? true : undefined), 10_000);
+	});
 });
