@@ -43,7 +43,7 @@ const shakaHtml = `<!doctype html>
 <script>
 const video = document.getElementById('video');
 const params = new URLSearchParams(location.search);
-const state = { stalls: 0, playing: false, firstFrameMs: undefined, startedMs: performance.now(), errors: [], cuesSeen: [], stallLog: [] };
+const state = { stalls: 0, playing: false, firstFrameMs: undefined, startedMs: performance.now(), errors: [], cuesSeen: [], cuesLoaded: [], stallLog: [] };
 const describe = (error) => (error.severity === 2 ? 'CRITICAL ' : '') + 'code ' + error.code + ' category ' + error.category +
 	' data ' + JSON.stringify(error.data ?? []).slice(0, 400);
 // A stall is running out of data while playing (as the hls.js page counts it): the 'waiting' of a seek is not one.
@@ -62,6 +62,11 @@ function activeCues() {
 setInterval(() => {
 	if (stallOpen && video.currentTime > stallOpen.atTime + 0.01) { stallOpen.endMs = Date.now(); stallOpen = undefined; }
 	for (const text of activeCues()) if (!state.cuesSeen.includes(text)) state.cuesSeen.push(text);
+	for (const track of video.textTracks) for (const cue of track.cues ?? []) {
+		if (!state.cuesLoaded.some((c) => c.text === cue.text && c.startS === cue.startTime)) {
+			state.cuesLoaded.push({ text: cue.text, startS: cue.startTime, endS: cue.endTime, atS: video.currentTime, atMs: Date.now() });
+		}
+	}
 }, 50);
 shaka.polyfill.installAll();
 const player = new shaka.Player();
@@ -95,7 +100,7 @@ window.tribuneShaka = {
 		const stats = player.getStats();
 		return { playing: state.playing, firstFrameMs: state.firstFrameMs, latencyS: date ? (Date.now() - date.getTime()) / 1000 : undefined,
 			liveEdgeDistanceS: state.playing ? range.end - video.currentTime : undefined, stalls: state.stalls, errors: state.errors,
-			activeCues: activeCues(), cuesSeen: state.cuesSeen, currentTime: video.currentTime, paused: video.paused,
+			activeCues: activeCues(), cuesSeen: state.cuesSeen, cuesLoaded: state.cuesLoaded, currentTime: video.currentTime, paused: video.paused,
 			bufferAheadS: b.length ? b.end(b.length - 1) - video.currentTime : 0, rate: video.playbackRate, stallLog: state.stallLog,
 			textTracks: player.getTextTracks().map((t) => ({ id: t.id, language: t.language, active: t.active })),
 			variant: (({ height, bandwidth }) => ({ height, bandwidth }))(player.getVariantTracks().find((t) => t.active) ?? {}), videoHeight: video.videoHeight, quality: (({ droppedVideoFrames, totalVideoFrames }) => ({ droppedVideoFrames, totalVideoFrames }))(video.getVideoPlaybackQuality()),
@@ -155,6 +160,11 @@ export interface ShakaSample {
 	activeCues: string[];
 	/** Every cue text that was active at some 50 ms poll since the page opened, first seen first. */
 	cuesSeen: string[];
+	/**
+	 * Every cue the text tracks held at some 50 ms poll, first seen first: its times, and the playhead and the wall clock
+	 * when it was first there (a cue loaded after the playhead passed its end is never shown).
+	 */
+	cuesLoaded: { text: string; startS: number; endS: number; atS: number; atMs: number }[];
 	currentTime: number;
 	paused: boolean;
 	bufferAheadS: number;
