@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { OpusGapFiller, rtpPayload } from '../src/broadcast/OpusGapFiller.js';
@@ -121,6 +122,63 @@ describe('OpusGapFiller', () => {
 			expect(step).toBeGreaterThan(0);
 			expect(step).toBeLessThanOrEqual(960 * 10);
 		}
+	});
+
+	it('drops packets that come after silence took their time, so the stream keeps pace with the wall clock', async () => {
+		const target = await receiver();
+		const filler = await OpusGapFiller.open({ target: { host: '127.0.0.1', rtpPort: target.port }, payloadType: 100 });
+		closers.push(() => filler.close());
+		const sender = dgram.createSocket('udp4');
+		closers.push(() => sender.close());
+		const voice = Buffer.from([0x78, 9, 9, 9]);
+		const startedAt = Date.now();
+		let seq = 0;
+		const send = () => sender.send(rtp(1000 + seq, 10_000 + seq++ * 960, voice), filler.rtpPort, '127.0.0.1');
+		for (let i = 0; i < 10; i++, await sleep(20)) send();
+		// The sender's next 15 packets are held up for 300 ms (a jitter spike), then come at once; then it goes on.
+		await sleep(300);
+		for (let i = 0; i < 15; i++) send();
+		for (let i = 0; i < 10; i++) {
+			await sleep(20);
+			send();
+		}
+		await sleep(30);
+		const elapsedMs = Date.now() - startedAt;
+		filler.close();
+		const { forwarded, silence, late } = filler.counts;
+		expect(forwarded + late).toBe(35);
+		// About the 300 ms the silence covered is dropped (a frame or two either side, by the timers).
+		expect(late).toBeGreaterThanOrEqual(9);
+		expect(late).toBeLessThanOrEqual(16);
+		// One continuous stream whose length is the time that passed (within a few frames), not that plus the delay.
+		const packets = target.packets;
+		for (let i = 1; i < packets.length; i++) expect((packets[i]!.ts - packets[i - 1]!.ts + 0x100000000) % 0x100000000).toBe(960);
+		expect(Math.abs(packets.length * 20 - elapsedMs)).toBeLessThan(100);
+		expect(packets.length).toBe(forwarded + silence);
+	});
+
+	it('declares no gap for packets that arrived while the process was held up', async () => {
+		const target = await receiver();
+		const filler = await OpusGapFiller.open({ target: { host: '127.0.0.1', rtpPort: target.port }, payloadType: 100 });
+		closers.push(() => filler.close());
+		// Another process sends a packet every 20 ms for a second, while this one is busy for 250 ms in the middle.
+		const script = `const s=require('node:dgram').createSocket('udp4');let i=0;const h=Buffer.alloc(12);h[0]=0x80;h[1]=111;h.writeUInt32BE(42,8);
+const t=setInterval(()=>{h.writeUInt16BE(i,2);h.writeUInt32BE(i*960,4);s.send(Buffer.concat([h,Buffer.from([0x78,7,7])]),${filler.rtpPort},'127.0.0.1');if(++i>=50){clearInterval(t);setTimeout(()=>s.close(),50);}},20);`;
+		const child = spawn(process.execPath, ['-e', script], { stdio: 'ignore' });
+		const exited = new Promise((resolve) => child.once('exit', resolve));
+		await sleep(400);
+		const busyUntil = Date.now() + 250;
+		while (Date.now() < busyUntil) {
+			// Held up: the sender's packets wait in the socket.
+		}
+		await exited;
+		await sleep(50);
+		filler.close();
+		const kinds = target.packets.map((p) => (p.payload[0] === 0x78 ? 'v' : 's')).join('');
+		// Silence before the first packet and after the last, none in between, and nothing dropped.
+		expect(kinds).toMatch(/^s*v+s*$/);
+		expect(filler.counts.late).toBe(0);
+		expect(filler.counts.forwarded).toBe(50);
 	});
 
 	it('drops malformed packets', () => {

@@ -22,6 +22,13 @@ const frameMs = 20;
  * speaker is muted (producer paused), between DTX packets, or before the first packet, it sends Opus silence every
  * 20 ms. ffmpeg's audio mix waits for every input, so without it one muted speaker would stall the whole broadcast
  * — or force a restart on every mute. Sequence numbers and timestamps are rewritten into one continuous stream.
+ *
+ * The stream keeps pace with the wall clock, never more: packets that come late (a sender's network jitter, a busy
+ * machine) after silence took their time are dropped, as a jitter buffer drops late packets. Forwarded after the
+ * silence instead, each late burst lengthened the stream by its delay: on a machine with 1.5 cores taken the
+ * broadcast ran seconds behind live and its replay came out seconds longer than the time on air. A gap is only
+ * declared once the packets already waiting in the socket have been read (the timer can fire first after the
+ * process was held up).
  */
 export class OpusGapFiller {
 	readonly #rtp: dgram.Socket;
@@ -31,8 +38,11 @@ export class OpusGapFiller {
 	#seq = Math.floor(Math.random() * 0xffff);
 	/** Timestamp of the last packet sent. */
 	#ts = (Math.random() * 0xffffffff) >>> 0;
-	/** outTs − inTs for the current run of real packets; undefined after a gap. */
+	/** outTs − inTs of the stream followed; undefined until its first packet (and after a hand-over). */
 	#offset: number | undefined;
+	/** Silence samples sent since the last real packet: the time a late packet may find already taken. */
+	#silenceSinceReal = 0;
+	#late = 0;
 	#lastSentAt = 0;
 	#lastRealAt = 0;
 	#filling = false;
@@ -83,9 +93,9 @@ export class OpusGapFiller {
 		this.#offset = undefined;
 	}
 
-	/** Packets forwarded from the speaker and silence packets sent, for tests and metrics. */
-	get counts(): { forwarded: number; silence: number } {
-		return { forwarded: this.#forwarded, silence: this.#silenceSent };
+	/** Packets forwarded from the speaker, silence packets sent and late packets dropped, for tests and metrics. */
+	get counts(): { forwarded: number; silence: number; late: number } {
+		return { forwarded: this.#forwarded, silence: this.#silenceSent, late: this.#late };
 	}
 
 	close(): void {
@@ -100,30 +110,49 @@ export class OpusGapFiller {
 		const payload = rtpPayload(packet);
 		if (!payload || payload.length === 0) return;
 		if (this.#acceptSsrc !== undefined && packet.readUInt32BE(8) !== this.#acceptSsrc) return;
-		this.#filling = false;
 		this.#lastRealAt = Date.now();
 		const inTs = packet.readUInt32BE(4);
-		// After a gap (or at the start), continue one frame after the last packet sent.
-		if (this.#offset === undefined) this.#offset = (this.#ts + (this.#lastSentAt === 0 ? 0 : frameSamples) - inTs) >>> 0;
+		const next = (this.#ts + (this.#lastSentAt === 0 ? 0 : frameSamples)) >>> 0;
+		if (this.#offset !== undefined) {
+			// Where the sender's clock puts this packet against the next slot of the stream sent: more than a frame back,
+			// within the silence sent since its last packet, it came late and its time is taken; otherwise more than half
+			// a frame off (a DTX pause or a mute longer or shorter than the silence, a sender's new timeline), the stream
+			// goes on continuously from here; about there, it simply follows.
+			const behind = (next - ((inTs + this.#offset) >>> 0)) | 0;
+			if (behind > frameSamples * 1.5 && behind <= this.#silenceSinceReal + frameSamples / 2) {
+				this.#late++;
+				return;
+			}
+			if (Math.abs(behind) > frameSamples / 2) this.#offset = undefined;
+		}
+		this.#filling = false;
+		this.#silenceSinceReal = 0;
+		// At the start, after a hand-over or past a pause: continue one frame after the last packet sent.
+		if (this.#offset === undefined) this.#offset = (next - inTs) >>> 0;
 		this.#send((inTs + this.#offset) >>> 0, payload);
 		this.#forwarded++;
 	}
 
 	#fill(): void {
-		const now = Date.now();
-		let frames = 1;
-		if (!this.#filling) {
-			if (this.#lastRealAt !== 0 && now - this.#lastRealAt < this.#options.gapMs) return;
-			// A gap starts: the next real packet re-anchors its timestamps after the silence. Cover the time since the
-			// last packet at once, so this input's sample count keeps pace with the wall clock (the mix waits for the
-			// slowest input; a short input would delay the broadcast for good).
+		if (this.#filling) return this.#sendSilence(1);
+		if (this.#lastRealAt !== 0 && Date.now() - this.#lastRealAt < this.#options.gapMs) return;
+		// Packets that arrived while this process was held up are read after the timers: only a gap still there once
+		// they have been read is one.
+		setImmediate(() => {
+			const now = Date.now();
+			if (this.#closed || this.#filling || (this.#lastRealAt !== 0 && now - this.#lastRealAt < this.#options.gapMs)) return;
+			// A gap starts. Cover the time since the last packet at once, so this input's sample count keeps pace with
+			// the wall clock (the mix waits for the slowest input; a short input would delay the broadcast for good).
 			this.#filling = true;
-			this.#offset = undefined;
-			if (this.#lastSentAt !== 0) frames = Math.max(1, Math.min(50, Math.round((now - this.#lastSentAt) / frameMs)));
-		}
+			this.#sendSilence(this.#lastSentAt === 0 ? 1 : Math.max(1, Math.min(50, Math.round((now - this.#lastSentAt) / frameMs))));
+		});
+	}
+
+	#sendSilence(frames: number): void {
 		for (let i = 0; i < frames; i++) {
 			this.#send((this.#ts + (this.#lastSentAt === 0 ? 0 : frameSamples)) >>> 0, opusSilence);
 			this.#silenceSent++;
+			this.#silenceSinceReal += frameSamples;
 		}
 	}
 
