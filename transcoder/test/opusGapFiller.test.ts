@@ -37,6 +37,16 @@ function rtp(seq: number, ts: number, payload: Buffer, extension = false): Buffe
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** A filler sending to a fresh receiver, and a socket to send it packets from. */
+async function relayWithSender(): Promise<{ target: { port: number; packets: Received[] }; filler: OpusGapFiller; sender: dgram.Socket }> {
+	const target = await receiver();
+	const filler = await OpusGapFiller.open({ target: { host: '127.0.0.1', rtpPort: target.port }, payloadType: 100 });
+	closers.push(() => filler.close());
+	const sender = dgram.createSocket('udp4');
+	closers.push(() => sender.close());
+	return { target, filler, sender };
+}
+
 describe('OpusGapFiller', () => {
 	it('sends silence until the speaker sends, forwards their packets, fills a mute with silence, and keeps one continuous stream', async () => {
 		const target = await receiver();
@@ -91,11 +101,7 @@ describe('OpusGapFiller', () => {
 	});
 
 	it('hands a slot from one speaker to another: silence while it follows nobody, one continuous stream throughout', async () => {
-		const target = await receiver();
-		const filler = await OpusGapFiller.open({ target: { host: '127.0.0.1', rtpPort: target.port }, payloadType: 100 });
-		closers.push(() => filler.close());
-		const sender = dgram.createSocket('udp4');
-		closers.push(() => sender.close());
+		const { target, filler, sender } = await relayWithSender();
 		const send = (seq: number, ts: number, ssrc: number, byte: number) => {
 			const packet = rtp(seq, ts, Buffer.from([byte, byte, byte]));
 			packet.writeUInt32BE(ssrc, 8);
@@ -125,11 +131,7 @@ describe('OpusGapFiller', () => {
 	});
 
 	it('drops packets that come after silence took their time, so the stream keeps pace with the wall clock', async () => {
-		const target = await receiver();
-		const filler = await OpusGapFiller.open({ target: { host: '127.0.0.1', rtpPort: target.port }, payloadType: 100 });
-		closers.push(() => filler.close());
-		const sender = dgram.createSocket('udp4');
-		closers.push(() => sender.close());
+		const { target, filler, sender } = await relayWithSender();
 		const voice = Buffer.from([0x78, 9, 9, 9]);
 		const startedAt = Date.now();
 		let seq = 0;
