@@ -160,6 +160,23 @@ describe('OpusGapFiller', () => {
 		expect(packets.length).toBe(forwarded + silence);
 	});
 
+	it('follows a sender again whose packets come later for good after a pause, instead of muting it', async () => {
+		const { target, filler, sender } = await relayWithSender();
+		const voice = Buffer.from([0x78, 5, 5, 5]);
+		let seq = 0;
+		const send = () => sender.send(rtp(3000 + seq, 50_000 + seq++ * 960, voice), filler.rtpPort, '127.0.0.1');
+		for (let i = 0; i < 10; i++, await sleep(20)) send();
+		// Its delay steps up by 300 ms and stays there: no burst, the next packets simply come 300 ms later.
+		await sleep(300);
+		for (let i = 0; i < 40; i++, await sleep(20)) send();
+		await sleep(50);
+		filler.close();
+		const kinds = target.packets.map((p) => (p.payload.equals(voice) ? 'v' : 's')).join('');
+		// Dropped at most for the silence's length (and a little more on a busy machine's late timers), then heard.
+		expect(filler.counts.late, kinds).toBeLessThanOrEqual(25);
+		expect(kinds, 'heard again at the end').toMatch(/v{10,}s{0,3}$/);
+	});
+
 	it('declares no gap for packets that arrived while the process was held up', async () => {
 		const target = await receiver();
 		const filler = await OpusGapFiller.open({ target: { host: '127.0.0.1', rtpPort: target.port }, payloadType: 100 });

@@ -474,4 +474,3 @@ export function useHlsPlayer() {
 }
 
 export type HlsPlayer = ReturnType<typeof useHlsPlayer>;
-

@@ -43,6 +43,9 @@ export class OpusGapFiller {
 	/** Silence samples sent since the last real packet: the time a late packet may find already taken. */
 	#silenceSinceReal = 0;
 	#late = 0;
+	/** Late packets dropped since the last one forwarded, and how many the silence they came after allows. */
+	#lateStreak = 0;
+	#lateLimit: number | undefined;
 	#lastSentAt = 0;
 	#lastRealAt = 0;
 	#filling = false;
@@ -119,7 +122,12 @@ export class OpusGapFiller {
 			// a frame off (a DTX pause or a mute longer or shorter than the silence, a sender's new timeline), the stream
 			// goes on continuously from here; about there, it simply follows.
 			const behind = (next - ((inTs + this.#offset) >>> 0)) | 0;
-			if (behind > frameSamples * 1.5 && behind <= this.#silenceSinceReal + frameSamples / 2) {
+			// At most as many as the silence had frames: a sender that comes later for good (its delay stepped up) and
+			// not in a burst stays behind by the same amount packet after packet, and is then followed again rather
+			// than muted.
+			this.#lateLimit ??= Math.round(this.#silenceSinceReal / frameSamples);
+			if (behind > frameSamples * 1.5 && behind <= this.#silenceSinceReal + frameSamples / 2 && this.#lateStreak < this.#lateLimit) {
+				this.#lateStreak++;
 				this.#late++;
 				return;
 			}
@@ -127,6 +135,8 @@ export class OpusGapFiller {
 		}
 		this.#filling = false;
 		this.#silenceSinceReal = 0;
+		this.#lateStreak = 0;
+		this.#lateLimit = undefined;
 		// At the start, after a hand-over or past a pause: continue one frame after the last packet sent.
 		if (this.#offset === undefined) this.#offset = (next - inTs) >>> 0;
 		this.#send((inTs + this.#offset) >>> 0, payload);
