@@ -111,14 +111,14 @@ function partLines(segment: TimelineSegment): string[] {
 	});
 }
 
-/**
- * Leading segments a delta update of `timeline` leaves out: the complete ones starting more than CAN-SKIP-UNTIL
- * before the end of the playlist (§6.2.5.1), and only those before `skipBeforeMsn − 1`; 0 unless `skip` is set on a
- * live low-latency playlist. The origin keys its cache of delta updates by this count.
- */
 /** How much further than CAN-SKIP-UNTIL from the end a segment must start to be skipped, s (see skippedSegmentCount). */
 const skipMarginS = 0.001;
 
+/**
+ * Leading segments a delta update of `timeline` leaves out: the complete ones starting more than CAN-SKIP-UNTIL (and
+ * {@link skipMarginS}) before the end of the playlist (§6.2.5.1), and only those before `skipBeforeMsn − 1`; 0 unless
+ * `skip` is set on a live low-latency playlist. The origin keys its cache of delta updates by this count.
+ */
 export function skippedSegmentCount(timeline: MediaTimeline, options: MediaPlaylistOptions): number {
 	const ll = options.lowLatency;
 	if (!options.skip || !ll || options.type !== 'live') return 0;
