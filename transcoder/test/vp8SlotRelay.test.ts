@@ -8,6 +8,7 @@ import type { types } from 'mediasoup';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseVp8Descriptor, readRtpPacket, Vp8SlotRelay } from '../src/broadcast/Vp8SlotRelay.js';
+import { vp8RepeatFrame } from '../src/broadcast/vp8RepeatFrame.js';
 
 // Real UDP sockets and a real ffmpeg decoding the relay's output: a slot's video goes filler → camera A → camera B
 // (other SSRC and sequence/timestamp/picture-ID bases) → filler (B paused) → B → filler (slot emptied), and ffmpeg
@@ -137,10 +138,15 @@ interface Tapped {
 	ts: number;
 	ssrc: number;
 	marker: boolean;
-	/** F filler, A camera A (descriptor 0x80 ext), B camera B (0xe0 ext). */
-	kind: 'F' | 'A' | 'B' | '?';
+	/** F filler, R a repeat of the last picture, A camera A (descriptor 0x80 ext), B camera B (0xe0 ext). */
+	kind: 'F' | 'R' | 'A' | 'B' | '?';
 	pictureId: number | undefined;
+	/** The VP8 data after the payload descriptor. */
+	data: Buffer | undefined;
 }
+
+/** The repeat frames of the pictures the tests send. */
+const repeats = [[320, 180], [176, 144], [16, 16]].map(([width, height]) => vp8RepeatFrame({ width: width!, height: height! }));
 
 /** Sits between the relay and ffmpeg: records what the relay sends, passes it on (if there is an ffmpeg). */
 async function tap(forwardTo?: number): Promise<{ port: number; packets: Tapped[] }> {
@@ -150,8 +156,9 @@ async function tap(forwardTo?: number): Promise<{ port: number; packets: Tapped[
 		const rtp = readRtpPacket(packet);
 		if (rtp) {
 			const d = parseVp8Descriptor(rtp.payload);
-			const kind = rtp.payload[0] === 0x10 && !d?.pictureId ? 'F' : rtp.payload[1] === 0x80 ? 'A' : rtp.payload[1] === 0xe0 ? 'B' : '?';
-			packets.push({ seq: rtp.seq, ts: rtp.ts, ssrc: rtp.ssrc, marker: rtp.marker, kind, pictureId: d?.pictureId?.value });
+			const data = d && rtp.payload.subarray(d.length);
+			const kind = data && repeats.some((repeat) => repeat.equals(data)) ? 'R' : rtp.payload[0] === 0x10 && !d?.pictureId ? 'F' : rtp.payload[1] === 0x80 ? 'A' : rtp.payload[1] === 0xe0 ? 'B' : '?';
+			packets.push({ seq: rtp.seq, ts: rtp.ts, ssrc: rtp.ssrc, marker: rtp.marker, kind, pictureId: d?.pictureId?.value, data });
 		}
 		if (forwardTo !== undefined) socket.send(packet, forwardTo, '127.0.0.1');
 	});
@@ -180,6 +187,12 @@ async function decoder(): Promise<{ port: number; ffmpeg: ChildProcess; stderr: 
 	await waitForUdpPortsBound([pair.rtpPort, pair.rtpPort + 1], 20_000);
 	const sizes = () => [...stderr.matchAll(/Parsed_showinfo.*\bn:\s*\d+ .*\bs:(\d+x\d+)/g)].map((m) => m[1]!);
 	return { port: pair.rtpPort, ffmpeg, stderr: () => stderr, sizes };
+}
+
+/** Each repeat counted as part of what it repeats (ffmpeg decodes it at that picture's size). */
+function partKinds(packets: readonly Tapped[]): Tapped['kind'][] {
+	let previous: Tapped['kind'] = '?';
+	return packets.map((p) => (p.kind === 'R' ? previous : (previous = p.kind)));
 }
 
 /** Consecutive equal values collapsed, with their counts. */
@@ -283,7 +296,11 @@ describe('Vp8SlotRelay', () => {
 			// A new frame (after a marker) gets a new timestamp.
 			if (sent[i - 1]!.marker) expect(step, `ts at ${i}`).toBeGreaterThan(0);
 		}
-		expect(runs(sent.map((p) => p.kind)).map((r) => r.value)).toEqual(['F', 'A', 'B', 'F', 'B', 'F']);
+		expect(runs(partKinds(sent)).map((r) => r.value)).toEqual(['F', 'A', 'B', 'F', 'B', 'F']);
+		// B's pause: its last picture held from holdMs until freezeMs, then filler.
+		expect(counts.repeated).toBeGreaterThanOrEqual(5);
+		const pausedAt = sent.findIndex((p, i) => i > 0 && p.kind === 'F' && sent[i - 1]!.kind === 'R');
+		expect(pausedAt, 'repeats just before the filler of B\'s pause').toBeGreaterThan(0);
 		const ids = runs(sent.filter((p) => p.pictureId !== undefined).map((p) => p.pictureId!)).map((r) => r.value);
 		for (let i = 1; i < ids.length; i++) expect((ids[i]! - ids[i - 1]! + 0x8000) % 0x8000, `picture ID at ${i}`).toBe(1);
 
@@ -292,7 +309,7 @@ describe('Vp8SlotRelay', () => {
 		expect(decoded.map((r) => r.value)).toEqual(['16x16', '320x180', '176x144', '16x16', '176x144', '16x16']);
 		for (const run of decoded) expect(run.count).toBeGreaterThanOrEqual(5);
 		// A switch costs the decoder at most a frame or two: each part decodes about as many frames as were sent in it.
-		const sentFrames = runs(sent.map((p) => p.kind)).reduce<{ frames: Set<number>; packets: Tapped[] }[]>((parts, run, index, all) => {
+		const sentFrames = runs(partKinds(sent)).reduce<{ frames: Set<number>; packets: Tapped[] }[]>((parts, run, index, all) => {
 			const begin = all.slice(0, index).reduce((n, r) => n + r.count, 0);
 			const packets = sent.slice(begin, begin + run.count);
 			return [...parts, { frames: new Set(packets.map((p) => p.ts)), packets }];
@@ -314,6 +331,8 @@ describe('Vp8SlotRelay', () => {
 			payloadType: 100,
 			fps: 50,
 			freezeMs: 300,
+			// No repeats here: the packets below are counted one by one.
+			holdMs: 10_000,
 			onLiveChange: (live) => {
 				liveChanges.push(live);
 				throw new Error('a runner bug');
@@ -396,6 +415,116 @@ describe('Vp8SlotRelay', () => {
 		expect(ids.every((id) => id < 128)).toBe(true);
 	});
 });
+
+describe('Vp8SlotRelay holding a quiet source', () => {
+	it('repeats its last picture while it is quiet, then goes on with its own frames (no keyframe needed), and ffmpeg decodes every frame exactly', async () => {
+		const ffmpeg = await decoder();
+		const wire = await tap(ffmpeg.port);
+		const liveChanges: boolean[] = [];
+		const relay = await Vp8SlotRelay.open({
+			target: { host: '127.0.0.1', rtpPort: wire.port },
+			payloadType: 96,
+			holdMs: 120,
+			freezeMs: 3000,
+			onLiveChange: (live) => liveChanges.push(live),
+		});
+		closers.push(() => relay.close());
+		const a = new Camera(0xaaaa0003, cameraA, 'chrome', relay.rtpPort, { seq: 65_400, ts: 77, pictureId: 0x7fe0 });
+		await until('filler decoded', () => ffmpeg.sizes().length >= 5, 20_000);
+		relay.follow(a.ssrc);
+		a.play(0);
+		await until('A live', () => relay.live);
+		await sleep(800);
+		// The sender goes quiet between two frames (a still screen, a hiccup), then sends its next frame: an interframe.
+		a.stop();
+		const sentBefore = a.sentFrames;
+		await sleep(700);
+		const repeatedInPause = relay.counts.repeated;
+		a.play(sentBefore);
+		await sleep(800);
+		a.stop();
+		const decodedBeforeClose = ffmpeg.sizes().length;
+		await until('ffmpeg to decode the last frames', () => ffmpeg.sizes().length > decodedBeforeClose, 5_000).catch(() => {});
+		await sleep(300);
+		relay.close();
+
+		// Held, not frozen: live throughout, about one repeat per 40 ms of the 700 ms quiet after the first 120 ms.
+		expect(liveChanges).toEqual([true]);
+		expect(repeatedInPause).toBeGreaterThanOrEqual(6);
+		expect(repeatedInPause).toBeLessThanOrEqual(17);
+		const sent = wire.packets.slice(wire.packets.findIndex((p) => p.kind === 'B'));
+		expect(sent.some((p) => p.kind === 'F')).toBe(false);
+		for (let i = 1; i < sent.length; i++) {
+			expect((sent[i]!.seq - sent[i - 1]!.seq + 0x10000) % 0x10000, `seq at ${i}`).toBe(1);
+			const step = (sent[i]!.ts - sent[i - 1]!.ts + 0x1_0000_0000) % 0x1_0000_0000;
+			if (sent[i - 1]!.marker) expect(step, `ts at ${i}`).toBeGreaterThan(0);
+			expect(step, `ts at ${i}`).toBeLessThan(0x8000_0000);
+		}
+		const ids = runs(sent.map((p) => p.pictureId!)).map((r) => r.value);
+		for (let i = 1; i < ids.length; i++) expect((ids[i]! - ids[i - 1]! + 0x8000) % 0x8000, `picture ID at ${i}`).toBe(1);
+
+		// The frames the relay sent, put in a file and decoded: each of A's frames decodes exactly as in A's own file (a
+		// repeat that disturbed the decoder's state would garble the frames after it), and each repeat shows the picture
+		// before it.
+		const frames: { data: Buffer; repeat: boolean }[] = [];
+		let open: Buffer[] = [];
+		for (const packet of sent) {
+			open.push(packet.data!);
+			if (packet.marker) {
+				frames.push({ data: Buffer.concat(open), repeat: packet.kind === 'R' });
+				open = [];
+			}
+		}
+		const original = await checksumsOf(path.join(workDir, 'a.ivf'));
+		const relayed = await checksumsOf(await writeIvf(path.join(workDir, 'relayed.ivf'), frames.map((frame) => frame.data)));
+		expect(relayed).toHaveLength(frames.length);
+		let next = 0;
+		frames.forEach((frame, at) => {
+			if (frame.repeat) expect(relayed[at], `repeat at ${at}`).toBe(relayed[at - 1]);
+			else expect(relayed[at], `A's frame ${next} at ${at}`).toBe(original[next++ % original.length]);
+		});
+		expect(frames.filter((frame) => frame.repeat).length).toBe(relay.counts.repeated);
+		expect(next).toBe(a.sentFrames);
+		// The live decoder, as the broadcast runs it, took the stream without a break.
+		expect(ffmpeg.sizes().filter((size) => size === '320x180').length).toBeGreaterThanOrEqual(frames.length - 3);
+		const broken = ffmpeg.stderr().split('\n').filter((line) => /missed a picture|sequence broken|keyframe missing|error|corrupt|concealing/i.test(line));
+		expect(broken, broken.join('\n')).toEqual([]);
+	}, 60_000);
+});
+
+/** An IVF file of these VP8 frames. */
+async function writeIvf(file: string, frames: Buffer[]): Promise<string> {
+	const header = Buffer.alloc(32);
+	header.write('DKIF', 0);
+	header.writeUInt16LE(32, 6);
+	header.write('VP80', 8);
+	header.writeUInt16LE(320, 12);
+	header.writeUInt16LE(180, 14);
+	header.writeUInt32LE(25, 16);
+	header.writeUInt32LE(1, 20);
+	header.writeUInt32LE(frames.length, 24);
+	const parts: Buffer[] = [header];
+	frames.forEach((frame, index) => {
+		const frameHeader = Buffer.alloc(12);
+		frameHeader.writeUInt32LE(frame.length, 0);
+		frameHeader.writeBigUInt64LE(BigInt(index), 4);
+		parts.push(frameHeader, frame);
+	});
+	await fs.writeFile(file, Buffer.concat(parts));
+	return file;
+}
+
+/** The MD5 of each picture ffmpeg decodes from an IVF file, in order. */
+async function checksumsOf(file: string): Promise<string[]> {
+	const stdout = await new Promise<string>((resolve, reject) => {
+		const child = spawn('ffmpeg', ['-hide_banner', '-nostdin', '-loglevel', 'error', '-i', file, '-f', 'framemd5', '-'], { stdio: ['ignore', 'pipe', 'ignore'] });
+		let text = '';
+		child.stdout.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+		child.once('error', reject);
+		child.once('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`ffmpeg exited ${code}`))));
+	});
+	return stdout.split('\n').filter((line) => line && !line.startsWith('#')).map((line) => line.split(',').at(-1)!.trim());
+}
 
 describe('Vp8SlotRelay behind real mediasoup consumers', () => {
 	let pool: WorkerPool;

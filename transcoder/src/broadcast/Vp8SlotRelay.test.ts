@@ -11,7 +11,17 @@ const payload = (...parts: (number[] | Buffer)[]): Buffer => Buffer.concat(parts
 describe('parseVp8Descriptor', () => {
 	it('reads a 15-bit picture ID and a keyframe start, as libwebrtc and ffmpeg send them', () => {
 		const d = parseVp8Descriptor(payload([0x90, 0x80, 0x80 | 0x12, 0x34], keyframe));
-		expect(d).toEqual({ length: 4, start: true, partitionIndex: 0, pictureId: { offset: 2, width: 15, value: 0x1234 }, keyframe: true });
+		expect(d).toEqual({ length: 4, start: true, partitionIndex: 0, pictureId: { offset: 2, width: 15, value: 0x1234 }, keyframe: true, picture: { width: 16, height: 16, version: 0 } });
+	});
+
+	it("reads a keyframe's picture size and version, and none from an undefined version or a packet too short for them", () => {
+		const tag = (version: number): number[] => [(version << 1) | 0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a];
+		// 1920 (scale bits set, ignored) × 1080.
+		const size = [0x80, 0x47, 0x38, 0x04];
+		expect(parseVp8Descriptor(payload([0x10], tag(3), size))?.picture).toEqual({ width: 1920, height: 1080, version: 3 });
+		expect(parseVp8Descriptor(payload([0x10], tag(5), size))?.picture).toBeUndefined();
+		expect(parseVp8Descriptor(payload([0x10], tag(0), size.slice(0, 3)))?.picture).toBeUndefined();
+		expect(parseVp8Descriptor(payload([0x10], tag(0), [0, 0, 0x38, 0x04]))?.picture).toBeUndefined();
 	});
 
 	it('reads a 7-bit picture ID on an interframe', () => {
@@ -27,11 +37,11 @@ describe('parseVp8Descriptor', () => {
 		expect(d?.keyframe).toBe(true);
 		// K alone also takes one byte, without a picture ID.
 		const k = parseVp8Descriptor(payload([0x90, 0x10, 0x03], keyframe));
-		expect(k).toEqual({ length: 3, start: true, partitionIndex: 0, keyframe: true });
+		expect(k).toEqual({ length: 3, start: true, partitionIndex: 0, keyframe: true, picture: { width: 16, height: 16, version: 0 } });
 	});
 
 	it('reads a descriptor without extension (the filler frames)', () => {
-		expect(parseVp8Descriptor(payload([0x10], keyframe))).toEqual({ length: 1, start: true, partitionIndex: 0, keyframe: true });
+		expect(parseVp8Descriptor(payload([0x10], keyframe))).toEqual({ length: 1, start: true, partitionIndex: 0, keyframe: true, picture: { width: 16, height: 16, version: 0 } });
 	});
 
 	it('sees no keyframe in a continuation packet, a later partition, or a P=0 byte without the start code', () => {
@@ -102,6 +112,7 @@ describe('Vp8SlotRelay.open', () => {
 		await expect(Vp8SlotRelay.open({ target, payloadType: 128 })).rejects.toThrow(/payloadType/);
 		await expect(Vp8SlotRelay.open({ target, payloadType: 96, fps: 0 })).rejects.toThrow(/fps/);
 		await expect(Vp8SlotRelay.open({ target, payloadType: 96, freezeMs: Number.NaN })).rejects.toThrow(/freezeMs/);
+		await expect(Vp8SlotRelay.open({ target, payloadType: 96, holdMs: 0 })).rejects.toThrow(/holdMs/);
 		await expect(Vp8SlotRelay.open({ target: { host: '127.0.0.1', rtpPort: 0 }, payloadType: 96 })).rejects.toThrow(/rtpPort/);
 	});
 });

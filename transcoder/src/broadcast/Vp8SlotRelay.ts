@@ -2,6 +2,7 @@ import type dgram from 'node:dgram';
 import { bindRtpSocketPair } from './bindRtpSocketPair.js';
 import { performance } from 'node:perf_hooks';
 import { rtpPayload } from './OpusGapFiller.js';
+import { vp8RepeatFrame } from './vp8RepeatFrame.js';
 
 export interface Vp8SlotRelayOptions {
 	/** Where the receiving ffmpeg listens for this slot's video RTP. */
@@ -12,6 +13,12 @@ export interface Vp8SlotRelayOptions {
 	host?: string;
 	/** Filler frames per second while nothing live flows. Default 25. */
 	fps?: number;
+	/**
+	 * The source sending nothing for this long, ms, after a whole frame: the slot holds its last picture, repeated at
+	 * `fps` (see `vp8RepeatFrame`), until the source sends again or `freezeMs` passes. Default 120 (three frames at 25
+	 * fps): a sender's hiccup, or a still screen sending a picture a second, no longer holds up the whole composite.
+	 */
+	holdMs?: number;
 	/** The followed source sending nothing for this long, ms, counts as a frozen (paused) camera. Default 500. */
 	freezeMs?: number;
 	/** `live` changed. False: the slot shows filler or the previous source, and needs a keyframe from the followed one. */
@@ -44,6 +51,8 @@ export interface Vp8Descriptor {
 	pictureId?: { offset: number; width: 7 | 15; value: number };
 	/** The packet starts a keyframe: S=1, partition 0, P=0 in the frame tag and the keyframe start code after it. */
 	keyframe: boolean;
+	/** A keyframe's picture size and VP8 version, when its first packet holds them (RFC 6386 §9.1). */
+	picture?: { width: number; height: number; version: number };
 }
 
 /**
@@ -68,6 +77,10 @@ const ticksPerMs = 90;
  *
  * A switch happens only at a keyframe of the new source (filler frames are all keyframes), so the decoder never sees
  * a frame whose reference it lacks.
+ *
+ * A source that goes quiet after a whole frame is held: after `holdMs` the relay sends frames that repeat its last
+ * picture, each taking the next sequence number and picture ID, so the source's own frames continue after them with
+ * nothing missing in between (a packet the source really lost still shows as a gap).
  */
 export class Vp8SlotRelay {
 	readonly #rtp: dgram.Socket;
@@ -77,6 +90,8 @@ export class Vp8SlotRelay {
 	readonly #target: Vp8SlotRelayOptions['target'];
 	readonly #payloadType: number;
 	readonly #freezeMs: number;
+	readonly #holdMs: number;
+	readonly #frameIntervalMs: number;
 	readonly #onLiveChange: ((live: boolean) => void) | undefined;
 	readonly #onNeedKeyframe: (() => void) | undefined;
 	readonly #ssrc = (Math.random() * 0xffffffff) >>> 0;
@@ -97,12 +112,20 @@ export class Vp8SlotRelay {
 	#pictureIdOffset: number | undefined;
 	/** Highest input sequence number of the current run, to close the hole a padding-only packet leaves. */
 	#lastInSeq = 0;
+	/** The current source's picture (from its last keyframe), what it last sent, and how the output's picture IDs look. */
+	#picture: { width: number; height: number; version: number } | undefined;
+	#lastMediaAt = 0;
+	#frameComplete = false;
+	#pictureIdWidth: 7 | 15 | undefined;
+	/** Repeats were sent since the source's last packet: its next frame gets a timestamp after theirs. */
+	#holding = false;
 	#live = false;
 	#lastKeyframeRequestAt = Number.NEGATIVE_INFINITY;
 	readonly #timer: NodeJS.Timeout;
 	#closed = false;
 	#forwarded = 0;
 	#filler = 0;
+	#repeated = 0;
 	#dropped = 0;
 
 	private constructor(rtp: dgram.Socket, rtcp: dgram.Socket, options: Vp8SlotRelayOptions) {
@@ -114,6 +137,8 @@ export class Vp8SlotRelay {
 		this.#target = options.target;
 		this.#payloadType = options.payloadType;
 		this.#freezeMs = options.freezeMs ?? 500;
+		this.#holdMs = options.holdMs ?? 120;
+		this.#frameIntervalMs = 1000 / (options.fps ?? 25);
 		this.#onLiveChange = options.onLiveChange;
 		this.#onNeedKeyframe = options.onNeedKeyframe;
 		rtp.on('message', (packet) => this.#onPacket(packet));
@@ -122,7 +147,7 @@ export class Vp8SlotRelay {
 		rtcp.on('error', () => {});
 		// mediasoup's sender reports are dropped: the stream they describe is rewritten here.
 		rtcp.on('message', () => {});
-		this.#timer = setInterval(() => this.#tick(), 1000 / (options.fps ?? 25));
+		this.#timer = setInterval(() => this.#tick(), this.#frameIntervalMs);
 	}
 
 	/** Binds an even RTP port and the RTCP port after it (what a PlainTransport `connect()` needs), then starts filler. */
@@ -146,9 +171,12 @@ export class Vp8SlotRelay {
 		return this.#live;
 	}
 
-	/** RTP packets forwarded from sources, filler frames sent, and packets dropped (malformed, other SSRC, or before a keyframe). */
-	get counts(): { forwarded: number; filler: number; dropped: number } {
-		return { forwarded: this.#forwarded, filler: this.#filler, dropped: this.#dropped };
+	/**
+	 * RTP packets forwarded from sources, filler frames sent, frames repeating a quiet source's last picture, and packets
+	 * dropped (malformed, other SSRC, or before a keyframe).
+	 */
+	get counts(): { forwarded: number; filler: number; repeated: number; dropped: number } {
+		return { forwarded: this.#forwarded, filler: this.#filler, repeated: this.#repeated, dropped: this.#dropped };
 	}
 
 	/**
@@ -210,7 +238,14 @@ export class Vp8SlotRelay {
 			this.#lastSourceAt = now;
 			this.#anchor(rtp, now);
 			this.#updateLive();
+		} else if (this.#holding) {
+			// The source's first packet after repeats: its frame comes after theirs.
+			this.#tsOffset = (this.#ts + this.#tsStep(now) - rtp.ts) >>> 0;
 		}
+		this.#holding = false;
+		if (descriptor.keyframe) this.#picture = descriptor.picture;
+		this.#lastMediaAt = now;
+		this.#frameComplete = rtp.marker;
 		this.#forward(rtp, descriptor, now);
 	}
 
@@ -219,6 +254,7 @@ export class Vp8SlotRelay {
 		this.#seqOffset = (this.#seq + 1 - rtp.seq) & 0xffff;
 		this.#tsOffset = (this.#ts + this.#tsStep(now) - rtp.ts) >>> 0;
 		this.#pictureIdOffset = undefined;
+		this.#pictureIdWidth = undefined;
 		this.#lastInSeq = rtp.seq;
 	}
 
@@ -230,6 +266,7 @@ export class Vp8SlotRelay {
 		let pictureId: number | undefined;
 		if (descriptor.pictureId) {
 			this.#pictureIdOffset ??= (this.#pictureId + 1 - descriptor.pictureId.value) & 0x7fff;
+			this.#pictureIdWidth = descriptor.pictureId.width;
 			pictureId = (descriptor.pictureId.value + this.#pictureIdOffset) & 0x7fff;
 			rewritePictureId(packet.subarray(12), descriptor, pictureId);
 		}
@@ -253,7 +290,10 @@ export class Vp8SlotRelay {
 			this.#updateLive();
 		}
 		this.#requestKeyframeIfWaiting(now);
-		if (this.#current !== undefined) return;
+		if (this.#current !== undefined) {
+			this.#repeatIfQuiet(now);
+			return;
+		}
 		const seq = (this.#seq + 1) & 0xffff;
 		const ts = (this.#ts + this.#tsStep(now)) >>> 0;
 		this.#seq = seq;
@@ -261,6 +301,34 @@ export class Vp8SlotRelay {
 		this.#lastSentAt = now;
 		this.#filler++;
 		this.#send(Buffer.concat([rtpHeader(true, this.#payloadType, seq, ts, this.#ssrc), fillerPayload]));
+	}
+
+	/** The source quiet for `holdMs` after a whole frame: one frame repeating its last picture, at most one per frame interval. */
+	#repeatIfQuiet(now: number): void {
+		const picture = this.#picture;
+		if (!picture || !this.#frameComplete || now - this.#lastMediaAt < this.#holdMs) return;
+		// A late timer's tick comes soon after the previous one: the repeats keep to the frame rate.
+		if (this.#lastSentAt !== undefined && now - this.#lastSentAt < this.#frameIntervalMs * 0.75) return;
+		const seq = (this.#seq + 1) & 0xffff;
+		const ts = (this.#ts + this.#tsStep(now)) >>> 0;
+		let descriptor: Buffer;
+		if (this.#pictureIdWidth !== undefined && this.#pictureIdOffset !== undefined) {
+			// The source numbers its pictures: the repeat takes the next number, and the source's numbers move up one.
+			const pictureId = (this.#pictureId + 1) & 0x7fff;
+			descriptor = this.#pictureIdWidth === 15 ? Buffer.from([0x90, 0x80, 0x80 | (pictureId >> 8), pictureId & 0xff]) : Buffer.from([0x90, 0x80, pictureId & 0x7f]);
+			this.#pictureId = pictureId;
+			this.#pictureIdOffset = (this.#pictureIdOffset + 1) & 0x7fff;
+		} else {
+			descriptor = Buffer.from([0x10]);
+		}
+		// The source's sequence numbers move up one too, so a packet it really lost still leaves a gap.
+		this.#seqOffset = (this.#seqOffset + 1) & 0xffff;
+		this.#seq = seq;
+		this.#ts = ts;
+		this.#lastSentAt = now;
+		this.#holding = true;
+		this.#repeated++;
+		this.#send(Buffer.concat([rtpHeader(true, this.#payloadType, seq, ts, this.#ssrc), descriptor, vp8RepeatFrame(picture)]));
 	}
 
 	/** Wall time since the last packet sent, in RTP ticks, at least 1 (a new frame needs a new timestamp). */
@@ -340,7 +408,15 @@ export function parseVp8Descriptor(payload: Buffer): Vp8Descriptor | undefined {
 		payload[length + 3] === 0x9d &&
 		payload[length + 4] === 0x01 &&
 		payload[length + 5] === 0x2a;
-	return { length, start, partitionIndex, ...(pictureId && { pictureId }), keyframe };
+	let picture: Vp8Descriptor['picture'];
+	if (keyframe && payload.length >= length + 10) {
+		const width = payload.readUInt16LE(length + 6) & 0x3fff;
+		const height = payload.readUInt16LE(length + 8) & 0x3fff;
+		const version = (payload[length]! >> 1) & 0x07;
+		// Versions 4–7 are not defined (RFC 6386 §9.1): such a stream is never repeated.
+		if (width > 0 && height > 0 && version <= 3) picture = { width, height, version };
+	}
+	return { length, start, partitionIndex, ...(pictureId && { pictureId }), keyframe, ...(picture && { picture }) };
 }
 
 /** Writes a picture ID into a payload in place, keeping the descriptor's width (a 7-bit one keeps the low bits). */
@@ -377,12 +453,13 @@ function callSafely(callback: (() => void) | undefined): void {
 }
 
 function validateOptions(options: Vp8SlotRelayOptions): void {
-	const { payloadType, fps = 25, freezeMs = 500, target } = options;
+	const { payloadType, fps = 25, freezeMs = 500, holdMs = 120, target } = options;
 	if (!Number.isInteger(payloadType) || payloadType < 0 || payloadType > 127) {
 		throw new RangeError(`Vp8SlotRelay: payloadType ${payloadType} must be an integer 0–127`);
 	}
 	if (!(Number.isFinite(fps) && fps > 0 && fps <= 120)) throw new RangeError(`Vp8SlotRelay: fps ${fps} must be in (0, 120]`);
 	if (!(Number.isFinite(freezeMs) && freezeMs > 0)) throw new RangeError(`Vp8SlotRelay: freezeMs ${freezeMs} must be > 0`);
+	if (!(Number.isFinite(holdMs) && holdMs > 0)) throw new RangeError(`Vp8SlotRelay: holdMs ${holdMs} must be > 0`);
 	if (!Number.isInteger(target.rtpPort) || target.rtpPort < 1 || target.rtpPort > 65535) {
 		throw new RangeError(`Vp8SlotRelay: target.rtpPort ${target.rtpPort} is not a port`);
 	}
