@@ -101,6 +101,11 @@ export class ScreenShareInput {
 		return this.#sdpStreams;
 	}
 
+	/** What the share's relays have sent (see `Vp8SlotRelay.counts`, `OpusGapFiller.counts`). */
+	get counts(): { picture: Vp8SlotRelay['counts']; sound: OpusGapFiller['counts'] } {
+		return { picture: this.#picture.counts, sound: this.#sound.counts };
+	}
+
 	/** The share's SDP stream indices, for the plan and the live layout (`SlotAssignment.screen`). */
 	get streams(): { video: number; audio: number } {
 		return { video: this.#options.firstStream, audio: this.#options.firstStream + 1 };

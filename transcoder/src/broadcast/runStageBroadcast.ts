@@ -349,6 +349,26 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 	}
 }
 
+type InputCounts = Record<string, Record<string, number>>;
+
+/** Every relay's counts, by input (`slot0.voice`, `slot0.camera`, …, `screen.picture`, `screen.sound`). */
+function inputCounts(slots: readonly Slot[], screen: ScreenShareInput | undefined): InputCounts {
+	const counts: InputCounts = {};
+	for (const slot of slots) {
+		counts[`slot${slot.index}.voice`] = slot.voice.counts;
+		if (slot.camera) counts[`slot${slot.index}.camera`] = slot.camera.counts;
+	}
+	if (screen) {
+		counts['screen.picture'] = screen.counts.picture;
+		counts['screen.sound'] = screen.counts.sound;
+	}
+	return counts;
+}
+
+function countsSince(before: InputCounts, now: InputCounts): InputCounts {
+	return Object.fromEntries(Object.entries(now).map(([input, counts]) => [input, Object.fromEntries(Object.entries(counts).map(([name, n]) => [name, n - (before[input]?.[name] ?? 0)]))]));
+}
+
 /** One slot of a running encode: its relays, who is in it, and the consumers feeding it. */
 interface Slot {
 	index: number;
@@ -430,6 +450,15 @@ async function runEncode(
 			releases.push(() => screen.close());
 			sdpStreams.push(...screen.sdpStreams);
 		}
+		// While the run is not keeping up, what each input fed ffmpeg in the last second (debug): an encoder waiting
+		// on an input (little CPU, a relay sending nothing) looks slow from its pace alone.
+		let fed = inputCounts(slots, screen);
+		const feedWatch = setInterval(() => {
+			const now = inputCounts(slots, screen);
+			if (run.health !== 'ok' && run.health !== 'starting') logger.debug({ run: run.n, health: run.health, cpuCores: run.cpuCores, inputs: countsSince(fed, now) }, 'encoder inputs in the last second');
+			fed = now;
+		}, 1000);
+		releases.push(() => clearInterval(feedWatch));
 		place(first);
 
 		const view = (): LiveView => {
