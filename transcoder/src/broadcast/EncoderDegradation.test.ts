@@ -52,6 +52,24 @@ describe('EncoderDegradation', () => {
 		expect(feed(e, 1, 10, { speed: 0.9 })).toEqual([{ atS: 9, direction: 'shed', from: 0, to: 1, speed: 0.9 }]);
 	});
 
+	it('sheds nothing for a run waiting on its inputs (main thread neither running nor waiting for a CPU), and sheds a starved one', () => {
+		// Stopped for 10 s, its main thread idle: a stalled input, not work it cannot do.
+		const waiting = new EncoderDegradation(costs);
+		waiting.onAir(0, 0);
+		expect(feed(waiting, 5, 15, { speed: 0.05, mediaS: 1, mainThread: { busy: 0.02, waiting: 0.05 } })).toEqual([]);
+		// The input flows again: the time it waited is not counted as lag, and the run is judged afresh.
+		for (let t = 16; t <= 40; t++) expect(waiting.sample({ atMs: t * 1000, speed: 1, mediaS: 2 + (t - 16), mainThread: { busy: 0.3, waiting: 0.1 } })).toBeUndefined();
+		expect(waiting.level).toBe(0);
+		// As slow, its main thread waiting for a CPU most of the time: the machine starves it, and shedding helps.
+		const starved = new EncoderDegradation(costs);
+		starved.onAir(0, 0);
+		expect(feed(starved, 5, 15, { speed: 0.05, mainThread: { busy: 0.02, waiting: 0.87 } })).toEqual([{ atS: 8, direction: 'shed', from: 0, to: 2, speed: 0.05 }]);
+		// Busy on a CPU all the time and slow: behind on work.
+		const busy = new EncoderDegradation(costs);
+		busy.onAir(0, 0);
+		expect(feed(busy, 5, 15, { speed: 0.9, mainThread: { busy: 0.95, waiting: 0 } })).toEqual([{ atS: 9, direction: 'shed', from: 0, to: 1, speed: 0.9 }]);
+	});
+
 	it('sheds as far as the speed says, one level at least', () => {
 		// Level 1 costs 0.5 of level 0, level 2 0.3: at 0.6× (× 0.9 margin) level 1 fits, at 0.4× level 2.
 		const d = new EncoderDegradation(costs);

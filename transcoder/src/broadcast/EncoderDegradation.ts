@@ -12,6 +12,9 @@
  *   `settlingSlowBelowSpeed` then counts towards `shedAfterMs`; nor is anything while a change waits to go on air.
  *   Except a run that has all but stopped: below `stalledBelowSpeed` for `stalledAfterMs` sheds at once, settling or
  *   not (a first run starved by a busy machine made almost nothing for 10–13 s).
+ * - A run whose main thread neither runs nor waits for a CPU (`inputBoundBelow`) is waiting on its inputs or outputs:
+ *   slow, but not from its work, so nothing is shed for it (a new run would wait the same) and its lag is measured
+ *   afresh once it runs again.
  * - A shed goes as deep as the run's speed says (see `shedMargin`, `maxShedStep`).
  * - A level shed again within `relapseWindowMs` of being restored doubles the time the next restore waits, up to
  *   `maxRestoreAfterMs`: a machine that cannot hold a level is not made to try every 20 s.
@@ -50,6 +53,11 @@ export interface DegradationPolicy {
 	shedMargin: number;
 	/** Most levels one shed goes down. Default 2. */
 	maxShedStep: number;
+	/**
+	 * The encoder's main thread on a CPU plus waiting for one, as a share of the time, below which a slow run is
+	 * waiting on I/O rather than behind on work (see `DegradationSample.mainThread`). Default 0.25.
+	 */
+	inputBoundBelow: number;
 }
 
 export const defaultDegradationPolicy: Readonly<DegradationPolicy> = Object.freeze({
@@ -68,6 +76,7 @@ export const defaultDegradationPolicy: Readonly<DegradationPolicy> = Object.free
 	maxRestoreAfterMs: 300_000,
 	shedMargin: 0.9,
 	maxShedStep: 2,
+	inputBoundBelow: 0.25,
 });
 
 /** One measurement of the encode on air. */
@@ -81,6 +90,8 @@ export interface DegradationSample {
 	encoderCores?: number;
 	/** The machine's idle CPU now, cores. */
 	idleCores?: number;
+	/** The encoder's main thread since the last check: shares of the time on a CPU and runnable but waiting for one. */
+	mainThread?: { busy: number; waiting: number };
 }
 
 /** A decision: put level `to` on air. */
@@ -144,6 +155,10 @@ export class EncoderDegradation {
 		const policy = this.#policy;
 		// A change waiting to go on air: nothing to judge yet.
 		if (!onAir || onAir.level !== this.#wanted) return undefined;
+		if (this.#waitingOnIo(sample)) {
+			this.#slowSinceMs = this.#stalledSinceMs = this.#lagBase = this.#headroomSinceMs = undefined;
+			return undefined;
+		}
 		if (sample.speed < policy.stalledBelowSpeed) this.#stalledSinceMs ??= sample.atMs;
 		else this.#stalledSinceMs = undefined;
 		if (this.#stalledSinceMs !== undefined && sample.atMs - this.#stalledSinceMs >= policy.stalledAfterMs && this.#wanted < this.maxLevel) {
@@ -187,6 +202,12 @@ export class EncoderDegradation {
 			...(sample.idleCores !== undefined && { idleCores: round2(sample.idleCores) }),
 			...(neededCores !== undefined && { neededCores: round2(neededCores) }),
 		});
+	}
+
+	/** Slow, and its main thread neither working nor waiting for a CPU: it waits on an input or output. */
+	#waitingOnIo(sample: DegradationSample): boolean {
+		const thread = sample.mainThread;
+		return sample.speed < this.#policy.shedBelowSpeed && thread !== undefined && thread.busy + thread.waiting < this.#policy.inputBoundBelow;
 	}
 
 	/**

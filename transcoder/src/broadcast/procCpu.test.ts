@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { idleCoresBetween, parseMachineCpu, parseProcessCpuMs, readProcessCpuMs } from './procCpu.js';
+import { idleCoresBetween, parseMachineCpu, parseProcessCpuMs, parseSchedstat, readMainThreadSchedMs, readProcessCpuMs } from './procCpu.js';
 
 describe('procCpu', () => {
 	it('reads utime + stime from /proc/<pid>/stat, a command name with spaces and parentheses included', () => {
@@ -25,5 +25,19 @@ describe('procCpu', () => {
 		// 400 ticks: 100 user, 100 niced (captions), 50 system, 150 idle.
 		const after = parseMachineCpu('cpu  200 100 150 950 0 0 0 0 0 0\n')!;
 		expect(idleCoresBetween(before, after, 2)).toBe(1.25);
+	});
+});
+
+describe('parseSchedstat', () => {
+	it("reads a thread's time on a CPU and time waiting for one, ns → ms", () => {
+		expect(parseSchedstat('3934318 7542080 5\n')).toEqual({ runMs: 3.934318, waitMs: 7.54208 });
+		expect(parseSchedstat('')).toBeUndefined();
+		expect(parseSchedstat('x y z')).toBeUndefined();
+	});
+
+	it('reads this process from /proc', async () => {
+		const sched = await readMainThreadSchedMs(process.pid);
+		expect(sched?.runMs).toBeGreaterThan(0);
+		expect(await readMainThreadSchedMs(2 ** 30)).toBeUndefined();
 	});
 });

@@ -28,6 +28,23 @@ export function parseProcessCpuMs(stat: string): number | undefined {
 	return Number.isFinite(utime) && Number.isFinite(stime) ? (utime + stime) * msPerTick : undefined;
 }
 
+/**
+ * A process's main thread's scheduler counters from `/proc/<pid>/schedstat`, ms: time on a CPU, and time runnable but
+ * waiting for one (`run_delay`). ffmpeg reads, decodes and filters every input on its main thread, so the two tell an
+ * encoder starved of CPU by a busy machine (long waits) from one waiting on its inputs (neither). Undefined when they
+ * cannot be read (the process has gone, not Linux, or a kernel without schedstats).
+ */
+export async function readMainThreadSchedMs(pid: number): Promise<{ runMs: number; waitMs: number } | undefined> {
+	const text = await fs.readFile(`/proc/${pid}/schedstat`, 'utf8').catch(() => undefined);
+	return text === undefined ? undefined : parseSchedstat(text);
+}
+
+/** `cpu_time_ns run_delay_ns timeslices`, as ms. */
+export function parseSchedstat(text: string): { runMs: number; waitMs: number } | undefined {
+	const [run, wait] = text.trim().split(/\s+/).map(Number);
+	return Number.isFinite(run) && Number.isFinite(wait) ? { runMs: run! / 1e6, waitMs: wait! / 1e6 } : undefined;
+}
+
 /** The machine's CPU counters from `/proc/stat`, ms summed over all cores. */
 export interface MachineCpu {
 	/** Idle and waiting for I/O. */

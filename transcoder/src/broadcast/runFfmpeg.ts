@@ -5,7 +5,22 @@ import type { FfmpegPlan } from './buildFfmpegPlan.js';
 import { EncoderPace, type Pace } from './EncoderPace.js';
 import { defaultWatchdogLimits, judgeEncoder, type EncoderHealth, type WatchdogLimits } from './encoderWatchdog.js';
 import { classifyFfmpegExit, parseFfmpegStats, type FfmpegFailure, type FfmpegFailureKind, type FfmpegStats } from './ffmpegOutput.js';
-import { readProcessCpuMs } from './procCpu.js';
+import { readMainThreadSchedMs, readProcessCpuMs } from './procCpu.js';
+
+/** What the watchdog saw of the encoder each check. */
+export interface EncoderWatch {
+	health: EncoderHealth;
+	/** CPU the whole process used since the last check, cores. */
+	cpuCores: number | undefined;
+	/**
+	 * Its main thread (inputs, decoding, filters) since the last check, as shares of the time: on a CPU, and runnable
+	 * but waiting for one. Slow with a long wait: the machine is starving it; slow with neither: it waits on an input.
+	 */
+	mainThread?: { busy: number; waiting: number };
+}
+
+/** `part` of `whole`, rounded to hundredths. */
+const share = (part: number, whole: number): number => Math.round((Math.max(0, part) / whole) * 100) / 100;
 
 export interface RunFfmpegOptions {
 	plan: FfmpegPlan;
@@ -50,7 +65,7 @@ export interface RunFfmpegOptions {
 	 * At every check of the watchdog (about once a second) once ffmpeg is spawned: its health, and the CPU it used
 	 * over the last check, in cores (undefined when /proc cannot tell).
 	 */
-	onWatch?: (watch: { health: EncoderHealth; cpuCores: number | undefined }) => void;
+	onWatch?: (watch: EncoderWatch) => void;
 	/** Called once ffmpeg is spawned, with its process id. */
 	onStart?: (pid: number) => void;
 }
@@ -138,10 +153,11 @@ export async function runFfmpeg(options: RunFfmpegOptions): Promise<void> {
 			const from = cpu.findLast((reading) => reading.atMs <= last.atMs - ms + checkMs / 2);
 			return from ? last.cpuMs - from.cpuMs : undefined;
 		};
+		let previousSched: { atMs: number; runMs: number; waitMs: number } | undefined;
 		const check = async (): Promise<void> => {
 			if (settled || stopping) return;
 			const nowMs = Date.now();
-			const cpuMs = pid !== undefined ? await readProcessCpuMs(pid) : undefined;
+			const [cpuMs, sched] = pid !== undefined ? await Promise.all([readProcessCpuMs(pid), readMainThreadSchedMs(pid)]) : [undefined, undefined];
 			if (settled || stopping) return;
 			const previous = cpu.at(-1);
 			if (cpuMs !== undefined) {
@@ -162,7 +178,9 @@ export async function runFfmpeg(options: RunFfmpegOptions): Promise<void> {
 				health = verdict.health;
 			}
 			const cpuCores = previous && cpuMs !== undefined && nowMs > previous.atMs ? Math.round(((cpuMs - previous.cpuMs) / (nowMs - previous.atMs)) * 100) / 100 : undefined;
-			options.onWatch?.({ health, cpuCores });
+			const mainThread = previousSched && sched && nowMs > previousSched.atMs ? { busy: share(sched.runMs - previousSched.runMs, nowMs - previousSched.atMs), waiting: share(sched.waitMs - previousSched.waitMs, nowMs - previousSched.atMs) } : undefined;
+			if (sched) previousSched = { atMs: nowMs, ...sched };
+			options.onWatch?.({ health, cpuCores, ...(mainThread && { mainThread }) });
 			if (verdict.kill) {
 				logger.warn({ reason: verdict.kill.reason, quietMs: nowMs - progressAtMs, cpuMs: cpuMsOver(limits.stallTimeoutMs) }, 'ffmpeg watchdog: killing it');
 				command.kill('SIGKILL');

@@ -21,7 +21,7 @@ import { OpusGapFiller } from './OpusGapFiller.js';
 import { LiveComposite, type LiveView } from './LiveComposite.js';
 import { watchdogFailure } from './ffmpegOutput.js';
 import { idleCoresBetween, readMachineCpu, type MachineCpu } from './procCpu.js';
-import { defaultStartTimeoutMs, FfmpegError, runFfmpeg } from './runFfmpeg.js';
+import { defaultStartTimeoutMs, FfmpegError, runFfmpeg, type EncoderWatch } from './runFfmpeg.js';
 import { Vp8SlotRelay } from './Vp8SlotRelay.js';
 import { ScreenShareInput } from './ScreenShareInput.js';
 import { captionModeHasBurnedIn } from '../captions/captionFeed.js';
@@ -122,6 +122,8 @@ interface LiveRun {
 	health: EncoderHealth;
 	/** CPU its ffmpeg uses, cores (from the watchdog). */
 	cpuCores?: number;
+	/** The encoder's main thread at the last check (see `EncoderWatch`). */
+	mainThread?: EncoderWatch['mainThread'];
 	abort: AbortController;
 	startedAt: number;
 	/** Follows a stage that still fits the run (see `fits`): slots, consumers and the layout. Set once the run is planned. */
@@ -224,16 +226,18 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 				mediaS: stats.timeS,
 				...(run.cpuCores !== undefined && { encoderCores: run.cpuCores }),
 				...(idle?.cores !== undefined && { idleCores: idle.cores }),
+				...(run.mainThread && { mainThread: run.mainThread }),
 			});
 			if (!change) return;
 			const to = levels[change.to]!;
-			logger.info({ ...change, shed: to.shed, cpuCores: run.cpuCores }, change.direction === 'shed' ? 'encoder behind real time: shedding work' : 'encoder has headroom: restoring work');
+			logger.info({ ...change, shed: to.shed, cpuCores: run.cpuCores, mainThread: run.mainThread }, change.direction === 'shed' ? 'encoder behind real time: shedding work' : 'encoder has headroom: restoring work');
 			poke();
 		};
-		const onWatch = ({ health, cpuCores }: { health: EncoderHealth; cpuCores: number | undefined }): void => {
+		const onWatch = ({ health, cpuCores, mainThread }: EncoderWatch): void => {
 			const changed = health !== run.health;
 			run.health = health;
 			if (cpuCores !== undefined) run.cpuCores = cpuCores;
+			run.mainThread = mainThread;
 			// Health without stats lines (a slow or stuck encoder writes none) reaches the job's progress too.
 			if (changed && run === current) report('live');
 		};
@@ -390,7 +394,7 @@ async function runEncode(
 	first: StageLinkSnapshot,
 	newest: () => StageLinkSnapshot,
 	onStats: (stats: { timeS: number; bitrateKbps?: number }, pace: Pace | undefined) => void,
-	onWatch: (watch: { health: EncoderHealth; cpuCores: number | undefined }) => void,
+	onWatch: (watch: EncoderWatch) => void,
 ): Promise<void> {
 	const { link, logger } = options;
 	const signal = run.abort.signal;
@@ -455,7 +459,7 @@ async function runEncode(
 		let fed = inputCounts(slots, screen);
 		const feedWatch = setInterval(() => {
 			const now = inputCounts(slots, screen);
-			if (run.health !== 'ok' && run.health !== 'starting') logger.debug({ run: run.n, health: run.health, cpuCores: run.cpuCores, inputs: countsSince(fed, now) }, 'encoder inputs in the last second');
+			if (run.health !== 'ok' && run.health !== 'starting') logger.debug({ run: run.n, health: run.health, cpuCores: run.cpuCores, mainThread: run.mainThread, inputs: countsSince(fed, now) }, 'encoder inputs in the last second');
 			fed = now;
 		}, 1000);
 		releases.push(() => clearInterval(feedWatch));
