@@ -64,18 +64,19 @@ describe('runStageBroadcast(): a screen share in the standing encode', () => {
 		fs.rmSync(dir, { recursive: true, force: true });
 	});
 
-	it('switches to the presentation layout and back, and follows a second sharer, without a new encoder run', { timeout: 180_000 }, async () => {
+	/** Two speakers (tones, no cameras) on a real stage link, and a standing encode of them writing 360p to a file. */
+	async function startBroadcast(name: string) {
 		const redis = connectRedis(inject('redisUrl'), 'test');
 		const prefix = `test-${randomUUID()}`;
 		const server = await StageLinkServer.start({ redis, prefix, node: 'node-1', host: { routerFor: (id) => (id === spaceId ? router : undefined) }, logger });
 		const client = await StageLinkClient.create(redis, prefix);
 		const speakers: StageLinkSnapshot['speakers'] = [];
-		for (const [i, name] of ['Ada', 'Bob'].entries()) {
+		for (const [i, speaker] of ['Ada', 'Bob'].entries()) {
 			const audioIn = await router.createPlainTransport({ listenIp: ip, rtcpMux: false, comedia: true });
 			const plan = buildRtpSenderPlan({ audio: { host: ip, rtpPort: audioIn.tuple.localPort, rtcpPort: audioIn.rtcpTuple!.localPort, ssrc: 400 + i, payloadType: 100, source: { toneHz: 440 + 110 * i } }, durationS: 150 });
 			const audio = await audioIn.produce({ kind: 'audio', rtpParameters: plan.audioRtpParameters! });
 			processes.push(spawn('ffmpeg', plan.args, { stdio: 'ignore' }));
-			speakers.push({ peerId: `p${i}`, name, audioProducerId: audio.id, muted: false });
+			speakers.push({ peerId: `p${i}`, name: speaker, audioProducerId: audio.id, muted: false });
 		}
 		let version = 1;
 		const publish = (screenShare?: StageLinkSnapshot['screenShare']) =>
@@ -86,17 +87,17 @@ describe('runStageBroadcast(): a screen share in the standing encode', () => {
 		const states: string[] = [];
 		const shown: Layout[] = [];
 		const stop = new AbortController();
-		const output = path.join(dir, 'run-0-360p.mp4');
+		const output = path.join(dir, `${name}-run-0-360p.mp4`);
 		const broadcast = runStageBroadcast({
-			spaceId, composite: true, link: client, sessionId: 'job-share',
+			spaceId, composite: true, link: client, sessionId: `job-${name}`,
 			ladder: [{ name: '360p', video: { width: 640, height: 360, kbps: 800 }, audioKbps: 64 }],
 			latency: { fps: 25, partTargetMs: 200, segmentTargetMs: 1000 }, canvas,
-			workDir: path.join(dir, 'job'), fontFile: '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf',
+			workDir: path.join(dir, `job-${name}`), fontFile: '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf',
 			// Longer than the test: the run must never be replaced.
 			stallTimeoutMs: 120_000,
 			openOutputs: async (run, renditions) => {
 				opened.push(run);
-				return Object.fromEntries(renditions.map((r) => [r.name, path.join(dir, `run-${run}-${r.name}.mp4`)]));
+				return Object.fromEntries(renditions.map((r) => [r.name, path.join(dir, `${name}-run-${run}-${r.name}.mp4`)]));
 			},
 			signal: stop.signal,
 			onLiveLayout: (_run, layout) => void shown.push(layout),
@@ -104,12 +105,24 @@ describe('runStageBroadcast(): a screen share in the standing encode', () => {
 			reportProgress: async (p) => void states.push(p.state),
 		});
 		const ended = broadcast.then(() => undefined, (error: unknown) => String(error));
+		// A white area of the slide in the share's box: right of its text, below its title (slide x 75–95 %, y 20–30 %).
+		const presentation = computeLayout({ speakers: speakers.map((s) => ({ id: s.peerId, name: s.name, video: false, muted: false })), pinned: [], screen: { speakerId: 'p0' } }, canvas);
+		const box = presentation.screen!;
+		const white = { x: Math.round(box.x + box.width * 0.75), y: Math.round(box.y + box.height * 0.2), width: Math.round(box.width * 0.2), height: Math.round(box.height * 0.1) };
+		const slideShown = async () => brightness(await lastFrame(output), white);
+		const close = async () => {
+			stop.abort();
+			await ended;
+			await client.close();
+			server.close();
+			redis.disconnect();
+		};
+		return { speakers, publish, opened, states, shown, stop, output, ended, slideShown, close };
+	}
+
+	it('switches to the presentation layout and back, and follows a second sharer, without a new encoder run', { timeout: 180_000 }, async () => {
+		const { publish, opened, states, shown, stop, output, ended, slideShown, close } = await startBroadcast('share');
 		try {
-			// A white area of the slide in the share's box: right of its text, below its title (slide x 75–95 %, y 20–30 %).
-			const presentation = computeLayout({ speakers: speakers.map((s) => ({ id: s.peerId, name: s.name, video: false, muted: false })), pinned: [], screen: { speakerId: 'p0' } }, canvas);
-			const box = presentation.screen!;
-			const white = { x: Math.round(box.x + box.width * 0.75), y: Math.round(box.y + box.height * 0.2), width: Math.round(box.width * 0.2), height: Math.round(box.height * 0.1) };
-			const slideShown = async () => brightness(await lastFrame(output), white);
 			await expect.poll(() => (fs.existsSync(output) ? fs.statSync(output).size : 0), { timeout: 30_000, interval: 250 }).toBeGreaterThan(20_000);
 			expect(await slideShown(), 'no share: the dark stage').toBeLessThan(120);
 
@@ -151,11 +164,38 @@ describe('runStageBroadcast(): a screen share in the standing encode', () => {
 			expect(opened, 'one encoder run throughout').toEqual([0]);
 			expect(states).not.toContain('restarting');
 		} finally {
-			stop.abort();
-			await ended;
-			await client.close();
-			server.close();
-			redis.disconnect();
+			await close();
+		}
+	});
+
+	it('a still screen (a picture a second, as Chromium sends one) does not hold up the composite', { timeout: 120_000 }, async () => {
+		const { publish, opened, output, slideShown, close } = await startBroadcast('still');
+		try {
+			await expect.poll(() => (fs.existsSync(output) ? fs.statSync(output).size : 0), { timeout: 30_000, interval: 250 }).toBeGreaterThan(20_000);
+			const clip = await encodeSlideClip(dir, await drawSlide(dir), { fps: 1, kbps: 1500 });
+			const still = await startSlideShare(router, { clip, ssrc: 904 });
+			shares.push(still);
+			await new Promise((resolve) => setTimeout(resolve, 500));
+			await publish({ peerId: 'p0', videoProducerId: still.producer.id });
+			await expect.poll(slideShown, { timeout: 30_000, interval: 500 }).toBeGreaterThan(200);
+			// ffmpeg writes a fragment every 200 ms of media. Held on its last picture between the share's pictures, the
+			// composite writes them as time passes (about 25 in 5 s); waiting for the share's next picture, it wrote them
+			// in one burst a second.
+			const growths: number[] = [];
+			let size = fs.statSync(output).size;
+			const until = Date.now() + 5000;
+			while (Date.now() < until) {
+				await new Promise((resolve) => setTimeout(resolve, 40));
+				const now = fs.statSync(output).size;
+				if (now !== size) growths.push(Date.now());
+				size = now;
+			}
+			const bursts = growths.filter((at, i) => i === 0 || at - growths[i - 1]! > 120).length;
+			expect(bursts, `the output grew at ${growths.map((at) => at - until + 5000).join(', ')} ms`).toBeGreaterThanOrEqual(12);
+			expect(await slideShown(), 'the slide still shown').toBeGreaterThan(200);
+			expect(opened, 'one encoder run throughout').toEqual([0]);
+		} finally {
+			await close();
 		}
 	});
 });
