@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BoolEncoder, vp8RepeatFrame } from '../src/broadcast/vp8RepeatFrame.js';
+import { readIvfFrames, writeIvf } from './support/ivf.js';
 
 // Real libvpx streams (as browsers' realtime encoders make them) with repeat frames put between their frames, decoded
 // by real ffmpeg: each repeat must decode to exactly the picture before it, and every frame of the stream after it
@@ -29,39 +30,11 @@ function run(command: string, args: string[]): Promise<string> {
 	});
 }
 
-interface Ivf {
-	header: Buffer;
-	frames: Buffer[];
-}
-
-async function encode(name: string, source: string, extra: string[]): Promise<Ivf> {
+async function encode(name: string, source: string, extra: string[]): Promise<Buffer[]> {
 	const file = path.join(workDir, `${name}.ivf`);
 	await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', source, '-frames:v', '40', '-c:v', 'libvpx',
 		'-deadline', 'realtime', '-cpu-used', '8', '-g', '20', ...extra, '-f', 'ivf', '-y', file]);
-	const ivf = await fs.readFile(file);
-	const header = ivf.subarray(0, ivf.readUInt16LE(6));
-	const frames: Buffer[] = [];
-	for (let at = header.length; at + 12 <= ivf.length; ) {
-		const size = ivf.readUInt32LE(at);
-		frames.push(ivf.subarray(at + 12, at + 12 + size));
-		at += 12 + size;
-	}
-	return { header, frames };
-}
-
-async function writeIvf(name: string, header: Buffer, frames: Buffer[]): Promise<string> {
-	const file = path.join(workDir, `${name}.ivf`);
-	const head = Buffer.from(header);
-	head.writeUInt32LE(frames.length, 24);
-	const parts: Buffer[] = [head];
-	frames.forEach((frame, index) => {
-		const frameHeader = Buffer.alloc(12);
-		frameHeader.writeUInt32LE(frame.length, 0);
-		frameHeader.writeBigUInt64LE(BigInt(index), 4);
-		parts.push(frameHeader, frame);
-	});
-	await fs.writeFile(file, Buffer.concat(parts));
-	return file;
+	return readIvfFrames(await fs.readFile(file));
 }
 
 /** The MD5 of each decoded picture, in order, and what ffmpeg's decoder complained of. */
@@ -80,13 +53,13 @@ const cases = [
 describe('vp8RepeatFrame', () => {
 	it.each(cases)('repeats the last picture exactly and leaves the stream decoding as before: $name', async ({ name, source, extra, width, height }) => {
 		const slug = name.replace(/\W+/g, '-');
-		const stream = await encode(slug, source, extra);
-		expect(stream.frames.length).toBe(40);
+		const frames = await encode(slug, source, extra);
+		expect(frames.length).toBe(40);
 		const repeat = vp8RepeatFrame({ width, height });
 		// Repeats after a keyframe, mid-GOP and before the next keyframe, one to four at a time.
 		const withRepeats: Buffer[] = [];
 		const plan: (number | 'repeat')[] = [];
-		stream.frames.forEach((frame, index) => {
+		frames.forEach((frame, index) => {
 			withRepeats.push(frame);
 			plan.push(index);
 			const count = index % 9 === 0 ? 4 : index % 5 === 2 ? 1 : index === 19 ? 3 : 0;
@@ -96,8 +69,8 @@ describe('vp8RepeatFrame', () => {
 			}
 		});
 		const [plain, repeated] = await Promise.all([
-			decode(await writeIvf(`${slug}-plain`, stream.header, stream.frames)),
-			decode(await writeIvf(`${slug}-repeated`, stream.header, withRepeats)),
+			decode(await writeIvf(path.join(workDir, `${slug}-plain.ivf`), frames, { width, height })),
+			decode(await writeIvf(path.join(workDir, `${slug}-repeated.ivf`), withRepeats, { width, height })),
 		]);
 		expect(plain.length).toBe(40);
 		expect(repeated.length).toBe(plan.length);

@@ -9,6 +9,7 @@ import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseVp8Descriptor, readRtpPacket, Vp8SlotRelay } from '../src/broadcast/Vp8SlotRelay.js';
 import { vp8RepeatFrame } from '../src/broadcast/vp8RepeatFrame.js';
+import { readIvfFrames, writeIvf } from './support/ivf.js';
 
 // Real UDP sockets and a real ffmpeg decoding the relay's output: a slot's video goes filler → camera A → camera B
 // (other SSRC and sequence/timestamp/picture-ID bases) → filler (B paused) → B → filler (slot emptied), and ffmpeg
@@ -51,14 +52,7 @@ async function encodeIvf(source: string, name: string): Promise<Buffer[]> {
 		ffmpeg.once('error', reject);
 		ffmpeg.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`ffmpeg exited ${code}`))));
 	});
-	const ivf = await fs.readFile(file);
-	const frames: Buffer[] = [];
-	for (let at = ivf.readUInt16LE(6); at + 12 <= ivf.length; ) {
-		const size = ivf.readUInt32LE(at);
-		frames.push(ivf.subarray(at + 12, at + 12 + size));
-		at += 12 + size;
-	}
-	return frames;
+	return readIvfFrames(await fs.readFile(file));
 }
 
 type Style = 'ffmpeg' | 'chrome';
@@ -476,7 +470,7 @@ describe('Vp8SlotRelay holding a quiet source', () => {
 			}
 		}
 		const original = await checksumsOf(path.join(workDir, 'a.ivf'));
-		const relayed = await checksumsOf(await writeIvf(path.join(workDir, 'relayed.ivf'), frames.map((frame) => frame.data)));
+		const relayed = await checksumsOf(await writeIvf(path.join(workDir, 'relayed.ivf'), frames.map((frame) => frame.data), { width: 320, height: 180 }));
 		expect(relayed).toHaveLength(frames.length);
 		let next = 0;
 		frames.forEach((frame, at) => {
@@ -491,28 +485,6 @@ describe('Vp8SlotRelay holding a quiet source', () => {
 		expect(broken, broken.join('\n')).toEqual([]);
 	}, 60_000);
 });
-
-/** An IVF file of these VP8 frames. */
-async function writeIvf(file: string, frames: Buffer[]): Promise<string> {
-	const header = Buffer.alloc(32);
-	header.write('DKIF', 0);
-	header.writeUInt16LE(32, 6);
-	header.write('VP80', 8);
-	header.writeUInt16LE(320, 12);
-	header.writeUInt16LE(180, 14);
-	header.writeUInt32LE(25, 16);
-	header.writeUInt32LE(1, 20);
-	header.writeUInt32LE(frames.length, 24);
-	const parts: Buffer[] = [header];
-	frames.forEach((frame, index) => {
-		const frameHeader = Buffer.alloc(12);
-		frameHeader.writeUInt32LE(frame.length, 0);
-		frameHeader.writeBigUInt64LE(BigInt(index), 4);
-		parts.push(frameHeader, frame);
-	});
-	await fs.writeFile(file, Buffer.concat(parts));
-	return file;
-}
 
 /** The MD5 of each picture ffmpeg decodes from an IVF file, in order. */
 async function checksumsOf(file: string): Promise<string[]> {
