@@ -151,7 +151,7 @@ async function tap(forwardTo?: number): Promise<{ port: number; packets: Tapped[
 		if (rtp) {
 			const d = parseVp8Descriptor(rtp.payload);
 			const data = d && rtp.payload.subarray(d.length);
-			const kind = data && repeats.some((repeat) => repeat.equals(data)) ? 'R' : rtp.payload[0] === 0x10 && !d?.pictureId ? 'F' : rtp.payload[1] === 0x80 ? 'A' : rtp.payload[1] === 0xe0 ? 'B' : '?';
+			const kind = data && repeats.some((repeat) => repeat.equals(data)) ? 'R' : rtp.payload[0] === 0x10 && !d?.pictureId && d?.picture?.width === 16 ? 'F' : rtp.payload[1] === 0x80 ? 'A' : rtp.payload[1] === 0xe0 ? 'B' : '?';
 			packets.push({ seq: rtp.seq, ts: rtp.ts, ssrc: rtp.ssrc, marker: rtp.marker, kind, pictureId: d?.pictureId?.value, data });
 		}
 		if (forwardTo !== undefined) socket.send(packet, forwardTo, '127.0.0.1');
@@ -483,6 +483,50 @@ describe('Vp8SlotRelay holding a quiet source', () => {
 		expect(ffmpeg.sizes().filter((size) => size === '320x180').length).toBeGreaterThanOrEqual(frames.length - 3);
 		const broken = ffmpeg.stderr().split('\n').filter((line) => /missed a picture|sequence broken|keyframe missing|error|corrupt|concealing/i.test(line));
 		expect(broken, broken.join('\n')).toEqual([]);
+	}, 60_000);
+
+	it('numbers its repeats as the source numbers its pictures: 7-bit IDs, or none (sequence numbers alone)', async () => {
+		for (const style of ['7-bit', 'none'] as const) {
+			const wire = await tap();
+			const relay = await Vp8SlotRelay.open({ target: { host: '127.0.0.1', rtpPort: wire.port }, payloadType: 100, holdMs: 100, freezeMs: 5000 });
+			closers.push(() => relay.close());
+			const sender = dgram.createSocket('udp4');
+			closers.push(() => sender.close());
+			const send = (seq: number, ts: number, pictureId: number, frame: Buffer): void => {
+				const header = Buffer.alloc(12);
+				header[0] = 0x80;
+				header[1] = 0x80 | 101;
+				header.writeUInt16BE(seq, 2);
+				header.writeUInt32BE(ts, 4);
+				header.writeUInt32BE(0x7171, 8);
+				const descriptor = style === '7-bit' ? [0x90, 0x80, pictureId & 0x7f] : [0x10];
+				sender.send(Buffer.concat([header, Buffer.from(descriptor), frame]), relay.rtpPort, '127.0.0.1');
+			};
+			relay.follow(0x7171);
+			// A keyframe, a quiet half second, the next interframe, and one after a lost packet (seq 103).
+			send(100, 9000, 126, cameraA[0]!);
+			await until('held', () => relay.counts.repeated >= 5, 10_000);
+			send(101, 54_000, 127, cameraA[1]!);
+			send(103, 57_600, 1, cameraA[3]!);
+			await until('forwarded', () => relay.counts.forwarded === 3, 10_000);
+			relay.close();
+			// From the source's first packet to its last (a late close may add repeats after it).
+			const sent = wire.packets.slice(wire.packets.findIndex((p) => p.kind !== 'F'), wire.packets.findLastIndex((p) => p.kind !== 'R' && p.kind !== 'F') + 1);
+			const kinds = sent.map((p) => (p.kind === 'R' ? 'R' : 'S'));
+			expect(kinds.join(''), style).toMatch(/^SR{5,}S+$/);
+			const seqs = sent.map((p) => (p.seq - sent[0]!.seq + 0x10000) % 0x10000);
+			// Continuous through the repeats; the packet the source lost is still a gap.
+			expect(seqs.slice(0, -1), style).toEqual(seqs.slice(0, -1).map((_, i) => i));
+			expect(seqs.at(-1)! - seqs.at(-2)!, style).toBe(2);
+			if (style === '7-bit') {
+				const ids = sent.map((p) => p.pictureId!);
+				expect(ids.every((id) => id < 128), style).toBe(true);
+				expect(ids.slice(0, -1).map((id) => (id - ids[0]! + 128) % 128), style).toEqual(ids.slice(0, -1).map((_, i) => i));
+				expect((ids.at(-1)! - ids.at(-2)! + 128) % 128, 'the lost picture still missing').toBe(2);
+			} else {
+				expect(sent.every((p) => p.pictureId === undefined), style).toBe(true);
+			}
+		}
 	}, 60_000);
 });
 
