@@ -205,8 +205,12 @@ describe('screen sharing on stage', () => {
 		await late.goto(`${system.base}/s/${spaceId}`);
 		await late.getByLabel('Your name').fill('Lou Late');
 		await late.getByRole('button', { name: 'Listen in' }).click();
+		const louListens = Date.now();
 		await expect.poll(() => toasts(host), { timeout: 15_000 }).toMatch(/Lou Late joined/);
 		// Lou, a listener, sees the share in the broadcast (HLS): the presentation layout gives it most of the frame.
+		// (Lou joins well after the click, so this is not the share's latency; the stop below, seen by Lou already
+		// watching, is.)
+		console.log(`Lou began to listen ${((louListens - samClick) / 1000).toFixed(1)} s after Sam's click`);
 		await listenerSees(late, '#c0392b', "Sam's share", samClick);
 		await system.shot(host, '01-host-sees-share');
 		await system.shot(sam, '02-sharer');
@@ -227,6 +231,8 @@ describe('screen sharing on stage', () => {
 		await expectShare(host, tessId, '#2455c3', "Tess's share on the host's page");
 		await expectShare(sam, tessId, '#2455c3', "Tess's share on Sam's page");
 		console.log(`Tess's share on the host's page ${((Date.now() - tessClick) / 1000).toFixed(1)} s after the click`);
+		// Lou, watching the broadcast since Sam's share, sees Tess's.
+		await listenerSees(late, '#2455c3', "Tess's share", tessClick);
 
 		// Sam asks to share while Tess does: asked first; cancelling keeps Tess's; saying yes replaces it.
 		await setSlide(sam, { colour: '#1e8449', text: 'Third' });
@@ -239,6 +245,7 @@ describe('screen sharing on stage', () => {
 		await sam.getByTestId('share-replace').click();
 		await expectShare(host, samId, '#1e8449', "Sam's replacement on the host's page");
 		console.log(`Sam's replacement on the host's page ${((Date.now() - replaceClick) / 1000).toFixed(1)} s after the click`);
+		await listenerSees(late, '#1e8449', "Sam's replacement", replaceClick);
 		await expect.poll(() => toasts(tess), { timeout: 10_000 }).toMatch(/Your screen share was replaced/);
 		await expect.poll(() => tess.evaluate(() => (window as unknown as { shared: MediaStream }).shared.getTracks().map((t) => t.readyState).join()), { timeout: 10_000 }).toBe('ended,ended');
 		await system.shot(host, '03-replaced');

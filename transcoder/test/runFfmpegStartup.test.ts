@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FfmpegError, runFfmpeg, type FfmpegPlan, type FfmpegStats } from '../src/index.js';
+import { FfmpegError, runFfmpeg, type EncoderWatch, type FfmpegPlan, type FfmpegStats } from '../src/index.js';
 
 /**
  * The encoder's start-up deadline and its stall watchdog are separate: a real ffmpeg reads raw audio from a FIFO,
@@ -63,7 +63,8 @@ describe('runFfmpeg(): starting, started, stalled', () => {
 	it('an ffmpeg whose progress stops after it had started, waiting for input, is killed as stuck', { timeout: 60_000 }, async () => {
 		const { plan, fifo } = fifoPlan();
 		const progress: FfmpegStats[] = [];
-		const run = runFfmpeg({ plan, logger, startTimeoutMs: 30_000, stallTimeoutMs: 1500, onProgress: (s) => progress.push(s) });
+		const watches: EncoderWatch[] = [];
+		const run = runFfmpeg({ plan, logger, startTimeoutMs: 30_000, stallTimeoutMs: 1500, onProgress: (s) => progress.push(s), onWatch: (w) => watches.push(w) });
 		let error: unknown;
 		let ended = false;
 		void run.then(() => (ended = true), (e: unknown) => ((error = e), (ended = true)));
@@ -83,5 +84,13 @@ describe('runFfmpeg(): starting, started, stalled', () => {
 		expect(error).toBeInstanceOf(FfmpegError);
 		// Blocked in read(), it uses no CPU time: stuck.
 		expect(error).toMatchObject({ kind: 'stalled', retryable: true, message: expect.stringMatching(/stuck: no stats line, no output and no CPU time for 1500 ms after it had started/) });
+		// Its scheduler counters say the same: neither its main thread nor any other ran or waited for a CPU while it
+		// waited for input (what tells the degradation a run waiting on I/O from a starved one).
+		const waiting = watches.filter((w) => (w.health === 'stuck' || w.health === 'slow') && w.mainThread && w.waitingCores !== undefined);
+		expect(waiting.length).toBeGreaterThanOrEqual(1);
+		for (const w of waiting) {
+			expect(w.mainThread!.busy + w.mainThread!.waiting).toBeLessThan(0.15);
+			expect(w.waitingCores!).toBeLessThan(0.15);
+		}
 	});
 });

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { FfmpegError, runFfmpeg, type EncoderHealth, type FfmpegPlan } from '../src/index.js';
+import { FfmpegError, runFfmpeg, type EncoderHealth, type EncoderWatch, type FfmpegPlan } from '../src/index.js';
 
 /**
  * The watchdog tells a stuck encoder from a slow one with real processes: an ffmpeg stopped with SIGSTOP (no stats
@@ -64,6 +64,7 @@ describe('runFfmpeg(): the watchdog tells slow from stuck', () => {
 		const wrapper = path.join(dir, 'nice-ffmpeg');
 		fs.writeFileSync(wrapper, '#!/bin/sh\nexec nice -n 19 ffmpeg "$@"\n', { mode: 0o755 });
 		const health: EncoderHealth[] = [];
+		const watches: EncoderWatch[] = [];
 		let stats = 0;
 		const stop = new AbortController();
 		const run = runFfmpeg({
@@ -73,7 +74,10 @@ describe('runFfmpeg(): the watchdog tells slow from stuck', () => {
 			stallTimeoutMs: 4000,
 			signal: stop.signal,
 			onProgress: () => stats++,
-			onWatch: (w) => health.push(w.health),
+			onWatch: (w) => {
+				health.push(w.health);
+				watches.push(w);
+			},
 		});
 		let ended = false;
 		void run.then(() => (ended = true), () => (ended = true));
@@ -89,6 +93,9 @@ describe('runFfmpeg(): the watchdog tells slow from stuck', () => {
 		expect(ended).toBe(false);
 		expect(underLoad).toContain('slow');
 		expect(underLoad).not.toContain('stuck');
+		// Starved, and its scheduler counters show it: its threads wait for a CPU (the degradation sheds such a run).
+		const slow = watches.slice(fromCheck).filter((w) => w.health === 'slow' && w.waitingCores !== undefined);
+		expect(slow.some((w) => w.waitingCores! >= 0.15 || w.mainThread!.waiting >= 0.15), JSON.stringify(slow.map((w) => [w.mainThread, w.waitingCores]))).toBe(true);
 		stop.abort();
 		await expect(run).resolves.toBeUndefined();
 	});

@@ -56,14 +56,18 @@ describe('EncoderDegradation', () => {
 		// Stopped for 10 s, its main thread idle: a stalled input, not work it cannot do.
 		const waiting = new EncoderDegradation(costs);
 		waiting.onAir(0, 0);
-		expect(feed(waiting, 5, 15, { speed: 0.05, mediaS: 1, mainThread: { busy: 0.02, waiting: 0.05 } })).toEqual([]);
+		expect(feed(waiting, 5, 15, { speed: 0.05, mediaS: 1, mainThread: { busy: 0.02, waiting: 0.05 }, waitingCores: 0.04 })).toEqual([]);
 		// The input flows again: the time it waited is not counted as lag, and the run is judged afresh.
-		for (let t = 16; t <= 40; t++) expect(waiting.sample({ atMs: t * 1000, speed: 1, mediaS: 2 + (t - 16), mainThread: { busy: 0.3, waiting: 0.1 } })).toBeUndefined();
+		for (let t = 16; t <= 40; t++) expect(waiting.sample({ atMs: t * 1000, speed: 1, mediaS: 2 + (t - 16), mainThread: { busy: 0.3, waiting: 0.1 }, waitingCores: 0.1 })).toBeUndefined();
 		expect(waiting.level).toBe(0);
 		// As slow, its main thread waiting for a CPU most of the time: the machine starves it, and shedding helps.
 		const starved = new EncoderDegradation(costs);
 		starved.onAir(0, 0);
-		expect(feed(starved, 5, 15, { speed: 0.05, mainThread: { busy: 0.02, waiting: 0.87 } })).toEqual([{ atS: 8, direction: 'shed', from: 0, to: 2, speed: 0.05 }]);
+		expect(feed(starved, 5, 15, { speed: 0.05, mainThread: { busy: 0.02, waiting: 0.87 }, waitingCores: 1.2 })).toEqual([{ atS: 8, direction: 'shed', from: 0, to: 2, speed: 0.05 }]);
+		// Its main thread asleep, waiting for its own encoder threads, which the machine starves: starved too.
+		const threads = new EncoderDegradation(costs);
+		threads.onAir(0, 0);
+		expect(feed(threads, 5, 15, { speed: 0.05, mainThread: { busy: 0.02, waiting: 0.05 }, waitingCores: 0.9 })).toEqual([{ atS: 8, direction: 'shed', from: 0, to: 2, speed: 0.05 }]);
 		// Busy on a CPU all the time and slow: behind on work.
 		const busy = new EncoderDegradation(costs);
 		busy.onAir(0, 0);

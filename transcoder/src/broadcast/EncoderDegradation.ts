@@ -12,7 +12,8 @@
  *   `settlingSlowBelowSpeed` then counts towards `shedAfterMs`; nor is anything while a change waits to go on air.
  *   Except a run that has all but stopped: below `stalledBelowSpeed` for `stalledAfterMs` sheds at once, settling or
  *   not (a first run starved by a busy machine made almost nothing for 10–13 s).
- * - A run whose main thread neither runs nor waits for a CPU (`inputBoundBelow`) is waiting on its inputs or outputs:
+ * - A run whose main thread neither runs nor waits for a CPU, and none of whose threads waits for one either
+ *   (`inputBoundBelow`), is waiting on its inputs or outputs:
  *   slow, but not from its work, so nothing is shed for it (a new run would wait the same) and its lag is measured
  *   afresh once it runs again.
  * - A shed goes as deep as the run's speed says (see `shedMargin`, `maxShedStep`).
@@ -93,6 +94,8 @@ export interface DegradationSample {
 	idleCores?: number;
 	/** The encoder's main thread since the last check: shares of the time on a CPU and runnable but waiting for one. */
 	mainThread?: { busy: number; waiting: number };
+	/** All the encoder's threads' time runnable but waiting for a CPU since the last check, cores. */
+	waitingCores?: number;
 }
 
 /** A decision: put level `to` on air. */
@@ -205,10 +208,14 @@ export class EncoderDegradation {
 		});
 	}
 
-	/** Slow, and its main thread neither working nor waiting for a CPU: it waits on an input or output. */
+	/**
+	 * Slow, its main thread neither working nor waiting for a CPU, and no thread of it starved (the main thread also
+	 * sleeps while it waits for its own starved encoder threads): it waits on an input or output.
+	 */
 	#waitingOnIo(sample: DegradationSample): boolean {
 		const thread = sample.mainThread;
-		return sample.speed < this.#policy.shedBelowSpeed && thread !== undefined && thread.busy + thread.waiting < this.#policy.inputBoundBelow;
+		const limit = this.#policy.inputBoundBelow;
+		return sample.speed < this.#policy.shedBelowSpeed && thread !== undefined && thread.busy + thread.waiting < limit && sample.waitingCores !== undefined && sample.waitingCores < limit;
 	}
 
 	/**

@@ -77,7 +77,11 @@ export class ScreenShareInput {
 				target: { host: ip, rtpPort: picturePorts.rtpPort },
 				payloadType: options.payloadTypes.vp8,
 				freezeMs: screenFreezeMs,
-				onLiveChange: () => options.onLiveChange(),
+				onLiveChange: (live) => {
+					// Live: the share's first keyframe has passed and its pictures reach the composite.
+					options.logger.debug({ live }, 'screen share picture');
+					options.onLiveChange();
+				},
 				onNeedKeyframe: () => made.input?.askForKeyframe(),
 			});
 			releases.push(() => picture.close());
@@ -177,6 +181,7 @@ export class ScreenShareInput {
 			try {
 				// `resume` asks the share for its first keyframe; the relay keeps asking until one passes.
 				await link.call(node, 'resume', { sessionId, consumerIds: resumed });
+				this.#options.logger.debug({ videoProducerId: share?.videoProducerId, consumerIds: resumed }, 'screen share consumed');
 			} catch (error) {
 				// Paused consumers would leave the share black for good: drop them, and the retry makes them again.
 				if (this.#video && resumed.includes(this.#video.consumerId)) {

@@ -2,7 +2,7 @@ export { buildFfmpegPlan, displayName, renditionOutputOptions, type FfmpegPlan, 
 export { computeLayout, initialsOf, type Layout, type LayoutOptions, type Rect, type StageSnapshot, type StageSpeaker, type Tile } from './computeLayout.js';
 export { defaultLadder, defaultLatency, validateLadder, type LatencyProfile, type Rendition, type X264Preset } from './ladder.js';
 export { classifyFfmpegExit, parseFfmpegStats, watchdogFailure, type FfmpegFailure, type FfmpegFailureKind, type FfmpegStats } from './ffmpegOutput.js';
-export { FfmpegError, runFfmpeg, type RunFfmpegOptions } from './runFfmpeg.js';
+export { FfmpegError, runFfmpeg, type EncoderWatch, type RunFfmpegOptions } from './runFfmpeg.js';
 export { defaultWatchdogLimits, judgeEncoder, type EncoderHealth, type WatchdogLimits } from './encoderWatchdog.js';
 export { EncoderPace, type Pace } from './EncoderPace.js';
 export { defaultDegradationPolicy, EncoderDegradation, type DegradationChange, type DegradationPolicy, type DegradationSample } from './EncoderDegradation.js';

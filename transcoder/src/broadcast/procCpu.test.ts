@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { idleCoresBetween, parseMachineCpu, parseProcessCpuMs, parseSchedstat, readMainThreadSchedMs, readProcessCpuMs } from './procCpu.js';
+import { idleCoresBetween, parseMachineCpu, parseProcessCpuMs, parseSchedstat, readMainThreadSchedMs, readProcessCpuMs, readProcessWaitMs } from './procCpu.js';
 
 describe('procCpu', () => {
 	it('reads utime + stime from /proc/<pid>/stat, a command name with spaces and parentheses included', () => {
@@ -39,5 +39,7 @@ describe('parseSchedstat', () => {
 		const sched = await readMainThreadSchedMs(process.pid);
 		expect(sched?.runMs).toBeGreaterThan(0);
 		expect(await readMainThreadSchedMs(2 ** 30)).toBeUndefined();
+		expect(await readProcessWaitMs(process.pid)).toBeGreaterThanOrEqual(0);
+		expect(await readProcessWaitMs(2 ** 30)).toBeUndefined();
 	});
 });

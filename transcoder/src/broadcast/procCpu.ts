@@ -34,9 +34,25 @@ export function parseProcessCpuMs(stat: string): number | undefined {
  * encoder starved of CPU by a busy machine (long waits) from one waiting on its inputs (neither). Undefined when they
  * cannot be read (the process has gone, not Linux, or a kernel without schedstats).
  */
-export async function readMainThreadSchedMs(pid: number): Promise<{ runMs: number; waitMs: number } | undefined> {
-	const text = await fs.readFile(`/proc/${pid}/schedstat`, 'utf8').catch(() => undefined);
+export function readMainThreadSchedMs(pid: number): Promise<{ runMs: number; waitMs: number } | undefined> {
+	return readSchedstat(`/proc/${pid}/schedstat`);
+}
+
+async function readSchedstat(file: string): Promise<{ runMs: number; waitMs: number } | undefined> {
+	const text = await fs.readFile(file, 'utf8').catch(() => undefined);
 	return text === undefined ? undefined : parseSchedstat(text);
+}
+
+/**
+ * Time all of a process's threads have spent runnable but waiting for a CPU, ms (the sum of each thread's
+ * `run_delay`): an encoder's own worker threads (x264's) starved by the machine leave its main thread asleep waiting
+ * for them, which the main thread's counters alone would take for waiting on I/O. Undefined when it cannot be read.
+ */
+export async function readProcessWaitMs(pid: number): Promise<number | undefined> {
+	const tasks = await fs.readdir(`/proc/${pid}/task`).catch(() => undefined);
+	if (!tasks) return undefined;
+	const waits = await Promise.all(tasks.map((task) => readSchedstat(`/proc/${pid}/task/${task}/schedstat`)));
+	return waits.reduce<number>((sum, sched) => sum + (sched?.waitMs ?? 0), 0);
 }
 
 /** `cpu_time_ns run_delay_ns timeslices`, as ms. */

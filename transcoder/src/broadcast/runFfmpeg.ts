@@ -5,7 +5,7 @@ import type { FfmpegPlan } from './buildFfmpegPlan.js';
 import { EncoderPace, type Pace } from './EncoderPace.js';
 import { defaultWatchdogLimits, judgeEncoder, type EncoderHealth, type WatchdogLimits } from './encoderWatchdog.js';
 import { classifyFfmpegExit, parseFfmpegStats, type FfmpegFailure, type FfmpegFailureKind, type FfmpegStats } from './ffmpegOutput.js';
-import { readMainThreadSchedMs, readProcessCpuMs } from './procCpu.js';
+import { readMainThreadSchedMs, readProcessCpuMs, readProcessWaitMs } from './procCpu.js';
 
 /** What the watchdog saw of the encoder each check. */
 export interface EncoderWatch {
@@ -17,6 +17,8 @@ export interface EncoderWatch {
 	 * but waiting for one. Slow with a long wait: the machine is starving it; slow with neither: it waits on an input.
 	 */
 	mainThread?: { busy: number; waiting: number };
+	/** All its threads' time runnable but waiting for a CPU since the last check, cores (x264's threads included). */
+	waitingCores?: number;
 }
 
 /** `part` of `whole`, rounded to hundredths. */
@@ -154,10 +156,11 @@ export async function runFfmpeg(options: RunFfmpegOptions): Promise<void> {
 			return from ? last.cpuMs - from.cpuMs : undefined;
 		};
 		let previousSched: { atMs: number; runMs: number; waitMs: number } | undefined;
+		let previousWait: { atMs: number; waitMs: number } | undefined;
 		const check = async (): Promise<void> => {
 			if (settled || stopping) return;
 			const nowMs = Date.now();
-			const [cpuMs, sched] = pid !== undefined ? await Promise.all([readProcessCpuMs(pid), readMainThreadSchedMs(pid)]) : [undefined, undefined];
+			const [cpuMs, sched, waitMs] = pid !== undefined ? await Promise.all([readProcessCpuMs(pid), readMainThreadSchedMs(pid), readProcessWaitMs(pid)]) : [undefined, undefined, undefined];
 			if (settled || stopping) return;
 			const previous = cpu.at(-1);
 			if (cpuMs !== undefined) {
@@ -180,7 +183,9 @@ export async function runFfmpeg(options: RunFfmpegOptions): Promise<void> {
 			const cpuCores = previous && cpuMs !== undefined && nowMs > previous.atMs ? Math.round(((cpuMs - previous.cpuMs) / (nowMs - previous.atMs)) * 100) / 100 : undefined;
 			const mainThread = previousSched && sched && nowMs > previousSched.atMs ? { busy: share(sched.runMs - previousSched.runMs, nowMs - previousSched.atMs), waiting: share(sched.waitMs - previousSched.waitMs, nowMs - previousSched.atMs) } : undefined;
 			if (sched) previousSched = { atMs: nowMs, ...sched };
-			options.onWatch?.({ health, cpuCores, ...(mainThread && { mainThread }) });
+			const waitingCores = previousWait && waitMs !== undefined && nowMs > previousWait.atMs ? share(waitMs - previousWait.waitMs, nowMs - previousWait.atMs) : undefined;
+			if (waitMs !== undefined) previousWait = { atMs: nowMs, waitMs };
+			options.onWatch?.({ health, cpuCores, ...(mainThread && { mainThread }), ...(waitingCores !== undefined && { waitingCores }) });
 			if (verdict.kill) {
 				logger.warn({ reason: verdict.kill.reason, quietMs: nowMs - progressAtMs, cpuMs: cpuMsOver(limits.stallTimeoutMs) }, 'ffmpeg watchdog: killing it');
 				command.kill('SIGKILL');

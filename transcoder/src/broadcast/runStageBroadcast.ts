@@ -124,6 +124,7 @@ interface LiveRun {
 	cpuCores?: number;
 	/** The encoder's main thread at the last check (see `EncoderWatch`). */
 	mainThread?: EncoderWatch['mainThread'];
+	waitingCores?: number;
 	abort: AbortController;
 	startedAt: number;
 	/** Follows a stage that still fits the run (see `fits`): slots, consumers and the layout. Set once the run is planned. */
@@ -227,17 +228,19 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 				...(run.cpuCores !== undefined && { encoderCores: run.cpuCores }),
 				...(idle?.cores !== undefined && { idleCores: idle.cores }),
 				...(run.mainThread && { mainThread: run.mainThread }),
+				...(run.waitingCores !== undefined && { waitingCores: run.waitingCores }),
 			});
 			if (!change) return;
 			const to = levels[change.to]!;
-			logger.info({ ...change, shed: to.shed, cpuCores: run.cpuCores, mainThread: run.mainThread }, change.direction === 'shed' ? 'encoder behind real time: shedding work' : 'encoder has headroom: restoring work');
+			logger.info({ ...change, shed: to.shed, cpuCores: run.cpuCores, mainThread: run.mainThread, waitingCores: run.waitingCores }, change.direction === 'shed' ? 'encoder behind real time: shedding work' : 'encoder has headroom: restoring work');
 			poke();
 		};
-		const onWatch = ({ health, cpuCores, mainThread }: EncoderWatch): void => {
+		const onWatch = ({ health, cpuCores, mainThread, waitingCores }: EncoderWatch): void => {
 			const changed = health !== run.health;
 			run.health = health;
 			if (cpuCores !== undefined) run.cpuCores = cpuCores;
 			run.mainThread = mainThread;
+			run.waitingCores = waitingCores;
 			// Health without stats lines (a slow or stuck encoder writes none) reaches the job's progress too.
 			if (changed && run === current) report('live');
 		};
@@ -459,7 +462,7 @@ async function runEncode(
 		let fed = inputCounts(slots, screen);
 		const feedWatch = setInterval(() => {
 			const now = inputCounts(slots, screen);
-			if (run.health !== 'ok' && run.health !== 'starting') logger.debug({ run: run.n, health: run.health, cpuCores: run.cpuCores, mainThread: run.mainThread, inputs: countsSince(fed, now) }, 'encoder inputs in the last second');
+			if (run.health !== 'ok' && run.health !== 'starting') logger.debug({ run: run.n, health: run.health, cpuCores: run.cpuCores, mainThread: run.mainThread, waitingCores: run.waitingCores, inputs: countsSince(fed, now) }, 'encoder inputs in the last second');
 			fed = now;
 		}, 1000);
 		releases.push(() => clearInterval(feedWatch));
