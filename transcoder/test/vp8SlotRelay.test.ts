@@ -438,6 +438,7 @@ describe('Vp8SlotRelay holding a quiet source', () => {
 		await sleep(800);
 		a.stop();
 		const decodedBeforeClose = ffmpeg.sizes().length;
+		// A grace for the decoder's last frames only: the counts below allow for frames it had not shown yet.
 		await until('ffmpeg to decode the last frames', () => ffmpeg.sizes().length > decodedBeforeClose, 5_000).catch(() => {});
 		await sleep(300);
 		relay.close();
@@ -527,6 +528,31 @@ describe('Vp8SlotRelay holding a quiet source', () => {
 				expect(sent.every((p) => p.pictureId === undefined), style).toBe(true);
 			}
 		}
+	}, 60_000);
+
+	it('does not repeat a picture its keyframe claims to be larger than 4K (the header is the sender\'s word)', async () => {
+		const wire = await tap();
+		const relay = await Vp8SlotRelay.open({ target: { host: '127.0.0.1', rtpPort: wire.port }, payloadType: 100, holdMs: 50, freezeMs: 5000 });
+		closers.push(() => relay.close());
+		const sender = dgram.createSocket('udp4');
+		closers.push(() => sender.close());
+		const header = Buffer.alloc(12);
+		header[0] = 0x80;
+		header[1] = 0x80 | 101;
+		header.writeUInt16BE(7, 2);
+		header.writeUInt32BE(9000, 4);
+		header.writeUInt32BE(0x7272, 8);
+		// Camera A's keyframe, its size rewritten to 16383 × 16383.
+		const huge = Buffer.from(cameraA[0]!);
+		huge.writeUInt16LE(0x3fff, 6);
+		huge.writeUInt16LE(0x3fff, 8);
+		relay.follow(0x7272);
+		sender.send(Buffer.concat([header, Buffer.from([0x10]), huge]), relay.rtpPort, '127.0.0.1');
+		await until('forwarded', () => relay.counts.forwarded === 1, 10_000);
+		await sleep(400);
+		expect(relay.live).toBe(true);
+		expect(relay.counts.repeated).toBe(0);
+		relay.close();
 	}, 60_000);
 });
 

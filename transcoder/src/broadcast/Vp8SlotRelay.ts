@@ -65,6 +65,11 @@ const fillerFrame = Buffer.from('EAIAnQEqEAAQAABHCIWFiIWEiAICAAwNYAD+/6tQgA==', 
 /** Descriptor 0x10: S=1, partition 0, no extension (so no picture ID: ffmpeg checks IDs only between non-keyframes). */
 const fillerPayload = Buffer.concat([Buffer.from([0x10]), fillerFrame]);
 const keyframeRequestIntervalMs = 250;
+/**
+ * The largest picture the relay repeats, px (4K UHD): a keyframe header is the sender's word, and a repeat frame costs
+ * work per macroblock to build; a hostile 16383×16383 would take the event loop for a tenth of a second per size.
+ */
+const maxRepeatedPicturePx = 3840 * 2160;
 /** RTP clock of video, Hz (RFC 7741 §6.1). */
 const ticksPerMs = 90;
 
@@ -243,7 +248,10 @@ export class Vp8SlotRelay {
 			this.#tsOffset = (this.#ts + this.#tsStep(now) - rtp.ts) >>> 0;
 		}
 		this.#holding = false;
-		if (descriptor.keyframe) this.#picture = descriptor.picture;
+		if (descriptor.keyframe) {
+			const picture = descriptor.picture;
+			this.#picture = picture && picture.width * picture.height <= maxRepeatedPicturePx ? picture : undefined;
+		}
 		this.#lastMediaAt = now;
 		this.#frameComplete = rtp.marker;
 		this.#forward(rtp, descriptor, now);
