@@ -92,7 +92,7 @@ describe('a synthetic conversation', () => {
 	/** The order turns were taken in: runs of one speaker, collapsed. */
 	const turns = (heard: string[][]): string[] => heard.filter((h) => h.length === 1).map((h) => h[0]!).filter((p, i, all) => p !== all[i - 1]);
 
-	it('takes turns in the script order, each with their own loop, never two at once', async () => {
+	it('takes turns in the script order, each with their own loop, never two at once, and a restarted speaker keeps to their turns', async () => {
 		const { spaceId, hostId } = await createLiveSpace(node);
 		const actor = { spaceId: asSpaceId(spaceId), participantId: asParticipantId(hostId) };
 		const added = await node.spaces.synthetic!.addConversation(actor, conversation);
@@ -123,7 +123,17 @@ describe('a synthetic conversation', () => {
 		const heard = await listen(producers, 16_000);
 		console.log(`turns heard: ${order(heard).join(' ')}`);
 		expectTurnTaking(heard);
-	}, 60_000);
+
+		// Bob's ffmpeg dies: it is started again on the conversation's clock, so Bob comes back in his own turns.
+		const bobs = () => senders().filter((pid) => commandOf(pid).includes(`.${ids[1]}.now.wav`));
+		const [killed] = bobs();
+		expect(killed).toBeDefined();
+		process.kill(killed!, 'SIGKILL');
+		await until(async () => (bobs().some((pid) => pid !== killed) ? true : undefined), "Bob's ffmpeg started again");
+		const after = await listen(producers, 16_000);
+		console.log(`turns heard after Bob's restart: ${order(after).join(' ')}`);
+		expectTurnTaking(after);
+	}, 90_000);
 
 	it('refuses a line for a speaker who is not there, a speaker without a line, and a script longer than a loop may be', async () => {
 		const { spaceId, hostId } = await createLiveSpace(node);

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import fs from 'node:fs';
+import type { types } from 'mediasoup';
 import type { Logger } from 'pino';
 import { buildRtpSenderPlan, type RtpSenderSpec, type RtpVideoSource } from './plainRtp/buildRtpSenderPlan.js';
 import type { StagePeer } from './StagePeer.js';
@@ -30,6 +31,12 @@ interface AlignedLoop {
 	alignTo: number;
 }
 
+/** The comedia transports ffmpeg sends into: the voice's, and the camera's if any. */
+interface SenderTransports {
+	audio: types.PlainTransport;
+	video: types.PlainTransport | undefined;
+}
+
 /** Payload types ffmpeg stamps on its RTP; mediasoup maps them to the router's. */
 const payloadTypes = { audio: 100, video: 101 } as const;
 /** If ffmpeg exits on its own, it is restarted after this long, in ms, at most `maxRestarts` times. */
@@ -43,7 +50,10 @@ const maxRestarts = 5;
  */
 export class SyntheticSpeaker {
 	readonly peer: StagePeer;
-	readonly #args: string[];
+	/** What ffmpeg sends where; each start builds its arguments from it. */
+	readonly #spec: RtpSenderSpec;
+	/** The comedia transports ffmpeg sends into: audio's, then the camera's if any. */
+	readonly #transports: SenderTransports;
 	readonly #ffmpegPath: string;
 	readonly #logger: Logger;
 	/** With `alignTo`: the loop as given, and the rotated copy ffmpeg plays (rewritten before each start). */
@@ -52,9 +62,10 @@ export class SyntheticSpeaker {
 	#restarts = 0;
 	#closed = false;
 
-	private constructor(peer: StagePeer, args: string[], ffmpegPath: string, logger: Logger, aligned: AlignedLoop | undefined) {
+	private constructor(peer: StagePeer, spec: RtpSenderSpec, transports: SenderTransports, ffmpegPath: string, logger: Logger, aligned: AlignedLoop | undefined) {
 		this.peer = peer;
-		this.#args = args;
+		this.#spec = spec;
+		this.#transports = transports;
 		this.#aligned = aligned;
 		this.#ffmpegPath = ffmpegPath;
 		this.#logger = logger;
@@ -75,16 +86,15 @@ export class SyntheticSpeaker {
 				...target(audioTransport.tuple.localPort, audioTransport.rtcpTuple?.localPort, listenIp, payloadTypes.audio),
 				source: 'file' in audio ? { file: aligned?.played ?? audio.file } : audio,
 			};
-			let videoTransportId: string | undefined;
+			let videoTransport: types.PlainTransport | undefined;
 			if (options.video) {
-				const videoTransport = await peer.createPlainTransport(listenIp);
-				videoTransportId = videoTransport.id;
+				videoTransport = await peer.createPlainTransport(listenIp);
 				spec.video = { ...target(videoTransport.tuple.localPort, videoTransport.rtcpTuple?.localPort, listenIp, payloadTypes.video), ...options.video };
 			}
 			const plan = buildRtpSenderPlan(spec);
 			await peer.produce(audioTransport.id, 'audio', plan.audioRtpParameters!);
-			if (videoTransportId && plan.videoRtpParameters) await peer.produce(videoTransportId, 'video', plan.videoRtpParameters);
-			const speaker = new SyntheticSpeaker(peer, plan.args, options.ffmpegPath ?? 'ffmpeg', logger.child({ peerId: peer.id }), aligned);
+			if (videoTransport && plan.videoRtpParameters) await peer.produce(videoTransport.id, 'video', plan.videoRtpParameters);
+			const speaker = new SyntheticSpeaker(peer, spec, { audio: audioTransport, video: videoTransport }, options.ffmpegPath ?? 'ffmpeg', logger.child({ peerId: peer.id }), aligned);
 			speaker.#spawn();
 			return speaker;
 		} catch (error) {
@@ -117,7 +127,7 @@ export class SyntheticSpeaker {
 				return;
 			}
 		}
-		const child = spawn(this.#ffmpegPath, this.#args, { stdio: ['ignore', 'ignore', 'pipe'] });
+		const child = spawn(this.#ffmpegPath, buildRtpSenderPlan(this.#sourcePortsKept()).args, { stdio: ['ignore', 'ignore', 'pipe'] });
 		this.#process = child;
 		let stderr = '';
 		child.stderr?.on('data', (chunk: Buffer) => {
@@ -132,6 +142,25 @@ export class SyntheticSpeaker {
 				if (!this.#closed) this.#spawn();
 			}, restartDelayMs).unref();
 		});
+	}
+
+	/**
+	 * The spec with, for each transport that has heard from an earlier ffmpeg, that ffmpeg's ports as the ones to send
+	 * from: a comedia transport keeps to the first address it heard, and would ignore a restarted ffmpeg sending from
+	 * new ports (the speaker would fall silent for good). The earlier ffmpeg is gone, so its ports are free.
+	 */
+	#sourcePortsKept(): RtpSenderSpec {
+		const kept = (transport: types.PlainTransport | undefined) => {
+			const rtp = transport?.tuple.remotePort;
+			const rtcp = transport?.rtcpTuple?.remotePort;
+			return rtp !== undefined && rtcp !== undefined ? { localRtpPort: rtp, localRtcpPort: rtcp } : {};
+		};
+		const { audio, video } = this.#spec;
+		return {
+			...this.#spec,
+			...(audio && { audio: { ...audio, ...kept(this.#transports.audio) } }),
+			...(video && { video: { ...video, ...kept(this.#transports.video) } }),
+		};
 	}
 }
 

@@ -57,6 +57,12 @@ describe('buildRtpSenderPlan()', () => {
 		expect(plan.args.at(-1)).toBe('rtp://[::1]:40000?rtcpport=40001&pkt_size=1200');
 	});
 
+	it('sends from the given local ports, for a restart whose transport has locked onto its predecessor\'s', () => {
+		const plan = buildRtpSenderPlan({ audio: { ...audioTarget, localRtpPort: 51000, localRtcpPort: 51001, source: { toneHz: 300 } } });
+		expect(plan.args.at(-1)).toBe('rtp://127.0.0.1:40000?rtcpport=40001&pkt_size=1200&localrtpport=51000&localrtcpport=51001');
+		expect(() => buildRtpSenderPlan({ audio: { ...audioTarget, localRtpPort: -1, localRtcpPort: 2, source: { toneHz: 300 } } })).toThrow(RangeError);
+	});
+
 	it('rejects a plan with nothing to send', () => {
 		expect(() => buildRtpSenderPlan({})).toThrow(/nothing to send/);
 	});

@@ -7,6 +7,12 @@ export interface RtpTarget {
 	rtcpPort: number;
 	ssrc: number;
 	payloadType: number;
+	/**
+	 * The local ports ffmpeg sends RTP and RTCP from. Default: any. A comedia transport keeps to the address it first
+	 * heard from, so an ffmpeg started again for the same transport must send from its predecessor's ports.
+	 */
+	localRtpPort?: number;
+	localRtcpPort?: number;
 }
 
 /**
@@ -115,11 +121,12 @@ function videoSource(video: RtpVideoSource): string {
 
 function rtpOutput(target: RtpTarget): string[] {
 	// The rtp muxer sends RTCP sender reports to rtcpport; mediasoup's comedia transport learns both addresses.
+	const local = target.localRtpPort !== undefined && target.localRtcpPort !== undefined ? `&localrtpport=${checkedInt(target.localRtpPort)}&localrtcpport=${checkedInt(target.localRtcpPort)}` : '';
 	return [
 		'-ssrc', String(checkedInt(target.ssrc)),
 		'-payload_type', String(checkedInt(target.payloadType)),
 		'-f', 'rtp',
-		`rtp://${target.host.includes(':') ? `[${target.host}]` : target.host}:${checkedInt(target.rtpPort)}?rtcpport=${checkedInt(target.rtcpPort)}&pkt_size=1200`,
+		`rtp://${target.host.includes(':') ? `[${target.host}]` : target.host}:${checkedInt(target.rtpPort)}?rtcpport=${checkedInt(target.rtcpPort)}&pkt_size=1200${local}`,
 	];
 }
 
