@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { demoConversation } from './demoConversation.js';
+import { demoConversation, demoSpace } from './demoConversation.js';
 
 /**
  * `npm run demo`: starts Tribune (the normal launcher, with synthetic speakers and open hosting allowed), creates a
@@ -46,9 +46,7 @@ async function main(): Promise<void> {
 	try {
 		await waitForHealthy(60_000);
 		const created = await request('/api/spaces', {
-			title: 'Tribune demo stage',
-			description: 'A live space with three synthetic speakers who take turns. Turn captions on, raise your hand, and try the replay.',
-			hostName: 'Demo host',
+			...demoSpace,
 			// Captions as a track listeners turn on; recorded, so the replay and the transcript exist.
 			settings: { captionMode: 'sidecar', recording: true },
 		});

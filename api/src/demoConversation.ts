@@ -23,3 +23,13 @@ export const demoConversation: SyntheticConversationRequest = {
 	],
 	pauseMs: 1200,
 };
+
+/**
+ * The demo's space. Its title, description and speakers' names are the space's caption vocabulary (made likelier in
+ * the recognisers), so the test of the lines above hears them with it.
+ */
+export const demoSpace = {
+	title: 'Tribune demo stage',
+	description: 'A live space with three synthetic speakers who take turns. Turn captions on, raise your hand, and try the replay.',
+	hostName: 'Demo host',
+} as const;

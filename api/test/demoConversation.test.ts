@@ -3,16 +3,16 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { normaliseWords, PocketsphinxEngine, type CaptionFinal } from '@tribune/transcoder';
+import { normaliseWords, PocketsphinxEngine, vocabularyWords, type CaptionFinal } from '@tribune/transcoder';
 import { afterAll, describe, expect, it } from 'vitest';
-import { demoConversation } from '../src/demoConversation.js';
+import { demoConversation, demoSpace } from '../src/demoConversation.js';
 import { synthesiseSpeech } from '../src/stage/syntheticSpeech.js';
 
 /**
  * The first captions a newcomer to `npm run demo` sees must be right: every line of the demo's conversation, said by
  * its speaker's voice as the synthetic speaker makes it, through Opus as ffmpeg sends it to the stage (64 kbit/s,
  * 48 kHz stereo) and back to 16 kHz mono as the broadcast's decoder gives it, is recognised word for word by the
- * default caption engine.
+ * default caption engine, which knows the space's words as in the broadcast.
  */
 const recogniserScript = fileURLToPath(new URL('../../transcoder/dist/captions/pocketsphinxChild.js', import.meta.url));
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tribune-demo-lines-'));
@@ -31,6 +31,9 @@ function throughOpus(samples: Int16Array, name: string): Int16Array {
 	return Int16Array.from({ length: bytes.length >> 1 }, (_, i) => bytes.readInt16LE(i * 2));
 }
 
+/** The space's words, as a broadcast's `CaptionSession` gives them to each recogniser: speakers' names, title, description. */
+const spaceVocabulary = vocabularyWords([...demoConversation.speakers.map((s) => s.displayName), demoSpace.title, demoSpace.description]);
+
 /**
  * What each speaker's captions say, line by line: as in a broadcast, every speaker has a recogniser of their own that
  * hears only their lines (the voice gate keeps the others' turns, silence on this speaker's track, away from it), so
@@ -44,16 +47,19 @@ async function heardBySpeaker(): Promise<string[]> {
 		const parts: Int16Array[] = [];
 		const starts: number[] = [];
 		let at = 0;
-		for (const [i, line] of mine) {
-			const speech = throughOpus(await synthesiseSpeech(dir, voice, line.text), `line-${i}`);
+		for (const [, line] of mine) {
+			const speech = await synthesiseSpeech(dir, voice, line.text);
 			parts.push(new Int16Array(1500 * 16), speech);
 			starts.push(at + 1500);
 			at += 1500 + speech.length / 16;
 		}
 		parts.push(new Int16Array(2000 * 16));
-		const samples = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-		parts.reduce((offset, p) => (samples.set(p, offset), offset + p.length), 0);
+		const track = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
+		parts.reduce((offset, p) => (track.set(p, offset), offset + p.length), 0);
+		// One stream through Opus, as the speaker's ffmpeg sends their whole track.
+		const samples = throughOpus(track, `speaker-${speaker}`);
 		const engine = new PocketsphinxEngine({ childScript: recogniserScript, maxBacklogMs: 600_000 });
+		engine.setVocabulary(spaceVocabulary);
 		const finals: CaptionFinal[] = [];
 		engine.on('final', (f) => finals.push(f));
 		await engine.start();

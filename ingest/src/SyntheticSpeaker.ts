@@ -9,8 +9,9 @@ import type { StagePeer } from './StagePeer.js';
 export interface SyntheticSpeakerOptions {
 	/**
 	 * A voice file (looped) or a tone. With `alignTo`, the file (a 16-bit PCM WAV) is one loop of a conversation that
-	 * started at `alignTo` (epoch ms): playback starts where the conversation is now, so speakers started at different
-	 * times, or restarted, stay in turn with the others who loop the same length from the same instant.
+	 * starts at `alignTo` (epoch ms): playback starts where the conversation is now, so speakers started at different
+	 * times, or restarted, stay in turn with the others who loop the same length from the same instant. A speaker
+	 * whose conversation has not begun yet is on stage, silent, until then.
 	 */
 	audio: { file: string; alignTo?: number } | { toneHz: number };
 	/**
@@ -60,6 +61,8 @@ export class SyntheticSpeaker {
 	readonly #aligned: AlignedLoop | undefined;
 	#process: ChildProcess | undefined;
 	#restarts = 0;
+	/** Set while the conversation has not begun: ffmpeg starts then. */
+	#startTimer: NodeJS.Timeout | undefined;
 	#closed = false;
 
 	private constructor(peer: StagePeer, spec: RtpSenderSpec, transports: SenderTransports, ffmpegPath: string, logger: Logger, aligned: AlignedLoop | undefined) {
@@ -111,6 +114,7 @@ export class SyntheticSpeaker {
 	close(): void {
 		if (this.#closed) return;
 		this.#closed = true;
+		clearTimeout(this.#startTimer);
 		this.#process?.kill('SIGKILL');
 		this.#process = undefined;
 		if (this.#aligned) fs.rmSync(this.#aligned.played, { force: true });
@@ -118,6 +122,11 @@ export class SyntheticSpeaker {
 	}
 
 	#spawn(): void {
+		const untilStartMs = this.#aligned ? this.#aligned.alignTo - Date.now() : 0;
+		if (untilStartMs > 0) {
+			this.#startTimer = setTimeout(() => this.#spawn(), untilStartMs);
+			return;
+		}
 		if (this.#aligned) {
 			try {
 				writeRotatedWav(this.#aligned.source, this.#aligned.played, Date.now() - this.#aligned.alignTo);

@@ -11,6 +11,11 @@ import { conversationTracks, conversationTurns, speechRate, synthesiseSpeech, wr
 
 /** Voices given to speakers who did not ask for one, in this order: the 16 kHz flite voices PocketSphinx follows best. */
 const defaultVoices: readonly SyntheticVoice[] = ['slt', 'rms', 'awb', 'kal16'];
+/**
+ * A conversation's speakers come on stage this long before its first line, ms: a speaker coming on stage starts a
+ * caption recogniser for them, which loads its model in a second or two (more on a busy machine).
+ */
+const conversationStartDelayMs = 4000;
 /** A lone speaker's line comes round again after this much silence, ms. */
 const soloPauseMs = 2500;
 
@@ -149,8 +154,10 @@ export class SyntheticSpeakers {
 				added.push(running);
 				writeSpeechWav(running.wav, tracks[i]!);
 			}
-			// One instant for all: each speaker's ffmpeg starts where the conversation is by then.
-			const alignTo = Date.now();
+			// One instant for all, a moment ahead: the speakers come on stage silent, so the captions' recognisers (one
+			// starts for each speaker who comes on stage) are listening when the first line is said; each speaker's ffmpeg
+			// starts where the conversation is by then.
+			const alignTo = Date.now() + conversationStartDelayMs;
 			const stage = await this.#stages.open(actor.spaceId);
 			for (const running of added) {
 				running.alignTo = alignTo;

@@ -38,13 +38,17 @@ import { type WerSentenceSet } from './support/werSentences.js';
  *   emits a final.
  * Tuning runs: TRIBUNE_BENCH_DECODER (JSON overriding `PocketsphinxOptions`), TRIBUNE_BENCH_SECTIONS (comma-separated
  * subset of wer,opus,talking,silent,asr), TRIBUNE_BENCH_VOICES (comma-separated subset of slt,kal16,awb,rms,kal,
- * espeak-ng), TRIBUNE_BENCH_WER_SENTENCES (stage, heldout or all, default all). Synthesised speech is cached in
+ * espeak-ng), TRIBUNE_BENCH_WER_SENTENCES (stage, heldout or all, default all), TRIBUNE_BENCH_NOISE_DBFS (white noise at
+ * that level added to the `wer` and `opus` speech, e.g. -40). Synthesised speech is cached in
  * $TMPDIR/tribune-wer-speech. Writes the JSON summary to TRIBUNE_BENCH_OUT and prints it last.
  */
 const decoder = JSON.parse(process.env.TRIBUNE_BENCH_DECODER ?? '{}') as Partial<PocketsphinxOptions>;
 const silentS = Number(process.env.TRIBUNE_BENCH_SILENT_S ?? 30);
 const sections = process.env.TRIBUNE_BENCH_SECTIONS?.split(',') ?? ['wer', 'opus', 'talking', 'silent', 'asr'];
 const pauseMs = 1500;
+/** Tuning runs: white noise (dBFS RMS) added to the `wer` and `opus` sections' speech. */
+const noiseDbfs = process.env.TRIBUNE_BENCH_NOISE_DBFS === undefined ? undefined : Number(process.env.TRIBUNE_BENCH_NOISE_DBFS);
+if (noiseDbfs !== undefined && !(noiseDbfs < 0)) throw new Error('TRIBUNE_BENCH_NOISE_DBFS: expected a negative level in dBFS');
 const voices = (process.env.TRIBUNE_BENCH_VOICES?.split(',') ?? benchVoices).map((v) => {
 	if (!(benchVoices as readonly string[]).includes(v)) throw new Error(`TRIBUNE_BENCH_VOICES: ${v} is not one of ${benchVoices.join(', ')}`);
 	return v as BenchVoice;
@@ -68,7 +72,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const { hmmDir: _h, lmFile: _l, dictFile: _d, ...knobs } = resolvePocketsphinxOptions(decoder);
 const loadavg = (): number[] => fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);
 /** The machine is shared: its load says how much to trust the CPU and delay figures. */
-const summary: Record<string, unknown> = { decoder: knobs, loadavg_start: loadavg() };
+const summary: Record<string, unknown> = { decoder: knobs, ...(noiseDbfs !== undefined && { noise_dbfs: noiseDbfs }), loadavg_start: loadavg() };
 const mistakes: string[] = [];
 
 afterAll(() => {
@@ -154,14 +158,14 @@ describe.skipIf(process.env.TRIBUNE_BENCH !== '1')('captions engine bench', () =
 	beforeAll(() => assertBuilt());
 
 	it.runIf(sections.includes('wer'))('word error rate per voice: flite 16 kHz, flite 8 kHz, espeak-ng', async () => {
-		const r = await werByVoice({ decoder, voices, sets: werSets, pauseMs });
+		const r = await werByVoice({ decoder, voices, sets: werSets, pauseMs, noiseDbfs });
 		mistakes.push(...r.mistakes.map((m) => `pcm ${m}`));
 		Object.assign(summary, { wer: r.wer, wer_by_voice: r.byVoice, wer_flite16: r.werFlite16, wer_by_set: r.bySet, words: r.words, cpu_per_audio_s: r.cpuPerAudioS });
 		expect(r.words).toBeGreaterThan(voices.length * werSets.length * 24 * 5);
 	}, 1_800_000);
 
 	it.runIf(sections.includes('opus'))('word error rate per voice after an Opus round trip', async () => {
-		const r = await werByVoice({ decoder, voices, sets: werSets, pauseMs, opus: true });
+		const r = await werByVoice({ decoder, voices, sets: werSets, pauseMs, noiseDbfs, opus: true });
 		mistakes.push(...r.mistakes.map((m) => `opus ${m}`));
 		Object.assign(summary, { wer_opus: r.wer, wer_opus_by_voice: r.byVoice, wer_opus_flite16: r.werFlite16, wer_opus_by_set: r.bySet });
 		expect(r.words).toBeGreaterThan(voices.length * werSets.length * 24 * 5);

@@ -8,6 +8,7 @@ import { type ChildRecogniserEngine } from '../../../src/captions/ChildRecognise
 import { type PocketsphinxOptions } from '../../../src/captions/pocketsphinxOptions.js';
 import { wordErrors } from '../../../src/captions/wordErrorRate.js';
 import { collectingEngine, feedAll } from './engineHarness.js';
+import { noise } from './fliteSpeech.js';
 import { cpuSeconds } from './procStats.js';
 import { werSentenceSets, type WerSentenceSet } from './werSentences.js';
 
@@ -93,6 +94,12 @@ function voiceStream(voice: BenchVoice, sentences: readonly { text: string; set:
 	return { samples, slots };
 }
 
+/** Adds `noise(…, dbfs)` to `samples` in place, clipped to 16 bits. */
+function addNoise(samples: Int16Array, dbfs: number): void {
+	const added = noise(samples.length / 16, dbfs);
+	for (let i = 0; i < samples.length; i++) samples[i] = Math.max(-32768, Math.min(32767, samples[i]! + (added[i] ?? 0)));
+}
+
 /** The slot holding a result's midpoint (a final never spans a pause of the stream). */
 function slotOf(slots: readonly Slot[], result: { startMs: number; endMs: number }): number {
 	const mid = (result.startMs + result.endMs) / 2;
@@ -117,6 +124,8 @@ export interface WerByVoiceOptions {
 	opus?: boolean;
 	/** Silence between sentences, ms. Default 1500. */
 	pauseMs?: number;
+	/** White noise at this level (dBFS RMS) added to the whole stream, pauses included, as a room or a cheap microphone adds it. Default none. */
+	noiseDbfs?: number;
 	/** Per voice: give up waiting for the last final after this, ms. Default 300000. */
 	timeoutMs?: number;
 }
@@ -155,6 +164,7 @@ export async function werByVoice(options: WerByVoiceOptions = {}): Promise<WerBy
 	let audioS = 0;
 	for (const voice of voices) {
 		const stream = voiceStream(voice, sentences, options.pauseMs ?? 1500, options.opus ?? false);
+		if (options.noiseDbfs !== undefined) addNoise(stream.samples, options.noiseDbfs);
 		const engine = createEngine();
 		const finals: CaptionFinal[] = [];
 		engine.on('final', (f) => finals.push(f));
