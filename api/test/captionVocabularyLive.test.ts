@@ -11,10 +11,13 @@ import { SubtitleTrack } from './support/subtitleTrack.js';
  * Redis, API node with mediasoup, transcoder with PocketSphinx): a synthetic speaker loops a line with two words the
  * general model cannot say (the same line and voice as transcoder/test/captions/vocabularyEngine.test.ts); the
  * listeners' subtitles track shows it without them until the host gives the words over REST, and with them after.
+ * The change lands mid-line, and each recogniser is replaced make-before-break: the old one captions that line to its
+ * end while the new one loads, and the new one captions from the next line on, so nothing said is lost or shown twice.
  *
  * Listeners read captions from the LL-HLS subtitles rendition (the signaling relay sends them only to those on
  * stage), so that is what is checked; the space's caption channel is read too, for what the track cannot show:
- * partials (an utterance cut when its recogniser is replaced must still get its final) and wall-clock utterance times.
+ * partials (an utterance in progress when its recogniser is replaced must still get its final, and the new one's must
+ * not cover what the old one captioned) and wall-clock utterance times.
  */
 const line = 'siobhan okonkwo will talk about grafana dashboards';
 const words = ['Okonkwo', 'Grafana'];
@@ -106,17 +109,26 @@ describe("a host's caption words in a running broadcast", () => {
 		// Said after the change was applied, by a recogniser started with the words.
 		expect(publishedWithWords.startMs).toBeGreaterThan(changedAt + debounceMs);
 
-		// No caption lost at the replacement: every utterance that had a partial got its final, and the last final of the
-		// replaced recogniser (the line it was cut in) reached the listeners' track too. What was said after the cut,
-		// while the new recogniser loaded, is in no caption: CaptionSession closes the old one before starting the new.
+		// Nothing lost at the replacement: every utterance that had a partial got its final; the replaced recogniser
+		// captioned the line it was in when the change came to its end (its last final is the whole line, not one cut
+		// where the new recogniser was started), and that final reached the listeners' track too.
 		const unfinished = [...new Set(published.filter((c) => !c.final && c.at < publishedWithWords.at).map((c) => c.id))].filter((id) => !published.some((c) => c.final && c.id === id));
 		expect(unfinished, timeline()).toEqual([]);
 		const replaced = published.filter((c) => c.final && c.at < publishedWithWords.at && recogniserOf(c) !== recogniserOf(publishedWithWords)).at(-1)!;
+		expect(wholeLine(replaced.text), `the replaced recogniser's last final "${replaced.text}" is the whole line\n${timeline()}`).toBe(true);
+		expect(replaced.endMs, timeline()).toBeGreaterThan(changedAt + debounceMs);
 		await wait(`the replaced recogniser's last final ("${replaced.text}") in the subtitles track`, async () => ((await track.read()).some((c) => c.text === replaced.text && c.seenAt >= replaced.at) ? true : undefined), 10_000);
+		// Nothing shown twice: the new recogniser, started mid-line, publishes nothing (partials included) for speech before
+		// the end of the replaced one's last final, and its first final is the next line, whole.
+		const successor = published.filter((c) => recogniserOf(c) === recogniserOf(publishedWithWords) && c.at <= publishedWithWords.at);
+		expect(successor.filter((c) => c.startMs < replaced.endMs).map((c) => c.text), timeline()).toEqual([]);
+		const successorFirst = successor.find((c) => c.final)!;
+		expect(wholeLine(successorFirst.text), `the new recogniser's first final "${successorFirst.text}" is a whole line\n${timeline()}`).toBe(true);
 
 		console.log(
 			`whole lines without the words: ${before.length}; change sent ${at(changedAt)}, due line at ${at(dueAt)}; ` +
-				`replaced recogniser's last final "${replaced.text}" (${at(replaced.startMs)}–${at(replaced.endMs)}, ${wholeLine(replaced.text) ? 'whole' : 'cut'}); ` +
+				`replaced recogniser's last final "${replaced.text}" (${at(replaced.startMs)}–${at(replaced.endMs)}, published @${at(replaced.at)}); ` +
+				`new recogniser's first final "${successorFirst.text}" (${at(successorFirst.startMs)}–${at(successorFirst.endMs)}, published @${at(successorFirst.at)}); ` +
 				`first line with the words said from ${at(publishedWithWords.startMs)}, published ${publishedWithWords.at - changedAt} ms and in the track ${withWords.seenAt - changedAt} ms after the change: "${withWords.text}"\n${timeline()}`,
 		);
 	});

@@ -31,19 +31,32 @@ export interface CaptionSessionOptions {
 	vocabulary?: StoredVocabulary;
 	/** A speaker whose captioner failed to start is tried again after this, ms, doubling per failure in a row up to a minute. Default 3000. */
 	retryMs?: number;
+	/**
+	 * A captioner replaced for new words captions the utterance in progress when its successor is ready to its end, at
+	 * most this long, ms; then it hands over with a final cut there. Default 10000.
+	 */
+	handOverMaxMs?: number;
 	logger: Logger;
 }
+
+/** A successor waits this long for its first audio before it takes over (a muted speaker sends none), ms. */
+const firstAudioWaitMs = 3000;
 
 /**
  * Live speech recognition for one space: follows the stage-link snapshots and, while the space's caption mode is not
  * 'off', keeps one {@link SpeakerCaptioner} per speaker with an audio producer — started when they come on stage or
- * the mode is turned on, renamed when their name changes, replaced when their producer changes, stopped when they
- * leave or the mode goes 'off'. Its consumers live in a stage-link session of its own, renewed here.
+ * the mode is turned on, renamed when their name changes, replaced when their producer or node changes, stopped when
+ * they leave or the mode goes 'off'. New words replace it make-before-break (`#waitForHandOver`). Its consumers live in a
+ * stage-link session of its own, renewed here.
  */
 export class CaptionSession {
 	readonly #options: CaptionSessionOptions;
+	/** The captioner whose cues are published, per speaker (peer id). */
 	readonly #captioners = new Map<string, SpeakerCaptioner>();
+	/** A speaker's captioner being started, per peer id; a successor stays here until it has taken over. */
 	readonly #starting = new Map<string, Promise<void>>();
+	/** Aborted to call off a successor's wait for its hand-over (the stage moved on, the session closes), per peer id. */
+	readonly #handOvers = new Map<string, AbortController>();
 	/** The node each captioner consumes from: a space moved to another node needs new consumers. */
 	readonly #captionerNode = new WeakMap<SpeakerCaptioner, string>();
 	#latest: StageLinkSnapshot | undefined;
@@ -64,13 +77,16 @@ export class CaptionSession {
 	}
 
 	/**
-	 * A host changed the space's words: every speaker's recogniser is replaced by one that knows them (its utterance
-	 * in progress ends with a final; the new one loads its model, a second or two, before it captions again).
+	 * A host changed the space's words: every speaker's recogniser is replaced by one that knows them, make-before-break:
+	 * the old one captions while the new one loads its model (a second or more), then until its utterance in progress
+	 * ends (`#waitForHandOver`).
 	 */
 	setVocabulary(vocabulary: StoredVocabulary | undefined): void {
 		if (JSON.stringify(vocabulary) === JSON.stringify(this.#vocabulary)) return;
 		this.#vocabulary = vocabulary;
 		this.#vocabularyVersion++;
+		// A successor waiting to take over knows outdated words: it is closed, and a new one started.
+		for (const handOver of this.#handOvers.values()) handOver.abort();
 		this.#refollow();
 	}
 
@@ -139,28 +155,31 @@ export class CaptionSession {
 		const stopping: Promise<void>[] = [];
 		for (const [peerId, captioner] of this.#captioners) {
 			const speaker = wanted.get(peerId);
-			if (
-				speaker &&
-				speaker.audioProducerId === captioner.audioProducerId &&
-				this.#captionerNode.get(captioner) === snapshot.node &&
-				this.#captionerVocabulary.get(captioner) === this.#vocabularyVersion
-			) {
+			// Words alone do not stop a captioner: it captions until its successor takes over (started below).
+			if (speaker && speaker.audioProducerId === captioner.audioProducerId && this.#captionerNode.get(captioner) === snapshot.node) {
 				captioner.name = speaker.name;
 				continue;
 			}
 			this.#captioners.delete(peerId);
+			this.#handOvers.get(peerId)?.abort();
 			stopping.push(captioner.close());
 		}
 		await Promise.all(stopping);
 		for (const [peerId, speaker] of wanted) {
-			if (this.#captioners.has(peerId) || this.#starting.has(peerId)) continue;
-			const starting = this.#startSpeaker(snapshot, speaker).finally(() => this.#starting.delete(peerId));
+			const current = this.#captioners.get(peerId);
+			if (this.#starting.has(peerId) || (current && this.#captionerVocabulary.get(current) === this.#vocabularyVersion)) continue;
+			const starting = this.#startSpeaker(snapshot, speaker, current).finally(() => this.#starting.delete(peerId));
 			this.#starting.set(peerId, starting);
 		}
 		this.#options.onSnapshot?.(snapshot);
 	}
 
-	async #startSpeaker(snapshot: StageLinkSnapshot, speaker: StageLinkSpeaker): Promise<void> {
+	/**
+	 * Starts a speaker's captioner; with `previous` (same speaker, producer and node, older words), as its successor:
+	 * its cues held, it takes over at an utterance boundary (`#waitForHandOver`). A failed start leaves `previous`
+	 * captioning (tried again like any failed start).
+	 */
+	async #startSpeaker(snapshot: StageLinkSnapshot, speaker: StageLinkSpeaker, previous: SpeakerCaptioner | undefined): Promise<void> {
 		const options = this.#options;
 		const node = snapshot.node;
 		const logger = options.logger.child({ participantId: speaker.peerId });
@@ -182,14 +201,15 @@ export class CaptionSession {
 				ffmpegPath: options.ffmpegPath ?? 'ffmpeg',
 				engine,
 				onCue: options.onCue,
+				holdCues: previous !== undefined,
 				logger,
 			});
 			this.#captionerNode.set(captioner, node);
-			const latest = this.#latest;
-			const still = latest?.node === node && (latest.captionMode ?? 'off') !== 'off' && latest.speakers.find((s) => s.peerId === speaker.peerId);
 			this.#captionerVocabulary.set(captioner, version);
-			if (this.#closed || !still || still.audioProducerId !== speaker.audioProducerId || version !== this.#vocabularyVersion) {
-				// The stage moved on while it started.
+			if (previous && this.#stillWanted(speaker, node, version)) await this.#waitForHandOver(speaker.peerId, previous, captioner, logger);
+			const still = this.#stillWanted(speaker, node, version);
+			if (!still) {
+				// The stage or the words moved on while it started (a replaced `previous` is the reconciliation's).
 				await captioner.close();
 				this.#refollow();
 				return;
@@ -197,7 +217,15 @@ export class CaptionSession {
 			captioner.name = still.name;
 			this.#failuresInARow = 0;
 			this.#captioners.set(speaker.peerId, captioner);
-			logger.info({ engine: captioner.engine.kind, vocabularyWords: words.length }, 'captioning speaker');
+			if (previous) {
+				// Its utterance in progress, if the wait ran out, ends with a final; the successor captions from its end.
+				try {
+					await previous.close();
+				} finally {
+					captioner.captionFrom(previous.captionedUntilMs);
+				}
+			}
+			logger.info({ engine: captioner.engine.kind, vocabularyWords: words.length, tookOverAtMs: previous?.captionedUntilMs }, 'captioning speaker');
 		} catch (error) {
 			if (this.#closed) return;
 			// A broken engine (a missing model) would otherwise fail and log every few seconds for every speaker.
@@ -208,6 +236,36 @@ export class CaptionSession {
 		}
 	}
 
+	/** The speaker as the latest snapshot has them, if a captioner started for `node`, their producer and `version` is still wanted. */
+	#stillWanted(speaker: StageLinkSpeaker, node: string, version: number): StageLinkSpeaker | undefined {
+		const latest = this.#latest;
+		if (this.#closed || latest?.node !== node || (latest.captionMode ?? 'off') === 'off' || version !== this.#vocabularyVersion) return undefined;
+		const still = latest.speakers.find((s) => s.peerId === speaker.peerId);
+		return still?.audioProducerId === speaker.audioProducerId ? still : undefined;
+	}
+
+	/**
+	 * Make-before-break for new words: `next` is running (its engine started, its consumer resumed) and holds its cues.
+	 * It takes over once it hears audio and `previous` is between utterances: at once, or at the final of the one in
+	 * progress, at most `handOverMaxMs` on (then `previous`'s close cuts it with a final). The caller then closes
+	 * `previous` and lets `next` caption from the end of its last final, so its first utterance, begun mid-sentence, is
+	 * not shown. Called off (returns at once) when a reconciliation stops `previous`, the words change again or the
+	 * session closes.
+	 */
+	async #waitForHandOver(peerId: string, previous: SpeakerCaptioner, next: SpeakerCaptioner, logger: Logger): Promise<void> {
+		if (this.#captioners.get(peerId) !== previous) return;
+		const handOver = new AbortController();
+		this.#handOvers.set(peerId, handOver);
+		const { signal } = handOver;
+		try {
+			if (!(await within(next.heard, firstAudioWaitMs, signal)) && !signal.aborted) logger.info({ waitedMs: firstAudioWaitMs }, 'replacement captioner heard no audio yet; taking over');
+			const maxMs = this.#options.handOverMaxMs ?? 10_000;
+			if (!(await within(previous.utteranceEnd(), maxMs, signal)) && !signal.aborted) logger.info({ waitedMs: maxMs }, 'replaced captioner still in an utterance; taking over at its cut');
+		} finally {
+			this.#handOvers.delete(peerId);
+		}
+	}
+
 	/** Reconciles again with the latest snapshot (after a failed or outdated start). */
 	#refollow(): void {
 		if (this.#closed) return;
@@ -215,6 +273,7 @@ export class CaptionSession {
 	}
 
 	async #close(): Promise<void> {
+		for (const handOver of this.#handOvers.values()) handOver.abort();
 		clearInterval(this.#renew);
 		clearTimeout(this.#retry);
 		await this.#unwatch?.();
@@ -226,4 +285,23 @@ export class CaptionSession {
 		const node = this.#latest?.node;
 		if (node) await this.#options.link.call(node, 'release', { sessionId: this.#options.sessionId }).catch(() => {});
 	}
+}
+
+/** True when `promise` settles within `timeoutMs`; false at the timeout or once `signal` aborts (the promise goes on). */
+function within(promise: Promise<unknown>, timeoutMs: number, signal: AbortSignal): Promise<boolean> {
+	return new Promise((resolve) => {
+		const done = (settled: boolean): void => {
+			clearTimeout(timer);
+			signal.removeEventListener('abort', onAbort);
+			resolve(settled);
+		};
+		const onAbort = (): void => done(false);
+		const timer = setTimeout(() => done(false), timeoutMs);
+		signal.addEventListener('abort', onAbort);
+		if (signal.aborted) done(false);
+		promise.then(
+			() => done(true),
+			() => done(true),
+		);
+	});
 }

@@ -8,7 +8,7 @@ import type { types } from 'mediasoup';
 import type { Logger } from 'pino';
 import type { StageLinkClient } from '../stageLink/StageLinkClient.js';
 import { buildPcmDecoderArgs } from './buildPcmDecoderArgs.js';
-import type { CaptionEngine, CaptionFinal, CaptionPartial } from './CaptionEngine.js';
+import type { CaptionEngine, CaptionFinal, CaptionPartial, CaptionWord } from './CaptionEngine.js';
 import type { CaptionCue } from './captionFeed.js';
 import { PcmArrivalClock } from './PcmArrivalClock.js';
 
@@ -31,7 +31,23 @@ export interface SpeakerCaptionerOptions {
 	engine: CaptionEngine;
 	/** Called with every cue; the caller publishes it. */
 	onCue: (cue: CaptionCue) => void;
+	/**
+	 * Hold every cue back until {@link SpeakerCaptioner.captionFrom} says from when on to caption: for a captioner
+	 * that takes over from another of the same speaker, which captions meanwhile. Default false.
+	 */
+	holdCues?: boolean;
 	logger: Logger;
+}
+
+/** A result on the wall clock (ms), as it becomes a cue; a final's words too. */
+export interface WallClockResult {
+	utteranceId: number;
+	text: string;
+	final: boolean;
+	startMs: number;
+	endMs: number;
+	/** A final's words; empty for a partial and for a final cut by a recogniser's crash. */
+	words: CaptionWord[];
 }
 
 /** Decoder restarts back off from this, doubling, up to `maxMs`; a decoder that ran `stableMs` resets it. */
@@ -64,12 +80,24 @@ export class SpeakerCaptioner {
 	#carry: Buffer | undefined;
 	#closed: Promise<void> | undefined;
 	#running: Promise<void>;
+	/** Results held back until `captionFrom()` (`holdCues`), the latest of each utterance in order. */
+	#held: Map<number, WallClockResult> | undefined;
+	/** Speech before this instant (wall clock, ms) was captioned by the captioner this one took over from. */
+	#from: number | undefined;
+	#captionedUntilMs: number | undefined;
+	/** The utterance with a partial and no final yet, if any. */
+	#openUtterance: number | undefined;
+	#utteranceWaiters: (() => void)[] = [];
+	#heard!: () => void;
+	/** Resolves once the decoder's first PCM reached the engine. */
+	readonly heard = new Promise<void>((resolve) => (this.#heard = resolve));
 
 	private constructor(options: SpeakerCaptionerOptions) {
 		this.#options = options;
 		this.peerId = options.peerId;
 		this.audioProducerId = options.audioProducerId;
 		this.name = options.name;
+		if (options.holdCues) this.#held = new Map();
 		const { engine } = options;
 		engine.on('partial', (partial) => this.#onResult(partial, false));
 		engine.on('final', (final) => this.#onResult(final, true));
@@ -98,6 +126,36 @@ export class SpeakerCaptioner {
 
 	get engine(): CaptionEngine {
 		return this.#options.engine;
+	}
+
+	/**
+	 * The wall-clock end (ms) of the speech this captioner has captioned: its latest final's, or where it took over
+	 * (`captionFrom`) before its first; undefined while it has captioned nothing.
+	 */
+	get captionedUntilMs(): number | undefined {
+		return this.#captionedUntilMs;
+	}
+
+	/**
+	 * Resolves once no utterance is in progress: at once between utterances (no partial without its final), else when
+	 * its final has been emitted, or when the captioner has closed.
+	 */
+	utteranceEnd(): Promise<void> {
+		if (this.#openUtterance === undefined || this.#closed) return Promise.resolve();
+		return new Promise((resolve) => this.#utteranceWaiters.push(resolve));
+	}
+
+	/**
+	 * Ends `holdCues`: the cues held and every later one are emitted, but none of the speech before `fromMs` (wall
+	 * clock, ms; undefined: all of it), which the captioner this one took over from captioned (`resultFrom`).
+	 */
+	captionFrom(fromMs: number | undefined): void {
+		const held = this.#held;
+		if (!held) return;
+		this.#held = undefined;
+		this.#from = fromMs;
+		if (fromMs !== undefined) this.#captionedUntilMs = fromMs;
+		for (const result of held.values()) this.#emit(result);
 	}
 
 	/** Stops decoding, lets the engine emit the final of the utterance in progress, and frees the consumer. Idempotent. */
@@ -196,6 +254,7 @@ export class SpeakerCaptioner {
 		if (littleEndian) new Uint8Array(samples.buffer).set(bytes.subarray(0, whole));
 		else for (let i = 0; i < samples.length; i++) samples[i] = bytes.readInt16LE(i * 2);
 		this.#clock.arrived(samples.length, arrivedAt);
+		this.#heard();
 		try {
 			this.#options.engine.feed(samples);
 		} catch (error) {
@@ -205,20 +264,32 @@ export class SpeakerCaptioner {
 	}
 
 	#onResult(result: CaptionPartial | CaptionFinal, final: boolean): void {
-		const text = sentenceCase(result.text);
+		this.#openUtterance = final ? undefined : result.utteranceId;
+		// Mapped now: the clock keeps a minute of anchors, a held result may wait longer.
+		const wall = (ms: number): number => this.#clock.wallMsAt(ms);
+		const startMs = wall(result.startMs);
+		const words = 'words' in result ? result.words.map((w) => ({ word: w.word, startMs: wall(w.startMs), endMs: wall(w.endMs) })) : [];
+		const timed = { utteranceId: result.utteranceId, text: result.text, final, startMs, endMs: Math.max(startMs, wall(result.endMs)), words };
+		if (this.#held) this.#held.set(result.utteranceId, timed);
+		else this.#emit(timed);
+		if (final) for (const resolve of this.#utteranceWaiters.splice(0)) resolve();
+	}
+
+	#emit(result: WallClockResult): void {
+		const kept = this.#from === undefined ? result : resultFrom(result, this.#from);
+		const text = sentenceCase(kept?.text ?? '');
 		// A final with no words (a cough, a noise) has nothing to show; the partial it replaces simply expires.
-		if (text === '') return;
-		const startMs = this.#clock.wallMsAt(result.startMs);
-		const endMs = Math.max(startMs, this.#clock.wallMsAt(result.endMs));
+		if (!kept || text === '') return;
+		if (kept.final) this.#captionedUntilMs = Math.max(this.#captionedUntilMs ?? kept.endMs, kept.endMs);
 		this.#options.onCue({
 			spaceId: this.#options.spaceId,
-			id: `${this.#cueIdPrefix}-${result.utteranceId}`,
+			id: `${this.#cueIdPrefix}-${kept.utteranceId}`,
 			speakerId: this.peerId,
 			speakerName: this.name.slice(0, 200),
 			text: text.slice(0, 500),
-			final,
-			startMs,
-			endMs,
+			final: kept.final,
+			startMs: kept.startMs,
+			endMs: kept.endMs,
 			source: 'asr',
 		});
 	}
@@ -237,9 +308,24 @@ export class SpeakerCaptioner {
 		}
 		// After the decoder: the engine's final for the utterance in progress still gets the speaker's name.
 		await this.#options.engine.stop().catch((error: unknown) => this.#options.logger.warn({ err: error }, 'caption engine did not stop cleanly'));
+		for (const resolve of this.#utteranceWaiters.splice(0)) resolve();
 		await this.#disconnect();
 		if (this.#sdpPath) await fs.rm(this.#sdpPath, { force: true }).catch(() => {});
 	}
+}
+
+/**
+ * What a captioner that took over at `fromMs` (wall clock) shows of a result: all of one said from then on; of one
+ * begun before, which the captioner it took over from captioned at least in part, no partial and only a final's words
+ * whose middle is at or after `fromMs` (by the middle: the two captioners' clocks differ by their decoders' jitter, so
+ * the same word can start a little before in one and end a little after in the other). Undefined: nothing to show.
+ */
+export function resultFrom(result: WallClockResult, fromMs: number): WallClockResult | undefined {
+	if (result.startMs >= fromMs) return result;
+	const words = result.words.filter((w) => (w.startMs + w.endMs) / 2 >= fromMs);
+	if (!result.final || words.length === 0) return undefined;
+	if (words.length === result.words.length) return result;
+	return { ...result, text: words.map((w) => w.word).join(' '), words, startMs: words[0]!.startMs };
 }
 
 /** The model spells words in lower case; a caption reads better starting with a capital. */
