@@ -12,6 +12,12 @@ describe('buildPocketsphinxArgs', () => {
 		);
 	});
 
+	it('passes the tuning switches only when set', () => {
+		const args = buildPocketsphinxArgs(resolvePocketsphinxOptions({ removeNoise: false, dither: true })).join(' ');
+		expect(args).toContain('-remove_noise no -dither yes');
+		expect(buildPocketsphinxArgs(resolvePocketsphinxOptions()).join(' ')).not.toMatch(/-remove_noise|-dither/);
+	});
+
 	it('keeps paths as single arguments, whatever they contain', () => {
 		const args = buildPocketsphinxArgs(resolvePocketsphinxOptions({ dictFile: '/models/my dict; rm -rf x.dict' }));
 		expect(args[args.indexOf('-dict') + 1]).toBe('/models/my dict; rm -rf x.dict');

@@ -17,12 +17,16 @@ export interface PocketsphinxOptions {
 	/**
 	 * Silence after speech before the utterance ends and its final result is produced, milliseconds (multiple of 10;
 	 * `-vad_postspeech`). Shorter gives captions sooner but splits sentences at short pauses (into two cues, which
-	 * costs no accuracy). Default 300 (PocketSphinx: 500).
+	 * costs no accuracy). Default 300 (PocketSphinx: 500; on the bench's voices 500 changed only two flite 16 kHz
+	 * voices' figures, by −0.35 points).
 	 */
 	vadPostspeechMs: number;
-	/** Audio kept before detected speech, milliseconds (multiple of 10; `-vad_prespeech`). Default 200. */
+	/** Audio kept before detected speech, milliseconds (multiple of 10; `-vad_prespeech`). Default 200 (400 raised WER on five of six voices). */
 	vadPrespeechMs: number;
-	/** Speech detector threshold, dB over the estimated noise floor (`-vad_threshold`). Default 2 (PocketSphinx's). */
+	/**
+	 * Speech detector threshold, dB over the estimated noise floor (`-vad_threshold`). Default 2 (PocketSphinx's): 1
+	 * changed only two flite 16 kHz voices' figures (−0.35 points each), 3 raised every voice's but espeak-ng's.
+	 */
 	vadThresholdDb: number;
 	/**
 	 * Cap on active HMMs per 10 ms frame (`-maxhmmpf`). The main CPU knob: PocketSphinx's 30000 costs ~60 % more CPU
@@ -30,9 +34,9 @@ export interface PocketsphinxOptions {
 	 */
 	maxHmmsPerFrame: number;
 	/**
-	 * Second, flat-lexicon search pass (`-fwdflat`). On our set it removes ~10 % of the errors (WER 5.0 → 4.5 %) but
-	 * costs ~25 % more CPU and delays every final by ~200 ms, most of it when the utterance ends. Default false
-	 * (PocketSphinx: true).
+	 * Second, flat-lexicon search pass (`-fwdflat`). On the six bench voices it lowers flite 16 kHz (8.0 → 7.4 %) and
+	 * 8 kHz (28.2 → 27.0 %) but raises espeak-ng (76.1 → 77.0 %), costs ~25 % more CPU and delays every final by
+	 * ~200 ms, most of it when the utterance ends. Default false (PocketSphinx: true).
 	 */
 	fwdflat: boolean;
 	/** Lattice best-path rescoring when an utterance ends (`-bestpath`). Default true. */
@@ -51,8 +55,17 @@ export interface PocketsphinxOptions {
 	vocabularyWeight: number;
 	// No -cmn, -lowerf or -upperf: this PocketSphinx reads the model's feat.params after its arguments, so the
 	// model's values (CMN batch, 130-6800 Hz) win whatever is passed (measured: no change on the 8 kHz set).
-	/** Spectral noise subtraction (`-remove_noise`). Undefined: PocketSphinx's (yes). */
+	/**
+	 * Spectral noise subtraction (`-remove_noise`). Undefined: PocketSphinx's (yes). Off lowers WER on noiseless speech
+	 * (flite 8 kHz 28.2 → 25.4 %, espeak-ng 76.1 → 70.0 %) but raises it with room noise (−42 dBFS white noise under the
+	 * bench's six voices: 44.1 → 58.6 %), so it stays on.
+	 */
 	removeNoise?: boolean;
+	/**
+	 * Add ½-bit random noise to the input (`-dither`). Undefined: PocketSphinx's (no). On the bench's voices it trades
+	 * espeak-ng (76.1 → 68.6 %) against flite 8 kHz (28.2 → 31.8 %), so it stays off.
+	 */
+	dither?: boolean;
 	/** Word insertion penalty (`-wip`). Undefined: PocketSphinx's 0.65. */
 	wordInsertionPenalty?: number;
 	/** Silence word probability (`-silprob`). Undefined: PocketSphinx's 0.005. */
@@ -121,6 +134,7 @@ export function buildPocketsphinxArgs(o: Readonly<PocketsphinxOptions>): string[
 		'-wbeam', o.wordBeam.toExponential(),
 		'-lw', String(o.languageWeight),
 		...(o.removeNoise !== undefined ? ['-remove_noise', o.removeNoise ? 'yes' : 'no'] : []),
+		...(o.dither !== undefined ? ['-dither', o.dither ? 'yes' : 'no'] : []),
 		...(o.wordInsertionPenalty !== undefined ? ['-wip', o.wordInsertionPenalty.toExponential()] : []),
 		...(o.silenceProbability !== undefined ? ['-silprob', o.silenceProbability.toExponential()] : []),
 		...(o.fillerProbability !== undefined ? ['-fillprob', o.fillerProbability.toExponential()] : []),
