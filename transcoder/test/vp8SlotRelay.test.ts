@@ -530,6 +530,40 @@ describe('Vp8SlotRelay holding a quiet source', () => {
 		}
 	}, 60_000);
 
+	it('repeats only after a frame that refreshed the picture a repeat copies: not after a non-reference or upper-temporal-layer frame', async () => {
+		const wire = await tap();
+		const relay = await Vp8SlotRelay.open({ target: { host: '127.0.0.1', rtpPort: wire.port }, payloadType: 100, holdMs: 50, freezeMs: 5000 });
+		closers.push(() => relay.close());
+		const sender = dgram.createSocket('udp4');
+		closers.push(() => sender.close());
+		let seq = 10;
+		const send = (descriptor: number[], frame: Buffer): void => {
+			const header = Buffer.alloc(12);
+			header[0] = 0x80;
+			header[1] = 0x80 | 101;
+			header.writeUInt16BE(seq++, 2);
+			header.writeUInt32BE(seq * 3600, 4);
+			header.writeUInt32BE(0x7373, 8);
+			sender.send(Buffer.concat([header, Buffer.from(descriptor), frame]), relay.rtpPort, '127.0.0.1');
+		};
+		relay.follow(0x7373);
+		// X, S; T; TID in the top two bits of the next byte. A base-layer keyframe, then a layer-1 frame, then quiet.
+		send([0x90, 0x20, 0x00], cameraA[0]!);
+		send([0x90, 0x20, 0x40], cameraA[1]!);
+		await until('forwarded', () => relay.counts.forwarded === 2, 10_000);
+		await sleep(400);
+		expect(relay.counts.repeated, 'after a layer-1 frame').toBe(0);
+		// N: a non-reference frame.
+		send([0xb0, 0x20, 0x00], cameraA[2]!);
+		await until('forwarded', () => relay.counts.forwarded === 3, 10_000);
+		await sleep(400);
+		expect(relay.counts.repeated, 'after a non-reference frame').toBe(0);
+		// A base-layer reference frame: held.
+		send([0x90, 0x20, 0x00], cameraA[3]!);
+		await until('held after a base-layer frame', () => relay.counts.repeated >= 3, 10_000);
+		relay.close();
+	}, 60_000);
+
 	it('does not repeat a picture its keyframe claims to be larger than 4K (the header is the sender\'s word)', async () => {
 		const wire = await tap();
 		const relay = await Vp8SlotRelay.open({ target: { host: '127.0.0.1', rtpPort: wire.port }, payloadType: 100, holdMs: 50, freezeMs: 5000 });

@@ -35,6 +35,10 @@ describe('parseVp8Descriptor', () => {
 		expect(d?.length).toBe(6);
 		expect(d?.pictureId).toEqual({ offset: 2, width: 15, value: 0x0102 });
 		expect(d?.keyframe).toBe(true);
+		expect(d?.temporalLayer).toBe(1);
+		expect(d?.nonReference).toBeUndefined();
+		// N set, T with TID 2.
+		expect(parseVp8Descriptor(payload([0xb0, 0x20, 0x80], interframe))).toMatchObject({ length: 3, nonReference: true, temporalLayer: 2 });
 		// K alone also takes one byte, without a picture ID.
 		const k = parseVp8Descriptor(payload([0x90, 0x10, 0x03], keyframe));
 		expect(k).toEqual({ length: 3, start: true, partitionIndex: 0, keyframe: true, picture: { width: 16, height: 16, version: 0 } });

@@ -53,6 +53,10 @@ export interface Vp8Descriptor {
 	keyframe: boolean;
 	/** A keyframe's picture size and VP8 version, when its first packet holds them (RFC 6386 §9.1). */
 	picture?: { width: number; height: number; version: number };
+	/** N: the sender says no other frame refers to this one (RFC 7741 §4.2). */
+	nonReference?: true;
+	/** TID, when the descriptor has one (T): the frame's temporal layer, 0 the base. */
+	temporalLayer?: number;
 }
 
 /**
@@ -121,6 +125,12 @@ export class Vp8SlotRelay {
 	#picture: { width: number; height: number; version: number } | undefined;
 	#lastMediaAt = 0;
 	#frameComplete = false;
+	/**
+	 * The last frame was one a repeat shows again: a repeat copies the last-frame reference, which a frame the sender
+	 * marks as referred to by none (N) or of a temporal layer above the base (TID > 0: libvpx's layer patterns refresh
+	 * it only in the base layer) leaves holding an older picture. After such a frame, no repeats: filler at `freezeMs`.
+	 */
+	#lastFrameRepeatable = false;
 	#pictureIdWidth: 7 | 15 | undefined;
 	/** Repeats were sent since the source's last packet: its next frame gets a timestamp after theirs. */
 	#holding = false;
@@ -254,6 +264,7 @@ export class Vp8SlotRelay {
 		}
 		this.#lastMediaAt = now;
 		this.#frameComplete = rtp.marker;
+		this.#lastFrameRepeatable = !descriptor.nonReference && !(descriptor.temporalLayer !== undefined && descriptor.temporalLayer > 0);
 		this.#forward(rtp, descriptor, now);
 	}
 
@@ -314,7 +325,7 @@ export class Vp8SlotRelay {
 	/** The source quiet for `holdMs` after a whole frame: one frame repeating its last picture, at most one per frame interval. */
 	#repeatIfQuiet(now: number): void {
 		const picture = this.#picture;
-		if (!picture || !this.#frameComplete || now - this.#lastMediaAt < this.#holdMs) return;
+		if (!picture || !this.#frameComplete || !this.#lastFrameRepeatable || now - this.#lastMediaAt < this.#holdMs) return;
 		// A late timer's tick comes soon after the previous one: the repeats keep to the frame rate.
 		if (this.#lastSentAt !== undefined && now - this.#lastSentAt < this.#frameIntervalMs * 0.75) return;
 		const seq = (this.#seq + 1) & 0xffff;
@@ -384,6 +395,7 @@ export function parseVp8Descriptor(payload: Buffer): Vp8Descriptor | undefined {
 	const first = payload[0]!;
 	let length = 1;
 	let pictureId: Vp8Descriptor['pictureId'];
+	let temporalLayer: number | undefined;
 	if (first & 0x80) {
 		// X: an extension byte |I|L|T|K|RSV| follows.
 		if (payload.length < 2) return undefined;
@@ -402,7 +414,11 @@ export function parseVp8Descriptor(payload: Buffer): Vp8Descriptor | undefined {
 			}
 		}
 		if (extension & 0x40) length += 1; // L: TL0PICIDX
-		if (extension & 0x30) length += 1; // T or K: one byte TID|Y|KEYIDX
+		if (extension & 0x30) {
+			// T or K: one byte TID|Y|KEYIDX; TID means something only with T.
+			if (extension & 0x20 && payload.length > length) temporalLayer = payload[length]! >> 6;
+			length += 1;
+		}
 	}
 	if (payload.length <= length) return undefined;
 	const start = (first & 0x10) !== 0;
@@ -424,7 +440,16 @@ export function parseVp8Descriptor(payload: Buffer): Vp8Descriptor | undefined {
 		// Versions 4–7 are not defined (RFC 6386 §9.1): such a stream is never repeated.
 		if (width > 0 && height > 0 && version <= 3) picture = { width, height, version };
 	}
-	return { length, start, partitionIndex, ...(pictureId && { pictureId }), keyframe, ...(picture && { picture }) };
+	return {
+		length,
+		start,
+		partitionIndex,
+		...(pictureId && { pictureId }),
+		keyframe,
+		...(picture && { picture }),
+		...((first & 0x20) !== 0 && { nonReference: true as const }),
+		...(temporalLayer !== undefined && { temporalLayer }),
+	};
 }
 
 /** Writes a picture ID into a payload in place, keeping the descriptor's width (a 7-bit one keeps the low bits). */
