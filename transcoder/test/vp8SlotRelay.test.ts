@@ -410,6 +410,17 @@ describe('Vp8SlotRelay', () => {
 	});
 });
 
+/** One RTP packet of a VP8 frame (payload type 101, marker set): the descriptor's bytes, then the frame. */
+function vp8Packet(seq: number, ts: number, ssrc: number, descriptor: readonly number[], frame: Buffer): Buffer {
+	const header = Buffer.alloc(12);
+	header[0] = 0x80;
+	header[1] = 0x80 | 101;
+	header.writeUInt16BE(seq, 2);
+	header.writeUInt32BE(ts, 4);
+	header.writeUInt32BE(ssrc, 8);
+	return Buffer.concat([header, Buffer.from(descriptor), frame]);
+}
+
 describe('Vp8SlotRelay holding a quiet source', () => {
 	it('repeats its last picture while it is quiet, then goes on with its own frames (no keyframe needed), and ffmpeg decodes every frame exactly', async () => {
 		const ffmpeg = await decoder();
@@ -494,14 +505,8 @@ describe('Vp8SlotRelay holding a quiet source', () => {
 			const sender = dgram.createSocket('udp4');
 			closers.push(() => sender.close());
 			const send = (seq: number, ts: number, pictureId: number, frame: Buffer): void => {
-				const header = Buffer.alloc(12);
-				header[0] = 0x80;
-				header[1] = 0x80 | 101;
-				header.writeUInt16BE(seq, 2);
-				header.writeUInt32BE(ts, 4);
-				header.writeUInt32BE(0x7171, 8);
 				const descriptor = style === '7-bit' ? [0x90, 0x80, pictureId & 0x7f] : [0x10];
-				sender.send(Buffer.concat([header, Buffer.from(descriptor), frame]), relay.rtpPort, '127.0.0.1');
+				sender.send(vp8Packet(seq, ts, 0x7171, descriptor, frame), relay.rtpPort, '127.0.0.1');
 			};
 			relay.follow(0x7171);
 			// A keyframe, a quiet half second, the next interframe, and one after a lost packet (seq 103).
@@ -538,13 +543,8 @@ describe('Vp8SlotRelay holding a quiet source', () => {
 		closers.push(() => sender.close());
 		let seq = 10;
 		const send = (descriptor: number[], frame: Buffer): void => {
-			const header = Buffer.alloc(12);
-			header[0] = 0x80;
-			header[1] = 0x80 | 101;
-			header.writeUInt16BE(seq++, 2);
-			header.writeUInt32BE(seq * 3600, 4);
-			header.writeUInt32BE(0x7373, 8);
-			sender.send(Buffer.concat([header, Buffer.from(descriptor), frame]), relay.rtpPort, '127.0.0.1');
+			seq++;
+			sender.send(vp8Packet(seq, seq * 3600, 0x7373, descriptor, frame), relay.rtpPort, '127.0.0.1');
 		};
 		relay.follow(0x7373);
 		// X, S; T; TID in the top two bits of the next byte. A base-layer keyframe, then a layer-1 frame, then quiet.
@@ -570,18 +570,12 @@ describe('Vp8SlotRelay holding a quiet source', () => {
 		closers.push(() => relay.close());
 		const sender = dgram.createSocket('udp4');
 		closers.push(() => sender.close());
-		const header = Buffer.alloc(12);
-		header[0] = 0x80;
-		header[1] = 0x80 | 101;
-		header.writeUInt16BE(7, 2);
-		header.writeUInt32BE(9000, 4);
-		header.writeUInt32BE(0x7272, 8);
 		// Camera A's keyframe, its size rewritten to 16383 × 16383.
 		const huge = Buffer.from(cameraA[0]!);
 		huge.writeUInt16LE(0x3fff, 6);
 		huge.writeUInt16LE(0x3fff, 8);
 		relay.follow(0x7272);
-		sender.send(Buffer.concat([header, Buffer.from([0x10]), huge]), relay.rtpPort, '127.0.0.1');
+		sender.send(vp8Packet(7, 9000, 0x7272, [0x10], huge), relay.rtpPort, '127.0.0.1');
 		await until('forwarded', () => relay.counts.forwarded === 1, 10_000);
 		await sleep(400);
 		expect(relay.live).toBe(true);
