@@ -11,7 +11,11 @@ export interface OriginPart {
 
 /**
  * One rendition as an origin holds it: the live window's timeline, and the bytes of recent parts, segments and
- * init sections. Parts stay downloadable for `partRetentionS` after they leave the playlist's part window.
+ * init sections. A segment that leaves the playlist stays downloadable for as long as the playlist is, plus its own
+ * duration (RFC 8216bis §6.2.2: a player may ask for it from the last playlist that listed it), and so do its parts
+ * — a player a few seconds behind fetches parts it read from a playlist before they left the part window (Shaka,
+ * 4–6 s behind on a busy machine, was refused a part when they were kept for 6 s). Once a segment is whole its parts are views into its
+ * bytes, so keeping them costs no memory.
  */
 export class OriginRendition {
 	readonly name: string;
@@ -19,28 +23,23 @@ export class OriginRendition {
 	readonly inits = new Map<number, Buffer>();
 	readonly parts = new Map<number, Buffer>();
 	readonly segments = new Map<number, Buffer>();
-	readonly #partEnds: { seq: number; endS: number }[] = [];
-	#mediaEndS = 0;
+	/** Parts held, oldest first, with their segment's number. */
+	readonly #heldParts: { seq: number; msn: number }[] = [];
 
 	constructor(name: string) {
 		this.name = name;
 	}
 
-	addPart(part: OriginPart, bytes: Buffer, windowSegments: number, partRetentionS: number): void {
+	addPart(part: OriginPart, bytes: Buffer, windowSegments: number): void {
 		// An origin that joined from a trimmed log starts at the first whole segment.
 		if (!part.segment && this.timeline.lastMsn !== part.msn) return;
 		if (part.segment) this.#completeLast();
 		this.timeline.addPart({ seq: part.partSeq, msn: part.msn, durationS: part.durationS, independent: part.independent, segment: part.segment });
 		this.parts.set(part.partSeq, bytes);
-		this.#mediaEndS += part.durationS;
-		this.#partEnds.push({ seq: part.partSeq, endS: this.#mediaEndS });
-		while (this.#partEnds.length > 0 && this.#mediaEndS - (this.#partEnds[0]?.endS ?? 0) > partRetentionS) {
-			this.parts.delete((this.#partEnds.shift() as { seq: number }).seq);
-		}
+		this.#heldParts.push({ seq: part.partSeq, msn: part.msn });
 		if (part.segment) {
 			this.timeline.trim(windowSegments);
-			const oldest = (this.timeline.segments[0]?.msn ?? 0) - 2;
-			for (const msn of this.segments.keys()) if (msn < oldest) this.segments.delete(msn);
+			this.#forgetBefore((this.timeline.segments[0]?.msn ?? 0) - windowSegments - 1);
 		}
 	}
 
@@ -53,6 +52,7 @@ export class OriginRendition {
 		this.#completeLast();
 		this.timeline.addGap(gap);
 		this.timeline.trim(windowSegments);
+		this.#forgetBefore((this.timeline.segments[0]?.msn ?? 0) - windowSegments - 1);
 	}
 
 	end(): void {
@@ -73,6 +73,22 @@ export class OriginRendition {
 		const last: TimelineSegment | undefined = this.timeline.segments.at(-1);
 		if (!last || last.gap || this.segments.has(last.msn)) return;
 		const bytes = last.parts.map((p) => this.parts.get(p.seq));
-		if (bytes.every((b): b is Buffer => b !== undefined)) this.segments.set(last.msn, Buffer.concat(bytes));
+		if (!bytes.every((b): b is Buffer => b !== undefined)) return;
+		const segment = Buffer.concat(bytes);
+		this.segments.set(last.msn, segment);
+		let offset = 0;
+		for (const [i, p] of last.parts.entries()) {
+			const length = (bytes[i] as Buffer).length;
+			this.parts.set(p.seq, segment.subarray(offset, offset + length));
+			offset += length;
+		}
+	}
+
+	/** Drops the segments numbered below `msn`, and their parts. */
+	#forgetBefore(msn: number): void {
+		for (const held of this.segments.keys()) if (held < msn) this.segments.delete(held);
+		while (this.#heldParts.length > 0 && (this.#heldParts[0] as { msn: number }).msn < msn) {
+			this.parts.delete((this.#heldParts.shift() as { seq: number }).seq);
+		}
 	}
 }

@@ -78,21 +78,27 @@ describe('OriginStream', () => {
 		expect(stream.mediaPlaylist('a', false)?.text).toBe(before);
 	});
 
-	it('joins segments from their parts, keeps parts for six target durations and segments two past the window', () => {
+	it('joins segments from their parts, and keeps segments and their parts downloadable for a window after they leave it', () => {
 		const stream = new OriginStream('s', { windowSegments: 12 });
 		feed(stream, 0, 45);
 		const a = stream.rendition('a');
 		expect(a?.segments.get(1)?.toString()).toBe('p5p6p7p8p9');
-		expect(a?.parts.has(44)).toBe(true);
-		// 9 s of parts: those that ended more than 6 s before the last one are gone.
-		expect(a?.parts.has(16)).toBe(true);
-		expect(a?.parts.has(12)).toBe(false);
+		expect(a?.parts.get(44)?.toString()).toBe('p44');
 		expect(a?.timeline.segments[0]?.msn).toBe(0);
 		feed(stream, 45, 40);
 		expect(a?.timeline.segments.map((s) => s.msn)).toEqual([5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]);
-		// Segments stay downloadable for two more after leaving the window.
-		expect(a?.segments.has(3)).toBe(true);
-		expect(a?.segments.has(2)).toBe(false);
+		// A whole segment's parts are its bytes, part by part.
+		expect(a?.parts.get(7)?.toString()).toBe('p7');
+		expect(a?.parts.get(7)?.buffer).toBe(a?.segments.get(1)?.buffer);
+		feed(stream, 85, 115);
+		// Segments 28–39 are listed; 15–27 have left the playlist within the last 12 segments (13 with the one
+		// that just closed), and stay downloadable with their parts; 14 and before are gone.
+		expect(a?.timeline.segments[0]?.msn).toBe(28);
+		expect(a?.segments.get(15)?.toString()).toBe('p75p76p77p78p79');
+		expect(a?.parts.get(75)?.toString()).toBe('p75');
+		expect(a?.segments.has(14)).toBe(false);
+		expect(a?.parts.has(74)).toBe(false);
+		expect(a?.parts.size).toBe(200 - 75);
 	});
 
 	it('starts at a whole segment when its history begins mid-segment', () => {

@@ -89,7 +89,7 @@ export class OriginStream {
 				this.#rendition(event.rendition).inits.set(event.index, bytes);
 				break;
 			case 'part':
-				this.#rendition(event.rendition).addPart(event, bytes, this.#window.windowSegments, this.#partRetentionS());
+				this.#rendition(event.rendition).addPart(event, bytes, this.#window.windowSegments);
 				break;
 			case 'vtt':
 				this.#addSubtitleSegment(event, bytes);
@@ -226,11 +226,6 @@ export class OriginStream {
 		this.subtitles.addSegment(segment);
 		this.vtt.set(segment.msn, bytes);
 		for (const dropped of this.subtitles.trim(this.#window.windowSegments)) this.vtt.delete(dropped.msn);
-	}
-
-	#partRetentionS(): number {
-		// Parts leave the playlist after 3 target durations and stay downloadable for 3 more.
-		return 6 * (this.descriptor?.targetDurationS ?? 2);
 	}
 
 	#cached(key: string, render: () => string): RenderedPlaylist {
