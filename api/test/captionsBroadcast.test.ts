@@ -152,15 +152,17 @@ describe('captions in a broadcast: sidecar WebVTT, burned-in, transcript', () =>
 				const speech = await speechIntervals(base, await playlist('audio'), path.join(stage.dir, 'audio'));
 				const inAudio = (await subtitleCues()).filter((c) => c.startS >= speech.fromS && c.startS <= speech.toS - 1);
 				context = `speech ${JSON.stringify(speech)}; cues ${JSON.stringify(inAudio)}; published: ${published.join(' | ')}`;
-				const matched = new Set<string>();
+				const matched = new Map<string, number>();
 				for (const cue of inAudio) {
 					if (firsts.some((first) => first.startS === cue.startS && first.voice === cue.voice)) continue;
 					const interval = speech.intervals.find((s) => Math.abs(s.startS - cue.startS) <= 0.5);
 					if (!interval) continue;
 					expect(interval.side, `${JSON.stringify(cue)}; ${context}`).toBe(side(cue.voice));
-					matched.add(cue.voice);
+					matched.set(`${cue.voice} ${cue.startS.toFixed(2)}`, cue.startS - interval.startS);
 				}
-				return matched.size === lines.length ? true : undefined;
+				if (new Set([...matched.keys()].map((key) => key.slice(0, key.lastIndexOf(' ')))).size < lines.length) return undefined;
+				console.log(`cue − voice start, s: ${[...matched].map(([key, offset]) => `${key}: ${offset.toFixed(2)}`).join(', ')} (of ${inAudio.length} cues in the audio read)`);
+				return true;
 			}, 60_000, 'a cue of each speaker on the start of their voice').catch((error: unknown) => {
 				throw new Error(`${String(error)}; ${context}`);
 			});

@@ -6,11 +6,11 @@ import { RunSwitcher, type RunItem } from '../src/hls/RunSwitcher.js';
 
 const run = promisify(execFile);
 
-/** A real fMP4 (AAC, 200 ms fragments) from ffmpeg, cut into the init section and its parts. */
+/** A real fMP4 (AAC, 213 ms fragments, 4 s) from ffmpeg, cut into the init section and its parts. */
 async function fragmentedAudio(): Promise<{ init: RunItem; parts: RunItem[] }> {
 	const { stdout } = await run(
 		'ffmpeg',
-		['-v', 'error', '-f', 'lavfi', '-i', 'sine=f=440:r=48000:d=2', '-c:a', 'aac', '-f', 'mp4', '-movflags', '+empty_moov+default_base_moof', '-frag_duration', '200000', 'pipe:1'],
+		['-v', 'error', '-f', 'lavfi', '-i', 'sine=f=440:r=48000:d=4', '-c:a', 'aac', '-f', 'mp4', '-movflags', '+empty_moov+default_base_moof', '-frag_duration', '200000', 'pipe:1'],
 		{ encoding: 'buffer', maxBuffer: 1 << 24 },
 	);
 	const boxes = childBoxes(stdout);
@@ -241,6 +241,118 @@ describe('RunSwitcher', () => {
 		expect(switched).toEqual([0, 1]);
 		expect(now).toBeGreaterThanOrEqual(1400 + 5000);
 		expect(now).toBeLessThan(1400 + 5000 + 900);
+	});
+
+	it('reads a new run\'s clock only once its start-up burst has arrived, and starts it where the run on air delivered to', () => {
+		let now = 0;
+		const delivered: { run: number; item: RunItem }[] = [];
+		const switched: number[] = [];
+		let runOf = 0;
+		const switcher = new RunSwitcher({
+			renditions: ['a'],
+			warmupMs: 100,
+			nowMs: () => now,
+			deliver: (_, item) => delivered.push({ run: runOf, item }),
+			switched: (n) => {
+				runOf = n;
+				switched.push(n);
+			},
+		});
+		const partMs = (10 * 1024) / 48;
+		const open = (run: number) => {
+			switcher.opened(run, 'a');
+			switcher.push(run, 'a', media.init);
+		};
+		// Run 0 keeps real time: each part arrives as its media ends.
+		open(0);
+		let next0 = 0;
+		const run0Until = (ms: number) => {
+			for (; Math.round(partMs * (next0 + 1)) <= ms; next0++) {
+				now = Math.round(partMs * (next0 + 1));
+				switcher.push(0, 'a', media.parts[next0]!);
+			}
+		};
+		run0Until(2000);
+		// Run 1's media begins at 850 ms; starting, it writes its first six parts in a burst with a pause in it (what its
+		// input held), then keeps real time.
+		open(1);
+		const run1 = (i: number, at: number) => {
+			run0Until(at);
+			now = at;
+			switcher.push(1, 'a', media.parts[i]!);
+		};
+		run1(0, 2000);
+		run1(1, 2005);
+		run1(2, 2110);
+		// Past its warm-up, but its clock would put its media 620 ms later than it began: it stays off the air.
+		expect(switched).toEqual([0]);
+		run1(3, 2115);
+		run1(4, 2120);
+		run1(5, 2125);
+		run1(6, Math.round(850 + partMs * 7));
+		expect(switched).toEqual([0]);
+		// Two parts in a row at real-time pace: its clock holds, and it goes on air right after what run 0 delivered
+		// (parts 0–10: 2347 ms, run 1's 1493 ms), not 620 ms before it.
+		run1(7, Math.round(850 + partMs * 8));
+		expect(switched).toEqual([0, 1]);
+		const moofOf = (item: RunItem) => (item.kind === 'part' ? item.moof : undefined);
+		const ofRun = (run: number) => delivered.filter((d) => d.run === run && d.item.kind === 'part').map((d) => moofOf(d.item));
+		expect(ofRun(0)).toEqual(media.parts.slice(0, 11).map(moofOf));
+		expect(ofRun(1)).toEqual([moofOf(media.parts[7]!)]);
+	});
+
+	it('starts a new run that waited for the renditions on air to align where the run on air had delivered to by then', () => {
+		let now = 0;
+		const delivered: { run: number; rendition: string; item: RunItem }[] = [];
+		let runOf = 0;
+		const switched: number[] = [];
+		// The renditions on air are at different segment numbers until 2300 ms (the packager's check).
+		const switcher = new RunSwitcher({
+			renditions: ['a', 'b'],
+			warmupMs: 100,
+			nowMs: () => now,
+			aligned: () => now >= 2300,
+			maxAlignWaitMs: 1000,
+			deliver: (rendition, item) => delivered.push({ run: runOf, rendition, item }),
+			switched: (n) => {
+				runOf = n;
+				switched.push(n);
+			},
+		});
+		const partMs = (10 * 1024) / 48;
+		const open = (run: number) => {
+			for (const r of ['a', 'b']) {
+				switcher.opened(run, r);
+				switcher.push(run, r, media.init);
+			}
+		};
+		// Every part arrives as its media ends: run 0's media begins at 0 ms, run 1's at 1000.
+		const arrivals = [
+			...media.parts.slice(0, 18).flatMap((part, i) => ['a', 'b'].map((rendition) => ({ run: 0, rendition, part, i, at: partMs * (i + 1) }))),
+			...media.parts.slice(0, 14).flatMap((part, i) => ['a', 'b'].map((rendition) => ({ run: 1, rendition, part, i, at: 1000 + partMs * (i + 1) }))),
+		].sort((a, b) => a.at - b.at);
+		open(0);
+		let opened = false;
+		let deliveredToMs = 0;
+		for (const { run, rendition, part, i, at } of arrivals) {
+			if (switched.includes(1)) break;
+			if (run === 1 && !opened) {
+				open(1);
+				opened = true;
+			}
+			now = Math.round(at);
+			switcher.push(run, rendition, part);
+			if (run === 0 && rendition === 'b' && !switched.includes(1)) deliveredToMs = (i + 1) * partMs;
+		}
+		expect(switched).toEqual([0, 1]);
+		expect(now).toBeGreaterThanOrEqual(2300);
+		// Run 1 starts with the part after the last one run 0 delivered (on the wall clock: its media time + 1000 ms), not
+		// where it was ready before the wait: what run 0 delivered meanwhile is not shown twice.
+		for (const rendition of ['a', 'b']) {
+			const first = delivered.find((d) => d.run === 1 && d.rendition === rendition && d.item.kind === 'part')!;
+			const index = media.parts.findIndex((p) => p.kind === 'part' && first.item.kind === 'part' && p.moof === first.item.moof);
+			expect(Math.abs(1000 + index * partMs - deliveredToMs), rendition).toBeLessThanOrEqual(partMs / 2 + 100);
+		}
 	});
 
 	it('never puts an abandoned run on air, and puts a run on air at once when the one on air has ended', () => {

@@ -60,7 +60,7 @@ describe('buildFfmpegPlan()', () => {
 			'[al1]volume@panl1=0.7071[pl1]',
 			'[ar1]volume@panr1=0.7071[pr1]',
 			'[pl1][pr1]join=inputs=2:channel_layout=stereo:map=0.0-FL|1.0-FR,volume@mute1=0[a1]',
-			'[a0][a1]amix=inputs=2:normalize=0:dropout_transition=0,alimiter=limit=0.89:level=disabled,asetpts=N/SR/TB+STARTPTS,asplit=3[ao_720p][ao_360p][ao_audio]',
+			'[a0][a1]amix=inputs=2:normalize=0:dropout_transition=0,alimiter=limit=0.89:level=disabled,asetpts=N/SR/TB+STARTPTS,aresample=async=1:first_pts=0,asplit=3[ao_720p][ao_360p][ao_audio]',
 		]);
 		const args = plan.args.join(' ');
 		expect(args).toMatch(/^-hide_banner -nostdin .* -protocol_whitelist file,udp,rtp .* -f sdp -i \/tmp\/tribune\/job-1\/stage\.sdp -filter_complex /);

@@ -92,7 +92,7 @@ export function buildFfmpegPlan(layout: Layout, ladder: readonly Rendition[], la
 	const hasInput = [...slots.streams, slots.screen ?? {}].some((s) => s.audio !== undefined || s.video !== undefined);
 	const videoRenditions = renditions.filter((r) => r.video);
 	if (videoRenditions.length > 0) chains.push(...videoChains(layout, latency, io, slots, hasInput, videoRenditions));
-	chains.push(...audioChains(layout, io, slots, hasInput, renditions));
+	chains.push(...audioChains(layout, io, slots, hasInput, renditions, videoRenditions.length > 0));
 	const filterGraph = chains.join(';');
 
 	// Errors only, and the once-a-second stats line the runner reads for progress and stall detection (with
@@ -192,7 +192,7 @@ function videoChains(layout: Layout, latency: LatencyProfile, io: PlanIo, slots:
 	return chains;
 }
 
-function audioChains(layout: Layout, io: PlanIo, slots: SlotAssignment, hasInput: boolean, renditions: Rendition[]): string[] {
+function audioChains(layout: Layout, io: PlanIo, slots: SlotAssignment, hasInput: boolean, renditions: Rendition[], withVideo: boolean): string[] {
 	const chains: string[] = [];
 	const mixed: string[] = [];
 	const tiles = tilesBySlot(layout, slots);
@@ -226,7 +226,14 @@ function audioChains(layout: Layout, io: PlanIo, slots: SlotAssignment, hasInput
 	// the audio-only rendition, whose parts are cut by duration, then writes no part for as long (seen: seconds, which
 	// held a new run off the air and shortened the audio rendition). Counting samples from the first keeps them
 	// monotonic and in step with the wall clock (aresample has already fitted each voice to it).
-	const limiter = `alimiter=limit=0.89:level=disabled${control},asetpts=N/SR/TB+STARTPTS,asplit=${renditions.length}${splits}`;
+	// With a picture, the sound starts where it does: at 0, the canvas's first frame. The mix's first sample comes
+	// later (0.6–1.3 s into a run, measured), and the mp4 muxer, whose moov is written before any packet
+	// (`empty_moov`), starts every track at 0 from its own first packet: the sound then played that much ahead of
+	// the picture in a muxed rendition, and the audio-only rendition's media time was that far off the video ones'
+	// (a run switch, which matches renditions by media time, repeated up to a second of video). `first_pts=0` pads
+	// silence up to the sound's first sample; the timestamps after it are continuous, so aresample changes nothing else.
+	const start = withVideo ? ',aresample=async=1:first_pts=0' : '';
+	const limiter = `alimiter=limit=0.89:level=disabled${control},asetpts=N/SR/TB+STARTPTS${start},asplit=${renditions.length}${splits}`;
 	if (!hasInput) {
 		// Nobody on stage: the silent lavfi input keeps the timeline (and the listeners' players) going.
 		chains.push(`[0:a]${limiter}`);

@@ -44,8 +44,9 @@ export interface BroadcastCaptionsOptions {
 	 * parts show them late by), lies relative to when the recogniser starts an utterance on it, ms; sidecar cues and
 	 * the transcript are shifted by it so they sit on the speech in the picture's timeline. What remains between the
 	 * two is the fastest part's own encode delay against the recogniser's lag (its gate needs some speech): default
-	 * -230, measured in api/test/captionsBroadcast (cues −0.15 to +0.09 s from their voices at load 2, +0.07 to
-	 * +0.23 s with both cores taken by busy loops, where the run's dates were 0.7–1.3 s late).
+	 * +330, measured in api/test/captionsBroadcast (cues 0 to +0.06 s from their voices at load 9–11, +0.04 to +0.15 s
+	 * with +400 at load 2). It was −230 while the broadcast's sound played 0.6 s ahead of its picture (the mix's first
+	 * sample was not padded back to the canvas's first frame): the offset made up for that too.
 	 */
 	encodeDelayMs?: number;
 }
@@ -187,7 +188,7 @@ export class BroadcastCaptions {
 	}
 
 	#delayMs(): number {
-		return this.#options.encodeDelayMs ?? -230;
+		return this.#options.encodeDelayMs ?? 330;
 	}
 
 	async #close(): Promise<void> {

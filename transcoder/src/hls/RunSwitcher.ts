@@ -76,6 +76,15 @@ interface RunClock {
 	tracks: Map<string, TrackInfo>;
 	/** Per rendition, when its latest part arrived. */
 	lastPartMs: Map<string, number>;
+	/** Per rendition, the least `arrival − end of its media` of its parts so far, ms ({@link zeroMs} is the least of these). */
+	renditionZeroMs: Map<string, number>;
+	/**
+	 * Per rendition, how many of its latest parts in a row came at most at real-time pace (none lowered the
+	 * rendition's {@link renditionZeroMs} by more than {@link clockJitterMs}). A starting run writes its first second
+	 * or so in a burst (what its input held while ffmpeg started), with pauses in it: until that burst has arrived,
+	 * its clock says its media began later than it did. See {@link settledParts}.
+	 */
+	steadyParts: Map<string, number>;
 }
 
 interface PendingRendition {
@@ -103,6 +112,16 @@ const pendingHistoryS = 8;
 const maxBacklogWaitMs = 5000;
 /** The run on air counts as delivering when its latest part came within this, ms. */
 const deliveringMs = 1000;
+/**
+ * A part that lowers its rendition's clock by no more than this came at real-time pace, ms: a fifth of a part, above
+ * the arrival jitter of a steady encode and below a burst's (a part's media in a few ms).
+ */
+const clockJitterMs = 40;
+/**
+ * A run's clock is settled once each rendition's latest parts, this many in a row, came at real-time pace: one alone
+ * was seen in a pause of a start-up burst (the clock then dropped 0.56 s more).
+ */
+const settledParts = 2;
 /** Renditions start together within this, s: about half a part (audio parts are 192 ms, video parts 200). */
 const startToleranceS = 0.1;
 /**
@@ -211,7 +230,7 @@ export class RunSwitcher {
 	/** Keeps `run`'s clock (see {@link RunClock}) up to date with one of its items, as it arrives. */
 	#clock(run: number, rendition: string, item: RunItem): void {
 		let clock = this.#clocks.get(run);
-		if (!clock) this.#clocks.set(run, (clock = { zeroMs: Infinity, endS: new Map(), tracks: new Map(), lastPartMs: new Map() }));
+		if (!clock) this.#clocks.set(run, (clock = { zeroMs: Infinity, endS: new Map(), tracks: new Map(), lastPartMs: new Map(), renditionZeroMs: new Map(), steadyParts: new Map() }));
 		if (item.kind === 'init') {
 			const init = parseInitSection(item.ftyp, item.moov);
 			const track = init.tracks.find((t) => t.kind === 'video') ?? init.tracks.find((t) => t.kind === 'audio');
@@ -224,15 +243,20 @@ export class RunSwitcher {
 		const now = (this.#options.nowMs ?? Date.now)();
 		const endS = (fragment.baseTime + fragment.duration) / track.timescale;
 		clock.endS.set(rendition, Math.max(clock.endS.get(rendition) ?? 0, endS));
-		clock.zeroMs = Math.min(clock.zeroMs, now - endS * 1000);
+		const zeroMs = now - endS * 1000;
+		const own = clock.renditionZeroMs.get(rendition);
+		clock.steadyParts.set(rendition, own !== undefined && zeroMs >= own - clockJitterMs ? (clock.steadyParts.get(rendition) ?? 0) + 1 : 0);
+		clock.renditionZeroMs.set(rendition, Math.min(own ?? Infinity, zeroMs));
+		clock.zeroMs = Math.min(clock.zeroMs, zeroMs);
 		clock.lastPartMs.set(rendition, now);
 	}
 
 	/**
 	 * While the run on air still delivers (a part of every rendition within {@link deliveringMs}): where the new run should start so that
 	 * it follows what the run on air has delivered, in the new run's media time (see {@link RunClock}), and whether to
-	 * wait for the run on air to deliver more of its backlog first (it is behind the start of what the new run holds,
-	 * and the wait has lasted less than {@link maxBacklogWaitMs}). Undefined when the run on air has gone quiet (it is
+	 * wait for the run on air to deliver more of its backlog first (it is behind the start of what the new run holds),
+	 * or for the new run's clock to settle (see {@link RunClock.steadyParts}), while the wait has lasted less than
+	 * {@link maxBacklogWaitMs}. Undefined when the run on air has gone quiet (it is
 	 * stuck or ending: nothing more is coming) or its timing is unknown.
 	 */
 	#backlogStart(pending: PendingRun, firstCommonS: number, now: number): { atS: number; wait: boolean } | undefined {
@@ -247,8 +271,11 @@ export class RunSwitcher {
 		const deliveredToMs = active.zeroMs + Math.min(...(ends as number[])) * 1000;
 		const atS = (deliveredToMs - next.zeroMs) / 1000;
 		const behind = atS < firstCommonS - startToleranceS;
+		// Until the new run's start-up burst has arrived its clock is late, which put the start before where the run on
+		// air had delivered to: what listeners had seen went out again, and into the replay (0.2–0.4 s measured).
+		const settled = this.#options.renditions.every((name) => (next.steadyParts.get(name) ?? 0) >= settledParts);
 		pending.backlogSinceMs ??= now;
-		const wait = behind && now - pending.backlogSinceMs < maxBacklogWaitMs;
+		const wait = (behind || !settled) && now - pending.backlogSinceMs < maxBacklogWaitMs;
 		return { atS: Math.max(atS, firstCommonS), wait };
 	}
 
@@ -275,6 +302,22 @@ export class RunSwitcher {
 			if (index < 0 || parts[i]!.startS <= atS + startToleranceS) index = i;
 		}
 		return Math.max(0, index);
+	}
+
+	/**
+	 * Where a new run that waited (for its lagging renditions, or for the renditions on air to align) starts: the run
+	 * on air went on delivering meanwhile, so at the latest instant every rendition can start at (an independent part
+	 * of each, within {@link startToleranceS}) that the run on air has delivered up to, if that is past `startAtS`.
+	 * Started at the instant fixed when it was first ready, it repeated what the run on air delivered during the wait
+	 * (0.4–1.1 s measured).
+	 */
+	#caughtUpStart(pending: PendingRun, startAtS: number, now: number): number {
+		const firstCommonS = Math.max(...this.#options.renditions.map((name) => pending.renditions.get(name)!.parts.find((p) => p.independent)!.startS));
+		const deliveredToS = this.#backlogStart(pending, firstCommonS, now)?.atS;
+		if (deliveredToS === undefined || deliveredToS <= startAtS + startToleranceS) return startAtS;
+		const [first, ...others] = this.#options.renditions.map((name) => pending.renditions.get(name)!.parts.filter((p) => p.independent).map((p) => p.startS));
+		const common = (first ?? []).filter((at) => at > startAtS && at <= deliveredToS + startToleranceS && others.every((starts) => starts.some((s) => Math.abs(s - at) <= startToleranceS)));
+		return common.length > 0 ? Math.max(...common) : startAtS;
 	}
 
 	#maybeSwitch(): void {
@@ -322,6 +365,7 @@ export class RunSwitcher {
 			pending.readyMs ??= now;
 			if (now - pending.readyMs < (this.#options.maxAlignWaitMs ?? 1000)) return;
 		}
+		if (!immediate) startAtS = this.#caughtUpStart(pending, startAtS, (this.#options.nowMs ?? Date.now)());
 		const hadPrevious = this.#active !== undefined;
 		if (this.#active !== undefined) this.#clocks.delete(this.#active);
 		this.#active = pending.run;
