@@ -146,8 +146,9 @@ export class Stage extends TypedEmitter<StageEvents> {
 			webRtc: this.#options.webRtc,
 			onProducer: (p, producer) => this.#onProducer(p, producer),
 			otherProducers: (p) => this.peers.filter((other) => other !== p).flatMap((other) => other.producers),
-			claimShare: (p) => {
-				if (this.#share && this.#share.peer !== p && !this.#share.video.closed) throw new StageError('conflict', 'someone else is sharing their screen');
+			claimShare: (p, replacing) => {
+				const share = this.#share;
+				if (share && share.peer !== p && !share.video.closed && share.peer.id !== replacing) throw new StageError('conflict', 'someone else is sharing their screen');
 			},
 		});
 		peer.onListenerError((event, error) => this.#logger.error({ err: error, event, peerId }, 'StagePeer listener threw'));
@@ -193,7 +194,7 @@ export class Stage extends TypedEmitter<StageEvents> {
 
 	#onProducer(peer: StagePeer, producer: types.Producer<ProducerAppData>): void {
 		const source = producerSource(producer);
-		if (source === 'screen') this.#onShare(peer, producer);
+		const replaced = source === 'screen' ? this.#onShare(peer, producer) : undefined;
 		if (source === 'screenAudio' && this.#share?.peer === peer) {
 			const share = this.#share;
 			share.audio = producer;
@@ -211,21 +212,29 @@ export class Stage extends TypedEmitter<StageEvents> {
 			// As above: a producer closed meanwhile leaves the observer by itself.
 			this.#audioLevels.addProducer({ producerId: producer.id }).catch(() => {});
 		}
-		for (const other of this.#peers.values()) {
-			if (other === peer) continue;
-			other.consume(producer).catch((error: unknown) => this.#logger.warn({ err: error, peerId: other.id, producerId: producer.id }, 'consume failed'));
-		}
+		const consumed = [...this.#peers.values()]
+			.filter((other) => other !== peer)
+			.map((other) => other.consume(producer).catch((error: unknown) => this.#logger.warn({ err: error, peerId: other.id, producerId: producer.id }, 'consume failed')));
 		this.safeEmit('newproducer', producer);
+		// A replaced share ends once every peer has its successor's consumer, so each client sets up the new picture
+		// first and shows it in the old one's place. Ended first, every client would renegotiate its connection to
+		// drop the old share's consumers (and lay its page out without a share) before it could take the new one.
+		if (replaced) void Promise.all(consumed).then(() => replaced.video.close());
 	}
 
-	/** A screen producer passed the peer's checks (so no other share is live): it becomes the stage's share. */
-	#onShare(peer: StagePeer, producer: types.Producer<ProducerAppData>): void {
+	/**
+	 * A screen producer passed the peer's checks: it becomes the stage's share. A share still live is the one it
+	 * replaces (the caller said so, see `claimShare`), returned for `#onProducer` to end.
+	 */
+	#onShare(peer: StagePeer, producer: types.Producer<ProducerAppData>): ActiveShare | undefined {
+		const replaced = this.#share && !this.#share.video.closed ? this.#share : undefined;
+		if (replaced) replaced.endReason ??= 'replaced';
 		const share: ActiveShare = { peer, video: producer, audio: undefined, startedAt: Date.now(), guard: undefined, endReason: undefined };
 		this.#share = share;
 		producer.observer.once('close', () => {
 			share.guard?.close();
-			if (this.#share !== share) return;
-			this.#share = undefined;
+			// A replaced share is no longer the stage's when it ends, after its successor started.
+			if (this.#share === share) this.#share = undefined;
 			const reason = share.endReason ?? (peer.closed ? 'left' : peer.grants.screen ? 'stopped' : 'not_allowed');
 			this.safeEmit('shareended', shareInfo(share), reason);
 		});
@@ -244,6 +253,7 @@ export class Stage extends TypedEmitter<StageEvents> {
 			},
 		);
 		this.safeEmit('sharechanged', shareInfo(share));
+		return replaced;
 	}
 
 	#overLimits(share: ActiveShare, violation: ScreenShareViolation): void {

@@ -76,10 +76,10 @@ export interface PeerContext {
 	/** Every producer of every other peer, to consume once this peer can receive. */
 	otherProducers(peer: StagePeer): types.Producer<ProducerAppData>[];
 	/**
-	 * Throws unless this peer may start a screen share now (one share per stage); called before and again after
-	 * mediasoup creates the producer.
+	 * Throws unless this peer may start a screen share now (one share per stage; `replacing`: the peer id whose live
+	 * share the new one may replace); called before and again after mediasoup creates the producer.
 	 */
-	claimShare(peer: StagePeer): void;
+	claimShare(peer: StagePeer, replacing?: string): void;
 }
 
 type Direction = 'send' | 'recv';
@@ -186,10 +186,17 @@ export class StagePeer extends TypedEmitter<StagePeerEvents> {
 	/**
 	 * Publishes a track. Checked here again, whatever the caller checked: the source must be granted and of the
 	 * track's kind, the transport must be this peer's send transport, a peer has at most one producer per source, a
-	 * screen must be the stage's only share (VP8, one encoding), and tab audio needs the peer's own screen. Audio
-	 * from the microphone starts paused while the peer is muted at the server.
+	 * screen must be the stage's only share (VP8, one encoding) unless it replaces the live share of `replacing` (the
+	 * caller checked that it may: the stage ends that share once the new one's consumers exist), and tab audio needs
+	 * the peer's own screen. Audio from the microphone starts paused while the peer is muted at the server.
 	 */
-	async produce(transportId: string, kind: types.MediaKind, rtpParameters: types.RtpParameters, source: ProducerSource = kind === 'audio' ? 'mic' : 'camera'): Promise<types.Producer<ProducerAppData>> {
+	async produce(
+		transportId: string,
+		kind: types.MediaKind,
+		rtpParameters: types.RtpParameters,
+		source: ProducerSource = kind === 'audio' ? 'mic' : 'camera',
+		replacing?: string,
+	): Promise<types.Producer<ProducerAppData>> {
 		this.#assertOpen();
 		if (sourceKind[source] !== kind) throw new StageError('bad_request', `a ${source} producer is ${sourceKind[source]}, not ${kind}`);
 		if (!this.#granted(source)) throw new StageError('forbidden', `not allowed to publish ${source === 'mic' || source === 'camera' ? kind : 'a screen share'}`);
@@ -197,7 +204,7 @@ export class StagePeer extends TypedEmitter<StagePeerEvents> {
 		if (!entry || entry.direction !== 'send') throw new StageError('not_found', 'no such send transport');
 		const check = (): void => {
 			if (this.producers.some((p) => producerSource(p) === source)) throw new StageError('conflict', `already publishing ${source === 'mic' ? 'audio' : source === 'camera' ? 'video' : source}`);
-			if (source === 'screen') this.#context.claimShare(this);
+			if (source === 'screen') this.#context.claimShare(this, replacing);
 			if (source === 'screenAudio' && !this.producers.some((p) => producerSource(p) === 'screen')) throw new StageError('conflict', 'share a screen before its sound');
 		};
 		check();

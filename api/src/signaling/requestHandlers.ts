@@ -180,18 +180,19 @@ export const requestHandlers: Handlers = {
 	async produce(ctx, { transportId, kind, rtpParameters, source, replace }) {
 		const me = await ctx.service.require(ctx.connection.actor, kind === 'audio' ? 'publish_audio' : 'publish_video');
 		const peer = await peerFor(ctx);
+		let replacing: string | undefined;
 		if (source === 'screen') {
-			// One share per space: another's is replaced only when asked for, and only by someone who may take it.
-			const stage = ctx.stages.get(ctx.room.spaceId);
-			const current = stage?.share;
+			// One share per space: another's is replaced only when asked for, and only by someone who may take it. The
+			// stage ends it (`replaced`) once the new share's consumers exist, so every page goes from one to the other.
+			const current = ctx.stages.get(ctx.room.spaceId)?.share;
 			if (current && current.peerId !== me.id) {
 				const sharer = ctx.room.get(asParticipantId(current.peerId))?.participant;
 				if (!replace) throw new TribuneError('conflict', `${sharer?.displayName ?? 'someone else'} is sharing their screen`);
 				if (!mayReplaceShare(me.role, sharer?.role)) throw new TribuneError('forbidden', 'a speaker cannot replace the screen share of a host or co-host');
-				ctx.shares.stop(stage, 'replaced', current.peerId);
+				replacing = current.peerId;
 			}
 		}
-		const producer = await peer.produce(transportId, kind, rtpParameters as unknown as RtpParameters, source);
+		const producer = await peer.produce(transportId, kind, rtpParameters as unknown as RtpParameters, source, replacing);
 		return { producerId: producer.id };
 	},
 	async closeProducer(ctx, { producerId }) {
