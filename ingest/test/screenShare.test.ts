@@ -110,6 +110,33 @@ describe('screen share on a stage', () => {
 		expect(stage.share?.peerId).toBe('b');
 	});
 
+	it('replaces a live share when told whose: the new one is the stage\'s at once, the old one ends once every peer consumes the new', async () => {
+		const stage = await newStage();
+		const a = stage.addPeer('a', sharer);
+		const b = stage.addPeer('b', sharer);
+		const viewer = stage.addPeer('v', { audio: true, video: false });
+		await viewer.createWebRtcTransport('recv');
+		await viewer.setRtpCapabilities(stage.rtpCapabilities);
+		const order: string[] = [];
+		stage.on('sharechanged', (share) => order.push(`share ${share.peerId}`));
+		stage.on('shareended', (share, reason) => order.push(`ended ${share.peerId} ${reason}`));
+		viewer.on('newconsumer', (info) => order.push(`consumer ${info.participantId} ${info.source}`));
+		viewer.on('consumerclosed', () => order.push('consumer closed'));
+		const ta = await sendTransport(a);
+		const screen = await a.produce(ta, 'video', vp8(), 'screen');
+		const tab = await a.produce(ta, 'audio', opus(), 'screenAudio');
+		const tb = await sendTransport(b);
+		// Replacing someone who is not the sharer is no replacement.
+		await expect(b.produce(tb, 'video', vp8(), 'screen', 'v')).rejects.toMatchObject({ code: 'conflict' });
+		order.length = 0;
+		const next = await b.produce(tb, 'video', vp8(), 'screen', 'a');
+		expect(stage.share).toMatchObject({ peerId: 'b', videoProducerId: next.id });
+		for (let i = 0; i < 100 && !(screen.closed && order.filter((e) => e === 'consumer closed').length === 2); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+		expect(order).toEqual(['share b', 'consumer b screen', 'ended a replaced', 'consumer closed', 'consumer closed']);
+		expect(tab.closed).toBe(true);
+		expect(stage.share?.peerId).toBe('b');
+	});
+
 	it('refuses a fourth share started by one peer within ten seconds', async () => {
 		const stage = await newStage();
 		const a = stage.addPeer('a', sharer);
