@@ -175,6 +175,8 @@ describe('the replay of a broadcast whose encoder switched runs', () => {
 				const last = packager.timeline(name).segments.at(-1);
 				return last ? last.pdtMs + last.durationS * 1000 : 0;
 			}));
+		const origins = new Map<number, number>();
+		const startedMs = Date.now();
 		const broadcast = runStageBroadcast({
 			spaceId,
 			composite: true,
@@ -187,6 +189,11 @@ describe('the replay of a broadcast whose encoder switched runs', () => {
 			fontFile: '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf',
 			openOutputs: (run, r, servedFrom) => outputs.open(run, r, servedFrom),
 			outputBytes: (run) => outputs.bytesOf(run),
+			// As the broadcast runner: each run's encoder tells its media clock, which places it after the run before.
+			onMediaOrigin: (run, wallMs) => {
+				origins.set(run, wallMs);
+				packager.runMediaOrigin(run, wallMs);
+			},
 			onAir: async (run, signal) => {
 				await expect.poll(() => signal.aborted || onAir.some((n) => n >= run), { timeout: 60_000, interval: 50 }).toBe(true);
 				if (signal.aborted) throw new Error('stopped before it went on air');
@@ -225,6 +232,15 @@ describe('the replay of a broadcast whose encoder switched runs', () => {
 			return [name, { replayS: Number(replayDurationS(path.join(dir, 'hls', spaceId), name).toFixed(3)), onAirS, repeatedMs }];
 		}));
 		const figures = JSON.stringify(replay);
+		// Every run's encoder told the wall-clock time of its media instant 0: after the broadcast started, and before
+		// the instant its parts' arrivals give (which carries the encode's latency), by less than a busy machine's start.
+		expect([...origins.keys()].sort()).toEqual([0, 1, 2]);
+		for (const [run, wallMs] of origins) {
+			const byArrivalsMs = Math.min(...renditions.map((name) => clock.capturedAtMs(run, name, 0)));
+			expect(wallMs, `run ${run}`).toBeGreaterThan(startedMs);
+			expect(byArrivalsMs - wallMs, `run ${run}`).toBeGreaterThan(0);
+			expect(byArrivalsMs - wallMs, `run ${run}`).toBeLessThan(5000);
+		}
 		for (const name of renditions) {
 			expect(Math.abs(replay[name]!.replayS - replay[name]!.onAirS), `${name}: ${figures}`).toBeLessThanOrEqual(1);
 		}

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { childBoxes } from '../src/hls/mp4Boxes.js';
-import { RunSwitcher, type RunItem } from '../src/hls/RunSwitcher.js';
+import { RunSwitcher, type RunItem, type SwitchDetails } from '../src/hls/RunSwitcher.js';
 
 const run = promisify(execFile);
 
@@ -299,6 +299,59 @@ describe('RunSwitcher', () => {
 		const ofRun = (run: number) => delivered.filter((d) => d.run === run && d.item.kind === 'part').map((d) => moofOf(d.item));
 		expect(ofRun(0)).toEqual(media.parts.slice(0, 11).map(moofOf));
 		expect(ofRun(1)).toEqual([moofOf(media.parts[7]!)]);
+	});
+
+	it('places a new run by its encoder\'s clock: one started on a starved machine, its parts late by its encode, repeats no more than a part', () => {
+		const partMs = (10 * 1024) / 48;
+		// Run 0's media begins at 0 ms: its first parts arrive as their media ends, then it falls behind, 2 s at most
+		// (a slow encode). Run 1's media begins at 1000 ms, and every part of it arrives 1.5 s after its media ends
+		// (an encode started on a starved machine), at real-time pace. Returns what went on air and how.
+		const replay = (told: boolean) => {
+			let now = 0;
+			let runOf = 0;
+			const delivered: { run: number; index: number }[] = [];
+			const details: SwitchDetails[] = [];
+			const indexOf = (item: RunItem) => media.parts.findIndex((p) => p.kind === 'part' && item.kind === 'part' && p.moof === item.moof);
+			const switcher = new RunSwitcher({
+				renditions: ['a'],
+				warmupMs: 100,
+				nowMs: () => now,
+				deliver: (_, item) => {
+					if (item.kind === 'part') delivered.push({ run: runOf, index: indexOf(item) });
+				},
+				switched: (n, _, d) => {
+					runOf = n;
+					details.push(d);
+				},
+			});
+			const arrivals: { at: number; run: number; index: number }[] = [];
+			for (let i = 0; i < media.parts.length; i++) arrivals.push({ at: Math.round(partMs * (i + 1) + Math.min(2000, Math.max(0, i - 2) * 300)), run: 0, index: i });
+			for (let i = 0; i < media.parts.length; i++) arrivals.push({ at: Math.round(1000 + partMs * (i + 1) + 1500), run: 1, index: i });
+			arrivals.sort((x, y) => x.at - y.at || x.run - y.run);
+			for (const run of [0, 1]) {
+				switcher.opened(run, 'a');
+				if (told) switcher.mediaOrigin(run, run * 1000);
+			}
+			switcher.push(0, 'a', media.init);
+			for (const { at, run, index } of arrivals) {
+				now = at;
+				if (run === 1 && index === 0) switcher.push(1, 'a', media.init);
+				switcher.push(run, 'a', media.parts[index]!);
+			}
+			// On the wall clock: where run 0's media delivered ended, and where run 1's first delivered part begins.
+			const run0End = delivered.filter((d) => d.run === 0).length * partMs;
+			const run1Start = 1000 + delivered.find((d) => d.run === 1)!.index * partMs;
+			return { repeatMs: run0End - run1Start, details };
+		};
+		const byEncoder = replay(true);
+		expect(byEncoder.details.map((d) => d.placedBy)).toEqual(['none', 'encoder']);
+		expect(byEncoder.details[1]!.arrivalLagMs).toBeCloseTo(1500, -1);
+		expect(byEncoder.repeatMs).toBeGreaterThanOrEqual(-partMs);
+		expect(byEncoder.repeatMs).toBeLessThanOrEqual(partMs);
+		// By arrivals alone, run 1's clock carries its 1.5 s of encode, and it repeated about that much.
+		const byArrivals = replay(false);
+		expect(byArrivals.details.map((d) => d.placedBy)).toEqual(['none', 'arrivals']);
+		expect(byArrivals.repeatMs).toBeGreaterThan(1200);
 	});
 
 	it('starts a new run that waited for the renditions on air to align where the run on air had delivered to by then', () => {

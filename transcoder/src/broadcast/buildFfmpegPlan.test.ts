@@ -108,7 +108,7 @@ describe('buildFfmpegPlan()', () => {
 		const empty = computeLayout({ speakers: [], pinned: [] }, { width: 1280, height: 720 });
 		const plan = buildFfmpegPlan(empty, defaultLadder, defaultLatency, io({ composite: false, streams: new Map() }));
 		expect(plan.filterGraph).toBe('[0:a]alimiter=limit=0.89:level=disabled,asetpts=N/SR/TB+STARTPTS,asplit=1[ao_audio]');
-		expect(plan.input).toEqual({ url: 'anullsrc=r=48000:cl=stereo', options: ['-hide_banner', '-nostdin', '-loglevel', 'error', '-stats', '-stats_period', '1', '-re', '-f', 'lavfi'] });
+		expect(plan.input).toEqual({ url: 'anullsrc=r=48000:cl=stereo', options: ['-hide_banner', '-nostdin', '-loglevel', 'info', '-stats', '-stats_period', '1', '-re', '-f', 'lavfi'] });
 		const video = buildFfmpegPlan(empty, defaultLadder, defaultLatency, io({ streams: new Map() }));
 		expect(video.filterGraph).toMatch(/^color=c=0x15171c:s=1280x720:r=25,realtime,format=yuv420p\[bg\];\[bg\]drawbox@active=x=-100/);
 	});

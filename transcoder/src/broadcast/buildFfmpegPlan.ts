@@ -95,10 +95,12 @@ export function buildFfmpegPlan(layout: Layout, ladder: readonly Rendition[], la
 	chains.push(...audioChains(layout, io, slots, hasInput, renditions, videoRenditions.length > 0));
 	const filterGraph = chains.join(';');
 
-	// Errors only, and the once-a-second stats line the runner reads for progress and stall detection (with
-	// `-stats`, ffmpeg prints it below info level too). At info and warning level a camera of another size than its
-	// slot's first picture (the filler) logs two lines per frame (`-reinit_filter:v 0`): 50 lines a second each.
-	const globalOptions = ['-hide_banner', '-nostdin', '-loglevel', 'error', '-stats', '-stats_period', '1'];
+	// Info, for the input's dump: its `start:` is the wall-clock time of the run's media instant 0 (the input is
+	// stamped with the time it is read, and media time starts at its first packet), which places a new run after the
+	// one before (see `RunSwitcher.mediaOrigin`). The once-a-second stats line is the runner's progress. At info level
+	// a camera of another size than its slot's first picture (the filler) logs two lines per frame
+	// (`-reinit_filter:v 0`, 25 lines a second each): the runner drops them (see `runFfmpeg`).
+	const globalOptions = ['-hide_banner', '-nostdin', '-loglevel', 'info', '-stats', '-stats_period', '1'];
 	const input = hasInput
 		? {
 				url: io.sdpPath,

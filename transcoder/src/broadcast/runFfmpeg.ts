@@ -70,6 +70,12 @@ export interface RunFfmpegOptions {
 	onWatch?: (watch: EncoderWatch) => void;
 	/** Called once ffmpeg is spawned, with its process id. */
 	onStart?: (pid: number) => void;
+	/**
+	 * The wall-clock time, ms, of the run's media instant 0, once ffmpeg has opened its input: the `start:` of its
+	 * input dump (at `-loglevel info`) where the input is stamped with the wall clock (`-use_wallclock_as_timestamps`;
+	 * a generated input's start, 0, is not a wall-clock time and is not reported).
+	 */
+	onMediaOrigin?: (wallMs: number) => void;
 }
 
 /** An ffmpeg run that ended badly; `retryable` says whether running the same plan again can help. */
@@ -96,6 +102,16 @@ const cpuHistoryMs = 70_000;
 
 /** Stderr lines kept for classification and logs. */
 const stderrTailLines = 60;
+
+/** The input dump's start time, in seconds (`  Duration: N/A, start: 1796553254.123688, bitrate: N/A`). */
+const inputStartPattern = /^\s*Duration: .*\bstart: (\d+\.\d+)/;
+/** A start time this late is a wall-clock time (2001 on), not a generated input's 0. */
+const wallClockStartS = 1e9;
+/**
+ * Info-level lines ffmpeg writes for every frame of a camera of another size than its slot's first picture (the
+ * buffer source's notice and warning, `-reinit_filter:v 0`): dropped, or they would be all the tail holds.
+ */
+const perFrameChatter = /filter context - w: \d+ h: \d+|Changing video frame properties on the fly/;
 
 /**
  * The thin runner for a `buildFfmpegPlan()` plan: writes its text files, applies it with fluent-ffmpeg, reports
@@ -223,6 +239,9 @@ export async function runFfmpeg(options: RunFfmpegOptions): Promise<void> {
 				options.onProgress?.(stats, pace.add(stats, nowMs));
 				return;
 			}
+			if (perFrameChatter.test(line)) return;
+			const start = inputStartPattern.exec(line);
+			if (start && Number(start[1]) > wallClockStartS) options.onMediaOrigin?.(Math.round(Number(start[1]) * 1000));
 			tail.push(line);
 			if (tail.length > stderrTailLines) tail.shift();
 		});

@@ -58,6 +58,8 @@ export interface StageBroadcastOptions {
 	openOutputs: (run: number, renditions: readonly Rendition[], servedFrom: Readonly<Record<string, string>>) => Promise<Readonly<Record<string, string>>>;
 	/** Bytes run `run`'s outputs have received so far, for its watchdog (see `SocketOutputs.bytesOf`). */
 	outputBytes?: (run: number) => number;
+	/** Run `run`'s encoder read its media instant 0 from the stage at `wallMs` (see `runFfmpeg`'s `onMediaOrigin`). */
+	onMediaOrigin?: (run: number, wallMs: number) => void;
 	/**
 	 * Deliberate degradation (see `EncoderDegradation`, `planEncodeLevels`): its policy, the level the first run
 	 * encodes (default: from the machine's free CPU at the start, see `startLevel` and `startIdleCores`) and the
@@ -684,6 +686,7 @@ async function runEncode(
 			logger,
 			onProgress: onStats,
 			onWatch,
+			onMediaOrigin: (wallMs) => options.onMediaOrigin?.(run.n, wallMs),
 			...(ladder.some((r) => r.video) && { frameRate: latency.fps }),
 			...(options.outputBytes && { outputBytes: () => options.outputBytes!(run.n) }),
 			...(options.ffmpegPath !== undefined && { ffmpegPath: options.ffmpegPath }),

@@ -137,7 +137,8 @@ export class Packager {
 				if (item.kind === 'init') packager.addInit(item.ftyp, item.moov);
 				else packager.addPart(item.moof, item.mdat);
 			},
-			switched: (run, hadPrevious, skippedParts, alignWaitMs, startCapturedAtMs, originS) => {
+			switched: (run, hadPrevious, { skippedParts, alignWaitMs, startCapturedAtMs, originS, placedBy, arrivalLagMs }) => {
+				this.options.logger.info({ run, placedBy, arrivalLagMs }, 'a new run goes on air');
 				if (skippedParts > 0) this.options.logger.debug({ run, skippedParts }, 'a new run wrote parts that could not start playback');
 				if (alignWaitMs > 0) this.options.logger.debug({ run, alignWaitMs, placed: Object.fromEntries([...this.#renditions].map(([name, r]) => [name, r.placedMsn])) }, 'a new run waited for the renditions on air to reach one segment number');
 				// The new run's media time starts over: re-anchor it to the wall clock, and open one new segment number
@@ -155,7 +156,7 @@ export class Packager {
 				}
 				// Its segments follow its GOP grid, wherever it went on air.
 				for (const [name, rendition] of this.#renditions) {
-					const origin = originS?.get(name);
+					const origin = originS.get(name);
 					if (origin !== undefined) rendition.alignTo(origin);
 				}
 				this.options.onRunOnAir?.(run);
@@ -221,6 +222,11 @@ export class Packager {
 		} finally {
 			this.#switcher.closed(run, rendition);
 		}
+	}
+
+	/** Run `run`'s encoder read its media instant 0 from the stage at `wallMs` (see {@link RunSwitcher.mediaOrigin}). */
+	runMediaOrigin(run: number, wallMs: number): void {
+		this.#switcher.mediaOrigin(run, wallMs);
 	}
 
 	/** The runner stopped `run` before it went on air: it never will (see {@link RunSwitcher.abandon}). */

@@ -15,15 +15,8 @@ export interface RunSwitcherOptions {
 	warmupMs: number;
 	/** A part or init section of the run on air, in order. */
 	deliver(rendition: string, item: RunItem): void;
-	/**
-	 * `run` goes on air; `hadPrevious`: another run was on air before (the packager marks a discontinuity).
-	 * `skippedParts`: parts it wrote before that could not start playback (not independent), for logs.
-	 * `alignWaitMs`: how long it waited for the run on air's renditions to align ({@link aligned}), for logs.
-	 * `startCapturedAtMs`: the wall-clock time its first delivered media was captured, as estimated from when its parts
-	 * arrived (see `RunClock`; it can start with parts held for seconds while the run before delivered its backlog).
-	 * `originS`: per rendition, the media time of the run's first part (its GOP grid), where known.
-	 */
-	switched(run: number, hadPrevious: boolean, skippedParts: number, alignWaitMs: number, startCapturedAtMs?: number, originS?: ReadonlyMap<string, number>): void;
+	/** `run` goes on air; `hadPrevious`: another run was on air before (the packager marks a discontinuity). */
+	switched(run: number, hadPrevious: boolean, details: SwitchDetails): void;
 	/**
 	 * Whether the run on air's renditions are all at one segment number. All renditions restart at one number past
 	 * the highest any reached, so a switch while one is a segment behind would make it skip a number (players fail
@@ -38,6 +31,32 @@ export interface RunSwitcherOptions {
 	 */
 	maxAlignWaitMs?: number;
 	nowMs?: () => number;
+}
+
+/** How a run went on air, for the packager and its logs. */
+export interface SwitchDetails {
+	/** Parts it wrote before that could not start playback (not independent), for logs. */
+	skippedParts: number;
+	/** How long it waited for the run on air's renditions to align ({@link RunSwitcherOptions.aligned}), for logs. */
+	alignWaitMs: number;
+	/**
+	 * The wall-clock time its first delivered media was captured, as estimated from when its parts arrived (see
+	 * `RunClock.zeroMs`; it can start with parts held for seconds while the run before delivered its backlog).
+	 */
+	startCapturedAtMs?: number;
+	/** Per rendition, the media time of the run's first part (its GOP grid), where known. */
+	originS: ReadonlyMap<string, number>;
+	/**
+	 * What placed it after the run before: `encoder` when both runs' encoders told their media clocks
+	 * ({@link RunSwitcher.mediaOrigin}), `arrivals` when estimated from when their parts arrived, `none` when the run
+	 * before was not delivering (nothing to follow).
+	 */
+	placedBy: 'encoder' | 'arrivals' | 'none';
+	/**
+	 * How much later than its encoder's own clock the arrivals put the run's media instant 0, ms: what its parts took
+	 * from capture to the packager at their quickest (the encode's latency; seconds on a starved machine).
+	 */
+	arrivalLagMs?: number;
 }
 
 interface BufferedPart {
@@ -60,6 +79,8 @@ interface PendingRun {
 	startReadyMs?: number;
 	/** Since when it has waited for the run on air's backlog. */
 	backlogSinceMs?: number;
+	/** What fixed {@link startAtS} (see {@link SwitchDetails.placedBy}). */
+	placedBy?: SwitchDetails['placedBy'];
 }
 
 /**
@@ -71,6 +92,11 @@ interface PendingRun {
 interface RunClock {
 	/** Wall-clock ms of media instant 0, as estimated so far. */
 	zeroMs: number;
+	/**
+	 * Wall-clock ms of media instant 0 as the run's encoder told it ({@link RunSwitcher.mediaOrigin}): the capture
+	 * clock itself, without the encode's latency that {@link zeroMs} carries.
+	 */
+	originMs?: number;
 	/** Per rendition, where the media it delivered (on air) or holds (pending) ends, s. */
 	endS: Map<string, number>;
 	tracks: Map<string, TrackInfo>;
@@ -157,6 +183,20 @@ export class RunSwitcher {
 		return this.#active;
 	}
 
+	/**
+	 * The wall-clock time of run `run`'s media instant 0 as its encoder read it, ms: ffmpeg stamps what it reads from
+	 * the stage with the wall clock (`-use_wallclock_as_timestamps`) and starts its media time at its first packet, so
+	 * the run's media instant t was read from the stage at `wallMs + t`. A run's clock estimated from when its parts
+	 * arrived ({@link RunClock}) carries its encode's latency: alike for every run on a steady machine, but a run
+	 * started on a starved one has seconds more than the run it replaces, and was started that much too early (what
+	 * listeners had seen went out again: replays up to 5.6 s longer than the space was on air). Runs whose encoders
+	 * both told it are placed by it.
+	 */
+	mediaOrigin(run: number, wallMs: number): void {
+		if (this.#abandoned.has(run) || (this.#active !== undefined && run < this.#active) || !Number.isFinite(wallMs)) return;
+		this.#clockOf(run).originMs = wallMs;
+	}
+
 	/** A run's rendition output opened. */
 	opened(run: number, rendition: string): void {
 		let open = this.#open.get(run);
@@ -229,8 +269,7 @@ export class RunSwitcher {
 
 	/** Keeps `run`'s clock (see {@link RunClock}) up to date with one of its items, as it arrives. */
 	#clock(run: number, rendition: string, item: RunItem): void {
-		let clock = this.#clocks.get(run);
-		if (!clock) this.#clocks.set(run, (clock = { zeroMs: Infinity, endS: new Map(), tracks: new Map(), lastPartMs: new Map(), renditionZeroMs: new Map(), steadyParts: new Map() }));
+		const clock = this.#clockOf(run);
 		if (item.kind === 'init') {
 			const init = parseInitSection(item.ftyp, item.moov);
 			const track = init.tracks.find((t) => t.kind === 'video') ?? init.tracks.find((t) => t.kind === 'audio');
@@ -251,32 +290,50 @@ export class RunSwitcher {
 		clock.lastPartMs.set(rendition, now);
 	}
 
+	#clockOf(run: number): RunClock {
+		let clock = this.#clocks.get(run);
+		if (!clock) this.#clocks.set(run, (clock = { zeroMs: Infinity, endS: new Map(), tracks: new Map(), lastPartMs: new Map(), renditionZeroMs: new Map(), steadyParts: new Map() }));
+		return clock;
+	}
+
 	/**
 	 * While the run on air still delivers (a part of every rendition within {@link deliveringMs}): where the new run should start so that
 	 * it follows what the run on air has delivered, in the new run's media time (see {@link RunClock}), and whether to
 	 * wait for the run on air to deliver more of its backlog first (it is behind the start of what the new run holds),
-	 * or for the new run's clock to settle (see {@link RunClock.steadyParts}), while the wait has lasted less than
-	 * {@link maxBacklogWaitMs}. Undefined when the run on air has gone quiet (it is
-	 * stuck or ending: nothing more is coming) or its timing is unknown.
+	 * for the new run to encode up to where the run on air delivered to (by the encoders' clocks), or for the new
+	 * run's clock to settle (by arrivals, see {@link RunClock.steadyParts}), while the wait has lasted less than
+	 * {@link maxBacklogWaitMs}. Undefined when the run on air has gone quiet (it is stuck or ending: nothing more is
+	 * coming) or its timing is unknown.
 	 */
-	#backlogStart(pending: PendingRun, firstCommonS: number, now: number): { atS: number; wait: boolean } | undefined {
+	#backlogStart(pending: PendingRun, firstCommonS: number, now: number): { atS: number; wait: boolean; placedBy: 'encoder' | 'arrivals' } | undefined {
 		const active = this.#active === undefined ? undefined : this.#clocks.get(this.#active);
 		const next = this.#clocks.get(pending.run);
-		if (!active || !next || !Number.isFinite(active.zeroMs) || !Number.isFinite(next.zeroMs)) return undefined;
+		if (!active || !next) return undefined;
+		// Both encoders' own clocks where known; else both clocks as estimated from arrivals (one of each would mix
+		// an encode's latency into the difference).
+		const byEncoder = active.originMs !== undefined && next.originMs !== undefined;
+		const [activeZeroMs, nextZeroMs] = byEncoder ? [active.originMs!, next.originMs!] : [active.zeroMs, next.zeroMs];
+		if (!Number.isFinite(activeZeroMs) || !Number.isFinite(nextZeroMs)) return undefined;
 		// Every rendition must still deliver: a composite that stopped while its sound goes on has no backlog coming.
 		if (this.#options.renditions.some((name) => now - (active.lastPartMs.get(name) ?? -Infinity) > deliveringMs)) return undefined;
 		const ends = this.#options.renditions.map((name) => active.endS.get(name));
 		if (ends.some((e) => e === undefined)) return undefined;
 		// Where every rendition on air has delivered to, on the wall clock, then in the new run's media time.
-		const deliveredToMs = active.zeroMs + Math.min(...(ends as number[])) * 1000;
-		const atS = (deliveredToMs - next.zeroMs) / 1000;
+		const deliveredToMs = activeZeroMs + Math.min(...(ends as number[])) * 1000;
+		const atS = (deliveredToMs - nextZeroMs) / 1000;
 		const behind = atS < firstCommonS - startToleranceS;
-		// Until the new run's start-up burst has arrived its clock is late, which put the start before where the run on
-		// air had delivered to: what listeners had seen went out again, and into the replay (0.2–0.4 s measured).
-		const settled = this.#options.renditions.every((name) => (next.steadyParts.get(name) ?? 0) >= settledParts);
+		// The new run, started on a busier machine than the run on air had, may not have encoded what follows it yet:
+		// started at its newest part, it repeated what it lacked (by the encoders' clocks; arrivals cannot tell this lag
+		// from the run's own). It catches up while it runs, being the lighter encode.
+		const nextEnds = this.#options.renditions.map((name) => next.endS.get(name) ?? -Infinity);
+		const ahead = byEncoder && atS > Math.min(...nextEnds);
+		// Until the new run's start-up burst has arrived its clock from arrivals is late, which put the start before
+		// where the run on air had delivered to: what listeners had seen went out again, and into the replay (0.2–0.4 s
+		// measured). The encoders' clocks need no settling.
+		const settled = byEncoder || this.#options.renditions.every((name) => (next.steadyParts.get(name) ?? 0) >= settledParts);
 		pending.backlogSinceMs ??= now;
-		const wait = (behind || !settled) && now - pending.backlogSinceMs < maxBacklogWaitMs;
-		return { atS: Math.max(atS, firstCommonS), wait };
+		const wait = (behind || ahead || !settled) && now - pending.backlogSinceMs < maxBacklogWaitMs;
+		return { atS: Math.max(atS, firstCommonS), wait, placedBy: byEncoder ? 'encoder' : 'arrivals' };
 	}
 
 	#activeAlive(): boolean {
@@ -355,7 +412,10 @@ export class RunSwitcher {
 			);
 			const backlog = pending.startAtS === undefined ? this.#backlogStart(pending, firstCommonS, now) : undefined;
 			if (backlog?.wait) return;
-			pending.startAtS ??= backlog ? Math.min(Math.max(...newest), backlog.atS) : Math.max(...newest);
+			if (pending.startAtS === undefined) {
+				pending.startAtS = backlog ? Math.min(Math.max(...newest), backlog.atS) : Math.max(...newest);
+				pending.placedBy = backlog?.placedBy ?? 'none';
+			}
 			pending.startReadyMs ??= now;
 			if (newest.every((s) => s >= (pending.startAtS as number) - startToleranceS)) startAtS = pending.startAtS;
 			else if (now - pending.startReadyMs < maxStartWaitMs) return;
@@ -367,17 +427,27 @@ export class RunSwitcher {
 		}
 		if (!immediate) startAtS = this.#caughtUpStart(pending, startAtS, (this.#options.nowMs ?? Date.now)());
 		const hadPrevious = this.#active !== undefined;
-		if (this.#active !== undefined) this.#clocks.delete(this.#active);
+		// Older runs' clocks go (the run on air's, and any of runs that told their origin and never delivered).
+		for (const run of this.#clocks.keys()) if (run < pending.run) this.#clocks.delete(run);
 		this.#active = pending.run;
 		this.#pending = undefined;
+		const clock = this.#clocks.get(pending.run);
 		// The new run on air's clock goes on from what it delivers now.
-		this.#clocks.get(pending.run)?.endS.clear();
+		clock?.endS.clear();
 		const alignWaitMs = pending.readyMs === undefined ? 0 : (this.#options.nowMs ?? Date.now)() - pending.readyMs;
-		const zeroMs = this.#clocks.get(pending.run)?.zeroMs;
+		const zeroMs = clock?.zeroMs;
 		const startCapturedAtMs = zeroMs !== undefined && Number.isFinite(zeroMs) ? Math.round(zeroMs + startAtS * 1000) : undefined;
 		const originS = new Map<string, number>();
 		for (const [name, r] of pending.renditions) if (r.originS !== undefined) originS.set(name, r.originS);
-		this.#options.switched(pending.run, hadPrevious, pending.skipped, alignWaitMs, startCapturedAtMs, originS);
+		const arrivalLagMs = zeroMs !== undefined && Number.isFinite(zeroMs) && clock?.originMs !== undefined ? Math.round(zeroMs - clock.originMs) : undefined;
+		this.#options.switched(pending.run, hadPrevious, {
+			skippedParts: pending.skipped,
+			alignWaitMs,
+			...(startCapturedAtMs !== undefined && { startCapturedAtMs }),
+			originS,
+			placedBy: pending.placedBy ?? 'none',
+			...(arrivalLagMs !== undefined && { arrivalLagMs }),
+		});
 		for (const name of this.#options.renditions) {
 			const r = pending.renditions.get(name)!;
 			this.#options.deliver(name, r.init!);
