@@ -354,6 +354,59 @@ describe('RunSwitcher', () => {
 		expect(byArrivals.repeatMs).toBeGreaterThan(1200);
 	});
 
+	it('waits for a run on air whose renditions are all late (a starved encoder) and keeps its backlog, not for one whose picture stopped while its sound goes on', () => {
+		const partMs = (10 * 1024) / 48;
+		// Run 0's media begins at 0 ms, run 1's at 1000 ms (their encoders' clocks). Run 0 delivers parts 0–2 as their
+		// media ends, then `a` (and `b` unless it keeps going) nothing until 3500 ms, when its backlog comes: parts 3–10.
+		// Run 1's parts arrive 300 ms after their media ends. Returns where each run's delivered media ends and begins.
+		const replay = (bKeepsGoing: boolean) => {
+			let now = 0;
+			let runOf = 0;
+			const delivered: { run: number; rendition: string; index: number }[] = [];
+			const indexOf = (item: RunItem) => media.parts.findIndex((p) => p.kind === 'part' && item.kind === 'part' && p.moof === item.moof);
+			const switcher = new RunSwitcher({
+				renditions: ['a', 'b'],
+				warmupMs: 100,
+				nowMs: () => now,
+				deliver: (rendition, item) => {
+					if (item.kind === 'part') delivered.push({ run: runOf, rendition, index: indexOf(item) });
+				},
+				switched: (n) => (runOf = n),
+			});
+			const arrivals: { at: number; run: number; rendition: string; index: number }[] = [];
+			for (let i = 0; i <= 10; i++) {
+				const onTime = Math.round(partMs * (i + 1));
+				arrivals.push({ at: i <= 2 ? onTime : Math.max(3500, onTime), run: 0, rendition: 'a', index: i });
+				arrivals.push({ at: i <= 2 || bKeepsGoing ? onTime : Math.max(3500, onTime), run: 0, rendition: 'b', index: i });
+			}
+			for (let i = 0; i < 12; i++) for (const rendition of ['a', 'b']) arrivals.push({ at: Math.round(1000 + partMs * (i + 1) + 300), run: 1, rendition, index: i });
+			arrivals.sort((x, y) => x.at - y.at || x.run - y.run);
+			for (const run of [0, 1]) {
+				for (const rendition of ['a', 'b']) switcher.opened(run, rendition);
+				switcher.mediaOrigin(run, run * 1000);
+			}
+			for (const rendition of ['a', 'b']) switcher.push(0, rendition, media.init);
+			for (const { at, run, rendition, index } of arrivals) {
+				now = at;
+				if (run === 1 && index === 0) switcher.push(1, rendition, media.init);
+				switcher.push(run, rendition, media.parts[index]!);
+			}
+			const ofA = delivered.filter((d) => d.rendition === 'a');
+			return { run0EndMs: ofA.filter((d) => d.run === 0).length * partMs, run1StartMs: 1000 + ofA.find((d) => d.run === 1)!.index * partMs };
+		};
+		// Starved: run 1 waited for run 0's backlog up to where its own media begins (1000 ms) and follows it within a
+		// part: nothing lost, nothing twice.
+		const starved = replay(false);
+		expect(starved.run0EndMs).toBeGreaterThanOrEqual(1000);
+		expect(starved.run1StartMs).toBeLessThanOrEqual(starved.run0EndMs + 1);
+		expect(starved.run1StartMs).toBeGreaterThan(starved.run0EndMs - partMs);
+		// Only the picture stopped (`a` more than a second behind `b`): run 1 went on air from its newest part once that
+		// was so, without waiting for 3500 ms; what `a` never delivered is lost.
+		const stopped = replay(true);
+		expect(stopped.run0EndMs).toBeLessThan(1000);
+		expect(stopped.run1StartMs).toBeGreaterThan(1000);
+	});
+
 	it('starts a new run that waited for the renditions on air to align where the run on air had delivered to by then', () => {
 		let now = 0;
 		const delivered: { run: number; rendition: string; item: RunItem }[] = [];

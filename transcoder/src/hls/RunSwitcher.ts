@@ -100,8 +100,6 @@ interface RunClock {
 	/** Per rendition, where the media it delivered (on air) or holds (pending) ends, s. */
 	endS: Map<string, number>;
 	tracks: Map<string, TrackInfo>;
-	/** Per rendition, when its latest part arrived. */
-	lastPartMs: Map<string, number>;
 	/** Per rendition, the least `arrival − end of its media` of its parts so far, ms ({@link zeroMs} is the least of these). */
 	renditionZeroMs: Map<string, number>;
 	/**
@@ -136,8 +134,12 @@ const pendingHistoryS = 8;
  * the switch lost those seconds for every listener and the replay.
  */
 const maxBacklogWaitMs = 5000;
-/** The run on air counts as delivering when its latest part came within this, ms. */
-const deliveringMs = 1000;
+/**
+ * A rendition on air this much media behind another has stopped, s: a composite that stopped while its sound goes on,
+ * no backlog coming for it. Renditions all late together are a late encoder (a starved machine pauses it for
+ * seconds), whose backlog comes when it runs again; they resume on separate pipes, a part or so apart.
+ */
+const stoppedBehindS = 1;
 /**
  * A part that lowers its rendition's clock by no more than this came at real-time pace, ms: a fifth of a part, above
  * the arrival jitter of a steady encode and below a burst's (a part's media in a few ms).
@@ -287,23 +289,22 @@ export class RunSwitcher {
 		clock.steadyParts.set(rendition, own !== undefined && zeroMs >= own - clockJitterMs ? (clock.steadyParts.get(rendition) ?? 0) + 1 : 0);
 		clock.renditionZeroMs.set(rendition, Math.min(own ?? Infinity, zeroMs));
 		clock.zeroMs = Math.min(clock.zeroMs, zeroMs);
-		clock.lastPartMs.set(rendition, now);
 	}
 
 	#clockOf(run: number): RunClock {
 		let clock = this.#clocks.get(run);
-		if (!clock) this.#clocks.set(run, (clock = { zeroMs: Infinity, endS: new Map(), tracks: new Map(), lastPartMs: new Map(), renditionZeroMs: new Map(), steadyParts: new Map() }));
+		if (!clock) this.#clocks.set(run, (clock = { zeroMs: Infinity, endS: new Map(), tracks: new Map(), renditionZeroMs: new Map(), steadyParts: new Map() }));
 		return clock;
 	}
 
 	/**
-	 * While the run on air still delivers (a part of every rendition within {@link deliveringMs}): where the new run should start so that
+	 * While the run on air is open and none of its renditions has stopped (see {@link stoppedBehindS}): where the new run should start so that
 	 * it follows what the run on air has delivered, in the new run's media time (see {@link RunClock}), and whether to
 	 * wait for the run on air to deliver more of its backlog first (it is behind the start of what the new run holds),
 	 * for the new run to encode up to where the run on air delivered to (by the encoders' clocks), or for the new
 	 * run's clock to settle (by arrivals, see {@link RunClock.steadyParts}), while the wait has lasted less than
-	 * {@link maxBacklogWaitMs}. Undefined when the run on air has gone quiet (it is stuck or ending: nothing more is
-	 * coming) or its timing is unknown.
+	 * {@link maxBacklogWaitMs}. Undefined when a rendition on air has stopped while others go on (nothing more is
+	 * coming for it) or its timing is unknown.
 	 */
 	#backlogStart(pending: PendingRun, firstCommonS: number, now: number): { atS: number; wait: boolean; placedBy: 'encoder' | 'arrivals' } | undefined {
 		const active = this.#active === undefined ? undefined : this.#clocks.get(this.#active);
@@ -314,10 +315,11 @@ export class RunSwitcher {
 		const byEncoder = active.originMs !== undefined && next.originMs !== undefined;
 		const [activeZeroMs, nextZeroMs] = byEncoder ? [active.originMs!, next.originMs!] : [active.zeroMs, next.zeroMs];
 		if (!Number.isFinite(activeZeroMs) || !Number.isFinite(nextZeroMs)) return undefined;
-		// Every rendition must still deliver: a composite that stopped while its sound goes on has no backlog coming.
-		if (this.#options.renditions.some((name) => now - (active.lastPartMs.get(name) ?? -Infinity) > deliveringMs)) return undefined;
 		const ends = this.#options.renditions.map((name) => active.endS.get(name));
 		if (ends.some((e) => e === undefined)) return undefined;
+		// A rendition that stopped while others go on has no backlog coming; a starved encoder has all of it (a new run
+		// that did not wait for one that had gone quiet for a second lost its backlog: 4–5 s of replay).
+		if (Math.max(...(ends as number[])) - Math.min(...(ends as number[])) > stoppedBehindS) return undefined;
 		// Where every rendition on air has delivered to, on the wall clock, then in the new run's media time.
 		const deliveredToMs = activeZeroMs + Math.min(...(ends as number[])) * 1000;
 		const atS = (deliveredToMs - nextZeroMs) / 1000;
