@@ -6,11 +6,11 @@ import { RunSwitcher, type RunItem, type SwitchDetails } from '../src/hls/RunSwi
 
 const run = promisify(execFile);
 
-/** A real fMP4 (AAC, 213 ms fragments, 4 s) from ffmpeg, cut into the init section and its parts. */
-async function fragmentedAudio(): Promise<{ init: RunItem; parts: RunItem[] }> {
+/** A real fMP4 (AAC, 213 ms fragments, 4 s unless said) from ffmpeg, cut into the init section and its parts. */
+async function fragmentedAudio(seconds = 4): Promise<{ init: RunItem; parts: RunItem[] }> {
 	const { stdout } = await run(
 		'ffmpeg',
-		['-v', 'error', '-f', 'lavfi', '-i', 'sine=f=440:r=48000:d=4', '-c:a', 'aac', '-f', 'mp4', '-movflags', '+empty_moov+default_base_moof', '-frag_duration', '200000', 'pipe:1'],
+		['-v', 'error', '-f', 'lavfi', '-i', `sine=f=440:r=48000:d=${seconds}`, '-c:a', 'aac', '-f', 'mp4', '-movflags', '+empty_moov+default_base_moof', '-frag_duration', '200000', 'pipe:1'],
 		{ encoding: 'buffer', maxBuffer: 1 << 24 },
 	);
 	const boxes = childBoxes(stdout);
@@ -24,9 +24,11 @@ async function fragmentedAudio(): Promise<{ init: RunItem; parts: RunItem[] }> {
 
 describe('RunSwitcher', () => {
 	let media: Awaited<ReturnType<typeof fragmentedAudio>>;
+	let long: Awaited<ReturnType<typeof fragmentedAudio>>;
 	beforeAll(async () => {
 		media = await fragmentedAudio();
 		expect(media.parts.length).toBeGreaterThan(3);
+		long = await fragmentedAudio(20);
 	});
 
 	it('puts a new run on air once every rendition has a part that arrived a warm-up after the run\'s first part of any rendition', () => {
@@ -352,6 +354,55 @@ describe('RunSwitcher', () => {
 		const byArrivals = replay(false);
 		expect(byArrivals.details.map((d) => d.placedBy)).toEqual(['none', 'arrivals']);
 		expect(byArrivals.repeatMs).toBeGreaterThan(1200);
+	});
+
+	it('keeps the run on air while a new run started on a starved machine catches up (15 s at most), then follows it within a part', () => {
+		const partMs = (10 * 1024) / 48;
+		let now = 0;
+		let runOf = 0;
+		let switchedAtMs = 0;
+		let readyAtMs = 0;
+		const delivered: { run: number; index: number }[] = [];
+		const indexOf = (item: RunItem) => long.parts.findIndex((p) => p.kind === 'part' && item.kind === 'part' && p.moof === item.moof);
+		const switcher = new RunSwitcher({
+			renditions: ['a'],
+			warmupMs: 100,
+			nowMs: () => now,
+			deliver: (_, item) => {
+				if (item.kind === 'part') delivered.push({ run: runOf, index: indexOf(item) });
+			},
+			switched: (n) => {
+				runOf = n;
+				switchedAtMs = now;
+			},
+		});
+		// Run 0 (media from 0 ms) delivers each part 300 ms after its media ends. Run 1 (media from 1000 ms) starts 8 s
+		// behind its input and catches up at 2.2× real time to 300 ms behind (after about 14 s of its media).
+		const arrivals: { at: number; run: number; index: number }[] = [];
+		for (let i = 0; i < long.parts.length; i++) {
+			const endMs = partMs * (i + 1);
+			arrivals.push({ at: Math.round(endMs + 300), run: 0, index: i });
+			arrivals.push({ at: Math.round(1000 + endMs + Math.max(300, 8000 - 0.55 * endMs)), run: 1, index: i });
+		}
+		arrivals.sort((x, y) => x.at - y.at || x.run - y.run);
+		for (const run of [0, 1]) {
+			switcher.opened(run, 'a');
+			switcher.mediaOrigin(run, run * 1000);
+		}
+		switcher.push(0, 'a', long.init);
+		for (const { at, run, index } of arrivals) {
+			now = at;
+			if (run === 1 && index === 0) switcher.push(1, 'a', long.init);
+			if (run === 1 && index === 1) readyAtMs = at;
+			switcher.push(run, 'a', long.parts[index]!);
+		}
+		// It waited past the 5 s a slow run on air gets (going on air then repeated 1.2 s), less than 15 s.
+		expect(switchedAtMs - readyAtMs).toBeGreaterThan(5000);
+		expect(switchedAtMs - readyAtMs).toBeLessThan(15_000);
+		const run0EndMs = delivered.filter((d) => d.run === 0).length * partMs;
+		const run1StartMs = 1000 + delivered.find((d) => d.run === 1)!.index * partMs;
+		expect(run0EndMs - run1StartMs).toBeGreaterThanOrEqual(-partMs);
+		expect(run0EndMs - run1StartMs).toBeLessThanOrEqual(partMs);
 	});
 
 	it('waits for a run on air whose renditions are all late (a starved encoder) and keeps its backlog, not for one whose picture stopped while its sound goes on', () => {

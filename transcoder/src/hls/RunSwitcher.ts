@@ -135,6 +135,13 @@ const pendingHistoryS = 8;
  */
 const maxBacklogWaitMs = 5000;
 /**
+ * Longest a ready new run waits, while the run on air delivers, to encode up to where the run on air has delivered
+ * to (by the encoders' clocks), ms. The run on air keeps listeners served meanwhile; a run started on a starved
+ * machine writes its first seconds late (6 s behind its input at its start, caught up 12 s later, in
+ * `bench:pressure`), and going on air before it had caught up repeated the difference (2.5–3 s).
+ */
+const maxCatchUpWaitMs = 15_000;
+/**
  * A rendition on air this much media behind another has stopped, s: a composite that stopped while its sound goes on,
  * no backlog coming for it. Renditions all late together are a late encoder (a starved machine pauses it for
  * seconds), whose backlog comes when it runs again; they resume on separate pipes, a part or so apart.
@@ -301,9 +308,9 @@ export class RunSwitcher {
 	 * While the run on air is open and none of its renditions has stopped (see {@link stoppedBehindS}): where the new run should start so that
 	 * it follows what the run on air has delivered, in the new run's media time (see {@link RunClock}), and whether to
 	 * wait for the run on air to deliver more of its backlog first (it is behind the start of what the new run holds),
-	 * for the new run to encode up to where the run on air delivered to (by the encoders' clocks), or for the new
-	 * run's clock to settle (by arrivals, see {@link RunClock.steadyParts}), while the wait has lasted less than
-	 * {@link maxBacklogWaitMs}. Undefined when a rendition on air has stopped while others go on (nothing more is
+	 * or for the new run's clock to settle (by arrivals, see {@link RunClock.steadyParts}), while the wait has lasted
+	 * less than {@link maxBacklogWaitMs}; or for the new run to encode up to where the run on air delivered to (by the
+	 * encoders' clocks), less than {@link maxCatchUpWaitMs}. Undefined when a rendition on air has stopped while others go on (nothing more is
 	 * coming for it) or its timing is unknown.
 	 */
 	#backlogStart(pending: PendingRun, firstCommonS: number, now: number): { atS: number; wait: boolean; placedBy: 'encoder' | 'arrivals' } | undefined {
@@ -334,7 +341,8 @@ export class RunSwitcher {
 		// measured). The encoders' clocks need no settling.
 		const settled = byEncoder || this.#options.renditions.every((name) => (next.steadyParts.get(name) ?? 0) >= settledParts);
 		pending.backlogSinceMs ??= now;
-		const wait = (behind || ahead || !settled) && now - pending.backlogSinceMs < maxBacklogWaitMs;
+		const waitedMs = now - pending.backlogSinceMs;
+		const wait = ((behind || !settled) && waitedMs < maxBacklogWaitMs) || (ahead && !behind && waitedMs < maxCatchUpWaitMs);
 		return { atS: Math.max(atS, firstCommonS), wait, placedBy: byEncoder ? 'encoder' : 'arrivals' };
 	}
 
