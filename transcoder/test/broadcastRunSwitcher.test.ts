@@ -303,104 +303,86 @@ describe('RunSwitcher', () => {
 		expect(ofRun(1)).toEqual([moofOf(media.parts[7]!)]);
 	});
 
+	/**
+	 * Plays `arrivals` (each a run's part, by its index in `fixture`, of a rendition, at a time) into a switcher of
+	 * `renditions` whose runs' encoders told their media origins (`originsMs`, by run, unless undefined); returns each
+	 * rendition's parts as they went on air (run, index) and each switch (run, when, how).
+	 */
+	function playArrivals(fixture: { init: RunItem; parts: RunItem[] }, renditions: string[], arrivals: { at: number; run: number; rendition: string; index: number }[], originsMs?: number[]) {
+		let now = 0;
+		let runOf = 0;
+		const delivered: { run: number; rendition: string; index: number }[] = [];
+		const switches: { run: number; atMs: number; details: SwitchDetails }[] = [];
+		const indexOf = (item: RunItem) => fixture.parts.findIndex((p) => p.kind === 'part' && item.kind === 'part' && p.moof === item.moof);
+		const switcher = new RunSwitcher({
+			renditions,
+			warmupMs: 100,
+			nowMs: () => now,
+			deliver: (rendition, item) => {
+				if (item.kind === 'part') delivered.push({ run: runOf, rendition, index: indexOf(item) });
+			},
+			switched: (run, _, details) => {
+				runOf = run;
+				switches.push({ run, atMs: now, details });
+			},
+		});
+		const runs = [...new Set(arrivals.map((a) => a.run))].sort();
+		for (const run of runs) {
+			for (const rendition of renditions) switcher.opened(run, rendition);
+			if (originsMs) switcher.mediaOrigin(run, originsMs[run]!);
+		}
+		const started = new Set<string>();
+		for (const { at, run, rendition, index } of [...arrivals].sort((x, y) => x.at - y.at || x.run - y.run)) {
+			now = at;
+			if (!started.has(`${run}/${rendition}`)) switcher.push(run, rendition, fixture.init);
+			started.add(`${run}/${rendition}`);
+			switcher.push(run, rendition, fixture.parts[index]!);
+		}
+		return { delivered, switches };
+	}
+
+	/** On the wall clock, ms: where run 0's media on air ends and where run 1's begins (its media origin `run1OriginMs`). */
+	function handOver(delivered: { run: number; rendition: string; index: number }[], partMs: number, run1OriginMs: number) {
+		const ofFirst = delivered.filter((d) => d.rendition === delivered[0]!.rendition);
+		return { run0EndMs: ofFirst.filter((d) => d.run === 0).length * partMs, run1StartMs: run1OriginMs + ofFirst.find((d) => d.run === 1)!.index * partMs };
+	}
+
 	it('places a new run by its encoder\'s clock: one started on a starved machine, its parts late by its encode, repeats no more than a part', () => {
 		const partMs = (10 * 1024) / 48;
 		// Run 0's media begins at 0 ms: its first parts arrive as their media ends, then it falls behind, 2 s at most
 		// (a slow encode). Run 1's media begins at 1000 ms, and every part of it arrives 1.5 s after its media ends
-		// (an encode started on a starved machine), at real-time pace. Returns what went on air and how.
-		const replay = (told: boolean) => {
-			let now = 0;
-			let runOf = 0;
-			const delivered: { run: number; index: number }[] = [];
-			const details: SwitchDetails[] = [];
-			const indexOf = (item: RunItem) => media.parts.findIndex((p) => p.kind === 'part' && item.kind === 'part' && p.moof === item.moof);
-			const switcher = new RunSwitcher({
-				renditions: ['a'],
-				warmupMs: 100,
-				nowMs: () => now,
-				deliver: (_, item) => {
-					if (item.kind === 'part') delivered.push({ run: runOf, index: indexOf(item) });
-				},
-				switched: (n, _, d) => {
-					runOf = n;
-					details.push(d);
-				},
-			});
-			const arrivals: { at: number; run: number; index: number }[] = [];
-			for (let i = 0; i < media.parts.length; i++) arrivals.push({ at: Math.round(partMs * (i + 1) + Math.min(2000, Math.max(0, i - 2) * 300)), run: 0, index: i });
-			for (let i = 0; i < media.parts.length; i++) arrivals.push({ at: Math.round(1000 + partMs * (i + 1) + 1500), run: 1, index: i });
-			arrivals.sort((x, y) => x.at - y.at || x.run - y.run);
-			for (const run of [0, 1]) {
-				switcher.opened(run, 'a');
-				if (told) switcher.mediaOrigin(run, run * 1000);
-			}
-			switcher.push(0, 'a', media.init);
-			for (const { at, run, index } of arrivals) {
-				now = at;
-				if (run === 1 && index === 0) switcher.push(1, 'a', media.init);
-				switcher.push(run, 'a', media.parts[index]!);
-			}
-			// On the wall clock: where run 0's media delivered ended, and where run 1's first delivered part begins.
-			const run0End = delivered.filter((d) => d.run === 0).length * partMs;
-			const run1Start = 1000 + delivered.find((d) => d.run === 1)!.index * partMs;
-			return { repeatMs: run0End - run1Start, details };
-		};
-		const byEncoder = replay(true);
-		expect(byEncoder.details.map((d) => d.placedBy)).toEqual(['none', 'encoder']);
-		expect(byEncoder.details[1]!.arrivalLagMs).toBeCloseTo(1500, -1);
-		expect(byEncoder.repeatMs).toBeGreaterThanOrEqual(-partMs);
-		expect(byEncoder.repeatMs).toBeLessThanOrEqual(partMs);
+		// (an encode started on a starved machine), at real-time pace.
+		const arrivals = media.parts.flatMap((_, i) => [
+			{ at: Math.round(partMs * (i + 1) + Math.min(2000, Math.max(0, i - 2) * 300)), run: 0, rendition: 'a', index: i },
+			{ at: Math.round(1000 + partMs * (i + 1) + 1500), run: 1, rendition: 'a', index: i },
+		]);
+		const byEncoder = playArrivals(media, ['a'], arrivals, [0, 1000]);
+		expect(byEncoder.switches.map((s) => s.details.placedBy)).toEqual(['none', 'encoder']);
+		expect(byEncoder.switches[1]!.details.arrivalLagMs).toBeCloseTo(1500, -1);
+		const { run0EndMs, run1StartMs } = handOver(byEncoder.delivered, partMs, 1000);
+		expect(run0EndMs - run1StartMs).toBeGreaterThanOrEqual(-partMs);
+		expect(run0EndMs - run1StartMs).toBeLessThanOrEqual(partMs);
 		// By arrivals alone, run 1's clock carries its 1.5 s of encode, and it repeated about that much.
-		const byArrivals = replay(false);
-		expect(byArrivals.details.map((d) => d.placedBy)).toEqual(['none', 'arrivals']);
-		expect(byArrivals.repeatMs).toBeGreaterThan(1200);
+		const byArrivals = playArrivals(media, ['a'], arrivals);
+		expect(byArrivals.switches.map((s) => s.details.placedBy)).toEqual(['none', 'arrivals']);
+		const arrived = handOver(byArrivals.delivered, partMs, 1000);
+		expect(arrived.run0EndMs - arrived.run1StartMs).toBeGreaterThan(1200);
 	});
 
 	it('keeps the run on air while a new run started on a starved machine catches up (15 s at most), then follows it within a part', () => {
 		const partMs = (10 * 1024) / 48;
-		let now = 0;
-		let runOf = 0;
-		let switchedAtMs = 0;
-		let readyAtMs = 0;
-		const delivered: { run: number; index: number }[] = [];
-		const indexOf = (item: RunItem) => long.parts.findIndex((p) => p.kind === 'part' && item.kind === 'part' && p.moof === item.moof);
-		const switcher = new RunSwitcher({
-			renditions: ['a'],
-			warmupMs: 100,
-			nowMs: () => now,
-			deliver: (_, item) => {
-				if (item.kind === 'part') delivered.push({ run: runOf, index: indexOf(item) });
-			},
-			switched: (n) => {
-				runOf = n;
-				switchedAtMs = now;
-			},
-		});
 		// Run 0 (media from 0 ms) delivers each part 300 ms after its media ends. Run 1 (media from 1000 ms) starts 8 s
 		// behind its input and catches up at 2.2× real time to 300 ms behind (after about 14 s of its media).
-		const arrivals: { at: number; run: number; index: number }[] = [];
-		for (let i = 0; i < long.parts.length; i++) {
-			const endMs = partMs * (i + 1);
-			arrivals.push({ at: Math.round(endMs + 300), run: 0, index: i });
-			arrivals.push({ at: Math.round(1000 + endMs + Math.max(300, 8000 - 0.55 * endMs)), run: 1, index: i });
-		}
-		arrivals.sort((x, y) => x.at - y.at || x.run - y.run);
-		for (const run of [0, 1]) {
-			switcher.opened(run, 'a');
-			switcher.mediaOrigin(run, run * 1000);
-		}
-		switcher.push(0, 'a', long.init);
-		for (const { at, run, index } of arrivals) {
-			now = at;
-			if (run === 1 && index === 0) switcher.push(1, 'a', long.init);
-			if (run === 1 && index === 1) readyAtMs = at;
-			switcher.push(run, 'a', long.parts[index]!);
-		}
+		const arrivals = long.parts.flatMap((_, i) => [
+			{ at: Math.round(partMs * (i + 1) + 300), run: 0, rendition: 'a', index: i },
+			{ at: Math.round(1000 + partMs * (i + 1) + Math.max(300, 8000 - 0.55 * partMs * (i + 1))), run: 1, rendition: 'a', index: i },
+		]);
+		const { delivered, switches } = playArrivals(long, ['a'], arrivals, [0, 1000]);
 		// It waited past the 5 s a slow run on air gets (going on air then repeated 1.2 s), less than 15 s.
-		expect(switchedAtMs - readyAtMs).toBeGreaterThan(5000);
-		expect(switchedAtMs - readyAtMs).toBeLessThan(15_000);
-		const run0EndMs = delivered.filter((d) => d.run === 0).length * partMs;
-		const run1StartMs = 1000 + delivered.find((d) => d.run === 1)!.index * partMs;
+		const readyAtMs = arrivals.find((a) => a.run === 1 && a.index === 1)!.at;
+		expect(switches[1]!.atMs - readyAtMs).toBeGreaterThan(5000);
+		expect(switches[1]!.atMs - readyAtMs).toBeLessThan(15_000);
+		const { run0EndMs, run1StartMs } = handOver(delivered, partMs, 1000);
 		expect(run0EndMs - run1StartMs).toBeGreaterThanOrEqual(-partMs);
 		expect(run0EndMs - run1StartMs).toBeLessThanOrEqual(partMs);
 	});
@@ -409,21 +391,8 @@ describe('RunSwitcher', () => {
 		const partMs = (10 * 1024) / 48;
 		// Run 0's media begins at 0 ms, run 1's at 1000 ms (their encoders' clocks). Run 0 delivers parts 0–2 as their
 		// media ends, then `a` (and `b` unless it keeps going) nothing until 3500 ms, when its backlog comes: parts 3–10.
-		// Run 1's parts arrive 300 ms after their media ends. Returns where each run's delivered media ends and begins.
+		// Run 1's parts arrive 300 ms after their media ends.
 		const replay = (bKeepsGoing: boolean) => {
-			let now = 0;
-			let runOf = 0;
-			const delivered: { run: number; rendition: string; index: number }[] = [];
-			const indexOf = (item: RunItem) => media.parts.findIndex((p) => p.kind === 'part' && item.kind === 'part' && p.moof === item.moof);
-			const switcher = new RunSwitcher({
-				renditions: ['a', 'b'],
-				warmupMs: 100,
-				nowMs: () => now,
-				deliver: (rendition, item) => {
-					if (item.kind === 'part') delivered.push({ run: runOf, rendition, index: indexOf(item) });
-				},
-				switched: (n) => (runOf = n),
-			});
 			const arrivals: { at: number; run: number; rendition: string; index: number }[] = [];
 			for (let i = 0; i <= 10; i++) {
 				const onTime = Math.round(partMs * (i + 1));
@@ -431,19 +400,7 @@ describe('RunSwitcher', () => {
 				arrivals.push({ at: i <= 2 || bKeepsGoing ? onTime : Math.max(3500, onTime), run: 0, rendition: 'b', index: i });
 			}
 			for (let i = 0; i < 12; i++) for (const rendition of ['a', 'b']) arrivals.push({ at: Math.round(1000 + partMs * (i + 1) + 300), run: 1, rendition, index: i });
-			arrivals.sort((x, y) => x.at - y.at || x.run - y.run);
-			for (const run of [0, 1]) {
-				for (const rendition of ['a', 'b']) switcher.opened(run, rendition);
-				switcher.mediaOrigin(run, run * 1000);
-			}
-			for (const rendition of ['a', 'b']) switcher.push(0, rendition, media.init);
-			for (const { at, run, rendition, index } of arrivals) {
-				now = at;
-				if (run === 1 && index === 0) switcher.push(1, rendition, media.init);
-				switcher.push(run, rendition, media.parts[index]!);
-			}
-			const ofA = delivered.filter((d) => d.rendition === 'a');
-			return { run0EndMs: ofA.filter((d) => d.run === 0).length * partMs, run1StartMs: 1000 + ofA.find((d) => d.run === 1)!.index * partMs };
+			return handOver(playArrivals(media, ['a', 'b'], arrivals, [0, 1000]).delivered, partMs, 1000);
 		};
 		// Starved: run 1 waited for run 0's backlog up to where its own media begins (1000 ms) and follows it within a
 		// part: nothing lost, nothing twice.
