@@ -8,7 +8,8 @@ import { sample, TribuneSystem } from './support/tribuneSystem.js';
  * `getDisplayMedia` gives a canvas-drawn "slide" (the colour and size the test sets in `window.slide`, with known
  * text and, when asked, a tone as the tab's sound), so what arrives on the other pages can be checked by its
  * colour and size. A speaker shares and the others see it large with the tiles beside it (pinned first); the host
- * stops it; a second speaker shares with tab audio; the first replaces it after saying yes; the browser's own
+ * stops it; a second speaker shares with tab audio; the first replaces it after saying yes (and a third page goes
+ * from the old picture to the new in place, never without a share or a picture between); the browser's own
  * "stop sharing" ends a share; a demoted sharer's share ends; the host's switch takes sharing from speakers; and a
  * share larger than ingest's bounds is ended by the server. A listener on HLS sees the first share take most of the
  * broadcast picture (the presentation layout), and the picture without it once stopped; the times are logged, and
@@ -72,16 +73,29 @@ function fakeDisplayMedia(): void {
 		draw();
 		const timer = setInterval(draw, 100);
 		const stream = canvas.captureStream(15);
+		let ac: AudioContext | undefined;
 		if (audio) {
-			const ac = new AudioContext();
+			ac = new AudioContext();
 			const osc = ac.createOscillator();
 			const dest = ac.createMediaStreamDestination();
 			osc.connect(dest);
 			osc.start();
 			stream.addTrack(dest.stream.getAudioTracks()[0]!);
 		}
+		// A real capture ends with its tracks; these draw until told: `stop()` fires no 'ended', so it is told here too.
+		const end = () => {
+			clearInterval(timer);
+			void ac?.close();
+			ac = undefined;
+		};
+		for (const track of stream.getTracks()) {
+			track.stop = () => {
+				end();
+				MediaStreamTrack.prototype.stop.call(track);
+			};
+		}
 		const video = stream.getVideoTracks()[0]!;
-		video.addEventListener('ended', () => clearInterval(timer));
+		video.addEventListener('ended', end);
 		if (w.slide.noScale) video.applyConstraints = async () => {};
 		w.shared = stream;
 		return stream;
@@ -108,6 +122,107 @@ const shownShare = (page: Page, who?: string) =>
 		const [r, g, b] = ctx.getImageData(4, 18, 1, 1).data;
 		return { ...shown, rgb: [r!, g!, b!] };
 	}, who);
+
+interface ShareSample {
+	/** Since the watch began. */
+	atMs: number;
+	/** Whose share the page lays out (null: no share). */
+	who: string | null;
+	/** The share's visible video: its picture's width (0: no frame yet), and its track is live (a stopped track's picture is black). */
+	width: number;
+	live: boolean;
+	/** Now and then: the colour of the picture's left edge (a black one is no picture either). */
+	rgb?: number[];
+}
+
+/**
+ * Samples, in the page until `stopWatchingShare`, what it shows of a share: at every frame it paints
+ * (requestAnimationFrame), and at every moment the share could go missing between two frames — a change to the page
+ * (the share's box taken away and put back), a video's media events (given another stream, a video shows nothing
+ * until that stream's first frame) and a track stopped (its picture turns black). Only every tenth frame reads the
+ * picture's colour (drawing a 1080p frame loads the page whose latency is measured).
+ */
+const watchShare = (page: Page) =>
+	page.evaluate(() => {
+		const w = window as unknown as { shareSamples: ShareSample[]; stopShareWatch: () => void };
+		w.shareSamples = [];
+		const start = performance.now();
+		const canvas = document.createElement('canvas');
+		canvas.width = 16;
+		canvas.height = 9;
+		const ctx = canvas.getContext('2d', { willReadFrequently: true })!;
+		const sample = (withColour = false) => {
+			const figure = document.querySelector<HTMLElement>('[data-testid=screen-share]');
+			const video = [...(figure?.querySelectorAll('video') ?? [])].find((v) => getComputedStyle(v).opacity !== '0');
+			const track = (video?.srcObject as MediaStream | null | undefined)?.getVideoTracks()[0];
+			const s: ShareSample = { atMs: Math.round(performance.now() - start), who: figure?.dataset.participantId ?? null, width: video?.videoWidth ?? 0, live: track?.readyState === 'live' };
+			if (withColour && video && s.width > 0 && s.live) {
+				ctx.drawImage(video, 0, 0, 16, 9);
+				s.rgb = [...ctx.getImageData(1, 4, 1, 1).data.slice(0, 3)];
+			}
+			w.shareSamples.push(s);
+		};
+		let frames = 0;
+		let running = true;
+		const onFrame = () => {
+			if (!running) return;
+			sample(frames++ % 10 === 0);
+			requestAnimationFrame(onFrame);
+		};
+		requestAnimationFrame(onFrame);
+		const observer = new MutationObserver(() => sample());
+		observer.observe(document.body, { childList: true, subtree: true, attributes: true, attributeFilter: ['data-participant-id', 'class'] });
+		const mediaEvents = ['emptied', 'loadstart', 'loadeddata', 'resize'];
+		const onMedia = () => sample();
+		for (const name of mediaEvents) document.addEventListener(name, onMedia, true);
+		const stop = MediaStreamTrack.prototype.stop;
+		MediaStreamTrack.prototype.stop = function (this: MediaStreamTrack) {
+			stop.call(this);
+			sample();
+		};
+		w.stopShareWatch = () => {
+			running = false;
+			observer.disconnect();
+			for (const name of mediaEvents) document.removeEventListener(name, onMedia, true);
+			MediaStreamTrack.prototype.stop = stop;
+		};
+	});
+
+const stopWatchingShare = (page: Page) =>
+	page.evaluate(() => {
+		const w = window as unknown as { shareSamples: ShareSample[]; stopShareWatch: () => void };
+		w.stopShareWatch();
+		return w.shareSamples;
+	});
+
+/**
+ * How many samples show no share (or a share of none of `who`), and no picture of one of `colours`, and the longest
+ * such time: from the first such sample to the next good one (to the last sample if none follows), ms. `why`: how
+ * many samples showed no share, no frame yet, a stopped track, another colour.
+ */
+function shareGaps(samples: ShareSample[], who: string[], colours: string[]) {
+	const noShare = (s: ShareSample) => s.who === null || !who.includes(s.who);
+	const wrongColour = (s: ShareSample) => s.rgb !== undefined && !colours.some((c) => close(s.rgb, c));
+	const noPicture = (s: ShareSample) => noShare(s) || s.width === 0 || !s.live || wrongColour(s);
+	const longest = (bad: (s: ShareSample) => boolean) => {
+		let worst = 0;
+		let since: number | undefined;
+		for (const s of samples) {
+			if (bad(s)) since ??= s.atMs;
+			else if (since !== undefined) {
+				worst = Math.max(worst, s.atMs - since);
+				since = undefined;
+			}
+		}
+		return since === undefined ? worst : Math.max(worst, samples.at(-1)!.atMs - since);
+	};
+	const count = (bad: (s: ShareSample) => boolean) => samples.filter(bad).length;
+	return {
+		noShare: { samples: count(noShare), longestMs: longest(noShare) },
+		noPicture: { samples: count(noPicture), longestMs: longest(noPicture) },
+		why: `no share ${count(noShare)}, no frame ${count((s) => !noShare(s) && s.width === 0)}, a stopped track ${count((s) => !noShare(s) && s.width > 0 && !s.live)}, another colour ${count(wrongColour)} of ${count((s) => s.rgb !== undefined)} read (${samples.filter(wrongColour).map((s) => s.rgb!.join(',')).join('; ')})`,
+	};
+}
 
 /** The part of a listener's broadcast picture (HLS) that is the colour `hex`, 0–1, and what the picture was. */
 const broadcastShare = (page: Page, hex: string) =>
@@ -273,11 +388,22 @@ describe('screen sharing on stage', () => {
 		await sam.getByTestId('share-cancel').click();
 		expect(await sam.evaluate(() => (window as unknown as { displayRequests: number }).displayRequests)).toBe(1);
 		await sam.getByTestId('share-screen').click();
+		// The host's page goes from Tess's picture to Sam's in place: never without a share, nor a black picture between;
+		// and so does Tess's own (her preview until Sam's picture).
+		await Promise.all([watchShare(host), watchShare(tess)]);
 		const replaceClick = Date.now();
 		await sam.getByTestId('share-replace').click();
 		await expectShare(host, samId, '#1e8449', "Sam's replacement on the host's page");
 		const replacementOnHost = (Date.now() - replaceClick) / 1000;
 		console.log(`Sam's replacement on the host's page ${replacementOnHost.toFixed(1)} s after the click`);
+		await expectShare(tess, samId, '#1e8449', "Sam's replacement on Tess's page");
+		for (const [page, whose] of [[host, "the host's page"], [tess, "Tess's page"]] as const) {
+			const samples = await stopWatchingShare(page);
+			const gaps = shareGaps(samples, [tessId!, samId!], ['#2455c3', '#1e8449']);
+			console.log(`Sam's replacement on ${whose}: ${samples.length} samples over ${((samples.at(-1)?.atMs ?? 0) / 1000).toFixed(1)} s; no share in ${gaps.noShare.samples} (${gaps.noShare.longestMs} ms at most), no picture in ${gaps.noPicture.samples} (${gaps.noPicture.longestMs} ms at most): ${gaps.why}`);
+			expect.soft(samples.length, `samples of ${whose} during the replacement`).toBeGreaterThan(10);
+			expect.soft({ noShare: gaps.noShare.samples, noPicture: gaps.noPicture.samples }, `samples of ${whose} during the replacement without a share, and without a picture (${gaps.why})`).toEqual({ noShare: 0, noPicture: 0 });
+		}
 		withinBound(replacementOnHost, latencyBounds.stage, "Sam's replacement on the host's page");
 		withinBound(await listenerSees(late, '#1e8449', "Sam's replacement", replaceClick), latencyBounds.broadcast, "Sam's replacement on the listener's picture");
 		await expect.poll(() => toasts(tess), { timeout: 10_000 }).toMatch(/Your screen share was replaced/);

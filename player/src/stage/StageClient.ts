@@ -6,6 +6,8 @@ import type { SignalingSocket } from '../signaling/SignalingSocket.js';
 /** A remote speaker's track, as it arrives. */
 export interface RemoteTrack {
 	consumerId: string;
+	/** The producer it consumes (a screen's is the share that `screenShare` events name). */
+	producerId: string;
 	participantId: string;
 	kind: 'audio' | 'video';
 	/** Microphone, camera, shared screen or the shared tab's sound. */
@@ -30,8 +32,12 @@ export const screenEncoding = Object.freeze({ maxBitrate: 2_500_000, maxFramerat
 export interface StageClientOptions {
 	/** Called for each remote track (play audio in an <audio>, video in a <video>). */
 	onTrack?: (remote: RemoteTrack) => void;
-	/** Called when a remote track ends (the speaker left, was demoted or unpublished). */
-	onTrackEnded?: (consumerId: string) => void;
+	/**
+	 * Called when a remote track ends (the speaker left, was demoted or unpublished). Closing its consumer stops the
+	 * track (a video's picture goes black): answering a promise keeps the consumer open, its last picture frozen,
+	 * until the promise settles (a replaced share's picture stays until its successor's shows).
+	 */
+	onTrackEnded?: (consumerId: string) => Promise<void> | void;
 }
 
 /**
@@ -156,15 +162,16 @@ export class StageClient {
 			rtpParameters: data.rtpParameters as unknown as types.RtpParameters,
 		});
 		this.#consumers.set(consumer.id, consumer);
-		this.#options.onTrack?.({ consumerId: consumer.id, participantId: data.participantId, kind: data.kind, source: data.source ?? (data.kind === 'audio' ? 'mic' : 'camera'), track: consumer.track });
+		this.#options.onTrack?.({ consumerId: consumer.id, producerId: data.producerId, participantId: data.participantId, kind: data.kind, source: data.source ?? (data.kind === 'audio' ? 'mic' : 'camera'), track: consumer.track });
 		await this.#signaling.request('resumeConsumer', { consumerId: consumer.id });
 	}
 
 	#closeConsumer(consumerId: string): void {
 		const consumer = this.#consumers.get(consumerId);
 		if (!consumer) return;
-		consumer.close();
 		this.#consumers.delete(consumerId);
-		this.#options.onTrackEnded?.(consumerId);
+		const held = this.#options.onTrackEnded?.(consumerId);
+		if (held) void held.then(() => consumer.close());
+		else consumer.close();
 	}
 }

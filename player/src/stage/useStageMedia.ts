@@ -1,7 +1,9 @@
 import type { types } from 'mediasoup-client';
 import { computed, onBeforeUnmount, ref, shallowRef, watch, type Ref } from 'vue';
-import { SignalingError, type SignalingSocket } from '../signaling/SignalingSocket.js';
+import type { SignalingSocket } from '../signaling/SignalingSocket.js';
 import { describeError, mediaErrorCode } from '../space/describeError.js';
+import { LocalScreenShare } from './LocalScreenShare.js';
+import { ScreenShareView } from './ScreenShareView.js';
 import type { RemoteTrack, StageClient } from './StageClient.js';
 import { panFor } from './spatialPan.js';
 
@@ -28,28 +30,6 @@ export interface StageMediaInputs {
 	onError: (message: string) => void;
 }
 
-/** A screen share on stage as this speaker sees it: someone else's (consumed) or their own (a local preview). */
-export interface ScreenView {
-	participantId: string;
-	stream: MediaStream;
-	mine: boolean;
-}
-
-/**
- * What a screen share asks the browser for: at most 1920 × 1080 (the browser scales a larger screen down) and 15
- * fps, the tab's sound if the user ticks it, and not this tab itself (sharing the stage page would loop).
- */
-export const displayMediaOptions = {
-	video: { width: { max: 1920 }, height: { max: 1080 }, frameRate: { ideal: 15, max: 15 } },
-	audio: true,
-	selfBrowserSurface: 'exclude',
-	surfaceSwitching: 'include',
-	systemAudio: 'exclude',
-} as DisplayMediaStreamOptions;
-
-/** This browser can share a screen (phones cannot: no getDisplayMedia). */
-export const canShareScreen = (): boolean => typeof navigator !== 'undefined' && typeof navigator.mediaDevices?.getDisplayMedia === 'function';
-
 /**
  * A speaker's media: when `active` turns true it asks for the microphone (and camera in a video space), joins the
  * stage with mediasoup-client and plays every other speaker through Web Audio (a stereo panner each, placed where
@@ -62,12 +42,15 @@ export function useStageMedia(inputs: StageMediaInputs) {
 	const localVideo = shallowRef<MediaStream | undefined>();
 	/** Remote cameras by participant id. */
 	const remoteVideo = shallowRef(new Map<string, MediaStream>());
-	/** The screen share on stage (someone else's, or ours), while this speaker is on stage. */
-	const remoteScreen = shallowRef<ScreenView | undefined>();
-	const localScreen = shallowRef<ScreenView | undefined>();
-	const screen = computed(() => localScreen.value ?? remoteScreen.value);
+	const screens = new ScreenShareView();
+	const localShare = new LocalScreenShare(screens, { onError: inputs.onError, socket: () => clientSocket });
+	/**
+	 * The screen share on stage while this speaker is on stage: ours, or someone else's; ours replaced, its successor
+	 * once here (the page swaps pictures when the successor has one).
+	 */
+	const screen = computed(() => (localShare.replaced.value ? (screens.remote.value ?? localShare.view.value) : (localShare.view.value ?? screens.remote.value)));
 	/** Our share is being set up (the browser's picker is open, or the server is asked). */
-	const sharing = ref(false);
+	const sharing = localShare.sharing;
 	const micError = ref('');
 
 	let client: StageClient | undefined;
@@ -76,10 +59,7 @@ export function useStageMedia(inputs: StageMediaInputs) {
 	let mic: MediaStreamTrack | undefined;
 	let camera: MediaStreamTrack | undefined;
 	let cameraProducer: types.Producer | undefined;
-	let screenTracks: MediaStreamTrack[] = [];
-	let screenProducers: types.Producer[] = [];
 	let offShareEvents: (() => void) | undefined;
-	let remoteScreenConsumer: string | undefined;
 	const remotes = new Map<string, RemoteAudio>();
 	const consumerOwner = new Map<string, { participantId: string; kind: 'audio' | 'video'; source: RemoteTrack['source'] }>();
 	let generation = 0;
@@ -97,12 +77,11 @@ export function useStageMedia(inputs: StageMediaInputs) {
 		}
 	}
 
-	function onTrack({ consumerId, participantId, kind, source, track }: RemoteTrack): void {
+	function onTrack({ consumerId, producerId, participantId, kind, source, track }: RemoteTrack): void {
 		consumerOwner.set(consumerId, { participantId, kind, source });
 		const stream = new MediaStream([track]);
 		if (source === 'screen') {
-			remoteScreenConsumer = consumerId;
-			remoteScreen.value = { participantId, stream, mine: false };
+			screens.received({ consumerId, producerId, participantId, stream });
 			return;
 		}
 		if (kind === 'video') {
@@ -123,7 +102,7 @@ export function useStageMedia(inputs: StageMediaInputs) {
 		placeAll();
 	}
 
-	function onTrackEnded(consumerId: string): void {
+	function onTrackEnded(consumerId: string): Promise<void> | undefined {
 		const owner = consumerOwner.get(consumerId);
 		consumerOwner.delete(consumerId);
 		const remote = remotes.get(consumerId);
@@ -133,17 +112,14 @@ export function useStageMedia(inputs: StageMediaInputs) {
 			remote.element.srcObject = null;
 			remotes.delete(consumerId);
 		}
-		if (owner?.source === 'screen') {
-			// A replacement's consumer may arrive before the replaced one's closes.
-			if (remoteScreenConsumer === consumerId) {
-				remoteScreenConsumer = undefined;
-				remoteScreen.value = undefined;
-			}
-		} else if (owner?.kind === 'video') {
+		// A replaced share's consumer stays open, its picture on screen, until its successor's picture shows.
+		if (owner?.source === 'screen') return screens.ended(consumerId);
+		if (owner?.kind === 'video') {
 			const next = new Map(remoteVideo.value);
 			next.delete(owner.participantId);
 			remoteVideo.value = next;
 		}
+		return undefined;
 	}
 
 	async function getMicrophone(): Promise<MediaStreamTrack | undefined> {
@@ -167,11 +143,9 @@ export function useStageMedia(inputs: StageMediaInputs) {
 		client = new Client(socket, { onTrack, onTrackEnded });
 		clientSocket = socket;
 		offShareEvents?.();
-		// The server ended our share (a host stopped it, a new one replaced it, we were demoted, it went past its
-		// bounds): the capture stops here too, so the browser's "sharing" indicator goes away.
-		offShareEvents = socket.on('screenShare', ({ share, ended }) => {
-			const mine = localScreen.value?.participantId;
-			if (ended && ended.participantId === mine && share?.participantId !== mine) endLocalShare();
+		offShareEvents = socket.on('screenShare', (data) => {
+			screens.announced(data.share);
+			localShare.onShareEvent(data);
 		});
 		try {
 			await client.join(mic ? [mic] : []);
@@ -187,13 +161,13 @@ export function useStageMedia(inputs: StageMediaInputs) {
 		generation++;
 		offShareEvents?.();
 		offShareEvents = undefined;
-		endLocalShare();
-		remoteScreen.value = undefined;
+		localShare.end();
 		client?.close();
 		client = undefined;
 		clientSocket = undefined;
 		cameraProducer = undefined;
-		for (const id of [...remotes.keys(), ...consumerOwner.keys()]) onTrackEnded(id);
+		for (const id of [...remotes.keys(), ...consumerOwner.keys()]) void onTrackEnded(id);
+		screens.clear();
 		joined.value = false;
 		if (stopDevices) {
 			mic?.stop();
@@ -230,76 +204,12 @@ export function useStageMedia(inputs: StageMediaInputs) {
 		}
 	}
 
-	/**
-	 * Shares a screen, window or tab (the browser asks which, and whether to include the tab's sound). `replace`: take
-	 * over someone else's share (the page asked first). Answers false when nothing was shared (picker cancelled,
-	 * refused), having said why.
-	 */
+	/** Shares a screen (see `LocalScreenShare.share`); `replace`: take over someone else's share (the page asked first). */
 	async function shareScreen(replace = false): Promise<boolean> {
-		if (!client || sharing.value || localScreen.value) return false;
-		if (!canShareScreen()) {
-			inputs.onError('This browser cannot share a screen (phones and tablets cannot).');
-			return false;
-		}
-		sharing.value = true;
 		const mine = generation;
 		const me = client;
-		let stream: MediaStream | undefined;
-		try {
-			stream = await navigator.mediaDevices.getDisplayMedia(displayMediaOptions);
-			const video = stream.getVideoTracks()[0];
-			if (!video) throw new Error('no picture was shared');
-			// Text and fine lines: keep the resolution, give up frames when short of bandwidth.
-			video.contentHint = 'detail';
-			await fitScreen(video);
-			if (mine !== generation || client !== me) throw new Error('left the stage');
-			screenTracks = stream.getTracks();
-			const producer = await me.publish(video, { source: 'screen', replace });
-			screenProducers = [producer];
-			localScreen.value = { participantId: currentId(), stream: new MediaStream([video]), mine: true };
-			// The browser's own "Stop sharing" (or the shared window closing) ends it like our button.
-			video.addEventListener('ended', () => void stopShare());
-			const audio = stream.getAudioTracks()[0];
-			if (audio) {
-				try {
-					screenProducers.push(await me.publish(audio, { source: 'screenAudio' }));
-				} catch {
-					inputs.onError('Your screen is shared without its sound: the sound could not be sent.');
-				}
-			}
-			return true;
-		} catch (e) {
-			for (const t of stream?.getTracks() ?? []) t.stop();
-			screenTracks = [];
-			screenProducers = [];
-			const name = (e as { name?: string }).name;
-			// Cancelling the picker is not an error worth a message.
-			if (name !== 'NotAllowedError' && name !== 'AbortError') inputs.onError(`Could not share your screen: ${describeShareError(e)}`);
-			return false;
-		} finally {
-			sharing.value = false;
-		}
-	}
-
-	/** Stops our share: the server first (so everyone sees it end now), then the capture. */
-	async function stopShare(): Promise<void> {
-		if (!localScreen.value && screenProducers.length === 0) return;
-		const socket = clientSocket;
-		endLocalShare();
-		// Already ended at the server (a host stopped it first, or we left): nothing more to do.
-		await socket?.request('stopShare', {}).catch(() => {});
-	}
-
-	function endLocalShare(): void {
-		for (const p of screenProducers) p.close();
-		screenProducers = [];
-		for (const t of screenTracks) t.stop();
-		screenTracks = [];
-		localScreen.value = undefined;
-	}
-
-	function currentId(): string {
-		return inputs.youId?.value ?? 'you';
+		if (!me) return false;
+		return localShare.share(me, { participantId: inputs.youId?.value ?? 'you', replace, current: () => mine === generation && client === me });
 	}
 
 	function setSpatial(on: boolean): void {
@@ -373,28 +283,7 @@ export function useStageMedia(inputs: StageMediaInputs) {
 		return s ? { participantId: s.participantId, mine: s.mine, width: settings?.width ?? 0, height: settings?.height ?? 0 } : null;
 	}
 
-	return { joined, cameraOn, spatial, localVideo, remoteVideo, screen, sharing, micError, setCamera, setSpatial, shareScreen, stopShare, onStageReset, levels, packetStats, screenInfo };
+	return { joined, cameraOn, spatial, localVideo, remoteVideo, screen, sharing, micError, setCamera, setSpatial, shareScreen, stopShare: () => localShare.stop(), onStageReset, levels, packetStats, screenInfo };
 }
 
 export type StageMedia = ReturnType<typeof useStageMedia>;
-
-/**
- * Keeps a captured screen inside ingest's bounds even where the browser ignored the request's maximum (a screen
- * larger than 1920 × 1080 is scaled down, keeping its shape). Best effort: a browser that refuses keeps its size, and
- * ingest ends a share past its bounds with a message.
- */
-async function fitScreen(track: MediaStreamTrack): Promise<void> {
-	const { width = 0, height = 0 } = track.getSettings();
-	const scale = Math.min(1, 1920 / Math.max(width, 1), 1920 / Math.max(height, 1), Math.sqrt((1920 * 1080) / Math.max(width * height, 1)));
-	if (scale >= 1) return;
-	// Refused: the share goes at its size, and ingest says so if that is past its bounds.
-	await track.applyConstraints({ width: Math.floor(width * scale), height: Math.floor(height * scale), frameRate: { max: 15 } }).catch(() => undefined);
-}
-
-function describeShareError(e: unknown): string {
-	if (e instanceof SignalingError) {
-		if (e.code === 'conflict') return `${e.message}.`;
-		if (e.code === 'forbidden') return e.message.includes('replace') ? `${e.message}.` : 'you may not share a screen in this space.';
-	}
-	return e instanceof Error ? e.message : 'unknown error';
-}
