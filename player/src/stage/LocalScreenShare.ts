@@ -82,13 +82,14 @@ export class LocalScreenShare {
 		}
 	}
 
-	/** Stops our share: the server first (so everyone sees it end now), then the capture. */
+	/** Stops our share: here at once (producers, capture, preview), then at the server, which tells everyone. */
 	async stop(): Promise<void> {
 		if (!this.view.value && this.#producers.length === 0) return;
 		const socket = this.#socket();
 		this.end();
-		// Already ended at the server (a host stopped it first, or we left): nothing more to do.
-		await socket?.request('stopShare', {}).catch(() => {});
+		// A refusal or a lost connection needs nothing more: the share had already ended at the server (a host stopped
+		// it, or it was replaced), or it ends there with our connection.
+		await socket?.request('stopShare', {}).catch(() => {}); // safe to ignore: see the comment above
 	}
 
 	/** A `screenShare` event: one that ends our share (and names no share of ours) ends it here. */

@@ -17,6 +17,13 @@ async function settled(p: Promise<void> | undefined): Promise<boolean> {
 const tess = { consumerId: 'c-tess', producerId: 'p-tess', participantId: 'tess', stream: stream('s-tess') };
 const sam = { consumerId: 'c-sam', producerId: 'p-sam', participantId: 'sam', stream: stream('s-sam') };
 
+/** Tess's share received, another share (`producerId`) announced, then Tess's consumer ended: what `ended` answered. */
+function tessReplacedBy(views: ScreenShareView, producerId = 'p-sam'): Promise<void> | undefined {
+	views.received(tess);
+	views.announced({ producerId });
+	return views.ended('c-tess');
+}
+
 describe('ScreenShareView', () => {
 	afterEach(() => vi.useRealTimers());
 
@@ -55,9 +62,7 @@ describe('ScreenShareView', () => {
 
 	it('the same speaker sharing anew is handed over like a replacement', async () => {
 		const views = new ScreenShareView();
-		views.received(tess);
-		views.announced({ producerId: 'p-tess-2' });
-		const held = views.ended('c-tess');
+		const held = tessReplacedBy(views, 'p-tess-2');
 		expect(views.remote.value?.participantId).toBe('tess');
 		views.received({ ...tess, consumerId: 'c-tess-2', producerId: 'p-tess-2', stream: stream('s-tess-2') });
 		views.remote.value!.shown();
@@ -83,9 +88,7 @@ describe('ScreenShareView', () => {
 
 	it('replaced by our own share: held until our preview shows, then no remote share remains', async () => {
 		const views = new ScreenShareView();
-		views.received(tess);
-		views.announced({ producerId: 'p-mine' });
-		const held = views.ended('c-tess');
+		const held = tessReplacedBy(views, 'p-mine');
 		expect(views.remote.value?.participantId).toBe('tess');
 		const preview = views.view('me', stream('s-mine'), true);
 		preview.shown();
@@ -109,9 +112,7 @@ describe('ScreenShareView', () => {
 
 	it('a held share goes when the space then has no share, or after the hold', async () => {
 		const views = new ScreenShareView({ holdMs: 1000 });
-		views.received(tess);
-		views.announced({ producerId: 'p-sam' });
-		const held = views.ended('c-tess');
+		const held = tessReplacedBy(views);
 		views.announced(null);
 		expect(await settled(held)).toBe(true);
 		expect(views.remote.value).toBeUndefined();
@@ -130,9 +131,7 @@ describe('ScreenShareView', () => {
 
 	it('leaving the stage releases what is held and shows nothing; other consumers are not its business', async () => {
 		const views = new ScreenShareView();
-		views.received(tess);
-		views.announced({ producerId: 'p-sam' });
-		const held = views.ended('c-tess');
+		const held = tessReplacedBy(views);
 		views.clear();
 		expect(await settled(held)).toBe(true);
 		expect(views.remote.value).toBeUndefined();

@@ -135,10 +135,10 @@ const pendingHistoryS = 8;
  */
 const maxBacklogWaitMs = 5000;
 /**
- * Longest a ready new run waits, while the run on air delivers, to encode up to where the run on air has delivered
- * to (by the encoders' clocks), ms. The run on air keeps listeners served meanwhile; a run started on a starved
- * machine writes its first seconds late (6 s behind its input at its start, caught up 12 s later, in
- * `bench:pressure`), and going on air before it had caught up repeated the difference (2.5–3 s).
+ * Longest a ready new run waits to encode up to where the run on air has delivered to (by the encoders' clocks), ms.
+ * The run on air keeps listeners served meanwhile; a run started on a starved machine writes its first seconds late
+ * (6 s behind its input at its start, caught up 12 s later, in `bench:pressure`), and going on air before it had
+ * caught up repeated the difference (2.5–3 s).
  */
 const maxCatchUpWaitMs = 15_000;
 /**
