@@ -44,8 +44,12 @@ const shakaHtml = `<!doctype html>
 const video = document.getElementById('video');
 const params = new URLSearchParams(location.search);
 const state = { stalls: 0, playing: false, firstFrameMs: undefined, startedMs: performance.now(), errors: [], cuesSeen: [], cuesLoaded: [], stallLog: [] };
-const describe = (error) => (error.severity === 2 ? 'CRITICAL ' : '') + 'code ' + error.code + ' category ' + error.category +
-	' data ' + JSON.stringify(error.data ?? []).slice(0, 400);
+// Shaka's own errors carry code, category and data; anything else (an error event a plugin raised with another
+// object) is told by its name, message and stack, which 'code undefined' hid (a CI run failed on one).
+const describe = (error) => error && error.code !== undefined
+	? (error.severity === 2 ? 'CRITICAL ' : '') + 'code ' + error.code + ' category ' + error.category + ' data ' + JSON.stringify(error.data ?? []).slice(0, 400)
+	: 'not a shaka.util.Error: ' + String(error && (error.name || error.constructor && error.constructor.name)) + ': ' +
+		String(error && error.message) + ' ' + String(error && error.stack || JSON.stringify(error) || '').slice(0, 600);
 // A stall is running out of data while playing (as the hls.js page counts it): the 'waiting' of a seek is not one.
 let stallOpen;
 video.addEventListener('waiting', () => {
