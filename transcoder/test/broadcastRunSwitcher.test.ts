@@ -77,6 +77,40 @@ describe('RunSwitcher', () => {
 		expect(delivered.at(-1)).toBe('b:part');
 	});
 
+	it('tells how late the output on air is, by its encoder clock (else its arrivals), growing while nothing arrives', () => {
+		let now = 0;
+		const switcher = new RunSwitcher({ renditions: ['a', 'b'], warmupMs: 100, nowMs: () => now, deliver: () => {}, switched: () => {} });
+		const [p0, p1] = media.parts;
+		const endS = (item: RunItem, index: number) => (item.kind === 'part' ? (index + 1) * 0.2133 : 0);
+		expect(switcher.outputLagMs()).toBeUndefined();
+		for (const r of ['a', 'b']) {
+			switcher.opened(0, r);
+			switcher.push(0, r, media.init);
+		}
+		// Its encoder read media instant 0 at 10 s; the first part (0.213 s of media) reaches both renditions at 10.5 s.
+		switcher.mediaOrigin(0, 10_000);
+		now = 10_500;
+		switcher.push(0, 'a', p0!);
+		expect(switcher.outputLagMs()).toBeUndefined();
+		switcher.push(0, 'b', p0!);
+		expect(switcher.outputLagMs()).toBeCloseTo(10_500 - 10_000 - endS(p0!, 0) * 1000, 0);
+		// Nothing more for 1.5 s: the output is that much later; a part of one rendition alone does not make it earlier.
+		now = 12_000;
+		switcher.push(0, 'a', p1!);
+		expect(switcher.outputLagMs()).toBeCloseTo(2000 - endS(p0!, 0) * 1000, 0);
+		switcher.push(0, 'b', p1!);
+		expect(switcher.outputLagMs()).toBeCloseTo(2000 - endS(p1!, 1) * 1000, 0);
+
+		// A run whose encoder told no clock: measured from its quickest part (arrival less its media's end).
+		const byArrivals = new RunSwitcher({ renditions: ['a'], warmupMs: 100, nowMs: () => now, deliver: () => {}, switched: () => {} });
+		byArrivals.opened(0, 'a');
+		byArrivals.push(0, 'a', media.init);
+		now = 20_000;
+		byArrivals.push(0, 'a', p0!);
+		expect(byArrivals.outputLagMs()).toBeCloseTo(0, 0);
+		expect(byArrivals.outputLagMs(21_000)).toBeCloseTo(1000, 0);
+	});
+
 	it('starts every rendition of a new run at one media instant, however far one arrives ahead of another', () => {
 		const delivered: { rendition: string; item: RunItem }[] = [];
 		const switcher = new RunSwitcher({ renditions: ['lead', 'lag'], warmupMs: 100, nowMs: () => 0, deliver: (rendition, item) => delivered.push({ rendition, item }), switched: () => {} });

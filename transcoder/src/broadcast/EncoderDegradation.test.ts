@@ -121,6 +121,42 @@ describe('EncoderDegradation', () => {
 		expect(changes).toEqual([{ atS: 80, direction: 'shed', from: 0, to: 1, speed: 0.98, lagMs: 1500 }]);
 	});
 
+	it('sheds an encode that keeps real time on average but reaches the packager in bursts', () => {
+		// 1.0× all along, by the encoder's own progress; its parts reach the packager every 4 s, each burst 0.6 s late
+		// at best (the encode's latency), the output growing later in between (polled every 250 ms).
+		const d = new EncoderDegradation(costs);
+		d.onAir(0, 0);
+		const changes = [];
+		for (let t = 0; t <= 60_000; t += 250) {
+			if (t % 1000 === 0) expect(d.sample({ atMs: t, speed: 1, mediaS: t / 1000 })).toBeUndefined();
+			const change = d.outputLag({ atMs: t, lagMs: 600 + (t % 4000) });
+			if (change) changes.push({ atMs: t, ...change });
+		}
+		// Judged from 5 s on (settled), when the output was 1.6 s late: 1.5 s later than that at 6.5 s, before its burst.
+		expect(changes).toEqual([{ atMs: 6500, direction: 'shed', from: 0, to: 1, speed: 1, outputLagMs: 1500 }]);
+	});
+
+	it('keeps the level while the output is as late as the encode always is, and holds a restore while it jitters', () => {
+		// Each burst 1 s apart, the output up to 0.98 s later than its quickest: under the 1.5 s that sheds.
+		const steady = new EncoderDegradation(costs);
+		steady.onAir(0, 0);
+		for (let t = 0; t <= 120_000; t += 250) expect(steady.outputLag({ atMs: t, lagMs: 2000 + (t % 1000) * 1.3 })).toBeUndefined();
+		// A stall with the encoder's main thread idle is its input, not its work: nothing shed.
+		const waiting = new EncoderDegradation(costs);
+		waiting.onAir(0, 0);
+		for (let t = 5000; t <= 30_000; t += 250) expect(waiting.outputLag({ atMs: t, lagMs: 500 + (t - 5000), mainThread: { busy: 0.01, waiting: 0.02 }, waitingCores: 0.02 })).toBeUndefined();
+		// At level 1 with headroom, a restore waits for the output to come within 0.75 s of its quickest for 20 s.
+		const jittery = new EncoderDegradation(costs, {}, 1);
+		jittery.onAir(1, 0);
+		const restores: number[] = [];
+		for (let t = 0; t <= 90_000; t += 250) {
+			const lagMs = 500 + (t < 40_000 ? (t % 1000) * 1.2 : (t % 1000) * 0.3);
+			if (t % 1000 === 0 && jittery.sample({ atMs: t, speed: 1, encoderCores: 0.3, idleCores: 1.5 })) restores.push(t);
+			expect(jittery.outputLag({ atMs: t, lagMs })).toBeUndefined();
+		}
+		expect(restores).toEqual([60_000]);
+	});
+
 	it('restores one level only after 20 s of real-time speed with the idle CPU the level costs', () => {
 		const d = new EncoderDegradation(costs, {}, 2);
 		d.onAir(2, 0);

@@ -4,10 +4,12 @@
  * `planEncodeLevels`, `runStageBroadcast`).
  *
  * - **Shed** one level when the encoder's windowed speed stays below `shedBelowSpeed` for `shedAfterMs` (every
- *   measurement in between), or when its output has fallen `maxLagMs` behind the wall clock since the run settled.
- * - **Restore** one level when, for `restoreAfterMs`, the speed is at least `restoreAtSpeed` and the machine's idle
- *   CPU would pay for the level restored (the encoder's CPU now × that level's cost ratio × `idleMargin`), and the
- *   level has lasted `minDwellMs`.
+ *   measurement in between), or when its output has fallen `maxLagMs` behind the wall clock since the run settled,
+ *   or when what reaches the packager comes `maxOutputLagMs` later than it did at its quickest in the last
+ *   `outputLagFloorMs` (an encode that keeps pace on average but delivers in bursts: listeners stall in every gap).
+ * - **Restore** one level when, for `restoreAfterMs`, the speed is at least `restoreAtSpeed`, the output came
+ *   within half of `maxOutputLagMs` of its quickest, and the machine's idle CPU would pay for the level restored (the
+ *   encoder's CPU now × that level's cost ratio × `idleMargin`), and the level has lasted `minDwellMs`.
  * - A run's first `settleMs` on air is not judged by these (its start is a burst), though its time below
  *   `settlingSlowBelowSpeed` then counts towards `shedAfterMs`; nor is anything while a change waits to go on air.
  *   Except a run that has all but stopped: below `stalledBelowSpeed` for `stalledAfterMs` sheds at once, settling or
@@ -27,6 +29,15 @@ export interface DegradationPolicy {
 	shedAfterMs: number;
 	/** Output this far behind the wall clock since the run settled sheds a level too, ms. Default 1500. */
 	maxLagMs: number;
+	/**
+	 * Output at the packager this much later than its least lateness over `outputLagFloorMs` sheds a level, ms (see
+	 * {@link EncoderDegradation.outputLag}). Default 1500: a listener holds about a second ahead of the live edge. The
+	 * encoder's own progress misses this: on a machine at its limit the encode kept 1.0× on average while its parts
+	 * reached the packager in bursts 2–5 s apart (`bench:pressure`, no hog: the listener stalled 3–10 s).
+	 */
+	maxOutputLagMs: number;
+	/** Window of the output's least lateness, the floor {@link maxOutputLagMs} counts from, ms. Default 10000. */
+	outputLagFloorMs: number;
 	/** Speed a restore needs. Default 0.99 (a live encode cannot go faster than its input: 1 at most). */
 	restoreAtSpeed: number;
 	/** How long speed and idle CPU must allow a restore before it happens, ms. Default 20000. */
@@ -66,6 +77,8 @@ export const defaultDegradationPolicy: Readonly<DegradationPolicy> = Object.free
 	shedBelowSpeed: 0.97,
 	shedAfterMs: 4000,
 	maxLagMs: 1500,
+	maxOutputLagMs: 1500,
+	outputLagFloorMs: 10_000,
 	restoreAtSpeed: 0.99,
 	restoreAfterMs: 20_000,
 	minDwellMs: 20_000,
@@ -98,6 +111,16 @@ export interface DegradationSample {
 	waitingCores?: number;
 }
 
+/** How late the output on air reaches the packager now (see {@link EncoderDegradation.outputLag}). */
+export interface OutputLagSample {
+	atMs: number;
+	/** Wall clock now minus the wall-clock instant of the newest media every rendition on air has delivered, ms. */
+	lagMs: number;
+	/** As in {@link DegradationSample}: a run waiting on its inputs is not judged. */
+	mainThread?: DegradationSample['mainThread'];
+	waitingCores?: number;
+}
+
 /** A decision: put level `to` on air. */
 export interface DegradationChange {
 	direction: 'shed' | 'restore';
@@ -106,6 +129,8 @@ export interface DegradationChange {
 	/** The measurement that decided it, for the log. */
 	speed: number;
 	lagMs?: number;
+	/** How much later than at its quickest the output reached the packager (see {@link EncoderDegradation.outputLag}). */
+	outputLagMs?: number;
 	idleCores?: number;
 	neededCores?: number;
 }
@@ -120,6 +145,10 @@ export class EncoderDegradation {
 	#stalledSinceMs: number | undefined;
 	#headroomSinceMs: number | undefined;
 	#lagBase: { atMs: number; mediaS: number } | undefined;
+	/** The output's lateness over the last `outputLagFloorMs` of the run on air, oldest first. */
+	#outputLags: { atMs: number; lagMs: number }[] = [];
+	/** The speed last measured, for how deep an output-lag shed goes. */
+	#lastSpeed = 1;
 	#changedAtMs = -Infinity;
 	#restoreAfterMs: number;
 	/** When each level was last restored (left for the one below), for relapses. */
@@ -151,6 +180,7 @@ export class EncoderDegradation {
 	onAir(level: number, atMs: number): void {
 		this.#onAir = { level, atMs };
 		this.#slowSinceMs = this.#headroomSinceMs = this.#lagBase = this.#stalledSinceMs = undefined;
+		this.#outputLags = [];
 	}
 
 	/** Judges one measurement of the run on air; returns the change to make, if any. */
@@ -159,6 +189,7 @@ export class EncoderDegradation {
 		const policy = this.#policy;
 		// A change waiting to go on air: nothing to judge yet.
 		if (!onAir || onAir.level !== this.#wanted) return undefined;
+		this.#lastSpeed = sample.speed;
 		if (this.#waitingOnIo(sample)) {
 			this.#slowSinceMs = this.#stalledSinceMs = this.#lagBase = this.#headroomSinceMs = undefined;
 			return undefined;
@@ -183,11 +214,7 @@ export class EncoderDegradation {
 		const behind = (this.#slowSinceMs !== undefined && sample.atMs - this.#slowSinceMs >= policy.shedAfterMs) || (lagMs !== undefined && lagMs >= policy.maxLagMs);
 		if (behind) {
 			if (this.#wanted >= this.maxLevel) return undefined;
-			const restoredAt = this.#restoredAtMs.get(this.#wanted + 1);
-			if (restoredAt !== undefined && sample.atMs - restoredAt < policy.relapseWindowMs) {
-				this.#restoreAfterMs = Math.min(this.#restoreAfterMs * 2, policy.maxRestoreAfterMs);
-			}
-			return this.#change('shed', this.#shedTo(sample.speed), sample, lagMs === undefined ? {} : { lagMs: Math.round(lagMs) });
+			return this.#shed(sample, lagMs === undefined ? {} : { lagMs: Math.round(lagMs) });
 		}
 		if (this.#wanted === 0 || slow) {
 			this.#headroomSinceMs = undefined;
@@ -206,6 +233,39 @@ export class EncoderDegradation {
 			...(sample.idleCores !== undefined && { idleCores: round2(sample.idleCores) }),
 			...(neededCores !== undefined && { neededCores: round2(neededCores) }),
 		});
+	}
+
+	/**
+	 * Judges how late the output on air reaches the packager (polled, so an encode that writes nothing for seconds is
+	 * seen while it does, not after): `lagMs` is measured against the least lateness of the last `outputLagFloorMs`,
+	 * which is the encode's own latency; more than `maxOutputLagMs` over it sheds (as deep as the last speed says), and
+	 * over half of it holds off a restore. Not judged while the run settles, a change waits to go on air, or the
+	 * encoder waits on its inputs.
+	 */
+	outputLag(sample: OutputLagSample): DegradationChange | undefined {
+		const onAir = this.#onAir;
+		const policy = this.#policy;
+		if (!onAir || onAir.level !== this.#wanted || !Number.isFinite(sample.lagMs)) return undefined;
+		if (sample.atMs < onAir.atMs + policy.settleMs || this.#waitingOnIo({ ...sample, speed: 0 })) {
+			this.#outputLags = [];
+			return undefined;
+		}
+		const lags = this.#outputLags;
+		lags.push({ atMs: sample.atMs, lagMs: sample.lagMs });
+		while (lags.length > 1 && lags[0]!.atMs < sample.atMs - policy.outputLagFloorMs) lags.shift();
+		const overMs = sample.lagMs - Math.min(...lags.map((l) => l.lagMs));
+		if (overMs >= policy.maxOutputLagMs / 2) this.#headroomSinceMs = undefined;
+		if (overMs < policy.maxOutputLagMs || this.#wanted >= this.maxLevel) return undefined;
+		return this.#shed({ atMs: sample.atMs, speed: this.#lastSpeed }, { outputLagMs: Math.round(overMs) });
+	}
+
+	/** Sheds from the level wanted (as deep as `sample.speed` says); a relapse makes the next restore wait longer. */
+	#shed(sample: Pick<DegradationSample, 'atMs' | 'speed'>, extra: Partial<DegradationChange>): DegradationChange {
+		const restoredAt = this.#restoredAtMs.get(this.#wanted + 1);
+		if (restoredAt !== undefined && sample.atMs - restoredAt < this.#policy.relapseWindowMs) {
+			this.#restoreAfterMs = Math.min(this.#restoreAfterMs * 2, this.#policy.maxRestoreAfterMs);
+		}
+		return this.#change('shed', this.#shedTo(sample.speed), sample, extra);
 	}
 
 	/**
@@ -238,11 +298,12 @@ export class EncoderDegradation {
 		return Math.min(this.maxLevel, this.#wanted + this.#policy.maxShedStep, Math.max(this.#wanted + 1, fitting));
 	}
 
-	#change(direction: 'shed' | 'restore', to: number, sample: DegradationSample, extra: Partial<DegradationChange>): DegradationChange {
+	#change(direction: 'shed' | 'restore', to: number, sample: Pick<DegradationSample, 'atMs' | 'speed'>, extra: Partial<DegradationChange>): DegradationChange {
 		const change: DegradationChange = { direction, from: this.#wanted, to, speed: sample.speed, ...extra };
 		this.#wanted = to;
 		this.#changedAtMs = sample.atMs;
 		this.#slowSinceMs = this.#headroomSinceMs = this.#stalledSinceMs = undefined;
+		this.#outputLags = [];
 		return change;
 	}
 }

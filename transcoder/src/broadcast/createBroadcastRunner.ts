@@ -130,6 +130,7 @@ export function createBroadcastRunner(deps: BroadcastRunnerDeps): BroadcastRunne
 				outputBytes: (run) => outputs.bytesOf(run),
 				// Each run's own media clock places it after the run before (see RunSwitcher.mediaOrigin).
 				onMediaOrigin: (run, wallMs) => packager.runMediaOrigin(run, wallMs),
+				outputLagMs: () => packager.outputLagMs(),
 				// Behind real time, the broadcast sheds work in a documented order rather than fall behind (defaults).
 				degradation: { ...(deps.startIdleCores !== undefined && { startIdleCores: deps.startIdleCores }), ...(deps.maxShed !== undefined && { maxLevel: deps.maxShed }) },
 				...(deps.rtpIp !== undefined && { ip: deps.rtpIp }),

@@ -12,7 +12,7 @@ import { stageLinkLeaseMs } from '../stageLink/stageLinkProtocol.js';
 import type { BroadcastProgress } from './broadcastJob.js';
 import { buildFfmpegPlan } from './buildFfmpegPlan.js';
 import { computeLayout, type Layout } from './computeLayout.js';
-import { defaultStartIdleCores, EncoderDegradation, startLevel, type DegradationPolicy } from './EncoderDegradation.js';
+import { defaultStartIdleCores, EncoderDegradation, startLevel, type DegradationChange, type DegradationPolicy } from './EncoderDegradation.js';
 import type { Pace } from './EncoderPace.js';
 import { planEncodeLevels, type EncodeLevel } from './encodeLevels.js';
 import type { EncoderHealth } from './encoderWatchdog.js';
@@ -61,6 +61,11 @@ export interface StageBroadcastOptions {
 	/** Run `run`'s encoder read its media instant 0 from the stage at `wallMs` (see `runFfmpeg`'s `onMediaOrigin`). */
 	onMediaOrigin?: (run: number, wallMs: number) => void;
 	/**
+	 * How late the output on air reaches the packager now, ms (see `Packager.outputLagMs`): polled for the
+	 * degradation, which sheds an encode that delivers in bursts (`EncoderDegradation.outputLag`).
+	 */
+	outputLagMs?: () => number | undefined;
+	/**
 	 * Deliberate degradation (see `EncoderDegradation`, `planEncodeLevels`): its policy, the level the first run
 	 * encodes (default: from the machine's free CPU at the start, see `startLevel` and `startIdleCores`) and the
 	 * highest level it may shed to (default: all the ladder allows). Absent: the broadcast never sheds work (tests
@@ -92,6 +97,8 @@ const slotCodecs = {
 	audio: { codecs: [{ mimeType: 'audio/opus', payloadType: opusPayloadType, clockRate: 48000, channels: 2, parameters: {} }] },
 	video: { codecs: [{ mimeType: 'video/VP8', payloadType: vp8PayloadType, clockRate: 90000, parameters: {} }] },
 } as const;
+/** How often the output's lateness is judged, ms (see `StageBroadcastOptions.outputLagMs`). */
+const outputLagPollMs = 250;
 /** Stage changes this close together start one new encode (only a stage outgrowing its slots needs one). */
 const settleMs = 150;
 /** A consumer that could not be made (the node busy) is asked for again after this long. */
@@ -209,6 +216,19 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 		if (node) for (const sessionId of sessions) link.call(node, 'renew', { sessionId }).catch(() => {});
 	}, stageLinkLeaseMs / 3);
 	signal.addEventListener('abort', poke, { once: true });
+	const onChange = (change: DegradationChange | undefined, run: LiveRun): void => {
+		if (!change) return;
+		const to = levels[change.to]!;
+		logger.info({ ...change, shed: to.shed, cpuCores: run.cpuCores, mainThread: run.mainThread, waitingCores: run.waitingCores }, change.direction === 'shed' ? 'encoder behind real time: shedding work' : 'encoder has headroom: restoring work');
+		poke();
+	};
+	const outputLag = options.outputLagMs;
+	const lagPoll = levels.length > 1 && outputLag ? setInterval(() => {
+		const lagMs = outputLag();
+		const run = current;
+		if (lagMs === undefined || !run) return;
+		onChange(degradation.outputLag({ atMs: Date.now(), lagMs, ...(run.mainThread && { mainThread: run.mainThread }), ...(run.waitingCores !== undefined && { waitingCores: run.waitingCores }) }), run);
+	}, outputLagPollMs) : undefined;
 
 	const start = (snapshot: StageLinkSnapshot, forLevel = false): LiveRun => {
 		const n = runCount++;
@@ -232,10 +252,7 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 				...(run.mainThread && { mainThread: run.mainThread }),
 				...(run.waitingCores !== undefined && { waitingCores: run.waitingCores }),
 			});
-			if (!change) return;
-			const to = levels[change.to]!;
-			logger.info({ ...change, shed: to.shed, cpuCores: run.cpuCores, mainThread: run.mainThread, waitingCores: run.waitingCores }, change.direction === 'shed' ? 'encoder behind real time: shedding work' : 'encoder has headroom: restoring work');
-			poke();
+			onChange(change, run);
 		};
 		const onWatch = ({ health, cpuCores, mainThread, waitingCores }: EncoderWatch): void => {
 			const changed = health !== run.health;

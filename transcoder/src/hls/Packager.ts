@@ -224,6 +224,11 @@ export class Packager {
 		}
 	}
 
+	/** How late the encoder run on air's output is now, ms (see {@link RunSwitcher.outputLagMs}). */
+	outputLagMs(): number | undefined {
+		return this.#switcher.outputLagMs();
+	}
+
 	/** Run `run`'s encoder read its media instant 0 from the stage at `wallMs` (see {@link RunSwitcher.mediaOrigin}). */
 	runMediaOrigin(run: number, wallMs: number): void {
 		this.#switcher.mediaOrigin(run, wallMs);

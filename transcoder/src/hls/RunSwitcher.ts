@@ -64,6 +64,8 @@ interface BufferedPart {
 	arrivedMs: number;
 	/** Media time of its first sample, s. */
 	startS: number;
+	/** Media time its samples end at, s. */
+	endS: number;
 	independent: boolean;
 }
 
@@ -99,6 +101,8 @@ interface RunClock {
 	originMs?: number;
 	/** Per rendition, where the media it delivered (on air) or holds (pending) ends, s. */
 	endS: Map<string, number>;
+	/** Per rendition, where the parts it went on air with end, s ({@link endS} counts what it delivered after). */
+	wentOnAirEndS: Map<string, number>;
 	tracks: Map<string, TrackInfo>;
 	/** Per rendition, the least `arrival − end of its media` of its parts so far, ms ({@link zeroMs} is the least of these). */
 	renditionZeroMs: Map<string, number>;
@@ -206,6 +210,20 @@ export class RunSwitcher {
 		this.#clockOf(run).originMs = wallMs;
 	}
 
+	/**
+	 * How late the output on air is now, ms: the wall clock less the instant (by the run's encoder clock, else by its
+	 * arrivals, see {@link RunClock}) up to which every rendition has delivered. It grows while nothing arrives, so a
+	 * poller sees an encode that stalls while it stalls. Undefined until every rendition of the run on air delivered.
+	 */
+	outputLagMs(nowMs = (this.#options.nowMs ?? Date.now)()): number | undefined {
+		const clock = this.#active === undefined ? undefined : this.#clocks.get(this.#active);
+		const zeroMs = clock?.originMs ?? clock?.zeroMs;
+		if (!clock || zeroMs === undefined || !Number.isFinite(zeroMs)) return undefined;
+		const ends = this.#options.renditions.map((name) => Math.max(clock.endS.get(name) ?? -Infinity, clock.wentOnAirEndS.get(name) ?? -Infinity));
+		if (!ends.every(Number.isFinite)) return undefined;
+		return nowMs - (zeroMs + Math.min(...ends) * 1000);
+	}
+
 	/** A run's rendition output opened. */
 	opened(run: number, rendition: string): void {
 		let open = this.#open.get(run);
@@ -262,9 +280,10 @@ export class RunSwitcher {
 			const fragment = pending.track === undefined ? undefined : parseFragment(item.moof, [pending.track]).tracks[0];
 			const independent = fragment?.startsWithSync === true;
 			const startS = fragment && pending.track ? fragment.baseTime / pending.track.timescale : 0;
+			const endS = fragment && pending.track ? (fragment.baseTime + fragment.duration) / pending.track.timescale : startS;
 			if (fragment) pending.originS ??= startS;
 			if (independent || pending.parts.length > 0) {
-				pending.parts.push({ item, arrivedMs: now, startS, independent });
+				pending.parts.push({ item, arrivedMs: now, startS, endS, independent });
 				// Only so much history, and always from an independent part.
 				let first = 0;
 				for (let i = 1; i < pending.parts.length; i++) if (pending.parts[i]!.independent && pending.parts[i]!.startS <= startS - pendingHistoryS) first = i;
@@ -300,7 +319,7 @@ export class RunSwitcher {
 
 	#clockOf(run: number): RunClock {
 		let clock = this.#clocks.get(run);
-		if (!clock) this.#clocks.set(run, (clock = { zeroMs: Infinity, endS: new Map(), tracks: new Map(), renditionZeroMs: new Map(), steadyParts: new Map() }));
+		if (!clock) this.#clocks.set(run, (clock = { zeroMs: Infinity, endS: new Map(), wentOnAirEndS: new Map(), tracks: new Map(), renditionZeroMs: new Map(), steadyParts: new Map() }));
 		return clock;
 	}
 
@@ -461,7 +480,9 @@ export class RunSwitcher {
 		for (const name of this.#options.renditions) {
 			const r = pending.renditions.get(name)!;
 			this.#options.deliver(name, r.init!);
-			for (const part of r.parts.slice(RunSwitcher.#startIndex(r.parts, startAtS))) this.#options.deliver(name, part.item);
+			const parts = r.parts.slice(RunSwitcher.#startIndex(r.parts, startAtS));
+			for (const part of parts) this.#options.deliver(name, part.item);
+			if (clock && parts.length > 0) clock.wentOnAirEndS.set(name, parts.at(-1)!.endS);
 		}
 	}
 }
