@@ -6,7 +6,9 @@
  * - **Shed** one level when the encoder's windowed speed stays below `shedBelowSpeed` for `shedAfterMs` (every
  *   measurement in between), or when its output has fallen `maxLagMs` behind the wall clock since the run settled,
  *   or when what reaches the packager comes `maxOutputLagMs` later than it did at its quickest in the last
- *   `outputLagFloorMs` (an encode that keeps pace on average but delivers in bursts: listeners stall in every gap).
+ *   `outputLagFloorMs`, for the `outputLagEpisodes`th time within `outputLagEpisodesMs` (an encode that keeps pace on
+ *   average but delivers in bursts: listeners stall in every gap; one stall alone is a busy moment, such as a space's
+ *   start, which a new run started then would only make longer).
  * - **Restore** one level when, for `restoreAfterMs`, the speed is at least `restoreAtSpeed`, the output came
  *   within half of `maxOutputLagMs` of its quickest, and the machine's idle CPU would pay for the level restored (the
  *   encoder's CPU now × that level's cost ratio × `idleMargin`), and the level has lasted `minDwellMs`.
@@ -38,6 +40,15 @@ export interface DegradationPolicy {
 	maxOutputLagMs: number;
 	/** Window of the output's least lateness, the floor {@link maxOutputLagMs} counts from, ms. Default 10000. */
 	outputLagFloorMs: number;
+	/**
+	 * Times the output must come {@link maxOutputLagMs} late (each from below it) within `outputLagEpisodesMs` to shed.
+	 * Default 2: a space's start on a busy machine stalled its first run once for 6–10 s (recognisers, the first
+	 * listeners' players and the encode starting together), and a lighter run started during that stall had not gone on
+	 * air before it ended, while the run on air lost what it had not encoded at the switch (8–9 s of replay).
+	 */
+	outputLagEpisodes: number;
+	/** See {@link outputLagEpisodes}, ms. Default 30000. */
+	outputLagEpisodesMs: number;
 	/** Speed a restore needs. Default 0.99 (a live encode cannot go faster than its input: 1 at most). */
 	restoreAtSpeed: number;
 	/** How long speed and idle CPU must allow a restore before it happens, ms. Default 20000. */
@@ -79,6 +90,8 @@ export const defaultDegradationPolicy: Readonly<DegradationPolicy> = Object.free
 	maxLagMs: 1500,
 	maxOutputLagMs: 1500,
 	outputLagFloorMs: 10_000,
+	outputLagEpisodes: 2,
+	outputLagEpisodesMs: 30_000,
 	restoreAtSpeed: 0.99,
 	restoreAfterMs: 20_000,
 	minDwellMs: 20_000,
@@ -147,6 +160,9 @@ export class EncoderDegradation {
 	#lagBase: { atMs: number; mediaS: number } | undefined;
 	/** The output's lateness over the last `outputLagFloorMs` of the run on air, oldest first. */
 	#outputLags: { atMs: number; lagMs: number }[] = [];
+	/** When the output last came `maxOutputLagMs` late (from below it), within `outputLagEpisodesMs`; and whether it still is. */
+	#lateEpisodes: number[] = [];
+	#late = false;
 	/** The speed last measured, for how deep an output-lag shed goes. */
 	#lastSpeed = 1;
 	#changedAtMs = -Infinity;
@@ -181,6 +197,8 @@ export class EncoderDegradation {
 		this.#onAir = { level, atMs };
 		this.#slowSinceMs = this.#headroomSinceMs = this.#lagBase = this.#stalledSinceMs = undefined;
 		this.#outputLags = [];
+		this.#lateEpisodes = [];
+		this.#late = false;
 	}
 
 	/** Judges one measurement of the run on air; returns the change to make, if any. */
@@ -238,9 +256,9 @@ export class EncoderDegradation {
 	/**
 	 * Judges how late the output on air reaches the packager (polled, so an encode that writes nothing for seconds is
 	 * seen while it does, not after): `lagMs` is measured against the least lateness of the last `outputLagFloorMs`,
-	 * which is the encode's own latency; more than `maxOutputLagMs` over it sheds (as deep as the last speed says), and
-	 * over half of it holds off a restore. Not judged while the run settles, a change waits to go on air, or the
-	 * encoder waits on its inputs.
+	 * which is the encode's own latency; more than `maxOutputLagMs` over it, for the `outputLagEpisodes`th time within
+	 * `outputLagEpisodesMs`, sheds (as deep as the last speed says), and over half of it holds off a restore. Not
+	 * judged while the run settles, a change waits to go on air, or the encoder waits on its inputs.
 	 */
 	outputLag(sample: OutputLagSample): DegradationChange | undefined {
 		const onAir = this.#onAir;
@@ -255,7 +273,11 @@ export class EncoderDegradation {
 		while (lags.length > 1 && lags[0]!.atMs < sample.atMs - policy.outputLagFloorMs) lags.shift();
 		const overMs = sample.lagMs - Math.min(...lags.map((l) => l.lagMs));
 		if (overMs >= policy.maxOutputLagMs / 2) this.#headroomSinceMs = undefined;
-		if (overMs < policy.maxOutputLagMs || this.#wanted >= this.maxLevel) return undefined;
+		const late = overMs >= policy.maxOutputLagMs;
+		if (late && !this.#late) this.#lateEpisodes.push(sample.atMs);
+		this.#late = late;
+		while (this.#lateEpisodes.length > 0 && this.#lateEpisodes[0]! < sample.atMs - policy.outputLagEpisodesMs) this.#lateEpisodes.shift();
+		if (!late || this.#lateEpisodes.length < policy.outputLagEpisodes || this.#wanted >= this.maxLevel) return undefined;
 		return this.#shed({ atMs: sample.atMs, speed: this.#lastSpeed }, { outputLagMs: Math.round(overMs) });
 	}
 
@@ -304,6 +326,8 @@ export class EncoderDegradation {
 		this.#changedAtMs = sample.atMs;
 		this.#slowSinceMs = this.#headroomSinceMs = this.#stalledSinceMs = undefined;
 		this.#outputLags = [];
+		this.#lateEpisodes = [];
+		this.#late = false;
 		return change;
 	}
 }
