@@ -108,11 +108,14 @@ export function createBroadcastRunner(deps: BroadcastRunnerDeps): BroadcastRunne
 		}).catch((error: unknown) => void logger.error({ err: error }, 'captions unavailable for this broadcast'));
 		// What the encoder flushes as it stops was captured after the space ended: not part of it. (A transcoder that
 		// stops hands the broadcast over instead: nothing is cut.)
-		const cut = (): void => {
+		const onStop = (): void => {
 			if (signal.reason === spaceEndedReason) packager.cutAt(Date.now());
+			// Captions end with the stop, while the encoder drains (seconds on a busy machine): the stage goes with the
+			// space, and captioners kept until the drain was over saw their decoders time out and restart against it.
+			captions?.finish().catch((error: unknown) => logger.warn({ err: error }, 'captions did not finish cleanly'));
 		};
-		if (signal.aborted) cut();
-		else signal.addEventListener('abort', cut, { once: true });
+		if (signal.aborted) onStop();
+		else signal.addEventListener('abort', onStop, { once: true });
 		try {
 			await runStageBroadcast({
 				spaceId: data.spaceId,

@@ -10,7 +10,7 @@ export { planEncodeLevels, type EncodeLevel } from './encodeLevels.js';
 export { broadcastJobDataSchema, broadcastJobId, broadcastProgressSchema, broadcastQueueName, type BroadcastJobData, type BroadcastProgress } from './broadcastJob.js';
 export { BroadcastQueue, type BroadcastState } from './BroadcastQueue.js';
 export { fairPriorities, fairPriority, type FairJob } from './fairPriorities.js';
-export { BroadcastWorker, type BroadcastRunner, type BroadcastWorkerOptions } from './BroadcastWorker.js';
+export { BroadcastWorker, spaceEndedReason, type BroadcastRunner, type BroadcastWorkerOptions } from './BroadcastWorker.js';
 export { runStageBroadcast, type StageBroadcastOptions } from './runStageBroadcast.js';
 export { SocketOutputs, type RenditionSink } from './SocketOutputs.js';
 export { createBroadcastRunner, type BroadcastRunnerDeps } from './createBroadcastRunner.js';

@@ -360,6 +360,7 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 		signal.removeEventListener('abort', poke);
 		for (const timer of timers) clearTimeout(timer);
 		clearInterval(renew);
+		clearInterval(lagPoll);
 		idle?.close();
 		const runs = [current, next].filter((r): r is LiveRun => r !== undefined);
 		current = next = undefined;

@@ -65,6 +65,7 @@ export class BroadcastCaptions {
 	#subscriber: Redis | undefined;
 	#unsubscribe: (() => Promise<void>) | undefined;
 	#closed: Promise<void> | undefined;
+	#finished: Promise<void> | undefined;
 	#vocabularyTimer: NodeJS.Timeout | undefined;
 
 	private constructor(options: BroadcastCaptionsOptions, burnedIn: BurnedInCaptions | undefined) {
@@ -96,7 +97,20 @@ export class BroadcastCaptions {
 		return this.#session;
 	}
 
-	/** Stops recognising (utterances in progress end with their finals, published) and following the channel. */
+	/**
+	 * The broadcast is stopping: stops recognising (each speaker is captioned until their audio pauses, no decoder is
+	 * restarted, utterances in progress end with their finals), while cues — those finals, a captioner's — still reach
+	 * the packager and the burned-in text until {@link close}. Call it at the stop, not once the encoder has drained:
+	 * the stage goes with the space, and captioners that outlived it saw their decoders time out (ffmpeg gives up on
+	 * RTP after 10 s) and restart against a space no longer there. Resolves once the captioners are closed. Idempotent.
+	 */
+	finish(): Promise<void> {
+		clearTimeout(this.#vocabularyTimer);
+		this.#finished ??= this.#session?.close() ?? Promise.resolve();
+		return this.#finished;
+	}
+
+	/** Stops recognising (as {@link finish}) and following the channel; the last finals are published first. */
 	close(): Promise<void> {
 		this.#closed ??= this.#close();
 		return this.#closed;
@@ -130,7 +144,7 @@ export class BroadcastCaptions {
 		// The space's words: read now, and again after each change a host makes (one read per change burst).
 		const vocabularyChannel = captionVocabularyChannel(prefix, spaceId);
 		this.#subscriber.on('message', (channel: string) => {
-			if (channel !== vocabularyChannel || this.#vocabularyTimer || this.#closed) return;
+			if (channel !== vocabularyChannel || this.#vocabularyTimer || this.#finished) return;
 			this.#vocabularyTimer = setTimeout(() => {
 				this.#vocabularyTimer = undefined;
 				readCaptionVocabulary(redis, prefix, spaceId)
@@ -192,8 +206,7 @@ export class BroadcastCaptions {
 	}
 
 	async #close(): Promise<void> {
-		clearTimeout(this.#vocabularyTimer);
-		await this.#session?.close();
+		await this.finish();
 		// Finals of the utterances the session just ended must reach the log before a transcript reads it.
 		await Promise.all(this.#publishing);
 		await this.#unsubscribe?.().catch(() => {});

@@ -132,7 +132,11 @@ export class CaptionSession {
 		} while (queue !== this.#queue);
 	}
 
-	/** Stops every captioner (their utterances in progress end with a final) and releases the session. Idempotent. */
+	/**
+	 * Ends captioning with the broadcast: every captioner finishes (`SpeakerCaptioner.finish`: no decoder restarts from
+	 * now on, what the speaker said until their audio pauses is captioned, utterances in progress end with a final) and
+	 * the session is released. Idempotent.
+	 */
 	close(): Promise<void> {
 		this.#closed ??= this.#close();
 		return this.#closed;
@@ -276,12 +280,14 @@ export class CaptionSession {
 		for (const handOver of this.#handOvers.values()) handOver.abort();
 		clearInterval(this.#renew);
 		clearTimeout(this.#retry);
+		// At once, not after the starts in progress (a model loading takes seconds): from now on no decoder restarts.
+		const finishing = [...this.#captioners.values()].map((c) => c.finish());
 		await this.#unwatch?.();
 		await this.#queue.catch(() => {});
 		await Promise.all(this.#starting.values());
 		const captioners = [...this.#captioners.values()];
 		this.#captioners.clear();
-		await Promise.all(captioners.map((c) => c.close()));
+		await Promise.all([...finishing, ...captioners.map((c) => c.finish())]);
 		const node = this.#latest?.node;
 		if (node) await this.#options.link.call(node, 'release', { sessionId: this.#options.sessionId }).catch(() => {});
 	}

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { allocateUdpPortPair, buildConsumerSdp, waitForUdpPortsBound } from '@tribune/ingest';
 import type { types } from 'mediasoup';
 import type { Logger } from 'pino';
@@ -52,6 +53,18 @@ export interface WallClockResult {
 
 /** Decoder restarts back off from this, doubling, up to `maxMs`; a decoder that ran `stableMs` resets it. */
 const decoderBackoff = { initialMs: 250, maxMs: 5000, stableMs: 30_000 };
+/**
+ * Stopping a decoder: SIGTERM, again after `againMs`, SIGKILL after `killMs`. ffmpeg acts on its first signal only
+ * between packets: a decoder whose RTP has stopped (the stage closed, the speaker left) sits in its read until its
+ * 10 s RTP timeout, so it was killed at `killMs`; a second signal interrupts the read, and ffmpeg still
+ * flushes what it decoded.
+ */
+const decoderStop = { againMs: 200, killMs: 2000 };
+/**
+ * `finish()`: the decoder goes on until the speaker's audio has paused `quietMs` (their stage closed with the space,
+ * or they are muted), at most `maxMs` (a stage that goes on: the broadcast moves to another transcoder).
+ */
+const finishAudio = { quietMs: 400, maxMs: 2000 };
 /** Host byte order: s16le from ffmpeg can be viewed as Int16Array only on little-endian machines. */
 const littleEndian = os.endianness() === 'LE';
 
@@ -78,6 +91,8 @@ export class SpeakerCaptioner {
 	#releasePorts: (() => void) | undefined;
 	#sdpPath: string | undefined;
 	#carry: Buffer | undefined;
+	/** When the decoder's latest PCM arrived (Date.now()); 0 before any. */
+	#lastPcmAt = 0;
 	#closed: Promise<void> | undefined;
 	#running: Promise<void>;
 	/** Results held back until `captionFrom()` (`holdCues`), the latest of each utterance in order. */
@@ -160,7 +175,18 @@ export class SpeakerCaptioner {
 
 	/** Stops decoding, lets the engine emit the final of the utterance in progress, and frees the consumer. Idempotent. */
 	close(): Promise<void> {
-		this.#closed ??= this.#close();
+		this.#closed ??= this.#close(false);
+		return this.#closed;
+	}
+
+	/**
+	 * Closes at the end of the broadcast: from now on a decoder that ends is not restarted (the stage goes with the
+	 * space, and a restart only asks a node for a space it no longer has), but the decoder runs on until the speaker's
+	 * audio has paused (`finishAudio`), so what they said up to the end is captioned; then as {@link close}, whose
+	 * promise it shares.
+	 */
+	finish(): Promise<void> {
+		this.#closed ??= this.#close(true);
 		return this.#closed;
 	}
 
@@ -245,6 +271,7 @@ export class SpeakerCaptioner {
 
 	#onPcm(chunk: Buffer): void {
 		const arrivedAt = Date.now();
+		this.#lastPcmAt = arrivedAt;
 		const bytes = this.#carry ? Buffer.concat([this.#carry, chunk]) : chunk;
 		const whole = bytes.length - (bytes.length % 2);
 		this.#carry = whole < bytes.length ? Buffer.from(bytes.subarray(whole)) : undefined;
@@ -294,23 +321,38 @@ export class SpeakerCaptioner {
 		});
 	}
 
-	async #close(): Promise<void> {
+	async #close(finish: boolean): Promise<void> {
+		// Aborted first: a decoder that ends from here on is not restarted (its 'close' handler returns).
 		this.#abort.abort();
 		clearTimeout(this.#restartTimer);
 		await this.#running.catch(() => {});
+		if (finish) await this.#audioPaused();
 		const decoder = this.#decoder;
 		if (decoder && decoder.exitCode === null && decoder.signalCode === null) {
 			const exited = new Promise<void>((resolve) => decoder.once('close', () => resolve()));
 			decoder.kill('SIGTERM');
-			const timer = setTimeout(() => decoder.kill('SIGKILL'), 2000);
+			const again = setTimeout(() => decoder.kill('SIGTERM'), decoderStop.againMs);
+			const kill = setTimeout(() => decoder.kill('SIGKILL'), decoderStop.killMs);
 			await exited;
-			clearTimeout(timer);
+			clearTimeout(again);
+			clearTimeout(kill);
 		}
 		// After the decoder: the engine's final for the utterance in progress still gets the speaker's name.
 		await this.#options.engine.stop().catch((error: unknown) => this.#options.logger.warn({ err: error }, 'caption engine did not stop cleanly'));
 		for (const resolve of this.#utteranceWaiters.splice(0)) resolve();
 		await this.#disconnect();
 		if (this.#sdpPath) await fs.rm(this.#sdpPath, { force: true }).catch(() => {});
+	}
+
+	/** Resolves once the running decoder's PCM has paused `finishAudio.quietMs`, or after `finishAudio.maxMs`; at once without one. */
+	async #audioPaused(): Promise<void> {
+		const deadline = Date.now() + finishAudio.maxMs;
+		// Each wait lasts until the pause would be long enough, at least 20 ms (one Opus frame): a few rounds at most.
+		for (let round = 0; round < 200 && this.#decoder && Date.now() < deadline; round++) {
+			const quietMs = Date.now() - this.#lastPcmAt;
+			if (quietMs >= finishAudio.quietMs) return;
+			await sleep(Math.max(20, Math.min(finishAudio.quietMs - quietMs, deadline - Date.now())));
+		}
 	}
 }
 

@@ -10,7 +10,9 @@ export function buildPcmDecoderArgs(sdpPath: string): string[] {
 	return [
 		'-hide_banner', '-nostdin', '-loglevel', 'error',
 		'-threads', '1',
-		// Live RTP from local sockets only; arrival times as timestamps (RTP ones jump at the first sender report).
+		// Live RTP from local sockets only; arrival times as timestamps (RTP ones jump at the first sender report). Packets
+		// read in one burst share a time, which the s16le muxer reports as "non monotonically increasing dts"; having no
+		// timestamps, it writes them all the same (harmless: the PCM is that of an even arrival, bit for bit).
 		'-protocol_whitelist', 'file,udp,rtp', '-fflags', '+nobuffer', '-flags', 'low_delay',
 		'-use_wallclock_as_timestamps', '1', '-analyzeduration', '0', '-probesize', '32', '-f', 'sdp', '-i', sdpPath,
 		'-map', '0:a:0', '-vn', '-ac', '1', '-ar', String(captionSampleRateHz),
