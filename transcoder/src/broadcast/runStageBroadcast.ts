@@ -136,6 +136,8 @@ interface LiveRun {
 	waitingCores?: number;
 	abort: AbortController;
 	startedAt: number;
+	/** The packager has put it on air. */
+	onAir?: boolean;
 	/** Follows a stage that still fits the run (see `fits`): slots, consumers and the layout. Set once the run is planned. */
 	follow?: (snapshot: StageLinkSnapshot, seenAt: number) => void;
 	/** Settles when ffmpeg has exited and everything the run took is released. */
@@ -272,6 +274,7 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 			// The packager decides what is on air: a newer run than the current one is followed even if it was just
 			// superseded (its stop raced its switch); ending, it is then replaced like a crashed run.
 			if (current && run.n < current.n) return;
+			run.onAir = true;
 			// The first run, or one that became current when the run before it died: on air, with nothing to stop.
 			if (run === current) return degradation.onAir(run.level.level, Date.now());
 			const replaced = current;
@@ -324,6 +327,13 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 			if (latest && now >= retryAt) {
 				const wanted = levels[degradation.level]!;
 				if (!current) {
+					current = start(latest);
+				} else if (!current.onAir && !next && options.onAir && (!fits(current, latest) || current.level !== wanted) && now - changedAt >= settleMs) {
+					// Nothing on air yet (the broadcast's first run still starting, speakers joining at once): started afresh
+					// rather than made before the break. Two encoders starting together on a busy machine slowed each other,
+					// and the first went on air only to be replaced, the second repeating up to 11 s it had not caught up on
+					// (`bench:pressure`). The run given up never goes on air (the packager abandons it).
+					current.abort.abort();
 					current = start(latest);
 				} else if (next && (!fits(next, latest) || next.level !== wanted) && now - changedAt >= settleMs) {
 					// The stage outgrew the next run too while it warmed up (or it encodes a level no longer wanted): start
