@@ -19,7 +19,7 @@ const logger = pino({ level: process.env.TEST_LOG ?? 'silent' });
 const runLog: string[] = [];
 const runLogger = pino({ level: 'debug' }, { write: (line: string) => void runLog.push(line) });
 
-describe('runStageBroadcast(): a camera whose first keyframes are lost', () => {
+describe('runStageBroadcast(): the first run', () => {
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tribune-stage-keyframes-'));
 	const processes: ChildProcess[] = [];
 	let pool: WorkerPool;
@@ -40,7 +40,7 @@ describe('runStageBroadcast(): a camera whose first keyframes are lost', () => {
 		fs.rmSync(dir, { recursive: true, force: true });
 	});
 
-	it('keeps asking for keyframes until the camera shows in its slot, without a restart', async () => {
+	it('keeps asking for keyframes until a camera whose first keyframes are lost shows in its slot, without a restart', async () => {
 		const redis = connectRedis(inject('redisUrl'), 'test');
 		const prefix = `test-${randomUUID()}`;
 		const server = await StageLinkServer.start({ redis, prefix, node: 'node-1', host: { routerFor: (id) => (id === 'space-kf' ? router : undefined) }, logger });
@@ -104,6 +104,67 @@ describe('runStageBroadcast(): a camera whose first keyframes are lost', () => {
 		expect(progress).not.toContain('restarting');
 		const { stdout } = await execFileAsync('ffprobe', ['-v', 'error', '-select_streams', 'v', '-count_frames', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', output]);
 		expect(Number(stdout.trim())).toBeGreaterThan(10);
+
+		await client.close();
+		server.close();
+		redis.disconnect();
+	}, 90_000);
+
+	it('starts the first run afresh for a stage that outgrew it, rather than two encoders at once', async () => {
+		const redis = connectRedis(inject('redisUrl'), 'test');
+		const prefix = `test-${randomUUID()}`;
+		const server = await StageLinkServer.start({ redis, prefix, node: 'node-1', host: { routerFor: (id) => (id === 'space-kf' ? router : undefined) }, logger });
+		const client = await StageLinkClient.create(redis, prefix);
+		const audioIn = await router.createPlainTransport({ listenIp: ip, rtcpMux: false, comedia: true });
+		const plan = buildRtpSenderPlan({ audio: { host: ip, rtpPort: audioIn.tuple.localPort, rtcpPort: audioIn.rtcpTuple!.localPort, ssrc: 600, payloadType: 100, source: { toneHz: 440 } }, durationS: 120 });
+		const audio = await audioIn.produce({ kind: 'audio', rtpParameters: plan.audioRtpParameters! });
+		processes.push(spawn('ffmpeg', plan.args, { stdio: 'ignore' }));
+		const speaker = (i: number) => ({ peerId: `s${i}`, name: `Speaker ${i}`, audioProducerId: audio.id, muted: false });
+		await server.publishSnapshot({ spaceId: 'space-kf', node: 'node-1', version: 1, pinned: [], speakers: [speaker(0)] });
+
+		// Runs go on air only when the test says so, as a packager that has no part of theirs yet.
+		const runSignals = new Map<number, AbortSignal>();
+		let putOnAir: number | undefined;
+		const stop = new AbortController();
+		const broadcast = runStageBroadcast({
+			spaceId: 'space-kf',
+			composite: false,
+			link: client,
+			sessionId: 'job-first-run',
+			ladder: [{ name: 'audio', audioKbps: 64 }],
+			latency: { fps: 25, partTargetMs: 200, segmentTargetMs: 1000 },
+			canvas: { width: 640, height: 360 },
+			workDir: path.join(dir, 'job-first-run'),
+			fontFile: '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf',
+			openOutputs: async (run, renditions) => Object.fromEntries(renditions.map((r) => [r.name, path.join(dir, `first-run-${run}-${r.name}.mp4`)])),
+			onAir: async (run, signal) => {
+				runSignals.set(run, signal);
+				await expect.poll(() => signal.aborted || putOnAir === run, { timeout: 60_000, interval: 50 }).toBe(true);
+				if (signal.aborted) throw new Error('stopped before it went on air');
+			},
+			signal: stop.signal,
+			logger,
+			reportProgress: async () => {},
+		});
+		stopBroadcast = () => {
+			stop.abort();
+			return broadcast.catch(() => undefined);
+		};
+
+		await expect.poll(() => runSignals.has(0), { timeout: 30_000, interval: 50 }).toBe(true);
+		// Six more speakers than its slots (one speaker: six) before run 0 is on air: run 1 for all of them replaces it
+		// at once, run 0 given up (its encoder stopped) rather than kept until run 1 could take over from it.
+		await server.publishSnapshot({ spaceId: 'space-kf', node: 'node-1', version: 2, pinned: [], speakers: Array.from({ length: 7 }, (_, i) => speaker(i)) });
+		await expect.poll(() => runSignals.has(1), { timeout: 30_000, interval: 50 }).toBe(true);
+		await expect.poll(() => runSignals.get(0)!.aborted, { timeout: 10_000, interval: 50 }).toBe(true);
+		expect(runSignals.get(1)!.aborted).toBe(false);
+		// Run 1 goes on air and stays: the broadcast goes on with it.
+		putOnAir = 1;
+		await new Promise((resolve) => setTimeout(resolve, 1000));
+		expect(runSignals.get(1)!.aborted).toBe(false);
+		expect([...runSignals.keys()]).toEqual([0, 1]);
+		stop.abort();
+		await broadcast;
 
 		await client.close();
 		server.close();
