@@ -2,6 +2,7 @@
 import type { Page } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkLlhls, type PlaylistFetch } from '../../api/test/origin/support/llhlsChecker.js';
+import { parseMediaPlaylist, parseMultivariant } from '../../api/test/origin/support/parsePlaylist.js';
 import { splitKnownShakaBugs } from '../../api/test/origin/support/shakaKnownBugs.js';
 import { routeShakaPage, sampleShaka, shakaPageUrl, type ShakaSample } from '../../api/test/origin/support/shakaPage.js';
 import { createLiveSpace, tokenOf, TribuneSystem, until } from './support/tribuneSystem.js';
@@ -23,6 +24,23 @@ const watchS = 60;
 const lines = ['Shaka reads the first line', 'A second line from the captioner', 'The third line arrives', 'And the last line of the minute'];
 
 const median = (values: readonly number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
+
+/**
+ * How late the newest media a playlist lists was when the origin answered, s: the answer's time less the end of its
+ * last part by the program date-time (the packager's capture time). A blocking reload is answered as its part is
+ * produced, so this is the capture-to-origin delay that the encoder, on a busy machine, adds before any player.
+ */
+function originLagS(fetch: PlaylistFetch): number | undefined {
+	if (fetch.status !== 200) return undefined;
+	const segments = parseMediaPlaylist(fetch.text).segments;
+	const dated = segments.findLastIndex((segment) => segment.pdt !== undefined);
+	if (dated < 0) return undefined;
+	let endMs = Date.parse(segments[dated]?.pdt ?? '');
+	for (const segment of segments.slice(dated)) {
+		endMs += 1000 * (segment.uri !== undefined ? (segment.durationS ?? 0) : segment.parts.reduce((sum, part) => sum + part.durationS, 0));
+	}
+	return Number.isFinite(endMs) ? (fetch.answeredAtMs - endMs) / 1000 : undefined;
+}
 
 /**
  * The media playlists `page` fetched from `/hls/<spaceId>/` while `recording()` holds, as llhlsChecker reads them:
@@ -96,7 +114,8 @@ describe('Shaka Player on a live video space with captions', () => {
 
 		const { page } = await system.newPage({ width: 800, height: 500 });
 		await routeShakaPage(page, system.base);
-		let recording = false;
+		// Recorded from Shaka's first request: where it starts depends on the playlists it read then.
+		let recording = true;
 		const playlists = recordPlaylistFetches(page, spaceId, () => recording);
 		await page.goto(shakaPageUrl(system.base, master));
 		let last: ShakaSample | undefined;
@@ -110,7 +129,6 @@ describe('Shaka Player on a live video space with captions', () => {
 		const latencies: number[] = [];
 		const edgeDistances: number[] = [];
 		const startMs = Date.now();
-		recording = true;
 		let written = 0;
 		const postedAtMs: number[] = [];
 		for (let second = 1; second <= watchS; second++) {
@@ -142,8 +160,17 @@ describe('Shaka Player on a live video space with captions', () => {
 		// The origin's playlists as Shaka fetched them, against the LL-HLS rules (segment sizes were not recorded, so
 		// BANDWIDTH is not judged here).
 		await playlists.settled();
-		const violations = checkLlhls({ multivariant: await (await fetch(master)).text(), fetches: playlists.fetches });
-		console.log(`shaka: ${playlists.fetches.length} playlist fetches checked, ${violations.length} rule(s) broken`);
+		const multivariant = await (await fetch(master)).text();
+		const violations = checkLlhls({ multivariant, fetches: playlists.fetches });
+		const variantUris = new Set(parseMultivariant(multivariant).variants.map((variant) => variant.uri));
+		// How late the origin's newest part was in the media playlists Shaka read before its first frame: Shaka (live
+		// sync off) starts near that edge and keeps the distance, so an encoder slow at the start adds to the latency.
+		const startLags = playlists.fetches.filter((f) => variantUris.has(f.uri) && f.answeredAtMs <= startMs).map(originLagS).filter((lag) => lag !== undefined);
+		const startLagS = Math.max(...startLags);
+		const lagsLater = playlists.fetches.filter((f) => variantUris.has(f.uri) && f.answeredAtMs > startMs).map(originLagS).filter((lag) => lag !== undefined);
+		console.log(`shaka: ${playlists.fetches.length} playlist fetches checked, ${violations.length} rule(s) broken; the newest part behind ` +
+			`its date when the origin answered: up to ${startLagS.toFixed(3)} s in the ${startLags.length} media playlists read before the ` +
+			`first frame, p50 ${median(lagsLater).toFixed(3)} s in the ${lagsLater.length} read during the minute`);
 
 		// Shaka 5.2 throws a TypeError of its own when a live playlist update leaves its video segment index empty: on a
 		// machine too busy for the encoder to keep up, the playlists fall further behind the live edge Shaka keeps by the
@@ -160,12 +187,14 @@ describe('Shaka Player on a live video space with captions', () => {
 		// Where each line was when it did not show: posted when, loaded into the text track when, for which times.
 		const story = (line: string) => `posted at ${postedAtMs[lines.indexOf(line)]}; loaded ${JSON.stringify(end.cuesLoaded.filter((c) => c.text.includes(line)))}; stalls ${JSON.stringify(end.stallLog)}`;
 		for (const line of lines) expect(end.cuesSeen.join('\n'), `the cue '${line}': ${story(line)}`).toContain(line);
-		// Generous: a low-latency start sits about PART-HOLD-BACK behind parts that leave the encoder within a second.
-		// Shaka (live sync off) keeps the length of a stall in its latency for good (docs/SCALING.md): on a busy machine
-		// one early stall of 2–3 s put the whole minute over the bound, so the bound is on the latency less the time
-		// it stalled.
+		// Where Shaka plays: a low-latency start sits about PART-HOLD-BACK behind the newest part. Bounded is Shaka's own
+		// share of the latency: less the time it stalled (Shaka, live sync off, keeps a stall's length for good:
+		// docs/SCALING.md) and less how late the origin's newest part was when Shaka started (the encoder's speed on this
+		// machine, which bench:latency and bench:pressure measure: one CI run had 4.3 s of latency and no stall).
 		const stalledS = end.stallLog.reduce((sum, stall) => sum + ((stall.endMs ?? end.now) - stall.startMs) / 1000, 0);
-		expect(latencyP50 - stalledS, `latency p50 ${latencyP50.toFixed(3)} s, stalled ${stalledS.toFixed(3)} s`).toBeLessThan(4);
+		expect(startLags.length, 'media playlists Shaka read before its first frame').toBeGreaterThan(0);
+		expect(latencyP50 - stalledS - startLagS, `latency p50 ${latencyP50.toFixed(3)} s, stalled ${stalledS.toFixed(3)} s, ` +
+			`the origin up to ${startLagS.toFixed(3)} s behind at the start`).toBeLessThan(3);
 		expect(system.cspViolations(), 'CSP violations').toEqual([]);
 	});
 });
