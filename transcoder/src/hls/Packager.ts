@@ -17,6 +17,12 @@ import { renderWebVtt, WebVttSegmenter, type Cue, type WallClockCue } from './We
 const minimumSubtitleGapS = 0.001;
 /** Duration of a gap segment whose number no rendition of this packager has media for, s (EXTINF must be positive). */
 const minimumGapS = 0.001;
+/**
+ * Shortest stretch of capture time a new run's media may begin after the run it replaced delivered to, as a fraction
+ * of the segment target, before gap segments mark it (see the switch in the constructor); a shorter one is left to
+ * the estimates' noise.
+ */
+const lostMediaGapSegments = 0.5;
 
 /** Where a packager's events go: Redis for origins (RedisHlsPublisher), or an origin in the same process. */
 export interface HlsSink {
@@ -77,6 +83,8 @@ export class Packager {
 	/** When the media the run going on air delivers first was captured, as the switcher estimates it. */
 	#anchorCapturedAtMs: number | undefined;
 	#lastPdtEndMs = 0;
+	/** Where the next run's dates begin when gap segments lead up to it (see {@link #markLostMedia}). */
+	#anchorAtMs: number | undefined;
 	/**
 	 * How late the on-air run's program-date-times are, at least: the most by which a part was in the packager's
 	 * hands before the PDT of its last sample (no part can arrive before it was captured). See {@link #pdtMs}.
@@ -146,12 +154,14 @@ export class Packager {
 				// align within the switcher's wait) gets a gap segment for each number it skipped.
 				this.#anchor = undefined;
 				this.#anchorCapturedAtMs = startCapturedAtMs;
+				this.#anchorAtMs = undefined;
 				this.#runPdtLateMs = 0;
 				this.#runGeneration++;
 				if (hadPrevious) {
 					const renditions = [...this.#renditions.values()];
-					const last = Math.max(...renditions.map((r) => r.placedMsn));
+					let last = Math.max(...renditions.map((r) => r.placedMsn));
 					for (const rendition of renditions) this.#fillGap(rendition, rendition.placedMsn, last, (msn) => this.#gapAt(msn, rendition));
+					if (placedBy !== 'none' && startCapturedAtMs !== undefined) last = this.#markLostMedia(run, last, startCapturedAtMs);
 					for (const rendition of renditions) rendition.restart(last + 1);
 				}
 				// Its segments follow its GOP grid, wherever it went on air.
@@ -356,7 +366,7 @@ export class Packager {
 			// A run that goes on air with parts held (while the run before delivered its backlog) is dated from when
 			// its media was captured, not from when the packager got it: dates go on where the last run's ended.
 			const capturedAtMs = this.#anchorCapturedAtMs ?? now - durationS * 1000;
-			this.#anchor = { wallMs: Math.max(Math.min(capturedAtMs, now - durationS * 1000), this.#lastPdtEndMs), mediaS };
+			this.#anchor = { wallMs: this.#anchorAtMs ?? Math.max(Math.min(capturedAtMs, now - durationS * 1000), this.#lastPdtEndMs), mediaS };
 		}
 		return Math.round(this.#anchor.wallMs + (mediaS - this.#anchor.mediaS) * 1000);
 	}
@@ -372,6 +382,33 @@ export class Packager {
 			for (let msn = afterMsn + 1; msn <= toMsn; msn++) this.#putSubtitleSegment({ msn, ...gapAt(msn), discontinuity: false }, renderWebVtt(0, []));
 		}
 		rendition.fillGap(afterMsn, toMsn, gapAt);
+	}
+
+	/**
+	 * A run that replaces a live one at a switch, its media captured from `capturedAtMs` on, goes on air after what
+	 * the run before delivered: when the run before could not deliver its backlog up to there (a starved encoder; the
+	 * switcher waits for it only so long), the capture time in between was never on air. Its dates would jump that far;
+	 * instead gap segments (EXT-X-GAP, in every rendition and the subtitles) after segment `last` cover it, so the
+	 * replay's timeline, its MP4 and its transcript keep the wall clock's time. Returns the last number they took.
+	 */
+	#markLostMedia(run: number, last: number, capturedAtMs: number): number {
+		const now = (this.options.nowMs ?? Date.now)();
+		// The new run is dated from the gap's end: as it would be (see #pdtMs), its first part at most a part target long.
+		const fromMs = this.#lastPdtEndMs;
+		const toMs = Math.round(Math.min(capturedAtMs, now - this.options.partTargetMs));
+		if (fromMs <= 0 || toMs - fromMs < lostMediaGapSegments * this.options.segmentTargetMs) return last;
+		const count = Math.ceil((toMs - fromMs) / this.options.segmentTargetMs);
+		for (const rendition of this.#renditions.values()) {
+			// From where this rendition's own media ends (renditions end up to a part apart), so its dates run on.
+			const own = rendition.timeline.segments.at(-1);
+			const ownFromMs = own ? Math.min(fromMs, Math.round(own.pdtMs + own.durationS * 1000)) : fromMs;
+			const startOf = (k: number) => (k === 0 ? ownFromMs : fromMs + Math.round(((toMs - fromMs) * k) / count));
+			this.#fillGap(rendition, last, last + count, (msn) => ({ pdtMs: startOf(msn - last - 1), durationS: (startOf(msn - last) - startOf(msn - last - 1)) / 1000 }));
+		}
+		this.#lastPdtEndMs = toMs;
+		this.#anchorAtMs = toMs;
+		this.options.logger.warn({ run, lostMs: toMs - fromMs, gapSegments: count }, 'the run replaced could not deliver up to where the new one begins: gap segments mark the time lost');
+		return last + count;
 	}
 
 	/**

@@ -91,6 +91,59 @@ describe("a run's program-date-times and the captions placed by them", () => {
 		expect(packager.capturedAtMs(segments.at(-1)!.msn, segments.at(-1)!.pdtMs)).toBe(segments.at(-1)!.pdtMs - 900);
 	});
 
+	it('marks with gap segments the capture time a starved run never delivered before the run replacing it went on air', async () => {
+		// Run 0 (encoder clock: media 0 read at 10,000 ms) delivers 1.92 s, each part 100 ms after its capture, then
+		// stalls without ending (a starved encoder). Run 1, started as the lighter encode, reads its media 0 at 14,000
+		// ms and delivers at real-time pace; the switcher waits for run 0's backlog, which never comes, then puts run 1
+		// on air. Capture time 12,020–14,100 ms (by arrivals) was never on air.
+		const partS = 0.192;
+		let now = 0;
+		const long = await fragmentedAudio(8);
+		const { packager, messages, input, attached } = await audioPackager('lost', true, () => now, media.init);
+		packager.runMediaOrigin(0, 10_000);
+		for (const [i, part] of media.parts.slice(0, 10).entries()) {
+			now = 10_000 + (i + 1) * partS * 1000 + 100;
+			input.write(part);
+			await tick();
+		}
+		const next = new PassThrough();
+		const nextAttached = packager.attachRun(1, 'audio', next);
+		now = 14_000;
+		packager.runMediaOrigin(1, 14_000);
+		next.write(long.init);
+		await tick();
+		const onAirAtMs: number[] = [];
+		for (const [i, part] of long.parts.entries()) {
+			now = 14_000 + (i + 1) * partS * 1000 + 100;
+			next.write(part);
+			await tick();
+			if (onAirAtMs.length === 0 && messages.some((m) => m.event.type === 'gap' || (m.event.type === 'part' && m.event.msn > 3))) onAirAtMs.push(now);
+		}
+		input.end();
+		next.end();
+		await Promise.all([attached, nextAttached]);
+		await packager.end();
+		expect(onAirAtMs.length, 'run 1 went on air').toBe(1);
+
+		const segments = packager.timeline('audio').segments;
+		// One timeline on the wall clock: every segment, gaps included, begins where the one before ended.
+		for (let i = 1; i < segments.length; i++) {
+			const before = segments[i - 1]!;
+			expect(Math.abs(segments[i]!.pdtMs - (before.pdtMs + before.durationS * 1000)), `segment ${segments[i]!.msn}`).toBeLessThanOrEqual(1);
+		}
+		const gaps = segments.filter((s) => s.gap);
+		expect(gaps.map((s) => s.msn)).toEqual([2, 3, 4]);
+		expect(gaps[0]!.pdtMs).toBe(10_100 + 10 * partS * 1000);
+		const gapS = gaps.reduce((sum, s) => sum + s.durationS, 0);
+		expect(gapS).toBeCloseTo((14_100 - 12_020) / 1000, 3);
+		const resumed = segments.find((s) => s.msn === 5)!;
+		expect(resumed).toMatchObject({ pdtMs: 14_100, discontinuity: true });
+		expect(resumed.gap).toBeFalsy();
+		// Origins got the same placeholders, and the subtitles have the same numbers.
+		expect(messages.filter((m) => m.event.type === 'gap').map((m) => (m.event as { msn: number }).msn)).toEqual([2, 3, 4]);
+		expect(packager.subtitlesTimeline.segments.map((s) => s.msn)).toEqual(segments.map((s) => s.msn));
+	});
+
 	it('drops parts dated from the end of the space on: what a stopping encoder flushes is not in the stream', async () => {
 		const partS = 0.192;
 		let now = 0;

@@ -65,6 +65,8 @@ export class LiveStream {
 	readonly #packagerOptions: PackagerOptions;
 	/** When each part of the first rendition left the packager (wall clock, ms) and how long it plays. */
 	readonly #parts: { atMs: number; durationS: number }[] = [];
+	/** Runs {@link startRun} replaced, killed at {@link close} if still running. */
+	readonly #replaced: HlsEncoderRun[] = [];
 	/** Redis key prefix of this stream's feed. */
 	readonly prefix = `test-${randomUUID()}`;
 
@@ -180,6 +182,18 @@ export class LiveStream {
 		return this.#encoder;
 	}
 
+	/**
+	 * Starts encoder run `run` while the run on air goes on, as the broadcast runner does at a stage change (make
+	 * before break): the packager puts it on air once it can take over. Numbers above the runs {@link startEncoder}
+	 * started; the run replaced is the caller's to stop. It becomes the encoder {@link stopEncoder} and {@link end} stop.
+	 */
+	startRun(run: number): HlsEncoderRun {
+		const replaced = this.#encoder;
+		if (replaced) this.#replaced.push(replaced);
+		this.#encoder = runHlsEncoder('ffmpeg', this.#plan, this.packager, pino({ level: 'warn' }), run);
+		return this.#encoder;
+	}
+
 	/** Stops the encoder the way a broadcast job does (SIGINT: ffmpeg writes its last fragment). */
 	async stopEncoder(): Promise<void> {
 		const encoder = this.#encoder;
@@ -220,10 +234,10 @@ export class LiveStream {
 	}
 
 	async close(): Promise<void> {
-		const encoder = this.#encoder;
-		if (encoder) {
+		for (const encoder of [...this.#replaced, this.#encoder]) {
+			if (!encoder || encoder.process.exitCode !== null || encoder.process.signalCode !== null) continue;
 			encoder.process.kill('SIGKILL');
-			await encoder.done;
+			await encoder.done.catch(() => undefined);
 		}
 		await this.#publisher.flush();
 		this.#server.closeAllConnections();
