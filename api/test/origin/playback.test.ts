@@ -1,28 +1,20 @@
 import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { get, until } from './support/fetchText.js';
-import { launchChromium, openPlayer, playerRoutes, sample, type PlayerSample } from './support/hlsPage.js';
-import { LiveStream } from './support/liveStream.js';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { until } from './support/fetchText.js';
+import { livePlayback, openPlayer, sample, type PlayerSample } from './support/hlsPage.js';
+import type { LiveStream } from './support/liveStream.js';
 
 const cueText = 'Tribune test cue';
 /** The cue's place on the media timeline; media time k s starts segment k (1 s segments from t = 0). */
 const cue = { startS: 9, endS: 12 };
 
 describe('hls.js in Chromium plays the LL-HLS stream', () => {
+	const setup = livePlayback(() => inject('redisUrl'), (live) => live.packager.addCue({ ...cue, text: cueText }));
 	let live: LiveStream;
 	let browser: Browser;
-
-	beforeAll(async () => {
-		live = new LiveStream({ redisUrl: inject('redisUrl'), routes: playerRoutes });
-		await live.listen();
-		live.packager.addCue({ ...cue, text: cueText });
-		live.startEncoder();
-		browser = await launchChromium();
-		await until(async () => ((await get(live.url('master.m3u8'))).status === 200 ? true : undefined), 15_000, 'the multivariant playlist');
-	});
-	afterAll(async () => {
-		await browser?.close();
-		await live?.close();
+	beforeAll(() => {
+		live = setup.live();
+		browser = setup.browser();
 	});
 
 	it('plays live for 20 s without stalls, under 2 s from the live edge, with the cue at its time', { timeout: 90_000 }, async () => {

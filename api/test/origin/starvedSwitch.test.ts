@@ -1,8 +1,8 @@
 import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { get, until } from './support/fetchText.js';
-import { launchChromium, openPlayer, playerRoutes, sample, type PlayerSample } from './support/hlsPage.js';
-import { LiveStream } from './support/liveStream.js';
+import { livePlayback, openPlayer, sample, type PlayerSample } from './support/hlsPage.js';
+import type { LiveStream } from './support/liveStream.js';
 import { parseMediaPlaylist, type ParsedMediaPlaylist } from './support/parsePlaylist.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -27,19 +27,12 @@ function dated(playlist: ParsedMediaPlaylist): { msn: number; startMs: number; d
  * on over them.
  */
 describe('a run switch after the run on air starved', () => {
+	const setup = livePlayback(() => inject('redisUrl'));
 	let live: LiveStream;
 	let browser: Browser;
-
-	beforeAll(async () => {
-		live = new LiveStream({ redisUrl: inject('redisUrl'), routes: playerRoutes });
-		await live.listen();
-		live.startEncoder();
-		browser = await launchChromium();
-		await until(async () => ((await get(live.url('master.m3u8'))).status === 200 ? true : undefined), 15_000, 'the multivariant playlist');
-	});
-	afterAll(async () => {
-		await browser?.close();
-		await live?.close();
+	beforeAll(() => {
+		live = setup.live();
+		browser = setup.browser();
 	});
 
 	it('marks the capture time never on air with gap segments, which hls.js plays over, and the replay keeps', { timeout: 90_000 }, async () => {

@@ -1,6 +1,9 @@
 import { createRequire } from 'node:module';
 import type { Express } from 'express';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
+import { get, until } from './fetchText.js';
+import { LiveStream } from './liveStream.js';
 
 const require = createRequire(import.meta.url);
 const hlsJsPath = require.resolve('hls.js/dist/hls.min.js');
@@ -135,4 +138,27 @@ export async function openPlayer(browser: Browser, baseUrl: string, playlistUrl:
 
 export async function sample(page: Page): Promise<PlayerSample> {
 	return (await page.evaluate('window.tribune.sample()')) as PlayerSample;
+}
+
+/**
+ * For a describe block: a live stream serving the test player, its encoder started (after `prepare`), and Chromium,
+ * set up before its tests once the multivariant playlist is served, and closed after them.
+ */
+export function livePlayback(redisUrl: () => string, prepare?: (live: LiveStream) => void): { live: () => LiveStream; browser: () => Browser } {
+	let live: LiveStream | undefined;
+	let browser: Browser | undefined;
+	beforeAll(async () => {
+		live = new LiveStream({ redisUrl: redisUrl(), routes: playerRoutes });
+		await live.listen();
+		prepare?.(live);
+		live.startEncoder();
+		browser = await launchChromium();
+		const stream = live;
+		await until(async () => ((await get(stream.url('master.m3u8'))).status === 200 ? true : undefined), 15_000, 'the multivariant playlist');
+	});
+	afterAll(async () => {
+		await browser?.close();
+		await live?.close();
+	});
+	return { live: () => live!, browser: () => browser! };
 }
