@@ -125,6 +125,7 @@ describe('runStageBroadcast(): the first run', () => {
 		// Runs go on air only when the test says so, as a packager that has no part of theirs yet.
 		const runSignals = new Map<number, AbortSignal>();
 		const putOnAir = new Set<number>();
+		const progress: string[] = [];
 		const stop = new AbortController();
 		const broadcast = runStageBroadcast({
 			spaceId: 'space-kf',
@@ -144,7 +145,7 @@ describe('runStageBroadcast(): the first run', () => {
 			},
 			signal: stop.signal,
 			logger,
-			reportProgress: async () => {},
+			reportProgress: async (p) => void progress.push(p.state),
 		});
 		stopBroadcast = () => {
 			stop.abort();
@@ -163,6 +164,9 @@ describe('runStageBroadcast(): the first run', () => {
 		await new Promise((resolve) => setTimeout(resolve, 1000));
 		expect(runSignals.get(1)!.aborted).toBe(false);
 		expect([...runSignals.keys()]).toEqual([0, 1]);
+		// The host saw the broadcast starting, then live: nothing on air had restarted.
+		expect(progress).not.toContain('restarting');
+		expect(progress).toContain('starting');
 		stop.abort();
 		await broadcast;
 

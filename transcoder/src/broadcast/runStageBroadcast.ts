@@ -232,13 +232,14 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 		onChange(degradation.outputLag({ atMs: Date.now(), lagMs, ...(run.mainThread && { mainThread: run.mainThread }), ...(run.waitingCores !== undefined && { waitingCores: run.waitingCores }) }), run);
 	}, outputLagPollMs) : undefined;
 
-	const start = (snapshot: StageLinkSnapshot, forLevel = false): LiveRun => {
+	/** `afresh`: a run replacing one that never went on air, which the host still sees as the broadcast starting. */
+	const start = (snapshot: StageLinkSnapshot, forLevel = false, afresh = false): LiveRun => {
 		const n = runCount++;
 		const capacity = slotCapacity(snapshot.speakers.length, options.composite);
 		const level = levels[degradation.level]!;
 		logger.info({ run: n, speakers: snapshot.speakers.length, slots: capacity, level: level.level, shed: level.shed, sinceChangeMs: changedAt > 0 ? Date.now() - changedAt : undefined }, 'encoder run starting');
 		const run: LiveRun = { n, node: snapshot.node, capacity, level, forLevel, health: 'starting', abort: new AbortController(), startedAt: Date.now(), done: Promise.resolve({}) };
-		if (!forLevel) report(n === 0 ? 'starting' : 'restarting');
+		if (!forLevel) report(n === 0 || afresh ? 'starting' : 'restarting');
 		const onStats = (stats: { timeS: number; bitrateKbps?: number }, pace: Pace | undefined): void => {
 			if (run !== current) return;
 			// The pace over the last seconds, not ffmpeg's averages since its start (see EncoderPace).
@@ -334,7 +335,7 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 					// and the first went on air only to be replaced, the second repeating up to 11 s it had not caught up on
 					// (`bench:pressure`). The run given up never goes on air (the packager abandons it).
 					current.abort.abort();
-					current = start(latest);
+					current = start(latest, false, true);
 				} else if (next && (!fits(next, latest) || next.level !== wanted) && now - changedAt >= settleMs) {
 					// The stage outgrew the next run too while it warmed up (or it encodes a level no longer wanted): start
 					// over from the newest stage.
