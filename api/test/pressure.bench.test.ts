@@ -31,7 +31,8 @@ import { postJson } from './support/startTestNode.js';
  *   an encoder behind real time), so `behind_live_end_s` = latency + edge lag is the listener's delay behind real time;
  * - the replay: each rendition's `vod.m3u8` duration against the time on air, from the stream's first media (segment
  *   0's program date-time, seen live) to the end (`delta_s`), and against the time from the first part at the origin
- *   to the end (`delta_origin_s`); `replay_spread_s`: longest minus shortest media rendition;
+ *   to the end (`delta_origin_s`); `replay_spread_s`: longest minus shortest media rendition; `gapS` of each
+ *   rendition: how much of its duration is gap segments (capture time a starved run never put on air);
  * - the machine: load average before and after, the cores busy over the case (/proc/stat), the hog's own cores, and
  *   the cores each part used over the listener's window (`cpu_cores`: broadcast ffmpeg, captions, Chromium, …;
  *   `other` is everything not of this bench, such as other work on a shared machine).

@@ -11,6 +11,8 @@ export interface ReplayRendition {
 	discontinuities: number;
 	/** EXT-X-GAP segments (placeholders without media). */
 	gaps: number;
+	/** Their EXTINF, s: time in {@link durationS} that no media covers (capture time never on air). */
+	gapS: number;
 	/** The playlist says EXT-X-ENDLIST (the packager finished it). */
 	ended: boolean;
 	/** Program date-time of the first segment, ms since the epoch; null without one. */
@@ -33,6 +35,7 @@ export function readReplay(hlsRoot: string, streamId: string): Record<string, Re
 			segments: segments.length,
 			discontinuities: segments.filter((s) => s.discontinuity).length,
 			gaps: segments.filter((s) => s.gap).length,
+			gapS: Number(segments.filter((s) => s.gap).reduce((sum, s) => sum + (s.durationS ?? 0), 0).toFixed(3)),
 			ended: playlist.endList,
 			firstPdtMs: firstPdt === undefined ? null : Date.parse(firstPdt),
 		};
