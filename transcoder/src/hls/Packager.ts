@@ -161,7 +161,7 @@ export class Packager {
 					const renditions = [...this.#renditions.values()];
 					let last = Math.max(...renditions.map((r) => r.placedMsn));
 					for (const rendition of renditions) this.#fillGap(rendition, rendition.placedMsn, last, (msn) => this.#gapAt(msn, rendition));
-					if (placedBy !== 'none' && startCapturedAtMs !== undefined) last = this.#markLostMedia(run, last, startCapturedAtMs);
+					if (startCapturedAtMs !== undefined) last = this.#markLostMedia(run, last, startCapturedAtMs);
 					for (const rendition of renditions) rendition.restart(last + 1);
 				}
 				// Its segments follow its GOP grid, wherever it went on air.
@@ -385,11 +385,12 @@ export class Packager {
 	}
 
 	/**
-	 * A run that replaces a live one at a switch, its media captured from `capturedAtMs` on, goes on air after what
-	 * the run before delivered: when the run before could not deliver its backlog up to there (a starved encoder; the
-	 * switcher waits for it only so long), the capture time in between was never on air. Its dates would jump that far;
-	 * instead gap segments (EXT-X-GAP, in every rendition and the subtitles) after segment `last` cover it, so the
-	 * replay's timeline, its MP4 and its transcript keep the wall clock's time. Returns the last number they took.
+	 * A run that replaces another at a switch, its media captured from `capturedAtMs` on, goes on air after what the
+	 * run before delivered: when the run before could not deliver up to there (a starved encoder whose backlog the
+	 * switcher waits for only so long, or one that died or was stopped with it), the capture time in between was never
+	 * on air. Its dates would jump that far; instead gap segments (EXT-X-GAP, in every rendition and the subtitles)
+	 * after segment `last` cover it, so the replay's timeline, its MP4 and its transcript keep the wall clock's time.
+	 * Returns the last number they took.
 	 */
 	#markLostMedia(run: number, last: number, capturedAtMs: number): number {
 		const now = (this.options.nowMs ?? Date.now)();
