@@ -398,12 +398,16 @@ export class Packager {
 		const fromMs = this.#lastPdtEndMs;
 		const toMs = Math.round(Math.min(capturedAtMs, now - this.options.partTargetMs));
 		if (fromMs <= 0 || toMs - fromMs < lostMediaGapSegments * this.options.segmentTargetMs) return last;
-		const count = Math.ceil((toMs - fromMs) / this.options.segmentTargetMs);
-		for (const rendition of this.#renditions.values()) {
-			// From where this rendition's own media ends (renditions end up to a part apart), so its dates run on.
+		// Each rendition's gap runs from where its own media ends (renditions end up to a segment apart), so its dates run
+		// on; as many segments in each (one number for all), none longer than the segment target.
+		const ownFromMs = new Map([...this.#renditions].map(([name, rendition]) => {
 			const own = rendition.timeline.segments.at(-1);
-			const ownFromMs = own ? Math.min(fromMs, Math.round(own.pdtMs + own.durationS * 1000)) : fromMs;
-			const startOf = (k: number) => (k === 0 ? ownFromMs : fromMs + Math.round(((toMs - fromMs) * k) / count));
+			return [name, own ? Math.min(fromMs, Math.round(own.pdtMs + own.durationS * 1000)) : fromMs];
+		}));
+		const count = Math.ceil((toMs - Math.min(...ownFromMs.values())) / this.options.segmentTargetMs);
+		for (const [name, rendition] of this.#renditions) {
+			const startMs = ownFromMs.get(name)!;
+			const startOf = (k: number) => startMs + Math.round(((toMs - startMs) * k) / count);
 			this.#fillGap(rendition, last, last + count, (msn) => ({ pdtMs: startOf(msn - last - 1), durationS: (startOf(msn - last) - startOf(msn - last - 1)) / 1000 }));
 		}
 		this.#lastPdtEndMs = toMs;

@@ -144,6 +144,68 @@ describe("a run's program-date-times and the captions placed by them", () => {
 		expect(packager.subtitlesTimeline.segments.map((s) => s.msn)).toEqual(segments.map((s) => s.msn));
 	});
 
+	it('gives a rendition that ended earlier its own gap from its end, no segment longer than the target', async () => {
+		// As above, with a second rendition whose run 0 delivered 0.77 s less (a slower encode of the same input).
+		const partS = 0.192;
+		let now = 0;
+		const long = await fragmentedAudio(8);
+		const messages: HlsMessage[] = [];
+		const packager = new Packager({
+			streamId: 'lost-behind',
+			renditions: [{ name: 'audio', kind: 'audio', bandwidth: 80_000 }, { name: 'echo', kind: 'audio', bandwidth: 80_000 }],
+			partTargetMs: 200,
+			segmentTargetMs: 1000,
+			subtitles: false,
+			nowMs: () => now,
+			sink: { publish: (message) => messages.push(message) },
+			logger,
+		});
+		const inputs = (run: number) => Object.fromEntries(['audio', 'echo'].map((name) => {
+			const input = new PassThrough();
+			return [name, { input, attached: packager.attachRun(run, name, input) }];
+		}));
+		const first = inputs(0);
+		for (const { input } of Object.values(first)) input.write(media.init);
+		await tick();
+		packager.runMediaOrigin(0, 10_000);
+		for (const [i, part] of media.parts.slice(0, 10).entries()) {
+			now = 10_000 + (i + 1) * partS * 1000 + 100;
+			first.audio!.input.write(part);
+			if (i < 6) first.echo!.input.write(part);
+			await tick();
+		}
+		const next = inputs(1);
+		now = 14_000;
+		packager.runMediaOrigin(1, 14_000);
+		for (const { input } of Object.values(next)) input.write(long.init);
+		await tick();
+		for (const [i, part] of long.parts.entries()) {
+			now = 14_000 + (i + 1) * partS * 1000 + 100;
+			for (const { input } of Object.values(next)) input.write(part);
+			await tick();
+		}
+		for (const { input } of [...Object.values(first), ...Object.values(next)]) input.end();
+		await Promise.all([...Object.values(first), ...Object.values(next)].map((i) => i.attached));
+		await packager.end();
+
+		const gapMsns: number[][] = [];
+		for (const name of ['audio', 'echo']) {
+			const segments = packager.timeline(name).segments;
+			for (let i = 1; i < segments.length; i++) {
+				const before = segments[i - 1]!;
+				expect(Math.abs(segments[i]!.pdtMs - (before.pdtMs + before.durationS * 1000)), `${name} segment ${segments[i]!.msn}`).toBeLessThanOrEqual(1);
+			}
+			const gaps = segments.filter((s) => s.gap);
+			gapMsns.push(gaps.map((s) => s.msn));
+			for (const gap of gaps) expect(gap.durationS, `${name} gap ${gap.msn}`).toBeLessThanOrEqual(1);
+			expect(segments.find((s) => !s.gap && s.msn > gaps.at(-1)!.msn)).toMatchObject({ pdtMs: 14_100, discontinuity: true });
+		}
+		// Echo's gap begins where its own media ended, 0.77 s before audio's: one more second, one more number for both.
+		expect(packager.timeline('echo').segments.find((s) => s.gap)!.pdtMs).toBe(10_100 + 6 * partS * 1000);
+		expect(gapMsns[0]).toEqual(gapMsns[1]);
+		expect(gapMsns[0]!.length).toBe(3);
+	});
+
 	it('drops parts dated from the end of the space on: what a stopping encoder flushes is not in the stream', async () => {
 		const partS = 0.192;
 		let now = 0;
