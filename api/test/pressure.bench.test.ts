@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { launchChromium } from './origin/support/hlsPage.js';
-import { datedSegments, parseMediaPlaylist, parseMultivariant } from './origin/support/parsePlaylist.js';
+import { parseMediaPlaylist, parseMultivariant } from './origin/support/parsePlaylist.js';
 import { startCpuHog, type CpuHog } from './support/pressureCpuHog.js';
 import { cpuShares, cpuSnapshot, type CpuSnapshot } from './support/pressureCpuShares.js';
 import { startPressureNode, type PressureNode } from './support/pressureNode.js';
@@ -178,12 +178,14 @@ class OriginMediaClock {
 		if (res.status === 200) {
 			const playlist = parseMediaPlaylist(await res.text());
 			const now = Date.now();
+			let endMs: number | undefined;
 			for (const segment of playlist.segments) {
 				for (const part of segment.parts) this.#parts.set(part.uri, part.durationS);
+				const startMs = segment.pdt !== undefined ? Date.parse(segment.pdt) : endMs;
 				if (segment.msn === 0 && segment.pdt !== undefined) this.startPdtMs ??= Date.parse(segment.pdt);
+				if (startMs !== undefined) endMs = startMs + 1000 * (segment.durationS ?? segment.parts.reduce((sum, p) => sum + p.durationS, 0));
 			}
-			const edge = datedSegments(playlist).at(-1);
-			if (edge) this.edgeLagS = (now - (edge.startMs + edge.durationS * 1000)) / 1000;
+			if (endMs !== undefined) this.edgeLagS = (now - endMs) / 1000;
 		}
 		return [...this.#parts.values()].reduce((sum, d) => sum + d, 0);
 	}

@@ -2,7 +2,7 @@
 import type { Page } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkLlhls, type PlaylistFetch } from '../../api/test/origin/support/llhlsChecker.js';
-import { datedSegments, parseMediaPlaylist, parseMultivariant } from '../../api/test/origin/support/parsePlaylist.js';
+import { parseMediaPlaylist, parseMultivariant } from '../../api/test/origin/support/parsePlaylist.js';
 import { splitKnownShakaBugs } from '../../api/test/origin/support/shakaKnownBugs.js';
 import { routeShakaPage, sampleShaka, shakaPageUrl, type ShakaSample } from '../../api/test/origin/support/shakaPage.js';
 import { createLiveSpace, tokenOf, TribuneSystem, until } from './support/tribuneSystem.js';
@@ -31,8 +31,15 @@ const median = (values: readonly number[]) => [...values].sort((a, b) => a - b)[
  * produced, so this is the capture-to-origin delay that the encoder, on a busy machine, adds before any player.
  */
 function originLagS(fetch: PlaylistFetch): number | undefined {
-	const newest = fetch.status === 200 ? datedSegments(parseMediaPlaylist(fetch.text)).at(-1) : undefined;
-	return newest && (fetch.answeredAtMs - (newest.startMs + newest.durationS * 1000)) / 1000;
+	if (fetch.status !== 200) return undefined;
+	const segments = parseMediaPlaylist(fetch.text).segments;
+	const dated = segments.findLastIndex((segment) => segment.pdt !== undefined);
+	if (dated < 0) return undefined;
+	let endMs = Date.parse(segments[dated]?.pdt ?? '');
+	for (const segment of segments.slice(dated)) {
+		endMs += 1000 * (segment.uri !== undefined ? (segment.durationS ?? 0) : segment.parts.reduce((sum, part) => sum + part.durationS, 0));
+	}
+	return Number.isFinite(endMs) ? (fetch.answeredAtMs - endMs) / 1000 : undefined;
 }
 
 /**

@@ -3,12 +3,21 @@ import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { get, until } from './support/fetchText.js';
 import { livePlayback, openPlayer, sample, type PlayerSample } from './support/hlsPage.js';
 import type { LiveStream } from './support/liveStream.js';
-import { datedSegments, parseMediaPlaylist, type ParsedMediaPlaylist } from './support/parsePlaylist.js';
+import { parseMediaPlaylist, type ParsedMediaPlaylist } from './support/parsePlaylist.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** The complete segments of `playlist` on the wall clock (the one still being written left out). */
-const dated = (playlist: ParsedMediaPlaylist) => datedSegments(playlist).filter((s) => playlist.segments.find((p) => p.msn === s.msn)?.durationS !== undefined);
+/** Each segment's program date-time and length, and whether it is a gap, as a playlist lists them. */
+function dated(playlist: ParsedMediaPlaylist): { msn: number; startMs: number; durationS: number; gap: boolean; discontinuity: boolean }[] {
+	const out: { msn: number; startMs: number; durationS: number; gap: boolean; discontinuity: boolean }[] = [];
+	for (const segment of playlist.segments) {
+		if (segment.durationS === undefined) continue;
+		const previous = out.at(-1);
+		const startMs = segment.pdt !== undefined ? Date.parse(segment.pdt) : previous!.startMs + previous!.durationS * 1000;
+		out.push({ msn: segment.msn, startMs, durationS: segment.durationS, gap: segment.gap, discontinuity: segment.discontinuity });
+	}
+	return out;
+}
 
 /**
  * A stage change on a starved machine: the encoder on air stops delivering without ending (SIGSTOP stands in for a

@@ -93,29 +93,6 @@ export function parseMediaPlaylist(text: string): ParsedMediaPlaylist {
 	return p;
 }
 
-/** A segment on the wall clock: its program date-time (or where the one before ended) and its length. */
-export interface DatedSegment {
-	msn: number;
-	startMs: number;
-	/** EXTINF, or for the segment still being written the parts it has so far, s. */
-	durationS: number;
-	gap: boolean;
-	discontinuity: boolean;
-}
-
-/** The segments of `p` on the wall clock, from the first with a program date-time on. */
-export function datedSegments(p: ParsedMediaPlaylist): DatedSegment[] {
-	const out: DatedSegment[] = [];
-	for (const segment of p.segments) {
-		const previous = out.at(-1);
-		const startMs = segment.pdt !== undefined ? Date.parse(segment.pdt) : previous && previous.startMs + previous.durationS * 1000;
-		if (startMs === undefined || !Number.isFinite(startMs)) continue;
-		const durationS = segment.durationS ?? segment.parts.reduce((sum, part) => sum + part.durationS, 0);
-		out.push({ msn: segment.msn, startMs, durationS, gap: segment.gap, discontinuity: segment.discontinuity });
-	}
-	return out;
-}
-
 /** The position a blocking request for the next part asks for. */
 export function lastPosition(p: ParsedMediaPlaylist): { msn: number; part: number } {
 	const last = p.segments.at(-1);
