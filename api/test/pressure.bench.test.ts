@@ -9,6 +9,7 @@ import { parseMediaPlaylist, parseMultivariant } from './origin/support/parsePla
 import { startCpuHog, type CpuHog } from './support/pressureCpuHog.js';
 import { cpuShares, cpuSnapshot, type CpuSnapshot } from './support/pressureCpuShares.js';
 import { startPressureNode, type PressureNode } from './support/pressureNode.js';
+import { watchOriginParts, watchRendererWaits } from './support/pressureStallCauses.js';
 import { finishedReplay, type ReplayRendition } from './support/pressureReplay.js';
 import { encodePressureClips, startPressureSpeakers, stopPressureSpeakers, type PressureClips, type PressureSpeaker } from './support/pressureSpeakers.js';
 import { commandOf, descendants } from './support/processes.js';
@@ -29,6 +30,12 @@ import { postJson } from './support/startTestNode.js';
  *   with media time frozen while playing, latency behind the live edge (hls.js `latency`) at the start, the end and
  *   its max, drift = end − start, frames shown; how far the live edge itself lies behind the wall clock (`edge_lag_*`:
  *   an encoder behind real time), so `behind_live_end_s` = latency + edge lag is the listener's delay behind real time;
+ *   and per stall what it had behind it (`listener_stall_causes`, support/pressureStallCauses.ts): the longest the
+ *   origin went without releasing a part of the 360p playlist to a blocking-reload client (`origin_gap_ms`; parts
+ *   come every 200 ms) and how long the listener's renderer main thread waited for a core (`renderer_wait_ms`), both
+ *   from 2 s before the stall to its end; `listener_renderer_wait_s` is that wait over the whole window. The listener
+ *   shares the busy machine, as a phone elsewhere would not: a stall with the origin on time and the page waiting
+ *   for the CPU is the listener's machine, not the broadcast;
  * - the replay: each rendition's `vod.m3u8` duration against the time on air, from the stream's first media (segment
  *   0's program date-time, seen live) to the end (`delta_s`), and against the time from the first part at the origin
  *   to the end (`delta_origin_s`); `replay_spread_s`: longest minus shortest media rendition; `gapS` of each
@@ -48,6 +55,11 @@ const speakerCount = 4;
 const targets = { hog1MinSpeed: 0.99, hog1MaxStallMs: 0, replayToleranceS: 1 };
 /** Progress figures from this long on air on (ffmpeg's first figures describe its start). */
 const progressWarmupMs = 5000;
+/**
+ * A stall's causes are looked for from this long before it began (the media the listener held when it stopped
+ * receiving): the longest the origin went without releasing a part, and how long the listener's page waited for a core.
+ */
+const stallLookBackMs = 2000;
 /** The listener's first latency figure is taken this long after it plays (its start-up catch-up done). */
 const settleMs = 4000;
 
@@ -343,6 +355,9 @@ interface CaseFigures {
 	listener_stall_ms: number;
 	listener_stalls: number;
 	listener_frozen_ms: number;
+	/** Per stall in the window: when (s on air), how long, and what it had behind it (see stallCauses). */
+	listener_stall_causes: { at_s: number; ms: number; renderer_wait_ms: number; origin_gap_ms: number }[];
+	listener_renderer_wait_s: number;
 	listener_seeks: number;
 	listener_rates: Record<string, number>;
 	listener_frames: number | null;
@@ -413,6 +428,9 @@ async function runCase(node: PressureNode, browser: Browser, clips: PressureClip
 	await context.addInitScript(listenerInitScript);
 	const page = await context.newPage();
 	await page.goto(`${node.baseUrl}/embed/${spaceId}`);
+	// What each stall had behind it: the origin releasing no part, or the listener's page waiting for a core.
+	const originParts = watchOriginParts(`${hls}/360p/index.m3u8`, onAirS + 30);
+	const rendererWaits = watchRendererWaits(onAirS + 30);
 
 	const progress: { atMs: number; p: Progress }[] = [];
 	const latency: number[] = [];
@@ -468,6 +486,8 @@ async function runCase(node: PressureNode, browser: Browser, clips: PressureClip
 		await sleep(Math.max(0, tick + 1000 - Date.now()));
 	}
 	const windowTo = Date.now();
+	rendererWaits.stop();
+	await originParts.stop();
 	const cpuTo = cpuSnapshot();
 	const listener = await sampleListener(page);
 	const player = await samplePlayer(page);
@@ -547,6 +567,12 @@ async function runCase(node: PressureNode, browser: Browser, clips: PressureClip
 		listener_stall_ms: windowFrom === undefined ? 0 : Math.round(stallMs(listener.stallLog, windowFrom, windowTo)),
 		listener_stalls: windowFrom === undefined ? 0 : listener.stallLog.filter((s) => (s.endMs ?? windowTo) > windowFrom! && s.startMs < windowTo).length,
 		listener_frozen_ms: listener.frozenMs - frozenBefore,
+		listener_stall_causes: windowFrom === undefined ? [] : listener.stallLog.filter((s) => (s.endMs ?? windowTo) > windowFrom! && s.startMs < windowTo).map((stall) => {
+			const from = stall.startMs - stallLookBackMs;
+			const to = stall.endMs ?? windowTo;
+			return { at_s: round((stall.startMs - onAirAt) / 1000, 2), ms: to - stall.startMs, renderer_wait_ms: rendererWaits.waitMs(from, to), origin_gap_ms: originParts.longestGapMs(from, to) };
+		}),
+		listener_renderer_wait_s: windowFrom === undefined ? 0 : round(rendererWaits.waitMs(windowFrom, windowTo) / 1000, 2),
 		listener_seeks: listener.seeks,
 		listener_rates: listener.rates,
 		listener_frames: listener.frames,
