@@ -46,7 +46,7 @@ describe('runStageBroadcast(): shedding the 720p encode', () => {
 	});
 
 	/** One speaker with a red camera on stage, a standing encode of the default ladder packaged in memory. */
-	async function broadcastWith(spaceId: string, degradation: NonNullable<Parameters<typeof runStageBroadcast>[0]['degradation']>) {
+	async function broadcastWith(spaceId: string, degradation: NonNullable<Parameters<typeof runStageBroadcast>[0]['degradation']>, runnerLogger = logger) {
 		const redis = connectRedis(inject('redisUrl'), 'test');
 		const prefix = `test-${randomUUID()}`;
 		const server = await StageLinkServer.start({ redis, prefix, node: 'node-1', host: { routerFor: (id) => (id === spaceId ? router : undefined) }, logger });
@@ -103,7 +103,7 @@ describe('runStageBroadcast(): shedding the 720p encode', () => {
 			},
 			degradation,
 			signal: stop.signal,
-			logger,
+			logger: runnerLogger,
 			reportProgress: async (p) => void progress.push(p),
 		});
 		const end = async (): Promise<void> => {
@@ -170,6 +170,42 @@ describe('runStageBroadcast(): shedding the 720p encode', () => {
 		expect(await pictureSize(messages, '720p', 0)).toBe('1280,720');
 		expect(await pictureSize(messages, '720p', 1)).toBe('640,360');
 		expect(await pictureSize(messages, '360p', 1)).toBe('640,360');
+	});
+
+	it('on a starved machine stops the run on air before the lighter run starts, and dates the time between as gap segments', { timeout: 60_000 }, async () => {
+		// The same shed, on a machine the runner judges starved (fewer idle cores than startIdleCores, here always):
+		// two encoders at once would slow the one on air further (5-8 s without a part in bench:pressure).
+		const logged: { msg: string; run?: number }[] = [];
+		const runnerLogger = pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line) as { msg: string; run?: number }) });
+		const { messages, onAir, progress, end } = await broadcastWith('space-starved', { policy: { shedBelowSpeed: 2, shedAfterMs: 1000, settleMs: 3000 }, maxLevel: 1, initialLevel: 0, startIdleCores: 64 }, runnerLogger);
+		await expect.poll(() => onAir, { timeout: 30_000 }).toEqual([0, 1]);
+		await expect.poll(() => progress.at(-1), { timeout: 5000 }).toMatchObject({ state: 'live', level: 1, shed: ['720p'] });
+		await new Promise((resolve) => setTimeout(resolve, 3000));
+		await end();
+
+		// Run 1 started only once run 0 was told to stop (made before the break, it starts first).
+		const stopped = logged.findIndex((l) => l.msg === 'machine starved: the run on air stops before the lighter run starts' && l.run === 0);
+		const started = logged.findIndex((l) => l.msg === 'encoder run starting' && l.run === 1);
+		expect(stopped, JSON.stringify(logged.map((l) => l.msg))).toBeGreaterThanOrEqual(0);
+		expect(started).toBeGreaterThan(stopped);
+		expect(progress.filter((p) => p.state === 'restarting')).toEqual([]);
+		expect(progress.every((p) => p.restarts === 0)).toBe(true);
+		// Every rendition goes on after one discontinuity, dated where the run before ended plus the gap segments
+		// listed for the capture time no run delivered (none when the lighter run took over within half a segment).
+		for (const rendition of ['720p', '360p', 'audio']) {
+			const parts = messages.filter((m): m is { at: number; message: { event: Part; bytes: Buffer } } => m.message.event.type === 'part' && m.message.event.rendition === rendition);
+			const segments = parts.flatMap((p) => (p.message.event.segment ? [{ msn: p.message.event.msn, ...p.message.event.segment }] : []));
+			const breaks = segments.filter((s) => s.discontinuity);
+			expect(breaks.map((s) => s.initIndex), rendition).toEqual([1]);
+			expect(parts.filter((p) => p.message.event.msn >= breaks[0]!.msn).length, `${rendition} parts after the switch`).toBeGreaterThan(10);
+			const gaps = messages.flatMap((m) => (m.message.event.type === 'gap' && m.message.event.rendition === rendition ? [m.message.event] : []));
+			const previous = segments.filter((s) => s.msn < breaks[0]!.msn).at(-1)!;
+			const previousEnd = previous.pdtMs + parts.filter((p) => p.message.event.msn === previous.msn).reduce((sum, p) => sum + p.message.event.durationS * 1000, 0);
+			expect(breaks[0]!.msn, rendition).toBe(previous.msn + 1 + gaps.length);
+			const gapMs = gaps.reduce((sum, g) => sum + g.durationS * 1000, 0);
+			expect(Math.abs(breaks[0]!.pdtMs - (previousEnd + gapMs)), `${rendition}: program-date-time across the switch`).toBeLessThan(1000);
+		}
+		expect(await pictureSize(messages, '720p', 1)).toBe('640,360');
 	});
 
 	it('restores the 720p encode when the encoder has headroom', { timeout: 60_000 }, async () => {

@@ -188,6 +188,8 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 		void options.reportProgress({ state, speakers: latest?.speakers.length ?? 0, restarts, health, level: onAir.level, shed: onAir.shed, ...(state === 'live' && figures) }).catch(() => {});
 	};
 	const idle = levels.length > 1 ? new IdleCpu() : undefined;
+	/** Less than `startIdleCores` idle (see `busyStartLevel`): no room for a second encoder beside the one on air. */
+	const machineStarved = (): boolean => (idle?.cores ?? 0) < (options.degradation?.startIdleCores ?? defaultStartIdleCores);
 	const timers = new Set<NodeJS.Timeout>();
 	const poke = (): void => wake?.();
 	const pokeAt = (at: number): void => {
@@ -276,8 +278,12 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 			// superseded (its stop raced its switch); ending, it is then replaced like a crashed run.
 			if (current && run.n < current.n) return;
 			run.onAir = true;
-			// The first run, or one that became current when the run before it died: on air, with nothing to stop.
-			if (run === current) return degradation.onAir(run.level.level, Date.now());
+			// The first run, one that became current when the run before it died, or a lighter one started after the run
+			// on air was stopped (a starved machine): on air, with nothing to stop.
+			if (run === current) {
+				if (run.forLevel) logger.info({ run: n, level: run.level.level, shed: run.level.shed }, 'encoder level on air');
+				return degradation.onAir(run.level.level, Date.now());
+			}
 			const replaced = current;
 			current = run;
 			if (next === run) next = undefined;
@@ -309,8 +315,7 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 		logger.warn({ err: error, kind, delayMs, restarts, run: run.n }, 'broadcast run ended; replacing it');
 		// A run that never started on a starved machine is replaced by a lighter one, not the same again. (One that
 		// did not start on a machine with room was waiting for something else: lighter would not help.)
-		const starved = (idle?.cores ?? 0) < (options.degradation?.startIdleCores ?? defaultStartIdleCores);
-		const shed = kind === 'did-not-start' && starved && run.level.level === degradation.level && levels.length > 1 ? degradation.startFailed(Date.now()) : undefined;
+		const shed = kind === 'did-not-start' && machineStarved() && run.level.level === degradation.level && levels.length > 1 ? degradation.startFailed(Date.now()) : undefined;
 		if (shed) logger.info({ ...shed, shed: levels[shed.to]!.shed }, 'encoder did not start in time: shedding work');
 		// A warm-up run becomes the one to wait for: the packager puts it on air as soon as it can.
 		if (!current && next) {
@@ -343,6 +348,19 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 					next = undefined;
 					continue;
 				} else if (!next && (!fits(current, latest) || current.level !== wanted) && now - changedAt >= settleMs) {
+					if (options.onAir && current.onAir && fits(current, latest) && wanted.level > current.level.level && machineStarved()) {
+						// Shedding on a starved machine: break before make. The run on air is behind real time for want of CPU,
+						// and a second encoder starting beside it took what it had left: in `bench:pressure` the run on air
+						// then delivered nothing for 5-8 s until the lighter run went on air, and 2.7-3.2 s were lost anyway.
+						// Stopped first (ffmpeg finishes what it has read), the lighter run starts alone; the packager puts it
+						// on air as soon as it can and marks the capture time in between as gap segments.
+						const replaced = current;
+						logger.info({ run: replaced.n, idleCores: idle?.cores, level: wanted.level, shed: wanted.shed }, 'machine starved: the run on air stops before the lighter run starts');
+						replaced.abort.abort();
+						figures = {};
+						current = start(latest, true);
+						continue;
+					}
 					// Made before the break: a stage that outgrew the run, or a degradation level to put on air.
 					next = start(latest, fits(current, latest));
 					if (!options.onAir) {
