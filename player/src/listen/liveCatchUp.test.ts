@@ -26,10 +26,15 @@ describe('planCatchUp()', () => {
 		expect(planCatchUp(state(1.9))).toEqual({ rate: 1.1 });
 	});
 
-	it('plays at 1× on target, ahead of it, or with too little buffered ahead to speed up safely', () => {
+	it('plays at 1× on target, a little ahead of it, or with too little buffered ahead to speed up safely', () => {
 		expect(planCatchUp(state(0.08))).toEqual({ rate: 1 });
-		expect(planCatchUp(state(-0.3))).toEqual({ rate: 1 });
+		expect(planCatchUp(state(-0.15))).toEqual({ rate: 1 });
 		expect(planCatchUp(state(1, { bufferedEndS: 100.25 }))).toEqual({ rate: 1 });
+	});
+
+	it('plays at 0.95× further ahead of a target moved back, to buffer the margin before it is needed', () => {
+		expect(planCatchUp(state(-0.3))).toEqual({ rate: 0.95 });
+		expect(planCatchUp(state(-1.5))).toEqual({ rate: 0.95 });
 	});
 
 	it('jumps to live when far behind, however many jumps came before, at most once per interval', () => {

@@ -9,11 +9,18 @@
  * - moderately behind: play faster, up to `maxRate` (the browser keeps the pitch), in proportion to the distance,
  *   while enough is buffered ahead that playing faster cannot run dry — the sound never stops;
  * - far behind (`jumpBehindS`): jump to the target, at most once per `jumpIntervalMs` (a stream that keeps falling
- *   behind is not skipped through every tick, and is never left drifting).
+ *   behind is not skipped through every tick, and is never left drifting);
+ * - ahead of a target that moved back (margin taken after the page was blocked, see LiveTarget): play a little
+ *   slower, `minRate`, until within `slowAheadS` of it, so the margin is buffered before the next block rather than
+ *   earned by a stall (as Shaka's `liveSync.minPlaybackRate` does).
  */
 export interface CatchUpSettings {
 	/** Fastest playback rate, ×. Default 1.1 (faster is audible). */
 	maxRate: number;
+	/** Slowest playback rate, ×, ahead of the target. Default 0.95 (pitch kept; barely heard in speech). */
+	minRate: number;
+	/** Further than this ahead of the target plays at `minRate`, s. Default 0.2 (a part). */
+	slowAheadS: number;
 	/** Rate added per second behind the target, ×/s. Default 0.2 (0.5 s behind plays at 1.1×). */
 	rateGainPerS: number;
 	/** Closer than this to the target plays at 1×, s. Default 0.1. */
@@ -32,6 +39,8 @@ export interface CatchUpSettings {
 
 export const catchUpDefaults: CatchUpSettings = {
 	maxRate: 1.1,
+	minRate: 0.95,
+	slowAheadS: 0.2,
 	rateGainPerS: 0.2,
 	deadbandS: 0.1,
 	minBufferAheadS: 0.3,
@@ -81,5 +90,6 @@ export function planCatchUp(state: CatchUpState, settings: CatchUpSettings = cat
 	if (behind > settings.deadbandS && ahead > settings.minBufferAheadS) {
 		return { rate: Math.round(Math.min(settings.maxRate, 1 + behind * settings.rateGainPerS) * 100) / 100 };
 	}
+	if (-behind > settings.slowAheadS) return { rate: settings.minRate };
 	return { rate: 1 };
 }

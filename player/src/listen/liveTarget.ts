@@ -5,6 +5,10 @@
  * more than that, and the same listener stalled again and again (hls.js adds 0.3 s a stall, at most one target
  * duration, and never gives it back). Here one stall of a second buys a second of margin, and 30 s without a stall
  * starts handing it back, 0.1 s every 10 s, so a listener drifts back to the low latency the stream allows.
+ * A page that could not run for a while (a busy phone or computer: its main thread waiting for the CPU) takes as much
+ * margin as it was blocked, before it stalls: while it is blocked nothing is fetched or appended, and only what is
+ * buffered plays on (in `bench:pressure`, a listener on the busy machine waited for a core 11–17 s a minute, up to
+ * 1.4 s at a time, and stalled after each long wait).
  */
 export interface LiveTargetSettings {
 	/** Least a stall adds, s. Default 0.3. */
@@ -43,6 +47,13 @@ export class LiveTarget {
 		const stallS = (nowMs - this.#stalledAtMs) / 1000;
 		this.#stalledAtMs = undefined;
 		this.#extraS = Math.min(this.#settings.maxExtraS, this.#extraS + Math.max(this.#settings.minStepS, stallS));
+		this.#calmSinceMs = this.#decayedAtMs = nowMs;
+	}
+
+	/** The page could not run for `blockedS` (a timer that fired that late): at least that much margin. */
+	blocked(nowMs: number, blockedS: number): void {
+		if (blockedS <= this.#extraS) return;
+		this.#extraS = Math.min(this.#settings.maxExtraS, Math.round(blockedS * 1000) / 1000);
 		this.#calmSinceMs = this.#decayedAtMs = nowMs;
 	}
 

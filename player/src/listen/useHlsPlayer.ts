@@ -16,6 +16,10 @@ export type PlayerStatus = 'idle' | 'loading' | 'playing' | 'paused' | 'ended' |
 
 /** Tribune's part duration, for a playlist whose PART-INF hls.js has not read yet, s. */
 const defaultPartTargetS = 0.2;
+/** How often the player looks at its playback (latency, stalls, rate), ms. */
+const tickMs = 250;
+/** A tick this late (the page blocked for a quarter of a second past its interval) counts as a block, ms. */
+const blockedMinMs = 500;
 /**
  * Stall watchdog: media time not moving while it should play (or a seek not ending), or the picture frozen while the
  * sound goes on, for this long starts a recovery; each further one waits as long again, ms.
@@ -66,6 +70,8 @@ export function useHlsPlayer() {
 	/** The latency a live listener aims at, moved back by stalls (see LiveTarget); the media time a stall began at. */
 	const liveTarget = new LiveTarget(performance.now());
 	let stalledAtTime: number | undefined;
+	/** When the tick last ran: one much later than its interval means the page could not run (see LiveTarget). */
+	let lastTickAt: number | undefined;
 	let recoverTimer: ReturnType<typeof setTimeout> | undefined;
 	/** The multivariant playlist asked for (audio-only plays its audio rendition instead). */
 	let sourceUrl = '';
@@ -108,7 +114,7 @@ export function useHlsPlayer() {
 			track?.addEventListener('cuechange', onCueChange);
 			if (track && !hlsRef.value) showNativeTrack(track, captionsOn.value);
 		});
-		timers.push(setInterval(tick, 250), setInterval(measureLevel, 100));
+		timers.push(setInterval(tick, tickMs), setInterval(measureLevel, 100));
 		if (pending) loadInternal(pending.url, pending.live);
 	}
 
@@ -140,11 +146,16 @@ export function useHlsPlayer() {
 	}
 
 	function tick(): void {
+		const now = performance.now();
+		const sinceTickMs = lastTickAt === undefined ? 0 : now - lastTickAt;
+		lastTickAt = now;
 		const hls = hlsRef.value;
 		if (!hls || !video || !live) {
 			behindLiveS.value = null;
 			return;
 		}
+		// Blocked while playing in sight (a hidden page's timers are slowed on purpose, and tell nothing).
+		if (sinceTickMs >= blockedMinMs && status.value === 'playing' && document.visibilityState === 'visible') liveTarget.blocked(now, sinceTickMs / 1000);
 		behindLiveS.value = hls.latency || null;
 		followStalls(hls, video);
 		watchStalls(hls);
