@@ -46,7 +46,7 @@ describe('runStageBroadcast(): shedding the 720p encode', () => {
 	});
 
 	/** One speaker with a red camera on stage, a standing encode of the default ladder packaged in memory. */
-	async function broadcastWith(spaceId: string, degradation: NonNullable<Parameters<typeof runStageBroadcast>[0]['degradation']>, runnerLogger = logger) {
+	async function broadcastWith(spaceId: string, degradation: NonNullable<Parameters<typeof runStageBroadcast>[0]['degradation']>, runnerLogger = logger, stopping?: AbortSignal) {
 		const redis = connectRedis(inject('redisUrl'), 'test');
 		const prefix = `test-${randomUUID()}`;
 		const server = await StageLinkServer.start({ redis, prefix, node: 'node-1', host: { routerFor: (id) => (id === spaceId ? router : undefined) }, logger });
@@ -103,6 +103,7 @@ describe('runStageBroadcast(): shedding the 720p encode', () => {
 			},
 			degradation,
 			signal: stop.signal,
+			...(stopping && { stopping }),
 			logger: runnerLogger,
 			reportProgress: async (p) => void progress.push(p),
 		});
@@ -206,6 +207,24 @@ describe('runStageBroadcast(): shedding the 720p encode', () => {
 			expect(Math.abs(breaks[0]!.pdtMs - (previousEnd + gapMs)), `${rendition}: program-date-time across the switch`).toBeLessThan(1000);
 		}
 		expect(await pictureSize(messages, '720p', 1)).toBe('640,360');
+	});
+
+	it('starts no run once asked to stop, while the run on air drains', { timeout: 60_000 }, async () => {
+		// A shed due 1 s after the stop is asked for (a recorded space's encoder drains what it holds meanwhile): the
+		// run on air must not be replaced (it was, and the new run went on air after the space had ended).
+		const stopping = new AbortController();
+		const logged: { msg: string; run?: number }[] = [];
+		const runnerLogger = pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line) as { msg: string; run?: number }) });
+		const { onAir, progress, end } = await broadcastWith('space-stopping', { policy: { shedBelowSpeed: 2, shedAfterMs: 3000, settleMs: 3000 }, maxLevel: 1, initialLevel: 0, startIdleCores: 0 }, runnerLogger, stopping.signal);
+		await expect.poll(() => onAir, { timeout: 30_000 }).toEqual([0]);
+		await expect.poll(() => progress.at(-1)?.state, { timeout: 5000 }).toBe('live');
+		stopping.abort();
+		// Past when the shed was due (3 s below the policy's speed, from on air), and a run's start-up after it.
+		await expect.poll(() => logged.some((l) => l.msg === 'encoder behind real time: shedding work'), { timeout: 15_000 }).toBe(true);
+		await new Promise((resolve) => setTimeout(resolve, 3000));
+		await end();
+		expect(logged.filter((l) => l.msg === 'encoder run starting').map((l) => l.run)).toEqual([0]);
+		expect(onAir).toEqual([0]);
 	});
 
 	it('restores the 720p encode when the encoder has headroom', { timeout: 60_000 }, async () => {

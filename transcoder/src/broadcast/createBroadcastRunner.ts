@@ -146,6 +146,7 @@ export function createBroadcastRunner(deps: BroadcastRunnerDeps): BroadcastRunne
 				// A recorded space's stop keeps the encoder until what it still holds is packaged (see drainedStopSignal):
 				// a slow encoder runs seconds behind its input, which a plain stop drops from the replay.
 				signal: data.recording ? drainedStopSignal(signal, { mediaEndMs: () => packagedMediaEndMs(packager, renditions) }) : signal,
+				stopping: signal,
 				logger,
 				reportProgress,
 			});

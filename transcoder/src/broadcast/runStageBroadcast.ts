@@ -79,6 +79,12 @@ export interface StageBroadcastOptions {
 	onAir?: (run: number, signal: AbortSignal) => Promise<void>;
 	/** Aborted when the space ends. */
 	signal: AbortSignal;
+	/**
+	 * Aborted when the broadcast is asked to stop, before `signal` where the runs on air drain what they hold first (a
+	 * recorded space): from then on no new run starts, for a stage change or a degradation level (a shed during the
+	 * drain stopped the draining run and put a new one on air after the space had ended). Default: `signal`.
+	 */
+	stopping?: AbortSignal;
 	/** Run `run`'s composite now shows `layout`, moved there live (pins, labels, the active speaker): for tests. */
 	onLiveLayout?: (run: number, layout: Layout) => void;
 	logger: Logger;
@@ -330,7 +336,7 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 	try {
 		while (!signal.aborted && fatal === undefined) {
 			const now = Date.now();
-			if (latest && now >= retryAt) {
+			if (latest && now >= retryAt && !options.stopping?.aborted) {
 				const wanted = levels[degradation.level]!;
 				if (!current) {
 					current = start(latest);
