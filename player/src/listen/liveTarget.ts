@@ -7,7 +7,7 @@
  * starts handing it back, 0.1 s every 10 s, so a listener drifts back to the low latency the stream allows.
  * A page that could not run for a while (a busy phone or computer: its main thread waiting for the CPU) takes as much
  * margin as it was blocked, before it stalls: while it is blocked nothing is fetched or appended, and only what is
- * buffered plays on (in `bench:pressure`, a listener on the busy machine waited for a core 11–17 s a minute, up to
+ * buffered plays on (in `bench:pressure`, a listener on the busy machine waited for a core 4–18 s in 45, up to
  * 1.4 s at a time, and stalled after each long wait).
  */
 export interface LiveTargetSettings {
