@@ -356,8 +356,9 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 				} else if (!next && (!fits(current, latest) || current.level !== wanted) && now - changedAt >= settleMs) {
 					if (options.onAir && current.onAir && fits(current, latest) && wanted.level > current.level.level && machineStarved()) {
 						// Shedding on a starved machine: break before make. The run on air is behind real time for want of CPU,
-						// and a second encoder starting beside it took what it had left: in `bench:pressure` the run on air
-						// then delivered nothing for 5-8 s until the lighter run went on air, and 2.7-3.2 s were lost anyway.
+						// and a second encoder starting beside it took what it had left: in `bench:pressure` the lighter run
+						// went on air 4-8 s after the shed, the run on air delivering nothing for 7-8 s meanwhile, and 2.7-4.2 s
+						// were lost anyway (1.2-2.1 s to air and 0.6-2.4 s lost breaking first).
 						// Stopped first (ffmpeg finishes what it has read), the lighter run starts alone; the packager puts it
 						// on air as soon as it can and marks the capture time in between as gap segments.
 						const replaced = current;
