@@ -18,8 +18,12 @@ export type PlayerStatus = 'idle' | 'loading' | 'playing' | 'paused' | 'ended' |
 const defaultPartTargetS = 0.2;
 /** How often the player looks at its playback (latency, stalls, rate), ms. */
 const tickMs = 250;
-/** A tick this late (the page blocked for a quarter of a second past its interval) counts as a block, ms. */
+/**
+ * A tick this late (the page blocked for a quarter of a second past its interval) counts as a block, ms; one later
+ * than `blockedMaxMs` is a page the browser suspended (a locked phone), not one starved of CPU.
+ */
 const blockedMinMs = 500;
+const blockedMaxMs = 5000;
 /**
  * Stall watchdog: media time not moving while it should play (or a seek not ending), or the picture frozen while the
  * sound goes on, for this long starts a recovery; each further one waits as long again, ms.
@@ -70,8 +74,9 @@ export function useHlsPlayer() {
 	/** The latency a live listener aims at, moved back by stalls (see LiveTarget); the media time a stall began at. */
 	const liveTarget = new LiveTarget(performance.now());
 	let stalledAtTime: number | undefined;
-	/** When the tick last ran: one much later than its interval means the page could not run (see LiveTarget). */
-	let lastTickAt: number | undefined;
+	/** When the tick last ran, and whether the page was in sight then: one much later than its interval in a page in
+	 * sight throughout means the page could not run (see LiveTarget). */
+	let lastTick: { atMs: number; visible: boolean } | undefined;
 	let recoverTimer: ReturnType<typeof setTimeout> | undefined;
 	/** The multivariant playlist asked for (audio-only plays its audio rendition instead). */
 	let sourceUrl = '';
@@ -115,6 +120,7 @@ export function useHlsPlayer() {
 			if (track && !hlsRef.value) showNativeTrack(track, captionsOn.value);
 		});
 		timers.push(setInterval(tick, tickMs), setInterval(measureLevel, 100));
+		document.addEventListener('visibilitychange', onVisibility);
 		if (pending) loadInternal(pending.url, pending.live);
 	}
 
@@ -145,17 +151,23 @@ export function useHlsPlayer() {
 		level.value = Math.sqrt(sum / samples.length);
 	}
 
+	/** A tick interval the page spent partly hidden tells nothing of blocks. */
+	function onVisibility(): void {
+		if (lastTick) lastTick.visible = false;
+	}
+
 	function tick(): void {
 		const now = performance.now();
-		const sinceTickMs = lastTickAt === undefined ? 0 : now - lastTickAt;
-		lastTickAt = now;
+		const visible = document.visibilityState === 'visible';
+		// Hidden pages' timers are slowed or stopped on purpose, and tell nothing.
+		const blockedMs = lastTick?.visible && visible ? now - lastTick.atMs : 0;
+		lastTick = { atMs: now, visible };
 		const hls = hlsRef.value;
 		if (!hls || !video || !live) {
 			behindLiveS.value = null;
 			return;
 		}
-		// Blocked while playing in sight (a hidden page's timers are slowed on purpose, and tell nothing).
-		if (sinceTickMs >= blockedMinMs && status.value === 'playing' && document.visibilityState === 'visible') liveTarget.blocked(now, sinceTickMs / 1000);
+		if (blockedMs >= blockedMinMs && blockedMs <= blockedMaxMs && status.value === 'playing') liveTarget.blocked(now, blockedMs / 1000);
 		behindLiveS.value = hls.latency || null;
 		followStalls(hls, video);
 		watchStalls(hls);
@@ -471,6 +483,7 @@ export function useHlsPlayer() {
 	function close(): void {
 		stop();
 		for (const t of timers) clearInterval(t);
+		document.removeEventListener('visibilitychange', onVisibility);
 		void audio?.context.close();
 	}
 
