@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { parseMediaPlaylist } from '../origin/support/parsePlaylist.js';
+import { lastPosition, parseMediaPlaylist } from '../origin/support/parsePlaylist.js';
 import { commandOf, descendants } from './processes.js';
 
 /**
@@ -24,20 +24,21 @@ export function watchOriginParts(playlistUrl: string, maxS: number): OriginPartW
 	const abort = new AbortController();
 	const endAt = Date.now() + maxS * 1000;
 	const loop = (async () => {
-		let next: { msn: number; part: number } | undefined;
+		/** The newest part seen, as a blocking request for the one after names it. */
+		let seen: { msn: number; part: number } | undefined;
 		for (let i = 0; i < 10_000 && Date.now() < endAt && !abort.signal.aborted; i++) {
-			const query = next ? `?_HLS_msn=${next.msn}&_HLS_part=${next.part}` : '';
+			const query = seen ? `?_HLS_msn=${seen.msn}&_HLS_part=${seen.part + 1}` : '';
 			const res = await fetch(`${playlistUrl}${query}`, { signal: AbortSignal.any([abort.signal, AbortSignal.timeout(10_000)]) }).catch(() => undefined);
 			const text = res?.status === 200 ? await res.text().catch(() => undefined) : undefined;
-			const last = text === undefined ? undefined : parseMediaPlaylist(text).segments.at(-1);
-			if (!last) {
+			const playlist = text === undefined ? undefined : parseMediaPlaylist(text);
+			if (!playlist?.segments.length) {
 				await new Promise((resolve) => setTimeout(resolve, 100));
 				continue;
 			}
-			const position = last.uri ? { msn: last.msn + 1, part: 0 } : { msn: last.msn, part: last.parts.length };
+			const at = lastPosition(playlist);
 			// One release per answer that moved on (the first answer only sets the position).
-			if (next && (position.msn > next.msn || position.part > next.part)) releasedAtMs.push(Date.now());
-			next = position;
+			if (seen && (at.msn > seen.msn || (at.msn === seen.msn && at.part > seen.part))) releasedAtMs.push(Date.now());
+			seen = at;
 		}
 	})();
 	return {
@@ -60,8 +61,6 @@ export function watchOriginParts(playlistUrl: string, maxS: number): OriginPartW
 export interface RendererWaitWatch {
 	/** Time Chromium's renderer main threads waited for a core in [fromMs, toMs], ms (samples every 200 ms). */
 	waitMs(fromMs: number, toMs: number): number;
-	/** The same over the whole watch. */
-	totalWaitMs(): number;
 	stop(): void;
 }
 
@@ -90,7 +89,6 @@ export function watchRendererWaits(maxS: number): RendererWaitWatch {
 	const at = (ms: number) => (samples.filter(([t]) => t <= ms).at(-1) ?? samples[0]!)[1];
 	return {
 		waitMs: (fromMs, toMs) => Math.round((at(toMs) - at(fromMs)) / 1e6),
-		totalWaitMs: () => Math.round((samples.at(-1)![1] - samples[0]![1]) / 1e6),
 		stop() {
 			clearInterval(timer);
 			clearTimeout(stopAt);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LiveTarget } from './liveTarget.js';
+import { blockedMs, LiveTarget } from './liveTarget.js';
 
 describe('LiveTarget', () => {
 	it('adds each stall\'s length to the margin, at least 0.3 s and at most 3 s in all', () => {
@@ -50,6 +50,17 @@ describe('LiveTarget', () => {
 		expect(t.extraS(33_000)).toBe(1.1);
 		t.blocked(40_000, 9);
 		expect(t.extraS(40_000)).toBe(3);
+	});
+
+	it('counts a tick 0.5-5 s after the one before as a block, only in a page in sight throughout', () => {
+		expect(blockedMs(undefined, { atMs: 1000, visible: true })).toBe(0);
+		expect(blockedMs({ atMs: 0, visible: true }, { atMs: 250, visible: true })).toBe(0);
+		expect(blockedMs({ atMs: 0, visible: true }, { atMs: 1200, visible: true })).toBe(1200);
+		// Hidden at either end (or in between, which the player marks on the tick before): slowed timers on purpose.
+		expect(blockedMs({ atMs: 0, visible: false }, { atMs: 1200, visible: true })).toBe(0);
+		expect(blockedMs({ atMs: 0, visible: true }, { atMs: 1200, visible: false })).toBe(0);
+		// A suspended page (a locked phone) is not a page starved of CPU.
+		expect(blockedMs({ atMs: 0, visible: true }, { atMs: 60_000, visible: true })).toBe(0);
 	});
 
 	it('starts again from the stream\'s own target on a new load', () => {

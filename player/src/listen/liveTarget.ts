@@ -10,6 +10,23 @@
  * buffered plays on (in `bench:pressure`, a listener on the busy machine waited for a core 4–18 s in 45, up to
  * 1.4 s at a time, and stalled after each long wait).
  */
+/** One look at the page: when (ms) and whether it was in sight. */
+export interface PageTick {
+	atMs: number;
+	visible: boolean;
+}
+
+/**
+ * How long the page could not run before `now`, ms, judged from the tick before: the time
+ * between them when it is 0.5–5 s and the page was in sight throughout, else 0. A hidden page's timers are slowed or
+ * stopped on purpose, and a longer wait is a suspended page (a locked phone), not one starved of CPU.
+ */
+export function blockedMs(previous: PageTick | undefined, now: PageTick, minMs = 500, maxMs = 5000): number {
+	if (!previous?.visible || !now.visible) return 0;
+	const sinceMs = now.atMs - previous.atMs;
+	return sinceMs >= minMs && sinceMs <= maxMs ? sinceMs : 0;
+}
+
 export interface LiveTargetSettings {
 	/** Least a stall adds, s. Default 0.3. */
 	minStepS: number;

@@ -2,7 +2,7 @@ import Hls, { type Level } from 'hls.js';
 import { onBeforeUnmount, ref, shallowRef } from 'vue';
 import { captionText, liveHlsConfig, replayHlsConfig } from './hlsConfig.js';
 import { planCatchUp } from './liveCatchUp.js';
-import { LiveTarget } from './liveTarget.js';
+import { blockedMs, LiveTarget, type PageTick } from './liveTarget.js';
 import { replayTimeOf } from './replayTime.js';
 
 export interface QualityOption {
@@ -18,12 +18,6 @@ export type PlayerStatus = 'idle' | 'loading' | 'playing' | 'paused' | 'ended' |
 const defaultPartTargetS = 0.2;
 /** How often the player looks at its playback (latency, stalls, rate), ms. */
 const tickMs = 250;
-/**
- * A tick this late (the page blocked for a quarter of a second past its interval) counts as a block, ms; one later
- * than `blockedMaxMs` is a page the browser suspended (a locked phone), not one starved of CPU.
- */
-const blockedMinMs = 500;
-const blockedMaxMs = 5000;
 /**
  * Stall watchdog: media time not moving while it should play (or a seek not ending), or the picture frozen while the
  * sound goes on, for this long starts a recovery; each further one waits as long again, ms.
@@ -74,9 +68,8 @@ export function useHlsPlayer() {
 	/** The latency a live listener aims at, moved back by stalls (see LiveTarget); the media time a stall began at. */
 	const liveTarget = new LiveTarget(performance.now());
 	let stalledAtTime: number | undefined;
-	/** When the tick last ran, and whether the page was in sight then: one much later than its interval in a page in
-	 * sight throughout means the page could not run (see LiveTarget). */
-	let lastTick: { atMs: number; visible: boolean } | undefined;
+	/** When the tick last ran, and whether the page was in sight since: see `blockedMs`. */
+	let lastTick: PageTick | undefined;
 	let recoverTimer: ReturnType<typeof setTimeout> | undefined;
 	/** The multivariant playlist asked for (audio-only plays its audio rendition instead). */
 	let sourceUrl = '';
@@ -158,16 +151,15 @@ export function useHlsPlayer() {
 
 	function tick(): void {
 		const now = performance.now();
-		const visible = document.visibilityState === 'visible';
-		// Hidden pages' timers are slowed or stopped on purpose, and tell nothing.
-		const blockedMs = lastTick?.visible && visible ? now - lastTick.atMs : 0;
-		lastTick = { atMs: now, visible };
+		const previous = lastTick;
+		lastTick = { atMs: now, visible: document.visibilityState === 'visible' };
+		const blocked = blockedMs(previous, lastTick);
 		const hls = hlsRef.value;
 		if (!hls || !video || !live) {
 			behindLiveS.value = null;
 			return;
 		}
-		if (blockedMs >= blockedMinMs && blockedMs <= blockedMaxMs && status.value === 'playing') liveTarget.blocked(now, blockedMs / 1000);
+		if (blocked > 0 && status.value === 'playing') liveTarget.blocked(now, blocked / 1000);
 		behindLiveS.value = hls.latency || null;
 		followStalls(hls, video);
 		watchStalls(hls);
