@@ -36,18 +36,18 @@ describe('LiveTarget', () => {
 		expect(t.extraS(300_000)).toBe(0.5);
 	});
 
-	it('takes as much margin as the page was blocked, without adding up, and starts the calm over', () => {
+	it('takes half as much margin again as the page was blocked, without adding up, and starts the calm over', () => {
 		const t = new LiveTarget(0);
 		t.blocked(1000, 0.8);
-		expect(t.extraS(1000)).toBe(0.8);
+		expect(t.extraS(1000)).toBe(1.2);
 		// A shorter block needs no more.
 		t.blocked(2000, 0.5);
-		expect(t.extraS(2000)).toBe(0.8);
+		expect(t.extraS(2000)).toBe(1.2);
 		t.blocked(3000, 1.2);
-		expect(t.extraS(3000)).toBe(1.2);
+		expect(t.extraS(3000)).toBe(1.8);
 		// Given back only after 30 s without a block or a stall.
-		expect(t.extraS(32_000)).toBe(1.2);
-		expect(t.extraS(33_000)).toBe(1.1);
+		expect(t.extraS(32_000)).toBe(1.8);
+		expect(t.extraS(33_000)).toBe(1.7);
 		t.blocked(40_000, 9);
 		expect(t.extraS(40_000)).toBe(3);
 	});

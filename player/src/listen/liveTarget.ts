@@ -5,10 +5,12 @@
  * more than that, and the same listener stalled again and again (hls.js adds 0.3 s a stall, at most one target
  * duration, and never gives it back). Here one stall of a second buys a second of margin, and 30 s without a stall
  * starts handing it back, 0.1 s every 10 s, so a listener drifts back to the low latency the stream allows.
- * A page that could not run for a while (a busy phone or computer: its main thread waiting for the CPU) takes as much
- * margin as it was blocked, before it stalls: while it is blocked nothing is fetched or appended, and only what is
- * buffered plays on (in `bench:pressure`, a listener on the busy machine waited for a core 4–18 s in 45, up to
- * 1.4 s at a time, and stalled after each long wait).
+ * A page that could not run for a while (a busy phone or computer: its main thread waiting for the CPU) takes half as
+ * much margin again as it was blocked, before it stalls: while it is blocked nothing is fetched or appended, and only
+ * what is buffered plays on; then the block's worth of parts is fetched, one request each, on the same busy machine
+ * (in `bench:pressure`, a listener on the busy machine waited for a core 4–18 s in 45, up to 1.4 s at a time, and
+ * stalled after each long wait; in player/test/liveLatency.test.ts a margin of just the block left 0.34–0.6 s to
+ * fetch 1 s of parts, and a busy machine sometimes stalled there).
  */
 /** One look at the page: when (ms) and whether it was in sight. */
 export interface PageTick {
@@ -32,6 +34,8 @@ export interface LiveTargetSettings {
 	minStepS: number;
 	/** Most margin in all, s. Default 3. */
 	maxExtraS: number;
+	/** Margin per second the page was blocked, s: the block, and time to fetch what it missed. Default 1.5. */
+	blockedFactor: number;
 	/** Playback flowing this long starts giving margin back, ms. Default 30000. */
 	calmMs: number;
 	/** Margin given back each `decayEveryMs`, s. Default 0.1. */
@@ -39,7 +43,7 @@ export interface LiveTargetSettings {
 	decayEveryMs: number;
 }
 
-export const liveTargetDefaults: LiveTargetSettings = { minStepS: 0.3, maxExtraS: 3, calmMs: 30_000, decayStepS: 0.1, decayEveryMs: 10_000 };
+export const liveTargetDefaults: LiveTargetSettings = { minStepS: 0.3, maxExtraS: 3, blockedFactor: 1.5, calmMs: 30_000, decayStepS: 0.1, decayEveryMs: 10_000 };
 
 export class LiveTarget {
 	readonly #settings: LiveTargetSettings;
@@ -67,10 +71,11 @@ export class LiveTarget {
 		this.#calmSinceMs = this.#decayedAtMs = nowMs;
 	}
 
-	/** The page could not run for `blockedS` (a timer that fired that late): at least that much margin. */
+	/** The page could not run for `blockedS` (a timer that fired that late): at least `blockedFactor` times that margin. */
 	blocked(nowMs: number, blockedS: number): void {
-		if (blockedS <= this.#extraS) return;
-		this.#extraS = Math.min(this.#settings.maxExtraS, Math.round(blockedS * 1000) / 1000);
+		const wantedS = Math.round(blockedS * this.#settings.blockedFactor * 1000) / 1000;
+		if (wantedS <= this.#extraS) return;
+		this.#extraS = Math.min(this.#settings.maxExtraS, wantedS);
 		this.#calmSinceMs = this.#decayedAtMs = nowMs;
 	}
 

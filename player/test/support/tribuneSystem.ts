@@ -19,6 +19,8 @@ export interface Sample {
 	hlsAttached: boolean;
 	onStage: boolean;
 	errors: string[];
+	/** The buffered media, first start to last end, s (empty: nothing buffered). */
+	buffered: number[];
 	videoWidth: number;
 	hlsLevel: number | null;
 	audioOnly: boolean;
