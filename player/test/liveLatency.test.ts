@@ -141,6 +141,9 @@ describe('a listener holds its target latency', () => {
 				const behind = behindTarget(s);
 				return s.status === 'playing' && behind !== undefined && behind > -aheadS && behind < 0.5 ? s : undefined;
 			}, 60_000, () => log.slice(-12).join('\n'));
+		await near('the listener near its target after start-up', 0.3);
+		// Past the start-up jumps' 10 s: a jump to the target is a seek and a wait for data of the player's own.
+		await new Promise((resolve) => setTimeout(resolve, 11_000));
 		await near('the listener near its target', 0.3);
 		// A phone or computer too busy to run the page for a second (its main thread blocked, as a machine's other work
 		// would): nothing is fetched or appended meanwhile.
@@ -161,7 +164,7 @@ describe('a listener holds its target latency', () => {
 			const s = await sample(listener);
 			slowest = Math.min(slowest, s.playbackRate);
 			const behind = behindTarget(s);
-			return s.status === 'playing' && behind !== undefined && behind > -0.25 && slowest < 1 ? s : undefined;
+			return s.status === 'playing' && behind !== undefined && Math.abs(behind) < 0.25 && slowest < 1 ? s : undefined;
 		}, 60_000, () => log.slice(-12).join('\n'));
 		console.log(`blocked 1 s: target ${before.targetLatency!.toFixed(2)} → ${moved.targetLatency!.toFixed(2)} s, buffered at ×${slowest}`);
 		expect(slowest).toBeGreaterThanOrEqual(0.95);

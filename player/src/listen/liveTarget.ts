@@ -9,8 +9,9 @@
  * much margin again as it was blocked, before it stalls: while it is blocked nothing is fetched or appended, and only
  * what is buffered plays on; then the block's worth of parts is fetched, one request each, on the same busy machine
  * (in `bench:pressure`, a listener on the busy machine waited for a core 4–18 s in 45, up to 1.4 s at a time, and
- * stalled after each long wait; in player/test/liveLatency.test.ts a margin of just the block left 0.34–0.6 s to
- * fetch 1 s of parts, and a busy machine sometimes stalled there).
+ * stalled after each long wait). A margin of just the block left 0.34–0.6 s to fetch a second's five parts
+ * (player/test/liveLatency.test.ts), one request after another: a round trip of 70–120 ms each, less than a phone's
+ * mobile network takes.
  */
 /** One look at the page: when (ms) and whether it was in sight. */
 export interface PageTick {
