@@ -15,7 +15,7 @@ import { StageLinkServer } from '../src/stageLink/StageLinkServer.js';
 import { get, until } from './origin/support/fetchText.js';
 import { parseMediaPlaylist } from './origin/support/parsePlaylist.js';
 import { alignToSchedule, beepOnsets, fetchNewestRun, flashOnsets, wallOf, type FetchedRun } from './support/avSyncAnalysis.js';
-import { flashBeepSchedule, senderClock, startFlashBeepSender, type FlashBeepSender } from './support/flashBeepSender.js';
+import { flashBeepSchedule, pausedBeeps, senderClock, startFlashBeepSender, type FlashBeepSender } from './support/flashBeepSender.js';
 
 // Issue 17: where does the broadcast put a speaker's sound relative to their picture? One ffmpeg sends a camera that
 // flashes white and a voice that beeps at the very same instants (one lavfi input, one clock: in sync by construction,
@@ -91,7 +91,15 @@ describe('A/V sync of a speaker through the standing encode, measured end to end
 
 			// One encoder run throughout (no shedding): the offsets are those of one run.
 			const run = createBroadcastRunner({ redis, prefix, link: client, ladder, latency, canvas, dataDir: path.join(dir, 'data'), ffmpegPath: 'ffmpeg', fontFile: '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf', startIdleCores: 0, maxShed: 0 });
-			job = run({ spaceId, composite: true, recording: false, requestedAt: Date.now() }, { signal: stop.signal, logger, reportProgress: async () => {} }).catch((error: unknown) => error);
+			// Sound the voice's gap filler dropped for coming late, as the runner reports it.
+			const dropped: { late: Record<string, number> }[] = [];
+			const runLogger = pino({ level: 'info' }, {
+				write: (line: string) => {
+					const entry = JSON.parse(line) as { msg: string; late: Record<string, number> };
+					if (entry.msg.startsWith('sound that came late')) dropped.push(entry);
+				},
+			});
+			job = run({ spaceId, composite: true, recording: false, requestedAt: Date.now() }, { signal: stop.signal, logger: runLogger, reportProgress: async () => {} }).catch((error: unknown) => error);
 
 			// Enough complete segments of one run in both renditions.
 			const covered = async (rendition: string): Promise<number> => {
@@ -139,6 +147,14 @@ describe('A/V sync of a speaker through the standing encode, measured end to end
 			const muxed = place(raw.muxedBeeps.onsetsS, video, clock.audioEpochMs);
 			const alone = place(raw.audioOnlyBeeps.onsetsS, audioOnly, clock.audioEpochMs);
 			console.log(`AVSYNC found: ${flashes.events.size} flashes, ${muxed.events.size} beeps in 360p, ${alone.events.size} in audio; unmatched ${JSON.stringify([flashes.unmatched, muxed.unmatched, alone.unmatched])}`);
+			// The sender shares this machine: a beep whose sound paused on its way (a busy moment of the sender or of this
+			// process) may be cut by the gap filler, by design (late audio is dropped to keep the wall clock's pace). Those
+			// are left out of the offsets, and may be off the schedule or missing.
+			const lateKeys = new Set(pausedBeeps(sender.sent).map((atS) => Math.round(atS * 100)));
+			const lateInWindow = [...flashes.events.keys()].filter((key) => lateKeys.has(key));
+			console.log(`AVSYNC beeps whose sound paused on its way to the stage (sender s): ${JSON.stringify(lateInWindow.map((key) => key / 100))}; seconds the encoder's gap filler dropped late sound: ${dropped.length} ${JSON.stringify(dropped.map((d) => d.late))}`);
+			// Beeps that may be cut: those paused before the stage, and one per second with late sound dropped after it.
+			const mayBeCut = lateInWindow.length + dropped.length;
 
 			// Per event (sender time): picture vs sound in 360p, audio-only vs 360p picture (media time and PDT), latencies.
 			const rows: {
@@ -154,7 +170,7 @@ describe('A/V sync of a speaker through the standing encode, measured end to end
 			for (const [key, flash] of [...flashes.events].sort((a, b) => a[0] - b[0])) {
 				const beep = muxed.events.get(key);
 				const single = alone.events.get(key);
-				if (!beep || !single) continue;
+				if (!beep || !single || lateKeys.has(key)) continue;
 				rows.push({
 					senderS: key / 100,
 					avMs: (beep.mediaS - flash.mediaS) * 1000,
@@ -196,7 +212,10 @@ describe('A/V sync of a speaker through the standing encode, measured end to end
 			expect(flashes.events.size, 'flashes in the 360p picture').toBeGreaterThanOrEqual(minEvents);
 			expect(muxed.events.size, 'beeps in the 360p sound').toBeGreaterThanOrEqual(minEvents);
 			expect(alone.events.size, 'beeps in the audio-only rendition').toBeGreaterThanOrEqual(minEvents);
-			expect([flashes.unmatched, muxed.unmatched, alone.unmatched], 'detections off the schedule').toEqual([[], [], []]);
+			expect(flashes.unmatched, 'flashes off the schedule').toEqual([]);
+			// Every beep is found in both sound tracks, with its flash, on the schedule, but those that may be cut.
+			const missing = [...flashes.events.keys()].filter((key) => !lateKeys.has(key) && !(muxed.events.has(key) && alone.events.has(key)));
+			expect(missing.length + Math.max(muxed.unmatched.length, alone.unmatched.length), `beeps missing (${JSON.stringify(missing)}) or off the schedule, ${mayBeCut} may be cut`).toBeLessThanOrEqual(mayBeCut);
 			expect(rows.length).toBeGreaterThanOrEqual(minEvents);
 			// The sender is in sync by construction (one lavfi input): its audio leaves ≤ one Opus frame after the picture.
 			expect(Math.abs(summary.senderAudioMinusVideoMs)).toBeLessThan(40);

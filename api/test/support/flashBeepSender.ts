@@ -163,3 +163,29 @@ export function senderClock(sent: FlashBeepSender['sent']): { audioEpochMs: numb
 		videoFrames: new Set(sent.video.map((p) => p.ticks)).size,
 	};
 }
+
+/**
+ * Sender times (s) of the beeps whose sound came with a pause: more than `pauseMs` between two of its packets' arrivals,
+ * anywhere from 60 ms before the onset to the beep's end (what the paused packets carry, and as much again after
+ * them, arriving in the burst that follows). The broadcast's gap filler covers such a pause with silence and drops
+ * the packets that come late after it (`OpusGapFiller`): such a beep may be cut short or lost, by design.
+ */
+export function pausedBeeps(sent: FlashBeepSender['sent'], pauseMs = 60): number[] {
+	const paused = new Set<number>();
+	const { periodS, onsetsS, durationS } = flashBeepSchedule;
+	const packets = sent.audio;
+	for (let i = 1; i < packets.length; i++) {
+		const pauseS = (packets[i]!.atMs - packets[i - 1]!.atMs) / 1000;
+		if (pauseS * 1000 <= pauseMs) continue;
+		const fromS = packets[i - 1]!.ticks / 48000 - opusLookaheadS;
+		const toS = fromS + 2 * pauseS + 0.02;
+		const period = Math.floor(fromS / periodS);
+		for (let k = period - 1; k <= period + 1; k++) {
+			for (const onset of onsetsS) {
+				const atS = k * periodS + onset;
+				if (toS > atS - 0.06 && fromS < atS + durationS) paused.add(Math.round(atS * 100) / 100);
+			}
+		}
+	}
+	return [...paused].sort((a, b) => a - b);
+}

@@ -514,11 +514,16 @@ async function runEncode(
 			sdpStreams.push(...screen.sdpStreams);
 		}
 		// While the run is not keeping up, what each input fed ffmpeg in the last second (debug): an encoder waiting
-		// on an input (little CPU, a relay sending nothing) looks slow from its pace alone.
+		// on an input (little CPU, a relay sending nothing) looks slow from its pace alone. Sound dropped for coming late
+		// (after the silence that covered its pause: a speaker's network, or a busy machine) is an audible gap: said
+		// at info, at most once a second.
 		let fed = inputCounts(slots, screen);
 		const feedWatch = setInterval(() => {
 			const now = inputCounts(slots, screen);
-			if (run.health !== 'ok' && run.health !== 'starting') logger.debug({ run: run.n, health: run.health, cpuCores: run.cpuCores, mainThread: run.mainThread, waitingCores: run.waitingCores, inputs: countsSince(fed, now) }, 'encoder inputs in the last second');
+			const since = countsSince(fed, now);
+			if (run.health !== 'ok' && run.health !== 'starting') logger.debug({ run: run.n, health: run.health, cpuCores: run.cpuCores, mainThread: run.mainThread, waitingCores: run.waitingCores, inputs: since }, 'encoder inputs in the last second');
+			const late = Object.fromEntries(Object.entries(since).flatMap(([input, counts]) => (counts.late ? [[input, counts.late]] : [])));
+			if (Object.keys(late).length > 0) logger.info({ run: run.n, late }, 'sound that came late was dropped (packets by input)');
 			fed = now;
 		}, 1000);
 		releases.push(() => clearInterval(feedWatch));
