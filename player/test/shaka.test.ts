@@ -177,8 +177,23 @@ describe('Shaka Player on a live video space with captions', () => {
 		// wall clock than its availability window (4–11 s; shakaKnownBugs.ts, shaka-project/shaka-player#10267). It is
 		// told by where Shaka threw, through Shaka's source map, and counted; any other error fails.
 		const shakaErrors = splitKnownShakaBugs(end.errors);
-		console.log(`shaka: ${end.errors.length} error event(s), of them known Shaka bugs: ${JSON.stringify(shakaErrors.known.map(({ bug, count }) => `${bug.id} × ${count}`))}`);
-		expect(shakaErrors.others, 'Shaka errors (known Shaka bugs aside)').toEqual([]);
+		// A 503 to a blocking reload is the origin's answer when the part asked for did not come within three target
+		// durations (§6.2.5.2: the encoder held up that long on a busy machine, seen at a space's start); Shaka reports
+		// it and asks again. llhlsChecker judges every such answer Shaka got (a 503 for a part that had arrived is a
+		// violation), so one it judged is not a Shaka error: counted here, and the stall it comes with is measured.
+		const judged503 = (error: string): boolean => {
+			const url = /^code 1001 category 1 data \["([^"]+)",503,/.exec(error)?.[1];
+			if (!url) return false;
+			const asked = new URL(url);
+			const msn = asked.searchParams.get('_HLS_msn');
+			const part = asked.searchParams.get('_HLS_part');
+			return msn !== null && playlists.fetches.some((f) => f.status === 503 && asked.pathname.endsWith(`/${f.uri}`) && f.msn === Number(msn) && (part === null ? f.part === undefined : f.part === Number(part)));
+		};
+		const unavailable = shakaErrors.others.filter(judged503);
+		const others = shakaErrors.others.filter((error) => !judged503(error));
+		console.log(`shaka: ${end.errors.length} error event(s), of them known Shaka bugs: ${JSON.stringify(shakaErrors.known.map(({ bug, count }) => `${bug.id} × ${count}`))}; ` +
+			`503s for parts that did not come in time, as llhlsChecker judged them: ${unavailable.length}`);
+		expect(others, 'Shaka errors (known Shaka bugs and judged 503s aside)').toEqual([]);
 		expect(violations, 'LL-HLS rules over the playlists Shaka fetched').toEqual([]);
 		expect(started.lowLatency, 'Shaka found the stream low-latency').toBe(true);
 		// It played the minute: media time moved on with the clock (a stall or two may cost a little), still playing.
