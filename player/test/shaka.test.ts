@@ -131,6 +131,8 @@ describe('Shaka Player on a live video space with captions', () => {
 		const startMs = Date.now();
 		let written = 0;
 		const postedAtMs: number[] = [];
+		/** The playhead each second, for media Shaka jumped over. */
+		const played: { atMs: number; t: number }[] = [];
 		for (let second = 1; second <= watchS; second++) {
 			await new Promise((resolve) => setTimeout(resolve, Math.max(0, startMs + second * 1000 - Date.now())));
 			if (written < lines.length && second >= 3 + written * 14) {
@@ -140,6 +142,7 @@ describe('Shaka Player on a live video space with captions', () => {
 				written++;
 			}
 			const s = (last = await sampleShaka(page));
+			played.push({ atMs: Date.now(), t: s.currentTime });
 			if (s.latencyS !== undefined) latencies.push(s.latencyS);
 			if (s.liveEdgeDistanceS !== undefined) edgeDistances.push(s.liveEdgeDistanceS);
 		}
@@ -201,7 +204,17 @@ describe('Shaka Player on a live video space with captions', () => {
 		expect(end.paused).toBe(false);
 		// Where each line was when it did not show: posted when, loaded into the text track when, for which times.
 		const story = (line: string) => `posted at ${postedAtMs[lines.indexOf(line)]}; loaded ${JSON.stringify(end.cuesLoaded.filter((c) => c.text.includes(line)))}; stalls ${JSON.stringify(end.stallLog)}`;
-		for (const line of lines) expect(end.cuesSeen.join('\n'), `the cue '${line}': ${story(line)}`).toContain(line);
+		// A line whose whole time Shaka's playhead jumped over (after a stall at a busy space's start, it moved on 2.5 s more
+		// than the clock: its own stall recovery) was never on screen to show: at most one, counted and logged.
+		const jumpedOver = (line: string): boolean =>
+			end.cuesLoaded.some((cue) => cue.text.includes(line) && played.some((b, i) => {
+				const a = played[i - 1];
+				return a !== undefined && b.t - a.t > (b.atMs - a.atMs) / 1000 + 0.5 && a.t <= cue.startS && b.t >= cue.endS;
+			}));
+		const skipped = lines.filter((line) => !end.cuesSeen.some((cue) => cue.includes(line)) && jumpedOver(line));
+		console.log(`shaka: lines whose time the playhead jumped over: ${JSON.stringify(skipped)}`);
+		expect(skipped.length, 'lines jumped over').toBeLessThanOrEqual(1);
+		for (const line of lines.filter((l) => !skipped.includes(l))) expect(end.cuesSeen.join('\n'), `the cue '${line}': ${story(line)}`).toContain(line);
 		// Where Shaka plays: a low-latency start sits about PART-HOLD-BACK behind the newest part. Bounded is Shaka's own
 		// share of the latency: less the time it stalled (Shaka, live sync off, keeps a stall's length for good:
 		// docs/SCALING.md) and less how late the origin's newest part was when Shaka started (the encoder's speed on this
