@@ -156,7 +156,8 @@ describe('a listener holds its target latency', () => {
 		// The block, and half as much again to fetch what was missed (a tick comes up to 0.25 s after the block).
 		const moved = await until('the target moved back by half as much again as the block', async () => {
 			const s = await sample(listener);
-			return s.targetLatency !== null && s.targetLatency >= before.targetLatency! + 1.45 ? s : undefined;
+			// Against PART-HOLD-BACK (0.6 s): a busy machine may have blocked the page before, and margins do not add up.
+			return s.targetLatency !== null && s.targetLatency >= 0.6 + 1.45 ? s : undefined;
 		}, 10_000, () => log.slice(-12).join('\n'));
 		// Buffered by playing a little slower (a stall would have earned only its own length, less than the block).
 		let slowest = 1;
