@@ -33,7 +33,8 @@ import { postJson } from './support/startTestNode.js';
  *   and per stall what it had behind it (`listener_stall_causes`, support/pressureStallCauses.ts): the longest the
  *   origin went without releasing a part of the 360p playlist to a blocking-reload client (`origin_gap_ms`; parts
  *   come every 200 ms) and how long the listener's renderer main thread waited for a core (`renderer_wait_ms`), both
- *   from 2 s before the stall to its end; `listener_renderer_wait_s` is that wait over the whole window. The listener
+ *   from 2 s before the stall to its end, and what the player held as it stopped (`ahead_s` buffered, `latency_s`
+ *   behind the edge, `target_s` its target); `listener_renderer_wait_s` is that wait over the whole window. The listener
  *   shares the busy machine, as a phone elsewhere would not: a stall with the origin on time and the page waiting
  *   for the CPU is the listener's machine, not the broadcast;
  * - the replay: each rendition's `vod.m3u8` duration against the time on air, from the stream's first media (segment
@@ -122,7 +123,12 @@ const listenerInitScript = `(() => {
 	document.addEventListener('waiting', (e) => {
 		const el = e.target;
 		if (!(el instanceof HTMLMediaElement) || !s.playing || el.seeking) return;
-		if (!open) { open = { startMs: Date.now(), endMs: null, atTime: el.currentTime }; s.stallLog.push(open); }
+		if (open) return;
+		// What the player held when it stopped: media buffered ahead, its distance behind the live edge and its target.
+		const b = el.buffered;
+		const player = window.tribunePlayer ? window.tribunePlayer.sample() : undefined;
+		open = { startMs: Date.now(), endMs: null, atTime: el.currentTime, aheadS: b.length ? b.end(b.length - 1) - el.currentTime : 0, latencyS: player ? player.latency : null, targetS: player ? player.targetLatency : null };
+		s.stallLog.push(open);
 	}, true);
 	document.addEventListener('timeupdate', (e) => { if (e.target instanceof HTMLMediaElement) end(e.target); }, true);
 	setInterval(() => {
@@ -144,7 +150,7 @@ const listenerInitScript = `(() => {
 })();`;
 
 interface ListenerSample {
-	stallLog: { startMs: number; endMs: number | null }[];
+	stallLog: { startMs: number; endMs: number | null; aheadS: number; latencyS: number | null; targetS: number | null }[];
 	frozenMs: number;
 	seeks: number;
 	playing: boolean;
@@ -160,6 +166,8 @@ interface PlayerSample {
 	currentTime: number;
 	errors: string[];
 	latency: number | null;
+	targetLatency: number | null;
+	buffered: number[];
 	videoWidth: number;
 	hlsLevel: number | null;
 }
@@ -356,7 +364,7 @@ interface CaseFigures {
 	listener_stalls: number;
 	listener_frozen_ms: number;
 	/** Per stall in the window: when (s on air), how long, and what it had behind it (see stallCauses). */
-	listener_stall_causes: { at_s: number; ms: number; renderer_wait_ms: number; origin_gap_ms: number }[];
+	listener_stall_causes: { at_s: number; ms: number; renderer_wait_ms: number; origin_gap_ms: number; ahead_s: number; latency_s: number | null; target_s: number | null }[];
 	listener_renderer_wait_s: number;
 	listener_seeks: number;
 	listener_rates: Record<string, number>;
@@ -469,7 +477,8 @@ async function runCase(node: PressureNode, browser: Browser, clips: PressureClip
 		const player = await samplePlayer(page).catch(() => undefined);
 		if (player && playingAt === undefined && player.status === 'playing' && player.currentTime > 0.5) playingAt = tick;
 		timeline.push({
-			t: round(wallS), edgeLagS: video.edgeLagS, latencyS: player?.latency, status: player?.status, currentTime: player?.currentTime,
+			t: round(wallS), edgeLagS: video.edgeLagS, latencyS: player?.latency, targetS: player?.targetLatency, aheadS: player?.buffered[1] === undefined ? undefined : round(player.buffered[1] - player.currentTime),
+			status: player?.status, currentTime: player?.currentTime,
 			speed: status.progress?.speed, fps: status.progress?.fps, level: status.progress?.level, health: status.progress?.health,
 		});
 		if (playingAt !== undefined && tick - playingAt >= settleMs) {
@@ -570,7 +579,8 @@ async function runCase(node: PressureNode, browser: Browser, clips: PressureClip
 		listener_stall_causes: windowFrom === undefined ? [] : listener.stallLog.filter((s) => (s.endMs ?? windowTo) > windowFrom! && s.startMs < windowTo).map((stall) => {
 			const from = stall.startMs - stallLookBackMs;
 			const to = stall.endMs ?? windowTo;
-			return { at_s: round((stall.startMs - onAirAt) / 1000, 2), ms: to - stall.startMs, renderer_wait_ms: rendererWaits.waitMs(from, to), origin_gap_ms: originParts.longestGapMs(from, to) };
+			return { at_s: round((stall.startMs - onAirAt) / 1000, 2), ms: to - stall.startMs, renderer_wait_ms: rendererWaits.waitMs(from, to), origin_gap_ms: originParts.longestGapMs(from, to),
+				ahead_s: round(stall.aheadS), latency_s: stall.latencyS === null ? null : round(stall.latencyS), target_s: stall.targetS };
 		}),
 		listener_renderer_wait_s: windowFrom === undefined ? 0 : round(rendererWaits.waitMs(windowFrom, windowTo) / 1000, 2),
 		listener_seeks: listener.seeks,

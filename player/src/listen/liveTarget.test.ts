@@ -52,6 +52,22 @@ describe('LiveTarget', () => {
 		expect(t.extraS(40_000)).toBe(3);
 	});
 
+	it('takes enough margin that a wait for new media as long as one seen would not empty the buffer', () => {
+		const t = new LiveTarget(0);
+		// Parts every 0.2 s fit in PART-HOLD-BACK 0.6 s with room to spare.
+		t.late(1000, 0.2, 0.6);
+		expect(t.extraS(1000)).toBe(0);
+		// A 0.75 s wait: 0.75 + 0.2 to fetch the part that ended it, less the 0.6 s the stream's target holds.
+		t.late(2000, 0.75, 0.6);
+		expect(t.extraS(2000)).toBeCloseTo(0.35, 6);
+		t.late(3000, 0.5, 0.6);
+		expect(t.extraS(3000)).toBeCloseTo(0.35, 6);
+		// Given back once calm, like any margin; at most 3 s.
+		expect(t.extraS(32_000)).toBeCloseTo(0.25, 6);
+		t.late(40_000, 8, 0.6);
+		expect(t.extraS(40_000)).toBe(3);
+	});
+
 	it('counts a tick 0.5-5 s after the one before as a block, only in a page in sight throughout', () => {
 		expect(blockedMs(undefined, { atMs: 1000, visible: true })).toBe(0);
 		expect(blockedMs({ atMs: 0, visible: true }, { atMs: 250, visible: true })).toBe(0);

@@ -12,6 +12,10 @@
  * stalled after each long wait). A margin of just the block left 0.34–0.6 s to fetch a second's five parts
  * (player/test/liveLatency.test.ts), one request after another: a round trip of 70–120 ms each, less than a phone's
  * mobile network takes.
+ * A stream whose new media comes unevenly (an encoder on a busy machine, a bad network) takes enough margin that a
+ * wait as long as the longest one seen would not empty the buffer: a listener at PART-HOLD-BACK holds about 0.6 s, and
+ * in `bench:pressure` parts came up to 0.75 s apart at times, so the listener stalled at each such wait before the
+ * margin moved. Taken when the wait ends (see `EdgeWaits`), it covers the next one before it comes.
  */
 /** One look at the page: when (ms) and whether it was in sight. */
 export interface PageTick {
@@ -37,6 +41,11 @@ export interface LiveTargetSettings {
 	maxExtraS: number;
 	/** Margin per second the page was blocked, s: the block, and time to fetch what it missed. Default 1.5. */
 	blockedFactor: number;
+	/**
+	 * Beyond a wait for new media, the margin covers this much more, s: fetching and appending the part that ends it.
+	 * Default 0.2.
+	 */
+	lateReserveS: number;
 	/** Playback flowing this long starts giving margin back, ms. Default 30000. */
 	calmMs: number;
 	/** Margin given back each `decayEveryMs`, s. Default 0.1. */
@@ -44,7 +53,7 @@ export interface LiveTargetSettings {
 	decayEveryMs: number;
 }
 
-export const liveTargetDefaults: LiveTargetSettings = { minStepS: 0.3, maxExtraS: 3, blockedFactor: 1.5, calmMs: 30_000, decayStepS: 0.1, decayEveryMs: 10_000 };
+export const liveTargetDefaults: LiveTargetSettings = { minStepS: 0.3, maxExtraS: 3, blockedFactor: 1.5, lateReserveS: 0.2, calmMs: 30_000, decayStepS: 0.1, decayEveryMs: 10_000 };
 
 export class LiveTarget {
 	readonly #settings: LiveTargetSettings;
@@ -75,6 +84,17 @@ export class LiveTarget {
 	/** The page could not run for `blockedS` (a timer that fired that late): at least `blockedFactor` times that margin. */
 	blocked(nowMs: number, blockedS: number): void {
 		const wantedS = Math.round(blockedS * this.#settings.blockedFactor * 1000) / 1000;
+		if (wantedS <= this.#extraS) return;
+		this.#extraS = Math.min(this.#settings.maxExtraS, wantedS);
+		this.#calmSinceMs = this.#decayedAtMs = nowMs;
+	}
+
+	/**
+	 * The stream went `waitS` without new media (a playlist's live edge did not move): a target of at least the wait
+	 * and `lateReserveS`, as margin over the stream's own target `baseS`.
+	 */
+	late(nowMs: number, waitS: number, baseS: number): void {
+		const wantedS = Math.round((waitS + this.#settings.lateReserveS - baseS) * 1000) / 1000;
 		if (wantedS <= this.#extraS) return;
 		this.#extraS = Math.min(this.#settings.maxExtraS, wantedS);
 		this.#calmSinceMs = this.#decayedAtMs = nowMs;

@@ -2,6 +2,7 @@ import Hls, { type Level } from 'hls.js';
 import { onBeforeUnmount, ref, shallowRef } from 'vue';
 import { captionText, liveHlsConfig, replayHlsConfig } from './hlsConfig.js';
 import { planCatchUp } from './liveCatchUp.js';
+import { EdgeWaits } from './edgeWaits.js';
 import { blockedMs, LiveTarget, type PageTick } from './liveTarget.js';
 import { replayTimeOf } from './replayTime.js';
 
@@ -68,6 +69,8 @@ export function useHlsPlayer() {
 	/** The latency a live listener aims at, moved back by stalls (see LiveTarget); the media time a stall began at. */
 	const liveTarget = new LiveTarget(performance.now());
 	let stalledAtTime: number | undefined;
+	/** How long new media took to come, per rendition: a wait moves the target back before it stalls (LiveTarget.late). */
+	const edgeWaits = new EdgeWaits();
 	/** When the tick last ran, and whether the page was in sight since: see `blockedMs`. */
 	let lastTick: PageTick | undefined;
 	let recoverTimer: ReturnType<typeof setTimeout> | undefined;
@@ -105,6 +108,7 @@ export function useHlsPlayer() {
 			duration.value = !live && Number.isFinite(element.duration) ? element.duration : null;
 		});
 		element.addEventListener('pause', () => {
+			edgeWaits.reset();
 			if (status.value === 'playing' || status.value === 'loading') status.value = 'paused';
 		});
 		element.textTracks.addEventListener('addtrack', (e) => {
@@ -147,6 +151,17 @@ export function useHlsPlayer() {
 	/** A tick interval the page spent partly hidden tells nothing of blocks. */
 	function onVisibility(): void {
 		if (lastTick) lastTick.visible = false;
+		edgeWaits.reset();
+	}
+
+	/**
+	 * A live playlist of `kind` came: a wait for new media longer than the margin covers moves the target back (while
+	 * playing; a paused listener's waits are not its buffer's).
+	 */
+	function followEdge(kind: string, rendition: number, edgeS: number, partHoldBackS: number): void {
+		const now = performance.now();
+		const waitS = edgeWaits.loaded(kind, rendition, now, edgeS);
+		if (waitS > 0 && live && status.value === 'playing' && partHoldBackS > 0) liveTarget.late(now, waitS, partHoldBackS);
 	}
 
 	function tick(): void {
@@ -297,6 +312,7 @@ export function useHlsPlayer() {
 		lastJumpAt = undefined;
 		loadedAt = performance.now();
 		liveTarget.reset(loadedAt);
+		edgeWaits.reset();
 		stalledAtTime = undefined;
 		lastTime = -1;
 		lastFrames = -1;
@@ -321,12 +337,16 @@ export function useHlsPlayer() {
 			if (!resume) startPlaying(video!);
 		});
 		hls.on(Hls.Events.LEVEL_LOADED, (_e, data) => {
+			if (data.details.live) followEdge('main', data.level, data.details.edge, data.details.partHoldBack || data.details.holdBack);
 			const at = resume;
 			if (!at) return;
 			resume = undefined;
 			video!.currentTime = replayTimeOf(data.details.fragments, data.details.totalduration, at);
 			if (at.play) startPlaying(video!);
 			else status.value = 'paused';
+		});
+		hls.on(Hls.Events.AUDIO_TRACK_LOADED, (_e, data) => {
+			if (data.details.live) followEdge('audio', data.id, data.details.edge, data.details.partHoldBack || data.details.holdBack);
 		});
 		hls.on(Hls.Events.SUBTITLE_TRACKS_UPDATED, (_e, data) => {
 			captionsAvailable.value = data.subtitleTracks.length > 0;
