@@ -1,38 +1,56 @@
 import { describe, expect, it } from 'vitest';
-import { blockedMs, LiveTarget } from './liveTarget.js';
+import { blockedMs, bufferedAheadS, LiveTarget } from './liveTarget.js';
 
 describe('LiveTarget', () => {
 	it('adds each stall\'s length to the margin, at least 0.3 s and at most 3 s in all', () => {
 		const t = new LiveTarget(0);
 		expect(t.extraS(0)).toBe(0);
-		t.stalled(1000);
+		t.stalled(1000, 0);
 		// A second stalled event while the first is open is the same stall.
-		t.stalled(1500);
+		t.stalled(1500, 0);
 		t.flowing(2200);
 		expect(t.extraS(2200)).toBeCloseTo(1.2, 6);
-		t.stalled(3000);
+		t.stalled(3000, 0);
 		t.flowing(3050);
 		expect(t.extraS(3050)).toBeCloseTo(1.5, 6);
-		t.stalled(4000);
+		t.stalled(4000, 0);
 		t.flowing(9000);
 		expect(t.extraS(9000)).toBe(3);
 	});
 
+	it('counts no stall with media buffered ahead: the listener\'s machine could not play it, margin would not help', () => {
+		const t = new LiveTarget(0);
+		t.stalled(1000, 3.4);
+		t.flowing(1100);
+		expect(t.extraS(1100)).toBe(0);
+		t.stalled(2000, 0.05);
+		t.flowing(2500);
+		expect(t.extraS(2500)).toBe(0.5);
+	});
+
+	it('measures what is buffered from a time on, without a hole', () => {
+		const ranges = (...r: [number, number][]) => ({ length: r.length, start: (i: number) => r[i]![0], end: (i: number) => r[i]![1] }) as TimeRanges;
+		expect(bufferedAheadS(ranges([0, 4], [5, 9]), 2.5)).toBe(1.5);
+		expect(bufferedAheadS(ranges([0, 4], [5, 9]), 4.5)).toBe(0);
+		expect(bufferedAheadS(ranges([0, 4], [5, 9]), 5)).toBe(4);
+		expect(bufferedAheadS(ranges(), 1)).toBe(0);
+	});
+
 	it('gives the margin back 0.1 s every 10 s once playback has flowed for 30 s', () => {
 		const t = new LiveTarget(0);
-		t.stalled(0);
+		t.stalled(0, 0);
 		t.flowing(500);
 		expect(t.extraS(29_000)).toBe(0.5);
 		expect(t.extraS(30_500)).toBe(0.4);
 		expect(t.extraS(35_000)).toBe(0.4);
 		expect(t.extraS(40_500)).toBe(0.3);
 		// A stall in between starts the calm over.
-		t.stalled(41_000);
+		t.stalled(41_000, 0);
 		t.flowing(41_100);
 		expect(t.extraS(60_000)).toBe(0.6);
 		expect(t.extraS(71_100)).toBe(0.5);
 		// Nothing is given back while a stall is open.
-		t.stalled(200_000);
+		t.stalled(200_000, 0);
 		expect(t.extraS(300_000)).toBe(0.5);
 	});
 
@@ -81,7 +99,7 @@ describe('LiveTarget', () => {
 
 	it('starts again from the stream\'s own target on a new load', () => {
 		const t = new LiveTarget(0);
-		t.stalled(0);
+		t.stalled(0, 0);
 		t.flowing(2000);
 		t.reset(3000);
 		expect(t.extraS(3000)).toBe(0);

@@ -16,7 +16,19 @@
  * wait as long as the longest one seen would not empty the buffer: a listener at PART-HOLD-BACK holds about 0.6 s, and
  * in `bench:pressure` parts came up to 0.75 s apart at times, so the listener stalled at each such wait before the
  * margin moved. Taken when the wait ends (see `EdgeWaits`), it covers the next one before it comes.
+ * A stall with media buffered ahead is not a want of media: the listener's own machine could not play what it had (its
+ * decoder short of CPU), and more margin would not help. In `bench:pressure` a listener on the busy machine stopped
+ * for 20–150 ms again and again with 3–4 s buffered, and each such stall moved its target back 0.3 s, up to the 3 s
+ * cap: 3.6 s behind the edge for nothing. Such a stall moves nothing.
  */
+/** Media buffered from `t` on without a hole, s (0 when `t` is not buffered). */
+export function bufferedAheadS(ranges: TimeRanges, t: number): number {
+	for (let i = 0; i < ranges.length; i++) {
+		if (ranges.start(i) <= t && t < ranges.end(i)) return ranges.end(i) - t;
+	}
+	return 0;
+}
+
 /** One look at the page: when (ms) and whether it was in sight. */
 export interface PageTick {
 	atMs: number;
@@ -35,6 +47,8 @@ export function blockedMs(previous: PageTick | undefined, now: PageTick, minMs =
 }
 
 export interface LiveTargetSettings {
+	/** A stall counts only with less than this buffered ahead as it begins, s (see `bufferedAheadS`). Default 0.5. */
+	starvedBelowS: number;
 	/** Least a stall adds, s. Default 0.3. */
 	minStepS: number;
 	/** Most margin in all, s. Default 3. */
@@ -53,7 +67,7 @@ export interface LiveTargetSettings {
 	decayEveryMs: number;
 }
 
-export const liveTargetDefaults: LiveTargetSettings = { minStepS: 0.3, maxExtraS: 3, blockedFactor: 1.5, lateReserveS: 0.2, calmMs: 30_000, decayStepS: 0.1, decayEveryMs: 10_000 };
+export const liveTargetDefaults: LiveTargetSettings = { starvedBelowS: 0.5, minStepS: 0.3, maxExtraS: 3, blockedFactor: 1.5, lateReserveS: 0.2, calmMs: 30_000, decayStepS: 0.1, decayEveryMs: 10_000 };
 
 export class LiveTarget {
 	readonly #settings: LiveTargetSettings;
@@ -67,8 +81,12 @@ export class LiveTarget {
 		this.#calmSinceMs = this.#decayedAtMs = nowMs;
 	}
 
-	/** Playback stopped for want of media (the element's `waiting` while playing, not seeking). */
-	stalled(nowMs: number): void {
+	/**
+	 * Playback stopped (the element's `waiting` while playing, not seeking) with `aheadS` buffered: for want of media
+	 * when that is little.
+	 */
+	stalled(nowMs: number, aheadS: number): void {
+		if (aheadS >= this.#settings.starvedBelowS) return;
 		this.#stalledAtMs ??= nowMs;
 	}
 

@@ -3,7 +3,7 @@ import { onBeforeUnmount, ref, shallowRef } from 'vue';
 import { captionText, liveHlsConfig, replayHlsConfig } from './hlsConfig.js';
 import { planCatchUp } from './liveCatchUp.js';
 import { EdgeWaits } from './edgeWaits.js';
-import { blockedMs, LiveTarget, type PageTick } from './liveTarget.js';
+import { blockedMs, bufferedAheadS, LiveTarget, type PageTick } from './liveTarget.js';
 import { replayTimeOf } from './replayTime.js';
 
 export interface QualityOption {
@@ -101,7 +101,7 @@ export function useHlsPlayer() {
 			// A wait right after a jump of the player's own is that jump's load, not a stall.
 			if (!live || status.value !== 'playing' || element.seeking || (lastJumpAt !== undefined && performance.now() - lastJumpAt < 2000)) return;
 			stalledAtTime ??= element.currentTime;
-			liveTarget.stalled(performance.now());
+			liveTarget.stalled(performance.now(), bufferedAheadS(element.buffered, element.currentTime));
 		});
 		element.addEventListener('timeupdate', () => {
 			position.value = element.currentTime;
