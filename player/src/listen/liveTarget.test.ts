@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { blockedMs, bufferedAheadS, LiveTarget } from './liveTarget.js';
+import { blockedMs, LiveTarget } from './liveTarget.js';
 
 describe('LiveTarget', () => {
 	it('adds each stall\'s length to the margin, at least 0.3 s and at most 3 s in all', () => {
@@ -26,14 +26,6 @@ describe('LiveTarget', () => {
 		t.stalled(2000, 0.05);
 		t.flowing(2500);
 		expect(t.extraS(2500)).toBe(0.5);
-	});
-
-	it('measures what is buffered from a time on, without a hole', () => {
-		const ranges = (...r: [number, number][]) => ({ length: r.length, start: (i: number) => r[i]![0], end: (i: number) => r[i]![1] }) as TimeRanges;
-		expect(bufferedAheadS(ranges([0, 4], [5, 9]), 2.5)).toBe(1.5);
-		expect(bufferedAheadS(ranges([0, 4], [5, 9]), 4.5)).toBe(0);
-		expect(bufferedAheadS(ranges([0, 4], [5, 9]), 5)).toBe(4);
-		expect(bufferedAheadS(ranges(), 1)).toBe(0);
 	});
 
 	it('gives the margin back 0.1 s every 10 s once playback has flowed for 30 s', () => {

@@ -21,14 +21,6 @@
  * for 20–150 ms again and again with 3–4 s buffered, and each such stall moved its target back 0.3 s, up to the 3 s
  * cap: 3.6 s behind the edge for nothing. Such a stall moves nothing.
  */
-/** Media buffered from `t` on without a hole, s (0 when `t` is not buffered). */
-export function bufferedAheadS(ranges: TimeRanges, t: number): number {
-	for (let i = 0; i < ranges.length; i++) {
-		if (ranges.start(i) <= t && t < ranges.end(i)) return ranges.end(i) - t;
-	}
-	return 0;
-}
-
 /** One look at the page: when (ms) and whether it was in sight. */
 export interface PageTick {
 	atMs: number;

@@ -3,7 +3,8 @@ import { onBeforeUnmount, ref, shallowRef } from 'vue';
 import { captionText, liveHlsConfig, replayHlsConfig } from './hlsConfig.js';
 import { planCatchUp } from './liveCatchUp.js';
 import { EdgeWaits } from './edgeWaits.js';
-import { blockedMs, bufferedAheadS, LiveTarget, type PageTick } from './liveTarget.js';
+import { bufferedAheadS, overlapsGap, planHoleSkip, type PlaylistSpan } from './bufferedMedia.js';
+import { blockedMs, LiveTarget, type PageTick } from './liveTarget.js';
 import { replayTimeOf } from './replayTime.js';
 
 export interface QualityOption {
@@ -260,6 +261,15 @@ export function useHlsPlayer() {
 			lastFrames = frames;
 			framesAt = now;
 		}
+		// Stopped in a hole with media past it: step over it (see planHoleSkip) rather than wait for the watchdog.
+		const skipTo = live && !video.seeking ? planHoleSkip(video.buffered, video.currentTime, now - progressAt, (from, to) => playlistGap(hls, from, to)) : undefined;
+		if (skipTo !== undefined) {
+			errors.push(`stepped over a hole from ${video.currentTime.toFixed(2)} to ${skipTo.toFixed(2)} after ${Math.round(now - progressAt)} ms`);
+			if (errors.length > 20) errors.shift();
+			video.currentTime = skipTo;
+			lastJumpAt = now;
+			return;
+		}
 		const stalledFor = now - Math.min(progressAt, framesAt);
 		if (progressAt === now && framesAt === now && status.value === 'playing') watchdogRecoveries = 0;
 		if (stalledFor <= stallRecoverMs * (watchdogRecoveries + 1)) return;
@@ -278,6 +288,12 @@ export function useHlsPlayer() {
 			loadInternal(url, live);
 			watchdogRecoveries = Math.min(recoveries, 4);
 		}
+	}
+
+	/** Whether the playing rendition's or the audio rendition's playlist marks media time `from`–`to` as a gap. */
+	function playlistGap(hls: Hls, from: number, to: number): boolean {
+		const playlists = [hls.levels[hls.currentLevel]?.details, hls.audioTracks[hls.audioTrack]?.details];
+		return playlists.some((details) => details !== undefined && (overlapsGap(details.fragments, from, to) || overlapsGap((details.partList ?? []) as PlaylistSpan[], from, to)));
 	}
 
 	function updateQualities(levels: Level[]): void {
