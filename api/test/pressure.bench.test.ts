@@ -36,7 +36,8 @@ import { postJson } from './support/startTestNode.js';
  *   from 2 s before the stall to its end, and what the player held as it stopped (`ahead_s` buffered, `latency_s`
  *   behind the edge, `target_s` its target); `listener_renderer_wait_s` is that wait over the whole window. The listener
  *   shares the busy machine, as a phone elsewhere would not: a stall with the origin on time and the page waiting
- *   for the CPU is the listener's machine, not the broadcast;
+ *   for the CPU is the listener's machine, not the broadcast. `listener_starved_stall_ms` counts only the stalls for
+ *   want of media (less than 0.5 s buffered ahead as they began); the others had media and could not play it;
  * - the replay: each rendition's `vod.m3u8` duration against the time on air, from the stream's first media (segment
  *   0's program date-time, seen live) to the end (`delta_s`), and against the time from the first part at the origin
  *   to the end (`delta_origin_s`); `replay_spread_s`: longest minus shortest media rendition; `gapS` of each
@@ -124,10 +125,13 @@ const listenerInitScript = `(() => {
 		const el = e.target;
 		if (!(el instanceof HTMLMediaElement) || !s.playing || el.seeking) return;
 		if (open) return;
-		// What the player held when it stopped: media buffered ahead, its distance behind the live edge and its target.
+		// What the player held when it stopped: media buffered ahead without a hole, its distance behind the live edge
+		// and its target.
 		const b = el.buffered;
+		let aheadS = 0;
+		for (let i = 0; i < b.length; i++) if (b.start(i) <= el.currentTime && el.currentTime < b.end(i)) aheadS = b.end(i) - el.currentTime;
 		const player = window.tribunePlayer ? window.tribunePlayer.sample() : undefined;
-		open = { startMs: Date.now(), endMs: null, atTime: el.currentTime, aheadS: b.length ? b.end(b.length - 1) - el.currentTime : 0, latencyS: player ? player.latency : null, targetS: player ? player.targetLatency : null };
+		open = { startMs: Date.now(), endMs: null, atTime: el.currentTime, aheadS, latencyS: player ? player.latency : null, targetS: player ? player.targetLatency : null };
 		s.stallLog.push(open);
 	}, true);
 	document.addEventListener('timeupdate', (e) => { if (e.target instanceof HTMLMediaElement) end(e.target); }, true);
@@ -179,6 +183,12 @@ const sampleListener = (page: Page) => page.evaluate('window.__pressure.sample()
 function stallMs(log: ListenerSample['stallLog'], from: number, to: number): number {
 	return log.reduce((sum, stall) => sum + Math.max(0, Math.min(stall.endMs ?? to, to) - Math.max(stall.startMs, from)), 0);
 }
+
+/**
+ * A stall that began with this much media buffered ahead (no hole) was not for want of media: the listener's page
+ * could not play what it had (its decoder or renderer waiting for a core of the busy machine), s.
+ */
+const bufferedStallS = 0.5;
 
 /**
  * A live media playlist at the origin, read now and then: the media seconds it has listed so far (counted by part, as
@@ -290,7 +300,8 @@ describe.skipIf(process.env.TRIBUNE_BENCH !== '1')('broadcast under CPU pressure
 			if (!f.on_air) return [[`${name}_on_air`, false], [`${name}_loadavg_end`, f.loadavg_after]];
 			return [
 				[`${name}_speed_median`, f.speed_median], [`${name}_speed_min`, f.speed_min], [`${name}_fps_median`, f.fps_median], [`${name}_origin_speed`, f.origin_speed],
-				[`${name}_level_max`, f.level_max], [`${name}_shed`, f.shed_seen], [`${name}_stall_ms`, f.listener_stall_ms], [`${name}_latency_drift_s`, f.latency_drift_s],
+				[`${name}_level_max`, f.level_max], [`${name}_shed`, f.shed_seen], [`${name}_stall_ms`, f.listener_stall_ms], [`${name}_starved_stall_ms`, f.listener_starved_stall_ms],
+				[`${name}_latency_drift_s`, f.latency_drift_s],
 				[`${name}_replay_short_s`, f.replay_worst_delta_s], [`${name}_loadavg_end`, f.loadavg_after],
 			];
 		}));
@@ -361,6 +372,7 @@ interface CaseFigures {
 	broadcast_ffmpeg_cores: number | null;
 	listener_played: boolean;
 	listener_stall_ms: number;
+	listener_starved_stall_ms: number;
 	listener_stalls: number;
 	listener_frozen_ms: number;
 	/** Per stall in the window: when (s on air), how long, and what it had behind it (see stallCauses). */
@@ -574,6 +586,7 @@ async function runCase(node: PressureNode, browser: Browser, clips: PressureClip
 		broadcast_ffmpeg_cores: ffmpegCores,
 		listener_played: playingAt !== undefined,
 		listener_stall_ms: windowFrom === undefined ? 0 : Math.round(stallMs(listener.stallLog, windowFrom, windowTo)),
+		listener_starved_stall_ms: windowFrom === undefined ? 0 : Math.round(stallMs(listener.stallLog.filter((s) => s.aheadS < bufferedStallS), windowFrom, windowTo)),
 		listener_stalls: windowFrom === undefined ? 0 : listener.stallLog.filter((s) => (s.endMs ?? windowTo) > windowFrom! && s.startMs < windowTo).length,
 		listener_frozen_ms: listener.frozenMs - frozenBefore,
 		listener_stall_causes: windowFrom === undefined ? [] : listener.stallLog.filter((s) => (s.endMs ?? windowTo) > windowFrom! && s.startMs < windowTo).map((stall) => {
