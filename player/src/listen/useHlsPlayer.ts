@@ -25,6 +25,13 @@ const tickMs = 250;
  * sound goes on, for this long starts a recovery; each further one waits as long again, ms.
  */
 const stallRecoverMs = 3000;
+/**
+ * The watchdog's first step for a playhead stopped with media buffered where it stands (at least `stuckAheadS`): not a
+ * wait for the network but a decoder that will not go on (in `bench:pressure`, at a run switch's discontinuity, until
+ * the seek 3.2 s later), ms. A busy page's own short stops (20–300 ms there) end well before it.
+ */
+const stuckWithMediaMs = 1000;
+const stuckAheadS = 0.5;
 
 /**
  * A listener's player: hls.js on one <video> element (audio spaces too: it carries the sound and the captions),
@@ -239,7 +246,8 @@ export function useHlsPlayer() {
 	/**
 	 * hls.js recovers from a gap in the buffer by itself; this watches what it does not: media time not moving while it
 	 * should play (no buffer ahead, or a seek that never ends), or the picture frozen while the sound goes on (a video
-	 * rendition whose decoder stopped). Each `stallRecoverMs` without progress takes the next step: a seek to the
+	 * rendition whose decoder stopped). Each `stallRecoverMs` without progress (the first step sooner with media
+	 * buffered where the playhead stopped: `stuckWithMediaMs`) takes the next step: a seek to the
 	 * target (over whatever stopped it), hls.js' media recovery (a new media source), then a reload from the live edge;
 	 * the steps start over once playback flows again.
 	 */
@@ -261,18 +269,19 @@ export function useHlsPlayer() {
 			lastFrames = frames;
 			framesAt = now;
 		}
+		const stalledFor = now - Math.min(progressAt, framesAt);
 		// Stopped in a hole with media past it: step over it (see planHoleSkip) rather than wait for the watchdog.
-		const skipTo = live && !video.seeking ? planHoleSkip(video.buffered, video.currentTime, now - progressAt, (from, to) => playlistGap(hls, from, to)) : undefined;
+		const skipTo = live && !video.seeking ? planHoleSkip(video.buffered, video.currentTime, stalledFor, (from, to) => playlistGap(hls, from, to)) : undefined;
 		if (skipTo !== undefined) {
-			errors.push(`stepped over a hole from ${video.currentTime.toFixed(2)} to ${skipTo.toFixed(2)} after ${Math.round(now - progressAt)} ms`);
+			errors.push(`stepped over a hole from ${video.currentTime.toFixed(2)} to ${skipTo.toFixed(2)} after ${Math.round(stalledFor)} ms`);
 			if (errors.length > 20) errors.shift();
 			video.currentTime = skipTo;
 			lastJumpAt = now;
 			return;
 		}
-		const stalledFor = now - Math.min(progressAt, framesAt);
 		if (progressAt === now && framesAt === now && status.value === 'playing') watchdogRecoveries = 0;
-		if (stalledFor <= stallRecoverMs * (watchdogRecoveries + 1)) return;
+		const firstStepMs = bufferedAheadS(video.buffered, video.currentTime) >= stuckAheadS ? stuckWithMediaMs : stallRecoverMs;
+		if (stalledFor <= (watchdogRecoveries === 0 ? firstStepMs : stallRecoverMs * (watchdogRecoveries + 1))) return;
 		const step = watchdogRecoveries++;
 		const what = progressAt < framesAt ? 'time' : 'picture';
 		errors.push(`watchdog step ${step + 1} after ${Math.round(stalledFor)} ms (${what} stopped) at ${video.currentTime.toFixed(2)}`);
