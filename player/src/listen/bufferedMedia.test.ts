@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bufferedAheadS, holeEndS, overlapsGap, planHoleSkip } from './bufferedMedia.js';
+import { bufferedAheadS, gapEndS, holeEndS, planHoleSkip } from './bufferedMedia.js';
 
 const ranges = (...r: [number, number][]) => ({ length: r.length, start: (i: number) => r[i]![0], end: (i: number) => r[i]![1] }) as TimeRanges;
 
@@ -21,19 +21,25 @@ describe('buffered media around the playhead', () => {
 		expect(holeEndS(ranges([0, 8.34], [20, 24]), 8.34, 5)).toBeUndefined();
 	});
 
-	it('tells a hole the playlists mark as a gap', () => {
-		const spans = [{ start: 8, duration: 1 }, { start: 9, duration: 1, gap: true }, { start: 10, duration: 1 }];
-		expect(overlapsGap(spans, 8.34, 9.2)).toBe(true);
-		expect(overlapsGap(spans, 8.2, 8.9)).toBe(false);
-		expect(overlapsGap(spans, 10.1, 10.5)).toBe(false);
+	it('finds where a gap the playlists mark at a time ends, across spans that follow on', () => {
+		const spans = [{ start: 8, duration: 1 }, { start: 9, duration: 1, gap: true }, { start: 10, duration: 0.2, gap: true }, { start: 10.2, duration: 1 }];
+		expect(gapEndS(spans, 9.0)).toBeCloseTo(10.2, 6);
+		// Just before it (the end of what was buffered), in it.
+		expect(gapEndS(spans, 8.95)).toBeCloseTo(10.2, 6);
+		expect(gapEndS(spans, 9.5)).toBeCloseTo(10.2, 6);
+		expect(gapEndS(spans, 8.5)).toBeUndefined();
+		expect(gapEndS(spans, 10.5)).toBeUndefined();
 	});
 
-	it('steps over a gap at once, over another hole only after a while, never with nothing past it', () => {
+	it('steps over a gap soon, media past it or not; over another hole only after a while and to media past it', () => {
 		const holed = ranges([0, 8.34], [9.2, 14]);
-		expect(planHoleSkip(holed, 8.34, 100, () => true)).toBeUndefined();
-		expect(planHoleSkip(holed, 8.34, 300, () => true)).toBeCloseTo(9.25, 6);
-		expect(planHoleSkip(holed, 8.34, 1000, () => false)).toBeUndefined();
-		expect(planHoleSkip(holed, 8.34, 1600, () => false)).toBeCloseTo(9.25, 6);
-		expect(planHoleSkip(ranges([0, 8.34]), 8.34, 10_000, () => true)).toBeUndefined();
+		expect(planHoleSkip(holed, 8.34, 100, 9.2)).toBeUndefined();
+		expect(planHoleSkip(holed, 8.34, 300, 9.2)).toBeCloseTo(9.25, 6);
+		expect(planHoleSkip(ranges([0, 8.34]), 8.34, 300, 9.2)).toBeCloseTo(9.25, 6);
+		expect(planHoleSkip(holed, 8.34, 1000, undefined)).toBeUndefined();
+		expect(planHoleSkip(holed, 8.34, 1600, undefined)).toBeCloseTo(9.25, 6);
+		expect(planHoleSkip(ranges([0, 8.34]), 8.34, 10_000, undefined)).toBeUndefined();
+		// Media to play where the playhead stands: nothing to step over.
+		expect(planHoleSkip(holed, 7, 10_000, 9.2)).toBeUndefined();
 	});
 });

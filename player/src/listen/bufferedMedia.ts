@@ -1,11 +1,10 @@
 /**
- * What the element holds around its playhead. A live listener stopped by a hole in its buffer with media past it is
- * not waiting for the network: hls.js skips a hole by itself only when it can account for every fragment in it, and
- * the gap segments an encoder run switch leaves (EXT-X-GAP: capture time a starved run never put on air) or an audio
- * rendition that lost more there than the video are holes it sat in until the player's watchdog seeked 3 s later
- * (`bench:pressure`: stalls of 3.2–3.4 s with 4–6 s buffered past the hole). The player steps over such a hole itself.
+ * What the element holds around its playhead. A live listener stopped with nothing buffered where it stands is usually
+ * waiting for the network, but not always: at an encoder run switch on a starved machine the stream has gap segments
+ * (EXT-X-GAP: capture time that run never put on air), and hls.js did not load past them while the playhead stood
+ * before them (`bench:pressure`: 3.5 s stopped, until the player's watchdog seeked); and hls.js steps over a hole in
+ * its buffer only when it can account for every fragment in it. The player steps over both itself.
  */
-
 /** Media buffered from `t` on without a hole, s (0 when `t` is not buffered). */
 export function bufferedAheadS(ranges: TimeRanges, t: number): number {
 	for (let i = 0; i < ranges.length; i++) {
@@ -34,40 +33,50 @@ export interface PlaylistSpan {
 	gap?: boolean;
 }
 
-/** Whether media time `from`–`to` overlaps a span the playlist marks as a gap (no media will ever come for it). */
-export function overlapsGap(spans: readonly PlaylistSpan[], from: number, to: number): boolean {
-	return spans.some((s) => s.gap === true && s.start < to && s.start + s.duration > from);
+/**
+ * Where the gap the playlists mark at media time `t` ends (the spans marked as gaps that follow on from `t` without a
+ * break of more than `slackS`), or undefined when `t` is not in or just before one.
+ */
+export function gapEndS(spans: readonly PlaylistSpan[], t: number, slackS = 0.1): number | undefined {
+	let end = t;
+	for (let moved = true; moved; ) {
+		moved = false;
+		for (const s of spans) {
+			if (s.gap === true && s.start <= end + slackS && s.start + s.duration > end) {
+				end = s.start + s.duration;
+				moved = true;
+			}
+		}
+	}
+	return end > t ? end : undefined;
 }
 
 export interface HoleSkipSettings {
-	/** A hole the playlists mark as a gap is stepped over after this long stopped in it, ms. Default 250. */
+	/** A gap the playlists mark is stepped over after this long stopped before it, ms. Default 250. */
 	gapMs: number;
 	/**
-	 * Any other hole with media past it, after this long (its media may still be on its way: a part of one rendition
-	 * loading late), ms. Default 1500; the watchdog's first step is at 3000.
+	 * A hole with media past it that no playlist marks, after this long (its media may still be on its way: a part of
+	 * one rendition loading late), ms. Default 1500; the watchdog's first step is at 3000.
 	 */
 	holeMs: number;
-	/** Holes longer than this are not stepped over (the watchdog and hls.js see to them), s. Default 5. */
+	/** Such holes longer than this are not stepped over (the watchdog and hls.js see to them), s. Default 5. */
 	maxHoleS: number;
-	/** How far into the media after the hole to land, s. Default 0.05. */
+	/** How far past the gap or hole to land, s. Default 0.05. */
 	paddingS: number;
 }
 
 export const holeSkipDefaults: HoleSkipSettings = { gapMs: 250, holeMs: 1500, maxHoleS: 5, paddingS: 0.05 };
 
 /**
- * Where to seek to leave a hole the playhead has been stopped in for `stoppedMs`, or undefined to wait: `isGap`
- * says whether the playlists mark the hole's media time as a gap.
+ * Where to seek to leave a gap or hole the playhead has been stopped at for `stoppedMs`, or undefined to wait:
+ * `gapEnd` is where a gap the playlists mark at the playhead ends (see `gapEndS`). Nothing to play at the playhead is
+ * needed (less than 0.1 s buffered there); a gap is stepped over whether or not media past it has come (hls.js did not
+ * load past a gap at a run switch until the playhead moved: 3.5 s stopped in `bench:pressure`), a hole only to media
+ * buffered past it.
  */
-export function planHoleSkip(
-	ranges: TimeRanges,
-	t: number,
-	stoppedMs: number,
-	isGap: (from: number, to: number) => boolean,
-	settings: HoleSkipSettings = holeSkipDefaults,
-): number | undefined {
+export function planHoleSkip(ranges: TimeRanges, t: number, stoppedMs: number, gapEnd: number | undefined, settings: HoleSkipSettings = holeSkipDefaults): number | undefined {
+	if (bufferedAheadS(ranges, t) >= 0.1) return undefined;
+	if (gapEnd !== undefined && gapEnd > t) return stoppedMs >= settings.gapMs ? gapEnd + settings.paddingS : undefined;
 	const end = holeEndS(ranges, t, settings.maxHoleS);
-	if (end === undefined) return undefined;
-	const waitMs = isGap(t, end) ? settings.gapMs : settings.holeMs;
-	return stoppedMs >= waitMs ? end + settings.paddingS : undefined;
+	return end !== undefined && stoppedMs >= settings.holeMs ? end + settings.paddingS : undefined;
 }

@@ -3,7 +3,7 @@ import { onBeforeUnmount, ref, shallowRef } from 'vue';
 import { captionText, liveHlsConfig, replayHlsConfig } from './hlsConfig.js';
 import { planCatchUp } from './liveCatchUp.js';
 import { EdgeWaits } from './edgeWaits.js';
-import { bufferedAheadS, overlapsGap, planHoleSkip, type PlaylistSpan } from './bufferedMedia.js';
+import { bufferedAheadS, gapEndS, planHoleSkip, type PlaylistSpan } from './bufferedMedia.js';
 import { blockedMs, LiveTarget, type PageTick } from './liveTarget.js';
 import { replayTimeOf } from './replayTime.js';
 
@@ -270,8 +270,8 @@ export function useHlsPlayer() {
 			framesAt = now;
 		}
 		const stalledFor = now - Math.min(progressAt, framesAt);
-		// Stopped in a hole with media past it: step over it (see planHoleSkip) rather than wait for the watchdog.
-		const skipTo = live && !video.seeking ? planHoleSkip(video.buffered, video.currentTime, stalledFor, (from, to) => playlistGap(hls, from, to)) : undefined;
+		// Stopped at a gap, or in a hole with media past it: step over it (see planHoleSkip) rather than wait for the watchdog.
+		const skipTo = live && !video.seeking ? planHoleSkip(video.buffered, video.currentTime, stalledFor, playlistGapEnd(hls, video.currentTime)) : undefined;
 		if (skipTo !== undefined) {
 			errors.push(`stepped over a hole from ${video.currentTime.toFixed(2)} to ${skipTo.toFixed(2)} after ${Math.round(stalledFor)} ms`);
 			if (errors.length > 20) errors.shift();
@@ -299,10 +299,16 @@ export function useHlsPlayer() {
 		}
 	}
 
-	/** Whether the playing rendition's or the audio rendition's playlist marks media time `from`–`to` as a gap. */
-	function playlistGap(hls: Hls, from: number, to: number): boolean {
-		const playlists = [hls.levels[hls.currentLevel]?.details, hls.audioTracks[hls.audioTrack]?.details];
-		return playlists.some((details) => details !== undefined && (overlapsGap(details.fragments, from, to) || overlapsGap((details.partList ?? []) as PlaylistSpan[], from, to)));
+	/**
+	 * Where a gap that the playing rendition's or the audio rendition's playlist marks at media time `t` ends (the
+	 * later of the two: a rendition's gap runs from its own end, and nothing plays until both have media).
+	 */
+	function playlistGapEnd(hls: Hls, t: number): number | undefined {
+		const ends = [hls.levels[hls.currentLevel]?.details, hls.audioTracks[hls.audioTrack]?.details].map((details) =>
+			details ? gapEndS([...details.fragments, ...((details.partList ?? []) as PlaylistSpan[])], t) : undefined,
+		);
+		const found = ends.filter((end): end is number => end !== undefined);
+		return found.length ? Math.max(...found) : undefined;
 	}
 
 	function updateQualities(levels: Level[]): void {
