@@ -5,6 +5,7 @@
  * before them (`bench:pressure`: 3.5 s stopped, until the player's watchdog seeked); and hls.js steps over a hole in
  * its buffer only when it can account for every fragment in it. The player steps over both itself.
  */
+
 /** Media buffered from `t` on without a hole, s (0 when `t` is not buffered). */
 export function bufferedAheadS(ranges: TimeRanges, t: number): number {
 	for (let i = 0; i < ranges.length; i++) {
