@@ -2,7 +2,7 @@ import Hls, { type Level } from 'hls.js';
 import { onBeforeUnmount, ref, shallowRef } from 'vue';
 import { captionText, liveHlsConfig, replayHlsConfig } from './hlsConfig.js';
 import { planCatchUp } from './liveCatchUp.js';
-import { EdgeWaits } from './edgeWaits.js';
+import { edgeOf, EdgeWaits } from './edgeWaits.js';
 import { bufferedAheadS, gapEndS, planHoleSkip, type PlaylistSpan } from './bufferedMedia.js';
 import { blockedMs, LiveTarget, type PageTick } from './liveTarget.js';
 import { replayTimeOf } from './replayTime.js';
@@ -166,9 +166,9 @@ export function useHlsPlayer() {
 	 * A live playlist of `kind` came: a wait for new media longer than the margin covers moves the target back (while
 	 * playing; a paused listener's waits are not its buffer's).
 	 */
-	function followEdge(kind: string, rendition: number, edgeS: number, partHoldBackS: number): void {
+	function followEdge(kind: string, rendition: number, edge: number, partHoldBackS: number): void {
 		const now = performance.now();
-		const waitS = edgeWaits.loaded(kind, rendition, now, edgeS);
+		const waitS = edgeWaits.loaded(kind, rendition, now, edge);
 		if (waitS > 0 && live && status.value === 'playing' && partHoldBackS > 0) liveTarget.late(now, waitS, partHoldBackS);
 	}
 
@@ -368,7 +368,7 @@ export function useHlsPlayer() {
 			if (!resume) startPlaying(video!);
 		});
 		hls.on(Hls.Events.LEVEL_LOADED, (_e, data) => {
-			if (data.details.live) followEdge('main', data.level, data.details.edge, data.details.partHoldBack || data.details.holdBack);
+			if (data.details.live) followEdge('main', data.level, edgeOf(data.details), data.details.partHoldBack || data.details.holdBack);
 			const at = resume;
 			if (!at) return;
 			resume = undefined;
@@ -377,7 +377,7 @@ export function useHlsPlayer() {
 			else status.value = 'paused';
 		});
 		hls.on(Hls.Events.AUDIO_TRACK_LOADED, (_e, data) => {
-			if (data.details.live) followEdge('audio', data.id, data.details.edge, data.details.partHoldBack || data.details.holdBack);
+			if (data.details.live) followEdge('audio', data.id, edgeOf(data.details), data.details.partHoldBack || data.details.holdBack);
 		});
 		hls.on(Hls.Events.SUBTITLE_TRACKS_UPDATED, (_e, data) => {
 			captionsAvailable.value = data.subtitleTracks.length > 0;
