@@ -276,7 +276,8 @@ export function useHlsPlayer() {
 			errors.push(`stepped over a hole from ${video.currentTime.toFixed(2)} to ${skipTo.toFixed(2)} after ${Math.round(stalledFor)} ms`);
 			if (errors.length > 20) errors.shift();
 			video.currentTime = skipTo;
-			lastJumpAt = now;
+			// The step is progress: the watchdog's count starts again from it.
+			lastJumpAt = progressAt = framesAt = now;
 			return;
 		}
 		if (progressAt === now && framesAt === now && status.value === 'playing') watchdogRecoveries = 0;

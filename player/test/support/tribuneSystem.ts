@@ -139,6 +139,16 @@ export class TribuneSystem {
 		process.kill(pid, 'SIGKILL');
 	}
 
+	/** The launcher's processes whose command line matches `pattern` (e.g. a broadcast's ffmpeg). */
+	processes(pattern: RegExp): number[] {
+		return descendants(this.#process!.pid!).filter((p) => pattern.test(commandOf(p)));
+	}
+
+	/** A process's command line. */
+	commandOf(pid: number): string {
+		return commandOf(pid);
+	}
+
 	async stop(): Promise<void> {
 		await this.#browser?.close();
 		const child = this.#process;
