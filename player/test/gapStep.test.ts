@@ -1,6 +1,6 @@
 /// <reference types="node" />
 import { afterAll, describe, expect, it } from 'vitest';
-import { createLiveSpace, hearsBroadcast, sample, tokenOf, TribuneSystem, until, type Sample } from './support/tribuneSystem.js';
+import { hearsBroadcast, listenerOfLiveSpace, sample, TribuneSystem, until, type Sample } from './support/tribuneSystem.js';
 
 /**
  * An encoder run that stops delivering and dies on air (SIGSTOP then SIGKILL stand in for a run starved of CPU, then
@@ -17,17 +17,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('a listener over the gap an encoder crash leaves', () => {
 	it('plays on past the gap without waiting for its stall watchdog', { timeout: 180_000 }, async () => {
-		await system.start();
-		const { page: host } = await system.newPage();
-		const spaceId = await createLiveSpace(host, system.base, { title: 'Gap', name: 'Hana Host' });
-		const spoken = 'Hello listeners, this is a live broadcast that goes on and on. '.repeat(12);
-		const added = await system.post(`/api/spaces/${spaceId}/synthetic-speakers`, { displayName: 'Robo Speaker', text: spoken }, await tokenOf(host, spaceId));
-		expect(added.status).toBe(201);
-		const { page: listener } = await system.newPage();
-		await listener.goto(`${system.base}/s/${spaceId}`);
-		await listener.getByLabel('Your name').fill('Lena Listener');
-		await listener.getByRole('button', { name: 'Listen in' }).click();
-		await hearsBroadcast(system, listener, 'listener');
+		const { spaceId, listener } = await listenerOfLiveSpace(system, 'Gap');
 		// Past the start-up jumps (10 s after the load).
 		await sleep(11_000);
 

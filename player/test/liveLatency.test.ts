@@ -1,7 +1,7 @@
 /// <reference types="node" />
 import type { Page } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createLiveSpace, hearsBroadcast, sample, tokenOf, TribuneSystem, until, type Sample } from './support/tribuneSystem.js';
+import { hearsBroadcast, listenerOfLiveSpace, sample, TribuneSystem, until, type Sample } from './support/tribuneSystem.js';
 
 /**
  * Listeners never drift: a listener in headless Chromium (the player's hls.js, against the whole system as `npm start`
@@ -37,25 +37,9 @@ async function fallBehind(page: Page, ms: number): Promise<void> {
 /** How far behind its target the listener is, s (undefined until hls.js knows both). */
 const behindTarget = (s: Sample): number | undefined => (s.latency !== null && s.targetLatency !== null ? s.latency - s.targetLatency : undefined);
 
-/** A live space with a synthetic speaker talking on and on, and a listener hearing its broadcast. */
-async function listenerOfLiveSpace(title: string): Promise<Page> {
-	if (!system.base) await system.start();
-	const { page: host } = await system.newPage();
-	const spaceId = await createLiveSpace(host, system.base, { title, name: 'Hana Host' });
-	const spoken = 'Hello listeners, this is a live broadcast that goes on and on. '.repeat(12);
-	const added = await system.post(`/api/spaces/${spaceId}/synthetic-speakers`, { displayName: 'Robo Speaker', text: spoken }, await tokenOf(host, spaceId));
-	expect(added.status).toBe(201);
-	const { page: listener } = await system.newPage();
-	await listener.goto(`${system.base}/s/${spaceId}`);
-	await listener.getByLabel('Your name').fill('Lena Listener');
-	await listener.getByRole('button', { name: 'Listen in' }).click();
-	await hearsBroadcast(system, listener, 'listener');
-	return listener;
-}
-
 describe('a listener holds its target latency', () => {
 	it('catches up by playing faster when a little behind, and jumps to live when far behind', { timeout: 240_000 }, async () => {
-		const listener = await listenerOfLiveSpace('Latency');
+		const listener = (await listenerOfLiveSpace(system, 'Latency')).listener;
 		const log: string[] = [];
 		const note = (s: Sample) => void log.push(`${s.currentTime.toFixed(2)} behind ${behindTarget(s)?.toFixed(2)} ×${s.playbackRate} ${s.status} ${s.errors.slice(-1).join('')}`);
 		const onTarget = async (what: string, boundS: number, timeoutMs: number) =>
@@ -132,7 +116,7 @@ describe('a listener holds its target latency', () => {
 	});
 
 	it('takes half as much margin again as its page was blocked, buffers it by playing a little slower, and the same block again does not stall', { timeout: 180_000 }, async () => {
-		const listener = await listenerOfLiveSpace('Blocked');
+		const listener = (await listenerOfLiveSpace(system, 'Blocked')).listener;
 		const log: string[] = [];
 		const near = (what: string, aheadS: number) =>
 			until(what, async () => {

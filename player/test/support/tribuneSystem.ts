@@ -194,6 +194,25 @@ export async function createLiveSpace(
 	return spaceId;
 }
 
+/**
+ * A live space with a synthetic speaker talking on and on, and a listener hearing its broadcast (the system started
+ * first if it is not running).
+ */
+export async function listenerOfLiveSpace(system: TribuneSystem, title: string): Promise<{ spaceId: string; listener: Page }> {
+	if (!system.base) await system.start();
+	const { page: host } = await system.newPage();
+	const spaceId = await createLiveSpace(host, system.base, { title, name: 'Hana Host' });
+	const spoken = 'Hello listeners, this is a live broadcast that goes on and on. '.repeat(12);
+	const added = await system.post(`/api/spaces/${spaceId}/synthetic-speakers`, { displayName: 'Robo Speaker', text: spoken }, await tokenOf(host, spaceId));
+	if (added.status !== 201) throw new Error(`synthetic speaker: HTTP ${added.status} ${JSON.stringify(added.body)}`);
+	const { page: listener } = await system.newPage();
+	await listener.goto(`${system.base}/s/${spaceId}`);
+	await listener.getByLabel('Your name').fill('Lena Listener');
+	await listener.getByRole('button', { name: 'Listen in' }).click();
+	await hearsBroadcast(system, listener, 'listener');
+	return { spaceId, listener };
+}
+
 /** HLS plays: media time moves on and (unless `requireSound` is false) the analyser hears something. */
 export async function hearsBroadcast(system: TribuneSystem, page: Page, what: string, diagnose: () => Promise<string> = async () => '', requireSound = true): Promise<Sample & { loudest: number }> {
 	const start = await until(`${what}: playback`, async () => {
