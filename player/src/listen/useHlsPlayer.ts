@@ -26,9 +26,9 @@ const tickMs = 250;
  */
 const stallRecoverMs = 3000;
 /**
- * The watchdog's first step for a playhead stopped with media buffered where it stands (at least `stuckAheadS`): not a
- * wait for the network but a decoder that will not go on (in `bench:pressure`, at a run switch's discontinuity, until
- * the seek 3.2 s later), ms. A busy page's own short stops (20–300 ms there) end well before it.
+ * The watchdog's first step for media time stopped with media buffered where it stands (at least `stuckAheadS`): not
+ * a wait for the network but a decoder that will not go on (in `bench:pressure`, at a run switch's discontinuity,
+ * until the seek 3.2 s later), ms. A busy page's own short stops (20–300 ms there) end well before it.
  */
 const stuckWithMediaMs = 1000;
 const stuckAheadS = 0.5;
@@ -281,7 +281,10 @@ export function useHlsPlayer() {
 			return;
 		}
 		if (progressAt === now && framesAt === now && status.value === 'playing') watchdogRecoveries = 0;
-		const firstStepMs = bufferedAheadS(video.buffered, video.currentTime) >= stuckAheadS ? stuckWithMediaMs : stallRecoverMs;
+		// Sooner only for media time stopped: a busy page may paint no new picture for a second and more while its
+		// sound plays on (bench:pressure's listener waited up to 2 s for a core at a time).
+		const timeStuck = progressAt <= framesAt && bufferedAheadS(video.buffered, video.currentTime) >= stuckAheadS;
+		const firstStepMs = timeStuck ? stuckWithMediaMs : stallRecoverMs;
 		if (stalledFor <= (watchdogRecoveries === 0 ? firstStepMs : stallRecoverMs * (watchdogRecoveries + 1))) return;
 		const step = watchdogRecoveries++;
 		const what = progressAt < framesAt ? 'time' : 'picture';
