@@ -489,7 +489,9 @@ async function runCase(node: PressureNode, browser: Browser, clips: PressureClip
 		const player = await samplePlayer(page).catch(() => undefined);
 		if (player && playingAt === undefined && player.status === 'playing' && player.currentTime > 0.5) playingAt = tick;
 		timeline.push({
-			t: round(wallS), edgeLagS: video.edgeLagS, latencyS: player?.latency, targetS: player?.targetLatency, aheadS: player?.buffered[1] === undefined ? undefined : round(player.buffered[1] - player.currentTime),
+			t: round(wallS), edgeLagS: video.edgeLagS, latencyS: player?.latency, targetS: player?.targetLatency,
+			// To the end of what is buffered, holes included (the stall log's `aheadS` stops at a hole).
+			aheadToEndS: player?.buffered[1] === undefined ? undefined : round(player.buffered[1] - player.currentTime),
 			status: player?.status, currentTime: player?.currentTime,
 			speed: status.progress?.speed, fps: status.progress?.fps, level: status.progress?.level, health: status.progress?.health,
 		});
