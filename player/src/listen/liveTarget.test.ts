@@ -72,8 +72,15 @@ describe('LiveTarget', () => {
 		expect(t.extraS(2000)).toBeCloseTo(0.35, 6);
 		t.late(3000, 0.5, 0.6);
 		expect(t.extraS(3000)).toBeCloseTo(0.35, 6);
+		// A stall through the same hiccup adds its length to the margin it began with, not to the wait's as well.
+		t.stalled(4000, 0);
+		t.late(6400, 2.5, 0.6);
+		expect(t.extraS(6400)).toBeCloseTo(2.1, 6);
+		t.flowing(6600);
+		expect(t.extraS(6600)).toBeCloseTo(2.95, 6);
 		// Given back once calm, like any margin; at most 3 s.
-		expect(t.extraS(32_000)).toBeCloseTo(0.25, 6);
+		expect(t.extraS(36_000)).toBeCloseTo(2.95, 6);
+		expect(t.extraS(36_700)).toBeCloseTo(2.85, 6);
 		t.late(40_000, 8, 0.6);
 		expect(t.extraS(40_000)).toBe(3);
 	});

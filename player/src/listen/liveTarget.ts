@@ -65,6 +65,8 @@ export class LiveTarget {
 	readonly #settings: LiveTargetSettings;
 	#extraS = 0;
 	#stalledAtMs: number | undefined;
+	/** The margin when the open stall began: a wait that ended during it was the same hiccup (see `flowing`). */
+	#extraAtStallS = 0;
 	#calmSinceMs: number;
 	#decayedAtMs: number;
 
@@ -79,15 +81,21 @@ export class LiveTarget {
 	 */
 	stalled(nowMs: number, aheadS: number): void {
 		if (aheadS >= this.#settings.starvedBelowS) return;
-		this.#stalledAtMs ??= nowMs;
+		if (this.#stalledAtMs !== undefined) return;
+		this.#stalledAtMs = nowMs;
+		this.#extraAtStallS = this.#extraS;
 	}
 
-	/** Media time moved on: a stall that was open adds its length (at least `minStepS`) to the margin. */
+	/**
+	 * Media time moved on: a stall that was open adds its length (at least `minStepS`) to the margin it began with. A
+	 * wait for new media that ended meanwhile (`late`) was the same hiccup, and the two are not added up.
+	 */
 	flowing(nowMs: number): void {
 		if (this.#stalledAtMs === undefined) return;
 		const stallS = (nowMs - this.#stalledAtMs) / 1000;
 		this.#stalledAtMs = undefined;
-		this.#extraS = Math.min(this.#settings.maxExtraS, this.#extraS + Math.max(this.#settings.minStepS, stallS));
+		const wantedS = this.#extraAtStallS + Math.max(this.#settings.minStepS, stallS);
+		this.#extraS = Math.min(this.#settings.maxExtraS, Math.max(this.#extraS, wantedS));
 		this.#calmSinceMs = this.#decayedAtMs = nowMs;
 	}
 
