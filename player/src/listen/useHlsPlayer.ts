@@ -4,7 +4,7 @@ import { captionText, liveHlsConfig, replayHlsConfig } from './hlsConfig.js';
 import { planCatchUp } from './liveCatchUp.js';
 import { edgeOf, EdgeWaits } from './edgeWaits.js';
 import { bufferedAheadS, gapEndS, planHoleSkip, type PlaylistSpan } from './bufferedMedia.js';
-import { blockedMs, LiveTarget, type PageTick } from './liveTarget.js';
+import { blockedMs, LiveTarget, liveTargetDefaults, type PageTick } from './liveTarget.js';
 import { replayTimeOf } from './replayTime.js';
 
 export interface QualityOption {
@@ -26,12 +26,12 @@ const tickMs = 250;
  */
 const stallRecoverMs = 3000;
 /**
- * The watchdog's first step for media time stopped with media buffered where it stands (at least `stuckAheadS`): not
- * a wait for the network but a decoder that will not go on (in `bench:pressure`, at a run switch's discontinuity,
- * until the seek 3.2 s later), ms. A busy page's own short stops (20–300 ms there) end well before it.
+ * The watchdog's first step for media time stopped with media buffered where it stands (as much as makes a stall not
+ * one for want of media: `LiveTarget`'s `starvedBelowS`): not a wait for the network but a decoder that will not go
+ * on (in `bench:pressure`, at a run switch's discontinuity, until the seek 3.2 s later), ms. A busy page's own short
+ * stops (20–300 ms there) end well before it.
  */
 const stuckWithMediaMs = 1000;
-const stuckAheadS = 0.5;
 
 /**
  * A listener's player: hls.js on one <video> element (audio spaces too: it carries the sound and the captions),
@@ -283,7 +283,7 @@ export function useHlsPlayer() {
 		if (progressAt === now && framesAt === now && status.value === 'playing') watchdogRecoveries = 0;
 		// Sooner only for media time stopped: a busy page may paint no new picture for a second and more while its
 		// sound plays on (bench:pressure's listener waited up to 2 s for a core at a time).
-		const timeStuck = progressAt <= framesAt && bufferedAheadS(video.buffered, video.currentTime) >= stuckAheadS;
+		const timeStuck = progressAt <= framesAt && bufferedAheadS(video.buffered, video.currentTime) >= liveTargetDefaults.starvedBelowS;
 		const firstStepMs = timeStuck ? stuckWithMediaMs : stallRecoverMs;
 		if (stalledFor <= (watchdogRecoveries === 0 ? firstStepMs : stallRecoverMs * (watchdogRecoveries + 1))) return;
 		const step = watchdogRecoveries++;
