@@ -47,12 +47,20 @@ import { postJson } from './support/startTestNode.js';
  *   `other` is everything not of this bench, such as other work on a shared machine).
  * Targets (issue 17): with 1 core taken, speed ≥ 0.99× and 0 ms stall; replay within 1 s of on-air in every case.
  * Writes a JSON summary to TRIBUNE_BENCH_OUT; TRIBUNE_BENCH_PRESSURE_LOG=<file> keeps the transcoder's whole log,
- * TRIBUNE_BENCH_PRESSURE_KEEP=<dir> the replays' playlists, TRIBUNE_BENCH_PRESSURE_CORES (`0,1,1.5`) and
- * TRIBUNE_BENCH_ON_AIR_S (50) set the cases. Skipped unless TRIBUNE_BENCH=1.
+ * TRIBUNE_BENCH_PRESSURE_KEEP=<dir> the replays' playlists, TRIBUNE_BENCH_PRESSURE_CORES (`0,1,1.5`),
+ * TRIBUNE_BENCH_ON_AIR_S (50) and TRIBUNE_BENCH_PRESSURE_HOG_AT_S (0: the hog from before the space goes live) set
+ * the cases. Skipped unless TRIBUNE_BENCH=1.
  */
 const onAirS = Number(process.env.TRIBUNE_BENCH_ON_AIR_S ?? 50);
 /** Cores the hog takes per case; TRIBUNE_BENCH_PRESSURE_CORES=1 for one case. */
 const hogCases = (process.env.TRIBUNE_BENCH_PRESSURE_CORES ?? '0,1,1.5').split(',').map(Number);
+/**
+ * When the hog starts, s after the space goes live: 0 (the default) before it, as another node already at work;
+ * later, load that arrives while the broadcast is on air (its first run chose its level on a quiet machine and must
+ * shed on the air). TRIBUNE_BENCH_PRESSURE_HOG_AT_S.
+ */
+const hogAtS = Number(process.env.TRIBUNE_BENCH_PRESSURE_HOG_AT_S ?? 0);
+if (!(hogAtS >= 0 && hogAtS < onAirS)) throw new RangeError(`TRIBUNE_BENCH_PRESSURE_HOG_AT_S=${process.env.TRIBUNE_BENCH_PRESSURE_HOG_AT_S}: expected seconds in [0, ${onAirS})`);
 const speakerCount = 4;
 const targets = { hog1MinSpeed: 0.99, hog1MaxStallMs: 0, replayToleranceS: 1 };
 /** Progress figures from this long on air on (ffmpeg's first figures describe its start). */
@@ -74,6 +82,21 @@ function machineJiffies(): { busy: number; total: number } {
 	const fields = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
 	const total = fields.reduce((sum, v) => sum + v, 0);
 	return { busy: total - fields[3]! - fields[4]!, total };
+}
+
+/**
+ * Waits (at most `maxS`) until the machine has been quiet for a second: at most `busyCores` busy. Returns the busy
+ * cores over the last second waited.
+ */
+async function quietMachine(busyCores: number, maxS: number): Promise<number> {
+	const until = Date.now() + maxS * 1000;
+	for (;;) {
+		const from = machineJiffies();
+		await sleep(1000);
+		const to = machineJiffies();
+		const busy = round(((to.busy - from.busy) / (to.total - from.total)) * os.cpus().length);
+		if (busy <= busyCores || Date.now() >= until) return busy;
+	}
 }
 
 function median(values: readonly number[]): number | null {
@@ -259,6 +282,8 @@ function warningsSince(node: PressureNode, sinceMs: number, zeroMs: number): str
 	});
 }
 
+/** How long the hog runs before the space goes live, s. */
+const hogBeforeLiveS = 2;
 const caseName = (cores: number) => `hog${String(cores).replace('.', '_')}`;
 
 let node: PressureNode | undefined;
@@ -305,7 +330,7 @@ describe.skipIf(process.env.TRIBUNE_BENCH !== '1')('broadcast under CPU pressure
 				[`${name}_replay_short_s`, f.replay_worst_delta_s], [`${name}_loadavg_end`, f.loadavg_after],
 			];
 		}));
-		const result = { ...headline, ...met, targets, loadavg_before: loadavgBefore, cores_online: os.cpus().length, on_air_s: onAirS, commit: gitHead(), ...figures };
+		const result = { ...headline, ...met, targets, loadavg_before: loadavgBefore, cores_online: os.cpus().length, on_air_s: onAirS, hog_at_s: hogAtS, commit: gitHead(), ...figures };
 		if (process.env.TRIBUNE_BENCH_OUT) fs.writeFileSync(process.env.TRIBUNE_BENCH_OUT, `${JSON.stringify(result)}\n`);
 		console.log(JSON.stringify(result));
 		// The bench measured something: a case on air had a listener playing and a replay (a case that never went on air
@@ -345,6 +370,8 @@ interface CaseFigures {
 	hog_cores_asked: number;
 	hog_cores_used: number;
 	machine_busy_cores: number;
+	/** With the hog arriving on air: the busy cores over the second before the case began (see quietMachine). */
+	machine_busy_at_start: number | null;
 	loadavg_before: number[];
 	loadavg_after: number[];
 	live_s: number;
@@ -402,14 +429,17 @@ interface CaseFigures {
 
 async function runCase(node: PressureNode, browser: Browser, clips: PressureClips, cores: number): Promise<CaseFigures | NotOnAirFigures> {
 	const name = caseName(cores);
+	// Load that arrives on air is about a broadcast that started on a quiet machine: the bench's own earlier work
+	// (the last case's replay, Chromium closing) is let go first.
+	const busyAtStart = hogAtS > 0 ? await quietMachine(0.5, 30) : undefined;
 	const loadavgBefore = loadavg();
 	const caseMaxS = onAirS + 120;
-	const hog = startCpuHog(cores, caseMaxS);
+	// The machine is busy before the space goes live, as with another node at work (or from `hogAtS` on).
+	const hog = startCpuHog(cores, caseMaxS, hogAtS > 0 ? hogBeforeLiveS + hogAtS : 0);
 	hogs.push(hog);
 	const machineStart = machineJiffies();
 	const startedAt = Date.now();
-	// The machine is busy before the space goes live, as with another node at work.
-	await sleep(2000);
+	await sleep(hogBeforeLiveS * 1000);
 
 	const created = await postJson(`${node.baseUrl}/api/spaces`, { title: `Pressure ${name}`, hostName: 'Hana Host', settings: { video: true, captionMode: 'sidecar', recording: true } });
 	expect(created.status, JSON.stringify(created.body)).toBe(201);
@@ -559,6 +589,7 @@ async function runCase(node: PressureNode, browser: Browser, clips: PressureClip
 	return {
 		on_air: true,
 		hog_cores_asked: cores,
+		machine_busy_at_start: busyAtStart ?? null,
 		hog_cores_used: round(hogUsed / ((Date.now() - startedAt) / 1000)),
 		machine_busy_cores: round(((machineEnd.busy - machineStart.busy) / (machineEnd.total - machineStart.total)) * os.cpus().length),
 		loadavg_before: loadavgBefore,

@@ -17,10 +17,11 @@ export interface CpuHog {
 	stop(): Promise<void>;
 }
 
-/** Runs in each hog process: argv = [duty 0..1, exit at (ms since the epoch)]. */
+/** Runs in each hog process: argv = [duty 0..1, exit at, start at (ms since the epoch)]. */
 const hogScript = `
 const duty = Number(process.argv[1]);
 const exitAt = Number(process.argv[2]);
+const startAt = Number(process.argv[3]);
 const periodMs = 100;
 // The parent went away (its end of the IPC channel closed): stop at once.
 process.on('disconnect', () => process.exit(0));
@@ -33,7 +34,7 @@ function tick() {
 	if (duty >= 1) setImmediate(tick);
 	else setTimeout(tick, periodMs * (1 - duty));
 }
-tick();
+setTimeout(tick, Math.max(0, startAt - Date.now()));
 `;
 
 const running = new Set<ChildProcess>();
@@ -55,10 +56,14 @@ function processCpuSeconds(pid: number): number {
 	}
 }
 
-/** Starts a hog taking `cores` cores (0: none) for at most `maxS` seconds. */
-export function startCpuHog(cores: number, maxS: number): CpuHog {
+/**
+ * Starts a hog taking `cores` cores (0: none) for at most `maxS` seconds from now; with `delayS`, its processes start
+ * now and spin only from then on (load that arrives while a broadcast is on air).
+ */
+export function startCpuHog(cores: number, maxS: number, delayS = 0): CpuHog {
 	if (!(cores >= 0) || !Number.isFinite(cores)) throw new RangeError(`startCpuHog: cores ${cores} is not a non-negative number`);
 	if (!(maxS > 0) || maxS > 3600) throw new RangeError(`startCpuHog: maxS ${maxS} is not in (0, 3600]`);
+	if (!(delayS >= 0) || delayS >= maxS) throw new RangeError(`startCpuHog: delayS ${delayS} is not in [0, maxS)`);
 	if (!exitHookInstalled) {
 		exitHookInstalled = true;
 		process.once('exit', () => {
@@ -66,11 +71,12 @@ export function startCpuHog(cores: number, maxS: number): CpuHog {
 		});
 	}
 	const exitAt = Date.now() + maxS * 1000;
+	const startAt = Date.now() + delayS * 1000;
 	const children: ChildProcess[] = [];
 	// Whole cores first, then the fraction left (if more than a rounding error).
 	for (let left = cores; left > 0.01; left -= 1) {
 		const duty = Math.min(1, left);
-		const child = spawn(process.execPath, ['-e', hogScript, String(duty), String(exitAt)], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+		const child = spawn(process.execPath, ['-e', hogScript, String(duty), String(exitAt), String(startAt)], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
 		running.add(child);
 		child.once('exit', () => running.delete(child));
 		children.push(child);

@@ -15,8 +15,6 @@ export interface ScreenShareInputOptions {
 	sessionId: string;
 	/** Address the node sends RTP to and the relays bind. */
 	ip: string;
-	/** SDP stream index the share's picture gets; its tab audio gets the next one. */
-	firstStream: number;
 	/** Payload types the run's SDP declares for Opus and VP8 (what the relays write). */
 	payloadTypes: { opus: number; vp8: number };
 	/** The share started or stopped flowing into the encode (its picture can be shown, or not any more). */
@@ -46,14 +44,14 @@ export class ScreenShareInput {
 	readonly #picture: Vp8SlotRelay;
 	readonly #sound: OpusGapFiller;
 	readonly #releases: (() => void)[];
-	readonly #sdpStreams: SdpStream[];
+	readonly #sdpStreams: { picture: SdpStream; sound: SdpStream };
 	#video: { producerId: string; consumerId: string; askedAt: number; asking: boolean } | undefined;
 	#audio: { producerId: string; consumerId: string } | undefined;
 	/** Producers in another codec than VP8: not consumed again while they last. */
 	readonly #refused = new Set<string>();
 	#closed = false;
 
-	private constructor(options: ScreenShareInputOptions, picture: Vp8SlotRelay, sound: OpusGapFiller, sdpStreams: SdpStream[], releases: (() => void)[]) {
+	private constructor(options: ScreenShareInputOptions, picture: Vp8SlotRelay, sound: OpusGapFiller, sdpStreams: { picture: SdpStream; sound: SdpStream }, releases: (() => void)[]) {
 		this.#options = options;
 		this.#picture = picture;
 		this.#sound = sound;
@@ -88,10 +86,10 @@ export class ScreenShareInput {
 			const sound = await OpusGapFiller.open({ host: ip, target: { host: ip, rtpPort: soundPorts.rtpPort }, payloadType: options.payloadTypes.opus });
 			releases.push(() => sound.close());
 			sound.follow(undefined);
-			const sdpStreams: SdpStream[] = [
-				{ kind: 'video', rtpParameters: { codecs: [{ mimeType: 'video/VP8', payloadType: options.payloadTypes.vp8, clockRate: 90000, parameters: {} }] } as unknown as types.RtpParameters, rtpPort: picturePorts.rtpPort },
-				{ kind: 'audio', rtpParameters: { codecs: [{ mimeType: 'audio/opus', payloadType: options.payloadTypes.opus, clockRate: 48000, channels: 2, parameters: {} }] } as unknown as types.RtpParameters, rtpPort: soundPorts.rtpPort },
-			];
+			const sdpStreams = {
+				picture: { kind: 'video', rtpParameters: { codecs: [{ mimeType: 'video/VP8', payloadType: options.payloadTypes.vp8, clockRate: 90000, parameters: {} }] } as unknown as types.RtpParameters, rtpPort: picturePorts.rtpPort } satisfies SdpStream,
+				sound: { kind: 'audio', rtpParameters: { codecs: [{ mimeType: 'audio/opus', payloadType: options.payloadTypes.opus, clockRate: 48000, channels: 2, parameters: {} }] } as unknown as types.RtpParameters, rtpPort: soundPorts.rtpPort } satisfies SdpStream,
+			};
 			made.input = new ScreenShareInput(options, picture, sound, sdpStreams, releases);
 			return made.input;
 		} catch (error) {
@@ -100,19 +98,14 @@ export class ScreenShareInput {
 		}
 	}
 
-	/** The SDP streams to append to the run's input, at `firstStream` and the one after. */
-	get sdpStreams(): readonly SdpStream[] {
+	/** The share's streams for the run's SDP (where they go in it, and so their indices, is the run's to say). */
+	get sdpStreams(): { picture: SdpStream; sound: SdpStream } {
 		return this.#sdpStreams;
 	}
 
 	/** What the share's relays have sent (see `Vp8SlotRelay.counts`, `OpusGapFiller.counts`). */
 	get counts(): { picture: Vp8SlotRelay['counts']; sound: OpusGapFiller['counts'] } {
 		return { picture: this.#picture.counts, sound: this.#sound.counts };
-	}
-
-	/** The share's SDP stream indices, for the plan and the live layout (`SlotAssignment.screen`). */
-	get streams(): { video: number; audio: number } {
-		return { video: this.#options.firstStream, audio: this.#options.firstStream + 1 };
 	}
 
 	/** Whether the share's own pictures flow into the encode now (not filler). */

@@ -20,6 +20,7 @@ import type { LatencyProfile, Rendition } from './ladder.js';
 import { OpusGapFiller } from './OpusGapFiller.js';
 import { LiveComposite, type LiveView } from './LiveComposite.js';
 import { watchdogFailure } from './ffmpegOutput.js';
+import { orderRunInputs } from './orderRunInputs.js';
 import { idleCoresBetween, readMachineCpu, type MachineCpu } from './procCpu.js';
 import { defaultStartTimeoutMs, FfmpegError, runFfmpeg, type EncoderWatch } from './runFfmpeg.js';
 import { Vp8SlotRelay } from './Vp8SlotRelay.js';
@@ -473,16 +474,14 @@ async function runEncode(
 	try {
 		// ffmpeg's port pair for every stream of every slot, and the relay that feeds it. Ports are reserved one by
 		// one (the reservation is not atomic).
-		const sdpStreams: SdpStream[] = [];
-		const slotStreams: { audio?: number; video?: number }[] = [];
+		const inputs: { voice: SdpStream; camera?: SdpStream }[] = [];
 		for (let index = 0; index < run.capacity; index++) {
 			const voicePorts = await allocateUdpPortPair({ host: ip });
 			releases.push(voicePorts.release);
 			const voice = await OpusGapFiller.open({ host: ip, target: { host: ip, rtpPort: voicePorts.rtpPort }, payloadType: opusPayloadType });
 			releases.push(() => voice.close());
 			voice.follow(undefined);
-			const streams: { audio?: number; video?: number } = { audio: sdpStreams.length };
-			sdpStreams.push({ kind: 'audio', rtpParameters: slotCodecs.audio as unknown as types.RtpParameters, rtpPort: voicePorts.rtpPort });
+			const input: { voice: SdpStream; camera?: SdpStream } = { voice: { kind: 'audio', rtpParameters: slotCodecs.audio as unknown as types.RtpParameters, rtpPort: voicePorts.rtpPort } };
 			const slot: Slot = { index, voice };
 			if (options.composite) {
 				const cameraPorts = await allocateUdpPortPair({ host: ip });
@@ -496,23 +495,21 @@ async function runEncode(
 				});
 				releases.push(() => camera.close());
 				slot.camera = camera;
-				streams.video = sdpStreams.length;
-				sdpStreams.push({ kind: 'video', rtpParameters: slotCodecs.video as unknown as types.RtpParameters, rtpPort: cameraPorts.rtpPort });
+				input.camera = { kind: 'video', rtpParameters: slotCodecs.video as unknown as types.RtpParameters, rtpPort: cameraPorts.rtpPort };
 			}
 			slots.push(slot);
-			slotStreams.push(streams);
+			inputs.push(input);
 		}
 		// The screen share's picture and tab sound (video spaces): fed for the run's life, shown while someone shares.
 		const screen = options.composite
 			? await ScreenShareInput.open({
-					link, node, spaceId: options.spaceId, sessionId, ip, firstStream: sdpStreams.length, payloadTypes: { opus: opusPayloadType, vp8: vp8PayloadType },
+					link, node, spaceId: options.spaceId, sessionId, ip, payloadTypes: { opus: opusPayloadType, vp8: vp8PayloadType },
 					onLiveChange: () => refresh(), signal, logger,
 				})
 			: undefined;
-		if (screen) {
-			releases.push(() => screen.close());
-			sdpStreams.push(...screen.sdpStreams);
-		}
+		if (screen) releases.push(() => screen.close());
+		// Every sound before every picture (see orderRunInputs).
+		const { streams: sdpStreams, slots: slotStreams, screen: screenStreams } = orderRunInputs(inputs, screen?.sdpStreams);
 		// While the run is not keeping up, what each input fed ffmpeg in the last second (debug): an encoder waiting
 		// on an input (little CPU, a relay sending nothing) looks slow from its pace alone. Sound dropped for coming late
 		// (after the silence that covered its pause: a speaker's network, or a busy machine) is an audible gap: said
@@ -544,7 +541,7 @@ async function runEncode(
 				},
 				run.level.canvas,
 			);
-			return { layout, slots: { streams: slotStreams, slotOf: new Map(slotOf), cameras, ...(screen && { screen: screen.streams, screenLive: screen.live }) } };
+			return { layout, slots: { streams: slotStreams, slotOf: new Map(slotOf), cameras, ...(screen && { screen: screenStreams, screenLive: screen.live }) } };
 		};
 		const refresh = (since?: number): void => composite?.show(view(), since);
 
