@@ -173,11 +173,10 @@ describe('runStageBroadcast(): shedding the 720p encode', () => {
 		expect(await pictureSize(messages, '360p', 1)).toBe('640,360');
 	});
 
-	it('on a starved machine stops the run on air once the lighter run encodes, and dates any time between as gap segments', { timeout: 60_000 }, async () => {
+	it('on a starved machine stops the run on air before the lighter run starts, and dates the time between as gap segments', { timeout: 60_000 }, async () => {
 		// The same shed, on a machine the runner judges starved (fewer idle cores than startIdleCores, here always):
-		// two encoders at once would slow the one on air further (5-8 s without a part in bench:pressure), so the run
-		// on air stops as soon as the lighter one encodes, not once it is on air.
-		const logged: { msg: string; run?: number; lighter?: number; afterMs?: number }[] = [];
+		// two encoders at once would slow the one on air further (5-8 s without a part in bench:pressure).
+		const logged: { msg: string; run?: number }[] = [];
 		const runnerLogger = pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line) as { msg: string; run?: number }) });
 		const { messages, onAir, progress, end } = await broadcastWith('space-starved', { policy: { shedBelowSpeed: 2, shedAfterMs: 1000, settleMs: 3000 }, maxLevel: 1, initialLevel: 0, startIdleCores: 64 }, runnerLogger);
 		await expect.poll(() => onAir, { timeout: 30_000 }).toEqual([0, 1]);
@@ -185,15 +184,11 @@ describe('runStageBroadcast(): shedding the 720p encode', () => {
 		await new Promise((resolve) => setTimeout(resolve, 3000));
 		await end();
 
-		// Run 0 was told to stop once run 1 had started and encoded (its first stats line), before run 1 went on air.
-		const messagesLogged = JSON.stringify(logged.map((l) => l.msg));
+		// Run 1 started only once run 0 was told to stop (made before the break, it starts first).
+		const stopped = logged.findIndex((l) => l.msg === 'machine starved: the run on air stops before the lighter run starts' && l.run === 0);
 		const started = logged.findIndex((l) => l.msg === 'encoder run starting' && l.run === 1);
-		const handedOver = logged.findIndex((l) => l.msg === 'machine starved: the lighter run encodes, the run on air stops' && l.run === 0 && l.lighter === 1);
-		const lighterOnAir = logged.findIndex((l) => l.msg === 'encoder level on air' && l.run === 1);
-		expect(started, messagesLogged).toBeGreaterThanOrEqual(0);
-		expect(handedOver, messagesLogged).toBeGreaterThan(started);
-		expect(lighterOnAir, messagesLogged).toBeGreaterThan(handedOver);
-		console.log(`STARVED_SHED run 0 stopped ${logged[handedOver]!.afterMs} ms after run 1 started`);
+		expect(stopped, JSON.stringify(logged.map((l) => l.msg))).toBeGreaterThanOrEqual(0);
+		expect(started).toBeGreaterThan(stopped);
 		expect(progress.filter((p) => p.state === 'restarting')).toEqual([]);
 		expect(progress.every((p) => p.restarts === 0)).toBe(true);
 		// Every rendition goes on after one discontinuity, dated where the run before ended plus the gap segments
