@@ -154,9 +154,10 @@ describe('runStageBroadcast(): shedding the 720p encode', () => {
 	}
 
 	it('puts a run without the 720p encode on air with no gap: 720p carries the 360p pictures', { timeout: 60_000 }, async () => {
-		// Shed as soon as judged: no live encode keeps 2× real time. Level 1 at most. The first run encodes everything
+		// Shed as soon as judged: no live encode keeps 2× real time, and none is taken for one waiting on its inputs
+		// however idle its main thread (`inputBoundBelow`, unit-tested in EncoderDegradation.test.ts). Level 1 at most. The first run encodes everything
 		// however busy the machine (startIdleCores 0): the test reads its 720p first.
-		const { messages, onAir, progress, end } = await broadcastWith('space-shed', { policy: { shedBelowSpeed: 2, shedAfterMs: 1000, settleMs: 3000 }, maxLevel: 1, startIdleCores: 0 });
+		const { messages, onAir, progress, end } = await broadcastWith('space-shed', { policy: { shedBelowSpeed: 2, shedAfterMs: 1000, settleMs: 3000, inputBoundBelow: 0 }, maxLevel: 1, startIdleCores: 0 });
 		await expect.poll(() => onAir, { timeout: 30_000 }).toEqual([0, 1]);
 		await expect.poll(() => progress.at(-1), { timeout: 5000 }).toMatchObject({ state: 'live', level: 1, shed: ['720p'] });
 		// Three seconds of level 1 on air.
@@ -178,7 +179,7 @@ describe('runStageBroadcast(): shedding the 720p encode', () => {
 		// two encoders at once would slow the one on air further (5-8 s without a part in bench:pressure).
 		const logged: { msg: string; run?: number }[] = [];
 		const runnerLogger = pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line) as { msg: string; run?: number }) });
-		const { messages, onAir, progress, end } = await broadcastWith('space-starved', { policy: { shedBelowSpeed: 2, shedAfterMs: 1000, settleMs: 3000 }, maxLevel: 1, initialLevel: 0, startIdleCores: 64 }, runnerLogger);
+		const { messages, onAir, progress, end } = await broadcastWith('space-starved', { policy: { shedBelowSpeed: 2, shedAfterMs: 1000, settleMs: 3000, inputBoundBelow: 0 }, maxLevel: 1, initialLevel: 0, startIdleCores: 64 }, runnerLogger);
 		await expect.poll(() => onAir, { timeout: 30_000 }).toEqual([0, 1]);
 		await expect.poll(() => progress.at(-1), { timeout: 5000 }).toMatchObject({ state: 'live', level: 1, shed: ['720p'] });
 		await new Promise((resolve) => setTimeout(resolve, 3000));
@@ -215,7 +216,7 @@ describe('runStageBroadcast(): shedding the 720p encode', () => {
 		const stopping = new AbortController();
 		const logged: { msg: string; run?: number }[] = [];
 		const runnerLogger = pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line) as { msg: string; run?: number }) });
-		const { onAir, progress, end } = await broadcastWith('space-stopping', { policy: { shedBelowSpeed: 2, shedAfterMs: 3000, settleMs: 3000 }, maxLevel: 1, initialLevel: 0, startIdleCores: 0 }, runnerLogger, stopping.signal);
+		const { onAir, progress, end } = await broadcastWith('space-stopping', { policy: { shedBelowSpeed: 2, shedAfterMs: 3000, settleMs: 3000, inputBoundBelow: 0 }, maxLevel: 1, initialLevel: 0, startIdleCores: 0 }, runnerLogger, stopping.signal);
 		await expect.poll(() => onAir, { timeout: 30_000 }).toEqual([0]);
 		await expect.poll(() => progress.at(-1)?.state, { timeout: 5000 }).toBe('live');
 		stopping.abort();
