@@ -104,6 +104,11 @@ const slotCodecs = {
 	audio: { codecs: [{ mimeType: 'audio/opus', payloadType: opusPayloadType, clockRate: 48000, channels: 2, parameters: {} }] },
 	video: { codecs: [{ mimeType: 'video/VP8', payloadType: vp8PayloadType, clockRate: 90000, parameters: {} }] },
 } as const;
+/**
+ * How long a lighter run started on a starved machine may take to read the stage before the run on air stops all the
+ * same, ms (see `LiveRun.handsOverFrom`): two encoders cannot both run on such a machine for long.
+ */
+const handOverWithinMs = 2500;
 /** How often the output's lateness is judged, ms (see `StageBroadcastOptions.outputLagMs`). */
 const outputLagPollMs = 250;
 /** Stage changes this close together start one new encode (only a stage outgrowing its slots needs one). */
@@ -145,6 +150,11 @@ interface LiveRun {
 	startedAt: number;
 	/** The packager has put it on air. */
 	onAir?: boolean;
+	/**
+	 * The run on air this one stops as soon as its own encoder reads the stage (its input's dump) or within
+	 * `handOverWithinMs`, rather than once it goes on air: a shed on a starved machine (see the main loop).
+	 */
+	handsOverFrom?: LiveRun;
 	/** Follows a stage that still fits the run (see `fits`): slots, consumers and the layout. Set once the run is planned. */
 	follow?: (snapshot: StageLinkSnapshot, seenAt: number) => void;
 	/** Settles when ffmpeg has exited and everything the run took is released. */
@@ -275,7 +285,7 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 			// Health without stats lines (a slow or stuck encoder writes none) reaches the job's progress too.
 			if (changed && run === current) report('live');
 		};
-		run.done = runEncode(options, run, snapshot, () => latest ?? snapshot, onStats, onWatch).then(
+		run.done = runEncode(options, run, snapshot, () => latest ?? snapshot, onStats, onWatch, () => handOver(run)).then(
 			() => ({}),
 			(error: unknown) => ({ error }),
 		);
@@ -304,6 +314,20 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 		}, () => {});
 		void run.done.then((result) => onDone(run, result));
 		return run;
+	};
+
+	/** A lighter run started on a starved machine takes over from the run on air (see `LiveRun.handsOverFrom`). */
+	const handOver = (run: LiveRun): void => {
+		const replaced = run.handsOverFrom;
+		if (!replaced) return;
+		run.handsOverFrom = undefined;
+		if (next !== run || current !== replaced) return;
+		logger.info({ run: replaced.n, lighter: run.n, afterMs: Date.now() - run.startedAt }, 'machine starved: the lighter run reads the stage, the run on air stops');
+		current = run;
+		next = undefined;
+		figures = {};
+		replaced.abort.abort();
+		poke();
 	};
 
 	const onDone = (run: LiveRun, { error }: { error?: unknown }): void => {
@@ -337,6 +361,7 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 	try {
 		while (!signal.aborted && fatal === undefined) {
 			const now = Date.now();
+			if (next?.handsOverFrom && now - next.startedAt >= handOverWithinMs) handOver(next);
 			if (latest && now >= retryAt && !options.stopping?.aborted) {
 				const wanted = levels[degradation.level]!;
 				if (!current) {
@@ -356,17 +381,23 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 					continue;
 				} else if (!next && (!fits(current, latest) || current.level !== wanted) && now - changedAt >= settleMs) {
 					if (options.onAir && current.onAir && fits(current, latest) && wanted.level > current.level.level && machineStarved()) {
-						// Shedding on a starved machine: break before make. The run on air is behind real time for want of CPU,
-						// and a second encoder starting beside it took what it had left: in `bench:pressure` the lighter run
-						// went on air 4-8 s after the shed, the run on air delivering nothing for 7-8 s meanwhile, and 2.7-4.2 s
-						// were lost anyway (1.2-2.1 s to air and 0.6-2.4 s lost breaking first).
-						// Stopped first (ffmpeg finishes what it has read), the lighter run starts alone; the packager puts it
-						// on air as soon as it can and marks the capture time in between as gap segments.
-						const replaced = current;
-						logger.info({ run: replaced.n, idleCores: idle?.cores, level: wanted.level, shed: wanted.shed }, 'machine starved: the run on air stops before the lighter run starts');
-						replaced.abort.abort();
-						figures = {};
-						current = start(latest, true);
+						// Shedding on a starved machine: the run on air stops as soon as the lighter run reads the stage. The run on
+						// air is behind real time for want of CPU, and a second encoder warming up beside it until it went on air
+						// took what it had left: in `bench:pressure` the lighter run went on air 4-8 s after the shed, the run on
+						// air delivering nothing for 7-8 s meanwhile, and 2.7-4.2 s were lost anyway. Stopped before the lighter
+						// run started, the origin went 1.1-1.3 s without a part: the new ffmpeg's start, then its first part's
+						// encode. Kept on air while the new ffmpeg starts (its process and its input's probe, the light part of a
+						// start), the run on air serves listeners meanwhile; stopped once the new one reads (ffmpeg finishes what
+						// it has read), the two read the stage one after the other, but for the new one's probe (kept until the
+						// lighter run encoded, 1.5-2.4 s, the run on air's sound, read before its starved pictures, went on
+						// past where the lighter run began, and the switch repeated up to 1.7 s of the audio rendition).
+						// The packager puts the lighter run on air as soon as it can, listing any capture time neither put
+						// out as gap segments.
+						logger.info({ run: current.n, idleCores: idle?.cores, level: wanted.level, shed: wanted.shed }, 'machine starved: the run on air stops once the lighter run reads the stage');
+						const lighter = start(latest, true);
+						lighter.handsOverFrom = current;
+						next = lighter;
+						pokeAt(Date.now() + handOverWithinMs);
 						continue;
 					}
 					// Made before the break: a stage that outgrew the run, or a degradation level to put on air.
@@ -455,6 +486,7 @@ async function runEncode(
 	newest: () => StageLinkSnapshot,
 	onStats: (stats: { timeS: number; bitrateKbps?: number }, pace: Pace | undefined) => void,
 	onWatch: (watch: EncoderWatch) => void,
+	onReading: () => void,
 ): Promise<void> {
 	const { link, logger } = options;
 	const signal = run.abort.signal;
@@ -742,7 +774,10 @@ async function runEncode(
 			logger,
 			onProgress: onStats,
 			onWatch,
-			onMediaOrigin: (wallMs) => options.onMediaOrigin?.(run.n, wallMs),
+			onMediaOrigin: (wallMs) => {
+				options.onMediaOrigin?.(run.n, wallMs);
+				onReading();
+			},
 			...(ladder.some((r) => r.video) && { frameRate: latency.fps }),
 			...(options.outputBytes && { outputBytes: () => options.outputBytes!(run.n) }),
 			...(options.ffmpegPath !== undefined && { ffmpegPath: options.ffmpegPath }),
