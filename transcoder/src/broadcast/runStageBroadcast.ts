@@ -385,7 +385,7 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 						// air is behind real time for want of CPU, and a second encoder warming up beside it until it went on air
 						// took what it had left: in `bench:pressure` the lighter run went on air 4-8 s after the shed, the run on
 						// air delivering nothing for 7-8 s meanwhile, and 2.7-4.2 s were lost anyway. Stopped before the lighter
-						// run started, the origin went 1.1-1.3 s without a part: the new ffmpeg's start, then its first part's
+						// run started, the origin went 1-1.2 s without a part: the new ffmpeg's start, then its first part's
 						// encode. Kept on air while the new ffmpeg starts (its process and its input's probe, the light part of a
 						// start), the run on air serves listeners meanwhile; stopped once the new one reads (ffmpeg finishes what
 						// it has read), the two read the stage one after the other, but for the new one's probe (kept until the
