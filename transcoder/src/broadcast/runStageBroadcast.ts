@@ -397,7 +397,6 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 						const lighter = start(latest, true);
 						lighter.handsOverFrom = current;
 						next = lighter;
-						pokeAt(Date.now() + handOverWithinMs);
 						continue;
 					}
 					// Made before the break: a stage that outgrew the run, or a degradation level to put on air.
@@ -414,9 +413,10 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 					}
 				}
 			}
-			// Something due later (a backoff, a change still settling): wake then. Timers may fire a little early by
-			// Date.now(), so the check above can decline a wake-up; this re-arms it instead of waiting for the next event.
-			const dueAt = Math.min(...[retryAt, changedAt + settleMs].filter((t) => t > now));
+			// Something due later (a backoff, a change still settling, a hand-over's deadline): wake then. Timers may fire
+			// a little early by Date.now(), so the check above can decline a wake-up; this re-arms it instead of waiting
+			// for the next event.
+			const dueAt = Math.min(...[retryAt, changedAt + settleMs, next?.handsOverFrom ? next.startedAt + handOverWithinMs : 0].filter((t) => t > now));
 			if (Number.isFinite(dueAt)) pokeAt(dueAt + 1);
 			await new Promise<void>((resolve) => {
 				wake = resolve;
