@@ -435,10 +435,13 @@ async function runCase(node: PressureNode, browser: Browser, clips: PressureClip
 	const loadavgBefore = loadavg();
 	const caseMaxS = onAirS + 120;
 	// The machine is busy before the space goes live, as with another node at work (or from `hogAtS` on).
-	const hog = startCpuHog(cores, caseMaxS, hogAtS > 0 ? hogBeforeLiveS + hogAtS : 0);
+	const hogDelayS = hogAtS > 0 ? hogBeforeLiveS + hogAtS : 0;
+	const hog = startCpuHog(cores, caseMaxS, hogDelayS);
 	hogs.push(hog);
 	const machineStart = machineJiffies();
 	const startedAt = Date.now();
+	/** The hog's cores over the time it spun (from `hogAtS` on, when it arrives on air). */
+	const hogCores = (used: number): number => round(used / Math.max(1, (Date.now() - startedAt) / 1000 - hogDelayS));
 	await sleep(hogBeforeLiveS * 1000);
 
 	const created = await postJson(`${node.baseUrl}/api/spaces`, { title: `Pressure ${name}`, hostName: 'Hana Host', settings: { video: true, captionMode: 'sidecar', recording: true } });
@@ -463,7 +466,7 @@ async function runCase(node: PressureNode, browser: Browser, clips: PressureClip
 		const hogUsed = hog.cpuSeconds();
 		await hog.stop();
 		return {
-			on_air: false, hog_cores_asked: cores, hog_cores_used: round(hogUsed / ((Date.now() - startedAt) / 1000)), loadavg_before: loadavgBefore, loadavg_after: loadavg(),
+			on_air: false, hog_cores_asked: cores, hog_cores_used: hogCores(hogUsed), loadavg_before: loadavgBefore, loadavg_after: loadavg(),
 			waited_s: onAirTimeoutMs / 1000, transcoder_warnings: warningsSince(node, startedAt, liveAt).slice(0, 20),
 		};
 	}
@@ -590,7 +593,7 @@ async function runCase(node: PressureNode, browser: Browser, clips: PressureClip
 		on_air: true,
 		hog_cores_asked: cores,
 		machine_busy_at_start: busyAtStart ?? null,
-		hog_cores_used: round(hogUsed / ((Date.now() - startedAt) / 1000)),
+		hog_cores_used: hogCores(hogUsed),
 		machine_busy_cores: round(((machineEnd.busy - machineStart.busy) / (machineEnd.total - machineStart.total)) * os.cpus().length),
 		loadavg_before: loadavgBefore,
 		loadavg_after: loadavg(),

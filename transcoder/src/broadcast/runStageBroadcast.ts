@@ -295,8 +295,10 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 			// superseded (its stop raced its switch); ending, it is then replaced like a crashed run.
 			if (current && run.n < current.n) return;
 			run.onAir = true;
-			// The first run, one that became current when the run before it died, or a lighter one started after the run
-			// on air was stopped (a starved machine): on air, with nothing to stop.
+			// A hand-over still due is moot: the run it was to take over from is replaced below.
+			run.handsOverFrom = undefined;
+			// The first run, one that became current when the run before it died, or a lighter one that took over from a
+			// starved run on air (see `handOver`): on air, with nothing to stop.
 			if (run === current) {
 				if (run.forLevel) logger.info({ run: n, level: run.level.level, shed: run.level.shed }, 'encoder level on air');
 				return degradation.onAir(run.level.level, Date.now());
