@@ -8,6 +8,7 @@ import { launchChromium } from './origin/support/hlsPage.js';
 import { parseMediaPlaylist, parseMultivariant } from './origin/support/parsePlaylist.js';
 import { startCpuHog, type CpuHog } from './support/pressureCpuHog.js';
 import { cpuShares, cpuSnapshot, type CpuSnapshot } from './support/pressureCpuShares.js';
+import { giveListenerOwnCpu, type ListenerCpu } from './support/pressureListenerCpu.js';
 import { startPressureNode, type PressureNode } from './support/pressureNode.js';
 import { watchOriginParts, watchRendererWaits } from './support/pressureStallCauses.js';
 import { finishedReplay, type ReplayRendition } from './support/pressureReplay.js';
@@ -35,8 +36,10 @@ import { postJson } from './support/startTestNode.js';
  *   come every 200 ms) and how long the listener's renderer main thread waited for a core (`renderer_wait_ms`), both
  *   from 2 s before the stall to its end, and what the player held as it stopped (`ahead_s` buffered, `latency_s`
  *   behind the edge, `target_s` its target); `listener_renderer_wait_s` is that wait over the whole window. The listener
- *   shares the busy machine, as a phone elsewhere would not: a stall with the origin on time and the page waiting
- *   for the CPU is the listener's machine, not the broadcast. `listener_starved_stall_ms` counts only the stalls for
+ *   stands for a device elsewhere: by default it gets its own share of the CPU (`listener_cpu: "own"`,
+ *   support/pressureListenerCpu.ts); with `shared` it competes with the hog as one more program on the busy machine,
+ *   and a stall with the origin on time and the page waiting for the CPU is then the listener's machine, not the
+ *   broadcast. `listener_starved_stall_ms` counts only the stalls for
  *   want of media (less than 0.5 s buffered ahead as they began); the others had media and could not play it;
  * - the replay: each rendition's `vod.m3u8` duration against the time on air, from the stream's first media (segment
  *   0's program date-time, seen live) to the end (`delta_s`), and against the time from the first part at the origin
@@ -48,8 +51,8 @@ import { postJson } from './support/startTestNode.js';
  * Targets (issue 17): with 1 core taken, speed ≥ 0.99× and 0 ms stall; replay within 1 s of on-air in every case.
  * Writes a JSON summary to TRIBUNE_BENCH_OUT; TRIBUNE_BENCH_PRESSURE_LOG=<file> keeps the transcoder's whole log,
  * TRIBUNE_BENCH_PRESSURE_KEEP=<dir> the replays' playlists, TRIBUNE_BENCH_PRESSURE_CORES (`0,1,1.5`),
- * TRIBUNE_BENCH_ON_AIR_S (50) and TRIBUNE_BENCH_PRESSURE_HOG_AT_S (0: the hog from before the space goes live) set
- * the cases. Skipped unless TRIBUNE_BENCH=1.
+ * TRIBUNE_BENCH_ON_AIR_S (50), TRIBUNE_BENCH_PRESSURE_HOG_AT_S (0: the hog from before the space goes live) and
+ * TRIBUNE_BENCH_PRESSURE_LISTENER (`own`, `shared`) set the cases. Skipped unless TRIBUNE_BENCH=1.
  */
 const onAirS = Number(process.env.TRIBUNE_BENCH_ON_AIR_S ?? 50);
 /** Cores the hog takes per case; TRIBUNE_BENCH_PRESSURE_CORES=1 for one case. */
@@ -61,6 +64,12 @@ const hogCases = (process.env.TRIBUNE_BENCH_PRESSURE_CORES ?? '0,1,1.5').split('
  */
 const hogAtS = Number(process.env.TRIBUNE_BENCH_PRESSURE_HOG_AT_S ?? 0);
 if (!(hogAtS >= 0 && hogAtS < onAirS)) throw new RangeError(`TRIBUNE_BENCH_PRESSURE_HOG_AT_S=${process.env.TRIBUNE_BENCH_PRESSURE_HOG_AT_S}: expected seconds in [0, ${onAirS})`);
+/**
+ * The listener's CPU: `own` (the default) as on its own device (support/pressureListenerCpu.ts), or `shared` with the
+ * busy machine. TRIBUNE_BENCH_PRESSURE_LISTENER.
+ */
+const listenerCpuAsked = process.env.TRIBUNE_BENCH_PRESSURE_LISTENER ?? 'own';
+if (listenerCpuAsked !== 'own' && listenerCpuAsked !== 'shared') throw new RangeError(`TRIBUNE_BENCH_PRESSURE_LISTENER=${listenerCpuAsked}: expected own or shared`);
 const speakerCount = 4;
 const targets = { hog1MinSpeed: 0.99, hog1MaxStallMs: 0, replayToleranceS: 1 };
 /** Progress figures from this long on air on (ffmpeg's first figures describe its start). */
@@ -310,6 +319,7 @@ describe.skipIf(process.env.TRIBUNE_BENCH !== '1')('broadcast under CPU pressure
 		const clips = await encodePressureClips(dir, speakerCount);
 		node = await startPressureNode(inject('redisUrl'), path.join(dir, 'data'), process.env.TRIBUNE_BENCH_PRESSURE_LOG);
 		browser = await launchChromium();
+		const listenerCpu: ListenerCpu = listenerCpuAsked === 'own' ? giveListenerOwnCpu() : { cpu: 'shared' };
 		const figures: Record<string, unknown> = {};
 		for (const cores of hogCases) figures[caseName(cores)] = await runCase(node, browser, clips, cores);
 
@@ -330,7 +340,7 @@ describe.skipIf(process.env.TRIBUNE_BENCH !== '1')('broadcast under CPU pressure
 				[`${name}_replay_short_s`, f.replay_worst_delta_s], [`${name}_loadavg_end`, f.loadavg_after],
 			];
 		}));
-		const result = { ...headline, ...met, targets, loadavg_before: loadavgBefore, cores_online: os.cpus().length, on_air_s: onAirS, hog_at_s: hogAtS, commit: gitHead(), ...figures };
+		const result = { ...headline, ...met, targets, loadavg_before: loadavgBefore, cores_online: os.cpus().length, on_air_s: onAirS, hog_at_s: hogAtS, listener_cpu: listenerCpu.cpu, ...(listenerCpu.cpu === 'shared' && listenerCpu.why && { listener_cpu_not_own: listenerCpu.why }), commit: gitHead(), ...figures };
 		if (process.env.TRIBUNE_BENCH_OUT) fs.writeFileSync(process.env.TRIBUNE_BENCH_OUT, `${JSON.stringify(result)}\n`);
 		console.log(JSON.stringify(result));
 		// The bench measured something: a case on air had a listener playing and a replay (a case that never went on air
