@@ -174,27 +174,34 @@ describe('runStageBroadcast(): shedding the 720p encode', () => {
 		expect(await pictureSize(messages, '360p', 1)).toBe('640,360');
 	});
 
-	it('on a starved machine stops the run on air once the lighter run reads the stage, and dates any time between as gap segments', { timeout: 60_000 }, async () => {
-		// The same shed, on a machine the runner judges starved (fewer idle cores than startIdleCores, here always):
-		// two encoders at once would slow the one on air further (5-8 s without a part in bench:pressure), so the run
-		// on air stops as soon as the lighter one reads the stage, not once it is on air.
+	// The same shed, on a machine the runner judges starved (fewer idle cores than startIdleCores, here always): two
+	// encoders at once would slow the one on air further (5-8 s without a part in bench:pressure), so the run on air
+	// stops as soon as the lighter one reads the stage, not once it is on air — or at a deadline, should the lighter run
+	// be slow to read (here 1 ms: at once, long before its input's dump).
+	it.each([
+		{ how: 'once the lighter run reads the stage', handOverWithinMs: undefined, msg: 'machine starved: the lighter run reads the stage, the run on air stops' },
+		{ how: 'at its deadline when the lighter run is slow to read', handOverWithinMs: 1, msg: 'machine starved: the lighter run has not read the stage in time, the run on air stops all the same' },
+	])('on a starved machine stops the run on air $how, and dates any time between as gap segments', { timeout: 60_000 }, async ({ handOverWithinMs, msg }) => {
 		const logged: { msg: string; run?: number; lighter?: number; afterMs?: number }[] = [];
 		const runnerLogger = pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line) as { msg: string; run?: number }) });
-		const { messages, onAir, progress, end } = await broadcastWith('space-starved', { policy: { shedBelowSpeed: 2, shedAfterMs: 1000, settleMs: 3000, inputBoundBelow: 0 }, maxLevel: 1, initialLevel: 0, startIdleCores: 64 }, runnerLogger);
+		const degradation = { policy: { shedBelowSpeed: 2, shedAfterMs: 1000, settleMs: 3000, inputBoundBelow: 0 }, maxLevel: 1, initialLevel: 0, startIdleCores: 64, ...(handOverWithinMs !== undefined && { handOverWithinMs }) };
+		const { messages, onAir, progress, end } = await broadcastWith(`space-starved-${handOverWithinMs ?? 'read'}`, degradation, runnerLogger);
 		await expect.poll(() => onAir, { timeout: 30_000 }).toEqual([0, 1]);
 		await expect.poll(() => progress.at(-1), { timeout: 5000 }).toMatchObject({ state: 'live', level: 1, shed: ['720p'] });
 		await new Promise((resolve) => setTimeout(resolve, 3000));
 		await end();
 
-		// Run 0 was told to stop once run 1 had started and read the stage (its input's dump), before run 1 went on air.
+		// Run 0 was told to stop once run 1 had started and read the stage (its input's dump) or its deadline passed,
+		// before run 1 went on air.
 		const messagesLogged = JSON.stringify(logged.map((l) => l.msg));
 		const started = logged.findIndex((l) => l.msg === 'encoder run starting' && l.run === 1);
-		const handedOver = logged.findIndex((l) => l.msg === 'machine starved: the lighter run reads the stage, the run on air stops' && l.run === 0 && l.lighter === 1);
+		const handedOver = logged.findIndex((l) => l.msg === msg && l.run === 0 && l.lighter === 1);
 		const lighterOnAir = logged.findIndex((l) => l.msg === 'encoder level on air' && l.run === 1);
 		expect(started, messagesLogged).toBeGreaterThanOrEqual(0);
 		expect(handedOver, messagesLogged).toBeGreaterThan(started);
 		expect(lighterOnAir, messagesLogged).toBeGreaterThan(handedOver);
-		console.log(`STARVED_SHED run 0 stopped ${logged[handedOver]!.afterMs} ms after run 1 started`);
+		console.log(`STARVED_SHED run 0 stopped ${logged[handedOver]!.afterMs} ms after run 1 started (${handOverWithinMs === undefined ? 'read' : 'deadline'})`);
+		if (handOverWithinMs !== undefined) expect(logged[handedOver]!.afterMs).toBeLessThan(500);
 		expect(progress.filter((p) => p.state === 'restarting')).toEqual([]);
 		expect(progress.every((p) => p.restarts === 0)).toBe(true);
 		// Every rendition goes on after one discontinuity, dated where the run before ended plus the gap segments

@@ -72,7 +72,14 @@ export interface StageBroadcastOptions {
 	 * highest level it may shed to (default: all the ladder allows). Absent: the broadcast never sheds work (tests
 	 * that count encoder runs).
 	 */
-	degradation?: { policy?: Partial<DegradationPolicy>; initialLevel?: number; startIdleCores?: number; maxLevel?: number };
+	degradation?: {
+		policy?: Partial<DegradationPolicy>;
+		initialLevel?: number;
+		startIdleCores?: number;
+		maxLevel?: number;
+		/** A starved shed's deadline for the lighter run to read the stage, ms (see `LiveRun.handsOverFrom`). Default 2500. */
+		handOverWithinMs?: number;
+	};
 	/**
 	 * Resolves when the packager has put run `run` on air (see `RunSwitcher`); the run it replaces is stopped then.
 	 * Absent (outputs the runner cannot watch, such as files): a new run replaces the current one at once.
@@ -106,9 +113,10 @@ const slotCodecs = {
 } as const;
 /**
  * How long a lighter run started on a starved machine may take to read the stage before the run on air stops all the
- * same, ms (see `LiveRun.handsOverFrom`): two encoders cannot both run on such a machine for long.
+ * same, ms (see `LiveRun.handsOverFrom`): two encoders cannot both run on such a machine for long. Its input's dump
+ * came 0.7-1.1 s after its start in `bench:pressure`.
  */
-const handOverWithinMs = 2500;
+const defaultHandOverWithinMs = 2500;
 /** How often the output's lateness is judged, ms (see `StageBroadcastOptions.outputLagMs`). */
 const outputLagPollMs = 250;
 /** Stage changes this close together start one new encode (only a stage outgrowing its slots needs one). */
@@ -152,7 +160,8 @@ interface LiveRun {
 	onAir?: boolean;
 	/**
 	 * The run on air this one stops as soon as its own encoder reads the stage (its input's dump) or within
-	 * `handOverWithinMs`, rather than once it goes on air: a shed on a starved machine (see the main loop).
+	 * the degradation's `handOverWithinMs`, rather than once it goes on air: a shed on a starved machine (see the main
+	 * loop).
 	 */
 	handsOverFrom?: LiveRun;
 	/** Follows a stage that still fits the run (see `fits`): slots, consumers and the layout. Set once the run is planned. */
@@ -205,6 +214,7 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 		void options.reportProgress({ state, speakers: latest?.speakers.length ?? 0, restarts, health, level: onAir.level, shed: onAir.shed, ...(state === 'live' && figures) }).catch(() => {});
 	};
 	const idle = levels.length > 1 ? new IdleCpu() : undefined;
+	const handOverWithinMs = options.degradation?.handOverWithinMs ?? defaultHandOverWithinMs;
 	/** Less than `startIdleCores` idle (see `busyStartLevel`): no room for a second encoder beside the one on air. */
 	const machineStarved = (): boolean => (idle?.cores ?? 0) < (options.degradation?.startIdleCores ?? defaultStartIdleCores);
 	const timers = new Set<NodeJS.Timeout>();
@@ -285,7 +295,7 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 			// Health without stats lines (a slow or stuck encoder writes none) reaches the job's progress too.
 			if (changed && run === current) report('live');
 		};
-		run.done = runEncode(options, run, snapshot, () => latest ?? snapshot, onStats, onWatch, () => handOver(run)).then(
+		run.done = runEncode(options, run, snapshot, () => latest ?? snapshot, onStats, onWatch, () => handOver(run, true)).then(
 			() => ({}),
 			(error: unknown) => ({ error }),
 		);
@@ -319,12 +329,14 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 	};
 
 	/** A lighter run started on a starved machine takes over from the run on air (see `LiveRun.handsOverFrom`). */
-	const handOver = (run: LiveRun): void => {
+	const handOver = (run: LiveRun, reading: boolean): void => {
 		const replaced = run.handsOverFrom;
 		if (!replaced) return;
 		run.handsOverFrom = undefined;
 		if (next !== run || current !== replaced) return;
-		logger.info({ run: replaced.n, lighter: run.n, afterMs: Date.now() - run.startedAt }, 'machine starved: the lighter run reads the stage, the run on air stops');
+		const fields = { run: replaced.n, lighter: run.n, afterMs: Date.now() - run.startedAt };
+		if (reading) logger.info(fields, 'machine starved: the lighter run reads the stage, the run on air stops');
+		else logger.warn(fields, 'machine starved: the lighter run has not read the stage in time, the run on air stops all the same');
 		current = run;
 		next = undefined;
 		figures = {};
@@ -363,7 +375,7 @@ export async function runStageBroadcast(options: StageBroadcastOptions): Promise
 	try {
 		while (!signal.aborted && fatal === undefined) {
 			const now = Date.now();
-			if (next?.handsOverFrom && now - next.startedAt >= handOverWithinMs) handOver(next);
+			if (next?.handsOverFrom && now - next.startedAt >= handOverWithinMs) handOver(next, false);
 			if (latest && now >= retryAt && !options.stopping?.aborted) {
 				const wanted = levels[degradation.level]!;
 				if (!current) {
