@@ -3,9 +3,10 @@ import { commandOf, descendants } from './processes.js';
 
 /**
  * bench:pressure's listener stands for a phone or a computer elsewhere, with a CPU of its own: the load on the
- * transcoder's machine is not its load. On one bench machine it shares the cores, and in earlier runs its page waited
- * for a core 5–12 s of 50 (up to 1.5 s at a stretch) and stalled with the origin on time: the bench's machine, not what
- * the broadcast gave it.
+ * transcoder's machine is not its load. On one bench machine it shares the cores: with one core taken by the hog its
+ * page waited for a core 4.7–12.2 s of the ~45 s it listened (up to 2.1 s of the 2 s before a stall), and it stalled
+ * with the origin releasing parts on time — the bench's machine, not what the broadcast gave it. With its own share it
+ * waited 2.2–3.1 s.
  *
  * Playwright starts Chromium in a session of its own (checked: its own `/proc/<pid>/autogroup`), and with the kernel's
  * autogroups (`/proc/sys/kernel/sched_autogroup_enabled`) the scheduler shares the CPU between sessions first. A nice
