@@ -20,15 +20,17 @@ const system = new TribuneSystem('player-e2e-screen-share');
 afterAll(() => system.stop());
 
 /**
- * How long after the click a share (or its end) may take, in seconds: on another speaker's page (WebRTC), and on a
- * listener's broadcast picture (HLS, a listener already watching). This journey alone keeps the 2-core machine busy
- * (load 10–20: four Chromium pages, the encode, mediasoup); run alone here, a fresh share reached a page in 3 s and
- * a replacement in 4.5 s (medians; worst of 32 runs 11.2 s), the listener's picture followed in 6–10 s (worst 25.5 s,
- * a listener whose player had just reloaded; in two CI runs up to 28.7 s). The bounds are above those worsts, to
- * catch a share that stops reaching people, not to state the latency. Checked softly, so a slow step still lets the
- * journey log the rest.
+ * How long after the click a share (or its end) may take, in seconds: on another speaker's page (WebRTC); on the
+ * broadcast's live edge, as a listener already watching sees it (`broadcast`: the time to the listener's picture less
+ * how far its player plays behind the live edge then, which the player chooses, see player/src/listen/liveTarget.ts);
+ * and on that listener's picture (`listener`: the broadcast's bound and the most the player holds back, PART-HOLD-BACK
+ * and a 3 s margin). This journey alone keeps the 2-core machine busy (load 10–20: four Chromium pages, the encode,
+ * mediasoup). Measured on the live edge (3 runs alone, 4 under a one-core CPU hog, one full CI): an end 0.9–2.0 s, a
+ * share 0.7–3.9 s, a replacement 1.6–5.5 s after the click (at most 2.9 s after it showed on the host's page), the
+ * listener 0.6–2.4 s behind the edge (its picture 1.6–7.6 s after the click); a share on another speaker's page
+ * 0.8–2.9 s (worst of 32 earlier runs 11.2 s). Checked softly, so a slow step still lets the journey log the rest.
  */
-const latencyBounds = { stage: 18, broadcast: 45 };
+const latencyBounds = { stage: 18, broadcast: 8, listener: 12 };
 
 interface Slide {
 	width: number;
@@ -247,9 +249,10 @@ const broadcastShare = (page: Page, hex: string) =>
 
 /**
  * Waits until `hex` covers over a quarter of the listener's broadcast picture (`below`: under 2 % of a picture shown,
- * not of a player that has none); logs how long after `sinceMs`, and returns it in seconds.
+ * not of a player that has none); logs how long after `sinceMs`, and returns it in seconds with how far the player
+ * then played behind the live edge (0 when it does not say).
  */
-async function listenerSees(page: Page, hex: string, what: string, sinceMs: number, below = false): Promise<number> {
+async function listenerSees(page: Page, hex: string, what: string, sinceMs: number, below = false): Promise<{ seconds: number; behindS: number }> {
 	let last = { part: 0, shown: false, picture: '' };
 	try {
 		await expect
@@ -266,12 +269,18 @@ async function listenerSees(page: Page, hex: string, what: string, sinceMs: numb
 	// How far behind the broadcast's live edge the listener plays is part of what it waits (more after a stall).
 	const { latency, targetLatency } = await sample(page);
 	console.log(`${what}: on the listener's HLS picture ${seconds.toFixed(1)} s after the click (${Math.round(last.part * 100)} % of the frame; ${last.picture}; hls.js ${latency?.toFixed(1)} s behind the live edge, target ${targetLatency?.toFixed(1)})`);
-	return seconds;
+	return { seconds, behindS: latency ?? 0 };
 }
 
 /** A share's own latency within its bound (soft: the journey goes on and logs the rest). */
 function withinBound(seconds: number, bound: number, what: string): void {
 	expect.soft(seconds, `${what}: ${seconds.toFixed(1)} s after the click, bound ${bound} s`).toBeLessThanOrEqual(bound);
+}
+
+/** A change a listener already watching saw: on the broadcast's live edge, and on the listener's picture, in bounds. */
+function broadcastWithinBounds({ seconds, behindS }: { seconds: number; behindS: number }, what: string): void {
+	withinBound(seconds - behindS, latencyBounds.broadcast, `${what} on the broadcast's live edge (the listener's picture less its ${behindS.toFixed(1)} s behind the edge)`);
+	withinBound(seconds, latencyBounds.listener, `${what} on the listener's picture`);
 }
 
 const close = (rgb: number[] | null | undefined, hex: string) => {
@@ -366,7 +375,7 @@ describe('screen sharing on stage', () => {
 		await expect.poll(() => toasts(sam), { timeout: 10_000 }).toMatch(/Your screen share was stopped by a host/);
 		await expect.poll(() => shownShare(host), { timeout: 10_000 }).toBeNull();
 		await expect.poll(() => sam.evaluate(() => (window as unknown as { shared: MediaStream }).shared.getVideoTracks()[0]!.readyState), { timeout: 10_000 }).toBe('ended');
-		withinBound(await listenerSees(late, '#c0392b', "the stopped share gone", stopClick, true), latencyBounds.broadcast, "the stopped share gone from the listener's picture");
+		broadcastWithinBounds(await listenerSees(late, '#c0392b', "the stopped share gone", stopClick, true), 'the stopped share gone');
 		await sam.getByTestId('share-screen').waitFor({ timeout: 10_000 });
 
 		// Tess shares a blue slide with the tab's sound.
@@ -379,7 +388,7 @@ describe('screen sharing on stage', () => {
 		withinBound(tessOnHost, latencyBounds.stage, "Tess's share on the host's page");
 		await expectShare(sam, tessId, '#2455c3', "Tess's share on Sam's page");
 		// Lou, watching the broadcast since Sam's share, sees Tess's.
-		withinBound(await listenerSees(late, '#2455c3', "Tess's share", tessClick), latencyBounds.broadcast, "Tess's share on the listener's picture");
+		broadcastWithinBounds(await listenerSees(late, '#2455c3', "Tess's share", tessClick), "Tess's share");
 
 		// Sam asks to share while Tess does: asked first; cancelling keeps Tess's; saying yes replaces it.
 		await setSlide(sam, { colour: '#1e8449', text: 'Third' });
@@ -405,7 +414,7 @@ describe('screen sharing on stage', () => {
 			expect.soft({ noShare: gaps.noShare.samples, noPicture: gaps.noPicture.samples }, `samples of ${whose} during the replacement without a share, and without a picture (${gaps.why})`).toEqual({ noShare: 0, noPicture: 0 });
 		}
 		withinBound(replacementOnHost, latencyBounds.stage, "Sam's replacement on the host's page");
-		withinBound(await listenerSees(late, '#1e8449', "Sam's replacement", replaceClick), latencyBounds.broadcast, "Sam's replacement on the listener's picture");
+		broadcastWithinBounds(await listenerSees(late, '#1e8449', "Sam's replacement", replaceClick), "Sam's replacement");
 		await expect.poll(() => toasts(tess), { timeout: 10_000 }).toMatch(/Your screen share was replaced/);
 		await expect.poll(() => tess.evaluate(() => (window as unknown as { shared: MediaStream }).shared.getTracks().map((t) => t.readyState).join()), { timeout: 10_000 }).toBe('ended,ended');
 		await system.shot(host, '03-replaced');
