@@ -10,7 +10,8 @@ import { sample, TribuneSystem } from './support/tribuneSystem.js';
  * colour and size. A speaker shares and the others see it large with the tiles beside it (pinned first); the host
  * stops it; a second speaker shares with tab audio; the first replaces it after saying yes (and a third page goes
  * from the old picture to the new in place, never without a share or a picture between); the browser's own
- * "stop sharing" ends a share; a demoted sharer's share ends; the host's switch takes sharing from speakers; and a
+ * "stop sharing" ends a share; captions turned on during a share show on stage beside it and in the listener's HLS
+ * captions; a demoted sharer's share ends; the host's switch takes sharing from speakers; and a
  * share larger than ingest's bounds is ended by the server. A listener on HLS sees the first share take most of the
  * broadcast picture (the presentation layout), and the picture without it once stopped; the times are logged, and
  * those that are a share's own latency are bounded (`latencyBounds`). (The broadcast's own test of shares, one after
@@ -428,6 +429,25 @@ describe('screen sharing on stage', () => {
 		await setSlide(tess, { colour: '#7d3c98', audio: false });
 		await tess.getByTestId('share-screen').click();
 		await expectShare(host, tessId, '#7d3c98', "Tess's second share");
+		// Captions still work while a share is on stage: the host turns them on and invites a captioner, whose line
+		// shows on Sam's page (on stage) beside the share, not over it, and in the listener's HLS captions.
+		await host.getByTestId('caption-mode').selectOption('sidecar');
+		await host.getByTestId('captioner-token').click();
+		const captioner = await host.getByTestId('captioner-token-value').inputValue({ timeout: 10_000 });
+		const captions = `/api/spaces/${spaceId}/captions`;
+		expect((await system.post(captions, { text: 'Slides and', speakerName: 'Cara Captioner', final: false }, captioner)).status).toBe(202);
+		// The final a little later, so the cue lasts long enough to be seen on the listener's timeline.
+		await new Promise((resolve) => setTimeout(resolve, 2500));
+		expect((await system.post(captions, { text: 'Slides and captions together', speakerName: 'Cara Captioner', final: true }, captioner)).status).toBe(202);
+		const line = sam.getByTestId('live-caption').filter({ hasText: 'Slides and captions together' });
+		await line.waitFor({ timeout: 10_000 });
+		await expectShare(sam, tessId, '#7d3c98', "Tess's second share on Sam's page, with captions");
+		const [lineBox, shareBox] = await Promise.all([line.boundingBox(), sam.getByTestId('screen-share').boundingBox()]);
+		const apart = !!lineBox && !!shareBox && (lineBox.y >= shareBox.y + shareBox.height || lineBox.y + lineBox.height <= shareBox.y || lineBox.x >= shareBox.x + shareBox.width || lineBox.x + lineBox.width <= shareBox.x);
+		expect(apart, `the caption line ${JSON.stringify(lineBox)} and the share ${JSON.stringify(shareBox)} on Sam's page`).toBe(true);
+		await system.shot(sam, '04-share-with-captions');
+		await late.getByTestId('captions').click({ timeout: 20_000 });
+		await late.getByTestId('caption').filter({ hasText: 'captions together' }).waitFor({ timeout: 30_000 });
 		await host.locator('[data-testid=manage-stage] li').filter({ hasText: 'Tess Second' }).getByTestId('demote').click();
 		await expect.poll(() => shownShare(host), { timeout: 10_000 }).toBeNull();
 		await expect.poll(() => toasts(host), { timeout: 10_000 }).toMatch(/Tess Second's screen share ended/);
