@@ -1,5 +1,6 @@
+import ffmpeg from 'fluent-ffmpeg';
 import { describe, expect, it } from 'vitest';
-import { classifyFfmpegExit, parseFfmpegStats, watchdogFailure } from './ffmpegOutput.js';
+import { classifyFfmpegExit, ffmpegExitOf, ffmpegProcessOf, parseFfmpegStats, watchdogFailure } from './ffmpegOutput.js';
 
 describe('parseFfmpegStats()', () => {
 	it('reads a video encode stats line', () => {
@@ -66,5 +67,35 @@ describe('watchdogFailure()', () => {
 		expect(watchdogFailure('starting', 30_000)).toEqual({ retryable: true, kind: 'did-not-start', reason: 'ffmpeg did not start: no progress within 30000 ms of its start' });
 		expect(watchdogFailure('stuck', 5000)).toEqual({ retryable: true, kind: 'stalled', reason: 'ffmpeg stuck: no stats line, no output and no CPU time for 5000 ms after it had started' });
 		expect(watchdogFailure('hung', 60_000)).toEqual({ retryable: true, kind: 'stalled', reason: 'ffmpeg hung: no stats line and no output for 60000 ms after it had started' });
+	});
+});
+
+describe('ffmpegExitOf()', () => {
+	/** Runs `command` (a real ffmpeg) until fluent-ffmpeg reports its end as an error; `onStart` once it is spawned. */
+	const failure = (command: ffmpeg.FfmpegCommand, onStart: () => void = () => {}) =>
+		new Promise<Error>((resolve, reject) => {
+			command.on('start', onStart).on('error', resolve).on('end', () => reject(new Error('ffmpeg ended without an error'))).run();
+		});
+
+	it('tells the exit code of an ffmpeg that failed', async () => {
+		const command = ffmpeg('/nonexistent/tribune-input.wav').output('/dev/null').format('null');
+		let pid: number | undefined;
+		const error = await failure(command, () => (pid = ffmpegProcessOf(command)?.pid));
+		expect(pid).toBeGreaterThan(0);
+		expect(ffmpegExitOf(command, error)).toEqual({ code: 1, signal: null });
+	});
+
+	it('tells the signal that killed an ffmpeg', async () => {
+		const command = ffmpeg().input('anullsrc').inputFormat('lavfi').inputOptions('-re').output('/dev/null').format('null');
+		const error = await failure(command, () => setTimeout(() => command.kill('SIGKILL'), 200));
+		expect(ffmpegExitOf(command, error)).toEqual({ code: null, signal: 'SIGKILL' });
+	});
+
+	it('reads the message when there is no process to ask', () => {
+		const command = ffmpeg();
+		expect(ffmpegProcessOf(command)).toBeUndefined();
+		expect(ffmpegExitOf(command, new Error('ffmpeg exited with code 234: Conversion failed'))).toEqual({ code: 234, signal: null });
+		expect(ffmpegExitOf(command, new Error('ffmpeg was killed with signal SIGTERM'))).toEqual({ code: null, signal: 'SIGTERM' });
+		expect(ffmpegExitOf(command, new Error('something else'))).toEqual({ code: null, signal: null });
 	});
 });

@@ -1,3 +1,5 @@
+import type ffmpeg from 'fluent-ffmpeg';
+
 /** What ffmpeg's once-a-second stats line says about a running encode. */
 export interface FfmpegStats {
 	/** Video frames written so far (absent for audio-only encodes). */
@@ -105,4 +107,25 @@ export function classifyFfmpegExit(exit: { code: number | null; signal: string |
 	if (exit.signal) return { retryable: true, reason: `ffmpeg was killed by ${exit.signal}` };
 	const last = [...stderrLines].reverse().find((line) => line.trim() !== '' && !parseFfmpegStats(line));
 	return { retryable: true, reason: `ffmpeg exited with code ${exit.code ?? 'unknown'}${last ? `: ${last.trim().slice(0, 300)}` : ''}` };
+}
+
+/**
+ * The process fluent-ffmpeg spawned for `command`, once started: its typings do not declare it, and this is the one
+ * place Tribune reaches for it (the pid for the watchdog's /proc reads, the real exit code and signal).
+ */
+export function ffmpegProcessOf(command: ffmpeg.FfmpegCommand): { pid?: number; exitCode: number | null; signalCode: string | null } | undefined {
+	return (command as unknown as { ffmpegProc?: { pid?: number; exitCode: number | null; signalCode: string | null } }).ffmpegProc;
+}
+
+/**
+ * How `command`'s ffmpeg ended, for {@link classifyFfmpegExit}: fluent-ffmpeg reports an exit as an error message,
+ * and by then has usually let go of the process (checked: an ffmpeg that exited by itself); its own code and signal
+ * when it is still held, else those the message states.
+ */
+export function ffmpegExitOf(command: ffmpeg.FfmpegCommand, error: Error): { code: number | null; signal: string | null } {
+	const proc = ffmpegProcessOf(command);
+	if (proc && (proc.exitCode !== null || proc.signalCode !== null)) return { code: proc.exitCode, signal: proc.signalCode };
+	const signal = /killed with signal (\w+)/.exec(error.message)?.[1] ?? null;
+	const code = /exited with code (\d+)/.exec(error.message)?.[1];
+	return { code: code === undefined ? null : Number(code), signal };
 }

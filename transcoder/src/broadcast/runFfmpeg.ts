@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { FfmpegPlan } from './buildFfmpegPlan.js';
 import { EncoderPace, type Pace } from './EncoderPace.js';
 import { defaultWatchdogLimits, judgeEncoder, type EncoderHealth, type WatchdogLimits } from './encoderWatchdog.js';
-import { classifyFfmpegExit, parseFfmpegStats, type FfmpegFailure, type FfmpegFailureKind, type FfmpegStats } from './ffmpegOutput.js';
+import { classifyFfmpegExit, ffmpegExitOf, ffmpegProcessOf, parseFfmpegStats, type FfmpegFailure, type FfmpegFailureKind, type FfmpegStats } from './ffmpegOutput.js';
 import { readMainThreadSchedMs, readProcessCpuMs, readProcessWaitMs } from './procCpu.js';
 
 /** What the watchdog saw of the encoder each check. */
@@ -220,7 +220,7 @@ export async function runFfmpeg(options: RunFfmpegOptions): Promise<void> {
 		};
 
 		command.on('start', () => {
-			pid = (command as unknown as { ffmpegProc?: { pid?: number } }).ffmpegProc?.pid;
+			pid = ffmpegProcessOf(command)?.pid;
 			logger.info({ pid, outputs: plan.outputs.map((o) => o.rendition) }, 'ffmpeg started');
 			if (pid !== undefined) options.onStart?.(pid);
 			spawnedAtMs = progressAtMs = Date.now();
@@ -254,7 +254,7 @@ export async function runFfmpeg(options: RunFfmpegOptions): Promise<void> {
 				logger.debug({ stderrTail: tail }, 'ffmpeg stopped');
 				return settle();
 			}
-			const exit = exitOf(command, error);
+			const exit = ffmpegExitOf(command, error);
 			const failure = classifyFfmpegExit(exit, tail);
 			logger.warn({ ...exit, health, retryable: failure.retryable, reason: failure.reason }, 'ffmpeg failed');
 			settle(new FfmpegError(failure, tail));
@@ -262,13 +262,4 @@ export async function runFfmpeg(options: RunFfmpegOptions): Promise<void> {
 		options.signal?.addEventListener('abort', onAbort, { once: true });
 		command.run();
 	});
-}
-
-/** fluent-ffmpeg reports exits as error messages; the child process knows the real code and signal. */
-function exitOf(command: ffmpeg.FfmpegCommand, error: Error): { code: number | null; signal: string | null } {
-	const proc = (command as unknown as { ffmpegProc?: { exitCode: number | null; signalCode: string | null } }).ffmpegProc;
-	if (proc && (proc.exitCode !== null || proc.signalCode !== null)) return { code: proc.exitCode, signal: proc.signalCode };
-	const signal = /killed with signal (\w+)/.exec(error.message)?.[1] ?? null;
-	const code = /exited with code (\d+)/.exec(error.message)?.[1];
-	return { code: code === undefined ? null : Number(code), signal };
 }

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import ffmpeg from 'fluent-ffmpeg';
 import type { Logger } from 'pino';
-import { classifyFfmpegExit, parseFfmpegStats, type FfmpegStats } from '../broadcast/ffmpegOutput.js';
+import { classifyFfmpegExit, ffmpegExitOf, ffmpegProcessOf, parseFfmpegStats, type FfmpegStats } from '../broadcast/ffmpegOutput.js';
 import { FfmpegError } from '../broadcast/runFfmpeg.js';
 import type { ExportPlan } from './buildExportPlan.js';
 
@@ -70,7 +70,7 @@ export async function runExportFfmpeg(options: RunExportFfmpegOptions): Promise<
 		};
 
 		command.on('start', () => {
-			logger.info({ pid: procOf(command)?.pid }, 'export ffmpeg started');
+			logger.info({ pid: ffmpegProcessOf(command)?.pid }, 'export ffmpeg started');
 			armStallTimer();
 		});
 		command.on('stderr', (line: string) => {
@@ -89,7 +89,7 @@ export async function runExportFfmpeg(options: RunExportFfmpegOptions): Promise<
 		});
 		command.on('error', (error: Error) => {
 			if (settled) return;
-			const exit = exitOf(command, error);
+			const exit = ffmpegExitOf(command, error);
 			const failure = classifyFfmpegExit(exit, tail);
 			logger.warn({ ...exit, retryable: failure.retryable, reason: failure.reason, stderrTail: tail.slice(-10) }, 'export ffmpeg failed');
 			settle(new FfmpegError(failure, tail));
@@ -97,18 +97,4 @@ export async function runExportFfmpeg(options: RunExportFfmpegOptions): Promise<
 		signal?.addEventListener('abort', onAbort, { once: true });
 		command.run();
 	});
-}
-
-/** The spawned process; fluent-ffmpeg's typings do not declare it. */
-function procOf(command: ffmpeg.FfmpegCommand): { pid?: number; exitCode: number | null; signalCode: string | null } | undefined {
-	return (command as unknown as { ffmpegProc?: { pid?: number; exitCode: number | null; signalCode: string | null } }).ffmpegProc;
-}
-
-/** fluent-ffmpeg reports exits as error messages; the child process knows the real code and signal. */
-function exitOf(command: ffmpeg.FfmpegCommand, error: Error): { code: number | null; signal: string | null } {
-	const proc = procOf(command);
-	if (proc && (proc.exitCode !== null || proc.signalCode !== null)) return { code: proc.exitCode, signal: proc.signalCode };
-	const signal = /killed with signal (\w+)/.exec(error.message)?.[1] ?? null;
-	const code = /exited with code (\d+)/.exec(error.message)?.[1];
-	return { code: code === undefined ? null : Number(code), signal };
 }
