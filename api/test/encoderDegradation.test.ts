@@ -1,10 +1,10 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { buildRtpSenderPlan, loadIngestConfig, WorkerPool } from '@tribune/ingest';
+import { loadIngestConfig, WorkerPool } from '@tribune/ingest';
 import {
 	connectRedis, defaultLadder, Packager, runStageBroadcast, SocketOutputs, StageLinkClient, type BroadcastProgress, type HlsEvent, type HlsMessage,
 } from '@tribune/transcoder';
@@ -12,9 +12,9 @@ import type { types } from 'mediasoup';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { StageLinkServer } from '../src/stageLink/StageLinkServer.js';
+import { TestSpeakers } from './support/testSpeakers.js';
 
 const execFileAsync = promisify(execFile);
-const ip = '127.0.0.1';
 const logger = pino({ level: process.env.TEST_LOG ?? 'silent' });
 type Part = Extract<HlsEvent, { type: 'part' }>;
 
@@ -28,7 +28,7 @@ type Part = Extract<HlsEvent, { type: 'part' }>;
  */
 describe('runStageBroadcast(): shedding the 720p encode', () => {
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tribune-degradation-'));
-	const processes: ChildProcess[] = [];
+	const speakers = new TestSpeakers();
 	let pool: WorkerPool;
 	let router: types.Router;
 	let stopBroadcast: (() => Promise<unknown>) | undefined;
@@ -40,7 +40,7 @@ describe('runStageBroadcast(): shedding the 720p encode', () => {
 
 	afterAll(async () => {
 		await stopBroadcast?.();
-		for (const child of processes) child.kill('SIGKILL');
+		speakers.stop();
 		pool?.close();
 		fs.rmSync(dir, { recursive: true, force: true });
 	});
@@ -51,21 +51,10 @@ describe('runStageBroadcast(): shedding the 720p encode', () => {
 		const prefix = `test-${randomUUID()}`;
 		const server = await StageLinkServer.start({ redis, prefix, node: 'node-1', host: { routerFor: (id) => (id === spaceId ? router : undefined) }, logger });
 		const client = await StageLinkClient.create(redis, prefix);
-		const options = { listenIp: ip, rtcpMux: false, comedia: true };
-		const audioIn = await router.createPlainTransport(options);
-		const videoIn = await router.createPlainTransport(options);
-		const sender = buildRtpSenderPlan({
-			audio: { host: ip, rtpPort: audioIn.tuple.localPort, rtcpPort: audioIn.rtcpTuple!.localPort, ssrc: 100, payloadType: 100, source: { toneHz: 440 } },
-			video: { host: ip, rtpPort: videoIn.tuple.localPort, rtcpPort: videoIn.rtcpTuple!.localPort, ssrc: 101, payloadType: 101, codec: 'VP8', width: 320, height: 240, fps: 25, pattern: { colour: '#d02020' } },
-			durationS: 60,
-		});
-		const audio = await audioIn.produce({ kind: 'audio', rtpParameters: sender.audioRtpParameters! });
-		const video = await videoIn.produce({ kind: 'video', rtpParameters: sender.videoRtpParameters! });
-		const senderProcess = spawn('ffmpeg', sender.args, { stdio: 'ignore' });
-		processes.push(senderProcess);
+		const { audio, video, process: senderProcess } = await speakers.add(router, { toneHz: 440, ssrc: 100, colour: '#d02020', durationS: 60 });
 		await server.publishSnapshot({
 			spaceId, node: 'node-1', version: 1, pinned: [],
-			speakers: [{ peerId: 'ada', name: 'Ada', audioProducerId: audio.id, videoProducerId: video.id, muted: false }],
+			speakers: [{ peerId: 'ada', name: 'Ada', audioProducerId: audio.id, videoProducerId: video!.id, muted: false }],
 		});
 
 		const messages: { at: number; message: HlsMessage }[] = [];

@@ -1,10 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
-import { buildRtpSenderPlan, loadIngestConfig, WorkerPool } from '@tribune/ingest';
+import { loadIngestConfig, WorkerPool } from '@tribune/ingest';
 import {
 	BoxParser, connectRedis, defaultLadder, drainedStopSignal, HlsDiskWriter, Packager, parseFragment, parseInitSection, RedisHlsPublisher, runStageBroadcast,
 	SocketOutputs, StageLinkClient, type TrackInfo,
@@ -13,8 +12,8 @@ import type { types } from 'mediasoup';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { StageLinkServer } from '../src/stageLink/StageLinkServer.js';
+import { TestSpeakers } from './support/testSpeakers.js';
 
-const ip = '127.0.0.1';
 const logger = pino({ level: process.env.TEST_LOG ?? 'silent' });
 const renditions = defaultLadder.map((r) => r.name);
 
@@ -91,7 +90,7 @@ function replayDurationS(dir: string, rendition: string): number {
  */
 describe('the replay of a broadcast whose encoder switched runs', () => {
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tribune-replay-switches-'));
-	const processes: ChildProcess[] = [];
+	const speakers = new TestSpeakers();
 	let pool: WorkerPool;
 	let router: types.Router;
 	let stopBroadcast: (() => Promise<unknown>) | undefined;
@@ -103,7 +102,7 @@ describe('the replay of a broadcast whose encoder switched runs', () => {
 
 	afterAll(async () => {
 		await stopBroadcast?.();
-		for (const child of processes) child.kill('SIGKILL');
+		speakers.stop();
 		pool?.close();
 		fs.rmSync(dir, { recursive: true, force: true });
 	});
@@ -114,20 +113,10 @@ describe('the replay of a broadcast whose encoder switched runs', () => {
 		const prefix = `test-${randomUUID()}`;
 		const server = await StageLinkServer.start({ redis, prefix, node: 'node-1', host: { routerFor: (id) => (id === spaceId ? router : undefined) }, logger });
 		const client = await StageLinkClient.create(redis, prefix);
-		const transport = { listenIp: ip, rtcpMux: false, comedia: true };
-		const audioIn = await router.createPlainTransport(transport);
-		const videoIn = await router.createPlainTransport(transport);
-		const sender = buildRtpSenderPlan({
-			audio: { host: ip, rtpPort: audioIn.tuple.localPort, rtcpPort: audioIn.rtcpTuple!.localPort, ssrc: 100, payloadType: 100, source: { toneHz: 440 } },
-			video: { host: ip, rtpPort: videoIn.tuple.localPort, rtcpPort: videoIn.rtcpTuple!.localPort, ssrc: 101, payloadType: 101, codec: 'VP8', width: 320, height: 240, fps: 25, pattern: { colour: '#d02020' } },
-			durationS: 60,
-		});
-		const audio = await audioIn.produce({ kind: 'audio', rtpParameters: sender.audioRtpParameters! });
-		const video = await videoIn.produce({ kind: 'video', rtpParameters: sender.videoRtpParameters! });
-		processes.push(spawn('ffmpeg', sender.args, { stdio: 'ignore' }));
+		const { audio, video, process: sender } = await speakers.add(router, { toneHz: 440, ssrc: 100, colour: '#d02020', durationS: 60 });
 		await server.publishSnapshot({
 			spaceId, node: 'node-1', version: 1, pinned: [],
-			speakers: [{ peerId: 'ada', name: 'Ada', audioProducerId: audio.id, videoProducerId: video.id, muted: false }],
+			speakers: [{ peerId: 'ada', name: 'Ada', audioProducerId: audio.id, videoProducerId: video!.id, muted: false }],
 		});
 
 		const onAir: number[] = [];
@@ -220,7 +209,7 @@ describe('the replay of a broadcast whose encoder switched runs', () => {
 			await outputs.close();
 			await packager.end();
 		} finally {
-			processes.at(-1)?.kill('SIGKILL');
+			sender.kill('SIGKILL');
 			await client.close();
 			server.close();
 			redis.disconnect();

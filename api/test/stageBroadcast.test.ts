@@ -1,23 +1,23 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { buildRtpSenderPlan, loadIngestConfig, WorkerPool } from '@tribune/ingest';
+import { loadIngestConfig, WorkerPool } from '@tribune/ingest';
 import { computeLayout, connectRedis, runStageBroadcast, StageLinkClient, type BroadcastProgress, type Layout, type StageLinkSnapshot } from '@tribune/transcoder';
 import type { types } from 'mediasoup';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { StageLinkServer } from '../src/stageLink/StageLinkServer.js';
+import { TestSpeakers } from './support/testSpeakers.js';
 
 const execFileAsync = promisify(execFile);
-const ip = '127.0.0.1';
 const logger = pino({ level: process.env.TEST_LOG ?? 'silent' });
 
 describe('runStageBroadcast(): the broadcast follows the stage', () => {
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tribune-stage-broadcast-'));
-	const processes: ChildProcess[] = [];
+	const speakers = new TestSpeakers();
 	let pool: WorkerPool;
 	let router: types.Router;
 	/** Stops the broadcast (and its ffmpeg) if the test fails before it does. */
@@ -30,28 +30,13 @@ describe('runStageBroadcast(): the broadcast follows the stage', () => {
 
 	afterAll(async () => {
 		await stopBroadcast?.();
-		for (const child of processes) child.kill('SIGKILL');
+		speakers.stop();
 		pool?.close();
 		fs.rmSync(dir, { recursive: true, force: true });
 	});
 
 	/** A synthetic speaker sending a tone (and a solid-colour camera) into the router; returns its producers. */
-	async function speaker(toneHz: number, ssrc: number, colour?: string, codec: 'VP8' | 'H264' = 'VP8'): Promise<{ audio: types.Producer; video?: types.Producer }> {
-		const options = { listenIp: ip, rtcpMux: false, comedia: true };
-		const audioIn = await router.createPlainTransport(options);
-		const videoIn = colour ? await router.createPlainTransport(options) : undefined;
-		const plan = buildRtpSenderPlan({
-			audio: { host: ip, rtpPort: audioIn.tuple.localPort, rtcpPort: audioIn.rtcpTuple!.localPort, ssrc, payloadType: 100, source: { toneHz } },
-			...(videoIn && colour && {
-				video: { host: ip, rtpPort: videoIn.tuple.localPort, rtcpPort: videoIn.rtcpTuple!.localPort, ssrc: ssrc + 1, payloadType: 101, codec, width: 320, height: 240, fps: 25, pattern: { colour } },
-			}),
-			durationS: 120,
-		});
-		const audio = await audioIn.produce({ kind: 'audio', rtpParameters: plan.audioRtpParameters! });
-		const videoProducer = videoIn && (await videoIn.produce({ kind: 'video', rtpParameters: plan.videoRtpParameters! }));
-		processes.push(spawn('ffmpeg', plan.args, { stdio: 'ignore' }));
-		return { audio, ...(videoProducer && { video: videoProducer }) };
-	}
+	const speaker = (toneHz: number, ssrc: number, colour?: string, codec: 'VP8' | 'H264' = 'VP8') => speakers.add(router, { toneHz, ssrc, codec, ...(colour && { colour }) });
 
 	it('follows joins, cameras on and off (an H264 one as initials), mutes, the active speaker, a pin and a leave in one running encode; a stage outgrowing its slots gets a new one', async () => {
 		const redis = connectRedis(inject('redisUrl'), 'test');
