@@ -1,18 +1,15 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { loadIngestConfig, WorkerPool } from '@tribune/ingest';
 import {
 	connectRedis, defaultLadder, Packager, runStageBroadcast, SocketOutputs, StageLinkClient, type BroadcastProgress, type HlsEvent, type HlsMessage,
 } from '@tribune/transcoder';
-import type { types } from 'mediasoup';
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { StageLinkServer } from '../src/stageLink/StageLinkServer.js';
-import { TestSpeakers } from './support/testSpeakers.js';
+import { stageForTests } from './support/testStage.js';
 
 const execFileAsync = promisify(execFile);
 const logger = pino({ level: process.env.TEST_LOG ?? 'silent' });
@@ -27,31 +24,16 @@ type Part = Extract<HlsEvent, { type: 'part' }>;
  * 720p rendition carries 640x360 pictures while shed.
  */
 describe('runStageBroadcast(): shedding the 720p encode', () => {
-	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tribune-degradation-'));
-	const speakers = new TestSpeakers();
-	let pool: WorkerPool;
-	let router: types.Router;
-	let stopBroadcast: (() => Promise<unknown>) | undefined;
-
-	beforeAll(async () => {
-		pool = await WorkerPool.create(loadIngestConfig({ MEDIASOUP_NUM_WORKERS: '1' }), logger);
-		router = await pool.createRouter({ spaceId: 'space-shed' });
-	});
-
-	afterAll(async () => {
-		await stopBroadcast?.();
-		speakers.stop();
-		pool?.close();
-		fs.rmSync(dir, { recursive: true, force: true });
-	});
+	const stage = stageForTests('space-shed', 'tribune-degradation-', logger);
+	const { dir, speakers } = stage;
 
 	/** One speaker with a red camera on stage, a standing encode of the default ladder packaged in memory. */
 	async function broadcastWith(spaceId: string, degradation: NonNullable<Parameters<typeof runStageBroadcast>[0]['degradation']>, runnerLogger = logger, stopping?: AbortSignal) {
 		const redis = connectRedis(inject('redisUrl'), 'test');
 		const prefix = `test-${randomUUID()}`;
-		const server = await StageLinkServer.start({ redis, prefix, node: 'node-1', host: { routerFor: (id) => (id === spaceId ? router : undefined) }, logger });
+		const server = await StageLinkServer.start({ redis, prefix, node: 'node-1', host: { routerFor: (id) => (id === spaceId ? stage.router : undefined) }, logger });
 		const client = await StageLinkClient.create(redis, prefix);
-		const { audio, video, process: senderProcess } = await speakers.add(router, { toneHz: 440, ssrc: 100, colour: '#d02020', durationS: 60 });
+		const { audio, video, process: senderProcess } = await speakers.add(stage.router, { toneHz: 440, ssrc: 100, colour: '#d02020', durationS: 60 });
 		await server.publishSnapshot({
 			spaceId, node: 'node-1', version: 1, pinned: [],
 			speakers: [{ peerId: 'ada', name: 'Ada', audioProducerId: audio.id, videoProducerId: video!.id, muted: false }],
@@ -106,7 +88,7 @@ describe('runStageBroadcast(): shedding the 720p encode', () => {
 			server.close();
 			redis.disconnect();
 		};
-		stopBroadcast = () => {
+		stage.stopFirst = () => {
 			stop.abort();
 			return broadcast.catch(() => undefined);
 		};

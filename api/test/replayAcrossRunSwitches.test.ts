@@ -1,18 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
-import { loadIngestConfig, WorkerPool } from '@tribune/ingest';
 import {
 	BoxParser, connectRedis, defaultLadder, drainedStopSignal, HlsDiskWriter, Packager, parseFragment, parseInitSection, RedisHlsPublisher, runStageBroadcast,
 	SocketOutputs, StageLinkClient, type TrackInfo,
 } from '@tribune/transcoder';
-import type { types } from 'mediasoup';
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { StageLinkServer } from '../src/stageLink/StageLinkServer.js';
-import { TestSpeakers } from './support/testSpeakers.js';
+import { stageForTests } from './support/testStage.js';
 
 const logger = pino({ level: process.env.TEST_LOG ?? 'silent' });
 const renditions = defaultLadder.map((r) => r.name);
@@ -89,31 +86,16 @@ function replayDurationS(dir: string, rendition: string): number {
  * clock before its start-up burst was in, and kept the start it chose while it waited for the renditions to align.
  */
 describe('the replay of a broadcast whose encoder switched runs', () => {
-	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tribune-replay-switches-'));
-	const speakers = new TestSpeakers();
-	let pool: WorkerPool;
-	let router: types.Router;
-	let stopBroadcast: (() => Promise<unknown>) | undefined;
-
-	beforeAll(async () => {
-		pool = await WorkerPool.create(loadIngestConfig({ MEDIASOUP_NUM_WORKERS: '1' }), logger);
-		router = await pool.createRouter({ spaceId: 'space-replay-switches' });
-	});
-
-	afterAll(async () => {
-		await stopBroadcast?.();
-		speakers.stop();
-		pool?.close();
-		fs.rmSync(dir, { recursive: true, force: true });
-	});
+	const stage = stageForTests('space-replay-switches', 'tribune-replay-switches-', logger);
+	const { dir, speakers } = stage;
 
 	it('holds in every media rendition what was on air, within 1 s, the renditions within 0.6 s of each other', { timeout: 60_000 }, async () => {
 		const spaceId = 'space-replay-switches';
 		const redis = connectRedis(inject('redisUrl'), 'test');
 		const prefix = `test-${randomUUID()}`;
-		const server = await StageLinkServer.start({ redis, prefix, node: 'node-1', host: { routerFor: (id) => (id === spaceId ? router : undefined) }, logger });
+		const server = await StageLinkServer.start({ redis, prefix, node: 'node-1', host: { routerFor: (id) => (id === spaceId ? stage.router : undefined) }, logger });
 		const client = await StageLinkClient.create(redis, prefix);
-		const { audio, video, process: sender } = await speakers.add(router, { toneHz: 440, ssrc: 100, colour: '#d02020', durationS: 60 });
+		const { audio, video, process: sender } = await speakers.add(stage.router, { toneHz: 440, ssrc: 100, colour: '#d02020', durationS: 60 });
 		await server.publishSnapshot({
 			spaceId, node: 'node-1', version: 1, pinned: [],
 			speakers: [{ peerId: 'ada', name: 'Ada', audioProducerId: audio.id, videoProducerId: video!.id, muted: false }],
@@ -196,7 +178,7 @@ describe('the replay of a broadcast whose encoder switched runs', () => {
 			logger,
 			reportProgress: async () => {},
 		});
-		stopBroadcast = () => {
+		stage.stopFirst = () => {
 			stop.abort();
 			return broadcast.catch(() => undefined);
 		};

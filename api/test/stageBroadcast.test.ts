@@ -1,47 +1,27 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { loadIngestConfig, WorkerPool } from '@tribune/ingest';
 import { computeLayout, connectRedis, runStageBroadcast, StageLinkClient, type BroadcastProgress, type Layout, type StageLinkSnapshot } from '@tribune/transcoder';
-import type { types } from 'mediasoup';
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { StageLinkServer } from '../src/stageLink/StageLinkServer.js';
-import { TestSpeakers } from './support/testSpeakers.js';
+import { stageForTests } from './support/testStage.js';
 
 const execFileAsync = promisify(execFile);
 const logger = pino({ level: process.env.TEST_LOG ?? 'silent' });
 
 describe('runStageBroadcast(): the broadcast follows the stage', () => {
-	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tribune-stage-broadcast-'));
-	const speakers = new TestSpeakers();
-	let pool: WorkerPool;
-	let router: types.Router;
-	/** Stops the broadcast (and its ffmpeg) if the test fails before it does. */
-	let stopBroadcast: (() => Promise<unknown>) | undefined;
-
-	beforeAll(async () => {
-		pool = await WorkerPool.create(loadIngestConfig({ MEDIASOUP_NUM_WORKERS: '1' }), logger);
-		router = await pool.createRouter({ spaceId: 'space-live' });
-	});
-
-	afterAll(async () => {
-		await stopBroadcast?.();
-		speakers.stop();
-		pool?.close();
-		fs.rmSync(dir, { recursive: true, force: true });
-	});
+	const stage = stageForTests('space-live', 'tribune-stage-broadcast-', logger);
+	const { dir, speakers } = stage;
 
 	/** A synthetic speaker sending a tone (and a solid-colour camera) into the router; returns its producers. */
-	const speaker = (toneHz: number, ssrc: number, colour?: string, codec: 'VP8' | 'H264' = 'VP8') => speakers.add(router, { toneHz, ssrc, codec, ...(colour && { colour }) });
+	const speaker = (toneHz: number, ssrc: number, colour?: string, codec: 'VP8' | 'H264' = 'VP8') => speakers.add(stage.router, { toneHz, ssrc, codec, ...(colour && { colour }) });
 
 	it('follows joins, cameras on and off (an H264 one as initials), mutes, the active speaker, a pin and a leave in one running encode; a stage outgrowing its slots gets a new one', async () => {
 		const redis = connectRedis(inject('redisUrl'), 'test');
 		const prefix = `test-${randomUUID()}`;
-		const server = await StageLinkServer.start({ redis, prefix, node: 'node-1', host: { routerFor: (id) => (id === 'space-live' ? router : undefined) }, logger });
+		const server = await StageLinkServer.start({ redis, prefix, node: 'node-1', host: { routerFor: (id) => (id === 'space-live' ? stage.router : undefined) }, logger });
 		const client = await StageLinkClient.create(redis, prefix);
 		const ada = await speaker(440, 100, '#d02020');
 		const eve = await speaker(660, 200, '#2040e0');
@@ -84,7 +64,7 @@ describe('runStageBroadcast(): the broadcast follows the stage', () => {
 				if (p.speed !== undefined) speeds.push(p.speed);
 			},
 		});
-		stopBroadcast = () => {
+		stage.stopFirst = () => {
 			stop.abort();
 			return broadcast.catch(() => undefined);
 		};

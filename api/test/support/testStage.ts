@@ -1,6 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { buildRtpSenderPlan } from '@tribune/ingest';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { buildRtpSenderPlan, loadIngestConfig, WorkerPool } from '@tribune/ingest';
 import type { types } from 'mediasoup';
+import type { Logger } from 'pino';
+import { afterAll, beforeAll } from 'vitest';
 
 /** A synthetic speaker's producers on the router, and the ffmpeg sending them. */
 export interface TestSpeaker {
@@ -52,4 +57,46 @@ export class TestSpeakers {
 	stop(): void {
 		for (const process of this.#processes) process.kill('SIGKILL');
 	}
+}
+
+/** What {@link stageForTests} gives a describe block. */
+export interface StageForTests {
+	/** A temporary directory, removed after the block. */
+	readonly dir: string;
+	readonly speakers: TestSpeakers;
+	/** The space's router (from `beforeAll` on). */
+	readonly router: types.Router;
+	/** Run first after the block, before the speakers and the pool go: a broadcast a failed test left running. */
+	stopFirst: (() => Promise<unknown>) | undefined;
+}
+
+/**
+ * For a describe block that tests the standing encode: a one-worker mediasoup pool with a router for `spaceId`,
+ * synthetic speakers and a temporary directory (`tmpPrefix`), all closed after the block.
+ */
+export function stageForTests(spaceId: string, tmpPrefix: string, logger: Logger): StageForTests {
+	const dir = fs.mkdtempSync(path.join(os.tmpdir(), tmpPrefix));
+	const speakers = new TestSpeakers();
+	let pool: WorkerPool | undefined;
+	let router: types.Router | undefined;
+	const stage: StageForTests = {
+		dir,
+		speakers,
+		get router() {
+			if (!router) throw new Error(`stageForTests: the router of ${spaceId} is made in beforeAll`);
+			return router;
+		},
+		stopFirst: undefined,
+	};
+	beforeAll(async () => {
+		pool = await WorkerPool.create(loadIngestConfig({ MEDIASOUP_NUM_WORKERS: '1' }), logger);
+		router = await pool.createRouter({ spaceId });
+	});
+	afterAll(async () => {
+		await stage.stopFirst?.();
+		speakers.stop();
+		pool?.close();
+		fs.rmSync(dir, { recursive: true, force: true });
+	});
+	return stage;
 }
