@@ -1,7 +1,6 @@
-import os from 'node:os';
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { JobWorker, type JobContext } from '../JobWorker.js';
 import { broadcastJobDataSchema, broadcastJobId, broadcastQueueName, broadcastStopChannel, broadcastStoppedKey, type BroadcastJobData, type BroadcastProgress } from './broadcastJob.js';
 
 /** The reason a broadcast's signal aborts with when its space ended (not when its transcoder stops). */
@@ -29,31 +28,33 @@ export interface BroadcastWorkerOptions {
 }
 
 /**
- * A transcoder's side of broadcasting: takes broadcast jobs from BullMQ, validates them, runs them, and aborts a
- * job when the API publishes that its space ended. A job that was recovered from a dead worker simply runs again
- * here (its stage is still live).
+ * A transcoder's side of broadcasting: takes broadcast jobs from BullMQ (a `JobWorker`: validated, aborted when the
+ * transcoder stops), runs them, and aborts a job when the API publishes that its space ended. A job that was
+ * recovered from a dead worker simply runs again here (its stage is still live).
  */
 export class BroadcastWorker {
-	readonly #worker: Worker<BroadcastJobData>;
+	readonly #jobs: JobWorker<BroadcastJobData, Omit<BroadcastProgress, 'transcoder' | 'updatedAt'>>;
 	readonly #subscriber: Redis;
 	readonly #options: BroadcastWorkerOptions;
-	readonly #id = `${os.hostname()}-${process.pid}`;
 	#closed = false;
 
 	private constructor(options: BroadcastWorkerOptions, subscriber: Redis) {
 		this.#options = options;
 		this.#subscriber = subscriber;
-		this.#worker = new Worker<BroadcastJobData>(broadcastQueueName, (job, _token, signal) => this.#process(job, signal), {
-			connection: options.redis.duplicate(),
+		this.#jobs = new JobWorker({
+			queueName: broadcastQueueName,
+			kind: 'broadcast',
+			schema: broadcastJobDataSchema,
+			redis: options.redis,
 			prefix: options.prefix,
 			concurrency: options.concurrency,
-			lockDuration: options.lockDurationMs ?? 4000,
-			stalledInterval: options.stalledIntervalMs ?? 2000,
 			// A live broadcast must survive many worker deaths; each one counts as a stall.
-			maxStalledCount: 100,
+			locks: { lockDuration: options.lockDurationMs ?? 4000, stalledInterval: options.stalledIntervalMs ?? 2000, maxStalledCount: 100 },
+			// A broadcast's job is not retried: its failure is the end of the broadcast.
+			failedLevel: 'error',
+			process: (data, context, job) => this.#process(data, context, job.attemptsMade),
+			logger: options.logger,
 		});
-		this.#worker.on('error', (error) => options.logger.warn({ err: error }, 'broadcast worker error'));
-		this.#worker.on('failed', (job, error) => options.logger.error({ err: error, jobId: job?.id }, 'broadcast job failed'));
 	}
 
 	/** Starts taking jobs once the stop channel is subscribed, so no stop message can be missed. */
@@ -67,44 +68,33 @@ export class BroadcastWorker {
 
 	/** Process-wide id reported in job progress, `<host>-<pid>`. */
 	get id(): string {
-		return this.#id;
+		return this.#jobs.id;
 	}
 
 	/** Stops taking jobs and aborts the running ones; resolves when they ended. Idempotent. */
 	async close(): Promise<void> {
 		if (this.#closed) return;
 		this.#closed = true;
-		this.#worker.cancelAllJobs('transcoder shutting down');
-		await this.#worker.close();
+		await this.#jobs.close();
 		this.#subscriber.disconnect();
 	}
 
 	#onStop(spaceId: string): void {
 		try {
-			if (this.#worker.cancelJob(broadcastJobId(spaceId), spaceEndedReason)) this.#options.logger.info({ spaceId }, 'broadcast stop requested');
+			if (this.#jobs.cancel(broadcastJobId(spaceId), spaceEndedReason)) this.#options.logger.info({ spaceId }, 'broadcast stop requested');
 		} catch {
 			// Not a valid space id: nothing of ours.
 		}
 	}
 
-	async #process(job: Job<BroadcastJobData>, signal: AbortSignal | undefined): Promise<void> {
-		const parsed = broadcastJobDataSchema.safeParse(job.data);
-		if (!parsed.success) throw new UnrecoverableError(`invalid broadcast job data: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
-		const data = parsed.data;
-		const logger = this.#options.logger.child({ jobId: job.id, spaceId: data.spaceId });
+	async #process(data: BroadcastJobData, context: JobContext<Omit<BroadcastProgress, 'transcoder' | 'updatedAt'>>, attemptsMade: number): Promise<void> {
+		const { logger } = context;
 		if (await this.#options.redis.exists(broadcastStoppedKey(this.#options.prefix, data.spaceId))) {
 			logger.info('space already ended; not broadcasting');
 			return;
 		}
-		const controller = new AbortController();
-		signal?.addEventListener('abort', () => controller.abort(signal.reason), { once: true });
-		if (signal?.aborted) controller.abort(signal.reason);
-		logger.info({ attempt: job.attemptsMade + 1 }, 'broadcast started');
-		await this.#options.run(data, {
-			signal: controller.signal,
-			logger,
-			reportProgress: (progress) => job.updateProgress({ ...progress, transcoder: this.#id, updatedAt: Date.now() }),
-		});
+		logger.info({ attempt: attemptsMade + 1 }, 'broadcast started');
+		await this.#options.run(data, context);
 		logger.info('broadcast ended');
 	}
 }

@@ -1,7 +1,7 @@
-import os from 'node:os';
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { JobWorker } from '../JobWorker.js';
 import { exportJobDataSchema, exportQueueName, type ExportJobData, type ExportProgress } from './exportJob.js';
 
 /** What turns one space's replay into its MP4 (createExportRunner). Throws to fail the attempt. */
@@ -23,58 +23,42 @@ export interface ExportWorkerOptions {
 }
 
 /**
- * A transcoder's side of replay exports: takes export jobs from BullMQ, validates them and runs them. A failure
- * the runner marks `retryable: false` (a damaged replay, an ffmpeg that lacks something) fails the job at once;
- * anything else is retried with the queue's backoff.
+ * A transcoder's side of replay exports: takes export jobs from BullMQ (a `JobWorker`: validated, aborted when the
+ * transcoder stops) and runs them. A failure the runner marks `retryable: false` (a damaged replay, an ffmpeg that
+ * lacks something) fails the job at once; anything else is retried with the queue's backoff.
  */
 export class ExportWorker {
-	readonly #worker: Worker<ExportJobData>;
-	readonly #options: ExportWorkerOptions;
-	readonly #id = `${os.hostname()}-${process.pid}`;
-	#closed = false;
+	readonly #jobs: JobWorker<ExportJobData, Omit<ExportProgress, 'transcoder' | 'updatedAt'>>;
 
 	constructor(options: ExportWorkerOptions) {
-		this.#options = options;
-		this.#worker = new Worker<ExportJobData>(exportQueueName, (job, _token, signal) => this.#process(job, signal), {
-			connection: options.redis.duplicate(),
+		this.#jobs = new JobWorker({
+			queueName: exportQueueName,
+			kind: 'export',
+			schema: exportJobDataSchema,
+			redis: options.redis,
 			prefix: options.prefix,
 			concurrency: options.concurrency ?? 1,
+			failedLevel: 'warn',
+			process: async (data, context, job) => {
+				context.logger.info({ attempt: job.attemptsMade + 1 }, 'export started');
+				try {
+					await options.run(data, context);
+				} catch (error) {
+					if ((error as { retryable?: unknown }).retryable === false) throw new UnrecoverableError((error as Error).message);
+					throw error;
+				}
+			},
+			logger: options.logger,
 		});
-		this.#worker.on('error', (error) => options.logger.warn({ err: error }, 'export worker error'));
-		this.#worker.on('failed', (job, error) => options.logger.warn({ err: error, jobId: job?.id, attempts: job?.attemptsMade }, 'export attempt failed'));
 	}
 
 	/** Process-wide id reported in job progress, `<host>-<pid>`. */
 	get id(): string {
-		return this.#id;
+		return this.#jobs.id;
 	}
 
 	/** Stops taking jobs and aborts running ones (they are retried later, here or elsewhere). Idempotent. */
-	async close(): Promise<void> {
-		if (this.#closed) return;
-		this.#closed = true;
-		this.#worker.cancelAllJobs('transcoder shutting down');
-		await this.#worker.close();
-	}
-
-	async #process(job: Job<ExportJobData>, signal: AbortSignal | undefined): Promise<void> {
-		const parsed = exportJobDataSchema.safeParse(job.data);
-		if (!parsed.success) throw new UnrecoverableError(`invalid export job data: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
-		const data = parsed.data;
-		const logger = this.#options.logger.child({ jobId: job.id, spaceId: data.spaceId });
-		const controller = new AbortController();
-		signal?.addEventListener('abort', () => controller.abort(), { once: true });
-		if (signal?.aborted) controller.abort();
-		logger.info({ attempt: job.attemptsMade + 1 }, 'export started');
-		try {
-			await this.#options.run(data, {
-				signal: controller.signal,
-				logger,
-				reportProgress: (progress) => job.updateProgress({ ...progress, transcoder: this.#id, updatedAt: Date.now() }),
-			});
-		} catch (error) {
-			if ((error as { retryable?: unknown }).retryable === false) throw new UnrecoverableError((error as Error).message);
-			throw error;
-		}
+	close(): Promise<void> {
+		return this.#jobs.close();
 	}
 }
