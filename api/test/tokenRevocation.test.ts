@@ -276,6 +276,32 @@ describe('relayed revocations', () => {
 			redis.disconnect();
 		}
 	});
+
+	it('every relayed event is checked: a forged space end, malformed or for another space than its channel, closes nothing', async () => {
+		const [x, y] = [await createLiveSpace(rest(a)), await createLiveSpace(rest(a))];
+		const [hostX, hostY] = [await connect(b, x.hostToken), await connect(b, y.hostToken)];
+		const spaceX = (await hostX.request('getState')).space;
+		const spaceY = (await hostY.request('getState')).space;
+		const redis = connectRedis(cluster.redisUrl, 'relay-forger');
+		try {
+			const forge = (spaceId: string, data: Record<string, unknown>, seq: number) =>
+				redis.publish(`tribune:signal:{${spaceId}}`, JSON.stringify({ node: 'space-forger', seq, spaceId, body: { t: 'event', name: 'spaceState', data } }));
+			const ended = (space: typeof spaceX) => ({ ...space, state: 'ended', endedAt: Date.now() });
+			// Each of these alone closed every connection in X when a space's state went unchecked: a space with only
+			// an id and a state, one whose settings are not settings, and X's end on Y's channel.
+			await forge(x.spaceId, { space: { id: x.spaceId, state: 'ended' } }, 1);
+			await forge(x.spaceId, { space: { ...ended(spaceX), settings: 'none' } }, 2);
+			await forge(y.spaceId, { space: ended(spaceX) }, 3);
+			// A well-formed one on its own channel is obeyed (whoever can publish on Redis is trusted): proof the ones
+			// above were read and refused, not missed.
+			await forge(y.spaceId, { space: ended(spaceY) }, 4);
+			expect(await hostY.waitForClose(5000)).toBe(4010);
+			expect(hostX.closeCode).toBeUndefined();
+			expect((await hostX.request('getState')).space.state).toBe('live');
+		} finally {
+			redis.disconnect();
+		}
+	});
 });
 
 describe('tokens out of URLs', () => {

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import type { SpaceId } from '../spaces/Space.js';
+import { captionModes, type SpaceId } from '../spaces/Space.js';
 import { reactionKinds } from './protocol.js';
 import type { ShareRelay } from './ScreenShares.js';
 import type { TickNews } from './tickNews.js';
@@ -11,7 +11,7 @@ import type { TickNews } from './tickNews.js';
  *   tick      its crowd news of one tick (joins, leaves, reactions), merged into theirs
  *   listeners its listener count changed: re-read the total (`ListenerTally`)
  *   event     a SpaceService event that happened on it (role, hand queue, mute, pins, removal, revocation, space
- *             state); those that close connections are validated in full (`relayedEventSchemas`)
+ *             state), each validated in full by its name (`relayedEventSchemas`)
  *   activeSpeaker  its stage's loudest speaker changed
  *   screenShare    its stage's screen share started, changed or ended, or a host switched who may share
  */
@@ -57,13 +57,33 @@ const relayBody = z.discriminatedUnion('t', [
 	}),
 ]);
 /**
- * The relayed SpaceService events that close connections or whose data goes to clients as it is, checked in full on
- * arrival (the rest only steer what is sent to clients, each field of which the handlers read defensively).
+ * Every relayed SpaceService event, by name, checked in full on arrival: another node's word is still input, and what
+ * it says closes connections, goes to clients or steers what they are sent. Bounds are those of what a node accepts
+ * from its own clients, or wider.
  */
 const relayId = z.string().min(1).max(64);
 /** A participant id as ids are made (base64url): what a hand change names goes to moderators as it is. */
 const participantId = relayId.regex(/^[A-Za-z0-9_-]+$/);
+/** A space as the store keeps it (titles of at most 120 characters and descriptions of 2,000 are accepted). */
+const relayedSpace = z.object({
+	id: relayId,
+	title: z.string().max(500),
+	description: z.string().max(8000),
+	state: z.enum(['created', 'live', 'ended']),
+	hostId: relayId,
+	settings: z.object({ captionMode: z.enum(captionModes), recording: z.boolean(), video: z.boolean(), maxSpeakers: z.number().int().min(1) }),
+	createdAt: z.number(),
+	startedAt: z.number().nullable(),
+	endedAt: z.number().nullable(),
+});
+const relayedParticipant = participantInfo.extend({ id: participantId, displayName: z.string().max(200), joinedAt: z.number() });
 export const relayedEventSchemas = {
+	spaceState: z.object({ space: relayedSpace }),
+	settingsChanged: z.object({ space: relayedSpace }),
+	roleChanged: z.object({ spaceId: relayId, participant: relayedParticipant, previousRole: z.enum(['host', 'cohost', 'speaker', 'listener']) }),
+	muteChanged: z.object({ spaceId: relayId, participant: relayedParticipant }),
+	// Pins are people on stage: at most SPACE_MAX_SPEAKERS_LIMIT, itself at most 100.
+	pinnedChanged: z.object({ spaceId: relayId, pinned: z.array(participantId).max(100) }),
 	tokensRevoked: z.strictObject({
 		spaceId: relayId,
 		participantId: relayId,

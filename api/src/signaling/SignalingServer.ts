@@ -84,6 +84,8 @@ const relayedEvents = [
 	'spaceEndingCancelled',
 ] as const;
 type RelayedEvent = (typeof relayedEvents)[number];
+/** A check for every relayed event (the type says if one lacks it). */
+const relayedEventChecks: { [K in RelayedEvent]: (typeof relayedEventSchemas)[K] } = relayedEventSchemas;
 type EventOf<K extends RelayedEvent> = SpaceServiceEvents[K][0];
 /** `remote`: the event happened on another node (relayed); side effects that belong to its origin stay there. */
 type EventHandlers = { [K in RelayedEvent]: (e: EventOf<K>, remote: boolean) => void };
@@ -661,10 +663,11 @@ export class SignalingServer {
 			}
 			case 'event': {
 				if (!(relayedEvents as readonly string[]).includes(body.name)) return;
-				// Events that close connections are checked in full (another node's word is still input).
-				const schema = relayedEventSchemas[body.name as keyof typeof relayedEventSchemas] as (typeof relayedEventSchemas)[keyof typeof relayedEventSchemas] | undefined;
-				const data = schema ? schema.safeParse(body.data) : { success: true as const, data: body.data };
-				if (!data.success || (schema && (data.data as { spaceId: string }).spaceId !== spaceId)) {
+				// Every event is checked in full, and must be about the space of the channel it came on (another node's
+				// word is still input).
+				const data = relayedEventChecks[body.name as RelayedEvent].safeParse(body.data);
+				const about = data.success ? ('space' in data.data ? data.data.space.id : data.data.spaceId) : undefined;
+				if (!data.success || about !== spaceId) {
 					this.#logger.warn({ spaceId, event: body.name }, 'relay: invalid event dropped');
 					return;
 				}

@@ -27,4 +27,28 @@ describe('relayedEventSchemas', () => {
 		expect(relayedEventSchemas.spaceEnding.safeParse({ spaceId: 's1', reason: 'idle', endsAt: 1, extra: true }).success).toBe(false);
 		expect(relayedEventSchemas.spaceEndingCancelled.safeParse({ spaceId: 's1' }).success).toBe(true);
 	});
+
+	it('takes a space, a role, a mute and the pins as the store keeps them, and nothing malformed', () => {
+		const space = {
+			id: 's1', title: 'Friday talk', description: '', state: 'live', hostId: 'hana1', owner: 'op:x',
+			settings: { captionMode: 'sidecar', recording: true, video: false, maxSpeakers: 6 }, createdAt: 1, startedAt: 2, endedAt: null,
+		};
+		expect(relayedEventSchemas.spaceState.safeParse({ space }).success).toBe(true);
+		expect(relayedEventSchemas.settingsChanged.safeParse({ space }).success).toBe(true);
+		expect(relayedEventSchemas.roleChanged.safeParse({ spaceId: 's1', participant: lee, previousRole: 'speaker' }).success).toBe(true);
+		expect(relayedEventSchemas.muteChanged.safeParse({ spaceId: 's1', participant: { ...lee, mute: 'moderator' } }).success).toBe(true);
+		expect(relayedEventSchemas.pinnedChanged.safeParse({ spaceId: 's1', pinned: ['lee123', 'hana1'] }).success).toBe(true);
+		const bad: [keyof typeof relayedEventSchemas, unknown][] = [
+			['spaceState', { space: { id: 's1', state: 'ended' } }],
+			['spaceState', { space: { ...space, state: 'gone' } }],
+			['settingsChanged', { space: { ...space, settings: { ...space.settings, captionMode: 'loud' } } }],
+			['settingsChanged', { space: { ...space, title: 'x'.repeat(501) } }],
+			['roleChanged', { spaceId: 's1', participant: { ...lee, role: 'admin' }, previousRole: 'listener' }],
+			['roleChanged', { spaceId: 's1', participant: lee }],
+			['muteChanged', { spaceId: 's1', participant: { ...lee, id: '../x' } }],
+			['pinnedChanged', { spaceId: 's1', pinned: 'lee123' }],
+			['pinnedChanged', { spaceId: 's1', pinned: Array.from({ length: 101 }, (_, i) => `p${i}`) }],
+		];
+		for (const [name, data] of bad) expect(relayedEventSchemas[name].safeParse(data).success, `${name} ${JSON.stringify(data).slice(0, 80)}`).toBe(false);
+	});
 });
