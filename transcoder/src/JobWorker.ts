@@ -27,7 +27,7 @@ export interface JobWorkerOptions<D extends { spaceId: string }, P extends objec
 	concurrency: number;
 	/** BullMQ's lock and stall checks, when not its defaults (see `BroadcastWorker`). */
 	locks?: { lockDuration: number; stalledInterval: number; maxStalledCount: number };
-	/** How a failed attempt is logged: `error` where a failure is the end, `warn` where it is retried. */
+	/** How a failed attempt is logged: `error` where it interrupts something live, `warn` where it can wait. */
 	failedLevel: 'error' | 'warn';
 	/**
 	 * Runs one job with valid data; resolves when it is done, throws to fail the attempt (BullMQ retries it as its

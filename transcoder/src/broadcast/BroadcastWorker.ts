@@ -50,7 +50,7 @@ export class BroadcastWorker {
 			concurrency: options.concurrency,
 			// A live broadcast must survive many worker deaths; each one counts as a stall.
 			locks: { lockDuration: options.lockDurationMs ?? 4000, stalledInterval: options.stalledIntervalMs ?? 2000, maxStalledCount: 100 },
-			// A broadcast's job is not retried: its failure is the end of the broadcast.
+			// A failed attempt interrupts a live broadcast (BullMQ tries again, as its queue says): an error.
 			failedLevel: 'error',
 			process: (data, context, job) => this.#process(data, context, job.attemptsMade),
 			logger: options.logger,
