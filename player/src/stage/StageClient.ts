@@ -1,7 +1,7 @@
 import { Device } from 'mediasoup-client';
 import type { types } from 'mediasoup-client';
 import type { MediaSource } from '../../../api/src/signaling/protocol.js';
-import type { SignalingSocket } from '../signaling/SignalingSocket.js';
+import { SignalingError, type SignalingSocket } from '../signaling/SignalingSocket.js';
 
 /** A remote speaker's track, as it arrives. */
 export interface RemoteTrack {
@@ -59,7 +59,9 @@ export class StageClient {
 		this.#signaling = signaling;
 		this.#options = options;
 		this.#unsubscribe.push(
-			signaling.on('newConsumer', (data) => void this.#consume(data)),
+			// A track that cannot be received is left out, said on the console; the page goes on (a `stageReset` or a
+			// rejoin consumes it again).
+			signaling.on('newConsumer', (data) => void this.#consume(data).catch((error: unknown) => console.warn(`stage: a speaker's track not received (${data.kind}, ${data.participantId})`, error))),
 			signaling.on('consumerClosed', ({ consumerId }) => this.#closeConsumer(consumerId)),
 		);
 	}
@@ -163,7 +165,14 @@ export class StageClient {
 		});
 		this.#consumers.set(consumer.id, consumer);
 		this.#options.onTrack?.({ consumerId: consumer.id, producerId: data.producerId, participantId: data.participantId, kind: data.kind, source: data.source ?? (data.kind === 'audio' ? 'mic' : 'camera'), track: consumer.track });
-		await this.#signaling.request('resumeConsumer', { consumerId: consumer.id });
+		try {
+			await this.#signaling.request('resumeConsumer', { consumerId: consumer.id });
+		} catch (error) {
+			// Closed on the server before it was resumed (its speaker left, or a share was replaced, meanwhile; its
+			// `consumerClosed` may have come before the consumer was made here): closed here too.
+			if (error instanceof SignalingError && error.code === 'not_found') return this.#closeConsumer(consumer.id);
+			throw error;
+		}
 	}
 
 	#closeConsumer(consumerId: string): void {
