@@ -54,7 +54,7 @@ export class JobWorker<D extends { spaceId: string }, P extends object> {
 			connection: options.redis.duplicate(),
 			prefix: options.prefix,
 			concurrency: options.concurrency,
-			...(options.locks && options.locks),
+			...options.locks,
 		});
 		this.#worker.on('error', (error) => options.logger.warn({ err: error }, `${options.kind} worker error`));
 		this.#worker.on('failed', (job, error) => options.logger[options.failedLevel]({ err: error, jobId: job?.id, attempts: job?.attemptsMade }, `${options.kind} attempt failed`));

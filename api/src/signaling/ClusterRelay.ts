@@ -22,7 +22,8 @@ export type RelayBody =
 	| { t: 'activeSpeaker'; participantId: string | null }
 	| ({ t: 'screenShare' } & ShareRelay);
 
-const participantInfo = z.object({ id: z.string(), displayName: z.string(), role: z.enum(['host', 'cohost', 'speaker', 'listener']), mute: z.enum(['none', 'self', 'moderator']) });
+const role = z.enum(['host', 'cohost', 'speaker', 'listener']);
+const participantInfo = z.object({ id: z.string(), displayName: z.string(), role, mute: z.enum(['none', 'self', 'moderator']) });
 const count = z.number().int().min(0);
 const tickNews = z.object({
 	joined: z.array(participantInfo),
@@ -76,11 +77,12 @@ const relayedSpace = z.object({
 	startedAt: z.number().nullable(),
 	endedAt: z.number().nullable(),
 });
+/** A participant as the store keeps it; what clients may see of it goes on (ids as they are made, names bounded). */
 const relayedParticipant = participantInfo.extend({ id: participantId, displayName: z.string().max(200), joinedAt: z.number() });
 export const relayedEventSchemas = {
 	spaceState: z.object({ space: relayedSpace }),
 	settingsChanged: z.object({ space: relayedSpace }),
-	roleChanged: z.object({ spaceId: relayId, participant: relayedParticipant, previousRole: z.enum(['host', 'cohost', 'speaker', 'listener']) }),
+	roleChanged: z.object({ spaceId: relayId, participant: relayedParticipant, previousRole: role }),
 	muteChanged: z.object({ spaceId: relayId, participant: relayedParticipant }),
 	// Pins are people on stage: at most SPACE_MAX_SPEAKERS_LIMIT, itself at most 100.
 	pinnedChanged: z.object({ spaceId: relayId, pinned: z.array(participantId).max(100) }),
@@ -91,10 +93,10 @@ export const relayedEventSchemas = {
 		reason: z.enum(['revoked', 'rotated']),
 		keepTokenId: z.string().max(64).optional(),
 	}),
-	participantRemoved: z.object({ spaceId: relayId, participant: participantInfo.extend({ joinedAt: z.number() }), banned: z.boolean() }),
+	participantRemoved: z.object({ spaceId: relayId, participant: relayedParticipant, banned: z.boolean() }),
 	handQueueChanged: z.object({
 		spaceId: relayId,
-		raised: participantInfo.extend({ id: participantId, displayName: z.string().max(200), joinedAt: z.number() }).nullable(),
+		raised: relayedParticipant.nullable(),
 		lowered: participantId.nullable(),
 		length: count,
 		position: z.number().int().min(1).optional(),

@@ -59,8 +59,8 @@ export class StageClient {
 		this.#signaling = signaling;
 		this.#options = options;
 		this.#unsubscribe.push(
-			// A track that cannot be received is left out, said on the console; the page goes on (a `stageReset` or a
-			// rejoin consumes it again).
+			// A track that cannot be received is said on the console and left out until the stage is joined again
+			// (`stageReset`, a rejoin); the page goes on.
 			signaling.on('newConsumer', (data) => void this.#consume(data).catch((error: unknown) => console.warn(`stage: a speaker's track not received (${data.kind}, ${data.participantId})`, error))),
 			signaling.on('consumerClosed', ({ consumerId }) => this.#closeConsumer(consumerId)),
 		);
